@@ -1,0 +1,59 @@
+//! Compile-time reverse-mode differentiation of fixed-size [`nalgebra`] matrix code.
+//!
+//! Put [`#[gradient]`](gradient) on an ordinary function that computes a scalar from
+//! fixed-size matrices. At compile time the macro checks every shape, applies the rules of
+//! matrix differential calculus and writes a companion `{name}_grad` that returns the value
+//! together with the gradient: straight-line nalgebra code with no tape, no heap and no
+//! `unsafe`.
+//!
+//! ```
+//! use matgrad::gradient;
+//! use matgrad::nalgebra::{SMatrix, SVector};
+//!
+//! #[gradient(wrt(beta))]
+//! fn ols(beta: &SVector<f64, 2>, x: &SMatrix<f64, 3, 2>, y: &SVector<f64, 3>) -> f64 {
+//!     let r = y - x * beta;
+//!     r.norm_squared()
+//! }
+//!
+//! let x = SMatrix::<f64, 3, 2>::new(1.0, 0.0, 1.0, 1.0, 1.0, 2.0);
+//! let y = SVector::<f64, 3>::new(1.0, 2.0, 2.0);
+//! let beta = SVector::<f64, 2>::new(0.5, 0.5);
+//! let (value, grad) = ols_grad(&beta, &x, &y);
+//! assert_eq!(value, ols(&beta, &x, &y));
+//! // The closed form: ∇β = −2·xᵀ·(y − x·β).
+//! let expected = -2.0 * x.transpose() * (y - x * beta);
+//! assert!((grad - expected).norm() < 1e-12);
+//! ```
+//!
+//! Shape mistakes are compile errors that name both shapes and point at the expression:
+//!
+//! ```compile_fail
+//! use matgrad::gradient;
+//! use matgrad::nalgebra::{SMatrix, SVector};
+//!
+//! #[gradient]
+//! fn bad(w: &SMatrix<f64, 3, 4>, y: &SVector<f64, 3>) -> f64 {
+//!     (w * y).sum() // error: `w` is 3×4 and `y` is 3×1
+//! }
+//! ```
+//!
+//! Beside the macro this crate holds the scalar helpers the macro knows how to differentiate
+//! ([`sigmoid`], [`softplus`]) and a finite-difference [`check_gradient`] for your own tests.
+
+pub use matgrad_macros::gradient;
+pub use nalgebra;
+
+mod check;
+mod scalar;
+
+pub use check::{GradientCheck, Point, check_gradient};
+pub use scalar::{sigmoid, softplus};
+
+/// What generated code names. Not part of the public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::scalar::{sigmoid, softplus};
+    pub use core;
+    pub use nalgebra;
+}
