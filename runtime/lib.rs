@@ -41,6 +41,8 @@
 //! Beside the macro this crate holds the scalar helpers the macro knows how to differentiate
 //! ([`sigmoid`], [`softplus`]) and a finite-difference [`check_gradient`] for your own tests.
 
+#![warn(missing_docs)]
+
 pub use matgrad_macros::gradient;
 pub use nalgebra;
 

@@ -1,0 +1,48 @@
+//! The arguments of `#[gradient(...)]`.
+//!
+//! Today the only argument is `wrt(a, b, …)`, which selects and orders the differentiated
+//! parameters. Whether the names exist is checked later, against the signature, in `ast`.
+
+use proc_macro2::TokenStream;
+use syn::Ident;
+use syn::parse::Parser;
+
+use crate::ctxt::Ctxt;
+
+/// What the attribute asked for.
+#[derive(Default)]
+pub struct Args {
+    /// `Some` when `wrt(...)` was given, with the names in the order written.
+    pub wrt: Option<Vec<Ident>>,
+}
+
+/// Parses the attribute's tokens; errors are recorded in `cx` and the rest still parsed.
+pub fn parse(cx: &Ctxt, tokens: TokenStream) -> Args {
+    let mut args = Args::default();
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("wrt") {
+            if args.wrt.is_some() {
+                return Err(meta.error("`wrt` is given twice"));
+            }
+            let mut names = Vec::new();
+            meta.parse_nested_meta(|inner| {
+                let name = inner.path.require_ident()?;
+                if names.iter().any(|n: &Ident| n == name) {
+                    return Err(inner.error(format!("`{name}` is named twice in `wrt`")));
+                }
+                names.push(name.clone());
+                Ok(())
+            })?;
+            args.wrt = Some(names);
+            Ok(())
+        } else {
+            Err(meta.error(
+                "unknown `#[gradient]` argument; the supported one is `wrt(a, b, …)` naming the parameters to differentiate",
+            ))
+        }
+    });
+    if let Err(error) = parser.parse2(tokens) {
+        cx.push(error);
+    }
+    args
+}

@@ -1,0 +1,220 @@
+//! `syn::ItemFn` → the signature facts every later stage needs.
+//!
+//! Checks what the macro can differentiate at the signature level (no `self`, no generics yet,
+//! no `async`, a scalar return type, one float type throughout) and resolves `wrt(…)` against
+//! the parameters. Runs after `args`; `lower` reads the result.
+
+use proc_macro2::Span;
+use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+
+use crate::args::Args;
+use crate::ctxt::Ctxt;
+use crate::types::{self, Float, Kind};
+
+/// One parameter of the user's function.
+pub struct Param {
+    pub name: Ident,
+    /// The type as written, without a leading `&`.
+    pub ty: Type,
+    pub by_ref: bool,
+    pub kind: Kind,
+}
+
+/// The signature, checked.
+pub struct Func {
+    pub name: Ident,
+    pub float: Float,
+    pub params: Vec<Param>,
+    /// Indices into `params` of the differentiated parameters, in the order of the gradients.
+    pub wrt: Vec<usize>,
+}
+
+/// Reads and checks the signature; `None` when something was reported.
+pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
+    let sig = &item.sig;
+    if let Some(token) = &sig.asyncness {
+        cx.error_spanned_by(
+            token,
+            "`#[gradient]` cannot differentiate `async fn`; remove `async`",
+        );
+    }
+    if let syn::Safety::Unsafe(token) = &sig.safety {
+        cx.error_spanned_by(token, "`#[gradient]` cannot differentiate `unsafe fn`");
+    }
+    if let Some(variadic) = &sig.variadic {
+        cx.error_spanned_by(
+            variadic,
+            "`#[gradient]` cannot differentiate variadic functions",
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        cx.error_spanned_by(
+            &sig.generics,
+            "`#[gradient]` does not support generic parameters yet; write concrete sizes such as `SMatrix<f64, 3, 4>`",
+        );
+    }
+    let params = params(cx, item);
+    let ret = return_float(cx, item);
+    let float = common_float(cx, &params, ret)?;
+    let params = params?;
+    // A bad `wrt` is reported, and the body is still checked with the names that resolved.
+    let wrt = resolve_wrt(cx, &sig.ident, &params, args).unwrap_or_default();
+    Some(Func {
+        name: sig.ident.clone(),
+        float,
+        params,
+        wrt,
+    })
+}
+
+fn params(cx: &Ctxt, item: &ItemFn) -> Option<Vec<Param>> {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for input in &item.sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                cx.error_spanned_by(
+                    receiver,
+                    "`#[gradient]` works on free functions; `self` parameters are not supported",
+                );
+                ok = false;
+            }
+            FnArg::Typed(pat_type) => match param(pat_type) {
+                Ok(p) => out.push(p),
+                Err(e) => {
+                    cx.push(e);
+                    ok = false;
+                }
+            },
+        }
+    }
+    ok.then_some(out)
+}
+
+fn param(pat_type: &syn::PatType) -> Result<Param, syn::Error> {
+    let name = match &*pat_type.pat {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "`#[gradient]` parameters must be plain names such as `x: &SMatrix<f64, 3, 3>`",
+            ));
+        }
+    };
+    if let Type::ImplTrait(_) = &*pat_type.ty {
+        return Err(syn::Error::new_spanned(
+            &pat_type.ty,
+            "`impl Trait` parameters are not supported; write a concrete type such as `&SMatrix<f64, 3, 3>`",
+        ));
+    }
+    let (ty, by_ref) = types::strip_ref(&pat_type.ty)?;
+    let kind = types::classify(ty)?;
+    Ok(Param {
+        name,
+        ty: ty.clone(),
+        by_ref,
+        kind,
+    })
+}
+
+/// The float the function returns; reports a missing or non-scalar return type.
+fn return_float(cx: &Ctxt, item: &ItemFn) -> Option<(Float, Span)> {
+    let message =
+        "`#[gradient]` differentiates functions that return a scalar: add `-> f64` (or `-> f32`)";
+    match &item.sig.output {
+        ReturnType::Default => {
+            cx.error_spanned_by(&item.sig.ident, message);
+            None
+        }
+        ReturnType::Type(_, ty) => match types::classify(ty) {
+            Ok(Kind::Scalar(float)) => Some((float, syn::spanned::Spanned::span(&**ty))),
+            _ => {
+                cx.error_spanned_by(
+                    ty,
+                    format!(
+                        "`#[gradient]` differentiates functions that return a scalar `f64` or `f32`, not `{}`",
+                        crate::text::tokens(ty)
+                    ),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// The one float type of the function: every float parameter and the return type must agree.
+fn common_float(
+    cx: &Ctxt,
+    params: &Option<Vec<Param>>,
+    ret: Option<(Float, Span)>,
+) -> Option<Float> {
+    let mut first: Option<(Float, String)> = ret.map(|(f, _)| (f, "the return type".to_string()));
+    let mut ok = ret.is_some();
+    for p in params.iter().flatten() {
+        let Some(float) = p.kind.float() else {
+            continue;
+        };
+        match &first {
+            None => first = Some((float, format!("`{}`", p.name))),
+            Some((expected, what)) if *expected != float => {
+                cx.error_spanned_by(
+                    &p.ty,
+                    format!(
+                        "mixed float types: `{}` is {float} but {what} is {expected}; all float parameters and the return type must share one of `f64` or `f32`",
+                        p.name
+                    ),
+                );
+                ok = false;
+            }
+            Some(_) => {}
+        }
+    }
+    if ok { first.map(|(f, _)| f) } else { None }
+}
+
+fn resolve_wrt(cx: &Ctxt, fn_name: &Ident, params: &[Param], args: &Args) -> Option<Vec<usize>> {
+    let Some(names) = &args.wrt else {
+        let all: Vec<usize> = (0..params.len())
+            .filter(|&i| params[i].kind.float().is_some())
+            .collect();
+        if all.is_empty() {
+            cx.error_spanned_by(
+                fn_name,
+                format!("`{fn_name}` has no float parameter to differentiate"),
+            );
+            return None;
+        }
+        return Some(all);
+    };
+    let mut out = Vec::new();
+    for name in names {
+        match params.iter().position(|p| p.name == *name) {
+            None => {
+                let list: Vec<String> = params.iter().map(|p| format!("`{}`", p.name)).collect();
+                cx.error_spanned_by(
+                    name,
+                    format!(
+                        "`wrt` names `{name}`, which is not a parameter of `{fn_name}`; its parameters are {}",
+                        if list.is_empty() { "none".to_string() } else { list.join(", ") }
+                    ),
+                );
+            }
+            Some(i) if params[i].kind.float().is_none() => cx.error_spanned_by(
+                name,
+                format!(
+                    "`{name}` is `{}`, which has no gradient; `wrt` takes float parameters (`f64`/`f32` scalars and matrices)",
+                    crate::text::tokens(&params[i].ty)
+                ),
+            ),
+            Some(i) => out.push(i),
+        }
+    }
+    if names.is_empty() {
+        cx.error_spanned_by(
+            fn_name,
+            "`wrt()` is empty; name at least one parameter to differentiate",
+        );
+        return None;
+    }
+    (out.len() == names.len()).then_some(out)
+}

@@ -1,0 +1,178 @@
+//! Reverse-mode differentiation: the adjoint program of a [`Program`].
+//!
+//! A value is *active* when it depends on a differentiated parameter and *useful* when the
+//! result depends on it; only values that are both get an adjoint. Walking the nodes from the
+//! last to the first, each node with an adjoint hands its adjoint to its active arguments
+//! through the node's rule (see `rules`), so every adjoint is complete before its node's rule
+//! reads it. The result is a list of contributions `target += expr` in execution order. Runs
+//! after `shape`, before `emit`.
+//!
+//! Before: `v3 = mul v1 v0; v4 = sub v2 v3; v5 = norm_squared v4` with respect to `v0`.
+//! After:
+//! ```text
+//! g4 += v4 * (2 * g5)
+//! g3 += -g4
+//! g0 += v1ᵀ · g3
+//! ```
+
+use std::fmt;
+
+use proc_macro2::TokenStream;
+
+use crate::ir::{Func, Op, Program, Shape, ValueId};
+use crate::rules;
+
+/// An expression of the adjoint program. `Adj(v)` is the adjoint of value `v` (the gradient of
+/// the result with respect to it), `Val(v)` the forward value. Operand kinds are explicit
+/// (`Scale` is matrix × scalar, `Mul` scalar × scalar) so emission needs no shape lookups.
+#[derive(Clone, Debug)]
+pub enum AExpr {
+    Adj(ValueId),
+    Val(ValueId),
+    /// A float literal such as `2.0`.
+    Lit(String),
+    /// An integer expression converted to the float type: `((n) as f64)`.
+    Cast(TokenStream),
+    Neg(Box<AExpr>),
+    /// Scalar arithmetic.
+    Add(Box<AExpr>, Box<AExpr>),
+    Sub(Box<AExpr>, Box<AExpr>),
+    Mul(Box<AExpr>, Box<AExpr>),
+    Div(Box<AExpr>, Box<AExpr>),
+    /// matrix × scalar.
+    Scale(Box<AExpr>, Box<AExpr>),
+    /// matrix ÷ scalar.
+    DivBy(Box<AExpr>, Box<AExpr>),
+    /// matrix · matrix.
+    MatMul(Box<AExpr>, Box<AExpr>),
+    Transpose(Box<AExpr>),
+    /// Frobenius inner product ⟨A, B⟩.
+    Dot(Box<AExpr>, Box<AExpr>),
+    ComponentMul(Box<AExpr>, Box<AExpr>),
+    ComponentDiv(Box<AExpr>, Box<AExpr>),
+    /// s·I, n×n.
+    Diag(Box<AExpr>, usize),
+    /// s·𝟙 of the given shape.
+    Fill(Box<AExpr>, Shape),
+    /// A matrix of the given shape, zero but for `s` at `(i, j)`.
+    OneHot(Box<AExpr>, Shape, usize, usize),
+    /// A float method without arguments: `a.cos()`, `a.signum()`.
+    Method(&'static str, Box<AExpr>),
+    /// A runtime helper: `sigmoid(a)`.
+    Helper(Func, Box<AExpr>),
+    Powi(Box<AExpr>, TokenStream),
+    Powf(Box<AExpr>, Box<AExpr>),
+    /// The adjoint of argument `input` of the `map` node `node`: the closure's derivative
+    /// applied entry by entry (a matrix for the mapped matrix, a sum for a captured scalar).
+    MapAdj {
+        node: ValueId,
+        input: usize,
+    },
+}
+
+/// Shorthands that keep the rule table readable.
+impl AExpr {
+    pub fn lit(value: impl fmt::Display) -> Box<AExpr> {
+        Box::new(AExpr::Lit(value.to_string()))
+    }
+}
+
+/// `Adj(target) += expr`.
+#[derive(Clone, Debug)]
+pub struct Contribution {
+    pub target: ValueId,
+    pub expr: AExpr,
+}
+
+/// The adjoint program of one [`Program`].
+pub struct Adjoint {
+    /// In execution order.
+    pub steps: Vec<Contribution>,
+    /// Whether each value's adjoint is ever non-zero.
+    pub has_adjoint: Vec<bool>,
+    /// Whether each value contributes to the result; the others are not computed at all.
+    pub live: Vec<bool>,
+}
+
+impl Adjoint {
+    /// How many contributions `target` receives.
+    pub fn count(&self, target: ValueId) -> usize {
+        self.steps.iter().filter(|s| s.target == target).count()
+    }
+}
+
+/// Differentiates `prog` with respect to its parameters with the indices `wrt`.
+pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
+    let n = prog.nodes.len();
+    let mut active = vec![false; n];
+    for (id, node) in prog.nodes.iter().enumerate() {
+        active[id] = match node.op {
+            Op::Param(k) => wrt.contains(&k),
+            _ => node.args.iter().any(|&a| active[a]),
+        };
+    }
+    let mut live = vec![false; n];
+    let mut has_adjoint = vec![false; n];
+    if let Some(out) = prog.output {
+        live[out] = true;
+        has_adjoint[out] = active[out];
+    }
+    let mut steps = Vec::new();
+    for id in (0..n).rev() {
+        if live[id] {
+            for &a in &prog.nodes[id].args {
+                live[a] = true;
+            }
+        }
+        if !has_adjoint[id] {
+            continue;
+        }
+        for (target, expr) in rules::adjoints(prog, id, &|v| active[v]) {
+            has_adjoint[target] = true;
+            steps.push(Contribution { target, expr });
+        }
+    }
+    Adjoint {
+        steps,
+        has_adjoint,
+        live,
+    }
+}
+
+impl fmt::Display for AExpr {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            AExpr::Adj(v) => write!(f, "g{v}"),
+            AExpr::Val(v) => write!(f, "v{v}"),
+            AExpr::Lit(s) => f.write_str(s),
+            AExpr::Cast(t) => f.write_str(&crate::text::tokens(t)),
+            AExpr::Neg(a) => write!(f, "-{a}"),
+            AExpr::Add(a, b) => write!(f, "({a} + {b})"),
+            AExpr::Sub(a, b) => write!(f, "({a} - {b})"),
+            AExpr::Mul(a, b) | AExpr::Scale(a, b) => write!(f, "({a} * {b})"),
+            AExpr::Div(a, b) | AExpr::DivBy(a, b) => write!(f, "({a} / {b})"),
+            AExpr::MatMul(a, b) => write!(f, "{a} · {b}"),
+            AExpr::Transpose(a) => write!(f, "{a}ᵀ"),
+            AExpr::Dot(a, b) => write!(f, "⟨{a}, {b}⟩"),
+            AExpr::ComponentMul(a, b) => write!(f, "({a} ∘ {b})"),
+            AExpr::ComponentDiv(a, b) => write!(f, "({a} ⊘ {b})"),
+            AExpr::Diag(s, n) => write!(f, "{s}·I{n}"),
+            AExpr::Fill(s, shape) => write!(f, "{s}·𝟙{shape}"),
+            AExpr::OneHot(s, shape, i, j) => write!(f, "{s}·e({i}, {j}) of {shape}"),
+            AExpr::Method(m, a) => write!(f, "{a}.{m}()"),
+            AExpr::Helper(h, a) => write!(f, "{}({a})", h.name()),
+            AExpr::Powi(a, n) => write!(f, "{a}.powi({})", crate::text::tokens(n)),
+            AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
+            AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
+        }
+    }
+}
+
+impl fmt::Display for Adjoint {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for step in &self.steps {
+            writeln!(f, "g{} += {}", step.target, step.expr)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,582 @@
+//! Adjoint program → Rust.
+//!
+//! Writes `{name}_grad`: the forward pass as one `let` per live value (in program order), then the
+//! reverse pass as one statement per contribution (the first contribution to an adjoint declares
+//! it, later ones accumulate in place), then `(value, gradients)`. Everything is straight-line
+//! nalgebra on stack matrices: no allocation, no `unsafe`. Locals are `__`-prefixed idents with
+//! mixed-site hygiene, so they cannot collide with user names; operations carry the user's spans
+//! so a residual type error lands on the user's expression. Runs after `diff`, last.
+//!
+//! Before: `g0 += v1ᵀ · g3`
+//! After: `let __g0: SMatrix<f64, 5, 1> = x.tr_mul(&__g3);`
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::ast;
+use crate::diff::{self, AExpr, Adjoint};
+use crate::ir::{Op, Program, Shape, ValueId};
+
+/// How generated code refers to a value.
+#[derive(Clone)]
+struct Operand {
+    /// An expression usable as a method receiver or scalar operand: `__v3`, `x`, `(a * b)`.
+    place: TokenStream,
+    /// A `&`-expression for matrix arguments: `&__v3`, `x` for a `&`-parameter.
+    borrow: TokenStream,
+    /// Whether `place` is a freshly computed temporary, which operators may consume.
+    temp: bool,
+}
+
+impl Operand {
+    fn scalar(tokens: TokenStream) -> Self {
+        Operand {
+            place: tokens.clone(),
+            borrow: tokens,
+            temp: false,
+        }
+    }
+
+    fn local(ident: &Ident, shape: Shape) -> Self {
+        if shape.is_matrix() {
+            Operand {
+                place: quote!(#ident),
+                borrow: quote!(&#ident),
+                temp: false,
+            }
+        } else {
+            Operand::scalar(quote!(#ident))
+        }
+    }
+
+    fn temp(tokens: TokenStream) -> Self {
+        Operand {
+            place: quote!((#tokens)),
+            borrow: quote!(&(#tokens)),
+            temp: true,
+        }
+    }
+
+    /// The operand of an arithmetic operator: temporaries by value, everything else by reference.
+    fn arith(&self) -> &TokenStream {
+        if self.temp { &self.place } else { &self.borrow }
+    }
+}
+
+/// Emits one program: the function body or a `map` closure.
+struct Emitter<'a> {
+    prog: &'a Program,
+    adj: Adjoint,
+    float: &'a Ident,
+    /// `""` for the function, `"m3_"` for the closure of the `map` node 3.
+    prefix: String,
+    /// How each parameter index is referred to.
+    params: Vec<Operand>,
+}
+
+/// Generates `{name}_grad` for a checked function.
+pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream {
+    let float = Ident::new(func.float.name(), Span::call_site());
+    let params = func.params.iter().map(|p| param_operand(p)).collect();
+    let e = Emitter {
+        prog,
+        adj: diff::differentiate(prog, &func.wrt),
+        float: &float,
+        prefix: String::new(),
+        params,
+    };
+    let forward = e.forward();
+    let reverse = e.reverse(&quote!(1.0));
+    let out = prog
+        .output
+        .expect("invariant: a checked program has an output");
+    let value = e.operand(out).place;
+    let grads: Vec<TokenStream> = func
+        .wrt
+        .iter()
+        .map(|&k| match prog.param_node(k) {
+            Some(node) if e.adj.has_adjoint[node] => e.adj_ident(node).into_token_stream_owned(),
+            _ => e.zeros(
+                func.params[k]
+                    .kind
+                    .shape()
+                    .expect("invariant: wrt names float parameters"),
+            ),
+        })
+        .collect();
+    let grad_tys: Vec<&syn::Type> = func.wrt.iter().map(|&k| &func.params[k].ty).collect();
+    let (grad_ty, grad) = if grads.len() == 1 {
+        (quote!(#(#grad_tys)*), quote!(#(#grads)*))
+    } else {
+        (quote!((#(#grad_tys),*)), quote!((#(#grads),*)))
+    };
+    let vis = &item.vis;
+    let name = &func.name;
+    let grad_name = format_ident!("{}_grad", name);
+    let inputs = signature_inputs(func);
+    let doc = doc(func);
+    quote! {
+        #[doc = #doc]
+        #[allow(unused_variables, clippy::all, clippy::pedantic)]
+        #[must_use]
+        #vis fn #grad_name(#(#inputs),*) -> (#float, #grad_ty) {
+            #(#forward)*
+            #(#reverse)*
+            (#value, #grad)
+        }
+    }
+}
+
+/// The parameters as the user wrote them, minus `mut`.
+pub fn signature_inputs(func: &ast::Func) -> Vec<TokenStream> {
+    func.params
+        .iter()
+        .map(|p| {
+            let (name, ty) = (&p.name, &p.ty);
+            if p.by_ref {
+                quote!(#name: &#ty)
+            } else {
+                quote!(#name: #ty)
+            }
+        })
+        .collect()
+}
+
+fn doc(func: &ast::Func) -> String {
+    let names: Vec<String> = func
+        .wrt
+        .iter()
+        .map(|&k| format!("`{}`", func.params[k].name))
+        .collect();
+    format!(
+        " Value and gradient of [`{name}`] with respect to {}, generated by `#[gradient]`.\n\n \
+         Returns `({name}(…), ∇)`, where each gradient has its parameter's shape and entry `(i, j)` is ∂{name}/∂x[(i, j)].",
+        names.join(", "),
+        name = func.name
+    )
+}
+
+fn param_operand(p: &ast::Param) -> Operand {
+    let name = &p.name;
+    match (p.kind.shape(), p.by_ref) {
+        (Some(Shape::Matrix(..)), true) => Operand {
+            place: quote!(#name),
+            borrow: quote!(#name),
+            temp: false,
+        },
+        (Some(Shape::Matrix(..)), false) => Operand {
+            place: quote!(#name),
+            borrow: quote!(&#name),
+            temp: false,
+        },
+        (_, true) => Operand::scalar(quote!((*#name))),
+        (_, false) => Operand::scalar(quote!(#name)),
+    }
+}
+
+trait IntoOwnedTokens {
+    fn into_token_stream_owned(self) -> TokenStream;
+}
+
+impl IntoOwnedTokens for Ident {
+    fn into_token_stream_owned(self) -> TokenStream {
+        quote!(#self)
+    }
+}
+
+impl Emitter<'_> {
+    fn ident(&self, kind: &str, id: ValueId) -> Ident {
+        Ident::new(&format!("__{}{kind}{id}", self.prefix), Span::mixed_site())
+    }
+
+    fn value_ident(&self, id: ValueId) -> Ident {
+        self.ident("v", id)
+    }
+
+    fn adj_ident(&self, id: ValueId) -> Ident {
+        self.ident("g", id)
+    }
+
+    fn matrix_ty(&self, rows: usize, cols: usize) -> TokenStream {
+        let float = self.float;
+        quote!(::matgrad::__private::nalgebra::SMatrix<#float, #rows, #cols>)
+    }
+
+    fn ty(&self, shape: Shape) -> TokenStream {
+        match shape {
+            Shape::Matrix(r, c) => self.matrix_ty(r, c),
+            _ => {
+                let float = self.float;
+                quote!(#float)
+            }
+        }
+    }
+
+    /// `SMatrix::<f64, R, C>` in expression position.
+    fn matrix_path(&self, shape: Shape) -> TokenStream {
+        let (r, c) = match shape {
+            Shape::Matrix(r, c) => (r, c),
+            _ => (1, 1),
+        };
+        let float = self.float;
+        quote!(::matgrad::__private::nalgebra::SMatrix::<#float, #r, #c>)
+    }
+
+    fn zeros(&self, shape: Shape) -> TokenStream {
+        if shape.is_matrix() {
+            let path = self.matrix_path(shape);
+            quote!(#path::zeros())
+        } else {
+            quote!(0.0)
+        }
+    }
+
+    fn operand(&self, id: ValueId) -> Operand {
+        match self.prog.nodes[id].op {
+            Op::Param(k) => self.params[k].clone(),
+            _ => Operand::local(&self.value_ident(id), self.prog.shape(id)),
+        }
+    }
+
+    /// One `let` per live value, in program order.
+    fn forward(&self) -> Vec<TokenStream> {
+        let mut out = Vec::new();
+        for (id, node) in self.prog.nodes.iter().enumerate() {
+            if !self.adj.live[id] || matches!(node.op, Op::Param(_)) {
+                continue;
+            }
+            let v = self.value_ident(id);
+            let ty = self.ty(node.shape);
+            let expr = self.forward_expr(id);
+            out.push(quote_spanned!(node.loc.start=> let #v: #ty = #expr;));
+        }
+        out
+    }
+
+    fn forward_expr(&self, id: ValueId) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let span = node.loc.start;
+        let arg = |k: usize| self.operand(node.args[k]);
+        let shape = |k: usize| self.prog.shape(node.args[k]);
+        match &node.op {
+            Op::Param(_) => arg(0).place,
+            Op::Const(tokens) => tokens.clone(),
+            Op::Add | Op::Sub | Op::Mul | Op::Div => {
+                let (a, b) = (arg(0), arg(1));
+                let (a, b) = (a.arith(), b.arith());
+                match node.op {
+                    Op::Add => quote_spanned!(span=> #a + #b),
+                    Op::Sub => quote_spanned!(span=> #a - #b),
+                    Op::Div => quote_spanned!(span=> #a / #b),
+                    // The matrix goes on the left so a float literal takes the matrix's scalar type.
+                    _ if shape(0).is_scalar() && shape(1).is_matrix() => {
+                        quote_spanned!(span=> #b * #a)
+                    }
+                    _ => quote_spanned!(span=> #a * #b),
+                }
+            }
+            Op::Neg => {
+                let a = arg(0);
+                let a = a.arith();
+                quote_spanned!(span=> -#a)
+            }
+            Op::Transpose | Op::Trace | Op::Sum | Op::Mean | Op::Norm | Op::NormSquared => {
+                let method = Ident::new(method_name(&node.op), span);
+                let a = arg(0).place;
+                quote_spanned!(span=> #a.#method())
+            }
+            Op::Dot | Op::ComponentMul | Op::ComponentDiv => {
+                let method = Ident::new(method_name(&node.op), span);
+                let (a, b) = (arg(0).place, arg(1).borrow);
+                quote_spanned!(span=> #a.#method(#b))
+            }
+            Op::Map(sub) => {
+                let closure = self.sub_emitter(id, sub, &[]).forward_closure();
+                let a = arg(0).place;
+                quote_spanned!(span=> #a.map(#closure))
+            }
+            Op::Unary(f) => {
+                let a = arg(0).place;
+                let name = Ident::new(f.name(), span);
+                if f.is_helper() {
+                    quote_spanned!(span=> ::matgrad::__private::#name(#a))
+                } else {
+                    quote_spanned!(span=> #a.#name())
+                }
+            }
+            Op::Powi(n) => {
+                let a = arg(0).place;
+                quote_spanned!(span=> #a.powi(#n))
+            }
+            Op::Powf => {
+                let (a, p) = (arg(0).place, arg(1).place);
+                quote_spanned!(span=> #a.powf(#p))
+            }
+            Op::Index(i, j) => {
+                let a = arg(0).place;
+                quote_spanned!(span=> #a[(#i, #j)])
+            }
+        }
+    }
+
+    /// The reverse pass: seeds the result's adjoint with `seed`, then applies every contribution.
+    fn reverse(&self, seed: &TokenStream) -> Vec<TokenStream> {
+        let Some(out) = self.prog.output else {
+            return Vec::new();
+        };
+        if !self.adj.has_adjoint[out] {
+            return Vec::new();
+        }
+        let float = self.float;
+        let g = self.adj_ident(out);
+        let mut stmts = vec![quote!(let #g: #float = #seed;)];
+        let mut declared = vec![false; self.prog.nodes.len()];
+        declared[out] = true;
+        for step in &self.adj.steps {
+            let target = step.target;
+            let span = self.prog.nodes[target].loc.start;
+            if declared[target] {
+                stmts.push(self.accumulate(target, &step.expr));
+            } else {
+                declared[target] = true;
+                let g = self.adj_ident(target);
+                let ty = self.ty(self.prog.shape(target));
+                let value = self.first_value(&step.expr);
+                let mutability = (self.adj.count(target) > 1).then(|| quote!(mut));
+                stmts.push(quote_spanned!(span=> let #mutability #g: #ty = #value;));
+            }
+        }
+        stmts
+    }
+
+    /// The expression that declares an adjoint.
+    fn first_value(&self, e: &AExpr) -> TokenStream {
+        if let AExpr::OneHot(s, shape, i, j) = e {
+            let path = self.matrix_path(*shape);
+            let s = self.expr(s).place;
+            return quote!({
+                let mut __m = #path::zeros();
+                __m[(#i, #j)] = #s;
+                __m
+            });
+        }
+        self.expr(e).place
+    }
+
+    /// `g += e`, in the cheapest in-place form.
+    fn accumulate(&self, target: ValueId, e: &AExpr) -> TokenStream {
+        let g = self.adj_ident(target);
+        if self.prog.shape(target).is_scalar() {
+            return match e {
+                AExpr::Neg(x) => {
+                    let x = self.expr(x).place;
+                    quote!(#g -= #x;)
+                }
+                _ => {
+                    let x = self.expr(e).place;
+                    quote!(#g += #x;)
+                }
+            };
+        }
+        match e {
+            AExpr::Neg(x) => {
+                let x = self.expr(x);
+                let x = x.arith();
+                quote!(#g -= #x;)
+            }
+            AExpr::OneHot(s, _, i, j) => {
+                let s = self.expr(s).place;
+                quote!(#g[(#i, #j)] += #s;)
+            }
+            AExpr::Fill(s, _) => {
+                let s = self.expr(s).place;
+                quote!(#g.add_scalar_mut(#s);)
+            }
+            AExpr::Diag(s, n) => {
+                let s = self.expr(s).place;
+                quote!({
+                    let __s = #s;
+                    for __i in 0..#n {
+                        #g[(__i, __i)] += __s;
+                    }
+                })
+            }
+            _ => {
+                let x = self.expr(e);
+                let x = x.arith();
+                quote!(#g += #x;)
+            }
+        }
+    }
+
+    fn expr(&self, e: &AExpr) -> Operand {
+        let float = self.float;
+        match e {
+            AExpr::Adj(id) => Operand::local(&self.adj_ident(*id), self.prog.shape(*id)),
+            AExpr::Val(id) => self.operand(*id),
+            AExpr::Lit(s) => Operand::scalar(float_literal(s)),
+            AExpr::Cast(t) => Operand::scalar(quote!(((#t) as #float))),
+            AExpr::Neg(x) => {
+                let x = self.expr(x);
+                let x = x.arith();
+                Operand::temp(quote!(-#x))
+            }
+            AExpr::Add(a, b) => self.binary(a, b, quote!(+)),
+            AExpr::Sub(a, b) => self.binary(a, b, quote!(-)),
+            AExpr::Mul(a, b) | AExpr::Scale(a, b) => self.binary(a, b, quote!(*)),
+            AExpr::Div(a, b) | AExpr::DivBy(a, b) => self.binary(a, b, quote!(/)),
+            AExpr::MatMul(a, b) => self.matmul(a, b),
+            AExpr::Transpose(x) => {
+                let x = self.expr(x).place;
+                Operand::temp(quote!(#x.transpose()))
+            }
+            AExpr::Dot(a, b) => self.method2(a, b, "dot"),
+            AExpr::ComponentMul(a, b) => self.method2(a, b, "component_mul"),
+            AExpr::ComponentDiv(a, b) => self.method2(a, b, "component_div"),
+            AExpr::Diag(s, n) => {
+                let path = self.matrix_path(Shape::Matrix(*n, *n));
+                let s = self.expr(s).place;
+                Operand::temp(quote!(#path::from_diagonal_element(#s)))
+            }
+            AExpr::Fill(s, shape) => {
+                let path = self.matrix_path(*shape);
+                let s = self.expr(s).place;
+                Operand::temp(quote!(#path::repeat(#s)))
+            }
+            AExpr::OneHot(..) => Operand::temp(self.first_value(e)),
+            AExpr::Method(name, x) => {
+                let name = Ident::new(name, Span::call_site());
+                let x = self.expr(x).place;
+                Operand::temp(quote!(#x.#name()))
+            }
+            AExpr::Helper(f, x) => {
+                let name = Ident::new(f.name(), Span::call_site());
+                let x = self.expr(x).place;
+                Operand::temp(quote!(::matgrad::__private::#name(#x)))
+            }
+            AExpr::Powi(x, n) => {
+                let x = self.expr(x).place;
+                Operand::temp(quote!(#x.powi(#n)))
+            }
+            AExpr::Powf(x, p) => {
+                let (x, p) = (self.expr(x).place, self.expr(p).place);
+                Operand::temp(quote!(#x.powf(#p)))
+            }
+            AExpr::MapAdj { node, input } => Operand::temp(self.map_adjoint(*node, *input)),
+        }
+    }
+
+    fn binary(&self, a: &AExpr, b: &AExpr, op: TokenStream) -> Operand {
+        let (a, b) = (self.expr(a), self.expr(b));
+        let (a, b) = (a.arith(), b.arith());
+        Operand::temp(quote!(#a #op #b))
+    }
+
+    fn method2(&self, a: &AExpr, b: &AExpr, name: &str) -> Operand {
+        let name = Ident::new(name, Span::call_site());
+        let (a, b) = (self.expr(a).place, self.expr(b).borrow);
+        Operand::temp(quote!(#a.#name(#b)))
+    }
+
+    /// `Aᵀ·B` as `A.tr_mul(&B)`, which reads A by columns instead of building its transpose.
+    fn matmul(&self, a: &AExpr, b: &AExpr) -> Operand {
+        if let AExpr::Transpose(at) = a {
+            let (at, b) = (self.expr(at).place, self.expr(b).borrow);
+            return Operand::temp(quote!(#at.tr_mul(#b)));
+        }
+        let (a, b) = (self.expr(a), self.expr(b));
+        let (a, b) = (a.arith(), b.arith());
+        Operand::temp(quote!(#a * #b))
+    }
+
+    /// The emitter of the closure of `map` node `id`, differentiated with respect to `wrt`.
+    fn sub_emitter<'s>(&'s self, id: ValueId, sub: &'s Program, wrt: &[usize]) -> Emitter<'s> {
+        let prefix = format!("{}m{id}_", self.prefix);
+        let entry = Ident::new(&format!("__{prefix}x"), Span::mixed_site());
+        let mut params = vec![Operand::scalar(quote!(#entry))];
+        params.extend(
+            self.prog.nodes[id].args[1..]
+                .iter()
+                .map(|&a| self.operand(a)),
+        );
+        Emitter {
+            prog: sub,
+            adj: diff::differentiate(sub, wrt),
+            float: self.float,
+            prefix,
+            params,
+        }
+    }
+
+    fn entry_ident(&self) -> &TokenStream {
+        &self.params[0].place
+    }
+
+    /// `|x| f(x)` for the forward pass.
+    fn forward_closure(&self) -> TokenStream {
+        let float = self.float;
+        let x = self.entry_ident();
+        let stmts = self.forward();
+        let out = self
+            .operand(
+                self.prog
+                    .output
+                    .expect("invariant: a checked closure has an output"),
+            )
+            .place;
+        quote!(|#x: #float| -> #float { #(#stmts)* #out })
+    }
+
+    /// `Ā += Z̄∘f′∘(A)` (input 0) or `s̄ += Σ Z̄∘∂f/∂s` (a captured scalar), as a closure over entries.
+    fn map_adjoint(&self, id: ValueId, input: usize) -> TokenStream {
+        let Op::Map(sub) = &self.prog.nodes[id].op else {
+            return quote!(::core::compile_error!(
+                "invariant: map adjoint of a non-map node"
+            ));
+        };
+        let float = self.float;
+        let inner = self.sub_emitter(id, sub, &[input]);
+        let x = inner.entry_ident().clone();
+        let seed = Ident::new(&format!("__{}zbar", inner.prefix), Span::mixed_site());
+        let forward = inner.forward();
+        let reverse = inner.reverse(&quote!(#seed));
+        let grad = match sub.param_node(input) {
+            Some(p) if inner.adj.has_adjoint[p] => {
+                let g = inner.adj_ident(p);
+                quote!(#g)
+            }
+            _ => quote!(0.0),
+        };
+        let g = self.adj_ident(id);
+        let a = self.operand(self.prog.nodes[id].args[0]).borrow;
+        if input == 0 {
+            quote!(#g.zip_map(#a, |#seed: #float, #x: #float| -> #float { #(#forward)* #(#reverse)* #grad }))
+        } else {
+            let acc = Ident::new(&format!("__{}acc", inner.prefix), Span::mixed_site());
+            quote!(#g.zip_fold(#a, 0.0, |#acc: #float, #seed: #float, #x: #float| -> #float {
+                #(#forward)* #(#reverse)* #acc + #grad
+            }))
+        }
+    }
+}
+
+fn float_literal(s: &str) -> TokenStream {
+    let value: f64 = s.parse().unwrap_or(f64::NAN);
+    let lit = Literal::f64_unsuffixed(value);
+    quote!(#lit)
+}
+
+fn method_name(op: &Op) -> &'static str {
+    match op {
+        Op::Transpose => "transpose",
+        Op::Trace => "trace",
+        Op::Sum => "sum",
+        Op::Mean => "mean",
+        Op::Norm => "norm",
+        Op::NormSquared => "norm_squared",
+        Op::Dot => "dot",
+        Op::ComponentMul => "component_mul",
+        Op::ComponentDiv => "component_div",
+        _ => "unknown",
+    }
+}

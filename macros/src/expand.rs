@@ -1,0 +1,42 @@
+//! The only place that knows the order of the stages:
+//! `args` → `ast` → `lower` → `shape` → `diff` (with `rules`) → `emit`, or `fallback` on errors.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::ctxt::Ctxt;
+use crate::ir::Shape;
+use crate::{args, ast, emit, fallback, lower, shape};
+
+/// Expands `#[gradient(args)] item`.
+pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
+    let item: syn::ItemFn = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let error = syn::Error::new_spanned(
+                &input,
+                "`#[gradient]` goes on a free function, such as `fn loss(x: &SVector<f64, 3>) -> f64 { … }`",
+            )
+            .to_compile_error();
+            return quote!(#input #error);
+        }
+    };
+    let cx = Ctxt::new();
+    let args = args::parse(&cx, args);
+    let Some(func) = ast::from_syn(&cx, &item, &args) else {
+        return fallback::emit(&item, None, &cx.finish());
+    };
+    let mut prog = lower::lower(&cx, &func, &item);
+    let shapes: Vec<Shape> = func
+        .params
+        .iter()
+        .map(|p| p.kind.shape().unwrap_or(Shape::Poison))
+        .collect();
+    shape::infer(&cx, &mut prog, &shapes, func.float);
+    shape::check_output(&cx, &prog, func.float);
+    if cx.has_errors() {
+        return fallback::emit(&item, Some(&func), &cx.finish());
+    }
+    let generated = emit::function(&item, &func, &prog);
+    quote!(#item #generated)
+}

@@ -1,0 +1,38 @@
+//! What is emitted when a stage reported errors.
+//!
+//! The original function, unchanged, so calls to it produce no second error; every error at
+//! once; and, when the signature could be read, a `{name}_grad` stub with the right signature so
+//! calls to the companion produce no "cannot find function" either. The stub never runs: the
+//! compile fails on the errors.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::ast;
+
+pub fn emit(item: &syn::ItemFn, func: Option<&ast::Func>, errors: &[syn::Error]) -> TokenStream {
+    let errors = errors.iter().map(syn::Error::to_compile_error);
+    let stub = func.map(|func| {
+        let vis = &item.vis;
+        let name = format_ident!("{}_grad", func.name);
+        let inputs = crate::emit::signature_inputs(func);
+        let float = format_ident!("{}", func.float.name());
+        let tys: Vec<&syn::Type> = func.wrt.iter().map(|&k| &func.params[k].ty).collect();
+        let grad_ty = if tys.len() == 1 {
+            quote!(#(#tys)*)
+        } else {
+            quote!((#(#tys),*))
+        };
+        quote! {
+            #[allow(unused_variables, dead_code, clippy::all)]
+            #vis fn #name(#(#inputs),*) -> (#float, #grad_ty) {
+                ::core::unreachable!()
+            }
+        }
+    });
+    quote! {
+        #item
+        #(#errors)*
+        #stub
+    }
+}

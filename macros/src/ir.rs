@@ -1,0 +1,280 @@
+//! A flat IR for one function body.
+//!
+//! Values live in one vector, indexed by [`ValueId`]; every node's arguments come before it, so
+//! the vector's order is an evaluation order and its reverse is the order of the adjoint sweep.
+//! `lower` builds it, `shape` fills in every node's [`Shape`], `diff` reads it. Its textual form
+//! (`Display`) is what pass tests compare against:
+//!
+//! ```text
+//! v0 = param 0 : 5×1
+//! v1 = param 1 : 20×5
+//! v3 = mul v1 v0 : 20×1
+//! ```
+
+use std::fmt;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+
+/// Index of a value in [`Program::nodes`].
+pub type ValueId = usize;
+
+/// The shape of a value: a scalar or a matrix of `rows × cols`.
+///
+/// `Poison` marks a value whose shape could not be computed because of an error already
+/// reported; checks that meet it stay silent, so one mistake gives one error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Scalar,
+    Matrix(usize, usize),
+    Poison,
+}
+
+impl Shape {
+    pub fn is_scalar(self) -> bool {
+        self == Shape::Scalar
+    }
+
+    pub fn is_matrix(self) -> bool {
+        matches!(self, Shape::Matrix(..))
+    }
+
+    /// Number of entries of a matrix, 1 for a scalar.
+    pub fn len(self) -> usize {
+        match self {
+            Shape::Matrix(r, c) => r * c,
+            Shape::Scalar | Shape::Poison => 1,
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Shape::Scalar => f.write_str("a scalar"),
+            Shape::Matrix(r, c) => write!(f, "{r}×{c}"),
+            Shape::Poison => f.write_str("unknown"),
+        }
+    }
+}
+
+/// Where a node came from: the first and last token of its source expression, so an error
+/// can underline the whole expression on stable Rust (where spans cannot be joined).
+#[derive(Clone, Copy, Debug)]
+pub struct Loc {
+    pub start: Span,
+    pub end: Span,
+}
+
+impl Loc {
+    pub fn of<T: ToTokens>(tokens: &T) -> Self {
+        let stream = tokens.to_token_stream();
+        let mut iter = stream.into_iter();
+        let start = iter.next().map_or_else(Span::call_site, |t| t.span());
+        let end = iter.last().map_or(start, |t| t.span());
+        Loc { start, end }
+    }
+
+    /// An error underlining the whole expression.
+    pub fn error(self, message: impl fmt::Display) -> syn::Error {
+        let start = syn::Ident::new("start", self.start);
+        let end = syn::Ident::new("end", self.end);
+        syn::Error::new_spanned(quote!(#start #end), message)
+    }
+}
+
+/// Scalar functions the macro knows the derivative of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Exp,
+    Ln,
+    Ln1p,
+    Sqrt,
+    Sin,
+    Cos,
+    Tanh,
+    Abs,
+    Sigmoid,
+    Softplus,
+}
+
+impl Func {
+    pub const ALL: [Func; 10] = [
+        Func::Exp,
+        Func::Ln,
+        Func::Ln1p,
+        Func::Sqrt,
+        Func::Sin,
+        Func::Cos,
+        Func::Tanh,
+        Func::Abs,
+        Func::Sigmoid,
+        Func::Softplus,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Exp => "exp",
+            Func::Ln => "ln",
+            Func::Ln1p => "ln_1p",
+            Func::Sqrt => "sqrt",
+            Func::Sin => "sin",
+            Func::Cos => "cos",
+            Func::Tanh => "tanh",
+            Func::Abs => "abs",
+            Func::Sigmoid => "sigmoid",
+            Func::Softplus => "softplus",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Func> {
+        Func::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// `sigmoid` and `softplus` are free functions of the runtime; the rest are float methods.
+    pub fn is_helper(self) -> bool {
+        matches!(self, Func::Sigmoid | Func::Softplus)
+    }
+}
+
+/// An operation. Arguments are in [`Node::args`]; the shapes of the arguments decide which
+/// rule applies (`mul` is a matrix product, a scaling or a scalar product).
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// The function's float parameter with this index in the signature.
+    Param(usize),
+    /// A scalar constant, emitted as written (`2.0`, `PI`, `(n as f64)`).
+    Const(TokenStream),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+    Transpose,
+    Trace,
+    Sum,
+    Mean,
+    Dot,
+    Norm,
+    NormSquared,
+    ComponentMul,
+    ComponentDiv,
+    /// Applies a scalar program to every entry: `args[0]` is the matrix, `args[1..]` are
+    /// scalars the closure captures, which are the program's parameters `1..`.
+    Map(Box<Program>),
+    /// A scalar function of a scalar.
+    Unary(Func),
+    /// `a.powi(n)` with an integer expression `n`.
+    Powi(TokenStream),
+    /// `a.powf(p)`: `args` = `[a, p]`.
+    Powf,
+    /// `m[(i, j)]`, or `v[i]` for a vector.
+    Index(usize, usize),
+}
+
+impl Op {
+    fn mnemonic(&self) -> String {
+        match self {
+            Op::Param(i) => format!("param {i}"),
+            Op::Const(tokens) => format!("const {}", crate::text::tokens(tokens)),
+            Op::Add => "add".into(),
+            Op::Sub => "sub".into(),
+            Op::Mul => "mul".into(),
+            Op::Div => "div".into(),
+            Op::Neg => "neg".into(),
+            Op::Transpose => "transpose".into(),
+            Op::Trace => "trace".into(),
+            Op::Sum => "sum".into(),
+            Op::Mean => "mean".into(),
+            Op::Dot => "dot".into(),
+            Op::Norm => "norm".into(),
+            Op::NormSquared => "norm_squared".into(),
+            Op::ComponentMul => "component_mul".into(),
+            Op::ComponentDiv => "component_div".into(),
+            Op::Map(_) => "map".into(),
+            Op::Unary(f) => f.name().into(),
+            Op::Powi(n) => format!("powi {}", crate::text::tokens(n)),
+            Op::Powf => "powf".into(),
+            Op::Index(i, j) => format!("index ({i}, {j})"),
+        }
+    }
+}
+
+/// One value of the program.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub op: Op,
+    pub args: Vec<ValueId>,
+    /// Filled in by `shape`; `Poison` until then.
+    pub shape: Shape,
+    pub loc: Loc,
+    /// The source expression, for messages and derivations.
+    pub text: String,
+}
+
+/// A `let` type annotation to check once shapes are known.
+#[derive(Clone, Debug)]
+pub struct Annotation {
+    pub value: ValueId,
+    pub shape: Shape,
+    pub name: String,
+    pub ty: String,
+    pub loc: Loc,
+}
+
+/// A straight-line program computing one scalar.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub nodes: Vec<Node>,
+    /// The value the program returns, once lowering found it.
+    pub output: Option<ValueId>,
+    pub annotations: Vec<Annotation>,
+}
+
+impl Program {
+    pub fn push(&mut self, op: Op, args: Vec<ValueId>, loc: Loc, text: String) -> ValueId {
+        self.nodes.push(Node {
+            op,
+            args,
+            shape: Shape::Poison,
+            loc,
+            text,
+        });
+        self.nodes.len() - 1
+    }
+
+    pub fn shape(&self, id: ValueId) -> Shape {
+        self.nodes[id].shape
+    }
+
+    /// The node of parameter `index`, if the body mentions it.
+    pub fn param_node(&self, index: usize) -> Option<ValueId> {
+        self.nodes
+            .iter()
+            .position(|n| matches!(n.op, Op::Param(i) if i == index))
+    }
+}
+
+impl fmt::Display for Program {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for (id, node) in self.nodes.iter().enumerate() {
+            write!(f, "v{id} = {}", node.op.mnemonic())?;
+            for arg in &node.args {
+                write!(f, " v{arg}")?;
+            }
+            match node.shape {
+                Shape::Scalar => writeln!(f, " : scalar")?,
+                shape => writeln!(f, " : {shape}")?,
+            }
+            if let Op::Map(sub) = &node.op {
+                for line in sub.to_string().lines() {
+                    writeln!(f, "    {line}")?;
+                }
+            }
+        }
+        if let Some(out) = self.output {
+            writeln!(f, "return v{out}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+//! The `#[gradient]` attribute macro of matgrad.
+//!
+//! Users depend on the `matgrad` crate, which re-exports this macro together with the runtime the
+//! generated code needs; this crate is an implementation detail. The pipeline lives in
+//! [`expand`], one module per stage.
+
+mod args;
+mod ast;
+mod ctxt;
+mod diff;
+mod emit;
+mod expand;
+mod fallback;
+mod ir;
+mod lower;
+mod rules;
+mod shape;
+mod text;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+use proc_macro::TokenStream;
+
+/// Differentiates a scalar function of fixed-size nalgebra matrices at compile time.
+///
+/// See the `matgrad` crate for the contract and examples.
+#[proc_macro_attribute]
+pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::gradient(args.into(), item.into()).into()
+}

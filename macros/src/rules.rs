@@ -1,0 +1,195 @@
+//! The rule table: for each operation, what its adjoint adds to its arguments' adjoints.
+//!
+//! Each rule carries the identity it comes from. `Z̄` (here `g`) is the adjoint flowing into the
+//! node's result `z`; a rule returns `(argument, contribution)` pairs, only for arguments that
+//! need an adjoint. Shapes were checked by `shape`, so a rule may rely on them. Read by `diff`.
+
+use crate::diff::AExpr;
+use crate::ir::{Func, Op, Program, Shape, ValueId};
+
+type B = Box<AExpr>;
+
+fn val(v: ValueId) -> B {
+    Box::new(AExpr::Val(v))
+}
+
+/// The contributions of node `id` to its arguments that satisfy `need`.
+pub fn adjoints(
+    prog: &Program,
+    id: ValueId,
+    need: &dyn Fn(ValueId) -> bool,
+) -> Vec<(ValueId, AExpr)> {
+    let node = &prog.nodes[id];
+    let args = &node.args;
+    let g = || Box::new(AExpr::Adj(id));
+    let z = || val(id);
+    let shape = |k: usize| prog.shape(args[k]);
+    let mut out: Vec<(usize, AExpr)> = Vec::new();
+    match &node.op {
+        Op::Param(_) | Op::Const(_) => {}
+        // d(A ± B) = dA ± dB ⇒ Ā += Z̄, B̄ ±= Z̄
+        Op::Add => {
+            out.push((0, AExpr::Adj(id)));
+            out.push((1, AExpr::Adj(id)));
+        }
+        Op::Sub => {
+            out.push((0, AExpr::Adj(id)));
+            out.push((1, AExpr::Neg(g())));
+        }
+        // d(−A) = −dA ⇒ Ā −= Z̄
+        Op::Neg => out.push((0, AExpr::Neg(g()))),
+        Op::Mul => match (shape(0), shape(1)) {
+            // d(A·B) = dA·B + A·dB ⇒ Ā += Z̄Bᵀ, B̄ += AᵀZ̄
+            (Shape::Matrix(..), Shape::Matrix(..)) => {
+                out.push((
+                    0,
+                    AExpr::MatMul(g(), Box::new(AExpr::Transpose(val(args[1])))),
+                ));
+                out.push((
+                    1,
+                    AExpr::MatMul(Box::new(AExpr::Transpose(val(args[0]))), g()),
+                ));
+            }
+            // d(s·A) = ds·A + s·dA ⇒ s̄ += ⟨A, Z̄⟩, Ā += s·Z̄
+            (Shape::Scalar, Shape::Matrix(..)) => {
+                out.push((0, AExpr::Dot(g(), val(args[1]))));
+                out.push((1, AExpr::Scale(g(), val(args[0]))));
+            }
+            (Shape::Matrix(..), Shape::Scalar) => {
+                out.push((0, AExpr::Scale(g(), val(args[1]))));
+                out.push((1, AExpr::Dot(g(), val(args[0]))));
+            }
+            // d(ab) = da·b + a·db
+            _ => {
+                out.push((0, AExpr::Mul(g(), val(args[1]))));
+                out.push((1, AExpr::Mul(g(), val(args[0]))));
+            }
+        },
+        // d(A/s) = dA/s − A·ds/s² ⇒ Ā += Z̄/s, s̄ −= ⟨A, Z̄⟩/s² = ⟨Z, Z̄⟩/s
+        Op::Div => {
+            if shape(0).is_matrix() {
+                out.push((0, AExpr::DivBy(g(), val(args[1]))));
+                out.push((
+                    1,
+                    AExpr::Neg(Box::new(AExpr::Div(
+                        Box::new(AExpr::Dot(g(), z())),
+                        val(args[1]),
+                    ))),
+                ));
+            } else {
+                out.push((0, AExpr::Div(g(), val(args[1]))));
+                out.push((
+                    1,
+                    AExpr::Neg(Box::new(AExpr::Div(
+                        Box::new(AExpr::Mul(g(), z())),
+                        val(args[1]),
+                    ))),
+                ));
+            }
+        }
+        // d(Aᵀ) = (dA)ᵀ ⇒ Ā += Z̄ᵀ
+        Op::Transpose => out.push((0, AExpr::Transpose(g()))),
+        // d tr A = tr dA ⇒ Ā += z̄·I
+        Op::Trace => {
+            let Shape::Matrix(n, _) = shape(0) else {
+                return Vec::new();
+            };
+            out.push((0, AExpr::Diag(g(), n)));
+        }
+        // d ΣA = Σ dA ⇒ Ā += z̄·𝟙 (÷ the number of entries for the mean)
+        Op::Sum => out.push((0, AExpr::Fill(g(), shape(0)))),
+        Op::Mean => {
+            let count = AExpr::lit(format!("{}.0", shape(0).len()));
+            out.push((0, AExpr::Fill(Box::new(AExpr::Div(g(), count)), shape(0))));
+        }
+        // d⟨A, B⟩ = ⟨dA, B⟩ + ⟨A, dB⟩ ⇒ Ā += z̄·B, B̄ += z̄·A
+        Op::Dot => {
+            out.push((0, AExpr::Scale(val(args[1]), g())));
+            out.push((1, AExpr::Scale(val(args[0]), g())));
+        }
+        // d‖A‖² = 2⟨A, dA⟩ ⇒ Ā += 2z̄·A
+        Op::NormSquared => out.push((
+            0,
+            AExpr::Scale(val(args[0]), Box::new(AExpr::Mul(AExpr::lit("2.0"), g()))),
+        )),
+        // d‖A‖ = ⟨A, dA⟩/‖A‖ ⇒ Ā += (z̄/z)·A
+        Op::Norm => out.push((
+            0,
+            AExpr::Scale(val(args[0]), Box::new(AExpr::Div(g(), z()))),
+        )),
+        // d(A∘B) = dA∘B + A∘dB ⇒ Ā += Z̄∘B, B̄ += Z̄∘A
+        Op::ComponentMul => {
+            out.push((0, AExpr::ComponentMul(g(), val(args[1]))));
+            out.push((1, AExpr::ComponentMul(g(), val(args[0]))));
+        }
+        // d(A⊘B) = dA⊘B − A∘dB⊘(B∘B) ⇒ Ā += Z̄⊘B, B̄ −= (Z̄∘Z)⊘B
+        Op::ComponentDiv => {
+            out.push((0, AExpr::ComponentDiv(g(), val(args[1]))));
+            let gz = Box::new(AExpr::ComponentMul(g(), z()));
+            out.push((
+                1,
+                AExpr::Neg(Box::new(AExpr::ComponentDiv(gz, val(args[1])))),
+            ));
+        }
+        // d f∘(A) = f′∘(A)∘dA ⇒ Ā += Z̄∘f′∘(A); a captured scalar s gets Σ Z̄∘∂f/∂s
+        Op::Map(_) => {
+            for input in 0..args.len() {
+                out.push((input, AExpr::MapAdj { node: id, input }));
+            }
+        }
+        Op::Unary(f) => out.push((0, AExpr::Mul(g(), unary_derivative(*f, val(args[0]), z())))),
+        // d aⁿ = n·aⁿ⁻¹ da
+        Op::Powi(n) => {
+            let factor = AExpr::Cast(n.clone());
+            let power = AExpr::Powi(val(args[0]), quote::quote!(((#n) - 1)));
+            out.push((
+                0,
+                AExpr::Mul(g(), Box::new(AExpr::Mul(Box::new(factor), Box::new(power)))),
+            ));
+        }
+        // d aᵖ = p·aᵖ⁻¹ da + aᵖ·ln a dp
+        Op::Powf => {
+            let p = val(args[1]);
+            let power = AExpr::Powf(
+                val(args[0]),
+                Box::new(AExpr::Sub(p.clone(), AExpr::lit("1.0"))),
+            );
+            out.push((0, AExpr::Mul(g(), Box::new(AExpr::Mul(p, Box::new(power))))));
+            let log = AExpr::Method("ln", val(args[0]));
+            out.push((1, AExpr::Mul(g(), Box::new(AExpr::Mul(z(), Box::new(log))))));
+        }
+        // dz = dA[(i, j)] ⇒ Ā[(i, j)] += z̄
+        Op::Index(i, j) => out.push((0, AExpr::OneHot(g(), shape(0), *i, *j))),
+    }
+    out.into_iter()
+        .filter(|(k, _)| need(args[*k]))
+        .map(|(k, e)| (args[k], e))
+        .collect()
+}
+
+/// f′(a) for the scalar functions, in terms of a and z = f(a).
+fn unary_derivative(f: Func, a: B, z: B) -> B {
+    let one = || AExpr::lit("1.0");
+    Box::new(match f {
+        // d eᵃ = eᵃ da
+        Func::Exp => return z,
+        // d ln a = da / a
+        Func::Ln => AExpr::Div(one(), a),
+        // d ln(1 + a) = da / (1 + a)
+        Func::Ln1p => AExpr::Div(one(), Box::new(AExpr::Add(one(), a))),
+        // d √a = da / (2√a)
+        Func::Sqrt => AExpr::Div(AExpr::lit("0.5"), z),
+        // d sin a = cos a da
+        Func::Sin => AExpr::Method("cos", a),
+        // d cos a = −sin a da
+        Func::Cos => AExpr::Neg(Box::new(AExpr::Method("sin", a))),
+        // d tanh a = (1 − tanh² a) da
+        Func::Tanh => AExpr::Sub(one(), Box::new(AExpr::Mul(z.clone(), z))),
+        // d |a| = sign(a) da
+        Func::Abs => AExpr::Method("signum", a),
+        // d σ(a) = σ(a)(1 − σ(a)) da
+        Func::Sigmoid => AExpr::Mul(z.clone(), Box::new(AExpr::Sub(one(), z))),
+        // d softplus(a) = σ(a) da
+        Func::Softplus => AExpr::Helper(Func::Sigmoid, a),
+    })
+}

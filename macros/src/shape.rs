@@ -1,0 +1,314 @@
+//! Shape inference: gives every value of a [`Program`] its [`Shape`] before any code exists.
+//!
+//! Walks the nodes in order. A mismatch is reported on the smallest offending expression,
+//! naming both shapes and the rule that was broken; the node is then poisoned so nothing that
+//! depends on it reports again. When this pass reports nothing, every rule in `rules` can rely
+//! on its operands having the shapes its identity assumes. Runs after `lower`, before `diff`.
+
+use crate::ctxt::Ctxt;
+use crate::ir::{Node, Op, Program, Shape, ValueId};
+use crate::types::Float;
+
+/// Infers the shapes of `prog`, whose parameter `k` has shape `params[k]`.
+pub fn infer(cx: &Ctxt, prog: &mut Program, params: &[Shape], float: Float) {
+    for id in 0..prog.nodes.len() {
+        let shape = node_shape(cx, prog, id, params, float);
+        prog.nodes[id].shape = shape;
+    }
+    for a in &prog.annotations {
+        let actual = prog.shape(a.value);
+        if actual != Shape::Poison && actual != a.shape {
+            cx.push(a.loc.error(format!(
+                "`let {}: {}` declares {}, but the value is {}",
+                a.name,
+                a.ty,
+                describe(a.shape),
+                describe(actual)
+            )));
+        }
+    }
+}
+
+/// Checks that the program's result is a scalar.
+pub fn check_output(cx: &Ctxt, prog: &Program, float: Float) {
+    let Some(out) = prog.output else { return };
+    let node = &prog.nodes[out];
+    if node.shape.is_matrix() {
+        cx.push(node.loc.error(format!(
+            "the function returns `{float}`, but its body evaluates to a {} matrix; \
+             reduce it to a scalar, e.g. with `.sum()`, `.norm_squared()` or `[(0, 0)]`",
+            node.shape
+        )));
+    }
+}
+
+/// "3×4", or "a scalar".
+fn describe(shape: Shape) -> String {
+    shape.to_string()
+}
+
+fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], float: Float) -> Shape {
+    if prog.nodes[id]
+        .args
+        .iter()
+        .any(|&a| prog.nodes[a].shape == Shape::Poison)
+    {
+        return Shape::Poison;
+    }
+    if matches!(prog.nodes[id].op, Op::Map(_)) {
+        return map(cx, prog, id, float);
+    }
+    let node = &prog.nodes[id];
+    let arg = |k: usize| prog.nodes[node.args[k]].shape;
+    let result = match &node.op {
+        Op::Param(k) => Ok(params.get(*k).copied().unwrap_or(Shape::Poison)),
+        Op::Const(_) => Ok(Shape::Scalar),
+        Op::Add | Op::Sub => same_shape(
+            prog,
+            node,
+            if matches!(node.op, Op::Add) { "+" } else { "-" },
+        ),
+        Op::Mul => product(prog, node),
+        Op::Div => quotient(prog, node),
+        Op::Neg => Ok(arg(0)),
+        Op::Transpose => match arg(0) {
+            Shape::Matrix(r, c) => Ok(Shape::Matrix(c, r)),
+            _ => Err(needs_matrix(prog, node, "transpose")),
+        },
+        Op::Trace => match arg(0) {
+            Shape::Matrix(r, c) if r == c => Ok(Shape::Scalar),
+            Shape::Matrix(..) => Err(format!(
+                "`trace` needs a square matrix, but `{}` is {}",
+                operand(prog, node, 0),
+                arg(0)
+            )),
+            _ => Err(needs_matrix(prog, node, "trace")),
+        },
+        Op::Sum | Op::Mean | Op::Norm | Op::NormSquared => {
+            if arg(0).is_matrix() {
+                Ok(Shape::Scalar)
+            } else {
+                Err(needs_matrix(prog, node, method_name(&node.op)))
+            }
+        }
+        Op::Dot | Op::ComponentMul | Op::ComponentDiv => elementwise(prog, node),
+        Op::Map(_) => Ok(Shape::Poison),
+        Op::Unary(f) => scalar_only(prog, node, f.name(), f.is_helper()),
+        Op::Powi(_) => scalar_only(prog, node, "powi", false),
+        Op::Powf => {
+            if arg(1).is_matrix() {
+                Err(format!(
+                    "the exponent of `powf` must be a scalar, but `{}` is {}",
+                    operand(prog, node, 1),
+                    arg(1)
+                ))
+            } else {
+                scalar_only(prog, node, "powf", false)
+            }
+        }
+        Op::Index(i, j) => index(prog, node, *i, *j),
+    };
+    match result {
+        Ok(shape) => shape,
+        Err(message) => {
+            cx.push(node.loc.error(message));
+            Shape::Poison
+        }
+    }
+}
+
+/// The text of argument `k` of `node`.
+fn operand<'a>(prog: &'a Program, node: &Node, k: usize) -> &'a str {
+    &prog.nodes[node.args[k]].text
+}
+
+fn method_name(op: &Op) -> &'static str {
+    match op {
+        Op::Sum => "sum",
+        Op::Mean => "mean",
+        Op::Norm => "norm",
+        Op::NormSquared => "norm_squared",
+        Op::Dot => "dot",
+        Op::ComponentMul => "component_mul",
+        Op::ComponentDiv => "component_div",
+        _ => "this operation",
+    }
+}
+
+fn needs_matrix(prog: &Program, node: &Node, what: &str) -> String {
+    format!(
+        "`{what}` needs a matrix, but `{}` is a scalar",
+        operand(prog, node, 0)
+    )
+}
+
+fn scalar_only(prog: &Program, node: &Node, name: &str, helper: bool) -> Result<Shape, String> {
+    let a = prog.nodes[node.args[0]].shape;
+    if a.is_scalar() {
+        return Ok(Shape::Scalar);
+    }
+    let elementwise = if helper {
+        format!(".map({name})")
+    } else {
+        format!(".map(|v| v.{name}(…))")
+    };
+    Err(format!(
+        "`{name}` applies to scalars, but `{}` is {a}; use `{elementwise}` to apply it to every entry",
+        operand(prog, node, 0)
+    ))
+}
+
+fn mismatch(prog: &Program, node: &Node, rule: &str) -> String {
+    let (a, b) = (node.args[0], node.args[1]);
+    format!(
+        "shape mismatch in `{}`: `{}` is {} and `{}` is {}; {rule}",
+        node.text, prog.nodes[a].text, prog.nodes[a].shape, prog.nodes[b].text, prog.nodes[b].shape
+    )
+}
+
+fn same_shape(prog: &Program, node: &Node, symbol: &str) -> Result<Shape, String> {
+    let (a, b) = (prog.shape(node.args[0]), prog.shape(node.args[1]));
+    if a == b {
+        return Ok(a);
+    }
+    if a.is_scalar() || b.is_scalar() {
+        return Err(mismatch(
+            prog,
+            node,
+            &format!(
+                "`{symbol}` of a scalar and a matrix is not defined; both sides must be scalars or matrices of the same shape"
+            ),
+        ));
+    }
+    Err(mismatch(
+        prog,
+        node,
+        &format!("`{symbol}` needs both sides to have the same shape"),
+    ))
+}
+
+fn product(prog: &Program, node: &Node) -> Result<Shape, String> {
+    match (prog.shape(node.args[0]), prog.shape(node.args[1])) {
+        (Shape::Matrix(m, k), Shape::Matrix(k2, n)) => {
+            if k == k2 {
+                Ok(Shape::Matrix(m, n))
+            } else {
+                Err(mismatch(
+                    prog,
+                    node,
+                    &format!(
+                        "a product needs the left's {k} columns to match the right's {k2} rows"
+                    ),
+                ))
+            }
+        }
+        (Shape::Scalar, other) | (other, Shape::Scalar) => Ok(other),
+        _ => Ok(Shape::Poison),
+    }
+}
+
+fn quotient(prog: &Program, node: &Node) -> Result<Shape, String> {
+    match prog.shape(node.args[1]) {
+        Shape::Scalar => Ok(prog.shape(node.args[0])),
+        _ => Err(mismatch(
+            prog,
+            node,
+            "`/` divides by a scalar; use `.component_div(&…)` to divide entry by entry",
+        )),
+    }
+}
+
+fn elementwise(prog: &Program, node: &Node) -> Result<Shape, String> {
+    let name = method_name(&node.op);
+    let (a, b) = (prog.shape(node.args[0]), prog.shape(node.args[1]));
+    if !a.is_matrix() || !b.is_matrix() {
+        return Err(mismatch(
+            prog,
+            node,
+            &format!("`{name}` needs two matrices of the same shape"),
+        ));
+    }
+    if a != b {
+        return Err(mismatch(
+            prog,
+            node,
+            &format!("`{name}` needs both operands to have the same shape"),
+        ));
+    }
+    Ok(if matches!(node.op, Op::Dot) {
+        Shape::Scalar
+    } else {
+        a
+    })
+}
+
+fn index(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, String> {
+    let a = prog.shape(node.args[0]);
+    let Shape::Matrix(r, c) = a else {
+        return Err(format!(
+            "`{}` is a scalar and cannot be indexed",
+            operand(prog, node, 0)
+        ));
+    };
+    // `v[i]` on a row vector reads column `i`.
+    let (i, j, written) = if j == usize::MAX {
+        if c == 1 {
+            (i, 0, format!("[{i}]"))
+        } else if r == 1 {
+            (0, i, format!("[{i}]"))
+        } else {
+            return Err(format!(
+                "`{}` is {a}; index a matrix with a row and a column, as in `[({i}, 0)]`",
+                operand(prog, node, 0)
+            ));
+        }
+    } else {
+        (i, j, format!("[({i}, {j})]"))
+    };
+    if i >= r || j >= c {
+        return Err(format!(
+            "index {written} is out of range for `{}`, which is {a}",
+            operand(prog, node, 0)
+        ));
+    }
+    Ok(Shape::Scalar)
+}
+
+/// A `map`: the matrix, scalar captures, and a scalar closure body.
+fn map(cx: &Ctxt, prog: &mut Program, id: ValueId, float: Float) -> Shape {
+    let node = &prog.nodes[id];
+    let a = prog.shape(node.args[0]);
+    if !a.is_matrix() {
+        cx.push(node.loc.error(format!(
+            "`map` needs a matrix, but `{}` is a scalar; call the function directly",
+            operand(prog, node, 0)
+        )));
+        return Shape::Poison;
+    }
+    let mut params = vec![Shape::Scalar];
+    let mut ok = true;
+    for &capture in &node.args[1..] {
+        let shape = prog.shape(capture);
+        if shape.is_matrix() {
+            cx.push(node.loc.error(format!(
+                "the closure in `map` may use scalars from outside, but `{}` is a {shape} matrix",
+                prog.nodes[capture].text
+            )));
+            ok = false;
+        }
+        params.push(Shape::Scalar);
+    }
+    if let Op::Map(sub) = &mut prog.nodes[id].op {
+        let before = cx.count();
+        infer(cx, sub, &params, float);
+        let out = sub.output.map(|out| &sub.nodes[out]);
+        if let Some(out) = out.filter(|out| out.shape.is_matrix()) {
+            cx.push(out.loc.error(format!(
+                "the closure in `map` must return a scalar, but this is {}",
+                out.shape
+            )));
+        }
+        ok &= cx.count() == before && out.is_some_and(|out| out.shape.is_scalar());
+    }
+    if ok { a } else { Shape::Poison }
+}
