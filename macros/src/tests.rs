@@ -1,2 +1,348 @@
+//! Pass-level tests (IR and adjoint text, one-line cases), error messages, and expansion
+//! snapshots. A proc-macro crate exports only macros, so its internals are tested from within.
+//!
+//! Snapshots live in `macros/snapshots/*.rs`; `MATGRAD_BLESS=1 cargo test -p matgrad-macros`
+//! rewrites them, and the diff is reviewed like any other change.
+
+use proc_macro2::TokenStream;
+
+use crate::ctxt::Ctxt;
+use crate::ir::{Program, Shape};
+use crate::{args, ast, diff, expand, lower, shape};
+
+/// Runs every stage up to shapes on `src` (a whole `fn`), with `attr` as the attribute arguments.
+fn front(attr: &str, src: &str) -> (Option<(ast::Func, Program)>, Vec<String>) {
+    let item: syn::ItemFn = syn::parse_str(src).expect("test source parses");
+    let cx = Ctxt::new();
+    let args = args::parse(&cx, attr.parse().expect("attribute tokens"));
+    let result = ast::from_syn(&cx, &item, &args).map(|func| {
+        let mut prog = lower::lower(&cx, &func, &item);
+        let shapes: Vec<Shape> = func.params.iter().map(|p| p.kind.shape().unwrap_or(Shape::Poison)).collect();
+        shape::infer(&cx, &mut prog, &shapes, func.float);
+        shape::check_output(&cx, &prog, func.float);
+        (func, prog)
+    });
+    let errors = cx.finish().iter().map(ToString::to_string).collect();
+    (result, errors)
+}
+
+fn ir(src: &str) -> String {
+    let (result, errors) = front("", src);
+    assert!(errors.is_empty(), "unexpected errors: {errors:?}");
+    result.expect("lowered").1.to_string()
+}
+
+fn adjoint(attr: &str, src: &str) -> String {
+    let (result, errors) = front(attr, src);
+    assert!(errors.is_empty(), "unexpected errors: {errors:?}");
+    let (func, prog) = result.expect("lowered");
+    diff::differentiate(&prog, &func.wrt).to_string()
+}
+
+/// The one error `src` produces.
+fn error(src: &str) -> String {
+    let (_, errors) = front("", src);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:?}");
+    errors[0].clone()
+}
+
+fn expansion(attr: &str, src: &str) -> String {
+    let tokens = expand::gradient(attr.parse().expect("attribute"), src.parse().expect("source"));
+    let file: syn::File = syn::parse2(tokens).expect("expansion parses as items");
+    prettyplease::unparse(&file)
+}
+
+#[track_caller]
+fn snapshot(name: &str, attr: &str, src: &str) {
+    let actual = expansion(attr, src);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(format!("{name}.rs"));
+    if std::env::var_os("MATGRAD_BLESS").is_some() {
+        std::fs::write(&path, &actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing snapshot {}; run with MATGRAD_BLESS=1", path.display()));
+    assert!(actual == expected, "expansion of `{name}` changed; rerun with MATGRAD_BLESS=1 and review the diff\n{actual}");
+}
+
+fn tokens_equal(a: &TokenStream, b: &TokenStream) -> bool {
+    a.to_string() == b.to_string()
+}
+
+// ---- lowering and shapes -------------------------------------------------------------------
+
 #[test]
-fn placeholder() {}
+fn lowers_least_squares() {
+    let text = ir("fn f(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
+        let r = y - x * beta;
+        r.norm_squared()
+    }");
+    assert_eq!(
+        text,
+        "v0 = param 0 : 5×1\nv1 = param 1 : 20×5\nv2 = param 2 : 20×1\nv3 = mul v1 v0 : 20×1\n\
+         v4 = sub v2 v3 : 20×1\nv5 = norm_squared v4 : scalar\nreturn v5\n"
+    );
+}
+
+#[test]
+fn shadowing_and_assignment_are_ssa() {
+    let text = ir("fn f(x: f64) -> f64 { let y = x * 2.0; let y = y + x; let mut z = y; z += 1.0; z }");
+    assert_eq!(
+        text,
+        "v0 = param 0 : scalar\nv1 = const 2.0 : scalar\nv2 = mul v0 v1 : scalar\nv3 = add v2 v0 : scalar\n\
+         v4 = const 1.0 : scalar\nv5 = add v3 v4 : scalar\nreturn v5\n"
+    );
+}
+
+#[test]
+fn shapes_of_products_and_transposes() {
+    let text = ir("fn f(a: &Matrix2x3<f64>, x: &RowVector2<f64>) -> f64 { (x * a).transpose().sum() }");
+    assert!(text.contains("v2 = mul v1 v0 : 1×3\nv3 = transpose v2 : 3×1\nv4 = sum v3 : scalar"), "{text}");
+}
+
+#[test]
+fn map_closure_captures_outer_scalars() {
+    let text = ir("fn f(w: &Matrix3<f64>, s: f64) -> f64 { let t = s * 2.0; w.map(|v| (v * t).exp()).sum() }");
+    assert!(text.contains("v4 = map v0 v3 : 3×3"), "{text}");
+    assert!(text.contains("    v1 = param 1 : scalar\n    v2 = mul v0 v1 : scalar\n    v3 = exp v2 : scalar"), "{text}");
+}
+
+#[test]
+fn integer_parameters_are_constants() {
+    let text = ir("fn f(x: f64, n: i32) -> f64 { x.powi(n) * (n as f64) }");
+    assert!(text.contains("v1 = powi n v0 : scalar"), "{text}");
+    assert!(text.contains("v2 = const (n as f64) : scalar"), "{text}");
+}
+
+#[test]
+fn vector_index_reads_row_or_column() {
+    let text = ir("fn f(v: &RowVector3<f64>, u: &Vector3<f64>) -> f64 { v[2] + u[1] }");
+    assert!(text.contains("v2 = index (2, 18446744073709551615) v0 : scalar"), "{text}");
+}
+
+#[test]
+fn dead_code_is_not_live() {
+    let (result, _) = front("", "fn f(x: f64) -> f64 { let unused = x.exp(); x * 3.0 }");
+    let (func, prog) = result.expect("lowered");
+    let adj = diff::differentiate(&prog, &func.wrt);
+    assert_eq!(adj.live, vec![true, false, true, true]);
+}
+
+// ---- adjoints ------------------------------------------------------------------------------
+
+#[test]
+fn adjoint_of_least_squares() {
+    let text = adjoint("wrt(beta)", "fn f(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
+        let r = y - x * beta;
+        r.norm_squared()
+    }");
+    assert_eq!(text, "g4 += (v4 * (2.0 * g5))\ng3 += -g4\ng0 += v1ᵀ · g3\n");
+}
+
+#[test]
+fn adjoint_skips_constants_and_parameters_outside_wrt() {
+    let text = adjoint("wrt(x)", "fn f(x: &Vector3<f64>, a: &Matrix3<f64>) -> f64 { (a * a * x).sum() }");
+    assert_eq!(text, "g3 += g4·𝟙3×1\ng0 += v2ᵀ · g3\n");
+}
+
+#[test]
+fn repeated_use_accumulates() {
+    let text = adjoint("", "fn f(x: &Vector3<f64>) -> f64 { x.dot(&x) }");
+    assert_eq!(text, "g0 += (v0 * g1)\ng0 += (v0 * g1)\n");
+}
+
+#[test]
+fn adjoint_of_scalar_rules() {
+    let cases = [
+        ("x.exp()", "g0 += (g1 * v1)\n"),
+        ("x.ln()", "g0 += (g1 * (1.0 / v0))\n"),
+        ("x.sqrt()", "g0 += (g1 * (0.5 / v1))\n"),
+        ("x.sin()", "g0 += (g1 * v0.cos())\n"),
+        ("x.tanh()", "g0 += (g1 * (1.0 - (v1 * v1)))\n"),
+        ("sigmoid(x)", "g0 += (g1 * (v1 * (1.0 - v1)))\n"),
+        ("softplus(x)", "g0 += (g1 * sigmoid(v0))\n"),
+        ("x.powi(3)", "g0 += (g1 * (3 * v0.powi(((3) - 1))))\n"),
+    ];
+    for (body, expected) in cases {
+        let text = adjoint("", &format!("fn f(x: f64) -> f64 {{ {body} }}"));
+        assert_eq!(text, expected, "{body}");
+    }
+}
+
+#[test]
+fn adjoint_of_matrix_rules() {
+    let cases = [
+        ("a.trace()", "g0 += g1·I3\n"),
+        ("a.mean()", "g0 += (g1 / 9.0)·𝟙3×3\n"),
+        ("a.transpose().sum()", "g1 += g2·𝟙3×3\ng0 += g1ᵀ\n"),
+        ("a.norm()", "g0 += (v0 * (g1 / v1))\n"),
+        ("a[(1, 2)]", "g0 += g1·e(1, 2) of 3×3\n"),
+        ("(a * 2.0).sum()", "g2 += g3·𝟙3×3\ng0 += (g2 * v1)\n"),
+        ("(a / 2.0).sum()", "g2 += g3·𝟙3×3\ng0 += (g2 / v1)\n"),
+    ];
+    for (body, expected) in cases {
+        let text = adjoint("", &format!("fn f(a: &Matrix3<f64>) -> f64 {{ {body} }}"));
+        assert_eq!(text, expected, "{body}");
+    }
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+#[test]
+fn product_mismatch_names_both_shapes() {
+    let message = error("fn f(w: &SMatrix<f64, 3, 4>, y: &SVector<f64, 3>) -> f64 { (w * y).sum() }");
+    assert_eq!(
+        message,
+        "shape mismatch in `w * y`: `w` is 3×4 and `y` is 3×1; a product needs the left's 4 columns to match the right's 3 rows"
+    );
+}
+
+#[test]
+fn one_mistake_gives_one_error() {
+    // `z` is poisoned by the mismatch; its later uses stay silent.
+    let message = error("fn f(a: &Matrix2<f64>, b: &Matrix3<f64>) -> f64 { let z = a + b; let y = z * a; (y * z).sum() }");
+    assert!(message.starts_with("shape mismatch in `a + b`"), "{message}");
+}
+
+#[test]
+fn errors_from_several_statements_are_all_reported() {
+    let (_, errors) = front(
+        "",
+        "fn f(a: &Matrix2<f64>, b: &Matrix3<f64>) -> f64 { let z = a + b; let y = a.frobnicate(); a.trace() }",
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+}
+
+#[test]
+fn signature_errors() {
+    let cases = [
+        ("fn f(x: f64) {}", "add `-> f64`"),
+        ("fn f(x: DMatrix<f64>) -> f64 { 0.0 }", "`DMatrix` has a size known only at run time"),
+        ("fn f(x: f64, y: f32) -> f64 { x }", "mixed float types: `y` is f32 but the return type is f64"),
+        ("fn f(x: &mut Vector3<f64>) -> f64 { x.sum() }", "`&mut` parameters are not supported"),
+        ("fn f<const N: usize>(x: &SVector<f64, N>) -> f64 { x.sum() }", "generic parameters"),
+    ];
+    for (src, fragment) in cases {
+        let (_, errors) = front("", src);
+        assert!(errors.iter().any(|e| e.contains(fragment)), "{src}: {errors:?}");
+    }
+}
+
+#[test]
+fn wrt_errors() {
+    let (_, errors) = front("wrt(z)", "fn f(x: f64, n: usize) -> f64 { x }");
+    assert_eq!(errors, ["`wrt` names `z`, which is not a parameter of `f`; its parameters are `x`, `n`"]);
+    let (_, errors) = front("wrt(n)", "fn f(x: f64, n: usize) -> f64 { x }");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].starts_with("`n` is `usize`, which has no gradient"), "{errors:?}");
+}
+
+#[test]
+fn body_errors() {
+    let cases = [
+        ("fn f(x: f64) -> f64 { for i in 0..3 {} x }", "cannot differentiate through `for` loops"),
+        ("fn f(x: f64) -> f64 { while true {} x }", "cannot differentiate through `while` loops"),
+        ("fn f(x: &Vector3<f64>) -> f64 { x.frobnicate() }", "does not know the method `frobnicate`"),
+        ("fn f(x: &Vector3<f64>) -> f64 { x.exp() }", "`exp` applies to scalars, but `x` is 3×1"),
+        ("fn f(x: &Matrix2x3<f64>) -> f64 { x.trace() }", "`trace` needs a square matrix, but `x` is 2×3"),
+        ("fn f(x: &Vector3<f64>) -> f64 { x[3] }", "index [3] is out of range for `x`, which is 3×1"),
+        ("fn f(x: &Vector3<f64>) -> f64 { x * 2.0 }", "its body evaluates to a 3×1 matrix"),
+        ("fn f(x: f64) -> f64 { 2 * x }", "integer literal `2` where a float is expected"),
+        ("fn f(x: &Vector3<f64>) -> f64 { let y: Vector2<f64> = x * 2.0; y.sum() }", "declares 2×1, but the value is 3×1"),
+        ("fn f(x: &Vector3<f64>, s: f64) -> f64 { s + x }", "`+` of a scalar and a matrix is not defined"),
+        ("fn f(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 { x.map(|v| v * w).sum() }", "may use scalars from outside, but `w` is a 3×3 matrix"),
+        ("fn f(x: f64) -> f64 { foo(x) }", "cannot call `foo`"),
+    ];
+    for (src, fragment) in cases {
+        let (_, errors) = front("", src);
+        assert!(errors.iter().any(|e| e.contains(fragment)), "{src}: {errors:?}");
+    }
+}
+
+#[test]
+fn expansion_never_panics_on_odd_input() {
+    let sources = [
+        "struct S;",
+        "fn f() {}",
+        "fn f(x: f64) -> f64 { }",
+        "fn f(x: f64) -> f64 { return; }",
+        "fn f((a, b): (f64, f64)) -> f64 { a }",
+        "fn f(x: f64) -> f64 { let (a, b) = (x, x); a }",
+        "fn f(x: f64) -> f64 { x.powi(x) }",
+        "fn f(x: f64) -> f64 { x.map(|v| v) }",
+        "fn f(x: &Vector3<f64>) -> f64 { x.map(|a, b| a).sum() }",
+        "fn f(x: &Vector3<f64>) -> f64 { x.map(1.0).sum() }",
+        "fn f(x: &Vector3<f64>) -> f64 { x[(0, 0, 0)] }",
+        "fn f(x: &SMatrix<f64, 0, 3>) -> f64 { x.sum() }",
+        "fn f(x: &SMatrix<f64, 99999999999999999999, 3>) -> f64 { x.sum() }",
+        "fn f(x: &Vector3<f64>) -> f64 { return x.sum(); x.sum() }",
+        "fn f(x: f64) -> f64 { x = 1.0; x }",
+        "fn f(x: f64) -> f64 { y += 1.0; x }",
+    ];
+    for src in sources {
+        let tokens = expand::gradient(TokenStream::new(), src.parse().expect("tokens"));
+        assert!(!tokens.is_empty(), "{src}");
+    }
+    for attr in ["wrt", "wrt(", "wrt(x, x)", "wrt = 3", "foo", "wrt(x) wrt(x)"] {
+        if let Ok(args) = attr.parse::<TokenStream>() {
+            let tokens = expand::gradient(args, "fn f(x: f64) -> f64 { x }".parse().expect("tokens"));
+            assert!(tokens.to_string().contains("compile_error"), "{attr}");
+        }
+    }
+}
+
+#[test]
+fn expansion_is_deterministic() {
+    let src = "fn f(a: &Matrix3<f64>, b: &Matrix3<f64>, x: &Vector3<f64>) -> f64 { (a * b * x).map(|v| v.tanh()).sum() + a.trace() }";
+    let first = expand::gradient(TokenStream::new(), src.parse().expect("tokens"));
+    let second = expand::gradient(TokenStream::new(), src.parse().expect("tokens"));
+    assert!(tokens_equal(&first, &second));
+}
+
+// ---- expansion snapshots -------------------------------------------------------------------
+
+#[test]
+fn snapshot_least_squares() {
+    snapshot(
+        "least_squares",
+        "",
+        "pub fn ols(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
+            let r = y - x * beta;
+            r.norm_squared()
+        }",
+    );
+}
+
+#[test]
+fn snapshot_single_layer() {
+    snapshot(
+        "single_layer",
+        "wrt(w)",
+        "fn single_layer(w: &SMatrix<f64, 8, 16>, x: &SVector<f64, 16>, y: &SVector<f64, 8>) -> f64 {
+            let s = (w * x).map(sigmoid);
+            0.5 * (s - y).norm_squared()
+        }",
+    );
+}
+
+#[test]
+fn snapshot_trace_quad() {
+    snapshot(
+        "trace_quad",
+        "wrt(x)",
+        "fn trace_quad(a: &Matrix4<f64>, x: &Matrix4<f64>, b: &Matrix4<f64>, c: &Matrix4<f64>) -> f64 {
+            (a * x * b * x.transpose() * c).trace()
+        }",
+    );
+}
+
+#[test]
+fn snapshot_map_with_capture() {
+    snapshot(
+        "map_with_capture",
+        "",
+        "fn scaled_exp(w: &Vector3<f64>, s: f64) -> f64 {
+            w.map(|v| (v * s).exp()).sum()
+        }",
+    );
+}
