@@ -47,6 +47,7 @@ pub use matgrad_macros::gradient;
 pub use nalgebra;
 
 mod check;
+mod linalg;
 mod scalar;
 
 pub use check::{GradientCheck, Point, check_gradient};
@@ -55,6 +56,10 @@ pub use scalar::{sigmoid, softplus};
 /// What generated code names. Not part of the public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::linalg::{
+        determinant_gradient, kronecker_adjoint_left, kronecker_adjoint_right, lu_solve_transposed,
+        power_adjoint,
+    };
     pub use crate::scalar::{sigmoid, softplus};
     pub use core;
     pub use nalgebra;

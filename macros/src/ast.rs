@@ -160,7 +160,7 @@ fn common_float(
                 cx.error_spanned_by(
                     &p.ty,
                     format!(
-                        "mixed float types: `{}` is {float} but {what} is {expected}; all float parameters and the return type must share one of `f64` or `f32`",
+                        "mixed float types: `{}` is `{float}` but {what} is `{expected}`; all float parameters and the return type must share one of `f64` or `f32`",
                         p.name
                     ),
                 );

@@ -1,16 +1,16 @@
 //! Reverse-mode differentiation: the adjoint program of a [`Program`].
 //!
-//! A value is *active* when it depends on a differentiated parameter and *useful* when the
-//! result depends on it; only values that are both get an adjoint. Walking the nodes from the
-//! last to the first, each node with an adjoint hands its adjoint to its active arguments
-//! through the node's rule (see `rules`), so every adjoint is complete before its node's rule
-//! reads it. The result is a list of contributions `target += expr` in execution order. Runs
-//! after `shape`, before `emit`.
+//! A value is *active* when it depends on a differentiated parameter and *live* when the result
+//! depends on it; only values that are both get an adjoint. Walking the nodes from the last to
+//! the first, each node with an adjoint hands its adjoint to its active arguments through the
+//! node's rule (see `rules`), so every adjoint is complete before its node's rule reads it. The
+//! result is a list of steps `target += expr` in execution order. Runs after `shape`, before
+//! `emit`.
 //!
 //! Before: `v3 = mul v1 v0; v4 = sub v2 v3; v5 = norm_squared v4` with respect to `v0`.
 //! After:
 //! ```text
-//! g4 += v4 * (2 * g5)
+//! g4 += (v4 * (2.0 * g5))
 //! g3 += -g4
 //! g0 += v1ᵀ · g3
 //! ```
@@ -68,26 +68,53 @@ pub enum AExpr {
         node: ValueId,
         input: usize,
     },
+    /// A value the adjoint program computed once and shares (`let` in the reverse pass).
+    Shared(usize),
+    /// ∂ det A / ∂A for `A` = the value `matrix` whose determinant is the value `det`:
+    /// det·A⁻ᵀ, or the cofactor matrix when A is singular.
+    DeterminantGradient {
+        matrix: ValueId,
+        det: ValueId,
+    },
+    /// A⁻ᵀ·G through the LU factors the forward solve of node `solve` kept.
+    SolveTransposed {
+        solve: ValueId,
+        rhs: Box<AExpr>,
+    },
+    /// The adjoint of a factor of the Kronecker product `node` = A⊗B, from the node's adjoint Z̄:
+    /// Āᵢⱼ = ⟨Z̄₍ᵢⱼ₎, B⟩ (`left`) or B̄ = Σᵢⱼ Aᵢⱼ·Z̄₍ᵢⱼ₎.
+    KroneckerAdjoint {
+        node: ValueId,
+        left: bool,
+    },
+    /// Σ_{r<k} (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ for `A` = the value `base`.
+    PowerAdjoint {
+        base: ValueId,
+        adjoint: Box<AExpr>,
+        exponent: TokenStream,
+    },
 }
 
-/// Shorthands that keep the rule table readable.
 impl AExpr {
+    /// A boxed float literal, the shorthand the rule table uses.
     pub fn lit(value: impl fmt::Display) -> Box<AExpr> {
         Box::new(AExpr::Lit(value.to_string()))
     }
 }
 
-/// `Adj(target) += expr`.
+/// One statement of the adjoint program.
 #[derive(Clone, Debug)]
-pub struct Contribution {
-    pub target: ValueId,
-    pub expr: AExpr,
+pub enum Step {
+    /// `Adj(target) += expr`.
+    Add { target: ValueId, expr: AExpr },
+    /// `Shared(index) = expr`, read by later steps of the same rule.
+    Share { index: usize, expr: AExpr },
 }
 
 /// The adjoint program of one [`Program`].
 pub struct Adjoint {
     /// In execution order.
-    pub steps: Vec<Contribution>,
+    pub steps: Vec<Step>,
     /// Whether each value's adjoint is ever non-zero.
     pub has_adjoint: Vec<bool>,
     /// Whether each value contributes to the result; the others are not computed at all.
@@ -97,7 +124,10 @@ pub struct Adjoint {
 impl Adjoint {
     /// How many contributions `target` receives.
     pub fn count(&self, target: ValueId) -> usize {
-        self.steps.iter().filter(|s| s.target == target).count()
+        self.steps
+            .iter()
+            .filter(|s| matches!(s, Step::Add { target: t, .. } if *t == target))
+            .count()
     }
 }
 
@@ -112,24 +142,36 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
         };
     }
     let mut live = vec![false; n];
-    let mut has_adjoint = vec![false; n];
     if let Some(out) = prog.output {
         live[out] = true;
-        has_adjoint[out] = active[out];
     }
-    let mut steps = Vec::new();
     for id in (0..n).rev() {
         if live[id] {
             for &a in &prog.nodes[id].args {
                 live[a] = true;
             }
         }
+    }
+    let mut has_adjoint = vec![false; n];
+    if let Some(out) = prog.output {
+        has_adjoint[out] = active[out];
+    }
+    let mut steps = Vec::new();
+    let mut shared = 0;
+    let cx = rules::Context {
+        prog,
+        live: &live,
+        active: &active,
+    };
+    for id in (0..n).rev() {
         if !has_adjoint[id] {
             continue;
         }
-        for (target, expr) in rules::adjoints(prog, id, &|v| active[v]) {
-            has_adjoint[target] = true;
-            steps.push(Contribution { target, expr });
+        for step in rules::adjoints(&cx, id, &mut shared) {
+            if let Step::Add { target, .. } = step {
+                has_adjoint[target] = true;
+            }
+            steps.push(step);
         }
     }
     Adjoint {
@@ -164,6 +206,22 @@ impl fmt::Display for AExpr {
             AExpr::Powi(a, n) => write!(f, "{a}.powi({})", crate::text::tokens(n)),
             AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
+            AExpr::Shared(k) => write!(f, "t{k}"),
+            AExpr::DeterminantGradient { matrix, .. } => write!(f, "∂det(v{matrix})"),
+            AExpr::SolveTransposed { solve, rhs } => write!(f, "lu(v{solve})⁻ᵀ · {rhs}"),
+            AExpr::KroneckerAdjoint { node, left: true } => write!(f, "kron_left(g{node})"),
+            AExpr::KroneckerAdjoint { node, left: false } => write!(f, "kron_right(g{node})"),
+            AExpr::PowerAdjoint {
+                base,
+                adjoint,
+                exponent,
+            } => {
+                write!(
+                    f,
+                    "pow_adjoint(v{base}, {adjoint}, {})",
+                    crate::text::tokens(exponent)
+                )
+            }
         }
     }
 }
@@ -171,7 +229,10 @@ impl fmt::Display for AExpr {
 impl fmt::Display for Adjoint {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         for step in &self.steps {
-            writeln!(f, "g{} += {}", step.target, step.expr)?;
+            match step {
+                Step::Add { target, expr } => writeln!(f, "g{target} += {expr}")?,
+                Step::Share { index, expr } => writeln!(f, "t{index} = {expr}")?,
+            }
         }
         Ok(())
     }

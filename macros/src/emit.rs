@@ -14,7 +14,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::ast;
-use crate::diff::{self, AExpr, Adjoint};
+use crate::diff::{self, AExpr, Adjoint, Step};
 use crate::ir::{Op, Program, Shape, ValueId};
 
 /// How generated code refers to a value.
@@ -200,7 +200,10 @@ impl Emitter<'_> {
 
     fn matrix_ty(&self, rows: usize, cols: usize) -> TokenStream {
         let float = self.float;
-        let (rows, cols) = (Literal::usize_unsuffixed(rows), Literal::usize_unsuffixed(cols));
+        let (rows, cols) = (
+            Literal::usize_unsuffixed(rows),
+            Literal::usize_unsuffixed(cols),
+        );
         quote!(::matgrad::__private::nalgebra::SMatrix<#float, #rows, #cols>)
     }
 
@@ -250,6 +253,18 @@ impl Emitter<'_> {
             }
             let v = self.value_ident(id);
             let ty = self.ty(node.shape);
+            if let Op::Solve(finish) = &node.op {
+                // The factors are kept for the adjoint, which solves with Aᵀ through them.
+                let lu = self.ident("lu", id);
+                let (a, b) = (
+                    self.operand(node.args[0]).place,
+                    self.operand(node.args[1]).borrow,
+                );
+                let finish = finish.tokens();
+                out.push(quote_spanned!(node.loc.start=> let #lu = #a.lu();));
+                out.push(quote_spanned!(node.loc.start=> let #v: #ty = #lu.solve(#b)#finish;));
+                continue;
+            }
             let expr = self.forward_expr(id);
             out.push(quote_spanned!(node.loc.start=> let #v: #ty = #expr;));
         }
@@ -319,6 +334,27 @@ impl Emitter<'_> {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a[(#i, #j)])
             }
+            Op::Inverse(finish) => {
+                let a = arg(0).place;
+                let finish = finish.tokens();
+                quote_spanned!(span=> #a.try_inverse()#finish)
+            }
+            Op::Determinant => {
+                let a = arg(0).place;
+                quote_spanned!(span=> #a.determinant())
+            }
+            Op::Kronecker => {
+                let (a, b) = (arg(0).place, arg(1).borrow);
+                quote_spanned!(span=> #a.kronecker(#b))
+            }
+            Op::MatrixPower(k) => {
+                let a = arg(0).place;
+                quote_spanned!(span=> #a.pow(#k))
+            }
+            // Emitted by `forward`, which keeps the factors.
+            Op::Solve(_) => quote!(::core::compile_error!(
+                "invariant: solve is emitted with its factors"
+            )),
         }
     }
 
@@ -336,15 +372,24 @@ impl Emitter<'_> {
         let mut declared = vec![false; self.prog.nodes.len()];
         declared[out] = true;
         for step in &self.adj.steps {
-            let target = step.target;
+            let (target, expr) = match step {
+                Step::Add { target, expr } => (*target, expr),
+                Step::Share { index, expr } => {
+                    let t = self.ident("t", *index);
+                    let value = self.expr(expr).place;
+                    stmts.push(quote!(let #t = #value;));
+                    continue;
+                }
+            };
+            let step_expr = expr;
             let span = self.prog.nodes[target].loc.start;
             if declared[target] {
-                stmts.push(self.accumulate(target, &step.expr));
+                stmts.push(self.accumulate(target, step_expr));
             } else {
                 declared[target] = true;
                 let g = self.adj_ident(target);
                 let ty = self.ty(self.prog.shape(target));
-                let value = self.first_value(&step.expr);
+                let value = self.first_value(step_expr);
                 let mutability = (self.adj.count(target) > 1).then(|| quote!(mut));
                 stmts.push(quote_spanned!(span=> let #mutability #g: #ty = #value;));
             }
@@ -466,7 +511,56 @@ impl Emitter<'_> {
                 Operand::temp(quote!(#x.powf(#p)))
             }
             AExpr::MapAdj { node, input } => Operand::temp(self.map_adjoint(*node, *input)),
+            AExpr::Shared(k) => {
+                let t = self.ident("t", *k);
+                Operand {
+                    place: quote!(#t),
+                    borrow: quote!(&#t),
+                    temp: false,
+                }
+            }
+            AExpr::DeterminantGradient { matrix, det } => {
+                let (a, det) = (self.operand(*matrix).borrow, self.operand(*det).place);
+                Operand::temp(quote!(::matgrad::__private::determinant_gradient(#a, #det)))
+            }
+            AExpr::SolveTransposed { solve, rhs } => {
+                let lu = self.ident("lu", *solve);
+                let rhs = self.expr(rhs).borrow;
+                Operand::temp(quote!(::matgrad::__private::lu_solve_transposed(&#lu, #rhs)))
+            }
+            AExpr::KroneckerAdjoint { node, left } => {
+                Operand::temp(self.kronecker_adjoint(*node, *left))
+            }
+            AExpr::PowerAdjoint {
+                base,
+                adjoint,
+                exponent,
+            } => {
+                let (a, g) = (self.operand(*base).borrow, self.expr(adjoint).borrow);
+                Operand::temp(quote!(::matgrad::__private::power_adjoint(#a, #g, #exponent)))
+            }
         }
+    }
+
+    /// `kronecker_adjoint_left::<T, RA, CA, RB, CB, RZ, CZ>(&Z̄, &B)` or the right one with `&A`,
+    /// every size spelled out so nothing is left to inference.
+    fn kronecker_adjoint(&self, node: ValueId, left: bool) -> TokenStream {
+        let float = self.float;
+        let args = &self.prog.nodes[node].args;
+        let dims = |v: ValueId| match self.prog.shape(v) {
+            Shape::Matrix(r, c) => (r, c),
+            _ => (1, 1),
+        };
+        let ((ra, ca), (rb, cb)) = (dims(args[0]), dims(args[1]));
+        let sizes = [ra, ca, rb, cb, ra * rb, ca * cb].map(Literal::usize_unsuffixed);
+        let g = self.adj_ident(node);
+        let (name, other) = if left {
+            ("kronecker_adjoint_left", self.operand(args[1]).borrow)
+        } else {
+            ("kronecker_adjoint_right", self.operand(args[0]).borrow)
+        };
+        let name = Ident::new(name, Span::call_site());
+        quote!(::matgrad::__private::#name::<#float, #(#sizes),*>(&#g, #other))
     }
 
     fn binary(&self, a: &AExpr, b: &AExpr, op: TokenStream) -> Operand {

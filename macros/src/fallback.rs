@@ -1,9 +1,10 @@
 //! What is emitted when a stage reported errors.
 //!
-//! The original function, unchanged, so calls to it produce no second error; every error at
-//! once; and, when the signature could be read, a `{name}_grad` stub with the right signature so
-//! calls to the companion produce no "cannot find function" either. The stub never runs: the
-//! compile fails on the errors.
+//! Every error at once; the original function with its signature unchanged, so calls to it
+//! produce no second error; and, when the signature could be read, a `{name}_grad` stub with the
+//! right signature so calls to the companion produce no "cannot find function" either. Both
+//! bodies are `unreachable!()`: the compile fails on the errors anyway, and type-checking the
+//! original body again would repeat a shape mistake as nalgebra trait noise.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -30,9 +31,14 @@ pub fn emit(item: &syn::ItemFn, func: Option<&ast::Func>, errors: &[syn::Error])
             }
         }
     });
+    let (attrs, vis, sig) = (&item.attrs, &item.vis, &item.sig);
     quote! {
-        #item
         #(#errors)*
+        #(#attrs)*
+        #[allow(unused_variables)]
+        #vis #sig {
+            ::core::unreachable!()
+        }
         #stub
     }
 }

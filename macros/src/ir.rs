@@ -168,8 +168,34 @@ pub enum Op {
     Powi(TokenStream),
     /// `a.powf(p)`: `args` = `[a, p]`.
     Powf,
-    /// `m[(i, j)]`, or `v[i]` for a vector.
+    /// `m[(i, j)]`, or `v[i]` for a vector (then `j` is `usize::MAX` until `shape` resolves it).
     Index(usize, usize),
+    /// `a.try_inverse().unwrap()` (or `.expect(…)`).
+    Inverse(Finish),
+    Determinant,
+    /// `a.lu().solve(&b).unwrap()`: `args` = `[a, b]`.
+    Solve(Finish),
+    Kronecker,
+    /// `a.pow(k)` with an integer expression `k`.
+    MatrixPower(TokenStream),
+}
+
+/// How an `Option` result is opened, exactly as the user wrote it, so the generated code panics
+/// when and as the original does.
+#[derive(Clone, Debug)]
+pub enum Finish {
+    Unwrap,
+    /// The tokens inside `.expect(…)`.
+    Expect(TokenStream),
+}
+
+impl Finish {
+    pub fn tokens(&self) -> TokenStream {
+        match self {
+            Finish::Unwrap => quote!(.unwrap()),
+            Finish::Expect(message) => quote!(.expect(#message)),
+        }
+    }
 }
 
 impl Op {
@@ -196,6 +222,11 @@ impl Op {
             Op::Powi(n) => format!("powi {}", crate::text::tokens(n)),
             Op::Powf => "powf".into(),
             Op::Index(i, j) => format!("index ({i}, {j})"),
+            Op::Inverse(_) => "inverse".into(),
+            Op::Determinant => "determinant".into(),
+            Op::Solve(_) => "solve".into(),
+            Op::Kronecker => "kronecker".into(),
+            Op::MatrixPower(k) => format!("pow {}", crate::text::tokens(k)),
         }
     }
 }

@@ -27,7 +27,7 @@ use syn::{BinOp, Expr, Pat, Stmt, UnOp};
 
 use crate::ast;
 use crate::ctxt::Ctxt;
-use crate::ir::{Annotation, Func, Loc, Op, Program, ValueId};
+use crate::ir::{Annotation, Finish, Func, Loc, Op, Program, ValueId};
 use crate::text;
 use crate::types::{self, Float, Kind};
 
@@ -42,7 +42,8 @@ enum Binding {
 }
 
 const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y)`, `.norm()`, `.norm_squared()`, \
-`.component_mul(&y)`, `.component_div(&y)`, `.map(|v| …)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
+`.component_mul(&y)`, `.component_div(&y)`, `.map(|v| …)`, `.determinant()`, `.try_inverse().unwrap()`, \
+`.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
 const STATEMENTS: &str = "a `#[gradient]` body is straight-line code: `let` bindings, assignments, and a final expression or `return`";
@@ -129,24 +130,14 @@ impl Lowerer<'_> {
     }
 
     fn unsupported_statement(&self, e: &Expr) {
-        let what = match e {
-            Expr::ForLoop(_) => "`for` loops",
-            Expr::While(_) => "`while` loops",
-            Expr::Loop(_) => "`loop`",
-            Expr::If(_) => "`if`",
-            Expr::Match(_) => "`match`",
-            _ => {
-                self.cx.error_spanned_by(
-                    e,
-                    format!("this statement has no effect on the result; {STATEMENTS}"),
-                );
-                return;
-            }
-        };
-        self.cx.error_spanned_by(
-            e,
-            format!("`#[gradient]` cannot differentiate through {what}; {STATEMENTS}"),
-        );
+        if control_flow(e).is_some() {
+            self.unsupported_expr(e, "");
+        } else {
+            self.cx.error_spanned_by(
+                e,
+                format!("this statement has no effect on the result; {STATEMENTS}"),
+            );
+        }
     }
 
     fn local(&mut self, local: &syn::Local) {
@@ -285,11 +276,9 @@ impl Lowerer<'_> {
                 self.scope = saved;
                 value
             }
-            Expr::ForLoop(_) => self.unsupported_expr(e, "`for` loops"),
-            Expr::While(_) => self.unsupported_expr(e, "`while` loops"),
-            Expr::Loop(_) => self.unsupported_expr(e, "`loop`"),
-            Expr::If(_) => self.unsupported_expr(e, "`if`"),
-            Expr::Match(_) => self.unsupported_expr(e, "`match`"),
+            Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::If(_) | Expr::Match(_) => {
+                self.unsupported_expr(e, "")
+            }
             Expr::Closure(_) => self.unsupported_expr(e, "closures outside `.map(…)`"),
             Expr::Macro(m) => self.unsupported_expr(
                 e,
@@ -308,9 +297,12 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Reports `e` as outside the language. Control flow is reported on its keyword, named from
+    /// the syntax; other constructs are named by `what`.
     fn unsupported_expr(&self, e: &Expr, what: &str) -> Option<ValueId> {
+        let (tokens, what) = control_flow(e).unwrap_or_else(|| (e.to_token_stream(), what));
         self.cx.error_spanned_by(
-            e,
+            tokens,
             format!("`#[gradient]` cannot differentiate through {what}; {STATEMENTS}"),
         );
         None
@@ -418,8 +410,19 @@ impl Lowerer<'_> {
             );
             return None;
         }
+        if name == "unwrap" || name == "expect" {
+            return self.finish(e, m);
+        }
+        if name == "try_inverse" || name == "lu" || name == "solve" {
+            self.cx.error_spanned_by(
+                e,
+                format!("`.{name}(…)` is supported in the forms `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()` (or `.expect(\"…\")`)"),
+            );
+            return None;
+        }
         let arity = match name.as_str() {
-            "dot" | "component_mul" | "component_div" | "powi" | "powf" | "map" => 1,
+            "dot" | "component_mul" | "component_div" | "powi" | "powf" | "map" | "kronecker"
+            | "pow" => 1,
             _ => 0,
         };
         let known = matches!(
@@ -432,6 +435,7 @@ impl Lowerer<'_> {
                 | "norm_squared"
                 | "clone"
                 | "into_owned"
+                | "determinant"
         ) || arity == 1
             || Func::from_name(&name).is_some_and(|f| !f.is_helper());
         if !known {
@@ -454,10 +458,15 @@ impl Lowerer<'_> {
         if name == "map" {
             return self.map(e, &m.receiver, &m.args[0]);
         }
-        if name == "powi" {
+        if name == "powi" || name == "pow" {
             let a = self.expr(&m.receiver)?;
             let n = self.integer(&m.args[0])?;
-            return self.push(Op::Powi(n), vec![a], e);
+            let op = if name == "pow" {
+                Op::MatrixPower(n)
+            } else {
+                Op::Powi(n)
+            };
+            return self.push(op, vec![a], e);
         }
         let a = self.expr(&m.receiver);
         let op = match name.as_str() {
@@ -472,6 +481,8 @@ impl Lowerer<'_> {
             "component_mul" => Op::ComponentMul,
             "component_div" => Op::ComponentDiv,
             "powf" => Op::Powf,
+            "determinant" => Op::Determinant,
+            "kronecker" => Op::Kronecker,
             other => Op::Unary(Func::from_name(other).expect("invariant: checked above")),
         };
         let mut args = vec![a];
@@ -482,13 +493,55 @@ impl Lowerer<'_> {
         self.push(op, args?, e)
     }
 
+    /// `.unwrap()` / `.expect(…)` closing `a.try_inverse()` or `a.lu().solve(&b)`.
+    fn finish(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
+        let finish = if m.method == "unwrap" && m.args.is_empty() {
+            Finish::Unwrap
+        } else if m.method == "expect" && m.args.len() == 1 {
+            Finish::Expect(m.args.to_token_stream())
+        } else {
+            self.cx.error_spanned_by(
+                e,
+                "`.unwrap()` takes no arguments and `.expect(…)` takes one",
+            );
+            return None;
+        };
+        let Expr::MethodCall(inner) = &*m.receiver else {
+            return self.unsupported_option(e);
+        };
+        match (
+            inner.method.to_string().as_str(),
+            inner.args.len(),
+            &*inner.receiver,
+        ) {
+            ("try_inverse", 0, receiver) => {
+                let a = self.expr(receiver)?;
+                self.push(Op::Inverse(finish), vec![a], e)
+            }
+            ("solve", 1, Expr::MethodCall(lu)) if lu.method == "lu" && lu.args.is_empty() => {
+                let a = self.expr(&lu.receiver);
+                let b = self.expr(&inner.args[0]);
+                self.push(Op::Solve(finish), vec![a?, b?], e)
+            }
+            _ => self.unsupported_option(e),
+        }
+    }
+
+    fn unsupported_option(&self, e: &Expr) -> Option<ValueId> {
+        self.cx.error_spanned_by(
+            e,
+            "`.unwrap()` and `.expect(…)` are supported only in `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()`",
+        );
+        None
+    }
+
     /// `sigmoid(x)`, `matgrad::softplus(x)`, `f64::exp(x)`, `f64::powi(x, n)`.
     fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
         let Some(func) = self.callee(&c.func) else {
             self.cx.error_spanned_by(
                 &c.func,
                 format!(
-                    "`#[gradient]` cannot call `{}`; it knows `sigmoid`, `softplus` and the `{f}::` functions exp, ln, ln_1p, sqrt, sin, cos, tanh, abs, powi, powf",
+                    "`#[gradient]` cannot call `{}`; it knows `sigmoid`, `softplus` and `{f}::exp`, `{f}::ln`, `{f}::ln_1p`, `{f}::sqrt`, `{f}::sin`, `{f}::cos`, `{f}::tanh`, `{f}::abs`, `{f}::powi`, `{f}::powf`",
                     text::expr(&c.func),
                     f = self.float
                 ),
@@ -694,6 +747,18 @@ impl Lowerer<'_> {
             _ => None,
         }
     }
+}
+
+/// The keyword and name of a control-flow expression.
+fn control_flow(e: &Expr) -> Option<(TokenStream, &'static str)> {
+    Some(match e {
+        Expr::ForLoop(f) => (f.for_token.to_token_stream(), "`for` loops"),
+        Expr::While(w) => (w.while_token.to_token_stream(), "`while` loops"),
+        Expr::Loop(l) => (l.loop_token.to_token_stream(), "`loop`"),
+        Expr::If(i) => (i.if_token.to_token_stream(), "`if`"),
+        Expr::Match(m) => (m.match_token.to_token_stream(), "`match`"),
+        _ => return None,
+    })
 }
 
 enum Callee {

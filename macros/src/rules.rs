@@ -4,21 +4,89 @@
 //! node's result `z`; a rule returns `(argument, contribution)` pairs, only for arguments that
 //! need an adjoint. Shapes were checked by `shape`, so a rule may rely on them. Read by `diff`.
 
-use crate::diff::AExpr;
+use crate::diff::{AExpr, Step};
 use crate::ir::{Func, Op, Program, Shape, ValueId};
 
 type B = Box<AExpr>;
+
+/// What a rule may read about the whole program.
+pub struct Context<'a> {
+    pub prog: &'a Program,
+    /// Values the forward pass computes: a rule may reuse them.
+    pub live: &'a [bool],
+    /// Values that depend on a differentiated parameter: only they receive contributions.
+    pub active: &'a [bool],
+}
+
+impl Context<'_> {
+    /// A live `try_inverse` of `a`, whose value a rule can share instead of inverting again.
+    fn inverse_of(&self, a: ValueId) -> Option<ValueId> {
+        (0..self.prog.nodes.len()).find(|&v| {
+            self.live[v]
+                && matches!(self.prog.nodes[v].op, Op::Inverse(_))
+                && self.prog.nodes[v].args == [a]
+        })
+    }
+}
 
 fn val(v: ValueId) -> B {
     Box::new(AExpr::Val(v))
 }
 
-/// The contributions of node `id` to its arguments that satisfy `need`.
-pub fn adjoints(
-    prog: &Program,
-    id: ValueId,
-    need: &dyn Fn(ValueId) -> bool,
-) -> Vec<(ValueId, AExpr)> {
+/// The steps of node `id`'s rule: contributions to its active arguments, after any value they
+/// share. `shared` numbers shared values across the whole adjoint program.
+pub fn adjoints(cx: &Context, id: ValueId, shared: &mut usize) -> Vec<Step> {
+    let prog = cx.prog;
+    let node = &prog.nodes[id];
+    let args = &node.args;
+    let need = |k: usize| cx.active[args[k]];
+    // Rules whose contributions share one computed value.
+    if let Op::Solve(_) = node.op {
+        // Z = A⁻¹B: dZ = A⁻¹(dB − dA·Z) ⇒ B̄ += A⁻ᵀZ̄, Ā −= (A⁻ᵀZ̄)·Zᵀ, with A⁻ᵀZ̄ solved, not inverted.
+        if !need(0) && !need(1) {
+            return Vec::new();
+        }
+        let t = *shared;
+        *shared += 1;
+        let solved = AExpr::SolveTransposed {
+            solve: id,
+            rhs: Box::new(AExpr::Adj(id)),
+        };
+        let mut steps = vec![Step::Share {
+            index: t,
+            expr: solved,
+        }];
+        if need(1) {
+            steps.push(Step::Add {
+                target: args[1],
+                expr: AExpr::Shared(t),
+            });
+        }
+        if need(0) {
+            let product = AExpr::MatMul(
+                Box::new(AExpr::Shared(t)),
+                Box::new(AExpr::Transpose(val(id))),
+            );
+            steps.push(Step::Add {
+                target: args[0],
+                expr: AExpr::Neg(Box::new(product)),
+            });
+        }
+        return steps;
+    }
+    simple(cx, id)
+        .into_iter()
+        .filter(|(k, _)| need(*k))
+        .map(|(k, expr)| Step::Add {
+            target: args[k],
+            expr,
+        })
+        .collect()
+}
+
+/// Rules whose contributions are independent: `(argument index, contribution)`.
+fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
+    let prog = cx.prog;
     let node = &prog.nodes[id];
     let args = &node.args;
     let g = || Box::new(AExpr::Adj(id));
@@ -160,11 +228,61 @@ pub fn adjoints(
         }
         // dz = dA[(i, j)] ⇒ Ā[(i, j)] += z̄
         Op::Index(i, j) => out.push((0, AExpr::OneHot(g(), shape(0), *i, *j))),
+        // d(A⁻¹) = −A⁻¹·dA·A⁻¹ ⇒ Ā −= Zᵀ·Z̄·Zᵀ
+        Op::Inverse(_) => {
+            let left = Box::new(AExpr::MatMul(Box::new(AExpr::Transpose(z())), g()));
+            out.push((
+                0,
+                AExpr::Neg(Box::new(AExpr::MatMul(
+                    left,
+                    Box::new(AExpr::Transpose(z())),
+                ))),
+            ));
+        }
+        // d det A = det A·tr(A⁻¹dA) ⇒ Ā += z̄·z·A⁻ᵀ, reusing a live inverse of A when the
+        // program has one (ln det and a quadratic form in A⁻¹ then share one inversion).
+        Op::Determinant => {
+            let gradient = match cx.inverse_of(args[0]) {
+                Some(inverse) => AExpr::Scale(Box::new(AExpr::Transpose(val(inverse))), z()),
+                None => AExpr::DeterminantGradient {
+                    matrix: args[0],
+                    det: id,
+                },
+            };
+            out.push((0, AExpr::Scale(Box::new(gradient), g())));
+        }
+        // Handled in `adjoints`: its two contributions share one solve.
+        Op::Solve(_) => {}
+        // d(A⊗B) = dA⊗B + A⊗dB ⇒ Ā_ij += ⟨Z̄₍ᵢⱼ₎, B⟩, B̄ += Σ A_ij Z̄₍ᵢⱼ₎
+        Op::Kronecker => {
+            out.push((
+                0,
+                AExpr::KroneckerAdjoint {
+                    node: id,
+                    left: true,
+                },
+            ));
+            out.push((
+                1,
+                AExpr::KroneckerAdjoint {
+                    node: id,
+                    left: false,
+                },
+            ));
+        }
+        // d(Aᵏ) = Σ_{r<k} Aʳ·dA·Aᵏ⁻¹⁻ʳ ⇒ Ā += Σ_{r<k} (Aʳ)ᵀ·Z̄·(Aᵏ⁻¹⁻ʳ)ᵀ
+        Op::MatrixPower(k) => {
+            out.push((
+                0,
+                AExpr::PowerAdjoint {
+                    base: args[0],
+                    adjoint: g(),
+                    exponent: k.clone(),
+                },
+            ));
+        }
     }
-    out.into_iter()
-        .filter(|(k, _)| need(args[*k]))
-        .map(|(k, e)| (args[k], e))
-        .collect()
+    out
 }
 
 /// f′(a) for the scalar functions, in terms of a and z = f(a).

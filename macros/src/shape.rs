@@ -75,15 +75,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
             Shape::Matrix(r, c) => Ok(Shape::Matrix(c, r)),
             _ => Err(needs_matrix(prog, node, "transpose")),
         },
-        Op::Trace => match arg(0) {
-            Shape::Matrix(r, c) if r == c => Ok(Shape::Scalar),
-            Shape::Matrix(..) => Err(format!(
-                "`trace` needs a square matrix, but `{}` is {}",
-                operand(prog, node, 0),
-                arg(0)
-            )),
-            _ => Err(needs_matrix(prog, node, "trace")),
-        },
+        Op::Trace => square(prog, node, "trace").map(|_| Shape::Scalar),
         Op::Sum | Op::Mean | Op::Norm | Op::NormSquared => {
             if arg(0).is_matrix() {
                 Ok(Shape::Scalar)
@@ -107,6 +99,11 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
             }
         }
         Op::Index(i, j) => index(prog, node, *i, *j),
+        Op::Inverse(_) => square(prog, node, "try_inverse").map(|_| arg(0)),
+        Op::Determinant => square(prog, node, "determinant").map(|_| Shape::Scalar),
+        Op::MatrixPower(_) => square(prog, node, "pow").map(|_| arg(0)),
+        Op::Solve(_) => solve(prog, node),
+        Op::Kronecker => kronecker(prog, node),
     };
     match result {
         Ok(shape) => shape,
@@ -274,6 +271,55 @@ fn index(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, Strin
     Ok(Shape::Scalar)
 }
 
+fn square(prog: &Program, node: &Node, name: &str) -> Result<(), String> {
+    match prog.shape(node.args[0]) {
+        Shape::Matrix(r, c) if r == c => Ok(()),
+        Shape::Matrix(..) => Err(format!(
+            "`{name}` needs a square matrix, but `{}` is {}",
+            operand(prog, node, 0),
+            prog.shape(node.args[0])
+        )),
+        _ => Err(needs_matrix(prog, node, name)),
+    }
+}
+
+fn solve(prog: &Program, node: &Node) -> Result<Shape, String> {
+    square(prog, node, "lu().solve")?;
+    match (prog.shape(node.args[0]), prog.shape(node.args[1])) {
+        (Shape::Matrix(n, _), Shape::Matrix(m, k)) if n == m => Ok(Shape::Matrix(n, k)),
+        (Shape::Matrix(n, _), Shape::Matrix(m, _)) => Err(mismatch(
+            prog,
+            node,
+            &format!("a solve needs the right-hand side's {m} rows to match the matrix's {n} rows"),
+        )),
+        _ => Err(format!(
+            "the right-hand side of a solve must be a matrix or vector, but `{}` is a scalar",
+            operand(prog, node, 1)
+        )),
+    }
+}
+
+/// nalgebra's static dimensions stop at 127.
+const STATIC_LIMIT: usize = 127;
+
+fn kronecker(prog: &Program, node: &Node) -> Result<Shape, String> {
+    let (Shape::Matrix(ra, ca), Shape::Matrix(rb, cb)) =
+        (prog.shape(node.args[0]), prog.shape(node.args[1]))
+    else {
+        return Err(mismatch(prog, node, "`kronecker` needs two matrices"));
+    };
+    let (r, c) = (ra * rb, ca * cb);
+    if r > STATIC_LIMIT || c > STATIC_LIMIT {
+        return Err(format!(
+            "`{}` would be {r}×{c}: `{}` is {ra}×{ca} and `{}` is {rb}×{cb}, and nalgebra's fixed-size matrices have at most {STATIC_LIMIT} rows and columns",
+            node.text,
+            operand(prog, node, 0),
+            operand(prog, node, 1)
+        ));
+    }
+    Ok(Shape::Matrix(r, c))
+}
+
 /// A `map`: the matrix, scalar captures, and a scalar closure body.
 fn map(cx: &Ctxt, prog: &mut Program, id: ValueId, float: Float) -> Shape {
     let node = &prog.nodes[id];
@@ -287,10 +333,15 @@ fn map(cx: &Ctxt, prog: &mut Program, id: ValueId, float: Float) -> Shape {
     }
     let mut params = vec![Shape::Scalar];
     let mut ok = true;
-    for &capture in &node.args[1..] {
+    let Op::Map(sub) = &node.op else {
+        return Shape::Poison;
+    };
+    for (k, &capture) in node.args[1..].iter().enumerate() {
         let shape = prog.shape(capture);
         if shape.is_matrix() {
-            cx.push(node.loc.error(format!(
+            // Point at the use inside the closure, the parameter node of the capture.
+            let loc = sub.param_node(k + 1).map_or(node.loc, |p| sub.nodes[p].loc);
+            cx.push(loc.error(format!(
                 "the closure in `map` may use scalars from outside, but `{}` is a {shape} matrix",
                 prog.nodes[capture].text
             )));

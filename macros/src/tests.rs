@@ -17,7 +17,11 @@ fn front(attr: &str, src: &str) -> (Option<(ast::Func, Program)>, Vec<String>) {
     let args = args::parse(&cx, attr.parse().expect("attribute tokens"));
     let result = ast::from_syn(&cx, &item, &args).map(|func| {
         let mut prog = lower::lower(&cx, &func, &item);
-        let shapes: Vec<Shape> = func.params.iter().map(|p| p.kind.shape().unwrap_or(Shape::Poison)).collect();
+        let shapes: Vec<Shape> = func
+            .params
+            .iter()
+            .map(|p| p.kind.shape().unwrap_or(Shape::Poison))
+            .collect();
         shape::infer(&cx, &mut prog, &shapes, func.float);
         shape::check_output(&cx, &prog, func.float);
         (func, prog)
@@ -47,7 +51,10 @@ fn error(src: &str) -> String {
 }
 
 fn expansion(attr: &str, src: &str) -> String {
-    let tokens = expand::gradient(attr.parse().expect("attribute"), src.parse().expect("source"));
+    let tokens = expand::gradient(
+        attr.parse().expect("attribute"),
+        src.parse().expect("source"),
+    );
     let file: syn::File = syn::parse2(tokens).expect("expansion parses as items");
     prettyplease::unparse(&file)
 }
@@ -55,14 +62,23 @@ fn expansion(attr: &str, src: &str) -> String {
 #[track_caller]
 fn snapshot(name: &str, attr: &str, src: &str) {
     let actual = expansion(attr, src);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(format!("{name}.rs"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("snapshots")
+        .join(format!("{name}.rs"));
     if std::env::var_os("MATGRAD_BLESS").is_some() {
         std::fs::write(&path, &actual).expect("write snapshot");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing snapshot {}; run with MATGRAD_BLESS=1", path.display()));
-    assert!(actual == expected, "expansion of `{name}` changed; rerun with MATGRAD_BLESS=1 and review the diff\n{actual}");
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}; run with MATGRAD_BLESS=1",
+            path.display()
+        )
+    });
+    assert!(
+        actual == expected,
+        "expansion of `{name}` changed; rerun with MATGRAD_BLESS=1 and review the diff\n{actual}"
+    );
 }
 
 fn tokens_equal(a: &TokenStream, b: &TokenStream) -> bool {
@@ -73,10 +89,12 @@ fn tokens_equal(a: &TokenStream, b: &TokenStream) -> bool {
 
 #[test]
 fn lowers_least_squares() {
-    let text = ir("fn f(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
+    let text = ir(
+        "fn f(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
         let r = y - x * beta;
         r.norm_squared()
-    }");
+    }",
+    );
     assert_eq!(
         text,
         "v0 = param 0 : 5×1\nv1 = param 1 : 20×5\nv2 = param 2 : 20×1\nv3 = mul v1 v0 : 20×1\n\
@@ -86,7 +104,8 @@ fn lowers_least_squares() {
 
 #[test]
 fn shadowing_and_assignment_are_ssa() {
-    let text = ir("fn f(x: f64) -> f64 { let y = x * 2.0; let y = y + x; let mut z = y; z += 1.0; z }");
+    let text =
+        ir("fn f(x: f64) -> f64 { let y = x * 2.0; let y = y + x; let mut z = y; z += 1.0; z }");
     assert_eq!(
         text,
         "v0 = param 0 : scalar\nv1 = const 2.0 : scalar\nv2 = mul v0 v1 : scalar\nv3 = add v2 v0 : scalar\n\
@@ -96,15 +115,26 @@ fn shadowing_and_assignment_are_ssa() {
 
 #[test]
 fn shapes_of_products_and_transposes() {
-    let text = ir("fn f(a: &Matrix2x3<f64>, x: &RowVector2<f64>) -> f64 { (x * a).transpose().sum() }");
-    assert!(text.contains("v2 = mul v1 v0 : 1×3\nv3 = transpose v2 : 3×1\nv4 = sum v3 : scalar"), "{text}");
+    let text =
+        ir("fn f(a: &Matrix2x3<f64>, x: &RowVector2<f64>) -> f64 { (x * a).transpose().sum() }");
+    assert!(
+        text.contains("v2 = mul v1 v0 : 1×3\nv3 = transpose v2 : 3×1\nv4 = sum v3 : scalar"),
+        "{text}"
+    );
 }
 
 #[test]
 fn map_closure_captures_outer_scalars() {
-    let text = ir("fn f(w: &Matrix3<f64>, s: f64) -> f64 { let t = s * 2.0; w.map(|v| (v * t).exp()).sum() }");
+    let text = ir(
+        "fn f(w: &Matrix3<f64>, s: f64) -> f64 { let t = s * 2.0; w.map(|v| (v * t).exp()).sum() }",
+    );
     assert!(text.contains("v4 = map v0 v3 : 3×3"), "{text}");
-    assert!(text.contains("    v1 = param 1 : scalar\n    v2 = mul v0 v1 : scalar\n    v3 = exp v2 : scalar"), "{text}");
+    assert!(
+        text.contains(
+            "    v1 = param 1 : scalar\n    v2 = mul v0 v1 : scalar\n    v3 = exp v2 : scalar"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -117,7 +147,10 @@ fn integer_parameters_are_constants() {
 #[test]
 fn vector_index_reads_row_or_column() {
     let text = ir("fn f(v: &RowVector3<f64>, u: &Vector3<f64>) -> f64 { v[2] + u[1] }");
-    assert!(text.contains("v2 = index (2, 18446744073709551615) v0 : scalar"), "{text}");
+    assert!(
+        text.contains("v2 = index (2, 18446744073709551615) v0 : scalar"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -132,16 +165,22 @@ fn dead_code_is_not_live() {
 
 #[test]
 fn adjoint_of_least_squares() {
-    let text = adjoint("wrt(beta)", "fn f(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
+    let text = adjoint(
+        "wrt(beta)",
+        "fn f(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
         let r = y - x * beta;
         r.norm_squared()
-    }");
+    }",
+    );
     assert_eq!(text, "g4 += (v4 * (2.0 * g5))\ng3 += -g4\ng0 += v1ᵀ · g3\n");
 }
 
 #[test]
 fn adjoint_skips_constants_and_parameters_outside_wrt() {
-    let text = adjoint("wrt(x)", "fn f(x: &Vector3<f64>, a: &Matrix3<f64>) -> f64 { (a * a * x).sum() }");
+    let text = adjoint(
+        "wrt(x)",
+        "fn f(x: &Vector3<f64>, a: &Matrix3<f64>) -> f64 { (a * a * x).sum() }",
+    );
     assert_eq!(text, "g3 += g4·𝟙3×1\ng0 += v2ᵀ · g3\n");
 }
 
@@ -190,7 +229,8 @@ fn adjoint_of_matrix_rules() {
 
 #[test]
 fn product_mismatch_names_both_shapes() {
-    let message = error("fn f(w: &SMatrix<f64, 3, 4>, y: &SVector<f64, 3>) -> f64 { (w * y).sum() }");
+    let message =
+        error("fn f(w: &SMatrix<f64, 3, 4>, y: &SVector<f64, 3>) -> f64 { (w * y).sum() }");
     assert_eq!(
         message,
         "shape mismatch in `w * y`: `w` is 3×4 and `y` is 3×1; a product needs the left's 4 columns to match the right's 3 rows"
@@ -200,8 +240,13 @@ fn product_mismatch_names_both_shapes() {
 #[test]
 fn one_mistake_gives_one_error() {
     // `z` is poisoned by the mismatch; its later uses stay silent.
-    let message = error("fn f(a: &Matrix2<f64>, b: &Matrix3<f64>) -> f64 { let z = a + b; let y = z * a; (y * z).sum() }");
-    assert!(message.starts_with("shape mismatch in `a + b`"), "{message}");
+    let message = error(
+        "fn f(a: &Matrix2<f64>, b: &Matrix3<f64>) -> f64 { let z = a + b; let y = z * a; (y * z).sum() }",
+    );
+    assert!(
+        message.starts_with("shape mismatch in `a + b`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -217,45 +262,102 @@ fn errors_from_several_statements_are_all_reported() {
 fn signature_errors() {
     let cases = [
         ("fn f(x: f64) {}", "add `-> f64`"),
-        ("fn f(x: DMatrix<f64>) -> f64 { 0.0 }", "`DMatrix` has a size known only at run time"),
-        ("fn f(x: f64, y: f32) -> f64 { x }", "mixed float types: `y` is f32 but the return type is f64"),
-        ("fn f(x: &mut Vector3<f64>) -> f64 { x.sum() }", "`&mut` parameters are not supported"),
-        ("fn f<const N: usize>(x: &SVector<f64, N>) -> f64 { x.sum() }", "generic parameters"),
+        (
+            "fn f(x: DMatrix<f64>) -> f64 { 0.0 }",
+            "`DMatrix` has a size known only at run time",
+        ),
+        (
+            "fn f(x: f64, y: f32) -> f64 { x }",
+            "mixed float types: `y` is f32 but the return type is f64",
+        ),
+        (
+            "fn f(x: &mut Vector3<f64>) -> f64 { x.sum() }",
+            "`&mut` parameters are not supported",
+        ),
+        (
+            "fn f<const N: usize>(x: &SVector<f64, N>) -> f64 { x.sum() }",
+            "generic parameters",
+        ),
     ];
     for (src, fragment) in cases {
         let (_, errors) = front("", src);
-        assert!(errors.iter().any(|e| e.contains(fragment)), "{src}: {errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains(fragment)),
+            "{src}: {errors:?}"
+        );
     }
 }
 
 #[test]
 fn wrt_errors() {
     let (_, errors) = front("wrt(z)", "fn f(x: f64, n: usize) -> f64 { x }");
-    assert_eq!(errors, ["`wrt` names `z`, which is not a parameter of `f`; its parameters are `x`, `n`"]);
+    assert_eq!(
+        errors,
+        ["`wrt` names `z`, which is not a parameter of `f`; its parameters are `x`, `n`"]
+    );
     let (_, errors) = front("wrt(n)", "fn f(x: f64, n: usize) -> f64 { x }");
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].starts_with("`n` is `usize`, which has no gradient"), "{errors:?}");
+    assert!(
+        errors[0].starts_with("`n` is `usize`, which has no gradient"),
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn body_errors() {
     let cases = [
-        ("fn f(x: f64) -> f64 { for i in 0..3 {} x }", "cannot differentiate through `for` loops"),
-        ("fn f(x: f64) -> f64 { while true {} x }", "cannot differentiate through `while` loops"),
-        ("fn f(x: &Vector3<f64>) -> f64 { x.frobnicate() }", "does not know the method `frobnicate`"),
-        ("fn f(x: &Vector3<f64>) -> f64 { x.exp() }", "`exp` applies to scalars, but `x` is 3×1"),
-        ("fn f(x: &Matrix2x3<f64>) -> f64 { x.trace() }", "`trace` needs a square matrix, but `x` is 2×3"),
-        ("fn f(x: &Vector3<f64>) -> f64 { x[3] }", "index [3] is out of range for `x`, which is 3×1"),
-        ("fn f(x: &Vector3<f64>) -> f64 { x * 2.0 }", "its body evaluates to a 3×1 matrix"),
-        ("fn f(x: f64) -> f64 { 2 * x }", "integer literal `2` where a float is expected"),
-        ("fn f(x: &Vector3<f64>) -> f64 { let y: Vector2<f64> = x * 2.0; y.sum() }", "declares 2×1, but the value is 3×1"),
-        ("fn f(x: &Vector3<f64>, s: f64) -> f64 { s + x }", "`+` of a scalar and a matrix is not defined"),
-        ("fn f(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 { x.map(|v| v * w).sum() }", "may use scalars from outside, but `w` is a 3×3 matrix"),
+        (
+            "fn f(x: f64) -> f64 { for i in 0..3 {} x }",
+            "cannot differentiate through `for` loops",
+        ),
+        (
+            "fn f(x: f64) -> f64 { while true {} x }",
+            "cannot differentiate through `while` loops",
+        ),
+        (
+            "fn f(x: &Vector3<f64>) -> f64 { x.frobnicate() }",
+            "does not know the method `frobnicate`",
+        ),
+        (
+            "fn f(x: &Vector3<f64>) -> f64 { x.exp() }",
+            "`exp` applies to scalars, but `x` is 3×1",
+        ),
+        (
+            "fn f(x: &Matrix2x3<f64>) -> f64 { x.trace() }",
+            "`trace` needs a square matrix, but `x` is 2×3",
+        ),
+        (
+            "fn f(x: &Vector3<f64>) -> f64 { x[3] }",
+            "index `[3]` is out of range for `x`, which is 3×1",
+        ),
+        (
+            "fn f(x: &Vector3<f64>) -> f64 { x * 2.0 }",
+            "its body evaluates to a 3×1 matrix",
+        ),
+        (
+            "fn f(x: f64) -> f64 { 2 * x }",
+            "integer literal `2` where a float is expected",
+        ),
+        (
+            "fn f(x: &Vector3<f64>) -> f64 { let y: Vector2<f64> = x * 2.0; y.sum() }",
+            "declares 2×1, but the value is 3×1",
+        ),
+        (
+            "fn f(x: &Vector3<f64>, s: f64) -> f64 { s + x }",
+            "`+` of a scalar and a matrix is not defined",
+        ),
+        (
+            "fn f(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 { x.map(|v| v * w).sum() }",
+            "may use scalars from outside, but `w` is a 3×3 matrix",
+        ),
         ("fn f(x: f64) -> f64 { foo(x) }", "cannot call `foo`"),
     ];
     for (src, fragment) in cases {
         let (_, errors) = front("", src);
-        assert!(errors.iter().any(|e| e.contains(fragment)), "{src}: {errors:?}");
+        assert!(
+            errors.iter().any(|e| e.contains(fragment)),
+            "{src}: {errors:?}"
+        );
     }
 }
 
@@ -283,9 +385,17 @@ fn expansion_never_panics_on_odd_input() {
         let tokens = expand::gradient(TokenStream::new(), src.parse().expect("tokens"));
         assert!(!tokens.is_empty(), "{src}");
     }
-    for attr in ["wrt", "wrt(", "wrt(x, x)", "wrt = 3", "foo", "wrt(x) wrt(x)"] {
+    for attr in [
+        "wrt",
+        "wrt(",
+        "wrt(x, x)",
+        "wrt = 3",
+        "foo",
+        "wrt(x) wrt(x)",
+    ] {
         if let Ok(args) = attr.parse::<TokenStream>() {
-            let tokens = expand::gradient(args, "fn f(x: f64) -> f64 { x }".parse().expect("tokens"));
+            let tokens =
+                expand::gradient(args, "fn f(x: f64) -> f64 { x }".parse().expect("tokens"));
             assert!(tokens.to_string().contains("compile_error"), "{attr}");
         }
     }
