@@ -264,7 +264,7 @@ fn index(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, Strin
     };
     if i >= r || j >= c {
         return Err(format!(
-            "index {written} is out of range for `{}`, which is {a}",
+            "index `{written}` is out of range for `{}`, which is {a}",
             operand(prog, node, 0)
         ));
     }

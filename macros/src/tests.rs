@@ -268,7 +268,7 @@ fn signature_errors() {
         ),
         (
             "fn f(x: f64, y: f32) -> f64 { x }",
-            "mixed float types: `y` is f32 but the return type is f64",
+            "mixed float types: `y` is `f32` but the return type is `f64`",
         ),
         (
             "fn f(x: &mut Vector3<f64>) -> f64 { x.sum() }",
