@@ -1,0 +1,9 @@
+use matgrad::gradient;
+use matgrad::nalgebra::SVector;
+
+#[gradient]
+async fn loss(x: &SVector<f64, 3>) -> f64 {
+    x.norm_squared()
+}
+
+fn main() {}

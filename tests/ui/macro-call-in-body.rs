@@ -1,0 +1,10 @@
+use matgrad::gradient;
+use matgrad::nalgebra::SVector;
+
+#[gradient]
+fn loss(x: &SVector<f64, 3>) -> f64 {
+    println!("x = {x}");
+    x.norm_squared()
+}
+
+fn main() {}

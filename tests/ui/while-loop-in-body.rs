@@ -1,0 +1,13 @@
+use matgrad::gradient;
+use matgrad::nalgebra::SVector;
+
+#[gradient]
+fn loss(x: &SVector<f64, 3>) -> f64 {
+    let mut s = x.sum();
+    while s > 1.0 {
+        s = s / 2.0;
+    }
+    s
+}
+
+fn main() {}
