@@ -55,7 +55,7 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
     }
     let params = params(cx, item);
     let ret = return_float(cx, item);
-    let float = common_float(cx, &params, ret)?;
+    let float = common_float(cx, params.as_deref(), ret)?;
     let params = params?;
     // A bad `wrt` is reported, and the body is still checked with the names that resolved.
     let wrt = resolve_wrt(cx, &sig.ident, &params, args).unwrap_or_default();
@@ -143,14 +143,10 @@ fn return_float(cx: &Ctxt, item: &ItemFn) -> Option<(Float, Span)> {
 }
 
 /// The one float type of the function: every float parameter and the return type must agree.
-fn common_float(
-    cx: &Ctxt,
-    params: &Option<Vec<Param>>,
-    ret: Option<(Float, Span)>,
-) -> Option<Float> {
+fn common_float(cx: &Ctxt, params: Option<&[Param]>, ret: Option<(Float, Span)>) -> Option<Float> {
     let mut first: Option<(Float, String)> = ret.map(|(f, _)| (f, "the return type".to_string()));
     let mut ok = ret.is_some();
-    for p in params.iter().flatten() {
+    for p in params.into_iter().flatten() {
         let Some(float) = p.kind.float() else {
             continue;
         };

@@ -97,6 +97,10 @@ pub enum AExpr {
 
 impl AExpr {
     /// A boxed float literal, the shorthand the rule table uses.
+    #[allow(
+        clippy::unnecessary_box_returns,
+        reason = "literals are operands of boxed trees"
+    )]
     pub fn lit(value: impl fmt::Display) -> Box<AExpr> {
         Box::new(AExpr::Lit(value.to_string()))
     }
@@ -115,8 +119,8 @@ pub enum Step {
 pub struct Adjoint {
     /// In execution order.
     pub steps: Vec<Step>,
-    /// Whether each value's adjoint is ever non-zero.
-    pub has_adjoint: Vec<bool>,
+    /// Whether each value's adjoint receives a contribution (the others stay zero).
+    pub nonzero: Vec<bool>,
     /// Whether each value contributes to the result; the others are not computed at all.
     pub live: Vec<bool>,
 }
@@ -152,9 +156,9 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             }
         }
     }
-    let mut has_adjoint = vec![false; n];
+    let mut nonzero = vec![false; n];
     if let Some(out) = prog.output {
-        has_adjoint[out] = active[out];
+        nonzero[out] = active[out];
     }
     let mut steps = Vec::new();
     let mut shared = 0;
@@ -164,19 +168,19 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
         active: &active,
     };
     for id in (0..n).rev() {
-        if !has_adjoint[id] {
+        if !nonzero[id] {
             continue;
         }
         for step in rules::adjoints(&cx, id, &mut shared) {
             if let Step::Add { target, .. } = step {
-                has_adjoint[target] = true;
+                nonzero[target] = true;
             }
             steps.push(step);
         }
     }
     Adjoint {
         steps,
-        has_adjoint,
+        nonzero,
         live,
     }
 }

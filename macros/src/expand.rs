@@ -9,6 +9,10 @@ use crate::ir::Shape;
 use crate::{args, ast, emit, fallback, lower, shape};
 
 /// Expands `#[gradient(args)] item`.
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the entry point owns its input, which the error path re-emits"
+)]
 pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: syn::ItemFn = match syn::parse2(input.clone()) {
         Ok(item) => item,

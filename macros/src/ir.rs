@@ -241,6 +241,8 @@ pub struct Node {
     pub loc: Loc,
     /// The source expression, for messages and derivations.
     pub text: String,
+    /// The local the value was bound to (`let r = …` names its value `r`), for derivations.
+    pub name: Option<String>,
 }
 
 /// A `let` type annotation to check once shapes are known.
@@ -270,6 +272,7 @@ impl Program {
             shape: Shape::Poison,
             loc,
             text,
+            name: None,
         });
         self.nodes.len() - 1
     }

@@ -7,6 +7,7 @@
 mod args;
 mod ast;
 mod ctxt;
+mod derivation;
 mod diff;
 mod emit;
 mod expand;

@@ -172,6 +172,7 @@ impl Lowerer<'_> {
                 if let Some(ty) = ty {
                     self.annotate(value, name, ty);
                 }
+                self.name(value, name);
                 Binding::Value(value)
             }
             None => Binding::Poison,
@@ -242,9 +243,34 @@ impl Lowerer<'_> {
             }
             (Some(_), Binding::Poison) => Binding::Poison,
         };
+        if let Binding::Value(value) = binding {
+            self.name(value, name);
+        }
         self.scope.insert(key, binding);
     }
 
+    /// Names a value after the local it is bound to, unless it has a name already (a parameter,
+    /// or an alias `let b = a;`). A name bound again is primed: `z`, `z′`, `z″`.
+    fn name(&mut self, value: ValueId, name: &syn::Ident) {
+        if self.prog.nodes[value].name.is_some()
+            || matches!(self.prog.nodes[value].op, Op::Param(_))
+        {
+            return;
+        }
+        let mut candidate = name.to_string();
+        let taken = |n: &crate::ir::Node, c: &str| {
+            n.name.as_deref() == Some(c) || (matches!(n.op, Op::Param(_)) && n.text == c)
+        };
+        while self.prog.nodes.iter().any(|n| taken(n, &candidate)) {
+            candidate.push('′');
+        }
+        self.prog.nodes[value].name = Some(candidate);
+    }
+
+    #[allow(
+        clippy::unnecessary_wraps,
+        reason = "lowering functions end in `self.push(…)` and return `Option`"
+    )]
     fn push(&mut self, op: Op, args: Vec<ValueId>, e: &Expr) -> Option<ValueId> {
         Some(self.prog.push(op, args, Loc::of(e), text::expr(e)))
     }
@@ -537,7 +563,7 @@ impl Lowerer<'_> {
 
     /// `sigmoid(x)`, `matgrad::softplus(x)`, `f64::exp(x)`, `f64::powi(x, n)`.
     fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
-        let Some(func) = self.callee(&c.func) else {
+        let Some(func) = callee(&c.func) else {
             self.cx.error_spanned_by(
                 &c.func,
                 format!(
@@ -571,28 +597,6 @@ impl Lowerer<'_> {
                 let p = self.expr(&c.args[1]);
                 self.push(Op::Powf, vec![a?, p?], e)
             }
-        }
-    }
-
-    fn callee(&self, func: &Expr) -> Option<Callee> {
-        let Expr::Path(path) = func else { return None };
-        let segments: Vec<String> = path
-            .path
-            .segments
-            .iter()
-            .map(|s| s.ident.to_string())
-            .collect();
-        let last = segments.last()?.as_str();
-        let first = segments.first()?.as_str();
-        let float_fn = segments.len() == 2 && (first == "f64" || first == "f32");
-        match Func::from_name(last) {
-            Some(f) if f.is_helper() && (segments.len() == 1 || first == "matgrad") => {
-                Some(Callee::Func(f))
-            }
-            Some(f) if !f.is_helper() && float_fn => Some(Callee::Func(f)),
-            None if float_fn && last == "powi" => Some(Callee::Powi),
-            None if float_fn && last == "powf" => Some(Callee::Powf),
-            _ => None,
         }
     }
 
@@ -643,7 +647,7 @@ impl Lowerer<'_> {
         let (sub, captures) = match f {
             Expr::Closure(closure) => self.closure(closure)?,
             Expr::Path(_) => {
-                let Some(Callee::Func(func)) = self.callee(f) else {
+                let Some(Callee::Func(func)) = callee(f) else {
                     self.cx.error_spanned_by(
                         f,
                         format!("`.map` takes a closure `|v| …` or one of `sigmoid`, `softplus`, `{}::exp`, `{0}::ln`, …", self.float),
@@ -759,6 +763,29 @@ fn control_flow(e: &Expr) -> Option<(TokenStream, &'static str)> {
         Expr::Match(m) => (m.match_token.to_token_stream(), "`match`"),
         _ => return None,
     })
+}
+
+/// The function a call names, if the macro knows its derivative.
+fn callee(func: &Expr) -> Option<Callee> {
+    let Expr::Path(path) = func else { return None };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let last = segments.last()?.as_str();
+    let first = segments.first()?.as_str();
+    let float_fn = segments.len() == 2 && (first == "f64" || first == "f32");
+    match Func::from_name(last) {
+        Some(f) if f.is_helper() && (segments.len() == 1 || first == "matgrad") => {
+            Some(Callee::Func(f))
+        }
+        Some(f) if !f.is_helper() && float_fn => Some(Callee::Func(f)),
+        None if float_fn && last == "powi" => Some(Callee::Powi),
+        None if float_fn && last == "powf" => Some(Callee::Powf),
+        _ => None,
+    }
 }
 
 enum Callee {

@@ -29,6 +29,10 @@ impl Context<'_> {
     }
 }
 
+#[allow(
+    clippy::unnecessary_box_returns,
+    reason = "rules build boxed trees; boxing here keeps each rule one line"
+)]
 fn val(v: ValueId) -> B {
     Box::new(AExpr::Val(v))
 }
@@ -85,6 +89,10 @@ pub fn adjoints(cx: &Context, id: ValueId, shared: &mut usize) -> Vec<Step> {
 }
 
 /// Rules whose contributions are independent: `(argument index, contribution)`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the rule table reads best as one match, a rule an arm"
+)]
 fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
     let prog = cx.prog;
     let node = &prog.nodes[id];
@@ -94,7 +102,9 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
     let shape = |k: usize| prog.shape(args[k]);
     let mut out: Vec<(usize, AExpr)> = Vec::new();
     match &node.op {
-        Op::Param(_) | Op::Const(_) => {}
+        // Parameters and constants end the sweep; a solve's rule is in `adjoints`, where its
+        // two contributions share one solve.
+        Op::Param(_) | Op::Const(_) | Op::Solve(_) => {}
         // d(A ± B) = dA ± dB ⇒ Ā += Z̄, B̄ ±= Z̄
         Op::Add => {
             out.push((0, AExpr::Adj(id)));
@@ -251,8 +261,6 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
             };
             out.push((0, AExpr::Scale(Box::new(gradient), g())));
         }
-        // Handled in `adjoints`: its two contributions share one solve.
-        Op::Solve(_) => {}
         // d(A⊗B) = dA⊗B + A⊗dB ⇒ Ā_ij += ⟨Z̄₍ᵢⱼ₎, B⟩, B̄ += Σ A_ij Z̄₍ᵢⱼ₎
         Op::Kronecker => {
             out.push((
@@ -286,6 +294,10 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
 }
 
 /// f′(a) for the scalar functions, in terms of a and z = f(a).
+#[allow(
+    clippy::unnecessary_box_returns,
+    reason = "the result is an operand of a boxed tree"
+)]
 fn unary_derivative(f: Func, a: B, z: B) -> B {
     let one = || AExpr::lit("1.0");
     Box::new(match f {

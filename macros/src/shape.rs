@@ -14,6 +14,17 @@ pub fn infer(cx: &Ctxt, prog: &mut Program, params: &[Shape], float: Float) {
     for id in 0..prog.nodes.len() {
         let shape = node_shape(cx, prog, id, params, float);
         prog.nodes[id].shape = shape;
+        // `v[i]` reads row i of a column vector and column i of a row vector.
+        if let Op::Index(i, usize::MAX) = prog.nodes[id].op
+            && let Shape::Matrix(rows, _) = prog.shape(prog.nodes[id].args[0])
+            && shape != Shape::Poison
+        {
+            prog.nodes[id].op = if rows == 1 {
+                Op::Index(0, i)
+            } else {
+                Op::Index(i, 0)
+            };
+        }
     }
     for a in &prog.annotations {
         let actual = prog.shape(a.value);
@@ -75,7 +86,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
             Shape::Matrix(r, c) => Ok(Shape::Matrix(c, r)),
             _ => Err(needs_matrix(prog, node, "transpose")),
         },
-        Op::Trace => square(prog, node, "trace").map(|_| Shape::Scalar),
+        Op::Trace => square(prog, node, "trace").map(|()| Shape::Scalar),
         Op::Sum | Op::Mean | Op::Norm | Op::NormSquared => {
             if arg(0).is_matrix() {
                 Ok(Shape::Scalar)
@@ -99,9 +110,9 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
             }
         }
         Op::Index(i, j) => index(prog, node, *i, *j),
-        Op::Inverse(_) => square(prog, node, "try_inverse").map(|_| arg(0)),
-        Op::Determinant => square(prog, node, "determinant").map(|_| Shape::Scalar),
-        Op::MatrixPower(_) => square(prog, node, "pow").map(|_| arg(0)),
+        Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
+        Op::Determinant => square(prog, node, "determinant").map(|()| Shape::Scalar),
+        Op::MatrixPower(_) => square(prog, node, "pow").map(|()| arg(0)),
         Op::Solve(_) => solve(prog, node),
         Op::Kronecker => kronecker(prog, node),
     };

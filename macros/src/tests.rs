@@ -146,11 +146,10 @@ fn integer_parameters_are_constants() {
 
 #[test]
 fn vector_index_reads_row_or_column() {
+    // Regression: `v[i]` once kept `usize::MAX` as its column and panicked at run time.
     let text = ir("fn f(v: &RowVector3<f64>, u: &Vector3<f64>) -> f64 { v[2] + u[1] }");
-    assert!(
-        text.contains("v2 = index (2, 18446744073709551615) v0 : scalar"),
-        "{text}"
-    );
+    assert!(text.contains("v2 = index (0, 2) v0 : scalar"), "{text}");
+    assert!(text.contains("v3 = index (1, 0) v1 : scalar"), "{text}");
 }
 
 #[test]
@@ -455,4 +454,71 @@ fn snapshot_map_with_capture() {
             w.map(|v| (v * s).exp()).sum()
         }",
     );
+}
+
+// ---- derivations ---------------------------------------------------------------------------
+
+fn derive(attr: &str, src: &str) -> String {
+    let (result, errors) = front(attr, src);
+    assert!(errors.is_empty(), "unexpected errors: {errors:?}");
+    let (func, prog) = result.expect("lowered");
+    let adj = diff::differentiate(&prog, &func.wrt);
+    let params: Vec<(usize, String)> = func
+        .wrt
+        .iter()
+        .map(|&k| (k, func.params[k].name.to_string()))
+        .collect();
+    crate::derivation::derivation(&prog, &adj, &params).join("\n")
+}
+
+#[test]
+fn derivation_of_least_squares() {
+    let text = derive(
+        "wrt(beta)",
+        "fn f(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>) -> f64 {
+        let r = y - x * beta;
+        r.norm_squared()
+    }",
+    );
+    assert_eq!(text, "∇beta = −2·xᵀ·r\n\nwhere\nr = y − x·beta");
+}
+
+#[test]
+fn derivation_of_the_logistic_layer() {
+    let text = derive(
+        "wrt(w)",
+        "fn f(w: &SMatrix<f64, 3, 4>, x: &SVector<f64, 4>, y: &SVector<f64, 3>) -> f64 {
+        let s = (w * x).map(sigmoid);
+        0.5 * (s - y).norm_squared()
+    }",
+    );
+    assert_eq!(
+        text,
+        "∇w = ((s − y) ∘ sigmoid′(w·x))·xᵀ\n\nwhere\ns = (w·x).map(sigmoid)"
+    );
+}
+
+#[test]
+fn derivation_of_a_quadratic_form() {
+    let text = derive(
+        "wrt(x)",
+        "fn f(x: &Vector3<f64>, a: &Matrix3<f64>) -> f64 { (x.transpose() * a * x)[(0, 0)] }",
+    );
+    assert_eq!(text, "∇x = aᵀ·x + a·x");
+}
+
+#[test]
+fn derivation_of_a_trace_identity() {
+    // (106): ∂ tr(X²) = 2Xᵀ, as the sum of the two uses of X.
+    let text = derive("", "fn f(x: &Matrix3<f64>) -> f64 { (x * x).trace() }");
+    assert_eq!(text, "∇x = 2·xᵀ");
+}
+
+#[test]
+fn derivation_of_gradients_with_respect_to_several_parameters() {
+    let text = derive(
+        "",
+        "fn f(a: &Vector3<f64>, b: &Vector3<f64>, s: f64) -> f64 { s * a.dot(&b) }",
+    );
+    assert_eq!(text, "∇a = s·b\n∇b = s·a\n∇s = ⟨a, b⟩");
 }
