@@ -28,29 +28,27 @@ fn scaled_exp_grad(w: &Vector3<f64>, s: f64) -> (f64, (Vector3<f64>, f64)) {
         1,
     >::repeat(__g3));
     let __g0: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = (__g2
-        .zip_map(
+        .zip_zip_map(
             w,
-            |__m2_zbar: f64, __m2_x: f64| -> f64 {
-                let __m2_v2: f64 = __m2_x * s;
-                let __m2_v3: f64 = __m2_v2.exp();
+            &__v2,
+            |__m2_zbar: f64, __m2_x: f64, __m2_z: f64| -> f64 {
                 let __m2_g3: f64 = __m2_zbar;
-                let __m2_g2: f64 = (__m2_g3 * __m2_v3);
+                let __m2_g2: f64 = (__m2_g3 * __m2_z);
                 let __m2_g0: f64 = (__m2_g2 * s);
                 __m2_g0
             },
         ));
     let __g1: f64 = (__g2
-        .zip_fold(
+        .zip_zip_map(
             w,
-            0.0,
-            |__m2_acc: f64, __m2_zbar: f64, __m2_x: f64| -> f64 {
-                let __m2_v2: f64 = __m2_x * s;
-                let __m2_v3: f64 = __m2_v2.exp();
+            &__v2,
+            |__m2_zbar: f64, __m2_x: f64, __m2_z: f64| -> f64 {
                 let __m2_g3: f64 = __m2_zbar;
-                let __m2_g2: f64 = (__m2_g3 * __m2_v3);
+                let __m2_g2: f64 = (__m2_g3 * __m2_z);
                 let __m2_g1: f64 = (__m2_g2 * __m2_x);
-                __m2_acc + __m2_g1
+                __m2_g1
             },
-        ));
+        )
+        .sum());
     (__v3, (__g0, __g1))
 }

@@ -41,12 +41,12 @@ fn single_layer_grad(
         * (2.0 * __g7));
     let __g4: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = __g6;
     let __g3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (__g4
-        .zip_map(
+        .zip_zip_map(
             &__v3,
-            |__m4_zbar: f64, __m4_x: f64| -> f64 {
-                let __m4_v1: f64 = ::matgrad::__private::sigmoid(__m4_x);
+            &__v4,
+            |__m4_zbar: f64, __m4_x: f64, __m4_z: f64| -> f64 {
                 let __m4_g1: f64 = __m4_zbar;
-                let __m4_g0: f64 = (__m4_g1 * (__m4_v1 * (1.0 - __m4_v1)));
+                let __m4_g0: f64 = (__m4_g1 * (__m4_z * (1.0 - __m4_z)));
                 __m4_g0
             },
         ));

@@ -96,6 +96,52 @@ pub enum AExpr {
 }
 
 impl AExpr {
+    /// Calls `f` on every forward value the expression reads.
+    pub fn for_each_value(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
+        match self {
+            AExpr::Val(v) => f(*v),
+            AExpr::Adj(_) | AExpr::Lit(_) | AExpr::Cast(_) | AExpr::Shared(_) => {}
+            AExpr::Neg(a)
+            | AExpr::Transpose(a)
+            | AExpr::Diag(a, _)
+            | AExpr::Fill(a, _)
+            | AExpr::OneHot(a, ..)
+            | AExpr::Method(_, a)
+            | AExpr::Helper(_, a)
+            | AExpr::Powi(a, _) => a.for_each_value(prog, f),
+            AExpr::Add(a, b)
+            | AExpr::Sub(a, b)
+            | AExpr::Mul(a, b)
+            | AExpr::Div(a, b)
+            | AExpr::Scale(a, b)
+            | AExpr::DivBy(a, b)
+            | AExpr::MatMul(a, b)
+            | AExpr::Dot(a, b)
+            | AExpr::ComponentMul(a, b)
+            | AExpr::ComponentDiv(a, b)
+            | AExpr::Powf(a, b) => {
+                a.for_each_value(prog, f);
+                b.for_each_value(prog, f);
+            }
+            AExpr::MapAdj { node, .. } | AExpr::KroneckerAdjoint { node, .. } => {
+                f(*node);
+                prog.nodes[*node].args.iter().for_each(|&a| f(a));
+            }
+            AExpr::DeterminantGradient { matrix, det } => {
+                f(*matrix);
+                f(*det);
+            }
+            AExpr::SolveTransposed { solve, rhs } => {
+                f(*solve);
+                rhs.for_each_value(prog, f);
+            }
+            AExpr::PowerAdjoint { base, adjoint, .. } => {
+                f(*base);
+                adjoint.for_each_value(prog, f);
+            }
+        }
+    }
+
     /// A boxed float literal, the shorthand the rule table uses.
     #[allow(
         clippy::unnecessary_box_returns,

@@ -76,6 +76,12 @@ struct Emitter<'a> {
     prefix: String,
     /// How each parameter index is referred to.
     params: Vec<Operand>,
+    /// A value the caller already has, with the name it has it under: the result of a `map`
+    /// closure, which its derivative closure reads instead of recomputing.
+    given: Option<(ValueId, Ident)>,
+    /// Whether the forward pass computes only what the adjoint reads (a derivative closure),
+    /// rather than every value the result depends on.
+    adjoint_only: bool,
 }
 
 /// Generates `{name}_grad` for a checked function.
@@ -88,6 +94,8 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         float: &float,
         prefix: String::new(),
         params,
+        given: None,
+        adjoint_only: false,
     };
     let forward = e.forward();
     let reverse = e.reverse(&quote!(1.0));
@@ -254,17 +262,46 @@ impl Emitter<'_> {
     }
 
     fn operand(&self, id: ValueId) -> Operand {
+        if let Some((given, name)) = &self.given
+            && *given == id
+        {
+            return Operand::local(name, self.prog.shape(id));
+        }
         match self.prog.nodes[id].op {
             Op::Param(k) => self.params[k].clone(),
             _ => Operand::local(&self.value_ident(id), self.prog.shape(id)),
         }
     }
 
-    /// One `let` per live value, in program order.
+    /// Which values the forward pass computes: every live one, or in a derivative closure only
+    /// those the adjoint reads (and what they need), less the value the caller gives.
+    fn computed(&self) -> Vec<bool> {
+        if !self.adjoint_only {
+            return self.adj.live.clone();
+        }
+        let mut needed = vec![false; self.prog.nodes.len()];
+        for step in &self.adj.steps {
+            let (diff::Step::Add { expr, .. } | diff::Step::Share { expr, .. }) = step;
+            expr.for_each_value(self.prog, &mut |v| needed[v] = true);
+        }
+        for id in (0..self.prog.nodes.len()).rev() {
+            if self.given.as_ref().is_some_and(|(g, _)| *g == id) {
+                needed[id] = false;
+            } else if needed[id] {
+                for &a in &self.prog.nodes[id].args {
+                    needed[a] = true;
+                }
+            }
+        }
+        needed
+    }
+
+    /// One `let` per computed value, in program order.
     fn forward(&self) -> Vec<TokenStream> {
         let mut out = Vec::new();
+        let computed = self.computed();
         for (id, node) in self.prog.nodes.iter().enumerate() {
-            if !self.adj.live[id] || matches!(node.op, Op::Param(_)) {
+            if !computed[id] || matches!(node.op, Op::Param(_)) {
                 continue;
             }
             let v = self.value_ident(id);
@@ -622,6 +659,8 @@ impl Emitter<'_> {
             float: self.float,
             prefix,
             params,
+            given: None,
+            adjoint_only: false,
         }
     }
 
@@ -652,7 +691,14 @@ impl Emitter<'_> {
             ));
         };
         let float = self.float;
-        let inner = self.sub_emitter(id, sub, &[input]);
+        let mut inner = self.sub_emitter(id, sub, &[input]);
+        // The closure's result is the entry of the map's value: read it rather than recompute it
+        // (σ′ = σ(1 − σ), exp′ = exp, tanh′ = 1 − tanh² need nothing else).
+        let z = Ident::new(&format!("__{}z", inner.prefix), Span::mixed_site());
+        if let Some(out) = sub.output {
+            inner.given = Some((out, z.clone()));
+        }
+        inner.adjoint_only = true;
         let x = inner.entry_ident().clone();
         let seed = Ident::new(&format!("__{}zbar", inner.prefix), Span::mixed_site());
         let forward = inner.forward();
@@ -666,13 +712,12 @@ impl Emitter<'_> {
         };
         let g = self.adj_ident(id);
         let a = self.operand(self.prog.nodes[id].args[0]).borrow;
+        let value = self.operand(id).borrow;
+        let closure = quote!(|#seed: #float, #x: #float, #z: #float| -> #float { #(#forward)* #(#reverse)* #grad });
         if input == 0 {
-            quote!(#g.zip_map(#a, |#seed: #float, #x: #float| -> #float { #(#forward)* #(#reverse)* #grad }))
+            quote!(#g.zip_zip_map(#a, #value, #closure))
         } else {
-            let acc = Ident::new(&format!("__{}acc", inner.prefix), Span::mixed_site());
-            quote!(#g.zip_fold(#a, 0.0, |#acc: #float, #seed: #float, #x: #float| -> #float {
-                #(#forward)* #(#reverse)* #acc + #grad
-            }))
+            quote!(#g.zip_zip_map(#a, #value, #closure).sum())
         }
     }
 }
