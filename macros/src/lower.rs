@@ -337,6 +337,10 @@ impl Lowerer<'_> {
     fn literal(&mut self, e: &Expr, lit: &syn::Lit) -> Option<ValueId> {
         match lit {
             syn::Lit::Float(_) => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
+            // `2f64` is a float literal that syn reads as an integer with a suffix.
+            syn::Lit::Int(int) if matches!(int.suffix(), "f64" | "f32") => {
+                self.push(Op::Const(e.to_token_stream()), Vec::new(), e)
+            }
             syn::Lit::Int(int) => {
                 self.cx.error_spanned_by(
                     e,
@@ -729,6 +733,8 @@ impl Lowerer<'_> {
                 ..
             }) => Some(e.to_token_stream()),
             Expr::Paren(p) => self.try_integer(&p.expr).map(|t| quote!((#t))),
+            // `*n` for an integer parameter taken by reference, whose binding already reads `(*n)`.
+            Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => self.try_integer(&u.expr),
             Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => {
                 self.try_integer(&u.expr).map(|t| quote!(-#t))
             }

@@ -138,6 +138,24 @@ fn map_closure_captures_outer_scalars() {
 }
 
 #[test]
+fn integer_parameters_by_reference_are_read_through_the_reference() {
+    // Regression: `*n` was rejected for `n: &i32`, although the original needs it.
+    let text = ir("fn f(x: f64, n: &i32) -> f64 { x.powi(*n) * (*n as f64) }");
+    assert!(text.contains("v1 = powi (* n) v0 : scalar"), "{text}");
+    assert!(
+        text.contains("v2 = const ((* n) as f64) : scalar"),
+        "{text}"
+    );
+}
+
+#[test]
+fn suffixed_integer_literals_are_floats() {
+    // Regression: `2f64` was reported as an integer literal.
+    let text = ir("fn f(x: f64) -> f64 { x * 2f64 }");
+    assert!(text.contains("v1 = const 2f64 : scalar"), "{text}");
+}
+
+#[test]
 fn integer_parameters_are_constants() {
     let text = ir("fn f(x: f64, n: i32) -> f64 { x.powi(n) * (n as f64) }");
     assert!(text.contains("v1 = powi n v0 : scalar"), "{text}");
