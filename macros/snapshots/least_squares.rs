@@ -31,12 +31,14 @@ pub fn ols_grad(
     let __v4: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = y - &__v3;
     let __v5: f64 = __v4.norm_squared();
     let __g5: f64 = 1.0;
-    let __g4: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (&__v4
-        * (2.0 * __g5));
-    let __g2: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = __g4;
-    let __g3: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (-&__g4);
-    let __g1: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 5> = (&__g3
-        * (beta.transpose()));
-    let __g0: ::matgrad::__private::nalgebra::SMatrix<f64, 5, 1> = (x.tr_mul(&__g3));
-    (__v5, (__g0, __g1, __g2))
+    let __g0: ::matgrad::__private::nalgebra::SMatrix<f64, 5, 1> = (-((x.tr_mul(&__v4))
+        * (2.0 * __g5)));
+    (
+        __v5,
+        (
+            __g0,
+            ((-(&__v4 * ((beta.transpose()) * (2.0 * __g5))))),
+            ((&__v4 * (2.0 * __g5))),
+        ),
+    )
 }

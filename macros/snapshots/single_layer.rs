@@ -37,10 +37,8 @@ fn single_layer_grad(
     let __v8: f64 = __v5 * __v7;
     let __g8: f64 = 1.0;
     let __g7: f64 = (__g8 * __v5);
-    let __g6: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (&__v6
-        * (2.0 * __g7));
-    let __g4: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = __g6;
-    let __g3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (__g4
+    let __g3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (((&__v6
+        * (2.0 * __g7)))
         .zip_zip_map(
             &__v3,
             &__v4,
@@ -50,7 +48,5 @@ fn single_layer_grad(
                 __m4_g0
             },
         ));
-    let __g0: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 16> = (&__g3
-        * (x.transpose()));
-    (__v8, __g0)
+    (__v8, ((&__g3 * (x.transpose()))))
 }

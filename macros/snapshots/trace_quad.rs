@@ -27,23 +27,16 @@ fn trace_quad_grad(
     let __v5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__v4 * b;
     let __v6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x.transpose();
     let __v7: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__v5 * &__v6;
-    let __v8: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__v7 * c;
-    let __v9: f64 = __v8.trace();
+    let __v9: f64 = __v7.tr_dot(c);
     let __g9: f64 = 1.0;
-    let __g8: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (::matgrad::__private::nalgebra::SMatrix::<
-        f64,
-        4,
-        4,
-    >::from_diagonal_element(__g9));
-    let __g7: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (&__g8
-        * (c.transpose()));
-    let __g5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (&__g7
-        * (__v6.transpose()));
-    let __g6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (__v5.tr_mul(&__g7));
+    let __g5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((c.tr_mul(x))
+        * __g9);
+    let __g6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__v5
+        .tr_mul(&(c.transpose()))) * __g9);
     let mut __g1: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (__g6
         .transpose());
     let __g4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (&__g5
         * (b.transpose()));
-    __g1 += (a.tr_mul(&__g4));
+    __g1.gemm_tr(1.0, a, &__g4, 1.0);
     (__v9, __g1)
 }

@@ -16,6 +16,7 @@ use quote::{format_ident, quote, quote_spanned};
 use crate::ast;
 use crate::diff::{self, AExpr, Adjoint, Step};
 use crate::ir::{Op, Program, Shape, ValueId};
+use crate::simplify;
 
 /// How generated code refers to a value.
 #[derive(Clone)]
@@ -82,20 +83,25 @@ struct Emitter<'a> {
     /// Whether the forward pass computes only what the adjoint reads (a derivative closure),
     /// rather than every value the result depends on.
     adjoint_only: bool,
+    /// Adjoints that are never stored, with the expression that stands for them.
+    inline: Vec<Option<AExpr>>,
 }
 
 /// Generates `{name}_grad` for a checked function.
 pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream {
     let float = Ident::new(func.float.name(), Span::call_site());
     let params = func.params.iter().map(param_operand).collect();
+    let adj = diff::differentiate(prog, &func.wrt);
+    let inline = simplify::inlined(prog, &adj);
     let e = Emitter {
         prog,
-        adj: diff::differentiate(prog, &func.wrt),
+        adj,
         float: &float,
         prefix: String::new(),
         params,
         given: None,
         adjoint_only: false,
+        inline,
     };
     let forward = e.forward();
     let reverse = e.reverse(&quote!(1.0));
@@ -107,7 +113,7 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         .wrt
         .iter()
         .map(|&k| match prog.param_node(k) {
-            Some(node) if e.adj.nonzero[node] => e.adj_ident(node).into_token_stream_owned(),
+            Some(node) if e.adj.nonzero[node] => e.adjoint_operand(node).place,
             _ => e.zeros(
                 func.params[k]
                     .kind
@@ -199,16 +205,6 @@ fn param_operand(p: &ast::Param) -> Operand {
     }
 }
 
-trait IntoOwnedTokens {
-    fn into_token_stream_owned(self) -> TokenStream;
-}
-
-impl IntoOwnedTokens for Ident {
-    fn into_token_stream_owned(self) -> TokenStream {
-        quote!(#self)
-    }
-}
-
 impl Emitter<'_> {
     fn ident(&self, kind: &str, id: ValueId) -> Ident {
         Ident::new(&format!("__{}{kind}{id}", self.prefix), Span::mixed_site())
@@ -296,12 +292,59 @@ impl Emitter<'_> {
         needed
     }
 
+    /// Matrix products whose only use is a trace, which then reads them as `A.tr_dot(&B)`
+    /// = tr(A·B) in n² operations instead of forming the n³ product. Such a product's own
+    /// rule never reads its value, so nothing else needs it.
+    fn traced_products(&self, computed: &[bool]) -> Vec<bool> {
+        let n = self.prog.nodes.len();
+        let mut uses = vec![0usize; n];
+        for (id, node) in self.prog.nodes.iter().enumerate() {
+            if computed[id] {
+                node.args.iter().for_each(|&a| uses[a] += 1);
+            }
+        }
+        if let Some(out) = self.prog.output {
+            uses[out] += 1;
+        }
+        for step in &self.adj.steps {
+            let (diff::Step::Add { expr, .. } | diff::Step::Share { expr, .. }) = step;
+            expr.for_each_value(self.prog, &mut |v| uses[v] += 1);
+        }
+        let mut traced = vec![false; n];
+        for (id, node) in self.prog.nodes.iter().enumerate() {
+            if computed[id] && matches!(node.op, Op::Trace) {
+                let m = node.args[0];
+                let product = matches!(self.prog.nodes[m].op, Op::Mul)
+                    && self.prog.nodes[m]
+                        .args
+                        .iter()
+                        .all(|&a| self.prog.shape(a).is_matrix());
+                traced[m] = product && uses[m] == 1;
+            }
+        }
+        traced
+    }
+
     /// One `let` per computed value, in program order.
     fn forward(&self) -> Vec<TokenStream> {
         let mut out = Vec::new();
         let computed = self.computed();
+        let traced = self.traced_products(&computed);
         for (id, node) in self.prog.nodes.iter().enumerate() {
-            if !computed[id] || matches!(node.op, Op::Param(_)) {
+            if !computed[id] || traced[id] || matches!(node.op, Op::Param(_)) {
+                continue;
+            }
+            if let Op::Trace = node.op
+                && traced[node.args[0]]
+            {
+                let v = self.value_ident(id);
+                let float = self.float;
+                let product = &self.prog.nodes[node.args[0]];
+                let (a, b) = (
+                    self.operand(product.args[0]).place,
+                    self.operand(product.args[1]).borrow,
+                );
+                out.push(quote_spanned!(node.loc.start=> let #v: #float = #a.tr_dot(#b);));
                 continue;
             }
             let v = self.value_ident(id);
@@ -429,12 +472,15 @@ impl Emitter<'_> {
                 Step::Add { target, expr } => (*target, expr),
                 Step::Share { index, expr } => {
                     let t = self.ident("t", *index);
-                    let value = self.expr(expr).place;
+                    let value = self.expr(&self.prepare(expr)).place;
                     stmts.push(quote!(let #t = #value;));
                     continue;
                 }
             };
-            let step_expr = expr;
+            if self.inline[target].is_some() {
+                continue;
+            }
+            let step_expr = &self.prepare(expr);
             let span = self.prog.nodes[target].loc.start;
             if declared[target] {
                 stmts.push(self.accumulate(target, step_expr));
@@ -448,6 +494,39 @@ impl Emitter<'_> {
             }
         }
         stmts
+    }
+
+    /// A contribution as it is emitted: inlined adjoints expanded, then simplified.
+    fn prepare(&self, e: &AExpr) -> AExpr {
+        let e = simplify::simplify(self.prog, &self.adj, simplify::expand(e, &self.inline));
+        // A leading sign or scale stays for the in-place update to absorb as its α.
+        match e {
+            AExpr::Neg(x) => AExpr::Neg(Box::new(self.sink_inner(*x))),
+            AExpr::Scale(x, s) if matches!(*x, AExpr::MatMul(..)) => AExpr::Scale(x, s),
+            other => simplify::sink(self.prog, &self.adj, other),
+        }
+    }
+
+    fn sink_inner(&self, e: AExpr) -> AExpr {
+        match e {
+            AExpr::Scale(x, s) if matches!(*x, AExpr::MatMul(..)) => AExpr::Scale(x, s),
+            other => simplify::sink(self.prog, &self.adj, other),
+        }
+    }
+
+    /// The adjoint of `id`: its variable, or the expression it is inlined as.
+    fn adjoint_operand(&self, id: ValueId) -> Operand {
+        match &self.inline[id] {
+            Some(e) => match simplify::sink(
+                self.prog,
+                &self.adj,
+                simplify::simplify(self.prog, &self.adj, e.clone()),
+            ) {
+                AExpr::Adj(u) => Operand::local(&self.adj_ident(u), self.prog.shape(u)),
+                other => Operand::temp(self.first_value(&other)),
+            },
+            None => Operand::local(&self.adj_ident(id), self.prog.shape(id)),
+        }
     }
 
     /// The expression that declares an adjoint.
@@ -503,11 +582,50 @@ impl Emitter<'_> {
                 })
             }
             _ => {
+                if let Some(update) = self.update_with_product(&g, e) {
+                    return update;
+                }
                 let x = self.expr(e);
                 let x = x.arith();
                 quote!(#g += #x;)
             }
         }
+    }
+
+    /// `g += α·A·B` in place, with nalgebra's BLAS-style kernels: `ger` for an outer product,
+    /// `gemm_tr` for Aᵀ·B, `gemm` otherwise. `None` when `e` is not a (signed, scaled) product.
+    fn update_with_product(&self, g: &Ident, e: &AExpr) -> Option<TokenStream> {
+        let (sign, e) = match e {
+            AExpr::Neg(x) => (quote!(-), &**x),
+            x => (TokenStream::new(), x),
+        };
+        let (product, alpha) = match e {
+            AExpr::Scale(p, s) => (&**p, self.expr(s).place),
+            p => (p, quote!(1.0)),
+        };
+        let AExpr::MatMul(a, b) = product else {
+            return None;
+        };
+        let vector = |x: &AExpr| {
+            matches!(
+                simplify::shape(self.prog, &self.adj, x),
+                Shape::Matrix(_, 1)
+            )
+        };
+        Some(match (&**a, &**b) {
+            (u, AExpr::Transpose(v)) if vector(u) && vector(v) => {
+                let (u, v) = (self.expr(u).borrow, self.expr(v).borrow);
+                quote!(#g.ger(#sign #alpha, #u, #v, 1.0);)
+            }
+            (AExpr::Transpose(at), b) => {
+                let (at, b) = (self.expr(at).borrow, self.expr(b).borrow);
+                quote!(#g.gemm_tr(#sign #alpha, #at, #b, 1.0);)
+            }
+            (a, b) => {
+                let (a, b) = (self.expr(a).borrow, self.expr(b).borrow);
+                quote!(#g.gemm(#sign #alpha, #a, #b, 1.0);)
+            }
+        })
     }
 
     fn expr(&self, e: &AExpr) -> Operand {
@@ -606,14 +724,14 @@ impl Emitter<'_> {
         };
         let ((ra, ca), (rb, cb)) = (dims(args[0]), dims(args[1]));
         let sizes = [ra, ca, rb, cb, ra * rb, ca * cb].map(Literal::usize_unsuffixed);
-        let g = self.adj_ident(node);
+        let g = self.adjoint_operand(node).borrow;
         let (name, other) = if left {
             ("kronecker_adjoint_left", self.operand(args[1]).borrow)
         } else {
             ("kronecker_adjoint_right", self.operand(args[0]).borrow)
         };
         let name = Ident::new(name, Span::call_site());
-        quote!(::matgrad::__private::#name::<#float, #(#sizes),*>(&#g, #other))
+        quote!(::matgrad::__private::#name::<#float, #(#sizes),*>(#g, #other))
     }
 
     #[allow(
@@ -653,14 +771,17 @@ impl Emitter<'_> {
                 .iter()
                 .map(|&a| self.operand(a)),
         );
+        let adj = diff::differentiate(sub, wrt);
+        let inline = simplify::inlined(sub, &adj);
         Emitter {
             prog: sub,
-            adj: diff::differentiate(sub, wrt),
+            adj,
             float: self.float,
             prefix,
             params,
             given: None,
             adjoint_only: false,
+            inline,
         }
     }
 
@@ -710,14 +831,31 @@ impl Emitter<'_> {
             }
             _ => quote!(0.0),
         };
-        let g = self.adj_ident(id);
         let a = self.operand(self.prog.nodes[id].args[0]).borrow;
         let value = self.operand(id).borrow;
-        let closure = quote!(|#seed: #float, #x: #float, #z: #float| -> #float { #(#forward)* #(#reverse)* #grad });
-        if input == 0 {
-            quote!(#g.zip_zip_map(#a, #value, #closure))
+        // An adjoint s·𝟙 (the map feeds a sum) seeds every entry with the same scalar.
+        let uniform = match self.inline[id]
+            .as_ref()
+            .map(|e| simplify::simplify(self.prog, &self.adj, e.clone()))
+        {
+            Some(AExpr::Fill(s, _)) => Some(self.expr(&s).place),
+            _ => None,
+        };
+        let mapped = if let Some(s) = uniform {
+            let a = self.operand(self.prog.nodes[id].args[0]).place;
+            quote!(#a.zip_map(#value, |#x: #float, #z: #float| -> #float {
+                let #seed: #float = #s;
+                #(#forward)* #(#reverse)* #grad
+            }))
         } else {
-            quote!(#g.zip_zip_map(#a, #value, #closure).sum())
+            let g = self.adjoint_operand(id).place;
+            let closure = quote!(|#seed: #float, #x: #float, #z: #float| -> #float { #(#forward)* #(#reverse)* #grad });
+            quote!(#g.zip_zip_map(#a, #value, #closure))
+        };
+        if input == 0 {
+            mapped
+        } else {
+            quote!(#mapped.sum())
         }
     }
 }

@@ -16,6 +16,7 @@ mod ir;
 mod lower;
 mod rules;
 mod shape;
+mod simplify;
 mod text;
 mod types;
 

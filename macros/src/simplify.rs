@@ -1,0 +1,403 @@
+//! Algebra on the adjoint program, so emitted code does the least work.
+//!
+//! Two things happen here. *Inlining*: an adjoint with a single contribution of a cheap,
+//! structured form (another adjoint, a sign or scalar factor of one, s·I, s·𝟙, an outer product
+//! u·vᵀ) is never stored in a matrix; its users see the expression instead. *Simplification*:
+//! the expressions users then build are rewritten with the identities below: signs and scalar
+//! factors move to the smallest operand, products with s·I become scalings, transposes of
+//! products become products of transposes, and chains of products are re-associated in the
+//! order of fewest multiplications (the matrix-chain order, from the shapes known at compile
+//! time). Runs inside `emit`, after `diff`.
+//!
+//! Before: `g4 = r·(2·g5)` (one use), `g3 = −g4`, `g0 += xᵀ·g3`.
+//! After: `g0 = −(xᵀ·r)·(2·g5)`: a 5-vector is scaled, not the 20-vector r.
+
+use crate::diff::{AExpr, Adjoint, Step};
+use crate::ir::{Program, Shape};
+
+type B = Box<AExpr>;
+
+/// The shape of an adjoint expression.
+pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
+    match e {
+        AExpr::Adj(v) | AExpr::Val(v) => prog.shape(*v),
+        AExpr::Neg(a)
+        | AExpr::Scale(a, _)
+        | AExpr::DivBy(a, _)
+        | AExpr::ComponentMul(a, _)
+        | AExpr::ComponentDiv(a, _) => shape(prog, adj, a),
+        AExpr::MatMul(a, b) => match (shape(prog, adj, a), shape(prog, adj, b)) {
+            (Shape::Matrix(r, _), Shape::Matrix(_, c)) => Shape::Matrix(r, c),
+            _ => Shape::Poison,
+        },
+        AExpr::Transpose(a) => match shape(prog, adj, a) {
+            Shape::Matrix(r, c) => Shape::Matrix(c, r),
+            other => other,
+        },
+        AExpr::Diag(_, n) => Shape::Matrix(*n, *n),
+        AExpr::Fill(_, s) | AExpr::OneHot(_, s, ..) => *s,
+        AExpr::MapAdj { node, input } => {
+            if *input == 0 {
+                prog.shape(prog.nodes[*node].args[0])
+            } else {
+                Shape::Scalar
+            }
+        }
+        AExpr::Shared(k) => adj
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Share { index, expr } if index == k => Some(shape(prog, adj, expr)),
+                _ => None,
+            })
+            .unwrap_or(Shape::Poison),
+        AExpr::DeterminantGradient { matrix, .. } => prog.shape(*matrix),
+        AExpr::SolveTransposed { rhs, .. } => shape(prog, adj, rhs),
+        AExpr::KroneckerAdjoint { node, left } => {
+            prog.shape(prog.nodes[*node].args[usize::from(!*left)])
+        }
+        AExpr::PowerAdjoint { base, .. } => prog.shape(*base),
+        AExpr::Lit(_)
+        | AExpr::Cast(_)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Dot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..) => Shape::Scalar,
+    }
+}
+
+/// For each value, the expression its adjoint is inlined as, when it is not stored.
+pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
+    let mut uses = vec![0usize; prog.nodes.len()];
+    for step in &adj.steps {
+        let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
+        count_adjoints(expr, &mut uses);
+    }
+    let mut inline: Vec<Option<AExpr>> = vec![None; prog.nodes.len()];
+    for step in &adj.steps {
+        let Step::Add { target, expr } = step else {
+            continue;
+        };
+        if adj.count(*target) != 1 || !prog.shape(*target).is_matrix() {
+            continue;
+        }
+        let expanded = simplify(prog, adj, expand(expr, &inline));
+        let structured = matches!(expanded, AExpr::Adj(_) | AExpr::Diag(..) | AExpr::Fill(..));
+        if structured || (uses[*target] <= 2 && cheap(prog, &expanded)) {
+            inline[*target] = Some(expanded);
+        }
+    }
+    inline
+}
+
+fn count_adjoints(e: &AExpr, uses: &mut [usize]) {
+    if let AExpr::Adj(v) = e {
+        uses[*v] += 1;
+    }
+    for child in children(e) {
+        count_adjoints(child, uses);
+    }
+    if let AExpr::MapAdj { node, .. } | AExpr::KroneckerAdjoint { node, .. } = e {
+        uses[*node] += 1;
+    }
+}
+
+/// Cheap to recompute wherever it is used: signs, scalings and transposes of stored values,
+/// and outer products of vectors.
+fn cheap(prog: &Program, e: &AExpr) -> bool {
+    match e {
+        AExpr::Adj(_) | AExpr::Val(_) | AExpr::Diag(..) | AExpr::Fill(..) => true,
+        AExpr::Neg(x) | AExpr::Transpose(x) => cheap(prog, x),
+        AExpr::Scale(x, s) | AExpr::DivBy(x, s) => cheap(prog, x) && size(s) <= 8,
+        AExpr::MatMul(u, v) => is_vector_leaf(prog, u) && is_vector_leaf(prog, v),
+        _ => false,
+    }
+}
+
+/// A stored vector or its transpose.
+fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
+    match e {
+        AExpr::Transpose(x) => is_vector_leaf(prog, x),
+        AExpr::Adj(v) | AExpr::Val(v) => {
+            matches!(prog.shape(*v), Shape::Matrix(_, 1) | Shape::Matrix(1, _))
+        }
+        _ => false,
+    }
+}
+
+fn size(e: &AExpr) -> usize {
+    1 + children(e).into_iter().map(size).sum::<usize>()
+}
+
+fn children(e: &AExpr) -> Vec<&AExpr> {
+    match e {
+        AExpr::Neg(a)
+        | AExpr::Transpose(a)
+        | AExpr::Diag(a, _)
+        | AExpr::Fill(a, _)
+        | AExpr::OneHot(a, ..)
+        | AExpr::Method(_, a)
+        | AExpr::Helper(_, a)
+        | AExpr::Powi(a, _)
+        | AExpr::SolveTransposed { rhs: a, .. }
+        | AExpr::PowerAdjoint { adjoint: a, .. } => vec![a],
+        AExpr::Add(a, b)
+        | AExpr::Sub(a, b)
+        | AExpr::Mul(a, b)
+        | AExpr::Div(a, b)
+        | AExpr::Scale(a, b)
+        | AExpr::DivBy(a, b)
+        | AExpr::MatMul(a, b)
+        | AExpr::Dot(a, b)
+        | AExpr::ComponentMul(a, b)
+        | AExpr::ComponentDiv(a, b)
+        | AExpr::Powf(a, b) => vec![a, b],
+        _ => Vec::new(),
+    }
+}
+
+/// Replaces inlined adjoints by their expressions.
+pub fn expand(e: &AExpr, inline: &[Option<AExpr>]) -> AExpr {
+    let x = |a: &AExpr| Box::new(expand(a, inline));
+    match e {
+        AExpr::Adj(v) => inline[*v].clone().unwrap_or(AExpr::Adj(*v)),
+        AExpr::Neg(a) => AExpr::Neg(x(a)),
+        AExpr::Transpose(a) => AExpr::Transpose(x(a)),
+        AExpr::Diag(a, n) => AExpr::Diag(x(a), *n),
+        AExpr::Fill(a, s) => AExpr::Fill(x(a), *s),
+        AExpr::OneHot(a, s, i, j) => AExpr::OneHot(x(a), *s, *i, *j),
+        AExpr::Method(m, a) => AExpr::Method(m, x(a)),
+        AExpr::Helper(f, a) => AExpr::Helper(*f, x(a)),
+        AExpr::Powi(a, n) => AExpr::Powi(x(a), n.clone()),
+        AExpr::SolveTransposed { solve, rhs } => AExpr::SolveTransposed {
+            solve: *solve,
+            rhs: x(rhs),
+        },
+        AExpr::PowerAdjoint {
+            base,
+            adjoint,
+            exponent,
+        } => AExpr::PowerAdjoint {
+            base: *base,
+            adjoint: x(adjoint),
+            exponent: exponent.clone(),
+        },
+        AExpr::Add(a, b) => AExpr::Add(x(a), x(b)),
+        AExpr::Sub(a, b) => AExpr::Sub(x(a), x(b)),
+        AExpr::Mul(a, b) => AExpr::Mul(x(a), x(b)),
+        AExpr::Div(a, b) => AExpr::Div(x(a), x(b)),
+        AExpr::Scale(a, b) => AExpr::Scale(x(a), x(b)),
+        AExpr::DivBy(a, b) => AExpr::DivBy(x(a), x(b)),
+        AExpr::MatMul(a, b) => AExpr::MatMul(x(a), x(b)),
+        AExpr::Dot(a, b) => AExpr::Dot(x(a), x(b)),
+        AExpr::ComponentMul(a, b) => AExpr::ComponentMul(x(a), x(b)),
+        AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(x(a), x(b)),
+        AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
+        other => other.clone(),
+    }
+}
+
+/// Where a sign or a scalar factor of a product is applied: to the operand or result with the
+/// fewest entries, `(u·s)·vᵀ` rather than `(u·vᵀ)·s`. Run once on an expression about to be
+/// emitted; `simplify` moves factors out, this moves them back in to the cheapest place.
+pub fn sink(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
+    let len = |x: &AExpr| shape(prog, adj, x).len();
+    match e {
+        AExpr::Scale(p, s) => match *p {
+            AExpr::MatMul(a, b) => {
+                let (la, lb, lz) = (len(&a), len(&b), len(&AExpr::MatMul(a.clone(), b.clone())));
+                if la < lz && la <= lb {
+                    AExpr::MatMul(Box::new(sink(prog, adj, AExpr::Scale(a, s))), b)
+                } else if lb < lz {
+                    AExpr::MatMul(a, Box::new(sink(prog, adj, AExpr::Scale(b, s))))
+                } else {
+                    AExpr::Scale(Box::new(AExpr::MatMul(a, b)), s)
+                }
+            }
+            other => AExpr::Scale(Box::new(other), s),
+        },
+        AExpr::Neg(p) => match *p {
+            AExpr::MatMul(a, b) => {
+                let (la, lb, lz) = (len(&a), len(&b), len(&AExpr::MatMul(a.clone(), b.clone())));
+                if la < lz && la <= lb {
+                    AExpr::MatMul(Box::new(sink(prog, adj, AExpr::Neg(a))), b)
+                } else if lb < lz {
+                    AExpr::MatMul(a, Box::new(sink(prog, adj, AExpr::Neg(b))))
+                } else {
+                    AExpr::Neg(Box::new(AExpr::MatMul(a, b)))
+                }
+            }
+            AExpr::Scale(x, s) => match sink(prog, adj, AExpr::Scale(x, s)) {
+                // −(s·A) keeps its sign outside when the scaling stayed outside too.
+                AExpr::Scale(x, s) => AExpr::Scale(x, Box::new(AExpr::Neg(s))),
+                inner => AExpr::Neg(Box::new(inner)),
+            },
+            other => AExpr::Neg(Box::new(other)),
+        },
+        other => other,
+    }
+}
+
+/// Rewrites `e` bottom-up with the identities of this module.
+pub fn simplify(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
+    let s = |a: B| Box::new(simplify(prog, adj, *a));
+    let e = match e {
+        AExpr::Neg(a) => AExpr::Neg(s(a)),
+        AExpr::Transpose(a) => AExpr::Transpose(s(a)),
+        AExpr::Scale(a, b) => AExpr::Scale(s(a), s(b)),
+        AExpr::DivBy(a, b) => AExpr::DivBy(s(a), s(b)),
+        AExpr::MatMul(a, b) => AExpr::MatMul(s(a), s(b)),
+        AExpr::Dot(a, b) => AExpr::Dot(s(a), s(b)),
+        AExpr::ComponentMul(a, b) => AExpr::ComponentMul(s(a), s(b)),
+        AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(s(a), s(b)),
+        other => other,
+    };
+    rewrite(prog, adj, e)
+}
+
+fn neg(e: AExpr) -> AExpr {
+    match e {
+        AExpr::Neg(x) => *x,
+        x => AExpr::Neg(Box::new(x)),
+    }
+}
+
+fn scale(e: AExpr, s: B) -> AExpr {
+    match e {
+        AExpr::Neg(x) => neg(scale(*x, s)),
+        AExpr::Scale(x, t) => AExpr::Scale(x, Box::new(AExpr::Mul(t, s))),
+        x => AExpr::Scale(Box::new(x), s),
+    }
+}
+
+/// One level of rewriting, on simplified operands.
+fn rewrite(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
+    match e {
+        AExpr::Neg(x) => neg(*x),
+        AExpr::Scale(x, s) => scale(*x, s),
+        // Transposes move to the leaves: (A·B)ᵀ = Bᵀ·Aᵀ, (s·I)ᵀ = s·I, (−A)ᵀ = −Aᵀ.
+        AExpr::Transpose(x) => match *x {
+            AExpr::Transpose(y) => *y,
+            // The transpose of a stored transpose is the value it was taken of.
+            AExpr::Val(v) if matches!(prog.nodes[v].op, crate::ir::Op::Transpose) => {
+                AExpr::Val(prog.nodes[v].args[0])
+            }
+            AExpr::Diag(s, n) => AExpr::Diag(s, n),
+            AExpr::Fill(s, Shape::Matrix(r, c)) => AExpr::Fill(s, Shape::Matrix(c, r)),
+            AExpr::Neg(y) => neg(rewrite(prog, adj, AExpr::Transpose(y))),
+            AExpr::Scale(y, s) => scale(rewrite(prog, adj, AExpr::Transpose(y)), s),
+            AExpr::MatMul(a, b) => {
+                let (bt, at) = (
+                    rewrite(prog, adj, AExpr::Transpose(b)),
+                    rewrite(prog, adj, AExpr::Transpose(a)),
+                );
+                rewrite(prog, adj, AExpr::MatMul(Box::new(bt), Box::new(at)))
+            }
+            y => AExpr::Transpose(Box::new(y)),
+        },
+        // Products with s·I are scalings; signs and scalar factors move out of products.
+        AExpr::MatMul(a, b) => match (*a, *b) {
+            (AExpr::Diag(s, _), y) | (y, AExpr::Diag(s, _)) => scale(y, s),
+            (AExpr::Neg(x), y) => neg(rewrite(prog, adj, AExpr::MatMul(x, Box::new(y)))),
+            (x, AExpr::Neg(y)) => neg(rewrite(prog, adj, AExpr::MatMul(Box::new(x), y))),
+            (AExpr::Scale(x, s), y) => scale(rewrite(prog, adj, AExpr::MatMul(x, Box::new(y))), s),
+            (x, AExpr::Scale(y, s)) => scale(rewrite(prog, adj, AExpr::MatMul(Box::new(x), y)), s),
+            (x, y) => chain_order(prog, adj, AExpr::MatMul(Box::new(x), Box::new(y))),
+        },
+        // 𝟙∘A = A: the adjoint of a sum multiplies nothing.
+        AExpr::ComponentMul(a, b) => match (*a, *b) {
+            (AExpr::Fill(s, _), y) | (y, AExpr::Fill(s, _)) => scale(y, s),
+            (x, y) => AExpr::ComponentMul(Box::new(x), Box::new(y)),
+        },
+        other => other,
+    }
+}
+
+/// Re-associates a chain of products in the order of fewest scalar multiplications.
+fn chain_order(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
+    let mut factors = Vec::new();
+    flatten(e, &mut factors);
+    if factors.len() < 3 {
+        return rebuild(factors);
+    }
+    let dims: Option<Vec<(usize, usize)>> = factors
+        .iter()
+        .map(|f| match shape(prog, adj, f) {
+            Shape::Matrix(r, c) => Some((r, c)),
+            _ => None,
+        })
+        .collect();
+    let Some(dims) = dims else {
+        return rebuild(factors);
+    };
+    let n = factors.len();
+    // cost[i][j]: fewest multiplications for factors i..=j; split[i][j]: where to split them.
+    let mut cost = vec![vec![0usize; n]; n];
+    let mut split = vec![vec![0usize; n]; n];
+    for len in 2..=n {
+        for i in 0..=n - len {
+            let j = i + len - 1;
+            cost[i][j] = usize::MAX;
+            for k in i..j {
+                let c = cost[i][k] + cost[k + 1][j] + dims[i].0 * dims[k].1 * dims[j].1;
+                if c < cost[i][j] {
+                    cost[i][j] = c;
+                    split[i][j] = k;
+                }
+            }
+        }
+    }
+    let mut slots: Vec<Option<AExpr>> = factors.into_iter().map(Some).collect();
+    build(&mut slots, &split, 0, n - 1)
+}
+
+fn flatten(e: AExpr, out: &mut Vec<AExpr>) {
+    match e {
+        AExpr::MatMul(a, b) => {
+            flatten(*a, out);
+            flatten(*b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn rebuild(factors: Vec<AExpr>) -> AExpr {
+    factors
+        .into_iter()
+        .reduce(|a, b| AExpr::MatMul(Box::new(a), Box::new(b)))
+        .expect("invariant: a product has factors")
+}
+
+fn build(slots: &mut [Option<AExpr>], split: &[Vec<usize>], i: usize, j: usize) -> AExpr {
+    if i == j {
+        return slots[i]
+            .take()
+            .expect("invariant: each factor is used once");
+    }
+    let k = split[i][j];
+    let left = build(slots, split, i, k);
+    let right = build(slots, split, k + 1, j);
+    AExpr::MatMul(Box::new(left), Box::new(right))
+}
+
+/// The shapes and value ids a test can use to check re-association without a program.
+#[cfg(test)]
+pub fn chain_cost(dims: &[(usize, usize)]) -> usize {
+    let n = dims.len();
+    let mut cost = vec![vec![0usize; n]; n];
+    for len in 2..=n {
+        for i in 0..=n - len {
+            let j = i + len - 1;
+            cost[i][j] = (i..j)
+                .map(|k| cost[i][k] + cost[k + 1][j] + dims[i].0 * dims[k].1 * dims[j].1)
+                .min()
+                .unwrap_or(0);
+        }
+    }
+    cost[0][n - 1]
+}
