@@ -13,7 +13,7 @@
 //! After: `g0 = −(xᵀ·r)·(2·g5)`: a 5-vector is scaled, not the 20-vector r.
 
 use crate::diff::{AExpr, Adjoint, Step};
-use crate::ir::{Program, Shape};
+use crate::ir::{Op, Program, Shape};
 
 type B = Box<AExpr>;
 
@@ -284,7 +284,7 @@ fn rewrite(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
         AExpr::Transpose(x) => match *x {
             AExpr::Transpose(y) => *y,
             // The transpose of a stored transpose is the value it was taken of.
-            AExpr::Val(v) if matches!(prog.nodes[v].op, crate::ir::Op::Transpose) => {
+            AExpr::Val(v) if matches!(prog.nodes[v].op, Op::Transpose) => {
                 AExpr::Val(prog.nodes[v].args[0])
             }
             AExpr::Diag(s, n) => AExpr::Diag(s, n),
@@ -323,7 +323,7 @@ fn chain_order(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
     let mut factors = Vec::new();
     flatten(e, &mut factors);
     if factors.len() < 3 {
-        return rebuild(factors);
+        return rebuild(prog, adj, factors);
     }
     let dims: Option<Vec<(usize, usize)>> = factors
         .iter()
@@ -333,7 +333,7 @@ fn chain_order(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
         })
         .collect();
     let Some(dims) = dims else {
-        return rebuild(factors);
+        return rebuild(prog, adj, factors);
     };
     let n = factors.len();
     // cost[i][j]: fewest multiplications for factors i..=j; split[i][j]: where to split them.
@@ -353,7 +353,7 @@ fn chain_order(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
         }
     }
     let mut slots: Vec<Option<AExpr>> = factors.into_iter().map(Some).collect();
-    build(&mut slots, &split, 0, n - 1)
+    build(prog, adj, &mut slots, &split, 0, n - 1)
 }
 
 fn flatten(e: AExpr, out: &mut Vec<AExpr>) {
@@ -366,38 +366,63 @@ fn flatten(e: AExpr, out: &mut Vec<AExpr>) {
     }
 }
 
-fn rebuild(factors: Vec<AExpr>) -> AExpr {
+fn rebuild(prog: &Program, adj: &Adjoint, factors: Vec<AExpr>) -> AExpr {
     factors
         .into_iter()
-        .reduce(|a, b| AExpr::MatMul(Box::new(a), Box::new(b)))
+        .reduce(|a, b| product(prog, adj, a, b))
         .expect("invariant: a product has factors")
 }
 
-fn build(slots: &mut [Option<AExpr>], split: &[Vec<usize>], i: usize, j: usize) -> AExpr {
+fn build(
+    prog: &Program,
+    adj: &Adjoint,
+    slots: &mut [Option<AExpr>],
+    split: &[Vec<usize>],
+    i: usize,
+    j: usize,
+) -> AExpr {
     if i == j {
         return slots[i]
             .take()
             .expect("invariant: each factor is used once");
     }
     let k = split[i][j];
-    let left = build(slots, split, i, k);
-    let right = build(slots, split, k + 1, j);
-    AExpr::MatMul(Box::new(left), Box::new(right))
+    let left = build(prog, adj, slots, split, i, k);
+    let right = build(prog, adj, slots, split, k + 1, j);
+    product(prog, adj, left, right)
 }
 
-/// The shapes and value ids a test can use to check re-association without a program.
-#[cfg(test)]
-pub fn chain_cost(dims: &[(usize, usize)]) -> usize {
-    let n = dims.len();
-    let mut cost = vec![vec![0usize; n]; n];
-    for len in 2..=n {
-        for i in 0..=n - len {
-            let j = i + len - 1;
-            cost[i][j] = (i..j)
-                .map(|k| cost[i][k] + cost[k + 1][j] + dims[i].0 * dims[k].1 * dims[j].1)
-                .min()
-                .unwrap_or(0);
+/// `A·B`, or the stored value that already is `A·B` (or `(B·A)ᵀ` for `Aᵀ·Bᵀ`). Products that
+/// feed a trace are left alone: the forward pass may not form them.
+fn product(prog: &Program, adj: &Adjoint, a: AExpr, b: AExpr) -> AExpr {
+    let stored = |x: usize, y: usize| {
+        (0..prog.nodes.len()).find(|&n| {
+            let node = &prog.nodes[n];
+            adj.live[n]
+                && matches!(node.op, Op::Mul)
+                && node.args == [x, y]
+                && prog.shape(x).is_matrix()
+                && prog.shape(y).is_matrix()
+                && !prog
+                    .nodes
+                    .iter()
+                    .any(|u| matches!(u.op, Op::Trace) && u.args == [n])
+        })
+    };
+    match (&a, &b) {
+        (AExpr::Val(x), AExpr::Val(y)) => {
+            if let Some(n) = stored(*x, *y) {
+                return AExpr::Val(n);
+            }
         }
+        (AExpr::Transpose(x), AExpr::Transpose(y)) => {
+            if let (AExpr::Val(x), AExpr::Val(y)) = (&**x, &**y)
+                && let Some(n) = stored(*y, *x)
+            {
+                return AExpr::Transpose(Box::new(AExpr::Val(n)));
+            }
+        }
+        _ => {}
     }
-    cost[0][n - 1]
+    AExpr::MatMul(Box::new(a), Box::new(b))
 }

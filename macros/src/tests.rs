@@ -540,3 +540,94 @@ fn derivation_of_gradients_with_respect_to_several_parameters() {
     );
     assert_eq!(text, "∇a = s·b\n∇b = s·a\n∇s = ⟨a, b⟩");
 }
+
+// ---- simplification ------------------------------------------------------------------------
+
+/// A product tree with its parentheses, for checking association.
+fn tree(e: &crate::diff::AExpr) -> String {
+    use crate::diff::AExpr;
+    match e {
+        AExpr::MatMul(a, b) => format!("({} {})", tree(a), tree(b)),
+        AExpr::Transpose(a) => format!("{}'", tree(a)),
+        AExpr::Neg(a) => format!("-{}", tree(a)),
+        AExpr::Scale(a, s) => format!("[{} * {s}]", tree(a)),
+        other => other.to_string(),
+    }
+}
+
+fn simplified(src: &str, build: impl Fn() -> crate::diff::AExpr) -> String {
+    let (result, errors) = front("", src);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (func, prog) = result.expect("lowered");
+    let adj = diff::differentiate(&prog, &func.wrt);
+    tree(&crate::simplify::simplify(&prog, &adj, build()))
+}
+
+#[test]
+fn products_are_reassociated_in_chain_order() {
+    use crate::diff::AExpr::{MatMul, Transpose, Val};
+    let src = "fn f(a: &Matrix6<f64>, u: &Vector6<f64>, v: &Vector6<f64>, b: &Matrix6<f64>) -> f64 { a.sum() }";
+    // (A·u)·vᵀ·B as written costs 36 + 36 + 216; (A·u)·(vᵀ·B) costs 36 + 36 + 36.
+    let text = simplified(src, || {
+        MatMul(
+            Box::new(MatMul(
+                Box::new(MatMul(Box::new(Val(0)), Box::new(Val(1)))),
+                Box::new(Transpose(Box::new(Val(2)))),
+            )),
+            Box::new(Val(3)),
+        )
+    });
+    assert_eq!(text, "((v0 v1) (v2' v3))");
+}
+
+#[test]
+fn products_with_identity_become_scalings() {
+    use crate::diff::AExpr::{Diag, Lit, MatMul, Transpose, Val};
+    let src = "fn f(a: &Matrix3<f64>) -> f64 { a.sum() }";
+    let text = simplified(src, || {
+        MatMul(
+            Box::new(Diag(Box::new(Lit("2.0".into())), 3)),
+            Box::new(Transpose(Box::new(Val(0)))),
+        )
+    });
+    assert_eq!(text, "[v0' * 2.0]");
+}
+
+#[test]
+fn signs_leave_products_and_transposes_reach_leaves() {
+    use crate::diff::AExpr::{MatMul, Neg, Transpose, Val};
+    let src = "fn f(a: &Matrix3<f64>, b: &Matrix3<f64>) -> f64 { a.sum() }";
+    let text = simplified(src, || {
+        Transpose(Box::new(MatMul(
+            Box::new(Neg(Box::new(Val(0)))),
+            Box::new(Val(1)),
+        )))
+    });
+    assert_eq!(text, "-(v1' v0')");
+}
+
+#[test]
+fn a_trace_of_a_product_does_not_form_the_product() {
+    let text = expansion(
+        "",
+        "fn f(a: &Matrix3<f64>, b: &Matrix3<f64>) -> f64 { (a * b).trace() }",
+    );
+    assert!(text.contains("a.tr_dot(b)"), "{text}");
+    assert!(!text.contains("from_diagonal_element"), "{text}");
+}
+
+#[test]
+fn an_outer_product_adjoint_is_not_stored() {
+    // ∇A of uᵀ·A⁻¹·u: the adjoint of A⁻¹ is the outer product of two vectors, so the inverse's
+    // rule multiplies vectors (A⁻ᵀ·u, then …), never 3×3 by 3×3 twice.
+    let text = expansion(
+        "wrt(a)",
+        "fn f(a: &Matrix3<f64>, u: &Vector3<f64>) -> f64 { u.dot(&(a.try_inverse().unwrap() * u)) }",
+    );
+    assert!(
+        !text.contains("let __g2"),
+        "the adjoint of the inverse is stored:\n{text}"
+    );
+    // uᵀ·A⁻ᵀ is (A⁻¹·u)ᵀ, which the forward pass already has.
+    assert!(text.contains("__v3.transpose()"), "{text}");
+}
