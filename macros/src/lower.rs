@@ -537,7 +537,7 @@ impl Lowerer<'_> {
             return None;
         };
         let Expr::MethodCall(inner) = &*m.receiver else {
-            return self.unsupported_option(e);
+            return self.unsupported_option(e, &m.receiver);
         };
         match (
             inner.method.to_string().as_str(),
@@ -553,11 +553,19 @@ impl Lowerer<'_> {
                 let b = self.expr(&inner.args[0]);
                 self.push(Op::Solve(finish), vec![a?, b?], e)
             }
-            _ => self.unsupported_option(e),
+            _ => self.unsupported_option(e, &m.receiver),
         }
     }
 
-    fn unsupported_option(&self, e: &Expr) -> Option<ValueId> {
+    /// Reports `.unwrap()` on something other than `try_inverse()` or `solve(…)`, unless the
+    /// receiver is a value whose own error was already reported (`let inv = a.try_inverse();`).
+    fn unsupported_option(&mut self, e: &Expr, receiver: &Expr) -> Option<ValueId> {
+        if let Expr::Path(path) = receiver
+            && let Some(name) = path.path.get_ident()
+            && matches!(self.scope.get(&name.to_string()), Some(Binding::Poison))
+        {
+            return None;
+        }
         self.cx.error_spanned_by(
             e,
             "`.unwrap()` and `.expect(…)` are supported only in `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()`",

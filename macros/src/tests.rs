@@ -276,6 +276,17 @@ fn errors_from_several_statements_are_all_reported() {
 }
 
 #[test]
+fn an_option_opened_after_its_error_gives_one_error() {
+    // Regression: `inv.unwrap()` was reported again after `let inv = x.try_inverse();`.
+    let message =
+        error("fn f(x: &Matrix3<f64>) -> f64 { let inv = x.try_inverse(); inv.unwrap().sum() }");
+    assert!(
+        message.starts_with("`.try_inverse(…)` is supported in the forms"),
+        "{message}"
+    );
+}
+
+#[test]
 fn signature_errors() {
     let cases = [
         ("fn f(x: f64) {}", "add `-> f64`"),

@@ -87,8 +87,11 @@ impl Rng {
 
     /// (N + 1)·I plus entries in [-1, 1): strictly diagonally dominant by rows and columns with a
     /// margin of at least 1, so invertible with ‖A⁻¹‖∞ ≤ 1 (Varah's bound) whatever the seed.
+    /// A diagonally dominant matrix with its rows rotated by one, so that an LU factorisation
+    /// has to pivot (a dominant diagonal alone would never swap rows).
     pub fn well_conditioned<const N: usize>(&mut self) -> SMatrix<f64, N, N> {
-        SMatrix::<f64, N, N>::identity() * (N as f64 + 1.0) + self.matrix::<N, N>()
+        let dominant = SMatrix::<f64, N, N>::identity() * (N as f64 + 1.0) + self.matrix::<N, N>();
+        SMatrix::from_fn(|i, j| dominant[((i + 1) % N, j)])
     }
 
     pub fn vector<const N: usize>(&mut self) -> SVector<f64, N> {
@@ -146,8 +149,6 @@ pub fn assert_close<const R: usize, const C: usize>(
     );
 }
 
-/// Asserts that two scalars agree to `rel` relative to the larger one (absolute below 1).
-#[track_caller]
 /// The value `{name}_grad` returns is the value of `{name}`, up to rounding: the generated code
 /// may evaluate the same expression in a cheaper order (tr(A·B) without forming A·B, say), which
 /// changes the last bits but nothing more.
@@ -167,6 +168,8 @@ pub fn assert_same_value<T: Into<f64> + Copy>(actual: T, expected: T, what: &str
     );
 }
 
+/// Asserts that two scalars agree to `rel` relative to the larger one (absolute below 1).
+#[track_caller]
 pub fn assert_close_scalar(actual: f64, expected: f64, rel: f64) {
     let scale = actual.abs().max(expected.abs()).max(1.0);
     assert!(
