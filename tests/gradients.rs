@@ -1592,3 +1592,77 @@ fn f32_scalar_function_rules() {
         assert_gradient!(TOL_F32, f32_scalar_functions, f32_scalar_functions_grad, (x, y) => (x, y));
     }
 }
+
+/// Traces of product chains are differentiated as one operation (each factor's gradient is the
+/// product of the others in cyclic order); every orientation of neighbouring factors, shared
+/// factors and non-square shapes must still give the gradient of the chain as written.
+mod trace_chains {
+    use super::*;
+
+    #[gradient]
+    fn transposed_neighbours(
+        a: &SMatrix<f64, 3, 2>,
+        b: &SMatrix<f64, 4, 3>,
+        x: &SMatrix<f64, 2, 4>,
+    ) -> f64 {
+        (a.transpose() * b.transpose() * x.transpose()).trace()
+    }
+
+    #[gradient]
+    fn repeated_factor(x: &SMatrix<f64, 3, 3>, b: &SMatrix<f64, 3, 3>) -> f64 {
+        (x * b * x * x.transpose()).trace()
+    }
+
+    #[gradient(wrt(x))]
+    fn rectangular_quadratic(
+        a: &SMatrix<f64, 2, 4>,
+        x: &SMatrix<f64, 4, 3>,
+        b: &SMatrix<f64, 3, 3>,
+        c: &SMatrix<f64, 4, 2>,
+    ) -> f64 {
+        let left = a * x;
+        (left * b * x.transpose() * c).trace()
+    }
+
+    #[gradient]
+    fn chain_beside_other_uses(a: &SMatrix<f64, 3, 3>, x: &SMatrix<f64, 3, 3>) -> f64 {
+        let p = a * x;
+        (p * a * x).trace() + p.sum()
+    }
+
+    #[test]
+    fn transposed_neighbours_match_finite_differences() {
+        for seed in SEEDS {
+            let mut rng = Rng::new(seed);
+            let (a, b, x) = (rng.matrix(), rng.matrix(), rng.matrix());
+            assert_gradient!(TOL, transposed_neighbours, transposed_neighbours_grad, (a, b, x) => (&a, &b, &x));
+        }
+    }
+
+    #[test]
+    fn a_factor_used_three_times_accumulates() {
+        for seed in SEEDS {
+            let mut rng = Rng::new(seed);
+            let (x, b) = (rng.matrix(), rng.matrix());
+            assert_gradient!(TOL, repeated_factor, repeated_factor_grad, (x, b) => (&x, &b));
+        }
+    }
+
+    #[test]
+    fn rectangular_factors_match_finite_differences() {
+        for seed in SEEDS {
+            let mut rng = Rng::new(seed);
+            let (a, x, b, c) = (rng.matrix(), rng.matrix(), rng.matrix(), rng.matrix());
+            assert_gradient!(TOL, rectangular_quadratic, rectangular_quadratic_grad, x => (&a, &x, &b, &c));
+        }
+    }
+
+    #[test]
+    fn a_product_used_elsewhere_stays_a_product() {
+        for seed in SEEDS {
+            let mut rng = Rng::new(seed);
+            let (a, x) = (rng.matrix(), rng.matrix());
+            assert_gradient!(TOL, chain_beside_other_uses, chain_beside_other_uses_grad, (a, x) => (&a, &x));
+        }
+    }
+}

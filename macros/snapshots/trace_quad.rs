@@ -13,7 +13,7 @@ fn trace_quad(
  # Derivation
 
  ```text
- ∇x = c·a·x·b + aᵀ·cᵀ·x·bᵀ
+ ∇x = (b·xᵀ·c·a)ᵀ + c·a·x·b
  ```*/
 #[allow(unused_variables, clippy::all, clippy::pedantic)]
 #[must_use]
@@ -23,20 +23,17 @@ fn trace_quad_grad(
     b: &Matrix4<f64>,
     c: &Matrix4<f64>,
 ) -> (f64, Matrix4<f64>) {
-    let __v4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = a * x;
-    let __v5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__v4 * b;
-    let __v6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x.transpose();
-    let __v7: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__v5 * &__v6;
-    let __v9: f64 = __v7.tr_dot(c);
+    let __w9_1_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x * b;
+    let __w9_4_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = c * a;
+    let __w9_3_3: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x
+        .tr_mul(&__w9_4_2);
+    let __w9_2_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = b * &__w9_3_3;
+    let __w9_4_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__w9_4_2
+        * &__w9_1_2;
+    let __v9: f64 = x.tr_dot(&__w9_2_4);
     let __g9: f64 = 1.0;
-    let __g5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((c.tr_mul(x))
-        * __g9);
-    let __g6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__v5
-        .tr_mul(&(c.transpose()))) * __g9);
-    let mut __g1: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (__g6
-        .transpose());
-    let __g4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (&__g5
-        * (b.transpose()));
-    __g1.gemm_tr(1.0, a, &__g4, 1.0);
+    let mut __g1: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__w9_2_4
+        .transpose()) * __g9);
+    __g1 += (&__w9_4_4 * __g9);
     (__v9, __g1)
 }

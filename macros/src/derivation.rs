@@ -149,6 +149,7 @@ impl Deriver<'_> {
             AExpr::Val(v) => self.expand(*v),
             // These read the adjoint of their node by id; it is substituted when rendered.
             AExpr::MapAdj { .. }
+            | AExpr::Window { .. }
             | AExpr::KroneckerAdjoint { .. }
             | AExpr::Lit(_)
             | AExpr::Cast(_)
@@ -243,6 +244,10 @@ impl Deriver<'_> {
                 format!("{}^{}", arg(0).at(ATOM), crate::text::tokens(k)),
                 ATOM,
             ),
+            Op::TraceChain(t) => Math::new(
+                format!("tr({})", self.factors(&node.args, t, 0, node.args.len())),
+                ATOM,
+            ),
         }
     }
 
@@ -282,6 +287,13 @@ impl Deriver<'_> {
             AExpr::Powf(a, p) => Math::new(format!("{}^{}", r(a).at(ATOM), r(p).at(ATOM)), ATOM),
             AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input),
             AExpr::Shared(k) => Math::new(format!("t{k}"), ATOM),
+            AExpr::Window { node, window } => {
+                let n = &self.prog.nodes[*node];
+                let Op::TraceChain(t) = &n.op else {
+                    return Math::new("?".into(), ATOM);
+                };
+                Math::new(self.factors(&n.args, t, window.start, window.len), PRODUCT)
+            }
             AExpr::DeterminantGradient { matrix, det } => {
                 let a = self.value(*matrix);
                 Math::new(
@@ -322,6 +334,23 @@ impl Deriver<'_> {
                 )
             }
         }
+    }
+
+    /// The factors `start..start + len` (cyclically) of a trace chain, as a product.
+    fn factors(&self, args: &[ValueId], transposed: &[bool], start: usize, len: usize) -> String {
+        let k = args.len();
+        (0..len)
+            .map(|j| {
+                let i = (start + j) % k;
+                let f = self.value(args[i]);
+                if transposed[i] {
+                    postfix(&f, "ᵀ").text
+                } else {
+                    f.at(PRODUCT)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("·")
     }
 
     /// Z̄ ∘ f′(A) for the mapped matrix; Σ Z̄ ∘ ∂f/∂s for a captured scalar.

@@ -87,6 +87,11 @@ pub enum AExpr {
         node: ValueId,
         left: bool,
     },
+    /// A product of consecutive factors of the trace chain `node`, formed in its forward pass.
+    Window {
+        node: ValueId,
+        window: crate::fuse::Window,
+    },
     /// Σ_{r<k} (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ for `A` = the value `base`.
     PowerAdjoint {
         base: ValueId,
@@ -123,7 +128,9 @@ impl AExpr {
                 a.for_each_value(prog, f);
                 b.for_each_value(prog, f);
             }
-            AExpr::MapAdj { node, .. } | AExpr::KroneckerAdjoint { node, .. } => {
+            AExpr::MapAdj { node, .. }
+            | AExpr::KroneckerAdjoint { node, .. }
+            | AExpr::Window { node, .. } => {
                 f(*node);
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
@@ -169,6 +176,8 @@ pub struct Adjoint {
     pub nonzero: Vec<bool>,
     /// Whether each value contributes to the result; the others are not computed at all.
     pub live: Vec<bool>,
+    /// Whether each value depends on a differentiated parameter.
+    pub active: Vec<bool>,
 }
 
 impl Adjoint {
@@ -228,6 +237,7 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
         steps,
         nonzero,
         live,
+        active,
     }
 }
 
@@ -257,6 +267,7 @@ impl fmt::Display for AExpr {
             AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
             AExpr::Shared(k) => write!(f, "t{k}"),
+            AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),
             AExpr::DeterminantGradient { matrix, .. } => write!(f, "∂det(v{matrix})"),
             AExpr::SolveTransposed { solve, rhs } => write!(f, "lu(v{solve})⁻ᵀ · {rhs}"),
             AExpr::KroneckerAdjoint { node, left: true } => write!(f, "kron_left(g{node})"),

@@ -325,13 +325,130 @@ impl Emitter<'_> {
         traced
     }
 
+    fn window_ident(&self, node: ValueId, w: crate::fuse::Window) -> Ident {
+        // A window is named by the factors it spans; how it was split does not change its value.
+        let name = format!("__{}w{node}_{}_{}", self.prefix, w.start, w.len);
+        Ident::new(&name, Span::mixed_site())
+    }
+
+    /// The forward pass of a trace chain: the planned windows, then tr(Fᵢ·Cᵢ) as a dot product.
+    fn trace_chain(&self, id: ValueId, transposed: &[bool]) -> Vec<TokenStream> {
+        let node = &self.prog.nodes[id];
+        let k = node.args.len();
+        let dims = crate::fuse::factor_shapes(self.prog, &node.args, transposed);
+        let needed: Vec<bool> = node.args.iter().map(|&a| self.adj.active[a]).collect();
+        let plan = crate::fuse::plan(&dims, &needed);
+        // A part of a window: another window, or a single factor with its transpose flag.
+        let part = |w: crate::fuse::Window| -> (Operand, bool) {
+            if w.len == 1 {
+                return (self.operand(node.args[w.start]), transposed[w.start]);
+            }
+            let ident = self.window_ident(id, w);
+            (
+                Operand {
+                    place: quote!(#ident),
+                    borrow: quote!(&#ident),
+                    temp: false,
+                },
+                false,
+            )
+        };
+        let mut out = Vec::new();
+        for &w in &plan.windows {
+            let ((l, lt), (r, rt)) = (part(w.left()), part(w.right(k)));
+            let product = match (lt, rt) {
+                // Lᵀ·Rᵀ = (R·L)ᵀ
+                (true, true) => {
+                    let (l, r) = (l.arith().clone(), r.arith().clone());
+                    quote!((#r * #l).transpose())
+                }
+                (true, false) => {
+                    let (l, r) = (l.place, r.borrow);
+                    quote!(#l.tr_mul(#r))
+                }
+                (false, true) => {
+                    let (l, r) = (l.arith().clone(), r.place);
+                    quote!(#l * #r.transpose())
+                }
+                (false, false) => {
+                    let (l, r) = (l.arith().clone(), r.arith().clone());
+                    quote!(#l * #r)
+                }
+            };
+            let ident = self.window_ident(id, w);
+            let (r, c) = (dims[w.start].0, dims[(w.start + w.len - 1) % k].1);
+            let ty = self.matrix_ty(r, c);
+            out.push(quote_spanned!(node.loc.start=> let #ident: #ty = #product;));
+        }
+        let i = plan.value_at;
+        let complement = plan.complements[i].expect("invariant: the value's complement is planned");
+        let c = self.window_ident(id, complement);
+        let f = self.operand(node.args[i]);
+        let v = self.value_ident(id);
+        let float = self.float;
+        // tr(F·C) = ⟨Fᵀ, C⟩, and tr(Fᵀ·C) = ⟨F, C⟩.
+        let value = if transposed[i] {
+            let f = f.place;
+            quote!(#f.dot(&#c))
+        } else {
+            let f = f.place;
+            quote!(#f.tr_dot(&#c))
+        };
+        out.push(quote_spanned!(node.loc.start=> let #v: #float = #value;));
+        out
+    }
+
+    /// Matrices (4×4 and up, where nalgebra inverts through an LU anyway) whose inverse and
+    /// determinant are both computed: one factorisation serves both.
+    fn factored(&self, computed: &[bool]) -> Vec<bool> {
+        let of = |op: fn(&Op) -> bool, a: ValueId| {
+            self.prog
+                .nodes
+                .iter()
+                .enumerate()
+                .any(|(v, n)| computed[v] && op(&n.op) && n.args == [a])
+        };
+        (0..self.prog.nodes.len())
+            .map(|a| {
+                matches!(self.prog.shape(a), Shape::Matrix(n, _) if n >= 4)
+                    && of(|op| matches!(op, Op::Inverse(_)), a)
+                    && of(|op| matches!(op, Op::Determinant), a)
+            })
+            .collect()
+    }
+
     /// One `let` per computed value, in program order.
     fn forward(&self) -> Vec<TokenStream> {
         let mut out = Vec::new();
         let computed = self.computed();
         let traced = self.traced_products(&computed);
+        let factored = self.factored(&computed);
+        let mut factors_emitted = vec![false; self.prog.nodes.len()];
         for (id, node) in self.prog.nodes.iter().enumerate() {
             if !computed[id] || traced[id] || matches!(node.op, Op::Param(_)) {
+                continue;
+            }
+            if let Op::TraceChain(transposed) = &node.op {
+                out.extend(self.trace_chain(id, transposed));
+                continue;
+            }
+            if matches!(node.op, Op::Inverse(_) | Op::Determinant) && factored[node.args[0]] {
+                let a = node.args[0];
+                let lu = self.ident("f", a);
+                if !factors_emitted[a] {
+                    factors_emitted[a] = true;
+                    let m = self.operand(a).place;
+                    out.push(quote_spanned!(node.loc.start=> let #lu = #m.lu();));
+                }
+                let (v, ty) = (self.value_ident(id), self.ty(node.shape));
+                let value = match &node.op {
+                    Op::Inverse(finish) => {
+                        let finish = finish.tokens();
+                        quote!(#lu.try_inverse()#finish)
+                    }
+                    _ => quote!(#lu.determinant()),
+                };
+                out.push(quote_spanned!(node.loc.start=> let #v: #ty = #value;));
                 continue;
             }
             if let Op::Trace = node.op
@@ -447,8 +564,8 @@ impl Emitter<'_> {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a.pow(#k))
             }
-            // Emitted by `forward`, which keeps the factors.
-            Op::Solve(_) => quote!(::core::compile_error!(
+            // Emitted by `forward`: a solve keeps its factors, a trace chain its windows.
+            Op::Solve(_) | Op::TraceChain(_) => quote!(::core::compile_error!(
                 "invariant: solve is emitted with its factors"
             )),
         }
@@ -558,6 +675,9 @@ impl Emitter<'_> {
                 }
             };
         }
+        if let Some(update) = self.update_with_product(&g, e) {
+            return update;
+        }
         match e {
             AExpr::Neg(x) => {
                 let x = self.expr(x);
@@ -582,9 +702,6 @@ impl Emitter<'_> {
                 })
             }
             _ => {
-                if let Some(update) = self.update_with_product(&g, e) {
-                    return update;
-                }
                 let x = self.expr(e);
                 let x = x.arith();
                 quote!(#g += #x;)
@@ -682,6 +799,14 @@ impl Emitter<'_> {
                 Operand::temp(quote!(#x.powf(#p)))
             }
             AExpr::MapAdj { node, input } => Operand::temp(self.map_adjoint(*node, *input)),
+            AExpr::Window { node, window } => {
+                let w = self.window_ident(*node, *window);
+                Operand {
+                    place: quote!(#w),
+                    borrow: quote!(&#w),
+                    temp: false,
+                }
+            }
             AExpr::Shared(k) => {
                 let t = self.ident("t", *k);
                 Operand {

@@ -1,12 +1,13 @@
 //! The only place that knows the order of the stages:
-//! `args` → `ast` → `lower` → `shape` → `diff` (with `rules`) → `emit`, or `fallback` on errors.
+//! `args` → `ast` → `lower` → `shape` → `fuse` → `diff` (with `rules`) → `emit`, or `fallback` on
+//! errors.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ctxt::Ctxt;
 use crate::ir::Shape;
-use crate::{args, ast, emit, fallback, lower, shape};
+use crate::{args, ast, emit, fallback, fuse, lower, shape};
 
 /// Expands `#[gradient(args)] item`.
 #[allow(
@@ -41,6 +42,7 @@ pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
     if cx.has_errors() {
         return fallback::emit(&item, Some(&func), &cx.finish());
     }
+    fuse::fuse(&mut prog);
     let generated = emit::function(&item, &func, &prog);
     quote!(#item #generated)
 }

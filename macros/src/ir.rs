@@ -178,6 +178,8 @@ pub enum Op {
     Kronecker,
     /// `a.pow(k)` with an integer expression `k`.
     MatrixPower(TokenStream),
+    /// tr(F₀·F₁·…) of the factors `args`, each transposed where the flag says; made by `fuse`.
+    TraceChain(Vec<bool>),
 }
 
 /// How an `Option` result is opened, exactly as the user wrote it, so the generated code panics
@@ -227,6 +229,10 @@ impl Op {
             Op::Solve(_) => "solve".into(),
             Op::Kronecker => "kronecker".into(),
             Op::MatrixPower(k) => format!("pow {}", crate::text::tokens(k)),
+            Op::TraceChain(t) => {
+                let flags: String = t.iter().map(|&t| if t { 'T' } else { '.' }).collect();
+                format!("trace_chain {flags}")
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod diff;
 mod emit;
 mod expand;
 mod fallback;
+mod fuse;
 mod ir;
 mod lower;
 mod rules;

@@ -278,6 +278,25 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
                 },
             ));
         }
+        // d tr(F₀·…·Fₖ₋₁) = Σᵢ tr(Cᵢ·dFᵢ) with Cᵢ the product of the other factors in cyclic
+        // order ⇒ F̄ᵢ += z̄·Cᵢᵀ (and z̄·Cᵢ for a transposed factor); `fuse` plans the Cᵢ.
+        Op::TraceChain(transposed) => {
+            let dims = crate::fuse::factor_shapes(prog, args, transposed);
+            let needed: Vec<bool> = args.iter().map(|&a| cx.active[a]).collect();
+            let plan = crate::fuse::plan(&dims, &needed);
+            for (i, &t) in transposed.iter().enumerate() {
+                let Some(window) = plan.complements[i].filter(|_| needed[i]) else {
+                    continue;
+                };
+                let complement = Box::new(AExpr::Window { node: id, window });
+                let c = if t {
+                    complement
+                } else {
+                    Box::new(AExpr::Transpose(complement))
+                };
+                out.push((i, AExpr::Scale(c, g())));
+            }
+        }
         // d(Aᵏ) = Σ_{r<k} Aʳ·dA·Aᵏ⁻¹⁻ʳ ⇒ Ā += Σ_{r<k} (Aʳ)ᵀ·Z̄·(Aᵏ⁻¹⁻ʳ)ᵀ
         Op::MatrixPower(k) => {
             out.push((

@@ -73,7 +73,8 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
     let arg = |k: usize| prog.nodes[node.args[k]].shape;
     let result = match &node.op {
         Op::Param(k) => Ok(params.get(*k).copied().unwrap_or(Shape::Poison)),
-        Op::Const(_) => Ok(Shape::Scalar),
+        // A trace chain is made by `fuse`, after this pass; it is a scalar like a constant.
+        Op::Const(_) | Op::TraceChain(_) => Ok(Shape::Scalar),
         Op::Add | Op::Sub => same_shape(
             prog,
             node,

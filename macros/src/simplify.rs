@@ -57,6 +57,17 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             prog.shape(prog.nodes[*node].args[usize::from(!*left)])
         }
         AExpr::PowerAdjoint { base, .. } => prog.shape(*base),
+        AExpr::Window { node, window } => {
+            let Op::TraceChain(t) = &prog.nodes[*node].op else {
+                return Shape::Poison;
+            };
+            let dims = crate::fuse::factor_shapes(prog, &prog.nodes[*node].args, t.as_slice());
+            let k = dims.len();
+            Shape::Matrix(
+                dims[window.start % k].0,
+                dims[(window.start + window.len - 1) % k].1,
+            )
+        }
         AExpr::Lit(_)
         | AExpr::Cast(_)
         | AExpr::Add(..)

@@ -475,6 +475,32 @@ fn snapshot_trace_quad() {
 }
 
 #[test]
+fn snapshot_gaussian_nll() {
+    snapshot(
+        "gaussian_nll",
+        "wrt(mu, sigma)",
+        "fn gaussian_nll(mu: &SVector<f64, 6>, sigma: &SMatrix<f64, 6, 6>, x: &SVector<f64, 6>) -> f64 {
+            let r = x - mu;
+            let inv = sigma.try_inverse().unwrap();
+            0.5 * sigma.determinant().ln() + 0.5 * r.dot(&(inv * r))
+        }",
+    );
+}
+
+#[test]
+fn an_inverse_and_a_determinant_share_one_factorisation() {
+    let text = expansion(
+        "",
+        "fn f(s: &Matrix4<f64>) -> f64 { s.determinant().ln() + s.try_inverse().unwrap().sum() }",
+    );
+    assert_eq!(text.matches(".lu()").count(), 1, "{text}");
+    assert!(
+        text.contains(".try_inverse().unwrap()") && text.contains(".determinant()"),
+        "{text}"
+    );
+}
+
+#[test]
 fn snapshot_map_with_capture() {
     snapshot(
         "map_with_capture",
