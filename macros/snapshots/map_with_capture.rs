@@ -22,17 +22,14 @@ fn scaled_exp_grad(w: &Vector3<f64>, s: f64) -> (f64, (Vector3<f64>, f64)) {
         });
     let __v3: f64 = __v2.sum();
     let __g3: f64 = 1.0;
-    let __g0: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = (w
-        .zip_map(
-            &__v2,
-            |__m2_x: f64, __m2_z: f64| -> f64 {
-                let __m2_zbar: f64 = __g3;
-                let __m2_g3: f64 = __m2_zbar;
-                let __m2_g2: f64 = (__m2_g3 * __m2_z);
-                let __m2_g0: f64 = (__m2_g2 * s);
-                __m2_g0
-            },
-        ));
+    let __g0: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = (__v2
+        .map(|__m2_z: f64| -> f64 {
+            let __m2_zbar: f64 = __g3;
+            let __m2_g3: f64 = __m2_zbar;
+            let __m2_g2: f64 = (__m2_g3 * __m2_z);
+            let __m2_g0: f64 = (__m2_g2 * s);
+            __m2_g0
+        }));
     let __g1: f64 = (w
         .zip_map(
             &__v2,

@@ -39,10 +39,9 @@ fn single_layer_grad(
     let __g7: f64 = (__g8 * __v5);
     let __g3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (((&__v6
         * (2.0 * __g7)))
-        .zip_zip_map(
-            &__v3,
+        .zip_map(
             &__v4,
-            |__m4_zbar: f64, __m4_x: f64, __m4_z: f64| -> f64 {
+            |__m4_zbar: f64, __m4_z: f64| -> f64 {
                 let __m4_g1: f64 = __m4_zbar;
                 let __m4_g0: f64 = (__m4_g1 * (__m4_z * (1.0 - __m4_z)));
                 __m4_g0

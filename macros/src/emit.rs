@@ -966,16 +966,26 @@ impl Emitter<'_> {
             Some(AExpr::Fill(s, _)) => Some(self.expr(&s).place),
             _ => None,
         };
-        let mapped = if let Some(s) = uniform {
-            let a = self.operand(self.prog.nodes[id].args[0]).place;
-            quote!(#a.zip_map(#value, |#x: #float, #z: #float| -> #float {
-                let #seed: #float = #s;
-                #(#forward)* #(#reverse)* #grad
-            }))
-        } else {
-            let g = self.adjoint_operand(id).place;
-            let closure = quote!(|#seed: #float, #x: #float, #z: #float| -> #float { #(#forward)* #(#reverse)* #grad });
-            quote!(#g.zip_zip_map(#a, #value, #closure))
+        // Derivatives that need only the result (exp, tanh, σ) do not read the entries.
+        let uses_entry = sub.param_node(0).is_some_and(|p| inner.computed()[p]);
+        let body = quote!(#(#forward)* #(#reverse)* #grad);
+        let mapped = match (uniform, uses_entry) {
+            (Some(s), true) => {
+                let a = self.operand(self.prog.nodes[id].args[0]).place;
+                quote!(#a.zip_map(#value, |#x: #float, #z: #float| -> #float { let #seed: #float = #s; #body }))
+            }
+            (Some(s), false) => {
+                let value = self.operand(id).place;
+                quote!(#value.map(|#z: #float| -> #float { let #seed: #float = #s; #body }))
+            }
+            (None, true) => {
+                let g = self.adjoint_operand(id).place;
+                quote!(#g.zip_zip_map(#a, #value, |#seed: #float, #x: #float, #z: #float| -> #float { #body }))
+            }
+            (None, false) => {
+                let g = self.adjoint_operand(id).place;
+                quote!(#g.zip_map(#value, |#seed: #float, #z: #float| -> #float { #body }))
+            }
         };
         if input == 0 {
             mapped

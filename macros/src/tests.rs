@@ -501,6 +501,19 @@ fn an_inverse_and_a_determinant_share_one_factorisation() {
 }
 
 #[test]
+fn snapshot_mlp2() {
+    snapshot(
+        "mlp2",
+        "wrt(w1, b1, w2, b2)",
+        "fn mlp2(w1: &SMatrix<f64, 32, 16>, b1: &SVector<f64, 32>, w2: &SMatrix<f64, 4, 32>, b2: &SVector<f64, 4>,
+                 x: &SVector<f64, 16>, y: &SVector<f64, 4>) -> f64 {
+            let h = (w1 * x + b1).map(f64::tanh);
+            0.5 * (w2 * h + b2 - y).norm_squared()
+        }",
+    );
+}
+
+#[test]
 fn snapshot_map_with_capture() {
     snapshot(
         "map_with_capture",
