@@ -148,7 +148,10 @@ impl Deriver<'_> {
             },
             AExpr::Val(v) => self.expand(*v),
             // These read the adjoint of their node by id; it is substituted when rendered.
+            AExpr::Seed(_) => AExpr::Lit("1".into()),
             AExpr::MapAdj { .. }
+            | AExpr::BranchAdjoint { .. }
+            | AExpr::Field { .. }
             | AExpr::Window { .. }
             | AExpr::KroneckerAdjoint { .. }
             | AExpr::Lit(_)
@@ -248,6 +251,15 @@ impl Deriver<'_> {
                 format!("tr({})", self.factors(&node.args, t, 0, node.args.len())),
                 ATOM,
             ),
+            Op::Compare(c) => Math::new(
+                format!("{} {} {}", arg(0).text, c.symbol(), arg(1).text),
+                SUM,
+            ),
+            Op::Not => Math::new(format!("¬{}", arg(0).at(ATOM)), UNARY),
+            Op::And => Math::new(format!("{} ∧ {}", arg(0).at(ATOM), arg(1).at(ATOM)), SUM),
+            Op::Or => Math::new(format!("{} ∨ {}", arg(0).at(ATOM), arg(1).at(ATOM)), SUM),
+            Op::BoolConst(t) => Math::new(crate::text::tokens(t), ATOM),
+            Op::Branch { .. } | Op::Extract(_) => Math::new(node.text.clone(), ATOM),
         }
     }
 
@@ -287,6 +299,15 @@ impl Deriver<'_> {
             AExpr::Powf(a, p) => Math::new(format!("{}^{}", r(a).at(ATOM), r(p).at(ATOM)), ATOM),
             AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input),
             AExpr::Shared(k) => Math::new(format!("t{k}"), ATOM),
+            AExpr::Seed(_) => Math::new("1".into(), ATOM),
+            AExpr::BranchAdjoint { node, .. } => Math::new(
+                format!(
+                    "the adjoint of the branch taken by {}",
+                    self.prog.nodes[*node].text
+                ),
+                ATOM,
+            ),
+            AExpr::Field { tuple, index, .. } => Math::new(format!("t{tuple}.{index}"), ATOM),
             AExpr::Window { node, window } => {
                 let n = &self.prog.nodes[*node];
                 let Op::TraceChain(t) = &n.op else {

@@ -87,6 +87,21 @@ pub enum AExpr {
         node: ValueId,
         left: bool,
     },
+    /// The adjoint the caller hands in for result `j` of the program: 1 for a function's value,
+    /// the adjoint of what an `if` assigns for a branch.
+    Seed(usize),
+    /// The adjoints of the captured values `captures` (parameter indices of the branches) of the
+    /// `if` node `node`, as a tuple: both branches differentiated, the taken one run.
+    BranchAdjoint {
+        node: ValueId,
+        captures: Vec<usize>,
+    },
+    /// Entry `index` of the tuple shared as `tuple`, of the given shape.
+    Field {
+        tuple: usize,
+        index: usize,
+        shape: Shape,
+    },
     /// A product of consecutive factors of the trace chain `node`, formed in its forward pass.
     Window {
         node: ValueId,
@@ -105,7 +120,16 @@ impl AExpr {
     pub fn for_each_value(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
         match self {
             AExpr::Val(v) => f(*v),
-            AExpr::Adj(_) | AExpr::Lit(_) | AExpr::Cast(_) | AExpr::Shared(_) => {}
+            AExpr::Adj(_)
+            | AExpr::Lit(_)
+            | AExpr::Cast(_)
+            | AExpr::Shared(_)
+            | AExpr::Seed(_)
+            | AExpr::Field { .. } => {}
+            AExpr::BranchAdjoint { node, .. } => {
+                f(*node);
+                prog.nodes[*node].args.iter().for_each(|&a| f(a));
+            }
             AExpr::Neg(a)
             | AExpr::Transpose(a)
             | AExpr::Diag(a, _)
@@ -200,8 +224,9 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             _ => node.args.iter().any(|&a| active[a]),
         };
     }
+    let results = prog.results();
     let mut live = vec![false; n];
-    if let Some(out) = prog.output {
+    for &out in &results {
         live[out] = true;
     }
     for id in (0..n).rev() {
@@ -212,10 +237,17 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
         }
     }
     let mut nonzero = vec![false; n];
-    if let Some(out) = prog.output {
-        nonzero[out] = active[out];
-    }
     let mut steps = Vec::new();
+    // The seeds come first: an output may also feed another output, and so receive more.
+    for (j, &out) in results.iter().enumerate() {
+        if active[out] {
+            nonzero[out] = true;
+            steps.push(Step::Add {
+                target: out,
+                expr: AExpr::Seed(j),
+            });
+        }
+    }
     let mut shared = 0;
     let cx = rules::Context {
         prog,
@@ -224,6 +256,11 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
     };
     for id in (0..n).rev() {
         if !nonzero[id] {
+            continue;
+        }
+        // A result of an `if` hands its adjoint to the `if`, whose rule reads it.
+        if let Op::Extract(_) = prog.nodes[id].op {
+            nonzero[prog.nodes[id].args[0]] = true;
             continue;
         }
         for step in rules::adjoints(&cx, id, &mut shared) {
@@ -267,6 +304,9 @@ impl fmt::Display for AExpr {
             AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
             AExpr::Shared(k) => write!(f, "t{k}"),
+            AExpr::Seed(j) => write!(f, "seed{j}"),
+            AExpr::BranchAdjoint { node, .. } => write!(f, "∂if(v{node})"),
+            AExpr::Field { tuple, index, .. } => write!(f, "t{tuple}.{index}"),
             AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),
             AExpr::DeterminantGradient { matrix, .. } => write!(f, "∂det(v{matrix})"),
             AExpr::SolveTransposed { solve, rhs } => write!(f, "lu(v{solve})⁻ᵀ · {rhs}"),

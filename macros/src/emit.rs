@@ -85,6 +85,8 @@ struct Emitter<'a> {
     adjoint_only: bool,
     /// Adjoints that are never stored, with the expression that stands for them.
     inline: Vec<Option<AExpr>>,
+    /// The adjoint handed in for each result: `1.0` for a function's value.
+    seeds: Vec<TokenStream>,
 }
 
 /// Generates `{name}_grad` for a checked function.
@@ -102,9 +104,10 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         given: None,
         adjoint_only: false,
         inline,
+        seeds: vec![quote!(1.0)],
     };
     let forward = e.forward();
-    let reverse = e.reverse(&quote!(1.0));
+    let reverse = e.reverse();
     let out = prog
         .output
         .expect("invariant: a checked program has an output");
@@ -230,6 +233,7 @@ impl Emitter<'_> {
     fn ty(&self, shape: Shape) -> TokenStream {
         match shape {
             Shape::Matrix(r, c) => self.matrix_ty(r, c),
+            Shape::Bool => quote!(bool),
             _ => {
                 let float = self.float;
                 quote!(#float)
@@ -265,6 +269,10 @@ impl Emitter<'_> {
         }
         match self.prog.nodes[id].op {
             Op::Param(k) => self.params[k].clone(),
+            Op::Extract(k) => Operand::local(
+                &self.result_ident(self.prog.nodes[id].args[0], k),
+                self.prog.shape(id),
+            ),
             _ => Operand::local(&self.value_ident(id), self.prog.shape(id)),
         }
     }
@@ -323,6 +331,121 @@ impl Emitter<'_> {
             }
         }
         traced
+    }
+
+    /// The name of result `k` of the `if` node `branch`.
+    fn result_ident(&self, branch: ValueId, k: usize) -> Ident {
+        Ident::new(
+            &format!("__{}v{branch}_{k}", self.prefix),
+            Span::mixed_site(),
+        )
+    }
+
+    /// The emitter of one branch of the `if` node `id`, differentiated with respect to the
+    /// captured values `wrt`.
+    fn branch_emitter<'s>(
+        &'s self,
+        id: ValueId,
+        sub: &'s Program,
+        side: &str,
+        wrt: &[usize],
+    ) -> Emitter<'s> {
+        let prefix = format!("{}b{id}{side}_", self.prefix);
+        let params = self.prog.nodes[id].args[1..]
+            .iter()
+            .map(|&a| self.operand(a))
+            .collect();
+        let adj = diff::differentiate(sub, wrt);
+        let inline = simplify::inlined(sub, &adj);
+        Emitter {
+            prog: sub,
+            adj,
+            float: self.float,
+            prefix,
+            params,
+            given: None,
+            adjoint_only: false,
+            inline,
+            seeds: Vec::new(),
+        }
+    }
+
+    /// A result of a branch, by value: a matrix is copied out of wherever it lives.
+    fn owned(&self, id: ValueId) -> TokenStream {
+        let o = self.operand(id);
+        if self.prog.shape(id).is_matrix() {
+            let b = o.borrow;
+            quote!((*#b))
+        } else {
+            o.place
+        }
+    }
+
+    /// `let (r0, r1, …) = if c { …; (…) } else { …; (…) };`
+    fn branch_forward(&self, id: ValueId, then: &Program, otherwise: &Program) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let cond = self.operand(node.args[0]).place;
+        let names: Vec<Ident> = (0..then.outputs.len())
+            .map(|k| self.result_ident(id, k))
+            .collect();
+        let tys: Vec<TokenStream> = then
+            .outputs
+            .iter()
+            .map(|&o| self.ty(then.shape(o)))
+            .collect();
+        let side = |sub: &Program, label: &str| {
+            let e = self.branch_emitter(id, sub, label, &[]);
+            let stmts = e.forward();
+            let results: Vec<TokenStream> = sub.outputs.iter().map(|&o| e.owned(o)).collect();
+            quote!({ #(#stmts)* (#(#results,)*) })
+        };
+        let (t, o) = (side(then, "t"), side(otherwise, "e"));
+        quote_spanned!(node.loc.start=> let (#(#names,)*): (#(#tys,)*) = if #cond #t else #o;)
+    }
+
+    /// The adjoints of the captured values `captures` of the `if` node `id`: the taken branch
+    /// recomputes what its adjoint program reads, seeds its results with the adjoints of the
+    /// `if`'s results, and hands back a tuple.
+    fn branch_adjoint(&self, id: ValueId, captures: &[usize]) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let Op::Branch { then, otherwise } = &node.op else {
+            return quote!(::core::compile_error!(
+                "invariant: branch adjoint of a non-branch node"
+            ));
+        };
+        let cond = self.operand(node.args[0]).place;
+        // The adjoint of each result of the `if`, or zero where nothing reads it.
+        let seeds: Vec<TokenStream> =
+            then.outputs
+                .iter()
+                .enumerate()
+                .map(|(k, &o)| {
+                    let extract =
+                        self.prog.nodes.iter().position(|n| {
+                            matches!(n.op, Op::Extract(j) if j == k) && n.args == [id]
+                        });
+                    match extract {
+                        Some(e) if self.adj.nonzero[e] => self.adjoint_operand(e).place,
+                        _ => self.zeros(then.shape(o)),
+                    }
+                })
+                .collect();
+        let side = |sub: &Program, label: &str| {
+            let mut e = self.branch_emitter(id, sub, label, captures);
+            e.adjoint_only = true;
+            e.seeds.clone_from(&seeds);
+            let (forward, reverse) = (e.forward(), e.reverse());
+            let grads: Vec<TokenStream> = captures
+                .iter()
+                .map(|&k| match sub.param_node(k) {
+                    Some(p) if e.adj.nonzero[p] => e.adjoint_operand(p).place,
+                    _ => self.zeros(self.prog.shape(node.args[k + 1])),
+                })
+                .collect();
+            quote!({ #(#forward)* #(#reverse)* (#(#grads,)*) })
+        };
+        let (t, o) = (side(then, "t"), side(otherwise, "e"));
+        quote!(if #cond #t else #o)
     }
 
     fn window_ident(&self, node: ValueId, w: crate::fuse::Window) -> Ident {
@@ -426,6 +549,13 @@ impl Emitter<'_> {
         let mut factors_emitted = vec![false; self.prog.nodes.len()];
         for (id, node) in self.prog.nodes.iter().enumerate() {
             if !computed[id] || traced[id] || matches!(node.op, Op::Param(_)) {
+                continue;
+            }
+            if let Op::Extract(_) = node.op {
+                continue;
+            }
+            if let Op::Branch { then, otherwise } = &node.op {
+                out.push(self.branch_forward(id, then, otherwise));
                 continue;
             }
             if let Op::TraceChain(transposed) = &node.op {
@@ -564,26 +694,39 @@ impl Emitter<'_> {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a.pow(#k))
             }
-            // Emitted by `forward`: a solve keeps its factors, a trace chain its windows.
-            Op::Solve(_) | Op::TraceChain(_) => quote!(::core::compile_error!(
-                "invariant: solve is emitted with its factors"
-            )),
+            Op::Compare(c) => {
+                let (a, b) = (arg(0).place, arg(1).place);
+                let op: TokenStream = c
+                    .symbol()
+                    .parse()
+                    .expect("invariant: a comparison operator");
+                quote_spanned!(span=> #a #op #b)
+            }
+            Op::Not => {
+                let a = arg(0).place;
+                quote_spanned!(span=> !#a)
+            }
+            Op::And | Op::Or => {
+                let (a, b) = (arg(0).place, arg(1).place);
+                if matches!(node.op, Op::And) {
+                    quote_spanned!(span=> #a && #b)
+                } else {
+                    quote_spanned!(span=> #a || #b)
+                }
+            }
+            Op::BoolConst(t) => t.clone(),
+            // Emitted by `forward`: a solve keeps its factors, a trace chain its windows, an `if`
+            // binds all its results at once.
+            Op::Solve(_) | Op::TraceChain(_) | Op::Branch { .. } | Op::Extract(_) => quote!(
+                ::core::compile_error!("invariant: solve is emitted with its factors")
+            ),
         }
     }
 
-    /// The reverse pass: seeds the result's adjoint with `seed`, then applies every contribution.
-    fn reverse(&self, seed: &TokenStream) -> Vec<TokenStream> {
-        let Some(out) = self.prog.output else {
-            return Vec::new();
-        };
-        if !self.adj.nonzero[out] {
-            return Vec::new();
-        }
-        let float = self.float;
-        let g = self.adj_ident(out);
-        let mut stmts = vec![quote!(let #g: #float = #seed;)];
+    /// The reverse pass: every step of the adjoint program, seeds first.
+    fn reverse(&self) -> Vec<TokenStream> {
+        let mut stmts = Vec::new();
         let mut declared = vec![false; self.prog.nodes.len()];
-        declared[out] = true;
         for step in &self.adj.steps {
             let (target, expr) = match step {
                 Step::Add { target, expr } => (*target, expr),
@@ -807,6 +950,24 @@ impl Emitter<'_> {
                     temp: false,
                 }
             }
+            AExpr::Seed(j) => match self.seeds.get(*j) {
+                Some(seed) => Operand::temp(seed.clone()),
+                None => Operand::temp(quote!(::core::compile_error!(
+                    "invariant: a seed for every result"
+                ))),
+            },
+            AExpr::BranchAdjoint { node, captures } => {
+                Operand::temp(self.branch_adjoint(*node, captures))
+            }
+            AExpr::Field { tuple, index, .. } => {
+                let t = self.ident("t", *tuple);
+                let index = syn::Index::from(*index);
+                Operand {
+                    place: quote!(#t.#index),
+                    borrow: quote!(&#t.#index),
+                    temp: false,
+                }
+            }
             AExpr::Shared(k) => {
                 let t = self.ident("t", *k);
                 Operand {
@@ -907,6 +1068,7 @@ impl Emitter<'_> {
             given: None,
             adjoint_only: false,
             inline,
+            seeds: Vec::new(),
         }
     }
 
@@ -948,7 +1110,8 @@ impl Emitter<'_> {
         let x = inner.entry_ident().clone();
         let seed = Ident::new(&format!("__{}zbar", inner.prefix), Span::mixed_site());
         let forward = inner.forward();
-        let reverse = inner.reverse(&quote!(#seed));
+        inner.seeds = vec![quote!(#seed)];
+        let reverse = inner.reverse();
         let grad = match sub.param_node(input) {
             Some(p) if inner.adj.nonzero[p] => {
                 let g = inner.adj_ident(p);

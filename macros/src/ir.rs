@@ -27,6 +27,10 @@ pub type ValueId = usize;
 pub enum Shape {
     Scalar,
     Matrix(usize, usize),
+    /// A condition: never differentiated, only branched on.
+    Bool,
+    /// The results of an `if`, read one by one through `extract`.
+    Tuple,
     Poison,
 }
 
@@ -43,7 +47,7 @@ impl Shape {
     pub fn len(self) -> usize {
         match self {
             Shape::Matrix(r, c) => r * c,
-            Shape::Scalar | Shape::Poison => 1,
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => 1,
         }
     }
 }
@@ -53,6 +57,8 @@ impl fmt::Display for Shape {
         match self {
             Shape::Scalar => f.write_str("a scalar"),
             Shape::Matrix(r, c) => write!(f, "{r}×{c}"),
+            Shape::Bool => f.write_str("a boolean"),
+            Shape::Tuple => f.write_str("the results of an `if`"),
             Shape::Poison => f.write_str("unknown"),
         }
     }
@@ -180,6 +186,46 @@ pub enum Op {
     MatrixPower(TokenStream),
     /// tr(F₀·F₁·…) of the factors `args`, each transposed where the flag says; made by `fuse`.
     TraceChain(Vec<bool>),
+    /// A comparison of two scalars: a condition.
+    Compare(Compare),
+    Not,
+    And,
+    Or,
+    /// A boolean constant or parameter, as written.
+    BoolConst(TokenStream),
+    /// `if args[0] { then } else { otherwise }`: `args[1..]` are the outer values the branches
+    /// read (the programs' parameters `0..`), and both programs have one result per output of
+    /// the `if` (its value, then the outer variables it assigns), read through `Extract`.
+    Branch {
+        then: Box<Program>,
+        otherwise: Box<Program>,
+    },
+    /// Result `k` of the `Branch` node `args[0]`.
+    Extract(usize),
+}
+
+/// The comparison operators a condition can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Compare {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Compare::Lt => "<",
+            Compare::Le => "<=",
+            Compare::Gt => ">",
+            Compare::Ge => ">=",
+            Compare::Eq => "==",
+            Compare::Ne => "!=",
+        }
+    }
 }
 
 /// How an `Option` result is opened, exactly as the user wrote it, so the generated code panics
@@ -233,6 +279,13 @@ impl Op {
                 let flags: String = t.iter().map(|&t| if t { 'T' } else { '.' }).collect();
                 format!("trace_chain {flags}")
             }
+            Op::Compare(c) => format!("compare {}", c.symbol()),
+            Op::Not => "not".into(),
+            Op::And => "and".into(),
+            Op::Or => "or".into(),
+            Op::BoolConst(t) => format!("bool {}", crate::text::tokens(t)),
+            Op::Branch { .. } => "if".into(),
+            Op::Extract(k) => format!("extract {k}"),
         }
     }
 }
@@ -267,6 +320,8 @@ pub struct Program {
     pub nodes: Vec<Node>,
     /// The value the program returns, once lowering found it.
     pub output: Option<ValueId>,
+    /// The results of a branch of an `if` (then `output` is `None`).
+    pub outputs: Vec<ValueId>,
     pub annotations: Vec<Annotation>,
 }
 
@@ -281,6 +336,14 @@ impl Program {
             name: None,
         });
         self.nodes.len() - 1
+    }
+
+    /// What the program hands back: its output, or a branch's results.
+    pub fn results(&self) -> Vec<ValueId> {
+        match self.output {
+            Some(out) => vec![out],
+            None => self.outputs.clone(),
+        }
     }
 
     pub fn shape(&self, id: ValueId) -> Shape {
@@ -306,7 +369,15 @@ impl fmt::Display for Program {
                 Shape::Scalar => writeln!(f, " : scalar")?,
                 shape => writeln!(f, " : {shape}")?,
             }
-            if let Op::Map(sub) = &node.op {
+            let subs: Vec<(&str, &Program)> = match &node.op {
+                Op::Map(sub) => vec![("", sub)],
+                Op::Branch { then, otherwise } => vec![("then:", then), ("else:", otherwise)],
+                _ => Vec::new(),
+            };
+            for (label, sub) in subs {
+                if !label.is_empty() {
+                    writeln!(f, "  {label}")?;
+                }
                 for line in sub.to_string().lines() {
                     writeln!(f, "    {line}")?;
                 }
@@ -314,6 +385,10 @@ impl fmt::Display for Program {
         }
         if let Some(out) = self.output {
             writeln!(f, "return v{out}")?;
+        }
+        if !self.outputs.is_empty() {
+            let outs: Vec<String> = self.outputs.iter().map(|o| format!("v{o}")).collect();
+            writeln!(f, "results {}", outs.join(" "))?;
         }
         Ok(())
     }

@@ -27,7 +27,7 @@ use syn::{BinOp, Expr, Pat, Stmt, UnOp};
 
 use crate::ast;
 use crate::ctxt::Ctxt;
-use crate::ir::{Annotation, Finish, Func, Loc, Op, Program, ValueId};
+use crate::ir::{Annotation, Compare, Finish, Func, Loc, Op, Program, ValueId};
 use crate::text;
 use crate::types::{self, Float, Kind};
 
@@ -35,8 +35,12 @@ use crate::types::{self, Float, Kind};
 #[derive(Clone)]
 enum Binding {
     Value(ValueId),
-    /// An integer or boolean parameter: a compile-time-opaque constant, used as written.
+    /// An integer parameter: a compile-time-opaque constant, used as written.
     Constant(TokenStream),
+    /// A loop counter: an integer known at compile time.
+    Known(i64),
+    /// A boolean parameter, used as written in conditions.
+    Flag(TokenStream),
     /// A value whose expression had an error; uses stay silent.
     Poison,
 }
@@ -53,22 +57,45 @@ struct Lowerer<'a> {
     float: Float,
     prog: Program,
     scope: HashMap<String, Binding>,
-    /// For a closure body: the enclosing scope, whose scalars become captures.
+    /// For a closure or a branch of an `if`: the names the enclosing code can see. A value used
+    /// from there becomes a capture, a parameter of this program.
     outer: Option<&'a HashMap<String, Binding>>,
-    /// Outer values captured by a closure body; capture `k` is the program's parameter `k + 1`.
-    captures: Vec<ValueId>,
+    /// Names of the captured outer values; capture `k` is the program's parameter
+    /// `capture_offset + k`.
+    captures: Vec<String>,
+    capture_offset: usize,
+    /// What is being lowered, for what it may do (`return`, assign to outer variables).
+    body: Body,
+    /// Names declared by `let` in the current loop iteration, with what they shadowed, so an
+    /// iteration's locals end with it.
+    frames: Vec<Vec<(String, Option<Binding>)>>,
+    /// Names this program declared with `let` (assignments to others reach outer variables).
+    own: std::collections::HashSet<String>,
+    /// Outer variables a branch assigns to, in order of first assignment.
+    assigned: Vec<String>,
+}
+
+/// The kinds of code a [`Lowerer`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    Function,
+    Closure,
+    Branch,
+}
+
+/// How a list of statements ends.
+enum Tail {
+    /// With the value of a final expression.
+    Value(ValueId),
+    /// With a statement: no value.
+    Unit,
+    /// With a final expression whose error was reported.
+    Poison,
 }
 
 /// Lowers the body of `item`; errors are recorded in `cx`.
 pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
-    let mut l = Lowerer {
-        cx,
-        float: func.float,
-        prog: Program::default(),
-        scope: HashMap::new(),
-        outer: None,
-        captures: Vec::new(),
-    };
+    let mut l = Lowerer::new(cx, func.float, None, Body::Function);
     for (index, param) in func.params.iter().enumerate() {
         let name = &param.name;
         let binding = if param.kind.float().is_some() {
@@ -78,10 +105,17 @@ pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
                 Loc::of(name),
                 name.to_string(),
             ))
-        } else if param.by_ref {
-            Binding::Constant(quote!((*#name)))
         } else {
-            Binding::Constant(name.to_token_stream())
+            let tokens = if param.by_ref {
+                quote!((*#name))
+            } else {
+                name.to_token_stream()
+            };
+            if param.kind == Kind::Bool {
+                Binding::Flag(tokens)
+            } else {
+                Binding::Constant(tokens)
+            }
         };
         l.scope.insert(name.to_string(), binding);
     }
@@ -90,28 +124,76 @@ pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
     l.prog
 }
 
+impl<'a> Lowerer<'a> {
+    fn new(
+        cx: &'a Ctxt,
+        float: Float,
+        outer: Option<&'a HashMap<String, Binding>>,
+        body: Body,
+    ) -> Self {
+        Lowerer {
+            cx,
+            float,
+            prog: Program::default(),
+            scope: HashMap::new(),
+            outer,
+            captures: Vec::new(),
+            capture_offset: usize::from(body == Body::Closure),
+            body,
+            frames: Vec::new(),
+            own: std::collections::HashSet::new(),
+            assigned: Vec::new(),
+        }
+    }
+
+    /// Every name this code can see, for a closure or branch inside it.
+    fn visible(&self) -> HashMap<String, Binding> {
+        let mut names = self.outer.cloned().unwrap_or_default();
+        names.extend(self.scope.iter().map(|(k, v)| (k.clone(), v.clone())));
+        names
+    }
+}
+
 impl Lowerer<'_> {
-    /// Lowers statements; returns the value of the final expression or `return`.
+    /// Lowers a function body or block expression; returns its value.
     fn block(&mut self, stmts: &[Stmt], loc: Loc) -> Option<ValueId> {
+        match self.statements(stmts) {
+            Tail::Value(v) => Some(v),
+            Tail::Poison => None,
+            Tail::Unit => {
+                self.cx.push(loc.error("the body must end with the scalar value of the function (an expression or `return`)"));
+                None
+            }
+        }
+    }
+
+    /// Lowers statements in order; says how they end.
+    fn statements(&mut self, stmts: &[Stmt]) -> Tail {
         for (i, stmt) in stmts.iter().enumerate() {
             let last = i + 1 == stmts.len();
             match stmt {
                 Stmt::Local(local) => self.local(local),
                 Stmt::Expr(Expr::Return(ret), _) => {
-                    if !last {
-                        self.cx.error_spanned_by(ret, "`return` is supported only as the last statement of the body");
+                    if !last || self.body != Body::Function {
+                        self.cx.error_spanned_by(ret, "`return` is supported only as the last statement of the function body");
                     }
                     let Some(value) = &ret.expr else {
                         self.cx.error_spanned_by(ret, "`return` needs the scalar value of the function");
-                        return None;
+                        return Tail::Poison;
                     };
-                    return self.expr(value);
+                    return self.expr(value).map_or(Tail::Poison, Tail::Value);
                 }
                 Stmt::Expr(Expr::Assign(assign), _) => self.assign(&assign.left, &assign.right, None),
                 Stmt::Expr(Expr::Binary(b), _) if compound(&b.op).is_some() => {
                     self.assign(&b.left, &b.right, compound(&b.op));
                 }
-                Stmt::Expr(e, None) if last => return self.expr(e),
+                Stmt::Expr(Expr::ForLoop(f), _) => self.for_loop(f),
+                Stmt::Expr(Expr::If(e), semi) => match self.if_expr(e, last && semi.is_none()) {
+                    Some(Some(v)) if last && semi.is_none() => return Tail::Value(v),
+                    None if last && semi.is_none() => return Tail::Poison,
+                    _ => {}
+                },
+                Stmt::Expr(e, None) if last => return self.expr(e).map_or(Tail::Poison, Tail::Value),
                 Stmt::Expr(e, _) => self.unsupported_statement(e),
                 Stmt::Item(item) => self.cx.error_spanned_by(
                     item,
@@ -119,14 +201,23 @@ impl Lowerer<'_> {
                 ),
                 Stmt::Macro(m) => self.cx.error_spanned_by(
                     m,
-                    format!("macros such as `{}!` are not supported inside a `#[gradient]` function; {STATEMENTS}", text::tokens(&m.mac.path)),
+                    format!(
+                        "macros such as `{}!` are not supported inside a `#[gradient]` function; {STATEMENTS}",
+                        text::tokens(&m.mac.path)
+                    ),
                 ),
             }
         }
-        self.cx.push(loc.error(
-            "the body must end with the scalar value of the function (an expression or `return`)",
-        ));
-        None
+        Tail::Unit
+    }
+
+    /// Binds `name`, remembering what it shadowed when inside a loop iteration.
+    fn bind(&mut self, name: &str, binding: Binding) {
+        let previous = self.scope.insert(name.to_string(), binding);
+        self.own.insert(name.to_string());
+        if let Some(frame) = self.frames.last_mut() {
+            frame.push((name.to_string(), previous));
+        }
     }
 
     fn unsupported_statement(&self, e: &Expr) {
@@ -160,7 +251,7 @@ impl Lowerer<'_> {
                 local,
                 format!("`let {name};` needs a value: write `let {name} = …;`"),
             );
-            self.scope.insert(name.to_string(), Binding::Poison);
+            self.bind(&name.to_string(), Binding::Poison);
             return;
         };
         if let Some((else_token, _)) = &init.diverge {
@@ -177,7 +268,7 @@ impl Lowerer<'_> {
             }
             None => Binding::Poison,
         };
-        self.scope.insert(name.to_string(), binding);
+        self.bind(&name.to_string(), binding);
     }
 
     fn annotate(&mut self, value: ValueId, name: &syn::Ident, ty: &syn::Type) {
@@ -214,13 +305,25 @@ impl Lowerer<'_> {
             return;
         };
         let key = name.to_string();
-        let Some(old) = self.scope.get(&key).cloned() else {
+        let Some(old) = self.lookup(&key, Loc::of(left)) else {
             self.cx.error_spanned_by(
                 left,
                 format!("cannot find a local named `{name}` to assign to"),
             );
             return;
         };
+        if !self.own.contains(&key) && self.body != Body::Function {
+            if self.body == Body::Closure {
+                self.cx.error_spanned_by(
+                    left,
+                    format!("the closure in `map` cannot assign to `{name}`, which is outside it"),
+                );
+                return;
+            }
+            if !self.assigned.contains(&key) {
+                self.assigned.push(key.clone());
+            }
+        }
         let binding = match (op, old) {
             (None, _) => self.expr(right).map_or(Binding::Poison, Binding::Value),
             (Some((op, symbol)), Binding::Value(old)) => match self.expr(right) {
@@ -234,7 +337,7 @@ impl Lowerer<'_> {
                 }
                 None => Binding::Poison,
             },
-            (Some(_), Binding::Constant(_)) => {
+            (Some(_), Binding::Constant(_) | Binding::Known(_) | Binding::Flag(_)) => {
                 self.cx.error_spanned_by(
                     left,
                     format!("`{name}` is an integer parameter and cannot be updated"),
@@ -246,6 +349,7 @@ impl Lowerer<'_> {
         if let Binding::Value(value) = binding {
             self.name(value, name);
         }
+        // An assignment rebinds the name where it lives: it outlasts the loop iteration.
         self.scope.insert(key, binding);
     }
 
@@ -289,7 +393,11 @@ impl Lowerer<'_> {
                     self.push(Op::Neg, vec![a], e)
                 }
                 UnOp::Deref(_) => self.expr(&u.expr),
-                _ => self.unsupported_expr(e, "`!`"),
+                UnOp::Not(_) => {
+                    let a = self.expr(&u.expr)?;
+                    self.push(Op::Not, vec![a], e)
+                }
+                _ => self.unsupported_expr(e, "this operator"),
             },
             Expr::Binary(b) => self.binary(e, b),
             Expr::MethodCall(m) => self.method(e, m),
@@ -297,12 +405,22 @@ impl Lowerer<'_> {
             Expr::Cast(c) => self.cast(e, c),
             Expr::Index(i) => self.index(e, i),
             Expr::Block(b) if b.label.is_none() => {
-                let saved = self.scope.clone();
+                self.frames.push(Vec::new());
                 let value = self.block(&b.block.stmts, Loc::of(&b.block));
-                self.scope = saved;
+                self.end_frame();
                 value
             }
-            Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::If(_) | Expr::Match(_) => {
+            Expr::If(i) => match self.if_expr(i, true)? {
+                Some(value) => Some(value),
+                None => {
+                    self.cx.error_spanned_by(
+                        e,
+                        "this `if` has no value: give both branches a final expression",
+                    );
+                    None
+                }
+            },
+            Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) | Expr::Match(_) => {
                 self.unsupported_expr(e, "")
             }
             Expr::Closure(_) => self.unsupported_expr(e, "closures outside `.map(…)`"),
@@ -337,6 +455,7 @@ impl Lowerer<'_> {
     fn literal(&mut self, e: &Expr, lit: &syn::Lit) -> Option<ValueId> {
         match lit {
             syn::Lit::Float(_) => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
+            syn::Lit::Bool(_) => self.push(Op::BoolConst(e.to_token_stream()), Vec::new(), e),
             // `2f64` is a float literal that syn reads as an integer with a suffix.
             syn::Lit::Int(int) if matches!(int.suffix(), "f64" | "f32") => {
                 self.push(Op::Const(e.to_token_stream()), Vec::new(), e)
@@ -366,34 +485,40 @@ impl Lowerer<'_> {
             // A constant such as `std::f64::consts::PI` or `f64::EPSILON`.
             return self.push(Op::Const(e.to_token_stream()), Vec::new(), e);
         };
-        match self.lookup(&name.to_string(), e) {
+        match self.lookup(&name.to_string(), Loc::of(e)) {
             Some(Binding::Value(v)) => Some(v),
             Some(Binding::Poison) => None,
-            Some(Binding::Constant(_)) => {
+            Some(Binding::Constant(_) | Binding::Known(_)) => {
                 self.cx.error_spanned_by(
                     e,
-                    format!("`{name}` is an integer or boolean parameter; convert it with `{name} as {}` to use it as a float", self.float),
+                    format!("`{name}` is an integer; convert it with `{name} as {}` to use it as a float", self.float),
                 );
                 None
             }
+            Some(Binding::Flag(tokens)) => self.push(Op::BoolConst(tokens), Vec::new(), e),
             // Not a parameter or local: a `const` item of the enclosing module.
             None => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
         }
     }
 
     /// Looks a name up; a closure body captures names of the enclosing scope on first use.
-    fn lookup(&mut self, name: &str, e: &Expr) -> Option<Binding> {
+    fn lookup(&mut self, name: &str, loc: Loc) -> Option<Binding> {
         if let Some(b) = self.scope.get(name) {
             return Some(b.clone());
         }
-        let outer = self.outer?.get(name)?.clone();
-        let binding = match outer {
-            Binding::Value(v) => {
-                self.captures.push(v);
+        let binding = match self.outer?.get(name)?.clone() {
+            Binding::Value(_) => {
+                let k = match self.captures.iter().position(|c| c == name) {
+                    Some(k) => k,
+                    None => {
+                        self.captures.push(name.to_string());
+                        self.captures.len() - 1
+                    }
+                };
                 let param = self.prog.push(
-                    Op::Param(self.captures.len()),
+                    Op::Param(self.capture_offset + k),
                     Vec::new(),
-                    Loc::of(e),
+                    loc,
                     name.to_string(),
                 );
                 Binding::Value(param)
@@ -402,6 +527,17 @@ impl Lowerer<'_> {
         };
         self.scope.insert(name.to_string(), binding.clone());
         Some(binding)
+    }
+
+    /// The values, in this program, of the names a closure or branch captured.
+    fn captured_values(&mut self, names: &[String], loc: Loc) -> Option<Vec<ValueId>> {
+        names
+            .iter()
+            .map(|n| match self.lookup(n, loc) {
+                Some(Binding::Value(v)) => Some(v),
+                _ => None,
+            })
+            .collect()
     }
 
     fn binary(&mut self, e: &Expr, b: &syn::ExprBinary) -> Option<ValueId> {
@@ -415,9 +551,9 @@ impl Lowerer<'_> {
             | BinOp::Gt(_)
             | BinOp::Ge(_)
             | BinOp::Eq(_)
-            | BinOp::Ne(_) => {
-                return self.unsupported_expr(e, "comparisons");
-            }
+            | BinOp::Ne(_)
+            | BinOp::And(_)
+            | BinOp::Or(_) => return self.condition(e, b),
             _ => {
                 self.cx.error_spanned_by(
                     e,
@@ -429,6 +565,204 @@ impl Lowerer<'_> {
         let left = self.expr(&b.left);
         let right = self.expr(&b.right);
         self.push(op, vec![left?, right?], e)
+    }
+
+    /// `a < b`, `a >= b`, `c && d`, `c || d`: conditions, which are branched on and never
+    /// differentiated.
+    fn condition(&mut self, e: &Expr, b: &syn::ExprBinary) -> Option<ValueId> {
+        let op = match b.op {
+            BinOp::Lt(_) => Op::Compare(Compare::Lt),
+            BinOp::Le(_) => Op::Compare(Compare::Le),
+            BinOp::Gt(_) => Op::Compare(Compare::Gt),
+            BinOp::Ge(_) => Op::Compare(Compare::Ge),
+            BinOp::Eq(_) => Op::Compare(Compare::Eq),
+            BinOp::Ne(_) => Op::Compare(Compare::Ne),
+            BinOp::And(_) => Op::And,
+            _ => Op::Or,
+        };
+        let left = self.expr(&b.left);
+        let right = self.expr(&b.right);
+        self.push(op, vec![left?, right?], e)
+    }
+
+    /// Ends a loop iteration or block: its `let`s go out of scope, restoring what they shadowed.
+    fn end_frame(&mut self) {
+        for (name, previous) in self.frames.pop().unwrap_or_default().into_iter().rev() {
+            match previous {
+                Some(binding) => self.scope.insert(name, binding),
+                None => self.scope.remove(&name),
+            };
+        }
+    }
+
+    /// `for i in a..b { … }` with literal bounds: the body once per value of `i`, in order.
+    fn for_loop(&mut self, f: &syn::ExprForLoop) {
+        const LIMIT: i64 = 1024;
+        let counter = match &*f.pat {
+            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.to_string()),
+            Pat::Wild(_) => None,
+            other => {
+                self.cx
+                    .error_spanned_by(other, "the loop variable must be a plain name or `_`");
+                return;
+            }
+        };
+        let bound = |e: Option<&Expr>| -> Option<i64> {
+            match e? {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(int),
+                    ..
+                }) => int.base10_parse().ok(),
+                _ => None,
+            }
+        };
+        let Expr::Range(range) = &*f.expr else {
+            self.cx.error_spanned_by(
+                &f.expr,
+                "`#[gradient]` loops run over a range with literal bounds, such as `0..4`",
+            );
+            return;
+        };
+        let (Some(start), Some(end)) = (bound(range.start.as_deref()), bound(range.end.as_deref()))
+        else {
+            self.cx.error_spanned_by(range, "the bounds of the loop must be integer literals, such as `0..4`, so it can be unrolled");
+            return;
+        };
+        let end = if matches!(range.limits, syn::RangeLimits::Closed(_)) {
+            end + 1
+        } else {
+            end
+        };
+        if end - start > LIMIT {
+            self.cx.error_spanned_by(
+                range,
+                format!("`#[gradient]` unrolls loops of at most {LIMIT} iterations"),
+            );
+            return;
+        }
+        if let Some(label) = &f.label {
+            self.cx
+                .error_spanned_by(label, "loop labels are not supported");
+        }
+        for i in start..end {
+            self.frames.push(Vec::new());
+            if let Some(name) = &counter {
+                self.bind(name, Binding::Known(i));
+            }
+            match self.statements(&f.body.stmts) {
+                Tail::Value(_) => self.cx.error_spanned_by(
+                    &f.body,
+                    "the body of a `for` loop has no value; end its last statement with `;`",
+                ),
+                Tail::Unit | Tail::Poison => {}
+            }
+            self.end_frame();
+            if self.cx.has_errors() {
+                // One report of a mistake in the body, not one per iteration.
+                break;
+            }
+        }
+    }
+
+    /// `if c { … } else { … }`. Both branches become programs of the outer values they read; their
+    /// results are the `if`'s value (when `wants_value` and it has one) and every outer variable
+    /// either branch assigns. Returns the value, or `Some(None)` for an `if` used as a statement.
+    fn if_expr(&mut self, e: &syn::ExprIf, wants_value: bool) -> Option<Option<ValueId>> {
+        let cond = self.expr(&e.cond);
+        let view = self.visible();
+        let mut then = Lowerer::new(self.cx, self.float, Some(&view), Body::Branch);
+        let then_tail = then.statements(&e.then_branch.stmts);
+        let mut otherwise = Lowerer::new(self.cx, self.float, Some(&view), Body::Branch);
+        otherwise.captures.clone_from(&then.captures);
+        let else_tail = match &e.else_branch {
+            Some((_, else_expr)) => match &**else_expr {
+                Expr::Block(b) => otherwise.statements(&b.block.stmts),
+                // `else if`: the inner `if` is the whole else branch.
+                Expr::If(inner) => match otherwise.if_expr(inner, wants_value) {
+                    Some(Some(v)) => Tail::Value(v),
+                    Some(None) => Tail::Unit,
+                    None => Tail::Poison,
+                },
+                other => otherwise.expr(other).map_or(Tail::Poison, Tail::Value),
+            },
+            None => Tail::Unit,
+        };
+        then.captures.clone_from(&otherwise.captures);
+        let value = match (&then_tail, &else_tail) {
+            (Tail::Value(a), Tail::Value(b)) if wants_value => Some((*a, *b)),
+            (Tail::Poison, _) | (_, Tail::Poison) => return None,
+            (Tail::Value(_), Tail::Unit) if wants_value && e.else_branch.is_none() => {
+                self.cx
+                    .error_spanned_by(e, "an `if` with a value needs an `else` branch");
+                return None;
+            }
+            _ => None,
+        };
+        let mut assigned = then.assigned.clone();
+        assigned.extend(
+            otherwise
+                .assigned
+                .iter()
+                .filter(|n| !then.assigned.contains(n))
+                .cloned(),
+        );
+        let loc = Loc::of(e);
+        // Each branch hands back the value, then every assigned variable: its new value where the
+        // branch assigned it, the value it came in with where not.
+        let results = |branch: &mut Lowerer, v: Option<ValueId>| -> Option<Vec<ValueId>> {
+            let mut out: Vec<ValueId> = v.into_iter().collect();
+            for name in &assigned {
+                match branch.lookup(name, loc)? {
+                    Binding::Value(id) => out.push(id),
+                    _ => return None,
+                }
+            }
+            Some(out)
+        };
+        let then_results = results(&mut then, value.map(|v| v.0));
+        // Capture lists only grow, each from the other, so they agree on every index.
+        otherwise.captures.clone_from(&then.captures);
+        let else_results = results(&mut otherwise, value.map(|v| v.1));
+        let names = otherwise.captures.clone();
+        let (mut then_prog, mut else_prog) = (then.prog, otherwise.prog);
+        then_prog.outputs = then_results?;
+        else_prog.outputs = else_results?;
+        let captures = self.captured_values(&names, loc)?;
+        let mut args = vec![cond?];
+        args.extend(captures);
+        let text = format!("if {} {{ … }}", text::expr(&e.cond));
+        let branch = self.prog.push(
+            Op::Branch {
+                then: Box::new(then_prog),
+                otherwise: Box::new(else_prog),
+            },
+            args,
+            loc,
+            text,
+        );
+        let extract = |l: &mut Self, k: usize, text: String| {
+            l.prog.push(Op::Extract(k), vec![branch], loc, text)
+        };
+        let result = value.map(|_| extract(self, 0, format!("if {} {{ … }}", text::expr(&e.cond))));
+        let first = usize::from(value.is_some());
+        for (k, name) in assigned.iter().enumerate() {
+            let v = extract(self, first + k, name.clone());
+            self.name(v, &syn::Ident::new(name, proc_macro2::Span::call_site()));
+            // The variable lives outside the branch: an assignment, not a `let`.
+            self.assign_binding(name, Binding::Value(v));
+        }
+        Some(result)
+    }
+
+    /// Rebinds an existing variable, as an assignment does, recording it for an enclosing branch.
+    fn assign_binding(&mut self, name: &str, binding: Binding) {
+        if !self.own.contains(name)
+            && self.body == Body::Branch
+            && !self.assigned.iter().any(|n| n == name)
+        {
+            self.assigned.push(name.to_string());
+        }
+        self.scope.insert(name.to_string(), binding);
     }
 
     fn method(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
@@ -636,6 +970,15 @@ impl Lowerer<'_> {
                 lit: syn::Lit::Int(int),
                 ..
             }) => int.base10_parse::<usize>().ok(),
+            // A loop counter.
+            Expr::Path(p) => match p.path.get_ident().and_then(|n| {
+                self.scope
+                    .get(&n.to_string())
+                    .or_else(|| self.outer?.get(&n.to_string()))
+            }) {
+                Some(Binding::Known(i)) => usize::try_from(*i).ok(),
+                _ => None,
+            },
             _ => None,
         };
         let (row, col) = match &*i.index {
@@ -645,7 +988,7 @@ impl Lowerer<'_> {
         let (Some(row), Some(col)) = (row, col) else {
             self.cx.error_spanned_by(
                 &i.index,
-                "indices must be integer literals, as in `m[(0, 1)]` or `v[2]`",
+                "indices must be integer literals or loop counters, as in `m[(0, 1)]` or `v[i]`",
             );
             return None;
         };
@@ -702,24 +1045,20 @@ impl Lowerer<'_> {
             );
             return None;
         };
-        let mut inner = Lowerer {
-            cx: self.cx,
-            float: self.float,
-            prog: Program::default(),
-            scope: HashMap::new(),
-            outer: Some(&self.scope),
-            captures: Vec::new(),
-        };
+        let view = self.visible();
+        let mut inner = Lowerer::new(self.cx, self.float, Some(&view), Body::Closure);
         let v = inner.prog.push(
             Op::Param(0),
             Vec::new(),
             Loc::of(&arg.ident),
             arg.ident.to_string(),
         );
-        inner.scope.insert(arg.ident.to_string(), Binding::Value(v));
-        let output = inner.expr(&closure.body)?;
-        inner.prog.output = Some(output);
-        Some((inner.prog, inner.captures))
+        inner.bind(&arg.ident.to_string(), Binding::Value(v));
+        let output = inner.expr(&closure.body);
+        let (mut prog, names) = (inner.prog, inner.captures);
+        prog.output = Some(output?);
+        let captures = self.captured_values(&names, Loc::of(closure))?;
+        Some((prog, captures))
     }
 
     /// An integer expression used as written: a literal, an integer parameter, or `+ - *` of those.
@@ -759,6 +1098,10 @@ impl Lowerer<'_> {
                 let binding = self.scope.get(&name).or_else(|| self.outer?.get(&name))?;
                 match binding {
                     Binding::Constant(tokens) => Some(tokens.clone()),
+                    Binding::Known(i) => {
+                        let literal = proc_macro2::Literal::i64_unsuffixed(*i);
+                        Some(quote!(#literal))
+                    }
                     _ => None,
                 }
             }

@@ -78,6 +78,37 @@ pub fn adjoints(cx: &Context, id: ValueId, shared: &mut usize) -> Vec<Step> {
         }
         return steps;
     }
+    if let Op::Branch { .. } = node.op {
+        // Both branches are programs of the captured values: the taken one's adjoint program
+        // gives their adjoints, from the adjoints of what the `if` produced.
+        let captures: Vec<usize> = (0..args.len() - 1)
+            .filter(|&k| cx.active[args[k + 1]])
+            .collect();
+        if captures.is_empty() {
+            return Vec::new();
+        }
+        let t = *shared;
+        *shared += 1;
+        let mut steps = vec![Step::Share {
+            index: t,
+            expr: AExpr::BranchAdjoint {
+                node: id,
+                captures: captures.clone(),
+            },
+        }];
+        for (index, &k) in captures.iter().enumerate() {
+            let shape = prog.shape(args[k + 1]);
+            steps.push(Step::Add {
+                target: args[k + 1],
+                expr: AExpr::Field {
+                    tuple: t,
+                    index,
+                    shape,
+                },
+            });
+        }
+        return steps;
+    }
     simple(cx, id)
         .into_iter()
         .filter(|(k, _)| need(*k))
@@ -105,6 +136,14 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         // Parameters and constants end the sweep; a solve's rule is in `adjoints`, where its
         // two contributions share one solve.
         Op::Param(_) | Op::Const(_) | Op::Solve(_) => {}
+        // Conditions have no derivative; an `if` and its results are handled in `adjoints`.
+        Op::Compare(_)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(_)
+        | Op::Branch { .. }
+        | Op::Extract(_) => {}
         // d(A ± B) = dA ± dB ⇒ Ā += Z̄, B̄ ±= Z̄
         Op::Add => {
             out.push((0, AExpr::Adj(id)));

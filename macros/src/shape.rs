@@ -69,6 +69,13 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
     if matches!(prog.nodes[id].op, Op::Map(_)) {
         return map(cx, prog, id, float);
     }
+    if matches!(prog.nodes[id].op, Op::Branch { .. }) {
+        return branch(cx, prog, id, float);
+    }
+    if let Some(message) = misused_condition(prog, id) {
+        cx.push(prog.nodes[id].loc.error(message));
+        return Shape::Poison;
+    }
     let node = &prog.nodes[id];
     let arg = |k: usize| prog.nodes[node.args[k]].shape;
     let result = match &node.op {
@@ -116,6 +123,27 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::MatrixPower(_) => square(prog, node, "pow").map(|()| arg(0)),
         Op::Solve(_) => solve(prog, node),
         Op::Kronecker => kronecker(prog, node),
+        Op::Compare(c) => {
+            if arg(0).is_scalar() && arg(1).is_scalar() {
+                Ok(Shape::Bool)
+            } else {
+                Err(mismatch(
+                    prog,
+                    node,
+                    &format!("`{}` compares two scalars", c.symbol()),
+                ))
+            }
+        }
+        Op::Not | Op::And | Op::Or => Ok(Shape::Bool),
+        Op::BoolConst(_) => Ok(Shape::Bool),
+        Op::Branch { .. } => Ok(Shape::Tuple),
+        Op::Extract(k) => Ok(match &prog.nodes[node.args[0]].op {
+            Op::Branch { then, .. } => then
+                .outputs
+                .get(*k)
+                .map_or(Shape::Poison, |&o| then.shape(o)),
+            _ => Shape::Poison,
+        }),
     };
     match result {
         Ok(shape) => shape,
@@ -330,6 +358,69 @@ fn kronecker(prog: &Program, node: &Node) -> Result<Shape, String> {
         ));
     }
     Ok(Shape::Matrix(r, c))
+}
+
+/// A boolean used where a number belongs, or a number where a condition belongs.
+fn misused_condition(prog: &Program, id: ValueId) -> Option<String> {
+    let node = &prog.nodes[id];
+    let logical = matches!(node.op, Op::Not | Op::And | Op::Or);
+    for &a in &node.args {
+        let arg = &prog.nodes[a];
+        match arg.shape {
+            Shape::Bool if !logical => {
+                let name = arg.name.as_deref().unwrap_or(&arg.text);
+                return Some(format!(
+                    "`{name}` is a condition; conditions decide an `if` and cannot be used as numbers"
+                ));
+            }
+            Shape::Scalar | Shape::Matrix(..) if logical => {
+                return Some(format!(
+                    "`{}` is a number, not a condition: compare it, as in `{0} > 0.0`",
+                    arg.text
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// An `if`: a condition, and two branches whose results agree in shape.
+fn branch(cx: &Ctxt, prog: &mut Program, id: ValueId, float: Float) -> Shape {
+    let node = &prog.nodes[id];
+    let cond = &prog.nodes[node.args[0]];
+    if cond.shape != Shape::Bool {
+        cx.push(cond.loc.error(format!(
+            "the condition of `if` must be a comparison such as `a < b` or a boolean, but `{}` is {}",
+            cond.text, cond.shape
+        )));
+        return Shape::Poison;
+    }
+    let params: Vec<Shape> = node.args[1..].iter().map(|&a| prog.shape(a)).collect();
+    let loc = node.loc;
+    let Op::Branch { then, otherwise } = &mut prog.nodes[id].op else {
+        return Shape::Poison;
+    };
+    let before = cx.count();
+    infer(cx, then, &params, float);
+    infer(cx, otherwise, &params, float);
+    if cx.count() != before {
+        return Shape::Poison;
+    }
+    for (&a, &b) in then.outputs.iter().zip(&otherwise.outputs) {
+        let (sa, sb) = (then.shape(a), otherwise.shape(b));
+        if sa != sb {
+            let what = then.nodes[a]
+                .name
+                .clone()
+                .map_or_else(|| "its value".to_string(), |n| format!("`{n}`"));
+            cx.push(loc.error(format!(
+                "the branches of this `if` give {what} different shapes: {sa} and {sb}"
+            )));
+            return Shape::Poison;
+        }
+    }
+    Shape::Tuple
 }
 
 /// A `map`: the matrix, scalar captures, and a scalar closure body.

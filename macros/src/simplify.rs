@@ -57,6 +57,12 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             prog.shape(prog.nodes[*node].args[usize::from(!*left)])
         }
         AExpr::PowerAdjoint { base, .. } => prog.shape(*base),
+        AExpr::Seed(j) => prog
+            .results()
+            .get(*j)
+            .map_or(Shape::Poison, |&r| prog.shape(r)),
+        AExpr::BranchAdjoint { .. } => Shape::Tuple,
+        AExpr::Field { shape, .. } => *shape,
         AExpr::Window { node, window } => {
             let Op::TraceChain(t) = &prog.nodes[*node].op else {
                 return Shape::Poison;

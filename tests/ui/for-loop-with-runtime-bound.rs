@@ -2,10 +2,10 @@ use matgrad::gradient;
 use matgrad::nalgebra::SVector;
 
 #[gradient]
-fn loss(x: &SVector<f64, 3>) -> f64 {
+fn loss(x: &SVector<f64, 3>, n: usize) -> f64 {
     let mut s = 0.0;
-    for i in 0..3 {
-        s += x[i];
+    for _ in 0..n {
+        s += x.sum();
     }
     s
 }
