@@ -9,7 +9,7 @@ use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
 use crate::args::Args;
 use crate::ctxt::Ctxt;
-use crate::types::{self, Float, Kind};
+use crate::types::{self, Env, Float, Kind};
 
 /// One parameter of the user's function.
 pub struct Param {
@@ -27,6 +27,8 @@ pub struct Func {
     pub params: Vec<Param>,
     /// Indices into `params` of the differentiated parameters, in the order of the gradients.
     pub wrt: Vec<usize>,
+    /// The generic parameters types may name.
+    pub env: Env,
 }
 
 /// Reads and checks the signature; `None` when something was reported.
@@ -47,14 +49,9 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
             "`#[gradient]` cannot differentiate variadic functions",
         );
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        cx.error_spanned_by(
-            &sig.generics,
-            "`#[gradient]` does not support generic parameters yet; write concrete sizes such as `SMatrix<f64, 3, 4>`",
-        );
-    }
-    let params = params(cx, item);
-    let ret = return_float(cx, item);
+    let env = env(cx, &sig.generics);
+    let params = params(cx, item, &env);
+    let ret = return_float(cx, item, &env);
     let float = common_float(cx, params.as_deref(), ret)?;
     let params = params?;
     // A bad `wrt` is reported, and the body is still checked with the names that resolved.
@@ -64,10 +61,34 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
         float,
         params,
         wrt,
+        env,
     })
 }
 
-fn params(cx: &Ctxt, item: &ItemFn) -> Option<Vec<Param>> {
+/// The type and const parameters of the signature. Lifetimes have nothing to bind here (a
+/// reference parameter needs none), so they are reported.
+fn env(cx: &Ctxt, generics: &syn::Generics) -> Env {
+    let mut env = Env::default();
+    for param in &generics.params {
+        match param {
+            syn::GenericParam::Type(t) => env.types.push(t.ident.to_string()),
+            syn::GenericParam::Const(c) => {
+                if crate::text::tokens(&c.ty) == "usize" {
+                    env.consts.push(c.ident.to_string());
+                } else {
+                    cx.error_spanned_by(&c.ty, "const generic sizes are `usize`: write `const N: usize`");
+                }
+            }
+            syn::GenericParam::Lifetime(l) => cx.error_spanned_by(
+                l,
+                "`#[gradient]` functions take no lifetime parameters; references in parameters need none",
+            ),
+        }
+    }
+    env
+}
+
+fn params(cx: &Ctxt, item: &ItemFn, env: &Env) -> Option<Vec<Param>> {
     let mut out = Vec::new();
     let mut ok = true;
     for input in &item.sig.inputs {
@@ -79,7 +100,7 @@ fn params(cx: &Ctxt, item: &ItemFn) -> Option<Vec<Param>> {
                 );
                 ok = false;
             }
-            FnArg::Typed(pat_type) => match param(pat_type) {
+            FnArg::Typed(pat_type) => match param(pat_type, env) {
                 Ok(p) => out.push(p),
                 Err(e) => {
                     cx.push(e);
@@ -91,7 +112,7 @@ fn params(cx: &Ctxt, item: &ItemFn) -> Option<Vec<Param>> {
     ok.then_some(out)
 }
 
-fn param(pat_type: &syn::PatType) -> Result<Param, syn::Error> {
+fn param(pat_type: &syn::PatType, env: &Env) -> Result<Param, syn::Error> {
     let name = match &*pat_type.pat {
         Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
         other => {
@@ -108,7 +129,7 @@ fn param(pat_type: &syn::PatType) -> Result<Param, syn::Error> {
         ));
     }
     let (ty, by_ref) = types::strip_ref(&pat_type.ty)?;
-    let kind = types::classify(ty)?;
+    let kind = types::classify(ty, env)?;
     Ok(Param {
         name,
         ty: ty.clone(),
@@ -118,7 +139,7 @@ fn param(pat_type: &syn::PatType) -> Result<Param, syn::Error> {
 }
 
 /// The float the function returns; reports a missing or non-scalar return type.
-fn return_float(cx: &Ctxt, item: &ItemFn) -> Option<(Float, Span)> {
+fn return_float(cx: &Ctxt, item: &ItemFn, env: &Env) -> Option<(Float, Span)> {
     let message =
         "`#[gradient]` differentiates functions that return a scalar: add `-> f64` (or `-> f32`)";
     match &item.sig.output {
@@ -126,7 +147,7 @@ fn return_float(cx: &Ctxt, item: &ItemFn) -> Option<(Float, Span)> {
             cx.error_spanned_by(&item.sig.ident, message);
             None
         }
-        ReturnType::Type(_, ty) => match types::classify(ty) {
+        ReturnType::Type(_, ty) => match types::classify(ty, env) {
             Ok(Kind::Scalar(float)) => Some((float, syn::spanned::Spanned::span(&**ty))),
             _ => {
                 cx.error_spanned_by(

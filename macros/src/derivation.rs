@@ -11,7 +11,7 @@
 //! After: `∇beta = −2·xᵀ·r`, where `r = y − x·beta`.
 
 use crate::diff::{AExpr, Adjoint, Step};
-use crate::ir::{Op, Program, Shape, ValueId};
+use crate::ir::{Dim, Op, Program, Shape, ValueId};
 
 /// A rendered expression and how tightly it binds, for parentheses.
 struct Math {
@@ -205,8 +205,8 @@ impl Deriver<'_> {
         let arg = |k: usize| self.value(node.args[k]);
         let scalar = |k: usize| self.prog.shape(node.args[k]) == Shape::Scalar;
         match &node.op {
-            Op::Param(_) => Math::new(node.text.clone(), ATOM),
-            Op::Const(t) => Math::new(crate::text::tokens(t), ATOM),
+            Op::Param(_) | Op::Branch { .. } | Op::Extract(_) => Math::new(node.text.clone(), ATOM),
+            Op::Const(t) | Op::BoolConst(t) => Math::new(crate::text::tokens(t), ATOM),
             Op::Add => infix(&arg(0), " + ", &arg(1), SUM),
             Op::Sub => Math::new(format!("{} − {}", arg(0).at(SUM), arg(1).at(PRODUCT)), SUM),
             Op::Mul if scalar(0) || scalar(1) => infix(&arg(0), "·", &arg(1), PRODUCT),
@@ -258,8 +258,6 @@ impl Deriver<'_> {
             Op::Not => Math::new(format!("¬{}", arg(0).at(ATOM)), UNARY),
             Op::And => Math::new(format!("{} ∧ {}", arg(0).at(ATOM), arg(1).at(ATOM)), SUM),
             Op::Or => Math::new(format!("{} ∨ {}", arg(0).at(ATOM), arg(1).at(ATOM)), SUM),
-            Op::BoolConst(t) => Math::new(crate::text::tokens(t), ATOM),
-            Op::Branch { .. } | Op::Extract(_) => Math::new(node.text.clone(), ATOM),
         }
     }
 
@@ -629,7 +627,7 @@ fn rewrite(e: AExpr) -> AExpr {
             E::Scale(x, s) => rewrite(E::Scale(Box::new(rewrite(E::Transpose(x))), s)),
             x => E::Transpose(Box::new(x)),
         },
-        E::OneHot(s, Shape::Matrix(1, 1), ..) => *s,
+        E::OneHot(s, Shape::Matrix(Dim::Lit(1), Dim::Lit(1)), ..) => *s,
         E::Add(a, b) if a.to_string() == b.to_string() => {
             rewrite(E::Mul(Box::new(E::Lit("2".into())), a))
         }

@@ -51,7 +51,7 @@ pub enum AExpr {
     ComponentMul(Box<AExpr>, Box<AExpr>),
     ComponentDiv(Box<AExpr>, Box<AExpr>),
     /// s·I, n×n.
-    Diag(Box<AExpr>, usize),
+    Diag(Box<AExpr>, crate::ir::Dim),
     /// s·𝟙 of the given shape.
     Fill(Box<AExpr>, Shape),
     /// A matrix of the given shape, zero but for `s` at `(i, j)`.

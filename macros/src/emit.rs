@@ -15,7 +15,7 @@ use quote::{format_ident, quote, quote_spanned};
 
 use crate::ast;
 use crate::diff::{self, AExpr, Adjoint, Step};
-use crate::ir::{Op, Program, Shape, ValueId};
+use crate::ir::{Dim, Op, Program, Shape, ValueId};
 use crate::simplify;
 
 /// How generated code refers to a value.
@@ -87,11 +87,13 @@ struct Emitter<'a> {
     inline: Vec<Option<AExpr>>,
     /// The adjoint handed in for each result: `1.0` for a function's value.
     seeds: Vec<TokenStream>,
+    /// Whether the float type is a type parameter, whose constants go through `convert`.
+    generic: bool,
 }
 
 /// Generates `{name}_grad` for a checked function.
 pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream {
-    let float = Ident::new(func.float.name(), Span::call_site());
+    let float = Ident::new(&func.float.name(), Span::call_site());
     let params = func.params.iter().map(param_operand).collect();
     let adj = diff::differentiate(prog, &func.wrt);
     let inline = simplify::inlined(prog, &adj);
@@ -104,7 +106,12 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         given: None,
         adjoint_only: false,
         inline,
-        seeds: vec![quote!(1.0)],
+        seeds: Vec::new(),
+        generic: func.float.is_generic(),
+    };
+    let e = Emitter {
+        seeds: vec![e.lit(1.0)],
+        ..e
     };
     let forward = e.forward();
     let reverse = e.reverse();
@@ -136,16 +143,37 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
     let grad_name = format_ident!("{}_grad", name);
     let inputs = signature_inputs(func);
     let doc = doc(func, prog, &e.adj);
+    let (generics, where_clause) = generics(item, func);
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
-        #vis fn #grad_name(#(#inputs),*) -> (#float, #grad_ty) {
+        #vis fn #grad_name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
             #(#forward)*
             #(#reverse)*
             (#value, #grad)
         }
     }
+}
+
+/// The generic parameters and where clause of the user's function, for `{name}_grad`. A type
+/// parameter that is the float type must also be `Copy`: the generated code reuses values.
+pub fn generics(item: &syn::ItemFn, func: &ast::Func) -> (TokenStream, TokenStream) {
+    let generics = &item.sig.generics;
+    let (params, _, where_clause) = generics.split_for_impl();
+    let mut predicates: Vec<TokenStream> = where_clause
+        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
+        .unwrap_or_default();
+    if func.float.is_generic() {
+        let float = Ident::new(&func.float.name(), Span::call_site());
+        predicates.push(quote!(#float: ::core::marker::Copy));
+    }
+    let where_clause = if predicates.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(where #(#predicates),*)
+    };
+    (quote!(#params), where_clause)
 }
 
 /// The parameters as the user wrote them, minus `mut`.
@@ -221,12 +249,9 @@ impl Emitter<'_> {
         self.ident("g", id)
     }
 
-    fn matrix_ty(&self, rows: usize, cols: usize) -> TokenStream {
+    fn matrix_ty(&self, rows: Dim, cols: Dim) -> TokenStream {
         let float = self.float;
-        let (rows, cols) = (
-            Literal::usize_unsuffixed(rows),
-            Literal::usize_unsuffixed(cols),
-        );
+        let (rows, cols) = (rows.tokens(), cols.tokens());
         quote!(::matgrad::__private::nalgebra::SMatrix<#float, #rows, #cols>)
     }
 
@@ -244,12 +269,27 @@ impl Emitter<'_> {
     /// `SMatrix::<f64, R, C>` in expression position.
     fn matrix_path(&self, shape: Shape) -> TokenStream {
         let (r, c) = match shape {
-            Shape::Matrix(r, c) => (r, c),
-            _ => (1, 1),
+            Shape::Matrix(r, c) => (r.tokens(), c.tokens()),
+            _ => (quote!(1), quote!(1)),
         };
         let float = self.float;
-        let (r, c) = (Literal::usize_unsuffixed(r), Literal::usize_unsuffixed(c));
         quote!(::matgrad::__private::nalgebra::SMatrix::<#float, #r, #c>)
+    }
+
+    /// A float constant of the function's float type: `2.0`, or `convert::<f64, T>(2.0)` for a
+    /// type parameter `T`, which no literal can name.
+    fn lit(&self, value: f64) -> TokenStream {
+        let lit = Literal::f64_unsuffixed(value);
+        if self.generic {
+            self.convert(&quote!(#lit))
+        } else {
+            quote!(#lit)
+        }
+    }
+
+    fn convert(&self, value: &TokenStream) -> TokenStream {
+        let float = self.float;
+        quote!(::matgrad::__private::nalgebra::convert::<f64, #float>(#value))
     }
 
     fn zeros(&self, shape: Shape) -> TokenStream {
@@ -257,7 +297,7 @@ impl Emitter<'_> {
             let path = self.matrix_path(shape);
             quote!(#path::zeros())
         } else {
-            quote!(0.0)
+            self.lit(0.0)
         }
     }
 
@@ -367,6 +407,7 @@ impl Emitter<'_> {
             adjoint_only: false,
             inline,
             seeds: Vec::new(),
+            generic: self.generic,
         }
     }
 
@@ -460,7 +501,7 @@ impl Emitter<'_> {
         let k = node.args.len();
         let dims = crate::fuse::factor_shapes(self.prog, &node.args, transposed);
         let needed: Vec<bool> = node.args.iter().map(|&a| self.adj.active[a]).collect();
-        let plan = crate::fuse::plan(&dims, &needed);
+        let plan = crate::fuse::plan(&crate::fuse::estimates(&dims), &needed);
         // A part of a window: another window, or a single factor with its transpose flag.
         let part = |w: crate::fuse::Window| -> (Operand, bool) {
             if w.len == 1 {
@@ -533,7 +574,7 @@ impl Emitter<'_> {
         };
         (0..self.prog.nodes.len())
             .map(|a| {
-                matches!(self.prog.shape(a), Shape::Matrix(n, _) if n >= 4)
+                matches!(self.prog.shape(a), Shape::Matrix(n, _) if n.value().is_none_or(|n| n >= 4))
                     && of(|op| matches!(op, Op::Inverse(_)), a)
                     && of(|op| matches!(op, Op::Determinant), a)
             })
@@ -614,6 +655,10 @@ impl Emitter<'_> {
         out
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per operation, as in the rule table"
+    )]
     fn forward_expr(&self, id: ValueId) -> TokenStream {
         let node = &self.prog.nodes[id];
         let span = node.loc.start;
@@ -837,9 +882,10 @@ impl Emitter<'_> {
             }
             AExpr::Diag(s, n) => {
                 let s = self.expr(s).place;
+                let n_tokens = n.tokens();
                 quote!({
                     let __s = #s;
-                    for __i in 0..#n {
+                    for __i in 0..#n_tokens {
                         #g[(__i, __i)] += __s;
                     }
                 })
@@ -861,7 +907,7 @@ impl Emitter<'_> {
         };
         let (product, alpha) = match e {
             AExpr::Scale(p, s) => (&**p, self.expr(s).place),
-            p => (p, quote!(1.0)),
+            p => (p, self.lit(1.0)),
         };
         let AExpr::MatMul(a, b) = product else {
             return None;
@@ -869,31 +915,48 @@ impl Emitter<'_> {
         let vector = |x: &AExpr| {
             matches!(
                 simplify::shape(self.prog, &self.adj, x),
-                Shape::Matrix(_, 1)
+                Shape::Matrix(_, Dim::Lit(1))
             )
         };
         Some(match (&**a, &**b) {
             (u, AExpr::Transpose(v)) if vector(u) && vector(v) => {
                 let (u, v) = (self.expr(u).borrow, self.expr(v).borrow);
-                quote!(#g.ger(#sign #alpha, #u, #v, 1.0);)
+                {
+                    let one = self.lit(1.0);
+                    quote!(#g.ger(#sign #alpha, #u, #v, #one);)
+                }
             }
             (AExpr::Transpose(at), b) => {
                 let (at, b) = (self.expr(at).borrow, self.expr(b).borrow);
-                quote!(#g.gemm_tr(#sign #alpha, #at, #b, 1.0);)
+                {
+                    let one = self.lit(1.0);
+                    quote!(#g.gemm_tr(#sign #alpha, #at, #b, #one);)
+                }
             }
             (a, b) => {
                 let (a, b) = (self.expr(a).borrow, self.expr(b).borrow);
-                quote!(#g.gemm(#sign #alpha, #a, #b, 1.0);)
+                {
+                    let one = self.lit(1.0);
+                    quote!(#g.gemm(#sign #alpha, #a, #b, #one);)
+                }
             }
         })
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of adjoint expression"
+    )]
     fn expr(&self, e: &AExpr) -> Operand {
         let float = self.float;
         match e {
             AExpr::Adj(id) => Operand::local(&self.adj_ident(*id), self.prog.shape(*id)),
             AExpr::Val(id) => self.operand(*id),
-            AExpr::Lit(s) => Operand::scalar(float_literal(s)),
+            AExpr::Lit(s) => Operand::scalar(self.lit(s.parse().unwrap_or(f64::NAN))),
+            AExpr::Cast(t) if self.generic => {
+                let convert = self.convert(&quote!(((#t) as f64)));
+                Operand::scalar(convert)
+            }
             AExpr::Cast(t) => Operand::scalar(quote!(((#t) as #float))),
             AExpr::Neg(x) => {
                 let x = self.expr(x);
@@ -951,6 +1014,12 @@ impl Emitter<'_> {
                 }
             }
             AExpr::Seed(j) => match self.seeds.get(*j) {
+                // A name or literal needs no parentheses.
+                Some(seed) if seed.clone().into_iter().count() == 1 => Operand {
+                    place: seed.clone(),
+                    borrow: quote!(&#seed),
+                    temp: false,
+                },
                 Some(seed) => Operand::temp(seed.clone()),
                 None => Operand::temp(quote!(::core::compile_error!(
                     "invariant: a seed for every result"
@@ -1004,8 +1073,9 @@ impl Emitter<'_> {
     fn kronecker_adjoint(&self, node: ValueId, left: bool) -> TokenStream {
         let float = self.float;
         let args = &self.prog.nodes[node].args;
+        // Kronecker products of const generic sizes are rejected by `shape`: these are literals.
         let dims = |v: ValueId| match self.prog.shape(v) {
-            Shape::Matrix(r, c) => (r, c),
+            Shape::Matrix(r, c) => (r.estimate(), c.estimate()),
             _ => (1, 1),
         };
         let ((ra, ca), (rb, cb)) = (dims(args[0]), dims(args[1]));
@@ -1069,6 +1139,7 @@ impl Emitter<'_> {
             adjoint_only: false,
             inline,
             seeds: Vec::new(),
+            generic: self.generic,
         }
     }
 
@@ -1117,7 +1188,7 @@ impl Emitter<'_> {
                 let g = inner.adj_ident(p);
                 quote!(#g)
             }
-            _ => quote!(0.0),
+            _ => self.lit(0.0),
         };
         let a = self.operand(self.prog.nodes[id].args[0]).borrow;
         let value = self.operand(id).borrow;
@@ -1156,12 +1227,6 @@ impl Emitter<'_> {
             quote!(#mapped.sum())
         }
     }
-}
-
-fn float_literal(s: &str) -> TokenStream {
-    let value: f64 = s.parse().unwrap_or(f64::NAN);
-    let lit = Literal::f64_unsuffixed(value);
-    quote!(#lit)
 }
 
 fn method_name(op: &Op) -> &'static str {

@@ -18,6 +18,7 @@ pub fn emit(item: &syn::ItemFn, func: Option<&ast::Func>, errors: &[syn::Error])
         let name = format_ident!("{}_grad", func.name);
         let inputs = crate::emit::signature_inputs(func);
         let float = format_ident!("{}", func.float.name());
+        let (generics, where_clause) = crate::emit::generics(item, func);
         let tys: Vec<&syn::Type> = func.wrt.iter().map(|&k| &func.params[k].ty).collect();
         let grad_ty = if tys.len() == 1 {
             quote!(#(#tys)*)
@@ -26,7 +27,7 @@ pub fn emit(item: &syn::ItemFn, func: Option<&ast::Func>, errors: &[syn::Error])
         };
         quote! {
             #[allow(unused_variables, dead_code, clippy::all)]
-            #vis fn #name(#(#inputs),*) -> (#float, #grad_ty) {
+            #vis fn #name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
                 ::core::unreachable!()
             }
         }

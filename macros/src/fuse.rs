@@ -13,7 +13,7 @@
 //! (v4 = transpose v1).
 //! After: `v9 = trace_chain v0 v1 v2 v1ᵀ v3`, whose plan forms C·A once.
 
-use crate::ir::{Op, Program, Shape, ValueId};
+use crate::ir::{Dim, Op, Program, Shape, ValueId};
 
 /// Rewrites fusable forms in place; the nodes they replace become unused.
 pub fn fuse(prog: &mut Program) {
@@ -99,14 +99,21 @@ pub struct Plan {
 }
 
 /// Shapes of the factors (transposes applied).
-pub fn factor_shapes(prog: &Program, args: &[ValueId], transposed: &[bool]) -> Vec<(usize, usize)> {
+pub fn factor_shapes(prog: &Program, args: &[ValueId], transposed: &[bool]) -> Vec<(Dim, Dim)> {
     args.iter()
         .zip(transposed)
         .map(|(&a, &t)| match prog.shape(a) {
             Shape::Matrix(r, c) if t => (c, r),
             Shape::Matrix(r, c) => (r, c),
-            _ => (1, 1),
+            _ => (Dim::Lit(1), Dim::Lit(1)),
         })
+        .collect()
+}
+
+/// Factor sizes for the cost model (const generic sizes estimated).
+pub fn estimates(dims: &[(Dim, Dim)]) -> Vec<(usize, usize)> {
+    dims.iter()
+        .map(|(r, c)| (r.estimate(), c.estimate()))
         .collect()
 }
 

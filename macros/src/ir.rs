@@ -19,6 +19,71 @@ use quote::{ToTokens, quote};
 /// Index of a value in [`Program::nodes`].
 pub type ValueId = usize;
 
+thread_local! {
+    /// Names of const generic parameters, interned so [`Dim`] stays `Copy`.
+    static SYMBOLS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A matrix dimension: a literal size, or a const generic parameter of the function.
+///
+/// Two symbolic dimensions are equal only when they name the same parameter: `N` and `M` are
+/// different unless they are the same name, and neither equals a literal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    Lit(usize),
+    Sym(u32),
+}
+
+impl Dim {
+    /// The dimension named by the const generic parameter `name`.
+    pub fn symbol(name: &str) -> Dim {
+        SYMBOLS.with(|s| {
+            let mut s = s.borrow_mut();
+            let index = s.iter().position(|n| n == name).unwrap_or_else(|| {
+                s.push(name.to_string());
+                s.len() - 1
+            });
+            Dim::Sym(u32::try_from(index).unwrap_or(u32::MAX))
+        })
+    }
+
+    pub fn value(self) -> Option<usize> {
+        match self {
+            Dim::Lit(n) => Some(n),
+            Dim::Sym(_) => None,
+        }
+    }
+
+    /// A size for cost estimates: the literal, or a typical size for a parameter.
+    pub fn estimate(self) -> usize {
+        self.value().unwrap_or(8)
+    }
+
+    /// The dimension in generated code: `3` or `N`.
+    pub fn tokens(self) -> TokenStream {
+        match self {
+            Dim::Lit(n) => {
+                let lit = proc_macro2::Literal::usize_unsuffixed(n);
+                quote!(#lit)
+            }
+            Dim::Sym(_) => {
+                let ident = proc_macro2::Ident::new(&self.to_string(), Span::call_site());
+                quote!(#ident)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Dim::Lit(n) => write!(f, "{n}"),
+            Dim::Sym(i) => SYMBOLS
+                .with(|s| f.write_str(s.borrow().get(*i as usize).map_or("?", String::as_str))),
+        }
+    }
+}
+
 /// The shape of a value: a scalar or a matrix of `rows × cols`.
 ///
 /// `Poison` marks a value whose shape could not be computed because of an error already
@@ -26,7 +91,7 @@ pub type ValueId = usize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
     Scalar,
-    Matrix(usize, usize),
+    Matrix(Dim, Dim),
     /// A condition: never differentiated, only branched on.
     Bool,
     /// The results of an `if`, read one by one through `extract`.
@@ -43,10 +108,23 @@ impl Shape {
         matches!(self, Shape::Matrix(..))
     }
 
-    /// Number of entries of a matrix, 1 for a scalar.
+    /// A matrix of literal sizes.
+    pub fn matrix(rows: usize, cols: usize) -> Shape {
+        Shape::Matrix(Dim::Lit(rows), Dim::Lit(cols))
+    }
+
+    /// Whether this is a column vector (n×1) or a row vector (1×n).
+    pub fn is_vector(self) -> bool {
+        matches!(
+            self,
+            Shape::Matrix(_, Dim::Lit(1)) | Shape::Matrix(Dim::Lit(1), _)
+        )
+    }
+
+    /// Number of entries of a matrix (estimated for const generic sizes), 1 for a scalar.
     pub fn len(self) -> usize {
         match self {
-            Shape::Matrix(r, c) => r * c,
+            Shape::Matrix(r, c) => r.estimate().saturating_mul(c.estimate()),
             Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => 1,
         }
     }

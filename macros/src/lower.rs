@@ -29,7 +29,7 @@ use crate::ast;
 use crate::ctxt::Ctxt;
 use crate::ir::{Annotation, Compare, Finish, Func, Loc, Op, Program, ValueId};
 use crate::text;
-use crate::types::{self, Float, Kind};
+use crate::types::{self, Env, Float, Kind};
 
 /// What a name in scope stands for.
 #[derive(Clone)]
@@ -55,6 +55,8 @@ const STATEMENTS: &str = "a `#[gradient]` body is straight-line code: `let` bind
 struct Lowerer<'a> {
     cx: &'a Ctxt,
     float: Float,
+    /// The generic parameters annotations may name.
+    env: &'a Env,
     prog: Program,
     scope: HashMap<String, Binding>,
     /// For a closure or a branch of an `if`: the names the enclosing code can see. A value used
@@ -95,7 +97,7 @@ enum Tail {
 
 /// Lowers the body of `item`; errors are recorded in `cx`.
 pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
-    let mut l = Lowerer::new(cx, func.float, None, Body::Function);
+    let mut l = Lowerer::new(cx, func.float, &func.env, None, Body::Function);
     for (index, param) in func.params.iter().enumerate() {
         let name = &param.name;
         let binding = if param.kind.float().is_some() {
@@ -128,12 +130,14 @@ impl<'a> Lowerer<'a> {
     fn new(
         cx: &'a Ctxt,
         float: Float,
+        env: &'a Env,
         outer: Option<&'a HashMap<String, Binding>>,
         body: Body,
     ) -> Self {
         Lowerer {
             cx,
             float,
+            env,
             prog: Program::default(),
             scope: HashMap::new(),
             outer,
@@ -189,8 +193,8 @@ impl Lowerer<'_> {
                 }
                 Stmt::Expr(Expr::ForLoop(f), _) => self.for_loop(f),
                 Stmt::Expr(Expr::If(e), semi) => match self.if_expr(e, last && semi.is_none()) {
-                    Some(Some(v)) if last && semi.is_none() => return Tail::Value(v),
-                    None if last && semi.is_none() => return Tail::Poison,
+                    Tail::Value(v) if last && semi.is_none() => return Tail::Value(v),
+                    Tail::Poison if last && semi.is_none() => return Tail::Poison,
                     _ => {}
                 },
                 Stmt::Expr(e, None) if last => return self.expr(e).map_or(Tail::Poison, Tail::Value),
@@ -272,7 +276,7 @@ impl Lowerer<'_> {
     }
 
     fn annotate(&mut self, value: ValueId, name: &syn::Ident, ty: &syn::Type) {
-        match types::classify(ty).map(Kind::shape) {
+        match types::classify(ty, self.env).map(Kind::shape) {
             Ok(Some(shape)) => self.prog.annotations.push(Annotation {
                 value,
                 shape,
@@ -400,6 +404,11 @@ impl Lowerer<'_> {
                 _ => self.unsupported_expr(e, "this operator"),
             },
             Expr::Binary(b) => self.binary(e, b),
+            // A call that reads no value of the function is a constant, evaluated as written:
+            // `convert(0.5)`, `T::one()`, `T::from_f64(2.0).unwrap()`.
+            Expr::MethodCall(_) | Expr::Call(_) if !self.mentions_values(e.to_token_stream()) => {
+                self.push(Op::Const(e.to_token_stream()), Vec::new(), e)
+            }
             Expr::MethodCall(m) => self.method(e, m),
             Expr::Call(c) => self.call(e, c),
             Expr::Cast(c) => self.cast(e, c),
@@ -410,9 +419,10 @@ impl Lowerer<'_> {
                 self.end_frame();
                 value
             }
-            Expr::If(i) => match self.if_expr(i, true)? {
-                Some(value) => Some(value),
-                None => {
+            Expr::If(i) => match self.if_expr(i, true) {
+                Tail::Value(value) => Some(value),
+                Tail::Poison => None,
+                Tail::Unit => {
                     self.cx.error_spanned_by(
                         e,
                         "this `if` has no value: give both branches a final expression",
@@ -499,6 +509,22 @@ impl Lowerer<'_> {
             // Not a parameter or local: a `const` item of the enclosing module.
             None => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
         }
+    }
+
+    /// Whether `tokens` name a parameter or local of the function (a value to differentiate).
+    fn mentions_values(&self, tokens: TokenStream) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => {
+                let name = ident.to_string();
+                let binding = self
+                    .scope
+                    .get(&name)
+                    .or_else(|| self.outer.and_then(|o| o.get(&name)));
+                matches!(binding, Some(Binding::Value(_) | Binding::Poison))
+            }
+            proc_macro2::TokenTree::Group(group) => self.mentions_values(group.stream()),
+            _ => false,
+        })
     }
 
     /// Looks a name up; a closure body captures names of the enclosing scope on first use.
@@ -667,22 +693,18 @@ impl Lowerer<'_> {
     /// `if c { … } else { … }`. Both branches become programs of the outer values they read; their
     /// results are the `if`'s value (when `wants_value` and it has one) and every outer variable
     /// either branch assigns. Returns the value, or `Some(None)` for an `if` used as a statement.
-    fn if_expr(&mut self, e: &syn::ExprIf, wants_value: bool) -> Option<Option<ValueId>> {
+    fn if_expr(&mut self, e: &syn::ExprIf, wants_value: bool) -> Tail {
         let cond = self.expr(&e.cond);
         let view = self.visible();
-        let mut then = Lowerer::new(self.cx, self.float, Some(&view), Body::Branch);
+        let mut then = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
         let then_tail = then.statements(&e.then_branch.stmts);
-        let mut otherwise = Lowerer::new(self.cx, self.float, Some(&view), Body::Branch);
+        let mut otherwise = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
         otherwise.captures.clone_from(&then.captures);
         let else_tail = match &e.else_branch {
             Some((_, else_expr)) => match &**else_expr {
                 Expr::Block(b) => otherwise.statements(&b.block.stmts),
                 // `else if`: the inner `if` is the whole else branch.
-                Expr::If(inner) => match otherwise.if_expr(inner, wants_value) {
-                    Some(Some(v)) => Tail::Value(v),
-                    Some(None) => Tail::Unit,
-                    None => Tail::Poison,
-                },
+                Expr::If(inner) => otherwise.if_expr(inner, wants_value),
                 other => otherwise.expr(other).map_or(Tail::Poison, Tail::Value),
             },
             None => Tail::Unit,
@@ -690,11 +712,11 @@ impl Lowerer<'_> {
         then.captures.clone_from(&otherwise.captures);
         let value = match (&then_tail, &else_tail) {
             (Tail::Value(a), Tail::Value(b)) if wants_value => Some((*a, *b)),
-            (Tail::Poison, _) | (_, Tail::Poison) => return None,
+            (Tail::Poison, _) | (_, Tail::Poison) => return Tail::Poison,
             (Tail::Value(_), Tail::Unit) if wants_value && e.else_branch.is_none() => {
                 self.cx
                     .error_spanned_by(e, "an `if` with a value needs an `else` branch");
-                return None;
+                return Tail::Poison;
             }
             _ => None,
         };
@@ -725,10 +747,17 @@ impl Lowerer<'_> {
         let else_results = results(&mut otherwise, value.map(|v| v.1));
         let names = otherwise.captures.clone();
         let (mut then_prog, mut else_prog) = (then.prog, otherwise.prog);
-        then_prog.outputs = then_results?;
-        else_prog.outputs = else_results?;
-        let captures = self.captured_values(&names, loc)?;
-        let mut args = vec![cond?];
+        let (Some(then_results), Some(else_results), Some(captures), Some(cond)) = (
+            then_results,
+            else_results,
+            self.captured_values(&names, loc),
+            cond,
+        ) else {
+            return Tail::Poison;
+        };
+        then_prog.outputs = then_results;
+        else_prog.outputs = else_results;
+        let mut args = vec![cond];
         args.extend(captures);
         let text = format!("if {} {{ … }}", text::expr(&e.cond));
         let branch = self.prog.push(
@@ -751,7 +780,7 @@ impl Lowerer<'_> {
             // The variable lives outside the branch: an assignment, not a `let`.
             self.assign_binding(name, Binding::Value(v));
         }
-        Some(result)
+        result.map_or(Tail::Unit, Tail::Value)
     }
 
     /// Rebinds an existing variable, as an assignment does, recording it for an enclosing branch.
@@ -947,7 +976,7 @@ impl Lowerer<'_> {
     }
 
     fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Option<ValueId> {
-        match types::classify(&c.ty) {
+        match types::classify(&c.ty, self.env) {
             Ok(Kind::Scalar(_)) => {}
             _ => {
                 self.cx.error_spanned_by(
@@ -1046,7 +1075,7 @@ impl Lowerer<'_> {
             return None;
         };
         let view = self.visible();
-        let mut inner = Lowerer::new(self.cx, self.float, Some(&view), Body::Closure);
+        let mut inner = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Closure);
         let v = inner.prog.push(
             Op::Param(0),
             Vec::new(),

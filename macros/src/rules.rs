@@ -5,7 +5,7 @@
 //! need an adjoint. Shapes were checked by `shape`, so a rule may rely on them. Read by `diff`.
 
 use crate::diff::{AExpr, Step};
-use crate::ir::{Func, Op, Program, Shape, ValueId};
+use crate::ir::{Dim, Func, Op, Program, Shape, ValueId};
 
 type B = Box<AExpr>;
 
@@ -133,11 +133,13 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
     let shape = |k: usize| prog.shape(args[k]);
     let mut out: Vec<(usize, AExpr)> = Vec::new();
     match &node.op {
-        // Parameters and constants end the sweep; a solve's rule is in `adjoints`, where its
-        // two contributions share one solve.
-        Op::Param(_) | Op::Const(_) | Op::Solve(_) => {}
-        // Conditions have no derivative; an `if` and its results are handled in `adjoints`.
-        Op::Compare(_)
+        // Parameters and constants end the sweep; a solve's rule is in `adjoints`, where its two
+        // contributions share one solve; conditions have no derivative; an `if` and its results
+        // are handled in `adjoints` and `diff`.
+        Op::Param(_)
+        | Op::Const(_)
+        | Op::Solve(_)
+        | Op::Compare(_)
         | Op::Not
         | Op::And
         | Op::Or
@@ -216,7 +218,14 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         // d ΣA = Σ dA ⇒ Ā += z̄·𝟙 (÷ the number of entries for the mean)
         Op::Sum => out.push((0, AExpr::Fill(g(), shape(0)))),
         Op::Mean => {
-            let count = AExpr::lit(format!("{}.0", shape(0).len()));
+            let count = match shape(0) {
+                Shape::Matrix(Dim::Lit(r), Dim::Lit(c)) => AExpr::lit(format!("{}.0", r * c)),
+                Shape::Matrix(r, c) => {
+                    let (r, c) = (r.tokens(), c.tokens());
+                    Box::new(AExpr::Cast(quote::quote!(#r * #c)))
+                }
+                _ => AExpr::lit("1.0"),
+            };
             out.push((0, AExpr::Fill(Box::new(AExpr::Div(g(), count)), shape(0))));
         }
         // d⟨A, B⟩ = ⟨dA, B⟩ + ⟨A, dB⟩ ⇒ Ā += z̄·B, B̄ += z̄·A
@@ -322,7 +331,7 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         Op::TraceChain(transposed) => {
             let dims = crate::fuse::factor_shapes(prog, args, transposed);
             let needed: Vec<bool> = args.iter().map(|&a| cx.active[a]).collect();
-            let plan = crate::fuse::plan(&dims, &needed);
+            let plan = crate::fuse::plan(&crate::fuse::estimates(&dims), &needed);
             for (i, &t) in transposed.iter().enumerate() {
                 let Some(window) = plan.complements[i].filter(|_| needed[i]) else {
                     continue;

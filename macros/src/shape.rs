@@ -6,7 +6,7 @@
 //! on its operands having the shapes its identity assumes. Runs after `lower`, before `diff`.
 
 use crate::ctxt::Ctxt;
-use crate::ir::{Node, Op, Program, Shape, ValueId};
+use crate::ir::{Dim, Node, Op, Program, Shape, ValueId};
 use crate::types::Float;
 
 /// Infers the shapes of `prog`, whose parameter `k` has shape `params[k]`.
@@ -19,7 +19,7 @@ pub fn infer(cx: &Ctxt, prog: &mut Program, params: &[Shape], float: Float) {
             && let Shape::Matrix(rows, _) = prog.shape(prog.nodes[id].args[0])
             && shape != Shape::Poison
         {
-            prog.nodes[id].op = if rows == 1 {
+            prog.nodes[id].op = if rows == Dim::Lit(1) {
                 Op::Index(0, i)
             } else {
                 Op::Index(i, 0)
@@ -134,8 +134,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
                 ))
             }
         }
-        Op::Not | Op::And | Op::Or => Ok(Shape::Bool),
-        Op::BoolConst(_) => Ok(Shape::Bool),
+        Op::Not | Op::And | Op::Or | Op::BoolConst(_) => Ok(Shape::Bool),
         Op::Branch { .. } => Ok(Shape::Tuple),
         Op::Extract(k) => Ok(match &prog.nodes[node.args[0]].op {
             Op::Branch { then, .. } => then
@@ -289,9 +288,9 @@ fn index(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, Strin
     };
     // `v[i]` on a row vector reads column `i`.
     let (i, j, written) = if j == usize::MAX {
-        if c == 1 {
+        if c == Dim::Lit(1) {
             (i, 0, format!("[{i}]"))
-        } else if r == 1 {
+        } else if r == Dim::Lit(1) {
             (0, i, format!("[{i}]"))
         } else {
             return Err(format!(
@@ -302,7 +301,8 @@ fn index(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, Strin
     } else {
         (i, j, format!("[({i}, {j})]"))
     };
-    if i >= r || j >= c {
+    // Const generic sizes are checked by nalgebra at run time, like any index.
+    if r.value().is_some_and(|r| i >= r) || c.value().is_some_and(|c| j >= c) {
         return Err(format!(
             "index `{written}` is out of range for `{}`, which is {a}",
             operand(prog, node, 0)
@@ -348,6 +348,16 @@ fn kronecker(prog: &Program, node: &Node) -> Result<Shape, String> {
     else {
         return Err(mismatch(prog, node, "`kronecker` needs two matrices"));
     };
+    let (Some(ra), Some(ca), Some(rb), Some(cb)) = (ra.value(), ca.value(), rb.value(), cb.value())
+    else {
+        return Err(format!(
+            "`{}` multiplies sizes that are const generic parameters (`{}` is {ra}×{ca}, `{}` is {rb}×{cb}); \
+             nalgebra cannot name the product of two const parameters on stable Rust, so the Kronecker product needs literal sizes",
+            node.text,
+            operand(prog, node, 0),
+            operand(prog, node, 1)
+        ));
+    };
     let (r, c) = (ra * rb, ca * cb);
     if r > STATIC_LIMIT || c > STATIC_LIMIT {
         return Err(format!(
@@ -357,7 +367,7 @@ fn kronecker(prog: &Program, node: &Node) -> Result<Shape, String> {
             operand(prog, node, 1)
         ));
     }
-    Ok(Shape::Matrix(r, c))
+    Ok(Shape::matrix(r, c))
 }
 
 /// A boolean used where a number belongs, or a number where a condition belongs.

@@ -140,9 +140,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
 fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
     match e {
         AExpr::Transpose(x) => is_vector_leaf(prog, x),
-        AExpr::Adj(v) | AExpr::Val(v) => {
-            matches!(prog.shape(*v), Shape::Matrix(_, 1) | Shape::Matrix(1, _))
-        }
+        AExpr::Adj(v) | AExpr::Val(v) => prog.shape(*v).is_vector(),
         _ => false,
     }
 }
@@ -345,7 +343,7 @@ fn chain_order(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
     let dims: Option<Vec<(usize, usize)>> = factors
         .iter()
         .map(|f| match shape(prog, adj, f) {
-            Shape::Matrix(r, c) => Some((r, c)),
+            Shape::Matrix(r, c) => Some((r.estimate(), c.estimate())),
             _ => None,
         })
         .collect();

@@ -3,34 +3,53 @@
 //! Reads the types users write for parameters and `let` annotations (`SMatrix<f64, 3, 4>`,
 //! `SVector<f64, 5>`, `Matrix3<f64>`, `RowVector2<f32>`, `f64`, `usize`, …) under any path
 //! prefix, and says what each one is: a float scalar, a fixed-size float matrix, or an integer or
-//! boolean constant. Runs for `ast` (parameters) and `lower` (annotations).
+//! boolean constant. Sizes may be literals or the function's const generic parameters, and the
+//! scalar may be a type parameter (`T: RealField`). Runs for `ast` (parameters) and `lower`
+//! (annotations).
 
 use std::fmt;
 
 use syn::{GenericArgument, PathArguments, Type};
 
-use crate::ir::Shape;
+use crate::ir::{Dim, Shape};
 
 /// The float type every float value of one function shares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Float {
     F32,
     F64,
+    /// A type parameter of the function, such as `T: RealField + Copy`; interned like a
+    /// symbolic dimension.
+    Generic(Dim),
 }
 
 impl Float {
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Float::F32 => "f32",
-            Float::F64 => "f64",
+            Float::F32 => "f32".into(),
+            Float::F64 => "f64".into(),
+            Float::Generic(name) => name.to_string(),
         }
+    }
+
+    pub fn is_generic(self) -> bool {
+        matches!(self, Float::Generic(_))
     }
 }
 
 impl fmt::Display for Float {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.name())
     }
+}
+
+/// The generic parameters a type may name.
+#[derive(Default)]
+pub struct Env {
+    /// Type parameters, usable as the scalar type.
+    pub types: Vec<String>,
+    /// Const parameters, usable as sizes.
+    pub consts: Vec<String>,
 }
 
 /// What a written type denotes.
@@ -39,11 +58,7 @@ pub enum Kind {
     /// `f64` or `f32`.
     Scalar(Float),
     /// A fixed-size matrix of `rows × cols` floats.
-    Matrix {
-        float: Float,
-        rows: usize,
-        cols: usize,
-    },
+    Matrix { float: Float, rows: Dim, cols: Dim },
     /// An integer type (`usize`, `i32`, …): usable as a constant, never differentiated.
     Int,
     /// `bool`: a constant.
@@ -70,14 +85,16 @@ impl Kind {
 
 const SUPPORTED: &str = "supported types are `f64`, `f32`, integers, `bool`, and fixed-size nalgebra matrices: \
 `SMatrix<T, R, C>`, `SVector<T, N>`, `RowSVector<T, N>`, `Matrix1`..`Matrix6`, `MatrixRxC` (e.g. `Matrix2x3`), \
-`Vector1`..`Vector6` and `RowVector1`..`RowVector6`, with `T` = `f64` or `f32` and literal sizes";
+`Vector1`..`Vector6` and `RowVector1`..`RowVector6`, with `T` = `f64`, `f32` or a type parameter of the \
+function, and sizes that are literals or const generic parameters";
 
-/// Classifies a type written without a leading `&` (the caller strips references).
-pub fn classify(ty: &Type) -> Result<Kind, syn::Error> {
+/// Classifies a type written without a leading `&` (the caller strips references), in a
+/// function with the generic parameters `env`.
+pub fn classify(ty: &Type, env: &Env) -> Result<Kind, syn::Error> {
     match ty {
-        Type::Paren(inner) => classify(&inner.elem),
-        Type::Group(inner) => classify(&inner.elem),
-        Type::Path(path) if path.qself.is_none() => classify_path(ty, &path.path),
+        Type::Paren(inner) => classify(&inner.elem, env),
+        Type::Group(inner) => classify(&inner.elem, env),
+        Type::Path(path) if path.qself.is_none() => classify_path(ty, &path.path, env),
         _ => Err(syn::Error::new_spanned(
             ty,
             format!("unsupported type; {SUPPORTED}"),
@@ -85,7 +102,7 @@ pub fn classify(ty: &Type) -> Result<Kind, syn::Error> {
     }
 }
 
-fn classify_path(ty: &Type, path: &syn::Path) -> Result<Kind, syn::Error> {
+fn classify_path(ty: &Type, path: &syn::Path, env: &Env) -> Result<Kind, syn::Error> {
     let last = path
         .segments
         .last()
@@ -117,6 +134,9 @@ fn classify_path(ty: &Type, path: &syn::Path) -> Result<Kind, syn::Error> {
             "bool" => Ok(Kind::Bool),
             "usize" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128" | "i8" | "i16" | "i32"
             | "i64" | "i128" => Ok(Kind::Int),
+            _ if path.segments.len() == 1 && env.types.contains(&name) => {
+                Ok(Kind::Scalar(Float::Generic(Dim::symbol(&name))))
+            }
             _ => Err(unsupported()),
         };
     }
@@ -128,17 +148,18 @@ fn classify_path(ty: &Type, path: &syn::Path) -> Result<Kind, syn::Error> {
             ),
         ));
     }
-    let float = || float_arg(ty, args[0]);
+    let float = || float_arg(ty, args[0], env);
     let dim = |i: usize| {
         args.get(i)
-            .map_or_else(|| Err(unsupported()), |a| dim_arg(a))
+            .map_or_else(|| Err(unsupported()), |a| dim_arg(a, env))
     };
+    let one = Dim::Lit(1);
     let (rows, cols) = match name.as_str() {
         "SMatrix" if args.len() == 3 => (dim(1)?, dim(2)?),
-        "SVector" if args.len() == 2 => (dim(1)?, 1),
-        "RowSVector" if args.len() == 2 => (1, dim(1)?),
+        "SVector" if args.len() == 2 => (dim(1)?, one),
+        "RowSVector" if args.len() == 2 => (one, dim(1)?),
         _ if args.len() == 1 => match alias_dims(&name) {
-            Some(dims) => dims,
+            Some((r, c)) => (Dim::Lit(r), Dim::Lit(c)),
             None => return Err(unsupported()),
         },
         _ => return Err(unsupported()),
@@ -177,22 +198,41 @@ fn is_dynamic(name: &str) -> bool {
         || name == "MatrixX"
 }
 
-fn float_arg(ty: &Type, arg: &GenericArgument) -> Result<Float, syn::Error> {
+fn float_arg(ty: &Type, arg: &GenericArgument, env: &Env) -> Result<Float, syn::Error> {
     if let GenericArgument::Type(inner) = arg
-        && let Ok(Kind::Scalar(float)) = classify(inner)
+        && let Ok(Kind::Scalar(float)) = classify(inner, env)
     {
         return Ok(float);
     }
     Err(syn::Error::new_spanned(
         arg,
         format!(
-            "the entries of `{}` must be `f64` or `f32` to be differentiated",
+            "the entries of `{}` must be `f64`, `f32` or a type parameter such as `T: RealField + Copy` to be differentiated",
             crate::text::tokens(ty)
         ),
     ))
 }
 
-fn dim_arg(arg: &GenericArgument) -> Result<usize, syn::Error> {
+fn dim_arg(arg: &GenericArgument, env: &Env) -> Result<Dim, syn::Error> {
+    // A const generic parameter: `SMatrix<f64, N, M>` parses `N` as a type argument.
+    let name = match arg {
+        GenericArgument::Type(Type::Path(p)) if p.qself.is_none() => {
+            p.path.get_ident().map(ToString::to_string)
+        }
+        GenericArgument::Const(syn::Expr::Path(p)) => p.path.get_ident().map(ToString::to_string),
+        _ => None,
+    };
+    if let Some(name) = name {
+        if env.consts.contains(&name) {
+            return Ok(Dim::symbol(&name));
+        }
+        return Err(syn::Error::new_spanned(
+            arg,
+            format!(
+                "`{name}` is not a const generic parameter of this function; sizes are integer literals or `const N: usize` parameters"
+            ),
+        ));
+    }
     let literal = match arg {
         GenericArgument::Const(syn::Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Int(int),
@@ -215,7 +255,7 @@ fn dim_arg(arg: &GenericArgument) -> Result<usize, syn::Error> {
     let error = || {
         syn::Error::new_spanned(
             arg,
-            "matrix sizes must be integer literals such as `3`; const generic sizes are not supported yet",
+            "matrix sizes must be integer literals such as `3` or const generic parameters such as `N`",
         )
     };
     let value = literal
@@ -228,7 +268,7 @@ fn dim_arg(arg: &GenericArgument) -> Result<usize, syn::Error> {
             "a matrix needs at least one row and one column",
         ));
     }
-    Ok(value)
+    Ok(Dim::Lit(value))
 }
 
 /// Strips one `&` from a parameter type: `(&SMatrix<…>, true)` → `(SMatrix<…>, by_ref)`.
