@@ -1,6 +1,9 @@
 //! `if`/`else` on conditions that need no derivative, and `for` loops over literal ranges,
 //! against central differences and closed forms.
 
+// The branch not taken gives exactly zero, which is compared exactly.
+#![allow(clippy::float_cmp)]
+
 #[macro_use]
 mod common;
 
@@ -42,7 +45,7 @@ fn piecewise(a: &SMatrix<f64, 2, 3>, s: f64) -> f64 {
     } else if t < -1.0 {
         v = s.exp();
     } else {
-        u = u * s;
+        u *= s;
     }
     u.norm_squared() + v
 }
