@@ -1,7 +1,7 @@
 //! The arguments of `#[gradient(...)]`.
 //!
-//! Today the only argument is `wrt(a, b, …)`, which selects and orders the differentiated
-//! parameters. Whether the names exist is checked later, against the signature, in `ast`.
+//! `wrt(a, b, …)` selects and orders the differentiated parameters; `pullback = path` gives the
+//! function a hand-written derivative instead of one derived from its body. Whether the names exist is checked later, against the signature, in `ast`.
 
 use proc_macro2::TokenStream;
 use syn::Ident;
@@ -14,6 +14,9 @@ use crate::ctxt::Ctxt;
 pub struct Args {
     /// `Some` when `wrt(...)` was given, with the names in the order written.
     pub wrt: Option<Vec<Ident>>,
+    /// `pullback = f`: a user function computing `(value, gradients)` from the parameters and
+    /// a seed, used instead of differentiating the body.
+    pub pullback: Option<syn::Path>,
 }
 
 /// Parses the attribute's tokens; errors are recorded in `cx` and the rest still parsed.
@@ -35,9 +38,16 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> Args {
             })?;
             args.wrt = Some(names);
             Ok(())
+        } else if meta.path.is_ident("pullback") {
+            if args.pullback.is_some() {
+                return Err(meta.error("`pullback` is given twice"));
+            }
+            args.pullback = Some(meta.value()?.parse()?);
+            Ok(())
         } else {
             Err(meta.error(
-                "unknown `#[gradient]` argument; the supported one is `wrt(a, b, …)` naming the parameters to differentiate",
+                "unknown `#[gradient]` argument; the supported ones are `wrt(a, b, …)` naming the parameters to differentiate \
+                 and `pullback = f` naming a hand-written derivative",
             ))
         }
     });

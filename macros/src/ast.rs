@@ -29,6 +29,11 @@ pub struct Func {
     pub wrt: Vec<usize>,
     /// The generic parameters types may name.
     pub env: Env,
+    /// What the function returns: a scalar (it gets `{name}_grad`) or a matrix (only
+    /// `{name}_vjp`, for use inside other `#[gradient]` functions).
+    pub ret: Kind,
+    /// The return type as written.
+    pub ret_ty: syn::Type,
 }
 
 /// Reads and checks the signature; `None` when something was reported.
@@ -49,10 +54,12 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
             "`#[gradient]` cannot differentiate variadic functions",
         );
     }
-    let env = env(cx, &sig.generics);
+    let mut env = env(cx, &sig.generics);
+    env.function = sig.ident.to_string();
     let params = params(cx, item, &env);
     let ret = return_float(cx, item, &env);
-    let float = common_float(cx, params.as_deref(), ret)?;
+    let float = common_float(cx, params.as_deref(), ret.as_ref().map(|r| (r.0, r.1)))?;
+    let (_, _, ret, ret_ty) = ret?;
     let params = params?;
     // A bad `wrt` is reported, and the body is still checked with the names that resolved.
     let wrt = resolve_wrt(cx, &sig.ident, &params, args).unwrap_or_default();
@@ -62,6 +69,8 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
         params,
         wrt,
         env,
+        ret,
+        ret_ty,
     })
 }
 
@@ -139,7 +148,8 @@ fn param(pat_type: &syn::PatType, env: &Env) -> Result<Param, syn::Error> {
 }
 
 /// The float the function returns; reports a missing or non-scalar return type.
-fn return_float(cx: &Ctxt, item: &ItemFn, env: &Env) -> Option<(Float, Span)> {
+/// The float the function returns, where, its kind and type; reports a missing return type.
+fn return_float(cx: &Ctxt, item: &ItemFn, env: &Env) -> Option<(Float, Span, Kind, syn::Type)> {
     let message =
         "`#[gradient]` differentiates functions that return a scalar: add `-> f64` (or `-> f32`)";
     match &item.sig.output {
@@ -148,12 +158,17 @@ fn return_float(cx: &Ctxt, item: &ItemFn, env: &Env) -> Option<(Float, Span)> {
             None
         }
         ReturnType::Type(_, ty) => match types::classify(ty, env) {
-            Ok(Kind::Scalar(float)) => Some((float, syn::spanned::Spanned::span(&**ty))),
+            Ok(kind @ (Kind::Scalar(float) | Kind::Matrix { float, .. })) => Some((
+                float,
+                syn::spanned::Spanned::span(&**ty),
+                kind,
+                (**ty).clone(),
+            )),
             _ => {
                 cx.error_spanned_by(
                     ty,
                     format!(
-                        "`#[gradient]` differentiates functions that return a scalar `f64` or `f32`, not `{}`",
+                        "`#[gradient]` differentiates functions that return a float scalar or a fixed-size float matrix, not `{}`",
                         crate::text::tokens(ty)
                     ),
                 );

@@ -151,6 +151,7 @@ impl Deriver<'_> {
             AExpr::Seed(_) => AExpr::Lit("1".into()),
             AExpr::MapAdj { .. }
             | AExpr::BranchAdjoint { .. }
+            | AExpr::CallAdjoint { .. }
             | AExpr::Field { .. }
             | AExpr::Window { .. }
             | AExpr::KroneckerAdjoint { .. }
@@ -205,7 +206,9 @@ impl Deriver<'_> {
         let arg = |k: usize| self.value(node.args[k]);
         let scalar = |k: usize| self.prog.shape(node.args[k]) == Shape::Scalar;
         match &node.op {
-            Op::Param(_) | Op::Branch { .. } | Op::Extract(_) => Math::new(node.text.clone(), ATOM),
+            Op::Param(_) | Op::Branch { .. } | Op::Extract(_) | Op::Call(_) => {
+                Math::new(node.text.clone(), ATOM)
+            }
             Op::Const(t) | Op::BoolConst(t) => Math::new(crate::text::tokens(t), ATOM),
             Op::Add => infix(&arg(0), " + ", &arg(1), SUM),
             Op::Sub => Math::new(format!("{} − {}", arg(0).at(SUM), arg(1).at(PRODUCT)), SUM),
@@ -306,6 +309,10 @@ impl Deriver<'_> {
                 ATOM,
             ),
             AExpr::Field { tuple, index, .. } => Math::new(format!("t{tuple}.{index}"), ATOM),
+            AExpr::CallAdjoint { node } => Math::new(
+                format!("the pullback of {}", self.prog.nodes[*node].text),
+                ATOM,
+            ),
             AExpr::Window { node, window } => {
                 let n = &self.prog.nodes[*node];
                 let Op::TraceChain(t) = &n.op else {

@@ -96,6 +96,11 @@ pub enum AExpr {
         node: ValueId,
         captures: Vec<usize>,
     },
+    /// The gradients of the value arguments of the call `node`, as a tuple, from the callee's
+    /// `_vjp` seeded with the call's adjoint.
+    CallAdjoint {
+        node: ValueId,
+    },
     /// Entry `index` of the tuple shared as `tuple`, of the given shape.
     Field {
         tuple: usize,
@@ -126,7 +131,7 @@ impl AExpr {
             | AExpr::Shared(_)
             | AExpr::Seed(_)
             | AExpr::Field { .. } => {}
-            AExpr::BranchAdjoint { node, .. } => {
+            AExpr::BranchAdjoint { node, .. } | AExpr::CallAdjoint { node } => {
                 f(*node);
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
@@ -306,6 +311,7 @@ impl fmt::Display for AExpr {
             AExpr::Shared(k) => write!(f, "t{k}"),
             AExpr::Seed(j) => write!(f, "seed{j}"),
             AExpr::BranchAdjoint { node, .. } => write!(f, "∂if(v{node})"),
+            AExpr::CallAdjoint { node } => write!(f, "vjp(v{node})"),
             AExpr::Field { tuple, index, .. } => write!(f, "t{tuple}.{index}"),
             AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),
             AExpr::DeterminantGradient { matrix, .. } => write!(f, "∂det(v{matrix})"),

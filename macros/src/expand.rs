@@ -7,6 +7,7 @@ use quote::quote;
 
 use crate::ctxt::Ctxt;
 use crate::ir::Shape;
+use crate::types::Kind;
 use crate::{args, ast, emit, fallback, fuse, lower, shape};
 
 /// Expands `#[gradient(args)] item`.
@@ -31,6 +32,13 @@ pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
     let Some(func) = ast::from_syn(&cx, &item, &args) else {
         return fallback::emit(&item, None, &cx.finish());
     };
+    if let Some(pullback) = &args.pullback {
+        if cx.has_errors() {
+            return fallback::emit(&item, Some(&func), &cx.finish());
+        }
+        let generated = emit::custom(&item, &func, pullback);
+        return quote!(#item #generated);
+    }
     let mut prog = lower::lower(&cx, &func, &item);
     let shapes: Vec<Shape> = func
         .params
@@ -38,11 +46,12 @@ pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
         .map(|p| p.kind.shape().unwrap_or(Shape::Poison))
         .collect();
     shape::infer(&cx, &mut prog, &shapes, func.float);
-    shape::check_output(&cx, &prog, func.float);
+    shape::check_output(&cx, &prog, &func);
     if cx.has_errors() {
         return fallback::emit(&item, Some(&func), &cx.finish());
     }
     fuse::fuse(&mut prog);
-    let generated = emit::function(&item, &func, &prog);
-    quote!(#item #generated)
+    let vjp = emit::vjp(&item, &func, &prog);
+    let grad = matches!(func.ret, Kind::Scalar(_)).then(|| emit::function(&item, &func, &prog));
+    quote!(#item #grad #vjp)
 }

@@ -25,9 +25,21 @@ pub fn emit(item: &syn::ItemFn, func: Option<&ast::Func>, errors: &[syn::Error])
         } else {
             quote!((#(#tys),*))
         };
+        let vjp_name = format_ident!("{}_vjp", func.name);
+        let ret = &func.ret_ty;
+        let all: Vec<&syn::Type> = crate::emit::float_params(func).iter().map(|&k| &func.params[k].ty).collect();
+        let grad = matches!(func.ret, crate::types::Kind::Scalar(_)).then(|| {
+            quote! {
+                #[allow(unused_variables, dead_code, clippy::all)]
+                #vis fn #name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
+                    ::core::unreachable!()
+                }
+            }
+        });
         quote! {
+            #grad
             #[allow(unused_variables, dead_code, clippy::all)]
-            #vis fn #name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
+            #vis fn #vjp_name #generics (#(#inputs,)* __seed: #ret) -> (#ret, (#(#all,)*)) #where_clause {
                 ::core::unreachable!()
             }
         }

@@ -280,6 +280,38 @@ pub enum Op {
     },
     /// Result `k` of the `Branch` node `args[0]`.
     Extract(usize),
+    /// A call of another `#[gradient]` function (or one with a hand-written `{name}_vjp`): `args`
+    /// are the arguments that are values, in order.
+    Call(Box<CallSite>),
+}
+
+/// How a call is written, so the generated code can call the function and its `_vjp` the same way.
+#[derive(Clone, Debug)]
+pub struct CallSite {
+    /// The callee, turbofish included: `layer`, `nets::layer::<4>`.
+    pub path: TokenStream,
+    /// Its vector-Jacobian product: `layer_vjp`, `nets::layer_vjp::<4>`.
+    pub vjp: TokenStream,
+    /// Each argument: a value of the program (`Value`, in the order of the node's arguments),
+    /// or a constant passed as written.
+    pub args: Vec<CallArg>,
+    /// The result's shape: a scalar, unless a `let` annotation says otherwise.
+    pub result: Shape,
+}
+
+#[derive(Clone, Debug)]
+pub enum CallArg {
+    Value { by_ref: bool },
+    Constant(TokenStream),
+}
+
+/// The path of a function's vector-Jacobian product: `layer_vjp`, `nets::layer_vjp::<4>`.
+pub fn vjp_path(path: &syn::Path) -> syn::Path {
+    let mut path = path.clone();
+    if let Some(last) = path.segments.last_mut() {
+        last.ident = quote::format_ident!("{}_vjp", last.ident, span = last.ident.span());
+    }
+    path
 }
 
 /// The comparison operators a condition can use.
@@ -364,6 +396,7 @@ impl Op {
             Op::BoolConst(t) => format!("bool {}", crate::text::tokens(t)),
             Op::Branch { .. } => "if".into(),
             Op::Extract(k) => format!("extract {k}"),
+            Op::Call(site) => format!("call {}", crate::text::tokens(&site.path)),
         }
     }
 }

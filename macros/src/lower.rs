@@ -27,7 +27,9 @@ use syn::{BinOp, Expr, Pat, Stmt, UnOp};
 
 use crate::ast;
 use crate::ctxt::Ctxt;
-use crate::ir::{Annotation, Compare, Finish, Func, Loc, Op, Program, ValueId};
+use crate::ir::{
+    Annotation, CallArg, CallSite, Compare, Finish, Func, Loc, Op, Program, Shape, ValueId,
+};
 use crate::text;
 use crate::types::{self, Env, Float, Kind};
 
@@ -75,6 +77,8 @@ struct Lowerer<'a> {
     own: std::collections::HashSet<String>,
     /// Outer variables a branch assigns to, in order of first assignment.
     assigned: Vec<String>,
+    /// Names bound to parameters taken by reference: passed on to a call as the reference.
+    refs: std::collections::HashSet<String>,
 }
 
 /// The kinds of code a [`Lowerer`] reads.
@@ -119,6 +123,9 @@ pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
                 Binding::Constant(tokens)
             }
         };
+        if param.by_ref && param.kind.float().is_some() {
+            l.refs.insert(name.to_string());
+        }
         l.scope.insert(name.to_string(), binding);
     }
     let output = l.block(&item.block.stmts, Loc::of(&item.block));
@@ -147,6 +154,7 @@ impl<'a> Lowerer<'a> {
             frames: Vec::new(),
             own: std::collections::HashSet::new(),
             assigned: Vec::new(),
+            refs: std::collections::HashSet::new(),
         }
     }
 
@@ -217,6 +225,7 @@ impl Lowerer<'_> {
 
     /// Binds `name`, remembering what it shadowed when inside a loop iteration.
     fn bind(&mut self, name: &str, binding: Binding) {
+        self.refs.remove(name);
         let previous = self.scope.insert(name.to_string(), binding);
         self.own.insert(name.to_string());
         if let Some(frame) = self.frames.last_mut() {
@@ -266,6 +275,19 @@ impl Lowerer<'_> {
             Some(value) => {
                 if let Some(ty) = ty {
                     self.annotate(value, name, ty);
+                    // A call's result shape comes from its annotation: the macro cannot see the
+                    // callee's signature.
+                    let declared = self
+                        .prog
+                        .annotations
+                        .last()
+                        .filter(|a| a.value == value)
+                        .map(|a| a.shape);
+                    if let (Op::Call(site), Some(shape)) =
+                        (&mut self.prog.nodes[value].op, declared)
+                    {
+                        site.result = shape;
+                    }
                 }
                 self.name(value, name);
                 Binding::Value(value)
@@ -354,6 +376,7 @@ impl Lowerer<'_> {
             self.name(value, name);
         }
         // An assignment rebinds the name where it lives: it outlasts the loop iteration.
+        self.refs.remove(&key);
         self.scope.insert(key, binding);
     }
 
@@ -606,6 +629,13 @@ impl Lowerer<'_> {
             BinOp::And(_) => Op::And,
             _ => Op::Or,
         };
+        // A comparison of integers (parameters, loop counters) is a constant condition.
+        if let Op::Compare(_) = op
+            && let (Some(l), Some(r)) = (self.try_integer(&b.left), self.try_integer(&b.right))
+        {
+            let symbol = &b.op;
+            return self.push(Op::BoolConst(quote!((#l #symbol #r))), Vec::new(), e);
+        }
         let left = self.expr(&b.left);
         let right = self.expr(&b.right);
         self.push(op, vec![left?, right?], e)
@@ -697,8 +727,10 @@ impl Lowerer<'_> {
         let cond = self.expr(&e.cond);
         let view = self.visible();
         let mut then = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
+        then.refs.clone_from(&self.refs);
         let then_tail = then.statements(&e.then_branch.stmts);
         let mut otherwise = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
+        otherwise.refs.clone_from(&self.refs);
         otherwise.captures.clone_from(&then.captures);
         let else_tail = match &e.else_branch {
             Some((_, else_expr)) => match &**else_expr {
@@ -785,6 +817,7 @@ impl Lowerer<'_> {
 
     /// Rebinds an existing variable, as an assignment does, recording it for an enclosing branch.
     fn assign_binding(&mut self, name: &str, binding: Binding) {
+        self.refs.remove(name);
         if !self.own.contains(name)
             && self.body == Body::Branch
             && !self.assigned.iter().any(|n| n == name)
@@ -939,15 +972,7 @@ impl Lowerer<'_> {
     /// `sigmoid(x)`, `matgrad::softplus(x)`, `f64::exp(x)`, `f64::powi(x, n)`.
     fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
         let Some(func) = callee(&c.func) else {
-            self.cx.error_spanned_by(
-                &c.func,
-                format!(
-                    "`#[gradient]` cannot call `{}`; it knows `sigmoid`, `softplus` and `{f}::exp`, `{f}::ln`, `{f}::ln_1p`, `{f}::sqrt`, `{f}::sin`, `{f}::cos`, `{f}::tanh`, `{f}::abs`, `{f}::powi`, `{f}::powf`",
-                    text::expr(&c.func),
-                    f = self.float
-                ),
-            );
-            return None;
+            return self.composed(e, c);
         };
         let expected = if matches!(func, Callee::Powi | Callee::Powf) {
             2
@@ -973,6 +998,86 @@ impl Lowerer<'_> {
                 self.push(Op::Powf, vec![a?, p?], e)
             }
         }
+    }
+
+    /// A call of another function: differentiated through its `{name}_vjp`, which
+    /// `#[gradient]` generates (or the user writes, for a hand-made derivative).
+    fn composed(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
+        let Expr::Path(path) = &*c.func else {
+            self.cx.error_spanned_by(
+                &c.func,
+                "only functions named by a path can be called, as in `layer(&w, &x)`",
+            );
+            return None;
+        };
+        if path.qself.is_some()
+            || path.path.segments.len() == 1 && path.path.segments[0].ident == self.env.function
+        {
+            self.cx.error_spanned_by(
+                &c.func,
+                format!(
+                    "`{}` calls itself; `#[gradient]` cannot differentiate recursion",
+                    self.env.function
+                ),
+            );
+            return None;
+        }
+        let mut args = Vec::new();
+        let mut values = Vec::new();
+        let mut ok = true;
+        for arg in &c.args {
+            // Passed as a reference when written `&x`, or when `x` is a parameter taken by `&`.
+            let (inner, by_ref) = match arg {
+                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                Expr::Path(p)
+                    if p.path
+                        .get_ident()
+                        .is_some_and(|n| self.refs.contains(&n.to_string())) =>
+                {
+                    (arg, true)
+                }
+                other => (other, false),
+            };
+            let constant = self.try_integer(inner).or_else(|| match inner {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Bool(_),
+                    ..
+                }) => Some(inner.to_token_stream()),
+                Expr::Path(p) => match p.path.get_ident().and_then(|n| {
+                    self.scope
+                        .get(&n.to_string())
+                        .or_else(|| self.outer?.get(&n.to_string()))
+                }) {
+                    Some(Binding::Flag(t)) => Some(t.clone()),
+                    _ => None,
+                },
+                _ => None,
+            });
+            if let Some(tokens) = constant {
+                args.push(CallArg::Constant(if by_ref {
+                    quote!(&#tokens)
+                } else {
+                    tokens
+                }));
+                continue;
+            }
+            match self.expr(inner) {
+                Some(v) => values.push(v),
+                None => ok = false,
+            }
+            args.push(CallArg::Value { by_ref });
+        }
+        if !ok {
+            return None;
+        }
+        let vjp = crate::ir::vjp_path(&path.path);
+        let site = CallSite {
+            path: path.path.to_token_stream(),
+            vjp: vjp.to_token_stream(),
+            args,
+            result: Shape::Scalar,
+        };
+        self.push(Op::Call(Box::new(site)), values, e)
     }
 
     fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Option<ValueId> {
@@ -1076,6 +1181,7 @@ impl Lowerer<'_> {
         };
         let view = self.visible();
         let mut inner = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Closure);
+        inner.refs.clone_from(&self.refs);
         let v = inner.prog.push(
             Op::Param(0),
             Vec::new(),

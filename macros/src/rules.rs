@@ -78,6 +78,32 @@ pub fn adjoints(cx: &Context, id: ValueId, shared: &mut usize) -> Vec<Step> {
         }
         return steps;
     }
+    if let Op::Call(_) = node.op {
+        // The callee's vector-Jacobian product, seeded with this call's adjoint, gives the
+        // adjoints of all its value arguments at once.
+        if !args.iter().any(|&a| cx.active[a]) {
+            return Vec::new();
+        }
+        let t = *shared;
+        *shared += 1;
+        let mut steps = vec![Step::Share {
+            index: t,
+            expr: AExpr::CallAdjoint { node: id },
+        }];
+        for (index, &a) in args.iter().enumerate() {
+            if cx.active[a] {
+                steps.push(Step::Add {
+                    target: a,
+                    expr: AExpr::Field {
+                        tuple: t,
+                        index,
+                        shape: prog.shape(a),
+                    },
+                });
+            }
+        }
+        return steps;
+    }
     if let Op::Branch { .. } = node.op {
         // Both branches are programs of the captured values: the taken one's adjoint program
         // gives their adjoints, from the adjoints of what the `if` produced.
@@ -145,7 +171,8 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         | Op::Or
         | Op::BoolConst(_)
         | Op::Branch { .. }
-        | Op::Extract(_) => {}
+        | Op::Extract(_)
+        | Op::Call(_) => {}
         // d(A ± B) = dA ± dB ⇒ Ā += Z̄, B̄ ±= Z̄
         Op::Add => {
             out.push((0, AExpr::Adj(id)));

@@ -40,17 +40,29 @@ pub fn infer(cx: &Ctxt, prog: &mut Program, params: &[Shape], float: Float) {
     }
 }
 
-/// Checks that the program's result is a scalar.
-pub fn check_output(cx: &Ctxt, prog: &Program, float: Float) {
+/// Checks that the program's result has the function's return shape.
+pub fn check_output(cx: &Ctxt, prog: &Program, func: &crate::ast::Func) {
     let Some(out) = prog.output else { return };
     let node = &prog.nodes[out];
-    if node.shape.is_matrix() {
-        cx.push(node.loc.error(format!(
-            "the function returns `{float}`, but its body evaluates to a {} matrix; \
-             reduce it to a scalar, e.g. with `.sum()`, `.norm_squared()` or `[(0, 0)]`",
-            node.shape
-        )));
+    let Some(expected) = func.ret.shape() else {
+        return;
+    };
+    if node.shape == Shape::Poison || node.shape == expected {
+        return;
     }
+    let message = if expected.is_scalar() {
+        format!(
+            "the function returns `{}`, but its body evaluates to a {} matrix; \
+             reduce it to a scalar, e.g. with `.sum()`, `.norm_squared()` or `[(0, 0)]`",
+            func.float, node.shape
+        )
+    } else {
+        format!(
+            "the function returns a {expected} matrix, but its body evaluates to {}",
+            node.shape
+        )
+    };
+    cx.push(node.loc.error(message));
 }
 
 /// "3×4", or "a scalar".
@@ -136,6 +148,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         }
         Op::Not | Op::And | Op::Or | Op::BoolConst(_) => Ok(Shape::Bool),
         Op::Branch { .. } => Ok(Shape::Tuple),
+        Op::Call(site) => Ok(site.result),
         Op::Extract(k) => Ok(match &prog.nodes[node.args[0]].op {
             Op::Branch { then, .. } => then
                 .outputs
@@ -172,10 +185,17 @@ fn method_name(op: &Op) -> &'static str {
 }
 
 fn needs_matrix(prog: &Program, node: &Node, what: &str) -> String {
-    format!(
-        "`{what}` needs a matrix, but `{}` is a scalar",
-        operand(prog, node, 0)
-    )
+    let arg = &prog.nodes[node.args[0]];
+    if let Op::Call(site) = &arg.op {
+        return format!(
+            "`{what}` needs a matrix, but `{}` is taken to be a scalar: `#[gradient]` cannot see the signature of `{}`, \
+             so annotate a matrix result, as in `let h: SVector<f64, 4> = {};`",
+            arg.text,
+            crate::text::tokens(&site.path),
+            arg.text
+        );
+    }
+    format!("`{what}` needs a matrix, but `{}` is a scalar", arg.text)
 }
 
 fn scalar_only(prog: &Program, node: &Node, name: &str, helper: bool) -> Result<Shape, String> {

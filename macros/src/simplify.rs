@@ -61,7 +61,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             .results()
             .get(*j)
             .map_or(Shape::Poison, |&r| prog.shape(r)),
-        AExpr::BranchAdjoint { .. } => Shape::Tuple,
+        AExpr::BranchAdjoint { .. } | AExpr::CallAdjoint { .. } => Shape::Tuple,
         AExpr::Field { shape, .. } => *shape,
         AExpr::Window { node, window } => {
             let Op::TraceChain(t) = &prog.nodes[*node].op else {

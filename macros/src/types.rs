@@ -50,6 +50,8 @@ pub struct Env {
     pub types: Vec<String>,
     /// Const parameters, usable as sizes.
     pub consts: Vec<String>,
+    /// The function's own name: calling it is recursion, which is not supported.
+    pub function: String,
 }
 
 /// What a written type denotes.
