@@ -28,7 +28,10 @@ fn quadratic<T: RealField + Copy>(a: &SMatrix<T, 3, 3>, x: &SVector<T, 3>) -> T 
 
 /// Both at once, with a map and a scalar function.
 #[gradient(wrt(w))]
-#[allow(clippy::redundant_closure_for_method_calls, reason = "a closure over the generic scalar is what is tested")]
+#[allow(
+    clippy::redundant_closure_for_method_calls,
+    reason = "a closure over the generic scalar is what is tested"
+)]
 fn layer<T: RealField + Copy, const M: usize, const N: usize>(
     w: &SMatrix<T, M, N>,
     x: &SVector<T, N>,
