@@ -40,16 +40,38 @@
 //!
 //! Beside the macro this crate holds the scalar helpers the macro knows how to differentiate
 //! ([`sigmoid`], [`softplus`]) and a finite-difference [`check_gradient`] for your own tests.
+//!
+//! # Features
+//!
+//! - `std` (default): the standard library, and with it the gradient checker
+//!   ([`check_gradient`], [`GradientCheck`], [`Point`]).
+//! - `libm`: the [`libm`](https://crates.io/crates/libm) crate as the math backend of `f32` and
+//!   `f64`, for `no_std` builds (`default-features = false, features = ["libm"]`). Everything
+//!   but the gradient checker is then available, and generated code uses only `core`. In a
+//!   `no_std` crate the scalar methods (`x.exp()`, `x.ln()`, …) come from nalgebra's
+//!   `ComplexField` trait, so bring it into scope: `use matgrad::nalgebra::ComplexField;`.
 
+#![cfg_attr(not(feature = "std"), no_std)]
+// Without `std` the gradient checker, which the text above links to, is left out.
+#![cfg_attr(not(feature = "std"), allow(rustdoc::broken_intra_doc_links))]
 #![warn(missing_docs)]
+
+// Without `std`, f32 and f64 implement nalgebra's `RealField` only through `libm`.
+#[cfg(not(any(feature = "std", feature = "libm")))]
+compile_error!(
+    "matgrad needs the `std` feature (on by default) or, for `no_std`, the `libm` feature: \
+     `matgrad = { default-features = false, features = [\"libm\"] }`"
+);
 
 pub use matgrad_macros::gradient;
 pub use nalgebra;
 
+#[cfg(feature = "std")]
 mod check;
 mod linalg;
 mod scalar;
 
+#[cfg(feature = "std")]
 pub use check::{GradientCheck, Point, check_gradient};
 pub use scalar::{sigmoid, softplus};
 

@@ -55,10 +55,15 @@ pub fn lu_solve_transposed<T: RealField + Copy, const N: usize, const K: usize>(
 where
     Const<N>: DimMin<Const<N>, Output = Const<N>>,
 {
-    let Some(y) = lu.u().tr_solve_upper_triangular(b) else {
+    // The right-hand side's dimensions are spelled out: under the `DimMin` bound and without
+    // nalgebra's `std` (so with only its static allocator), rustc would infer N for K.
+    let Some(y) = lu.u().tr_solve_upper_triangular::<Const<N>, Const<K>, _>(b) else {
         return SMatrix::zeros();
     };
-    let Some(mut x) = lu.l().tr_solve_lower_triangular(&y) else {
+    let Some(mut x) = lu
+        .l()
+        .tr_solve_lower_triangular::<Const<N>, Const<K>, _>(&y)
+    else {
         return SMatrix::zeros();
     };
     lu.p().inv_permute_rows(&mut x);
