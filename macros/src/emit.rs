@@ -688,8 +688,10 @@ impl Emitter<'_> {
                     quote!((#r * #l).transpose())
                 }
                 (true, false) => {
+                    let right = w.right(k);
+                    let sizes = self.rhs_sizes(Shape::Matrix(dims[right.start].0, dims[(right.start + right.len - 1) % k].1));
                     let (l, r) = (l.place, r.borrow);
-                    quote!(#l.tr_mul(#r))
+                    quote!(#l.tr_mul #sizes (#r))
                 }
                 (false, true) => {
                     let (l, r) = (l.arith().clone(), r.place);
@@ -805,9 +807,10 @@ impl Emitter<'_> {
                     self.operand(node.args[0]).place,
                     self.operand(node.args[1]).borrow,
                 );
+                let sizes = self.rhs_sizes(self.prog.shape(node.args[1]));
                 let finish = finish.tokens();
                 out.push(quote_spanned!(node.loc.start=> let #lu = #a.lu();));
-                out.push(quote_spanned!(node.loc.start=> let #v: #ty = #lu.solve(#b)#finish;));
+                out.push(quote_spanned!(node.loc.start=> let #v: #ty = #lu.solve #sizes (#b)#finish;));
                 continue;
             }
             let expr = self.forward_expr(id);
@@ -1283,11 +1286,24 @@ impl Emitter<'_> {
         Operand::temp(quote!(#a.#name(#b)))
     }
 
+    /// The right-hand side's sizes for `tr_mul` and `solve` when one is a const generic
+    /// parameter: under a `DimMin` bound without `std`, rustc cannot infer them.
+    fn rhs_sizes(&self, shape: Shape) -> TokenStream {
+        match shape {
+            Shape::Matrix(r, c) if r.value().is_none() || c.value().is_none() => {
+                let (r, c) = (r.tokens(), c.tokens());
+                quote!(::<::matgrad::__private::nalgebra::Const<#r>, ::matgrad::__private::nalgebra::Const<#c>, _>)
+            }
+            _ => TokenStream::new(),
+        }
+    }
+
     /// `Aᵀ·B` as `A.tr_mul(&B)`, which reads A by columns instead of building its transpose.
     fn matmul(&self, a: &AExpr, b: &AExpr) -> Operand {
         if let AExpr::Transpose(at) = a {
+            let sizes = self.rhs_sizes(simplify::shape(self.prog, &self.adj, b));
             let (at, b) = (self.expr(at).place, self.expr(b).borrow);
-            return Operand::temp(quote!(#at.tr_mul(#b)));
+            return Operand::temp(quote!(#at.tr_mul #sizes (#b)));
         }
         let (a, b) = (self.expr(a), self.expr(b));
         let (a, b) = (a.arith(), b.arith());

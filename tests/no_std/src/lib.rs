@@ -21,7 +21,9 @@
 // precedence over the trait's, leaving the import unused.
 #[cfg_attr(test, allow(unused_imports))]
 use matgrad::nalgebra::ComplexField;
-use matgrad::nalgebra::{Matrix2, Matrix3, RealField, SMatrix, SVector, Vector2, Vector3, convert};
+use matgrad::nalgebra::{
+    Const, DimMin, Matrix2, Matrix3, RealField, SMatrix, SVector, Vector2, Vector3, convert,
+};
 use matgrad::{gradient, sigmoid, softplus};
 
 /// Least squares ‖y − Xβ‖²: products, a difference and a squared norm.
@@ -94,14 +96,6 @@ pub fn single_precision(w: &SMatrix<f32, 2, 2>, x: &SVector<f32, 2>, s: f32) -> 
 
 /// Generic sizes and a generic scalar: a product, a squared norm, a map and a constant through
 /// `convert`, all through the `RealField` bound.
-///
-/// Not here yet: a generic size with the bound `Const<N>: DimMin<Const<N>, Output = Const<N>>`
-/// (for `determinant`, `try_inverse` or `lu().solve`) whose gradient calls `tr_mul` or `solve`,
-/// as `(a.try_inverse().unwrap() * v).norm_squared()` does. Under that bound, nalgebra without
-/// `std` (so with only its static allocator) lets rustc take N for the free dimension of
-/// `tr_mul` and `solve`, so `a.tr_mul(&b)` and `lu.solve(&b)` do not compile unless the
-/// dimensions are spelled out (`tr_mul::<Const<N>, Const<1>, _>(&b)`), and generated code
-/// calls both without them.
 #[gradient(wrt(beta))]
 pub fn generic_ols<T: RealField + Copy, const N: usize, const K: usize>(
     beta: &SVector<T, K>,
@@ -111,6 +105,18 @@ pub fn generic_ols<T: RealField + Copy, const N: usize, const K: usize>(
     let half: T = convert(0.5);
     let r = y - x * beta;
     r.norm_squared() * half + beta.map(|v| v.tanh()).sum()
+}
+
+/// A generic size under the `DimMin` bound an inverse and a solve need. Without `std`, rustc
+/// cannot infer the right-hand side's sizes of `tr_mul` and `solve` under that bound, so the
+/// generated code spells them out.
+#[gradient]
+pub fn generic_inverse<const N: usize>(a: &SMatrix<f64, N, N>, v: &SVector<f64, N>) -> f64
+where
+    Const<N>: DimMin<Const<N>, Output = Const<N>>,
+{
+    (a.try_inverse().unwrap() * v).norm_squared()
+        + a.lu().solve::<Const<N>, Const<1>, _>(v).unwrap().sum()
 }
 
 /// Control flow: a branch on a computed value inside an unrolled loop.
@@ -230,6 +236,22 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generic_inverse_gradient_is_the_closed_form() {
+        let a = Matrix3::new(3.0, 0.5, 0.2, 0.1, 2.0, 0.3, 0.4, 0.2, 1.5);
+        let v = Vector3::new(1.0, -0.5, 0.25);
+        let (_, (ga, gv)) = generic_inverse_grad(&a, &v);
+        let inv = a.try_inverse().unwrap();
+        let (u, ones) = (inv * v, SVector::<f64, 3>::repeat(1.0));
+        // ∂‖A⁻¹v‖² = −2A⁻ᵀu·uᵀ... with u = A⁻¹v: ∇A = −2A⁻ᵀu uᵀ, ∇v = 2A⁻ᵀu; and for 𝟙ᵀA⁻¹v:
+        // ∇A = −A⁻ᵀ𝟙 (A⁻¹v)ᵀ, ∇v = A⁻ᵀ𝟙.
+        let expected_a =
+            -2.0 * inv.transpose() * u * u.transpose() - inv.transpose() * ones * u.transpose();
+        let expected_v = 2.0 * inv.transpose() * u + inv.transpose() * ones;
+        assert!((ga - expected_a).norm() < 1e-10);
+        assert!((gv - expected_v).norm() < 1e-10);
+    }
 
     #[test]
     fn ols_gradient_is_the_closed_form() {
