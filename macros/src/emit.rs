@@ -689,7 +689,10 @@ impl Emitter<'_> {
                 }
                 (true, false) => {
                     let right = w.right(k);
-                    let sizes = self.rhs_sizes(Shape::Matrix(dims[right.start].0, dims[(right.start + right.len - 1) % k].1));
+                    let sizes = Self::rhs_sizes(Shape::Matrix(
+                        dims[right.start].0,
+                        dims[(right.start + right.len - 1) % k].1,
+                    ));
                     let (l, r) = (l.place, r.borrow);
                     quote!(#l.tr_mul #sizes (#r))
                 }
@@ -807,10 +810,12 @@ impl Emitter<'_> {
                     self.operand(node.args[0]).place,
                     self.operand(node.args[1]).borrow,
                 );
-                let sizes = self.rhs_sizes(self.prog.shape(node.args[1]));
+                let sizes = Self::rhs_sizes(self.prog.shape(node.args[1]));
                 let finish = finish.tokens();
                 out.push(quote_spanned!(node.loc.start=> let #lu = #a.lu();));
-                out.push(quote_spanned!(node.loc.start=> let #v: #ty = #lu.solve #sizes (#b)#finish;));
+                out.push(
+                    quote_spanned!(node.loc.start=> let #v: #ty = #lu.solve #sizes (#b)#finish;),
+                );
                 continue;
             }
             let expr = self.forward_expr(id);
@@ -1288,7 +1293,7 @@ impl Emitter<'_> {
 
     /// The right-hand side's sizes for `tr_mul` and `solve` when one is a const generic
     /// parameter: under a `DimMin` bound without `std`, rustc cannot infer them.
-    fn rhs_sizes(&self, shape: Shape) -> TokenStream {
+    fn rhs_sizes(shape: Shape) -> TokenStream {
         match shape {
             Shape::Matrix(r, c) if r.value().is_none() || c.value().is_none() => {
                 let (r, c) = (r.tokens(), c.tokens());
@@ -1301,7 +1306,7 @@ impl Emitter<'_> {
     /// `Aᵀ·B` as `A.tr_mul(&B)`, which reads A by columns instead of building its transpose.
     fn matmul(&self, a: &AExpr, b: &AExpr) -> Operand {
         if let AExpr::Transpose(at) = a {
-            let sizes = self.rhs_sizes(simplify::shape(self.prog, &self.adj, b));
+            let sizes = Self::rhs_sizes(simplify::shape(self.prog, &self.adj, b));
             let (at, b) = (self.expr(at).place, self.expr(b).borrow);
             return Operand::temp(quote!(#at.tr_mul #sizes (#b)));
         }
