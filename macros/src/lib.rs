@@ -22,6 +22,8 @@ mod text;
 mod types;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;
