@@ -37,39 +37,39 @@ fn mlp2_grad(
     f64,
     (SMatrix<f64, 32, 16>, SVector<f64, 32>, SMatrix<f64, 4, 32>, SVector<f64, 4>),
 ) {
-    let __v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
-    let __v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__v6 + b1;
-    let __v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __v7
-        .map(|__m8_x: f64| -> f64 {
-            let __m8_v1: f64 = __m8_x.tanh();
-            __m8_v1
+    let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
+    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__mg_v6 + b1;
+    let __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v7
+        .map(|__mg_m8_x: f64| -> f64 {
+            let __mg_m8_v1: f64 = __mg_m8_x.tanh();
+            __mg_m8_v1
         });
-    let __v9: f64 = 0.5;
-    let __v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__v8;
-    let __v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__v10 + b2;
-    let __v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__v11 - y;
-    let __v13: f64 = __v12.norm_squared();
-    let __v14: f64 = __v9 * __v13;
-    let __g14: f64 = 1.0;
-    let __g13: f64 = (__g14 * __v9);
-    let __g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2.tr_mul(&__v12))
-        * (2.0 * __g13));
-    let __g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__g8
+    let __mg_v9: f64 = 0.5;
+    let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
+    let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
+    let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
+    let __mg_v13: f64 = __mg_v12.norm_squared();
+    let __mg_v14: f64 = __mg_v9 * __mg_v13;
+    let __mg_g14: f64 = 1.0;
+    let __mg_g13: f64 = (__mg_g14 * __mg_v9);
+    let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
+        .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));
+    let __mg_g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_g8
         .zip_map(
-            &__v8,
-            |__m8_zbar: f64, __m8_z: f64| -> f64 {
-                let __m8_g1: f64 = __m8_zbar;
-                let __m8_g0: f64 = (__m8_g1 * (1.0 - (__m8_z * __m8_z)));
-                __m8_g0
+            &__mg_v8,
+            |__mg_m8_zbar: f64, __mg_m8_z: f64| -> f64 {
+                let __mg_m8_g1: f64 = __mg_m8_zbar;
+                let __mg_m8_g0: f64 = (__mg_m8_g1 * (1.0 - (__mg_m8_z * __mg_m8_z)));
+                __mg_m8_g0
             },
         ));
     (
-        __v14,
+        __mg_v14,
         (
-            ((&__g7 * (x.transpose()))),
-            __g7,
-            (((&__v12 * (2.0 * __g13)) * (__v8.transpose()))),
-            ((&__v12 * (2.0 * __g13))),
+            ((&__mg_g7 * (x.transpose()))),
+            __mg_g7,
+            (((&__mg_v12 * (2.0 * __mg_g13)) * (__mg_v8.transpose()))),
+            ((&__mg_v12 * (2.0 * __mg_g13))),
         ),
     )
 }
@@ -83,7 +83,7 @@ fn mlp2_vjp(
     b2: &SVector<f64, 4>,
     x: &SVector<f64, 16>,
     y: &SVector<f64, 4>,
-    __seed: f64,
+    __mg_seed: f64,
 ) -> (
     f64,
     (
@@ -95,42 +95,43 @@ fn mlp2_vjp(
         SVector<f64, 4>,
     ),
 ) {
-    let __v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
-    let __v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__v6 + b1;
-    let __v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __v7
-        .map(|__m8_x: f64| -> f64 {
-            let __m8_v1: f64 = __m8_x.tanh();
-            __m8_v1
+    let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
+    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__mg_v6 + b1;
+    let __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v7
+        .map(|__mg_m8_x: f64| -> f64 {
+            let __mg_m8_v1: f64 = __mg_m8_x.tanh();
+            __mg_m8_v1
         });
-    let __v9: f64 = 0.5;
-    let __v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__v8;
-    let __v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__v10 + b2;
-    let __v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__v11 - y;
-    let __v13: f64 = __v12.norm_squared();
-    let __v14: f64 = __v9 * __v13;
-    let __g14: f64 = __seed;
-    let __g13: f64 = (__g14 * __v9);
-    let __g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2.tr_mul(&__v12))
-        * (2.0 * __g13));
-    let __g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__g8
+    let __mg_v9: f64 = 0.5;
+    let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
+    let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
+    let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
+    let __mg_v13: f64 = __mg_v12.norm_squared();
+    let __mg_v14: f64 = __mg_v9 * __mg_v13;
+    let __mg_g14: f64 = __mg_seed;
+    let __mg_g13: f64 = (__mg_g14 * __mg_v9);
+    let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
+        .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));
+    let __mg_g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_g8
         .zip_map(
-            &__v8,
-            |__m8_zbar: f64, __m8_z: f64| -> f64 {
-                let __m8_g1: f64 = __m8_zbar;
-                let __m8_g0: f64 = (__m8_g1 * (1.0 - (__m8_z * __m8_z)));
-                __m8_g0
+            &__mg_v8,
+            |__mg_m8_zbar: f64, __mg_m8_z: f64| -> f64 {
+                let __mg_m8_g1: f64 = __mg_m8_zbar;
+                let __mg_m8_g0: f64 = (__mg_m8_g1 * (1.0 - (__mg_m8_z * __mg_m8_z)));
+                __mg_m8_g0
             },
         ));
-    let __g4: ::matgrad::__private::nalgebra::SMatrix<f64, 16, 1> = (w1.tr_mul(&__g7));
+    let __mg_g4: ::matgrad::__private::nalgebra::SMatrix<f64, 16, 1> = (w1
+        .tr_mul(&__mg_g7));
     (
-        __v14,
+        __mg_v14,
         (
-            ((&__g7 * (x.transpose()))),
-            __g7,
-            (((&__v12 * (2.0 * __g13)) * (__v8.transpose()))),
-            ((&__v12 * (2.0 * __g13))),
-            __g4,
-            ((&__v12 * (-(2.0 * __g13)))),
+            ((&__mg_g7 * (x.transpose()))),
+            __mg_g7,
+            (((&__mg_v12 * (2.0 * __mg_g13)) * (__mg_v8.transpose()))),
+            ((&__mg_v12 * (2.0 * __mg_g13))),
+            __mg_g4,
+            ((&__mg_v12 * (-(2.0 * __mg_g13)))),
         ),
     )
 }

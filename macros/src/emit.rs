@@ -8,7 +8,7 @@
 //! so a residual type error lands on the user's expression. Runs after `diff`, last.
 //!
 //! Before: `g0 += v1ᵀ · g3`
-//! After: `let __g0: SMatrix<f64, 5, 1> = x.tr_mul(&__g3);`
+//! After: `let __mg_g0: SMatrix<f64, 5, 1> = x.tr_mul(&__mg_g3);`
 
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -114,6 +114,7 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         seeds: vec![e.lit(1.0)],
         ..e
     };
+    let checks = e.helper_checks();
     let forward = e.forward();
     let reverse = e.reverse();
     let out = prog
@@ -150,6 +151,7 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
         #vis fn #grad_name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
+            #(#checks)*
             #(#forward)*
             #(#reverse)*
             (#value, #grad)
@@ -166,7 +168,7 @@ pub fn float_params(func: &ast::Func) -> Vec<usize> {
 
 /// The hygienic name of a `_vjp`'s seed parameter.
 fn seed_ident() -> Ident {
-    Ident::new("__seed", Span::mixed_site())
+    Ident::new("__mg_seed", Span::mixed_site())
 }
 
 /// The signature of `{name}_vjp`: the function's parameters and a seed of its result's type, to
@@ -216,7 +218,7 @@ pub fn vjp(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream 
         seeds: vec![quote!(#seed)],
         generic: func.float.is_generic(),
     };
-    let (forward, reverse) = (e.forward(), e.reverse());
+    let (checks, forward, reverse) = (e.helper_checks(), e.forward(), e.reverse());
     let out = prog
         .output
         .expect("invariant: a checked program has an output");
@@ -236,6 +238,7 @@ pub fn vjp(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream 
     let signature = vjp_signature(item, func);
     quote! {
         #signature {
+            #(#checks)*
             #(#forward)*
             #(#reverse)*
             (#value, (#(#grads,)*))
@@ -271,9 +274,9 @@ pub fn custom(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> Tok
         .collect();
     let tys: Vec<&syn::Type> = func.wrt.iter().map(|&k| &func.params[k].ty).collect();
     let (grad_ty, grad) = if picked.len() == 1 {
-        (quote!(#(#tys)*), quote!(#(__grads.#picked)*))
+        (quote!(#(#tys)*), quote!(#(__mg_grads.#picked)*))
     } else {
-        (quote!((#(#tys),*)), quote!((#(__grads.#picked),*)))
+        (quote!((#(#tys),*)), quote!((#(__mg_grads.#picked),*)))
     };
     let (vis, inputs) = (&item.vis, signature_inputs(func));
     let grad_name = format_ident!("{}_grad", func.name);
@@ -289,8 +292,8 @@ pub fn custom(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> Tok
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
         #vis fn #grad_name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
-            let (__value, __grads) = #pullback(#(#names,)* #one);
-            (__value, #grad)
+            let (__mg_value, __mg_grads) = #pullback(#(#names,)* #one);
+            (__mg_value, #grad)
         }
     }
 }
@@ -377,7 +380,10 @@ fn param_operand(p: &ast::Param) -> Operand {
 
 impl Emitter<'_> {
     fn ident(&self, kind: &str, id: ValueId) -> Ident {
-        Ident::new(&format!("__{}{kind}{id}", self.prefix), Span::mixed_site())
+        Ident::new(
+            &format!("__mg_{}{kind}{id}", self.prefix),
+            Span::mixed_site(),
+        )
     }
 
     fn value_ident(&self, id: ValueId) -> Ident {
@@ -413,6 +419,22 @@ impl Emitter<'_> {
         };
         let float = self.float;
         quote!(::matgrad::__private::nalgebra::SMatrix::<#float, #r, #c>)
+    }
+
+    /// For each way the body named `sigmoid` or `softplus`: a check that it is matgrad's, whose
+    /// derivative the rules know. Two different functions are two different types, so a local
+    /// function of the same name fails to compile here instead of being differentiated wrongly.
+    fn helper_checks(&self) -> Vec<TokenStream> {
+        let float = self.float;
+        self.prog
+            .helpers
+            .iter()
+            .map(|(path, f)| {
+                let name = Ident::new(f.name(), Span::call_site());
+                let span = path.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+                quote_spanned!(span=> ::matgrad::__private::same_function(#path, ::matgrad::__private::#name::<#float>);)
+            })
+            .collect()
     }
 
     /// A float constant of the function's float type: `2.0`, or `convert::<f64, T>(2.0)` for a
@@ -537,7 +559,7 @@ impl Emitter<'_> {
     /// The name of result `k` of the `if` node `branch`.
     fn result_ident(&self, branch: ValueId, k: usize) -> Ident {
         Ident::new(
-            &format!("__{}v{branch}_{k}", self.prefix),
+            &format!("__mg_{}v{branch}_{k}", self.prefix),
             Span::mixed_site(),
         )
     }
@@ -652,7 +674,7 @@ impl Emitter<'_> {
 
     fn window_ident(&self, node: ValueId, w: crate::fuse::Window) -> Ident {
         // A window is named by the factors it spans; how it was split does not change its value.
-        let name = format!("__{}w{node}_{}_{}", self.prefix, w.start, w.len);
+        let name = format!("__mg_{}w{node}_{}_{}", self.prefix, w.start, w.len);
         Ident::new(&name, Span::mixed_site())
     }
 
@@ -1014,9 +1036,9 @@ impl Emitter<'_> {
             let path = self.matrix_path(*shape);
             let s = self.expr(s).place;
             return quote!({
-                let mut __m = #path::zeros();
-                __m[(#i, #j)] = #s;
-                __m
+                let mut __mg_m = #path::zeros();
+                __mg_m[(#i, #j)] = #s;
+                __mg_m
             });
         }
         self.expr(e).place
@@ -1058,9 +1080,9 @@ impl Emitter<'_> {
                 let s = self.expr(s).place;
                 let n_tokens = n.tokens();
                 quote!({
-                    let __s = #s;
-                    for __i in 0..#n_tokens {
-                        #g[(__i, __i)] += __s;
+                    let __mg_s = #s;
+                    for __mg_i in 0..#n_tokens {
+                        #g[(__mg_i, __mg_i)] += __mg_s;
                     }
                 })
             }
@@ -1318,7 +1340,7 @@ impl Emitter<'_> {
     /// The emitter of the closure of `map` node `id`, differentiated with respect to `wrt`.
     fn sub_emitter<'s>(&'s self, id: ValueId, sub: &'s Program, wrt: &[usize]) -> Emitter<'s> {
         let prefix = format!("{}m{id}_", self.prefix);
-        let entry = Ident::new(&format!("__{prefix}x"), Span::mixed_site());
+        let entry = Ident::new(&format!("__mg_{prefix}x"), Span::mixed_site());
         let mut params = vec![Operand::scalar(quote!(#entry))];
         params.extend(
             self.prog.nodes[id].args[1..]
@@ -1371,13 +1393,13 @@ impl Emitter<'_> {
         let mut inner = self.sub_emitter(id, sub, &[input]);
         // The closure's result is the entry of the map's value: read it rather than recompute it
         // (σ′ = σ(1 − σ), exp′ = exp, tanh′ = 1 − tanh² need nothing else).
-        let z = Ident::new(&format!("__{}z", inner.prefix), Span::mixed_site());
+        let z = Ident::new(&format!("__mg_{}z", inner.prefix), Span::mixed_site());
         if let Some(out) = sub.output {
             inner.given = Some((out, z.clone()));
         }
         inner.adjoint_only = true;
         let x = inner.entry_ident().clone();
-        let seed = Ident::new(&format!("__{}zbar", inner.prefix), Span::mixed_site());
+        let seed = Ident::new(&format!("__mg_{}zbar", inner.prefix), Span::mixed_site());
         let forward = inner.forward();
         inner.seeds = vec![quote!(#seed)];
         let reverse = inner.reverse();

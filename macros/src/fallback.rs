@@ -39,7 +39,7 @@ pub fn emit(item: &syn::ItemFn, func: Option<&ast::Func>, errors: &[syn::Error])
         quote! {
             #grad
             #[allow(unused_variables, dead_code, clippy::all)]
-            #vis fn #vjp_name #generics (#(#inputs,)* __seed: #ret) -> (#ret, (#(#all,)*)) #where_clause {
+            #vis fn #vjp_name #generics (#(#inputs,)* __mg_seed: #ret) -> (#ret, (#(#all,)*)) #where_clause {
                 ::core::unreachable!()
             }
         }

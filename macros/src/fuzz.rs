@@ -239,16 +239,7 @@ struct Report {
 /// Failures the fuzz has found and that are not fixed yet: a fragment of the failure, and the
 /// regression test below that reproduces it. A fuzz test counts these instead of failing, so it
 /// keeps guarding everything else; delete the entry when the regression test passes.
-const KNOWN_BUGS: &[(&str, &str)] = &[
-    (
-        "is not a valid Ident",
-        "an_if_assigning_a_raw_identifier_does_not_panic",
-    ),
-    (
-        "the branches of this `if` give",
-        "a_let_in_one_branch_is_not_the_value_of_the_if",
-    ),
-];
+const KNOWN_BUGS: &[(&str, &str)] = &[];
 
 impl Report {
     fn run(&mut self, case: usize, attr: &TokenStream, item: &TokenStream, valid: bool) {
@@ -2111,7 +2102,6 @@ fn regression(src: &str) {
 /// An `if` that assigns an outer variable named with a raw identifier (`r#loop`) rebuilt the
 /// name with `Ident::new`, which panics on `r#`.
 #[test]
-#[ignore = "known bug: lower.rs `if_expr` panics with `\"r#loop\" is not a valid Ident`"]
 fn an_if_assigning_a_raw_identifier_does_not_panic() {
     regression("fn f(r#loop: f64) -> f64 { if r#loop > 0.0 { r#loop = 1.0; } r#loop }");
 }
@@ -2122,7 +2112,6 @@ fn an_if_assigning_a_raw_identifier_does_not_panic() {
 /// `let mut t = x; if x > 0.0 { t = 2.0 * x; } else { let t = 5.0 * x; } t` returns `x`, but
 /// its `_grad` returns the value `5·x` and the derivative 5.
 #[test]
-#[ignore = "known bug: lower.rs `if_expr` reads an assigned variable back from a branch's own `let`"]
 fn a_let_in_one_branch_is_not_the_value_of_the_if() {
     let src = "fn f(x: &Vector2<f64>, s: f64) -> f64 {
         let mut t = s;
@@ -2140,7 +2129,6 @@ fn a_let_in_one_branch_is_not_the_value_of_the_if() {
 /// `f_grad` returns the value and gradient of `x.sum() + s`. Found while reviewing what the
 /// fuzz saw accepted; it must be an error like a `return` anywhere else but at the end.
 #[test]
-#[ignore = "known bug: a `return` in a block expression is silently taken as the block's value"]
 fn a_return_inside_a_block_expression_is_rejected() {
     let src = "fn f(x: &Vector3<f64>, s: f64) -> f64 {
         let z = { return s * 2.0; };

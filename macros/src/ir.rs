@@ -433,6 +433,9 @@ pub struct Program {
     pub output: Option<ValueId>,
     /// The results of a branch of an `if` (then `output` is `None`).
     pub outputs: Vec<ValueId>,
+    /// The paths by which the body names matgrad's helpers (`sigmoid`, `matgrad::softplus`),
+    /// with the helper each is taken for: the generated code checks they are matgrad's.
+    pub helpers: Vec<(TokenStream, Func)>,
     pub annotations: Vec<Annotation>,
 }
 

@@ -52,7 +52,8 @@ const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y
 `.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
-const STATEMENTS: &str = "a `#[gradient]` body is straight-line code: `let` bindings, assignments, and a final expression or `return`";
+const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, `if`/`else` on conditions, \
+`for` loops over literal ranges, and a final expression or `return`";
 
 struct Lowerer<'a> {
     cx: &'a Ctxt,
@@ -70,13 +71,18 @@ struct Lowerer<'a> {
     capture_offset: usize,
     /// What is being lowered, for what it may do (`return`, assign to outer variables).
     body: Body,
-    /// Names declared by `let` in the current loop iteration, with what they shadowed, so an
-    /// iteration's locals end with it.
-    frames: Vec<Vec<(String, Option<Binding>)>>,
+    /// Names declared by `let` in the current loop iteration or block, with what they shadowed
+    /// and whether that was this program's own, so the locals end with it.
+    frames: Vec<Vec<(String, Option<Binding>, bool)>>,
     /// Names this program declared with `let` (assignments to others reach outer variables).
     own: std::collections::HashSet<String>,
+    /// How many block expressions deep the lowering is: `return` belongs only at depth 0.
+    depth: usize,
     /// Outer variables a branch assigns to, in order of first assignment.
     assigned: Vec<String>,
+    /// The latest value a branch assigned to each outer variable: a `let` of the same name
+    /// later in the branch shadows it without changing it.
+    outer_values: HashMap<String, Binding>,
     /// Names bound to parameters taken by reference: passed on to a call as the reference.
     refs: std::collections::HashSet<String>,
 }
@@ -154,6 +160,8 @@ impl<'a> Lowerer<'a> {
             frames: Vec::new(),
             own: std::collections::HashSet::new(),
             assigned: Vec::new(),
+            depth: 0,
+            outer_values: HashMap::new(),
             refs: std::collections::HashSet::new(),
         }
     }
@@ -186,7 +194,7 @@ impl Lowerer<'_> {
             match stmt {
                 Stmt::Local(local) => self.local(local),
                 Stmt::Expr(Expr::Return(ret), _) => {
-                    if !last || self.body != Body::Function {
+                    if !last || self.body != Body::Function || self.depth > 0 {
                         self.cx.error_spanned_by(ret, "`return` is supported only as the last statement of the function body");
                     }
                     let Some(value) = &ret.expr else {
@@ -227,9 +235,9 @@ impl Lowerer<'_> {
     fn bind(&mut self, name: &str, binding: Binding) {
         self.refs.remove(name);
         let previous = self.scope.insert(name.to_string(), binding);
-        self.own.insert(name.to_string());
+        let was_own = !self.own.insert(name.to_string());
         if let Some(frame) = self.frames.last_mut() {
-            frame.push((name.to_string(), previous));
+            frame.push((name.to_string(), previous, was_own));
         }
     }
 
@@ -377,12 +385,15 @@ impl Lowerer<'_> {
         }
         // An assignment rebinds the name where it lives: it outlasts the loop iteration.
         self.refs.remove(&key);
+        if self.body == Body::Branch && !self.own.contains(&key) {
+            self.outer_values.insert(key.clone(), binding.clone());
+        }
         self.scope.insert(key, binding);
     }
 
     /// Names a value after the local it is bound to, unless it has a name already (a parameter,
     /// or an alias `let b = a;`). A name bound again is primed: `z`, `z′`, `z″`.
-    fn name(&mut self, value: ValueId, name: &syn::Ident) {
+    fn name(&mut self, value: ValueId, name: &impl ToString) {
         if self.prog.nodes[value].name.is_some()
             || matches!(self.prog.nodes[value].op, Op::Param(_))
         {
@@ -438,7 +449,9 @@ impl Lowerer<'_> {
             Expr::Index(i) => self.index(e, i),
             Expr::Block(b) if b.label.is_none() => {
                 self.frames.push(Vec::new());
+                self.depth += 1;
                 let value = self.block(&b.block.stmts, Loc::of(&b.block));
+                self.depth -= 1;
                 self.end_frame();
                 value
             }
@@ -578,6 +591,35 @@ impl Lowerer<'_> {
         Some(binding)
     }
 
+    /// Remembers how the body named one of matgrad's helpers, for the check that it is one.
+    fn note_helper(&mut self, path: &Expr, f: Func) {
+        if f.is_helper() {
+            self.prog.helpers.push((path.to_token_stream(), f));
+        }
+    }
+
+    /// The outer value of `name` as a parameter of this program, whatever the scope says.
+    fn capture(&mut self, name: &str, loc: Loc) -> Option<Binding> {
+        match self.outer?.get(name)? {
+            Binding::Value(_) => {}
+            other => return Some(other.clone()),
+        }
+        let k = match self.captures.iter().position(|c| c == name) {
+            Some(k) => k,
+            None => {
+                self.captures.push(name.to_string());
+                self.captures.len() - 1
+            }
+        };
+        let param = self.prog.push(
+            Op::Param(self.capture_offset + k),
+            Vec::new(),
+            loc,
+            name.to_string(),
+        );
+        Some(Binding::Value(param))
+    }
+
     /// The values, in this program, of the names a closure or branch captured.
     fn captured_values(&mut self, names: &[String], loc: Loc) -> Option<Vec<ValueId>> {
         names
@@ -643,7 +685,10 @@ impl Lowerer<'_> {
 
     /// Ends a loop iteration or block: its `let`s go out of scope, restoring what they shadowed.
     fn end_frame(&mut self) {
-        for (name, previous) in self.frames.pop().unwrap_or_default().into_iter().rev() {
+        for (name, previous, was_own) in self.frames.pop().unwrap_or_default().into_iter().rev() {
+            if !was_own {
+                self.own.remove(&name);
+            }
             match previous {
                 Some(binding) => self.scope.insert(name, binding),
                 None => self.scope.remove(&name),
@@ -766,7 +811,13 @@ impl Lowerer<'_> {
         let results = |branch: &mut Lowerer, v: Option<ValueId>| -> Option<Vec<ValueId>> {
             let mut out: Vec<ValueId> = v.into_iter().collect();
             for name in &assigned {
-                match branch.lookup(name, loc)? {
+                // What the branch last assigned to the outer variable, or the value it came in
+                // with: never a `let` of the same name inside the branch.
+                let binding = match branch.outer_values.get(name) {
+                    Some(b) => b.clone(),
+                    None => branch.capture(name, loc)?,
+                };
+                match binding {
                     Binding::Value(id) => out.push(id),
                     _ => return None,
                 }
@@ -779,6 +830,8 @@ impl Lowerer<'_> {
         let else_results = results(&mut otherwise, value.map(|v| v.1));
         let names = otherwise.captures.clone();
         let (mut then_prog, mut else_prog) = (then.prog, otherwise.prog);
+        self.prog.helpers.append(&mut then_prog.helpers);
+        self.prog.helpers.append(&mut else_prog.helpers);
         let (Some(then_results), Some(else_results), Some(captures), Some(cond)) = (
             then_results,
             else_results,
@@ -808,7 +861,7 @@ impl Lowerer<'_> {
         let first = usize::from(value.is_some());
         for (k, name) in assigned.iter().enumerate() {
             let v = extract(self, first + k, name.clone());
-            self.name(v, &syn::Ident::new(name, proc_macro2::Span::call_site()));
+            self.name(v, name);
             // The variable lives outside the branch: an assignment, not a `let`.
             self.assign_binding(name, Binding::Value(v));
         }
@@ -818,6 +871,9 @@ impl Lowerer<'_> {
     /// Rebinds an existing variable, as an assignment does, recording it for an enclosing branch.
     fn assign_binding(&mut self, name: &str, binding: Binding) {
         self.refs.remove(name);
+        if self.body == Body::Branch && !self.own.contains(name) {
+            self.outer_values.insert(name.to_string(), binding.clone());
+        }
         if !self.own.contains(name)
             && self.body == Body::Branch
             && !self.assigned.iter().any(|n| n == name)
@@ -988,7 +1044,10 @@ impl Lowerer<'_> {
         }
         let a = self.expr(&c.args[0]);
         match func {
-            Callee::Func(f) => self.push(Op::Unary(f), vec![a?], e),
+            Callee::Func(f) => {
+                self.note_helper(&c.func, f);
+                self.push(Op::Unary(f), vec![a?], e)
+            }
             Callee::Powi => {
                 let n = self.integer(&c.args[1]);
                 self.push(Op::Powi(n?), vec![a?], e)
@@ -1143,6 +1202,7 @@ impl Lowerer<'_> {
                     );
                     return None;
                 };
+                self.note_helper(f, func);
                 let mut sub = Program::default();
                 let loc = Loc::of(f);
                 let v = sub.push(Op::Param(0), Vec::new(), loc, "v".into());
@@ -1191,6 +1251,7 @@ impl Lowerer<'_> {
         inner.bind(&arg.ident.to_string(), Binding::Value(v));
         let output = inner.expr(&closure.body);
         let (mut prog, names) = (inner.prog, inner.captures);
+        self.prog.helpers.append(&mut prog.helpers);
         prog.output = Some(output?);
         let captures = self.captured_values(&names, Loc::of(closure))?;
         Some((prog, captures))
