@@ -38,6 +38,40 @@
 //! }
 //! ```
 //!
+//! The body may branch (`if` on conditions that need no derivative), unroll `for` loops over
+//! literal ranges, be generic over sizes (`const N: usize`) and over the scalar
+//! (`T: RealField + Copy`), and call other `#[gradient]` functions: every annotated function also
+//! gets a `{name}_vjp`, its vector-Jacobian product, through which callers differentiate it.
+//! `#[gradient(pullback = f)]` gives a function a hand-written derivative instead:
+//!
+//! ```
+//! use matgrad::gradient;
+//! use matgrad::nalgebra::SVector;
+//!
+//! #[gradient(pullback = log_cosh_pullback)]
+//! fn log_cosh(x: f64) -> f64 {
+//!     x.cosh().ln()
+//! }
+//!
+//! /// The value, and the gradient of `seed · log_cosh(x)`.
+//! fn log_cosh_pullback(x: f64, seed: f64) -> (f64, (f64,)) {
+//!     (x.cosh().ln(), (seed * x.tanh(),))
+//! }
+//!
+//! #[gradient]
+//! fn smooth_l1<const N: usize>(v: &SVector<f64, N>) -> f64 {
+//!     let mut total = 0.0;
+//!     for i in 0..3 {
+//!         total += log_cosh(v[i]);
+//!     }
+//!     total
+//! }
+//!
+//! let v = SVector::<f64, 3>::new(0.5, -1.0, 2.0);
+//! let (_, grad) = smooth_l1_grad(&v);
+//! assert!((grad - v.map(f64::tanh)).norm() < 1e-12);
+//! ```
+//!
 //! Beside the macro this crate holds the scalar helpers the macro knows how to differentiate
 //! ([`sigmoid`], [`softplus`]) and a finite-difference [`check_gradient`] for your own tests.
 //!
