@@ -125,16 +125,30 @@ impl AExpr {
     pub fn for_each_value(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
         match self {
             AExpr::Val(v) => f(*v),
-            AExpr::Adj(_)
-            | AExpr::Lit(_)
-            | AExpr::Cast(_)
-            | AExpr::Shared(_)
-            | AExpr::Seed(_)
-            | AExpr::Field { .. } => {}
-            AExpr::BranchAdjoint { node, .. } | AExpr::CallAdjoint { node } => {
+            AExpr::MapAdj { node, .. }
+            | AExpr::KroneckerAdjoint { node, .. }
+            | AExpr::Window { node, .. }
+            | AExpr::BranchAdjoint { node, .. }
+            | AExpr::CallAdjoint { node } => {
                 f(*node);
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
+            AExpr::DeterminantGradient { matrix, det } => {
+                f(*matrix);
+                f(*det);
+            }
+            AExpr::SolveTransposed { solve, .. } => f(*solve),
+            AExpr::PowerAdjoint { base, .. } => f(*base),
+            _ => {}
+        }
+        for child in self.children() {
+            child.for_each_value(prog, f);
+        }
+    }
+
+    /// The sub-expressions of this expression.
+    pub fn children(&self) -> Vec<&AExpr> {
+        match self {
             AExpr::Neg(a)
             | AExpr::Transpose(a)
             | AExpr::Diag(a, _)
@@ -142,7 +156,9 @@ impl AExpr {
             | AExpr::OneHot(a, ..)
             | AExpr::Method(_, a)
             | AExpr::Helper(_, a)
-            | AExpr::Powi(a, _) => a.for_each_value(prog, f),
+            | AExpr::Powi(a, _)
+            | AExpr::SolveTransposed { rhs: a, .. }
+            | AExpr::PowerAdjoint { adjoint: a, .. } => vec![a],
             AExpr::Add(a, b)
             | AExpr::Sub(a, b)
             | AExpr::Mul(a, b)
@@ -153,28 +169,8 @@ impl AExpr {
             | AExpr::Dot(a, b)
             | AExpr::ComponentMul(a, b)
             | AExpr::ComponentDiv(a, b)
-            | AExpr::Powf(a, b) => {
-                a.for_each_value(prog, f);
-                b.for_each_value(prog, f);
-            }
-            AExpr::MapAdj { node, .. }
-            | AExpr::KroneckerAdjoint { node, .. }
-            | AExpr::Window { node, .. } => {
-                f(*node);
-                prog.nodes[*node].args.iter().for_each(|&a| f(a));
-            }
-            AExpr::DeterminantGradient { matrix, det } => {
-                f(*matrix);
-                f(*det);
-            }
-            AExpr::SolveTransposed { solve, rhs } => {
-                f(*solve);
-                rhs.for_each_value(prog, f);
-            }
-            AExpr::PowerAdjoint { base, adjoint, .. } => {
-                f(*base);
-                adjoint.for_each_value(prog, f);
-            }
+            | AExpr::Powf(a, b) => vec![a, b],
+            _ => Vec::new(),
         }
     }
 

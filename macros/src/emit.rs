@@ -578,6 +578,18 @@ impl Emitter<'_> {
             .iter()
             .map(|&a| self.operand(a))
             .collect();
+        self.child(sub, prefix, params, wrt)
+    }
+
+    /// An emitter for a program nested in this one (a branch or a `map` closure), naming its
+    /// locals with `prefix` and its parameters with `params`.
+    fn child<'s>(
+        &'s self,
+        sub: &'s Program,
+        prefix: String,
+        params: Vec<Operand>,
+        wrt: &[usize],
+    ) -> Emitter<'s> {
         let adj = diff::differentiate(sub, wrt);
         let inline = simplify::inlined(sub, &adj);
         Emitter {
@@ -1347,20 +1359,7 @@ impl Emitter<'_> {
                 .iter()
                 .map(|&a| self.operand(a)),
         );
-        let adj = diff::differentiate(sub, wrt);
-        let inline = simplify::inlined(sub, &adj);
-        Emitter {
-            prog: sub,
-            adj,
-            float: self.float,
-            prefix,
-            params,
-            given: None,
-            adjoint_only: false,
-            inline,
-            seeds: Vec::new(),
-            generic: self.generic,
-        }
+        self.child(sub, prefix, params, wrt)
     }
 
     fn entry_ident(&self) -> &TokenStream {

@@ -563,30 +563,12 @@ impl Lowerer<'_> {
         })
     }
 
-    /// Looks a name up; a closure body captures names of the enclosing scope on first use.
+    /// Looks a name up; a closure or branch captures names of the enclosing code on first use.
     fn lookup(&mut self, name: &str, loc: Loc) -> Option<Binding> {
         if let Some(b) = self.scope.get(name) {
             return Some(b.clone());
         }
-        let binding = match self.outer?.get(name)?.clone() {
-            Binding::Value(_) => {
-                let k = match self.captures.iter().position(|c| c == name) {
-                    Some(k) => k,
-                    None => {
-                        self.captures.push(name.to_string());
-                        self.captures.len() - 1
-                    }
-                };
-                let param = self.prog.push(
-                    Op::Param(self.capture_offset + k),
-                    Vec::new(),
-                    loc,
-                    name.to_string(),
-                );
-                Binding::Value(param)
-            }
-            other => other,
-        };
+        let binding = self.capture(name, loc)?;
         self.scope.insert(name.to_string(), binding.clone());
         Some(binding)
     }

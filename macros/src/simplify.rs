@@ -116,7 +116,7 @@ fn count_adjoints(e: &AExpr, uses: &mut [usize]) {
     if let AExpr::Adj(v) = e {
         uses[*v] += 1;
     }
-    for child in children(e) {
+    for child in e.children() {
         count_adjoints(child, uses);
     }
     if let AExpr::MapAdj { node, .. } | AExpr::KroneckerAdjoint { node, .. } = e {
@@ -146,34 +146,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
 }
 
 fn size(e: &AExpr) -> usize {
-    1 + children(e).into_iter().map(size).sum::<usize>()
-}
-
-fn children(e: &AExpr) -> Vec<&AExpr> {
-    match e {
-        AExpr::Neg(a)
-        | AExpr::Transpose(a)
-        | AExpr::Diag(a, _)
-        | AExpr::Fill(a, _)
-        | AExpr::OneHot(a, ..)
-        | AExpr::Method(_, a)
-        | AExpr::Helper(_, a)
-        | AExpr::Powi(a, _)
-        | AExpr::SolveTransposed { rhs: a, .. }
-        | AExpr::PowerAdjoint { adjoint: a, .. } => vec![a],
-        AExpr::Add(a, b)
-        | AExpr::Sub(a, b)
-        | AExpr::Mul(a, b)
-        | AExpr::Div(a, b)
-        | AExpr::Scale(a, b)
-        | AExpr::DivBy(a, b)
-        | AExpr::MatMul(a, b)
-        | AExpr::Dot(a, b)
-        | AExpr::ComponentMul(a, b)
-        | AExpr::ComponentDiv(a, b)
-        | AExpr::Powf(a, b) => vec![a, b],
-        _ => Vec::new(),
-    }
+    1 + e.children().into_iter().map(size).sum::<usize>()
 }
 
 /// Replaces inlined adjoints by their expressions.
