@@ -18,7 +18,7 @@ mod ctxt;
 mod derivation;
 #[path = "../src/diff.rs"]
 mod diff;
-#[path = "../src/emit.rs"]
+#[path = "../src/emit/mod.rs"]
 mod emit;
 #[path = "../src/expand.rs"]
 mod expand;
@@ -28,7 +28,7 @@ mod fallback;
 mod fuse;
 #[path = "../src/ir.rs"]
 mod ir;
-#[path = "../src/lower.rs"]
+#[path = "../src/lower/mod.rs"]
 mod lower;
 #[path = "../src/rules.rs"]
 mod rules;

@@ -131,7 +131,7 @@ pub fn plan(dims: &[(usize, usize)], needed: &[bool]) -> Plan {
         .map(|&i| trees(k, (i + 1) % k, k - 1))
         .collect();
     let combinations: usize = options.iter().map(Vec::len).product();
-    let best = if combinations <= 200_000 {
+    let best = if combinations <= 256 {
         let mut best: Option<(usize, Vec<usize>)> = None;
         let mut choice = vec![0; options.len()];
         loop {

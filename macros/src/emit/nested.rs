@@ -1,0 +1,371 @@
+//! Emission of what nests or fuses: branches of an `if`, `map` closures and their derivative
+//! closures, calls of other functions through their `_vjp`, trace chains, and Kronecker
+//! adjoints. Part of `emit`.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{quote, quote_spanned};
+
+use super::{Emitter, Operand};
+use crate::diff::{self, AExpr};
+use crate::ir::{Op, Program, Shape, ValueId};
+use crate::simplify;
+
+impl Emitter<'_> {
+    /// The arguments of a call, as the user wrote them: values by `&` or by value, constants as
+    /// they are.
+    pub(super) fn call_args(&self, id: ValueId, site: &crate::ir::CallSite) -> Vec<TokenStream> {
+        let mut values = self.prog.nodes[id].args.iter();
+        site.args
+            .iter()
+            .map(|arg| match arg {
+                crate::ir::CallArg::Constant(tokens) => tokens.clone(),
+                crate::ir::CallArg::Value { by_ref } => {
+                    let v = *values
+                        .next()
+                        .expect("invariant: one node argument per value argument");
+                    if *by_ref {
+                        self.operand(v).borrow
+                    } else {
+                        self.owned(v)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// The name of result `k` of the `if` node `branch`.
+    pub(super) fn result_ident(&self, branch: ValueId, k: usize) -> Ident {
+        Ident::new(
+            &format!("__mg_{}v{branch}_{k}", self.prefix),
+            Span::mixed_site(),
+        )
+    }
+
+    /// The emitter of one branch of the `if` node `id`, differentiated with respect to the
+    /// captured values `wrt`.
+    pub(super) fn branch_emitter<'s>(
+        &'s self,
+        id: ValueId,
+        sub: &'s Program,
+        side: &str,
+        wrt: &[usize],
+    ) -> Emitter<'s> {
+        let prefix = format!("{}b{id}{side}_", self.prefix);
+        let params = self.prog.nodes[id].args[1..]
+            .iter()
+            .map(|&a| self.operand(a))
+            .collect();
+        self.child(sub, prefix, params, wrt)
+    }
+
+    /// An emitter for a program nested in this one (a branch or a `map` closure), naming its
+    /// locals with `prefix` and its parameters with `params`.
+    pub(super) fn child<'s>(
+        &'s self,
+        sub: &'s Program,
+        prefix: String,
+        params: Vec<Operand>,
+        wrt: &[usize],
+    ) -> Emitter<'s> {
+        let adj = diff::differentiate(sub, wrt);
+        let inline = simplify::inlined(sub, &adj);
+        Emitter {
+            prog: sub,
+            adj,
+            float: self.float,
+            prefix,
+            params,
+            given: None,
+            adjoint_only: false,
+            inline,
+            seeds: Vec::new(),
+            generic: self.generic,
+        }
+    }
+
+    /// A result of a branch, by value: a matrix is copied out of wherever it lives.
+    pub(super) fn owned(&self, id: ValueId) -> TokenStream {
+        let o = self.operand(id);
+        if self.prog.shape(id).is_matrix() {
+            let b = o.borrow;
+            quote!((*#b))
+        } else {
+            o.place
+        }
+    }
+
+    /// `let (r0, r1, …) = if c { …; (…) } else { …; (…) };`
+    pub(super) fn branch_forward(
+        &self,
+        id: ValueId,
+        then: &Program,
+        otherwise: &Program,
+    ) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let cond = self.operand(node.args[0]).place;
+        let names: Vec<Ident> = (0..then.outputs.len())
+            .map(|k| self.result_ident(id, k))
+            .collect();
+        let tys: Vec<TokenStream> = then
+            .outputs
+            .iter()
+            .map(|&o| self.ty(then.shape(o)))
+            .collect();
+        let side = |sub: &Program, label: &str| {
+            let e = self.branch_emitter(id, sub, label, &[]);
+            let stmts = e.forward();
+            let results: Vec<TokenStream> = sub.outputs.iter().map(|&o| e.owned(o)).collect();
+            quote!({ #(#stmts)* (#(#results,)*) })
+        };
+        let (t, o) = (side(then, "t"), side(otherwise, "e"));
+        quote_spanned!(node.loc.start=> let (#(#names,)*): (#(#tys,)*) = if #cond #t else #o;)
+    }
+
+    /// The adjoints of the captured values `captures` of the `if` node `id`: the taken branch
+    /// recomputes what its adjoint program reads, seeds its results with the adjoints of the
+    /// `if`'s results, and hands back a tuple.
+    pub(super) fn branch_adjoint(&self, id: ValueId, captures: &[usize]) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let Op::Branch { then, otherwise } = &node.op else {
+            return quote!(::core::compile_error!(
+                "invariant: branch adjoint of a non-branch node"
+            ));
+        };
+        let cond = self.operand(node.args[0]).place;
+        // The adjoint of each result of the `if`, or zero where nothing reads it.
+        let seeds: Vec<TokenStream> =
+            then.outputs
+                .iter()
+                .enumerate()
+                .map(|(k, &o)| {
+                    let extract =
+                        self.prog.nodes.iter().position(|n| {
+                            matches!(n.op, Op::Extract(j) if j == k) && n.args == [id]
+                        });
+                    match extract {
+                        Some(e) if self.adj.nonzero[e] => self.adjoint_operand(e).place,
+                        _ => self.zeros(then.shape(o)),
+                    }
+                })
+                .collect();
+        let side = |sub: &Program, label: &str| {
+            let mut e = self.branch_emitter(id, sub, label, captures);
+            e.adjoint_only = true;
+            e.seeds.clone_from(&seeds);
+            let (forward, reverse) = (e.forward(), e.reverse());
+            let grads: Vec<TokenStream> = captures
+                .iter()
+                .map(|&k| match sub.param_node(k) {
+                    Some(p) if e.adj.nonzero[p] => e.adjoint_operand(p).place,
+                    _ => self.zeros(self.prog.shape(node.args[k + 1])),
+                })
+                .collect();
+            quote!({ #(#forward)* #(#reverse)* (#(#grads,)*) })
+        };
+        let (t, o) = (side(then, "t"), side(otherwise, "e"));
+        quote!(if #cond #t else #o)
+    }
+
+    pub(super) fn window_ident(&self, node: ValueId, w: crate::fuse::Window) -> Ident {
+        // A window is named by the factors it spans; how it was split does not change its value.
+        let name = format!("__mg_{}w{node}_{}_{}", self.prefix, w.start, w.len);
+        Ident::new(&name, Span::mixed_site())
+    }
+
+    /// The forward pass of a trace chain: the planned windows, then tr(Fᵢ·Cᵢ) as a dot product.
+    pub(super) fn trace_chain(&self, id: ValueId, transposed: &[bool]) -> Vec<TokenStream> {
+        let node = &self.prog.nodes[id];
+        let k = node.args.len();
+        let dims = crate::fuse::factor_shapes(self.prog, &node.args, transposed);
+        let needed: Vec<bool> = node.args.iter().map(|&a| self.adj.active[a]).collect();
+        let plan = crate::fuse::plan(&crate::fuse::estimates(&dims), &needed);
+        // A part of a window: another window, or a single factor with its transpose flag.
+        let part = |w: crate::fuse::Window| -> (Operand, bool) {
+            if w.len == 1 {
+                return (self.operand(node.args[w.start]), transposed[w.start]);
+            }
+            let ident = self.window_ident(id, w);
+            (
+                Operand {
+                    place: quote!(#ident),
+                    borrow: quote!(&#ident),
+                    temp: false,
+                },
+                false,
+            )
+        };
+        let mut out = Vec::new();
+        for &w in &plan.windows {
+            let ((l, lt), (r, rt)) = (part(w.left()), part(w.right(k)));
+            let product = match (lt, rt) {
+                // Lᵀ·Rᵀ = (R·L)ᵀ
+                (true, true) => {
+                    let (l, r) = (l.arith().clone(), r.arith().clone());
+                    quote!((#r * #l).transpose())
+                }
+                (true, false) => {
+                    let right = w.right(k);
+                    let sizes = Self::rhs_sizes(Shape::Matrix(
+                        dims[right.start].0,
+                        dims[(right.start + right.len - 1) % k].1,
+                    ));
+                    let (l, r) = (l.place, r.borrow);
+                    quote!(#l.tr_mul #sizes (#r))
+                }
+                (false, true) => {
+                    let (l, r) = (l.arith().clone(), r.place);
+                    quote!(#l * #r.transpose())
+                }
+                (false, false) => {
+                    let (l, r) = (l.arith().clone(), r.arith().clone());
+                    quote!(#l * #r)
+                }
+            };
+            let ident = self.window_ident(id, w);
+            let (r, c) = (dims[w.start].0, dims[(w.start + w.len - 1) % k].1);
+            let ty = self.matrix_ty(r, c);
+            out.push(quote_spanned!(node.loc.start=> let #ident: #ty = #product;));
+        }
+        let i = plan.value_at;
+        let complement = plan.complements[i].expect("invariant: the value's complement is planned");
+        let c = self.window_ident(id, complement);
+        let f = self.operand(node.args[i]);
+        let v = self.value_ident(id);
+        let float = self.float;
+        // tr(F·C) = ⟨Fᵀ, C⟩, and tr(Fᵀ·C) = ⟨F, C⟩.
+        let value = if transposed[i] {
+            let f = f.place;
+            quote!(#f.dot(&#c))
+        } else {
+            let f = f.place;
+            quote!(#f.tr_dot(&#c))
+        };
+        out.push(quote_spanned!(node.loc.start=> let #v: #float = #value;));
+        out
+    }
+
+    /// `kronecker_adjoint_left::<T, RA, CA, RB, CB, RZ, CZ>(&Z̄, &B)` or the right one with `&A`,
+    /// every size spelled out so nothing is left to inference.
+    pub(super) fn kronecker_adjoint(&self, node: ValueId, left: bool) -> TokenStream {
+        let float = self.float;
+        let args = &self.prog.nodes[node].args;
+        // Kronecker products of const generic sizes are rejected by `shape`: these are literals.
+        let dims = |v: ValueId| match self.prog.shape(v) {
+            Shape::Matrix(r, c) => (r.estimate(), c.estimate()),
+            _ => (1, 1),
+        };
+        let ((ra, ca), (rb, cb)) = (dims(args[0]), dims(args[1]));
+        let sizes = [ra, ca, rb, cb, ra * rb, ca * cb].map(Literal::usize_unsuffixed);
+        let g = self.adjoint_operand(node).borrow;
+        let (name, other) = if left {
+            ("kronecker_adjoint_left", self.operand(args[1]).borrow)
+        } else {
+            ("kronecker_adjoint_right", self.operand(args[0]).borrow)
+        };
+        let name = Ident::new(name, Span::call_site());
+        quote!(::matgrad::__private::#name::<#float, #(#sizes),*>(#g, #other))
+    }
+
+    /// The emitter of the closure of `map` node `id`, differentiated with respect to `wrt`.
+    pub(super) fn sub_emitter<'s>(
+        &'s self,
+        id: ValueId,
+        sub: &'s Program,
+        wrt: &[usize],
+    ) -> Emitter<'s> {
+        let prefix = format!("{}m{id}_", self.prefix);
+        let entry = Ident::new(&format!("__mg_{prefix}x"), Span::mixed_site());
+        let mut params = vec![Operand::scalar(quote!(#entry))];
+        params.extend(
+            self.prog.nodes[id].args[1..]
+                .iter()
+                .map(|&a| self.operand(a)),
+        );
+        self.child(sub, prefix, params, wrt)
+    }
+
+    pub(super) fn entry_ident(&self) -> &TokenStream {
+        &self.params[0].place
+    }
+
+    /// `|x| f(x)` for the forward pass.
+    pub(super) fn forward_closure(&self) -> TokenStream {
+        let float = self.float;
+        let x = self.entry_ident();
+        let stmts = self.forward();
+        let out = self
+            .operand(
+                self.prog
+                    .output
+                    .expect("invariant: a checked closure has an output"),
+            )
+            .place;
+        quote!(|#x: #float| -> #float { #(#stmts)* #out })
+    }
+
+    /// `Ā += Z̄∘f′∘(A)` (input 0) or `s̄ += Σ Z̄∘∂f/∂s` (a captured scalar), as a closure over entries.
+    pub(super) fn map_adjoint(&self, id: ValueId, input: usize) -> TokenStream {
+        let Op::Map(sub) = &self.prog.nodes[id].op else {
+            return quote!(::core::compile_error!(
+                "invariant: map adjoint of a non-map node"
+            ));
+        };
+        let float = self.float;
+        let mut inner = self.sub_emitter(id, sub, &[input]);
+        // The closure's result is the entry of the map's value: read it rather than recompute it
+        // (σ′ = σ(1 − σ), exp′ = exp, tanh′ = 1 − tanh² need nothing else).
+        let z = Ident::new(&format!("__mg_{}z", inner.prefix), Span::mixed_site());
+        if let Some(out) = sub.output {
+            inner.given = Some((out, z.clone()));
+        }
+        inner.adjoint_only = true;
+        let x = inner.entry_ident().clone();
+        let seed = Ident::new(&format!("__mg_{}zbar", inner.prefix), Span::mixed_site());
+        let forward = inner.forward();
+        inner.seeds = vec![quote!(#seed)];
+        let reverse = inner.reverse();
+        let grad = match sub.param_node(input) {
+            Some(p) if inner.adj.nonzero[p] => {
+                let g = inner.adj_ident(p);
+                quote!(#g)
+            }
+            _ => self.lit(0.0),
+        };
+        let a = self.operand(self.prog.nodes[id].args[0]).borrow;
+        let value = self.operand(id).borrow;
+        // An adjoint s·𝟙 (the map feeds a sum) seeds every entry with the same scalar.
+        let uniform = match self.inline[id]
+            .as_ref()
+            .map(|e| simplify::simplify(self.prog, &self.adj, e.clone()))
+        {
+            Some(AExpr::Fill(s, _)) => Some(self.expr(&s).place),
+            _ => None,
+        };
+        // Derivatives that need only the result (exp, tanh, σ) do not read the entries.
+        let uses_entry = sub.param_node(0).is_some_and(|p| inner.computed()[p]);
+        let body = quote!(#(#forward)* #(#reverse)* #grad);
+        let mapped = match (uniform, uses_entry) {
+            (Some(s), true) => {
+                let a = self.operand(self.prog.nodes[id].args[0]).place;
+                quote!(#a.zip_map(#value, |#x: #float, #z: #float| -> #float { let #seed: #float = #s; #body }))
+            }
+            (Some(s), false) => {
+                let value = self.operand(id).place;
+                quote!(#value.map(|#z: #float| -> #float { let #seed: #float = #s; #body }))
+            }
+            (None, true) => {
+                let g = self.adjoint_operand(id).place;
+                quote!(#g.zip_zip_map(#a, #value, |#seed: #float, #x: #float, #z: #float| -> #float { #body }))
+            }
+            (None, false) => {
+                let g = self.adjoint_operand(id).place;
+                quote!(#g.zip_map(#value, |#seed: #float, #z: #float| -> #float { #body }))
+            }
+        };
+        if input == 0 {
+            mapped
+        } else {
+            quote!(#mapped.sum())
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! Lowering of calls: methods (including the `Option`-returning linear algebra), scalar
+//! functions, `map` closures, casts, indexing, and calls of other `#[gradient]` functions
+//! through their `_vjp`. Part of `lower`.
+//!
+//! Before: `(w * x).map(|v| sigmoid(v))`
+//! After: `v4 = map v3` with the closure's scalar program, `v1 = sigmoid v0`, nested in it.
+
+use quote::{ToTokens, quote};
+use syn::{Expr, Pat};
+
+use super::{Binding, Body, Lowerer, METHODS};
+use crate::ir::{CallArg, CallSite, Finish, Func, Loc, Op, Program, Shape, ValueId};
+use crate::text;
+use crate::types::{self, Kind};
+
+impl Lowerer<'_> {
+    pub(super) fn method(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
+        let name = m.method.to_string();
+        if let Some(turbofish) = &m.turbofish {
+            self.cx.error_spanned_by(
+                turbofish,
+                "type arguments on method calls are not supported",
+            );
+            return None;
+        }
+        if name == "unwrap" || name == "expect" {
+            return self.finish(e, m);
+        }
+        if name == "try_inverse" || name == "lu" || name == "solve" {
+            self.cx.error_spanned_by(
+                e,
+                format!("`.{name}(…)` is supported in the forms `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()` (or `.expect(\"…\")`)"),
+            );
+            return None;
+        }
+        let arity = match name.as_str() {
+            "dot" | "component_mul" | "component_div" | "powi" | "powf" | "map" | "kronecker"
+            | "pow" => 1,
+            _ => 0,
+        };
+        let known = matches!(
+            name.as_str(),
+            "transpose"
+                | "trace"
+                | "sum"
+                | "mean"
+                | "norm"
+                | "norm_squared"
+                | "clone"
+                | "into_owned"
+                | "determinant"
+        ) || arity == 1
+            || Func::from_name(&name).is_some_and(|f| !f.is_helper());
+        if !known {
+            self.cx.error_spanned_by(
+                &m.method,
+                format!("`#[gradient]` does not know the method `{name}`; supported methods are {METHODS}"),
+            );
+            return None;
+        }
+        if m.args.len() != arity {
+            let wanted = if arity == 0 {
+                "no arguments".to_string()
+            } else {
+                "one argument".to_string()
+            };
+            self.cx
+                .error_spanned_by(&m.args, format!("`.{name}(…)` takes {wanted}"));
+            return None;
+        }
+        if name == "map" {
+            return self.map(e, &m.receiver, &m.args[0]);
+        }
+        if name == "powi" || name == "pow" {
+            let a = self.expr(&m.receiver)?;
+            let n = self.integer(&m.args[0])?;
+            let op = if name == "pow" {
+                Op::MatrixPower(n)
+            } else {
+                Op::Powi(n)
+            };
+            return self.push(op, vec![a], e);
+        }
+        let a = self.expr(&m.receiver);
+        let op = match name.as_str() {
+            "clone" | "into_owned" => return a,
+            "transpose" => Op::Transpose,
+            "trace" => Op::Trace,
+            "sum" => Op::Sum,
+            "mean" => Op::Mean,
+            "norm" => Op::Norm,
+            "norm_squared" => Op::NormSquared,
+            "dot" => Op::Dot,
+            "component_mul" => Op::ComponentMul,
+            "component_div" => Op::ComponentDiv,
+            "powf" => Op::Powf,
+            "determinant" => Op::Determinant,
+            "kronecker" => Op::Kronecker,
+            other => Op::Unary(Func::from_name(other).expect("invariant: checked above")),
+        };
+        let mut args = vec![a];
+        if arity == 1 {
+            args.push(self.expr(&m.args[0]));
+        }
+        let args: Option<Vec<ValueId>> = args.into_iter().collect();
+        self.push(op, args?, e)
+    }
+
+    /// `.unwrap()` / `.expect(…)` closing `a.try_inverse()` or `a.lu().solve(&b)`.
+    pub(super) fn finish(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
+        let finish = if m.method == "unwrap" && m.args.is_empty() {
+            Finish::Unwrap
+        } else if m.method == "expect" && m.args.len() == 1 {
+            Finish::Expect(m.args.to_token_stream())
+        } else {
+            self.cx.error_spanned_by(
+                e,
+                "`.unwrap()` takes no arguments and `.expect(…)` takes one",
+            );
+            return None;
+        };
+        let Expr::MethodCall(inner) = &*m.receiver else {
+            return self.unsupported_option(e, &m.receiver);
+        };
+        match (
+            inner.method.to_string().as_str(),
+            inner.args.len(),
+            &*inner.receiver,
+        ) {
+            ("try_inverse", 0, receiver) => {
+                let a = self.expr(receiver)?;
+                self.push(Op::Inverse(finish), vec![a], e)
+            }
+            ("solve", 1, Expr::MethodCall(lu)) if lu.method == "lu" && lu.args.is_empty() => {
+                let a = self.expr(&lu.receiver);
+                let b = self.expr(&inner.args[0]);
+                self.push(Op::Solve(finish), vec![a?, b?], e)
+            }
+            _ => self.unsupported_option(e, &m.receiver),
+        }
+    }
+
+    /// Reports `.unwrap()` on something other than `try_inverse()` or `solve(…)`, unless the
+    /// receiver is a value whose own error was already reported (`let inv = a.try_inverse();`).
+    pub(super) fn unsupported_option(&mut self, e: &Expr, receiver: &Expr) -> Option<ValueId> {
+        if let Expr::Path(path) = receiver
+            && let Some(name) = path.path.get_ident()
+            && matches!(self.scope.get(&name.to_string()), Some(Binding::Poison))
+        {
+            return None;
+        }
+        self.cx.error_spanned_by(
+            e,
+            "`.unwrap()` and `.expect(…)` are supported only in `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()`",
+        );
+        None
+    }
+
+    /// `sigmoid(x)`, `matgrad::softplus(x)`, `f64::exp(x)`, `f64::powi(x, n)`.
+    pub(super) fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
+        let Some(func) = callee(&c.func) else {
+            return self.composed(e, c);
+        };
+        let expected = if matches!(func, Callee::Powi | Callee::Powf) {
+            2
+        } else {
+            1
+        };
+        if c.args.len() != expected {
+            self.cx.error_spanned_by(
+                e,
+                format!("`{}` takes {expected} argument(s)", text::expr(&c.func)),
+            );
+            return None;
+        }
+        let a = self.expr(&c.args[0]);
+        match func {
+            Callee::Func(f) => {
+                self.note_helper(&c.func, f);
+                self.push(Op::Unary(f), vec![a?], e)
+            }
+            Callee::Powi => {
+                let n = self.integer(&c.args[1]);
+                self.push(Op::Powi(n?), vec![a?], e)
+            }
+            Callee::Powf => {
+                let p = self.expr(&c.args[1]);
+                self.push(Op::Powf, vec![a?, p?], e)
+            }
+        }
+    }
+
+    /// A call of another function: differentiated through its `{name}_vjp`, which
+    /// `#[gradient]` generates (or the user writes, for a hand-made derivative).
+    pub(super) fn composed(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
+        let Expr::Path(path) = &*c.func else {
+            self.cx.error_spanned_by(
+                &c.func,
+                "only functions named by a path can be called, as in `layer(&w, &x)`",
+            );
+            return None;
+        };
+        if path.qself.is_some()
+            || path.path.segments.len() == 1 && path.path.segments[0].ident == self.env.function
+        {
+            self.cx.error_spanned_by(
+                &c.func,
+                format!(
+                    "`{}` calls itself; `#[gradient]` cannot differentiate recursion",
+                    self.env.function
+                ),
+            );
+            return None;
+        }
+        let mut args = Vec::new();
+        let mut values = Vec::new();
+        let mut ok = true;
+        for arg in &c.args {
+            // Passed as a reference when written `&x`, or when `x` is a parameter taken by `&`.
+            let (inner, by_ref) = match arg {
+                Expr::Reference(r) if r.mutability.is_none() => (&*r.expr, true),
+                Expr::Path(p)
+                    if p.path
+                        .get_ident()
+                        .is_some_and(|n| self.refs.contains(&n.to_string())) =>
+                {
+                    (arg, true)
+                }
+                other => (other, false),
+            };
+            let constant = self.try_integer(inner).or_else(|| match inner {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Bool(_),
+                    ..
+                }) => Some(inner.to_token_stream()),
+                Expr::Path(p) => match p.path.get_ident().and_then(|n| {
+                    self.scope
+                        .get(&n.to_string())
+                        .or_else(|| self.outer?.get(&n.to_string()))
+                }) {
+                    Some(Binding::Flag(t)) => Some(t.clone()),
+                    _ => None,
+                },
+                _ => None,
+            });
+            if let Some(tokens) = constant {
+                args.push(CallArg::Constant(if by_ref {
+                    quote!(&#tokens)
+                } else {
+                    tokens
+                }));
+                continue;
+            }
+            match self.expr(inner) {
+                Some(v) => values.push(v),
+                None => ok = false,
+            }
+            args.push(CallArg::Value { by_ref });
+        }
+        if !ok {
+            return None;
+        }
+        let vjp = crate::ir::vjp_path(&path.path);
+        let site = CallSite {
+            path: path.path.to_token_stream(),
+            vjp: vjp.to_token_stream(),
+            args,
+            result: Shape::Scalar,
+        };
+        self.push(Op::Call(Box::new(site)), values, e)
+    }
+
+    pub(super) fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Option<ValueId> {
+        match types::classify(&c.ty, self.env) {
+            Ok(Kind::Scalar(_)) => {}
+            _ => {
+                self.cx.error_spanned_by(
+                    &c.ty,
+                    format!("only casts to `{}` are supported here", self.float),
+                );
+                return None;
+            }
+        }
+        if let Some(int) = self.try_integer(&c.expr) {
+            let ty = &c.ty;
+            return self.push(Op::Const(quote!((#int as #ty))), Vec::new(), e);
+        }
+        self.expr(&c.expr)
+    }
+
+    pub(super) fn index(&mut self, e: &Expr, i: &syn::ExprIndex) -> Option<ValueId> {
+        let literal = |e: &Expr| match e {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(int),
+                ..
+            }) => int.base10_parse::<usize>().ok(),
+            // A loop counter.
+            Expr::Path(p) => match p.path.get_ident().and_then(|n| {
+                self.scope
+                    .get(&n.to_string())
+                    .or_else(|| self.outer?.get(&n.to_string()))
+            }) {
+                Some(Binding::Known(i)) => usize::try_from(*i).ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let (row, col) = match &*i.index {
+            Expr::Tuple(t) if t.elems.len() == 2 => (literal(&t.elems[0]), literal(&t.elems[1])),
+            other => (literal(other), Some(usize::MAX)),
+        };
+        let (Some(row), Some(col)) = (row, col) else {
+            self.cx.error_spanned_by(
+                &i.index,
+                "indices must be integer literals or loop counters, as in `m[(0, 1)]` or `v[i]`",
+            );
+            return None;
+        };
+        let a = self.expr(&i.expr)?;
+        self.push(Op::Index(row, col), vec![a], e)
+    }
+
+    /// `m.map(|v| …)` or `m.map(f64::exp)`: the closure body becomes a scalar sub-program.
+    pub(super) fn map(&mut self, e: &Expr, receiver: &Expr, f: &Expr) -> Option<ValueId> {
+        let a = self.expr(receiver);
+        let (sub, captures) = match f {
+            Expr::Closure(closure) => self.closure(closure)?,
+            Expr::Path(_) => {
+                let Some(Callee::Func(func)) = callee(f) else {
+                    self.cx.error_spanned_by(
+                        f,
+                        format!("`.map` takes a closure `|v| …` or one of `sigmoid`, `softplus`, `{}::exp`, `{0}::ln`, …", self.float),
+                    );
+                    return None;
+                };
+                self.note_helper(f, func);
+                let mut sub = Program::default();
+                let loc = Loc::of(f);
+                let v = sub.push(Op::Param(0), Vec::new(), loc, "v".into());
+                sub.output =
+                    Some(sub.push(Op::Unary(func), vec![v], loc, format!("{}(v)", func.name())));
+                (sub, Vec::new())
+            }
+            other => {
+                self.cx.error_spanned_by(other, "`.map` takes a closure such as `|v| v.exp()` or a function path such as `f64::exp`");
+                return None;
+            }
+        };
+        let mut args = vec![a?];
+        args.extend(captures);
+        self.push(Op::Map(Box::new(sub)), args, e)
+    }
+
+    pub(super) fn closure(
+        &mut self,
+        closure: &syn::ExprClosure,
+    ) -> Option<(Program, Vec<ValueId>)> {
+        if closure.inputs.len() != 1 {
+            self.cx.error_spanned_by(
+                closure,
+                "the closure passed to `.map` takes exactly one argument, the entry",
+            );
+            return None;
+        }
+        let pat = match &closure.inputs[0] {
+            Pat::Type(t) => &*t.pat,
+            other => other,
+        };
+        let Pat::Ident(arg) = pat else {
+            self.cx.error_spanned_by(
+                pat,
+                "the closure argument must be a plain name, as in `|v| v.exp()`",
+            );
+            return None;
+        };
+        let view = self.visible();
+        let mut inner = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Closure);
+        inner.refs.clone_from(&self.refs);
+        let v = inner.prog.push(
+            Op::Param(0),
+            Vec::new(),
+            Loc::of(&arg.ident),
+            arg.ident.to_string(),
+        );
+        inner.bind(&arg.ident.to_string(), Binding::Value(v));
+        let output = inner.expr(&closure.body);
+        let (mut prog, names) = (inner.prog, inner.captures);
+        self.prog.helpers.append(&mut prog.helpers);
+        prog.output = Some(output?);
+        let captures = self.captured_values(&names, Loc::of(closure))?;
+        Some((prog, captures))
+    }
+}
+
+/// The function a call names, if the macro knows its derivative.
+fn callee(func: &Expr) -> Option<Callee> {
+    let Expr::Path(path) = func else { return None };
+    let segments: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    let last = segments.last()?.as_str();
+    let first = segments.first()?.as_str();
+    let float_fn = segments.len() == 2 && (first == "f64" || first == "f32");
+    match Func::from_name(last) {
+        Some(f) if f.is_helper() && (segments.len() == 1 || first == "matgrad") => {
+            Some(Callee::Func(f))
+        }
+        Some(f) if !f.is_helper() && float_fn => Some(Callee::Func(f)),
+        None if float_fn && last == "powi" => Some(Callee::Powi),
+        None if float_fn && last == "powf" => Some(Callee::Powf),
+        _ => None,
+    }
+}
+
+enum Callee {
+    Func(Func),
+    Powi,
+    Powf,
+}
