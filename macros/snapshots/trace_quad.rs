@@ -48,23 +48,22 @@ fn trace_quad_vjp(
     c: &Matrix4<f64>,
     __mg_seed: f64,
 ) -> (f64, (Matrix4<f64>, Matrix4<f64>, Matrix4<f64>, Matrix4<f64>)) {
-    let __mg_w9_2_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = b
-        * x.transpose();
-    let __mg_w9_4_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = c * a;
-    let __mg_w9_1_3: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x
-        * &__mg_w9_2_2;
-    let __mg_w9_4_3: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_4_2
-        * x;
-    let __mg_w9_0_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = a
-        * &__mg_w9_1_3;
-    let __mg_w9_1_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_1_3
-        * c;
-    let __mg_w9_2_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_2_2
-        * &__mg_w9_4_2;
-    let __mg_w9_3_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x
-        .tr_mul(&__mg_w9_4_3);
-    let __mg_w9_4_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_4_3
+    let __mg_w9_0_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = a * x;
+    let __mg_w9_3_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x.tr_mul(c);
+    let __mg_w9_0_3: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_0_2
         * b;
+    let __mg_w9_2_3: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = b
+        * &__mg_w9_3_2;
+    let __mg_w9_0_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_0_3
+        * x.transpose();
+    let __mg_w9_1_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x
+        * &__mg_w9_2_3;
+    let __mg_w9_2_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_2_3
+        * a;
+    let __mg_w9_3_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_w9_3_2
+        * &__mg_w9_0_2;
+    let __mg_w9_4_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = c
+        * &__mg_w9_0_3;
     let __mg_v9: f64 = a.tr_dot(&__mg_w9_1_4);
     let __mg_g9: f64 = __mg_seed;
     let __mg_g0: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__mg_w9_1_4

@@ -152,13 +152,21 @@ pub fn plan(dims: &[(usize, usize)], needed: &[bool]) -> Plan {
         }
         best.map(|(_, c)| c).unwrap_or_default()
     } else {
-        // Too many to try: each complement in its own cheapest order.
+        // Too many to try: greedily, each complement in the order that adds the fewest
+        // multiplications to the windows already chosen, so later ones reuse earlier ones.
+        let mut chosen: Vec<(usize, usize)> = Vec::new();
         options
             .iter()
             .map(|o| {
-                (0..o.len())
-                    .min_by_key(|&c| o[c].iter().map(|w| cost(dims, *w)).sum::<usize>())
-                    .unwrap_or(0)
+                let added = |c: usize| -> usize {
+                    o[c].iter()
+                        .filter(|w| !chosen.contains(&(w.start, w.len)))
+                        .map(|w| cost(dims, *w))
+                        .sum()
+                };
+                let c = (0..o.len()).min_by_key(|&c| added(c)).unwrap_or(0);
+                chosen.extend(o[c].iter().map(|w| (w.start, w.len)));
+                c
             })
             .collect()
     };
