@@ -1,11 +1,12 @@
 //! Adjoint program → Rust.
 //!
-//! Writes `{name}_grad`: the forward pass as one `let` per live value (in program order), then the
-//! reverse pass as one statement per contribution (the first contribution to an adjoint declares
-//! it, later ones accumulate in place), then `(value, gradients)`. Everything is straight-line
-//! nalgebra on stack matrices: no allocation, no `unsafe`. Locals are `__`-prefixed idents with
-//! mixed-site hygiene, so they cannot collide with user names; operations carry the user's spans
-//! so a residual type error lands on the user's expression. Runs after `diff`, last.
+//! Writes the forward pass as one `let` per live value (in program order), then the reverse pass
+//! as one statement per contribution (the first contribution to an adjoint declares it, later
+//! ones accumulate in place). Everything is nalgebra on stack matrices: no allocation, no
+//! `unsafe`. Locals are `__mg_`-prefixed idents with mixed-site hygiene, so they cannot collide
+//! with user names; operations carry the user's spans so a residual type error lands on the
+//! user's expression. `companions` wraps these passes into `{name}_grad` and `{name}_vjp`;
+//! `nested` emits branches, closures, calls and fused forms. Runs after `diff`, last.
 //!
 //! Before: `g0 += v1ᵀ · g3`
 //! After: `let __mg_g0: SMatrix<f64, 5, 1> = x.tr_mul(&__mg_g3);`

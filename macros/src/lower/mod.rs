@@ -5,7 +5,7 @@
 //! before it. Whether an operation is a matrix product or a scaling is left to `shape`; this
 //! stage decides only what the syntax means. Everything outside the supported language is
 //! reported here with a spanned error that says what is supported. Runs after `ast`, before
-//! `shape`.
+//! `shape`. Control flow is lowered in `flow`, calls of every kind in `calls`.
 //!
 //! Before: `let r = y - x * beta; r.norm_squared()`
 //! After:
