@@ -97,7 +97,7 @@ mod tests {
 
     #[track_caller]
     fn case(src: &str, expected: &str) {
-        let e: Expr = syn::parse_str(src).unwrap();
+        let e: Expr = syn::parse_str(src).expect("test source parses");
         assert_eq!(expr(&e), expected);
     }
 
@@ -119,9 +119,9 @@ mod tests {
 
     #[test]
     fn prints_types_tightly() {
-        let ty: syn::Type = syn::parse_str("SMatrix < f64 , 3 , 4 >").unwrap();
+        let ty: syn::Type = syn::parse_str("SMatrix < f64 , 3 , 4 >").expect("a type");
         assert_eq!(tokens(&ty), "SMatrix<f64, 3, 4>");
-        let ty: syn::Type = syn::parse_str("nalgebra::SVector<f32, 2>").unwrap();
+        let ty: syn::Type = syn::parse_str("nalgebra::SVector<f32, 2>").expect("a type");
         assert_eq!(tokens(&ty), "nalgebra::SVector<f32, 2>");
     }
 }
