@@ -10,7 +10,7 @@
 //! Before: `let r = y - x * beta; r.norm_squared()`, with respect to `beta`.
 //! After: `∇beta = −2·xᵀ·r`, where `r = y − x·beta`.
 
-use crate::diff::{AExpr, Adjoint, Step};
+use crate::adjoint::{AExpr, Adjoint, Step};
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
 
 /// A rendered expression and how tightly it binds, for parentheses.
@@ -108,56 +108,16 @@ impl Deriver<'_> {
         if depth > 64 {
             return e.clone();
         }
-        let sub = |x: &AExpr| Box::new(self.substitute(x, depth));
         match e {
             AExpr::Adj(u) => self.adjoint(*u, depth),
-            AExpr::Neg(a) => AExpr::Neg(sub(a)),
-            AExpr::Add(a, b) => AExpr::Add(sub(a), sub(b)),
-            AExpr::Sub(a, b) => AExpr::Sub(sub(a), sub(b)),
-            AExpr::Mul(a, b) => AExpr::Mul(sub(a), sub(b)),
-            AExpr::Div(a, b) => AExpr::Div(sub(a), sub(b)),
-            AExpr::Scale(a, b) => AExpr::Scale(sub(a), sub(b)),
-            AExpr::DivBy(a, b) => AExpr::DivBy(sub(a), sub(b)),
-            AExpr::MatMul(a, b) => AExpr::MatMul(sub(a), sub(b)),
-            AExpr::Transpose(a) => AExpr::Transpose(sub(a)),
-            AExpr::Dot(a, b) => AExpr::Dot(sub(a), sub(b)),
-            AExpr::ComponentMul(a, b) => AExpr::ComponentMul(sub(a), sub(b)),
-            AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(sub(a), sub(b)),
-            AExpr::Diag(s, n) => AExpr::Diag(sub(s), *n),
-            AExpr::Fill(s, shape) => AExpr::Fill(sub(s), *shape),
-            AExpr::OneHot(s, shape, i, j) => AExpr::OneHot(sub(s), *shape, *i, *j),
-            AExpr::Method(m, a) => AExpr::Method(m, sub(a)),
-            AExpr::Helper(f, a) => AExpr::Helper(*f, sub(a)),
-            AExpr::Powi(a, n) => AExpr::Powi(sub(a), n.clone()),
-            AExpr::Powf(a, p) => AExpr::Powf(sub(a), sub(p)),
             AExpr::Shared(k) => self
                 .shared(*k)
                 .map_or_else(|| e.clone(), |s| self.substitute(s, depth)),
-            AExpr::SolveTransposed { solve, rhs } => AExpr::SolveTransposed {
-                solve: *solve,
-                rhs: sub(rhs),
-            },
-            AExpr::PowerAdjoint {
-                base,
-                adjoint,
-                exponent,
-            } => AExpr::PowerAdjoint {
-                base: *base,
-                adjoint: sub(adjoint),
-                exponent: exponent.clone(),
-            },
             AExpr::Val(v) => self.expand(*v),
-            // These read the adjoint of their node by id; it is substituted when rendered.
             AExpr::Seed(_) => AExpr::Lit("1".into()),
-            AExpr::MapAdj { .. }
-            | AExpr::BranchAdjoint { .. }
-            | AExpr::CallAdjoint { .. }
-            | AExpr::Field { .. }
-            | AExpr::Window { .. }
-            | AExpr::KroneckerAdjoint { .. }
-            | AExpr::Lit(_)
-            | AExpr::Cast(_)
-            | AExpr::DeterminantGradient { .. } => e.clone(),
+            // The rest recurse structurally; map, branch, call and Kronecker adjoints read the
+            // adjoint of their node by id, which is substituted when they are rendered.
+            other => other.map_children(&mut |x| self.substitute(x, depth)),
         }
     }
 

@@ -4,6 +4,7 @@
 //! generated code needs; this crate is an implementation detail. The pipeline lives in
 //! [`expand`], one module per stage.
 
+mod adjoint;
 mod args;
 mod ast;
 mod ctxt;

@@ -4,7 +4,7 @@
 //! node's result `z`; a rule returns `(argument, contribution)` pairs, only for arguments that
 //! need an adjoint. Shapes were checked by `shape`, so a rule may rely on them. Read by `diff`.
 
-use crate::diff::{AExpr, Step};
+use crate::adjoint::{AExpr, Step};
 use crate::ir::{Dim, Func, Op, Program, Shape, ValueId};
 
 type B = Box<AExpr>;

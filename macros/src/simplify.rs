@@ -12,7 +12,7 @@
 //! Before: `g4 = r·(2·g5)` (one use), `g3 = −g4`, `g0 += xᵀ·g3`.
 //! After: `g0 = −(xᵀ·r)·(2·g5)`: a 5-vector is scaled, not the 20-vector r.
 
-use crate::diff::{AExpr, Adjoint, Step};
+use crate::adjoint::{AExpr, Adjoint, Step};
 use crate::ir::{Op, Program, Shape};
 
 type B = Box<AExpr>;
@@ -113,15 +113,7 @@ pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
 }
 
 fn count_adjoints(e: &AExpr, uses: &mut [usize]) {
-    if let AExpr::Adj(v) = e {
-        uses[*v] += 1;
-    }
-    for child in e.children() {
-        count_adjoints(child, uses);
-    }
-    if let AExpr::MapAdj { node, .. } | AExpr::KroneckerAdjoint { node, .. } = e {
-        uses[*node] += 1;
-    }
+    e.for_each_adjoint(&mut |v| uses[v] += 1);
 }
 
 /// Cheap to recompute wherever it is used: signs, scalings and transposes of stored values,
@@ -151,42 +143,9 @@ fn size(e: &AExpr) -> usize {
 
 /// Replaces inlined adjoints by their expressions.
 pub fn expand(e: &AExpr, inline: &[Option<AExpr>]) -> AExpr {
-    let x = |a: &AExpr| Box::new(expand(a, inline));
     match e {
         AExpr::Adj(v) => inline[*v].clone().unwrap_or(AExpr::Adj(*v)),
-        AExpr::Neg(a) => AExpr::Neg(x(a)),
-        AExpr::Transpose(a) => AExpr::Transpose(x(a)),
-        AExpr::Diag(a, n) => AExpr::Diag(x(a), *n),
-        AExpr::Fill(a, s) => AExpr::Fill(x(a), *s),
-        AExpr::OneHot(a, s, i, j) => AExpr::OneHot(x(a), *s, *i, *j),
-        AExpr::Method(m, a) => AExpr::Method(m, x(a)),
-        AExpr::Helper(f, a) => AExpr::Helper(*f, x(a)),
-        AExpr::Powi(a, n) => AExpr::Powi(x(a), n.clone()),
-        AExpr::SolveTransposed { solve, rhs } => AExpr::SolveTransposed {
-            solve: *solve,
-            rhs: x(rhs),
-        },
-        AExpr::PowerAdjoint {
-            base,
-            adjoint,
-            exponent,
-        } => AExpr::PowerAdjoint {
-            base: *base,
-            adjoint: x(adjoint),
-            exponent: exponent.clone(),
-        },
-        AExpr::Add(a, b) => AExpr::Add(x(a), x(b)),
-        AExpr::Sub(a, b) => AExpr::Sub(x(a), x(b)),
-        AExpr::Mul(a, b) => AExpr::Mul(x(a), x(b)),
-        AExpr::Div(a, b) => AExpr::Div(x(a), x(b)),
-        AExpr::Scale(a, b) => AExpr::Scale(x(a), x(b)),
-        AExpr::DivBy(a, b) => AExpr::DivBy(x(a), x(b)),
-        AExpr::MatMul(a, b) => AExpr::MatMul(x(a), x(b)),
-        AExpr::Dot(a, b) => AExpr::Dot(x(a), x(b)),
-        AExpr::ComponentMul(a, b) => AExpr::ComponentMul(x(a), x(b)),
-        AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(x(a), x(b)),
-        AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
-        other => other.clone(),
+        other => other.map_children(&mut |a| expand(a, inline)),
     }
 }
 

@@ -599,8 +599,8 @@ fn derivation_of_gradients_with_respect_to_several_parameters() {
 // ---- simplification ------------------------------------------------------------------------
 
 /// A product tree with its parentheses, for checking association.
-fn tree(e: &crate::diff::AExpr) -> String {
-    use crate::diff::AExpr;
+fn tree(e: &crate::adjoint::AExpr) -> String {
+    use crate::adjoint::AExpr;
     match e {
         AExpr::MatMul(a, b) => format!("({} {})", tree(a), tree(b)),
         AExpr::Transpose(a) => format!("{}'", tree(a)),
@@ -610,7 +610,7 @@ fn tree(e: &crate::diff::AExpr) -> String {
     }
 }
 
-fn simplified(src: &str, build: impl Fn() -> crate::diff::AExpr) -> String {
+fn simplified(src: &str, build: impl Fn() -> crate::adjoint::AExpr) -> String {
     let (result, errors) = front("", src);
     assert!(errors.is_empty(), "{errors:?}");
     let (func, prog) = result.expect("lowered");
@@ -620,7 +620,7 @@ fn simplified(src: &str, build: impl Fn() -> crate::diff::AExpr) -> String {
 
 #[test]
 fn products_are_reassociated_in_chain_order() {
-    use crate::diff::AExpr::{MatMul, Transpose, Val};
+    use crate::adjoint::AExpr::{MatMul, Transpose, Val};
     let src = "fn f(a: &Matrix6<f64>, u: &Vector6<f64>, v: &Vector6<f64>, b: &Matrix6<f64>) -> f64 { a.sum() }";
     // (A·u)·vᵀ·B as written costs 36 + 36 + 216; (A·u)·(vᵀ·B) costs 36 + 36 + 36.
     let text = simplified(src, || {
@@ -637,7 +637,7 @@ fn products_are_reassociated_in_chain_order() {
 
 #[test]
 fn products_with_identity_become_scalings() {
-    use crate::diff::AExpr::{Diag, Lit, MatMul, Transpose, Val};
+    use crate::adjoint::AExpr::{Diag, Lit, MatMul, Transpose, Val};
     let src = "fn f(a: &Matrix3<f64>) -> f64 { a.sum() }";
     let text = simplified(src, || {
         MatMul(
@@ -650,7 +650,7 @@ fn products_with_identity_become_scalings() {
 
 #[test]
 fn signs_leave_products_and_transposes_reach_leaves() {
-    use crate::diff::AExpr::{MatMul, Neg, Transpose, Val};
+    use crate::adjoint::AExpr::{MatMul, Neg, Transpose, Val};
     let src = "fn f(a: &Matrix3<f64>, b: &Matrix3<f64>) -> f64 { a.sum() }";
     let text = simplified(src, || {
         Transpose(Box::new(MatMul(

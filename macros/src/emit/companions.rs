@@ -6,8 +6,9 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 use super::{Emitter, Operand};
+use crate::adjoint::Adjoint;
 use crate::ast;
-use crate::diff::{self, Adjoint};
+use crate::diff;
 use crate::ir::{Program, Shape};
 use crate::simplify;
 use crate::types::Kind;

@@ -14,7 +14,7 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
 
-use crate::diff::{self, AExpr, Adjoint, Step};
+use crate::adjoint::{AExpr, Adjoint, Step};
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
 use crate::simplify;
 
@@ -204,7 +204,7 @@ impl Emitter<'_> {
         }
         let mut needed = vec![false; self.prog.nodes.len()];
         for step in &self.adj.steps {
-            let (diff::Step::Add { expr, .. } | diff::Step::Share { expr, .. }) = step;
+            let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
             expr.for_each_value(self.prog, &mut |v| needed[v] = true);
         }
         for id in (0..self.prog.nodes.len()).rev() {
@@ -234,7 +234,7 @@ impl Emitter<'_> {
             uses[out] += 1;
         }
         for step in &self.adj.steps {
-            let (diff::Step::Add { expr, .. } | diff::Step::Share { expr, .. }) = step;
+            let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
             expr.for_each_value(self.prog, &mut |v| uses[v] += 1);
         }
         let mut traced = vec![false; n];

@@ -6,7 +6,8 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
 
 use super::{Emitter, Operand};
-use crate::diff::{self, AExpr};
+use crate::adjoint::AExpr;
+use crate::diff;
 use crate::ir::{Op, Program, Shape, ValueId};
 use crate::simplify;
 

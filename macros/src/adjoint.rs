@@ -1,0 +1,412 @@
+//! The derivative program: what reverse mode computes, as data.
+//!
+//! `diff` builds an [`Adjoint`] from a primal [`Program`]: a list of [`Step`]s in execution
+//! order, each adding an [`AExpr`] to the adjoint of one value or naming a shared value. `rules`
+//! says what each operation contributes; `plan` decides how the steps are computed (what is
+//! stored, re-associated, fused or updated in place); `emit` prints the decided program; the
+//! test interpreter evaluates it. Every traversal of an [`AExpr`] goes through
+//! [`AExpr::children`] and [`AExpr::map_children`], whose matches are exhaustive, so a new kind
+//! of expression cannot be silently skipped by any pass.
+//!
+//! Textual form (what pass tests compare against):
+//! ```text
+//! g4 += (v4 * (2.0 * g5))
+//! g3 += -g4
+//! g0 += v1ᵀ · g3
+//! ```
+
+use std::fmt;
+
+use proc_macro2::TokenStream;
+
+use crate::ir::{Func, Program, Shape, ValueId};
+
+/// An expression of the adjoint program. `Adj(v)` is the adjoint of value `v` (the gradient of
+/// the result with respect to it), `Val(v)` the forward value. Operand kinds are explicit
+/// (`Scale` is matrix × scalar, `Mul` scalar × scalar) so emission needs no shape lookups.
+#[derive(Clone, Debug)]
+pub enum AExpr {
+    Adj(ValueId),
+    Val(ValueId),
+    /// A float literal such as `2.0`.
+    Lit(String),
+    /// An integer expression converted to the float type: `((n) as f64)`.
+    Cast(TokenStream),
+    Neg(Box<AExpr>),
+    /// Scalar arithmetic.
+    Add(Box<AExpr>, Box<AExpr>),
+    Sub(Box<AExpr>, Box<AExpr>),
+    Mul(Box<AExpr>, Box<AExpr>),
+    Div(Box<AExpr>, Box<AExpr>),
+    /// matrix × scalar.
+    Scale(Box<AExpr>, Box<AExpr>),
+    /// matrix ÷ scalar.
+    DivBy(Box<AExpr>, Box<AExpr>),
+    /// matrix · matrix.
+    MatMul(Box<AExpr>, Box<AExpr>),
+    Transpose(Box<AExpr>),
+    /// Frobenius inner product ⟨A, B⟩.
+    Dot(Box<AExpr>, Box<AExpr>),
+    ComponentMul(Box<AExpr>, Box<AExpr>),
+    ComponentDiv(Box<AExpr>, Box<AExpr>),
+    /// s·I, n×n.
+    Diag(Box<AExpr>, crate::ir::Dim),
+    /// s·𝟙 of the given shape.
+    Fill(Box<AExpr>, Shape),
+    /// A matrix of the given shape, zero but for `s` at `(i, j)`.
+    OneHot(Box<AExpr>, Shape, usize, usize),
+    /// A float method without arguments: `a.cos()`, `a.signum()`.
+    Method(&'static str, Box<AExpr>),
+    /// A runtime helper: `sigmoid(a)`.
+    Helper(Func, Box<AExpr>),
+    Powi(Box<AExpr>, TokenStream),
+    Powf(Box<AExpr>, Box<AExpr>),
+    /// The adjoint of argument `input` of the `map` node `node`: the closure's derivative
+    /// applied entry by entry (a matrix for the mapped matrix, a sum for a captured scalar).
+    MapAdj {
+        node: ValueId,
+        input: usize,
+    },
+    /// A value the adjoint program computed once and shares (`let` in the reverse pass).
+    Shared(usize),
+    /// ∂ det A / ∂A for `A` = the value `matrix` whose determinant is the value `det`:
+    /// det·A⁻ᵀ, or the cofactor matrix when A is singular.
+    DeterminantGradient {
+        matrix: ValueId,
+        det: ValueId,
+    },
+    /// A⁻ᵀ·G through the LU factors the forward solve of node `solve` kept.
+    SolveTransposed {
+        solve: ValueId,
+        rhs: Box<AExpr>,
+    },
+    /// The adjoint of a factor of the Kronecker product `node` = A⊗B, from the node's adjoint Z̄:
+    /// Āᵢⱼ = ⟨Z̄₍ᵢⱼ₎, B⟩ (`left`) or B̄ = Σᵢⱼ Aᵢⱼ·Z̄₍ᵢⱼ₎.
+    KroneckerAdjoint {
+        node: ValueId,
+        left: bool,
+    },
+    /// The adjoint the caller hands in for result `j` of the program: 1 for a function's value,
+    /// the adjoint of what an `if` assigns for a branch.
+    Seed(usize),
+    /// The adjoints of the captured values `captures` (parameter indices of the branches) of the
+    /// `if` node `node`, as a tuple: both branches differentiated, the taken one run.
+    BranchAdjoint {
+        node: ValueId,
+        captures: Vec<usize>,
+    },
+    /// The gradients of the value arguments of the call `node`, as a tuple, from the callee's
+    /// `_vjp` seeded with the call's adjoint.
+    CallAdjoint {
+        node: ValueId,
+    },
+    /// Entry `index` of the tuple shared as `tuple`, of the given shape.
+    Field {
+        tuple: usize,
+        index: usize,
+        shape: Shape,
+    },
+    /// A product of consecutive factors of the trace chain `node`, formed in its forward pass.
+    Window {
+        node: ValueId,
+        window: crate::fuse::Window,
+    },
+    /// Σ_{r<k} (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ for `A` = the value `base`.
+    PowerAdjoint {
+        base: ValueId,
+        adjoint: Box<AExpr>,
+        exponent: TokenStream,
+    },
+}
+
+impl AExpr {
+    /// The sub-expressions of this expression, in order.
+    pub fn children(&self) -> Vec<&AExpr> {
+        match self {
+            AExpr::Neg(a)
+            | AExpr::Transpose(a)
+            | AExpr::Diag(a, _)
+            | AExpr::Fill(a, _)
+            | AExpr::OneHot(a, ..)
+            | AExpr::Method(_, a)
+            | AExpr::Helper(_, a)
+            | AExpr::Powi(a, _)
+            | AExpr::SolveTransposed { rhs: a, .. }
+            | AExpr::PowerAdjoint { adjoint: a, .. } => vec![a],
+            AExpr::Add(a, b)
+            | AExpr::Sub(a, b)
+            | AExpr::Mul(a, b)
+            | AExpr::Div(a, b)
+            | AExpr::Scale(a, b)
+            | AExpr::DivBy(a, b)
+            | AExpr::MatMul(a, b)
+            | AExpr::Dot(a, b)
+            | AExpr::ComponentMul(a, b)
+            | AExpr::ComponentDiv(a, b)
+            | AExpr::Powf(a, b) => vec![a, b],
+            AExpr::Adj(_)
+            | AExpr::Val(_)
+            | AExpr::Lit(_)
+            | AExpr::Cast(_)
+            | AExpr::MapAdj { .. }
+            | AExpr::Shared(_)
+            | AExpr::DeterminantGradient { .. }
+            | AExpr::KroneckerAdjoint { .. }
+            | AExpr::Seed(_)
+            | AExpr::BranchAdjoint { .. }
+            | AExpr::CallAdjoint { .. }
+            | AExpr::Field { .. }
+            | AExpr::Window { .. } => Vec::new(),
+        }
+    }
+
+    /// The same expression with every direct sub-expression replaced by `f` of it.
+    #[must_use]
+    pub fn map_children(&self, f: &mut dyn FnMut(&AExpr) -> AExpr) -> AExpr {
+        let mut x = |a: &AExpr| Box::new(f(a));
+        match self {
+            AExpr::Neg(a) => AExpr::Neg(x(a)),
+            AExpr::Transpose(a) => AExpr::Transpose(x(a)),
+            AExpr::Diag(a, n) => AExpr::Diag(x(a), *n),
+            AExpr::Fill(a, s) => AExpr::Fill(x(a), *s),
+            AExpr::OneHot(a, s, i, j) => AExpr::OneHot(x(a), *s, *i, *j),
+            AExpr::Method(m, a) => AExpr::Method(m, x(a)),
+            AExpr::Helper(h, a) => AExpr::Helper(*h, x(a)),
+            AExpr::Powi(a, n) => AExpr::Powi(x(a), n.clone()),
+            AExpr::SolveTransposed { solve, rhs } => AExpr::SolveTransposed {
+                solve: *solve,
+                rhs: x(rhs),
+            },
+            AExpr::PowerAdjoint {
+                base,
+                adjoint,
+                exponent,
+            } => AExpr::PowerAdjoint {
+                base: *base,
+                adjoint: x(adjoint),
+                exponent: exponent.clone(),
+            },
+            AExpr::Add(a, b) => AExpr::Add(x(a), x(b)),
+            AExpr::Sub(a, b) => AExpr::Sub(x(a), x(b)),
+            AExpr::Mul(a, b) => AExpr::Mul(x(a), x(b)),
+            AExpr::Div(a, b) => AExpr::Div(x(a), x(b)),
+            AExpr::Scale(a, b) => AExpr::Scale(x(a), x(b)),
+            AExpr::DivBy(a, b) => AExpr::DivBy(x(a), x(b)),
+            AExpr::MatMul(a, b) => AExpr::MatMul(x(a), x(b)),
+            AExpr::Dot(a, b) => AExpr::Dot(x(a), x(b)),
+            AExpr::ComponentMul(a, b) => AExpr::ComponentMul(x(a), x(b)),
+            AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(x(a), x(b)),
+            AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
+            AExpr::Adj(_)
+            | AExpr::Val(_)
+            | AExpr::Lit(_)
+            | AExpr::Cast(_)
+            | AExpr::MapAdj { .. }
+            | AExpr::Shared(_)
+            | AExpr::DeterminantGradient { .. }
+            | AExpr::KroneckerAdjoint { .. }
+            | AExpr::Seed(_)
+            | AExpr::BranchAdjoint { .. }
+            | AExpr::CallAdjoint { .. }
+            | AExpr::Field { .. }
+            | AExpr::Window { .. } => self.clone(),
+        }
+    }
+
+    /// Calls `f` on every forward value the expression reads, its sub-expressions' included.
+    pub fn for_each_value(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
+        match self {
+            AExpr::Val(v) => f(*v),
+            // These read the node's value and its arguments (a closure's entries, a branch's
+            // captures, a call's arguments, a Kronecker product's factors, a chain's factors).
+            AExpr::MapAdj { node, .. }
+            | AExpr::KroneckerAdjoint { node, .. }
+            | AExpr::Window { node, .. }
+            | AExpr::BranchAdjoint { node, .. }
+            | AExpr::CallAdjoint { node } => {
+                f(*node);
+                prog.nodes[*node].args.iter().for_each(|&a| f(a));
+            }
+            AExpr::DeterminantGradient { matrix, det } => {
+                f(*matrix);
+                f(*det);
+            }
+            AExpr::SolveTransposed { solve, .. } => f(*solve),
+            AExpr::PowerAdjoint { base, .. } => f(*base),
+            AExpr::Adj(_)
+            | AExpr::Lit(_)
+            | AExpr::Cast(_)
+            | AExpr::Neg(_)
+            | AExpr::Add(..)
+            | AExpr::Sub(..)
+            | AExpr::Mul(..)
+            | AExpr::Div(..)
+            | AExpr::Scale(..)
+            | AExpr::DivBy(..)
+            | AExpr::MatMul(..)
+            | AExpr::Transpose(_)
+            | AExpr::Dot(..)
+            | AExpr::ComponentMul(..)
+            | AExpr::ComponentDiv(..)
+            | AExpr::Diag(..)
+            | AExpr::Fill(..)
+            | AExpr::OneHot(..)
+            | AExpr::Method(..)
+            | AExpr::Helper(..)
+            | AExpr::Powi(..)
+            | AExpr::Powf(..)
+            | AExpr::Shared(_)
+            | AExpr::Seed(_)
+            | AExpr::Field { .. } => {}
+        }
+        for child in self.children() {
+            child.for_each_value(prog, f);
+        }
+    }
+
+    /// Calls `f` on every adjoint the expression reads, its sub-expressions' included: `Adj(v)`,
+    /// and the node adjoints that map, Kronecker and call adjoints seed from.
+    pub fn for_each_adjoint(&self, f: &mut dyn FnMut(ValueId)) {
+        match self {
+            AExpr::Adj(v)
+            | AExpr::MapAdj { node: v, .. }
+            | AExpr::KroneckerAdjoint { node: v, .. }
+            | AExpr::CallAdjoint { node: v } => f(*v),
+            AExpr::Val(_)
+            | AExpr::Lit(_)
+            | AExpr::Cast(_)
+            | AExpr::Neg(_)
+            | AExpr::Add(..)
+            | AExpr::Sub(..)
+            | AExpr::Mul(..)
+            | AExpr::Div(..)
+            | AExpr::Scale(..)
+            | AExpr::DivBy(..)
+            | AExpr::MatMul(..)
+            | AExpr::Transpose(_)
+            | AExpr::Dot(..)
+            | AExpr::ComponentMul(..)
+            | AExpr::ComponentDiv(..)
+            | AExpr::Diag(..)
+            | AExpr::Fill(..)
+            | AExpr::OneHot(..)
+            | AExpr::Method(..)
+            | AExpr::Helper(..)
+            | AExpr::Powi(..)
+            | AExpr::Powf(..)
+            | AExpr::Shared(_)
+            | AExpr::DeterminantGradient { .. }
+            | AExpr::SolveTransposed { .. }
+            | AExpr::PowerAdjoint { .. }
+            | AExpr::Seed(_)
+            | AExpr::BranchAdjoint { .. }
+            | AExpr::Field { .. }
+            | AExpr::Window { .. } => {}
+        }
+        for child in self.children() {
+            child.for_each_adjoint(f);
+        }
+    }
+
+    /// A boxed float literal, the shorthand the rule table uses.
+    #[allow(
+        clippy::unnecessary_box_returns,
+        reason = "literals are operands of boxed trees"
+    )]
+    pub fn lit(value: impl fmt::Display) -> Box<AExpr> {
+        Box::new(AExpr::Lit(value.to_string()))
+    }
+}
+
+/// One statement of the adjoint program.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// `Adj(target) += expr`.
+    Add { target: ValueId, expr: AExpr },
+    /// `Shared(index) = expr`, read by later steps of the same rule.
+    Share { index: usize, expr: AExpr },
+}
+
+/// The adjoint program of one [`Program`].
+pub struct Adjoint {
+    /// In execution order.
+    pub steps: Vec<Step>,
+    /// Whether each value's adjoint receives a contribution (the others stay zero).
+    pub nonzero: Vec<bool>,
+    /// Whether each value contributes to the result; the others are not computed at all.
+    pub live: Vec<bool>,
+    /// Whether each value depends on a differentiated parameter.
+    pub active: Vec<bool>,
+}
+
+impl Adjoint {
+    /// How many contributions `target` receives.
+    pub fn count(&self, target: ValueId) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s, Step::Add { target: t, .. } if *t == target))
+            .count()
+    }
+}
+
+impl fmt::Display for AExpr {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            AExpr::Adj(v) => write!(f, "g{v}"),
+            AExpr::Val(v) => write!(f, "v{v}"),
+            AExpr::Lit(s) => f.write_str(s),
+            AExpr::Cast(t) => f.write_str(&crate::text::tokens(t)),
+            AExpr::Neg(a) => write!(f, "-{a}"),
+            AExpr::Add(a, b) => write!(f, "({a} + {b})"),
+            AExpr::Sub(a, b) => write!(f, "({a} - {b})"),
+            AExpr::Mul(a, b) | AExpr::Scale(a, b) => write!(f, "({a} * {b})"),
+            AExpr::Div(a, b) | AExpr::DivBy(a, b) => write!(f, "({a} / {b})"),
+            AExpr::MatMul(a, b) => write!(f, "{a} · {b}"),
+            AExpr::Transpose(a) => write!(f, "{a}ᵀ"),
+            AExpr::Dot(a, b) => write!(f, "⟨{a}, {b}⟩"),
+            AExpr::ComponentMul(a, b) => write!(f, "({a} ∘ {b})"),
+            AExpr::ComponentDiv(a, b) => write!(f, "({a} ⊘ {b})"),
+            AExpr::Diag(s, n) => write!(f, "{s}·I{n}"),
+            AExpr::Fill(s, shape) => write!(f, "{s}·𝟙{shape}"),
+            AExpr::OneHot(s, shape, i, j) => write!(f, "{s}·e({i}, {j}) of {shape}"),
+            AExpr::Method(m, a) => write!(f, "{a}.{m}()"),
+            AExpr::Helper(h, a) => write!(f, "{}({a})", h.name()),
+            AExpr::Powi(a, n) => write!(f, "{a}.powi({})", crate::text::tokens(n)),
+            AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
+            AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
+            AExpr::Shared(k) => write!(f, "t{k}"),
+            AExpr::Seed(j) => write!(f, "seed{j}"),
+            AExpr::BranchAdjoint { node, .. } => write!(f, "∂if(v{node})"),
+            AExpr::CallAdjoint { node } => write!(f, "vjp(v{node})"),
+            AExpr::Field { tuple, index, .. } => write!(f, "t{tuple}.{index}"),
+            AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),
+            AExpr::DeterminantGradient { matrix, .. } => write!(f, "∂det(v{matrix})"),
+            AExpr::SolveTransposed { solve, rhs } => write!(f, "lu(v{solve})⁻ᵀ · {rhs}"),
+            AExpr::KroneckerAdjoint { node, left: true } => write!(f, "kron_left(g{node})"),
+            AExpr::KroneckerAdjoint { node, left: false } => write!(f, "kron_right(g{node})"),
+            AExpr::PowerAdjoint {
+                base,
+                adjoint,
+                exponent,
+            } => {
+                write!(
+                    f,
+                    "pow_adjoint(v{base}, {adjoint}, {})",
+                    crate::text::tokens(exponent)
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for Adjoint {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        for step in &self.steps {
+            match step {
+                Step::Add { target, expr } => writeln!(f, "g{target} += {expr}")?,
+                Step::Share { index, expr } => writeln!(f, "t{index} = {expr}")?,
+            }
+        }
+        Ok(())
+    }
+}
