@@ -8,6 +8,8 @@
 // the benchmark calls only its entry point.
 #![allow(dead_code, unused_imports)]
 
+#[path = "../src/adjoint.rs"]
+mod adjoint;
 #[path = "../src/args.rs"]
 mod args;
 #[path = "../src/ast.rs"]
@@ -30,6 +32,8 @@ mod fuse;
 mod ir;
 #[path = "../src/lower/mod.rs"]
 mod lower;
+#[path = "../src/plan.rs"]
+mod plan;
 #[path = "../src/rules.rs"]
 mod rules;
 #[path = "../src/shape.rs"]

@@ -88,7 +88,7 @@ impl Window {
 }
 
 /// How a trace chain is evaluated and differentiated.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Plan {
     /// Every multi-factor window to form, each after the windows it is made of.
     pub windows: Vec<Window>,

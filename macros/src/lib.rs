@@ -16,6 +16,7 @@ mod fallback;
 mod fuse;
 mod ir;
 mod lower;
+mod plan;
 mod rules;
 mod shape;
 mod simplify;

@@ -8,26 +8,28 @@ use quote::{format_ident, quote};
 use super::{Emitter, Operand};
 use crate::adjoint::Adjoint;
 use crate::ast;
-use crate::diff;
 use crate::ir::{Program, Shape};
-use crate::simplify;
+use crate::plan::{Config, Plan};
 use crate::types::Kind;
 
 /// Generates `{name}_grad` for a checked function.
 pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream {
     let float = Ident::new(&func.float.name(), Span::call_site());
     let params = func.params.iter().map(param_operand).collect();
-    let adj = diff::differentiate(prog, &func.wrt);
-    let inline = simplify::inlined(prog, &adj);
-    let e = Emitter {
+    let plan = Plan::new(
         prog,
-        adj,
+        Config {
+            wrt: func.wrt.clone(),
+            ..Config::default()
+        },
+    );
+    let e = Emitter {
+        plan: &plan,
+        prog,
         float: &float,
         prefix: String::new(),
         params,
         given: None,
-        adjoint_only: false,
-        inline,
         seeds: Vec::new(),
         generic: func.float.is_generic(),
     };
@@ -46,7 +48,7 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         .wrt
         .iter()
         .map(|&k| match prog.param_node(k) {
-            Some(node) if e.adj.nonzero[node] => e.adjoint_operand(node).place,
+            Some(node) if e.plan.adj.nonzero[node] => e.adjoint_operand(node).place,
             _ => e.zeros(
                 func.params[k]
                     .kind
@@ -65,7 +67,7 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
     let name = &func.name;
     let grad_name = format_ident!("{}_grad", name);
     let inputs = signature_inputs(func);
-    let doc = doc(func, prog, &e.adj);
+    let doc = doc(func, prog, &e.plan.adj);
     let (generics, where_clause) = generics(item, func);
     quote! {
         #[doc = #doc]
@@ -124,18 +126,21 @@ fn vjp_signature(item: &syn::ItemFn, func: &ast::Func) -> TokenStream {
 pub fn vjp(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream {
     let float = Ident::new(&func.float.name(), Span::call_site());
     let all = float_params(func);
-    let adj = diff::differentiate(prog, &all);
-    let inline = simplify::inlined(prog, &adj);
+    let plan = Plan::new(
+        prog,
+        Config {
+            wrt: all.clone(),
+            ..Config::default()
+        },
+    );
     let seed = seed_ident();
     let e = Emitter {
+        plan: &plan,
         prog,
-        adj,
         float: &float,
         prefix: String::new(),
         params: func.params.iter().map(param_operand).collect(),
         given: None,
-        adjoint_only: false,
-        inline,
         seeds: vec![quote!(#seed)],
         generic: func.float.is_generic(),
     };
@@ -147,7 +152,7 @@ pub fn vjp(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream 
     let grads: Vec<TokenStream> = all
         .iter()
         .map(|&k| match prog.param_node(k) {
-            Some(node) if e.adj.nonzero[node] => e.adjoint_operand(node).place,
+            Some(node) if e.plan.adj.nonzero[node] => e.adjoint_operand(node).place,
             _ => e.zeros(
                 func.params[k]
                     .kind

@@ -14,8 +14,9 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
 
-use crate::adjoint::{AExpr, Adjoint, Step};
+use crate::adjoint::AExpr;
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
+use crate::plan::{Forward, Kernel, Plan, Reverse, Role, Update};
 use crate::simplify;
 
 mod companions;
@@ -74,22 +75,18 @@ impl Operand {
 }
 
 /// Emits one program: the function body or a `map` closure.
+/// Prints one planned body: the function's, a branch's, or a `map` closure's.
 struct Emitter<'a> {
+    plan: &'a Plan<'a>,
     prog: &'a Program,
-    adj: Adjoint,
     float: &'a Ident,
     /// `""` for the function, `"m3_"` for the closure of the `map` node 3.
     prefix: String,
     /// How each parameter index is referred to.
     params: Vec<Operand>,
-    /// A value the caller already has, with the name it has it under: the result of a `map`
-    /// closure, which its derivative closure reads instead of recomputing.
-    given: Option<(ValueId, Ident)>,
-    /// Whether the forward pass computes only what the adjoint reads (a derivative closure),
-    /// rather than every value the result depends on.
-    adjoint_only: bool,
-    /// Adjoints that are never stored, with the expression that stands for them.
-    inline: Vec<Option<AExpr>>,
+    /// The name under which the caller has the planned body's given value (a `map` closure's
+    /// result, which its derivative closure reads instead of recomputing).
+    given: Option<Ident>,
     /// The adjoint handed in for each result: `1.0` for a function's value.
     seeds: Vec<TokenStream>,
     /// Whether the float type is a type parameter, whose constants go through `convert`.
@@ -181,8 +178,8 @@ impl Emitter<'_> {
     }
 
     fn operand(&self, id: ValueId) -> Operand {
-        if let Some((given, name)) = &self.given
-            && *given == id
+        if let Some(name) = &self.given
+            && self.plan.config.given == Some(id)
         {
             return Operand::local(name, self.prog.shape(id));
         }
@@ -198,110 +195,37 @@ impl Emitter<'_> {
 
     /// Which values the forward pass computes: every live one, or in a derivative closure only
     /// those the adjoint reads (and what they need), less the value the caller gives.
-    fn computed(&self) -> Vec<bool> {
-        if !self.adjoint_only {
-            return self.adj.live.clone();
-        }
-        let mut needed = vec![false; self.prog.nodes.len()];
-        for step in &self.adj.steps {
-            let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
-            expr.for_each_value(self.prog, &mut |v| needed[v] = true);
-        }
-        for id in (0..self.prog.nodes.len()).rev() {
-            if self.given.as_ref().is_some_and(|(g, _)| *g == id) {
-                needed[id] = false;
-            } else if needed[id] {
-                for &a in &self.prog.nodes[id].args {
-                    needed[a] = true;
-                }
-            }
-        }
-        needed
-    }
-
-    /// Matrix products whose only use is a trace, which then reads them as `A.tr_dot(&B)`
-    /// = tr(A·B) in n² operations instead of forming the n³ product. Such a product's own
-    /// rule never reads its value, so nothing else needs it.
-    fn traced_products(&self, computed: &[bool]) -> Vec<bool> {
-        let n = self.prog.nodes.len();
-        let mut uses = vec![0usize; n];
-        for (id, node) in self.prog.nodes.iter().enumerate() {
-            if computed[id] {
-                node.args.iter().for_each(|&a| uses[a] += 1);
-            }
-        }
-        if let Some(out) = self.prog.output {
-            uses[out] += 1;
-        }
-        for step in &self.adj.steps {
-            let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
-            expr.for_each_value(self.prog, &mut |v| uses[v] += 1);
-        }
-        let mut traced = vec![false; n];
-        for (id, node) in self.prog.nodes.iter().enumerate() {
-            if computed[id] && matches!(node.op, Op::Trace) {
-                let m = node.args[0];
-                let product = matches!(self.prog.nodes[m].op, Op::Mul)
-                    && self.prog.nodes[m]
-                        .args
-                        .iter()
-                        .all(|&a| self.prog.shape(a).is_matrix());
-                traced[m] = product && uses[m] == 1;
-            }
-        }
-        traced
-    }
-
-    /// Matrices (4×4 and up, where nalgebra inverts through an LU anyway) whose inverse and
-    /// determinant are both computed: one factorisation serves both.
-    fn factored(&self, computed: &[bool]) -> Vec<bool> {
-        let of = |op: fn(&Op) -> bool, a: ValueId| {
-            self.prog
-                .nodes
-                .iter()
-                .enumerate()
-                .any(|(v, n)| computed[v] && op(&n.op) && n.args == [a])
-        };
-        (0..self.prog.nodes.len())
-            .map(|a| {
-                matches!(self.prog.shape(a), Shape::Matrix(n, _) if n.value().is_none_or(|n| n >= 4))
-                    && of(|op| matches!(op, Op::Inverse(_)), a)
-                    && of(|op| matches!(op, Op::Determinant), a)
-            })
+    /// The forward pass, one statement per planned step.
+    fn forward(&self) -> Vec<TokenStream> {
+        self.plan
+            .forward
+            .iter()
+            .flat_map(|step| self.forward_step(step))
             .collect()
     }
 
-    /// One `let` per computed value, in program order.
-    fn forward(&self) -> Vec<TokenStream> {
-        let mut out = Vec::new();
-        let computed = self.computed();
-        let traced = self.traced_products(&computed);
-        let factored = self.factored(&computed);
-        let mut factors_emitted = vec![false; self.prog.nodes.len()];
-        for (id, node) in self.prog.nodes.iter().enumerate() {
-            if !computed[id] || traced[id] || matches!(node.op, Op::Param(_)) {
-                continue;
+    fn forward_step(&self, step: &Forward) -> Vec<TokenStream> {
+        let id = match step {
+            Forward::Value(id)
+            | Forward::Factor(id)
+            | Forward::FromFactor(id)
+            | Forward::TraceDot(id)
+            | Forward::Solve(id)
+            | Forward::Branch(id)
+            | Forward::TraceChain(id, _) => *id,
+        };
+        let node = &self.prog.nodes[id];
+        let (v, ty) = (self.value_ident(id), self.ty(node.shape));
+        let stmt = match step {
+            Forward::Branch(id) => self.branch_forward(*id),
+            Forward::TraceChain(id, plan) => return self.trace_chain(*id, plan),
+            Forward::Factor(a) => {
+                let lu = self.ident("f", *a);
+                let m = self.operand(*a).place;
+                quote_spanned!(node.loc.start=> let #lu = #m.lu();)
             }
-            if let Op::Extract(_) = node.op {
-                continue;
-            }
-            if let Op::Branch { then, otherwise } = &node.op {
-                out.push(self.branch_forward(id, then, otherwise));
-                continue;
-            }
-            if let Op::TraceChain(transposed) = &node.op {
-                out.extend(self.trace_chain(id, transposed));
-                continue;
-            }
-            if matches!(node.op, Op::Inverse(_) | Op::Determinant) && factored[node.args[0]] {
-                let a = node.args[0];
-                let lu = self.ident("f", a);
-                if !factors_emitted[a] {
-                    factors_emitted[a] = true;
-                    let m = self.operand(a).place;
-                    out.push(quote_spanned!(node.loc.start=> let #lu = #m.lu();));
-                }
-                let (v, ty) = (self.value_ident(id), self.ty(node.shape));
+            Forward::FromFactor(id) => {
+                let lu = self.ident("f", node.args[0]);
                 let value = match &node.op {
                     Op::Inverse(finish) => {
                         let finish = finish.tokens();
@@ -309,26 +233,22 @@ impl Emitter<'_> {
                     }
                     _ => quote!(#lu.determinant()),
                 };
-                out.push(quote_spanned!(node.loc.start=> let #v: #ty = #value;));
-                continue;
+                let _ = id;
+                quote_spanned!(node.loc.start=> let #v: #ty = #value;)
             }
-            if let Op::Trace = node.op
-                && traced[node.args[0]]
-            {
-                let v = self.value_ident(id);
-                let float = self.float;
+            Forward::TraceDot(_) => {
                 let product = &self.prog.nodes[node.args[0]];
                 let (a, b) = (
                     self.operand(product.args[0]).place,
                     self.operand(product.args[1]).borrow,
                 );
-                out.push(quote_spanned!(node.loc.start=> let #v: #float = #a.tr_dot(#b);));
-                continue;
+                quote_spanned!(node.loc.start=> let #v: #ty = #a.tr_dot(#b);)
             }
-            let v = self.value_ident(id);
-            let ty = self.ty(node.shape);
-            if let Op::Solve(finish) = &node.op {
+            Forward::Solve(_) => {
                 // The factors are kept for the adjoint, which solves with Aᵀ through them.
+                let Op::Solve(finish) = &node.op else {
+                    return vec![quote!(::core::compile_error!("invariant: a planned solve"))];
+                };
                 let lu = self.ident("lu", id);
                 let (a, b) = (
                     self.operand(node.args[0]).place,
@@ -336,16 +256,17 @@ impl Emitter<'_> {
                 );
                 let sizes = Self::rhs_sizes(self.prog.shape(node.args[1]));
                 let finish = finish.tokens();
-                out.push(quote_spanned!(node.loc.start=> let #lu = #a.lu();));
-                out.push(
+                return vec![
+                    quote_spanned!(node.loc.start=> let #lu = #a.lu();),
                     quote_spanned!(node.loc.start=> let #v: #ty = #lu.solve #sizes (#b)#finish;),
-                );
-                continue;
+                ];
             }
-            let expr = self.forward_expr(id);
-            out.push(quote_spanned!(node.loc.start=> let #v: #ty = #expr;));
-        }
-        out
+            Forward::Value(_) => {
+                let expr = self.forward_expr(id);
+                quote_spanned!(node.loc.start=> let #v: #ty = #expr;)
+            }
+        };
+        vec![stmt]
     }
 
     #[allow(
@@ -389,8 +310,8 @@ impl Emitter<'_> {
                 let (a, b) = (arg(0).place, arg(1).borrow);
                 quote_spanned!(span=> #a.#method(#b))
             }
-            Op::Map(sub) => {
-                let closure = self.sub_emitter(id, sub, &[]).forward_closure();
+            Op::Map(_) => {
+                let closure = self.map_emitter(id, Role::MapForward).forward_closure();
                 let a = arg(0).place;
                 quote_spanned!(span=> #a.map(#closure))
             }
@@ -467,68 +388,39 @@ impl Emitter<'_> {
     }
 
     /// The reverse pass: every step of the adjoint program, seeds first.
+    /// The reverse pass, one statement per planned step.
     fn reverse(&self) -> Vec<TokenStream> {
-        let mut stmts = Vec::new();
-        let mut declared = vec![false; self.prog.nodes.len()];
-        for step in &self.adj.steps {
-            let (target, expr) = match step {
-                Step::Add { target, expr } => (*target, expr),
-                Step::Share { index, expr } => {
+        self.plan
+            .reverse
+            .iter()
+            .map(|step| match step {
+                Reverse::Share { index, expr } => {
                     let t = self.ident("t", *index);
-                    let value = self.expr(&self.prepare(expr)).place;
-                    stmts.push(quote!(let #t = #value;));
-                    continue;
+                    let value = self.expr(expr).place;
+                    quote!(let #t = #value;)
                 }
-            };
-            if self.inline[target].is_some() {
-                continue;
-            }
-            let step_expr = &self.prepare(expr);
-            let span = self.prog.nodes[target].loc.start;
-            if declared[target] {
-                stmts.push(self.accumulate(target, step_expr));
-            } else {
-                declared[target] = true;
-                let g = self.adj_ident(target);
-                let ty = self.ty(self.prog.shape(target));
-                let value = self.first_value(step_expr);
-                let mutability = (self.adj.count(target) > 1).then(|| quote!(mut));
-                stmts.push(quote_spanned!(span=> let #mutability #g: #ty = #value;));
-            }
-        }
-        stmts
-    }
-
-    /// A contribution as it is emitted: inlined adjoints expanded, then simplified.
-    fn prepare(&self, e: &AExpr) -> AExpr {
-        let e = simplify::simplify(self.prog, &self.adj, simplify::expand(e, &self.inline));
-        // A leading sign or scale stays for the in-place update to absorb as its α.
-        match e {
-            AExpr::Neg(x) => AExpr::Neg(Box::new(self.sink_inner(*x))),
-            AExpr::Scale(x, s) if matches!(*x, AExpr::MatMul(..)) => AExpr::Scale(x, s),
-            other => simplify::sink(self.prog, &self.adj, other),
-        }
-    }
-
-    fn sink_inner(&self, e: AExpr) -> AExpr {
-        match e {
-            AExpr::Scale(x, s) if matches!(*x, AExpr::MatMul(..)) => AExpr::Scale(x, s),
-            other => simplify::sink(self.prog, &self.adj, other),
-        }
+                Reverse::Declare {
+                    target,
+                    mutable,
+                    expr,
+                } => {
+                    let span = self.prog.nodes[*target].loc.start;
+                    let g = self.adj_ident(*target);
+                    let ty = self.ty(self.prog.shape(*target));
+                    let value = self.first_value(expr);
+                    let mutability = mutable.then(|| quote!(mut));
+                    quote_spanned!(span=> let #mutability #g: #ty = #value;)
+                }
+                Reverse::Update { target, update } => self.update(*target, update),
+            })
+            .collect()
     }
 
     /// The adjoint of `id`: its variable, or the expression it is inlined as.
     fn adjoint_operand(&self, id: ValueId) -> Operand {
-        match &self.inline[id] {
-            Some(e) => match simplify::sink(
-                self.prog,
-                &self.adj,
-                simplify::simplify(self.prog, &self.adj, e.clone()),
-            ) {
-                AExpr::Adj(u) => Operand::local(&self.adj_ident(u), self.prog.shape(u)),
-                other => Operand::temp(self.first_value(&other)),
-            },
-            None => Operand::local(&self.adj_ident(id), self.prog.shape(id)),
+        match self.plan.adjoint_operand(id) {
+            AExpr::Adj(u) => Operand::local(&self.adj_ident(u), self.prog.shape(u)),
+            other => Operand::temp(self.first_value(&other)),
         }
     }
 
@@ -546,39 +438,32 @@ impl Emitter<'_> {
         self.expr(e).place
     }
 
-    /// `g += e`, in the cheapest in-place form.
-    fn accumulate(&self, target: ValueId, e: &AExpr) -> TokenStream {
+    /// A planned in-place update of the adjoint of `target`.
+    fn update(&self, target: ValueId, update: &Update) -> TokenStream {
         let g = self.adj_ident(target);
-        if self.prog.shape(target).is_scalar() {
-            return match e {
-                AExpr::Neg(x) => {
-                    let x = self.expr(x).place;
-                    quote!(#g -= #x;)
-                }
-                _ => {
-                    let x = self.expr(e).place;
-                    quote!(#g += #x;)
-                }
-            };
-        }
-        if let Some(update) = self.update_with_product(&g, e) {
-            return update;
-        }
-        match e {
-            AExpr::Neg(x) => {
-                let x = self.expr(x);
-                let x = x.arith();
+        let matrix = self.prog.shape(target).is_matrix();
+        let operand = |x: &AExpr| {
+            let x = self.expr(x);
+            if matrix { x.arith().clone() } else { x.place }
+        };
+        match update {
+            Update::Add(x) => {
+                let x = operand(x);
+                quote!(#g += #x;)
+            }
+            Update::Sub(x) => {
+                let x = operand(x);
                 quote!(#g -= #x;)
             }
-            AExpr::OneHot(s, _, i, j) => {
+            Update::Entry(i, j, s) => {
                 let s = self.expr(s).place;
                 quote!(#g[(#i, #j)] += #s;)
             }
-            AExpr::Fill(s, _) => {
+            Update::Constant(s) => {
                 let s = self.expr(s).place;
                 quote!(#g.add_scalar_mut(#s);)
             }
-            AExpr::Diag(s, n) => {
+            Update::Diagonal(s, n) => {
                 let s = self.expr(s).place;
                 let n_tokens = n.tokens();
                 quote!({
@@ -588,57 +473,30 @@ impl Emitter<'_> {
                     }
                 })
             }
-            _ => {
-                let x = self.expr(e);
-                let x = x.arith();
-                quote!(#g += #x;)
+            Update::Product {
+                kernel,
+                negate,
+                alpha,
+                a,
+                b,
+            } => {
+                let sign = negate.then(|| quote!(-));
+                let alpha = alpha
+                    .as_ref()
+                    .map_or_else(|| self.lit(1.0), |s| self.expr(s).place);
+                let (a, b) = (self.expr(a).borrow, self.expr(b).borrow);
+                let one = self.lit(1.0);
+                let kernel = Ident::new(
+                    match kernel {
+                        Kernel::Ger => "ger",
+                        Kernel::GemmTr => "gemm_tr",
+                        Kernel::Gemm => "gemm",
+                    },
+                    Span::call_site(),
+                );
+                quote!(#g.#kernel(#sign #alpha, #a, #b, #one);)
             }
         }
-    }
-
-    /// `g += α·A·B` in place, with nalgebra's BLAS-style kernels: `ger` for an outer product,
-    /// `gemm_tr` for Aᵀ·B, `gemm` otherwise. `None` when `e` is not a (signed, scaled) product.
-    fn update_with_product(&self, g: &Ident, e: &AExpr) -> Option<TokenStream> {
-        let (sign, e) = match e {
-            AExpr::Neg(x) => (quote!(-), &**x),
-            x => (TokenStream::new(), x),
-        };
-        let (product, alpha) = match e {
-            AExpr::Scale(p, s) => (&**p, self.expr(s).place),
-            p => (p, self.lit(1.0)),
-        };
-        let AExpr::MatMul(a, b) = product else {
-            return None;
-        };
-        let vector = |x: &AExpr| {
-            matches!(
-                simplify::shape(self.prog, &self.adj, x),
-                Shape::Matrix(_, Dim::Lit(1))
-            )
-        };
-        Some(match (&**a, &**b) {
-            (u, AExpr::Transpose(v)) if vector(u) && vector(v) => {
-                let (u, v) = (self.expr(u).borrow, self.expr(v).borrow);
-                {
-                    let one = self.lit(1.0);
-                    quote!(#g.ger(#sign #alpha, #u, #v, #one);)
-                }
-            }
-            (AExpr::Transpose(at), b) => {
-                let (at, b) = (self.expr(at).borrow, self.expr(b).borrow);
-                {
-                    let one = self.lit(1.0);
-                    quote!(#g.gemm_tr(#sign #alpha, #at, #b, #one);)
-                }
-            }
-            (a, b) => {
-                let (a, b) = (self.expr(a).borrow, self.expr(b).borrow);
-                {
-                    let one = self.lit(1.0);
-                    quote!(#g.gemm(#sign #alpha, #a, #b, #one);)
-                }
-            }
-        })
     }
 
     #[allow(
@@ -808,7 +666,7 @@ impl Emitter<'_> {
     /// `Aᵀ·B` as `A.tr_mul(&B)`, which reads A by columns instead of building its transpose.
     fn matmul(&self, a: &AExpr, b: &AExpr) -> Operand {
         if let AExpr::Transpose(at) = a {
-            let sizes = Self::rhs_sizes(simplify::shape(self.prog, &self.adj, b));
+            let sizes = Self::rhs_sizes(simplify::shape(self.prog, &self.plan.adj, b));
             let (at, b) = (self.expr(at).place, self.expr(b).borrow);
             return Operand::temp(quote!(#at.tr_mul #sizes (#b)));
         }

@@ -7,8 +7,8 @@ use quote::{quote, quote_spanned};
 
 use super::{Emitter, Operand};
 use crate::adjoint::AExpr;
-use crate::diff;
-use crate::ir::{Op, Program, Shape, ValueId};
+use crate::ir::{Op, Shape, ValueId};
+use crate::plan::{Plan, Role};
 use crate::simplify;
 
 impl Emitter<'_> {
@@ -42,43 +42,35 @@ impl Emitter<'_> {
         )
     }
 
-    /// The emitter of one branch of the `if` node `id`, differentiated with respect to the
-    /// captured values `wrt`.
-    pub(super) fn branch_emitter<'s>(
-        &'s self,
-        id: ValueId,
-        sub: &'s Program,
-        side: &str,
-        wrt: &[usize],
-    ) -> Emitter<'s> {
+    /// The emitter of one branch of the `if` node `id`, as planned for `role`.
+    pub(super) fn branch_emitter(&self, id: ValueId, role: Role) -> Emitter<'_> {
+        let side = match role {
+            Role::BranchForward(true) | Role::BranchAdjoint(true) => "t",
+            _ => "e",
+        };
         let prefix = format!("{}b{id}{side}_", self.prefix);
         let params = self.prog.nodes[id].args[1..]
             .iter()
             .map(|&a| self.operand(a))
             .collect();
-        self.child(sub, prefix, params, wrt)
+        self.child(self.plan.child(id, role), prefix, params)
     }
 
-    /// An emitter for a program nested in this one (a branch or a `map` closure), naming its
+    /// An emitter for a body nested in this one (a branch or a `map` closure), naming its
     /// locals with `prefix` and its parameters with `params`.
     pub(super) fn child<'s>(
         &'s self,
-        sub: &'s Program,
+        plan: &'s Plan<'s>,
         prefix: String,
         params: Vec<Operand>,
-        wrt: &[usize],
     ) -> Emitter<'s> {
-        let adj = diff::differentiate(sub, wrt);
-        let inline = simplify::inlined(sub, &adj);
         Emitter {
-            prog: sub,
-            adj,
+            plan,
+            prog: plan.prog,
             float: self.float,
             prefix,
             params,
             given: None,
-            adjoint_only: false,
-            inline,
             seeds: Vec::new(),
             generic: self.generic,
         }
@@ -96,13 +88,11 @@ impl Emitter<'_> {
     }
 
     /// `let (r0, r1, …) = if c { …; (…) } else { …; (…) };`
-    pub(super) fn branch_forward(
-        &self,
-        id: ValueId,
-        then: &Program,
-        otherwise: &Program,
-    ) -> TokenStream {
+    pub(super) fn branch_forward(&self, id: ValueId) -> TokenStream {
         let node = &self.prog.nodes[id];
+        let Op::Branch { then, .. } = &node.op else {
+            return quote!(::core::compile_error!("invariant: a planned branch"));
+        };
         let cond = self.operand(node.args[0]).place;
         let names: Vec<Ident> = (0..then.outputs.len())
             .map(|k| self.result_ident(id, k))
@@ -112,13 +102,13 @@ impl Emitter<'_> {
             .iter()
             .map(|&o| self.ty(then.shape(o)))
             .collect();
-        let side = |sub: &Program, label: &str| {
-            let e = self.branch_emitter(id, sub, label, &[]);
+        let side = |then: bool| {
+            let e = self.branch_emitter(id, Role::BranchForward(then));
             let stmts = e.forward();
-            let results: Vec<TokenStream> = sub.outputs.iter().map(|&o| e.owned(o)).collect();
+            let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
             quote!({ #(#stmts)* (#(#results,)*) })
         };
-        let (t, o) = (side(then, "t"), side(otherwise, "e"));
+        let (t, o) = (side(true), side(false));
         quote_spanned!(node.loc.start=> let (#(#names,)*): (#(#tys,)*) = if #cond #t else #o;)
     }
 
@@ -127,7 +117,7 @@ impl Emitter<'_> {
     /// `if`'s results, and hands back a tuple.
     pub(super) fn branch_adjoint(&self, id: ValueId, captures: &[usize]) -> TokenStream {
         let node = &self.prog.nodes[id];
-        let Op::Branch { then, otherwise } = &node.op else {
+        let Op::Branch { then, .. } = &node.op else {
             return quote!(::core::compile_error!(
                 "invariant: branch adjoint of a non-branch node"
             ));
@@ -144,26 +134,25 @@ impl Emitter<'_> {
                             matches!(n.op, Op::Extract(j) if j == k) && n.args == [id]
                         });
                     match extract {
-                        Some(e) if self.adj.nonzero[e] => self.adjoint_operand(e).place,
+                        Some(e) if self.plan.adj.nonzero[e] => self.adjoint_operand(e).place,
                         _ => self.zeros(then.shape(o)),
                     }
                 })
                 .collect();
-        let side = |sub: &Program, label: &str| {
-            let mut e = self.branch_emitter(id, sub, label, captures);
-            e.adjoint_only = true;
+        let side = |then: bool| {
+            let mut e = self.branch_emitter(id, Role::BranchAdjoint(then));
             e.seeds.clone_from(&seeds);
             let (forward, reverse) = (e.forward(), e.reverse());
             let grads: Vec<TokenStream> = captures
                 .iter()
-                .map(|&k| match sub.param_node(k) {
-                    Some(p) if e.adj.nonzero[p] => e.adjoint_operand(p).place,
+                .map(|&k| match e.prog.param_node(k) {
+                    Some(p) if e.plan.adj.nonzero[p] => e.adjoint_operand(p).place,
                     _ => self.zeros(self.prog.shape(node.args[k + 1])),
                 })
                 .collect();
             quote!({ #(#forward)* #(#reverse)* (#(#grads,)*) })
         };
-        let (t, o) = (side(then, "t"), side(otherwise, "e"));
+        let (t, o) = (side(true), side(false));
         quote!(if #cond #t else #o)
     }
 
@@ -174,12 +163,15 @@ impl Emitter<'_> {
     }
 
     /// The forward pass of a trace chain: the planned windows, then tr(Fᵢ·Cᵢ) as a dot product.
-    pub(super) fn trace_chain(&self, id: ValueId, transposed: &[bool]) -> Vec<TokenStream> {
+    pub(super) fn trace_chain(&self, id: ValueId, plan: &crate::fuse::Plan) -> Vec<TokenStream> {
         let node = &self.prog.nodes[id];
+        let Op::TraceChain(transposed) = &node.op else {
+            return vec![quote!(::core::compile_error!(
+                "invariant: a planned trace chain"
+            ))];
+        };
         let k = node.args.len();
         let dims = crate::fuse::factor_shapes(self.prog, &node.args, transposed);
-        let needed: Vec<bool> = node.args.iter().map(|&a| self.adj.active[a]).collect();
-        let plan = crate::fuse::plan(&crate::fuse::estimates(&dims), &needed);
         // A part of a window: another window, or a single factor with its transpose flag.
         let part = |w: crate::fuse::Window| -> (Operand, bool) {
             if w.len == 1 {
@@ -267,13 +259,8 @@ impl Emitter<'_> {
         quote!(::matgrad::__private::#name::<#float, #(#sizes),*>(#g, #other))
     }
 
-    /// The emitter of the closure of `map` node `id`, differentiated with respect to `wrt`.
-    pub(super) fn sub_emitter<'s>(
-        &'s self,
-        id: ValueId,
-        sub: &'s Program,
-        wrt: &[usize],
-    ) -> Emitter<'s> {
+    /// The emitter of the closure of `map` node `id`, as planned for `role`.
+    pub(super) fn map_emitter(&self, id: ValueId, role: Role) -> Emitter<'_> {
         let prefix = format!("{}m{id}_", self.prefix);
         let entry = Ident::new(&format!("__mg_{prefix}x"), Span::mixed_site());
         let mut params = vec![Operand::scalar(quote!(#entry))];
@@ -282,7 +269,7 @@ impl Emitter<'_> {
                 .iter()
                 .map(|&a| self.operand(a)),
         );
-        self.child(sub, prefix, params, wrt)
+        self.child(self.plan.child(id, role), prefix, params)
     }
 
     pub(super) fn entry_ident(&self) -> &TokenStream {
@@ -306,27 +293,20 @@ impl Emitter<'_> {
 
     /// `Ā += Z̄∘f′∘(A)` (input 0) or `s̄ += Σ Z̄∘∂f/∂s` (a captured scalar), as a closure over entries.
     pub(super) fn map_adjoint(&self, id: ValueId, input: usize) -> TokenStream {
-        let Op::Map(sub) = &self.prog.nodes[id].op else {
-            return quote!(::core::compile_error!(
-                "invariant: map adjoint of a non-map node"
-            ));
-        };
         let float = self.float;
-        let mut inner = self.sub_emitter(id, sub, &[input]);
+        let mut inner = self.map_emitter(id, Role::MapAdjoint(input));
+        let sub = inner.prog;
         // The closure's result is the entry of the map's value: read it rather than recompute it
         // (σ′ = σ(1 − σ), exp′ = exp, tanh′ = 1 − tanh² need nothing else).
         let z = Ident::new(&format!("__mg_{}z", inner.prefix), Span::mixed_site());
-        if let Some(out) = sub.output {
-            inner.given = Some((out, z.clone()));
-        }
-        inner.adjoint_only = true;
+        inner.given = Some(z.clone());
         let x = inner.entry_ident().clone();
         let seed = Ident::new(&format!("__mg_{}zbar", inner.prefix), Span::mixed_site());
         let forward = inner.forward();
         inner.seeds = vec![quote!(#seed)];
         let reverse = inner.reverse();
         let grad = match sub.param_node(input) {
-            Some(p) if inner.adj.nonzero[p] => {
+            Some(p) if inner.plan.adj.nonzero[p] => {
                 let g = inner.adj_ident(p);
                 quote!(#g)
             }
@@ -335,15 +315,15 @@ impl Emitter<'_> {
         let a = self.operand(self.prog.nodes[id].args[0]).borrow;
         let value = self.operand(id).borrow;
         // An adjoint s·𝟙 (the map feeds a sum) seeds every entry with the same scalar.
-        let uniform = match self.inline[id]
+        let uniform = match self.plan.inline[id]
             .as_ref()
-            .map(|e| simplify::simplify(self.prog, &self.adj, e.clone()))
+            .map(|e| simplify::simplify(self.prog, &self.plan.adj, e.clone()))
         {
             Some(AExpr::Fill(s, _)) => Some(self.expr(&s).place),
             _ => None,
         };
         // Derivatives that need only the result (exp, tanh, σ) do not read the entries.
-        let uses_entry = sub.param_node(0).is_some_and(|p| inner.computed()[p]);
+        let uses_entry = sub.param_node(0).is_some_and(|p| inner.plan.computed[p]);
         let body = quote!(#(#forward)* #(#reverse)* #grad);
         let mapped = match (uniform, uses_entry) {
             (Some(s), true) => {

@@ -1,0 +1,501 @@
+//! Planning: every decision about how a derivative program is computed, made once, as data.
+//!
+//! `diff` says *what* the adjoint program adds to which adjoint; this stage decides *how*: which
+//! forward values are computed at all (only what the result or the adjoint reads), which
+//! adjoints are never stored because a cheap structured expression stands for them, how each
+//! contribution is simplified and re-associated, which in-place kernel (`gemm`, `gemm_tr`,
+//! `ger`, an entry, a diagonal, a constant) accumulates it, which products are read through a
+//! trace without being formed, which inverse and determinant share one LU, how a trace chain
+//! forms its windows, and the same for every nested body (the branches of an `if`, the closure
+//! of a `map` and its derivative). The result is a [`Plan`] tree that `emit` prints without
+//! deciding anything, and that `verify` checks. Runs after `diff`, before `verify` and `emit`.
+//!
+//! Before (adjoint): `g4 += (v4 * (2.0 * g5)); g3 += -g4; g0 += v1ᵀ · g3`.
+//! After (reverse pass): `g4`, `g3` inlined; `let g0 = -(v1ᵀ·v4)·(2.0·g5)`.
+
+use std::collections::BTreeMap;
+
+use crate::adjoint::{AExpr, Adjoint, Step};
+use crate::diff;
+use crate::fuse;
+use crate::ir::{Dim, Op, Program, Shape, ValueId};
+use crate::simplify;
+
+/// What a nested body is planned for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// The closure of a `map`, forward only.
+    MapForward,
+    /// The derivative closure of a `map` with respect to its input `k` (0: the entry).
+    MapAdjoint(usize),
+    /// A branch of an `if` (`true`: then), forward only.
+    BranchForward(bool),
+    /// A branch of an `if`, differentiated with respect to the captures its adjoint needs.
+    BranchAdjoint(bool),
+}
+
+/// One statement of the forward pass.
+#[derive(Clone, Debug)]
+pub enum Forward {
+    /// `let v = op(args)`: the node's own operation.
+    Value(ValueId),
+    /// `let f = a.lu()`: one factorisation that an inverse and a determinant of `a` share.
+    Factor(ValueId),
+    /// An inverse or a determinant, read from the shared factorisation of its argument.
+    FromFactor(ValueId),
+    /// `tr(A·B)` of a product whose only use is this trace, as `A.tr_dot(&B)`.
+    TraceDot(ValueId),
+    /// `A⁻¹B` through an LU that is kept for the adjoint.
+    Solve(ValueId),
+    /// A trace chain: its planned windows, then its value.
+    TraceChain(ValueId, fuse::Plan),
+    /// An `if`: both branches planned under [`Role::BranchForward`], all results bound at once.
+    Branch(ValueId),
+}
+
+/// How a contribution is added to an adjoint that already holds a value.
+#[derive(Clone, Debug)]
+pub enum Update {
+    /// `g += e`.
+    Add(AExpr),
+    /// `g -= e`.
+    Sub(AExpr),
+    /// `g += ±α·A·B` in place with nalgebra's BLAS-style kernel.
+    Product {
+        kernel: Kernel,
+        negate: bool,
+        /// α, or 1.
+        alpha: Option<AExpr>,
+        a: AExpr,
+        b: AExpr,
+    },
+    /// `g[(i, j)] += s`.
+    Entry(usize, usize, AExpr),
+    /// `g += s·𝟙`.
+    Constant(AExpr),
+    /// `g += s·I` for an n×n `g`.
+    Diagonal(AExpr, Dim),
+}
+
+/// The in-place product kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// `g.ger(α, u, v, 1)`: g += α·u·vᵀ (`a` = u, `b` = v).
+    Ger,
+    /// `g.gemm_tr(α, A, B, 1)`: g += α·Aᵀ·B (`a` = A).
+    GemmTr,
+    /// `g.gemm(α, A, B, 1)`: g += α·A·B.
+    Gemm,
+}
+
+/// One statement of the reverse pass.
+#[derive(Clone, Debug)]
+pub enum Reverse {
+    /// `let t = e`: a value later contributions share.
+    Share { index: usize, expr: AExpr },
+    /// The first contribution to an adjoint declares it.
+    Declare {
+        target: ValueId,
+        mutable: bool,
+        expr: AExpr,
+    },
+    /// A later contribution accumulates in place.
+    Update { target: ValueId, update: Update },
+}
+
+/// The options one body is planned under.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The parameters differentiated.
+    pub wrt: Vec<usize>,
+    /// Compute only what the adjoint reads (a derivative body), not every live value.
+    pub adjoint_only: bool,
+    /// A value the caller already has (a `map` closure's result, for its derivative).
+    pub given: Option<ValueId>,
+}
+
+/// The fully decided program of one body.
+pub struct Plan<'p> {
+    pub prog: &'p Program,
+    pub adj: Adjoint,
+    pub config: Config,
+    /// Which values the forward pass computes.
+    pub computed: Vec<bool>,
+    pub forward: Vec<Forward>,
+    pub reverse: Vec<Reverse>,
+    /// Adjoints that are never stored, with the expression that stands for them where they are
+    /// expanded into a contribution.
+    pub inline: Vec<Option<AExpr>>,
+    /// The same, simplified and with its factors sunk, for where it is read as an operand.
+    pub inline_operand: Vec<Option<AExpr>>,
+    /// The nested bodies, by node and role.
+    pub children: BTreeMap<(ValueId, Role), Plan<'p>>,
+}
+
+impl<'p> Plan<'p> {
+    /// Plans `prog` under `config`.
+    pub fn new(prog: &'p Program, config: Config) -> Plan<'p> {
+        let adj = diff::differentiate(prog, &config.wrt);
+        let inline = simplify::inlined(prog, &adj);
+        let mut plan = Plan {
+            prog,
+            computed: Vec::new(),
+            forward: Vec::new(),
+            reverse: Vec::new(),
+            inline_operand: Vec::new(),
+            children: BTreeMap::new(),
+            adj,
+            inline,
+            config,
+        };
+        plan.inline_operand = plan
+            .inline
+            .iter()
+            .map(|e| {
+                e.as_ref().map(|e| {
+                    simplify::sink(
+                        prog,
+                        &plan.adj,
+                        simplify::simplify(prog, &plan.adj, e.clone()),
+                    )
+                })
+            })
+            .collect();
+        plan.computed = plan.computed_values();
+        plan.forward = plan.forward_pass();
+        plan.reverse = plan.reverse_pass();
+        plan.children = plan.nested();
+        plan
+    }
+
+    /// The plan of the nested body `role` of node `id`.
+    pub fn child(&self, id: ValueId, role: Role) -> &Plan<'p> {
+        self.children
+            .get(&(id, role))
+            .expect("invariant: every nested body is planned")
+    }
+
+    /// The adjoint of `id` as an operand: inlined, or its stored variable.
+    pub fn adjoint_operand(&self, id: ValueId) -> AExpr {
+        self.inline_operand[id].clone().unwrap_or(AExpr::Adj(id))
+    }
+
+    /// Which values the forward pass computes: every live one, or in a derivative body only
+    /// those the adjoint reads (and what they need), less the value the caller gives.
+    fn computed_values(&self) -> Vec<bool> {
+        if !self.config.adjoint_only {
+            return self.adj.live.clone();
+        }
+        let mut needed = vec![false; self.prog.nodes.len()];
+        for step in &self.adj.steps {
+            let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
+            expr.for_each_value(self.prog, &mut |v| needed[v] = true);
+        }
+        for id in (0..self.prog.nodes.len()).rev() {
+            if self.config.given == Some(id) {
+                needed[id] = false;
+            } else if needed[id] {
+                for &a in &self.prog.nodes[id].args {
+                    needed[a] = true;
+                }
+            }
+        }
+        needed
+    }
+
+    /// Matrix products whose only use is a trace, which then reads them as `A.tr_dot(&B)`
+    /// = tr(A·B) in n² operations instead of forming the n³ product. Such a product's own
+    /// rule never reads its value, so nothing else needs it.
+    fn traced_products(&self) -> Vec<bool> {
+        let prog = self.prog;
+        let n = prog.nodes.len();
+        let mut uses = vec![0usize; n];
+        for (id, node) in prog.nodes.iter().enumerate() {
+            if self.computed[id] {
+                node.args.iter().for_each(|&a| uses[a] += 1);
+            }
+        }
+        if let Some(out) = prog.output {
+            uses[out] += 1;
+        }
+        for step in &self.adj.steps {
+            let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
+            expr.for_each_value(prog, &mut |v| uses[v] += 1);
+        }
+        let mut traced = vec![false; n];
+        for (id, node) in prog.nodes.iter().enumerate() {
+            if self.computed[id] && matches!(node.op, Op::Trace) {
+                let m = node.args[0];
+                let product = matches!(prog.nodes[m].op, Op::Mul)
+                    && prog.nodes[m]
+                        .args
+                        .iter()
+                        .all(|&a| prog.shape(a).is_matrix());
+                traced[m] = product && uses[m] == 1;
+            }
+        }
+        traced
+    }
+
+    /// Matrices (4×4 and up, where nalgebra inverts through an LU anyway) whose inverse and
+    /// determinant are both computed: one factorisation serves both.
+    fn factored(&self) -> Vec<bool> {
+        let of = |op: fn(&Op) -> bool, a: ValueId| {
+            self.prog
+                .nodes
+                .iter()
+                .enumerate()
+                .any(|(v, n)| self.computed[v] && op(&n.op) && n.args == [a])
+        };
+        (0..self.prog.nodes.len())
+            .map(|a| {
+                matches!(self.prog.shape(a), Shape::Matrix(n, _) if n.value().is_none_or(|n| n >= 4))
+                    && of(|op| matches!(op, Op::Inverse(_)), a)
+                    && of(|op| matches!(op, Op::Determinant), a)
+            })
+            .collect()
+    }
+
+    /// One statement per computed value, in program order.
+    fn forward_pass(&self) -> Vec<Forward> {
+        let traced = self.traced_products();
+        let factored = self.factored();
+        let mut factors = vec![false; self.prog.nodes.len()];
+        let mut out = Vec::new();
+        for (id, node) in self.prog.nodes.iter().enumerate() {
+            if !self.computed[id] || traced[id] || self.config.given == Some(id) {
+                continue;
+            }
+            match &node.op {
+                // Parameters are the function's; an `if` binds its results itself.
+                Op::Param(_) | Op::Extract(_) => {}
+                Op::Branch { .. } => out.push(Forward::Branch(id)),
+                Op::TraceChain(transposed) => {
+                    let dims = fuse::factor_shapes(self.prog, &node.args, transposed);
+                    let needed: Vec<bool> = node.args.iter().map(|&a| self.adj.active[a]).collect();
+                    out.push(Forward::TraceChain(
+                        id,
+                        fuse::plan(&fuse::estimates(&dims), &needed),
+                    ));
+                }
+                Op::Inverse(_) | Op::Determinant if factored[node.args[0]] => {
+                    let a = node.args[0];
+                    if !factors[a] {
+                        factors[a] = true;
+                        out.push(Forward::Factor(a));
+                    }
+                    out.push(Forward::FromFactor(id));
+                }
+                Op::Trace if traced[node.args[0]] => out.push(Forward::TraceDot(id)),
+                Op::Solve(_) => out.push(Forward::Solve(id)),
+                _ => out.push(Forward::Value(id)),
+            }
+        }
+        out
+    }
+
+    /// A contribution as it is computed: inlined adjoints expanded, then simplified. A leading
+    /// sign or scale of a product stays outside for an in-place update to absorb as its α.
+    fn prepare(&self, e: &AExpr) -> AExpr {
+        let (prog, adj) = (self.prog, &self.adj);
+        let e = simplify::simplify(prog, adj, simplify::expand(e, &self.inline));
+        let sink_inner = |e: AExpr| match e {
+            AExpr::Scale(x, s) if matches!(*x, AExpr::MatMul(..)) => AExpr::Scale(x, s),
+            other => simplify::sink(prog, adj, other),
+        };
+        match e {
+            AExpr::Neg(x) => AExpr::Neg(Box::new(sink_inner(*x))),
+            other => sink_inner(other),
+        }
+    }
+
+    /// The reverse pass: every step of the adjoint program whose target is stored, seeds first.
+    fn reverse_pass(&self) -> Vec<Reverse> {
+        let mut out = Vec::new();
+        let mut declared = vec![false; self.prog.nodes.len()];
+        for step in &self.adj.steps {
+            match step {
+                Step::Share { index, expr } => out.push(Reverse::Share {
+                    index: *index,
+                    expr: self.prepare(expr),
+                }),
+                Step::Add { target, expr } => {
+                    if self.inline[*target].is_some() {
+                        continue;
+                    }
+                    let expr = self.prepare(expr);
+                    if declared[*target] {
+                        out.push(Reverse::Update {
+                            target: *target,
+                            update: self.update(*target, expr),
+                        });
+                    } else {
+                        declared[*target] = true;
+                        out.push(Reverse::Declare {
+                            target: *target,
+                            mutable: self.adj.count(*target) > 1,
+                            expr,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `g += e` in the cheapest in-place form.
+    fn update(&self, target: ValueId, e: AExpr) -> Update {
+        if self.prog.shape(target).is_scalar() {
+            return match e {
+                AExpr::Neg(x) => Update::Sub(*x),
+                other => Update::Add(other),
+            };
+        }
+        let e = match self.product_update(e) {
+            Ok(update) => return update,
+            Err(e) => e,
+        };
+        match e {
+            AExpr::Neg(x) => Update::Sub(*x),
+            AExpr::OneHot(s, _, i, j) => Update::Entry(i, j, *s),
+            AExpr::Fill(s, _) => Update::Constant(*s),
+            AExpr::Diag(s, n) => Update::Diagonal(*s, n),
+            other => Update::Add(other),
+        }
+    }
+
+    /// `g += ±α·A·B` with `ger` for an outer product, `gemm_tr` for Aᵀ·B, `gemm` otherwise;
+    /// `Err(e)` back when `e` is not a (signed, scaled) product.
+    fn product_update(&self, e: AExpr) -> Result<Update, AExpr> {
+        let (negate, inner) = match e {
+            AExpr::Neg(x) => (true, *x),
+            x => (false, x),
+        };
+        let (product, alpha) = match inner {
+            AExpr::Scale(p, s) if matches!(*p, AExpr::MatMul(..)) => (*p, Some(*s)),
+            p => (p, None),
+        };
+        let AExpr::MatMul(a, b) = product else {
+            let rebuilt = match alpha {
+                Some(s) => AExpr::Scale(Box::new(product), Box::new(s)),
+                None => product,
+            };
+            return Err(if negate {
+                AExpr::Neg(Box::new(rebuilt))
+            } else {
+                rebuilt
+            });
+        };
+        let column = |x: &AExpr| {
+            matches!(
+                simplify::shape(self.prog, &self.adj, x),
+                Shape::Matrix(_, Dim::Lit(1))
+            )
+        };
+        let (kernel, a, b) = match (*a, *b) {
+            (u, AExpr::Transpose(v)) if column(&u) && column(&v) => (Kernel::Ger, u, *v),
+            (AExpr::Transpose(at), b) => (Kernel::GemmTr, *at, b),
+            (a, b) => (Kernel::Gemm, a, b),
+        };
+        Ok(Update::Product {
+            kernel,
+            negate,
+            alpha,
+            a,
+            b,
+        })
+    }
+
+    /// Plans every nested body the forward and reverse passes run.
+    fn nested(&self) -> BTreeMap<(ValueId, Role), Plan<'p>> {
+        let prog = self.prog;
+        let mut out = BTreeMap::new();
+        for forward in &self.forward {
+            if let Forward::Branch(id) = forward
+                && let Op::Branch { then, otherwise } = &prog.nodes[*id].op
+            {
+                out.insert(
+                    (*id, Role::BranchForward(true)),
+                    Plan::new(then, Config::default()),
+                );
+                out.insert(
+                    (*id, Role::BranchForward(false)),
+                    Plan::new(otherwise, Config::default()),
+                );
+            }
+            if let Forward::Value(id) = forward
+                && let Op::Map(sub) = &prog.nodes[*id].op
+            {
+                out.insert((*id, Role::MapForward), Plan::new(sub, Config::default()));
+            }
+        }
+        let mut visit = |e: &AExpr| {
+            collect_nested(prog, e, &mut out);
+        };
+        for step in &self.reverse {
+            match step {
+                Reverse::Share { expr, .. } | Reverse::Declare { expr, .. } => visit(expr),
+                Reverse::Update { update, .. } => update.for_each_expr(&mut visit),
+            }
+        }
+        for e in self.inline_operand.iter().flatten() {
+            visit(e);
+        }
+        out
+    }
+}
+
+/// Plans the derivative bodies an expression runs: `map` derivative closures and the adjoint
+/// programs of the branches of an `if`.
+fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId, Role), Plan<'p>>) {
+    match e {
+        AExpr::MapAdj { node, input } => {
+            if let Op::Map(sub) = &prog.nodes[*node].op {
+                let config = Config {
+                    wrt: vec![*input],
+                    adjoint_only: true,
+                    given: sub.output,
+                };
+                out.entry((*node, Role::MapAdjoint(*input)))
+                    .or_insert_with(|| Plan::new(sub, config));
+            }
+        }
+        AExpr::BranchAdjoint { node, captures } => {
+            if let Op::Branch { then, otherwise } = &prog.nodes[*node].op {
+                for (side, sub) in [(true, then), (false, otherwise)] {
+                    let config = Config {
+                        wrt: captures.clone(),
+                        adjoint_only: true,
+                        given: None,
+                    };
+                    out.entry((*node, Role::BranchAdjoint(side)))
+                        .or_insert_with(|| Plan::new(sub, config));
+                }
+            }
+        }
+        _ => {}
+    }
+    for child in e.children() {
+        collect_nested(prog, child, out);
+    }
+}
+
+impl Update {
+    /// Calls `f` on every expression the update reads.
+    pub fn for_each_expr(&self, f: &mut dyn FnMut(&AExpr)) {
+        match self {
+            Update::Add(e)
+            | Update::Sub(e)
+            | Update::Entry(_, _, e)
+            | Update::Constant(e)
+            | Update::Diagonal(e, _) => f(e),
+            Update::Product { alpha, a, b, .. } => {
+                if let Some(alpha) = alpha {
+                    f(alpha);
+                }
+                f(a);
+                f(b);
+            }
+        }
+    }
+}
