@@ -48,6 +48,45 @@ where
     a.determinant().ln() + a.try_inverse().unwrap().sum()
 }
 
+/// A fixed-size solve, determinant and power inside a function generic over a size whose
+/// `DimMin` bound rustc would otherwise apply to the fixed sizes too.
+#[gradient]
+fn fixed_solve_in_a_generic_function<const N: usize>(
+    x: &SVector<f64, N>,
+    a: &SMatrix<f64, 3, 3>,
+    b: &SVector<f64, 3>,
+) -> f64
+where
+    Const<N>: DimMin<Const<N>, Output = Const<N>>,
+{
+    a.lu().solve(b).unwrap().sum() * x.sum() + a.determinant() + a.pow(2).trace()
+}
+
+#[test]
+fn fixed_solve_in_a_generic_function_matches_the_closed_form() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, a, b): (SVector<f64, 4>, SMatrix<f64, 3, 3>, SVector<f64, 3>) =
+            (rng.vector(), rng.well_conditioned(), rng.vector());
+        let (value, (gx, ga, gb)) = fixed_solve_in_a_generic_function_grad(&x, &a, &b);
+        common::assert_same_value(
+            value,
+            fixed_solve_in_a_generic_function(&x, &a, &b),
+            "value",
+        );
+        // f = 𝟙ᵀA⁻¹b·Σx + det A + tr A²: ∇x = (𝟙ᵀA⁻¹b)·𝟙, ∇b = Σx·A⁻ᵀ𝟙,
+        // ∇A = −Σx·A⁻ᵀ𝟙·(A⁻¹b)ᵀ + det A·A⁻ᵀ + 2Aᵀ.
+        let inv = a.try_inverse().unwrap();
+        let (z, ones, sx) = (inv * b, SVector::<f64, 3>::repeat(1.0), x.sum());
+        let w = inv.transpose() * ones;
+        assert_close(&gx, &SVector::<f64, 4>::repeat(z.sum()), 1e-11);
+        assert_close(&gb, &(w * sx), 1e-11);
+        let expected =
+            -sx * w * z.transpose() + a.determinant() * inv.transpose() + 2.0 * a.transpose();
+        assert_close(&ga, &expected, 1e-11);
+    }
+}
+
 #[test]
 fn ols_at_two_sizes_matches_the_closed_form() {
     for seed in SEEDS {

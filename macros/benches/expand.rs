@@ -44,6 +44,8 @@ mod simplify;
 mod text;
 #[path = "../src/types.rs"]
 mod types;
+#[path = "../src/verify.rs"]
+mod verify;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

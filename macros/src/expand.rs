@@ -1,14 +1,15 @@
 //! The only place that knows the order of the stages:
-//! `args` → `ast` → `lower` → `shape` → `fuse` → `diff` (with `rules`) → `emit`, or `fallback` on
-//! errors.
+//! `args` → `ast` → `lower` → `shape` → `fuse` → `plan` (which runs `diff` with `rules`, and
+//! `simplify`) → `verify` → `emit`, or `fallback` on errors.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::ctxt::Ctxt;
 use crate::ir::Shape;
+use crate::plan::{Config, Plan};
 use crate::types::Kind;
-use crate::{args, ast, emit, fallback, fuse, lower, shape};
+use crate::{args, ast, emit, fallback, fuse, lower, shape, verify};
 
 /// Expands `#[gradient(args)] item`.
 #[allow(
@@ -51,7 +52,32 @@ pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
         return fallback::emit(&item, Some(&func), &cx.finish());
     }
     fuse::fuse(&mut prog);
-    let vjp = emit::vjp(&item, &func, &prog);
-    let grad = matches!(func.ret, Kind::Scalar(_)).then(|| emit::function(&item, &func, &prog));
+    let planned = |wrt: Vec<usize>| {
+        Plan::new(
+            &prog,
+            Config {
+                wrt,
+                ..Config::default()
+            },
+        )
+    };
+    let vjp_plan = planned(emit::float_params(&func));
+    let grad_plan = matches!(func.ret, Kind::Scalar(_)).then(|| planned(func.wrt.clone()));
+    if verify::enabled() {
+        let mut errors = verify::program(&prog);
+        errors.extend(verify::plan(&vjp_plan));
+        errors.extend(grad_plan.iter().flat_map(verify::plan));
+        if let Some(first) = errors.first() {
+            let message = format!(
+                "invariant: the derivative program of `{}` fails verification ({first}); \
+                 this is a bug in matgrad",
+                func.name
+            );
+            cx.push(syn::Error::new_spanned(&item.sig.ident, message));
+            return fallback::emit(&item, Some(&func), &cx.finish());
+        }
+    }
+    let vjp = emit::vjp(&item, &func, &vjp_plan);
+    let grad = grad_plan.map(|plan| emit::function(&item, &func, &plan));
     quote!(#item #grad #vjp)
 }

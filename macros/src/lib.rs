@@ -22,6 +22,7 @@ mod shape;
 mod simplify;
 mod text;
 mod types;
+mod verify;
 
 #[cfg(test)]
 mod fuzz;

@@ -9,22 +9,16 @@ use super::{Emitter, Operand};
 use crate::adjoint::Adjoint;
 use crate::ast;
 use crate::ir::{Program, Shape};
-use crate::plan::{Config, Plan};
+use crate::plan::Plan;
 use crate::types::Kind;
 
 /// Generates `{name}_grad` for a checked function.
-pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream {
+pub fn function(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStream {
+    let prog = plan.prog;
     let float = Ident::new(&func.float.name(), Span::call_site());
     let params = func.params.iter().map(param_operand).collect();
-    let plan = Plan::new(
-        prog,
-        Config {
-            wrt: func.wrt.clone(),
-            ..Config::default()
-        },
-    );
     let e = Emitter {
-        plan: &plan,
+        plan,
         prog,
         float: &float,
         prefix: String::new(),
@@ -32,6 +26,7 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenSt
         given: None,
         seeds: Vec::new(),
         generic: func.float.is_generic(),
+        explicit_sizes: !item.sig.generics.params.is_empty(),
     };
     let e = Emitter {
         seeds: vec![e.lit(1.0)],
@@ -123,19 +118,13 @@ fn vjp_signature(item: &syn::ItemFn, func: &ast::Func) -> TokenStream {
 
 /// Generates `{name}_vjp` from the program: the adjoint program of every float parameter,
 /// seeded with the caller's adjoint of the result.
-pub fn vjp(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream {
+pub fn vjp(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStream {
+    let prog = plan.prog;
     let float = Ident::new(&func.float.name(), Span::call_site());
     let all = float_params(func);
-    let plan = Plan::new(
-        prog,
-        Config {
-            wrt: all.clone(),
-            ..Config::default()
-        },
-    );
     let seed = seed_ident();
     let e = Emitter {
-        plan: &plan,
+        plan,
         prog,
         float: &float,
         prefix: String::new(),
@@ -143,6 +132,7 @@ pub fn vjp(item: &syn::ItemFn, func: &ast::Func, prog: &Program) -> TokenStream 
         given: None,
         seeds: vec![quote!(#seed)],
         generic: func.float.is_generic(),
+        explicit_sizes: !item.sig.generics.params.is_empty(),
     };
     let (checks, forward, reverse) = (e.helper_checks(), e.forward(), e.reverse());
     let out = prog

@@ -91,6 +91,10 @@ struct Emitter<'a> {
     seeds: Vec<TokenStream>,
     /// Whether the float type is a type parameter, whose constants go through `convert`.
     generic: bool,
+    /// Whether the function has generic parameters: then every size a call would otherwise
+    /// infer is spelled out, since rustc prefers the function's own `where` bounds (such as
+    /// `Const<N>: DimMin<Const<N>>`) when it infers a size and would take `N` for a literal.
+    explicit_sizes: bool,
 }
 
 impl Emitter<'_> {
@@ -254,7 +258,7 @@ impl Emitter<'_> {
                     self.operand(node.args[0]).place,
                     self.operand(node.args[1]).borrow,
                 );
-                let sizes = Self::rhs_sizes(self.prog.shape(node.args[1]));
+                let sizes = self.rhs_sizes(self.prog.shape(node.args[1]));
                 let finish = finish.tokens();
                 return vec![
                     quote_spanned!(node.loc.start=> let #lu = #a.lu();),
@@ -613,13 +617,19 @@ impl Emitter<'_> {
                 }
             }
             AExpr::DeterminantGradient { matrix, det } => {
+                let sizes = self.helper_sizes(&[self.prog.shape(*matrix)], false);
                 let (a, det) = (self.operand(*matrix).borrow, self.operand(*det).place);
-                Operand::temp(quote!(::matgrad::__private::determinant_gradient(#a, #det)))
+                Operand::temp(quote!(::matgrad::__private::determinant_gradient #sizes (#a, #det)))
             }
             AExpr::SolveTransposed { solve, rhs } => {
+                let shapes = [
+                    self.prog.shape(self.prog.nodes[*solve].args[0]),
+                    simplify::shape(self.prog, &self.plan.adj, rhs),
+                ];
+                let sizes = self.helper_sizes(&shapes, true);
                 let lu = self.ident("lu", *solve);
                 let rhs = self.expr(rhs).borrow;
-                Operand::temp(quote!(::matgrad::__private::lu_solve_transposed(&#lu, #rhs)))
+                Operand::temp(quote!(::matgrad::__private::lu_solve_transposed #sizes (&#lu, #rhs)))
             }
             AExpr::KroneckerAdjoint { node, left } => {
                 Operand::temp(self.kronecker_adjoint(*node, *left))
@@ -629,8 +639,11 @@ impl Emitter<'_> {
                 adjoint,
                 exponent,
             } => {
+                let sizes = self.helper_sizes(&[self.prog.shape(*base)], false);
                 let (a, g) = (self.operand(*base).borrow, self.expr(adjoint).borrow);
-                Operand::temp(quote!(::matgrad::__private::power_adjoint(#a, #g, #exponent)))
+                Operand::temp(
+                    quote!(::matgrad::__private::power_adjoint #sizes (#a, #g, #exponent)),
+                )
             }
         }
     }
@@ -651,11 +664,33 @@ impl Emitter<'_> {
         Operand::temp(quote!(#a.#name(#b)))
     }
 
+    /// The turbofish of a runtime helper generic over `<T, N>` (`columns`: `<T, N, K>`), from the
+    /// square matrix's shape and the right-hand side's, when sizes must be spelled out.
+    fn helper_sizes(&self, shapes: &[Shape], columns: bool) -> TokenStream {
+        let float = self.float;
+        match shapes {
+            [Shape::Matrix(n, _), rest @ ..] if self.explicit_sizes => {
+                let n = n.tokens();
+                match rest {
+                    [Shape::Matrix(_, k)] if columns => {
+                        let k = k.tokens();
+                        quote!(::<#float, #n, #k>)
+                    }
+                    _ => quote!(::<#float, #n>),
+                }
+            }
+            _ => TokenStream::new(),
+        }
+    }
+
     /// The right-hand side's sizes for `tr_mul` and `solve` when one is a const generic
-    /// parameter: under a `DimMin` bound without `std`, rustc cannot infer them.
-    fn rhs_sizes(shape: Shape) -> TokenStream {
+    /// parameter (under a `DimMin` bound without `std`, rustc cannot infer them), or when the
+    /// function is generic at all (see `explicit_sizes`).
+    fn rhs_sizes(&self, shape: Shape) -> TokenStream {
         match shape {
-            Shape::Matrix(r, c) if r.value().is_none() || c.value().is_none() => {
+            Shape::Matrix(r, c)
+                if self.explicit_sizes || r.value().is_none() || c.value().is_none() =>
+            {
                 let (r, c) = (r.tokens(), c.tokens());
                 quote!(::<::matgrad::__private::nalgebra::Const<#r>, ::matgrad::__private::nalgebra::Const<#c>, _>)
             }
@@ -666,7 +701,7 @@ impl Emitter<'_> {
     /// `Aᵀ·B` as `A.tr_mul(&B)`, which reads A by columns instead of building its transpose.
     fn matmul(&self, a: &AExpr, b: &AExpr) -> Operand {
         if let AExpr::Transpose(at) = a {
-            let sizes = Self::rhs_sizes(simplify::shape(self.prog, &self.plan.adj, b));
+            let sizes = self.rhs_sizes(simplify::shape(self.prog, &self.plan.adj, b));
             let (at, b) = (self.expr(at).place, self.expr(b).borrow);
             return Operand::temp(quote!(#at.tr_mul #sizes (#b)));
         }

@@ -73,6 +73,7 @@ impl Emitter<'_> {
             given: None,
             seeds: Vec::new(),
             generic: self.generic,
+            explicit_sizes: self.explicit_sizes,
         }
     }
 
@@ -198,7 +199,7 @@ impl Emitter<'_> {
                 }
                 (true, false) => {
                     let right = w.right(k);
-                    let sizes = Self::rhs_sizes(Shape::Matrix(
+                    let sizes = self.rhs_sizes(Shape::Matrix(
                         dims[right.start].0,
                         dims[(right.start + right.len - 1) % k].1,
                     ));
