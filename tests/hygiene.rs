@@ -4,7 +4,7 @@
 //! `__g3` for adjoints, `__m5_x` and `__m5_zbar` in the closures of `map`, `__t0` for shared
 //! adjoint terms, `__lu10` and `__f0` for factorisations, `__w18_1_2` for the windows of a trace
 //! chain, `__m`, `__s`, `__i` in the blocks that build one-hot and diagonal updates, and the
-//! seed parameter `__seed` of a `_vjp`), reaches the runtime and nalgebra as
+//! seed parameter `seed` of a `_vjp`, hygienic like the locals), reaches the runtime and nalgebra as
 //! `::matgrad::__private::…`, and repeats the user's parameters. Each
 //! function below gives the user's own names exactly those spellings (as parameters, locals,
 //! closure arguments, the function's name, a module `nalgebra` or `matgrad` in scope, a type
@@ -319,4 +319,43 @@ fn items_named_like_generated_locals() {
 #[ignore = "known bug: a parameter named `{callee}_vjp` shadows the function the generated code calls"]
 fn a_parameter_named_like_a_callees_vjp() {
     trybuild::TestCases::new().pass("tests/hygiene/parameter-named-like-a-callee-vjp.rs");
+}
+
+/// A parameter named `seed`, like the seed parameter of every `_vjp`.
+mod parameter_named_seed {
+    use super::common::{Rng, SEEDS, assert_close};
+    use matgrad::gradient;
+    use matgrad::nalgebra::{Matrix3, Vector3};
+
+    #[gradient]
+    fn scaled(seed: f64, x: &Vector3<f64>) -> Vector3<f64> {
+        x * seed
+    }
+
+    #[gradient]
+    fn outer(seed: f64, a: &Matrix3<f64>, x: &Vector3<f64>) -> f64 {
+        let y: Vector3<f64> = scaled(seed, x);
+        (a * y).sum() * seed
+    }
+
+    #[test]
+    fn a_parameter_named_seed_is_not_the_vjp_seed() {
+        for s in SEEDS {
+            let mut rng = Rng::new(s);
+            let (seed, a, x): (f64, Matrix3<f64>, Vector3<f64>) =
+                (rng.nonzero_scalar(), rng.matrix(), rng.vector());
+            // f = s²·𝟙ᵀA·x: ∂s = 2s·𝟙ᵀAx, ∇A = s²·𝟙xᵀ, ∇x = s²·Aᵀ𝟙.
+            let (value, (gs, ga, gx)) = outer_grad(seed, &a, &x);
+            let ones = Vector3::repeat(1.0);
+            assert!((value - outer(seed, &a, &x)).abs() < 1e-12);
+            assert!((gs - 2.0 * seed * (a * x).sum()).abs() < 1e-11);
+            assert_close(&ga, &(seed * seed * ones * x.transpose()), 1e-11);
+            assert_close(&gx, &(seed * seed * a.transpose() * ones), 1e-11);
+            // The `_vjp` of the helper with a seed vector w: ∂s = ⟨w, x⟩, ∇x = s·w.
+            let w = rng.vector::<3>();
+            let (_, (vs, vx)) = scaled_vjp(seed, &x, w);
+            assert!((vs - w.dot(&x)).abs() < 1e-12);
+            assert_close(&vx, &(w * seed), 1e-12);
+        }
+    }
 }

@@ -64,7 +64,7 @@ fn gaussian_nll_vjp(
     mu: &SVector<f64, 6>,
     sigma: &SMatrix<f64, 6, 6>,
     x: &SVector<f64, 6>,
-    __mg_seed: f64,
+    seed: f64,
 ) -> (f64, (SVector<f64, 6>, SMatrix<f64, 6, 6>, SVector<f64, 6>)) {
     let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = x - mu;
     let __mg_f1 = sigma.lu();
@@ -81,7 +81,7 @@ fn gaussian_nll_vjp(
     let __mg_v11: f64 = __mg_v3.dot(&__mg_v10);
     let __mg_v12: f64 = __mg_v9 * __mg_v11;
     let __mg_v13: f64 = __mg_v8 + __mg_v12;
-    let __mg_g13: f64 = __mg_seed;
+    let __mg_g13: f64 = seed;
     let __mg_g8: f64 = __mg_g13;
     let __mg_g12: f64 = __mg_g13;
     let __mg_g11: f64 = (__mg_g12 * __mg_v9);

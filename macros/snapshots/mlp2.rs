@@ -83,7 +83,7 @@ fn mlp2_vjp(
     b2: &SVector<f64, 4>,
     x: &SVector<f64, 16>,
     y: &SVector<f64, 4>,
-    __mg_seed: f64,
+    seed: f64,
 ) -> (
     f64,
     (
@@ -108,7 +108,7 @@ fn mlp2_vjp(
     let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
     let __mg_v13: f64 = __mg_v12.norm_squared();
     let __mg_v14: f64 = __mg_v9 * __mg_v13;
-    let __mg_g14: f64 = __mg_seed;
+    let __mg_g14: f64 = seed;
     let __mg_g13: f64 = (__mg_g14 * __mg_v9);
     let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
         .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));

@@ -57,7 +57,7 @@ fn single_layer_vjp(
     w: &SMatrix<f64, 8, 16>,
     x: &SVector<f64, 16>,
     y: &SVector<f64, 8>,
-    __mg_seed: f64,
+    seed: f64,
 ) -> (f64, (SMatrix<f64, 8, 16>, SVector<f64, 16>, SVector<f64, 8>)) {
     ::matgrad::__private::same_function(sigmoid, ::matgrad::__private::sigmoid::<f64>);
     let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = w * x;
@@ -70,7 +70,7 @@ fn single_layer_vjp(
     let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = &__mg_v4 - y;
     let __mg_v7: f64 = __mg_v6.norm_squared();
     let __mg_v8: f64 = __mg_v5 * __mg_v7;
-    let __mg_g8: f64 = __mg_seed;
+    let __mg_g8: f64 = seed;
     let __mg_g7: f64 = (__mg_g8 * __mg_v5);
     let __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (((&__mg_v6
         * (2.0 * __mg_g7)))

@@ -46,7 +46,7 @@ fn trace_quad_vjp(
     x: &Matrix4<f64>,
     b: &Matrix4<f64>,
     c: &Matrix4<f64>,
-    __mg_seed: f64,
+    seed: f64,
 ) -> (f64, (Matrix4<f64>, Matrix4<f64>, Matrix4<f64>, Matrix4<f64>)) {
     let __mg_w9_0_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = a * x;
     let __mg_w9_3_2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x.tr_mul(c);
@@ -65,7 +65,7 @@ fn trace_quad_vjp(
     let __mg_w9_4_4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = c
         * &__mg_w9_0_3;
     let __mg_v9: f64 = a.tr_dot(&__mg_w9_1_4);
-    let __mg_g9: f64 = __mg_seed;
+    let __mg_g9: f64 = seed;
     let __mg_g0: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__mg_w9_1_4
         .transpose()) * __mg_g9);
     let mut __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__mg_w9_2_4

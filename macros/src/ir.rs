@@ -357,6 +357,47 @@ impl Finish {
 }
 
 impl Op {
+    /// The programs nested in this operation, labelled: a closure's, or a branch's two.
+    pub fn bodies(&self) -> Vec<(&'static str, &Program)> {
+        match self {
+            Op::Map(sub) => vec![("", sub)],
+            Op::Branch { then, otherwise } => vec![("then:", then), ("else:", otherwise)],
+            Op::Param(_)
+            | Op::Const(_)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::Transpose
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Unary(_)
+            | Op::Powi(_)
+            | Op::Powf
+            | Op::Index(..)
+            | Op::Inverse(_)
+            | Op::Determinant
+            | Op::Solve(_)
+            | Op::Kronecker
+            | Op::MatrixPower(_)
+            | Op::TraceChain(_)
+            | Op::Compare(_)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(_)
+            | Op::Extract(_)
+            | Op::Call(_) => Vec::new(),
+        }
+    }
+
     fn mnemonic(&self) -> String {
         match self {
             Op::Param(i) => format!("param {i}"),
@@ -483,12 +524,7 @@ impl fmt::Display for Program {
                 Shape::Scalar => writeln!(f, " : scalar")?,
                 shape => writeln!(f, " : {shape}")?,
             }
-            let subs: Vec<(&str, &Program)> = match &node.op {
-                Op::Map(sub) => vec![("", sub)],
-                Op::Branch { then, otherwise } => vec![("then:", then), ("else:", otherwise)],
-                _ => Vec::new(),
-            };
-            for (label, sub) in subs {
+            for (label, sub) in node.op.bodies() {
                 if !label.is_empty() {
                     writeln!(f, "  {label}")?;
                 }

@@ -288,7 +288,36 @@ impl<'p> Plan<'p> {
                 }
                 Op::Trace if traced[node.args[0]] => out.push(Forward::TraceDot(id)),
                 Op::Solve(_) => out.push(Forward::Solve(id)),
-                _ => out.push(Forward::Value(id)),
+                Op::Const(_)
+                | Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Neg
+                | Op::Transpose
+                | Op::Trace
+                | Op::Sum
+                | Op::Mean
+                | Op::Dot
+                | Op::Norm
+                | Op::NormSquared
+                | Op::ComponentMul
+                | Op::ComponentDiv
+                | Op::Map(_)
+                | Op::Unary(_)
+                | Op::Powi(_)
+                | Op::Powf
+                | Op::Index(..)
+                | Op::Inverse(_)
+                | Op::Determinant
+                | Op::Kronecker
+                | Op::MatrixPower(_)
+                | Op::Compare(_)
+                | Op::Not
+                | Op::And
+                | Op::Or
+                | Op::BoolConst(_)
+                | Op::Call(_) => out.push(Forward::Value(id)),
             }
         }
         out
@@ -473,7 +502,39 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                 }
             }
         }
-        _ => {}
+        // The other kinds run no nested body; their children are visited below.
+        AExpr::Adj(_)
+        | AExpr::Val(_)
+        | AExpr::Lit(_)
+        | AExpr::Cast(_)
+        | AExpr::Neg(_)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Scale(..)
+        | AExpr::DivBy(..)
+        | AExpr::MatMul(..)
+        | AExpr::Transpose(_)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::Shared(_)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(_)
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => {}
     }
     for child in e.children() {
         collect_nested(prog, child, out);

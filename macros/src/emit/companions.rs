@@ -84,9 +84,10 @@ pub fn float_params(func: &ast::Func) -> Vec<usize> {
         .collect()
 }
 
-/// The hygienic name of a `_vjp`'s seed parameter.
+/// The name of a `_vjp`'s seed parameter: `seed` in the docs, and hygienic, so a parameter of
+/// the user's with the same name is a different variable.
 fn seed_ident() -> Ident {
-    Ident::new("__mg_seed", Span::mixed_site())
+    Ident::new("seed", Span::mixed_site())
 }
 
 /// The signature of `{name}_vjp`: the function's parameters and a seed of its result's type, to
