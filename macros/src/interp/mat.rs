@@ -147,14 +147,25 @@ impl<S: Num> Mat<S> {
         })
     }
 
-    /// Aᵏ by repeated multiplication; A⁰ = I, as nalgebra's `pow(0)`.
+    /// Aᵏ by repeated squaring (A¹³ = A·A⁴·A⁸); A⁰ = I, as nalgebra's `pow(0)`.
     pub fn pow(&self, k: u32) -> Result<Self, String> {
         let n = self.square("pow")?;
-        let mut out = Mat::identity(n);
-        for _ in 0..k {
-            out = out.matmul(self)?;
+        let (mut out, mut square, mut k) = (Mat::identity(n), self.clone(), k);
+        while k > 0 {
+            if k & 1 == 1 {
+                out = out.matmul(&square)?;
+            }
+            k >>= 1;
+            if k > 0 {
+                square = square.matmul(&square)?;
+            }
         }
         Ok(out)
+    }
+
+    /// Whether the entries fill the shape: a matrix built field by field may not.
+    pub fn is_consistent(&self) -> bool {
+        self.data.len() == self.rows * self.cols
     }
 
     pub fn inverse(&self) -> Result<Self, String> {

@@ -124,13 +124,19 @@ pub type Registry = BTreeMap<String, Function>;
 pub struct Env<'r> {
     pub constants: Constants,
     pub functions: Option<&'r Registry>,
+    /// How many calls deep the run is; registered functions that call each other in a cycle
+    /// stop at [`MAX_CALL_DEPTH`] with an error instead of overflowing the stack.
+    depth: usize,
 }
+
+/// The deepest chain of calls a run follows.
+pub const MAX_CALL_DEPTH: usize = 64;
 
 impl<'r> Env<'r> {
     pub fn with_functions(functions: &'r Registry) -> Self {
         Env {
-            constants: Constants::default(),
             functions: Some(functions),
+            ..Env::default()
         }
     }
 
@@ -242,7 +248,7 @@ fn node_value<S: Num>(
     let scalar = |k: usize| arg(k)?.scalar();
     let constants = &env.constants;
     match &node.op {
-        Op::Param(k) => inputs.get(*k).cloned().ok_or(format!("no input {k}")),
+        Op::Param(k) => param(inputs, *k),
         Op::Const(tokens) => Ok(Value::Scalar(S::constant(constants.float(tokens)?))),
         Op::Add => arithmetic('+', arg(0)?, arg(1)?),
         Op::Sub => arithmetic('-', arg(0)?, arg(1)?),
@@ -277,6 +283,20 @@ fn node_value<S: Num>(
         Op::Branch { then, otherwise } => branch(then, otherwise, args, env),
         Op::Extract(k) => extract(arg(0)?, *k),
         Op::Call(site) => call(site, args, env),
+    }
+}
+
+/// Input `k`, checked: a matrix whose entries do not fill its shape would break every index.
+fn param<S: Num>(inputs: &[Value<S>], k: usize) -> Result<Value<S>, String> {
+    match inputs.get(k) {
+        Some(Value::Matrix(m)) if !m.is_consistent() => Err(format!(
+            "input {k} has {} entries for a {}×{} matrix",
+            m.data.len(),
+            m.rows,
+            m.cols
+        )),
+        Some(v) => Ok(v.clone()),
+        None => Err(format!("no input {k}")),
     }
 }
 
@@ -462,6 +482,9 @@ fn extract<S: Num>(tuple: &Value<S>, k: usize) -> Result<Value<S>, String> {
 /// to the callee's integer and bool parameters.
 fn call<S: Num>(site: &CallSite, args: &[&Value<S>], env: &Env) -> Result<Value<S>, String> {
     let path = text::tokens(&site.path);
+    if env.depth >= MAX_CALL_DEPTH {
+        return Err(format!("`{path}` is more than {MAX_CALL_DEPTH} calls deep"));
+    }
     let function = env
         .functions
         .and_then(|r| r.get(&path))
@@ -489,6 +512,7 @@ fn call<S: Num>(site: &CallSite, args: &[&Value<S>], env: &Env) -> Result<Value<
     let callee = Env {
         constants,
         functions: env.functions,
+        depth: env.depth + 1,
     };
     run(&function.prog, &inputs, &callee)
 }

@@ -208,7 +208,7 @@ fn a_matrix_power_reads_an_integer_parameter() {
     let mut r = Numbers(3);
     let a = r.matrix::<2, 2>();
     let prog = program("fn f(a: &Matrix2<f64>, k: u32) -> f64 { a.pow(k).sum() }");
-    for k in 0..4_u32 {
+    for k in [0, 1, 2, 3, 6, 13] {
         let env = Env::default().int("k", i64::from(k));
         let actual = run(&prog, &[value(&a), Value::Constant], &env).expect("runs");
         assert_close(&[scalar(&actual)], &[a.pow(k).sum()], 1e-13);
@@ -529,6 +529,21 @@ fn gradient_through_an_if_that_assigns_an_outer_variable() {
 }
 
 #[test]
+fn gradient_through_an_else_if_chain_inside_a_map_closure() {
+    let src = "fn f(w: &Matrix2<f64>, s: f64) -> f64 {
+        w.map(|v| if v > 0.0 && !(v > s) { v * s } else if v <= 0.0 || s < 0.0 { 0.1 * v } else { v * v }).sum()
+    }";
+    let w = Matrix2::new(0.3, 0.9, -0.4, 0.2);
+    let s = 0.5;
+    let (v, g) = grad(src, &[value(&w), Value::Scalar(s)]);
+    // Entries 0.3 and 0.2 take the first branch, −0.4 the second, 0.9 the third.
+    let expected = 0.3 * s + 0.2 * s + 0.1 * -0.4 + 0.9 * 0.9;
+    assert_close(&[v], &[expected], 1e-15);
+    assert_close(&g[0], Matrix2::new(s, 1.8, 0.1, s).as_slice(), 1e-15);
+    assert_close(&g[1], &[0.3 + 0.2], 1e-15);
+}
+
+#[test]
 fn gradient_through_for_loops() {
     let src = "fn f(x: &Vector3<f64>, a: &Matrix2<f64>) -> f64 {
         let mut s = 0.0;
@@ -607,6 +622,47 @@ fn gradient_through_calls_of_registered_functions() {
     );
     let expected = a.transpose() * a * x * 6.0 + Vector2::repeat(3.0 * sum * sum);
     assert_close(&entries(&g[1]), expected.as_slice(), 1e-13);
+}
+
+#[test]
+fn calls_in_a_cycle_stop_with_an_error() {
+    let mut registry = Registry::new();
+    for (name, src) in [
+        ("ping", "fn ping(x: f64) -> f64 { pong(x) }"),
+        ("pong", "fn pong(x: f64) -> f64 { ping(x) }"),
+    ] {
+        let (func, prog) = compile("", src).expect("compiles");
+        let constants = Constants::default();
+        registry.insert(
+            name.to_string(),
+            Function {
+                func,
+                prog,
+                constants,
+            },
+        );
+    }
+    let prog = &registry["ping"].prog;
+    let env = Env::with_functions(&registry);
+    let error = run(prog, &[Value::Scalar(1.0)], &env).expect_err("a cycle");
+    assert!(
+        error.contains("calls deep"),
+        "{}",
+        &error[error.len().saturating_sub(200)..]
+    );
+}
+
+#[test]
+fn inconsistent_inputs_are_errors() {
+    let prog = program("fn f(a: &Matrix2<f64>) -> f64 { a.sum() }");
+    let short = Value::Matrix(Mat {
+        rows: 2,
+        cols: 2,
+        data: vec![1.0; 3],
+    });
+    assert!(run(&prog, &[short], &Env::default()).is_err());
+    assert!(run::<f64>(&prog, &[], &Env::default()).is_err());
+    assert!(run(&prog, &[Value::Scalar(1.0)], &Env::default()).is_err());
 }
 
 #[test]
