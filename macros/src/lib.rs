@@ -27,6 +27,8 @@ mod verify;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
+mod interp;
+#[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;
