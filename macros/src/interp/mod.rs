@@ -13,6 +13,7 @@
 //! values naming the node, never panics.
 
 mod constants;
+mod derivative;
 mod mat;
 mod num;
 mod tests;
@@ -27,6 +28,7 @@ use crate::types::Kind;
 use crate::{args, ast, fuse, lower, shape, text};
 
 pub use constants::Constants;
+pub use derivative::{Outcome, planned_gradient, run_plan};
 pub use mat::Mat;
 pub use num::{Dual, Num};
 
@@ -138,6 +140,19 @@ impl<'r> Env<'r> {
             functions: Some(functions),
             ..Env::default()
         }
+    }
+
+    /// The environment of a call one level deeper, with the callee's constants; an error past
+    /// [`MAX_CALL_DEPTH`].
+    fn callee(&self, constants: Constants) -> Result<Env<'r>, String> {
+        if self.depth >= MAX_CALL_DEPTH {
+            return Err(format!("calls more than {MAX_CALL_DEPTH} deep"));
+        }
+        Ok(Env {
+            constants,
+            functions: self.functions,
+            depth: self.depth + 1,
+        })
     }
 
     /// Gives the integer parameter (or const generic size) `name` its value.
@@ -482,13 +497,24 @@ fn extract<S: Num>(tuple: &Value<S>, k: usize) -> Result<Value<S>, String> {
 /// to the callee's integer and bool parameters.
 fn call<S: Num>(site: &CallSite, args: &[&Value<S>], env: &Env) -> Result<Value<S>, String> {
     let path = text::tokens(&site.path);
-    if env.depth >= MAX_CALL_DEPTH {
-        return Err(format!("`{path}` is more than {MAX_CALL_DEPTH} calls deep"));
-    }
     let function = env
         .functions
         .and_then(|r| r.get(&path))
         .ok_or_else(|| format!("no function `{path}` to call"))?;
+    let args: Vec<Value<S>> = args.iter().map(|&v| v.clone()).collect();
+    let (inputs, constants) = call_inputs(site, function, &args, env)?;
+    run(&function.prog, &inputs, &env.callee(constants)?)
+}
+
+/// The callee's inputs for a call with the value arguments `args`, and its constants with
+/// those the call passes bound to its integer and bool parameters.
+fn call_inputs<S: Num>(
+    site: &CallSite,
+    function: &Function,
+    args: &[Value<S>],
+    env: &Env,
+) -> Result<(Vec<Value<S>>, Constants), String> {
+    let path = text::tokens(&site.path);
     let params = &function.func.params;
     if site.args.len() != params.len() {
         return Err(format!(
@@ -502,19 +528,14 @@ fn call<S: Num>(site: &CallSite, args: &[&Value<S>], env: &Env) -> Result<Value<
     let mut inputs = Vec::with_capacity(params.len());
     for (arg, param) in site.args.iter().zip(params) {
         inputs.push(match arg {
-            CallArg::Value { .. } => (*values.next().ok_or("fewer values than arguments")?).clone(),
+            CallArg::Value { .. } => values.next().ok_or("fewer values than arguments")?.clone(),
             CallArg::Constant(tokens) => {
                 bind(&mut constants, param, tokens, &env.constants)?;
                 Value::Constant
             }
         });
     }
-    let callee = Env {
-        constants,
-        functions: env.functions,
-        depth: env.depth + 1,
-    };
-    run(&function.prog, &inputs, &callee)
+    Ok((inputs, constants))
 }
 
 /// Binds the callee's integer or bool parameter to the constant the caller passes.

@@ -1,0 +1,558 @@
+//! The interpreter of a derivative program: runs a [`Plan`] — its forward statements, then its
+//! reverse statements — on `f64` values, as the printed Rust would, and returns the gradients
+//! it computes. Part of `interp`.
+//!
+//! Only what the plan computes exists: a forward value the plan skipped, an adjoint read before
+//! it is declared, a shared value read before it is shared, are errors, so a planning mistake
+//! shows up here as surely as a wrong rule. Nested bodies run their own child plans (the
+//! derivative closure of a `map` once per entry, the adjoint program of the branch an `if`
+//! took), and a call runs the callee's vector-Jacobian product, planned from the registry.
+//! The property tests compare what this returns with dual-number derivatives of the primal.
+
+use std::collections::BTreeMap;
+
+use super::{Env, Mat, Num, Value, node_value};
+use crate::adjoint::AExpr;
+use crate::ir::{Dim, Op, Program, Shape, ValueId};
+use crate::plan::{Config, Forward, Kernel, Plan, Reverse, Role, Update};
+
+/// What one run of a plan produced.
+pub struct Outcome {
+    /// The result of the body (a branch's results as a tuple).
+    pub value: Value<f64>,
+    /// For each differentiated parameter, in the order of the plan's `wrt`, its gradient.
+    pub gradients: Vec<Value<f64>>,
+}
+
+/// Runs `plan` on `inputs` (indexed like `Op::Param`), seeding result `j` with `seeds[j]`;
+/// `given` is the value the caller hands a derivative closure (its result).
+pub fn run_plan(
+    plan: &Plan,
+    inputs: &[Value<f64>],
+    seeds: &[Value<f64>],
+    given: Option<Value<f64>>,
+    env: &Env,
+) -> Result<Outcome, String> {
+    let mut state = State {
+        plan,
+        inputs,
+        seeds,
+        env,
+        values: vec![None; plan.prog.nodes.len()],
+        adjoints: vec![None; plan.prog.nodes.len()],
+        shared: BTreeMap::new(),
+    };
+    if let (Some(id), Some(value)) = (plan.config.given, given) {
+        state.values[id] = Some(value);
+    }
+    state.forward()?;
+    state.reverse()?;
+    let prog = plan.prog;
+    let gradients = plan
+        .config
+        .wrt
+        .iter()
+        .map(|&k| match prog.param_node(k) {
+            Some(p) if plan.adj.nonzero[p] => state.eval(&plan.adjoint_operand(p)),
+            _ => zeros_like(inputs.get(k).ok_or(format!("no input {k}"))?),
+        })
+        .collect::<Result<_, _>>()?;
+    let results = prog.results();
+    let value = match prog.output {
+        Some(out) => state.value(out)?,
+        None => Value::Tuple(
+            results
+                .iter()
+                .map(|&r| state.value(r))
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    Ok(Outcome { value, gradients })
+}
+
+/// Plans and runs the gradient of a function's program with respect to `wrt`.
+pub fn planned_gradient(
+    prog: &Program,
+    inputs: &[Value<f64>],
+    wrt: &[usize],
+    env: &Env,
+) -> Result<Outcome, String> {
+    let plan = Plan::new(
+        prog,
+        Config {
+            wrt: wrt.to_vec(),
+            ..Config::default()
+        },
+    );
+    run_plan(&plan, inputs, &[Value::Scalar(1.0)], None, env)
+}
+
+struct State<'a, 'p> {
+    plan: &'a Plan<'p>,
+    inputs: &'a [Value<f64>],
+    seeds: &'a [Value<f64>],
+    env: &'a Env<'a>,
+    values: Vec<Option<Value<f64>>>,
+    adjoints: Vec<Option<Value<f64>>>,
+    shared: BTreeMap<usize, Value<f64>>,
+}
+
+impl State<'_, '_> {
+    fn value(&self, v: ValueId) -> Result<Value<f64>, String> {
+        self.values[v]
+            .clone()
+            .ok_or_else(|| format!("v{v} is read but the plan does not compute it"))
+    }
+
+    fn forward(&mut self) -> Result<(), String> {
+        let prog = self.plan.prog;
+        for step in &self.plan.forward {
+            let id = match step {
+                // The factorisation is the matrix's own; inverse and determinant recompute it.
+                Forward::Factor(a) => {
+                    self.value(*a)?;
+                    continue;
+                }
+                Forward::Value(id)
+                | Forward::FromFactor(id)
+                | Forward::Solve(id)
+                | Forward::TraceChain(id, _)
+                | Forward::Branch(id) => *id,
+                Forward::TraceDot(id) => {
+                    // tr(A·B) from the product's operands: the product itself is not formed.
+                    let product = &prog.nodes[prog.nodes[*id].args[0]];
+                    let (a, b) = (self.value(product.args[0])?, self.value(product.args[1])?);
+                    let value = a.matrix()?.matmul(b.matrix()?)?.trace()?;
+                    self.values[*id] = Some(Value::Scalar(value));
+                    continue;
+                }
+            };
+            let node = &prog.nodes[id];
+            let args = node
+                .args
+                .iter()
+                .map(|&a| self.value(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&Value<f64>> = args.iter().collect();
+            let value = node_value(node, &refs, self.inputs, self.env)
+                .map_err(|e| format!("forward v{id}: {e}"))?;
+            if let (Forward::Branch(_), Value::Tuple(items)) = (step, &value) {
+                for (v, n) in prog.nodes.iter().enumerate() {
+                    if let (Op::Extract(k), [b]) = (&n.op, n.args.as_slice())
+                        && *b == id
+                    {
+                        self.values[v] = items.get(*k).cloned();
+                    }
+                }
+            }
+            self.values[id] = Some(value);
+        }
+        for (id, node) in prog.nodes.iter().enumerate() {
+            if let Op::Param(k) = node.op {
+                self.values[id] = Some(super::param(self.inputs, k)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn reverse(&mut self) -> Result<(), String> {
+        for step in &self.plan.reverse {
+            match step {
+                Reverse::Share { index, expr } => {
+                    let value = self.eval(expr)?;
+                    self.shared.insert(*index, value);
+                }
+                Reverse::Declare { target, expr, .. } => {
+                    if self.adjoints[*target].is_some() {
+                        return Err(format!("g{target} is declared twice"));
+                    }
+                    self.adjoints[*target] = Some(self.eval(expr)?);
+                }
+                Reverse::Update { target, update } => {
+                    let current = self.adjoints[*target]
+                        .take()
+                        .ok_or_else(|| format!("g{target} is updated before it is declared"))?;
+                    self.adjoints[*target] = Some(self.update(current, *target, update)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn update(&self, g: Value<f64>, target: ValueId, u: &Update) -> Result<Value<f64>, String> {
+        let shape = self.plan.prog.shape(target);
+        let add = |x: Value<f64>| super::arithmetic('+', &g, &x);
+        match u {
+            Update::Add(e) => add(self.eval(e)?),
+            Update::Sub(e) => super::arithmetic('-', &g, &self.eval(e)?),
+            Update::Entry(i, j, s) => add(one_hot(self.eval(s)?.scalar()?, shape, *i, *j, self)?),
+            Update::Constant(s) => add(fill(self.eval(s)?.scalar()?, shape, self)?),
+            Update::Diagonal(s, n) => {
+                let n = self.dim(*n)?;
+                let s = self.eval(s)?.scalar()?;
+                add(Value::Matrix(Mat::identity(n).map(|v| v * s)))
+            }
+            Update::Product {
+                kernel,
+                negate,
+                alpha,
+                a,
+                b,
+            } => {
+                let alpha = match alpha {
+                    Some(s) => self.eval(s)?.scalar()?,
+                    None => 1.0,
+                };
+                let alpha = if *negate { -alpha } else { alpha };
+                let (a, b) = (self.eval(a)?, self.eval(b)?);
+                let (a, b) = (a.matrix()?, b.matrix()?);
+                let product = match kernel {
+                    // g += α·u·vᵀ
+                    Kernel::Ger => a.matmul(&b.transpose())?,
+                    // g += α·Aᵀ·B
+                    Kernel::GemmTr => a.transpose().matmul(b)?,
+                    Kernel::Gemm => a.matmul(b)?,
+                };
+                add(Value::Matrix(product.map(|v| v * alpha)))
+            }
+        }
+    }
+
+    fn dim(&self, d: Dim) -> Result<usize, String> {
+        match d {
+            Dim::Lit(n) => Ok(n),
+            Dim::Sym(_) => {
+                let name = d.to_string();
+                let n = self
+                    .env
+                    .constants
+                    .ints
+                    .get(&name)
+                    .ok_or_else(|| format!("no value for the size `{name}`"))?;
+                usize::try_from(*n).map_err(|_| format!("the size `{name}` is {n}"))
+            }
+        }
+    }
+
+    fn adjoint(&self, v: ValueId) -> Result<Value<f64>, String> {
+        self.adjoints[v]
+            .clone()
+            .ok_or_else(|| format!("g{v} is read before it is declared"))
+    }
+
+    /// The value of an adjoint expression.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of adjoint expression, as in the printer"
+    )]
+    fn eval(&self, e: &AExpr) -> Result<Value<f64>, String> {
+        let ev = |x: &AExpr| self.eval(x);
+        let scalar = |x: &AExpr| self.eval(x)?.scalar();
+        Ok(match e {
+            AExpr::Adj(v) => self.adjoint(*v)?,
+            AExpr::Val(v) => self.value(*v)?,
+            AExpr::Lit(s) => Value::Scalar(s.parse().map_err(|_| format!("literal `{s}`"))?),
+            AExpr::Cast(t) => Value::Scalar(self.env.constants.int(t)? as f64),
+            AExpr::Neg(a) => super::negate(&ev(a)?)?,
+            AExpr::Add(a, b) => super::arithmetic('+', &ev(a)?, &ev(b)?)?,
+            AExpr::Sub(a, b) => super::arithmetic('-', &ev(a)?, &ev(b)?)?,
+            AExpr::Mul(a, b) | AExpr::Scale(a, b) | AExpr::MatMul(a, b) => {
+                super::arithmetic('*', &ev(a)?, &ev(b)?)?
+            }
+            AExpr::Div(a, b) | AExpr::DivBy(a, b) => super::arithmetic('/', &ev(a)?, &ev(b)?)?,
+            AExpr::Transpose(a) => Value::Matrix(ev(a)?.matrix()?.transpose()),
+            AExpr::Dot(a, b) => Value::Scalar(ev(a)?.matrix()?.dot(ev(b)?.matrix()?)?),
+            AExpr::ComponentMul(a, b) => {
+                Value::Matrix(ev(a)?.matrix()?.component_mul(ev(b)?.matrix()?)?)
+            }
+            AExpr::ComponentDiv(a, b) => {
+                Value::Matrix(ev(a)?.matrix()?.component_div(ev(b)?.matrix()?)?)
+            }
+            AExpr::Diag(s, n) => {
+                let s = scalar(s)?;
+                Value::Matrix(Mat::identity(self.dim(*n)?).map(|v| v * s))
+            }
+            AExpr::Fill(s, shape) => fill(scalar(s)?, *shape, self)?,
+            AExpr::OneHot(s, shape, i, j) => one_hot(scalar(s)?, *shape, *i, *j, self)?,
+            AExpr::Method(name, a) => Value::Scalar(method(name, scalar(a)?)?),
+            AExpr::Helper(f, a) => Value::Scalar(super::unary(*f, scalar(a)?)),
+            AExpr::Powi(a, n) => {
+                let n = i32::try_from(self.env.constants.int(n)?).map_err(|e| e.to_string())?;
+                Value::Scalar(scalar(a)?.powi(n))
+            }
+            AExpr::Powf(a, p) => Value::Scalar(scalar(a)?.powf(scalar(p)?)),
+            AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input)?,
+            AExpr::Shared(k) => self
+                .shared
+                .get(k)
+                .cloned()
+                .ok_or_else(|| format!("t{k} is read before it is shared"))?,
+            AExpr::DeterminantGradient { matrix, det } => {
+                determinant_gradient(self.value(*matrix)?.matrix()?, self.value(*det)?.scalar()?)?
+            }
+            AExpr::SolveTransposed { solve, rhs } => {
+                let a = self.value(self.plan.prog.nodes[*solve].args[0])?;
+                Value::Matrix(a.matrix()?.transpose().solve(ev(rhs)?.matrix()?)?)
+            }
+            AExpr::KroneckerAdjoint { node, left } => self.kronecker_adjoint(*node, *left)?,
+            AExpr::Seed(j) => self
+                .seeds
+                .get(*j)
+                .cloned()
+                .ok_or_else(|| format!("no seed {j}"))?,
+            AExpr::BranchAdjoint { node, captures } => self.branch_adjoint(*node, captures)?,
+            AExpr::CallAdjoint { node } => self.call_adjoint(*node)?,
+            AExpr::Field { tuple, index, .. } => match self.shared.get(tuple) {
+                Some(Value::Tuple(items)) => items
+                    .get(*index)
+                    .cloned()
+                    .ok_or_else(|| format!("t{tuple}.{index} does not exist"))?,
+                _ => return Err(format!("t{tuple} is not a shared tuple")),
+            },
+            AExpr::Window { node, window } => self.window(*node, window.start, window.len)?,
+            AExpr::PowerAdjoint {
+                base,
+                adjoint,
+                exponent,
+            } => {
+                let a = self.value(*base)?;
+                let k = u32::try_from(self.env.constants.int(exponent)?)
+                    .map_err(|e| e.to_string())?;
+                Value::Matrix(power_adjoint(a.matrix()?, ev(adjoint)?.matrix()?, k)?)
+            }
+        })
+    }
+
+    /// Z̄∘f′(A) for the entry (input 0), or Σ Z̄∘∂f/∂s for a captured scalar, by running the
+    /// derivative closure's plan once per entry.
+    fn map_adjoint(&self, node: ValueId, input: usize) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let args = &prog.nodes[node].args;
+        let child = self.plan.child(node, Role::MapAdjoint(input));
+        let a = self.value(args[0])?;
+        let z = self.value(node)?;
+        let g = self.eval(&self.plan.adjoint_operand(node))?;
+        let (a, z) = (a.matrix()?, z.matrix()?);
+        let g = match g {
+            Value::Matrix(m) => m,
+            Value::Scalar(s) => Mat::from_fn(a.rows, a.cols, |_, _| s),
+            other => return Err(format!("the adjoint of map v{node} is {other:?}")),
+        };
+        let mut inputs = vec![Value::Scalar(0.0)];
+        for &c in &args[1..] {
+            inputs.push(self.value(c)?);
+        }
+        let mut entries = Vec::with_capacity(a.data.len());
+        for k in 0..a.data.len() {
+            inputs[0] = Value::Scalar(a.data[k]);
+            let seeds = [Value::Scalar(g.data[k])];
+            let out = run_plan(child, &inputs, &seeds, Some(Value::Scalar(z.data[k])), self.env)?;
+            entries.push(out.gradients.first().ok_or("no gradient")?.scalar()?);
+        }
+        if input == 0 {
+            Ok(Value::Matrix(Mat::from_column_major(a.rows, a.cols, entries)?))
+        } else {
+            Ok(Value::Scalar(entries.iter().sum()))
+        }
+    }
+
+    /// The adjoints of the captures `captures` of the `if` node, from the adjoint program of
+    /// the branch taken, seeded with the adjoints of the `if`'s results.
+    fn branch_adjoint(&self, node: ValueId, captures: &[usize]) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let args = &prog.nodes[node].args;
+        let Op::Branch { then, .. } = &prog.nodes[node].op else {
+            return Err(format!("v{node} is not an `if`"));
+        };
+        let taken = self.value(args[0])?.boolean()?;
+        let child = self.plan.child(node, Role::BranchAdjoint(taken));
+        let mut seeds = Vec::new();
+        for (k, &o) in then.outputs.iter().enumerate() {
+            let extract = prog
+                .nodes
+                .iter()
+                .position(|n| matches!(n.op, Op::Extract(j) if j == k) && n.args == [node]);
+            seeds.push(match extract {
+                Some(e) if self.plan.adj.nonzero[e] => self.eval(&self.plan.adjoint_operand(e))?,
+                _ => zeros_of(then.shape(o), self)?,
+            });
+        }
+        let inputs = args[1..]
+            .iter()
+            .map(|&a| self.value(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let _ = captures;
+        let out = run_plan(child, &inputs, &seeds, None, self.env)?;
+        Ok(Value::Tuple(out.gradients))
+    }
+
+    /// The gradients of a call's value arguments: the callee's vector-Jacobian product, seeded
+    /// with the call's adjoint.
+    fn call_adjoint(&self, node: ValueId) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let Op::Call(site) = &prog.nodes[node].op else {
+            return Err(format!("v{node} is not a call"));
+        };
+        let path = crate::text::tokens(&site.path);
+        let function = self
+            .env
+            .functions
+            .and_then(|r| r.get(&path))
+            .ok_or_else(|| format!("no function `{path}` to call"))?;
+        let seed = self.eval(&self.plan.adjoint_operand(node))?;
+        let args = prog.nodes[node]
+            .args
+            .iter()
+            .map(|&a| self.value(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (inputs, constants) = super::call_inputs(site, function, &args, self.env)?;
+        let floats: Vec<usize> = (0..function.func.params.len())
+            .filter(|&k| function.func.params[k].kind.float().is_some())
+            .collect();
+        let plan = Plan::new(
+            &function.prog,
+            Config {
+                wrt: floats,
+                ..Config::default()
+            },
+        );
+        let callee = self.env.callee(constants)?;
+        let out = run_plan(&plan, &inputs, &[seed], None, &callee)?;
+        Ok(Value::Tuple(out.gradients))
+    }
+
+    /// Āᵢⱼ = ⟨Z̄₍ᵢⱼ₎, B⟩ (`left`) or B̄ = Σᵢⱼ Aᵢⱼ·Z̄₍ᵢⱼ₎ for Z = A⊗B.
+    fn kronecker_adjoint(&self, node: ValueId, left: bool) -> Result<Value<f64>, String> {
+        let args = &self.plan.prog.nodes[node].args;
+        let g = self.eval(&self.plan.adjoint_operand(node))?;
+        let (a, b) = (self.value(args[0])?, self.value(args[1])?);
+        let (g, a, b) = (g.matrix()?, a.matrix()?, b.matrix()?);
+        let block = |i: usize, j: usize| {
+            Mat::from_fn(b.rows, b.cols, |p, q| g.at(i * b.rows + p, j * b.cols + q))
+        };
+        if left {
+            let mut out = Mat::from_fn(a.rows, a.cols, |_, _| 0.0);
+            for j in 0..a.cols {
+                for i in 0..a.rows {
+                    out.data[i + a.rows * j] = block(i, j).dot(b)?;
+                }
+            }
+            Ok(Value::Matrix(out))
+        } else {
+            let mut out = Mat::from_fn(b.rows, b.cols, |_, _| 0.0);
+            for j in 0..a.cols {
+                for i in 0..a.rows {
+                    let blk = block(i, j);
+                    let aij = a.at(i, j);
+                    out = out.zip(&blk, "+", |x, y| x + aij * y)?;
+                }
+            }
+            Ok(Value::Matrix(out))
+        }
+    }
+
+    /// The product of the factors `start..start + len` (cyclically) of a trace chain.
+    fn window(&self, node: ValueId, start: usize, len: usize) -> Result<Value<f64>, String> {
+        let n = &self.plan.prog.nodes[node];
+        let Op::TraceChain(transposed) = &n.op else {
+            return Err(format!("v{node} is not a trace chain"));
+        };
+        let k = n.args.len();
+        let mut product: Option<Mat<f64>> = None;
+        for j in 0..len {
+            let i = (start + j) % k;
+            let f = self.value(n.args[i])?;
+            let f = f.matrix()?;
+            let f = if transposed[i] { f.transpose() } else { f.clone() };
+            product = Some(match product {
+                None => f,
+                Some(p) => p.matmul(&f)?,
+            });
+        }
+        product
+            .map(Value::Matrix)
+            .ok_or_else(|| "an empty window".into())
+    }
+}
+
+fn method(name: &str, x: f64) -> Result<f64, String> {
+    Ok(match name {
+        "cos" => x.cos(),
+        "sin" => x.sin(),
+        "ln" => x.ln(),
+        "exp" => x.exp(),
+        "sqrt" => x.sqrt(),
+        "tanh" => x.tanh(),
+        "abs" => x.abs(),
+        "signum" => x.signum(),
+        other => return Err(format!("no method `{other}` in the interpreter")),
+    })
+}
+
+fn matrix_size(shape: Shape, state: &State) -> Result<(usize, usize), String> {
+    match shape {
+        Shape::Matrix(r, c) => Ok((state.dim(r)?, state.dim(c)?)),
+        other => Err(format!("expected a matrix shape, found {other}")),
+    }
+}
+
+fn fill(s: f64, shape: Shape, state: &State) -> Result<Value<f64>, String> {
+    let (r, c) = matrix_size(shape, state)?;
+    Ok(Value::Matrix(Mat::from_fn(r, c, |_, _| s)))
+}
+
+fn one_hot(s: f64, shape: Shape, i: usize, j: usize, state: &State) -> Result<Value<f64>, String> {
+    let (r, c) = matrix_size(shape, state)?;
+    if i >= r || j >= c {
+        return Err(format!("entry ({i}, {j}) of a {r}×{c} matrix"));
+    }
+    Ok(Value::Matrix(Mat::from_fn(r, c, |p, q| {
+        if (p, q) == (i, j) { s } else { 0.0 }
+    })))
+}
+
+fn zeros_of(shape: Shape, state: &State) -> Result<Value<f64>, String> {
+    match shape {
+        Shape::Scalar => Ok(Value::Scalar(0.0)),
+        other => fill(0.0, other, state),
+    }
+}
+
+fn zeros_like(v: &Value<f64>) -> Result<Value<f64>, String> {
+    match v {
+        Value::Scalar(_) => Ok(Value::Scalar(0.0)),
+        Value::Matrix(m) => Ok(Value::Matrix(m.map(|_| 0.0))),
+        other => Err(format!("no zero of {other:?}")),
+    }
+}
+
+/// ∂ det A/∂A: det·A⁻ᵀ, or the cofactor matrix when A is singular.
+fn determinant_gradient(a: &Mat<f64>, det: f64) -> Result<Value<f64>, String> {
+    if det != 0.0
+        && let Ok(inverse) = a.inverse()
+    {
+        return Ok(Value::Matrix(inverse.transpose().map(|v| v * det)));
+    }
+    let mut out = a.map(|_| 0.0);
+    for j in 0..a.cols {
+        for i in 0..a.rows {
+            let mut replaced = a.clone();
+            for c in 0..a.cols {
+                replaced.data[i + a.rows * c] = if c == j { 1.0 } else { 0.0 };
+            }
+            out.data[i + a.rows * j] = replaced.determinant()?;
+        }
+    }
+    Ok(Value::Matrix(out))
+}
+
+/// Σ_{r<k} (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ.
+fn power_adjoint(a: &Mat<f64>, g: &Mat<f64>, k: u32) -> Result<Mat<f64>, String> {
+    let mut out = g.map(|_| 0.0);
+    for r in 0..k {
+        let left = a.pow(r)?.transpose();
+        let right = a.pow(k - 1 - r)?.transpose();
+        out = out.zip(&left.matmul(g)?.matmul(&right)?, "+", |x, y| x + y)?;
+    }
+    Ok(out)
+}

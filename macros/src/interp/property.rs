@@ -1,0 +1,245 @@
+//! Property tests of the derivative program in numbers: for thousands of generated functions,
+//! the gradient the plan computes (run by [`run_plan`]) must equal the exact dual-number
+//! derivative of the primal program, and its value the primal's value. Part of `interp`.
+//!
+//! Inputs are drawn per case from a seeded generator: entries in [−1, 1] shifted away from
+//! zero, integer parameters 2, bool parameters at random, const generic sizes 3. A case whose
+//! primal cannot be evaluated there (a singular matrix, a logarithm of a negative number, a
+//! result that is not finite) is skipped and counted, never compared; the tests require most
+//! cases to be compared.
+
+use super::{Env, Mat, Value, compile, gradient, planned_gradient};
+use crate::ir::Dim;
+use crate::types::Kind;
+
+/// Why a case was not compared, or how it failed.
+#[derive(Debug)]
+pub enum Verdict {
+    Agrees,
+    /// Outside the domain of the primal at the drawn inputs, or not compilable as a function
+    /// (const generic sizes the draw does not cover, a call of a function not given).
+    Skipped(String),
+    Disagrees(String),
+}
+
+/// A seeded splitmix64 for the inputs.
+pub struct Draw(pub u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in ±[0.2, 1]: away from the kinks of `abs` and the poles of `1/x`.
+    fn entry(&mut self) -> f64 {
+        let u = (self.next() >> 11) as f64 / (1_u64 << 53) as f64;
+        let magnitude = 0.2 + 0.8 * u;
+        if self.next() & 1 == 0 {
+            magnitude
+        } else {
+            -magnitude
+        }
+    }
+}
+
+/// The size a dimension has in a run: its literal, or 3 for a const generic size.
+fn size(d: Dim) -> usize {
+    d.value().unwrap_or(3)
+}
+
+/// Compiles `attr`/`src`, draws inputs, and compares the planned gradient with the dual one.
+pub fn check(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
+    let (func, prog) = match compile(attr, src) {
+        Ok(compiled) => compiled,
+        Err(e) => return Verdict::Skipped(format!("does not compile: {e}")),
+    };
+    let mut env = Env::default();
+    for name in func.env.sizes() {
+        env = env.int(&name, 3);
+    }
+    let mut inputs = Vec::new();
+    for param in &func.params {
+        let name = param.name.to_string();
+        inputs.push(match param.kind {
+            Kind::Scalar(_) => Value::Scalar(draw.entry()),
+            Kind::Matrix { rows, cols, .. } => {
+                let (r, c) = (size(rows), size(cols));
+                Value::Matrix(Mat::from_fn(r, c, |_, _| draw.entry()))
+            }
+            Kind::Int => {
+                env = env.int(&name, 2);
+                Value::Constant
+            }
+            Kind::Bool => {
+                env = env.flag(&name, draw.next() & 1 == 0);
+                Value::Constant
+            }
+        });
+    }
+    let (value, reference) = match gradient(&prog, &inputs, &func.wrt, &env) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Skipped(format!("the primal fails: {e}")),
+    };
+    let finite = |v: &Value<f64>| v.entries().is_ok_and(|e| e.iter().all(|x| x.is_finite()));
+    if !finite(&value) || !reference.iter().all(finite) {
+        return Verdict::Skipped("not finite at the drawn inputs".into());
+    }
+    let planned = match planned_gradient(&prog, &inputs, &func.wrt, &env) {
+        Ok(p) => p,
+        Err(e) => return Verdict::Disagrees(format!("the derivative program fails: {e}")),
+    };
+    compare(&value, &reference, &planned.value, &planned.gradients)
+}
+
+/// Values to 1e-12 and gradients to 1e-8, relative to the largest entry of the reference.
+fn compare(
+    value: &Value<f64>,
+    reference: &[Value<f64>],
+    planned_value: &Value<f64>,
+    planned: &[Value<f64>],
+) -> Verdict {
+    let (Ok(v), Ok(p)) = (value.entries(), planned_value.entries()) else {
+        return Verdict::Disagrees("a value has no entries".into());
+    };
+    if !close(&v, &p, 1e-12) {
+        return Verdict::Disagrees(format!("value {p:?}, primal {v:?}"));
+    }
+    for (k, (r, g)) in reference.iter().zip(planned).enumerate() {
+        let (Ok(r), Ok(g)) = (r.entries(), g.entries()) else {
+            return Verdict::Disagrees(format!("gradient {k} has no entries"));
+        };
+        if !close(&r, &g, 1e-8) {
+            return Verdict::Disagrees(format!("gradient {k}: planned {g:?}, exact {r:?}"));
+        }
+    }
+    Verdict::Agrees
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    let scale = a.iter().fold(1.0_f64, |m, x| m.max(x.abs()));
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tally of verdicts, with the first disagreements kept for the failure message.
+    #[derive(Default)]
+    struct Tally {
+        agree: usize,
+        skipped: usize,
+        failures: Vec<String>,
+    }
+
+    impl Tally {
+        fn add(&mut self, attr: &str, src: &str, verdict: Verdict) {
+            match verdict {
+                Verdict::Agrees => self.agree += 1,
+                Verdict::Skipped(_) => self.skipped += 1,
+                Verdict::Disagrees(why) => {
+                    self.failures.push(format!("#[gradient({attr})] {src}\n  {why}"));
+                }
+            }
+        }
+
+        fn assert_clean(&self, min_compared: usize) {
+            assert!(
+                self.failures.is_empty(),
+                "{} of {} compared cases disagree with dual numbers:\n{}",
+                self.failures.len(),
+                self.failures.len() + self.agree,
+                self.failures.join("\n\n")
+            );
+            assert!(
+                self.agree >= min_compared,
+                "only {} cases compared ({} skipped)",
+                self.agree,
+                self.skipped
+            );
+        }
+    }
+
+    #[test]
+    fn hand_written_programs_agree_with_dual_numbers() {
+        let cases = [
+            (
+                "",
+                "fn f(beta: &SVector<f64, 3>, x: &SMatrix<f64, 5, 3>, y: &SVector<f64, 5>) -> f64 { let r = y - x * beta; r.norm_squared() }",
+            ),
+            (
+                "",
+                "fn f(a: &Matrix3<f64>, x: &Matrix3<f64>, b: &Matrix3<f64>, c: &Matrix3<f64>) -> f64 { (a * x * b * x.transpose() * c).trace() }",
+            ),
+            (
+                "",
+                "fn f(w: &SMatrix<f64, 4, 3>, x: &Vector3<f64>, s: f64) -> f64 { (w * x).map(|v| (v * s).tanh()).sum() }",
+            ),
+            (
+                "",
+                "fn f(a: &Matrix3<f64>, b: &Vector3<f64>) -> f64 { let m = a * a.transpose() + a; a.lu().solve(b).unwrap().norm() + m.determinant() }",
+            ),
+            (
+                "",
+                "fn f(a: &Matrix2<f64>, b: &Matrix2<f64>) -> f64 { a.kronecker(b).pow(2).trace() }",
+            ),
+            (
+                "",
+                "fn f(flag: bool, a: f64) -> f64 { let mut x = a * a; let mut y = a; if flag { x = a; } else { y = x; } x + y }",
+            ),
+            (
+                "",
+                "fn f(x: &Vector3<f64>, s: f64) -> f64 { let mut t = s; for i in 0..3 { if x[i] > 0.0 { t = t * x[i]; } else { t = t - x[i].exp(); } } t }",
+            ),
+            (
+                "wrt(a)",
+                "fn f(a: &Matrix3<f64>, c: f64) -> f64 { let i = a.try_inverse().unwrap(); (i * c).sum() + a.determinant().abs().ln() }",
+            ),
+        ];
+        let mut tally = Tally::default();
+        for (k, (attr, src)) in cases.iter().enumerate() {
+            for seed in 0..4 {
+                let mut draw = Draw(seed * 97 + k as u64);
+                tally.add(attr, src, check(attr, src, &mut draw));
+            }
+        }
+        tally.assert_clean(28);
+    }
+
+    #[test]
+    fn a_wrong_rule_is_caught() {
+        // The planned gradient of a product is checked entry by entry: transposing one factor
+        // of a non-symmetric product changes the gradient, and `compare` must see it.
+        let value = Value::Scalar(1.0);
+        let exact = [Value::Matrix(Mat::from_fn(2, 2, |i, j| (i + 2 * j) as f64))];
+        let transposed = [Value::Matrix(Mat::from_fn(2, 2, |i, j| (j + 2 * i) as f64))];
+        assert!(matches!(
+            compare(&value, &exact, &value, &transposed),
+            Verdict::Disagrees(_)
+        ));
+        assert!(matches!(
+            compare(&value, &exact, &value, &exact),
+            Verdict::Agrees
+        ));
+    }
+
+    #[test]
+    fn generated_functions_agree_with_dual_numbers() {
+        let mut rng = crate::fuzz::Rng(0x0d0e_5eed);
+        let mut tally = Tally::default();
+        for case in 0..1500 {
+            let c = crate::fuzz::generate(&mut rng, 0);
+            if !c.valid {
+                continue;
+            }
+            let mut draw = Draw(case);
+            let verdict = check(&c.attr, &c.item, &mut draw);
+            tally.add(&c.attr, &c.item, verdict);
+        }
+        tally.assert_clean(600);
+    }
+}
