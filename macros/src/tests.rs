@@ -182,6 +182,34 @@ fn dead_code_is_not_live() {
     assert_eq!(adj.live, vec![true, false, true, true]);
 }
 
+/// A variable one branch assigns and the other only reads, in every arrangement: the reading
+/// branch passes it through with the node it read it with.
+#[test]
+fn a_branch_reads_each_capture_through_one_node() {
+    let bodies = [
+        // One branch assigns `x`, the other reads it.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { y = x; } x + y",
+        // The reading branch reads it twice.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { y = x * x + x; } x + y",
+        // `else if`.
+        "let mut x = a * a; let mut y = a; if a > 0.0 { y -= x * a; } else if flag { x = a * 3.0; } x + y",
+        // Nested `if` in the reading branch.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { if a > 0.0 { y = x; } else { y = x * 2.0; } } x + y",
+        // A loop in the reading branch whose `let` shadows the captured name for an iteration.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { for _ in 0..2 { let x = y * 2.0; y += x; } y += x; } x + y",
+        // A closure in the reading branch.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { y = m.map(|v| v * x).sum() + x; } x + y",
+        // A block in the reading branch.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { { let x = a; y = x; } y += x; } x + y",
+    ];
+    for body in bodies {
+        let src = format!("fn f(flag: bool, a: f64, m: &Matrix2<f64>) -> f64 {{ {body} }}");
+        let (result, errors) = front("", &src);
+        assert!(errors.is_empty(), "{body}: unexpected errors: {errors:?}");
+        lower::assert_one_node_per_param(&result.expect("lowered").1);
+    }
+}
+
 // ---- adjoints ------------------------------------------------------------------------------
 
 #[test]

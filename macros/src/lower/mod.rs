@@ -53,7 +53,7 @@ const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y
 `.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
-const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, `if`/`else` on conditions, \
+const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, blocks, `if`/`else` on conditions, \
 `for` loops over literal ranges, and a final expression or `return`";
 
 struct Lowerer<'a> {
@@ -69,6 +69,10 @@ struct Lowerer<'a> {
     /// Names of the captured outer values; capture `k` is the program's parameter
     /// `capture_offset + k`.
     captures: Vec<String>,
+    /// The node of each capture, by index: a name captured again (after a `let` that shadowed it
+    /// went out of scope, or as a branch result it passes through) reuses it, so the program has
+    /// one parameter node per capture and its gradient is all in one place.
+    capture_nodes: HashMap<usize, ValueId>,
     capture_offset: usize,
     /// What is being lowered, for what it may do (`return`, assign to outer variables).
     body: Body,
@@ -137,7 +141,33 @@ pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
     }
     let output = l.block(&item.block.stmts, Loc::of(&item.block));
     l.prog.output = output;
+    // Every lowering in the pass tests and the fuzz corpus is checked for what the reverse pass
+    // of a branch or closure relies on.
+    #[cfg(test)]
+    assert_one_node_per_param(&l.prog);
     l.prog
+}
+
+/// Asserts that `prog` and every program nested in it (branches, `map` closures) have at most one
+/// node of each `Param(k)`: the reverse pass of a nested program reads the gradient of a
+/// parameter from its node, so a second node of the same parameter would lose its gradient.
+#[cfg(test)]
+pub(crate) fn assert_one_node_per_param(prog: &Program) {
+    let mut seen = std::collections::HashSet::new();
+    for (id, node) in prog.nodes.iter().enumerate() {
+        match &node.op {
+            Op::Param(k) => assert!(
+                seen.insert(*k),
+                "`param {k}` has a second node v{id} in\n{prog}"
+            ),
+            Op::Map(sub) => assert_one_node_per_param(sub),
+            Op::Branch { then, otherwise } => {
+                assert_one_node_per_param(then);
+                assert_one_node_per_param(otherwise);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl<'a> Lowerer<'a> {
@@ -156,6 +186,7 @@ impl<'a> Lowerer<'a> {
             scope: HashMap::new(),
             outer,
             captures: Vec::new(),
+            capture_nodes: HashMap::new(),
             capture_offset: usize::from(body == Body::Closure),
             body,
             frames: Vec::new(),
@@ -209,6 +240,13 @@ impl Lowerer<'_> {
                     self.assign(&b.left, &b.right, compound(&b.op));
                 }
                 Stmt::Expr(Expr::ForLoop(f), _) => self.for_loop(f),
+                Stmt::Expr(Expr::Block(b), semi) if b.label.is_none() => {
+                    match self.block_statement(&b.block.stmts) {
+                        Tail::Value(v) if last && semi.is_none() => return Tail::Value(v),
+                        Tail::Poison if last && semi.is_none() => return Tail::Poison,
+                        _ => {}
+                    }
+                }
                 Stmt::Expr(Expr::If(e), semi) => match self.if_expr(e, last && semi.is_none()) {
                     Tail::Value(v) if last && semi.is_none() => return Tail::Value(v),
                     Tail::Poison if last && semi.is_none() => return Tail::Poison,
@@ -230,6 +268,16 @@ impl Lowerer<'_> {
             }
         }
         Tail::Unit
+    }
+
+    /// `{ … }`: its `let`s end with it; its assignments to variables outside it outlast it.
+    fn block_statement(&mut self, stmts: &[Stmt]) -> Tail {
+        self.frames.push(Vec::new());
+        self.depth += 1;
+        let tail = self.statements(stmts);
+        self.depth -= 1;
+        self.end_frame();
+        tail
     }
 
     /// Binds `name`, remembering what it shadowed when inside a loop iteration.
@@ -449,12 +497,16 @@ impl Lowerer<'_> {
             Expr::Cast(c) => self.cast(e, c),
             Expr::Index(i) => self.index(e, i),
             Expr::Block(b) if b.label.is_none() => {
-                self.frames.push(Vec::new());
-                self.depth += 1;
-                let value = self.block(&b.block.stmts, Loc::of(&b.block));
-                self.depth -= 1;
-                self.end_frame();
-                value
+                match self.block_statement(&b.block.stmts) {
+                    Tail::Value(v) => Some(v),
+                    Tail::Poison => None,
+                    Tail::Unit => {
+                        self.cx.push(Loc::of(&b.block).error(
+                            "this block has no value: end it with an expression, without `;`",
+                        ));
+                        None
+                    }
+                }
             }
             Expr::If(i) => match self.if_expr(i, true) {
                 Tail::Value(value) => Some(value),
@@ -594,12 +646,16 @@ impl Lowerer<'_> {
                 self.captures.len() - 1
             }
         };
+        if let Some(&param) = self.capture_nodes.get(&k) {
+            return Some(Binding::Value(param));
+        }
         let param = self.prog.push(
             Op::Param(self.capture_offset + k),
             Vec::new(),
             loc,
             name.to_string(),
         );
+        self.capture_nodes.insert(k, param);
         Some(Binding::Value(param))
     }
 
