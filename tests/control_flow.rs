@@ -463,3 +463,88 @@ fn block_statements_scope_their_lets_and_keep_their_assignments() {
         assert_close(&gv, &SVector::<f64, 3>::repeat(2.0 * a * a), 1e-12);
     }
 }
+
+// ---- index arithmetic on loop counters -------------------------------------------------------
+
+/// A first-difference penalty Σ (v[i+1] − v[i])².
+#[gradient]
+fn first_differences(v: &SVector<f64, 5>) -> f64 {
+    let mut total = 0.0;
+    for i in 0..4 {
+        let d = v[i + 1] - v[i];
+        total += d * d;
+    }
+    total
+}
+
+/// The sub-diagonal sum, plus each sub-diagonal entry times the super-diagonal one across.
+#[gradient]
+fn subdiagonal(m: &SMatrix<f64, 4, 4>) -> f64 {
+    let mut total = 0.0;
+    for k in 1..4 {
+        total += m[(k, k - 1)] + m[(k, k - 1)] * m[(k - 1, k)];
+    }
+    total
+}
+
+/// Rows picked by products and parenthesised sums of the counter.
+#[gradient]
+fn strided(m: &SMatrix<f64, 6, 3>) -> f64 {
+    let mut total = 0.0;
+    for i in 0..3 {
+        total += m[(2 * i, i)] * m[(2 * i, i)] + m[((i + 1) * 2 - 1, i)];
+    }
+    total
+}
+
+#[test]
+fn index_arithmetic_first_differences() {
+    let v = SVector::<f64, 5>::new(1.0, -2.0, 0.5, 3.0, -1.5);
+    let (value, grad) = first_differences_grad(&v);
+    common::assert_same_value(value, first_differences(&v), "first_differences_grad");
+    let d = |i: usize| v[i + 1] - v[i];
+    let expected_value: f64 = (0..4).map(|i| d(i) * d(i)).sum();
+    assert!((value - expected_value).abs() < 1e-12, "{value}");
+    // ∂/∂v[j] = 2(v[j] − v[j−1]) − 2(v[j+1] − v[j]), each term where it exists.
+    let expected = SVector::<f64, 5>::from_fn(|j, _| {
+        let left = if j >= 1 { 2.0 * d(j - 1) } else { 0.0 };
+        let right = if j <= 3 { 2.0 * d(j) } else { 0.0 };
+        left - right
+    });
+    assert_close(&grad, &expected, 1e-12);
+}
+
+#[test]
+fn index_arithmetic_subdiagonal() {
+    let m = SMatrix::<f64, 4, 4>::from_fn(|i, j| (i as f64) - 0.5 * (j as f64) + 0.25);
+    let (value, grad) = subdiagonal_grad(&m);
+    common::assert_same_value(value, subdiagonal(&m), "subdiagonal_grad");
+    let expected = SMatrix::<f64, 4, 4>::from_fn(|i, j| {
+        if i == j + 1 {
+            1.0 + m[(j, i)]
+        } else if j == i + 1 {
+            m[(j, i)]
+        } else {
+            0.0
+        }
+    });
+    assert_close(&grad, &expected, 1e-12);
+}
+
+#[test]
+fn index_arithmetic_strided() {
+    let m = SMatrix::<f64, 6, 3>::from_fn(|i, j| 0.5 * (i as f64) - (j as f64) + 0.125);
+    let (value, grad) = strided_grad(&m);
+    common::assert_same_value(value, strided(&m), "strided_grad");
+    // 2m at (2i, i), 1 at (2i + 1, i).
+    let expected = SMatrix::<f64, 6, 3>::from_fn(|r, c| {
+        if r == 2 * c {
+            2.0 * m[(r, c)]
+        } else if r == 2 * c + 1 {
+            1.0
+        } else {
+            0.0
+        }
+    });
+    assert_close(&grad, &expected, 1e-12);
+}

@@ -175,6 +175,27 @@ fn vector_index_reads_row_or_column() {
 }
 
 #[test]
+fn index_arithmetic_on_loop_counters_is_evaluated() {
+    let text = ir(
+        "fn f(m: &Matrix3<f64>) -> f64 { let mut t = 0.0; for k in 1..3 { t += m[(k, (k - 1) * 2 - k + 1)] * m[(2 * k - 2, k)]; } t }",
+    );
+    let indices: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split(" = ").nth(1)?.strip_prefix("index "))
+        .collect();
+    assert_eq!(
+        indices,
+        [
+            "(1, 0) v0 : scalar",
+            "(0, 1) v0 : scalar",
+            "(2, 1) v0 : scalar",
+            "(2, 2) v0 : scalar"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
 fn dead_code_is_not_live() {
     let (result, _) = front("", "fn f(x: f64) -> f64 { let unused = x.exp(); x * 3.0 }");
     let (func, prog) = result.expect("lowered");
@@ -411,6 +432,18 @@ fn body_errors() {
             "may use scalars from outside, but `w` is a 3×3 matrix",
         ),
         ("fn f(x: f64) -> f64 { f(x) }", "`f` calls itself"),
+        (
+            "fn f(x: &Vector3<f64>) -> f64 { let mut t = 0.0; for i in 0..3 { t += x[i + 1]; } t }",
+            "index `[3]` is out of range for `x`, which is 3×1",
+        ),
+        (
+            "fn f(x: &Matrix3<f64>) -> f64 { let mut t = 0.0; for k in 0..3 { t += x[(k, k - 1)]; } t }",
+            "index `[(0, -1)]` is out of range for `x`: it is negative",
+        ),
+        (
+            "fn f(x: &Vector3<f64>, n: usize) -> f64 { x[n + 1] }",
+            "indices must be integer literals, loop counters, or `+ - *` of those",
+        ),
     ];
     for (src, fragment) in cases {
         let (_, errors) = front("", src);
