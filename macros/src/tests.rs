@@ -385,6 +385,78 @@ fn wrt_errors() {
 }
 
 #[test]
+fn a_misspelt_local_is_one_error() {
+    let message = error(
+        "fn loss(x: &Vector3<f64>) -> f64 { let residual = x * 2.0; residal.norm_squared() }",
+    );
+    assert!(
+        message.starts_with(
+            "cannot find `residal` among the parameters and locals of `loss`; did you mean `residual`?"
+        ),
+        "{message}"
+    );
+    let message = error(
+        "fn loss(x: &Vector3<f64>, s: f64) -> f64 { let total = x.sum(); if s > 0.0 { x.map(|v| v * totl).sum() } else { total } }",
+    );
+    assert!(message.contains("did you mean `total`?"), "{message}");
+    // Constants of the module, and names like no local, are read as written.
+    for body in [
+        "x.sum() * SCALE",
+        "x.sum() * weight",
+        "x.sum() * convert(half)",
+    ] {
+        let (_, errors) = front(
+            "",
+            &format!("fn loss(x: &Vector3<f64>) -> f64 {{ {body} }}"),
+        );
+        assert!(errors.is_empty(), "{body}: {errors:?}");
+    }
+}
+
+#[test]
+fn a_misspelt_wrt_name_keeps_the_gradient_type_of_the_parameter_it_resembles() {
+    let (result, errors) = front(
+        "wrt(x, betta)",
+        "fn f(alpha: f64, beta: &Vector3<f64>, x: &Matrix3<f64>, n: usize) -> f64 { alpha * x.sum() + beta.sum() }",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(result.expect("lowered").0.wrt, [2, 1]);
+}
+
+#[test]
+fn edit_distances() {
+    for (a, b, d) in [
+        ("betta", "beta", 1),
+        ("kitten", "sitting", 3),
+        ("", "abc", 3),
+        ("same", "same", 0),
+        ("ab", "ba", 2),
+    ] {
+        assert_eq!(ast::edit_distance(a, b), d, "{a} {b}");
+        assert_eq!(ast::edit_distance(b, a), d, "{b} {a}");
+    }
+}
+
+#[test]
+fn wrt_on_a_matrix_valued_function_is_an_error() {
+    let (_, errors) = front(
+        "wrt(x)",
+        "fn layer(w: &Matrix3<f64>, x: &Vector3<f64>) -> Vector3<f64> { w * x }",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("gets only `layer_vjp`") && errors[0].contains("`#[jacobian]`"),
+        "{errors:?}"
+    );
+    // Without `wrt`, a matrix-valued function is a valid helper.
+    let (_, errors) = front(
+        "",
+        "fn layer(w: &Matrix3<f64>, x: &Vector3<f64>) -> Vector3<f64> { w * x }",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
 fn body_errors() {
     let cases = [
         (

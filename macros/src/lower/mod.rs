@@ -490,6 +490,9 @@ impl Lowerer<'_> {
             // A call that reads no value of the function is a constant, evaluated as written:
             // `convert(0.5)`, `T::one()`, `T::from_f64(2.0).unwrap()`.
             Expr::MethodCall(_) | Expr::Call(_) if !self.mentions_values(e.to_token_stream()) => {
+                if self.reports_misspelling(e) {
+                    return None;
+                }
                 self.push(Op::Const(e.to_token_stream()), Vec::new(), e)
             }
             Expr::MethodCall(m) => self.method(e, m),
@@ -595,9 +598,50 @@ impl Lowerer<'_> {
                 None
             }
             Some(Binding::Flag(tokens)) => self.push(Op::BoolConst(tokens), Vec::new(), e),
+            None if self.reports_misspelling(e) => None,
             // Not a parameter or local: a `const` item of the enclosing module.
             None => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
         }
+    }
+
+    /// Reports a name in `e` that is not a parameter or local but is spelt almost like one: a
+    /// misspelling, which would otherwise be reported by rustc twice, in the function and in its
+    /// generated companion, where the locals it resembles have other names. Reported here, the
+    /// function is emitted without its body and this is the one error. A constant from outside
+    /// the function is written in `UPPER_CASE` and is never taken for a misspelling.
+    fn reports_misspelling(&self, e: &Expr) -> bool {
+        let mut names = Vec::new();
+        bare_names(e, &mut names);
+        let mut reported = false;
+        for name in names {
+            let written = name.to_string();
+            if self.scope.contains_key(&written)
+                || self.outer.is_some_and(|o| o.contains_key(&written))
+                || !written.chars().any(|c| c.is_lowercase())
+            {
+                continue;
+            }
+            let limit = written.chars().count().max(3) / 3;
+            let closest = self
+                .scope
+                .keys()
+                .chain(self.outer.into_iter().flat_map(HashMap::keys))
+                .map(|known| (ast::edit_distance(&written, known), known))
+                .filter(|&(distance, _)| distance <= limit)
+                .min();
+            if let Some((_, known)) = closest {
+                self.cx.error_spanned_by(
+                    name,
+                    format!(
+                        "cannot find `{written}` among the parameters and locals of `{}`; did you mean `{known}`? \
+                         (a constant from outside the function is named in `UPPER_CASE`)",
+                        self.env.function
+                    ),
+                );
+                reported = true;
+            }
+        }
+        reported
     }
 
     /// Whether `tokens` name a parameter or local of the function (a value to differentiate).
@@ -743,6 +787,35 @@ impl Lowerer<'_> {
             }
             _ => None,
         }
+    }
+}
+
+/// The single names `e` reads as values (not paths, methods or called functions), in order.
+fn bare_names<'e>(e: &'e Expr, out: &mut Vec<&'e syn::Ident>) {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => out.extend(p.path.get_ident()),
+        Expr::MethodCall(m) => {
+            bare_names(&m.receiver, out);
+            m.args.iter().for_each(|a| bare_names(a, out));
+        }
+        Expr::Call(c) => c.args.iter().for_each(|a| bare_names(a, out)),
+        Expr::Binary(b) => {
+            bare_names(&b.left, out);
+            bare_names(&b.right, out);
+        }
+        Expr::Unary(u) => bare_names(&u.expr, out),
+        Expr::Paren(p) => bare_names(&p.expr, out),
+        Expr::Group(g) => bare_names(&g.expr, out),
+        Expr::Reference(r) => bare_names(&r.expr, out),
+        Expr::Cast(c) => bare_names(&c.expr, out),
+        Expr::Field(f) => bare_names(&f.base, out),
+        Expr::Index(i) => {
+            bare_names(&i.expr, out);
+            bare_names(&i.index, out);
+        }
+        Expr::Tuple(t) => t.elems.iter().for_each(|a| bare_names(a, out)),
+        Expr::Array(a) => a.elems.iter().for_each(|a| bare_names(a, out)),
+        _ => {}
     }
 }
 
