@@ -69,6 +69,9 @@ fn no_allocation<R>(f: impl Fn() -> R) -> Result<(), String> {
     }
 }
 
+/// One check: `Err` says what went wrong.
+type Check<'a> = dyn Fn() -> Result<(), String> + 'a;
+
 fn main() -> ExitCode {
     let all = All::new();
     let (o, s, g, t, f, m, c) = (
@@ -82,7 +85,7 @@ fn main() -> ExitCode {
     );
     // Each check runs when its turn comes, after the previous result is printed, so the
     // printing never falls inside a counting region.
-    let checks: [(&str, &dyn Fn() -> Result<(), String>); 8] = [
+    let checks: [(&str, &Check); 8] = [
         ("the counter counts", &counter_counts),
         ("ols_grad", &|| {
             no_allocation(|| reference::ols_grad(black_box(&o.beta), &o.x, &o.y))

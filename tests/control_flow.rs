@@ -220,6 +220,10 @@ fn pass_through_read_twice(flag: bool, a: f64) -> f64 {
 
 /// The reading branch holds a nested `if` that reads `x` on both sides.
 #[gradient]
+#[allow(
+    clippy::collapsible_else_if,
+    reason = "the nested `if` is the case under test"
+)]
 fn pass_through_nested(flag: bool, a: f64) -> f64 {
     let mut x = a * a;
     let mut y = a;

@@ -617,7 +617,7 @@ impl Lowerer<'_> {
             let written = name.to_string();
             if self.scope.contains_key(&written)
                 || self.outer.is_some_and(|o| o.contains_key(&written))
-                || !written.chars().any(|c| c.is_lowercase())
+                || !written.chars().any(char::is_lowercase)
             {
                 continue;
             }
