@@ -3,11 +3,14 @@
 //! A counting global allocator (`stats_alloc`'s instrumented `System`; the workspace forbids the
 //! `unsafe` an allocator of our own would need) records every allocation of the process. Each
 //! generated gradient is called once to warm up, then several times inside a counting region,
-//! which must see no allocation and no reallocation. The counters are process-wide, so this file
-//! holds a single test: no other test thread can allocate while it counts.
+//! which must see no allocation and no reallocation. The counters are process-wide, so this test
+//! target has no harness (`harness = false` in `Cargo.toml`): its `main` runs every check on the
+//! one thread of the process, and no harness thread can allocate while it counts. It prints one
+//! line per check and `N passed, M failed`, and exits with a failure status if any check failed.
 
 use std::alloc::System;
 use std::hint::black_box;
+use std::process::ExitCode;
 
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
@@ -38,21 +41,38 @@ fn count<R>(f: impl Fn() -> R) -> (usize, usize) {
     (change.allocations, change.reallocations)
 }
 
-#[test]
-fn generated_gradients_do_not_allocate() {
-    // The counter counts: one `Vec::with_capacity(1)` is one allocation, and growing it past its
-    // capacity is one reallocation.
-    let (allocations, reallocations) = count(|| {
+/// The counter counts: one `Vec::with_capacity(1)` is one allocation, and growing it past its
+/// capacity is one reallocation.
+fn counter_counts() -> Result<(), String> {
+    let counted = count(|| {
         let mut v: Vec<u64> = Vec::with_capacity(1);
         v.extend([1, 2]);
         v
     });
-    assert_eq!(
-        (allocations, reallocations),
-        (CALLS, CALLS),
-        "the counting allocator does not count"
-    );
+    if counted == (CALLS, CALLS) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the counting allocator does not count: {counted:?} (allocations, reallocations) \
+             where {CALLS} calls made ({CALLS}, {CALLS})"
+        ))
+    }
+}
 
+/// `f` makes no allocation and no reallocation.
+fn no_allocation<R>(f: impl Fn() -> R) -> Result<(), String> {
+    match count(f) {
+        (0, 0) => Ok(()),
+        (allocations, reallocations) => Err(format!(
+            "{allocations} allocations, {reallocations} reallocations in {CALLS} calls"
+        )),
+    }
+}
+
+/// One check: `Err` says what went wrong.
+type Check<'a> = dyn Fn() -> Result<(), String> + 'a;
+
+fn main() -> ExitCode {
     let all = All::new();
     let (o, s, g, t, f, m, c) = (
         &all.ols,
@@ -63,48 +83,51 @@ fn generated_gradients_do_not_allocate() {
         &all.mlp2,
         &all.softmax_ce,
     );
-    let counts = [
-        (
-            "ols_grad",
-            count(|| reference::ols_grad(black_box(&o.beta), &o.x, &o.y)),
-        ),
-        (
-            "single_layer_grad",
-            count(|| reference::single_layer_grad(black_box(&s.w), &s.x, &s.y)),
-        ),
-        (
-            "gaussian_nll_grad",
-            count(|| reference::gaussian_nll_grad(black_box(&g.mu), &g.sigma, &g.x)),
-        ),
-        (
-            "trace_quad_grad",
-            count(|| reference::trace_quad_grad(&t.a, black_box(&t.x), &t.b, &t.c)),
-        ),
-        (
-            "frob_affine_grad",
-            count(|| reference::frob_affine_grad(&f.a, black_box(&f.x), &f.b, &f.c)),
-        ),
-        (
-            "mlp2_grad",
-            count(|| reference::mlp2_grad(black_box(&m.w1), &m.b1, &m.w2, &m.b2, &m.x, &m.y)),
-        ),
-        (
-            "softmax_ce_grad",
-            count(|| reference::softmax_ce_grad(black_box(&c.w), &c.x, &c.y)),
-        ),
+    // Each check runs when its turn comes, after the previous result is printed, so the
+    // printing never falls inside a counting region.
+    let checks: [(&str, &Check); 8] = [
+        ("the counter counts", &counter_counts),
+        ("ols_grad", &|| {
+            no_allocation(|| reference::ols_grad(black_box(&o.beta), &o.x, &o.y))
+        }),
+        ("single_layer_grad", &|| {
+            no_allocation(|| reference::single_layer_grad(black_box(&s.w), &s.x, &s.y))
+        }),
+        ("gaussian_nll_grad", &|| {
+            no_allocation(|| reference::gaussian_nll_grad(black_box(&g.mu), &g.sigma, &g.x))
+        }),
+        ("trace_quad_grad", &|| {
+            no_allocation(|| reference::trace_quad_grad(&t.a, black_box(&t.x), &t.b, &t.c))
+        }),
+        ("frob_affine_grad", &|| {
+            no_allocation(|| reference::frob_affine_grad(&f.a, black_box(&f.x), &f.b, &f.c))
+        }),
+        ("mlp2_grad", &|| {
+            no_allocation(|| {
+                reference::mlp2_grad(black_box(&m.w1), &m.b1, &m.w2, &m.b2, &m.x, &m.y)
+            })
+        }),
+        ("softmax_ce_grad", &|| {
+            no_allocation(|| reference::softmax_ce_grad(black_box(&c.w), &c.x, &c.y))
+        }),
     ];
-    let offenders: Vec<String> = counts
-        .iter()
-        .filter(|(_, counted)| *counted != (0, 0))
-        .map(|(name, (allocations, reallocations))| {
-            format!(
-                "{name}: {allocations} allocations, {reallocations} reallocations in {CALLS} calls"
-            )
-        })
-        .collect();
-    assert!(
-        offenders.is_empty(),
-        "generated gradients allocate:\n{}",
-        offenders.join("\n")
-    );
+    let (mut passed, mut failed) = (0, 0);
+    for (name, check) in checks {
+        match check() {
+            Ok(()) => {
+                passed += 1;
+                println!("{name} ... ok");
+            }
+            Err(why) => {
+                failed += 1;
+                println!("{name} ... FAILED: {why}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

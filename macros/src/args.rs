@@ -14,6 +14,8 @@ use crate::ctxt::Ctxt;
 pub struct Args {
     /// `Some` when `wrt(...)` was given, with the names in the order written.
     pub wrt: Option<Vec<Ident>>,
+    /// `wrt` and its names, for errors about the argument as a whole.
+    pub wrt_tokens: TokenStream,
     /// `pullback = f`: a user function computing `(value, gradients)` from the parameters and
     /// a seed, used instead of differentiating the body.
     pub pullback: Option<syn::Path>,
@@ -36,6 +38,8 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> Args {
                 names.push(name.clone());
                 Ok(())
             })?;
+            let path = &meta.path;
+            args.wrt_tokens = quote::quote!(#path #(#names)*);
             args.wrt = Some(names);
             Ok(())
         } else if meta.path.is_ident("pullback") {

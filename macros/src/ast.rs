@@ -26,6 +26,9 @@ pub struct Func {
     pub float: Float,
     pub params: Vec<Param>,
     /// Indices into `params` of the differentiated parameters, in the order of the gradients.
+    /// Where a name in `wrt(…)` was reported as not a float parameter, the float parameter
+    /// spelt most like it stands in, so the fallback's `{name}_grad` keeps the gradient types
+    /// a caller expects.
     pub wrt: Vec<usize>,
     /// The generic parameters types may name.
     pub env: Env,
@@ -61,7 +64,20 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
     let float = common_float(cx, params.as_deref(), ret.as_ref().map(|r| (r.0, r.1)))?;
     let (_, _, ret, ret_ty) = ret?;
     let params = params?;
-    // A bad `wrt` is reported, and the body is still checked with the names that resolved.
+    if args.wrt.is_some() && matches!(ret, Kind::Matrix { .. }) {
+        let name = &sig.ident;
+        cx.error_spanned_by(
+            &args.wrt_tokens,
+            format!(
+                "`wrt` applies to functions that return a scalar, and `{name}` returns `{}`: a function that returns \
+                 a vector or matrix gets only `{name}_vjp`, to call from other `#[gradient]` functions; for its Jacobian \
+                 use `#[jacobian]`",
+                crate::text::tokens(&ret_ty)
+            ),
+        );
+    }
+    // A bad `wrt` is reported, and the body is still checked: nothing but the fallback's stubs
+    // reads `wrt` once an error is reported.
     let wrt = resolve_wrt(cx, &sig.ident, &params, args).unwrap_or_default();
     Some(Func {
         name: sig.ident.clone(),
@@ -219,9 +235,11 @@ fn resolve_wrt(cx: &Ctxt, fn_name: &Ident, params: &[Param], args: &Args) -> Opt
         return Some(all);
     };
     let mut out = Vec::new();
+    let mut ok = true;
     for name in names {
         match params.iter().position(|p| p.name == *name) {
             None => {
+                ok = false;
                 let list: Vec<String> = params.iter().map(|p| format!("`{}`", p.name)).collect();
                 cx.error_spanned_by(
                     name,
@@ -231,13 +249,16 @@ fn resolve_wrt(cx: &Ctxt, fn_name: &Ident, params: &[Param], args: &Args) -> Opt
                     ),
                 );
             }
-            Some(i) if params[i].kind.float().is_none() => cx.error_spanned_by(
-                name,
-                format!(
-                    "`{name}` is `{}`, which has no gradient; `wrt` takes float parameters (`f64`/`f32` scalars and matrices)",
-                    crate::text::tokens(&params[i].ty)
-                ),
-            ),
+            Some(i) if params[i].kind.float().is_none() => {
+                ok = false;
+                cx.error_spanned_by(
+                    name,
+                    format!(
+                        "`{name}` is `{}`, which has no gradient; `wrt` takes float parameters (`f64`/`f32` scalars and matrices)",
+                        crate::text::tokens(&params[i].ty)
+                    ),
+                );
+            }
             Some(i) => out.push(i),
         }
     }
@@ -248,5 +269,36 @@ fn resolve_wrt(cx: &Ctxt, fn_name: &Ident, params: &[Param], args: &Args) -> Opt
         );
         return None;
     }
-    (out.len() == names.len()).then_some(out)
+    if !ok {
+        // The errors stop the expansion, but the stub `{name}_grad` still needs the gradient
+        // types the caller expects: each name that did not resolve stands for the float
+        // parameter spelt most like it, which is what a misspelling meant.
+        out.clear();
+        for name in names {
+            let stand_in = params
+                .iter()
+                .enumerate()
+                .filter(|(i, p)| p.kind.float().is_some() && !out.contains(i))
+                .min_by_key(|(_, p)| edit_distance(&name.to_string(), &p.name.to_string()));
+            out.extend(stand_in.map(|(i, _)| i));
+        }
+    }
+    Some(out)
+}
+
+/// The Levenshtein distance between two names: how many characters to insert, delete or
+/// replace to turn one into the other.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let replace = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replace.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }

@@ -175,11 +175,60 @@ fn vector_index_reads_row_or_column() {
 }
 
 #[test]
+fn index_arithmetic_on_loop_counters_is_evaluated() {
+    let text = ir(
+        "fn f(m: &Matrix3<f64>) -> f64 { let mut t = 0.0; for k in 1..3 { t += m[(k, (k - 1) * 2 - k + 1)] * m[(2 * k - 2, k)]; } t }",
+    );
+    let indices: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split(" = ").nth(1)?.strip_prefix("index "))
+        .collect();
+    assert_eq!(
+        indices,
+        [
+            "(1, 0) v0 : scalar",
+            "(0, 1) v0 : scalar",
+            "(2, 1) v0 : scalar",
+            "(2, 2) v0 : scalar"
+        ],
+        "{text}"
+    );
+}
+
+#[test]
 fn dead_code_is_not_live() {
     let (result, _) = front("", "fn f(x: f64) -> f64 { let unused = x.exp(); x * 3.0 }");
     let (func, prog) = result.expect("lowered");
     let adj = diff::differentiate(&prog, &func.wrt);
     assert_eq!(adj.live, vec![true, false, true, true]);
+}
+
+/// A variable one branch assigns and the other only reads, in every arrangement: the reading
+/// branch passes it through with the node it read it with.
+#[test]
+fn a_branch_reads_each_capture_through_one_node() {
+    let bodies = [
+        // One branch assigns `x`, the other reads it.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { y = x; } x + y",
+        // The reading branch reads it twice.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { y = x * x + x; } x + y",
+        // `else if`.
+        "let mut x = a * a; let mut y = a; if a > 0.0 { y -= x * a; } else if flag { x = a * 3.0; } x + y",
+        // Nested `if` in the reading branch.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { if a > 0.0 { y = x; } else { y = x * 2.0; } } x + y",
+        // A loop in the reading branch whose `let` shadows the captured name for an iteration.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { for _ in 0..2 { let x = y * 2.0; y += x; } y += x; } x + y",
+        // A closure in the reading branch.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { y = m.map(|v| v * x).sum() + x; } x + y",
+        // A block in the reading branch.
+        "let mut x = a * a; let mut y = a; if flag { x = a; } else { { let x = a; y = x; } y += x; } x + y",
+    ];
+    for body in bodies {
+        let src = format!("fn f(flag: bool, a: f64, m: &Matrix2<f64>) -> f64 {{ {body} }}");
+        let (result, errors) = front("", &src);
+        assert!(errors.is_empty(), "{body}: unexpected errors: {errors:?}");
+        lower::assert_one_node_per_param(&result.expect("lowered").1);
+    }
 }
 
 // ---- adjoints ------------------------------------------------------------------------------
@@ -336,6 +385,78 @@ fn wrt_errors() {
 }
 
 #[test]
+fn a_misspelt_local_is_one_error() {
+    let message = error(
+        "fn loss(x: &Vector3<f64>) -> f64 { let residual = x * 2.0; residal.norm_squared() }",
+    );
+    assert!(
+        message.starts_with(
+            "cannot find `residal` among the parameters and locals of `loss`; did you mean `residual`?"
+        ),
+        "{message}"
+    );
+    let message = error(
+        "fn loss(x: &Vector3<f64>, s: f64) -> f64 { let total = x.sum(); if s > 0.0 { x.map(|v| v * totl).sum() } else { total } }",
+    );
+    assert!(message.contains("did you mean `total`?"), "{message}");
+    // Constants of the module, and names like no local, are read as written.
+    for body in [
+        "x.sum() * SCALE",
+        "x.sum() * weight",
+        "x.sum() * convert(half)",
+    ] {
+        let (_, errors) = front(
+            "",
+            &format!("fn loss(x: &Vector3<f64>) -> f64 {{ {body} }}"),
+        );
+        assert!(errors.is_empty(), "{body}: {errors:?}");
+    }
+}
+
+#[test]
+fn a_misspelt_wrt_name_keeps_the_gradient_type_of_the_parameter_it_resembles() {
+    let (result, errors) = front(
+        "wrt(x, betta)",
+        "fn f(alpha: f64, beta: &Vector3<f64>, x: &Matrix3<f64>, n: usize) -> f64 { alpha * x.sum() + beta.sum() }",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(result.expect("lowered").0.wrt, [2, 1]);
+}
+
+#[test]
+fn edit_distances() {
+    for (a, b, d) in [
+        ("betta", "beta", 1),
+        ("kitten", "sitting", 3),
+        ("", "abc", 3),
+        ("same", "same", 0),
+        ("ab", "ba", 2),
+    ] {
+        assert_eq!(ast::edit_distance(a, b), d, "{a} {b}");
+        assert_eq!(ast::edit_distance(b, a), d, "{b} {a}");
+    }
+}
+
+#[test]
+fn wrt_on_a_matrix_valued_function_is_an_error() {
+    let (_, errors) = front(
+        "wrt(x)",
+        "fn layer(w: &Matrix3<f64>, x: &Vector3<f64>) -> Vector3<f64> { w * x }",
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("gets only `layer_vjp`") && errors[0].contains("`#[jacobian]`"),
+        "{errors:?}"
+    );
+    // Without `wrt`, a matrix-valued function is a valid helper.
+    let (_, errors) = front(
+        "",
+        "fn layer(w: &Matrix3<f64>, x: &Vector3<f64>) -> Vector3<f64> { w * x }",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
 fn body_errors() {
     let cases = [
         (
@@ -383,6 +504,18 @@ fn body_errors() {
             "may use scalars from outside, but `w` is a 3×3 matrix",
         ),
         ("fn f(x: f64) -> f64 { f(x) }", "`f` calls itself"),
+        (
+            "fn f(x: &Vector3<f64>) -> f64 { let mut t = 0.0; for i in 0..3 { t += x[i + 1]; } t }",
+            "index `[3]` is out of range for `x`, which is 3×1",
+        ),
+        (
+            "fn f(x: &Matrix3<f64>) -> f64 { let mut t = 0.0; for k in 0..3 { t += x[(k, k - 1)]; } t }",
+            "index `[(0, -1)]` is out of range for `x`: it is negative",
+        ),
+        (
+            "fn f(x: &Vector3<f64>, n: usize) -> f64 { x[n + 1] }",
+            "indices must be integer literals, loop counters, or `+ - *` of those",
+        ),
     ];
     for (src, fragment) in cases {
         let (_, errors) = front("", src);

@@ -6,7 +6,7 @@
 //! After: `v4 = map v3` with the closure's scalar program, `v1 = sigmoid v0`, nested in it.
 
 use quote::{ToTokens, quote};
-use syn::{Expr, Pat};
+use syn::{BinOp, Expr, Pat, UnOp};
 
 use super::{Binding, Body, Lowerer, METHODS};
 use crate::ir::{CallArg, CallSite, Finish, Func, Loc, Op, Program, Shape, ValueId};
@@ -289,35 +289,73 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn index(&mut self, e: &Expr, i: &syn::ExprIndex) -> Option<ValueId> {
-        let literal = |e: &Expr| match e {
+        let pair = match &*i.index {
+            Expr::Tuple(t) if t.elems.len() == 2 => Some((&t.elems[0], &t.elems[1])),
+            _ => None,
+        };
+        let (row, col) = match pair {
+            Some((row, col)) => (self.known(row), self.known(col)),
+            None => (self.known(&i.index), Some(0)),
+        };
+        let (Some(row), Some(col)) = (row, col) else {
+            self.cx.error_spanned_by(
+                &i.index,
+                "indices must be integer literals, loop counters, or `+ - *` of those, \
+                 as in `m[(0, 1)]`, `v[i]` or `m[(i + 1, 2 * i)]`",
+            );
+            return None;
+        };
+        let (Ok(row), Ok(col)) = (usize::try_from(row), usize::try_from(col)) else {
+            let written = match pair {
+                Some(_) => format!("[({row}, {col})]"),
+                None => format!("[{row}]"),
+            };
+            self.cx.error_spanned_by(
+                e,
+                format!(
+                    "index `{written}` is out of range for `{}`: it is negative",
+                    text::expr(&i.expr)
+                ),
+            );
+            return None;
+        };
+        // `v[i]`: whether `i` is a row or a column is decided by `shape`.
+        let col = if pair.is_some() { col } else { usize::MAX };
+        let a = self.expr(&i.expr)?;
+        self.push(Op::Index(row, col), vec![a], e)
+    }
+
+    /// The value of an integer known while lowering: a literal, a loop counter, or `+ - *` and
+    /// parentheses of those, as in `v[i + 1]` or `m[(2 * i, i - 1)]`. `None` for anything else
+    /// (an integer parameter is known only at run time) and on overflow.
+    pub(super) fn known(&self, e: &Expr) -> Option<i64> {
+        match e {
             Expr::Lit(syn::ExprLit {
                 lit: syn::Lit::Int(int),
                 ..
-            }) => int.base10_parse::<usize>().ok(),
-            // A loop counter.
+            }) => int.base10_parse().ok(),
+            Expr::Paren(p) => self.known(&p.expr),
+            Expr::Group(g) => self.known(&g.expr),
+            Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => self.known(&u.expr)?.checked_neg(),
+            Expr::Binary(b) => {
+                let (l, r) = (self.known(&b.left)?, self.known(&b.right)?);
+                match b.op {
+                    BinOp::Add(_) => l.checked_add(r),
+                    BinOp::Sub(_) => l.checked_sub(r),
+                    BinOp::Mul(_) => l.checked_mul(r),
+                    _ => None,
+                }
+            }
             Expr::Path(p) => match p.path.get_ident().and_then(|n| {
                 self.scope
                     .get(&n.to_string())
                     .or_else(|| self.outer?.get(&n.to_string()))
             }) {
-                Some(Binding::Known(i)) => usize::try_from(*i).ok(),
+                Some(Binding::Known(i)) => Some(*i),
                 _ => None,
             },
             _ => None,
-        };
-        let (row, col) = match &*i.index {
-            Expr::Tuple(t) if t.elems.len() == 2 => (literal(&t.elems[0]), literal(&t.elems[1])),
-            other => (literal(other), Some(usize::MAX)),
-        };
-        let (Some(row), Some(col)) = (row, col) else {
-            self.cx.error_spanned_by(
-                &i.index,
-                "indices must be integer literals or loop counters, as in `m[(0, 1)]` or `v[i]`",
-            );
-            return None;
-        };
-        let a = self.expr(&i.expr)?;
-        self.push(Op::Index(row, col), vec![a], e)
+        }
     }
 
     /// `m.map(|v| …)` or `m.map(f64::exp)`: the closure body becomes a scalar sub-program.

@@ -53,7 +53,7 @@ const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y
 `.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
-const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, `if`/`else` on conditions, \
+const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, blocks, `if`/`else` on conditions, \
 `for` loops over literal ranges, and a final expression or `return`";
 
 struct Lowerer<'a> {
@@ -69,6 +69,10 @@ struct Lowerer<'a> {
     /// Names of the captured outer values; capture `k` is the program's parameter
     /// `capture_offset + k`.
     captures: Vec<String>,
+    /// The node of each capture, by index: a name captured again (after a `let` that shadowed it
+    /// went out of scope, or as a branch result it passes through) reuses it, so the program has
+    /// one parameter node per capture and its gradient is all in one place.
+    capture_nodes: HashMap<usize, ValueId>,
     capture_offset: usize,
     /// What is being lowered, for what it may do (`return`, assign to outer variables).
     body: Body,
@@ -137,7 +141,33 @@ pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
     }
     let output = l.block(&item.block.stmts, Loc::of(&item.block));
     l.prog.output = output;
+    // Every lowering in the pass tests and the fuzz corpus is checked for what the reverse pass
+    // of a branch or closure relies on.
+    #[cfg(test)]
+    assert_one_node_per_param(&l.prog);
     l.prog
+}
+
+/// Asserts that `prog` and every program nested in it (branches, `map` closures) have at most one
+/// node of each `Param(k)`: the reverse pass of a nested program reads the gradient of a
+/// parameter from its node, so a second node of the same parameter would lose its gradient.
+#[cfg(test)]
+pub(crate) fn assert_one_node_per_param(prog: &Program) {
+    let mut seen = std::collections::HashSet::new();
+    for (id, node) in prog.nodes.iter().enumerate() {
+        match &node.op {
+            Op::Param(k) => assert!(
+                seen.insert(*k),
+                "`param {k}` has a second node v{id} in\n{prog}"
+            ),
+            Op::Map(sub) => assert_one_node_per_param(sub),
+            Op::Branch { then, otherwise } => {
+                assert_one_node_per_param(then);
+                assert_one_node_per_param(otherwise);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl<'a> Lowerer<'a> {
@@ -156,6 +186,7 @@ impl<'a> Lowerer<'a> {
             scope: HashMap::new(),
             outer,
             captures: Vec::new(),
+            capture_nodes: HashMap::new(),
             capture_offset: usize::from(body == Body::Closure),
             body,
             frames: Vec::new(),
@@ -209,6 +240,13 @@ impl Lowerer<'_> {
                     self.assign(&b.left, &b.right, compound(&b.op));
                 }
                 Stmt::Expr(Expr::ForLoop(f), _) => self.for_loop(f),
+                Stmt::Expr(Expr::Block(b), semi) if b.label.is_none() => {
+                    match self.block_statement(&b.block.stmts) {
+                        Tail::Value(v) if last && semi.is_none() => return Tail::Value(v),
+                        Tail::Poison if last && semi.is_none() => return Tail::Poison,
+                        _ => {}
+                    }
+                }
                 Stmt::Expr(Expr::If(e), semi) => match self.if_expr(e, last && semi.is_none()) {
                     Tail::Value(v) if last && semi.is_none() => return Tail::Value(v),
                     Tail::Poison if last && semi.is_none() => return Tail::Poison,
@@ -230,6 +268,16 @@ impl Lowerer<'_> {
             }
         }
         Tail::Unit
+    }
+
+    /// `{ … }`: its `let`s end with it; its assignments to variables outside it outlast it.
+    fn block_statement(&mut self, stmts: &[Stmt]) -> Tail {
+        self.frames.push(Vec::new());
+        self.depth += 1;
+        let tail = self.statements(stmts);
+        self.depth -= 1;
+        self.end_frame();
+        tail
     }
 
     /// Binds `name`, remembering what it shadowed when inside a loop iteration.
@@ -442,6 +490,9 @@ impl Lowerer<'_> {
             // A call that reads no value of the function is a constant, evaluated as written:
             // `convert(0.5)`, `T::one()`, `T::from_f64(2.0).unwrap()`.
             Expr::MethodCall(_) | Expr::Call(_) if !self.mentions_values(e.to_token_stream()) => {
+                if self.reports_misspelling(e) {
+                    return None;
+                }
                 self.push(Op::Const(e.to_token_stream()), Vec::new(), e)
             }
             Expr::MethodCall(m) => self.method(e, m),
@@ -449,12 +500,16 @@ impl Lowerer<'_> {
             Expr::Cast(c) => self.cast(e, c),
             Expr::Index(i) => self.index(e, i),
             Expr::Block(b) if b.label.is_none() => {
-                self.frames.push(Vec::new());
-                self.depth += 1;
-                let value = self.block(&b.block.stmts, Loc::of(&b.block));
-                self.depth -= 1;
-                self.end_frame();
-                value
+                match self.block_statement(&b.block.stmts) {
+                    Tail::Value(v) => Some(v),
+                    Tail::Poison => None,
+                    Tail::Unit => {
+                        self.cx.push(Loc::of(&b.block).error(
+                            "this block has no value: end it with an expression, without `;`",
+                        ));
+                        None
+                    }
+                }
             }
             Expr::If(i) => match self.if_expr(i, true) {
                 Tail::Value(value) => Some(value),
@@ -543,9 +598,50 @@ impl Lowerer<'_> {
                 None
             }
             Some(Binding::Flag(tokens)) => self.push(Op::BoolConst(tokens), Vec::new(), e),
+            None if self.reports_misspelling(e) => None,
             // Not a parameter or local: a `const` item of the enclosing module.
             None => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
         }
+    }
+
+    /// Reports a name in `e` that is not a parameter or local but is spelt almost like one: a
+    /// misspelling, which would otherwise be reported by rustc twice, in the function and in its
+    /// generated companion, where the locals it resembles have other names. Reported here, the
+    /// function is emitted without its body and this is the one error. A constant from outside
+    /// the function is written in `UPPER_CASE` and is never taken for a misspelling.
+    fn reports_misspelling(&self, e: &Expr) -> bool {
+        let mut names = Vec::new();
+        bare_names(e, &mut names);
+        let mut reported = false;
+        for name in names {
+            let written = name.to_string();
+            if self.scope.contains_key(&written)
+                || self.outer.is_some_and(|o| o.contains_key(&written))
+                || !written.chars().any(char::is_lowercase)
+            {
+                continue;
+            }
+            let limit = written.chars().count().max(3) / 3;
+            let closest = self
+                .scope
+                .keys()
+                .chain(self.outer.into_iter().flat_map(HashMap::keys))
+                .map(|known| (ast::edit_distance(&written, known), known))
+                .filter(|&(distance, _)| distance <= limit)
+                .min();
+            if let Some((_, known)) = closest {
+                self.cx.error_spanned_by(
+                    name,
+                    format!(
+                        "cannot find `{written}` among the parameters and locals of `{}`; did you mean `{known}`? \
+                         (a constant from outside the function is named in `UPPER_CASE`)",
+                        self.env.function
+                    ),
+                );
+                reported = true;
+            }
+        }
+        reported
     }
 
     /// Whether `tokens` name a parameter or local of the function (a value to differentiate).
@@ -594,12 +690,16 @@ impl Lowerer<'_> {
                 self.captures.len() - 1
             }
         };
+        if let Some(&param) = self.capture_nodes.get(&k) {
+            return Some(Binding::Value(param));
+        }
         let param = self.prog.push(
             Op::Param(self.capture_offset + k),
             Vec::new(),
             loc,
             name.to_string(),
         );
+        self.capture_nodes.insert(k, param);
         Some(Binding::Value(param))
     }
 
@@ -687,6 +787,35 @@ impl Lowerer<'_> {
             }
             _ => None,
         }
+    }
+}
+
+/// The single names `e` reads as values (not paths, methods or called functions), in order.
+fn bare_names<'e>(e: &'e Expr, out: &mut Vec<&'e syn::Ident>) {
+    match e {
+        Expr::Path(p) if p.qself.is_none() => out.extend(p.path.get_ident()),
+        Expr::MethodCall(m) => {
+            bare_names(&m.receiver, out);
+            m.args.iter().for_each(|a| bare_names(a, out));
+        }
+        Expr::Call(c) => c.args.iter().for_each(|a| bare_names(a, out)),
+        Expr::Binary(b) => {
+            bare_names(&b.left, out);
+            bare_names(&b.right, out);
+        }
+        Expr::Unary(u) => bare_names(&u.expr, out),
+        Expr::Paren(p) => bare_names(&p.expr, out),
+        Expr::Group(g) => bare_names(&g.expr, out),
+        Expr::Reference(r) => bare_names(&r.expr, out),
+        Expr::Cast(c) => bare_names(&c.expr, out),
+        Expr::Field(f) => bare_names(&f.base, out),
+        Expr::Index(i) => {
+            bare_names(&i.expr, out);
+            bare_names(&i.index, out);
+        }
+        Expr::Tuple(t) => t.elems.iter().for_each(|a| bare_names(a, out)),
+        Expr::Array(a) => a.elems.iter().for_each(|a| bare_names(a, out)),
+        _ => {}
     }
 }
 
