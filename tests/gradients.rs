@@ -1666,3 +1666,32 @@ mod trace_chains {
         }
     }
 }
+
+/// The norm at zero: its kink gets the subgradient 0, not 0/0.
+mod norm_at_zero {
+    use super::common::{Rng, SEEDS, assert_close};
+    use matgrad::gradient;
+    use matgrad::nalgebra::Vector3;
+
+    #[gradient]
+    fn distance(a: &Vector3<f64>, b: &Vector3<f64>) -> f64 {
+        (a - b).norm()
+    }
+
+    #[test]
+    fn the_norm_of_zero_has_gradient_zero() {
+        for seed in SEEDS {
+            let a: Vector3<f64> = Rng::new(seed).vector();
+            let (value, (ga, gb)) = distance_grad(&a, &a);
+            assert_eq!(value, 0.0);
+            assert_eq!((ga, gb), (Vector3::zeros(), Vector3::zeros()));
+            // Away from zero: ∇a = (a − b)/‖a − b‖ = −∇b.
+            let b = a + Vector3::new(0.3, -0.2, 0.1);
+            let (value, (ga, gb)) = distance_grad(&a, &b);
+            assert_eq!(value, distance(&a, &b));
+            let unit = (a - b) / (a - b).norm();
+            assert_close(&ga, &unit, 1e-14);
+            assert_close(&gb, &-unit, 1e-14);
+        }
+    }
+}

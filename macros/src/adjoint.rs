@@ -61,6 +61,9 @@ pub enum AExpr {
     Helper(Func, Box<AExpr>),
     Powi(Box<AExpr>, TokenStream),
     Powf(Box<AExpr>, Box<AExpr>),
+    /// a/b for scalars, and 0 where b = 0: the scale of a norm's adjoint, ⟨A, dA⟩/‖A‖, whose
+    /// subgradient at A = 0 is taken to be 0.
+    DivOrZero(Box<AExpr>, Box<AExpr>),
     /// The adjoint of argument `input` of the `map` node `node`: the closure's derivative
     /// applied entry by entry (a matrix for the mapped matrix, a sum for a captured scalar).
     MapAdj {
@@ -143,7 +146,8 @@ impl AExpr {
             | AExpr::Dot(a, b)
             | AExpr::ComponentMul(a, b)
             | AExpr::ComponentDiv(a, b)
-            | AExpr::Powf(a, b) => vec![a, b],
+            | AExpr::Powf(a, b)
+            | AExpr::DivOrZero(a, b) => vec![a, b],
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -197,6 +201,7 @@ impl AExpr {
             AExpr::ComponentMul(a, b) => AExpr::ComponentMul(x(a), x(b)),
             AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(x(a), x(b)),
             AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
+            AExpr::DivOrZero(a, b) => AExpr::DivOrZero(x(a), x(b)),
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -255,6 +260,7 @@ impl AExpr {
             | AExpr::Helper(..)
             | AExpr::Powi(..)
             | AExpr::Powf(..)
+            | AExpr::DivOrZero(..)
             | AExpr::Shared(_)
             | AExpr::Seed(_)
             | AExpr::Field { .. } => {}
@@ -294,6 +300,7 @@ impl AExpr {
             | AExpr::Helper(..)
             | AExpr::Powi(..)
             | AExpr::Powf(..)
+            | AExpr::DivOrZero(..)
             | AExpr::Shared(_)
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
@@ -373,6 +380,7 @@ impl fmt::Display for AExpr {
             AExpr::Helper(h, a) => write!(f, "{}({a})", h.name()),
             AExpr::Powi(a, n) => write!(f, "{a}.powi({})", crate::text::tokens(n)),
             AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
+            AExpr::DivOrZero(a, b) => write!(f, "({a} / {b} or 0)"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
             AExpr::Shared(k) => write!(f, "t{k}"),
             AExpr::Seed(j) => write!(f, "seed{j}"),

@@ -237,7 +237,8 @@ impl Deriver<'_> {
             AExpr::Mul(a, b) | AExpr::MatMul(a, b) => infix(&r(a), "·", &r(b), PRODUCT),
             // Scalars go in front: s·A.
             AExpr::Scale(a, s) => infix(&r(s), "·", &r(a), PRODUCT),
-            AExpr::Div(a, b) | AExpr::DivBy(a, b) => {
+            // A division by a norm reads as one; its value 0 at the kink is in the docs.
+            AExpr::Div(a, b) | AExpr::DivBy(a, b) | AExpr::DivOrZero(a, b) => {
                 Math::new(format!("{}/{}", r(a).at(PRODUCT), r(b).at(ATOM)), PRODUCT)
             }
             AExpr::Transpose(a) => postfix(&r(a), "ᵀ"),

@@ -343,7 +343,7 @@ fn shrink(attr: &TokenStream, item: &TokenStream, valid: bool, why: &str) -> Tok
 // ---- randomness ----------------------------------------------------------------------------
 
 /// splitmix64 (Steele, Lea and Flood, 2014): tiny, and the same everywhere.
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     fn next_u64(&mut self) -> u64 {
@@ -1639,14 +1639,14 @@ impl<'r> Gen<'r> {
 }
 
 /// One generated case: attribute arguments, the item, and whether it is in the language.
-struct Case {
-    attr: String,
-    item: String,
-    valid: bool,
+pub struct Case {
+    pub attr: String,
+    pub item: String,
+    pub valid: bool,
 }
 
 /// Generates one function with the given chance of odd constructs at each choice.
-fn generate(rng: &mut Rng, odd: u64) -> Case {
+pub fn generate(rng: &mut Rng, odd: u64) -> Case {
     let mut g = Gen::new(rng, odd);
     let (attr, header) = g.signature();
     let body = g.body();

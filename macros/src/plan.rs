@@ -526,6 +526,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Helper(..)
         | AExpr::Powi(..)
         | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
         | AExpr::Shared(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
@@ -558,5 +559,57 @@ impl Update {
                 f(b);
             }
         }
+    }
+}
+
+impl std::fmt::Display for Plan<'_> {
+    /// The textual form: forward statements, reverse statements, then each nested plan,
+    /// indented under the node and role it serves.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let prog = self.prog;
+        for step in &self.forward {
+            match step {
+                Forward::Value(id) => writeln!(f, "v{id} = {}", prog.nodes[*id].text)?,
+                Forward::Factor(a) => writeln!(f, "lu(v{a})")?,
+                Forward::FromFactor(id) => writeln!(f, "v{id} = {} from lu", prog.nodes[*id].text)?,
+                Forward::TraceDot(id) => writeln!(f, "v{id} = tr_dot {}", prog.nodes[*id].text)?,
+                Forward::Solve(id) => writeln!(f, "v{id} = {} keeping lu", prog.nodes[*id].text)?,
+                Forward::TraceChain(id, plan) => {
+                    writeln!(f, "v{id} = trace chain, windows {:?}", plan.windows)?;
+                }
+                Forward::Branch(id) => writeln!(f, "v{id} = if …")?,
+            }
+        }
+        for step in &self.reverse {
+            match step {
+                Reverse::Share { index, expr } => writeln!(f, "t{index} = {expr}")?,
+                Reverse::Declare { target, expr, .. } => writeln!(f, "g{target} = {expr}")?,
+                Reverse::Update { target, update } => match update {
+                    Update::Add(e) => writeln!(f, "g{target} += {e}")?,
+                    Update::Sub(e) => writeln!(f, "g{target} -= {e}")?,
+                    Update::Entry(i, j, e) => writeln!(f, "g{target}[({i}, {j})] += {e}")?,
+                    Update::Constant(e) => writeln!(f, "g{target} += {e}·𝟙")?,
+                    Update::Diagonal(e, _) => writeln!(f, "g{target} += {e}·I")?,
+                    Update::Product {
+                        kernel,
+                        negate,
+                        alpha,
+                        a,
+                        b,
+                    } => {
+                        let sign = if *negate { "-" } else { "" };
+                        let alpha = alpha.as_ref().map_or("1".to_string(), ToString::to_string);
+                        writeln!(f, "g{target} += {kernel:?}({sign}{alpha}, {a}, {b})")?;
+                    }
+                },
+            }
+        }
+        for ((id, role), child) in &self.children {
+            writeln!(f, "v{id} {role:?}:")?;
+            for line in child.to_string().lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        Ok(())
     }
 }

@@ -265,10 +265,10 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
             0,
             AExpr::Scale(val(args[0]), Box::new(AExpr::Mul(AExpr::lit("2.0"), g()))),
         )),
-        // d‖A‖ = ⟨A, dA⟩/‖A‖ ⇒ Ā += (z̄/z)·A
+        // d‖A‖ = ⟨A, dA⟩/‖A‖ ⇒ Ā += (z̄/z)·A, and 0 at A = 0 (a subgradient of the kink)
         Op::Norm => out.push((
             0,
-            AExpr::Scale(val(args[0]), Box::new(AExpr::Div(g(), z()))),
+            AExpr::Scale(val(args[0]), Box::new(AExpr::DivOrZero(g(), z()))),
         )),
         // d(A∘B) = dA∘B + A∘dB ⇒ Ā += Z̄∘B, B̄ += Z̄∘A
         Op::ComponentMul => {

@@ -84,7 +84,8 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
-        | AExpr::Powf(..) => Shape::Scalar,
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..) => Shape::Scalar,
     }
 }
 

@@ -284,7 +284,7 @@ fn adjoint_of_matrix_rules() {
         ("a.trace()", "g0 += g1·I3\n"),
         ("a.mean()", "g0 += (g1 / 9.0)·𝟙3×3\n"),
         ("a.transpose().sum()", "g1 += g2·𝟙3×3\ng0 += g1ᵀ\n"),
-        ("a.norm()", "g0 += (v0 * (g1 / v1))\n"),
+        ("a.norm()", "g0 += (v0 * (g1 / v1 or 0))\n"),
         ("a[(1, 2)]", "g0 += g1·e(1, 2) of 3×3\n"),
         ("(a * 2.0).sum()", "g2 += g3·𝟙3×3\ng0 += (g2 * v1)\n"),
         ("(a / 2.0).sum()", "g2 += g3·𝟙3×3\ng0 += (g2 / v1)\n"),

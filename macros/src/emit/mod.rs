@@ -560,6 +560,14 @@ impl Emitter<'_> {
                 let x = self.expr(x).place;
                 Operand::temp(quote!(#x.powi(#n)))
             }
+            AExpr::DivOrZero(a, b) => {
+                let (a, b) = (self.expr(a).place, self.expr(b).place);
+                let zero = self.lit(0.0);
+                Operand::temp(quote!({
+                    let __mg_d = #b;
+                    if __mg_d == #zero { #zero } else { #a / __mg_d }
+                }))
+            }
             AExpr::Powf(x, p) => {
                 let (x, p) = (self.expr(x).place, self.expr(p).place);
                 Operand::temp(quote!(#x.powf(#p)))

@@ -62,6 +62,51 @@ impl Constants {
             Expr::Path(path) => self
                 .named_float(path)
                 .map_or_else(|| unknown(e, "a float"), Ok),
+            Expr::Binary(b) => {
+                let (l, r) = (self.float_expr(&b.left)?, self.float_expr(&b.right)?);
+                match b.op {
+                    BinOp::Add(_) => Ok(l + r),
+                    BinOp::Sub(_) => Ok(l - r),
+                    BinOp::Mul(_) => Ok(l * r),
+                    BinOp::Div(_) => Ok(l / r),
+                    _ => unknown(e, "a float"),
+                }
+            }
+            // A function of constants is a constant: `(1.0).tanh()`, `2.0_f64.powi(3)`.
+            Expr::MethodCall(m) => {
+                let x = self.float_expr(&m.receiver)?;
+                let args: Vec<&Expr> = m.args.iter().collect();
+                match (m.method.to_string().as_str(), args.as_slice()) {
+                    ("powi", [n]) => Ok(
+                        x.powi(i32::try_from(self.int_expr(n)?).map_err(|err| err.to_string())?)
+                    ),
+                    ("powf", [p]) => Ok(x.powf(self.float_expr(p)?)),
+                    (name, []) => {
+                        scalar_function(name, x).map_or_else(|| unknown(e, "a float"), Ok)
+                    }
+                    _ => unknown(e, "a float"),
+                }
+            }
+            // matgrad's helpers of a constant: `sigmoid(1.0)`, `matgrad::softplus(C)`.
+            Expr::Call(c) => {
+                let args: Vec<&Expr> = c.args.iter().collect();
+                let Expr::Path(path) = &*c.func else {
+                    return unknown(e, "a float");
+                };
+                let name = path.path.segments.last().map(|s| s.ident.to_string());
+                match (name.as_deref(), args.as_slice()) {
+                    (Some("sigmoid"), [x]) => Ok(super::Num::sigmoid(self.float_expr(x)?)),
+                    (Some("softplus"), [x]) => Ok(super::Num::softplus(self.float_expr(x)?)),
+                    // `f64::powi(x, n)`, `f64::max(a, b)`, `f64::sin(x)`: methods called as paths.
+                    (Some("powi"), [x, n]) => Ok(self
+                        .float_expr(x)?
+                        .powi(i32::try_from(self.int_expr(n)?).map_err(|err| err.to_string())?)),
+                    (Some("powf"), [x, p]) => Ok(self.float_expr(x)?.powf(self.float_expr(p)?)),
+                    (Some(name), [x]) => scalar_function(name, self.float_expr(x)?)
+                        .map_or_else(|| unknown(e, "a float"), Ok),
+                    _ => unknown(e, "a float"),
+                }
+            }
             _ => unknown(e, "a float constant"),
         }
     }
@@ -237,6 +282,21 @@ fn standard_constant(name: &str) -> Option<f64> {
         "MIN_POSITIVE" => f64::MIN_POSITIVE,
         "INFINITY" => f64::INFINITY,
         "NEG_INFINITY" => f64::NEG_INFINITY,
+        _ => return None,
+    })
+}
+
+/// The scalar methods a constant may apply, by name.
+fn scalar_function(name: &str, x: f64) -> Option<f64> {
+    Some(match name {
+        "exp" => x.exp(),
+        "ln" => x.ln(),
+        "ln_1p" => x.ln_1p(),
+        "sqrt" => x.sqrt(),
+        "sin" => x.sin(),
+        "cos" => x.cos(),
+        "tanh" => x.tanh(),
+        "abs" => x.abs(),
         _ => return None,
     })
 }

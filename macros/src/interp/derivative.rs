@@ -11,15 +11,16 @@
 
 use std::collections::BTreeMap;
 
-use super::{Env, Mat, Num, Value, node_value};
+use super::{Env, Mat, Value, node_value};
 use crate::adjoint::AExpr;
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
 use crate::plan::{Config, Forward, Kernel, Plan, Reverse, Role, Update};
 
 /// What one run of a plan produced.
 pub struct Outcome {
-    /// The result of the body (a branch's results as a tuple).
-    pub value: Value<f64>,
+    /// The result of the body (a branch's results as a tuple); `None` for a derivative body,
+    /// which computes only what its adjoint reads.
+    pub value: Option<Value<f64>>,
     /// For each differentiated parameter, in the order of the plan's `wrt`, its gradient.
     pub gradients: Vec<Value<f64>>,
 }
@@ -59,13 +60,14 @@ pub fn run_plan(
         .collect::<Result<_, _>>()?;
     let results = prog.results();
     let value = match prog.output {
-        Some(out) => state.value(out)?,
-        None => Value::Tuple(
+        _ if plan.config.adjoint_only => None,
+        Some(out) => Some(state.value(out)?),
+        None => Some(Value::Tuple(
             results
                 .iter()
                 .map(|&r| state.value(r))
                 .collect::<Result<_, _>>()?,
-        ),
+        )),
     };
     Ok(Outcome { value, gradients })
 }
@@ -106,6 +108,11 @@ impl State<'_, '_> {
 
     fn forward(&mut self) -> Result<(), String> {
         let prog = self.plan.prog;
+        for (id, node) in prog.nodes.iter().enumerate() {
+            if let Op::Param(k) = node.op {
+                self.values[id] = Some(super::param(self.inputs, k)?);
+            }
+        }
         for step in &self.plan.forward {
             let id = match step {
                 // The factorisation is the matrix's own; inverse and determinant recompute it.
@@ -147,11 +154,6 @@ impl State<'_, '_> {
             }
             self.values[id] = Some(value);
         }
-        for (id, node) in prog.nodes.iter().enumerate() {
-            if let Op::Param(k) = node.op {
-                self.values[id] = Some(super::param(self.inputs, k)?);
-            }
-        }
         Ok(())
     }
 
@@ -172,19 +174,19 @@ impl State<'_, '_> {
                     let current = self.adjoints[*target]
                         .take()
                         .ok_or_else(|| format!("g{target} is updated before it is declared"))?;
-                    self.adjoints[*target] = Some(self.update(current, *target, update)?);
+                    self.adjoints[*target] = Some(self.update(&current, *target, update)?);
                 }
             }
         }
         Ok(())
     }
 
-    fn update(&self, g: Value<f64>, target: ValueId, u: &Update) -> Result<Value<f64>, String> {
+    fn update(&self, g: &Value<f64>, target: ValueId, u: &Update) -> Result<Value<f64>, String> {
         let shape = self.plan.prog.shape(target);
-        let add = |x: Value<f64>| super::arithmetic('+', &g, &x);
+        let add = |x: Value<f64>| super::arithmetic('+', g, &x);
         match u {
             Update::Add(e) => add(self.eval(e)?),
-            Update::Sub(e) => super::arithmetic('-', &g, &self.eval(e)?),
+            Update::Sub(e) => super::arithmetic('-', g, &self.eval(e)?),
             Update::Entry(i, j, s) => add(one_hot(self.eval(s)?.scalar()?, shape, *i, *j, self)?),
             Update::Constant(s) => add(fill(self.eval(s)?.scalar()?, shape, self)?),
             Update::Diagonal(s, n) => {
@@ -281,6 +283,10 @@ impl State<'_, '_> {
                 Value::Scalar(scalar(a)?.powi(n))
             }
             AExpr::Powf(a, p) => Value::Scalar(scalar(a)?.powf(scalar(p)?)),
+            AExpr::DivOrZero(a, b) => {
+                let d = scalar(b)?;
+                Value::Scalar(if d == 0.0 { 0.0 } else { scalar(a)? / d })
+            }
             AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input)?,
             AExpr::Shared(k) => self
                 .shared
@@ -316,8 +322,8 @@ impl State<'_, '_> {
                 exponent,
             } => {
                 let a = self.value(*base)?;
-                let k = u32::try_from(self.env.constants.int(exponent)?)
-                    .map_err(|e| e.to_string())?;
+                let k =
+                    u32::try_from(self.env.constants.int(exponent)?).map_err(|e| e.to_string())?;
                 Value::Matrix(power_adjoint(a.matrix()?, ev(adjoint)?.matrix()?, k)?)
             }
         })
@@ -346,11 +352,19 @@ impl State<'_, '_> {
         for k in 0..a.data.len() {
             inputs[0] = Value::Scalar(a.data[k]);
             let seeds = [Value::Scalar(g.data[k])];
-            let out = run_plan(child, &inputs, &seeds, Some(Value::Scalar(z.data[k])), self.env)?;
+            let out = run_plan(
+                child,
+                &inputs,
+                &seeds,
+                Some(Value::Scalar(z.data[k])),
+                self.env,
+            )?;
             entries.push(out.gradients.first().ok_or("no gradient")?.scalar()?);
         }
         if input == 0 {
-            Ok(Value::Matrix(Mat::from_column_major(a.rows, a.cols, entries)?))
+            Ok(Value::Matrix(Mat::from_column_major(
+                a.rows, a.cols, entries,
+            )?))
         } else {
             Ok(Value::Scalar(entries.iter().sum()))
         }
@@ -463,7 +477,11 @@ impl State<'_, '_> {
             let i = (start + j) % k;
             let f = self.value(n.args[i])?;
             let f = f.matrix()?;
-            let f = if transposed[i] { f.transpose() } else { f.clone() };
+            let f = if transposed[i] {
+                f.transpose()
+            } else {
+                f.clone()
+            };
             product = Some(match product {
                 None => f,
                 Some(p) => p.matmul(&f)?,

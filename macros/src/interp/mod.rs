@@ -16,6 +16,7 @@ mod constants;
 mod derivative;
 mod mat;
 mod num;
+mod property;
 mod tests;
 
 use std::collections::BTreeMap;
@@ -28,7 +29,7 @@ use crate::types::Kind;
 use crate::{args, ast, fuse, lower, shape, text};
 
 pub use constants::Constants;
-pub use derivative::{Outcome, planned_gradient, run_plan};
+pub use derivative::planned_gradient;
 pub use mat::Mat;
 pub use num::{Dual, Num};
 
@@ -146,7 +147,7 @@ impl<'r> Env<'r> {
     /// [`MAX_CALL_DEPTH`].
     fn callee(&self, constants: Constants) -> Result<Env<'r>, String> {
         if self.depth >= MAX_CALL_DEPTH {
-            return Err(format!("calls more than {MAX_CALL_DEPTH} deep"));
+            return Err(format!("more than {MAX_CALL_DEPTH} calls deep"));
         }
         Ok(Env {
             constants,
