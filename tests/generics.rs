@@ -87,6 +87,22 @@ fn fixed_solve_in_a_generic_function_matches_the_closed_form() {
     }
 }
 
+/// A const generic size read as a number: the mean by hand.
+#[gradient]
+fn mean_of<const N: usize>(x: &SVector<f64, N>) -> f64 {
+    x.sum() / (N as f64) + x[0] * (N as f64)
+}
+
+#[test]
+fn a_const_generic_size_cast_to_a_float_is_a_number() {
+    let x = SVector::<f64, 4>::new(1.0, -2.0, 0.5, 3.0);
+    let (value, grad) = mean_of_grad(&x);
+    common::assert_same_value(value, mean_of(&x), "mean_of_grad");
+    // ∇ = 𝟙/N + N·e₀.
+    let expected = SVector::<f64, 4>::new(0.25 + 4.0, 0.25, 0.25, 0.25);
+    assert_close(&grad, &expected, 1e-15);
+}
+
 #[test]
 fn ols_at_two_sizes_matches_the_closed_form() {
     for seed in SEEDS {

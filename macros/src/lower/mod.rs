@@ -773,6 +773,14 @@ impl Lowerer<'_> {
                 );
                 Some(quote!((#l #op #r)))
             }
+            // A const generic size is an integer known to the compiler: `N as f64` is a cast.
+            Expr::Path(p)
+                if p.path
+                    .get_ident()
+                    .is_some_and(|i| self.env.consts.iter().any(|c| i == c)) =>
+            {
+                Some(e.to_token_stream())
+            }
             Expr::Path(p) => {
                 let name = p.path.get_ident()?.to_string();
                 let binding = self.scope.get(&name).or_else(|| self.outer?.get(&name))?;
