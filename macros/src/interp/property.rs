@@ -228,6 +228,25 @@ mod tests {
                 "wrt(a)",
                 "fn f(a: &Matrix3<f64>, c: f64) -> f64 { let i = a.try_inverse().unwrap(); (i * c).sum() + a.determinant().abs().ln() }",
             ),
+            // A sum's adjoint s·𝟙 meets an entrywise product: s must not be lost.
+            (
+                "",
+                "fn f(a: &Matrix3<f64>, b: &Matrix3<f64>, s: f64) -> f64 { a.component_mul(b).sum() * s }",
+            ),
+            // Outer products accumulated into an adjoint that already holds a value (`ger`).
+            (
+                "",
+                "fn f(w: &Matrix3<f64>, x: &Vector3<f64>, y: &Vector3<f64>) -> f64 { (w * x).map(|v| v.tanh()).sum() + (w * y).norm_squared() }",
+            ),
+            // A solve with only one of its operands differentiated, each way.
+            (
+                "wrt(a)",
+                "fn f(a: &Matrix3<f64>, b: &Vector3<f64>) -> f64 { a.lu().solve(b).unwrap().norm_squared() }",
+            ),
+            (
+                "wrt(b)",
+                "fn f(a: &Matrix3<f64>, b: &Vector3<f64>) -> f64 { a.lu().solve(b).unwrap().norm_squared() }",
+            ),
         ];
         let mut tally = Tally::default();
         for (k, (attr, src)) in cases.iter().enumerate() {
@@ -236,7 +255,7 @@ mod tests {
                 tally.add(attr, src, check(attr, src, &mut draw));
             }
         }
-        tally.assert_clean(28);
+        tally.assert_clean(44);
     }
 
     #[test]
