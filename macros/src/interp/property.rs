@@ -8,7 +8,7 @@
 //! result that is not finite) is skipped and counted, never compared; the tests require most
 //! cases to be compared.
 
-use super::{Env, Mat, Value, compile, gradient, planned_gradient};
+use super::{Env, Function, Mat, Registry, Value, compile, gradient, planned_gradient};
 use crate::ir::Dim;
 use crate::types::Kind;
 
@@ -53,12 +53,38 @@ fn size(d: Dim) -> usize {
 
 /// Compiles `attr`/`src`, draws inputs, and compares the planned gradient with the dual one.
 pub fn check(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
+    check_with(&[], attr, src, draw)
+}
+
+/// [`check`] for a function that calls the functions `helpers` (each `(attr, src)`), which are
+/// registered under their names.
+pub fn check_with(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Draw) -> Verdict {
+    let mut registry = Registry::new();
+    for (helper_attr, helper) in helpers {
+        match compile(helper_attr, helper) {
+            Ok((func, prog)) => {
+                let name = func.name.to_string();
+                let constants = super::Constants::default();
+                registry.insert(
+                    name,
+                    Function {
+                        func,
+                        prog,
+                        constants,
+                    },
+                );
+            }
+            Err(e) => return Verdict::Skipped(format!("a helper does not compile: {e}")),
+        }
+    }
     let (func, prog) = match compile(attr, src) {
         Ok(compiled) => compiled,
         Err(e) => return Verdict::Skipped(format!("does not compile: {e}")),
     };
     // The module constants the generated functions read.
-    let mut env = Env::default().float("C", 1.0).float("EPS", 1e-3);
+    let mut env = Env::with_functions(&registry)
+        .float("C", 1.0)
+        .float("EPS", 1e-3);
     for name in &func.env.consts {
         env = env.int(name, 3);
     }
@@ -256,6 +282,46 @@ mod tests {
             }
         }
         tally.assert_clean(44);
+    }
+
+    #[test]
+    fn calls_agree_with_dual_numbers() {
+        let helpers = [
+            (
+                "",
+                "fn inner(a: &Matrix3<f64>, x: &Vector3<f64>, s: f64) -> f64 { (a * x).map(|v| (v * s).tanh()).sum() }",
+            ),
+            (
+                "",
+                "fn layer(w: &Matrix3<f64>, x: &Vector3<f64>) -> Vector3<f64> { (w * x).map(|v| v.tanh()) }",
+            ),
+        ];
+        let cases = [
+            (
+                "",
+                "fn f(a: &Matrix3<f64>, x: &Vector3<f64>, s: f64) -> f64 { inner(a, x, s) * s + inner(a, x, 0.5) }",
+            ),
+            (
+                "wrt(x)",
+                "fn f(a: &Matrix3<f64>, x: &Vector3<f64>, s: f64) -> f64 { inner(a, x, s) }",
+            ),
+            (
+                "wrt(a)",
+                "fn f(a: &Matrix3<f64>, x: &Vector3<f64>, s: f64) -> f64 { inner(a, x, s) }",
+            ),
+            (
+                "",
+                "fn f(w: &Matrix3<f64>, x: &Vector3<f64>) -> f64 { let h: Vector3<f64> = layer(w, x); let y: Vector3<f64> = layer(w, &h); y.norm_squared() }",
+            ),
+        ];
+        let mut tally = Tally::default();
+        for (k, (attr, src)) in cases.iter().enumerate() {
+            for seed in 0..4 {
+                let mut draw = Draw(seed * 31 + k as u64);
+                tally.add(attr, src, check_with(&helpers, attr, src, &mut draw));
+            }
+        }
+        tally.assert_clean(16);
     }
 
     #[test]
