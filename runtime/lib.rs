@@ -113,8 +113,8 @@ pub use scalar::{sigmoid, softplus};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::linalg::{
-        determinant_gradient, kronecker_adjoint_left, kronecker_adjoint_right, lu_solve_transposed,
-        power_adjoint,
+        determinant_gradient, kronecker_adjoint_left, kronecker_adjoint_right, lu_solve,
+        lu_solve_transposed, power_adjoint, power_tangent,
     };
     pub use crate::scalar::{sigmoid, softplus};
     pub use core;

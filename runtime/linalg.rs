@@ -70,6 +70,21 @@ where
     x
 }
 
+/// A⁻¹·B through the LU factors of A: the tangent of a solve, dZ = A⁻¹(dB − dA·Z), reuses the
+/// factors of the forward solve. When the forward solve with the same factors succeeded, so
+/// does this one; the zero matrix returned otherwise is never reached from generated code.
+#[must_use]
+pub fn lu_solve<T: RealField + Copy, const N: usize, const K: usize>(
+    lu: &LU<T, Const<N>, Const<N>>,
+    b: &SMatrix<T, N, K>,
+) -> SMatrix<T, N, K>
+where
+    Const<N>: DimMin<Const<N>, Output = Const<N>>,
+{
+    lu.solve::<Const<N>, Const<K>, _>(b)
+        .unwrap_or_else(SMatrix::zeros)
+}
+
 /// The adjoint of A in Z = A⊗B: Āᵢⱼ = ⟨Z̄₍ᵢⱼ₎, B⟩, the inner product of B with block (i, j) of Z̄.
 #[must_use]
 pub fn kronecker_adjoint_left<
@@ -143,6 +158,28 @@ pub fn power_adjoint<T: RealField + Copy, const N: usize>(
     t
 }
 
+/// The tangent of Z = Aᵏ: dZ = Σ_{r<k} Aʳ·dA·Aᵏ⁻¹⁻ʳ.
+///
+/// With Dₘ the tangent of Aᵐ, D₁ = dA and Dₘ₊₁ = A·Dₘ + dA·Aᵐ: k − 1 steps of two products
+/// each, with no stored powers.
+#[must_use]
+pub fn power_tangent<T: RealField + Copy, const N: usize>(
+    a: &SMatrix<T, N, N>,
+    da: &SMatrix<T, N, N>,
+    k: u32,
+) -> SMatrix<T, N, N> {
+    if k == 0 {
+        return SMatrix::zeros();
+    }
+    let mut t = *da;
+    let mut power = *a;
+    for _ in 1..k {
+        t = a * t + da * power;
+        power *= a;
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +187,25 @@ mod tests {
 
     fn sample3() -> Matrix3<f64> {
         Matrix3::new(2.0, 0.5, -1.0, 0.3, 3.0, 0.7, -0.4, 1.1, 2.5)
+    }
+
+    #[test]
+    fn power_tangent_is_the_directional_derivative_of_the_power() {
+        // d(A³) = dA·A² + A·dA·A + A²·dA, and the product rule at k = 1, 0.
+        let a = sample3();
+        let da = Matrix3::new(0.1, -0.2, 0.3, 0.0, 0.5, -0.1, 0.2, 0.1, -0.4);
+        let expected = da * a * a + a * da * a + a * a * da;
+        assert!((power_tangent(&a, &da, 3) - expected).norm() < 1e-12);
+        assert_eq!(power_tangent(&a, &da, 1), da);
+        assert_eq!(power_tangent(&a, &da, 0), Matrix3::zeros());
+    }
+
+    #[test]
+    fn lu_solve_solves() {
+        let a = sample3();
+        let b = Matrix2x3::new(1.0, 2.0, 3.0, -1.0, 0.5, 0.25).transpose();
+        let x = lu_solve(&a.lu(), &b);
+        assert!((a * x - b).norm() < 1e-12);
     }
 
     #[test]

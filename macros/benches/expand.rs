@@ -40,6 +40,8 @@ mod rules;
 mod shape;
 #[path = "../src/simplify.rs"]
 mod simplify;
+#[path = "../src/tangent.rs"]
+mod tangent;
 #[path = "../src/text.rs"]
 mod text;
 #[path = "../src/types.rs"]

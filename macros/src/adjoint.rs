@@ -64,6 +64,43 @@ pub enum AExpr {
     /// a/b for scalars, and 0 where b = 0: the scale of a norm's adjoint, ⟨A, dA⟩/‖A‖, whose
     /// subgradient at A = 0 is taken to be 0.
     DivOrZero(Box<AExpr>, Box<AExpr>),
+    /// The tangent of value `v` (its directional derivative) in a tangent program.
+    Tan(ValueId),
+    /// tr A.
+    Trace(Box<AExpr>),
+    /// Σ A, the sum of the entries.
+    Sum(Box<AExpr>),
+    /// A[(i, j)].
+    Entry(Box<AExpr>, usize, usize),
+    /// A⊗B.
+    Kronecker(Box<AExpr>, Box<AExpr>),
+    /// A⁻¹·R through the LU factors the forward solve of node `solve` kept.
+    SolveForward {
+        solve: ValueId,
+        rhs: Box<AExpr>,
+    },
+    /// Σ_{r<k} Aʳ·dA·Aᵏ⁻¹⁻ʳ for `A` = the value `base`.
+    PowerTangent {
+        base: ValueId,
+        tangent: Box<AExpr>,
+        exponent: TokenStream,
+    },
+    /// The tangent of the `map` node: the closure's tangent entry by entry, from the tangents
+    /// of the mapped matrix and of the captured scalars.
+    MapTangent {
+        node: ValueId,
+    },
+    /// The tangents of the results of the `if` node, as a tuple: the taken branch's tangent
+    /// program, from the tangents of its captures.
+    BranchTangent {
+        node: ValueId,
+    },
+    /// The tangent of a call's result, from the callee's `_jvp`.
+    CallTangent {
+        node: ValueId,
+    },
+    /// Entry `index`, of the given shape, of a tuple-valued expression.
+    Item(Box<AExpr>, usize, Shape),
     /// The adjoint of argument `input` of the `map` node `node`: the closure's derivative
     /// applied entry by entry (a matrix for the mapped matrix, a sum for a captured scalar).
     MapAdj {
@@ -135,7 +172,13 @@ impl AExpr {
             | AExpr::Helper(_, a)
             | AExpr::Powi(a, _)
             | AExpr::SolveTransposed { rhs: a, .. }
-            | AExpr::PowerAdjoint { adjoint: a, .. } => vec![a],
+            | AExpr::PowerAdjoint { adjoint: a, .. }
+            | AExpr::Trace(a)
+            | AExpr::Sum(a)
+            | AExpr::Entry(a, ..)
+            | AExpr::SolveForward { rhs: a, .. }
+            | AExpr::PowerTangent { tangent: a, .. }
+            | AExpr::Item(a, ..) => vec![a],
             AExpr::Add(a, b)
             | AExpr::Sub(a, b)
             | AExpr::Mul(a, b)
@@ -147,7 +190,8 @@ impl AExpr {
             | AExpr::ComponentMul(a, b)
             | AExpr::ComponentDiv(a, b)
             | AExpr::Powf(a, b)
-            | AExpr::DivOrZero(a, b) => vec![a, b],
+            | AExpr::DivOrZero(a, b)
+            | AExpr::Kronecker(a, b) => vec![a, b],
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -160,7 +204,11 @@ impl AExpr {
             | AExpr::BranchAdjoint { .. }
             | AExpr::CallAdjoint { .. }
             | AExpr::Field { .. }
-            | AExpr::Window { .. } => Vec::new(),
+            | AExpr::Window { .. }
+            | AExpr::Tan(_)
+            | AExpr::MapTangent { .. }
+            | AExpr::BranchTangent { .. }
+            | AExpr::CallTangent { .. } => Vec::new(),
         }
     }
 
@@ -202,6 +250,24 @@ impl AExpr {
             AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(x(a), x(b)),
             AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
             AExpr::DivOrZero(a, b) => AExpr::DivOrZero(x(a), x(b)),
+            AExpr::Kronecker(a, b) => AExpr::Kronecker(x(a), x(b)),
+            AExpr::Trace(a) => AExpr::Trace(x(a)),
+            AExpr::Sum(a) => AExpr::Sum(x(a)),
+            AExpr::Entry(a, i, j) => AExpr::Entry(x(a), *i, *j),
+            AExpr::Item(a, k, shape) => AExpr::Item(x(a), *k, *shape),
+            AExpr::SolveForward { solve, rhs } => AExpr::SolveForward {
+                solve: *solve,
+                rhs: x(rhs),
+            },
+            AExpr::PowerTangent {
+                base,
+                tangent,
+                exponent,
+            } => AExpr::PowerTangent {
+                base: *base,
+                tangent: x(tangent),
+                exponent: exponent.clone(),
+            },
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -214,7 +280,11 @@ impl AExpr {
             | AExpr::BranchAdjoint { .. }
             | AExpr::CallAdjoint { .. }
             | AExpr::Field { .. }
-            | AExpr::Window { .. } => self.clone(),
+            | AExpr::Window { .. }
+            | AExpr::Tan(_)
+            | AExpr::MapTangent { .. }
+            | AExpr::BranchTangent { .. }
+            | AExpr::CallTangent { .. } => self.clone(),
         }
     }
 
@@ -228,7 +298,10 @@ impl AExpr {
             | AExpr::KroneckerAdjoint { node, .. }
             | AExpr::Window { node, .. }
             | AExpr::BranchAdjoint { node, .. }
-            | AExpr::CallAdjoint { node } => {
+            | AExpr::CallAdjoint { node }
+            | AExpr::MapTangent { node }
+            | AExpr::BranchTangent { node }
+            | AExpr::CallTangent { node } => {
                 f(*node);
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
@@ -236,8 +309,8 @@ impl AExpr {
                 f(*matrix);
                 f(*det);
             }
-            AExpr::SolveTransposed { solve, .. } => f(*solve),
-            AExpr::PowerAdjoint { base, .. } => f(*base),
+            AExpr::SolveTransposed { solve, .. } | AExpr::SolveForward { solve, .. } => f(*solve),
+            AExpr::PowerAdjoint { base, .. } | AExpr::PowerTangent { base, .. } => f(*base),
             AExpr::Adj(_)
             | AExpr::Lit(_)
             | AExpr::Cast(_)
@@ -263,7 +336,13 @@ impl AExpr {
             | AExpr::DivOrZero(..)
             | AExpr::Shared(_)
             | AExpr::Seed(_)
-            | AExpr::Field { .. } => {}
+            | AExpr::Field { .. }
+            | AExpr::Tan(_)
+            | AExpr::Trace(_)
+            | AExpr::Sum(_)
+            | AExpr::Entry(..)
+            | AExpr::Kronecker(..)
+            | AExpr::Item(..) => {}
         }
         for child in self.children() {
             child.for_each_value(prog, f);
@@ -308,10 +387,81 @@ impl AExpr {
             | AExpr::Seed(_)
             | AExpr::BranchAdjoint { .. }
             | AExpr::Field { .. }
-            | AExpr::Window { .. } => {}
+            | AExpr::Window { .. }
+            | AExpr::Tan(_)
+            | AExpr::Trace(_)
+            | AExpr::Sum(_)
+            | AExpr::Entry(..)
+            | AExpr::Kronecker(..)
+            | AExpr::SolveForward { .. }
+            | AExpr::PowerTangent { .. }
+            | AExpr::MapTangent { .. }
+            | AExpr::BranchTangent { .. }
+            | AExpr::CallTangent { .. }
+            | AExpr::Item(..) => {}
         }
         for child in self.children() {
             child.for_each_adjoint(f);
+        }
+    }
+
+    /// Calls `f` on every tangent the expression reads, its sub-expressions' included: `Tan(v)`,
+    /// and the tangents of the arguments that map, branch and call tangents read.
+    pub fn for_each_tangent(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
+        match self {
+            AExpr::Tan(v) => f(*v),
+            AExpr::MapTangent { node } | AExpr::CallTangent { node } => {
+                prog.nodes[*node].args.iter().for_each(|&a| f(a));
+            }
+            // The condition of an `if` has no tangent; its captures do.
+            AExpr::BranchTangent { node } => {
+                prog.nodes[*node].args[1..].iter().for_each(|&a| f(a));
+            }
+            AExpr::Adj(_)
+            | AExpr::Val(_)
+            | AExpr::Lit(_)
+            | AExpr::Cast(_)
+            | AExpr::Neg(_)
+            | AExpr::Add(..)
+            | AExpr::Sub(..)
+            | AExpr::Mul(..)
+            | AExpr::Div(..)
+            | AExpr::Scale(..)
+            | AExpr::DivBy(..)
+            | AExpr::MatMul(..)
+            | AExpr::Transpose(_)
+            | AExpr::Dot(..)
+            | AExpr::ComponentMul(..)
+            | AExpr::ComponentDiv(..)
+            | AExpr::Diag(..)
+            | AExpr::Fill(..)
+            | AExpr::OneHot(..)
+            | AExpr::Method(..)
+            | AExpr::Helper(..)
+            | AExpr::Powi(..)
+            | AExpr::Powf(..)
+            | AExpr::DivOrZero(..)
+            | AExpr::MapAdj { .. }
+            | AExpr::Shared(_)
+            | AExpr::DeterminantGradient { .. }
+            | AExpr::SolveTransposed { .. }
+            | AExpr::KroneckerAdjoint { .. }
+            | AExpr::Seed(_)
+            | AExpr::BranchAdjoint { .. }
+            | AExpr::CallAdjoint { .. }
+            | AExpr::Field { .. }
+            | AExpr::Window { .. }
+            | AExpr::PowerAdjoint { .. }
+            | AExpr::Trace(_)
+            | AExpr::Sum(_)
+            | AExpr::Entry(..)
+            | AExpr::Kronecker(..)
+            | AExpr::SolveForward { .. }
+            | AExpr::PowerTangent { .. }
+            | AExpr::Item(..) => {}
+        }
+        for child in self.children() {
+            child.for_each_tangent(prog, f);
         }
     }
 
@@ -381,6 +531,25 @@ impl fmt::Display for AExpr {
             AExpr::Powi(a, n) => write!(f, "{a}.powi({})", crate::text::tokens(n)),
             AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
             AExpr::DivOrZero(a, b) => write!(f, "({a} / {b} or 0)"),
+            AExpr::Tan(v) => write!(f, "d{v}"),
+            AExpr::Trace(a) => write!(f, "tr({a})"),
+            AExpr::Sum(a) => write!(f, "Σ({a})"),
+            AExpr::Entry(a, i, j) => write!(f, "{a}[({i}, {j})]"),
+            AExpr::Kronecker(a, b) => write!(f, "({a} ⊗ {b})"),
+            AExpr::Item(a, k, _) => write!(f, "{a}.{k}"),
+            AExpr::SolveForward { solve, rhs } => write!(f, "lu(v{solve})⁻¹ · {rhs}"),
+            AExpr::PowerTangent {
+                base,
+                tangent,
+                exponent,
+            } => write!(
+                f,
+                "pow_tangent(v{base}, {tangent}, {})",
+                crate::text::tokens(exponent)
+            ),
+            AExpr::MapTangent { node } => write!(f, "map_tangent(v{node})"),
+            AExpr::BranchTangent { node } => write!(f, "∂if_tangent(v{node})"),
+            AExpr::CallTangent { node } => write!(f, "jvp(v{node})"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
             AExpr::Shared(k) => write!(f, "t{k}"),
             AExpr::Seed(j) => write!(f, "seed{j}"),

@@ -224,6 +224,10 @@ impl Deriver<'_> {
         }
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of expression, as in the printer"
+    )]
     fn render(&self, e: &AExpr) -> Math {
         let r = |x: &AExpr| self.render(x);
         match e {
@@ -259,6 +263,36 @@ impl Deriver<'_> {
                 ATOM,
             ),
             AExpr::Powf(a, p) => Math::new(format!("{}^{}", r(a).at(ATOM), r(p).at(ATOM)), ATOM),
+            // Tangent expressions appear in forward-mode programs, not in gradients' derivations;
+            // they render plainly for completeness.
+            AExpr::Tan(v) => Math::new(format!("d{}", self.value(*v).at(ATOM)), ATOM),
+            AExpr::Trace(a) => call("tr", &r(a)),
+            AExpr::Sum(a) => call("Σ", &r(a)),
+            AExpr::Entry(a, i, j) => Math::new(format!("{}[({i}, {j})]", r(a).at(ATOM)), ATOM),
+            AExpr::Kronecker(a, b) => entrywise(&r(a), " ⊗ ", &r(b)),
+            AExpr::Item(a, k, _) => Math::new(format!("{}.{k}", r(a).at(ATOM)), ATOM),
+            AExpr::SolveForward { solve, rhs } => {
+                let a = self.value(self.prog.nodes[*solve].args[0]);
+                Math::new(format!("{}⁻¹·{}", a.at(ATOM), r(rhs).at(PRODUCT)), PRODUCT)
+            }
+            AExpr::PowerTangent {
+                base,
+                tangent,
+                exponent,
+            } => {
+                let a = self.value(*base).at(ATOM);
+                let k = crate::text::tokens(exponent);
+                Math::new(
+                    format!("Σ_(r<{k}) {a}ʳ·{}·{a}^({k}−1−r)", r(tangent).at(PRODUCT)),
+                    SUM,
+                )
+            }
+            AExpr::MapTangent { node }
+            | AExpr::BranchTangent { node }
+            | AExpr::CallTangent { node } => Math::new(
+                format!("the tangent of {}", self.prog.nodes[*node].text),
+                ATOM,
+            ),
             AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input),
             AExpr::Shared(k) => Math::new(format!("t{k}"), ATOM),
             AExpr::Seed(_) => Math::new("1".into(), ATOM),

@@ -7,7 +7,7 @@ use quote::quote;
 
 use crate::ctxt::Ctxt;
 use crate::ir::Shape;
-use crate::plan::{Config, Plan};
+use crate::plan::{Config, Mode, Plan};
 use crate::types::Kind;
 use crate::{args, ast, emit, fallback, fuse, lower, shape, verify};
 
@@ -62,10 +62,19 @@ pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
         )
     };
     let vjp_plan = planned(emit::float_params(&func));
+    let jvp_plan = Plan::new(
+        &prog,
+        Config {
+            wrt: emit::float_params(&func),
+            mode: Mode::Forward,
+            ..Config::default()
+        },
+    );
     let grad_plan = matches!(func.ret, Kind::Scalar(_)).then(|| planned(func.wrt.clone()));
     if verify::enabled() {
         let mut errors = verify::program(&prog);
         errors.extend(verify::plan(&vjp_plan));
+        errors.extend(verify::plan(&jvp_plan));
         errors.extend(grad_plan.iter().flat_map(verify::plan));
         if let Some(first) = errors.first() {
             let message = format!(
@@ -78,6 +87,7 @@ pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
         }
     }
     let vjp = emit::vjp(&item, &func, &vjp_plan);
+    let jvp = emit::jvp(&item, &func, &jvp_plan);
     let grad = grad_plan.map(|plan| emit::function(&item, &func, &plan));
-    quote!(#item #grad #vjp)
+    quote!(#item #grad #vjp #jvp)
 }

@@ -292,6 +292,8 @@ pub struct CallSite {
     pub path: TokenStream,
     /// Its vector-Jacobian product: `layer_vjp`, `nets::layer_vjp::<4>`.
     pub vjp: TokenStream,
+    /// Its Jacobian-vector product: `layer_jvp`, `nets::layer_jvp::<4>`.
+    pub jvp: TokenStream,
     /// Each argument: a value of the program (`Value`, in the order of the node's arguments),
     /// or a constant passed as written.
     pub args: Vec<CallArg>,
@@ -307,9 +309,14 @@ pub enum CallArg {
 
 /// The path of a function's vector-Jacobian product: `layer_vjp`, `nets::layer_vjp::<4>`.
 pub fn vjp_path(path: &syn::Path) -> syn::Path {
+    companion_path(path, "vjp")
+}
+
+/// The path of a companion of a function: `layer_jvp`, `nets::layer_jvp::<4>`.
+pub fn companion_path(path: &syn::Path, suffix: &str) -> syn::Path {
     let mut path = path.clone();
     if let Some(last) = path.segments.last_mut() {
-        last.ident = quote::format_ident!("{}_vjp", last.ident, span = last.ident.span());
+        last.ident = quote::format_ident!("{}_{}", last.ident, suffix, span = last.ident.span());
     }
     path
 }

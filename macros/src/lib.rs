@@ -20,6 +20,7 @@ mod plan;
 mod rules;
 mod shape;
 mod simplify;
+mod tangent;
 mod text;
 mod types;
 mod verify;

@@ -20,6 +20,7 @@ use crate::diff;
 use crate::fuse;
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
 use crate::simplify;
+use crate::tangent;
 
 /// What a nested body is planned for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,6 +33,20 @@ pub enum Role {
     BranchForward(bool),
     /// A branch of an `if`, differentiated with respect to the captures its adjoint needs.
     BranchAdjoint(bool),
+    /// The closure of a `map`, with tangents for its entry and captures where they are active.
+    MapTangent,
+    /// A branch of an `if`, with tangents for the captures that are active.
+    BranchTangent(bool),
+}
+
+/// Which derivative a plan computes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// The adjoint program: gradients of the results, swept backwards.
+    #[default]
+    Reverse,
+    /// The tangent program: the results' directional derivatives, swept forwards.
+    Forward,
 }
 
 /// One statement of the forward pass.
@@ -112,6 +127,8 @@ pub struct Config {
     pub adjoint_only: bool,
     /// A value the caller already has (a `map` closure's result, for its derivative).
     pub given: Option<ValueId>,
+    /// Reverse (`wrt` differentiated) or forward (`wrt` seeded with tangents).
+    pub mode: Mode,
 }
 
 /// The fully decided program of one body.
@@ -128,6 +145,10 @@ pub struct Plan<'p> {
     pub inline: Vec<Option<AExpr>>,
     /// The same, simplified and with its factors sunk, for where it is read as an operand.
     pub inline_operand: Vec<Option<AExpr>>,
+    /// The tangent program, simplified: `d(v) = expr` in program order (forward mode only).
+    pub tangent: Vec<(ValueId, AExpr)>,
+    /// Which values carry a tangent (forward mode only).
+    pub tangent_active: Vec<bool>,
     /// The nested bodies, by node and role.
     pub children: BTreeMap<(ValueId, Role), Plan<'p>>,
 }
@@ -135,10 +156,29 @@ pub struct Plan<'p> {
 impl<'p> Plan<'p> {
     /// Plans `prog` under `config`.
     pub fn new(prog: &'p Program, config: Config) -> Plan<'p> {
-        let adj = diff::differentiate(prog, &config.wrt);
+        let forward_mode = config.mode == Mode::Forward;
+        let adj = diff::differentiate(prog, if forward_mode { &[] } else { &config.wrt });
         let inline = simplify::inlined(prog, &adj);
+        let (tangent, tangent_active) = if forward_mode {
+            let t = tangent::tangents(prog, &config.wrt);
+            let steps = t
+                .steps
+                .into_iter()
+                .map(|(v, e)| {
+                    (
+                        v,
+                        simplify::sink(prog, &adj, simplify::simplify(prog, &adj, e)),
+                    )
+                })
+                .collect();
+            (steps, t.active)
+        } else {
+            (Vec::new(), vec![false; prog.nodes.len()])
+        };
         let mut plan = Plan {
             prog,
+            tangent,
+            tangent_active,
             computed: Vec::new(),
             forward: Vec::new(),
             reverse: Vec::new(),
@@ -272,7 +312,11 @@ impl<'p> Plan<'p> {
                 Op::Branch { .. } => out.push(Forward::Branch(id)),
                 Op::TraceChain(transposed) => {
                     let dims = fuse::factor_shapes(self.prog, &node.args, transposed);
-                    let needed: Vec<bool> = node.args.iter().map(|&a| self.adj.active[a]).collect();
+                    let active = match self.config.mode {
+                        Mode::Reverse => &self.adj.active,
+                        Mode::Forward => &self.tangent_active,
+                    };
+                    let needed: Vec<bool> = node.args.iter().map(|&a| active[a]).collect();
                     out.push(Forward::TraceChain(
                         id,
                         fuse::plan(&fuse::estimates(&dims), &needed),
@@ -470,7 +514,49 @@ impl<'p> Plan<'p> {
         for e in self.inline_operand.iter().flatten() {
             visit(e);
         }
+        for (_, e) in &self.tangent {
+            collect_tangent_bodies(prog, &self.tangent_active, e, &mut out);
+        }
         out
+    }
+}
+
+/// Plans the tangent bodies a tangent expression runs: the tangent closure of a `map`, and the
+/// tangent programs of the branches of an `if`, seeded where their inputs carry tangents.
+fn collect_tangent_bodies<'p>(
+    prog: &'p Program,
+    active: &[bool],
+    e: &AExpr,
+    out: &mut BTreeMap<(ValueId, Role), Plan<'p>>,
+) {
+    let seeded =
+        |args: &[ValueId]| -> Vec<usize> { (0..args.len()).filter(|&k| active[args[k]]).collect() };
+    let forward = |wrt: Vec<usize>| Config {
+        wrt,
+        mode: Mode::Forward,
+        ..Config::default()
+    };
+    match e {
+        AExpr::MapTangent { node } => {
+            if let Op::Map(sub) = &prog.nodes[*node].op {
+                let config = forward(seeded(&prog.nodes[*node].args));
+                out.entry((*node, Role::MapTangent))
+                    .or_insert_with(|| Plan::new(sub, config));
+            }
+        }
+        AExpr::BranchTangent { node } => {
+            if let Op::Branch { then, otherwise } = &prog.nodes[*node].op {
+                let wrt = seeded(&prog.nodes[*node].args[1..]);
+                for (side, sub) in [(true, then), (false, otherwise)] {
+                    out.entry((*node, Role::BranchTangent(side)))
+                        .or_insert_with(|| Plan::new(sub, forward(wrt.clone())));
+                }
+            }
+        }
+        _ => {}
+    }
+    for child in e.children() {
+        collect_tangent_bodies(prog, active, child, out);
     }
 }
 
@@ -484,6 +570,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                     wrt: vec![*input],
                     adjoint_only: true,
                     given: sub.output,
+                    mode: Mode::Reverse,
                 };
                 out.entry((*node, Role::MapAdjoint(*input)))
                     .or_insert_with(|| Plan::new(sub, config));
@@ -496,6 +583,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                         wrt: captures.clone(),
                         adjoint_only: true,
                         given: None,
+                        mode: Mode::Reverse,
                     };
                     out.entry((*node, Role::BranchAdjoint(side)))
                         .or_insert_with(|| Plan::new(sub, config));
@@ -527,6 +615,17 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::Tan(_)
+        | AExpr::Trace(_)
+        | AExpr::Sum(_)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::MapTangent { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
         | AExpr::Shared(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
@@ -603,6 +702,9 @@ impl std::fmt::Display for Plan<'_> {
                     }
                 },
             }
+        }
+        for (target, expr) in &self.tangent {
+            writeln!(f, "d{target} = {expr}")?;
         }
         for ((id, role), child) in &self.children {
             writeln!(f, "v{id} {role:?}:")?;

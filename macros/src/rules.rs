@@ -417,3 +417,209 @@ fn unary_derivative(f: Func, a: B, z: B) -> B {
         Func::Softplus => AExpr::Helper(Func::Sigmoid, a),
     })
 }
+
+/// The tangent of node `id` from its arguments' tangents (`AExpr::Tan`): the differential of
+/// each rule above, with only the terms of active arguments. `None` for a node with no tangent
+/// (a parameter, a constant, a condition).
+#[allow(
+    clippy::too_many_lines,
+    reason = "the tangent rule table reads best as one match, a rule an arm"
+)]
+pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
+    let node = &prog.nodes[id];
+    let args = &node.args;
+    let on = |k: usize| active[args[k]];
+    let d = |k: usize| Box::new(AExpr::Tan(args[k]));
+    let v = |k: usize| val(args[k]);
+    let z = || val(id);
+    let shape = |k: usize| prog.shape(args[k]);
+    // The terms of the active arguments, summed.
+    let terms = |parts: Vec<(usize, AExpr)>| {
+        parts
+            .into_iter()
+            .filter(|(k, _)| on(*k))
+            .map(|(_, e)| e)
+            .reduce(|a, b| AExpr::Add(Box::new(a), Box::new(b)))
+    };
+    match &node.op {
+        Op::Param(_)
+        | Op::Const(_)
+        | Op::Compare(_)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(_) => None,
+        // d(A ± B) = dA ± dB
+        Op::Add => terms(vec![(0, AExpr::Tan(args[0])), (1, AExpr::Tan(args[1]))]),
+        Op::Sub => terms(vec![(0, AExpr::Tan(args[0])), (1, AExpr::Neg(d(1)))]),
+        Op::Neg => Some(AExpr::Neg(d(0))),
+        Op::Mul => terms(match (shape(0), shape(1)) {
+            // d(A·B) = dA·B + A·dB
+            (Shape::Matrix(..), Shape::Matrix(..)) => vec![
+                (0, AExpr::MatMul(d(0), v(1))),
+                (1, AExpr::MatMul(v(0), d(1))),
+            ],
+            // d(s·A) = ds·A + s·dA
+            (Shape::Scalar, Shape::Matrix(..)) => {
+                vec![(0, AExpr::Scale(v(1), d(0))), (1, AExpr::Scale(d(1), v(0)))]
+            }
+            (Shape::Matrix(..), Shape::Scalar) => {
+                vec![(0, AExpr::Scale(d(0), v(1))), (1, AExpr::Scale(v(0), d(1)))]
+            }
+            // d(ab) = da·b + a·db
+            _ => vec![(0, AExpr::Mul(d(0), v(1))), (1, AExpr::Mul(v(0), d(1)))],
+        }),
+        // d(A/s) = dA/s − Z·ds/s
+        Op::Div => {
+            let ds_over_s = Box::new(AExpr::Div(d(1), v(1)));
+            terms(if shape(0).is_matrix() {
+                vec![
+                    (0, AExpr::DivBy(d(0), v(1))),
+                    (1, AExpr::Neg(Box::new(AExpr::Scale(z(), ds_over_s)))),
+                ]
+            } else {
+                vec![
+                    (0, AExpr::Div(d(0), v(1))),
+                    (1, AExpr::Neg(Box::new(AExpr::Mul(z(), ds_over_s)))),
+                ]
+            })
+        }
+        // d(Aᵀ) = (dA)ᵀ
+        Op::Transpose => Some(AExpr::Transpose(d(0))),
+        // d tr A = tr dA
+        Op::Trace => Some(AExpr::Trace(d(0))),
+        // d ΣA = Σ dA, and the mean divides by the count
+        Op::Sum => Some(AExpr::Sum(d(0))),
+        Op::Mean => {
+            let count = match shape(0) {
+                Shape::Matrix(Dim::Lit(r), Dim::Lit(c)) => AExpr::lit(format!("{}.0", r * c)),
+                Shape::Matrix(r, c) => {
+                    let (r, c) = (r.tokens(), c.tokens());
+                    Box::new(AExpr::Cast(quote::quote!(#r * #c)))
+                }
+                _ => AExpr::lit("1.0"),
+            };
+            Some(AExpr::Div(Box::new(AExpr::Sum(d(0))), count))
+        }
+        // d⟨A, B⟩ = ⟨dA, B⟩ + ⟨A, dB⟩
+        Op::Dot => terms(vec![
+            (0, AExpr::Dot(d(0), v(1))),
+            (1, AExpr::Dot(v(0), d(1))),
+        ]),
+        // d‖A‖² = 2⟨A, dA⟩
+        Op::NormSquared => Some(AExpr::Mul(
+            AExpr::lit("2.0"),
+            Box::new(AExpr::Dot(v(0), d(0))),
+        )),
+        // d‖A‖ = ⟨A, dA⟩/‖A‖, 0 at A = 0 as in the adjoint
+        Op::Norm => Some(AExpr::DivOrZero(Box::new(AExpr::Dot(v(0), d(0))), z())),
+        // d(A∘B) = dA∘B + A∘dB
+        Op::ComponentMul => terms(vec![
+            (0, AExpr::ComponentMul(d(0), v(1))),
+            (1, AExpr::ComponentMul(v(0), d(1))),
+        ]),
+        // d(A⊘B) = dA⊘B − Z∘dB⊘B
+        Op::ComponentDiv => terms(vec![
+            (0, AExpr::ComponentDiv(d(0), v(1))),
+            (
+                1,
+                AExpr::Neg(Box::new(AExpr::ComponentDiv(
+                    Box::new(AExpr::ComponentMul(z(), d(1))),
+                    v(1),
+                ))),
+            ),
+        ]),
+        // d f∘(A) = f′∘(A)∘dA + Σₛ ∂f/∂s ds: the closure's tangent, entry by entry
+        Op::Map(_) => Some(AExpr::MapTangent { node: id }),
+        // d f(a) = f′(a) da
+        Op::Unary(f) => Some(AExpr::Mul(d(0), unary_derivative(*f, v(0), z()))),
+        // d aⁿ = n·aⁿ⁻¹ da
+        Op::Powi(n) => {
+            let factor = AExpr::Cast(n.clone());
+            let power = AExpr::Powi(v(0), quote::quote!(((#n) - 1)));
+            Some(AExpr::Mul(
+                d(0),
+                Box::new(AExpr::Mul(Box::new(factor), Box::new(power))),
+            ))
+        }
+        // d aᵖ = p·aᵖ⁻¹ da + aᵖ·ln a dp
+        Op::Powf => {
+            let power = AExpr::Powf(v(0), Box::new(AExpr::Sub(v(1), AExpr::lit("1.0"))));
+            let log = AExpr::Method("ln", v(0));
+            terms(vec![
+                (
+                    0,
+                    AExpr::Mul(d(0), Box::new(AExpr::Mul(v(1), Box::new(power)))),
+                ),
+                (
+                    1,
+                    AExpr::Mul(d(1), Box::new(AExpr::Mul(z(), Box::new(log)))),
+                ),
+            ])
+        }
+        // dz = dA[(i, j)]
+        Op::Index(i, j) => Some(AExpr::Entry(d(0), *i, *j)),
+        // d(A⁻¹) = −Z·dA·Z
+        Op::Inverse(_) => Some(AExpr::Neg(Box::new(AExpr::MatMul(
+            Box::new(AExpr::MatMul(z(), d(0))),
+            z(),
+        )))),
+        // d det A = ⟨det A·A⁻ᵀ, dA⟩ (the cofactors when A is singular)
+        Op::Determinant => Some(AExpr::Dot(
+            Box::new(AExpr::DeterminantGradient {
+                matrix: args[0],
+                det: id,
+            }),
+            d(0),
+        )),
+        // Z = A⁻¹B: dZ = A⁻¹(dB − dA·Z), through the forward LU
+        Op::Solve(_) => {
+            let rhs = terms(vec![
+                (1, AExpr::Tan(args[1])),
+                (0, AExpr::Neg(Box::new(AExpr::MatMul(d(0), z())))),
+            ])?;
+            Some(AExpr::SolveForward {
+                solve: id,
+                rhs: Box::new(rhs),
+            })
+        }
+        // d(A⊗B) = dA⊗B + A⊗dB
+        Op::Kronecker => terms(vec![
+            (0, AExpr::Kronecker(d(0), v(1))),
+            (1, AExpr::Kronecker(v(0), d(1))),
+        ]),
+        // d(Aᵏ) = Σ_{r<k} Aʳ·dA·Aᵏ⁻¹⁻ʳ
+        Op::MatrixPower(k) => Some(AExpr::PowerTangent {
+            base: args[0],
+            tangent: d(0),
+            exponent: k.clone(),
+        }),
+        // d tr(F₀·…·Fₖ₋₁) = Σᵢ tr(dFᵢ·Cᵢ) = Σᵢ ⟨dFᵢᵀ, Cᵢ⟩ with Cᵢ the other factors in cyclic
+        // order, planned by `fuse` as for the adjoint
+        Op::TraceChain(transposed) => {
+            let dims = crate::fuse::factor_shapes(prog, args, transposed);
+            let needed: Vec<bool> = args.iter().map(|&a| active[a]).collect();
+            let plan = crate::fuse::plan(&crate::fuse::estimates(&dims), &needed);
+            let parts = transposed
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &t)| {
+                    let window = plan.complements[i]?;
+                    let c = Box::new(AExpr::Window { node: id, window });
+                    let df = if t {
+                        AExpr::Tan(args[i])
+                    } else {
+                        AExpr::Transpose(Box::new(AExpr::Tan(args[i])))
+                    };
+                    Some((i, AExpr::Dot(Box::new(df), c)))
+                })
+                .collect();
+            terms(parts)
+        }
+        // An `if` runs the tangent program of the branch it takes.
+        Op::Branch { .. } => Some(AExpr::BranchTangent { node: id }),
+        Op::Extract(k) => Some(AExpr::Item(Box::new(AExpr::Tan(args[0])), *k, node.shape)),
+        // A call runs the callee's `_jvp`.
+        Op::Call(_) => Some(AExpr::CallTangent { node: id }),
+    }
+}

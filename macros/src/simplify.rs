@@ -13,15 +13,25 @@
 //! After: `g0 = −(xᵀ·r)·(2·g5)`: a 5-vector is scaled, not the 20-vector r.
 
 use crate::adjoint::{AExpr, Adjoint, Step};
-use crate::ir::{Op, Program, Shape};
+use crate::ir::{Dim, Op, Program, Shape};
 
 type B = Box<AExpr>;
 
 /// The shape of an adjoint expression.
 pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
     match e {
-        AExpr::Adj(v) | AExpr::Val(v) => prog.shape(*v),
+        AExpr::Adj(v) | AExpr::Val(v) | AExpr::Tan(v) => prog.shape(*v),
+        AExpr::Kronecker(a, b) => match (shape(prog, adj, a), shape(prog, adj, b)) {
+            (
+                Shape::Matrix(Dim::Lit(ra), Dim::Lit(ca)),
+                Shape::Matrix(Dim::Lit(rb), Dim::Lit(cb)),
+            ) => Shape::matrix(ra * rb, ca * cb),
+            _ => Shape::Poison,
+        },
+        AExpr::MapTangent { node } | AExpr::CallTangent { node } => prog.shape(*node),
         AExpr::Neg(a)
+        | AExpr::Add(a, _)
+        | AExpr::Sub(a, _)
         | AExpr::Scale(a, _)
         | AExpr::DivBy(a, _)
         | AExpr::ComponentMul(a, _)
@@ -35,7 +45,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             other => other,
         },
         AExpr::Diag(_, n) => Shape::Matrix(*n, *n),
-        AExpr::Fill(_, s) | AExpr::OneHot(_, s, ..) => *s,
+        AExpr::Fill(_, s) | AExpr::OneHot(_, s, ..) | AExpr::Item(_, _, s) => *s,
         AExpr::MapAdj { node, input } => {
             if *input == 0 {
                 prog.shape(prog.nodes[*node].args[0])
@@ -52,16 +62,20 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             })
             .unwrap_or(Shape::Poison),
         AExpr::DeterminantGradient { matrix, .. } => prog.shape(*matrix),
-        AExpr::SolveTransposed { rhs, .. } => shape(prog, adj, rhs),
+        AExpr::SolveTransposed { rhs, .. } | AExpr::SolveForward { rhs, .. } => {
+            shape(prog, adj, rhs)
+        }
         AExpr::KroneckerAdjoint { node, left } => {
             prog.shape(prog.nodes[*node].args[usize::from(!*left)])
         }
-        AExpr::PowerAdjoint { base, .. } => prog.shape(*base),
+        AExpr::PowerAdjoint { base, .. } | AExpr::PowerTangent { base, .. } => prog.shape(*base),
         AExpr::Seed(j) => prog
             .results()
             .get(*j)
             .map_or(Shape::Poison, |&r| prog.shape(r)),
-        AExpr::BranchAdjoint { .. } | AExpr::CallAdjoint { .. } => Shape::Tuple,
+        AExpr::BranchAdjoint { .. } | AExpr::CallAdjoint { .. } | AExpr::BranchTangent { .. } => {
+            Shape::Tuple
+        }
         AExpr::Field { shape, .. } => *shape,
         AExpr::Window { node, window } => {
             let Op::TraceChain(t) = &prog.nodes[*node].op else {
@@ -76,8 +90,9 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         }
         AExpr::Lit(_)
         | AExpr::Cast(_)
-        | AExpr::Add(..)
-        | AExpr::Sub(..)
+        | AExpr::Trace(_)
+        | AExpr::Sum(_)
+        | AExpr::Entry(..)
         | AExpr::Mul(..)
         | AExpr::Div(..)
         | AExpr::Dot(..)

@@ -166,8 +166,40 @@ fn check_plan(plan: &Plan, path: &str, errors: &mut Vec<String>) {
             }
         }
     }
+    check_tangents(plan, &defined, path, errors);
     for ((id, role), child) in &plan.children {
         check_plan(child, &format!("{path}v{id}.{role:?}/"), errors);
+    }
+}
+
+/// Checks the tangent program: every tangent read is a seeded parameter's or defined before it
+/// is read (a nested body or call reads only the tangents of active values: the others are
+/// zero), every value read is computed, and every tangent has its value's shape.
+fn check_tangents(plan: &Plan, defined: &Defined, path: &str, errors: &mut Vec<String>) {
+    let prog = plan.prog;
+    let mut known: Vec<bool> = prog
+        .nodes
+        .iter()
+        .map(|n| matches!(n.op, Op::Param(k) if plan.config.wrt.contains(&k)))
+        .collect();
+    for (v, e) in &plan.tangent {
+        e.for_each_value(prog, &mut |u| {
+            if !defined.values[u] {
+                errors.push(format!("{path}d{v} reads v{u}, which is not computed"));
+            }
+        });
+        e.for_each_tangent(prog, &mut |u| {
+            if plan.tangent_active[u] && !known[u] {
+                errors.push(format!("{path}d{v} reads d{u} before it is defined"));
+            }
+        });
+        let (expected, actual) = (prog.shape(*v), simplify::shape(prog, &plan.adj, e));
+        if expected != Shape::Tuple && actual != expected {
+            errors.push(format!(
+                "{path}d{v} is {expected}, but its value {e} is {actual}"
+            ));
+        }
+        known[*v] = true;
     }
 }
 

@@ -22,7 +22,7 @@ use crate::simplify;
 mod companions;
 mod nested;
 
-pub use companions::{custom, float_params, function, generics, signature_inputs, vjp};
+pub use companions::{custom, float_params, function, generics, jvp, signature_inputs, vjp};
 
 /// How generated code refers to a value.
 #[derive(Clone)]
@@ -84,6 +84,8 @@ struct Emitter<'a> {
     prefix: String,
     /// How each parameter index is referred to.
     params: Vec<Operand>,
+    /// How each parameter's tangent is referred to, in a tangent program (else empty).
+    tangents: Vec<Operand>,
     /// The name under which the caller has the planned body's given value (a `map` closure's
     /// result, which its derivative closure reads instead of recomputing).
     given: Option<Ident>,
@@ -111,6 +113,52 @@ impl Emitter<'_> {
 
     fn adj_ident(&self, id: ValueId) -> Ident {
         self.ident("g", id)
+    }
+
+    /// The tangent of `id`: a parameter's tangent as the caller passed it, or a local.
+    fn tangent_operand(&self, id: ValueId) -> Operand {
+        match self.prog.nodes[id].op {
+            Op::Param(k) => self.tangents.get(k).cloned().unwrap_or_else(|| {
+                Operand::temp(quote!(::core::compile_error!(
+                    "invariant: a tangent for every seeded parameter"
+                )))
+            }),
+            _ => Operand::local(&self.ident("d", id), self.prog.shape(id)),
+        }
+    }
+
+    /// The tangent of `id` by value: a matrix is copied out of wherever it lives.
+    fn owned_tangent(&self, id: ValueId) -> TokenStream {
+        let o = self.tangent_operand(id);
+        if self.prog.shape(id).is_matrix() {
+            let b = o.borrow;
+            quote!((*#b))
+        } else {
+            o.place
+        }
+    }
+
+    /// The tangent program: `let d = …;` for every planned step, in program order.
+    fn tangent(&self) -> Vec<TokenStream> {
+        self.plan
+            .tangent
+            .iter()
+            .map(|(v, e)| {
+                let d = self.ident("d", *v);
+                let span = self.prog.nodes[*v].loc.start;
+                let value = match e {
+                    AExpr::Tan(u) => self.owned_tangent(*u),
+                    other => self.expr(other).place,
+                };
+                match self.prog.shape(*v) {
+                    Shape::Tuple => quote_spanned!(span=> let #d = #value;),
+                    shape => {
+                        let ty = self.ty(shape);
+                        quote_spanned!(span=> let #d: #ty = #value;)
+                    }
+                }
+            })
+            .collect()
     }
 
     fn matrix_ty(&self, rows: Dim, cols: Dim) -> TokenStream {
@@ -560,6 +608,53 @@ impl Emitter<'_> {
                 let x = self.expr(x).place;
                 Operand::temp(quote!(#x.powi(#n)))
             }
+            AExpr::Tan(v) => self.tangent_operand(*v),
+            AExpr::Trace(a) => {
+                let a = self.expr(a).place;
+                Operand::temp(quote!(#a.trace()))
+            }
+            AExpr::Sum(a) => {
+                let a = self.expr(a).place;
+                Operand::temp(quote!(#a.sum()))
+            }
+            AExpr::Entry(a, i, j) => {
+                let a = self.expr(a).place;
+                Operand::temp(quote!(#a[(#i, #j)]))
+            }
+            AExpr::Kronecker(a, b) => self.method2(a, b, "kronecker"),
+            AExpr::Item(a, k, _) => {
+                let a = self.expr(a).place;
+                let k = syn::Index::from(*k);
+                Operand {
+                    place: quote!(#a.#k),
+                    borrow: quote!(&#a.#k),
+                    temp: false,
+                }
+            }
+            AExpr::SolveForward { solve, rhs } => {
+                let shapes = [
+                    self.prog.shape(self.prog.nodes[*solve].args[0]),
+                    simplify::shape(self.prog, &self.plan.adj, rhs),
+                ];
+                let sizes = self.helper_sizes(&shapes, true);
+                let lu = self.ident("lu", *solve);
+                let rhs = self.expr(rhs).borrow;
+                Operand::temp(quote!(::matgrad::__private::lu_solve #sizes (&#lu, #rhs)))
+            }
+            AExpr::PowerTangent {
+                base,
+                tangent,
+                exponent,
+            } => {
+                let sizes = self.helper_sizes(&[self.prog.shape(*base)], false);
+                let (a, d) = (self.operand(*base).borrow, self.expr(tangent).borrow);
+                Operand::temp(
+                    quote!(::matgrad::__private::power_tangent #sizes (#a, #d, #exponent)),
+                )
+            }
+            AExpr::MapTangent { node } => Operand::temp(self.map_tangent(*node)),
+            AExpr::BranchTangent { node } => Operand::temp(self.branch_tangent(*node)),
+            AExpr::CallTangent { node } => Operand::temp(self.call_tangent(*node)),
             AExpr::DivOrZero(a, b) => {
                 let (a, b) = (self.expr(a).place, self.expr(b).place);
                 let zero = self.lit(0.0);

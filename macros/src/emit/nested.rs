@@ -45,7 +45,9 @@ impl Emitter<'_> {
     /// The emitter of one branch of the `if` node `id`, as planned for `role`.
     pub(super) fn branch_emitter(&self, id: ValueId, role: Role) -> Emitter<'_> {
         let side = match role {
-            Role::BranchForward(true) | Role::BranchAdjoint(true) => "t",
+            Role::BranchForward(true) | Role::BranchAdjoint(true) | Role::BranchTangent(true) => {
+                "t"
+            }
             _ => "e",
         };
         let prefix = format!("{}b{id}{side}_", self.prefix);
@@ -70,6 +72,7 @@ impl Emitter<'_> {
             float: self.float,
             prefix,
             params,
+            tangents: Vec::new(),
             given: None,
             seeds: Vec::new(),
             generic: self.generic,
@@ -349,5 +352,137 @@ impl Emitter<'_> {
         } else {
             quote!(#mapped.sum())
         }
+    }
+
+    /// The tangents of the values `args` of this body, as a nested body's parameter tangents:
+    /// the tangent where the value carries one, zero where it does not (and is not read).
+    fn capture_tangents(&self, args: &[ValueId]) -> Vec<Operand> {
+        args.iter()
+            .map(|&a| {
+                if self.plan.tangent_active[a] {
+                    self.tangent_operand(a)
+                } else {
+                    Operand::temp(self.zeros(self.prog.shape(a)))
+                }
+            })
+            .collect()
+    }
+
+    /// `A.zip_map(&dA, |x, dx| …)`: the closure's tangent entry by entry, with the captured
+    /// scalars' tangents read from outside.
+    pub(super) fn map_tangent(&self, id: ValueId) -> TokenStream {
+        let float = self.float;
+        let args = &self.prog.nodes[id].args;
+        let mut inner = self.map_emitter(id, Role::MapTangent);
+        let dx = Ident::new(&format!("__mg_{}dx", inner.prefix), Span::mixed_site());
+        let mut tangents = vec![Operand::scalar(quote!(#dx))];
+        tangents.extend(self.capture_tangents(&args[1..]));
+        inner.tangents = tangents;
+        let x = inner.entry_ident().clone();
+        let (forward, tangent) = (inner.forward(), inner.tangent());
+        let out = inner
+            .prog
+            .output
+            .expect("invariant: a checked closure has an output");
+        let d_out = if inner.plan.tangent_active[out] {
+            inner.owned_tangent(out)
+        } else {
+            self.lit(0.0)
+        };
+        let a = self.operand(args[0]).place;
+        let body = quote!({ #(#forward)* #(#tangent)* #d_out });
+        if self.plan.tangent_active[args[0]] {
+            let da = self.tangent_operand(args[0]).borrow;
+            quote!(#a.zip_map(#da, |#x: #float, #dx: #float| -> #float #body))
+        } else {
+            quote!(#a.map(|#x: #float| -> #float #body))
+        }
+    }
+
+    /// The tangents of the results of the `if` node `id`: the taken branch's tangent program,
+    /// from the tangents of its captures, as a tuple.
+    pub(super) fn branch_tangent(&self, id: ValueId) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let cond = self.operand(node.args[0]).place;
+        let side = |then: bool| {
+            let mut e = self.branch_emitter(id, Role::BranchTangent(then));
+            e.tangents = self.capture_tangents(&node.args[1..]);
+            let (forward, tangent) = (e.forward(), e.tangent());
+            let results: Vec<TokenStream> = e
+                .prog
+                .outputs
+                .iter()
+                .map(|&o| {
+                    if e.plan.tangent_active[o] {
+                        e.owned_tangent(o)
+                    } else {
+                        self.zeros(e.prog.shape(o))
+                    }
+                })
+                .collect();
+            quote!({ #(#forward)* #(#tangent)* (#(#results,)*) })
+        };
+        let (t, o) = (side(true), side(false));
+        quote!(if #cond #t else #o)
+    }
+
+    /// The tangent of a call's result. A scalar result's tangent is ⟨∇, d⟩ summed over the
+    /// active arguments, from one call of the callee's `_vjp` (so a callee needs nothing more
+    /// than it needs for gradients); a matrix result's comes from the callee's `_jvp`, with the
+    /// tangent of every value argument passed as the argument is.
+    pub(super) fn call_tangent(&self, id: ValueId) -> TokenStream {
+        let Op::Call(site) = &self.prog.nodes[id].op else {
+            return quote!(::core::compile_error!(
+                "invariant: a call tangent of a call"
+            ));
+        };
+        let args = self.call_args(id, site);
+        let values = &self.prog.nodes[id].args;
+        if self.prog.shape(id).is_scalar() {
+            let vjp = &site.vjp;
+            let one = self.lit(1.0);
+            let gradients = Ident::new(&format!("__mg_{}c{id}", self.prefix), Span::mixed_site());
+            let terms = values
+                .iter()
+                .enumerate()
+                .filter(|&(_, &a)| self.plan.tangent_active[a])
+                .map(|(i, &a)| {
+                    let i = syn::Index::from(i);
+                    if self.prog.shape(a).is_matrix() {
+                        let d = self.tangent_operand(a).borrow;
+                        quote!(#gradients.#i.dot(#d))
+                    } else {
+                        let d = self.tangent_operand(a).place;
+                        quote!(#gradients.#i * #d)
+                    }
+                });
+            let zero = self.lit(0.0);
+            return quote!({
+                let (_, #gradients) = #vjp(#(#args,)* #one);
+                #zero #(+ #terms)*
+            });
+        }
+        let by_ref = site.args.iter().filter_map(|a| match a {
+            crate::ir::CallArg::Value { by_ref } => Some(*by_ref),
+            crate::ir::CallArg::Constant(_) => None,
+        });
+        let tangents: Vec<TokenStream> = values
+            .iter()
+            .zip(by_ref)
+            .map(|(&a, by_ref)| {
+                let shape = self.prog.shape(a);
+                match (self.plan.tangent_active[a], by_ref) {
+                    (true, true) => self.tangent_operand(a).borrow,
+                    (true, false) => self.owned_tangent(a),
+                    (false, true) => {
+                        let zeros = self.zeros(shape);
+                        quote!(&#zeros)
+                    }
+                    (false, false) => self.zeros(shape),
+                }
+            })
+            .collect();
+        let jvp = &site.jvp;
+        quote!(#jvp(#(#args,)* #(#tangents,)*).1)
     }
 }

@@ -14,19 +14,26 @@ use std::collections::BTreeMap;
 use super::{Env, Mat, Value, node_value};
 use crate::adjoint::AExpr;
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
-use crate::plan::{Config, Forward, Kernel, Plan, Reverse, Role, Update};
+use crate::plan::{Config, Forward, Kernel, Mode, Plan, Reverse, Role, Update};
 
 /// What one run of a plan produced.
 pub struct Outcome {
     /// The result of the body (a branch's results as a tuple); `None` for a derivative body,
     /// which computes only what its adjoint reads.
     pub value: Option<Value<f64>>,
-    /// For each differentiated parameter, in the order of the plan's `wrt`, its gradient.
+    /// For each differentiated parameter, in the order of the plan's `wrt`, its gradient
+    /// (reverse mode).
     pub gradients: Vec<Value<f64>>,
+    /// The tangent of the result, or a tuple of a branch's results' tangents, zero where a
+    /// result carries none (forward mode).
+    pub tangent: Option<Value<f64>>,
 }
 
-/// Runs `plan` on `inputs` (indexed like `Op::Param`), seeding result `j` with `seeds[j]`;
-/// `given` is the value the caller hands a derivative closure (its result).
+/// The tangents a forward plan's seeded parameters carry, indexed like the inputs.
+pub struct Tangents<'a>(pub &'a [Value<f64>]);
+
+/// Runs a reverse plan on `inputs` (indexed like `Op::Param`), seeding result `j` with
+/// `seeds[j]`; `given` is the value the caller hands a derivative closure (its result).
 pub fn run_plan(
     plan: &Plan,
     inputs: &[Value<f64>],
@@ -34,13 +41,36 @@ pub fn run_plan(
     given: Option<Value<f64>>,
     env: &Env,
 ) -> Result<Outcome, String> {
+    run(plan, inputs, &Tangents(&[]), seeds, given, env)
+}
+
+/// Runs a forward plan on `inputs` with the seeded parameters carrying `tangents`.
+pub fn run_tangent(
+    plan: &Plan,
+    inputs: &[Value<f64>],
+    tangents: &Tangents,
+    env: &Env,
+) -> Result<Outcome, String> {
+    run(plan, inputs, tangents, &[], None, env)
+}
+
+fn run(
+    plan: &Plan,
+    inputs: &[Value<f64>],
+    tangent_inputs: &Tangents,
+    seeds: &[Value<f64>],
+    given: Option<Value<f64>>,
+    env: &Env,
+) -> Result<Outcome, String> {
     let mut state = State {
         plan,
         inputs,
+        tangent_inputs: tangent_inputs.0,
         seeds,
         env,
         values: vec![None; plan.prog.nodes.len()],
         adjoints: vec![None; plan.prog.nodes.len()],
+        tangents: vec![None; plan.prog.nodes.len()],
         shared: BTreeMap::new(),
     };
     if let (Some(id), Some(value)) = (plan.config.given, given) {
@@ -48,10 +78,38 @@ pub fn run_plan(
     }
     state.forward()?;
     state.reverse()?;
+    for (v, e) in &plan.tangent {
+        let d = state.eval(e).map_err(|err| format!("d{v}: {err}"))?;
+        state.tangents[*v] = Some(d);
+    }
+    let tangent = match plan.config.mode {
+        Mode::Reverse => None,
+        Mode::Forward => {
+            let of = |r: ValueId| -> Result<Value<f64>, String> {
+                if plan.tangent_active[r] {
+                    state.tangent(r)
+                } else {
+                    zeros_of(prog_shape(plan, r), &state)
+                }
+            };
+            Some(match plan.prog.output {
+                Some(out) => of(out)?,
+                None => Value::Tuple(
+                    plan.prog
+                        .outputs
+                        .iter()
+                        .map(|&r| of(r))
+                        .collect::<Result<_, _>>()?,
+                ),
+            })
+        }
+    };
     let prog = plan.prog;
-    let gradients = plan
-        .config
-        .wrt
+    let wrt: &[usize] = match plan.config.mode {
+        Mode::Reverse => &plan.config.wrt,
+        Mode::Forward => &[],
+    };
+    let gradients = wrt
         .iter()
         .map(|&k| match prog.param_node(k) {
             Some(p) if plan.adj.nonzero[p] => state.eval(&plan.adjoint_operand(p)),
@@ -69,7 +127,11 @@ pub fn run_plan(
                 .collect::<Result<_, _>>()?,
         )),
     };
-    Ok(Outcome { value, gradients })
+    Ok(Outcome {
+        value,
+        gradients,
+        tangent,
+    })
 }
 
 /// Plans and runs the gradient of a function's program with respect to `wrt`.
@@ -89,13 +151,19 @@ pub fn planned_gradient(
     run_plan(&plan, inputs, &[Value::Scalar(1.0)], None, env)
 }
 
+fn prog_shape(plan: &Plan, v: ValueId) -> Shape {
+    plan.prog.shape(v)
+}
+
 struct State<'a, 'p> {
     plan: &'a Plan<'p>,
     inputs: &'a [Value<f64>],
+    tangent_inputs: &'a [Value<f64>],
     seeds: &'a [Value<f64>],
     env: &'a Env<'a>,
     values: Vec<Option<Value<f64>>>,
     adjoints: Vec<Option<Value<f64>>>,
+    tangents: Vec<Option<Value<f64>>>,
     shared: BTreeMap<usize, Value<f64>>,
 }
 
@@ -236,6 +304,28 @@ impl State<'_, '_> {
         }
     }
 
+    fn tangent(&self, v: ValueId) -> Result<Value<f64>, String> {
+        if let Op::Param(k) = self.plan.prog.nodes[v].op {
+            return self
+                .tangent_inputs
+                .get(k)
+                .cloned()
+                .ok_or_else(|| format!("no tangent for parameter {k}"));
+        }
+        self.tangents[v]
+            .clone()
+            .ok_or_else(|| format!("d{v} is read before it is defined"))
+    }
+
+    /// The tangent of `v` where it carries one, zero where it does not.
+    fn tangent_or_zero(&self, v: ValueId) -> Result<Value<f64>, String> {
+        if self.plan.tangent_active[v] {
+            self.tangent(v)
+        } else {
+            zeros_like(&self.value(v)?)
+        }
+    }
+
     fn adjoint(&self, v: ValueId) -> Result<Value<f64>, String> {
         self.adjoints[v]
             .clone()
@@ -283,6 +373,35 @@ impl State<'_, '_> {
                 Value::Scalar(scalar(a)?.powi(n))
             }
             AExpr::Powf(a, p) => Value::Scalar(scalar(a)?.powf(scalar(p)?)),
+            AExpr::Tan(v) => self.tangent(*v)?,
+            AExpr::Trace(a) => Value::Scalar(ev(a)?.matrix()?.trace()?),
+            AExpr::Sum(a) => Value::Scalar(ev(a)?.matrix()?.sum()),
+            AExpr::Entry(a, i, j) => Value::Scalar(ev(a)?.matrix()?.get(*i, *j)?),
+            AExpr::Kronecker(a, b) => Value::Matrix(ev(a)?.matrix()?.kronecker(ev(b)?.matrix()?)),
+            AExpr::Item(a, k, _) => match ev(a)? {
+                Value::Tuple(items) => items
+                    .get(*k)
+                    .cloned()
+                    .ok_or_else(|| format!("item {k} of a tuple of {}", items.len()))?,
+                other => return Err(format!("item {k} of {other:?}")),
+            },
+            AExpr::SolveForward { solve, rhs } => {
+                let a = self.value(self.plan.prog.nodes[*solve].args[0])?;
+                Value::Matrix(a.matrix()?.solve(ev(rhs)?.matrix()?)?)
+            }
+            AExpr::PowerTangent {
+                base,
+                tangent,
+                exponent,
+            } => {
+                let a = self.value(*base)?;
+                let k =
+                    u32::try_from(self.env.constants.int(exponent)?).map_err(|e| e.to_string())?;
+                Value::Matrix(power_tangent(a.matrix()?, ev(tangent)?.matrix()?, k)?)
+            }
+            AExpr::MapTangent { node } => self.map_tangent(*node)?,
+            AExpr::BranchTangent { node } => self.branch_tangent(*node)?,
+            AExpr::CallTangent { node } => self.call_tangent(*node)?,
             AExpr::DivOrZero(a, b) => {
                 let d = scalar(b)?;
                 Value::Scalar(if d == 0.0 { 0.0 } else { scalar(a)? / d })
@@ -435,6 +554,96 @@ impl State<'_, '_> {
         Ok(Value::Tuple(out.gradients))
     }
 
+    /// The tangent of a `map`: the closure's tangent plan once per entry.
+    fn map_tangent(&self, node: ValueId) -> Result<Value<f64>, String> {
+        let args = &self.plan.prog.nodes[node].args;
+        let child = self.plan.child(node, Role::MapTangent);
+        let a = self.value(args[0])?;
+        let da = self.tangent_or_zero(args[0])?;
+        let (a, da) = (a.matrix()?, da.matrix()?);
+        let mut inputs = vec![Value::Scalar(0.0)];
+        let mut tangents = vec![Value::Scalar(0.0)];
+        for &c in &args[1..] {
+            inputs.push(self.value(c)?);
+            tangents.push(self.tangent_or_zero(c)?);
+        }
+        let mut entries = Vec::with_capacity(a.data.len());
+        for k in 0..a.data.len() {
+            inputs[0] = Value::Scalar(a.data[k]);
+            tangents[0] = Value::Scalar(da.data[k]);
+            let out = run_tangent(child, &inputs, &Tangents(&tangents), self.env)?;
+            entries.push(out.tangent.ok_or("no tangent")?.scalar()?);
+        }
+        Ok(Value::Matrix(Mat::from_column_major(
+            a.rows, a.cols, entries,
+        )?))
+    }
+
+    /// The tangents of an `if`'s results: the taken branch's tangent plan.
+    fn branch_tangent(&self, node: ValueId) -> Result<Value<f64>, String> {
+        let args = &self.plan.prog.nodes[node].args;
+        let taken = self.value(args[0])?.boolean()?;
+        let child = self.plan.child(node, Role::BranchTangent(taken));
+        let inputs = args[1..]
+            .iter()
+            .map(|&a| self.value(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tangents = args[1..]
+            .iter()
+            .map(|&a| self.tangent_or_zero(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = run_tangent(child, &inputs, &Tangents(&tangents), self.env)?;
+        out.tangent.ok_or_else(|| "no tangent".into())
+    }
+
+    /// The tangent of a call's result: the callee's tangent plan, every value argument seeded.
+    fn call_tangent(&self, node: ValueId) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let Op::Call(site) = &prog.nodes[node].op else {
+            return Err(format!("v{node} is not a call"));
+        };
+        let path = crate::text::tokens(&site.path);
+        let function = self
+            .env
+            .functions
+            .and_then(|r| r.get(&path))
+            .ok_or_else(|| format!("no function `{path}` to call"))?;
+        let args = prog.nodes[node]
+            .args
+            .iter()
+            .map(|&a| self.value(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let arg_tangents = prog.nodes[node]
+            .args
+            .iter()
+            .map(|&a| self.tangent_or_zero(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (inputs, constants) = super::call_inputs(site, function, &args, self.env)?;
+        // The callee's tangents sit where its inputs do: one per value argument, in order.
+        let mut given = arg_tangents.into_iter();
+        let tangents: Vec<Value<f64>> = inputs
+            .iter()
+            .map(|v| match v {
+                Value::Constant => Value::Constant,
+                _ => given.next().unwrap_or(Value::Constant),
+            })
+            .collect();
+        let floats: Vec<usize> = (0..function.func.params.len())
+            .filter(|&k| function.func.params[k].kind.float().is_some())
+            .collect();
+        let plan = Plan::new(
+            &function.prog,
+            Config {
+                wrt: floats,
+                mode: Mode::Forward,
+                ..Config::default()
+            },
+        );
+        let callee = self.env.callee(constants)?;
+        let out = run_tangent(&plan, &inputs, &Tangents(&tangents), &callee)?;
+        out.tangent.ok_or_else(|| "no tangent".into())
+    }
+
     /// Āᵢⱼ = ⟨Z̄₍ᵢⱼ₎, B⟩ (`left`) or B̄ = Σᵢⱼ Aᵢⱼ·Z̄₍ᵢⱼ₎ for Z = A⊗B.
     fn kronecker_adjoint(&self, node: ValueId, left: bool) -> Result<Value<f64>, String> {
         let args = &self.plan.prog.nodes[node].args;
@@ -562,6 +771,16 @@ fn determinant_gradient(a: &Mat<f64>, det: f64) -> Result<Value<f64>, String> {
         }
     }
     Ok(Value::Matrix(out))
+}
+
+/// Σ_{r<k} Aʳ·dA·Aᵏ⁻¹⁻ʳ.
+fn power_tangent(a: &Mat<f64>, da: &Mat<f64>, k: u32) -> Result<Mat<f64>, String> {
+    let mut out = da.map(|_| 0.0);
+    for r in 0..k {
+        let term = a.pow(r)?.matmul(da)?.matmul(&a.pow(k - 1 - r)?)?;
+        out = out.zip(&term, "+", |x, y| x + y)?;
+    }
+    Ok(out)
 }
 
 /// Σ_{r<k} (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ.

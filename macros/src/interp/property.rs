@@ -122,6 +122,11 @@ pub fn check_with(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Dr
     if !values.iter().all(|v| !numeric(v) || finite(v)) {
         return Verdict::Skipped("an intermediate value is not finite".into());
     }
+    // Near a singular matrix every derivative of its inverse is ill-conditioned, the exact
+    // reference included: such draws say nothing about the rules.
+    if let Some(why) = ill_conditioned(&prog, &values) {
+        return Verdict::Skipped(why);
+    }
     let planned = match planned_gradient(&prog, &inputs, &func.wrt, &env) {
         Ok(p) => p,
         Err(e) => {
@@ -137,9 +142,105 @@ pub fn check_with(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Dr
             ));
         }
     };
-    match &planned.value {
+    let verdict = match &planned.value {
         Some(planned_value) => compare(&value, &reference, planned_value, &planned.gradients),
         None => Verdict::Disagrees("the function's plan computes no value".into()),
+    };
+    match verdict {
+        Verdict::Agrees => check_tangent(&func, &prog, &inputs, &env, draw),
+        other => other,
+    }
+}
+
+/// Whether a matrix the program inverts, solves with or takes the determinant of is nearly
+/// singular at the drawn inputs: ‖A‖·‖A⁻¹‖ (Frobenius) above 10⁶.
+fn ill_conditioned(prog: &crate::ir::Program, values: &[Value<f64>]) -> Option<String> {
+    use crate::ir::Op;
+    for node in &prog.nodes {
+        if !matches!(node.op, Op::Inverse(_) | Op::Solve(_) | Op::Determinant) {
+            continue;
+        }
+        let Some(Value::Matrix(a)) = values.get(node.args[0]) else {
+            continue;
+        };
+        let condition = a
+            .inverse()
+            .map(|inv| a.norm_squared().sqrt() * inv.norm_squared().sqrt());
+        match condition {
+            Ok(c) if c < 1e6 => {}
+            _ => return Some(format!("`{}` is nearly singular", node.text)),
+        }
+    }
+    None
+}
+
+/// The tangent program along a random direction of every float parameter, against the
+/// dual-number derivative of the primal along the same direction.
+fn check_tangent(
+    func: &crate::ast::Func,
+    prog: &crate::ir::Program,
+    inputs: &[Value<f64>],
+    env: &Env,
+    draw: &mut Draw,
+) -> Verdict {
+    let floats: Vec<usize> = (0..func.params.len())
+        .filter(|&k| func.params[k].kind.float().is_some())
+        .collect();
+    let tangents: Vec<Value<f64>> = inputs
+        .iter()
+        .map(|v| match v {
+            Value::Scalar(_) => Value::Scalar(draw.entry()),
+            Value::Matrix(m) => Value::Matrix(m.map(|_| draw.entry())),
+            _ => Value::Constant,
+        })
+        .collect();
+    let duals: Vec<Value<super::Dual>> = inputs
+        .iter()
+        .zip(&tangents)
+        .map(|(v, t)| lift_along(v, t))
+        .collect();
+    let exact = match super::run(prog, &duals, env) {
+        Ok(v) => v,
+        Err(e) => return Verdict::Skipped(format!("the dual primal fails: {e}")),
+    };
+    let plan = crate::plan::Plan::new(
+        prog,
+        crate::plan::Config {
+            wrt: floats,
+            mode: crate::plan::Mode::Forward,
+            ..crate::plan::Config::default()
+        },
+    );
+    let planned = match super::run_tangent(&plan, inputs, &super::Tangents(&tangents), env) {
+        Ok(out) => out.tangent,
+        Err(e) => return Verdict::Disagrees(format!("the tangent program fails: {e}\n{plan}")),
+    };
+    let (Ok(exact), Some(Ok(planned))) = (exact.entries(), planned.map(|p| p.entries())) else {
+        return Verdict::Disagrees("a tangent has no entries".into());
+    };
+    let exact: Vec<f64> = exact.iter().map(|d| d.eps).collect();
+    if close(&exact, &planned, 1e-8) {
+        Verdict::Agrees
+    } else {
+        Verdict::Disagrees(format!("tangent: planned {planned:?}, exact {exact:?}"))
+    }
+}
+
+/// A value on dual numbers whose tangent is `tangent`.
+fn lift_along(value: &Value<f64>, tangent: &Value<f64>) -> Value<super::Dual> {
+    match (value, tangent) {
+        (Value::Scalar(x), Value::Scalar(t)) => Value::Scalar(super::Dual::new(*x, *t)),
+        (Value::Matrix(m), Value::Matrix(t)) => Value::Matrix(Mat {
+            rows: m.rows,
+            cols: m.cols,
+            data: m
+                .data
+                .iter()
+                .zip(&t.data)
+                .map(|(&x, &d)| super::Dual::new(x, d))
+                .collect(),
+        }),
+        _ => value.lift(None),
     }
 }
 

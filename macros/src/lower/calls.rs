@@ -261,9 +261,11 @@ impl Lowerer<'_> {
             return None;
         }
         let vjp = crate::ir::vjp_path(&path.path);
+        let jvp = crate::ir::companion_path(&path.path, "jvp");
         let site = CallSite {
             path: path.path.to_token_stream(),
             vjp: vjp.to_token_stream(),
+            jvp: jvp.to_token_stream(),
             args,
             result: Shape::Scalar,
         };
