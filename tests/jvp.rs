@@ -111,7 +111,8 @@ fn the_tangent_of_a_generic_quadratic_form() {
         let mut rng = Rng::new(seed);
         let (a, x): (SMatrix<f64, 4, 4>, SVector<f64, 4>) = (rng.matrix(), rng.vector());
         let (da, dx): (SMatrix<f64, 4, 4>, SVector<f64, 4>) = (rng.matrix(), rng.vector());
-        let (_, tangent) = quadratic_jvp(&a, &x, &da, &dx);
+        let (value, tangent) = quadratic_jvp(&a, &x, &da, &dx);
+        assert_same_value(value, quadratic(&a, &x), "quadratic_jvp");
         // f = ½xᵀAx: df = ½(dxᵀAx + xᵀdA x + xᵀA dx).
         let expected = 0.5 * (dx.dot(&(a * x)) + x.dot(&(da * x)) + x.dot(&(a * dx)));
         assert_close_scalar(tangent, expected, 1e-12);

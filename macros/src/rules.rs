@@ -451,7 +451,11 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
         | Op::BoolConst(_) => None,
         // d(A ± B) = dA ± dB
         Op::Add => terms(vec![(0, AExpr::Tan(args[0])), (1, AExpr::Tan(args[1]))]),
-        Op::Sub => terms(vec![(0, AExpr::Tan(args[0])), (1, AExpr::Neg(d(1)))]),
+        Op::Sub => match (on(0), on(1)) {
+            (true, true) => Some(AExpr::Sub(d(0), d(1))),
+            (true, false) => Some(AExpr::Tan(args[0])),
+            _ => Some(AExpr::Neg(d(1))),
+        },
         Op::Neg => Some(AExpr::Neg(d(0))),
         Op::Mul => terms(match (shape(0), shape(1)) {
             // d(A·B) = dA·B + A·dB
