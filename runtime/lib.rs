@@ -94,34 +94,84 @@
 #[cfg(not(any(feature = "std", feature = "libm")))]
 compile_error!(
     "matgrad needs the `std` feature (on by default) or, for `no_std`, the `libm` feature: \
-     `matgrad = { default-features = false, features = [\"libm\"] }`"
+     `matgrad = { default-features = false, features = [\"libm\", \"nalgebra_v0_35\"] }`"
 );
 
-pub use matgrad_macros::gradient;
-pub use nalgebra;
+// Exactly one nalgebra version is selected; the others are not even dependencies. The selected
+// one enters the extern prelude as `nalgebra`, so the modules below name it as usual, and is
+// re-exported as `matgrad::nalgebra`.
+#[cfg(not(any(
+    feature = "nalgebra_v0_33",
+    feature = "nalgebra_v0_34",
+    feature = "nalgebra_v0_35"
+)))]
+compile_error!(
+    "matgrad needs one nalgebra version feature: `nalgebra_v0_35` (on by default), \
+     `nalgebra_v0_34` or `nalgebra_v0_33`"
+);
+#[cfg(any(
+    all(feature = "nalgebra_v0_33", feature = "nalgebra_v0_34"),
+    all(feature = "nalgebra_v0_33", feature = "nalgebra_v0_35"),
+    all(feature = "nalgebra_v0_34", feature = "nalgebra_v0_35"),
+))]
+compile_error!(
+    "matgrad's nalgebra version features `nalgebra_v0_33`, `nalgebra_v0_34` and \
+     `nalgebra_v0_35` exclude each other: select one, with `default-features = false` to drop \
+     the default `nalgebra_v0_35`, e.g. `features = [\"std\", \"nalgebra_v0_34\"]`"
+);
+#[cfg(all(
+    feature = "nalgebra_v0_33",
+    not(any(feature = "nalgebra_v0_34", feature = "nalgebra_v0_35"))
+))]
+pub extern crate nalgebra_0_33 as nalgebra;
+#[cfg(all(feature = "nalgebra_v0_34", not(feature = "nalgebra_v0_35")))]
+pub extern crate nalgebra_0_34 as nalgebra;
+#[cfg(feature = "nalgebra_v0_35")]
+pub extern crate nalgebra_0_35 as nalgebra;
 
-#[cfg(feature = "std")]
-mod check;
-mod linalg;
-mod scalar;
-
-#[cfg(feature = "std")]
-pub use check::{GradientCheck, Point, check_gradient};
-pub use scalar::{sigmoid, softplus};
-
-/// What generated code names. Not part of the public API: it may change in any release.
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::linalg::{
-        determinant_gradient, kronecker_adjoint_left, kronecker_adjoint_right, lu_solve_transposed,
-        power_adjoint,
+/// Applies to each item the condition that some nalgebra version is selected, so that a build
+/// without one reports the missing feature and nothing else.
+macro_rules! with_nalgebra {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                feature = "nalgebra_v0_33",
+                feature = "nalgebra_v0_34",
+                feature = "nalgebra_v0_35"
+            ))]
+            $item
+        )*
     };
-    pub use crate::scalar::{sigmoid, softplus};
-    pub use core;
+}
 
-    /// Compiles only when both arguments are the same function: every function item has a
-    /// type of its own.
-    #[inline(always)]
-    pub fn same_function<F>(_: F, _: F) {}
-    pub use nalgebra;
+pub use matgrad_macros::gradient;
+
+with_nalgebra! {
+    #[cfg(feature = "std")]
+    mod check;
+    mod linalg;
+    mod scalar;
+
+    #[cfg(feature = "std")]
+    pub use check::{GradientCheck, Point, check_gradient};
+    pub use scalar::{sigmoid, softplus};
+}
+
+with_nalgebra! {
+    /// What generated code names. Not part of the public API: it may change in any release.
+    #[doc(hidden)]
+    pub mod __private {
+        pub use crate::linalg::{
+            determinant_gradient, kronecker_adjoint_left, kronecker_adjoint_right,
+            lu_solve_transposed, power_adjoint,
+        };
+        pub use crate::scalar::{sigmoid, softplus};
+        pub use core;
+
+        /// Compiles only when both arguments are the same function: every function item has a
+        /// type of its own.
+        #[inline(always)]
+        pub fn same_function<F>(_: F, _: F) {}
+        pub use crate::nalgebra;
+    }
 }
