@@ -147,8 +147,14 @@ macro_rules! with_nalgebra {
 pub use matgrad_macros::gradient;
 
 with_nalgebra! {
+    #[cfg(feature = "argmin")]
+    pub mod argmin;
     #[cfg(feature = "std")]
     mod check;
+    #[cfg(any(feature = "argmin", feature = "levenberg-marquardt"))]
+    mod convert;
+    #[cfg(feature = "levenberg-marquardt")]
+    pub mod levenberg_marquardt;
     mod linalg;
     mod scalar;
 
