@@ -9,7 +9,7 @@
 //! keeps the last result: the second call at that point is a copy.
 //!
 //! Parameters are vectors, `SVector<T, N>`, as argmin's solvers expect. The function takes and
-//! returns `matgrad::nalgebra` types, and argmin sees those of [`nalgebra`](self::nalgebra),
+//! returns `matgrad::nalgebra` types, and argmin sees those of [`nalgebra`],
 //! the version argmin-math implements its math for: the selected one if it is 0.33 or 0.34, 0.34
 //! otherwise (see the crate's features).
 //!

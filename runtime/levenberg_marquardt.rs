@@ -7,7 +7,7 @@
 //! requests for the residuals and the Jacobian there read that one result.
 //!
 //! levenberg-marquardt 0.15 is written against nalgebra 0.34, re-exported here as
-//! [`nalgebra`](self::nalgebra); the function takes and returns `matgrad::nalgebra` types
+//! [`nalgebra`]; the function takes and returns `matgrad::nalgebra` types
 //! whatever version is selected, and [`LeastSquares::parameters`] gives the solution back in
 //! them.
 //!

@@ -80,14 +80,27 @@
 //! - `std` (default): the standard library, and with it the gradient checker
 //!   ([`check_gradient`], [`GradientCheck`], [`Point`]).
 //! - `libm`: the [`libm`](https://crates.io/crates/libm) crate as the math backend of `f32` and
-//!   `f64`, for `no_std` builds (`default-features = false, features = ["libm"]`). Everything
-//!   but the gradient checker is then available, and generated code uses only `core`. In a
-//!   `no_std` crate the scalar methods (`x.exp()`, `x.ln()`, …) come from nalgebra's
-//!   `ComplexField` trait, so bring it into scope: `use matgrad::nalgebra::ComplexField;`.
+//!   `f64`, for `no_std` builds (`default-features = false, features = ["libm",
+//!   "nalgebra_v0_35"]`). Everything but the gradient checker is then available, and generated
+//!   code uses only `core`. In a `no_std` crate the scalar methods (`x.exp()`, `x.ln()`, …) come
+//!   from nalgebra's `ComplexField` trait, so bring it into scope:
+//!   `use matgrad::nalgebra::ComplexField;`.
+//! - `nalgebra_v0_35` (default), `nalgebra_v0_34`, `nalgebra_v0_33`: which nalgebra
+//!   [`nalgebra`] is, and so which one generated code uses; exactly one. A crate on nalgebra 0.34
+//!   (as argmin-math's `nalgebra_latest` and levenberg-marquardt 0.15 are) writes
+//!   `matgrad = { default-features = false, features = ["std", "nalgebra_v0_34"] }` and passes
+//!   its own matrices straight to generated functions.
+//! - `argmin`: `matgrad::argmin::Problem`, argmin's `CostFunction`, `Gradient`, `Hessian`,
+//!   `Jacobian` and `Operator` from a `{name}_grad` (or a function returning a Hessian or a
+//!   Jacobian), one evaluation per point. Needs `std`.
+//! - `levenberg-marquardt`: `matgrad::levenberg_marquardt::LeastSquares`, levenberg-marquardt's
+//!   `LeastSquaresProblem` from a function returning residuals and their Jacobian.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // Without `std` the gradient checker, which the text above links to, is left out.
 #![cfg_attr(not(feature = "std"), allow(rustdoc::broken_intra_doc_links))]
+// On docs.rs, items behind a feature say so.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 // Without `std`, f32 and f64 implement nalgebra's `RealField` only through `libm`.
@@ -148,12 +161,14 @@ pub use matgrad_macros::gradient;
 
 with_nalgebra! {
     #[cfg(feature = "argmin")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "argmin")))]
     pub mod argmin;
     #[cfg(feature = "std")]
     mod check;
     #[cfg(any(feature = "argmin", feature = "levenberg-marquardt"))]
     mod convert;
     #[cfg(feature = "levenberg-marquardt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "levenberg-marquardt")))]
     pub mod levenberg_marquardt;
     mod linalg;
     mod scalar;
