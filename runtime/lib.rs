@@ -136,10 +136,13 @@ compile_error!(
     feature = "nalgebra_v0_33",
     not(any(feature = "nalgebra_v0_34", feature = "nalgebra_v0_35"))
 ))]
+/// nalgebra 0.33, selected by the `nalgebra_v0_33` feature: the version generated code uses.
 pub extern crate nalgebra_0_33 as nalgebra;
 #[cfg(all(feature = "nalgebra_v0_34", not(feature = "nalgebra_v0_35")))]
+/// nalgebra 0.34, selected by the `nalgebra_v0_34` feature: the version generated code uses.
 pub extern crate nalgebra_0_34 as nalgebra;
 #[cfg(feature = "nalgebra_v0_35")]
+/// nalgebra 0.35, selected by the `nalgebra_v0_35` feature: the version generated code uses.
 pub extern crate nalgebra_0_35 as nalgebra;
 
 /// Applies to each item the condition that some nalgebra version is selected, so that a build
@@ -178,21 +181,26 @@ with_nalgebra! {
     pub use scalar::{sigmoid, softplus};
 }
 
-with_nalgebra! {
-    /// What generated code names. Not part of the public API: it may change in any release.
-    #[doc(hidden)]
-    pub mod __private {
-        pub use crate::linalg::{
-            determinant_gradient, kronecker_adjoint_left, kronecker_adjoint_right,
-            lu_solve_transposed, power_adjoint,
-        };
-        pub use crate::scalar::{sigmoid, softplus};
-        pub use core;
+// Not in `with_nalgebra!`, which would indent it: compile errors in generated code quote
+// `same_function` below, and the UI tests' expected output has it at this indentation.
+#[cfg(any(
+    feature = "nalgebra_v0_33",
+    feature = "nalgebra_v0_34",
+    feature = "nalgebra_v0_35"
+))]
+/// What generated code names. Not part of the public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::linalg::{
+        determinant_gradient, kronecker_adjoint_left, kronecker_adjoint_right, lu_solve_transposed,
+        power_adjoint,
+    };
+    pub use crate::scalar::{sigmoid, softplus};
+    pub use core;
 
-        /// Compiles only when both arguments are the same function: every function item has a
-        /// type of its own.
-        #[inline(always)]
-        pub fn same_function<F>(_: F, _: F) {}
-        pub use crate::nalgebra;
-    }
+    /// Compiles only when both arguments are the same function: every function item has a
+    /// type of its own.
+    #[inline(always)]
+    pub fn same_function<F>(_: F, _: F) {}
+    pub use crate::nalgebra;
 }
