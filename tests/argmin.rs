@@ -56,6 +56,17 @@ fn cost_then_gradient_at_one_point_evaluates_once() {
 }
 
 #[test]
+fn a_problem_is_send_and_sync_as_parallel_bulk_evaluation_needs() {
+    fn send_and_sync<P: Send + Sync>(_: &P) {}
+    let (x, y) = ridge_data();
+    send_and_sync(&Problem::gradient(move |beta: &SVector<f64, 3>| {
+        ridge_grad(beta, &x, &y, 0.5)
+    }));
+    send_and_sync(&Problem::hessian(curved));
+    send_and_sync(&Problem::jacobian(decay));
+}
+
+#[test]
 fn lbfgs_on_a_generated_gradient_reaches_the_closed_form_minimum() {
     let (x, y) = ridge_data();
     let lambda = 0.5;
