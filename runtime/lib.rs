@@ -80,35 +80,114 @@
 //! - `std` (default): the standard library, and with it the gradient checker
 //!   ([`check_gradient`], [`GradientCheck`], [`Point`]).
 //! - `libm`: the [`libm`](https://crates.io/crates/libm) crate as the math backend of `f32` and
-//!   `f64`, for `no_std` builds (`default-features = false, features = ["libm"]`). Everything
-//!   but the gradient checker is then available, and generated code uses only `core`. In a
-//!   `no_std` crate the scalar methods (`x.exp()`, `x.ln()`, …) come from nalgebra's
-//!   `ComplexField` trait, so bring it into scope: `use matgrad::nalgebra::ComplexField;`.
+//!   `f64`, for `no_std` builds (`default-features = false, features = ["libm",
+//!   "nalgebra_v0_35"]`). Everything but the gradient checker is then available, and generated
+//!   code uses only `core`. In a `no_std` crate the scalar methods (`x.exp()`, `x.ln()`, …) come
+//!   from nalgebra's `ComplexField` trait, so bring it into scope:
+//!   `use matgrad::nalgebra::ComplexField;`.
+//! - `nalgebra_v0_35` (default), `nalgebra_v0_34`, `nalgebra_v0_33`: which nalgebra
+//!   [`nalgebra`] is, and so which one generated code uses; exactly one. A crate on nalgebra 0.34
+//!   (as argmin-math's `nalgebra_latest` and levenberg-marquardt 0.15 are) writes
+//!   `matgrad = { default-features = false, features = ["std", "nalgebra_v0_34"] }` and passes
+//!   its own matrices straight to generated functions.
+//! - `argmin`: `matgrad::argmin::Problem`, argmin's `CostFunction`, `Gradient`, `Hessian`,
+//!   `Jacobian` and `Operator` from a `{name}_grad` (or a function returning a Hessian or a
+//!   Jacobian), one evaluation per point. Needs `std`.
+//! - `levenberg-marquardt`: `matgrad::levenberg_marquardt::LeastSquares`, levenberg-marquardt's
+//!   `LeastSquaresProblem` from a function returning residuals and their Jacobian.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // Without `std` the gradient checker, which the text above links to, is left out.
 #![cfg_attr(not(feature = "std"), allow(rustdoc::broken_intra_doc_links))]
+// On docs.rs, items behind a feature say so.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 // Without `std`, f32 and f64 implement nalgebra's `RealField` only through `libm`.
 #[cfg(not(any(feature = "std", feature = "libm")))]
 compile_error!(
     "matgrad needs the `std` feature (on by default) or, for `no_std`, the `libm` feature: \
-     `matgrad = { default-features = false, features = [\"libm\"] }`"
+     `matgrad = { default-features = false, features = [\"libm\", \"nalgebra_v0_35\"] }`"
 );
 
+// Exactly one nalgebra version is selected; the others are not even dependencies. The selected
+// one enters the extern prelude as `nalgebra`, so the modules below name it as usual, and is
+// re-exported as `matgrad::nalgebra`.
+#[cfg(not(any(
+    feature = "nalgebra_v0_33",
+    feature = "nalgebra_v0_34",
+    feature = "nalgebra_v0_35"
+)))]
+compile_error!(
+    "matgrad needs one nalgebra version feature: `nalgebra_v0_35` (on by default), \
+     `nalgebra_v0_34` or `nalgebra_v0_33`"
+);
+#[cfg(any(
+    all(feature = "nalgebra_v0_33", feature = "nalgebra_v0_34"),
+    all(feature = "nalgebra_v0_33", feature = "nalgebra_v0_35"),
+    all(feature = "nalgebra_v0_34", feature = "nalgebra_v0_35"),
+))]
+compile_error!(
+    "matgrad's nalgebra version features `nalgebra_v0_33`, `nalgebra_v0_34` and \
+     `nalgebra_v0_35` exclude each other: select one, with `default-features = false` to drop \
+     the default `nalgebra_v0_35`, e.g. `features = [\"std\", \"nalgebra_v0_34\"]`"
+);
+#[cfg(all(
+    feature = "nalgebra_v0_33",
+    not(any(feature = "nalgebra_v0_34", feature = "nalgebra_v0_35"))
+))]
+/// nalgebra 0.33, selected by the `nalgebra_v0_33` feature: the version generated code uses.
+pub extern crate nalgebra_0_33 as nalgebra;
+#[cfg(all(feature = "nalgebra_v0_34", not(feature = "nalgebra_v0_35")))]
+/// nalgebra 0.34, selected by the `nalgebra_v0_34` feature: the version generated code uses.
+pub extern crate nalgebra_0_34 as nalgebra;
+#[cfg(feature = "nalgebra_v0_35")]
+/// nalgebra 0.35, selected by the `nalgebra_v0_35` feature: the version generated code uses.
+pub extern crate nalgebra_0_35 as nalgebra;
+
+/// Applies to each item the condition that some nalgebra version is selected, so that a build
+/// without one reports the missing feature and nothing else.
+macro_rules! with_nalgebra {
+    ($($item:item)*) => {
+        $(
+            #[cfg(any(
+                feature = "nalgebra_v0_33",
+                feature = "nalgebra_v0_34",
+                feature = "nalgebra_v0_35"
+            ))]
+            $item
+        )*
+    };
+}
+
 pub use matgrad_macros::gradient;
-pub use nalgebra;
 
-#[cfg(feature = "std")]
-mod check;
-mod linalg;
-mod scalar;
+with_nalgebra! {
+    #[cfg(feature = "argmin")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "argmin")))]
+    pub mod argmin;
+    #[cfg(feature = "std")]
+    mod check;
+    #[cfg(any(feature = "argmin", feature = "levenberg-marquardt"))]
+    mod convert;
+    #[cfg(feature = "levenberg-marquardt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "levenberg-marquardt")))]
+    pub mod levenberg_marquardt;
+    mod linalg;
+    mod scalar;
 
-#[cfg(feature = "std")]
-pub use check::{GradientCheck, Point, check_gradient};
-pub use scalar::{sigmoid, softplus};
+    #[cfg(feature = "std")]
+    pub use check::{GradientCheck, Point, check_gradient};
+    pub use scalar::{sigmoid, softplus};
+}
 
+// Not in `with_nalgebra!`, which would indent it: compile errors in generated code quote
+// `same_function` below, and the UI tests' expected output has it at this indentation.
+#[cfg(any(
+    feature = "nalgebra_v0_33",
+    feature = "nalgebra_v0_34",
+    feature = "nalgebra_v0_35"
+))]
 /// What generated code names. Not part of the public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
@@ -123,5 +202,5 @@ pub mod __private {
     /// type of its own.
     #[inline(always)]
     pub fn same_function<F>(_: F, _: F) {}
-    pub use nalgebra;
+    pub use crate::nalgebra;
 }

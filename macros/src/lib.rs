@@ -2,7 +2,7 @@
 //!
 //! Users depend on the `matgrad` crate, which re-exports this macro together with the runtime the
 //! generated code needs; this crate is an implementation detail. The pipeline lives in
-//! [`expand`], one module per stage.
+//! `expand`, one module per stage.
 
 mod adjoint;
 mod args;
@@ -36,7 +36,83 @@ use proc_macro::TokenStream;
 
 /// Differentiates a scalar function of fixed-size nalgebra matrices at compile time.
 ///
-/// See the `matgrad` crate for the contract and examples.
+/// `#[gradient]` keeps the function as written and adds, with the same visibility, generics and
+/// parameters, `{name}_grad(params…) -> (value, gradients)` and `{name}_vjp(params…, seed)`.
+/// The gradient is straight-line nalgebra code on stack matrices: no tape, no heap, no `unsafe`.
+///
+/// ```ignore
+/// use matgrad::gradient;
+/// use matgrad::nalgebra::{SMatrix, SVector};
+///
+/// #[gradient(wrt(beta))]
+/// fn ols(beta: &SVector<f64, 2>, x: &SMatrix<f64, 3, 2>, y: &SVector<f64, 3>) -> f64 {
+///     let r = y - x * beta;
+///     r.norm_squared()
+/// }
+///
+/// let x = SMatrix::<f64, 3, 2>::new(1.0, 0.0, 1.0, 1.0, 1.0, 2.0);
+/// let y = SVector::<f64, 3>::new(1.0, 2.0, 2.0);
+/// let beta = SVector::<f64, 2>::new(0.5, 0.5);
+/// let (value, grad) = ols_grad(&beta, &x, &y);
+/// assert_eq!(value, ols(&beta, &x, &y));
+/// // The closed form: ∇β = −2·xᵀ·(y − x·β).
+/// let expected = -2.0 * x.transpose() * (y - x * beta);
+/// assert!((grad - expected).norm() < 1e-12);
+/// ```
+///
+/// # The contract
+///
+/// - `{name}_grad` returns `(value, gradients)`; the value is what the function returns, up to
+///   rounding (the generated code may evaluate an expression in a cheaper order).
+/// - The differentiated parameters are those named in `wrt(a, b, …)`, in that order; without
+///   `wrt`, every float parameter (an `f64`/`f32` scalar or matrix) in signature order. Integer
+///   and `bool` parameters are constants.
+/// - One gradient per differentiated parameter, owned, of the parameter's type without `&`: bare
+///   for one parameter, a tuple for several. ∇X has X's shape and `∇X[(i, j)] = ∂f/∂X[(i, j)]`;
+///   symmetric inputs are treated as general matrices.
+/// - `{name}_vjp(params…, seed)` returns `(value, (gradient of every float parameter, …))` of
+///   `seed · f`: the vector-Jacobian product through which other `#[gradient]` functions call
+///   this one. A function returning a matrix gets only `_vjp`, with a seed of its shape.
+/// - `#[gradient(pullback = g)]` uses a hand-written `g(params…, seed) -> (value, (gradients…))`
+///   instead of differentiating the body.
+///
+/// # The language
+///
+/// - **Types**, by value or `&`, under any path prefix: `f64`, `f32`, `SMatrix<T, R, C>`,
+///   `SVector<T, N>`, `RowSVector<T, N>`, `Matrix1`…`Matrix6`, `Matrix2x3`-style aliases,
+///   `Vector1`…`Vector6`, `RowVector1`…`RowVector6`; `T` is `f64`, `f32` or a type parameter
+///   (`T: RealField + Copy`); sizes are literals or const generic parameters. Integer and `bool`
+///   parameters are constants. Dynamic sizes (`DMatrix`) are not supported.
+/// - **Statements**: `let` (shadowing, `mut`, an optional type), `=`, `+=`, `-=`, `*=`, `/=`,
+///   blocks, a final expression or `return`; `if`/`else` on conditions that need no derivative;
+///   `for i in a..b` with literal bounds, unrolled. No `while`, `loop` or `match`.
+/// - **Expressions**: `+ - * /` (with `*` a matrix product, scaling or scalar product by shape,
+///   `/` by a scalar), unary `-`, `&e`, float literals, constants, `n as f64`, entries `m[(i, j)]`
+///   and `v[i]` (literal or loop-counter indices).
+/// - **Matrix methods**: `.transpose() .trace() .sum() .mean() .dot(&b) .norm() .norm_squared()
+///   .component_mul(&b) .component_div(&b) .kronecker(&b) .map(|v| …) .map(f64::exp)`, and on
+///   square matrices `.determinant() .try_inverse().unwrap() .lu().solve(&b).unwrap() .pow(k)`.
+/// - **Scalar methods**: `.exp() .ln() .ln_1p() .sqrt() .sin() .cos() .tanh() .abs() .powi(n)
+///   .powf(p)` (also as `f64::exp(x)`, …), and matgrad's `sigmoid` and `softplus`.
+/// - **Calls** to functions that have a `{name}_vjp` (any `#[gradient]` function); a call's
+///   result is a scalar unless its `let` gives a matrix type.
+///
+/// Anything else, and every shape mismatch, is a compile error at the offending expression that
+/// names the shapes or says what is supported; all errors of a function come in one compile.
+///
+/// ```ignore
+/// use matgrad::gradient;
+/// use matgrad::nalgebra::{SMatrix, SVector};
+///
+/// #[gradient]
+/// fn bad(w: &SMatrix<f64, 3, 4>, y: &SVector<f64, 3>) -> f64 {
+///     (w * y).sum() // error: `w` is 3×4 and `y` is 3×1
+/// }
+/// ```
+///
+/// Generated code reaches nalgebra through `matgrad`, so it uses the version `matgrad`'s
+/// `nalgebra_v0_3x` feature selects; the macro is used through the `matgrad` crate, which
+/// re-exports it.
 #[proc_macro_attribute]
 pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::gradient(args.into(), item.into()).into()
