@@ -160,7 +160,7 @@ macro_rules! with_nalgebra {
     };
 }
 
-pub use matgrad_macros::gradient;
+pub use matgrad_macros::{gradient, jacobian};
 
 with_nalgebra! {
     #[cfg(feature = "argmin")]

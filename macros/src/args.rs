@@ -9,9 +9,30 @@ use syn::parse::Parser;
 
 use crate::ctxt::Ctxt;
 
+/// Which attribute is being expanded: each adds its own companions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Attribute {
+    /// `{name}_grad` (for a scalar function), `{name}_vjp`, `{name}_jvp`.
+    #[default]
+    Gradient,
+    /// `{name}_jacobian`, `{name}_vjp`, `{name}_jvp`.
+    Jacobian,
+}
+
+impl Attribute {
+    pub fn name(self) -> &'static str {
+        match self {
+            Attribute::Gradient => "gradient",
+            Attribute::Jacobian => "jacobian",
+        }
+    }
+}
+
 /// What the attribute asked for.
 #[derive(Default)]
 pub struct Args {
+    /// The attribute these are the arguments of.
+    pub attribute: Attribute,
     /// `Some` when `wrt(...)` was given, with the names in the order written.
     pub wrt: Option<Vec<Ident>>,
     /// `wrt` and its names, for errors about the argument as a whole.
@@ -22,8 +43,11 @@ pub struct Args {
 }
 
 /// Parses the attribute's tokens; errors are recorded in `cx` and the rest still parsed.
-pub fn parse(cx: &Ctxt, tokens: TokenStream) -> Args {
-    let mut args = Args::default();
+pub fn parse(cx: &Ctxt, attribute: Attribute, tokens: TokenStream) -> Args {
+    let mut args = Args {
+        attribute,
+        ..Args::default()
+    };
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("wrt") {
             if args.wrt.is_some() {
@@ -42,7 +66,7 @@ pub fn parse(cx: &Ctxt, tokens: TokenStream) -> Args {
             args.wrt_tokens = quote::quote!(#path #(#names)*);
             args.wrt = Some(names);
             Ok(())
-        } else if meta.path.is_ident("pullback") {
+        } else if meta.path.is_ident("pullback") && attribute == Attribute::Gradient {
             if args.pullback.is_some() {
                 return Err(meta.error("`pullback` is given twice"));
             }

@@ -37,6 +37,8 @@ pub struct Func {
     pub ret: Kind,
     /// The return type as written.
     pub ret_ty: syn::Type,
+    /// The attribute on the function, which decides its companions.
+    pub attribute: crate::args::Attribute,
 }
 
 /// Reads and checks the signature; `None` when something was reported.
@@ -60,11 +62,14 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
     let mut env = env(cx, &sig.generics);
     env.function = sig.ident.to_string();
     let params = params(cx, item, &env);
-    let ret = return_float(cx, item, &env);
+    let ret = return_float(cx, item, &env, args.attribute);
     let float = common_float(cx, params.as_deref(), ret.as_ref().map(|r| (r.0, r.1)))?;
     let (_, _, ret, ret_ty) = ret?;
     let params = params?;
-    if args.wrt.is_some() && matches!(ret, Kind::Matrix { .. }) {
+    if args.wrt.is_some()
+        && matches!(ret, Kind::Matrix { .. })
+        && args.attribute == crate::args::Attribute::Gradient
+    {
         let name = &sig.ident;
         cx.error_spanned_by(
             &args.wrt_tokens,
@@ -87,6 +92,7 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
         env,
         ret,
         ret_ty,
+        attribute: args.attribute,
     })
 }
 
@@ -165,9 +171,21 @@ fn param(pat_type: &syn::PatType, env: &Env) -> Result<Param, syn::Error> {
 
 /// The float the function returns; reports a missing or non-scalar return type.
 /// The float the function returns, where, its kind and type; reports a missing return type.
-fn return_float(cx: &Ctxt, item: &ItemFn, env: &Env) -> Option<(Float, Span, Kind, syn::Type)> {
-    let message =
-        "`#[gradient]` differentiates functions that return a scalar: add `-> f64` (or `-> f32`)";
+fn return_float(
+    cx: &Ctxt,
+    item: &ItemFn,
+    env: &Env,
+    attribute: crate::args::Attribute,
+) -> Option<(Float, Span, Kind, syn::Type)> {
+    let message = match attribute {
+        crate::args::Attribute::Gradient => {
+            "`#[gradient]` differentiates functions that return a scalar: add `-> f64` (or `-> f32`)"
+        }
+        crate::args::Attribute::Jacobian => {
+            "`#[jacobian]` differentiates functions that return a float scalar, vector or matrix: \
+             add `-> f64`, `-> SVector<f64, N>` or `-> SMatrix<f64, R, C>`"
+        }
+    };
     match &item.sig.output {
         ReturnType::Default => {
             cx.error_spanned_by(&item.sig.ident, message);

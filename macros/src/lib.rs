@@ -117,3 +117,31 @@ use proc_macro::TokenStream;
 pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::gradient(args.into(), item.into()).into()
 }
+
+/// The Jacobian of a function of fixed-size nalgebra matrices that returns a float scalar,
+/// vector or matrix, at compile time.
+///
+/// `#[jacobian]` (or `#[jacobian(wrt(p, q))]`) adds `{name}_jacobian(…) -> (value, J)`, where
+/// for each differentiated parameter X (those named in `wrt`, or every float parameter) `J` is
+/// an `SMatrix<T, M, n>` with `J[(k, l)]` the derivative of entry k of the result (M entries)
+/// with respect to entry l of X (n entries), entries numbered in nalgebra's column-major order.
+/// One differentiated parameter gives `J` bare, several a tuple. Like `#[gradient]` it also adds
+/// `{name}_jvp` and `{name}_vjp`, and it reads the same language. See the `matgrad` crate.
+///
+/// ```ignore
+/// use matgrad::jacobian;
+/// use matgrad::nalgebra::{SMatrix, SVector};
+///
+/// #[jacobian(wrt(p))]
+/// fn residuals(p: &SVector<f64, 3>, t: &SVector<f64, 20>, y: &SVector<f64, 20>) -> SVector<f64, 20> {
+///     let a = p[0];
+///     let b = p[1];
+///     let c = p[2];
+///     y - t.map(|ti| a * (-b * ti).exp() - c)
+/// }
+/// // residuals_jacobian(&p, &t, &y) -> (SVector<f64, 20>, SMatrix<f64, 20, 3>)
+/// ```
+#[proc_macro_attribute]
+pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::jacobian(args.into(), item.into()).into()
+}

@@ -6,6 +6,7 @@
 
 use proc_macro2::TokenStream;
 
+use crate::args::Attribute;
 use crate::ctxt::Ctxt;
 use crate::ir::{Program, Shape};
 use crate::{args, ast, diff, expand, lower, shape};
@@ -14,7 +15,11 @@ use crate::{args, ast, diff, expand, lower, shape};
 fn front(attr: &str, src: &str) -> (Option<(ast::Func, Program)>, Vec<String>) {
     let item: syn::ItemFn = syn::parse_str(src).expect("test source parses");
     let cx = Ctxt::new();
-    let args = args::parse(&cx, attr.parse().expect("attribute tokens"));
+    let args = args::parse(
+        &cx,
+        Attribute::Gradient,
+        attr.parse().expect("attribute tokens"),
+    );
     let result = ast::from_syn(&cx, &item, &args).map(|func| {
         let mut prog = lower::lower(&cx, &func, &item);
         let shapes: Vec<Shape> = func

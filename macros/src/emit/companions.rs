@@ -167,7 +167,7 @@ pub fn vjp(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStream {
 
 /// The name of the tangent parameter of `_jvp` for the parameter `name`: `dname` in the docs,
 /// and hygienic, so a parameter of the user's spelled the same stays a different variable.
-fn tangent_ident(name: &Ident) -> Ident {
+pub fn tangent_ident(name: &Ident) -> Ident {
     Ident::new(
         &format!("d{}", name.to_string().trim_start_matches("r#")),
         Span::mixed_site(),
@@ -449,7 +449,7 @@ fn doc(func: &ast::Func, prog: &Program, adj: &Adjoint) -> String {
     )
 }
 
-fn param_operand(p: &ast::Param) -> Operand {
+pub(super) fn param_operand(p: &ast::Param) -> Operand {
     let name = &p.name;
     match (p.kind.shape(), p.by_ref) {
         (Some(Shape::Matrix(..)), true) => Operand {

@@ -20,9 +20,13 @@ use crate::plan::{Forward, Kernel, Plan, Reverse, Role, Update};
 use crate::simplify;
 
 mod companions;
+mod jacobian;
 mod nested;
 
-pub use companions::{custom, float_params, function, generics, jvp, signature_inputs, vjp};
+pub use companions::{
+    custom, float_params, function, generics, jvp, signature_inputs, tangent_ident, vjp,
+};
+pub use jacobian::{check_jacobian_sizes, entries_tokens, jacobian, jacobian_plans};
 
 /// How generated code refers to a value.
 #[derive(Clone)]
@@ -76,6 +80,7 @@ impl Operand {
 
 /// Emits one program: the function body or a `map` closure.
 /// Prints one planned body: the function's, a branch's, or a `map` closure's.
+#[derive(Clone)]
 struct Emitter<'a> {
     plan: &'a Plan<'a>,
     prog: &'a Program,

@@ -184,7 +184,7 @@ pub fn compile(attr: &str, src: &str) -> Result<(ast::Func, Program), String> {
     let item: syn::ItemFn = syn::parse_str(src).map_err(|e| format!("not a function: {e}"))?;
     let attr: TokenStream = attr.parse().map_err(|e| format!("attribute tokens: {e}"))?;
     let cx = Ctxt::new();
-    let args = args::parse(&cx, attr);
+    let args = args::parse(&cx, args::Attribute::Gradient, attr);
     let compiled = ast::from_syn(&cx, &item, &args).map(|func| {
         let mut prog = lower::lower(&cx, &func, &item);
         let shapes: Vec<Shape> = func

@@ -1,0 +1,351 @@
+//! `{name}_jacobian`: the Jacobian of each differentiated parameter, J[(k, l)] = ∂Fₖ/∂Xₗ with
+//! the entries of F and X numbered in nalgebra's column-major order. Part of `emit`.
+//!
+//! Planned here, at compile time, from the shapes: with fewer parameter entries than result
+//! entries, one tangent sweep per parameter entry (the tangent program of that parameter alone,
+//! seeded with a unit direction, gives a column); otherwise one adjoint sweep per result entry
+//! (the adjoint program seeded with a unit result gives a row of every parameter's Jacobian).
+//! Either way the forward values are computed once, before the sweeps.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote};
+
+use super::companions::{generics, param_operand, signature_inputs};
+use super::{Emitter, Operand};
+use crate::ast;
+use crate::ctxt::Ctxt;
+use crate::ir::{Dim, Program, Shape};
+use crate::plan::{Config, Mode, Plan};
+
+/// The most entries a Jacobian may have: it lives on the stack.
+const MAX_ENTRIES: usize = 1 << 20;
+
+/// How a Jacobian is computed.
+pub enum JacobianPlans<'p> {
+    /// One tangent program per differentiated parameter (by parameter index), swept once per
+    /// entry of the parameter.
+    Forward(Vec<(usize, Plan<'p>)>),
+    /// The adjoint program of every differentiated parameter, swept once per entry of the result.
+    Reverse(Box<Plan<'p>>),
+}
+
+impl<'p> JacobianPlans<'p> {
+    /// Every plan, for the verifier.
+    pub fn plans(&self) -> Box<dyn Iterator<Item = &Plan<'p>> + '_> {
+        match self {
+            JacobianPlans::Forward(plans) => Box::new(plans.iter().map(|(_, p)| p)),
+            JacobianPlans::Reverse(plan) => Box::new(std::iter::once(&**plan)),
+        }
+    }
+}
+
+/// The number of entries of a value of `shape`, as a size in generated code, and an estimate
+/// for the cost model; `None` when it is a product of const generic sizes, which stable Rust
+/// cannot name as a type.
+fn entries(shape: Shape) -> Option<(TokenStream, usize)> {
+    match shape {
+        Shape::Matrix(Dim::Lit(r), Dim::Lit(c)) => {
+            Some((Literal::usize_unsuffixed(r * c).into_token_stream(), r * c))
+        }
+        Shape::Matrix(d, Dim::Lit(1)) | Shape::Matrix(Dim::Lit(1), d) => {
+            Some((d.tokens(), d.estimate()))
+        }
+        Shape::Matrix(..) => None,
+        Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => Some((quote!(1), 1)),
+    }
+}
+
+/// The number of entries of a value of `shape` in generated code (1 when it cannot be named,
+/// which `check_jacobian_sizes` reports).
+pub fn entries_tokens(shape: Option<Shape>) -> TokenStream {
+    entries(shape.unwrap_or(Shape::Scalar)).map_or_else(|| quote!(1), |e| e.0)
+}
+
+/// Reports a result or differentiated parameter whose Jacobian cannot be a fixed-size matrix.
+pub fn check_jacobian_sizes(cx: &Ctxt, func: &ast::Func) {
+    let ret = func.ret.shape().unwrap_or(Shape::Poison);
+    let Some((_, m)) = entries(ret) else {
+        cx.error_spanned_by(
+            &func.ret_ty,
+            format!(
+                "`{}` returns a {ret} matrix, whose number of entries is a product of const \
+                 generic sizes, which stable Rust cannot name as the size of a Jacobian; return a \
+                 vector (`SVector<T, N>`) or use literal sizes",
+                func.name
+            ),
+        );
+        return;
+    };
+    for &k in &func.wrt {
+        let p = &func.params[k];
+        let shape = p.kind.shape().unwrap_or(Shape::Poison);
+        match entries(shape) {
+            None => cx.error_spanned_by(
+                &p.ty,
+                format!(
+                    "`{}` is {shape}, and its number of entries is a product of const generic \
+                     sizes, which stable Rust cannot name as the size of a Jacobian; differentiate \
+                     a vector (`SVector<T, N>`) or use literal sizes",
+                    p.name
+                ),
+            ),
+            Some((_, n)) if m.saturating_mul(n) > MAX_ENTRIES => cx.error_spanned_by(
+                &p.ty,
+                format!(
+                    "the Jacobian of `{}` with respect to `{}` would have {m}×{n} entries, more \
+                     than the {MAX_ENTRIES} a fixed-size matrix on the stack can hold",
+                    func.name, p.name
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Plans the Jacobian: tangent sweeps when the parameters have fewer entries than the result,
+/// adjoint sweeps otherwise.
+pub fn jacobian_plans<'p>(func: &ast::Func, prog: &'p Program) -> JacobianPlans<'p> {
+    let size = |shape: Option<Shape>| entries(shape.unwrap_or(Shape::Poison)).map_or(1, |e| e.1);
+    let m = size(func.ret.shape());
+    let n: usize = func
+        .wrt
+        .iter()
+        .map(|&k| size(func.params[k].kind.shape()))
+        .sum();
+    if n <= m {
+        JacobianPlans::Forward(
+            func.wrt
+                .iter()
+                .map(|&k| {
+                    let config = Config {
+                        wrt: vec![k],
+                        mode: Mode::Forward,
+                        ..Config::default()
+                    };
+                    (k, Plan::new(prog, config))
+                })
+                .collect(),
+        )
+    } else {
+        JacobianPlans::Reverse(Box::new(Plan::new(
+            prog,
+            Config {
+                wrt: func.wrt.clone(),
+                ..Config::default()
+            },
+        )))
+    }
+}
+
+/// Generates `{name}_jacobian`. `forward` plans the forward pass the sweeps share.
+pub fn jacobian(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    forward: &Plan,
+    plans: &JacobianPlans,
+) -> TokenStream {
+    let float = Ident::new(&func.float.name(), Span::call_site());
+    let emitter = |plan| Emitter {
+        plan,
+        prog: plan.prog,
+        float: &float,
+        prefix: String::new(),
+        params: func.params.iter().map(param_operand).collect(),
+        tangents: Vec::new(),
+        given: None,
+        seeds: Vec::new(),
+        generic: func.float.is_generic(),
+        explicit_sizes: !item.sig.generics.params.is_empty(),
+    };
+    let base = emitter(forward);
+    let (checks, values) = (base.helper_checks(), base.forward());
+    let out = forward
+        .prog
+        .output
+        .expect("invariant: a checked program has an output");
+    let value = base.owned(out);
+    let ret_shape = func.ret.shape().unwrap_or(Shape::Scalar);
+    let (m, _) = entries(ret_shape).unwrap_or((quote!(1), 1));
+    let j_ident = |k: usize| Ident::new(&format!("__mg_j{k}"), Span::mixed_site());
+    let j_ty = |k: usize| {
+        let shape = func.params[k].kind.shape().unwrap_or(Shape::Scalar);
+        let (n, _) = entries(shape).unwrap_or((quote!(1), 1));
+        quote!(::matgrad::__private::nalgebra::SMatrix<#float, #m, #n>)
+    };
+    let declarations: Vec<TokenStream> = func
+        .wrt
+        .iter()
+        .map(|&k| {
+            let (j, ty) = (j_ident(k), j_ty(k));
+            quote!(let mut #j: #ty = <#ty>::zeros();)
+        })
+        .collect();
+    let sweeps = match plans {
+        JacobianPlans::Forward(plans) => plans
+            .iter()
+            .map(|(k, plan)| tangent_sweep(&emitter(plan), func, *k, &j_ident(*k)))
+            .collect(),
+        JacobianPlans::Reverse(plan) => vec![adjoint_sweep(&emitter(plan), func, &j_ident)],
+    };
+    let js: Vec<Ident> = func.wrt.iter().map(|&k| j_ident(k)).collect();
+    let (result_ty, result) = if js.len() == 1 {
+        let ty = j_ty(func.wrt[0]);
+        (ty, quote!(#(#js)*))
+    } else {
+        let tys: Vec<TokenStream> = func.wrt.iter().map(|&k| j_ty(k)).collect();
+        (quote!((#(#tys),*)), quote!((#(#js),*)))
+    };
+    let vis = &item.vis;
+    let name = format_ident!("{}_jacobian", func.name);
+    let inputs = signature_inputs(func);
+    let (generics, where_clause) = generics(item, func);
+    let ret = &func.ret_ty;
+    let doc = doc(func, plans);
+    quote! {
+        #[doc = #doc]
+        #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
+        #[must_use]
+        #vis fn #name #generics (#(#inputs),*) -> (#ret, #result_ty) #where_clause {
+            #(#checks)*
+            #(#values)*
+            #(#declarations)*
+            #(#sweeps)*
+            (#value, #result)
+        }
+    }
+}
+
+/// One column of `J` per entry l of parameter `k`: the tangent program seeded with eₗ.
+fn tangent_sweep(e: &Emitter, func: &ast::Func, k: usize, j: &Ident) -> TokenStream {
+    let shape = func.params[k].kind.shape().unwrap_or(Shape::Scalar);
+    let unit = Ident::new(&format!("__mg_e{k}"), Span::mixed_site());
+    let l = Ident::new("__mg_l", Span::mixed_site());
+    let mut e_seeded = e.clone();
+    e_seeded.tangents = (0..func.params.len())
+        .map(|p| {
+            if p == k {
+                Operand::local(&unit, shape)
+            } else {
+                Operand::temp(quote!(::core::compile_error!(
+                    "invariant: one parameter is seeded"
+                )))
+            }
+        })
+        .collect();
+    let out = e
+        .prog
+        .output
+        .expect("invariant: a checked program has an output");
+    let tangent = e_seeded.tangent();
+    let d_out = if e.plan.tangent_active[out] {
+        e_seeded.owned_tangent(out)
+    } else {
+        e.zeros(e.prog.shape(out))
+    };
+    let one = e.lit(1.0);
+    let d = Ident::new("__mg_dout", Span::mixed_site());
+    let column = if e.prog.shape(out).is_matrix() {
+        quote!(for __mg_r in 0..#d.len() { #j[(__mg_r, #l)] = #d[__mg_r]; })
+    } else {
+        quote!(#j[(0, #l)] = #d;)
+    };
+    if shape.is_matrix() {
+        let ty = e.ty(shape);
+        quote! {
+            for #l in 0..<#ty>::zeros().len() {
+                let mut #unit: #ty = <#ty>::zeros();
+                #unit[#l] = #one;
+                #(#tangent)*
+                let #d = #d_out;
+                #column
+            }
+        }
+    } else {
+        quote! {{
+            let #l = 0;
+            let #unit = #one;
+            #(#tangent)*
+            let #d = #d_out;
+            #column
+        }}
+    }
+}
+
+/// One row of every parameter's `J` per entry r of the result: the adjoint program seeded with eᵣ.
+fn adjoint_sweep(e: &Emitter, func: &ast::Func, j: &dyn Fn(usize) -> Ident) -> TokenStream {
+    let prog = e.prog;
+    let out = prog
+        .output
+        .expect("invariant: a checked program has an output");
+    let seed = Ident::new("__mg_seed", Span::mixed_site());
+    let r = Ident::new("__mg_r", Span::mixed_site());
+    let mut seeded = e.clone();
+    seeded.seeds = vec![quote!(#seed)];
+    let reverse = seeded.reverse();
+    let rows: Vec<TokenStream> = func
+        .wrt
+        .iter()
+        .map(|&k| {
+            let j = j(k);
+            let g = match prog.param_node(k) {
+                Some(node) if e.plan.adj.nonzero[node] => seeded.adjoint_operand(node).place,
+                _ => e.zeros(func.params[k].kind.shape().unwrap_or(Shape::Scalar)),
+            };
+            if func.params[k].kind.shape().is_some_and(Shape::is_matrix) {
+                quote!({
+                    let __mg_g = #g;
+                    for __mg_c in 0..__mg_g.len() { #j[(#r, __mg_c)] = __mg_g[__mg_c]; }
+                })
+            } else {
+                quote!(#j[(#r, 0)] = #g;)
+            }
+        })
+        .collect();
+    let one = e.lit(1.0);
+    let shape = prog.shape(out);
+    if shape.is_matrix() {
+        let ty = e.ty(shape);
+        quote! {
+            for #r in 0..<#ty>::zeros().len() {
+                let mut #seed: #ty = <#ty>::zeros();
+                #seed[#r] = #one;
+                #(#reverse)*
+                #(#rows)*
+            }
+        }
+    } else {
+        quote! {{
+            let #r = 0;
+            let #seed = #one;
+            #(#reverse)*
+            #(#rows)*
+        }}
+    }
+}
+
+fn doc(func: &ast::Func, plans: &JacobianPlans) -> String {
+    let names: Vec<String> = func
+        .wrt
+        .iter()
+        .map(|&k| format!("`{}`", func.params[k].name))
+        .collect();
+    let how = match plans {
+        JacobianPlans::Forward(_) => {
+            "one tangent sweep per parameter entry, which costs less than one adjoint sweep per \
+             result entry for these shapes"
+        }
+        JacobianPlans::Reverse(_) => {
+            "one adjoint sweep per result entry, which costs less than one tangent sweep per \
+             parameter entry for these shapes"
+        }
+    };
+    format!(
+        " Value and Jacobian of [`{name}`] with respect to {}, generated by `#[jacobian]`.\n\n \
+         Returns `({name}(…), J)`, one `J` per differentiated parameter (a tuple for several): \
+         `J[(k, l)]` is the derivative of entry k of the result with respect to entry l of the \
+         parameter, both numbered in nalgebra's column-major order (that of `as_slice()`).\n\n \
+         Computed by {how}; the forward values are computed once.",
+        names.join(", "),
+        name = func.name
+    )
+}
