@@ -82,24 +82,36 @@ fn scaled_exp_vjp(w: &Vector3<f64>, s: f64, seed: f64) -> (f64, (Vector3<f64>, f
 #[allow(unused_variables, clippy::all, clippy::pedantic)]
 #[must_use]
 fn scaled_exp_jvp(w: &Vector3<f64>, s: f64, dw: &Vector3<f64>, ds: f64) -> (f64, f64) {
-    let __mg_v2: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = w
-        .map(|__mg_m2_x: f64| -> f64 {
-            let __mg_m2_v2: f64 = __mg_m2_x * s;
-            let __mg_m2_v3: f64 = __mg_m2_v2.exp();
-            __mg_m2_v3
-        });
+    let mut __mg_v2: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = <::matgrad::__private::nalgebra::SMatrix<
+        f64,
+        3,
+        1,
+    >>::zeros();
+    let mut __mg_p2_0: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = <::matgrad::__private::nalgebra::SMatrix<
+        f64,
+        3,
+        1,
+    >>::zeros();
+    let mut __mg_p2_1: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = <::matgrad::__private::nalgebra::SMatrix<
+        f64,
+        3,
+        1,
+    >>::zeros();
+    for __mg_i in 0..__mg_v2.len() {
+        let __mg_m2_x: f64 = w[__mg_i];
+        let __mg_m2_v2: f64 = __mg_m2_x * s;
+        let __mg_m2_v3: f64 = __mg_m2_v2.exp();
+        let __mg_m2_g3: f64 = 1.0;
+        let __mg_m2_g2: f64 = (__mg_m2_g3 * __mg_m2_v3);
+        let __mg_m2_g0: f64 = (__mg_m2_g2 * s);
+        let __mg_m2_g1: f64 = (__mg_m2_g2 * __mg_m2_x);
+        __mg_v2[__mg_i] = __mg_m2_v3;
+        __mg_p2_0[__mg_i] = __mg_m2_g0;
+        __mg_p2_1[__mg_i] = __mg_m2_g1;
+    }
     let __mg_v3: f64 = __mg_v2.sum();
-    let __mg_d2: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = (w
-        .zip_map(
-            dw,
-            |__mg_m2_x: f64, __mg_m2_dx: f64| -> f64 {
-                let __mg_m2_v2: f64 = __mg_m2_x * s;
-                let __mg_m2_v3: f64 = __mg_m2_v2.exp();
-                let __mg_m2_d2: f64 = ((__mg_m2_dx * s) + (__mg_m2_x * ds));
-                let __mg_m2_d3: f64 = (__mg_m2_d2 * __mg_m2_v3);
-                __mg_m2_d3
-            },
-        ));
+    let __mg_d2: ::matgrad::__private::nalgebra::SMatrix<f64, 3, 1> = ((__mg_p2_0
+        .component_mul(dw)) + (&__mg_p2_1 * ds));
     let __mg_d3: f64 = (__mg_d2.sum());
     (__mg_v3, __mg_d3)
 }

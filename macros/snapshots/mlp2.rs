@@ -154,11 +154,24 @@ fn mlp2_jvp(
 ) -> (f64, f64) {
     let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
     let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__mg_v6 + b1;
-    let __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v7
-        .map(|__mg_m8_x: f64| -> f64 {
-            let __mg_m8_v1: f64 = __mg_m8_x.tanh();
-            __mg_m8_v1
-        });
+    let mut __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = <::matgrad::__private::nalgebra::SMatrix<
+        f64,
+        32,
+        1,
+    >>::zeros();
+    let mut __mg_p8_0: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = <::matgrad::__private::nalgebra::SMatrix<
+        f64,
+        32,
+        1,
+    >>::zeros();
+    for __mg_i in 0..__mg_v8.len() {
+        let __mg_m8_x: f64 = __mg_v7[__mg_i];
+        let __mg_m8_v1: f64 = __mg_m8_x.tanh();
+        let __mg_m8_g1: f64 = 1.0;
+        let __mg_m8_g0: f64 = (__mg_m8_g1 * (1.0 - (__mg_m8_v1 * __mg_m8_v1)));
+        __mg_v8[__mg_i] = __mg_m8_v1;
+        __mg_p8_0[__mg_i] = __mg_m8_g0;
+    }
     let __mg_v9: f64 = 0.5;
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
     let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
@@ -168,15 +181,8 @@ fn mlp2_jvp(
     let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((dw1 * x)
         + (w1 * dx));
     let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (&__mg_d6 + db1);
-    let __mg_d8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_v7
-        .zip_map(
-            &__mg_d7,
-            |__mg_m8_x: f64, __mg_m8_dx: f64| -> f64 {
-                let __mg_m8_v1: f64 = __mg_m8_x.tanh();
-                let __mg_m8_d1: f64 = (__mg_m8_dx * (1.0 - (__mg_m8_v1 * __mg_m8_v1)));
-                __mg_m8_d1
-            },
-        ));
+    let __mg_d8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_p8_0
+        .component_mul(&__mg_d7));
     let __mg_d10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = ((dw2 * &__mg_v8)
         + (w2 * &__mg_d8));
     let __mg_d11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = (&__mg_d10 + db2);

@@ -102,26 +102,32 @@ fn single_layer_jvp(
 ) -> (f64, f64) {
     ::matgrad::__private::same_function(sigmoid, ::matgrad::__private::sigmoid::<f64>);
     let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = w * x;
-    let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = __mg_v3
-        .map(|__mg_m4_x: f64| -> f64 {
-            let __mg_m4_v1: f64 = ::matgrad::__private::sigmoid(__mg_m4_x);
-            __mg_m4_v1
-        });
+    let mut __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = <::matgrad::__private::nalgebra::SMatrix<
+        f64,
+        8,
+        1,
+    >>::zeros();
+    let mut __mg_p4_0: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = <::matgrad::__private::nalgebra::SMatrix<
+        f64,
+        8,
+        1,
+    >>::zeros();
+    for __mg_i in 0..__mg_v4.len() {
+        let __mg_m4_x: f64 = __mg_v3[__mg_i];
+        let __mg_m4_v1: f64 = ::matgrad::__private::sigmoid(__mg_m4_x);
+        let __mg_m4_g1: f64 = 1.0;
+        let __mg_m4_g0: f64 = (__mg_m4_g1 * (__mg_m4_v1 * (1.0 - __mg_m4_v1)));
+        __mg_v4[__mg_i] = __mg_m4_v1;
+        __mg_p4_0[__mg_i] = __mg_m4_g0;
+    }
     let __mg_v5: f64 = 0.5;
     let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = &__mg_v4 - y;
     let __mg_v7: f64 = __mg_v6.norm_squared();
     let __mg_v8: f64 = __mg_v5 * __mg_v7;
     let __mg_d3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = ((dw * x)
         + (w * dx));
-    let __mg_d4: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (__mg_v3
-        .zip_map(
-            &__mg_d3,
-            |__mg_m4_x: f64, __mg_m4_dx: f64| -> f64 {
-                let __mg_m4_v1: f64 = ::matgrad::__private::sigmoid(__mg_m4_x);
-                let __mg_m4_d1: f64 = (__mg_m4_dx * (__mg_m4_v1 * (1.0 - __mg_m4_v1)));
-                __mg_m4_d1
-            },
-        ));
+    let __mg_d4: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (__mg_p4_0
+        .component_mul(&__mg_d3));
     let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (&__mg_d4 - dy);
     let __mg_d7: f64 = (2.0 * (__mg_v6.dot(&__mg_d6)));
     let __mg_d8: f64 = (__mg_v5 * __mg_d7);

@@ -85,10 +85,12 @@ pub enum AExpr {
         tangent: Box<AExpr>,
         exponent: TokenStream,
     },
-    /// The tangent of the `map` node: the closure's tangent entry by entry, from the tangents
-    /// of the mapped matrix and of the captured scalars.
-    MapTangent {
+    /// The partial derivative of the closure of the `map` node with respect to its input
+    /// `input` (0: the entry, k: the captured scalar k), entry by entry: a matrix the forward
+    /// pass computes together with the map's value.
+    Partial {
         node: ValueId,
+        input: usize,
     },
     /// The tangents of the results of the `if` node, as a tuple: the taken branch's tangent
     /// program, from the tangents of its captures.
@@ -206,7 +208,7 @@ impl AExpr {
             | AExpr::Field { .. }
             | AExpr::Window { .. }
             | AExpr::Tan(_)
-            | AExpr::MapTangent { .. }
+            | AExpr::Partial { .. }
             | AExpr::BranchTangent { .. }
             | AExpr::CallTangent { .. } => Vec::new(),
         }
@@ -282,7 +284,7 @@ impl AExpr {
             | AExpr::Field { .. }
             | AExpr::Window { .. }
             | AExpr::Tan(_)
-            | AExpr::MapTangent { .. }
+            | AExpr::Partial { .. }
             | AExpr::BranchTangent { .. }
             | AExpr::CallTangent { .. } => self.clone(),
         }
@@ -299,7 +301,7 @@ impl AExpr {
             | AExpr::Window { node, .. }
             | AExpr::BranchAdjoint { node, .. }
             | AExpr::CallAdjoint { node }
-            | AExpr::MapTangent { node }
+            | AExpr::Partial { node, .. }
             | AExpr::BranchTangent { node }
             | AExpr::CallTangent { node } => {
                 f(*node);
@@ -395,7 +397,7 @@ impl AExpr {
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }
             | AExpr::PowerTangent { .. }
-            | AExpr::MapTangent { .. }
+            | AExpr::Partial { .. }
             | AExpr::BranchTangent { .. }
             | AExpr::CallTangent { .. }
             | AExpr::Item(..) => {}
@@ -410,7 +412,7 @@ impl AExpr {
     pub fn for_each_tangent(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
         match self {
             AExpr::Tan(v) => f(*v),
-            AExpr::MapTangent { node } | AExpr::CallTangent { node } => {
+            AExpr::CallTangent { node } => {
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
             // The condition of an `if` has no tangent; its captures do.
@@ -458,6 +460,7 @@ impl AExpr {
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }
             | AExpr::PowerTangent { .. }
+            | AExpr::Partial { .. }
             | AExpr::Item(..) => {}
         }
         for child in self.children() {
@@ -547,7 +550,7 @@ impl fmt::Display for AExpr {
                 "pow_tangent(v{base}, {tangent}, {})",
                 crate::text::tokens(exponent)
             ),
-            AExpr::MapTangent { node } => write!(f, "map_tangent(v{node})"),
+            AExpr::Partial { node, input } => write!(f, "∂{input}map(v{node})"),
             AExpr::BranchTangent { node } => write!(f, "∂if_tangent(v{node})"),
             AExpr::CallTangent { node } => write!(f, "jvp(v{node})"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),

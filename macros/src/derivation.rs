@@ -287,9 +287,11 @@ impl Deriver<'_> {
                     SUM,
                 )
             }
-            AExpr::MapTangent { node }
-            | AExpr::BranchTangent { node }
-            | AExpr::CallTangent { node } => Math::new(
+            AExpr::Partial { node, input } => Math::new(
+                format!("∂{}/∂input {input}", self.prog.nodes[*node].text),
+                ATOM,
+            ),
+            AExpr::BranchTangent { node } | AExpr::CallTangent { node } => Math::new(
                 format!("the tangent of {}", self.prog.nodes[*node].text),
                 ATOM,
             ),

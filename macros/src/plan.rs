@@ -33,8 +33,9 @@ pub enum Role {
     BranchForward(bool),
     /// A branch of an `if`, differentiated with respect to the captures its adjoint needs.
     BranchAdjoint(bool),
-    /// The closure of a `map`, with tangents for its entry and captures where they are active.
-    MapTangent,
+    /// The closure of a `map`, differentiated with respect to the inputs whose partials the
+    /// tangent program reads, entry by entry alongside the value.
+    MapPartials,
     /// A branch of an `if`, with tangents for the captures that are active.
     BranchTangent(bool),
 }
@@ -66,6 +67,9 @@ pub enum Forward {
     TraceChain(ValueId, fuse::Plan),
     /// An `if`: both branches planned under [`Role::BranchForward`], all results bound at once.
     Branch(ValueId),
+    /// A `map` computed entry by entry together with the partial derivatives of its closure
+    /// with respect to the listed inputs (planned under [`Role::MapPartials`]).
+    MapPartials(ValueId, Vec<usize>),
 }
 
 /// How a contribution is added to an adjoint that already holds a value.
@@ -129,6 +133,10 @@ pub struct Config {
     pub given: Option<ValueId>,
     /// Reverse (`wrt` differentiated) or forward (`wrt` seeded with tangents).
     pub mode: Mode,
+    /// In forward mode with one seeded parameter: its tangent is the unit direction along its
+    /// entry number `unit` (column-major), known at compile time, so entries it does not touch
+    /// carry no tangent at all.
+    pub unit: Option<usize>,
 }
 
 /// The fully decided program of one body.
@@ -160,7 +168,7 @@ impl<'p> Plan<'p> {
         let adj = diff::differentiate(prog, if forward_mode { &[] } else { &config.wrt });
         let inline = simplify::inlined(prog, &adj);
         let (tangent, tangent_active) = if forward_mode {
-            let t = tangent::tangents(prog, &config.wrt);
+            let t = tangent::tangents(prog, &config.wrt, config.unit);
             let steps = t
                 .steps
                 .into_iter()
@@ -298,6 +306,11 @@ impl<'p> Plan<'p> {
 
     /// One statement per computed value, in program order.
     fn forward_pass(&self) -> Vec<Forward> {
+        // The maps whose partials the tangent program reads, with those inputs.
+        let mut partials: BTreeMap<ValueId, Vec<usize>> = BTreeMap::new();
+        for (_, e) in &self.tangent {
+            collect_partials(e, &mut partials);
+        }
         let traced = self.traced_products();
         let factored = self.factored();
         let mut factors = vec![false; self.prog.nodes.len()];
@@ -332,6 +345,9 @@ impl<'p> Plan<'p> {
                 }
                 Op::Trace if traced[node.args[0]] => out.push(Forward::TraceDot(id)),
                 Op::Solve(_) => out.push(Forward::Solve(id)),
+                Op::Map(_) if partials.contains_key(&id) => {
+                    out.push(Forward::MapPartials(id, partials[&id].clone()));
+                }
                 Op::Const(_)
                 | Op::Add
                 | Op::Sub
@@ -501,6 +517,15 @@ impl<'p> Plan<'p> {
             {
                 out.insert((*id, Role::MapForward), Plan::new(sub, Config::default()));
             }
+            if let Forward::MapPartials(id, inputs) = forward
+                && let Op::Map(sub) = &prog.nodes[*id].op
+            {
+                let config = Config {
+                    wrt: inputs.clone(),
+                    ..Config::default()
+                };
+                out.insert((*id, Role::MapPartials), Plan::new(sub, config));
+            }
         }
         let mut visit = |e: &AExpr| {
             collect_nested(prog, e, &mut out);
@@ -521,6 +546,20 @@ impl<'p> Plan<'p> {
     }
 }
 
+/// The `map` partials an expression reads, by node.
+fn collect_partials(e: &AExpr, out: &mut BTreeMap<ValueId, Vec<usize>>) {
+    if let AExpr::Partial { node, input } = e {
+        let inputs = out.entry(*node).or_default();
+        if !inputs.contains(input) {
+            inputs.push(*input);
+            inputs.sort_unstable();
+        }
+    }
+    for child in e.children() {
+        collect_partials(child, out);
+    }
+}
+
 /// Plans the tangent bodies a tangent expression runs: the tangent closure of a `map`, and the
 /// tangent programs of the branches of an `if`, seeded where their inputs carry tangents.
 fn collect_tangent_bodies<'p>(
@@ -536,24 +575,14 @@ fn collect_tangent_bodies<'p>(
         mode: Mode::Forward,
         ..Config::default()
     };
-    match e {
-        AExpr::MapTangent { node } => {
-            if let Op::Map(sub) = &prog.nodes[*node].op {
-                let config = forward(seeded(&prog.nodes[*node].args));
-                out.entry((*node, Role::MapTangent))
-                    .or_insert_with(|| Plan::new(sub, config));
-            }
+    if let AExpr::BranchTangent { node } = e
+        && let Op::Branch { then, otherwise } = &prog.nodes[*node].op
+    {
+        let wrt = seeded(&prog.nodes[*node].args[1..]);
+        for (side, sub) in [(true, then), (false, otherwise)] {
+            out.entry((*node, Role::BranchTangent(side)))
+                .or_insert_with(|| Plan::new(sub, forward(wrt.clone())));
         }
-        AExpr::BranchTangent { node } => {
-            if let Op::Branch { then, otherwise } = &prog.nodes[*node].op {
-                let wrt = seeded(&prog.nodes[*node].args[1..]);
-                for (side, sub) in [(true, then), (false, otherwise)] {
-                    out.entry((*node, Role::BranchTangent(side)))
-                        .or_insert_with(|| Plan::new(sub, forward(wrt.clone())));
-                }
-            }
-        }
-        _ => {}
     }
     for child in e.children() {
         collect_tangent_bodies(prog, active, child, out);
@@ -571,6 +600,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                     adjoint_only: true,
                     given: sub.output,
                     mode: Mode::Reverse,
+                    unit: None,
                 };
                 out.entry((*node, Role::MapAdjoint(*input)))
                     .or_insert_with(|| Plan::new(sub, config));
@@ -584,6 +614,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                         adjoint_only: true,
                         given: None,
                         mode: Mode::Reverse,
+                        unit: None,
                     };
                     out.entry((*node, Role::BranchAdjoint(side)))
                         .or_insert_with(|| Plan::new(sub, config));
@@ -622,7 +653,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
-        | AExpr::MapTangent { .. }
+        | AExpr::Partial { .. }
         | AExpr::BranchTangent { .. }
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
@@ -677,6 +708,13 @@ impl std::fmt::Display for Plan<'_> {
                     writeln!(f, "v{id} = trace chain, windows {:?}", plan.windows)?;
                 }
                 Forward::Branch(id) => writeln!(f, "v{id} = if …")?,
+                Forward::MapPartials(id, inputs) => {
+                    writeln!(
+                        f,
+                        "v{id} = {} with partials {inputs:?}",
+                        prog.nodes[*id].text
+                    )?;
+                }
             }
         }
         for step in &self.reverse {

@@ -533,8 +533,20 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
                 ))),
             ),
         ]),
-        // d f∘(A) = f′∘(A)∘dA + Σₛ ∂f/∂s ds: the closure's tangent, entry by entry
-        Op::Map(_) => Some(AExpr::MapTangent { node: id }),
+        // d f∘(A) = ∂f/∂x∘(A)∘dA + Σₛ ∂f/∂s∘(A)·ds, with the partials computed entry by entry
+        // together with the map's value
+        Op::Map(_) => terms(
+            (0..args.len())
+                .map(|k| {
+                    let partial = Box::new(AExpr::Partial { node: id, input: k });
+                    if k == 0 {
+                        (k, AExpr::ComponentMul(partial, d(k)))
+                    } else {
+                        (k, AExpr::Scale(partial, d(k)))
+                    }
+                })
+                .collect(),
+        ),
         // d f(a) = f′(a) da
         Op::Unary(f) => Some(AExpr::Mul(d(0), unary_derivative(*f, v(0), z()))),
         // d aⁿ = n·aⁿ⁻¹ da

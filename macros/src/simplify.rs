@@ -28,7 +28,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             ) => Shape::matrix(ra * rb, ca * cb),
             _ => Shape::Poison,
         },
-        AExpr::MapTangent { node } | AExpr::CallTangent { node } => prog.shape(*node),
+        AExpr::Partial { node, .. } | AExpr::CallTangent { node } => prog.shape(*node),
         AExpr::Neg(a)
         | AExpr::Add(a, _)
         | AExpr::Sub(a, _)

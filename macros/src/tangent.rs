@@ -29,10 +29,14 @@ pub struct Tangent {
     pub active: Vec<bool>,
 }
 
-/// The tangent program of `prog` with the parameters `seeded` carrying tangents.
-pub fn tangents(prog: &Program, seeded: &[usize]) -> Tangent {
+/// The tangent program of `prog` with the parameters `seeded` carrying tangents. With `unit`,
+/// the one seeded parameter's tangent is the unit direction along that entry, substituted at
+/// compile time: a value whose tangent is then structurally zero carries none.
+pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangent {
     let n = prog.nodes.len();
+    let live = live(prog);
     let mut active = vec![false; n];
+    let mut steps = Vec::new();
     for (id, node) in prog.nodes.iter().enumerate() {
         let carries = !matches!(node.shape, Shape::Bool);
         active[id] = carries
@@ -42,7 +46,27 @@ pub fn tangents(prog: &Program, seeded: &[usize]) -> Tangent {
                 Op::Branch { .. } => node.args[1..].iter().any(|&a| active[a]),
                 _ => node.args.iter().any(|&a| active[a]),
             };
+        if !active[id] || matches!(node.op, Op::Param(_)) {
+            continue;
+        }
+        let expr = rules::tangent(prog, &active, id);
+        let expr = match (expr, unit) {
+            (Some(e), Some(l)) => seed_unit(prog, &e, l).filter(|e| !is_zero(e)),
+            (e, None) => e,
+            (None, Some(_)) => None,
+        };
+        match expr {
+            Some(e) if live[id] => steps.push((id, e)),
+            Some(_) => {}
+            None => active[id] = false,
+        }
     }
+    Tangent { steps, active }
+}
+
+/// Which values the result depends on.
+fn live(prog: &Program) -> Vec<bool> {
+    let n = prog.nodes.len();
     let mut live = vec![false; n];
     for out in prog.results() {
         live[out] = true;
@@ -54,11 +78,105 @@ pub fn tangents(prog: &Program, seeded: &[usize]) -> Tangent {
             }
         }
     }
-    let steps = (0..n)
-        .filter(|&id| active[id] && live[id] && !matches!(prog.nodes[id].op, Op::Param(_)))
-        .filter_map(|id| rules::tangent(prog, &active, id).map(|e| (id, e)))
-        .collect();
-    Tangent { steps, active }
+    live
+}
+
+/// `e` with the seeded parameter's tangent replaced by the unit direction along entry `l`
+/// (1 for a scalar), reduced: `None` when what is left is structurally zero.
+///
+/// Before: `d5 = d0[(1, 0)]·v3` with d0 = e₀. After: zero, so v5 carries no tangent.
+fn seed_unit(prog: &Program, e: &AExpr, l: usize) -> Option<AExpr> {
+    let reduced = reduce(&substitute(prog, e, l));
+    (!is_zero(&reduced)).then_some(reduced)
+}
+
+fn substitute(prog: &Program, e: &AExpr, l: usize) -> AExpr {
+    match e {
+        AExpr::Tan(v) if matches!(prog.nodes[*v].op, Op::Param(_)) => match prog.shape(*v) {
+            Shape::Matrix(r, c) => match (r.value(), c.value()) {
+                (Some(r), _) => AExpr::OneHot(AExpr::lit("1.0"), prog.shape(*v), l % r, l / r),
+                // A row vector of a generic length: entry l is column l.
+                (None, Some(1)) => AExpr::OneHot(AExpr::lit("1.0"), prog.shape(*v), l, 0),
+                _ => AExpr::OneHot(AExpr::lit("1.0"), prog.shape(*v), 0, l),
+            },
+            _ => AExpr::Lit("1.0".into()),
+        },
+        other => other.map_children(&mut |x| substitute(prog, x, l)),
+    }
+}
+
+/// A structural zero: the literal 0, or a constant or one-hot matrix of zeros.
+fn is_zero(e: &AExpr) -> bool {
+    match e {
+        AExpr::Lit(s) => s.parse::<f64>().is_ok_and(|v| v == 0.0),
+        AExpr::Fill(s, _) | AExpr::OneHot(s, ..) | AExpr::Diag(s, _) => is_zero(s),
+        _ => false,
+    }
+}
+
+#[allow(
+    clippy::float_cmp,
+    reason = "only a literal written as exactly 1 is a unit factor"
+)]
+fn is_one(e: &AExpr) -> bool {
+    matches!(e, AExpr::Lit(s) if s.parse::<f64>().is_ok_and(|v| v == 1.0))
+}
+
+/// Folds the zeros and ones a unit direction brings, bottom-up. Every tangent term is linear in
+/// one tangent, so a zero factor removes the term; the zero that remains for a whole
+/// expression is the literal 0, whatever the shape.
+fn reduce(e: &AExpr) -> AExpr {
+    let zero = || AExpr::Lit("0.0".into());
+    let e = e.map_children(&mut reduce);
+    match e {
+        AExpr::Entry(ref a, i, j) => match &**a {
+            AExpr::OneHot(s, _, p, q) => {
+                if (*p, *q) == (i, j) {
+                    (**s).clone()
+                } else {
+                    zero()
+                }
+            }
+            x if is_zero(x) => zero(),
+            _ => e,
+        },
+        AExpr::Mul(a, b) | AExpr::Scale(a, b) | AExpr::MatMul(a, b)
+            if is_zero(&a) || is_zero(&b) =>
+        {
+            let _ = (a, b);
+            zero()
+        }
+        AExpr::Mul(a, b) if is_one(&a) => *b,
+        AExpr::Mul(a, b) | AExpr::Scale(a, b) if is_one(&b) => *a,
+        AExpr::Dot(a, b) | AExpr::ComponentMul(a, b) | AExpr::Kronecker(a, b)
+            if is_zero(&a) || is_zero(&b) =>
+        {
+            zero()
+        }
+        AExpr::Add(a, b) if is_zero(&a) => *b,
+        AExpr::Add(a, b) | AExpr::Sub(a, b) if is_zero(&b) => *a,
+        AExpr::Sub(a, b) if is_zero(&a) => AExpr::Neg(b),
+        AExpr::Neg(a)
+        | AExpr::Transpose(a)
+        | AExpr::Trace(a)
+        | AExpr::Sum(a)
+        | AExpr::Item(a, ..)
+        | AExpr::SolveForward { rhs: a, .. }
+        | AExpr::PowerTangent { tangent: a, .. }
+            if is_zero(&a) =>
+        {
+            zero()
+        }
+        AExpr::Div(a, _)
+        | AExpr::DivBy(a, _)
+        | AExpr::DivOrZero(a, _)
+        | AExpr::ComponentDiv(a, _)
+            if is_zero(&a) =>
+        {
+            zero()
+        }
+        other => other,
+    }
 }
 
 impl fmt::Display for Tangent {

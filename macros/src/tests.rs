@@ -824,3 +824,41 @@ fn an_outer_product_adjoint_is_not_stored() {
     // uᵀ·A⁻ᵀ is (A⁻¹·u)ᵀ, which the forward pass already has.
     assert!(text.contains("__mg_v3.transpose()"), "{text}");
 }
+
+/// The snapshot of a `#[jacobian]` expansion.
+#[track_caller]
+fn jacobian_snapshot(name: &str, attr: &str, src: &str) {
+    let tokens = expand::jacobian(
+        attr.parse().expect("attribute"),
+        src.parse().expect("source"),
+    );
+    let file: syn::File = syn::parse2(tokens).expect("expansion parses as items");
+    let actual = prettyplease::unparse(&file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("snapshots")
+        .join(format!("{name}.rs"));
+    if std::env::var_os("MATGRAD_BLESS").is_some() {
+        std::fs::write(&path, &actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        actual == expected,
+        "expansion of `{name}` changed; rerun with MATGRAD_BLESS=1 and review the diff\n{actual}"
+    );
+}
+
+#[test]
+fn snapshot_jacobian_of_a_curve_fit() {
+    // Each parameter entry is read by one index: its column touches only what depends on it.
+    jacobian_snapshot(
+        "jacobian_decay",
+        "wrt(p)",
+        "pub fn residuals(p: &SVector<f64, 3>, t: &SVector<f64, 20>, y: &SVector<f64, 20>) -> SVector<f64, 20> {
+            let a = p[0];
+            let b = p[1];
+            let c = p[2];
+            y - t.map(|ti| a * (-b * ti).exp() + c)
+        }",
+    );
+}

@@ -182,7 +182,22 @@ fn check_tangents(plan: &Plan, defined: &Defined, path: &str, errors: &mut Vec<S
         .iter()
         .map(|n| matches!(n.op, Op::Param(k) if plan.config.wrt.contains(&k)))
         .collect();
+    let partials: Vec<(ValueId, usize)> = plan
+        .forward
+        .iter()
+        .flat_map(|step| match step {
+            Forward::MapPartials(id, inputs) => inputs.iter().map(|&k| (*id, k)).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
     for (v, e) in &plan.tangent {
+        for_each_partial(e, &mut |node, input| {
+            if !partials.contains(&(node, input)) {
+                errors.push(format!(
+                    "{path}d{v} reads ∂{input} of v{node}, not computed"
+                ));
+            }
+        });
         e.for_each_value(prog, &mut |u| {
             if !defined.values[u] {
                 errors.push(format!("{path}d{v} reads v{u}, which is not computed"));
@@ -221,7 +236,8 @@ fn forward_values(plan: &Plan, path: &str, errors: &mut Vec<String>) -> Vec<bool
             | Forward::FromFactor(id)
             | Forward::Solve(id)
             | Forward::TraceChain(id, _)
-            | Forward::Branch(id) => (*id, prog.nodes[*id].args.clone()),
+            | Forward::Branch(id)
+            | Forward::MapPartials(id, _) => (*id, prog.nodes[*id].args.clone()),
         };
         if let Some(a) = reads.iter().find(|&&a| !bound[a]) {
             errors.push(format!(
@@ -242,6 +258,15 @@ fn forward_values(plan: &Plan, path: &str, errors: &mut Vec<String>) -> Vec<bool
         }
     }
     bound
+}
+
+fn for_each_partial(e: &AExpr, f: &mut dyn FnMut(ValueId, usize)) {
+    if let AExpr::Partial { node, input } = e {
+        f(*node, *input);
+    }
+    for child in e.children() {
+        for_each_partial(child, f);
+    }
 }
 
 /// Checks that every adjoint, shared value and forward value `e` reads is defined.

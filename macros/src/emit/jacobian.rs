@@ -20,11 +20,23 @@ use crate::plan::{Config, Mode, Plan};
 /// The most entries a Jacobian may have: it lives on the stack.
 const MAX_ENTRIES: usize = 1 << 20;
 
+/// Parameters with at most this many entries get one tangent program per entry, with the unit
+/// direction known at compile time (so entries that do not reach a value cost nothing there);
+/// larger ones one tangent program swept in a loop.
+const UNROLL: usize = 16;
+
+/// The tangent sweeps of one differentiated parameter.
+pub enum Sweeps<'p> {
+    /// One program, run once per entry with the unit direction built at run time.
+    Loop(Box<Plan<'p>>),
+    /// One program per entry, its unit direction substituted at compile time.
+    Unrolled(Vec<Plan<'p>>),
+}
+
 /// How a Jacobian is computed.
 pub enum JacobianPlans<'p> {
-    /// One tangent program per differentiated parameter (by parameter index), swept once per
-    /// entry of the parameter.
-    Forward(Vec<(usize, Plan<'p>)>),
+    /// The tangent sweeps of each differentiated parameter (by parameter index).
+    Forward(Vec<(usize, Sweeps<'p>)>),
     /// The adjoint program of every differentiated parameter, swept once per entry of the result.
     Reverse(Box<Plan<'p>>),
 }
@@ -33,7 +45,10 @@ impl<'p> JacobianPlans<'p> {
     /// Every plan, for the verifier.
     pub fn plans(&self) -> Box<dyn Iterator<Item = &Plan<'p>> + '_> {
         match self {
-            JacobianPlans::Forward(plans) => Box::new(plans.iter().map(|(_, p)| p)),
+            JacobianPlans::Forward(plans) => Box::new(plans.iter().flat_map(|(_, s)| match s {
+                Sweeps::Loop(plan) => std::slice::from_ref(&**plan).iter(),
+                Sweeps::Unrolled(plans) => plans.iter(),
+            })),
             JacobianPlans::Reverse(plan) => Box::new(std::iter::once(&**plan)),
         }
     }
@@ -117,12 +132,20 @@ pub fn jacobian_plans<'p>(func: &ast::Func, prog: &'p Program) -> JacobianPlans<
             func.wrt
                 .iter()
                 .map(|&k| {
-                    let config = Config {
+                    let config = |unit| Config {
                         wrt: vec![k],
                         mode: Mode::Forward,
+                        unit,
                         ..Config::default()
                     };
-                    (k, Plan::new(prog, config))
+                    let shape = func.params[k].kind.shape().unwrap_or(Shape::Scalar);
+                    let sweeps = match entries(shape) {
+                        Some((_, n)) if n <= UNROLL && shape_is_literal(shape) => Sweeps::Unrolled(
+                            (0..n).map(|l| Plan::new(prog, config(Some(l)))).collect(),
+                        ),
+                        _ => Sweeps::Loop(Box::new(Plan::new(prog, config(None)))),
+                    };
+                    (k, sweeps)
                 })
                 .collect(),
         )
@@ -183,7 +206,14 @@ pub fn jacobian(
     let sweeps = match plans {
         JacobianPlans::Forward(plans) => plans
             .iter()
-            .map(|(k, plan)| tangent_sweep(&emitter(plan), func, *k, &j_ident(*k)))
+            .flat_map(|(k, sweeps)| match sweeps {
+                Sweeps::Loop(plan) => vec![tangent_sweep(&emitter(plan), func, *k, &j_ident(*k))],
+                Sweeps::Unrolled(plans) => plans
+                    .iter()
+                    .enumerate()
+                    .map(|(l, plan)| unit_sweep(&emitter(plan), func, *k, l, &j_ident(*k)))
+                    .collect(),
+            })
             .collect(),
         JacobianPlans::Reverse(plan) => vec![adjoint_sweep(&emitter(plan), func, &j_ident)],
     };
@@ -268,6 +298,65 @@ fn tangent_sweep(e: &Emitter, func: &ast::Func, k: usize, j: &Ident) -> TokenStr
             let #d = #d_out;
             #column
         }}
+    }
+}
+
+/// Column `l` of `J` for parameter `k`: its tangent program with the unit direction along entry
+/// `l` substituted at compile time.
+fn unit_sweep(e: &Emitter, func: &ast::Func, k: usize, l: usize, j: &Ident) -> TokenStream {
+    let shape = func.params[k].kind.shape().unwrap_or(Shape::Scalar);
+    let unit = Ident::new(&format!("__mg_e{k}"), Span::mixed_site());
+    let mut seeded = e.clone();
+    seeded.tangents = (0..func.params.len())
+        .map(|p| {
+            if p == k {
+                Operand::local(&unit, shape)
+            } else {
+                Operand::temp(quote!(::core::compile_error!(
+                    "invariant: one parameter is seeded"
+                )))
+            }
+        })
+        .collect();
+    let out = e
+        .prog
+        .output
+        .expect("invariant: a checked program has an output");
+    let tangent = seeded.tangent();
+    let one = e.lit(1.0);
+    let l_lit = Literal::usize_unsuffixed(l);
+    // A nested body may read the direction itself (a `map` over the parameter).
+    let direction = if shape.is_matrix() {
+        let ty = e.ty(shape);
+        quote!(let mut #unit: #ty = <#ty>::zeros(); #unit[#l_lit] = #one;)
+    } else {
+        quote!(let #unit = #one;)
+    };
+    let column = if !e.plan.tangent_active[out] {
+        // Structurally zero: the column stays as the zeros it was declared with.
+        TokenStream::new()
+    } else if e.prog.shape(out).is_matrix() {
+        let d = seeded.owned_tangent(out);
+        quote!({
+            let __mg_dout = #d;
+            for __mg_r in 0..__mg_dout.len() { #j[(__mg_r, #l_lit)] = __mg_dout[__mg_r]; }
+        })
+    } else {
+        let d = seeded.owned_tangent(out);
+        quote!(#j[(0, #l_lit)] = #d;)
+    };
+    quote!({
+        #direction
+        #(#tangent)*
+        #column
+    })
+}
+
+/// Whether every size of `shape` is a literal.
+fn shape_is_literal(shape: Shape) -> bool {
+    match shape {
+        Shape::Matrix(r, c) => r.value().is_some() && c.value().is_some(),
+        Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => true,
     }
 }
 

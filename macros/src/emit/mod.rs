@@ -269,12 +269,14 @@ impl Emitter<'_> {
             | Forward::TraceDot(id)
             | Forward::Solve(id)
             | Forward::Branch(id)
-            | Forward::TraceChain(id, _) => *id,
+            | Forward::TraceChain(id, _)
+            | Forward::MapPartials(id, _) => *id,
         };
         let node = &self.prog.nodes[id];
         let (v, ty) = (self.value_ident(id), self.ty(node.shape));
         let stmt = match step {
             Forward::Branch(id) => self.branch_forward(*id),
+            Forward::MapPartials(id, inputs) => self.map_partials(*id, inputs),
             Forward::TraceChain(id, plan) => return self.trace_chain(*id, plan),
             Forward::Factor(a) => {
                 let lu = self.ident("f", *a);
@@ -657,7 +659,9 @@ impl Emitter<'_> {
                     quote!(::matgrad::__private::power_tangent #sizes (#a, #d, #exponent)),
                 )
             }
-            AExpr::MapTangent { node } => Operand::temp(self.map_tangent(*node)),
+            AExpr::Partial { node, input } => {
+                Operand::local(&self.partial_ident(*node, *input), self.prog.shape(*node))
+            }
             AExpr::BranchTangent { node } => Operand::temp(self.branch_tangent(*node)),
             AExpr::CallTangent { node } => Operand::temp(self.call_tangent(*node)),
             AExpr::DivOrZero(a, b) => {

@@ -368,35 +368,53 @@ impl Emitter<'_> {
             .collect()
     }
 
-    /// `A.zip_map(&dA, |x, dx| …)`: the closure's tangent entry by entry, with the captured
-    /// scalars' tangents read from outside.
-    pub(super) fn map_tangent(&self, id: ValueId) -> TokenStream {
-        let float = self.float;
-        let args = &self.prog.nodes[id].args;
-        let mut inner = self.map_emitter(id, Role::MapTangent);
-        let dx = Ident::new(&format!("__mg_{}dx", inner.prefix), Span::mixed_site());
-        let mut tangents = vec![Operand::scalar(quote!(#dx))];
-        tangents.extend(self.capture_tangents(&args[1..]));
-        inner.tangents = tangents;
+    /// The value of the `map` node `id` and the partials of its closure with respect to
+    /// `inputs`, in one pass over the entries: the closure and its adjoint program (seed 1)
+    /// per entry.
+    pub(super) fn map_partials(&self, id: ValueId, inputs: &[usize]) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let inner = self.map_emitter(id, Role::MapPartials);
+        let mut inner = inner;
+        inner.seeds = vec![self.lit(1.0)];
         let x = inner.entry_ident().clone();
-        let (forward, tangent) = (inner.forward(), inner.tangent());
+        let (forward, reverse) = (inner.forward(), inner.reverse());
         let out = inner
             .prog
             .output
             .expect("invariant: a checked closure has an output");
-        let d_out = if inner.plan.tangent_active[out] {
-            inner.owned_tangent(out)
-        } else {
-            self.lit(0.0)
-        };
-        let a = self.operand(args[0]).place;
-        let body = quote!({ #(#forward)* #(#tangent)* #d_out });
-        if self.plan.tangent_active[args[0]] {
-            let da = self.tangent_operand(args[0]).borrow;
-            quote!(#a.zip_map(#da, |#x: #float, #dx: #float| -> #float #body))
-        } else {
-            quote!(#a.map(|#x: #float| -> #float #body))
-        }
+        let value = inner.operand(out).place;
+        let ty = self.ty(node.shape);
+        let v = self.value_ident(id);
+        let a = self.operand(node.args[0]).place;
+        let float = self.float;
+        let i = Ident::new("__mg_i", Span::mixed_site());
+        let partials: Vec<Ident> = inputs.iter().map(|&k| self.partial_ident(id, k)).collect();
+        let grads: Vec<TokenStream> = inputs
+            .iter()
+            .map(|&k| match inner.prog.param_node(k) {
+                Some(p) if inner.plan.adj.nonzero[p] => inner.adjoint_operand(p).place,
+                _ => self.lit(0.0),
+            })
+            .collect();
+        quote_spanned!(node.loc.start=>
+            let mut #v: #ty = <#ty>::zeros();
+            #(let mut #partials: #ty = <#ty>::zeros();)*
+            for #i in 0..#v.len() {
+                let #x: #float = #a[#i];
+                #(#forward)*
+                #(#reverse)*
+                #v[#i] = #value;
+                #(#partials[#i] = #grads;)*
+            }
+        )
+    }
+
+    /// The name of the matrix of partials of the `map` node `id` with respect to input `k`.
+    pub(super) fn partial_ident(&self, id: ValueId, k: usize) -> Ident {
+        Ident::new(
+            &format!("__mg_{}p{id}_{k}", self.prefix),
+            Span::mixed_site(),
+        )
     }
 
     /// The tangents of the results of the `if` node `id`: the taken branch's tangent program,

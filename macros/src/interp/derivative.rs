@@ -72,6 +72,7 @@ fn run(
         adjoints: vec![None; plan.prog.nodes.len()],
         tangents: vec![None; plan.prog.nodes.len()],
         shared: BTreeMap::new(),
+        partials: BTreeMap::new(),
     };
     if let (Some(id), Some(value)) = (plan.config.given, given) {
         state.values[id] = Some(value);
@@ -165,6 +166,8 @@ struct State<'a, 'p> {
     adjoints: Vec<Option<Value<f64>>>,
     tangents: Vec<Option<Value<f64>>>,
     shared: BTreeMap<usize, Value<f64>>,
+    /// The partials of `map` closures the forward pass computed, by node and input.
+    partials: BTreeMap<(ValueId, usize), Value<f64>>,
 }
 
 impl State<'_, '_> {
@@ -193,6 +196,10 @@ impl State<'_, '_> {
                 | Forward::Solve(id)
                 | Forward::TraceChain(id, _)
                 | Forward::Branch(id) => *id,
+                Forward::MapPartials(id, inputs) => {
+                    self.map_partials(*id, inputs)?;
+                    continue;
+                }
                 Forward::TraceDot(id) => {
                     // tr(A·B) from the product's operands: the product itself is not formed.
                     let product = &prog.nodes[prog.nodes[*id].args[0]];
@@ -399,7 +406,11 @@ impl State<'_, '_> {
                     u32::try_from(self.env.constants.int(exponent)?).map_err(|e| e.to_string())?;
                 Value::Matrix(power_tangent(a.matrix()?, ev(tangent)?.matrix()?, k)?)
             }
-            AExpr::MapTangent { node } => self.map_tangent(*node)?,
+            AExpr::Partial { node, input } => self
+                .partials
+                .get(&(*node, *input))
+                .cloned()
+                .ok_or_else(|| format!("∂{input} of map v{node} is not computed"))?,
             AExpr::BranchTangent { node } => self.branch_tangent(*node)?,
             AExpr::CallTangent { node } => self.call_tangent(*node)?,
             AExpr::DivOrZero(a, b) => {
@@ -554,29 +565,41 @@ impl State<'_, '_> {
         Ok(Value::Tuple(out.gradients))
     }
 
-    /// The tangent of a `map`: the closure's tangent plan once per entry.
-    fn map_tangent(&self, node: ValueId) -> Result<Value<f64>, String> {
-        let args = &self.plan.prog.nodes[node].args;
-        let child = self.plan.child(node, Role::MapTangent);
+    /// The value of a `map` and the partials of its closure with respect to `inputs`: the
+    /// closure's planned adjoint program, seeded with 1, once per entry.
+    fn map_partials(&mut self, node: ValueId, inputs: &[usize]) -> Result<(), String> {
+        let args = self.plan.prog.nodes[node].args.clone();
+        let child = self.plan.child(node, Role::MapPartials);
         let a = self.value(args[0])?;
-        let da = self.tangent_or_zero(args[0])?;
-        let (a, da) = (a.matrix()?, da.matrix()?);
-        let mut inputs = vec![Value::Scalar(0.0)];
-        let mut tangents = vec![Value::Scalar(0.0)];
+        let a = a.matrix()?.clone();
+        let mut closure_inputs = vec![Value::Scalar(0.0)];
         for &c in &args[1..] {
-            inputs.push(self.value(c)?);
-            tangents.push(self.tangent_or_zero(c)?);
+            closure_inputs.push(self.value(c)?);
         }
-        let mut entries = Vec::with_capacity(a.data.len());
-        for k in 0..a.data.len() {
-            inputs[0] = Value::Scalar(a.data[k]);
-            tangents[0] = Value::Scalar(da.data[k]);
-            let out = run_tangent(child, &inputs, &Tangents(&tangents), self.env)?;
-            entries.push(out.tangent.ok_or("no tangent")?.scalar()?);
+        let mut value = Vec::with_capacity(a.data.len());
+        let mut partials = vec![Vec::with_capacity(a.data.len()); inputs.len()];
+        for &x in &a.data {
+            closure_inputs[0] = Value::Scalar(x);
+            let out = run_plan(
+                child,
+                &closure_inputs,
+                &[Value::Scalar(1.0)],
+                None,
+                self.env,
+            )?;
+            value.push(out.value.ok_or("no value")?.scalar()?);
+            for (p, g) in partials.iter_mut().zip(&out.gradients) {
+                p.push(g.scalar()?);
+            }
         }
-        Ok(Value::Matrix(Mat::from_column_major(
-            a.rows, a.cols, entries,
-        )?))
+        self.values[node] = Some(Value::Matrix(Mat::from_column_major(
+            a.rows, a.cols, value,
+        )?));
+        for (&k, data) in inputs.iter().zip(partials) {
+            let m = Mat::from_column_major(a.rows, a.cols, data)?;
+            self.partials.insert((node, k), Value::Matrix(m));
+        }
+        Ok(())
     }
 
     /// The tangents of an `if`'s results: the taken branch's tangent plan.
