@@ -12,9 +12,11 @@
 //!
 //! Every method's value and Jacobian are first checked against the hand-written ones. Then, for
 //! each residual, the five methods are timed in interleaved rounds: each round times one batch
-//! of every method (a batch lasts a few milliseconds), in an order rotated from round to round,
-//! so that slow phases of a busy machine hit every method alike. The table shows each method's
-//! median time per call and the medians of the per-round ratios.
+//! of every method, in an order rotated from round to round, so that slow phases of a busy
+//! machine hit every method alike. The table shows each method's median time per call and the
+//! medians of the per-round ratios. A batch lasts half a millisecond, shorter than a scheduler
+//! time slice, so that on a machine shared with other work most batches run uninterrupted and
+//! the medians are theirs; many rounds make up for the short batches.
 
 // `jacobian_reference/mod.rs`, not `jacobian_reference.rs`: Cargo would take a `benches/*.rs`
 // file for a bench target of its own.
@@ -48,15 +50,15 @@ impl Settings {
     fn from_args() -> Self {
         let mut settings = Settings {
             timing: false,
-            rounds: 61,
-            batch: Duration::from_millis(4),
+            rounds: 301,
+            batch: Duration::from_micros(500),
             filters: Vec::new(),
         };
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
                 "--quick" => {
-                    settings.rounds = 11;
-                    settings.batch = Duration::from_millis(1);
+                    settings.rounds = 51;
+                    settings.batch = Duration::from_micros(250);
                 }
                 "--bench" => settings.timing = true,
                 // Flags meant for libtest harnesses.
@@ -285,9 +287,9 @@ fn main() {
     println!("- rustc: {}", rustc_version());
     println!("- cpu: {}", cpu_model());
     println!(
-        "- {} rounds, batches of ~{} ms per method, methods in rotated order each round\n",
+        "- {} rounds, batches of ~{} µs per method, methods in rotated order each round\n",
         settings.rounds,
-        settings.batch.as_millis()
+        settings.batch.as_micros()
     );
     print!("{}", table(&rows));
     println!();
