@@ -1,14 +1,14 @@
-//! y = a·e^(−b·t) + c fitted to noisy synthetic data by levenberg-marquardt, with the
-//! Jacobian assembled from generated gradients, checked against the generating parameters.
+//! y = a·e^(−b·t) + c fitted to noisy synthetic data by levenberg-marquardt, on the Jacobian
+//! that `#[jacobian]` generates, checked against the generating parameters.
 //!
 //! The data are N = 60 samples at t = 0, 0.1, …, 5.9 of the curve with a = 3, b = 1.3,
-//! c = 0.5, plus Gaussian noise of standard deviation σ = 0.02. Each residual
-//! rₖ(p) = a·e^(−b·tₖ) + c − yₖ is a scalar function of p = (a, b, c); `residual_grad`, written by
-//! `#[gradient]`, gives its value and gradient, which is row k of the Jacobian. Stacking the
-//! rows gives `(residuals, J)`, what a `#[jacobian]` function's `_jacobian` will return in one
-//! call, and [`matgrad::levenberg_marquardt::LeastSquares`] hands it to the solver.
+//! c = 0.5, plus Gaussian noise of standard deviation σ = 0.02. The residuals
+//! r(p) = a·e^(−b·t) + c − y are one vector function of p = (a, b, c); `residuals_jacobian`,
+//! written by `#[jacobian(wrt(p))]`, returns them with their Jacobian J (N×3,
+//! `J[(k, l)] = ∂rₖ/∂pₗ`) in one call, which is what [`matgrad::levenberg_marquardt::LeastSquares`]
+//! hands to the solver. The program prints ½‖r‖² at every point the solver moves to.
 //!
-//! The program first compares J with its closed form, ∂r/∂a = e^(−bt), ∂r/∂b = −a·t·e^(−bt),
+//! It first compares J with its closed form, ∂r/∂a = e^(−bt), ∂r/∂b = −a·t·e^(−bt),
 //! ∂r/∂c = 1. After the fit it estimates each parameter's standard error from σ²(JᵀJ)⁻¹ and
 //! exits with status 1 unless every parameter lies within four standard errors of the value
 //! that generated the data.
@@ -17,10 +17,11 @@
 //! cargo run --release --example curve_fit_lm --features levenberg-marquardt
 //! ```
 
+use std::cell::Cell;
 use std::process;
 
 use levenberg_marquardt::LevenbergMarquardt;
-use matgrad::gradient;
+use matgrad::jacobian;
 use matgrad::levenberg_marquardt::LeastSquares;
 use matgrad::nalgebra::{SMatrix, SVector, Vector3};
 
@@ -32,24 +33,14 @@ const SIGMA: f64 = 0.02;
 const MAX_STANDARD_ERRORS: f64 = 4.0;
 
 type Samples = SVector<f64, N>;
-type Jacobian = SMatrix<f64, N, 3>;
 
-/// One residual, a·e^(−b·t) + c − y, as a function of p = (a, b, c).
-#[gradient(wrt(p))]
-fn residual(p: &Vector3<f64>, t: f64, y: f64) -> f64 {
-    p[0] * (-p[1] * t).exp() + p[2] - y
-}
-
-/// All residuals and their Jacobian, row k the gradient of residual k.
-fn residuals_and_jacobian(p: &Vector3<f64>, t: &Samples, y: &Samples) -> (Samples, Jacobian) {
-    let mut r = Samples::zeros();
-    let mut j = Jacobian::zeros();
-    for k in 0..N {
-        let (value, gradient) = residual_grad(p, t[k], y[k]);
-        r[k] = value;
-        j.set_row(k, &gradient.transpose());
-    }
-    (r, j)
+/// The residuals a·e^(−b·t) + c − y of the model at p = (a, b, c).
+#[jacobian(wrt(p))]
+fn residuals(p: &Vector3<f64>, t: &SVector<f64, 60>, y: &SVector<f64, 60>) -> SVector<f64, 60> {
+    let a = p[0];
+    let b = p[1];
+    let c = p[2];
+    t.map(|tk| a * (-b * tk).exp() + c) - y
 }
 
 fn main() {
@@ -61,8 +52,26 @@ fn main() {
     let start = Vector3::new(1.0, 0.5, 0.0);
     check_jacobian(&start, &t, &y);
 
-    let problem = LeastSquares::new(|p: &Vector3<f64>| residuals_and_jacobian(p, &t, &y), &start);
-    let (fit, report) = LevenbergMarquardt::new().minimize(problem);
+    // The solver calls the function once per point it moves to; each call reports its progress.
+    let calls = Cell::new(0_usize);
+    let traced = |p: &Vector3<f64>| {
+        let (r, j) = residuals_jacobian(p, &t, &y);
+        calls.set(calls.get() + 1);
+        println!(
+            "  point {:>2}: a = {:.6}, b = {:.6}, c = {:.6}, ½‖r‖² = {:.8}",
+            calls.get(),
+            p[0],
+            p[1],
+            p[2],
+            0.5 * r.norm_squared()
+        );
+        (r, j)
+    };
+    println!(
+        "levenberg-marquardt from a = {}, b = {}, c = {}:",
+        start[0], start[1], start[2]
+    );
+    let (fit, report) = LevenbergMarquardt::new().minimize(LeastSquares::new(traced, &start));
     println!(
         "{:?} after {} residual evaluations ({} evaluations of the function), ½‖r‖² = {:.6}",
         report.termination,
@@ -76,7 +85,7 @@ fn main() {
     }
 
     let found = fit.parameters();
-    let (_, j) = residuals_and_jacobian(&found, &t, &y);
+    let (_, j) = residuals_jacobian(&found, &t, &y);
     let covariance = (j.transpose() * j)
         .try_inverse()
         .expect("J has full column rank")
@@ -100,15 +109,16 @@ fn main() {
     }
 }
 
-/// Exits with status 1 unless the residuals from the generated gradients are the function's
-/// values and the Jacobian matches its closed form.
+/// Exits with status 1 unless the generated residuals are the function's values and the
+/// generated Jacobian matches its closed form.
 fn check_jacobian(p: &Vector3<f64>, t: &Samples, y: &Samples) {
-    let (r, j) = residuals_and_jacobian(p, t, y);
-    if (0..N).any(|k| r[k].to_bits() != residual(p, t[k], y[k]).to_bits()) {
-        eprintln!("a generated value differs from the function's");
+    let (r, j) = residuals_jacobian(p, t, y);
+    let value_gap = (r - residuals(p, t, y)).amax();
+    if value_gap > 1e-12 {
+        eprintln!("the generated residuals differ from the function's by {value_gap:.1e}");
         process::exit(1);
     }
-    let closed = Jacobian::from_fn(|k, l| {
+    let closed = SMatrix::<f64, N, 3>::from_fn(|k, l| {
         let e = (-p[1] * t[k]).exp();
         [e, -p[0] * t[k] * e, 1.0][l]
     });

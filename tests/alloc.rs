@@ -1,4 +1,6 @@
-//! Every generated `_grad` of the reference losses (design.md §6) runs without touching the heap.
+//! Every generated `_grad` of the reference losses (design.md §6), every generated `_jacobian`
+//! of the reference residuals of `benches/jacobians.rs`, and a `_jvp`, run without touching the
+//! heap.
 //!
 //! A counting global allocator (`stats_alloc`'s instrumented `System`; the workspace forbids the
 //! `unsafe` an allocator of our own would need) records every allocation of the process. Each
@@ -20,6 +22,13 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
     reason = "shared with the benchmark, which uses the hand-written, dual and FD forms too"
 )]
 mod reference;
+
+#[path = "../benches/jacobian_reference/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the benchmark, which uses the hand-written, dual and FD forms too"
+)]
+mod jacobian_reference;
 
 use reference::All;
 
@@ -83,9 +92,17 @@ fn main() -> ExitCode {
         &all.mlp2,
         &all.softmax_ce,
     );
+    let residuals = jacobian_reference::All::new();
+    let (d, r, p, a, x) = (
+        &residuals.decay,
+        &residuals.rat43,
+        &residuals.pinhole,
+        &residuals.arm,
+        &residuals.axb,
+    );
     // Each check runs when its turn comes, after the previous result is printed, so the
     // printing never falls inside a counting region.
-    let checks: [(&str, &Check); 8] = [
+    let checks: [(&str, &Check); 14] = [
         ("the counter counts", &counter_counts),
         ("ols_grad", &|| {
             no_allocation(|| reference::ols_grad(black_box(&o.beta), &o.x, &o.y))
@@ -109,6 +126,32 @@ fn main() -> ExitCode {
         }),
         ("softmax_ce_grad", &|| {
             no_allocation(|| reference::softmax_ce_grad(black_box(&c.w), &c.x, &c.y))
+        }),
+        ("decay_jacobian", &|| {
+            no_allocation(|| jacobian_reference::decay_jacobian(black_box(&d.p), &d.t, &d.y))
+        }),
+        ("rat43_jacobian", &|| {
+            no_allocation(|| jacobian_reference::rat43_jacobian(black_box(&r.b), &r.x, &r.y))
+        }),
+        ("pinhole_jacobian", &|| {
+            no_allocation(|| {
+                jacobian_reference::pinhole_jacobian(black_box(&p.r), &p.t, &p.x, &p.e0, &p.e1)
+            })
+        }),
+        ("arm_jacobian", &|| {
+            no_allocation(|| {
+                jacobian_reference::arm_jacobian(black_box(&a.theta), &a.l, &a.e0, &a.e1)
+            })
+        }),
+        ("axb_jacobian", &|| {
+            no_allocation(|| jacobian_reference::axb_jacobian(&x.a, black_box(&x.x), &x.b))
+        }),
+        ("decay_jvp", &|| {
+            // A tangent in every float parameter: the parameters, the sample times and the data.
+            let (dp, dt, dy) = (d.p * 0.5, d.t * 0.25, d.y * 0.125);
+            no_allocation(|| {
+                jacobian_reference::decay_jvp(black_box(&d.p), &d.t, &d.y, &dp, &dt, &dy)
+            })
         }),
     ];
     let (mut passed, mut failed) = (0, 0);
