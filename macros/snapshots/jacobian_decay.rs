@@ -28,11 +28,6 @@ pub fn residuals_jacobian(
         20,
         1,
     >>::zeros();
-    let mut __mg_p6_0: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = <::matgrad::__private::nalgebra::SMatrix<
-        f64,
-        20,
-        1,
-    >>::zeros();
     let mut __mg_p6_1: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = <::matgrad::__private::nalgebra::SMatrix<
         f64,
         20,
@@ -62,10 +57,8 @@ pub fn residuals_jacobian(
         let __mg_m6_g5: f64 = (__mg_m6_g6 * __mg_v3);
         let __mg_m6_g4: f64 = (__mg_m6_g5 * __mg_m6_v5);
         let __mg_m6_g3: f64 = (__mg_m6_g4 * __mg_m6_x);
-        let __mg_m6_g0: f64 = (__mg_m6_g4 * __mg_m6_v3);
         let __mg_m6_g2: f64 = (-__mg_m6_g3);
         __mg_v6[__mg_i] = __mg_m6_v8;
-        __mg_p6_0[__mg_i] = __mg_m6_g0;
         __mg_p6_1[__mg_i] = __mg_m6_g1;
         __mg_p6_2[__mg_i] = __mg_m6_g2;
         __mg_p6_3[__mg_i] = __mg_m6_g7;
@@ -84,8 +77,7 @@ pub fn residuals_jacobian(
         >>::zeros();
         __mg_e0[0] = 1.0;
         let __mg_d3: f64 = 1.0;
-        let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (&__mg_p6_1
-            * __mg_d3);
+        let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = __mg_p6_1;
         let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (-&__mg_d6);
         {
             let __mg_dout = (*&__mg_d7);
@@ -102,8 +94,7 @@ pub fn residuals_jacobian(
         >>::zeros();
         __mg_e0[1] = 1.0;
         let __mg_d4: f64 = 1.0;
-        let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (&__mg_p6_2
-            * __mg_d4);
+        let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = __mg_p6_2;
         let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (-&__mg_d6);
         {
             let __mg_dout = (*&__mg_d7);
@@ -120,8 +111,7 @@ pub fn residuals_jacobian(
         >>::zeros();
         __mg_e0[2] = 1.0;
         let __mg_d5: f64 = 1.0;
-        let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (&__mg_p6_3
-            * __mg_d5);
+        let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = __mg_p6_3;
         let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (-&__mg_d6);
         {
             let __mg_dout = (*&__mg_d7);

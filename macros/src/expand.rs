@@ -119,6 +119,6 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     let vjp = emit::vjp(&item, &func, &vjp_plan);
     let jvp = emit::jvp(&item, &func, &jvp_plan);
     let grad = grad_plan.map(|plan| emit::function(&item, &func, &plan));
-    let jacobian = jacobian_plans.map(|plans| emit::jacobian(&item, &func, &jvp_plan, &plans));
+    let jacobian = jacobian_plans.map(|plans| emit::jacobian(&item, &func, &plans));
     quote!(#item #grad #jacobian #vjp #jvp)
 }

@@ -37,6 +37,9 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
     let live = live(prog);
     let mut active = vec![false; n];
     let mut steps = Vec::new();
+    // Tangents known at compile time (a unit seed read by an index is 1): later rules read
+    // the literal, so a factor of 1 disappears.
+    let mut constant: Vec<Option<AExpr>> = vec![None; n];
     for (id, node) in prog.nodes.iter().enumerate() {
         let carries = !matches!(node.shape, Shape::Bool);
         active[id] = carries
@@ -51,10 +54,13 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
         }
         let expr = rules::tangent(prog, &active, id);
         let expr = match (expr, unit) {
-            (Some(e), Some(l)) => seed_unit(prog, &e, l).filter(|e| !is_zero(e)),
+            (Some(e), Some(l)) => seed_unit(prog, &e, l, &constant).filter(|e| !is_zero(e)),
             (e, None) => e,
             (None, Some(_)) => None,
         };
+        if let Some(lit @ AExpr::Lit(_)) = &expr {
+            constant[id] = Some(lit.clone());
+        }
         match expr {
             Some(e) if live[id] => steps.push((id, e)),
             Some(_) => {}
@@ -85,13 +91,16 @@ fn live(prog: &Program) -> Vec<bool> {
 /// (1 for a scalar), reduced: `None` when what is left is structurally zero.
 ///
 /// Before: `d5 = d0[(1, 0)]·v3` with d0 = e₀. After: zero, so v5 carries no tangent.
-fn seed_unit(prog: &Program, e: &AExpr, l: usize) -> Option<AExpr> {
-    let reduced = reduce(&substitute(prog, e, l));
+fn seed_unit(prog: &Program, e: &AExpr, l: usize, constant: &[Option<AExpr>]) -> Option<AExpr> {
+    let reduced = reduce(&substitute(prog, e, l, constant));
     (!is_zero(&reduced)).then_some(reduced)
 }
 
-fn substitute(prog: &Program, e: &AExpr, l: usize) -> AExpr {
+fn substitute(prog: &Program, e: &AExpr, l: usize, constant: &[Option<AExpr>]) -> AExpr {
     match e {
+        AExpr::Tan(v) if constant[*v].is_some() => {
+            constant[*v].clone().unwrap_or_else(|| e.clone())
+        }
         AExpr::Tan(v) if matches!(prog.nodes[*v].op, Op::Param(_)) => match prog.shape(*v) {
             Shape::Matrix(r, c) => match (r.value(), c.value()) {
                 (Some(r), _) => AExpr::OneHot(AExpr::lit("1.0"), prog.shape(*v), l % r, l / r),
@@ -101,7 +110,7 @@ fn substitute(prog: &Program, e: &AExpr, l: usize) -> AExpr {
             },
             _ => AExpr::Lit("1.0".into()),
         },
-        other => other.map_children(&mut |x| substitute(prog, x, l)),
+        other => other.map_children(&mut |x| substitute(prog, x, l, constant)),
     }
 }
 

@@ -12,9 +12,10 @@ use quote::{ToTokens, format_ident, quote};
 
 use super::companions::{generics, param_operand, signature_inputs};
 use super::{Emitter, Operand};
+use crate::adjoint::AExpr;
 use crate::ast;
 use crate::ctxt::Ctxt;
-use crate::ir::{Dim, Program, Shape};
+use crate::ir::{Dim, Program, Shape, ValueId};
 use crate::plan::{Config, Mode, Plan};
 
 /// The most entries a Jacobian may have: it lives on the stack.
@@ -33,24 +34,90 @@ pub enum Sweeps<'p> {
     Unrolled(Vec<Plan<'p>>),
 }
 
-/// How a Jacobian is computed.
-pub enum JacobianPlans<'p> {
-    /// The tangent sweeps of each differentiated parameter (by parameter index).
+/// How the parameters without a closed form are swept.
+pub enum Sweeping<'p> {
+    /// Every differentiated parameter has a closed form.
+    Nothing,
+    /// The tangent sweeps of each parameter (by parameter index).
     Forward(Vec<(usize, Sweeps<'p>)>),
-    /// The adjoint program of every differentiated parameter, swept once per entry of the result.
+    /// The adjoint program of the parameters, swept once per entry of the result.
     Reverse(Box<Plan<'p>>),
+}
+
+/// How a Jacobian is computed.
+pub struct JacobianPlans<'p> {
+    /// The forward pass the sweeps and closed forms share (unless the adjoint sweeps plan it).
+    pub forward: Box<Plan<'p>>,
+    /// Parameters whose Jacobian the matrix calculus gives directly, with it:
+    /// vec(L·X·R) = (Rᵀ⊗L)·vec(X).
+    pub closed: Vec<(usize, AExpr)>,
+    pub sweeping: Sweeping<'p>,
 }
 
 impl<'p> JacobianPlans<'p> {
     /// Every plan, for the verifier.
     pub fn plans(&self) -> Box<dyn Iterator<Item = &Plan<'p>> + '_> {
-        match self {
-            JacobianPlans::Forward(plans) => Box::new(plans.iter().flat_map(|(_, s)| match s {
+        let swept: Box<dyn Iterator<Item = &Plan<'p>> + '_> = match &self.sweeping {
+            Sweeping::Nothing => Box::new(std::iter::empty()),
+            Sweeping::Forward(plans) => Box::new(plans.iter().flat_map(|(_, s)| match s {
                 Sweeps::Loop(plan) => std::slice::from_ref(&**plan).iter(),
                 Sweeps::Unrolled(plans) => plans.iter(),
             })),
-            JacobianPlans::Reverse(plan) => Box::new(std::iter::once(&**plan)),
+            Sweeping::Reverse(plan) => Box::new(std::iter::once(&**plan)),
+        };
+        Box::new(std::iter::once(&*self.forward).chain(swept))
+    }
+
+    /// The plan whose forward pass the generated function runs.
+    fn shared(&self) -> &Plan<'p> {
+        match &self.sweeping {
+            Sweeping::Reverse(plan) => plan,
+            Sweeping::Nothing | Sweeping::Forward(_) => &self.forward,
         }
+    }
+}
+
+/// F = L·X·R for the parameter `k`: the output a chain of matrix products in which `X` is one
+/// factor and no other factor depends on it. Returns Rᵀ⊗L (I for a missing side), the Jacobian
+/// of vec(F) with respect to vec(X).
+fn linear_chain(prog: &Program, k: usize) -> Option<AExpr> {
+    let out = prog.output?;
+    let x = prog.param_node(k)?;
+    let mut factors = Vec::new();
+    flatten_products(prog, out, &mut factors);
+    let at = factors.iter().position(|&f| f == x)?;
+    if factors.len() < 2 || factors.iter().filter(|&&f| f == x).count() != 1 {
+        return None;
+    }
+    // Every other factor must be constant with respect to X.
+    let depends = crate::tangent::tangents(prog, &[k], None).active;
+    if factors.iter().any(|&f| f != x && depends[f]) {
+        return None;
+    }
+    let product = |fs: &[ValueId]| {
+        fs.iter()
+            .map(|&f| AExpr::Val(f))
+            .reduce(|a, b| AExpr::MatMul(Box::new(a), Box::new(b)))
+    };
+    let Shape::Matrix(r, c) = prog.shape(x) else {
+        return None;
+    };
+    let left = product(&factors[..at]).unwrap_or(AExpr::Diag(AExpr::lit("1.0"), r));
+    let right = product(&factors[at + 1..]).map_or(AExpr::Diag(AExpr::lit("1.0"), c), |rt| {
+        AExpr::Transpose(Box::new(rt))
+    });
+    Some(AExpr::Kronecker(Box::new(right), Box::new(left)))
+}
+
+/// The factors of the matrix product `v`, left to right.
+fn flatten_products(prog: &Program, v: ValueId, out: &mut Vec<ValueId>) {
+    let node = &prog.nodes[v];
+    let matrices = node.args.iter().all(|&a| prog.shape(a).is_matrix());
+    if matches!(node.op, crate::ir::Op::Mul) && matrices {
+        flatten_products(prog, node.args[0], out);
+        flatten_products(prog, node.args[1], out);
+    } else {
+        out.push(v);
     }
 }
 
@@ -117,20 +184,42 @@ pub fn check_jacobian_sizes(cx: &Ctxt, func: &ast::Func) {
     }
 }
 
-/// Plans the Jacobian: tangent sweeps when the parameters have fewer entries than the result,
-/// adjoint sweeps otherwise.
+/// Plans the Jacobian: closed forms where the matrix calculus gives them, and for the other
+/// parameters tangent sweeps when they have fewer entries than the result, adjoint sweeps
+/// otherwise.
 pub fn jacobian_plans<'p>(func: &ast::Func, prog: &'p Program) -> JacobianPlans<'p> {
     let size = |shape: Option<Shape>| entries(shape.unwrap_or(Shape::Poison)).map_or(1, |e| e.1);
-    let m = size(func.ret.shape());
-    let n: usize = func
+    let literal = |k: usize| func.params[k].kind.shape().is_some_and(shape_is_literal);
+    let closed: Vec<(usize, AExpr)> = func
         .wrt
+        .iter()
+        .filter(|&&k| literal(k) && func.ret.shape().is_some_and(shape_is_literal))
+        .filter_map(|&k| linear_chain(prog, k).map(|j| (k, j)))
+        .collect();
+    let rest: Vec<usize> = func
+        .wrt
+        .iter()
+        .copied()
+        .filter(|k| !closed.iter().any(|(c, _)| c == k))
+        .collect();
+    let m = size(func.ret.shape());
+    let n: usize = rest
         .iter()
         .map(|&k| size(func.params[k].kind.shape()))
         .sum();
-    if n <= m {
-        JacobianPlans::Forward(
-            func.wrt
-                .iter()
+    let forward = Box::new(Plan::new(
+        prog,
+        Config {
+            wrt: rest.clone(),
+            mode: Mode::Forward,
+            ..Config::default()
+        },
+    ));
+    let sweeping = if rest.is_empty() {
+        Sweeping::Nothing
+    } else if n <= m {
+        Sweeping::Forward(
+            rest.iter()
                 .map(|&k| {
                     let config = |unit| Config {
                         wrt: vec![k],
@@ -150,23 +239,24 @@ pub fn jacobian_plans<'p>(func: &ast::Func, prog: &'p Program) -> JacobianPlans<
                 .collect(),
         )
     } else {
-        JacobianPlans::Reverse(Box::new(Plan::new(
+        Sweeping::Reverse(Box::new(Plan::new(
             prog,
             Config {
-                wrt: func.wrt.clone(),
+                wrt: rest,
                 ..Config::default()
             },
         )))
+    };
+    JacobianPlans {
+        forward,
+        closed,
+        sweeping,
     }
 }
 
-/// Generates `{name}_jacobian`. `forward` plans the forward pass the sweeps share.
-pub fn jacobian(
-    item: &syn::ItemFn,
-    func: &ast::Func,
-    forward: &Plan,
-    plans: &JacobianPlans,
-) -> TokenStream {
+/// Generates `{name}_jacobian`.
+pub fn jacobian(item: &syn::ItemFn, func: &ast::Func, plans: &JacobianPlans) -> TokenStream {
+    let forward = plans.shared();
     let float = Ident::new(&func.float.name(), Span::call_site());
     let emitter = |plan| Emitter {
         plan,
@@ -200,11 +290,18 @@ pub fn jacobian(
         .iter()
         .map(|&k| {
             let (j, ty) = (j_ident(k), j_ty(k));
-            quote!(let mut #j: #ty = <#ty>::zeros();)
+            match plans.closed.iter().find(|(c, _)| *c == k) {
+                Some((_, closed)) => {
+                    let value = base.expr(closed).place;
+                    quote!(let #j: #ty = #value;)
+                }
+                None => quote!(let mut #j: #ty = <#ty>::zeros();),
+            }
         })
         .collect();
-    let sweeps = match plans {
-        JacobianPlans::Forward(plans) => plans
+    let sweeps = match &plans.sweeping {
+        Sweeping::Nothing => Vec::new(),
+        Sweeping::Forward(plans) => plans
             .iter()
             .flat_map(|(k, sweeps)| match sweeps {
                 Sweeps::Loop(plan) => vec![tangent_sweep(&emitter(plan), func, *k, &j_ident(*k))],
@@ -215,7 +312,7 @@ pub fn jacobian(
                     .collect(),
             })
             .collect(),
-        JacobianPlans::Reverse(plan) => vec![adjoint_sweep(&emitter(plan), func, &j_ident)],
+        Sweeping::Reverse(plan) => vec![adjoint_sweep(&emitter(plan), func, &j_ident)],
     };
     let js: Vec<Ident> = func.wrt.iter().map(|&k| j_ident(k)).collect();
     let (result_ty, result) = if js.len() == 1 {
@@ -418,12 +515,17 @@ fn doc(func: &ast::Func, plans: &JacobianPlans) -> String {
         .iter()
         .map(|&k| format!("`{}`", func.params[k].name))
         .collect();
-    let how = match plans {
-        JacobianPlans::Forward(_) => {
+    let how = match &plans.sweeping {
+        _ if !plans.closed.is_empty() => {
+            "the closed form vec(L·X·R) = (Rᵀ⊗L)·vec(X) where the function is such a product, \
+             and sweeps for the other parameters"
+        }
+        Sweeping::Nothing => "the closed form vec(L·X·R) = (Rᵀ⊗L)·vec(X)",
+        Sweeping::Forward(_) => {
             "one tangent sweep per parameter entry, which costs less than one adjoint sweep per \
              result entry for these shapes"
         }
-        JacobianPlans::Reverse(_) => {
+        Sweeping::Reverse(_) => {
             "one adjoint sweep per result entry, which costs less than one tangent sweep per \
              parameter entry for these shapes"
         }
