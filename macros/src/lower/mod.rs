@@ -441,20 +441,42 @@ impl Lowerer<'_> {
     }
 
     /// Names a value after the local it is bound to, unless it has a name already (a parameter,
-    /// or an alias `let b = a;`). A name bound again is primed: `z`, `z′`, `z″`.
+    /// or an alias `let b = a;`). A name bound again gets the next free subscript: `z`, `z₁`,
+    /// `z₂`, so every version of a variable has a name of its own.
     fn name(&mut self, value: ValueId, name: &impl ToString) {
         if self.prog.nodes[value].name.is_some()
             || matches!(self.prog.nodes[value].op, Op::Param(_))
         {
             return;
         }
-        let mut candidate = name.to_string();
-        let taken = |n: &crate::ir::Node, c: &str| {
-            n.name.as_deref() == Some(c) || (matches!(n.op, Op::Param(_)) && n.text == c)
+        let base = name.to_string();
+        let taken: std::collections::HashSet<&str> = self
+            .prog
+            .nodes
+            .iter()
+            .filter_map(|n| match n.op {
+                Op::Param(_) => Some(n.text.as_str()),
+                _ => n.name.as_deref(),
+            })
+            .collect();
+        let subscript = |k: usize| -> String {
+            let digits: String = k
+                .to_string()
+                .chars()
+                .filter_map(|d| d.to_digit(10))
+                .filter_map(|d| char::from_u32('₀' as u32 + d))
+                .collect();
+            format!("{base}{digits}")
         };
-        while self.prog.nodes.iter().any(|n| taken(n, &candidate)) {
-            candidate.push('′');
-        }
+        let candidate = if taken.contains(base.as_str()) {
+            // Of the first n + 1 subscripts one is free when n names are taken.
+            (1..=taken.len() + 1)
+                .map(subscript)
+                .find(|c| !taken.contains(c.as_str()))
+                .unwrap_or(base)
+        } else {
+            base
+        };
         self.prog.nodes[value].name = Some(candidate);
     }
 
