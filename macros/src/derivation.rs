@@ -184,6 +184,10 @@ impl<'a> Values<'a> {
             Op::Mul if node.args[0] == node.args[1] && self.is_scalar(node.args[0]) => {
                 power(&arg(0), &Exponent::Literal(2))
             }
+            // Scalars go in front: 2·b.
+            Op::Mul if self.is_scalar(node.args[1]) && !self.is_scalar(node.args[0]) => {
+                infix(&arg(1), "·", &arg(0), PRODUCT)
+            }
             Op::Mul => infix(&arg(0), "·", &arg(1), PRODUCT),
             Op::Div => Math::new(
                 format!("{}/{}", arg(0).at(PRODUCT), arg(1).at(ATOM)),
@@ -992,11 +996,32 @@ fn int_text(e: &syn::Expr) -> Math {
         Expr::Path(p) if p.path.segments.len() == 1 => {
             Math::atom(plain(&p.path.segments[0].ident.to_string()))
         }
+        Expr::Binary(b) if matches!(b.op, BinOp::Add(_) | BinOp::Sub(_)) => {
+            // A sum of terms and integers, the integers added up: n − 1 − 1 is n − 2.
+            let mut terms = Vec::new();
+            let mut constant = 0_i64;
+            linear(e, true, &mut terms, &mut constant);
+            let mut sum = match terms.first() {
+                Some((true, t)) => t.clone(),
+                Some((false, t)) => negate(t),
+                None => Math::atom("0"),
+            };
+            for (positive, t) in terms.iter().skip(1) {
+                sum = if *positive {
+                    infix(&sum, " + ", t, SUM)
+                } else {
+                    difference(&sum, t)
+                };
+            }
+            match constant {
+                0 => sum,
+                c if c > 0 => infix(&sum, " + ", &number(&c.to_string()), SUM),
+                c => difference(&sum, &number(&c.unsigned_abs().to_string())),
+            }
+        }
         Expr::Binary(b) => {
             let (l, r) = (int_text(&b.left), int_text(&b.right));
             match b.op {
-                BinOp::Add(_) => infix(&l, " + ", &r, SUM),
-                BinOp::Sub(_) => difference(&l, &r),
                 BinOp::Mul(_) => infix(&l, "·", &r, PRODUCT),
                 BinOp::Div(_) => Math::new(format!("{}/{}", l.at(PRODUCT), r.at(ATOM)), PRODUCT),
                 _ => Math::atom(crate::text::expr(e)),
@@ -1011,6 +1036,26 @@ fn int_text(e: &syn::Expr) -> Math {
             call(&m.method.to_string(), &int_text(&m.receiver))
         }
         _ => Math::atom(crate::text::expr(e)),
+    }
+}
+
+/// The terms of a sum of integers (`positive` when added), its literals added up in `constant`.
+fn linear(e: &syn::Expr, positive: bool, terms: &mut Vec<(bool, Math)>, constant: &mut i64) {
+    use syn::{BinOp, Expr};
+    match e {
+        Expr::Paren(p) => linear(&p.expr, positive, terms, constant),
+        Expr::Group(g) => linear(&g.expr, positive, terms, constant),
+        Expr::Cast(c) => linear(&c.expr, positive, terms, constant),
+        Expr::Binary(b) if matches!(b.op, BinOp::Add(_) | BinOp::Sub(_)) => {
+            linear(&b.left, positive, terms, constant);
+            let sign = matches!(b.op, BinOp::Add(_)) == positive;
+            linear(&b.right, sign, terms, constant);
+        }
+        e => match int_value(e) {
+            Some(k) if positive => *constant = constant.saturating_add(k),
+            Some(k) => *constant = constant.saturating_sub(k),
+            None => terms.push((positive, int_text(e))),
+        },
     }
 }
 

@@ -375,6 +375,14 @@ const HAND_WRITTEN: &[(&str, &str)] = &[
         "",
         "fn reciprocal(x: f64, y: f64) -> f64 { let r = 1.0 / x; r * x * y + (x / y) * y }",
     ),
+    (
+        "",
+        "fn int_power(x: f64, n: i32) -> f64 { x.powi(n) + x.powi(3) * x.powi(n - 1) }",
+    ),
+    (
+        "",
+        "fn double_transpose(x: &Vector3<f64>, y: &Vector3<f64>) -> f64 { let b = x.transpose().transpose() + y; let c = b.transpose().transpose() * 2.0; c.dot(&b) }",
+    ),
 ];
 
 #[test]
