@@ -203,7 +203,14 @@ impl<'a> Values<'a> {
             Op::NormSquared => Math::atom(format!("‖{}‖²", arg(0).text)),
             Op::ComponentMul => entrywise(&arg(0), " ∘ ", &arg(1)),
             Op::ComponentDiv => entrywise(&arg(0), " ⊘ ", &arg(1)),
-            Op::Map(_) => Math::atom(format!("{}.map({})", arg(0).at(ATOM), self.closure(v))),
+            Op::Map(_) => {
+                let f = self.closure(v);
+                let f = match f.strip_prefix('(').and_then(|f| f.strip_suffix(')')) {
+                    Some(inner) if f.contains('↦') => inner.to_string(),
+                    _ => f,
+                };
+                Math::atom(format!("{}.map({f})", arg(0).at(ATOM)))
+            }
             Op::Unary(f) => call(f.name(), &arg(0)),
             Op::Powi(n) | Op::MatrixPower(n) => power(&arg(0), &exponent(n)),
             Op::Powf => power(&arg(0), &Exponent::Text(arg(1))),
@@ -363,7 +370,7 @@ fn plain(name: &str) -> String {
 /// A constant: a number, or the expression of constants it is (`EPS`, `n` for `(n as f64)`).
 fn constant(t: &TokenStream) -> Math {
     let text = crate::text::tokens(t);
-    if text.parse::<f64>().is_ok() {
+    if parse_number(&text).is_some() {
         return number(&text);
     }
     match syn::parse2::<syn::Expr>(t.clone()) {
@@ -435,6 +442,8 @@ struct Deriver<'a> {
     listing: bool,
     /// Substitutions left before a gradient's tree is too large to be a closed form.
     budget: Cell<usize>,
+    /// A determinant whose gradient det·A⁻ᵀ is being rendered divided by det: as A⁻ᵀ.
+    cancelled: Cell<Option<ValueId>>,
 }
 
 impl<'a> Deriver<'a> {
@@ -445,6 +454,7 @@ impl<'a> Deriver<'a> {
             values: Values::top(prog),
             listing,
             budget: Cell::new(MAX_TREE),
+            cancelled: Cell::new(None),
         }
     }
 
@@ -534,9 +544,12 @@ impl<'a> Deriver<'a> {
             return AExpr::Val(v);
         }
         match &node.op {
-            Op::Const(t) if crate::text::tokens(t).parse::<f64>().is_ok() => {
-                AExpr::Lit(crate::text::tokens(t))
+            Op::Const(t) if parse_number(&crate::text::tokens(t)).is_some() => {
+                let value = parse_number(&crate::text::tokens(t)).unwrap_or_default();
+                AExpr::Lit(value.to_string())
             }
+            Op::Div if matrix(0) => AExpr::DivBy(arg(0), arg(1)),
+            Op::Div => AExpr::Div(arg(0), arg(1)),
             Op::Transpose => AExpr::Transpose(arg(0)),
             Op::Neg => AExpr::Neg(arg(0)),
             Op::Mul if matrix(0) && matrix(1) => AExpr::MatMul(arg(0), arg(1)),
@@ -596,6 +609,7 @@ impl<'a> Deriver<'a> {
             AExpr::Fill(s, _) if lit(s) == Some(1.0) => Math::atom("𝟙"),
             AExpr::Diag(s, _) => Math::new(format!("{}·I", r(s).at(PRODUCT)), PRODUCT),
             AExpr::Fill(s, _) => Math::new(format!("{}·𝟙", r(s).at(PRODUCT)), PRODUCT),
+            AExpr::OneHot(s, _, i, j) if lit(s) == Some(1.0) => Math::atom(format!("e₍{i},{j}₎")),
             AExpr::OneHot(s, _, i, j) => {
                 Math::new(format!("{}·e₍{i},{j}₎", r(s).at(PRODUCT)), PRODUCT)
             }
@@ -620,6 +634,9 @@ impl<'a> Deriver<'a> {
                 };
                 let product = factors(&n.args, t, window.start, window.len, |a| self.value(a));
                 Math::new(product, PRODUCT)
+            }
+            AExpr::DeterminantGradient { matrix, det } if self.cancelled.get() == Some(*det) => {
+                transpose(&inverse(&self.value(*matrix)))
             }
             AExpr::DeterminantGradient { matrix, det } => Math::new(
                 format!(
@@ -670,16 +687,28 @@ impl<'a> Deriver<'a> {
         }
     }
 
-    /// `s·A`; det(A)·A⁻ᵀ scaled by x/det(A) is x·A⁻ᵀ (the derivative of ln det A).
+    /// `s·A`, and `x·A/b` for s = x/b. A product with det(A)·A⁻ᵀ as a factor scaled by
+    /// x/det(A) is the product with A⁻ᵀ scaled by x (the derivative of ln det A).
     fn scaled(&self, m: &AExpr, s: &AExpr) -> Math {
-        if let (AExpr::DeterminantGradient { matrix, det }, AExpr::Div(x, d)) = (m, s)
-            && matches!(**d, AExpr::Val(v) if v == *det)
+        if let AExpr::Div(x, d) = s
+            && let AExpr::Val(det) = **d
+            && determinant_factor(m, det)
         {
-            let inverse = transpose(&inverse(&self.value(*matrix)));
+            self.cancelled.set(Some(det));
+            let product = self.render(m);
+            self.cancelled.set(None);
             return match lit(x) {
-                Some(1.0) => inverse,
-                _ => infix(&self.render(x), "·", &inverse, PRODUCT),
+                Some(1.0) => product,
+                _ => infix(&self.render(x), "·", &product, PRODUCT),
             };
+        }
+        if let AExpr::Div(x, d) | AExpr::DivOrZero(x, d) = s {
+            let numerator = match lit(x) {
+                Some(1.0) => self.render(m),
+                _ => infix(&self.render(x), "·", &self.render(m), PRODUCT),
+            };
+            let b = self.render(d).at(ATOM);
+            return Math::new(format!("{}/{b}", numerator.at(PRODUCT)), PRODUCT);
         }
         infix(&self.render(s), "·", &self.render(m), PRODUCT)
     }
@@ -776,6 +805,17 @@ impl<'a> Deriver<'a> {
 const LEGEND: &str = "the adjoint program, where ḡn is the gradient of the result with respect \
      to value n, tk a value it shares (tk.i its entry i), ∂if(c; ḡ…) the gradients through the \
      branch the condition c takes, and ∂f(…; ḡ) those through a call of f:";
+
+/// Whether `m` is a product (of matrices, transposes, signs and scalings) with the gradient of
+/// the determinant `det` as one factor, so that dividing `m` by `det` divides that factor.
+fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
+    match m {
+        AExpr::DeterminantGradient { det: d, .. } => *d == det,
+        AExpr::Transpose(a) | AExpr::Neg(a) | AExpr::Scale(a, _) => determinant_factor(a, det),
+        AExpr::MatMul(a, b) => determinant_factor(a, det) != determinant_factor(b, det),
+        _ => false,
+    }
+}
 
 /// The map and Kronecker nodes whose adjoints `e` reads.
 fn nodes_read(e: &AExpr) -> Vec<ValueId> {
@@ -993,6 +1033,8 @@ fn int_text(e: &syn::Expr) -> Math {
             _ => Math::atom(crate::text::expr(e)),
         },
         Expr::Unary(u) if matches!(u.op, UnOp::Neg(_)) => negate(&int_text(&u.expr)),
+        Expr::Unary(u) if matches!(u.op, UnOp::Deref(_)) => int_text(&u.expr),
+        Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "PI") => Math::atom("π"),
         Expr::Path(p) if p.path.segments.len() == 1 => {
             Math::atom(plain(&p.path.segments[0].ident.to_string()))
         }
@@ -1035,6 +1077,15 @@ fn int_text(e: &syn::Expr) -> Math {
         Expr::MethodCall(m) if m.args.is_empty() => {
             call(&m.method.to_string(), &int_text(&m.receiver))
         }
+        Expr::MethodCall(m) if m.method == "powi" && m.args.len() == 1 => {
+            let k = int_value(&m.args[0])
+                .map_or_else(|| Exponent::Text(int_text(&m.args[0])), Exponent::Literal);
+            power(&int_text(&m.receiver), &k)
+        }
+        Expr::MethodCall(m) if m.method == "powf" && m.args.len() == 1 => power(
+            &int_text(&m.receiver),
+            &Exponent::Text(int_text(&m.args[0])),
+        ),
         _ => Math::atom(crate::text::expr(e)),
     }
 }
@@ -1091,10 +1142,10 @@ fn superscript(k: i64) -> String {
 
 /// A numeric literal as people write it: `2`, `0.5`, `−1`.
 fn number(s: &str) -> Math {
-    let text = match s.parse::<f64>() {
-        Ok(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
-        Ok(v) => format!("{v}"),
-        Err(_) => s.to_string(),
+    let text = match parse_number(s) {
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+        Some(v) => format!("{v}"),
+        None => s.to_string(),
     };
     match text.strip_prefix('-') {
         Some(rest) => Math::new(format!("−{rest}"), UNARY),
@@ -1102,10 +1153,19 @@ fn number(s: &str) -> Math {
     }
 }
 
+/// The value a Rust float literal writes: `2.0`, `4f64`, `1_000.0`.
+fn parse_number(s: &str) -> Option<f64> {
+    let digits = s
+        .trim_end_matches("f64")
+        .trim_end_matches("f32")
+        .replace('_', "");
+    digits.parse().ok()
+}
+
 /// The value of a literal, or of a cast integer literal such as `((2) as f64)`.
 fn lit(e: &AExpr) -> Option<f64> {
     match e {
-        AExpr::Lit(s) => s.parse().ok(),
+        AExpr::Lit(s) => parse_number(s),
         AExpr::Cast(t) => match exponent(t) {
             Exponent::Literal(k) => Some(k as f64),
             Exponent::Text(_) => None,
@@ -1157,20 +1217,38 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
 }
 
 /// One level of rewriting, on already simplified children.
-#[allow(
-    clippy::float_cmp,
-    reason = "literals are compared exactly: only a written 1 or 0 is dropped"
-)]
 fn rewrite(prog: &Program, e: AExpr) -> AExpr {
     use AExpr as E;
-    let boxed = Box::new;
     match e {
         E::Neg(a) => match *a {
             E::Neg(x) => *x,
             x if is_zero(&x) => zero(),
             E::Sub(x, y) => E::Sub(y, x),
-            x => E::Neg(boxed(x)),
+            x => E::Neg(Box::new(x)),
         },
+        e @ (E::Add(..) | E::Sub(..)) => sum(prog, e),
+        e @ (E::Mul(..) | E::Div(..)) => Product::of(prog, e),
+        e @ (E::Scale(..) | E::DivBy(..) | E::SolveTransposed { .. } | E::MatMul(..)) => {
+            matrix_product(prog, e)
+        }
+        E::Transpose(a) => transposed(prog, *a),
+        e @ (E::Diag(..) | E::Fill(..) | E::OneHot(..)) => constant_matrix(e),
+        E::ComponentMul(a, b) if is_zero(&a) || is_zero(&b) => zero(),
+        E::Dot(a, b) if is_zero(&a) || is_zero(&b) => zero(),
+        E::Powi(a, n) => match exponent(&n) {
+            Exponent::Literal(1) => *a,
+            Exponent::Literal(0) => E::Lit("1".into()),
+            _ => E::Powi(a, n),
+        },
+        other => other,
+    }
+}
+
+/// Sums: zeros dropped, x − x = 0, x + x = 2·x, signed terms subtracted.
+fn sum(prog: &Program, e: AExpr) -> AExpr {
+    use AExpr as E;
+    let boxed = Box::new;
+    match e {
         E::Add(a, b) if is_zero(&a) => *b,
         E::Add(a, b) if is_zero(&b) => *a,
         E::Add(a, b) if same(&a, &b) => {
@@ -1181,6 +1259,8 @@ fn rewrite(prog: &Program, e: AExpr) -> AExpr {
             }
         }
         E::Add(a, b) => match (*a, *b) {
+            // (p − x) + x = p
+            (E::Sub(p, x), y) if same(&x, &y) => *p,
             // (p + x) + x = p + 2·x
             (E::Add(p, x), y) if same(&x, &y) => {
                 let twice = rewrite(prog, E::Add(x, boxed(y)));
@@ -1197,11 +1277,25 @@ fn rewrite(prog: &Program, e: AExpr) -> AExpr {
         E::Sub(a, b) if is_zero(&b) => *a,
         E::Sub(a, b) if is_zero(&a) => rewrite(prog, E::Neg(b)),
         E::Sub(a, b) if same(&a, &b) => zero(),
-        E::Sub(a, b) => match *b {
-            E::Neg(y) => rewrite(prog, E::Add(a, y)),
-            y => E::Sub(a, boxed(y)),
+        E::Sub(a, b) => match (*a, *b) {
+            (x, E::Neg(y)) => rewrite(prog, E::Add(boxed(x), y)),
+            // (p + x) − x = p
+            (E::Add(p, x), y) if same(&x, &y) => *p,
+            (x, y) => E::Sub(boxed(x), boxed(y)),
         },
-        e @ (E::Mul(..) | E::Div(..)) => Product::of(prog, e),
+        other => other,
+    }
+}
+
+/// Products with matrices: literal ones dropped, signs and scalar factors to the front.
+#[allow(
+    clippy::float_cmp,
+    reason = "literals are compared exactly: only a written 1 is dropped"
+)]
+fn matrix_product(prog: &Program, e: AExpr) -> AExpr {
+    use AExpr as E;
+    let boxed = Box::new;
+    match e {
         E::Scale(m, s) if is_zero(&m) || is_zero(&s) => zero(),
         E::Scale(m, s) => match (*m, *s) {
             (m, s) if lit(&s) == Some(1.0) => m,
@@ -1211,9 +1305,36 @@ fn rewrite(prog: &Program, e: AExpr) -> AExpr {
                 let factor = rewrite(prog, E::Mul(boxed(s), t));
                 rewrite(prog, E::Scale(m, boxed(factor)))
             }
+            (E::Diag(t, n), s) => {
+                rewrite(prog, E::Diag(boxed(rewrite(prog, E::Mul(boxed(s), t))), n))
+            }
+            (E::Fill(t, shape), s) => rewrite(
+                prog,
+                E::Fill(boxed(rewrite(prog, E::Mul(boxed(s), t))), shape),
+            ),
+            (E::OneHot(t, shape, i, j), s) => {
+                let scaled = rewrite(prog, E::Mul(boxed(s), t));
+                rewrite(prog, E::OneHot(boxed(scaled), shape, i, j))
+            }
             (m, s) => E::Scale(boxed(m), boxed(s)),
         },
         E::DivBy(a, b) if lit(&b) == Some(1.0) => *a,
+        E::DivBy(a, b) => match *a {
+            E::Neg(x) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::DivBy(x, b))))),
+            x => E::DivBy(boxed(x), b),
+        },
+        // A⁻ᵀ·(s·G) = s·A⁻ᵀ·G, and so for signs.
+        E::SolveTransposed { solve, rhs } => match *rhs {
+            E::Neg(g) => rewrite(prog, E::Neg(boxed(E::SolveTransposed { solve, rhs: g }))),
+            E::Scale(g, s) => {
+                let solved = E::SolveTransposed { solve, rhs: g };
+                rewrite(prog, E::Scale(boxed(solved), s))
+            }
+            g => E::SolveTransposed {
+                solve,
+                rhs: boxed(g),
+            },
+        },
         E::MatMul(a, b) if is_zero(&a) || is_zero(&b) => zero(),
         E::MatMul(a, b) if is_scalar(prog, &b) => rewrite(prog, E::Scale(a, b)),
         E::MatMul(a, b) if is_scalar(prog, &a) => rewrite(prog, E::Scale(b, a)),
@@ -1232,29 +1353,57 @@ fn rewrite(prog: &Program, e: AExpr) -> AExpr {
             }
             (x, y) => E::MatMul(boxed(x), boxed(y)),
         },
-        E::Transpose(a) => match *a {
-            E::Transpose(x) => *x,
-            E::Lit(x) => E::Lit(x),
-            // (A·B)ᵀ = Bᵀ·Aᵀ
-            E::MatMul(x, y) => {
-                let (y, x) = (
-                    rewrite(prog, E::Transpose(y)),
-                    rewrite(prog, E::Transpose(x)),
-                );
-                rewrite(prog, E::MatMul(boxed(y), boxed(x)))
+        other => other,
+    }
+}
+
+/// Aᵀ of a simplified A: (Aᵀ)ᵀ = A, (A·B)ᵀ = Bᵀ·Aᵀ, signs and scalars out.
+fn transposed(prog: &Program, a: AExpr) -> AExpr {
+    use AExpr as E;
+    let boxed = Box::new;
+    match a {
+        E::Transpose(x) => *x,
+        E::Lit(x) => E::Lit(x),
+        // (A·B)ᵀ = Bᵀ·Aᵀ
+        E::MatMul(x, y) => {
+            let (y, x) = (
+                rewrite(prog, E::Transpose(y)),
+                rewrite(prog, E::Transpose(x)),
+            );
+            rewrite(prog, E::MatMul(boxed(y), boxed(x)))
+        }
+        E::Neg(x) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::Transpose(x))))),
+        E::Scale(x, s) => rewrite(prog, E::Scale(boxed(rewrite(prog, E::Transpose(x))), s)),
+        E::Diag(s, n) => E::Diag(s, n),
+        E::Fill(s, Shape::Matrix(r, c)) => E::Fill(s, Shape::Matrix(c, r)),
+        x => E::Transpose(boxed(x)),
+    }
+}
+
+/// The constant matrices s·I, s·𝟙 and s·e₍ᵢⱼ₎: signs leave them, a zero is zero, a 1×1 e₍₀₀₎
+/// is its scalar.
+fn constant_matrix(e: AExpr) -> AExpr {
+    use AExpr as E;
+    let boxed = Box::new;
+    match e {
+        E::Diag(s, n) => match *s {
+            E::Neg(x) => E::Neg(boxed(E::Diag(x, n))),
+            x if is_zero(&x) => zero(),
+            x => E::Diag(boxed(x), n),
+        },
+        E::Fill(s, shape) => match *s {
+            E::Neg(x) => E::Neg(boxed(E::Fill(x, shape))),
+            x if is_zero(&x) => zero(),
+            x => E::Fill(boxed(x), shape),
+        },
+        E::OneHot(s, shape, i, j) if !matches!(shape, Shape::Matrix(Dim::Lit(1), Dim::Lit(1))) => {
+            match *s {
+                E::Neg(x) => E::Neg(boxed(E::OneHot(x, shape, i, j))),
+                x if is_zero(&x) => zero(),
+                x => E::OneHot(boxed(x), shape, i, j),
             }
-            E::Neg(x) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::Transpose(x))))),
-            E::Scale(x, s) => rewrite(prog, E::Scale(boxed(rewrite(prog, E::Transpose(x))), s)),
-            x => E::Transpose(boxed(x)),
-        },
-        E::ComponentMul(a, b) if is_zero(&a) || is_zero(&b) => zero(),
-        E::Dot(a, b) if is_zero(&a) || is_zero(&b) => zero(),
+        }
         E::OneHot(s, Shape::Matrix(Dim::Lit(1), Dim::Lit(1)), ..) => *s,
-        E::Powi(a, n) => match exponent(&n) {
-            Exponent::Literal(1) => *a,
-            Exponent::Literal(0) => E::Lit("1".into()),
-            _ => E::Powi(a, n),
-        },
         other => other,
     }
 }
@@ -1339,11 +1488,11 @@ impl Product {
         let (numerator, denominator) = (self.numerator.abs(), self.denominator.abs());
         let negative = (self.numerator < 0.0) != (self.denominator < 0.0);
         let ratio = numerator / denominator;
-        // Keep 1/3 as a division rather than 0.333…
+        // Keep 1/3 as a division rather than 0.333…, in lowest terms.
         let (numerator, denominator) = if format!("{ratio}").len() <= 8 {
             (ratio, 1.0)
         } else {
-            (numerator, denominator)
+            lowest_terms(numerator, denominator)
         };
         let mut up = powers(prog, self.up);
         if numerator != 1.0 || up.is_empty() {
@@ -1362,6 +1511,28 @@ impl Product {
         } else {
             out
         }
+    }
+}
+
+/// p/q in lowest terms when both are integers.
+#[allow(
+    clippy::cast_sign_loss,
+    clippy::cast_possible_truncation,
+    reason = "the cast numbers are whole and below 1e15; the sign is kept apart"
+)]
+fn lowest_terms(p: f64, q: f64) -> (f64, f64) {
+    let whole = |x: f64| x.fract() == 0.0 && x.abs() < 1e15;
+    if !whole(p) || !whole(q) {
+        return (p, q);
+    }
+    let (mut a, mut b) = (p.abs() as u64, q.abs() as u64);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    if a <= 1 {
+        (p, q)
+    } else {
+        (p / a as f64, q / a as f64)
     }
 }
 

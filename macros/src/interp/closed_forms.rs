@@ -230,7 +230,7 @@ fn text_problems(lines: &[String], params: &[String]) -> Vec<String> {
                 || before.ends_with('.')
                 || before.ends_with("::")
                 || before.ends_with("map(")
-                || ["I", "if", "else", "Σ"].contains(&word)
+                || ["I", "if", "else", "Σ", "π"].contains(&word)
                 || binders.contains(word)
                 || params.iter().any(|p| p == word)
                 || defined.contains_key(word)
