@@ -450,7 +450,19 @@ impl Lowerer<'_> {
             return;
         }
         let base = name.to_string();
-        let taken: std::collections::HashSet<&str> = self
+        // The versions so far: `z` is version 0, `z₁` version 1, …; the next is one past the
+        // last, so naming k versions reads every name once per version, not once per subscript.
+        let subscripted = |n: &str| -> Option<usize> {
+            let digits = n.strip_prefix(base.as_str())?;
+            if digits.is_empty() {
+                return Some(0);
+            }
+            digits.chars().try_fold(0_usize, |k, c| {
+                let d = (c as u32).checked_sub('₀' as u32).filter(|d| *d < 10)?;
+                k.checked_mul(10)?.checked_add(d as usize)
+            })
+        };
+        let last = self
             .prog
             .nodes
             .iter()
@@ -458,24 +470,18 @@ impl Lowerer<'_> {
                 Op::Param(_) => Some(n.text.as_str()),
                 _ => n.name.as_deref(),
             })
-            .collect();
-        let subscript = |k: usize| -> String {
-            let digits: String = k
-                .to_string()
-                .chars()
-                .filter_map(|d| d.to_digit(10))
-                .filter_map(|d| char::from_u32('₀' as u32 + d))
-                .collect();
-            format!("{base}{digits}")
-        };
-        let candidate = if taken.contains(base.as_str()) {
-            // Of the first n + 1 subscripts one is free when n names are taken.
-            (1..=taken.len() + 1)
-                .map(subscript)
-                .find(|c| !taken.contains(c.as_str()))
-                .unwrap_or(base)
-        } else {
-            base
+            .filter_map(subscripted)
+            .max();
+        let candidate = match last {
+            None => base,
+            Some(k) => {
+                let digits: String = (k + 1)
+                    .to_string()
+                    .chars()
+                    .filter_map(|d| char::from_u32('₀' as u32 + d.to_digit(10)?))
+                    .collect();
+                format!("{base}{digits}")
+            }
         };
         self.prog.nodes[value].name = Some(candidate);
     }
