@@ -15,7 +15,7 @@ fn gaussian_nll(
 
  ```text
  ∇mu = −(0.5·inv·r + 0.5·invᵀ·r)
- ∇sigma = 0.5·1/det(sigma)·det(sigma)·invᵀ + −0.5·invᵀ·r·rᵀ·invᵀ
+ ∇sigma = 0.5·invᵀ − 0.5·invᵀ·r·rᵀ·invᵀ
 
  where
  r = x − mu

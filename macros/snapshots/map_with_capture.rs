@@ -8,8 +8,8 @@ fn scaled_exp(w: &Vector3<f64>, s: f64) -> f64 {
  # Derivation
 
  ```text
- ∇w = (v ↦ (v * s).exp())′(w)
- ∇s = Σ(∂(v ↦ (v * s).exp())/∂s)
+ ∇w = (v ↦ exp(v·s))′(w)
+ ∇s = Σ(∂(v ↦ exp(v·s))/∂s)
  ```*/
 #[allow(unused_variables, clippy::all, clippy::pedantic)]
 #[must_use]

@@ -679,7 +679,9 @@ fn derive(attr: &str, src: &str) -> String {
         .iter()
         .map(|&k| (k, func.params[k].name.to_string()))
         .collect();
-    crate::derivation::derivation(&prog, &adj, &params).join("\n")
+    crate::derivation::derivation(&prog, &adj, &params)
+        .lines
+        .join("\n")
 }
 
 #[test]
@@ -860,5 +862,82 @@ fn snapshot_jacobian_of_a_curve_fit() {
             let c = p[2];
             y - t.map(|ti| a * (-b * ti).exp() + c)
         }",
+    );
+}
+
+#[test]
+#[test]
+fn derivation_of_a_running_maximum_defines_every_version() {
+    // Once the first version's definition `m = z[(0, 0)]` stood for a later one, and the
+    // closed form read `t0.1`, a shared tuple of the adjoint program defined nowhere.
+    let text = derive(
+        "",
+        "fn f(z: &Vector3<f64>, a: f64) -> f64 {
+            let mut m = z[0];
+            for i in 1..3 { if z[i] > m { m = z[i]; } }
+            m * a
+        }",
+    );
+    assert!(text.starts_with("the adjoint program"), "{text}");
+    assert!(text.contains("\nt0 = ∂if(z[2] > m₁; "), "{text}");
+    let definitions = text.split("\nwhere\n").nth(1).expect("a where list");
+    assert_eq!(
+        definitions,
+        "m = z[0]\nm₁ = z[1] if z[1] > m else m\nm₂ = z[2] if z[2] > m₁ else m₁"
+    );
+}
+
+#[test]
+fn derivation_of_a_log_determinant_cancels_the_determinant() {
+    // Was `1/det(s)·det(s)·s⁻ᵀ`.
+    let text = derive("", "fn f(s: &Matrix3<f64>) -> f64 { s.determinant().ln() }");
+    assert_eq!(text, "∇s = s⁻ᵀ");
+}
+
+#[test]
+fn derivation_of_powers_writes_superscripts() {
+    // Was `2·2·(a·a)^(((2) - 1))·a + 3·a^(((3) - 1))`.
+    let text = derive("", "fn f(a: f64) -> f64 { a.powi(3) + (a * a).powi(2) }");
+    assert_eq!(text, "∇a = 4·a³ + 3·a²");
+}
+
+#[test]
+fn derivation_of_cancelling_terms_is_zero() {
+    // Was `∇x = −y + y`.
+    let text = derive(
+        "",
+        "fn f(x: &Vector3<f64>, y: &Vector3<f64>) -> f64 {
+            (x.transpose() * y)[(0, 0)] - (y.transpose() * x)[(0, 0)]
+        }",
+    );
+    assert_eq!(text, "∇x = 0\n∇y = 0");
+}
+
+#[test]
+fn derivation_of_a_loop_names_versions_by_subscript() {
+    // Was `y′′′·y′′·y′·y`, each version one prime longer.
+    let text = derive(
+        "",
+        "fn f(x: f64) -> f64 { let mut y = x; for _ in 0..5 { y = y * y - x; } y }",
+    );
+    assert_eq!(
+        text,
+        "∇x = −1 − 2·y₃ − 4·y₃·y₂ − 8·y₃·y₂·y₁ − 16·y₃·y₂·y₁·y + 32·y₃·y₂·y₁·y·x\n\nwhere\n\
+         y = x² − x\ny₁ = y² − x\ny₂ = y₁² − x\ny₃ = y₂² − x"
+    );
+}
+
+#[test]
+fn derivation_of_a_map_writes_its_closure_as_mathematics() {
+    // Was `(v ↦ (v * s).tanh())′(w·x)`, the closure's Rust source.
+    let text = derive(
+        "",
+        "fn f(w: &SMatrix<f64, 4, 3>, x: &Vector3<f64>, s: f64) -> f64 {
+            (w * x).map(|v| (v * s).tanh()).sum()
+        }",
+    );
+    assert_eq!(
+        text,
+        "∇w = (v ↦ tanh(v·s))′(w·x)·xᵀ\n∇x = wᵀ·(v ↦ tanh(v·s))′(w·x)\n∇s = Σ(∂(v ↦ tanh(v·s))/∂s)"
     );
 }

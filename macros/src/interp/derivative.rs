@@ -156,6 +156,57 @@ fn prog_shape(plan: &Plan, v: ValueId) -> Shape {
     plan.prog.shape(v)
 }
 
+/// The value at `inputs` of a gradient the derivation shows in closed form: `expr`, an
+/// adjoint expression of forward values only, with `adjoints` the closed forms of the `map` and
+/// Kronecker node adjoints it reads, later nodes first. Forward values come from the primal
+/// interpreter; a `map` adjoint runs the derivative closure the plan for `wrt` has, seeded with
+/// the node's closed-form adjoint. Nothing of the adjoint program itself is run.
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the derivation's tests evaluate closed forms")
+)]
+pub fn closed_form(
+    prog: &Program,
+    wrt: &[usize],
+    inputs: &[Value<f64>],
+    env: &Env,
+    expr: &AExpr,
+    adjoints: &[(ValueId, AExpr)],
+) -> Result<Value<f64>, String> {
+    let mut plan = Plan::new(
+        prog,
+        Config {
+            wrt: wrt.to_vec(),
+            ..Config::default()
+        },
+    );
+    // A node adjoint is read as the closed form given for it, not as the plan inlines it.
+    for (node, _) in adjoints {
+        plan.inline_operand[*node] = None;
+    }
+    let values = super::evaluate(prog, inputs, env)?;
+    let seeds = [Value::Scalar(1.0)];
+    let mut state = State {
+        plan: &plan,
+        inputs,
+        tangent_inputs: &[],
+        seeds: &seeds,
+        env,
+        values: values.into_iter().map(Some).collect(),
+        adjoints: vec![None; prog.nodes.len()],
+        tangents: vec![None; prog.nodes.len()],
+        shared: BTreeMap::new(),
+        partials: BTreeMap::new(),
+    };
+    for (node, e) in adjoints {
+        let value = state
+            .eval(e)
+            .map_err(|e| format!("the adjoint of v{node}: {e}"))?;
+        state.adjoints[*node] = Some(value);
+    }
+    state.eval(expr)
+}
+
 struct State<'a, 'p> {
     plan: &'a Plan<'p>,
     inputs: &'a [Value<f64>],
@@ -816,3 +867,7 @@ fn power_adjoint(a: &Mat<f64>, g: &Mat<f64>, k: u32) -> Result<Mat<f64>, String>
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "closed_forms.rs"]
+mod closed_forms;

@@ -441,20 +441,48 @@ impl Lowerer<'_> {
     }
 
     /// Names a value after the local it is bound to, unless it has a name already (a parameter,
-    /// or an alias `let b = a;`). A name bound again is primed: `z`, `z′`, `z″`.
+    /// or an alias `let b = a;`). A name bound again gets the next free subscript: `z`, `z₁`,
+    /// `z₂`, so every version of a variable has a name of its own.
     fn name(&mut self, value: ValueId, name: &impl ToString) {
         if self.prog.nodes[value].name.is_some()
             || matches!(self.prog.nodes[value].op, Op::Param(_))
         {
             return;
         }
-        let mut candidate = name.to_string();
-        let taken = |n: &crate::ir::Node, c: &str| {
-            n.name.as_deref() == Some(c) || (matches!(n.op, Op::Param(_)) && n.text == c)
+        let base = name.to_string();
+        // The versions so far: `z` is version 0, `z₁` version 1, …; the next is one past the
+        // last, so naming k versions reads every name once per version, not once per subscript.
+        let subscripted = |n: &str| -> Option<usize> {
+            let digits = n.strip_prefix(base.as_str())?;
+            if digits.is_empty() {
+                return Some(0);
+            }
+            digits.chars().try_fold(0_usize, |k, c| {
+                let d = (c as u32).checked_sub('₀' as u32).filter(|d| *d < 10)?;
+                k.checked_mul(10)?.checked_add(d as usize)
+            })
         };
-        while self.prog.nodes.iter().any(|n| taken(n, &candidate)) {
-            candidate.push('′');
-        }
+        let last = self
+            .prog
+            .nodes
+            .iter()
+            .filter_map(|n| match n.op {
+                Op::Param(_) => Some(n.text.as_str()),
+                _ => n.name.as_deref(),
+            })
+            .filter_map(subscripted)
+            .max();
+        let candidate = match last {
+            None => base,
+            Some(k) => {
+                let digits: String = (k + 1)
+                    .to_string()
+                    .chars()
+                    .filter_map(|d| char::from_u32('₀' as u32 + d.to_digit(10)?))
+                    .collect();
+                format!("{base}{digits}")
+            }
+        };
         self.prog.nodes[value].name = Some(candidate);
     }
 
