@@ -866,7 +866,6 @@ fn snapshot_jacobian_of_a_curve_fit() {
 }
 
 #[test]
-#[test]
 fn derivation_of_a_running_maximum_defines_every_version() {
     // Once the first version's definition `m = z[(0, 0)]` stood for a later one, and the
     // closed form read `t0.1`, a shared tuple of the adjoint program defined nowhere.
