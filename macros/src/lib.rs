@@ -24,6 +24,8 @@ mod types;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
+mod programs;
+#[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;
