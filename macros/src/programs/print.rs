@@ -227,12 +227,11 @@ impl Printer {
     fn expr(&self, e: &Expr, depth: usize) -> (String, u8) {
         match e {
             Expr::Var(name, _) => (name.clone(), ATOM),
-            Expr::Lit(v) => self.lit(*v),
             Expr::Typed(v) if !self.generic() => {
                 let prec = if *v < 0.0 { UNARY } else { ATOM };
                 (format!("{v:?}_{}", self.float_name()), prec)
             }
-            Expr::Typed(v) => self.lit(*v),
+            Expr::Lit(v) | Expr::Typed(v) => self.lit(*v),
             Expr::Bin(op, mix, l, r) => {
                 let prec = if matches!(op, '+' | '-') {
                     SUM
@@ -252,6 +251,52 @@ impl Printer {
                 (text, prec)
             }
             Expr::Neg(a) => (format!("-{}", self.wrap(a, UNARY + 1, depth)), UNARY),
+            Expr::Method(..)
+            | Expr::Powi(..)
+            | Expr::Powf(..)
+            | Expr::Pow(..)
+            | Expr::Helper(..)
+            | Expr::Map(..)
+            | Expr::Inverse(_)
+            | Expr::Solve(..)
+            | Expr::Index(..) => self.postfix(e, depth),
+            Expr::Cast(name) => {
+                if self.reference {
+                    (format!("lit::<T>({name} as f64)"), ATOM)
+                } else {
+                    (format!("({name} as {})", self.float_name()), ATOM)
+                }
+            }
+            Expr::Call(name, args) => {
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|(a, matrix)| {
+                        if *matrix {
+                            self.by_ref(a, depth)
+                        } else {
+                            self.expr(a, depth).0
+                        }
+                    })
+                    .collect();
+                let suffix = if self.reference { "_ref" } else { "" };
+                (format!("{name}{suffix}({})", args.join(", ")), ATOM)
+            }
+            Expr::If(c, a, b) => {
+                let text = format!(
+                    "if {} {} else {}",
+                    self.cond(c, depth),
+                    self.block(a, depth),
+                    self.block(b, depth)
+                );
+                (text, 0)
+            }
+            Expr::Block(b) => (self.block(b, depth), 0),
+        }
+    }
+
+    /// Method calls, calls of the runtime's scalar functions, and indexing.
+    fn postfix(&self, e: &Expr, depth: usize) -> (String, u8) {
+        match e {
             Expr::Method(name, recv, arg) => {
                 let recv = self.wrap(recv, POSTFIX, depth);
                 let arg = arg
@@ -311,37 +356,7 @@ impl Printer {
                     POSTFIX,
                 )
             }
-            Expr::Cast(name) => {
-                if self.reference {
-                    (format!("lit::<T>({name} as f64)"), ATOM)
-                } else {
-                    (format!("({name} as {})", self.float_name()), ATOM)
-                }
-            }
-            Expr::Call(name, args) => {
-                let args: Vec<String> = args
-                    .iter()
-                    .map(|(a, matrix)| {
-                        if *matrix {
-                            self.by_ref(a, depth)
-                        } else {
-                            self.expr(a, depth).0
-                        }
-                    })
-                    .collect();
-                let suffix = if self.reference { "_ref" } else { "" };
-                (format!("{name}{suffix}({})", args.join(", ")), ATOM)
-            }
-            Expr::If(c, a, b) => {
-                let text = format!(
-                    "if {} {} else {}",
-                    self.cond(c, depth),
-                    self.block(a, depth),
-                    self.block(b, depth)
-                );
-                (text, 0)
-            }
-            Expr::Block(b) => (self.block(b, depth), 0),
+            _ => unreachable!("only postfix forms are printed here"),
         }
     }
 

@@ -16,7 +16,10 @@ const SAMPLE_SIZE: usize = 120;
 
 /// Programs of the sample that the current macro gets wrong: their tests are ignored with the
 /// reason, so that they run again (`--include-ignored`) as soon as the bug is fixed.
-const KNOWN: &[(usize, &str)] = &[];
+const KNOWN: &[(usize, &str)] = &[(
+    67,
+    "a branch that only reads a variable the other branch assigns passes no gradient through it",
+)];
 
 /// Programs of the sample whose generated code does not compile (which would break the whole
 /// file): left out of it.
@@ -41,16 +44,21 @@ fn file(programs: &[Program], known: &[(usize, &str)], header: &str, harness: &s
          reason = \"generated programs, written with the redundancy of a user's code\"\n)]\n\n",
     );
     let _ = writeln!(out, "#[path = {harness:?}]\nmod oracle;\n");
+    // The programs keep the generator's layout: `cargo fmt` leaves the module alone.
+    out.push_str("#[rustfmt::skip]\nmod programs {\n\n");
     out.push_str("use matgrad::gradient;\n");
     out.push_str(
         "use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};\n",
     );
-    out.push_str("use oracle::{Flat, Rng, check_gradient, check_value, dual_gradient, lit};\n");
+    out.push_str(
+        "use super::oracle::{Flat, Rng, check_gradient, check_value, dual_gradient, lit};\n",
+    );
     for p in programs {
         let reason = known.iter().find(|(k, _)| *k == p.index).map(|(_, r)| *r);
         out.push('\n');
         out.push_str(&program(p, reason));
     }
+    out.push_str("\n}\n");
     out
 }
 
@@ -143,6 +151,16 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         at += shape.count();
     }
     let _ = writeln!(out, "        {name}_ref({args})\n    }});");
+    out.push_str(&checks(f, &offsets));
+    out.push_str("}\n");
+    out
+}
+
+/// The comparisons of a test: values, then every gradient of `_grad` and `_vjp` against the
+/// slices of the reference that belong to their parameters.
+fn checks(f: &Function, offsets: &[(String, std::ops::Range<usize>)]) -> String {
+    let mut out = String::new();
+    let name = &f.name;
     let (value_tol, grad_tol) = tolerances(f.float);
     let _ = writeln!(
         out,
@@ -181,7 +199,6 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
             range.start, range.end
         );
     }
-    out.push_str("}\n");
     out
 }
 
