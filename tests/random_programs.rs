@@ -231,7 +231,7 @@ fn p001_against_duals() {
     check_gradient("p001_vjp, x", &vjp.5.flat(), &reference[12..15], 1e-9);
 }
 
-// ---- program p002
+// ---- program p002 (known bug patterns: branch-read)
 
 #[gradient]
 fn p002(m1: &SMatrix<f64, 3, 2>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &Matrix3<f64>) -> f64 {
@@ -1064,7 +1064,7 @@ fn p010_against_duals() {
     check_gradient("p010_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
 }
 
-// ---- program p011
+// ---- program p011 (known bug patterns: branch-read)
 
 #[gradient]
 fn p011<const N: usize>(x: &SVector<f64, N>, y: &SVector<f64, 3>, s0: f64, n: i32) -> f64 {
@@ -1294,7 +1294,7 @@ fn p012_against_duals() {
     check_gradient("p012_vjp, s0", &vjp.4.flat(), &reference[9..10], 1e-9);
 }
 
-// ---- program p014
+// ---- program p014 (known bug patterns: branch-read, counter-call)
 
 #[gradient]
 fn p014(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
@@ -1804,7 +1804,7 @@ fn p018_against_duals() {
     check_gradient("p018_vjp, s1", &vjp.4.flat(), &reference[9..10], 1e-9);
 }
 
-// ---- program p019
+// ---- program p019 (known bug patterns: branch-read)
 
 #[gradient]
 fn p019<const N: usize>(m0: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, k: &SMatrix<f64, 2, 2>, x: &SVector<f64, N>, y: &SVector<f64, 2>) -> f64 {
@@ -2583,7 +2583,7 @@ fn p026_against_duals() {
     check_gradient("p026_vjp, s1", &vjp.4.flat(), &reference[9..10], 1e-9);
 }
 
-// ---- program p027
+// ---- program p027 (known bug patterns: branch-read)
 
 #[gradient]
 fn p027(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
@@ -3473,7 +3473,7 @@ fn p034_against_duals() {
     check_gradient("p034_vjp, y", &vjp.3.flat(), &reference[6..9], 1e-9);
 }
 
-// ---- program p035
+// ---- program p035 (known bug patterns: branch-read, counter-call)
 
 #[gradient]
 fn p035(s0: f64, s1: f64, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
@@ -3738,7 +3738,7 @@ fn p036_against_duals() {
     check_gradient("p036_vjp, s1", &vjp.3.flat(), &reference[7..8], 1e-9);
 }
 
-// ---- program p037
+// ---- program p037 (known bug patterns: counter-call)
 
 #[gradient]
 fn p037(s1: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64) -> f64 {
@@ -3978,7 +3978,7 @@ fn p039_against_duals() {
     check_gradient("p039_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
 }
 
-// ---- program p040
+// ---- program p040 (known bug patterns: branch-read)
 
 #[gradient]
 fn p040_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
@@ -4607,7 +4607,7 @@ fn p044_against_duals() {
     check_gradient("p044_vjp, x", &vjp.3.flat(), &reference[5..8], 1e-9);
 }
 
-// ---- program p045
+// ---- program p045 (known bug patterns: counter-call)
 
 #[gradient]
 fn p045(m1: &RowSVector<f64, 3>, s0: f64, s1: f64, k: &Matrix3<f64>, n: i32, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
@@ -4806,7 +4806,7 @@ fn p046_against_duals() {
     check_gradient("p046_vjp, s0", &vjp.3.flat(), &reference[7..8], 1e-9);
 }
 
-// ---- program p047
+// ---- program p047 (known bug patterns: branch-read)
 
 #[gradient]
 fn p047<T: RealField + Copy>(k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T) -> T {
@@ -5056,7 +5056,7 @@ fn p048_against_duals() {
     check_gradient("p048_vjp, s1", &vjp.5.flat(), &reference[25..26], 1e-9);
 }
 
-// ---- program p049
+// ---- program p049 (known bug patterns: branch-read)
 
 #[gradient(wrt(k, m0, x))]
 fn p049(flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64, s1: f64, k: &Matrix3<f64>, n: i32) -> f64 {
@@ -5543,7 +5543,7 @@ fn p052_against_duals() {
     check_gradient("p052_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
 }
 
-// ---- program p053
+// ---- program p053 (known bug patterns: branch-read)
 
 #[gradient]
 fn p053_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64) -> SMatrix<f64, 3, 2> {
@@ -6510,7 +6510,7 @@ fn p060_against_duals() {
     check_gradient("p060_vjp, x", &vjp.5.flat(), &reference[10..12], 1e-3);
 }
 
-// ---- program p061
+// ---- program p061 (known bug patterns: branch-read)
 
 #[gradient]
 fn p061_h0(u: &SVector<f32, 2>, w: &SVector<f32, 2>, a: &SMatrix<f32, 2, 2>) -> SVector<f32, 2> {
@@ -6946,7 +6946,7 @@ fn p064_against_duals() {
     check_gradient("p064_vjp, m0", &vjp.5.flat(), &reference[9..13], 1e-9);
 }
 
-// ---- program p065
+// ---- program p065 (known bug patterns: branch-read)
 
 #[gradient(wrt(y, m0, s0, x))]
 fn p065<T: RealField + Copy>(y: &SVector<T, 2>, m0: &Matrix3<T>, s0: T, x: &SVector<T, 3>) -> T {
@@ -7155,7 +7155,7 @@ fn p066_against_duals() {
     check_gradient("p066_vjp, x", &vjp.4.flat(), &reference[11..14], 1e-9);
 }
 
-// ---- program p067
+// ---- program p067 (known bug patterns: branch-read)
 
 #[gradient(wrt(s0, y, x))]
 fn p067(x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64, flag: bool) -> f64 {
@@ -7337,7 +7337,7 @@ fn p067_against_duals() {
     check_gradient("p067_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
 }
 
-// ---- program p068
+// ---- program p068 (known bug patterns: branch-read)
 
 #[gradient]
 fn p068(s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, s0: f64) -> f64 {
@@ -7546,7 +7546,7 @@ fn p068_against_duals() {
     check_gradient("p068_vjp, s0", &vjp.3.flat(), &reference[6..7], 1e-9);
 }
 
-// ---- program p069
+// ---- program p069 (known bug patterns: branch-read)
 
 #[gradient(wrt(s1, y))]
 fn p069<T: RealField + Copy>(s0: T, s1: T, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>) -> T {
@@ -7819,7 +7819,7 @@ fn p070_against_duals() {
     check_gradient("p070_vjp, x", &vjp.4.flat(), &reference[14..17], 1e-3);
 }
 
-// ---- program p071
+// ---- program p071 (known bug patterns: counter-call)
 
 #[gradient]
 fn p071_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> Matrix3<f64> {
@@ -7969,7 +7969,7 @@ fn p071_against_duals() {
     check_gradient("p071_vjp, y", &vjp.4.flat(), &reference[10..13], 1e-9);
 }
 
-// ---- program p072
+// ---- program p072 (known bug patterns: branch-read)
 
 #[gradient]
 fn p072(s0: f64, s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
@@ -8391,7 +8391,7 @@ fn p075_against_duals() {
     check_gradient("p075_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
 }
 
-// ---- program p076
+// ---- program p076 (known bug patterns: branch-read)
 
 #[gradient(wrt(s0))]
 fn p076(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64) -> f64 {
@@ -8784,7 +8784,7 @@ fn p077_against_duals() {
     check_gradient("p077_vjp, s0", &vjp.4.flat(), &reference[12..13], 1e-9);
 }
 
-// ---- program p078
+// ---- program p078 (known bug patterns: branch-read)
 
 #[gradient]
 fn p078(x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {
@@ -9562,7 +9562,7 @@ fn p086_against_duals() {
     check_gradient("p086_vjp, s0", &vjp.6.flat(), &reference[34..35], 1e-9);
 }
 
-// ---- program p087
+// ---- program p087 (known bug patterns: branch-read)
 
 #[gradient]
 fn p087_h0(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32, a: &SMatrix<f32, 3, 2>) -> SVector<f32, 3> {
@@ -9746,7 +9746,7 @@ fn p089_against_duals() {
     check_gradient("p089_vjp, m0", &vjp.4.flat(), &reference[16..19], 1e-3);
 }
 
-// ---- program p090
+// ---- program p090 (known bug patterns: branch-read, counter-call)
 
 #[gradient]
 fn p090_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SVector<f64, 3> {
@@ -10944,7 +10944,7 @@ fn p098_against_duals() {
     check_gradient("p098_vjp, s0", &vjp.4.flat(), &reference[8..9], 1e-9);
 }
 
-// ---- program p099
+// ---- program p099 (known bug patterns: counter-call)
 
 #[gradient]
 fn p099(m1: &RowSVector<f64, 3>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
@@ -11344,7 +11344,7 @@ fn p103_against_duals() {
     check_gradient("p103_vjp, s1", &vjp.4.flat(), &reference[10..11], 1e-9);
 }
 
-// ---- program p104
+// ---- program p104 (known bug patterns: branch-read)
 
 #[gradient]
 fn p104<const N: usize>(y: &SVector<f32, 2>, s0: f32, k: &SMatrix<f32, 2, 2>, x: &SVector<f32, N>) -> f32 {
@@ -11822,7 +11822,7 @@ fn p105_against_duals() {
     check_gradient("p105_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
 }
 
-// ---- program p106
+// ---- program p106 (known bug patterns: branch-read)
 
 #[gradient(wrt(m0))]
 fn p106<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
@@ -12137,7 +12137,7 @@ fn p107_against_duals() {
     check_gradient("p107_vjp, y", &vjp.4.flat(), &reference[9..11], 1e-9);
 }
 
-// ---- program p108
+// ---- program p108 (known bug patterns: branch-read)
 
 #[gradient]
 fn p108<const N: usize>(s0: f64, x: &SVector<f64, N>, y: &SVector<f64, 2>) -> f64 {
@@ -12435,7 +12435,7 @@ fn p110_against_duals() {
     check_gradient("p110_vjp, x", &vjp.3.flat(), &reference[7..9], 1e-3);
 }
 
-// ---- program p111
+// ---- program p111 (known bug patterns: branch-read, counter-call)
 
 #[gradient]
 fn p111<const N: usize>(x: &SVector<f64, N>, y: &SVector<f64, 2>, s0: f64, s1: f64, n: i32) -> f64 {
@@ -12982,7 +12982,7 @@ fn p114_against_duals() {
     check_gradient("p114_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
 }
 
-// ---- program p115
+// ---- program p115 (known bug patterns: counter-call)
 
 #[gradient]
 fn p115_h0(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32) -> f32 {
@@ -13324,7 +13324,7 @@ fn p115_against_duals() {
     check_gradient("p115_vjp, y", &vjp.5.flat(), &reference[15..17], 1e-3);
 }
 
-// ---- program p116
+// ---- program p116 (known bug patterns: branch-read)
 
 #[gradient]
 fn p116(y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64, x: &SVector<f64, 3>) -> f64 {

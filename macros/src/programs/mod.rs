@@ -8,11 +8,14 @@
 //! `num_dual::Dual64` runs. [`render`] turns a batch into an integration test file that compares
 //! `{name}_grad` and `{name}_vjp` with the dual-number derivative of the twin, entry by entry.
 //!
+//! [`patterns`] tags the programs that contain a code shape known to trigger a macro bug.
+//!
 //! A fixed-seed sample is checked in as `tests/random_programs.rs` (kept up to date by
 //! [`render::the_random_sample_is_up_to_date`]); `.ci/random-programs` writes and runs larger
 //! batches through [`render::write_random_batch`].
 
 mod draw;
+mod patterns;
 mod print;
 mod render;
 

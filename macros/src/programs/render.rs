@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::print::Printer;
-use super::{Dim, Float, Function, ParamKind, Program, Shape, draw};
+use super::{Dim, Float, Function, ParamKind, Program, Shape, draw, patterns};
 
 /// The seed of the checked-in sample.
 const SAMPLE_SEED: u64 = 2026;
@@ -65,7 +65,12 @@ fn file(programs: &[Program], known: &[(usize, &str)], header: &str, harness: &s
 /// One program: a marker line (which `.ci/random-programs` uses to name the program a compile
 /// error points into), the functions, their twins and the test.
 fn program(p: &Program, known: Option<&str>) -> String {
-    let mut out = format!("// ---- program {}\n\n", p.main.name);
+    let mut out = format!("// ---- program {}", p.main.name);
+    let tags = patterns::tags(p);
+    if !tags.is_empty() {
+        let _ = write!(out, " (known bug patterns: {})", tags.join(", "));
+    }
+    out.push_str("\n\n");
     for f in p.callees.iter().chain(std::iter::once(&p.main)) {
         out.push_str(&Printer::user(f.float).function(f));
         out.push('\n');
