@@ -231,7 +231,7 @@ fn p001_against_duals() {
     check_gradient("p001_vjp, x", &vjp.5.flat(), &reference[12..15], 1e-9);
 }
 
-// ---- program p002 (known bug patterns: branch-read)
+// ---- program p002
 
 #[gradient]
 fn p002(m1: &SMatrix<f64, 3, 2>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &Matrix3<f64>) -> f64 {
@@ -1294,7 +1294,7 @@ fn p012_against_duals() {
     check_gradient("p012_vjp, s0", &vjp.4.flat(), &reference[9..10], 1e-9);
 }
 
-// ---- program p014 (known bug patterns: branch-read, counter-call)
+// ---- program p014 (known bug patterns: counter-call)
 
 #[gradient]
 fn p014(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
@@ -2583,7 +2583,7 @@ fn p026_against_duals() {
     check_gradient("p026_vjp, s1", &vjp.4.flat(), &reference[9..10], 1e-9);
 }
 
-// ---- program p027 (known bug patterns: branch-read)
+// ---- program p027
 
 #[gradient]
 fn p027(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
@@ -6946,7 +6946,7 @@ fn p064_against_duals() {
     check_gradient("p064_vjp, m0", &vjp.5.flat(), &reference[9..13], 1e-9);
 }
 
-// ---- program p065 (known bug patterns: branch-read)
+// ---- program p065
 
 #[gradient(wrt(y, m0, s0, x))]
 fn p065<T: RealField + Copy>(y: &SVector<T, 2>, m0: &Matrix3<T>, s0: T, x: &SVector<T, 3>) -> T {
@@ -9562,7 +9562,7 @@ fn p086_against_duals() {
     check_gradient("p086_vjp, s0", &vjp.6.flat(), &reference[34..35], 1e-9);
 }
 
-// ---- program p087 (known bug patterns: branch-read)
+// ---- program p087
 
 #[gradient]
 fn p087_h0(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32, a: &SMatrix<f32, 3, 2>) -> SVector<f32, 3> {

@@ -8,10 +8,13 @@
 //! - `counter-call`: a call or method on an expression made of loop counters and literals
 //!   only (`(i as f64).sin()`): it is kept as written in the unrolled derivative code, where
 //!   the counter no longer exists, and does not compile.
+//!
+//! [`neutralize`] rewrites a program into an equivalent one without these shapes: a batch run
+//! with it tells which failures the known bugs explain.
 
 use std::collections::BTreeSet;
 
-use super::{Block, Cond, Expr, Program, Stmt};
+use super::{Block, Cond, Expr, Mix, Program, Stmt};
 
 /// The tags of the known bug patterns that `p` contains.
 pub(super) fn tags(p: &Program) -> Vec<&'static str> {
@@ -33,21 +36,164 @@ pub(super) fn tags(p: &Program) -> Vec<&'static str> {
     tags
 }
 
-/// What an arm reads and what it assigns.
+/// Rewrites `p` so that it computes the same function without the known bug patterns: an arm
+/// that reads a variable another arm assigns assigns it to itself at its end (`t = t;`), and a
+/// call on loop counters only gets a zero term that reads a parameter (`(i as f64 + x[0] *
+/// 0.0).sin()`). A failure that this makes pass is one of the known bugs.
+pub(super) fn neutralize(p: &mut Program) {
+    for f in p.callees.iter_mut().chain(std::iter::once(&mut p.main)) {
+        // Every function has a vector parameter: `x` in programs, `u` in the functions they call.
+        let anchor = if f.params.iter().any(|q| q.name == "x") {
+            "x"
+        } else {
+            "u"
+        };
+        for s in &mut f.body {
+            fix_stmt(s, anchor);
+        }
+        fix_expr(&mut f.tail, anchor);
+    }
+}
+
+fn fix_stmt(s: &mut Stmt, anchor: &str) {
+    match s {
+        Stmt::Let { init: e, .. } | Stmt::Assign { value: e, .. } => fix_expr(e, anchor),
+        Stmt::If { arms, otherwise } => {
+            for (c, body) in arms.iter_mut() {
+                fix_cond(c, anchor);
+                for s in body.iter_mut() {
+                    fix_stmt(s, anchor);
+                }
+            }
+            otherwise
+                .iter_mut()
+                .flatten()
+                .for_each(|s| fix_stmt(s, anchor));
+            let mut fx: Vec<Effects> = arms.iter().map(|(_, b)| effects(b, None)).collect();
+            if let Some(body) = otherwise {
+                fx.push(effects(body, None));
+            }
+            let names = conflicts(&fx);
+            for (k, (_, body)) in arms.iter_mut().enumerate() {
+                reassign(body, &names[k]);
+            }
+            if let Some(body) = otherwise {
+                reassign(body, &names[arms.len()]);
+            }
+        }
+        Stmt::For { body, .. } | Stmt::Block(body) => {
+            for s in body.iter_mut() {
+                fix_stmt(s, anchor);
+            }
+        }
+    }
+}
+
+fn fix_cond(c: &mut Cond, anchor: &str) {
+    match c {
+        Cond::Cmp(_, a, b) => {
+            fix_expr(a, anchor);
+            fix_expr(b, anchor);
+        }
+        Cond::IntCmp(..) | Cond::Flag(_) => {}
+        Cond::Not(a) => fix_cond(a, anchor),
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            fix_cond(a, anchor);
+            fix_cond(b, anchor);
+        }
+    }
+}
+
+fn fix_block(b: &mut Block, anchor: &str) {
+    b.stmts.iter_mut().for_each(|s| fix_stmt(s, anchor));
+    fix_expr(&mut b.tail, anchor);
+}
+
+fn fix_expr(e: &mut Expr, anchor: &str) {
+    if counter_call(e) {
+        let (Expr::Method(_, r, None) | Expr::Powi(r, _) | Expr::Powf(r, _) | Expr::Helper(_, r)) =
+            e
+        else {
+            unreachable!("a counter call has a receiver")
+        };
+        let entry = Expr::Index(
+            Box::new(Expr::Var(anchor.into(), true)),
+            super::Idx::Lit(0),
+            None,
+        );
+        let zero = Expr::Bin('*', Mix::Same, Box::new(entry), Box::new(Expr::Lit(0.0)));
+        let old = std::mem::replace(&mut **r, Expr::Lit(0.0));
+        **r = Expr::Bin('+', Mix::Same, Box::new(old), Box::new(zero));
+    }
+    match e {
+        Expr::Var(..) | Expr::Lit(_) | Expr::Typed(_) | Expr::Cast(_) => {}
+        Expr::Bin(_, _, a, b) | Expr::Solve(a, b) | Expr::Powf(a, b) | Expr::Map(a, b, _) => {
+            fix_expr(a, anchor);
+            fix_expr(b, anchor);
+        }
+        Expr::Neg(a)
+        | Expr::Inverse(a)
+        | Expr::Index(a, ..)
+        | Expr::Powi(a, _)
+        | Expr::Pow(a, _)
+        | Expr::Helper(_, a) => fix_expr(a, anchor),
+        Expr::Method(_, a, arg) => {
+            fix_expr(a, anchor);
+            if let Some(arg) = arg {
+                fix_expr(arg, anchor);
+            }
+        }
+        Expr::Call(_, args) => args.iter_mut().for_each(|(a, _)| fix_expr(a, anchor)),
+        Expr::If(c, a, b) => {
+            fix_cond(c, anchor);
+            fix_block(a, anchor);
+            fix_block(b, anchor);
+            let names = conflicts(&[block_effects(a), block_effects(b)]);
+            reassign(&mut a.stmts, &names[0]);
+            reassign(&mut b.stmts, &names[1]);
+        }
+        Expr::Block(b) => fix_block(b, anchor),
+    }
+}
+
+/// Appends `name = name;` for each name.
+fn reassign(body: &mut Vec<Stmt>, names: &BTreeSet<String>) {
+    for name in names {
+        body.push(Stmt::Assign {
+            name: name.clone(),
+            op: "=",
+            value: Expr::Var(name.clone(), false),
+        });
+    }
+}
+
+/// What an arm reads, assigns, and declares with `let` (whose assignments are its own).
 #[derive(Default)]
 struct Effects {
     reads: BTreeSet<String>,
     writes: BTreeSet<String>,
+    declared: BTreeSet<String>,
 }
 
 fn effects(stmts: &[Stmt], tail: Option<&Expr>) -> Effects {
     let mut fx = Effects::default();
     for s in stmts {
-        stmt_effects(s, &mut fx);
+        visit_stmt(s, &mut |e| read(e, &mut fx));
+        visit_stmts_nested(s, &mut |s| match s {
+            Stmt::Assign { name, .. } => {
+                fx.writes.insert(name.clone());
+            }
+            Stmt::Let { name, .. } => {
+                fx.declared.insert(name.clone());
+            }
+            Stmt::If { .. } | Stmt::For { .. } | Stmt::Block(_) => {}
+        });
     }
     if let Some(e) = tail {
         visit_expr(e, &mut |e| read(e, &mut fx));
     }
+    let declared = fx.declared.clone();
+    fx.writes.retain(|name| !declared.contains(name));
     fx
 }
 
@@ -57,82 +203,54 @@ fn read(e: &Expr, fx: &mut Effects) {
     }
 }
 
-fn stmt_effects(s: &Stmt, fx: &mut Effects) {
-    if let Stmt::Assign { name, .. } = s {
-        fx.writes.insert(name.clone());
-    }
-    let mut reads = Effects::default();
-    visit_stmt(s, &mut |e| read(e, &mut reads));
-    fx.reads.extend(reads.reads);
-    match s {
-        Stmt::If { arms, otherwise } => {
-            for (_, body) in arms {
-                for s in body {
-                    stmt_effects_writes(s, fx);
-                }
-            }
-            for s in otherwise.iter().flatten() {
-                stmt_effects_writes(s, fx);
-            }
-        }
-        Stmt::For { body, .. } | Stmt::Block(body) => {
-            for s in body {
-                stmt_effects_writes(s, fx);
-            }
-        }
-        Stmt::Let { .. } | Stmt::Assign { .. } => {}
-    }
-}
-
-/// The assignments of nested statements (their reads are already counted).
-fn stmt_effects_writes(s: &Stmt, fx: &mut Effects) {
-    let mut inner = Effects::default();
-    stmt_effects(s, &mut inner);
-    fx.writes.extend(inner.writes);
-}
-
-/// Whether some arm assigns a name that another arm reads without assigning.
-fn arms_conflict(arms: &[Effects]) -> bool {
-    arms.iter().enumerate().any(|(a, x)| {
-        x.writes.iter().any(|v| {
+/// For each arm, the outer names another arm assigns and this one reads without assigning.
+fn conflicts(arms: &[Effects]) -> Vec<BTreeSet<String>> {
+    arms.iter()
+        .enumerate()
+        .map(|(b, y)| {
             arms.iter()
                 .enumerate()
-                .any(|(b, y)| a != b && y.reads.contains(v) && !y.writes.contains(v))
+                .filter(|&(a, _)| a != b)
+                .flat_map(|(_, x)| x.writes.iter())
+                .filter(|v| {
+                    y.reads.contains(*v) && !y.writes.contains(*v) && !y.declared.contains(*v)
+                })
+                .cloned()
+                .collect()
         })
-    })
+        .collect()
 }
 
 fn stmt_branch_read(s: &Stmt) -> bool {
-    let nested = match s {
-        Stmt::If { arms, otherwise } => {
+    let mut found = false;
+    visit_stmts_nested(s, &mut |s| {
+        if let Stmt::If { arms, otherwise } = s {
             let mut fx: Vec<Effects> = arms.iter().map(|(_, b)| effects(b, None)).collect();
             if let Some(body) = otherwise {
                 fx.push(effects(body, None));
             }
-            if arms_conflict(&fx) {
-                return true;
-            }
-            arms.iter().any(|(_, b)| b.iter().any(stmt_branch_read))
-                || otherwise.iter().flatten().any(stmt_branch_read)
+            found |= conflicts(&fx).iter().any(|names| !names.is_empty());
         }
-        Stmt::For { body, .. } | Stmt::Block(body) => body.iter().any(stmt_branch_read),
-        Stmt::Let { .. } | Stmt::Assign { .. } => false,
-    };
-    let mut found = nested;
-    visit_stmt_shallow(s, &mut |e| found |= expr_branch_read(e));
+    });
+    visit_stmt(s, &mut |e| found |= expr_if_conflict(e));
     found
 }
 
 fn expr_branch_read(e: &Expr) -> bool {
     let mut found = false;
-    visit_expr(e, &mut |e| {
-        if let Expr::If(_, a, b) = e {
-            let fx = [block_effects(a), block_effects(b)];
-            found |= arms_conflict(&fx) || a.stmts.iter().any(stmt_branch_read);
-            found |= b.stmts.iter().any(stmt_branch_read);
-        }
-    });
+    visit_expr(e, &mut |e| found |= expr_if_conflict(e));
     found
+}
+
+/// Whether `e` is an `if` expression whose arms conflict (its nested statements are visited
+/// on their own).
+fn expr_if_conflict(e: &Expr) -> bool {
+    match e {
+        Expr::If(_, a, b) => conflicts(&[block_effects(a), block_effects(b)])
+            .iter()
+            .any(|names| !names.is_empty()),
+        _ => false,
+    }
 }
 
 fn block_effects(b: &Block) -> Effects {
@@ -158,6 +276,27 @@ fn counter_call(e: &Expr) -> bool {
 }
 
 // ---- traversals ---------------------------------------------------------------------------
+
+/// Calls `f` on `s` and every statement nested in it (not those inside expressions).
+fn visit_stmts_nested(s: &Stmt, f: &mut dyn FnMut(&Stmt)) {
+    f(s);
+    match s {
+        Stmt::If { arms, otherwise } => {
+            for s in arms.iter().flat_map(|(_, body)| body) {
+                visit_stmts_nested(s, f);
+            }
+            for s in otherwise.iter().flatten() {
+                visit_stmts_nested(s, f);
+            }
+        }
+        Stmt::For { body, .. } | Stmt::Block(body) => {
+            for s in body {
+                visit_stmts_nested(s, f);
+            }
+        }
+        Stmt::Let { .. } | Stmt::Assign { .. } => {}
+    }
+}
 
 /// Calls `f` on every expression of `s`, nested statements included.
 fn visit_stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
@@ -232,4 +371,16 @@ fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
             visit_expr(&b.tail, f);
         }
     }
+}
+
+#[test]
+fn neutralized_programs_show_no_known_pattern() {
+    let mut tagged = 0;
+    for k in 0..200 {
+        let mut p = super::draw::program(3, k);
+        tagged += usize::from(!tags(&p).is_empty());
+        neutralize(&mut p);
+        assert_eq!(tags(&p), Vec::<&str>::new(), "program {k} after the rewrite");
+    }
+    assert!(tagged > 0, "the seed should show the patterns before the rewrite");
 }

@@ -254,7 +254,8 @@ fn env_number(name: &str, default: u64) -> u64 {
 /// Writes a batch into a scratch crate for `.ci/random-programs`: `MATGRAD_RANDOM_SEED`,
 /// `MATGRAD_RANDOM_COUNT` programs, in files of `MATGRAD_RANDOM_CHUNK`, into
 /// `MATGRAD_RANDOM_DIR/tests/`, leaving out the programs listed (comma-separated) in
-/// `MATGRAD_RANDOM_SKIP`.
+/// `MATGRAD_RANDOM_SKIP`. With `MATGRAD_RANDOM_NEUTRALIZE` set, each program is first rewritten
+/// without the code shapes of the known bugs ([`patterns::neutralize`]).
 #[test]
 #[ignore = "writes a batch for .ci/random-programs"]
 fn write_random_batch() {
@@ -270,6 +271,7 @@ fn write_random_batch() {
         .split(',')
         .filter_map(|s| s.trim().trim_start_matches('p').parse().ok())
         .collect();
+    let neutralize = std::env::var_os("MATGRAD_RANDOM_NEUTRALIZE").is_some_and(|v| !v.is_empty());
     let tests = dir.join("tests");
     std::fs::create_dir_all(&tests).expect("creating the batch directory");
     for old in std::fs::read_dir(&tests)
@@ -285,7 +287,13 @@ fn write_random_batch() {
     for first in (0..count).step_by(chunk) {
         let part: Vec<Program> = (first..count.min(first + chunk))
             .filter(|k| !skip.contains(k))
-            .map(|k| draw::program(seed, k))
+            .map(|k| {
+                let mut p = draw::program(seed, k);
+                if neutralize {
+                    patterns::neutralize(&mut p);
+                }
+                p
+            })
             .collect();
         let text = file(&part, &[], &header, harness);
         let name = format!("chunk_{:03}.rs", first / chunk);
