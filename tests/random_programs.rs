@@ -2884,7 +2884,7 @@ fn p030_against_duals() {
     check_gradient("p030_vjp, y", &vjp.3.flat(), &reference[10..12], 1e-9);
 }
 
-// ---- program p031
+// ---- program p031 (known bug patterns: branch-read)
 
 #[gradient]
 fn p031<T: RealField + Copy, const N: usize>(k: &SMatrix<T, 2, 2>, x: &SVector<T, N>, y: &SVector<T, 2>, m0: &SMatrix<T, N, N>, s0: T, s1: T) -> T {
@@ -6946,7 +6946,7 @@ fn p064_against_duals() {
     check_gradient("p064_vjp, m0", &vjp.5.flat(), &reference[9..13], 1e-9);
 }
 
-// ---- program p065
+// ---- program p065 (known bug patterns: branch-read)
 
 #[gradient(wrt(y, m0, s0, x))]
 fn p065<T: RealField + Copy>(y: &SVector<T, 2>, m0: &Matrix3<T>, s0: T, x: &SVector<T, 3>) -> T {
@@ -11634,7 +11634,7 @@ fn p104_against_duals() {
     check_gradient("p104_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-3);
 }
 
-// ---- program p105
+// ---- program p105 (known bug patterns: branch-read)
 
 #[gradient]
 fn p105(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {

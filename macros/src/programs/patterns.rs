@@ -37,7 +37,7 @@ pub(super) fn tags(p: &Program) -> Vec<&'static str> {
 }
 
 /// Rewrites `p` so that it computes the same function without the known bug patterns: an arm
-/// that reads a variable another arm assigns assigns it to itself at its end (`t = t;`), and a
+/// that reads a variable another arm assigns first assigns it to itself (`t = t;`), and a
 /// call on loop counters only gets a zero term that reads a parameter (`(i as f64 + x[0] *
 /// 0.0).sin()`). A failure that this makes pass is one of the known bugs.
 pub(super) fn neutralize(p: &mut Program) {
@@ -156,44 +156,47 @@ fn fix_expr(e: &mut Expr, anchor: &str) {
     }
 }
 
-/// Appends `name = name;` for each name.
+/// Puts `name = name;` first in the arm for each name: there the name is the outer variable
+/// whatever the arm declares later.
 fn reassign(body: &mut Vec<Stmt>, names: &BTreeSet<String>) {
-    for name in names {
-        body.push(Stmt::Assign {
-            name: name.clone(),
-            op: "=",
-            value: Expr::Var(name.clone(), false),
-        });
+    for name in names.iter().rev() {
+        body.insert(
+            0,
+            Stmt::Assign {
+                name: name.clone(),
+                op: "=",
+                value: Expr::Var(name.clone(), false),
+            },
+        );
     }
 }
 
-/// What an arm reads, assigns, and declares with `let` (whose assignments are its own).
+/// What an arm reads, and which outer variables it assigns: an assignment counts when no `let`
+/// of the arm has declared the name before it (in source order).
 #[derive(Default)]
 struct Effects {
     reads: BTreeSet<String>,
     writes: BTreeSet<String>,
-    declared: BTreeSet<String>,
 }
 
 fn effects(stmts: &[Stmt], tail: Option<&Expr>) -> Effects {
     let mut fx = Effects::default();
+    let mut declared = BTreeSet::new();
     for s in stmts {
         visit_stmt(s, &mut |e| read(e, &mut fx));
         visit_stmts_nested(s, &mut |s| match s {
-            Stmt::Assign { name, .. } => {
+            Stmt::Assign { name, .. } if !declared.contains(name) => {
                 fx.writes.insert(name.clone());
             }
             Stmt::Let { name, .. } => {
-                fx.declared.insert(name.clone());
+                declared.insert(name.clone());
             }
-            Stmt::If { .. } | Stmt::For { .. } | Stmt::Block(_) => {}
+            Stmt::Assign { .. } | Stmt::If { .. } | Stmt::For { .. } | Stmt::Block(_) => {}
         });
     }
     if let Some(e) = tail {
         visit_expr(e, &mut |e| read(e, &mut fx));
     }
-    let declared = fx.declared.clone();
-    fx.writes.retain(|name| !declared.contains(name));
     fx
 }
 
@@ -212,9 +215,7 @@ fn conflicts(arms: &[Effects]) -> Vec<BTreeSet<String>> {
                 .enumerate()
                 .filter(|&(a, _)| a != b)
                 .flat_map(|(_, x)| x.writes.iter())
-                .filter(|v| {
-                    y.reads.contains(*v) && !y.writes.contains(*v) && !y.declared.contains(*v)
-                })
+                .filter(|v| y.reads.contains(*v) && !y.writes.contains(*v))
                 .cloned()
                 .collect()
         })
@@ -380,7 +381,14 @@ fn neutralized_programs_show_no_known_pattern() {
         let mut p = super::draw::program(3, k);
         tagged += usize::from(!tags(&p).is_empty());
         neutralize(&mut p);
-        assert_eq!(tags(&p), Vec::<&str>::new(), "program {k} after the rewrite");
+        assert_eq!(
+            tags(&p),
+            Vec::<&str>::new(),
+            "program {k} after the rewrite"
+        );
     }
-    assert!(tagged > 0, "the seed should show the patterns before the rewrite");
+    assert!(
+        tagged > 0,
+        "the seed should show the patterns before the rewrite"
+    );
 }

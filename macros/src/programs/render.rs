@@ -254,7 +254,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 /// Writes a batch into a scratch crate for `.ci/random-programs`: `MATGRAD_RANDOM_SEED`,
 /// `MATGRAD_RANDOM_COUNT` programs, in files of `MATGRAD_RANDOM_CHUNK`, into
 /// `MATGRAD_RANDOM_DIR/tests/`, leaving out the programs listed (comma-separated) in
-/// `MATGRAD_RANDOM_SKIP`. With `MATGRAD_RANDOM_NEUTRALIZE` set, each program is first rewritten
+/// `MATGRAD_RANDOM_SKIP` (or all but those in `MATGRAD_RANDOM_ONLY`). With `MATGRAD_RANDOM_NEUTRALIZE` set, each program is first rewritten
 /// without the code shapes of the known bugs ([`patterns::neutralize`]).
 #[test]
 #[ignore = "writes a batch for .ci/random-programs"]
@@ -266,11 +266,14 @@ fn write_random_batch() {
         |_| workspace().join("target/random-programs"),
         PathBuf::from,
     );
-    let skip: Vec<usize> = std::env::var("MATGRAD_RANDOM_SKIP")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|s| s.trim().trim_start_matches('p').parse().ok())
-        .collect();
+    let list = |name: &str| -> Vec<usize> {
+        std::env::var(name)
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|s| s.trim().trim_start_matches('p').parse().ok())
+            .collect()
+    };
+    let (skip, only) = (list("MATGRAD_RANDOM_SKIP"), list("MATGRAD_RANDOM_ONLY"));
     let neutralize = std::env::var_os("MATGRAD_RANDOM_NEUTRALIZE").is_some_and(|v| !v.is_empty());
     let tests = dir.join("tests");
     std::fs::create_dir_all(&tests).expect("creating the batch directory");
@@ -286,7 +289,7 @@ fn write_random_batch() {
     // Program k always lands in file k / chunk, whatever is skipped.
     for first in (0..count).step_by(chunk) {
         let part: Vec<Program> = (first..count.min(first + chunk))
-            .filter(|k| !skip.contains(k))
+            .filter(|k| !skip.contains(k) && (only.is_empty() || only.contains(k)))
             .map(|k| {
                 let mut p = draw::program(seed, k);
                 if neutralize {
