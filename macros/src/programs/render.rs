@@ -314,3 +314,67 @@ fn programs_are_deterministic_and_deep() {
         assert!(text.lines().count() >= 6, "program {k} is shallow:\n{text}");
     }
 }
+
+#[test]
+fn the_sample_uses_the_whole_language() {
+    let text = sample();
+    let forms = [
+        ".transpose()",
+        ".trace()",
+        ".sum()",
+        ".mean()",
+        ".dot(",
+        ".norm()",
+        ".norm_squared()",
+        ".component_mul(",
+        ".component_div(",
+        ".map(|v|",
+        ".map(f64::",
+        ".determinant()",
+        ".try_inverse().unwrap()",
+        ".lu().solve(",
+        ".kronecker(",
+        ".pow(",
+        ")[(",
+        "[i]",
+        ".exp()",
+        ".ln()",
+        ".ln_1p()",
+        ".sqrt()",
+        ".powi(",
+        ".powf(",
+        ".sin()",
+        ".cos()",
+        ".tanh()",
+        ".abs()",
+        "matgrad::sigmoid(",
+        "matgrad::softplus(",
+        "for i in 0..",
+        "for j in 0..",
+        "} else if ",
+        "let mut ",
+        " += ",
+        " -= ",
+        " *= ",
+        " && ",
+        " || ",
+        "!(",
+        "return ",
+        "const N: usize",
+        "<T: RealField + Copy>",
+        "f32",
+        "#[gradient(wrt(",
+        "(i as f64)",
+        "(n as f64)",
+        "flag",
+        "_h0(",
+        "= if ",
+        "= {\n",
+        "&SMatrix<f64, ",
+        "&Matrix3<f64>",
+        "&RowSVector<f64, ",
+    ];
+    for form in forms {
+        assert!(text.contains(form), "no program of the sample has `{form}`");
+    }
+}
