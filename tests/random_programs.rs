@@ -231,7 +231,7 @@ fn p001_against_duals() {
     check_gradient("p001_vjp, x", &vjp.5.flat(), &reference[12..15], 1e-9);
 }
 
-// ---- program p002
+// ---- program p002 (known bug patterns: branch-read)
 
 #[gradient]
 fn p002(m1: &SMatrix<f64, 3, 2>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &Matrix3<f64>) -> f64 {

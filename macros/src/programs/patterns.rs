@@ -183,21 +183,90 @@ fn effects(stmts: &[Stmt], tail: Option<&Expr>) -> Effects {
     let mut fx = Effects::default();
     let mut declared = BTreeSet::new();
     for s in stmts {
-        visit_stmt(s, &mut |e| read(e, &mut fx));
-        visit_stmts_nested(s, &mut |s| match s {
-            Stmt::Assign { name, .. } if !declared.contains(name) => {
-                fx.writes.insert(name.clone());
-            }
-            Stmt::Let { name, .. } => {
-                declared.insert(name.clone());
-            }
-            Stmt::Assign { .. } | Stmt::If { .. } | Stmt::For { .. } | Stmt::Block(_) => {}
-        });
+        walk_stmt(s, &mut fx, &mut declared);
     }
     if let Some(e) = tail {
-        visit_expr(e, &mut |e| read(e, &mut fx));
+        walk_expr(e, &mut fx, &mut declared);
     }
     fx
+}
+
+/// Adds the reads and outer assignments of `s`, those in blocks of its expressions included.
+fn walk_stmt(s: &Stmt, fx: &mut Effects, declared: &mut BTreeSet<String>) {
+    match s {
+        Stmt::Let { name, init, .. } => {
+            walk_expr(init, fx, declared);
+            declared.insert(name.clone());
+        }
+        Stmt::Assign { name, value, .. } => {
+            walk_expr(value, fx, declared);
+            if !declared.contains(name) {
+                fx.writes.insert(name.clone());
+            }
+        }
+        Stmt::If { arms, otherwise } => {
+            for (c, body) in arms {
+                visit_cond(c, &mut |e| walk_expr(e, fx, declared));
+                for s in body {
+                    walk_stmt(s, fx, declared);
+                }
+            }
+            for s in otherwise.iter().flatten() {
+                walk_stmt(s, fx, declared);
+            }
+        }
+        Stmt::For { body, .. } | Stmt::Block(body) => {
+            for s in body {
+                walk_stmt(s, fx, declared);
+            }
+        }
+    }
+}
+
+/// Adds the reads of `e` and the outer assignments in the blocks inside it.
+fn walk_expr(e: &Expr, fx: &mut Effects, declared: &mut BTreeSet<String>) {
+    visit_expr(e, &mut |e| read(e, fx));
+    let mut blocks: Vec<&Block> = Vec::new();
+    collect_blocks(e, &mut blocks);
+    for b in blocks {
+        for s in &b.stmts {
+            walk_stmt(s, fx, declared);
+        }
+    }
+}
+
+/// The blocks of the `if` and block expressions directly inside `e` (not inside their statements).
+fn collect_blocks<'e>(e: &'e Expr, out: &mut Vec<&'e Block>) {
+    match e {
+        Expr::If(_, a, b) => {
+            out.push(a);
+            out.push(b);
+            collect_blocks(&a.tail, out);
+            collect_blocks(&b.tail, out);
+        }
+        Expr::Block(b) => {
+            out.push(b);
+            collect_blocks(&b.tail, out);
+        }
+        Expr::Var(..) | Expr::Lit(_) | Expr::Typed(_) | Expr::Cast(_) => {}
+        Expr::Bin(_, _, a, b) | Expr::Solve(a, b) | Expr::Powf(a, b) | Expr::Map(a, b, _) => {
+            collect_blocks(a, out);
+            collect_blocks(b, out);
+        }
+        Expr::Neg(a)
+        | Expr::Inverse(a)
+        | Expr::Index(a, ..)
+        | Expr::Powi(a, _)
+        | Expr::Pow(a, _)
+        | Expr::Helper(_, a) => collect_blocks(a, out),
+        Expr::Method(_, a, arg) => {
+            collect_blocks(a, out);
+            if let Some(arg) = arg {
+                collect_blocks(arg, out);
+            }
+        }
+        Expr::Call(_, args) => args.iter().for_each(|(a, _)| collect_blocks(a, out)),
+    }
 }
 
 fn read(e: &Expr, fx: &mut Effects) {
@@ -224,7 +293,7 @@ fn conflicts(arms: &[Effects]) -> Vec<BTreeSet<String>> {
 
 fn stmt_branch_read(s: &Stmt) -> bool {
     let mut found = false;
-    visit_stmts_nested(s, &mut |s| {
+    visit_every_stmt(s, &mut |s| {
         if let Stmt::If { arms, otherwise } = s {
             let mut fx: Vec<Effects> = arms.iter().map(|(_, b)| effects(b, None)).collect();
             if let Some(body) = otherwise {
@@ -235,6 +304,49 @@ fn stmt_branch_read(s: &Stmt) -> bool {
     });
     visit_stmt(s, &mut |e| found |= expr_if_conflict(e));
     found
+}
+
+/// Calls `f` on `s` and on every statement inside it, in blocks of its expressions too.
+fn visit_every_stmt(s: &Stmt, f: &mut dyn FnMut(&Stmt)) {
+    f(s);
+    let mut blocks = Vec::new();
+    match s {
+        Stmt::Let { init: e, .. } | Stmt::Assign { value: e, .. } => collect_blocks(e, &mut blocks),
+        Stmt::If { arms, otherwise } => {
+            for (c, body) in arms {
+                cond_blocks(c, &mut blocks);
+                for s in body {
+                    visit_every_stmt(s, f);
+                }
+            }
+            for s in otherwise.iter().flatten() {
+                visit_every_stmt(s, f);
+            }
+        }
+        Stmt::For { body, .. } | Stmt::Block(body) => {
+            for s in body {
+                visit_every_stmt(s, f);
+            }
+        }
+    }
+    for s in blocks.iter().flat_map(|b| &b.stmts) {
+        visit_every_stmt(s, f);
+    }
+}
+
+fn cond_blocks<'e>(c: &'e Cond, out: &mut Vec<&'e Block>) {
+    match c {
+        Cond::Cmp(_, a, b) => {
+            collect_blocks(a, out);
+            collect_blocks(b, out);
+        }
+        Cond::IntCmp(..) | Cond::Flag(_) => {}
+        Cond::Not(a) => cond_blocks(a, out),
+        Cond::And(a, b) | Cond::Or(a, b) => {
+            cond_blocks(a, out);
+            cond_blocks(b, out);
+        }
+    }
 }
 
 fn expr_branch_read(e: &Expr) -> bool {
@@ -277,27 +389,6 @@ fn counter_call(e: &Expr) -> bool {
 }
 
 // ---- traversals ---------------------------------------------------------------------------
-
-/// Calls `f` on `s` and every statement nested in it (not those inside expressions).
-fn visit_stmts_nested(s: &Stmt, f: &mut dyn FnMut(&Stmt)) {
-    f(s);
-    match s {
-        Stmt::If { arms, otherwise } => {
-            for s in arms.iter().flat_map(|(_, body)| body) {
-                visit_stmts_nested(s, f);
-            }
-            for s in otherwise.iter().flatten() {
-                visit_stmts_nested(s, f);
-            }
-        }
-        Stmt::For { body, .. } | Stmt::Block(body) => {
-            for s in body {
-                visit_stmts_nested(s, f);
-            }
-        }
-        Stmt::Let { .. } | Stmt::Assign { .. } => {}
-    }
-}
 
 /// Calls `f` on every expression of `s`, nested statements included.
 fn visit_stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
