@@ -30,6 +30,8 @@ mod fuzz;
 #[cfg(test)]
 mod interp;
 #[cfg(test)]
+mod programs;
+#[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;

@@ -1,0 +1,156 @@
+//! What the generated random-program tests (`tests/random_programs.rs`, and the batches of
+//! `.ci/random-programs`) share: seeded inputs, the literals of the generic twins, and the
+//! dual-number reference gradient with the comparisons against it.
+//!
+//! The reference runs a program's generic twin on `num_dual::Dual64`, once per scalar input,
+//! with that input's derivative part set to 1: the derivative part of the result is then the
+//! exact partial derivative (up to rounding), with no step size to choose.
+
+use matgrad::nalgebra::{RealField, SMatrix, convert};
+use num_dual::Dual64;
+
+/// A literal of the twin's scalar type.
+pub fn lit<T: RealField + Copy>(v: f64) -> T {
+    convert(v)
+}
+
+/// The splitmix64 generator: the same inputs from the same seed on every machine.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    pub fn scalar(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1_u64 << 52) as f64 - 1.0
+    }
+
+    pub fn scalar_f32(&mut self) -> f32 {
+        self.scalar() as f32
+    }
+
+    /// Entries uniform in [-1, 1).
+    pub fn matrix<const R: usize, const C: usize>(&mut self) -> SMatrix<f64, R, C> {
+        SMatrix::from_fn(|_, _| self.scalar())
+    }
+
+    pub fn matrix_f32<const R: usize, const C: usize>(&mut self) -> SMatrix<f32, R, C> {
+        SMatrix::from_fn(|_, _| self.scalar_f32())
+    }
+
+    /// A diagonal in [n + 1, n + 2) and other entries in [-1, 1): every row and column has a
+    /// margin of at least 2 over the sum of its other entries, which the generator counts on.
+    pub fn dominant<const N: usize>(&mut self) -> SMatrix<f64, N, N> {
+        SMatrix::from_fn(|i, j| {
+            let u = self.scalar();
+            if i == j { N as f64 + 1.5 + u / 2.0 } else { u }
+        })
+    }
+
+    pub fn dominant_f32<const N: usize>(&mut self) -> SMatrix<f32, N, N> {
+        self.dominant::<N>().cast()
+    }
+
+    /// 2 or 3.
+    pub fn int(&mut self) -> i32 {
+        2 + (self.next_u64() & 1) as i32
+    }
+
+    pub fn flag(&mut self) -> bool {
+        self.next_u64() & 1 == 0
+    }
+}
+
+/// A float parameter or gradient as its entries, in nalgebra's (column-major) order.
+pub trait Flat {
+    fn flat(&self) -> Vec<f64>;
+}
+
+impl Flat for f64 {
+    fn flat(&self) -> Vec<f64> {
+        vec![*self]
+    }
+}
+
+impl Flat for f32 {
+    fn flat(&self) -> Vec<f64> {
+        vec![f64::from(*self)]
+    }
+}
+
+impl<const R: usize, const C: usize> Flat for SMatrix<f64, R, C> {
+    fn flat(&self) -> Vec<f64> {
+        self.as_slice().to_vec()
+    }
+}
+
+impl<const R: usize, const C: usize> Flat for SMatrix<f32, R, C> {
+    fn flat(&self) -> Vec<f64> {
+        self.as_slice().iter().map(|&v| f64::from(v)).collect()
+    }
+}
+
+/// Hands out the dual inputs of one pass, parameter by parameter.
+pub struct Reader<'a> {
+    inputs: &'a [Dual64],
+    at: usize,
+}
+
+impl Reader<'_> {
+    pub fn scalar(&mut self) -> Dual64 {
+        self.at += 1;
+        self.inputs[self.at - 1]
+    }
+
+    pub fn matrix<const R: usize, const C: usize>(&mut self) -> SMatrix<Dual64, R, C> {
+        let at = self.at;
+        self.at += R * C;
+        SMatrix::from_fn(|i, j| self.inputs[at + i + R * j])
+    }
+}
+
+/// The value and the gradient of `f` at `point`, by one dual-number pass per entry.
+pub fn dual_gradient(point: &[f64], f: impl Fn(&mut Reader) -> Dual64) -> (f64, Vec<f64>) {
+    let mut value = 0.0;
+    let gradient = (0..point.len())
+        .map(|k| {
+            let inputs: Vec<Dual64> = point
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| Dual64::new(v, if j == k { 1.0 } else { 0.0 }))
+                .collect();
+            let out = f(&mut Reader {
+                inputs: &inputs,
+                at: 0,
+            });
+            value = out.re;
+            out.eps
+        })
+        .collect();
+    (value, gradient)
+}
+
+/// Asserts `actual` = `expected` within `rel` relative to max(1, |expected|).
+#[track_caller]
+pub fn check_value(what: &str, actual: f64, expected: f64, rel: f64) {
+    let scale = expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= rel * scale,
+        "{what}: {actual:e} differs from {expected:e} by more than {rel:e} relative"
+    );
+}
+
+/// Asserts every entry of a gradient against the dual-number reference.
+#[track_caller]
+pub fn check_gradient(what: &str, actual: &[f64], expected: &[f64], rel: f64) {
+    assert_eq!(actual.len(), expected.len(), "{what}: entry counts");
+    for (k, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        check_value(&format!("{what}, entry {k}"), a, e, rel);
+    }
+}
