@@ -624,6 +624,128 @@ fn p005_against_duals() {
     check_gradient("p005_vjp, k", &vjp.3.flat(), &reference[6..15], 1e-9);
 }
 
+// ---- program p006 (known bug patterns: counter-call)
+
+#[gradient]
+fn p006<const N: usize>(m0: &RowSVector<f64, 3>, m1: &SMatrix<f64, N, N>, s0: f64, k: &Matrix3<f64>, x: &SVector<f64, N>, y: &SVector<f64, 3>) -> f64 {
+    let t0 = *y;
+    let t1 = x.transpose().transpose();
+    let t2 = s0 * -1.96;
+    for i in 0..2 {
+        let t3: f64 = t2;
+        let mut t1: SMatrix<f64, 3, N> = t0 * x.transpose();
+        t1 = (t1.transpose() - t1.transpose()).transpose();
+    }
+    let mut t4: Matrix3<f64> = *k;
+    for i in 0..2 {
+        if ((m0[(0, i)] - (i as f64)) * 0.165).exp() <= -0.09 {
+            if m0[2].powi(2) > 0.16 {
+                let mut t5 = *m0;
+                t4 += (k * k * 0.0132).map(|v| matgrad::sigmoid(-1.52_f64).ln_1p().powi(2));
+                t4 += k;
+            } else if m0[i].exp() > (i as f64) || (i as f64).powi(2) * 0.124 > -0.17 {
+                let t6 = k.map(|v| -1.84_f64);
+                t4 += t0 * x.transpose() * m1.transpose() * (x * t0.transpose() * s0) * 0.11;
+                t4 -= (k.component_div(&t6.map(|v| v * v + 1.49)) * 0.0738).pow(3);
+            } else if matgrad::sigmoid(s0).ln_1p() > 0.27 {
+                let t7 = -(t0 * x.transpose());
+                let t7 = t7.component_mul(&t7);
+                let t8 = t7.component_mul(&t7.map(|v| matgrad::sigmoid(-1.74_f64)));
+            } else {
+                let mut t2 = (k.transpose() - k) * 0.099;
+            }
+            let t0 = t1 * t0.transpose() / (i as f64).exp() * 0.134;
+            t4 -= (t0.transpose() * t0).map(f64::tanh);
+        }
+    }
+    let mut t9 = *x;
+    for i in 0..2 {
+        let mut t10: SMatrix<f64, N, 3> = x * m0 + x * y.transpose();
+        t9 -= t1 - x + (x + x);
+        t9 += x;
+    }
+    t9[1] * 0.09 + t4[(2, 0)] * 0.0466 + t2 + t1[0] + k.sum() * 0.022
+}
+
+fn p006_ref<T: RealField + Copy, const N: usize>(m0: &RowSVector<T, 3>, m1: &SMatrix<T, N, N>, s0: T, k: &Matrix3<T>, x: &SVector<T, N>, y: &SVector<T, 3>) -> T {
+    let t0 = *y;
+    let t1 = x.transpose().transpose();
+    let t2 = s0 * lit::<T>(-1.96);
+    for i in 0..2 {
+        let t3: T = t2;
+        let mut t1: SMatrix<T, 3, N> = t0 * x.transpose();
+        t1 = (t1.transpose() - t1.transpose()).transpose();
+    }
+    let mut t4: Matrix3<T> = *k;
+    for i in 0..2 {
+        if ((m0[(0, i)] - lit::<T>(i as f64)) * lit::<T>(0.165)).exp() <= lit::<T>(-0.09) {
+            if m0[2].powi(2) > lit::<T>(0.16) {
+                let mut t5 = *m0;
+                t4 += (k * k * lit::<T>(0.0132)).map(|v| matgrad::sigmoid(lit::<T>(-1.52)).ln_1p().powi(2));
+                t4 += k;
+            } else if m0[i].exp() > lit::<T>(i as f64) || lit::<T>(i as f64).powi(2) * lit::<T>(0.124) > lit::<T>(-0.17) {
+                let t6 = k.map(|v| lit::<T>(-1.84));
+                t4 += t0 * x.transpose() * m1.transpose() * (x * t0.transpose() * s0) * lit::<T>(0.11);
+                t4 -= (k.component_div(&t6.map(|v| v * v + lit::<T>(1.49))) * lit::<T>(0.0738)).pow(3);
+            } else if matgrad::sigmoid(s0).ln_1p() > lit::<T>(0.27) {
+                let t7 = -(t0 * x.transpose());
+                let t7 = t7.component_mul(&t7);
+                let t8 = t7.component_mul(&t7.map(|v| matgrad::sigmoid(lit::<T>(-1.74))));
+            } else {
+                let mut t2 = (k.transpose() - k) * lit::<T>(0.099);
+            }
+            let t0 = t1 * t0.transpose() / lit::<T>(i as f64).exp() * lit::<T>(0.134);
+            t4 -= (t0.transpose() * t0).map(|v| v.tanh());
+        }
+    }
+    let mut t9 = *x;
+    for i in 0..2 {
+        let mut t10: SMatrix<T, N, 3> = x * m0 + x * y.transpose();
+        t9 -= t1 - x + (x + x);
+        t9 += x;
+    }
+    t9[1] * lit::<T>(0.09) + t4[(2, 0)] * lit::<T>(0.0466) + t2 + t1[0] + k.sum() * lit::<T>(0.022)
+}
+
+#[test]
+fn p006_against_duals() {
+    let mut rng = Rng(0xb54cda58fbbeb693);
+    let m0: RowSVector<f64, 3> = rng.matrix();
+    let m1: Matrix3<f64> = rng.matrix();
+    let s0: f64 = rng.scalar();
+    let k: Matrix3<f64> = rng.dominant();
+    let x: SVector<f64, 3> = rng.matrix();
+    let y: SVector<f64, 3> = rng.matrix();
+    let value = p006(&m0, &m1, s0, &k, &x, &y);
+    let (grad_value, grad) = p006_grad(&m0, &m1, s0, &k, &x, &y);
+    let (vjp_value, vjp) = p006_vjp(&m0, &m1, s0, &k, &x, &y, 1.0);
+    let point = [m0.flat(), m1.flat(), s0.flat(), k.flat(), x.flat(), y.flat()].concat();
+    let (twin, reference) = dual_gradient(&point, |r| {
+        let m0 = r.matrix::<1, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p006_ref(&m0, &m1, s0, &k, &x, &y)
+    });
+    check_value("the twin", twin, f64::from(value), 1e-12);
+    check_value("p006_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
+    check_value("p006_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
+    check_gradient("p006_grad, m0", &grad.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p006_grad, m1", &grad.1.flat(), &reference[3..12], 1e-9);
+    check_gradient("p006_grad, s0", &grad.2.flat(), &reference[12..13], 1e-9);
+    check_gradient("p006_grad, k", &grad.3.flat(), &reference[13..22], 1e-9);
+    check_gradient("p006_grad, x", &grad.4.flat(), &reference[22..25], 1e-9);
+    check_gradient("p006_grad, y", &grad.5.flat(), &reference[25..28], 1e-9);
+    check_gradient("p006_vjp, m0", &vjp.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p006_vjp, m1", &vjp.1.flat(), &reference[3..12], 1e-9);
+    check_gradient("p006_vjp, s0", &vjp.2.flat(), &reference[12..13], 1e-9);
+    check_gradient("p006_vjp, k", &vjp.3.flat(), &reference[13..22], 1e-9);
+    check_gradient("p006_vjp, x", &vjp.4.flat(), &reference[22..25], 1e-9);
+    check_gradient("p006_vjp, y", &vjp.5.flat(), &reference[25..28], 1e-9);
+}
+
 // ---- program p007
 
 #[gradient]
@@ -1292,6 +1414,184 @@ fn p012_against_duals() {
     check_gradient("p012_vjp, x", &vjp.2.flat(), &reference[5..7], 1e-9);
     check_gradient("p012_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_gradient("p012_vjp, s0", &vjp.4.flat(), &reference[9..10], 1e-9);
+}
+
+// ---- program p013 (known bug patterns: branch-read, counter-call)
+
+#[gradient]
+fn p013_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SVector<f64, 3> {
+    let mut t0: SMatrix<f64, 2, 3> = w * w.transpose() * (w * u.transpose()) * 0.00193;
+    let mut t1 = (u + u) * 0.124;
+    let mut t2 = *w;
+    if !(-1.35_f64 <= -0.38) {
+        t0 = w * (t1.transpose() * (u * u.transpose()) * 0.0208);
+        let t2 = w.component_div(&(w * 0.124).map(|v| v.exp())) * 0.151;
+        let t3 = u.transpose() * t0.transpose() * 0.0208;
+    } else if -1.74_f64 >= 0.7 {
+        if w[1] < -1.68 || -0.73_f64 + 0.47 >= -0.35 {
+            t2 -= ((w.transpose() - t2.transpose()) * 0.124).transpose();
+            t2 = t2;
+        } else if t0.transpose().norm_squared() * 0.0105 > 0.34 {
+            t1 = (u + u) * 0.124 - t1 / (t1[(1, 0)].tanh() + 1.5).abs();
+            t2 -= (w * t2.transpose() - t2 * t2.transpose()) * 0.0221 * w.map(|v| -0.21_f64);
+            t1 = *u;
+        }
+    }
+    (u + t0.transpose() * w * 0.0312) * 0.198
+}
+
+fn p013_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SVector<T, 3> {
+    let mut t0: SMatrix<T, 2, 3> = w * w.transpose() * (w * u.transpose()) * lit::<T>(0.00193);
+    let mut t1 = (u + u) * lit::<T>(0.124);
+    let mut t2 = *w;
+    if !(lit::<T>(-1.35) <= lit::<T>(-0.38)) {
+        t0 = w * (t1.transpose() * (u * u.transpose()) * lit::<T>(0.0208));
+        let t2 = w.component_div(&(w * lit::<T>(0.124)).map(|v| v.exp())) * lit::<T>(0.151);
+        let t3 = u.transpose() * t0.transpose() * lit::<T>(0.0208);
+    } else if lit::<T>(-1.74) >= lit::<T>(0.7) {
+        if w[1] < lit::<T>(-1.68) || lit::<T>(-0.73) + lit::<T>(0.47) >= lit::<T>(-0.35) {
+            t2 -= ((w.transpose() - t2.transpose()) * lit::<T>(0.124)).transpose();
+            t2 = t2;
+        } else if t0.transpose().norm_squared() * lit::<T>(0.0105) > lit::<T>(0.34) {
+            t1 = (u + u) * lit::<T>(0.124) - t1 / (t1[(1, 0)].tanh() + lit::<T>(1.5)).abs();
+            t2 -= (w * t2.transpose() - t2 * t2.transpose()) * lit::<T>(0.0221) * w.map(|v| lit::<T>(-0.21));
+            t1 = *u;
+        }
+    }
+    (u + t0.transpose() * w * lit::<T>(0.0312)) * lit::<T>(0.198)
+}
+
+#[gradient]
+fn p013_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64) -> f64 {
+    let mut t0 = u * u.transpose();
+    for i in 0..2 {
+        for j in 0..2 {
+            if (j as f64).cos() > -0.21 {
+                t0 += u * u.transpose();
+            } else if (w * w.transpose()).trace() * 0.0309 > -0.44 {
+                t0 -= ((u * u.transpose() - u * u.transpose()) * 0.0309).component_mul(&(-(u * u.transpose()) * 0.0619));
+            } else if (c + c * c * 0.0619) * 0.198 >= 0.25 {
+                let mut t1 = w.transpose();
+                t1 = u.transpose() * (u * t1).map(|v| -0.83_f64) * 0.0994;
+                t1 = t1;
+            }
+        }
+        t0 -= u * u.transpose();
+    }
+    let mut t2 = w * w.transpose();
+    if t2[(1, 1)] < -0.87 {
+        t0 += (t0.transpose().component_div(&(t0.transpose() * 0.00427).map(|v| v.exp())) * 0.00521).pow(3) * 0.113;
+        for i in 0..2 {
+            t0 -= u * u.transpose();
+        }
+    } else if c.sin() < ((u.norm_squared() + 0.64) * 0.206).ln_1p() {
+        t0 -= (t0 + u * w.transpose() * (w * u.transpose()) * 0.00193) * 0.0066;
+        let t3 = u * w.transpose() / (t2[(0, 1)] * 0.0309).exp() * 0.0377;
+    } else if -(c * -0.1) > 0.14 {
+        t0 = (t0[(0, 1)] + 0.18) * 0.0066 * (t0 * 0.0066);
+        t0 = t0.transpose();
+        t2 = (w * u.transpose() * (u * w.transpose()) * 0.00129).component_div(&((t2 - t2.transpose()) * 0.0309).map(|v| v * v + 0.96));
+    } else {
+        let mut t4 = t0.map(|v| c) * u * 0.0206;
+        for i in 0..2 {
+            let t5 = t4[1];
+            let t6: f64 = t5;
+        }
+    }
+    let t7 = t0[(1, 1)] * 0.0066;
+    t7 - t2[(0, 1)] * 0.0619 - t0.norm_squared() * 4.9e-6
+}
+
+fn p013_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T) -> T {
+    let mut t0 = u * u.transpose();
+    for i in 0..2 {
+        for j in 0..2 {
+            if lit::<T>(j as f64).cos() > lit::<T>(-0.21) {
+                t0 += u * u.transpose();
+            } else if (w * w.transpose()).trace() * lit::<T>(0.0309) > lit::<T>(-0.44) {
+                t0 -= ((u * u.transpose() - u * u.transpose()) * lit::<T>(0.0309)).component_mul(&(-(u * u.transpose()) * lit::<T>(0.0619)));
+            } else if (c + c * c * lit::<T>(0.0619)) * lit::<T>(0.198) >= lit::<T>(0.25) {
+                let mut t1 = w.transpose();
+                t1 = u.transpose() * (u * t1).map(|v| lit::<T>(-0.83)) * lit::<T>(0.0994);
+                t1 = t1;
+            }
+        }
+        t0 -= u * u.transpose();
+    }
+    let mut t2 = w * w.transpose();
+    if t2[(1, 1)] < lit::<T>(-0.87) {
+        t0 += (t0.transpose().component_div(&(t0.transpose() * lit::<T>(0.00427)).map(|v| v.exp())) * lit::<T>(0.00521)).pow(3) * lit::<T>(0.113);
+        for i in 0..2 {
+            t0 -= u * u.transpose();
+        }
+    } else if c.sin() < ((u.norm_squared() + lit::<T>(0.64)) * lit::<T>(0.206)).ln_1p() {
+        t0 -= (t0 + u * w.transpose() * (w * u.transpose()) * lit::<T>(0.00193)) * lit::<T>(0.0066);
+        let t3 = u * w.transpose() / (t2[(0, 1)] * lit::<T>(0.0309)).exp() * lit::<T>(0.0377);
+    } else if -(c * lit::<T>(-0.1)) > lit::<T>(0.14) {
+        t0 = t0 * lit::<T>(0.0066) * ((t0[(0, 1)] + lit::<T>(0.18)) * lit::<T>(0.0066));
+        t0 = t0.transpose();
+        t2 = (w * u.transpose() * (u * w.transpose()) * lit::<T>(0.00129)).component_div(&((t2 - t2.transpose()) * lit::<T>(0.0309)).map(|v| v * v + lit::<T>(0.96)));
+    } else {
+        let mut t4 = t0.map(|v| c) * u * lit::<T>(0.0206);
+        for i in 0..2 {
+            let t5 = t4[1];
+            let t6: T = t5;
+        }
+    }
+    let t7 = t0[(1, 1)] * lit::<T>(0.0066);
+    t7 - t2[(0, 1)] * lit::<T>(0.0619) - t0.norm_squared() * lit::<T>(4.9e-6)
+}
+
+#[gradient]
+fn p013(m0: &SMatrix<f64, 2, 2>, s0: f64, k: &Matrix3<f64>, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = m0[(1, 1)] + (y * x.transpose()).norm_squared() * 0.165;
+    let t0: RowSVector<f64, 2> = y.transpose() * m0.transpose();
+    let mut t1 = (k + k.transpose() * 0.00825).transpose().try_inverse().unwrap() / (m0.norm_squared() + 1.36);
+    let t2: SMatrix<f64, 2, 2> = m0.transpose().component_div(&m0.map(|v| v * v + 1.33));
+    t2.trace() - t1.sum() * 0.224 - t0[(0, 1)] + t1.transpose().component_mul(&t1).norm_squared()
+}
+
+fn p013_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, s0: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
+    let t0 = m0[(1, 1)] + (y * x.transpose()).norm_squared() * lit::<T>(0.165);
+    let t0: RowSVector<T, 2> = y.transpose() * m0.transpose();
+    let mut t1 = (k + k.transpose() * lit::<T>(0.00825)).transpose().try_inverse().unwrap() / (m0.norm_squared() + lit::<T>(1.36));
+    let t2: SMatrix<T, 2, 2> = m0.transpose().component_div(&m0.map(|v| v * v + lit::<T>(1.33)));
+    t2.trace() - t1.sum() * lit::<T>(0.224) - t0[(0, 1)] + t1.transpose().component_mul(&t1).norm_squared()
+}
+
+#[test]
+fn p013_against_duals() {
+    let mut rng = Rng(0x8d12e6b76c813fc);
+    let m0: SMatrix<f64, 2, 2> = rng.matrix();
+    let s0: f64 = rng.scalar();
+    let k: Matrix3<f64> = rng.dominant();
+    let x: SVector<f64, 3> = rng.matrix();
+    let y: SVector<f64, 2> = rng.matrix();
+    let value = p013(&m0, s0, &k, &x, &y);
+    let (grad_value, grad) = p013_grad(&m0, s0, &k, &x, &y);
+    let (vjp_value, vjp) = p013_vjp(&m0, s0, &k, &x, &y, 1.0);
+    let point = [m0.flat(), s0.flat(), k.flat(), x.flat(), y.flat()].concat();
+    let (twin, reference) = dual_gradient(&point, |r| {
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p013_ref(&m0, s0, &k, &x, &y)
+    });
+    check_value("the twin", twin, f64::from(value), 1e-12);
+    check_value("p013_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
+    check_value("p013_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
+    check_gradient("p013_grad, m0", &grad.0.flat(), &reference[0..4], 1e-9);
+    check_gradient("p013_grad, s0", &grad.1.flat(), &reference[4..5], 1e-9);
+    check_gradient("p013_grad, k", &grad.2.flat(), &reference[5..14], 1e-9);
+    check_gradient("p013_grad, x", &grad.3.flat(), &reference[14..17], 1e-9);
+    check_gradient("p013_grad, y", &grad.4.flat(), &reference[17..19], 1e-9);
+    check_gradient("p013_vjp, m0", &vjp.0.flat(), &reference[0..4], 1e-9);
+    check_gradient("p013_vjp, s0", &vjp.1.flat(), &reference[4..5], 1e-9);
+    check_gradient("p013_vjp, k", &vjp.2.flat(), &reference[5..14], 1e-9);
+    check_gradient("p013_vjp, x", &vjp.3.flat(), &reference[14..17], 1e-9);
+    check_gradient("p013_vjp, y", &vjp.4.flat(), &reference[17..19], 1e-9);
 }
 
 // ---- program p014 (known bug patterns: counter-call)
@@ -2723,6 +3023,542 @@ fn p027_against_duals() {
     check_gradient("p027_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p027_vjp, x", &vjp.2.flat(), &reference[2..4], 1e-9);
     check_gradient("p027_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
+}
+
+// ---- program p028 (known bug patterns: counter-call)
+
+#[gradient]
+fn p028_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> f64 {
+    let mut t0 = *w;
+    let t1 = w * t0.transpose();
+    t1.trace() * 0.0206 - t0.sum() * 0.0825
+}
+
+fn p028_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) -> T {
+    let mut t0 = *w;
+    let t1 = w * t0.transpose();
+    t1.trace() * lit::<T>(0.0206) - t0.sum() * lit::<T>(0.0825)
+}
+
+#[gradient]
+fn p028_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> Matrix3<f64> {
+    let mut t0 = ((u * w.transpose() + w * u.transpose()) * 0.0309 + u * w.transpose()) * 0.0583;
+    let mut t0 = u[0] * c * 0.0619;
+    for i in 0..3 {
+        let t1: SVector<f64, 3> = w * 1.39 * 0.178;
+        let mut t2: f64 = 1.27_f64;
+    }
+    (w * u.transpose() + (if c * 0.19 > -0.45 {
+        w * w.transpose()
+    } else {
+        if ((u * w.transpose()).dot(&(u * u.transpose())) * 0.00043).exp().sqrt() < -0.2 {
+            let t3 = w * u.transpose() * 0.0619;
+            if t0 > 0.49 {
+                let mut t4 = t3.transpose();
+                t4 *= 1.25;
+            }
+        } else if 0.07_f64 <= 0.45 {
+            if 1.76_f64 > 0.42 {
+                let mut t5 = u * u.transpose() * 0.0619;
+                t5 = t5.component_mul(&t5.transpose()) * t5;
+                let t6: SVector<f64, 3> = u.component_mul(&(u / (w[1].tanh() + 1.5).abs() * 0.124));
+            } else {
+                t0 = (u * w.transpose()).kronecker(&(w.transpose() * t0)).sum() * 0.000573;
+            }
+            let t7 = (u * u.transpose() - w * w.transpose()) * 0.0309;
+        } else if 1.52_f64 > 0.41 {
+            if ((u[0] * 0.124).exp().ln_1p().tanh() + 1.5).abs() > 0.33 {
+                t0 = (w * u.transpose() * (u * u.transpose()) * 0.00129).sum() * 0.111;
+            } else if (u[(1, 0)] - 1.46) * 0.181 <= 0.06 {
+                t0 += matgrad::softplus(1.84_f64);
+            } else {
+                t0 = t0;
+                t0 -= (u[0] / (matgrad::sigmoid(u[2] * 0.0619) + 0.91) + t0) * 0.145;
+            }
+            for i in 0..3 {
+                t0 = matgrad::sigmoid(t0);
+                t0 = (i as f64).sin();
+                let mut t8 = (t0 * 0.103).exp().sqrt();
+            }
+            let t0 = u * w.transpose() * 0.0619;
+        } else {
+            t0 += ((w + u) * 0.124).mean();
+            let t9 = u.transpose();
+            if t0 <= 0.24 {
+                let mut t10 = t9.transpose().map(|v| -1.66_f64);
+                t10 += t10;
+                let t11 = -(w * t9) * 0.0619;
+            } else if (u * u.transpose()).kronecker(&t9).sum() * 0.000573 > -0.33 {
+                t0 = t0 * 0.17;
+                let mut t0: f64 = t0;
+            } else {
+                let mut t12 = t9.transpose() * t9;
+            }
+        }
+        u * u.transpose()
+    }) * 0.0619) * 0.0583
+}
+
+fn p028_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) -> Matrix3<T> {
+    let mut t0 = ((u * w.transpose() + w * u.transpose()) * lit::<T>(0.0309) + u * w.transpose()) * lit::<T>(0.0583);
+    let mut t0 = u[0] * c * lit::<T>(0.0619);
+    for i in 0..3 {
+        let t1: SVector<T, 3> = w * lit::<T>(1.39) * lit::<T>(0.178);
+        let mut t2: T = lit::<T>(1.27);
+    }
+    (w * u.transpose() + (if c * lit::<T>(0.19) > lit::<T>(-0.45) {
+        w * w.transpose()
+    } else {
+        if ((u * w.transpose()).dot(&(u * u.transpose())) * lit::<T>(0.00043)).exp().sqrt() < lit::<T>(-0.2) {
+            let t3 = w * u.transpose() * lit::<T>(0.0619);
+            if t0 > lit::<T>(0.49) {
+                let mut t4 = t3.transpose();
+                t4 *= lit::<T>(1.25);
+            }
+        } else if lit::<T>(0.07) <= lit::<T>(0.45) {
+            if lit::<T>(1.76) > lit::<T>(0.42) {
+                let mut t5 = u * u.transpose() * lit::<T>(0.0619);
+                t5 = t5.component_mul(&t5.transpose()) * t5;
+                let t6: SVector<T, 3> = u.component_mul(&(u / (w[1].tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.124)));
+            } else {
+                t0 = (u * w.transpose()).kronecker(&(w.transpose() * t0)).sum() * lit::<T>(0.000573);
+            }
+            let t7 = (u * u.transpose() - w * w.transpose()) * lit::<T>(0.0309);
+        } else if lit::<T>(1.52) > lit::<T>(0.41) {
+            if ((u[0] * lit::<T>(0.124)).exp().ln_1p().tanh() + lit::<T>(1.5)).abs() > lit::<T>(0.33) {
+                t0 = (w * u.transpose() * (u * u.transpose()) * lit::<T>(0.00129)).sum() * lit::<T>(0.111);
+            } else if (u[(1, 0)] - lit::<T>(1.46)) * lit::<T>(0.181) <= lit::<T>(0.06) {
+                t0 += matgrad::softplus(lit::<T>(1.84));
+            } else {
+                t0 = t0;
+                t0 -= (u[0] / (matgrad::sigmoid(u[2] * lit::<T>(0.0619)) + lit::<T>(0.91)) + t0) * lit::<T>(0.145);
+            }
+            for i in 0..3 {
+                t0 = matgrad::sigmoid(t0);
+                t0 = lit::<T>(i as f64).sin();
+                let mut t8 = (t0 * lit::<T>(0.103)).exp().sqrt();
+            }
+            let t0 = u * w.transpose() * lit::<T>(0.0619);
+        } else {
+            t0 += ((w + u) * lit::<T>(0.124)).mean();
+            let t9 = u.transpose();
+            if t0 <= lit::<T>(0.24) {
+                let mut t10 = t9.transpose().map(|v| lit::<T>(-1.66));
+                t10 += t10;
+                let t11 = -(w * t9) * lit::<T>(0.0619);
+            } else if (u * u.transpose()).kronecker(&t9).sum() * lit::<T>(0.000573) > lit::<T>(-0.33) {
+                t0 = t0 * lit::<T>(0.17);
+                let mut t0: T = t0;
+            } else {
+                let mut t12 = t9.transpose() * t9;
+            }
+        }
+        u * u.transpose()
+    }) * lit::<T>(0.0619)) * lit::<T>(0.0583)
+}
+
+#[gradient(wrt(m1, y))]
+fn p028(s0: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, m1: &Matrix3<f64>) -> f64 {
+    let t0 = (k.lu().solve(k).unwrap() * 0.099).pow(2);
+    let t0: SVector<f64, 3> = *x;
+    if (if s0 > -0.16 {
+        x[2]
+    } else {
+        let t1: f64 = (k[(2, 0)] * 0.099).exp();
+        0.13
+    }) < 0.27 {
+        let mut t0: Matrix3<f64> = k.transpose();
+        t0 -= k.lu().solve(&k.map(|v| -(-1.58_f64))).unwrap();
+    } else if ((-0.39_f64 + -1.95) * (-0.39 + -1.95) + 1.03).sqrt() < 0.16 {
+        let mut t2: Matrix3<f64> = m1.transpose().map(|v| s0);
+    } else if y[(0, 0)] > -0.44 {
+        let t3 = matgrad::sigmoid(0.69_f64);
+        for i in 0..3 {
+            if flag {
+                let t3 = m0.transpose();
+            } else if !((s0.tanh() - 1.5).abs() > -0.21) && flag {
+                let mut t4: Matrix3<f64> = m0.transpose().map(f64::sin);
+                t4 += (m0.component_mul(&k.transpose()) * 0.198).pow(2);
+            } else {
+                let t5: SVector<f64, 3> = *x;
+                let t6 = s0 * m0;
+            }
+        }
+        if k.norm_squared() * 0.0044 * -1.75 > matgrad::sigmoid(s0) {
+            if 1.04 - m1[(1, 2)] - 1.71 >= -0.41 {
+                let t7 = -m0;
+                let t8: f64 = t3 - 0.22;
+                let t9 = t8;
+            } else {
+                let t10 = k.transpose().determinant() * 0.000293;
+            }
+        } else if -0.72_f64 <= 0.35 {
+            let t11 = m0.transpose().map(|v| t3);
+            let t12 = m1.transpose().component_mul(&k.transpose()) * 0.198;
+            let t13: Matrix3<f64> = m1 + t11;
+        } else if flag && s0.exp().ln() <= -0.03 {
+            if matgrad::sigmoid(x[(1, 0)].powi(3)) > -0.22 {
+                let t14 = p028_h0(&x.component_div(&x.map(|v| v * v + 0.66)).map(f64::cos), &(-y + y.component_mul(&t0)), (k + m0 * 0.0413).determinant() * 0.00022 + 1.95);
+            } else if k.determinant() * 0.000293 > 0.37 {
+                let t15 = *m1;
+                let t3 = *x;
+                let mut t3 = k.lu().solve(y).unwrap();
+            } else if p028_h0(x, &(x - x), t0.transpose().dot(&y.transpose())) <= 0.48 {
+                let t16: Matrix3<f64> = p028_h1(&(y.transpose() + y.transpose()).transpose(), &t0, -0.78 - -0.64 - -t3);
+                let t17 = t16;
+            } else {
+                let mut t18 = *m0;
+            }
+            let t19 = m1.transpose();
+            let mut t20: Matrix3<f64> = k.transpose();
+        } else {
+            let t21: Matrix3<f64> = k * m1.transpose() * 0.066;
+            let mut t22: Matrix3<f64> = -m0;
+            t22 = *m1;
+        }
+    } else {
+        let t0: RowSVector<f64, 3> = y.transpose();
+        let mut t23 = m1.pow(3) * 0.11 * (x + y) * 0.167;
+    }
+    if !(p028_h0(y, x, s0) < 0.06) {
+        for i in 0..3 {
+            let t24: RowSVector<f64, 3> = y.transpose().map(|v| -0.82_f64);
+            let t25 = -y[1];
+            let t26: Matrix3<f64> = *m1;
+        }
+    } else if (s0 - 1.06) / ((t0[1].tanh() - 1.5).abs() * 0.198).exp() > 0.33 {
+        let t27: Matrix3<f64> = m0.pow(2);
+        let mut t28: RowSVector<f64, 3> = x.transpose() - t0.transpose().component_mul(&t0.transpose());
+    } else if flag {
+        if s0 >= 0.15 {
+            if flag {
+                let t29: SVector<f64, 3> = x - y - (x + y);
+                let t30 = (y - t0) * -x.transpose();
+            } else if ((k.transpose() - k) * 0.099).dot(k) * 0.0222 <= 0.33 {
+                let t31 = k * x * 0.066 / ((k + -m0 * 0.0413).transpose().determinant() * 0.00223) * 0.00753;
+            }
+            for i in 0..3 {
+                let t32 = m1.pow(2);
+                let mut t33 = s0 * (-k.transpose() * 0.198);
+            }
+        } else {
+            if (-1.54 * m1[(1, 0)]).exp().ln() < 0.06 {
+                let t0 = p028_h0(&(x.component_div(&t0.map(|v| v * v + 0.6)).component_div(&k.lu().solve(x).unwrap().map(|v| matgrad::sigmoid(v))) * 0.224), y, k.determinant() * 0.000293);
+                let t34 = m1.norm_squared() * 0.11 - x.map(|v| matgrad::sigmoid(v)).sum().ln();
+            }
+            let t35: Matrix3<f64> = *m1;
+        }
+    } else {
+        let t36 = 0.2_f64;
+        let t39: Matrix3<f64> = p028_h1(&(if t36 * t36 <= 0.45 {
+            let t37 = m1 / (m1 - m0).map(|v| v * v + 1.41).norm();
+            *y
+        } else {
+            t0
+        }), &(if m0.transpose().map(|v| v.exp()).norm().sqrt() > -0.05 {
+            let t36 = m0.transpose() * x.map(|v| (s0.tanh() + 1.5).abs()) * 0.132;
+            t36
+        } else {
+            t0
+        }), if -1.59 - s0 > 0.3 {
+            -1.04
+        } else {
+            let mut t38: Matrix3<f64> = *m1;
+            -0.67
+        });
+        let mut t40: SVector<f64, 3> = k.transpose().lu().solve(x).unwrap();
+    }
+    let t41: Matrix3<f64> = p028_h1(&k.lu().solve(&t0).unwrap(), &(t0.component_mul(x) / matgrad::softplus(m0.map(|v| matgrad::sigmoid(v)).norm()) * 0.0481), p028_h0(x, &(m0 * x), m1.norm_squared() * 0.11));
+    let t42: Matrix3<f64> = k.transpose().map(|v| matgrad::sigmoid(-0.86_f64));
+    let mut t43 = (y * y.transpose()).component_mul(&((m0 - t41) * 0.198));
+    t43 = (-k.transpose() * 0.198).map(f64::cos);
+    let t44: SVector<f64, 3> = t0 / (-0.27 * -0.27 + 0.71);
+    let t45 = *y;
+    let t46 = t44.transpose() * s0;
+    let t47 = y * 0.55;
+    t43 = (k * m0 * 0.066).map(|v| -0.31_f64);
+    t47[1] - t46.norm_squared() * 0.166 - t45[(0, 0)] - t44[0]
+}
+
+fn p028_ref<T: RealField + Copy>(s0: T, k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, m1: &Matrix3<T>) -> T {
+    let t0 = (k.lu().solve(k).unwrap() * lit::<T>(0.099)).pow(2);
+    let t0: SVector<T, 3> = *x;
+    if (if s0 > lit::<T>(-0.16) {
+        x[2]
+    } else {
+        let t1: T = (k[(2, 0)] * lit::<T>(0.099)).exp();
+        lit::<T>(0.13)
+    }) < lit::<T>(0.27) {
+        let mut t0: Matrix3<T> = k.transpose();
+        t0 -= k.lu().solve(&k.map(|v| -lit::<T>(-1.58))).unwrap();
+    } else if ((lit::<T>(-0.39) + lit::<T>(-1.95)) * (lit::<T>(-0.39) + lit::<T>(-1.95)) + lit::<T>(1.03)).sqrt() < lit::<T>(0.16) {
+        let mut t2: Matrix3<T> = m1.transpose().map(|v| s0);
+    } else if y[(0, 0)] > lit::<T>(-0.44) {
+        let t3 = matgrad::sigmoid(lit::<T>(0.69));
+        for i in 0..3 {
+            if flag {
+                let t3 = m0.transpose();
+            } else if !((s0.tanh() - lit::<T>(1.5)).abs() > lit::<T>(-0.21)) && flag {
+                let mut t4: Matrix3<T> = m0.transpose().map(|v| v.sin());
+                t4 += (m0.component_mul(&k.transpose()) * lit::<T>(0.198)).pow(2);
+            } else {
+                let t5: SVector<T, 3> = *x;
+                let t6 = m0 * s0;
+            }
+        }
+        if k.norm_squared() * lit::<T>(0.0044) * lit::<T>(-1.75) > matgrad::sigmoid(s0) {
+            if lit::<T>(1.04) - m1[(1, 2)] - lit::<T>(1.71) >= lit::<T>(-0.41) {
+                let t7 = -m0;
+                let t8: T = t3 - lit::<T>(0.22);
+                let t9 = t8;
+            } else {
+                let t10 = k.transpose().determinant() * lit::<T>(0.000293);
+            }
+        } else if lit::<T>(-0.72) <= lit::<T>(0.35) {
+            let t11 = m0.transpose().map(|v| t3);
+            let t12 = m1.transpose().component_mul(&k.transpose()) * lit::<T>(0.198);
+            let t13: Matrix3<T> = m1 + t11;
+        } else if flag && s0.exp().ln() <= lit::<T>(-0.03) {
+            if matgrad::sigmoid(x[(1, 0)].powi(3)) > lit::<T>(-0.22) {
+                let t14 = p028_h0_ref(&x.component_div(&x.map(|v| v * v + lit::<T>(0.66))).map(|v| v.cos()), &(-y + y.component_mul(&t0)), (k + m0 * lit::<T>(0.0413)).determinant() * lit::<T>(0.00022) + lit::<T>(1.95));
+            } else if k.determinant() * lit::<T>(0.000293) > lit::<T>(0.37) {
+                let t15 = *m1;
+                let t3 = *x;
+                let mut t3 = k.lu().solve(y).unwrap();
+            } else if p028_h0_ref(x, &(x - x), t0.transpose().dot(&y.transpose())) <= lit::<T>(0.48) {
+                let t16: Matrix3<T> = p028_h1_ref(&(y.transpose() + y.transpose()).transpose(), &t0, lit::<T>(-0.78) - lit::<T>(-0.64) - -t3);
+                let t17 = t16;
+            } else {
+                let mut t18 = *m0;
+            }
+            let t19 = m1.transpose();
+            let mut t20: Matrix3<T> = k.transpose();
+        } else {
+            let t21: Matrix3<T> = k * m1.transpose() * lit::<T>(0.066);
+            let mut t22: Matrix3<T> = -m0;
+            t22 = *m1;
+        }
+    } else {
+        let t0: RowSVector<T, 3> = y.transpose();
+        let mut t23 = m1.pow(3) * lit::<T>(0.11) * (x + y) * lit::<T>(0.167);
+    }
+    if !(p028_h0_ref(y, x, s0) < lit::<T>(0.06)) {
+        for i in 0..3 {
+            let t24: RowSVector<T, 3> = y.transpose().map(|v| lit::<T>(-0.82));
+            let t25 = -y[1];
+            let t26: Matrix3<T> = *m1;
+        }
+    } else if (s0 - lit::<T>(1.06)) / ((t0[1].tanh() - lit::<T>(1.5)).abs() * lit::<T>(0.198)).exp() > lit::<T>(0.33) {
+        let t27: Matrix3<T> = m0.pow(2);
+        let mut t28: RowSVector<T, 3> = x.transpose() - t0.transpose().component_mul(&t0.transpose());
+    } else if flag {
+        if s0 >= lit::<T>(0.15) {
+            if flag {
+                let t29: SVector<T, 3> = x - y - (x + y);
+                let t30 = (y - t0) * -x.transpose();
+            } else if ((k.transpose() - k) * lit::<T>(0.099)).dot(k) * lit::<T>(0.0222) <= lit::<T>(0.33) {
+                let t31 = k * x * lit::<T>(0.066) / ((k + -m0 * lit::<T>(0.0413)).transpose().determinant() * lit::<T>(0.00223)) * lit::<T>(0.00753);
+            }
+            for i in 0..3 {
+                let t32 = m1.pow(2);
+                let mut t33 = -k.transpose() * lit::<T>(0.198) * s0;
+            }
+        } else {
+            if (lit::<T>(-1.54) * m1[(1, 0)]).exp().ln() < lit::<T>(0.06) {
+                let t0 = p028_h0_ref(&(x.component_div(&t0.map(|v| v * v + lit::<T>(0.6))).component_div(&k.lu().solve(x).unwrap().map(|v| matgrad::sigmoid(v))) * lit::<T>(0.224)), y, k.determinant() * lit::<T>(0.000293));
+                let t34 = m1.norm_squared() * lit::<T>(0.11) - x.map(|v| matgrad::sigmoid(v)).sum().ln();
+            }
+            let t35: Matrix3<T> = *m1;
+        }
+    } else {
+        let t36 = lit::<T>(0.2);
+        let t39: Matrix3<T> = p028_h1_ref(&(if t36 * t36 <= lit::<T>(0.45) {
+            let t37 = m1 / (m1 - m0).map(|v| v * v + lit::<T>(1.41)).norm();
+            *y
+        } else {
+            t0
+        }), &(if m0.transpose().map(|v| v.exp()).norm().sqrt() > lit::<T>(-0.05) {
+            let t36 = m0.transpose() * x.map(|v| (s0.tanh() + lit::<T>(1.5)).abs()) * lit::<T>(0.132);
+            t36
+        } else {
+            t0
+        }), if lit::<T>(-1.59) - s0 > lit::<T>(0.3) {
+            lit::<T>(-1.04)
+        } else {
+            let mut t38: Matrix3<T> = *m1;
+            lit::<T>(-0.67)
+        });
+        let mut t40: SVector<T, 3> = k.transpose().lu().solve(x).unwrap();
+    }
+    let t41: Matrix3<T> = p028_h1_ref(&k.lu().solve(&t0).unwrap(), &(t0.component_mul(x) / matgrad::softplus(m0.map(|v| matgrad::sigmoid(v)).norm()) * lit::<T>(0.0481)), p028_h0_ref(x, &(m0 * x), m1.norm_squared() * lit::<T>(0.11)));
+    let t42: Matrix3<T> = k.transpose().map(|v| matgrad::sigmoid(lit::<T>(-0.86)));
+    let mut t43 = (y * y.transpose()).component_mul(&((m0 - t41) * lit::<T>(0.198)));
+    t43 = (-k.transpose() * lit::<T>(0.198)).map(|v| v.cos());
+    let t44: SVector<T, 3> = t0 / (lit::<T>(-0.27) * lit::<T>(-0.27) + lit::<T>(0.71));
+    let t45 = *y;
+    let t46 = t44.transpose() * s0;
+    let t47 = y * lit::<T>(0.55);
+    t43 = (k * m0 * lit::<T>(0.066)).map(|v| lit::<T>(-0.31));
+    t47[1] - t46.norm_squared() * lit::<T>(0.166) - t45[(0, 0)] - t44[0]
+}
+
+#[test]
+fn p028_against_duals() {
+    let mut rng = Rng(0x4e115049ec25cca1);
+    let s0: f64 = rng.scalar();
+    let k: Matrix3<f64> = rng.dominant();
+    let flag: bool = rng.flag();
+    let x: SVector<f64, 3> = rng.matrix();
+    let y: SVector<f64, 3> = rng.matrix();
+    let m0: Matrix3<f64> = rng.matrix();
+    let m1: Matrix3<f64> = rng.matrix();
+    let value = p028(s0, &k, flag, &x, &y, &m0, &m1);
+    let (grad_value, grad) = p028_grad(s0, &k, flag, &x, &y, &m0, &m1);
+    let (vjp_value, vjp) = p028_vjp(s0, &k, flag, &x, &y, &m0, &m1, 1.0);
+    let point = [s0.flat(), k.flat(), x.flat(), y.flat(), m0.flat(), m1.flat()].concat();
+    let (twin, reference) = dual_gradient(&point, |r| {
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<3, 3>();
+        p028_ref(s0, &k, flag, &x, &y, &m0, &m1)
+    });
+    check_value("the twin", twin, f64::from(value), 1e-12);
+    check_value("p028_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
+    check_value("p028_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
+    check_gradient("p028_grad, m1", &grad.0.flat(), &reference[25..34], 1e-9);
+    check_gradient("p028_grad, y", &grad.1.flat(), &reference[13..16], 1e-9);
+    check_gradient("p028_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-9);
+    check_gradient("p028_vjp, k", &vjp.1.flat(), &reference[1..10], 1e-9);
+    check_gradient("p028_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
+    check_gradient("p028_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
+    check_gradient("p028_vjp, m0", &vjp.4.flat(), &reference[16..25], 1e-9);
+    check_gradient("p028_vjp, m1", &vjp.5.flat(), &reference[25..34], 1e-9);
+}
+
+// ---- program p029 (known bug patterns: counter-call)
+
+#[gradient]
+fn p029<const N: usize>(m1: &SMatrix<f64, N, 2>, s0: f64, s1: f64, flag: bool, x: &SVector<f64, N>, y: &SVector<f64, 2>, m0: &RowSVector<f64, 2>) -> f64 {
+    for i in 0..2 {
+        let t0 = x * x.transpose();
+        for j in 0..2 {
+            let mut t0 = x / (m1[(j, 1)].powi(2).tanh() - 1.5).abs();
+            if (m1[(1, 0)].tanh() + 1.5).abs() > 0.08 {
+                let mut t1 = m0.transpose();
+                let t2 = m0 + m0.component_mul(m0);
+            } else if !flag {
+                let t3 = -(x * t0.transpose() + t0 * x.transpose());
+                t0 = *x;
+                let mut t4 = t3.transpose();
+            } else {
+                t0 += x;
+                t0 *= matgrad::softplus(-1.74_f64) * 0.135;
+            }
+            let mut t0 = *x;
+        }
+    }
+    let mut t5: RowSVector<f64, 2> = *m0;
+    let t6 = x.map(|v| 1.55_f64) - x.map(|v| 0.12_f64);
+    let mut t7 = 0.92_f64;
+    if 1.43_f64 >= -0.42 {
+        t5 = t5.component_div(&t5.map(|v| matgrad::sigmoid(v))).component_mul(&t5);
+    } else if flag {
+        t7 = (m0.transpose() * y.transpose()).transpose().kronecker(y).sum() * 0.124;
+    } else {
+        t7 -= (-y.transpose()).kronecker(&-t5.transpose()).sum() * 0.0666;
+        for i in 0..2 {
+            t7 += matgrad::softplus((i as f64) + 0.15).ln();
+            let t8 = t6.map(f64::tanh).map(|v| v.exp()).norm() * 0.21;
+            t7 -= 0.94;
+            for j in 0..2 {
+                t5 = t5.map(|v| 1.81_f64).map(f64::sin);
+            }
+        }
+    }
+    return t7 * 0.12 + t6.sum() * 0.198 - t5[(0, 1)];
+}
+
+fn p029_ref<T: RealField + Copy, const N: usize>(m1: &SMatrix<T, N, 2>, s0: T, s1: T, flag: bool, x: &SVector<T, N>, y: &SVector<T, 2>, m0: &RowSVector<T, 2>) -> T {
+    for i in 0..2 {
+        let t0 = x * x.transpose();
+        for j in 0..2 {
+            let mut t0 = x / (m1[(j, 1)].powi(2).tanh() - lit::<T>(1.5)).abs();
+            if (m1[(1, 0)].tanh() + lit::<T>(1.5)).abs() > lit::<T>(0.08) {
+                let mut t1 = m0.transpose();
+                let t2 = m0 + m0.component_mul(m0);
+            } else if !flag {
+                let t3 = -(x * t0.transpose() + t0 * x.transpose());
+                t0 = *x;
+                let mut t4 = t3.transpose();
+            } else {
+                t0 += x;
+                t0 *= matgrad::softplus(lit::<T>(-1.74)) * lit::<T>(0.135);
+            }
+            let mut t0 = *x;
+        }
+    }
+    let mut t5: RowSVector<T, 2> = *m0;
+    let t6 = x.map(|v| lit::<T>(1.55)) - x.map(|v| lit::<T>(0.12));
+    let mut t7 = lit::<T>(0.92);
+    if lit::<T>(1.43) >= lit::<T>(-0.42) {
+        t5 = t5.component_div(&t5.map(|v| matgrad::sigmoid(v))).component_mul(&t5);
+    } else if flag {
+        t7 = (m0.transpose() * y.transpose()).transpose().kronecker(y).sum() * lit::<T>(0.124);
+    } else {
+        t7 -= (-y.transpose()).kronecker(&-t5.transpose()).sum() * lit::<T>(0.0666);
+        for i in 0..2 {
+            t7 += matgrad::softplus(lit::<T>(i as f64) + lit::<T>(0.15)).ln();
+            let t8 = t6.map(|v| v.tanh()).map(|v| v.exp()).norm() * lit::<T>(0.21);
+            t7 -= lit::<T>(0.94);
+            for j in 0..2 {
+                t5 = t5.map(|v| lit::<T>(1.81)).map(|v| v.sin());
+            }
+        }
+    }
+    return t7 * lit::<T>(0.12) + t6.sum() * lit::<T>(0.198) - t5[(0, 1)];
+}
+
+#[test]
+fn p029_against_duals() {
+    let mut rng = Rng(0xec48ca036b70508c);
+    let m1: SMatrix<f64, 3, 2> = rng.matrix();
+    let s0: f64 = rng.scalar();
+    let s1: f64 = rng.scalar();
+    let flag: bool = rng.flag();
+    let x: SVector<f64, 3> = rng.matrix();
+    let y: SVector<f64, 2> = rng.matrix();
+    let m0: RowSVector<f64, 2> = rng.matrix();
+    let value = p029(&m1, s0, s1, flag, &x, &y, &m0);
+    let (grad_value, grad) = p029_grad(&m1, s0, s1, flag, &x, &y, &m0);
+    let (vjp_value, vjp) = p029_vjp(&m1, s0, s1, flag, &x, &y, &m0, 1.0);
+    let point = [m1.flat(), s0.flat(), s1.flat(), x.flat(), y.flat(), m0.flat()].concat();
+    let (twin, reference) = dual_gradient(&point, |r| {
+        let m1 = r.matrix::<3, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<1, 2>();
+        p029_ref(&m1, s0, s1, flag, &x, &y, &m0)
+    });
+    check_value("the twin", twin, f64::from(value), 1e-12);
+    check_value("p029_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
+    check_value("p029_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
+    check_gradient("p029_grad, m1", &grad.0.flat(), &reference[0..6], 1e-9);
+    check_gradient("p029_grad, s0", &grad.1.flat(), &reference[6..7], 1e-9);
+    check_gradient("p029_grad, s1", &grad.2.flat(), &reference[7..8], 1e-9);
+    check_gradient("p029_grad, x", &grad.3.flat(), &reference[8..11], 1e-9);
+    check_gradient("p029_grad, y", &grad.4.flat(), &reference[11..13], 1e-9);
+    check_gradient("p029_grad, m0", &grad.5.flat(), &reference[13..15], 1e-9);
+    check_gradient("p029_vjp, m1", &vjp.0.flat(), &reference[0..6], 1e-9);
+    check_gradient("p029_vjp, s0", &vjp.1.flat(), &reference[6..7], 1e-9);
+    check_gradient("p029_vjp, s1", &vjp.2.flat(), &reference[7..8], 1e-9);
+    check_gradient("p029_vjp, x", &vjp.3.flat(), &reference[8..11], 1e-9);
+    check_gradient("p029_vjp, y", &vjp.4.flat(), &reference[11..13], 1e-9);
+    check_gradient("p029_vjp, m0", &vjp.5.flat(), &reference[13..15], 1e-9);
 }
 
 // ---- program p030
@@ -7309,7 +8145,6 @@ fn p067_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, fl
 }
 
 #[test]
-#[ignore = "known bug: a branch that only reads a variable the other branch assigns passes no gradient through it"]
 fn p067_against_duals() {
     let mut rng = Rng(0x6884db8c507e2792);
     let x: SVector<f64, 2> = rng.matrix();
@@ -9222,6 +10057,156 @@ fn p082_against_duals() {
     check_gradient("p082_vjp, m0", &vjp.3.flat(), &reference[7..16], 1e-9);
 }
 
+// ---- program p083 (known bug patterns: counter-call)
+
+#[gradient]
+fn p083(m0: &SMatrix<f64, 3, 2>, s0: f64, n: i32, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = s0;
+    for i in 0..2 {
+        let t0 = -y;
+        let t1: SVector<f64, 2> = t0;
+    }
+    let t2 = 0.05 * y.map(|v| -0.9_f64);
+    let t2: f64 = t0 + x[(2, 0)];
+    let mut t3: SMatrix<f64, 2, 3> = m0.transpose();
+    if t0 >= (n as f64) {
+        if flag {
+            t3 -= -(y * y.transpose()) * (y * y.transpose() * t3);
+        } else if !(-0.8_f64 > 0.16) {
+            for i in 0..2 {
+                let mut t2 = y.dot(y);
+                let t0 = y * y.transpose();
+                t2 = x[i];
+                let t4 = x.component_div(&x.map(|v| v * v + 1.12)) + x;
+            }
+            t3 = y * x.transpose();
+        } else {
+            t3 -= (t3 * 0.198).component_div(&m0.transpose().component_div(&(t3 * 0.099).map(|v| v * v + 1.3)).map(|v| matgrad::sigmoid(v)));
+        }
+        let t5 = (y * y.transpose()).map(f64::tanh);
+    } else {
+        t3 += m0.transpose();
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            for l in 0..2 {
+                t3 -= (m0.transpose() + m0.transpose()) * t2;
+                let mut t0: f64 = t0;
+            }
+        }
+        if matgrad::softplus(-0.5_f64) <= 0.06 && flag {
+            if s0 >= matgrad::softplus((n as f64)).powf(t2 * 0.186) && flag {
+                t3 += m0.transpose() - m0.transpose() / matgrad::sigmoid((i as f64)) * 0.118;
+                let mut t6 = *x;
+                t6 = x + x + t6;
+            } else if flag {
+                t3 -= m0.transpose();
+            } else if matgrad::softplus(x[0]) < y.kronecker(x).norm_squared() * 0.165 {
+                t3 += m0.transpose();
+            }
+            t3 += (y * x.transpose()).component_div(&m0.transpose().map(|v| v.exp()));
+            t3 -= m0.transpose().map(|v| t2);
+        } else {
+            t3 -= m0.transpose();
+            let mut t7: RowSVector<f64, 2> = y.transpose() * (y * y.transpose()) / (s0 + t0).exp() * 0.067;
+            t7 = t7;
+        }
+        let mut t8 = *x;
+        let mut t9 = y.transpose()[0] - t2;
+    }
+    t3[(1, 2)] * 0.0164 + t2 - t0 + (y * y.transpose() + y * y.transpose()).trace()
+}
+
+fn p083_ref<T: RealField + Copy>(m0: &SMatrix<T, 3, 2>, s0: T, n: i32, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
+    let t0 = s0;
+    for i in 0..2 {
+        let t0 = -y;
+        let t1: SVector<T, 2> = t0;
+    }
+    let t2 = y.map(|v| lit::<T>(-0.9)) * lit::<T>(0.05);
+    let t2: T = t0 + x[(2, 0)];
+    let mut t3: SMatrix<T, 2, 3> = m0.transpose();
+    if t0 >= lit::<T>(n as f64) {
+        if flag {
+            t3 -= -(y * y.transpose()) * (y * y.transpose() * t3);
+        } else if !(lit::<T>(-0.8) > lit::<T>(0.16)) {
+            for i in 0..2 {
+                let mut t2 = y.dot(y);
+                let t0 = y * y.transpose();
+                t2 = x[i];
+                let t4 = x.component_div(&x.map(|v| v * v + lit::<T>(1.12))) + x;
+            }
+            t3 = y * x.transpose();
+        } else {
+            t3 -= (t3 * lit::<T>(0.198)).component_div(&m0.transpose().component_div(&(t3 * lit::<T>(0.099)).map(|v| v * v + lit::<T>(1.3))).map(|v| matgrad::sigmoid(v)));
+        }
+        let t5 = (y * y.transpose()).map(|v| v.tanh());
+    } else {
+        t3 += m0.transpose();
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            for l in 0..2 {
+                t3 -= (m0.transpose() + m0.transpose()) * t2;
+                let mut t0: T = t0;
+            }
+        }
+        if matgrad::softplus(lit::<T>(-0.5)) <= lit::<T>(0.06) && flag {
+            if s0 >= matgrad::softplus(lit::<T>(n as f64)).powf(t2 * lit::<T>(0.186)) && flag {
+                t3 += m0.transpose() - m0.transpose() / matgrad::sigmoid(lit::<T>(i as f64)) * lit::<T>(0.118);
+                let mut t6 = *x;
+                t6 = x + x + t6;
+            } else if flag {
+                t3 -= m0.transpose();
+            } else if matgrad::softplus(x[0]) < y.kronecker(x).norm_squared() * lit::<T>(0.165) {
+                t3 += m0.transpose();
+            }
+            t3 += (y * x.transpose()).component_div(&m0.transpose().map(|v| v.exp()));
+            t3 -= m0.transpose().map(|v| t2);
+        } else {
+            t3 -= m0.transpose();
+            let mut t7: RowSVector<T, 2> = y.transpose() * (y * y.transpose()) / (s0 + t0).exp() * lit::<T>(0.067);
+            t7 = t7;
+        }
+        let mut t8 = *x;
+        let mut t9 = y.transpose()[0] - t2;
+    }
+    t3[(1, 2)] * lit::<T>(0.0164) + t2 - t0 + (y * y.transpose() + y * y.transpose()).trace()
+}
+
+#[test]
+fn p083_against_duals() {
+    let mut rng = Rng(0x4bfc772445266422);
+    let m0: SMatrix<f64, 3, 2> = rng.matrix();
+    let s0: f64 = rng.scalar();
+    let n: i32 = rng.int();
+    let flag: bool = rng.flag();
+    let x: SVector<f64, 3> = rng.matrix();
+    let y: SVector<f64, 2> = rng.matrix();
+    let value = p083(&m0, s0, n, flag, &x, &y);
+    let (grad_value, grad) = p083_grad(&m0, s0, n, flag, &x, &y);
+    let (vjp_value, vjp) = p083_vjp(&m0, s0, n, flag, &x, &y, 1.0);
+    let point = [m0.flat(), s0.flat(), x.flat(), y.flat()].concat();
+    let (twin, reference) = dual_gradient(&point, |r| {
+        let m0 = r.matrix::<3, 2>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p083_ref(&m0, s0, n, flag, &x, &y)
+    });
+    check_value("the twin", twin, f64::from(value), 1e-12);
+    check_value("p083_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
+    check_value("p083_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
+    check_gradient("p083_grad, m0", &grad.0.flat(), &reference[0..6], 1e-9);
+    check_gradient("p083_grad, s0", &grad.1.flat(), &reference[6..7], 1e-9);
+    check_gradient("p083_grad, x", &grad.2.flat(), &reference[7..10], 1e-9);
+    check_gradient("p083_grad, y", &grad.3.flat(), &reference[10..12], 1e-9);
+    check_gradient("p083_vjp, m0", &vjp.0.flat(), &reference[0..6], 1e-9);
+    check_gradient("p083_vjp, s0", &vjp.1.flat(), &reference[6..7], 1e-9);
+    check_gradient("p083_vjp, x", &vjp.2.flat(), &reference[7..10], 1e-9);
+    check_gradient("p083_vjp, y", &vjp.3.flat(), &reference[10..12], 1e-9);
+}
+
 // ---- program p084
 
 #[gradient]
@@ -9688,6 +10673,110 @@ fn p087_against_duals() {
     check_gradient("p087_vjp, m1", &vjp.3.flat(), &reference[11..15], 1e-3);
     check_gradient("p087_vjp, s0", &vjp.4.flat(), &reference[15..16], 1e-3);
     check_gradient("p087_vjp, s1", &vjp.5.flat(), &reference[16..17], 1e-3);
+}
+
+// ---- program p088 (known bug patterns: counter-call)
+
+#[gradient]
+fn p088(x: &SVector<f32, 2>, y: &SVector<f32, 3>, s0: f32, s1: f32, k: &SMatrix<f32, 2, 2>) -> f32 {
+    for i in 0..2 {
+        let mut t0: SMatrix<f32, 3, 2> = -(y * x.transpose());
+        t0 *= k.kronecker(y).norm_squared() * 0.00516;
+        t0 += t0;
+    }
+    let mut t1 = y * x.transpose() * ((k - k.transpose()) * 0.124);
+    t1 += t1.map(|v| -(-1.82_f32));
+    for i in 0..2 {
+        if ({
+            t1[(1, i)]
+        }) <= 0.22 {
+            t1 = t1.component_mul(&((t1 + t1) * 0.13)).map(f32::sin);
+        } else {
+            t1 = ((t1 - t1.component_div(&(t1 * 0.13).map(|v| v.exp())) * 0.159) * 0.206).map(f32::tanh);
+        }
+        if matgrad::sigmoid((i as f32)).ln() > 0.2 {
+            t1 = (y * x.transpose().map(|v| -1.75_f32 - -0.36)).map(f32::sin);
+        } else if -1.99_f32 > 0.03 {
+            t1 = t1.map(f32::tanh);
+            let t1 = -t1 * ((-1.46 - t1[(i, 0)]) * 0.188);
+            let t2: f32 = s1;
+        }
+    }
+    let mut t1 = if -1.25 * x[1] < 0.26 {
+        t1 = t1.map(|v| v);
+        y.transpose()
+    } else {
+        y.transpose()
+    };
+    t1.sum()
+}
+
+fn p088_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, s1: T, k: &SMatrix<T, 2, 2>) -> T {
+    for i in 0..2 {
+        let mut t0: SMatrix<T, 3, 2> = -(y * x.transpose());
+        t0 *= k.kronecker(y).norm_squared() * lit::<T>(0.00516);
+        t0 += t0;
+    }
+    let mut t1 = y * x.transpose() * ((k - k.transpose()) * lit::<T>(0.124));
+    t1 += t1.map(|v| -lit::<T>(-1.82));
+    for i in 0..2 {
+        if ({
+            t1[(1, i)]
+        }) <= lit::<T>(0.22) {
+            t1 = t1.component_mul(&((t1 + t1) * lit::<T>(0.13))).map(|v| v.sin());
+        } else {
+            t1 = ((t1 - t1.component_div(&(t1 * lit::<T>(0.13)).map(|v| v.exp())) * lit::<T>(0.159)) * lit::<T>(0.206)).map(|v| v.tanh());
+        }
+        if matgrad::sigmoid(lit::<T>(i as f64)).ln() > lit::<T>(0.2) {
+            t1 = (y * x.transpose().map(|v| lit::<T>(-1.75) - lit::<T>(-0.36))).map(|v| v.sin());
+        } else if lit::<T>(-1.99) > lit::<T>(0.03) {
+            t1 = t1.map(|v| v.tanh());
+            let t1 = -t1 * ((lit::<T>(-1.46) - t1[(i, 0)]) * lit::<T>(0.188));
+            let t2: T = s1;
+        }
+    }
+    let mut t1 = if lit::<T>(-1.25) * x[1] < lit::<T>(0.26) {
+        t1 = t1.map(|v| v);
+        y.transpose()
+    } else {
+        y.transpose()
+    };
+    t1.sum()
+}
+
+#[test]
+fn p088_against_duals() {
+    let mut rng = Rng(0x6311d7c3c19af9d5);
+    let x: SVector<f32, 2> = rng.matrix_f32();
+    let y: SVector<f32, 3> = rng.matrix_f32();
+    let s0: f32 = rng.scalar_f32();
+    let s1: f32 = rng.scalar_f32();
+    let k: SMatrix<f32, 2, 2> = rng.dominant_f32();
+    let value = p088(&x, &y, s0, s1, &k);
+    let (grad_value, grad) = p088_grad(&x, &y, s0, s1, &k);
+    let (vjp_value, vjp) = p088_vjp(&x, &y, s0, s1, &k, 1.0);
+    let point = [x.flat(), y.flat(), s0.flat(), s1.flat(), k.flat()].concat();
+    let (twin, reference) = dual_gradient(&point, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        p088_ref(&x, &y, s0, s1, &k)
+    });
+    check_value("the twin", twin, f64::from(value), 1e-5);
+    check_value("p088_grad's value", f64::from(grad_value), f64::from(value), 1e-5);
+    check_value("p088_vjp's value", f64::from(vjp_value), f64::from(value), 1e-5);
+    check_gradient("p088_grad, x", &grad.0.flat(), &reference[0..2], 1e-3);
+    check_gradient("p088_grad, y", &grad.1.flat(), &reference[2..5], 1e-3);
+    check_gradient("p088_grad, s0", &grad.2.flat(), &reference[5..6], 1e-3);
+    check_gradient("p088_grad, s1", &grad.3.flat(), &reference[6..7], 1e-3);
+    check_gradient("p088_grad, k", &grad.4.flat(), &reference[7..11], 1e-3);
+    check_gradient("p088_vjp, x", &vjp.0.flat(), &reference[0..2], 1e-3);
+    check_gradient("p088_vjp, y", &vjp.1.flat(), &reference[2..5], 1e-3);
+    check_gradient("p088_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-3);
+    check_gradient("p088_vjp, s1", &vjp.3.flat(), &reference[6..7], 1e-3);
+    check_gradient("p088_vjp, k", &vjp.4.flat(), &reference[7..11], 1e-3);
 }
 
 // ---- program p089
@@ -12860,6 +13949,132 @@ fn p112_against_duals() {
     check_gradient("p112_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
     check_gradient("p112_vjp, s1", &vjp.5.flat(), &reference[19..20], 1e-9);
     check_gradient("p112_vjp, k", &vjp.6.flat(), &reference[20..29], 1e-9);
+}
+
+// ---- program p113 (known bug patterns: counter-call)
+
+#[gradient]
+fn p113(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>, m1: &Matrix3<f64>, s0: f64) -> f64 {
+    let mut t0 = (m1.transpose() + m1) * m0.map(|v| matgrad::sigmoid(v)).norm();
+    let t1 = *m1;
+    let t2 = (t1 + m1.transpose()).map(|v| 0.63_f64);
+    let t3 = t0.transpose();
+    let mut t4 = -1.62_f64;
+    let t5 = t0.component_mul(m1) * x[(1, 0)].exp().powf(t4 * 0.229) * 0.197;
+    for i in 0..3 {
+        for j in 0..3 {
+            t4 = matgrad::sigmoid(-(m0[(0, i)] / (t5[(i, 2)].cos() + 2.0)));
+            t0 += m1 * m1;
+            let t6 = x.transpose();
+        }
+        if !(!(0.37 < (i as f64))) {
+            let t7 = y.transpose().component_mul(&y.transpose());
+            t4 = (i as f64).tanh();
+            let t8: RowSVector<f64, 3> = t7;
+        } else if t4.exp() * 0.196 + t4 > 0.33 {
+            t0 -= t5.transpose();
+        } else if t4 > -0.16 && s0 < t1[(1, i)] {
+            t4 = (m1 * t1 * 0.165).map(|v| v.exp()).norm().ln_1p().tanh();
+            t0 -= t1.transpose();
+            t4 = s0.sin();
+        } else {
+            t4 = t4.sin();
+            let t9 = t4;
+            let t2 = m0.transpose() - x;
+        }
+    }
+    let mut t10 = t4;
+    t10 -= -(-t4);
+    t10 = (-x.transpose())[0];
+    let t11 = -x.transpose() * t1.map(|v| t4) * 0.204;
+    let t12 = t1.norm_squared() * 0.11;
+    let mut t13 = t0;
+    return t13.trace() * 0.00906 + t12 + t11.norm_squared() + t10 + (if !(-1.38_f64 <= 0.17) {
+        let t5 = *x;
+        t4
+    } else {
+        let t14 = t1.transpose();
+        -1.75
+    });
+}
+
+fn p113_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T) -> T {
+    let mut t0 = (m1.transpose() + m1) * m0.map(|v| matgrad::sigmoid(v)).norm();
+    let t1 = *m1;
+    let t2 = (t1 + m1.transpose()).map(|v| lit::<T>(0.63));
+    let t3 = t0.transpose();
+    let mut t4 = lit::<T>(-1.62);
+    let t5 = t0.component_mul(m1) * x[(1, 0)].exp().powf(t4 * lit::<T>(0.229)) * lit::<T>(0.197);
+    for i in 0..3 {
+        for j in 0..3 {
+            t4 = matgrad::sigmoid(-(m0[(0, i)] / (t5[(i, 2)].cos() + lit::<T>(2.0))));
+            t0 += m1 * m1;
+            let t6 = x.transpose();
+        }
+        if !(!(lit::<T>(0.37) < lit::<T>(i as f64))) {
+            let t7 = y.transpose().component_mul(&y.transpose());
+            t4 = lit::<T>(i as f64).tanh();
+            let t8: RowSVector<T, 3> = t7;
+        } else if t4.exp() * lit::<T>(0.196) + t4 > lit::<T>(0.33) {
+            t0 -= t5.transpose();
+        } else if t4 > lit::<T>(-0.16) && s0 < t1[(1, i)] {
+            t4 = (m1 * t1 * lit::<T>(0.165)).map(|v| v.exp()).norm().ln_1p().tanh();
+            t0 -= t1.transpose();
+            t4 = s0.sin();
+        } else {
+            t4 = t4.sin();
+            let t9 = t4;
+            let t2 = m0.transpose() - x;
+        }
+    }
+    let mut t10 = t4;
+    t10 -= -(-t4);
+    t10 = (-x.transpose())[0];
+    let t11 = -x.transpose() * t1.map(|v| t4) * lit::<T>(0.204);
+    let t12 = t1.norm_squared() * lit::<T>(0.11);
+    let mut t13 = t0;
+    return t13.trace() * lit::<T>(0.00906) + t12 + t11.norm_squared() + t10 + (if !(lit::<T>(-1.38) <= lit::<T>(0.17)) {
+        let t5 = *x;
+        t4
+    } else {
+        let t14 = t1.transpose();
+        lit::<T>(-1.75)
+    });
+}
+
+#[test]
+fn p113_against_duals() {
+    let mut rng = Rng(0xd67cbae12fe09ba8);
+    let x: SVector<f64, 3> = rng.matrix();
+    let y: SVector<f64, 3> = rng.matrix();
+    let m0: RowSVector<f64, 3> = rng.matrix();
+    let m1: Matrix3<f64> = rng.matrix();
+    let s0: f64 = rng.scalar();
+    let value = p113(&x, &y, &m0, &m1, s0);
+    let (grad_value, grad) = p113_grad(&x, &y, &m0, &m1, s0);
+    let (vjp_value, vjp) = p113_vjp(&x, &y, &m0, &m1, s0, 1.0);
+    let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat()].concat();
+    let (twin, reference) = dual_gradient(&point, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<1, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        p113_ref(&x, &y, &m0, &m1, s0)
+    });
+    check_value("the twin", twin, f64::from(value), 1e-12);
+    check_value("p113_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
+    check_value("p113_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
+    check_gradient("p113_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p113_grad, y", &grad.1.flat(), &reference[3..6], 1e-9);
+    check_gradient("p113_grad, m0", &grad.2.flat(), &reference[6..9], 1e-9);
+    check_gradient("p113_grad, m1", &grad.3.flat(), &reference[9..18], 1e-9);
+    check_gradient("p113_grad, s0", &grad.4.flat(), &reference[18..19], 1e-9);
+    check_gradient("p113_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p113_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
+    check_gradient("p113_vjp, m0", &vjp.2.flat(), &reference[6..9], 1e-9);
+    check_gradient("p113_vjp, m1", &vjp.3.flat(), &reference[9..18], 1e-9);
+    check_gradient("p113_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
 }
 
 // ---- program p114

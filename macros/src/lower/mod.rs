@@ -521,7 +521,9 @@ impl Lowerer<'_> {
                 if self.reports_misspelling(e) {
                     return None;
                 }
-                self.push(Op::Const(e.to_token_stream()), Vec::new(), e)
+                // Loop counters do not exist in the unrolled code: their values are written in.
+                let tokens = self.with_counters(e.to_token_stream());
+                self.push(Op::Const(tokens), Vec::new(), e)
             }
             Expr::MethodCall(m) => self.method(e, m),
             Expr::Call(c) => self.call(e, c),
@@ -630,6 +632,43 @@ impl Lowerer<'_> {
             // Not a parameter or local: a `const` item of the enclosing module.
             None => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
         }
+    }
+
+    /// `tokens` with every loop counter in scope replaced by its value in this iteration:
+    /// `(i as f64).sin()` in iteration 2 is `((2) as f64).sin()`. Names after `.` or `::`
+    /// (methods, fields, path segments) are not variables and stay.
+    fn with_counters(&self, tokens: TokenStream) -> TokenStream {
+        use proc_macro2::{Group, Literal, TokenTree};
+        let mut out = Vec::new();
+        let mut after_path = false;
+        for tree in tokens {
+            let next = match &tree {
+                TokenTree::Group(g) => {
+                    let mut group = Group::new(g.delimiter(), self.with_counters(g.stream()));
+                    group.set_span(g.span());
+                    TokenTree::Group(group)
+                }
+                TokenTree::Ident(ident) if !after_path => {
+                    let known = self
+                        .scope
+                        .get(&ident.to_string())
+                        .or_else(|| self.outer.and_then(|o| o.get(&ident.to_string())));
+                    match known {
+                        Some(Binding::Known(v)) => {
+                            let mut literal = Literal::i64_unsuffixed(*v);
+                            literal.set_span(ident.span());
+                            let stream: TokenStream = TokenTree::Literal(literal).into();
+                            TokenTree::Group(Group::new(proc_macro2::Delimiter::Parenthesis, stream))
+                        }
+                        _ => tree.clone(),
+                    }
+                }
+                other => other.clone(),
+            };
+            after_path = matches!(&tree, TokenTree::Punct(p) if p.as_char() == '.' || p.as_char() == ':');
+            out.push(next);
+        }
+        out.into_iter().collect()
     }
 
     /// Reports a name in `e` that is not a parameter or local but is spelt almost like one: a

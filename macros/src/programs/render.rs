@@ -16,14 +16,11 @@ const SAMPLE_SIZE: usize = 120;
 
 /// Programs of the sample that the current macro gets wrong: their tests are ignored with the
 /// reason, so that they run again (`--include-ignored`) as soon as the bug is fixed.
-const KNOWN: &[(usize, &str)] = &[(
-    67,
-    "a branch that only reads a variable the other branch assigns passes no gradient through it",
-)];
+const KNOWN: &[(usize, &str)] = &[];
 
 /// Programs of the sample whose generated code does not compile (which would break the whole
 /// file): left out of it.
-const EXCLUDED: &[usize] = &[6, 13, 28, 29, 83, 88, 113];
+const EXCLUDED: &[usize] = &[];
 
 /// The tolerances (relative to max(1, |reference|)) of the value and the gradient: `f64`
 /// programs agree with the reference to rounding; `f32` programs carry `f32` rounding through
