@@ -552,3 +552,22 @@ fn index_arithmetic_strided() {
     });
     assert_close(&grad, &expected, 1e-12);
 }
+
+/// A function of the loop counter alone is a constant of each iteration.
+#[gradient]
+fn counter_weights(x: &SVector<f64, 3>) -> f64 {
+    let mut s = 0.0;
+    for i in 0..3 {
+        s += x[i] * (i as f64 + 0.5).sin() + (i as f64 + 1.0).ln();
+    }
+    s
+}
+
+#[test]
+fn calls_of_loop_counters_are_constants_of_each_iteration() {
+    let x = SVector::<f64, 3>::new(0.3, -0.2, 0.9);
+    let (value, grad) = counter_weights_grad(&x);
+    common::assert_same_value(value, counter_weights(&x), "counter_weights_grad");
+    let expected = SVector::<f64, 3>::from_fn(|i, _| (i as f64 + 0.5).sin());
+    assert_close(&grad, &expected, 1e-15);
+}
