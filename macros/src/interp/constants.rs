@@ -95,6 +95,8 @@ impl Constants {
                 };
                 let name = path.path.segments.last().map(|s| s.ident.to_string());
                 match (name.as_deref(), args.as_slice()) {
+                    // nalgebra's `convert::<f64, T>(x)`: the number itself, in the scalar type.
+                    (Some("convert"), [x]) => self.float_expr(x),
                     (Some("sigmoid"), [x]) => Ok(super::Num::sigmoid(self.float_expr(x)?)),
                     (Some("softplus"), [x]) => Ok(super::Num::softplus(self.float_expr(x)?)),
                     // `f64::powi(x, n)`, `f64::max(a, b)`, `f64::sin(x)`: methods called as paths.

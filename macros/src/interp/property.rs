@@ -426,6 +426,23 @@ mod tests {
     }
 
     #[test]
+    fn deep_generated_programs_agree_with_dual_numbers() {
+        // The deep programs of `crate::programs` (5–25 statements, branches assigning outer
+        // variables, loops, closures, calls, every operation), not the ones the sample compiles.
+        let mut tally = Tally::default();
+        for index in 0..400 {
+            let (callees, (attr, src)) = crate::programs::sources(0x5eed_d00d, index);
+            let helpers: Vec<(&str, &str)> = callees
+                .iter()
+                .map(|(a, s)| (a.as_str(), s.as_str()))
+                .collect();
+            let mut draw = Draw(index as u64);
+            tally.add(&attr, &src, check_with(&helpers, &attr, &src, &mut draw));
+        }
+        tally.assert_clean(380);
+    }
+
+    #[test]
     fn a_wrong_rule_is_caught() {
         // The planned gradient of a product is checked entry by entry: transposing one factor
         // of a non-symmetric product changes the gradient, and `compare` must see it.

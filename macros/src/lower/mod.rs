@@ -658,14 +658,18 @@ impl Lowerer<'_> {
                             let mut literal = Literal::i64_unsuffixed(*v);
                             literal.set_span(ident.span());
                             let stream: TokenStream = TokenTree::Literal(literal).into();
-                            TokenTree::Group(Group::new(proc_macro2::Delimiter::Parenthesis, stream))
+                            TokenTree::Group(Group::new(
+                                proc_macro2::Delimiter::Parenthesis,
+                                stream,
+                            ))
                         }
                         _ => tree.clone(),
                     }
                 }
                 other => other.clone(),
             };
-            after_path = matches!(&tree, TokenTree::Punct(p) if p.as_char() == '.' || p.as_char() == ':');
+            after_path =
+                matches!(&tree, TokenTree::Punct(p) if p.as_char() == '.' || p.as_char() == ':');
             out.push(next);
         }
         out.into_iter().collect()

@@ -259,3 +259,20 @@ impl Rng {
         items[self.below(items.len())]
     }
 }
+
+/// Program `index` of `seed` as source text, as the macro's own property tests read it: the
+/// functions it calls, then itself, each as `(attribute arguments, fn source)`.
+pub(crate) fn sources(seed: u64, index: usize) -> (Vec<(String, String)>, (String, String)) {
+    let p = draw::program(seed, index);
+    let split = |f: &Function| {
+        let text = print::Printer::user(f.float).function(f);
+        let (attr_line, rest) = text.split_once('\n').unwrap_or(("", text.as_str()));
+        let attr = attr_line
+            .strip_prefix("#[gradient(")
+            .and_then(|a| a.strip_suffix(")]"))
+            .unwrap_or("")
+            .to_string();
+        (attr, rest.to_string())
+    };
+    (p.callees.iter().map(split).collect(), split(&p.main))
+}
