@@ -232,7 +232,7 @@ fn failures_are_errors_that_say_what_failed() {
         error.contains("singular") && error.contains("unwrap"),
         "{error}"
     );
-    let unknown = "fn f(x: f64) -> f64 { x * convert(0.5) }";
+    let unknown = "fn f(x: f64) -> f64 { x * table_entry(0.5) }";
     let error = run(&program(unknown), &[Value::Scalar(1.0)], &Env::default()).expect_err("opaque");
     assert!(error.contains("cannot evaluate"), "{error}");
     let missing = "fn f(x: f64, n: i32) -> f64 { x.powi(n) }";
