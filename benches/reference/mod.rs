@@ -150,14 +150,32 @@ impl<A: Params, B: Params, C: Params, D: Params> Params for (A, B, C, D) {
     const LEN: usize = A::LEN + B::LEN + C::LEN + D::LEN;
     type Dual = (A::Dual, B::Dual, C::Dual, D::Dual);
 
+    // By index ranges, not through a nested pair: that would copy all four matrices per entry,
+    // which at the scaling benchmark's sizes costs more than everything else together.
     fn get(&self, i: usize) -> f64 {
-        ((self.0, self.1), (self.2, self.3)).get(i)
+        let (ab, cd) = (A::LEN + B::LEN, A::LEN + B::LEN + C::LEN);
+        if i < A::LEN {
+            self.0.get(i)
+        } else if i < ab {
+            self.1.get(i - A::LEN)
+        } else if i < cd {
+            self.2.get(i - ab)
+        } else {
+            self.3.get(i - cd)
+        }
     }
 
     fn set(&mut self, i: usize, v: f64) {
-        let mut nested = ((self.0, self.1), (self.2, self.3));
-        nested.set(i, v);
-        *self = (nested.0.0, nested.0.1, nested.1.0, nested.1.1);
+        let (ab, cd) = (A::LEN + B::LEN, A::LEN + B::LEN + C::LEN);
+        if i < A::LEN {
+            self.0.set(i, v);
+        } else if i < ab {
+            self.1.set(i - A::LEN, v);
+        } else if i < cd {
+            self.2.set(i - ab, v);
+        } else {
+            self.3.set(i - cd, v);
+        }
     }
 
     fn to_dual(&self) -> Self::Dual {
@@ -816,6 +834,10 @@ pub type Mlp2GradOf<const I: usize, const H: usize, const O: usize> = (
     SVector<f64, O>,
 );
 
+/// The largest outer product (in entries) that [`mlp2_hand`] forms with `ger`; between 512
+/// entries (where `ger` wins) and 16384 (where it loses) nothing was measured.
+const OUTER_BY_GER_MAX: usize = 1024;
+
 /// Backpropagation: o = W₂h + b₂ − y, ∇b₂ = o, ∇W₂ = ohᵀ, ∇b₁ = (W₂ᵀo)∘(1 − h²), ∇W₁ = ∇b₁xᵀ
 /// (generic over the sizes, so the scaling benchmark times the same code at larger ones).
 #[must_use]
@@ -827,14 +849,23 @@ pub fn mlp2_hand<const I: usize, const H: usize, const O: usize>(
     x: &SVector<f64, I>,
     y: &SVector<f64, O>,
 ) -> (f64, Mlp2GradOf<I, H, O>) {
-    // nalgebra's operators beat `gemv`/`ger` here (measured: `gemv` with β = 1 into a copy of b₁
-    // was ~40% slower than `w₁·x + b₁`, and `ger` into zeros ~10% slower than `∇b₁·xᵀ`), so the
-    // expert writes the plain forms, with `tr_mul` for W₂ᵀo and the tanh′ fused into one pass.
+    // nalgebra's operators beat `gemv` here (measured at 32×16: `gemv` with β = 1 into a copy of
+    // b₁ was ~40% slower than `w₁·x + b₁`), so the expert writes the plain forms, with `tr_mul`
+    // for W₂ᵀo and tanh′ fused into the same pass.
     let h = (w1 * x + b1).map(f64::tanh);
     let o = w2 * h + b2 - y;
     let g_w2 = o * h.transpose();
     let g_b1 = w2.tr_mul(&o).zip_map(&h, |g, h| g * (1.0 - h * h));
-    let g_w1 = g_b1 * x.transpose();
+    // The outer product ∇b₁xᵀ by `ger` into zeros was ~25% faster than `∇b₁ * xᵀ` at 32×16 and
+    // ~10% slower at 128×128 and 512×512 (measured); the size is known at compile time, so
+    // the branch costs nothing.
+    let g_w1 = if H * I <= OUTER_BY_GER_MAX {
+        let mut g = SMatrix::<f64, H, I>::zeros();
+        g.ger(1.0, &g_b1, x, 0.0);
+        g
+    } else {
+        g_b1 * x.transpose()
+    };
     (0.5 * o.norm_squared(), (g_w1, g_b1, g_w2, o))
 }
 
@@ -1048,7 +1079,7 @@ fn relative_error<P: Params>(a: &P, b: &P) -> f64 {
 }
 
 /// Asserts that a method's value and gradient match the hand-written ones.
-fn assert_close<P: Params>(
+pub fn assert_close<P: Params>(
     loss: &str,
     method: &str,
     (value, grad): &(f64, P),
