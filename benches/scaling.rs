@@ -187,14 +187,19 @@ trait Family: Send + Sync {
     fn size(&self) -> String;
     /// The `#[gradient]` function itself, value only.
     fn primal(&self) -> f64;
+    /// The macro's `{name}_grad`.
     fn generated(&self) -> (f64, Self::Wrt);
+    /// The reference module's hand-written gradient.
     fn expert(&self) -> (f64, Self::Wrt);
+    /// The closed form spelled with nalgebra's operators.
     fn operator(&self) -> (f64, Self::Wrt);
 }
 
 /// What the driver needs of a case, whatever its types.
 trait Case: Send + Sync {
+    /// The loss's name and sizes.
     fn label(&self) -> String;
+    /// The number of differentiated scalars.
     fn inputs(&self) -> usize;
     /// Asserts that the primal value and the generated and operator gradients match the
     /// expert's.
