@@ -3,7 +3,9 @@
 //!
 //! - the primal, with `#[gradient(wrt(…))]` on it, so the macro writes `{name}_grad`;
 //! - `{name}_hand`, the closed-form gradient written as an expert would write it in nalgebra
-//!   (intermediates reused, `tr_mul`, `gemv`, `ger`, `gemm`, no needless temporaries);
+//!   (intermediates reused, `tr_mul`, `gemv`, `ger`, `gemm` where they measured faster than the
+//!   operators, one Cholesky factor for the SPD Σ, no needless temporaries); `ols_hand`,
+//!   `mlp2_hand` and `gaussian_nll_hand` are generic over the sizes, for `benches/scaling.rs`;
 //! - `{name}_generic`, the primal over any `RealField`, which [`dual`] runs on `num_dual::Dual64`
 //!   (one forward pass per input direction) and [`finite_differences`] on `f64`.
 //!
@@ -12,8 +14,8 @@
 //! hand-written one before anything is timed.
 //!
 //! This file is a module, not a bench target (Cargo would make a bench of a `benches/*.rs`
-//! file, hence `reference/mod.rs`): `gradients.rs` declares it with `mod reference;` and
-//! `tests/alloc.rs` includes it with `#[path]`.
+//! file, hence `reference/mod.rs`): `gradients.rs` and `scaling.rs` declare it with
+//! `mod reference;` and `tests/alloc.rs` includes it with `#[path]`.
 
 use matgrad::gradient;
 use matgrad::nalgebra::{self as na, RealField, SMatrix, SVector};
