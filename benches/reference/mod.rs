@@ -3,7 +3,9 @@
 //!
 //! - the primal, with `#[gradient(wrt(…))]` on it, so the macro writes `{name}_grad`;
 //! - `{name}_hand`, the closed-form gradient written as an expert would write it in nalgebra
-//!   (intermediates reused, `tr_mul`, `gemv`, `ger`, `gemm`, no needless temporaries);
+//!   (intermediates reused, `tr_mul`, `gemv`, `ger`, `gemm` where they measured faster than the
+//!   operators, one Cholesky factor for the SPD Σ, no needless temporaries); `ols_hand`,
+//!   `mlp2_hand` and `gaussian_nll_hand` are generic over the sizes, for `benches/scaling.rs`;
 //! - `{name}_generic`, the primal over any `RealField`, which [`dual`] runs on `num_dual::Dual64`
 //!   (one forward pass per input direction) and [`finite_differences`] on `f64`.
 //!
@@ -12,8 +14,8 @@
 //! hand-written one before anything is timed.
 //!
 //! This file is a module, not a bench target (Cargo would make a bench of a `benches/*.rs`
-//! file, hence `reference/mod.rs`): `gradients.rs` declares it with `mod reference;` and
-//! `tests/alloc.rs` includes it with `#[path]`.
+//! file, hence `reference/mod.rs`): `gradients.rs` and `scaling.rs` declare it with
+//! `mod reference;` and `tests/alloc.rs` includes it with `#[path]`.
 
 use matgrad::gradient;
 use matgrad::nalgebra::{self as na, RealField, SMatrix, SVector};
@@ -150,14 +152,32 @@ impl<A: Params, B: Params, C: Params, D: Params> Params for (A, B, C, D) {
     const LEN: usize = A::LEN + B::LEN + C::LEN + D::LEN;
     type Dual = (A::Dual, B::Dual, C::Dual, D::Dual);
 
+    // By index ranges, not through a nested pair: that would copy all four matrices per entry,
+    // which at the scaling benchmark's sizes costs more than everything else together.
     fn get(&self, i: usize) -> f64 {
-        ((self.0, self.1), (self.2, self.3)).get(i)
+        let (ab, cd) = (A::LEN + B::LEN, A::LEN + B::LEN + C::LEN);
+        if i < A::LEN {
+            self.0.get(i)
+        } else if i < ab {
+            self.1.get(i - A::LEN)
+        } else if i < cd {
+            self.2.get(i - ab)
+        } else {
+            self.3.get(i - cd)
+        }
     }
 
     fn set(&mut self, i: usize, v: f64) {
-        let mut nested = ((self.0, self.1), (self.2, self.3));
-        nested.set(i, v);
-        *self = (nested.0.0, nested.0.1, nested.1.0, nested.1.1);
+        let (ab, cd) = (A::LEN + B::LEN, A::LEN + B::LEN + C::LEN);
+        if i < A::LEN {
+            self.0.set(i, v);
+        } else if i < ab {
+            self.1.set(i - A::LEN, v);
+        } else if i < cd {
+            self.2.set(i - ab, v);
+        } else {
+            self.3.set(i - cd, v);
+        }
     }
 
     fn to_dual(&self) -> Self::Dual {
@@ -263,16 +283,17 @@ pub fn ols(beta: &SVector<f64, 5>, x: &SMatrix<f64, 20, 5>, y: &SVector<f64, 20>
     r.norm_squared()
 }
 
-/// ∇β = −2Xᵀr with r = y − Xβ.
+/// ∇β = −2Xᵀr with r = y − Xβ: two `gemv`s, the residual formed in place in a copy of y (generic
+/// over the sizes, so the scaling benchmark times the same code at larger ones).
 #[must_use]
-pub fn ols_hand(
-    beta: &SVector<f64, 5>,
-    x: &SMatrix<f64, 20, 5>,
-    y: &SVector<f64, 20>,
-) -> (f64, SVector<f64, 5>) {
+pub fn ols_hand<const N: usize, const P: usize>(
+    beta: &SVector<f64, P>,
+    x: &SMatrix<f64, N, P>,
+    y: &SVector<f64, N>,
+) -> (f64, SVector<f64, P>) {
     let mut r = *y;
     r.gemv(-1.0, x, beta, 1.0);
-    let mut g = SVector::<f64, 5>::zeros();
+    let mut g = SVector::<f64, P>::zeros();
     g.gemv_tr(-2.0, x, &r, 0.0);
     (r.norm_squared(), g)
 }
@@ -432,29 +453,104 @@ pub fn gaussian_nll(mu: &SVector<f64, 6>, sigma: &SMatrix<f64, 6, 6>, x: &SVecto
     0.5 * sigma.determinant().ln() + 0.5 * r.dot(&(inv * r))
 }
 
-/// With one LU of Σ for both the determinant and the inverse, α = Σ⁻¹r and β = Σ⁻ᵀr:
-/// ∇μ = −½(α + β), ∇Σ = ½Σ⁻ᵀ − ½βαᵀ (the unstructured gradient, as the contract asks).
+/// Σ is symmetric positive definite, so the expert factors it by Cholesky, Σ = L·Lᵀ, once:
+/// ½ ln det Σ = Σᵢ ln Lᵢᵢ, w = L⁻¹r, α = Σ⁻¹r = L⁻ᵀw, f = Σᵢ ln Lᵢᵢ + ½‖w‖², ∇μ = −α and
+/// ∇Σ = ½Σ⁻¹ − ½ααᵀ with Σ⁻¹ = L⁻ᵀL⁻¹ (symmetric, so one triangle is computed and mirrored; for
+/// a symmetric Σ this is the unstructured gradient the contract asks for).
+///
+/// Every loop runs down a column, so the inner loops read contiguous memory.
 ///
 /// # Panics
 ///
-/// If Σ is singular.
+/// If Σ is not positive definite.
 #[must_use]
-pub fn gaussian_nll_hand(
-    mu: &SVector<f64, 6>,
-    sigma: &SMatrix<f64, 6, 6>,
-    x: &SVector<f64, 6>,
-) -> (f64, (SVector<f64, 6>, SMatrix<f64, 6, 6>)) {
+pub fn gaussian_nll_hand<const N: usize>(
+    mu: &SVector<f64, N>,
+    sigma: &SMatrix<f64, N, N>,
+    x: &SVector<f64, N>,
+) -> (f64, (SVector<f64, N>, SMatrix<f64, N, N>)) {
+    let l = cholesky_lower(sigma);
+    let li = lower_inverse(&l);
     let r = x - mu;
-    let lu = sigma.lu();
-    let det = lu.determinant();
-    let inv = lu.try_inverse().unwrap();
-    let alpha = inv * r;
-    let beta = inv.tr_mul(&r);
-    let value = 0.5 * det.ln() + 0.5 * r.dot(&alpha);
-    let g_mu = (alpha + beta) * -0.5;
-    let mut g_sigma = inv.transpose();
-    g_sigma.ger(-0.5, &beta, &alpha, 0.5);
-    (value, (g_mu, g_sigma))
+    let w = lower_mul(&li, &r);
+    // α = L⁻ᵀw, again over the triangle only.
+    let alpha =
+        SVector::<f64, N>::from_fn(|i, _| li.column(i).rows_range(i..).dot(&w.rows_range(i..)));
+    let half_ln_det: f64 = (0..N).map(|i| l[(i, i)].ln()).sum();
+    let mut g_sigma = SMatrix::<f64, N, N>::zeros();
+    for j in 0..N {
+        for i in j..N {
+            // (Σ⁻¹)ᵢⱼ = Σₖ (L⁻¹)ₖᵢ(L⁻¹)ₖⱼ, and (L⁻¹)ₖᵢ = 0 for k < i.
+            let inv_ij = li
+                .column(i)
+                .rows_range(i..)
+                .dot(&li.column(j).rows_range(i..));
+            let v = 0.5 * (inv_ij - alpha[i] * alpha[j]);
+            g_sigma[(i, j)] = v;
+            g_sigma[(j, i)] = v;
+        }
+    }
+    (half_ln_det + 0.5 * w.norm_squared(), (-alpha, g_sigma))
+}
+
+/// The lower Cholesky factor L of a symmetric positive definite Σ = L·Lᵀ (left-looking, column by
+/// column: column j of Σ minus Lⱼₖ times column k of L for every k < j, then scaled by 1/Lⱼⱼ).
+/// Only Σ's lower triangle is read; L's strict upper triangle is zero.
+///
+/// # Panics
+///
+/// If Σ is not positive definite.
+fn cholesky_lower<const N: usize>(sigma: &SMatrix<f64, N, N>) -> SMatrix<f64, N, N> {
+    let mut l = SMatrix::<f64, N, N>::zeros();
+    for j in 0..N {
+        for i in j..N {
+            l[(i, j)] = sigma[(i, j)];
+        }
+        for k in 0..j {
+            let ljk = l[(j, k)];
+            for i in j..N {
+                l[(i, j)] -= ljk * l[(i, k)];
+            }
+        }
+        let d = l[(j, j)];
+        assert!(d > 0.0, "Σ is not positive definite");
+        let d = d.sqrt();
+        let inv_d = 1.0 / d;
+        l[(j, j)] = d;
+        for i in j + 1..N {
+            l[(i, j)] *= inv_d;
+        }
+    }
+    l
+}
+
+/// The inverse of a lower triangular L with a nonzero diagonal, itself lower triangular: column
+/// j solves Ly = eⱼ by forward substitution, in column-oriented (axpy) form.
+fn lower_inverse<const N: usize>(l: &SMatrix<f64, N, N>) -> SMatrix<f64, N, N> {
+    let mut li = SMatrix::<f64, N, N>::zeros();
+    for j in 0..N {
+        li[(j, j)] = 1.0;
+        for k in j..N {
+            let yk = li[(k, j)] / l[(k, k)];
+            li[(k, j)] = yk;
+            for i in k + 1..N {
+                li[(i, j)] -= l[(i, k)] * yk;
+            }
+        }
+    }
+    li
+}
+
+/// The product of a lower triangular matrix and a vector, skipping the zero upper triangle.
+fn lower_mul<const N: usize>(l: &SMatrix<f64, N, N>, v: &SVector<f64, N>) -> SVector<f64, N> {
+    let mut out = SVector::<f64, N>::zeros();
+    for k in 0..N {
+        let vk = v[k];
+        for i in k..N {
+            out[i] += l[(i, k)] * vk;
+        }
+    }
+    out
 }
 
 /// [`gaussian_nll`] over any real field.
@@ -729,30 +825,49 @@ pub fn mlp2(
 }
 
 /// The gradient of [`mlp2`] for each differentiated parameter, in `wrt` order.
-pub type Mlp2Grad = (
-    SMatrix<f64, 32, 16>,
-    SVector<f64, 32>,
-    SMatrix<f64, 4, 32>,
-    SVector<f64, 4>,
+pub type Mlp2Grad = Mlp2GradOf<16, 32, 4>;
+
+/// The gradient of a two-layer network with `I` inputs, `H` hidden units and `O` outputs:
+/// (∇W₁, ∇b₁, ∇W₂, ∇b₂).
+pub type Mlp2GradOf<const I: usize, const H: usize, const O: usize> = (
+    SMatrix<f64, H, I>,
+    SVector<f64, H>,
+    SMatrix<f64, O, H>,
+    SVector<f64, O>,
 );
 
-/// Backpropagation: o = W₂h + b₂ − y, ∇b₂ = o, ∇W₂ = ohᵀ, ∇b₁ = (W₂ᵀo)∘(1 − h²), ∇W₁ = ∇b₁xᵀ.
+/// The largest outer product (in entries) that [`mlp2_hand`] forms with `ger`; between 512
+/// entries (where `ger` wins) and 16384 (where it loses) nothing was measured.
+const OUTER_BY_GER_MAX: usize = 1024;
+
+/// Backpropagation: o = W₂h + b₂ − y, ∇b₂ = o, ∇W₂ = ohᵀ, ∇b₁ = (W₂ᵀo)∘(1 − h²), ∇W₁ = ∇b₁xᵀ
+/// (generic over the sizes, so the scaling benchmark times the same code at larger ones).
 #[must_use]
-pub fn mlp2_hand(
-    w1: &SMatrix<f64, 32, 16>,
-    b1: &SVector<f64, 32>,
-    w2: &SMatrix<f64, 4, 32>,
-    b2: &SVector<f64, 4>,
-    x: &SVector<f64, 16>,
-    y: &SVector<f64, 4>,
-) -> (f64, Mlp2Grad) {
-    // nalgebra's operators beat `gemv`/`ger` here (measured: `gemv` with β = 1 into a copy of b₁
-    // was ~40% slower than `w₁·x + b₁`), so the expert writes the plain forms.
+pub fn mlp2_hand<const I: usize, const H: usize, const O: usize>(
+    w1: &SMatrix<f64, H, I>,
+    b1: &SVector<f64, H>,
+    w2: &SMatrix<f64, O, H>,
+    b2: &SVector<f64, O>,
+    x: &SVector<f64, I>,
+    y: &SVector<f64, O>,
+) -> (f64, Mlp2GradOf<I, H, O>) {
+    // nalgebra's operators beat `gemv` here (measured at 32×16: `gemv` with β = 1 into a copy of
+    // b₁ was ~40% slower than `w₁·x + b₁`), so the expert writes the plain forms, with `tr_mul`
+    // for W₂ᵀo and tanh′ fused into the same pass.
     let h = (w1 * x + b1).map(f64::tanh);
     let o = w2 * h + b2 - y;
     let g_w2 = o * h.transpose();
     let g_b1 = w2.tr_mul(&o).zip_map(&h, |g, h| g * (1.0 - h * h));
-    let g_w1 = g_b1 * x.transpose();
+    // The outer product ∇b₁xᵀ by `ger` into zeros was ~25% faster than `∇b₁ * xᵀ` at 32×16 and
+    // ~10% slower at 128×128 and 512×512 (measured); the size is known at compile time, so
+    // the branch costs nothing.
+    let g_w1 = if H * I <= OUTER_BY_GER_MAX {
+        let mut g = SMatrix::<f64, H, I>::zeros();
+        g.ger(1.0, &g_b1, x, 0.0);
+        g
+    } else {
+        g_b1 * x.transpose()
+    };
     (0.5 * o.norm_squared(), (g_w1, g_b1, g_w2, o))
 }
 
@@ -835,7 +950,11 @@ pub fn softmax_ce(w: &SMatrix<f64, 10, 20>, x: &SVector<f64, 20>, y: &SVector<f6
     z.map(f64::exp).sum().ln() - y.dot(&z)
 }
 
-/// With m = max z and p = softmax(z) computed from exp(z − m): ∇W = (p − y)xᵀ.
+/// With z = Wx (formed once) and p = softmax(z): ∇W = (p − y)xᵀ, by one `ger`.
+///
+/// The loss as written is the plain log-sum-exp, which the inputs keep in range, so the expert
+/// computes exactly that: the shift by max z that a production version adds for overflow cost
+/// ~20% here (measured) and is not part of the function being differentiated.
 #[must_use]
 pub fn softmax_ce_hand(
     w: &SMatrix<f64, 10, 20>,
@@ -843,11 +962,9 @@ pub fn softmax_ce_hand(
     y: &SVector<f64, 10>,
 ) -> (f64, SMatrix<f64, 10, 20>) {
     let z = w * x;
-    let m = z.max();
-    let mut e = z;
-    e.apply(|v| *v = (*v - m).exp());
+    let mut e = z.map(f64::exp);
     let s = e.sum();
-    let value = m + s.ln() - y.dot(&z);
+    let value = s.ln() - y.dot(&z);
     let inv_s = 1.0 / s;
     e.zip_apply(y, |e, y| *e = *e * inv_s - y);
     let mut g = SMatrix::<f64, 10, 20>::zeros();
@@ -966,7 +1083,7 @@ fn relative_error<P: Params>(a: &P, b: &P) -> f64 {
 }
 
 /// Asserts that a method's value and gradient match the hand-written ones.
-fn assert_close<P: Params>(
+pub fn assert_close<P: Params>(
     loss: &str,
     method: &str,
     (value, grad): &(f64, P),
