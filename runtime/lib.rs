@@ -72,6 +72,36 @@
 //! assert!((grad - v.map(f64::tanh)).norm() < 1e-12);
 //! ```
 //!
+//! Every annotated function also gets `{name}_jvp`, its Jacobian-vector product (the value and
+//! the directional derivative along one tangent per float parameter). For residual functions,
+//! [`#[jacobian]`](jacobian) adds `{name}_jacobian`: the value and, for each differentiated
+//! parameter X, `J[(k, l)] = ∂Fₖ/∂Xₗ` with entries numbered column-major, computed by whichever
+//! of tangent sweeps, adjoint sweeps or a closed form costs least for the shapes:
+//!
+//! ```
+//! use matgrad::jacobian;
+//! use matgrad::nalgebra::{SMatrix, SVector};
+//!
+//! #[jacobian(wrt(p))]
+//! fn residuals(p: &SVector<f64, 3>, t: &SVector<f64, 20>, y: &SVector<f64, 20>) -> SVector<f64, 20> {
+//!     let a = p[0];
+//!     let b = p[1];
+//!     let c = p[2];
+//!     y - t.map(|ti| a * (-b * ti).exp() + c)
+//! }
+//! // residuals_jacobian(&p, &t, &y) -> (SVector<f64, 20>, SMatrix<f64, 20, 3>)
+//!
+//! let t = SVector::<f64, 20>::from_fn(|i, _| i as f64 * 0.1);
+//! let y = t.map(|ti| 2.0 * (-0.5 * ti).exp());
+//! let p = SVector::<f64, 3>::new(2.0, 0.5, 0.1);
+//! let (r, j) = residuals_jacobian(&p, &t, &y);
+//! assert_eq!(r, residuals(&p, &t, &y));
+//! // ∂r/∂a = −e^(−b·t), ∂r/∂b = a·t·e^(−b·t), ∂r/∂c = −1.
+//! let e = t.map(|ti| (-0.5 * ti).exp());
+//! let expected = SMatrix::<f64, 20, 3>::from_columns(&[-e, t.component_mul(&e) * 2.0, -SVector::repeat(1.0)]);
+//! assert!((j - expected).norm() < 1e-12);
+//! ```
+//!
 //! Beside the macro this crate holds the scalar helpers the macro knows how to differentiate
 //! ([`sigmoid`], [`softplus`]) and a finite-difference [`check_gradient`] for your own tests.
 //!

@@ -26,10 +26,10 @@ fn code_blocks(source: &str, prefix: &str) -> Vec<String> {
     blocks
 }
 
-/// The documentation of the `gradient` attribute: the `///` lines just above it.
-fn attribute_doc(source: &str) -> String {
+/// The documentation of the attribute `name`: the `///` lines just above it.
+fn attribute_doc(source: &str, name: &str) -> String {
     let end = source
-        .find("#[proc_macro_attribute]")
+        .find(&format!("#[proc_macro_attribute]\npub fn {name}("))
         .expect("the attribute is defined");
     let lines: Vec<&str> = source[..end].lines().collect();
     let start = lines
@@ -41,7 +41,7 @@ fn attribute_doc(source: &str) -> String {
 
 #[test]
 fn attribute_examples_are_tested_crate_examples() {
-    let attribute = attribute_doc(include_str!("../macros/src/lib.rs"));
+    let attribute = attribute_doc(include_str!("../macros/src/lib.rs"), "gradient");
     let examples = code_blocks(&attribute, "///");
     assert!(
         examples.len() >= 2,
@@ -52,6 +52,20 @@ fn attribute_examples_are_tested_crate_examples() {
         assert!(
             tested.contains(example),
             "this example of `#[gradient]` is not among matgrad's doc-tested examples:\n{example}"
+        );
+    }
+}
+
+#[test]
+fn the_jacobian_attribute_example_is_a_tested_crate_example() {
+    let attribute = attribute_doc(include_str!("../macros/src/lib.rs"), "jacobian");
+    let examples = code_blocks(&attribute, "///");
+    assert!(!examples.is_empty(), "the attribute documents an example");
+    let tested = code_blocks(include_str!("../runtime/lib.rs"), "//!");
+    for example in &examples {
+        assert!(
+            tested.contains(example),
+            "this example of `#[jacobian]` is not among matgrad's doc-tested examples:\n{example}"
         );
     }
 }

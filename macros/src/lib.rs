@@ -139,9 +139,19 @@ pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     let a = p[0];
 ///     let b = p[1];
 ///     let c = p[2];
-///     y - t.map(|ti| a * (-b * ti).exp() - c)
+///     y - t.map(|ti| a * (-b * ti).exp() + c)
 /// }
 /// // residuals_jacobian(&p, &t, &y) -> (SVector<f64, 20>, SMatrix<f64, 20, 3>)
+///
+/// let t = SVector::<f64, 20>::from_fn(|i, _| i as f64 * 0.1);
+/// let y = t.map(|ti| 2.0 * (-0.5 * ti).exp());
+/// let p = SVector::<f64, 3>::new(2.0, 0.5, 0.1);
+/// let (r, j) = residuals_jacobian(&p, &t, &y);
+/// assert_eq!(r, residuals(&p, &t, &y));
+/// // ∂r/∂a = −e^(−b·t), ∂r/∂b = a·t·e^(−b·t), ∂r/∂c = −1.
+/// let e = t.map(|ti| (-0.5 * ti).exp());
+/// let expected = SMatrix::<f64, 20, 3>::from_columns(&[-e, t.component_mul(&e) * 2.0, -SVector::repeat(1.0)]);
+/// assert!((j - expected).norm() < 1e-12);
 /// ```
 #[proc_macro_attribute]
 pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
