@@ -2139,3 +2139,47 @@ fn a_return_inside_a_block_expression_is_rejected() {
     let output = expand::gradient(TokenStream::new(), item).to_string();
     assert!(output.contains("compile_error"), "{output}");
 }
+
+/// The same bodies under `#[jacobian]`: the macro does not panic, writes items, reports no
+/// internal invariant, and for a valid body generates `{name}_jacobian` (or an error that
+/// names a Jacobian it cannot name), whatever the function returns.
+#[test]
+fn fuzz_jacobian_expansions_never_panic() {
+    hush_caught_panics();
+    let mut rng = Rng(0x5eed_1ac0);
+    let (mut generated, mut failures) = (0, Vec::new());
+    for case in 0..300 {
+        let c = generate(&mut rng, 0);
+        let (Some(attr), Some(item)) = (tokens(&c.attr), tokens(&c.item)) else {
+            continue;
+        };
+        CATCHING.with(|flag| flag.set(true));
+        let result = panic::catch_unwind(AssertUnwindSafe(|| expand::jacobian(attr, item)));
+        CATCHING.with(|flag| flag.set(false));
+        let Ok(out) = result else {
+            let at = PANICKED_AT
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_default();
+            failures.push(format!(
+                "case {case}: the macro panicked at {at}\n  {}",
+                c.item
+            ));
+            continue;
+        };
+        let errors = compile_errors(&out);
+        if let Some(message) = errors.iter().find(|m| m.contains("invariant")) {
+            failures.push(format!("case {case}: {message}\n  {}", c.item));
+        }
+        match syn::parse2::<syn::File>(out) {
+            Ok(file) => {
+                let has_jacobian = file.items.iter().any(|i| {
+                    matches!(i, syn::Item::Fn(f) if f.sig.ident.to_string().ends_with("_jacobian"))
+                });
+                generated += usize::from(has_jacobian && errors.is_empty());
+            }
+            Err(e) => failures.push(format!("case {case}: output is not items: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(generated >= 150, "only {generated} Jacobians generated");
+}
