@@ -20,7 +20,7 @@ use matgrad::gradient;
 use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};
 use super::oracle::{Flat, Rng, check_gradient, check_value, dual_gradient, lit};
 
-// ---- program p000
+// ---- program p000 (known bug patterns: branch-read)
 
 #[gradient]
 fn p000_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> Matrix3<f64> {
@@ -60,55 +60,189 @@ fn p000_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, a: &Ma
     t2 + (a / ((u.transpose().norm_squared() + lit::<T>(1.14)) * lit::<T>(0.204)) * lit::<T>(0.0576)).pow(2)
 }
 
-#[gradient(wrt(m0, s0, x))]
+#[gradient]
 fn p000(y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>, s0: f64, flag: bool, x: &SVector<f64, 3>) -> f64 {
-    let mut t0 = m0.transpose();
-    let t1: Matrix3<f64> = p000_h1(y, &m0.transpose(), &(0.09 * x * m0.map(|v| -0.5 - v)));
-    let mut t2 = (t1 + t1) * 0.124;
-    let t3 = ((t1 + t1) * 0.124).map(|v| v);
-    for i in 0..3 {
-        let t4 = t1.transpose().transpose();
-        let mut t2: Matrix3<f64> = t4;
-        t2 *= t2[(i, 0)] * 0.0928;
-    }
-    for i in 0..2 {
-        for j in 0..3 {
-            t2 += t3;
+    {
+        if flag {
+            for i in 0..2 {
+                let mut t0 = x.transpose();
+                let t1: SVector<f64, 3> = *y;
+                let t2 = (s0.powi(3) + (1.51_f64 * 1.51 + 1.21).powf(y[(i, 0)])) * 0.22;
+                let t3 = (t1 * m0).component_mul(&(t0.transpose() * t1.transpose()));
+            }
+        } else if 1.3 > y[(0, 0)] {
+            let mut t4: Matrix3<f64> = x * m0;
+        } else if s0 + s0 > 0.27 {
+            let mut t5 = y * m0 * x;
+        } else {
+            let t6: RowSVector<f64, 3> = *m0;
+            let t7 = m0.transpose() * m0 / (matgrad::sigmoid(t6[0]) + 1.34);
         }
-        t2 -= (-t1).map(|v| 0.5_f64);
     }
-    let t5 = t3 * t3;
-    t0 -= t1 * (t5.transpose() * t0 * 0.112) * 0.0832;
-    t0 -= t0;
-    let t6: Matrix3<f64> = t3;
-    let mut t7 = t5.transpose();
-    let mut t8 = t3.transpose() * t7.transpose() * 0.113;
-    t8.norm_squared() * 0.112 - t7.trace() * 0.112 + t6.trace() - t5.sum() * 0.0373
+    let mut t8 = (m0.transpose() * m0).map(|v| (matgrad::sigmoid(s0) + 0.98).ln());
+    let t9: Matrix3<f64> = t8;
+    let mut t10 = t8.transpose();
+    let mut t11 = t10.transpose() * t10.transpose();
+    t10 += t10.transpose().map(|v| -1.26 * v);
+    let mut t12 = *m0;
+    let t11: Matrix3<f64> = p000_h0(&(if s0 < m0[1] - -1.68 {
+        t12.transpose()
+    } else {
+        let t13: RowSVector<f64, 3> = x.transpose();
+        t13.transpose()
+    }), &(x.map(|v| -1.08_f64) + t11 * x * 0.236), (y[2].tanh() - 1.5).abs().ln());
+    let t14 = x.transpose();
+    t12 = t14 * (t10 - t8) * 0.148;
+    for i in 0..3 {
+        t12 -= y.transpose() / (t8.norm_squared() + 0.59);
+        {
+            let mut t15 = *x;
+            let mut t16 = (t11 * 0.124).map(|v| matgrad::sigmoid(v)).norm() + -0.12;
+            let t17: Matrix3<f64> = t9 * 0.14;
+        }
+        let t18 = (t14 - t14) * t8.component_mul(&t9.transpose()) * 0.242;
+        if 1.41 < m0[i] {
+            t8 = (t9 - t8 * t11 * 0.0825).map(f64::sin);
+            let mut t19 = m0.transpose();
+            t8 = (y.map(f64::sin) * t18).map(f64::sin);
+        } else if t9.norm_squared() * 0.236 > 0.02 && !(-0.12_f64 < -0.42) {
+            t10 -= t8 - (t11 + t9) * 0.211;
+            t12 -= y.transpose() / (t14.map(|v| (s0.tanh() + 1.5).abs()).norm_squared() + 0.62);
+            t10 -= t8 * t8 * (y * m0) * 0.11;
+        } else if flag {
+            for j in 0..3 {
+                let t20 = t14 + x.transpose();
+                let mut t21 = t20 * t11.transpose() * 0.0413 * (s0 * t9[(i, i)]);
+                let t22 = y.transpose() * -1.87 / (t8.trace().cos() + 2.0);
+            }
+            let t23 = s0;
+            t10 += -y * t14;
+        } else {
+            for j in 0..2 {
+                let mut t24 = t11 * t9.transpose() * 0.121;
+            }
+        }
+    }
+    for i in 0..3 {
+        for j in 0..2 {
+            let t25 = s0;
+            if matgrad::sigmoid(t25.tanh()) > 0.13 {
+                t8 -= t10;
+                t10 = (x * m0.component_div(&x.transpose().map(|v| v.exp()))).map(f64::tanh);
+            } else if flag && flag {
+                let t10: RowSVector<f64, 3> = y.transpose();
+            } else {
+                t10 = (t9.component_div(&t9.transpose().map(|v| matgrad::sigmoid(v))) * 0.122).pow(3).map(f64::tanh);
+                t10 = (x * m0).map(|v| matgrad::sigmoid(t25 * v)).map(f64::sin);
+                t10 = (t25 * t10 * 0.0735).map(f64::tanh);
+            }
+        }
+        let mut t26 = t9 / (t10.norm_squared() * 0.000606 * (t10.norm_squared() * 0.000606) + 1.42);
+        t8 += (t10.transpose() * 0.0735 - t10) * 0.0684;
+        if x.mean() * (t9.sum() * 0.161) <= 1.37 {
+            t12 = (-t14 + x.transpose().map(|v| (matgrad::sigmoid(s0) + 1.37).ln_1p())).map(f64::sin);
+            t8 += t26;
+        } else if (t12[1] * 0.0453).exp().sqrt() < -0.33 {
+            t8 += t12.transpose() * t12 * 0.0083;
+        } else {
+            t26 += (t9 + t26).map(f64::cos);
+            t10 = ((t10 + t26.transpose()) * 0.0662).map(f64::sin);
+            let mut t27 = x.transpose();
+        }
+    }
+    t14.norm_squared() - t11.trace() * 0.0825 - t12[1] * 0.0906 - t10.norm_squared() * 0.000606
 }
 
 fn p000_ref<T: RealField + Copy>(y: &SVector<T, 3>, m0: &RowSVector<T, 3>, s0: T, flag: bool, x: &SVector<T, 3>) -> T {
-    let mut t0 = m0.transpose();
-    let t1: Matrix3<T> = p000_h1_ref(y, &m0.transpose(), &(x * lit::<T>(0.09) * m0.map(|v| lit::<T>(-0.5) - v)));
-    let mut t2 = (t1 + t1) * lit::<T>(0.124);
-    let t3 = ((t1 + t1) * lit::<T>(0.124)).map(|v| v);
-    for i in 0..3 {
-        let t4 = t1.transpose().transpose();
-        let mut t2: Matrix3<T> = t4;
-        t2 *= t2[(i, 0)] * lit::<T>(0.0928);
-    }
-    for i in 0..2 {
-        for j in 0..3 {
-            t2 += t3;
+    {
+        if flag {
+            for i in 0..2 {
+                let mut t0 = x.transpose();
+                let t1: SVector<T, 3> = *y;
+                let t2 = (s0.powi(3) + (lit::<T>(1.51) * lit::<T>(1.51) + lit::<T>(1.21)).powf(y[(i, 0)])) * lit::<T>(0.22);
+                let t3 = (t1 * m0).component_mul(&(t0.transpose() * t1.transpose()));
+            }
+        } else if lit::<T>(1.3) > y[(0, 0)] {
+            let mut t4: Matrix3<T> = x * m0;
+        } else if s0 + s0 > lit::<T>(0.27) {
+            let mut t5 = y * m0 * x;
+        } else {
+            let t6: RowSVector<T, 3> = *m0;
+            let t7 = m0.transpose() * m0 / (matgrad::sigmoid(t6[0]) + lit::<T>(1.34));
         }
-        t2 -= (-t1).map(|v| lit::<T>(0.5));
     }
-    let t5 = t3 * t3;
-    t0 -= t1 * (t5.transpose() * t0 * lit::<T>(0.112)) * lit::<T>(0.0832);
-    t0 -= t0;
-    let t6: Matrix3<T> = t3;
-    let mut t7 = t5.transpose();
-    let mut t8 = t3.transpose() * t7.transpose() * lit::<T>(0.113);
-    t8.norm_squared() * lit::<T>(0.112) - t7.trace() * lit::<T>(0.112) + t6.trace() - t5.sum() * lit::<T>(0.0373)
+    let mut t8 = (m0.transpose() * m0).map(|v| (matgrad::sigmoid(s0) + lit::<T>(0.98)).ln());
+    let t9: Matrix3<T> = t8;
+    let mut t10 = t8.transpose();
+    let mut t11 = t10.transpose() * t10.transpose();
+    t10 += t10.transpose().map(|v| lit::<T>(-1.26) * v);
+    let mut t12 = *m0;
+    let t11: Matrix3<T> = p000_h0_ref(&(if s0 < m0[1] - lit::<T>(-1.68) {
+        t12.transpose()
+    } else {
+        let t13: RowSVector<T, 3> = x.transpose();
+        t13.transpose()
+    }), &(x.map(|v| lit::<T>(-1.08)) + t11 * x * lit::<T>(0.236)), (y[2].tanh() - lit::<T>(1.5)).abs().ln());
+    let t14 = x.transpose();
+    t12 = t14 * (t10 - t8) * lit::<T>(0.148);
+    for i in 0..3 {
+        t12 -= y.transpose() / (t8.norm_squared() + lit::<T>(0.59));
+        {
+            let mut t15 = *x;
+            let mut t16 = (t11 * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v)).norm() + lit::<T>(-0.12);
+            let t17: Matrix3<T> = t9 * lit::<T>(0.14);
+        }
+        let t18 = (t14 - t14) * t8.component_mul(&t9.transpose()) * lit::<T>(0.242);
+        if lit::<T>(1.41) < m0[i] {
+            t8 = (t9 - t8 * t11 * lit::<T>(0.0825)).map(|v| v.sin());
+            let mut t19 = m0.transpose();
+            t8 = (y.map(|v| v.sin()) * t18).map(|v| v.sin());
+        } else if t9.norm_squared() * lit::<T>(0.236) > lit::<T>(0.02) && !(lit::<T>(-0.12) < lit::<T>(-0.42)) {
+            t10 -= t8 - (t11 + t9) * lit::<T>(0.211);
+            t12 -= y.transpose() / (t14.map(|v| (s0.tanh() + lit::<T>(1.5)).abs()).norm_squared() + lit::<T>(0.62));
+            t10 -= t8 * t8 * (y * m0) * lit::<T>(0.11);
+        } else if flag {
+            for j in 0..3 {
+                let t20 = t14 + x.transpose();
+                let mut t21 = t20 * t11.transpose() * lit::<T>(0.0413) * (s0 * t9[(i, i)]);
+                let t22 = y.transpose() * lit::<T>(-1.87) / (t8.trace().cos() + lit::<T>(2.0));
+            }
+            let t23 = s0;
+            t10 += -y * t14;
+        } else {
+            for j in 0..2 {
+                let mut t24 = t11 * t9.transpose() * lit::<T>(0.121);
+            }
+        }
+    }
+    for i in 0..3 {
+        for j in 0..2 {
+            let t25 = s0;
+            if matgrad::sigmoid(t25.tanh()) > lit::<T>(0.13) {
+                t8 -= t10;
+                t10 = (x * m0.component_div(&x.transpose().map(|v| v.exp()))).map(|v| v.tanh());
+            } else if flag && flag {
+                let t10: RowSVector<T, 3> = y.transpose();
+            } else {
+                t10 = (t9.component_div(&t9.transpose().map(|v| matgrad::sigmoid(v))) * lit::<T>(0.122)).pow(3).map(|v| v.tanh());
+                t10 = (x * m0).map(|v| matgrad::sigmoid(t25 * v)).map(|v| v.sin());
+                t10 = (t10 * t25 * lit::<T>(0.0735)).map(|v| v.tanh());
+            }
+        }
+        let mut t26 = t9 / (t10.norm_squared() * lit::<T>(0.000606) * (t10.norm_squared() * lit::<T>(0.000606)) + lit::<T>(1.42));
+        t8 += (t10.transpose() * lit::<T>(0.0735) - t10) * lit::<T>(0.0684);
+        if x.mean() * (t9.sum() * lit::<T>(0.161)) <= lit::<T>(1.37) {
+            t12 = (-t14 + x.transpose().map(|v| (matgrad::sigmoid(s0) + lit::<T>(1.37)).ln_1p())).map(|v| v.sin());
+            t8 += t26;
+        } else if (t12[1] * lit::<T>(0.0453)).exp().sqrt() < lit::<T>(-0.33) {
+            t8 += t12.transpose() * t12 * lit::<T>(0.0083);
+        } else {
+            t26 += (t9 + t26).map(|v| v.cos());
+            t10 = ((t10 + t26.transpose()) * lit::<T>(0.0662)).map(|v| v.sin());
+            let mut t27 = x.transpose();
+        }
+    }
+    t14.norm_squared() - t11.trace() * lit::<T>(0.0825) - t12[1] * lit::<T>(0.0906) - t10.norm_squared() * lit::<T>(0.000606)
 }
 
 #[test]
@@ -133,9 +267,10 @@ fn p000_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p000_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p000_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p000_grad, m0", &grad.0.flat(), &reference[3..6], 1e-9);
-    check_gradient("p000_grad, s0", &grad.1.flat(), &reference[6..7], 1e-9);
-    check_gradient("p000_grad, x", &grad.2.flat(), &reference[7..10], 1e-9);
+    check_gradient("p000_grad, y", &grad.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p000_grad, m0", &grad.1.flat(), &reference[3..6], 1e-9);
+    check_gradient("p000_grad, s0", &grad.2.flat(), &reference[6..7], 1e-9);
+    check_gradient("p000_grad, x", &grad.3.flat(), &reference[7..10], 1e-9);
     check_gradient("p000_vjp, y", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p000_vjp, m0", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p000_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
@@ -144,7 +279,7 @@ fn p000_against_duals() {
 
 // ---- program p001
 
-#[gradient(wrt(x, s1, s0, m0))]
+#[gradient]
 fn p001(y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &RowSVector<f64, 2>, s0: f64, s1: f64, flag: bool, x: &SVector<f64, 3>) -> f64 {
     let mut t0 = *m0;
     for i in 0..2 {
@@ -155,18 +290,40 @@ fn p001(y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &RowSVector<f64, 2>, s
             let t3 = (m0.transpose() * (x * x.transpose())).map(|v| ((1.4 - s1).tanh() - 1.5).abs().powf(-0.64));
         }
     }
-    let mut t0 = t0.transpose();
-    t0 += m0.transpose().map(|v| -0.06_f64).map(f64::tanh);
-    let mut t4: RowSVector<f64, 2> = *m1;
-    let mut t5 = *m0;
-    t5 *= 1.07;
-    t5 = t5.map(|v| s1);
-    let t6: SMatrix<f64, 2, 3> = if flag {
-        t0
-    } else {
-        t0
-    };
-    t6[(1, 0)] + t5.sum() * 0.154 + t4[0] - t0[(0, 0)] + (x * x.transpose() * s1).trace()
+    {
+        t0 *= 0.59;
+        t0 = (t0 + m0).map(|v| matgrad::softplus(-0.53_f64).ln_1p().exp().ln());
+        for i in 0..2 {
+            if flag {
+                t0 += m0.transpose().component_mul(&m0.transpose()).transpose();
+                let mut t4 = -y.map(f64::cos);
+                let mut t4: SMatrix<f64, 2, 3> = m0.transpose();
+            } else if x.transpose().transpose().dot(x) >= 0.25 {
+                let t5: f64 = y[(i, 0)];
+            } else {
+                t0 += (m0 / s1.exp() + m0 * (y * m1)) * 0.21;
+                t0 -= m0;
+            }
+            t0 -= (m0.transpose() - m0.transpose()).transpose();
+        }
+    }
+    let t0 = -0.55_f64;
+    {
+        let t6: f64 = s1 + s0.tanh();
+        let t6 = (x * x.transpose()).component_mul(&(x * x.transpose()));
+        let mut t7 = y.transpose();
+    }
+    for i in 0..2 {
+        let t8 = (x * x.transpose()).map(|v| v * v + 1.23).norm() * 0.148 - s0.exp();
+        let t9: Matrix3<f64> = x * x.transpose();
+        let t10: SVector<f64, 2> = m1.transpose();
+    }
+    let mut t11 = (y[(1, 0)].powi(3).cos() + 2.0).powf(0.57);
+    for i in 0..2 {
+        let mut t12 = (m1 + y.transpose()).map(|v| (matgrad::sigmoid(-0.73 / (matgrad::sigmoid(t0) + 0.94)) + 1.8).powf(-1.13));
+    }
+    let mut t11: Matrix3<f64> = x * x.transpose();
+    t11.sum() * 0.11 - t0
 }
 
 fn p001_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 3, 2>, m1: &RowSVector<T, 2>, s0: T, s1: T, flag: bool, x: &SVector<T, 3>) -> T {
@@ -179,18 +336,40 @@ fn p001_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 3, 2>, m1: &
             let t3 = (m0.transpose() * (x * x.transpose())).map(|v| ((lit::<T>(1.4) - s1).tanh() - lit::<T>(1.5)).abs().powf(lit::<T>(-0.64)));
         }
     }
-    let mut t0 = t0.transpose();
-    t0 += m0.transpose().map(|v| lit::<T>(-0.06)).map(|v| v.tanh());
-    let mut t4: RowSVector<T, 2> = *m1;
-    let mut t5 = *m0;
-    t5 *= lit::<T>(1.07);
-    t5 = t5.map(|v| s1);
-    let t6: SMatrix<T, 2, 3> = if flag {
-        t0
-    } else {
-        t0
-    };
-    t6[(1, 0)] + t5.sum() * lit::<T>(0.154) + t4[0] - t0[(0, 0)] + (x * x.transpose() * s1).trace()
+    {
+        t0 *= lit::<T>(0.59);
+        t0 = (t0 + m0).map(|v| matgrad::softplus(lit::<T>(-0.53)).ln_1p().exp().ln());
+        for i in 0..2 {
+            if flag {
+                t0 += m0.transpose().component_mul(&m0.transpose()).transpose();
+                let mut t4 = -y.map(|v| v.cos());
+                let mut t4: SMatrix<T, 2, 3> = m0.transpose();
+            } else if x.transpose().transpose().dot(x) >= lit::<T>(0.25) {
+                let t5: T = y[(i, 0)];
+            } else {
+                t0 += (m0 / s1.exp() + m0 * (y * m1)) * lit::<T>(0.21);
+                t0 -= m0;
+            }
+            t0 -= (m0.transpose() - m0.transpose()).transpose();
+        }
+    }
+    let t0 = lit::<T>(-0.55);
+    {
+        let t6: T = s1 + s0.tanh();
+        let t6 = (x * x.transpose()).component_mul(&(x * x.transpose()));
+        let mut t7 = y.transpose();
+    }
+    for i in 0..2 {
+        let t8 = (x * x.transpose()).map(|v| v * v + lit::<T>(1.23)).norm() * lit::<T>(0.148) - s0.exp();
+        let t9: Matrix3<T> = x * x.transpose();
+        let t10: SVector<T, 2> = m1.transpose();
+    }
+    let mut t11 = (y[(1, 0)].powi(3).cos() + lit::<T>(2.0)).powf(lit::<T>(0.57));
+    for i in 0..2 {
+        let mut t12 = (m1 + y.transpose()).map(|v| (matgrad::sigmoid(lit::<T>(-0.73) / (matgrad::sigmoid(t0) + lit::<T>(0.94))) + lit::<T>(1.8)).powf(lit::<T>(-1.13)));
+    }
+    let mut t11: Matrix3<T> = x * x.transpose();
+    t11.sum() * lit::<T>(0.11) - t0
 }
 
 #[test]
@@ -219,10 +398,12 @@ fn p001_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p001_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p001_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p001_grad, x", &grad.0.flat(), &reference[12..15], 1e-9);
-    check_gradient("p001_grad, s1", &grad.1.flat(), &reference[11..12], 1e-9);
-    check_gradient("p001_grad, s0", &grad.2.flat(), &reference[10..11], 1e-9);
-    check_gradient("p001_grad, m0", &grad.3.flat(), &reference[2..8], 1e-9);
+    check_gradient("p001_grad, y", &grad.0.flat(), &reference[0..2], 1e-9);
+    check_gradient("p001_grad, m0", &grad.1.flat(), &reference[2..8], 1e-9);
+    check_gradient("p001_grad, m1", &grad.2.flat(), &reference[8..10], 1e-9);
+    check_gradient("p001_grad, s0", &grad.3.flat(), &reference[10..11], 1e-9);
+    check_gradient("p001_grad, s1", &grad.4.flat(), &reference[11..12], 1e-9);
+    check_gradient("p001_grad, x", &grad.5.flat(), &reference[12..15], 1e-9);
     check_gradient("p001_vjp, y", &vjp.0.flat(), &reference[0..2], 1e-9);
     check_gradient("p001_vjp, m0", &vjp.1.flat(), &reference[2..8], 1e-9);
     check_gradient("p001_vjp, m1", &vjp.2.flat(), &reference[8..10], 1e-9);
@@ -231,9 +412,9 @@ fn p001_against_duals() {
     check_gradient("p001_vjp, x", &vjp.5.flat(), &reference[12..15], 1e-9);
 }
 
-// ---- program p002 (known bug patterns: branch-read)
+// ---- program p002
 
-#[gradient]
+#[gradient(wrt(s0, k, y))]
 fn p002(m1: &SMatrix<f64, 3, 2>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &Matrix3<f64>) -> f64 {
     for i in 0..2 {
         for j in 0..2 {
@@ -252,39 +433,32 @@ fn p002(m1: &SMatrix<f64, 3, 2>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<
         }
         let t2 = *y;
     }
-    let t3 = (n as f64);
-    let mut t4 = m1.transpose().map(|v| -1.27_f64 * 1.39).component_mul(&m1.transpose());
-    if t3 >= 0.08 {
-        let mut t5 = y.transpose().map(|v| 1.18_f64).component_mul(&(y.transpose() * s0));
-        t4 += -(y * x.transpose());
-    } else if t3 > 0.43 {
-        let mut t3: SVector<f64, 2> = m1.transpose() * x + y.transpose().transpose();
-        t3 -= if k.sum() * 0.022 > 0.38 {
-            t3
-        } else {
-            *y
-        };
-        t4 += if 0.04_f64 > -0.34 {
-            let t4 = m0.trace();
-            m1.transpose()
-        } else {
-            let t3 = y.transpose() * ((t3 * y.transpose() - t3 * t3.transpose()) * 0.0138);
-            t4
-        };
-    } else {
-        if (-t3).tanh() < -0.44 {
-            let t6 = k.map(|v| -1.42_f64) * m0.transpose() * 0.232;
-            t4 += t4;
-        } else if (x.transpose() + x.transpose()).kronecker(&x.map(|v| 1.78 * (n as f64) * 0.185)).sum() * 0.0557 <= -0.04 {
+    {
+        let t5: f64 = if s0 * 0.28 < (n as f64) {
             for i in 0..2 {
-                let mut t7: Matrix3<f64> = *m0;
+                let t3 = ((k + m0.map(|v| -0.59_f64) * 0.0699) * 0.72).try_inverse().unwrap();
             }
-        } else if n == 3 {
-            t4 = t4;
-            let mut t8 = y + y;
-        }
+            0.94
+        } else {
+            let t4 = y.transpose();
+            (n as f64)
+        };
     }
-    t4[(0, 2)] * 0.0895 - t3
+    let t6: f64 = m1[(1, 1)].exp().ln();
+    if t6 > 0.43 || y.kronecker(&x.transpose()).norm_squared() * 0.165 > -0.43 {
+        let mut t7 = x[2];
+        if !(-1.23 + t6 < -0.24) {
+            let mut t8: SMatrix<f64, 2, 3> = m1.transpose();
+            let t9: f64 = (y.transpose().dot(&y.transpose()).tanh() + 1.5).abs();
+        }
+    } else if n > 1 {
+        let mut t10 = m1.transpose();
+    } else if t6 >= 0.27 {
+        let mut t11: SVector<f64, 3> = x - x;
+    } else {
+        let t12 = y * y.transpose();
+    }
+    t6
 }
 
 fn p002_ref<T: RealField + Copy>(m1: &SMatrix<T, 3, 2>, s0: T, k: &Matrix3<T>, n: i32, x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &Matrix3<T>) -> T {
@@ -305,39 +479,32 @@ fn p002_ref<T: RealField + Copy>(m1: &SMatrix<T, 3, 2>, s0: T, k: &Matrix3<T>, n
         }
         let t2 = *y;
     }
-    let t3 = lit::<T>(n as f64);
-    let mut t4 = m1.transpose().map(|v| lit::<T>(-1.27) * lit::<T>(1.39)).component_mul(&m1.transpose());
-    if t3 >= lit::<T>(0.08) {
-        let mut t5 = y.transpose().map(|v| lit::<T>(1.18)).component_mul(&(y.transpose() * s0));
-        t4 += -(y * x.transpose());
-    } else if t3 > lit::<T>(0.43) {
-        let mut t3: SVector<T, 2> = m1.transpose() * x + y.transpose().transpose();
-        t3 -= if k.sum() * lit::<T>(0.022) > lit::<T>(0.38) {
-            t3
-        } else {
-            *y
-        };
-        t4 += if lit::<T>(0.04) > lit::<T>(-0.34) {
-            let t4 = m0.trace();
-            m1.transpose()
-        } else {
-            let t3 = y.transpose() * ((t3 * y.transpose() - t3 * t3.transpose()) * lit::<T>(0.0138));
-            t4
-        };
-    } else {
-        if (-t3).tanh() < lit::<T>(-0.44) {
-            let t6 = k.map(|v| lit::<T>(-1.42)) * m0.transpose() * lit::<T>(0.232);
-            t4 += t4;
-        } else if (x.transpose() + x.transpose()).kronecker(&x.map(|v| lit::<T>(1.78) * lit::<T>(n as f64) * lit::<T>(0.185))).sum() * lit::<T>(0.0557) <= lit::<T>(-0.04) {
+    {
+        let t5: T = if s0 * lit::<T>(0.28) < lit::<T>(n as f64) {
             for i in 0..2 {
-                let mut t7: Matrix3<T> = *m0;
+                let t3 = ((k + m0.map(|v| lit::<T>(-0.59)) * lit::<T>(0.0699)) * lit::<T>(0.72)).try_inverse().unwrap();
             }
-        } else if n == 3 {
-            t4 = t4;
-            let mut t8 = y + y;
-        }
+            lit::<T>(0.94)
+        } else {
+            let t4 = y.transpose();
+            lit::<T>(n as f64)
+        };
     }
-    t4[(0, 2)] * lit::<T>(0.0895) - t3
+    let t6: T = m1[(1, 1)].exp().ln();
+    if t6 > lit::<T>(0.43) || y.kronecker(&x.transpose()).norm_squared() * lit::<T>(0.165) > lit::<T>(-0.43) {
+        let mut t7 = x[2];
+        if !(lit::<T>(-1.23) + t6 < lit::<T>(-0.24)) {
+            let mut t8: SMatrix<T, 2, 3> = m1.transpose();
+            let t9: T = (y.transpose().dot(&y.transpose()).tanh() + lit::<T>(1.5)).abs();
+        }
+    } else if n > 1 {
+        let mut t10 = m1.transpose();
+    } else if t6 >= lit::<T>(0.27) {
+        let mut t11: SVector<T, 3> = x - x;
+    } else {
+        let t12 = y * y.transpose();
+    }
+    t6
 }
 
 #[test]
@@ -366,12 +533,9 @@ fn p002_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p002_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p002_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p002_grad, m1", &grad.0.flat(), &reference[0..6], 1e-9);
-    check_gradient("p002_grad, s0", &grad.1.flat(), &reference[6..7], 1e-9);
-    check_gradient("p002_grad, k", &grad.2.flat(), &reference[7..16], 1e-9);
-    check_gradient("p002_grad, x", &grad.3.flat(), &reference[16..19], 1e-9);
-    check_gradient("p002_grad, y", &grad.4.flat(), &reference[19..21], 1e-9);
-    check_gradient("p002_grad, m0", &grad.5.flat(), &reference[21..30], 1e-9);
+    check_gradient("p002_grad, s0", &grad.0.flat(), &reference[6..7], 1e-9);
+    check_gradient("p002_grad, k", &grad.1.flat(), &reference[7..16], 1e-9);
+    check_gradient("p002_grad, y", &grad.2.flat(), &reference[19..21], 1e-9);
     check_gradient("p002_vjp, m1", &vjp.0.flat(), &reference[0..6], 1e-9);
     check_gradient("p002_vjp, s0", &vjp.1.flat(), &reference[6..7], 1e-9);
     check_gradient("p002_vjp, k", &vjp.2.flat(), &reference[7..16], 1e-9);
@@ -654,17 +818,22 @@ fn p006<const N: usize>(m0: &RowSVector<f64, 3>, m1: &SMatrix<f64, N, N>, s0: f6
             } else {
                 let mut t2 = (k.transpose() - k) * 0.099;
             }
-            let t0 = t1 * t0.transpose() / (i as f64).exp() * 0.134;
-            t4 -= (t0.transpose() * t0).map(f64::tanh);
+            {
+                t4 -= -(k * 0.0495).pow(3);
+                let t9 = t0;
+            }
+            t4 -= k;
+        } else {
+            let t10: RowSVector<f64, 3> = m0.component_mul(m0);
+            t4 += ((k.transpose() - k) * 0.099 - k) * 0.165;
+            {
+                let t11 = (t1 * m0).transpose();
+            }
         }
     }
-    let mut t9 = *x;
-    for i in 0..2 {
-        let mut t10: SMatrix<f64, N, 3> = x * m0 + x * y.transpose();
-        t9 -= t1 - x + (x + x);
-        t9 += x;
-    }
-    t9[1] * 0.09 + t4[(2, 0)] * 0.0466 + t2 + t1[0] + k.sum() * 0.022
+    let mut t12 = (m0.transpose() * t1.transpose()).transpose();
+    let t13 = t1 / (k.determinant() * 0.00296) * 0.0234;
+    t13[(0, 0)] + t12[(0, 1)] - t4.sum() * 0.00349 + t2
 }
 
 fn p006_ref<T: RealField + Copy, const N: usize>(m0: &RowSVector<T, 3>, m1: &SMatrix<T, N, N>, s0: T, k: &Matrix3<T>, x: &SVector<T, N>, y: &SVector<T, 3>) -> T {
@@ -694,17 +863,22 @@ fn p006_ref<T: RealField + Copy, const N: usize>(m0: &RowSVector<T, 3>, m1: &SMa
             } else {
                 let mut t2 = (k.transpose() - k) * lit::<T>(0.099);
             }
-            let t0 = t1 * t0.transpose() / lit::<T>(i as f64).exp() * lit::<T>(0.134);
-            t4 -= (t0.transpose() * t0).map(|v| v.tanh());
+            {
+                t4 -= -(k * lit::<T>(0.0495)).pow(3);
+                let t9 = t0;
+            }
+            t4 -= k;
+        } else {
+            let t10: RowSVector<T, 3> = m0.component_mul(m0);
+            t4 += ((k.transpose() - k) * lit::<T>(0.099) - k) * lit::<T>(0.165);
+            {
+                let t11 = (t1 * m0).transpose();
+            }
         }
     }
-    let mut t9 = *x;
-    for i in 0..2 {
-        let mut t10: SMatrix<T, N, 3> = x * m0 + x * y.transpose();
-        t9 -= t1 - x + (x + x);
-        t9 += x;
-    }
-    t9[1] * lit::<T>(0.09) + t4[(2, 0)] * lit::<T>(0.0466) + t2 + t1[0] + k.sum() * lit::<T>(0.022)
+    let mut t12 = (m0.transpose() * t1.transpose()).transpose();
+    let t13 = t1 / (k.determinant() * lit::<T>(0.00296)) * lit::<T>(0.0234);
+    t13[(0, 0)] + t12[(0, 1)] - t4.sum() * lit::<T>(0.00349) + t2
 }
 
 #[test]
@@ -746,48 +920,109 @@ fn p006_against_duals() {
     check_gradient("p006_vjp, y", &vjp.5.flat(), &reference[25..28], 1e-9);
 }
 
-// ---- program p007
+// ---- program p007 (known bug patterns: counter-call)
 
-#[gradient]
+#[gradient(wrt(y, x, k, s0))]
 fn p007<const N: usize>(m0: &RowSVector<f32, 2>, s0: f32, k: &SMatrix<f32, 2, 2>, x: &SVector<f32, N>, y: &SVector<f32, 2>) -> f32 {
     if s0 + 1.68 > 0.02 {
         let mut t0 = *k;
     } else {
         if s0.powi(2) > -0.01 {
-            let mut t1: RowSVector<f32, 2> = x.transpose() * (x * m0);
-            t1 -= y.transpose().map(f32::sin);
-        } else if 0.94_f32 <= -0.45 {
-            let mut t2 = x * m0 - x * m0 * k.transpose() * 0.124;
-            t2 += t2 / ((k[(1, 0)] * 0.124).powi(2).tanh() + 1.5).abs();
+            {
+                let t1 = (x * m0).component_mul(&(x * m0));
+                let mut t2 = t1.transpose();
+                let t1: SMatrix<f32, 2, N> = t2 - (t2 + t2);
+            }
+            let mut t3: RowSVector<f32, 2> = *m0;
+        } else if m0[1].sin() > 0.45 {
+            if ((y * x.transpose()).transpose().norm_squared() + 1.45).ln() < -0.14 {
+                let mut t4: SMatrix<f32, N, N> = (x * x.transpose()).component_mul(&(x * x.transpose()));
+                let t5: SMatrix<f32, N, 2> = s0 * (x * y.transpose());
+                t4 = t4 / (s0 * s0 + 1.23) + (t4 + t4);
+            } else {
+                let t6 = -1.26 * (x * y.transpose());
+                let mut t6 = matgrad::sigmoid(-1.07_f32).ln_1p();
+            }
+            let t7 = y * x.transpose();
         }
-        let t3 = s0;
-        if 0.54_f32 > 0.06 {
-            let mut t4 = x * x.transpose();
-            t4 = (t4 + t4.transpose()).transpose();
-        } else if m0[0].exp() > -0.38 {
-            let t3: f32 = 1.32 * m0[1];
-            let t3: RowSVector<f32, 2> = m0.map(|v| matgrad::sigmoid(-0.16_f32));
+        for i in 0..2 {
+            let t8 = y * x.transpose();
+            let mut t8: SVector<f32, N> = *x;
+            t8 = t8 + t8;
+        }
+        let t9 = (y * x.transpose() + m0.transpose() * x.transpose()) * (x * y.transpose()).map(|v| -0.98_f32) * 0.168;
+    }
+    let mut t10: SMatrix<f32, 2, 2> = k.map(|v| -0.27_f32 * -1.17);
+    for i in 0..2 {
+        let t11: SVector<f32, N> = *x;
+        t10 += y * t11.transpose() / ((i as f32).cos() + 2.0) * (x * m0).component_mul(&(x * m0));
+        t10 -= k.transpose() / ((k * 0.9).determinant() * 0.193) * 0.155;
+        for j in 0..2 {
+            if (j as f32) >= s0 * t11[j] {
+                t10 -= k * (-1.84 * k * 0.135) * 0.125;
+                t10 += k.transpose().component_div(&k.map(|v| (matgrad::sigmoid(s0) + 0.96).ln()).map(|v| matgrad::sigmoid(v))) * 0.0836;
+            } else if j == 0 {
+                let t12 = x.transpose().map(|v| -0.47 / s0.exp()) * (x * m0);
+            } else if s0 > 0.5 {
+                let mut t13 = y * t11.transpose();
+                t10 -= k.lu().solve(k).unwrap() / ((i as f32).cos().tanh() + 1.5).abs();
+                t13 += t13;
+            } else {
+                let t14 = ((-x).norm_squared() + 1.28).ln_1p();
+                t10 -= k;
+            }
+            let mut t15 = x - t11;
+            let mut t11 = (x * m0).transpose();
         }
     }
-    let mut t5 = m0.transpose() * x.transpose();
-    let mut t6 = (k.transpose().component_mul(k) * 0.0619).map(f32::tanh);
-    t6 -= (k * 0.39 - t5 * t5.transpose()) * 0.217;
-    for i in 0..2 {
-        let t7 = y.transpose() * y[(0, 0)] * (y * x.transpose() * (x * m0)) * 0.165;
-        t6 = k.map(f32::tanh);
-        t6 = t6.map(|v| v).map(f32::sin);
+    t10 *= 1.2;
+    if k[(1, 0)] < 0.09 {
+        t10 = k.lu().solve(&m0.transpose()).unwrap() * m0.component_mul(m0);
+    } else if 0.06_f32 > -0.47 {
+        if 0.11_f32 > 0.24 {
+            let mut t16 = (m0.transpose() * x.transpose()).transpose() - x * m0;
+        } else {
+            if m0[1].exp().powf(s0) > -0.05 {
+                let mut t17 = x * x.transpose() / m0[0].exp() * m0[(0, 0)].powi(3);
+                let mut t17 = s0;
+                let t18: f32 = -s0;
+            } else {
+                t10 = k.lu().solve(&((k - t10) * 0.016)).unwrap();
+                t10 = *k;
+                let mut t19: f32 = (x * x.transpose()).trace();
+            }
+            for i in 0..2 {
+                let mut t20 = ((y.norm_squared() + 0.59).sqrt().cos() + 2.0).ln();
+                t20 -= ((t20.tanh() - 1.5).abs() * (t20.tanh() - 1.5).abs() + 0.68).ln_1p();
+                let t21 = ((x * x.transpose()).map(|v| v * v + 1.3).norm() * 0.143).sin();
+            }
+        }
+        t10 *= y[(1, 0)];
+    } else {
+        let t10 = x * m0;
     }
-    t6 = *k;
-    t6 -= t5 / (s0 * s0 + 1.25) * (t5.transpose() - t5.transpose()) * 0.206;
-    let t6: f32 = matgrad::softplus(0.49_f32).sqrt();
-    for i in 0..2 {
-        let t8 = t5.transpose();
-        let t9: f32 = (s0 - (t6 - (i as f32))) * 0.235;
-        t5 = (-1.84 * t5).map(f32::cos).map(f32::tanh);
-        let t10 = x.map(|v| -(-0.62_f32));
+    let t22 = k * t10 * 0.00214 / ((s0.cos() + 2.0).sqrt().cos() + 2.0);
+    let mut t23 = x * x.transpose() * x * y.transpose();
+    {
+        let t24 = -0.28_f32;
+        let mut t25: RowSVector<f32, 2> = *m0;
     }
-    let t6: RowSVector<f32, 2> = *m0;
-    t6.sum() + t5[(1, 0)]
+    let t26 = t10[(0, 1)] * m0 * 0.0171 / (((k.determinant() * 0.156).powf(1.27) * 0.0533).tanh() - 1.5).abs();
+    for i in 0..2 {
+        let t27 = x * x.transpose() / ((t23.norm_squared() + 0.98) * 0.182) * 0.177 / ((x * m0).norm_squared() + 1.17);
+        let mut t22 = t23.transpose().map(f32::cos);
+        if -0.48 * (i as f32) > 0.14 {
+            t10 = k.transpose().map(f32::sin);
+            let t28 = t27;
+        } else if t23.mean() + y[i] > -0.14 {
+            let t29 = *m0;
+            for j in 0..2 {
+                let t30 = t27 * t23 * 0.13;
+                let t31 = t22 * x;
+            }
+        }
+    }
+    t26[0] - t23[(0, 1)] + t22.sum() + t10.sum() * 0.00428
 }
 
 fn p007_ref<T: RealField + Copy, const N: usize>(m0: &RowSVector<T, 2>, s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, N>, y: &SVector<T, 2>) -> T {
@@ -795,40 +1030,101 @@ fn p007_ref<T: RealField + Copy, const N: usize>(m0: &RowSVector<T, 2>, s0: T, k
         let mut t0 = *k;
     } else {
         if s0.powi(2) > lit::<T>(-0.01) {
-            let mut t1: RowSVector<T, 2> = x.transpose() * (x * m0);
-            t1 -= y.transpose().map(|v| v.sin());
-        } else if lit::<T>(0.94) <= lit::<T>(-0.45) {
-            let mut t2 = x * m0 - x * m0 * k.transpose() * lit::<T>(0.124);
-            t2 += t2 / ((k[(1, 0)] * lit::<T>(0.124)).powi(2).tanh() + lit::<T>(1.5)).abs();
+            {
+                let t1 = (x * m0).component_mul(&(x * m0));
+                let mut t2 = t1.transpose();
+                let t1: SMatrix<T, 2, N> = t2 - (t2 + t2);
+            }
+            let mut t3: RowSVector<T, 2> = *m0;
+        } else if m0[1].sin() > lit::<T>(0.45) {
+            if ((y * x.transpose()).transpose().norm_squared() + lit::<T>(1.45)).ln() < lit::<T>(-0.14) {
+                let mut t4: SMatrix<T, N, N> = (x * x.transpose()).component_mul(&(x * x.transpose()));
+                let t5: SMatrix<T, N, 2> = x * y.transpose() * s0;
+                t4 = t4 / (s0 * s0 + lit::<T>(1.23)) + (t4 + t4);
+            } else {
+                let t6 = x * y.transpose() * lit::<T>(-1.26);
+                let mut t6 = matgrad::sigmoid(lit::<T>(-1.07)).ln_1p();
+            }
+            let t7 = y * x.transpose();
         }
-        let t3 = s0;
-        if lit::<T>(0.54) > lit::<T>(0.06) {
-            let mut t4 = x * x.transpose();
-            t4 = (t4 + t4.transpose()).transpose();
-        } else if m0[0].exp() > lit::<T>(-0.38) {
-            let t3: T = lit::<T>(1.32) * m0[1];
-            let t3: RowSVector<T, 2> = m0.map(|v| matgrad::sigmoid(lit::<T>(-0.16)));
+        for i in 0..2 {
+            let t8 = y * x.transpose();
+            let mut t8: SVector<T, N> = *x;
+            t8 = t8 + t8;
+        }
+        let t9 = (y * x.transpose() + m0.transpose() * x.transpose()) * (x * y.transpose()).map(|v| lit::<T>(-0.98)) * lit::<T>(0.168);
+    }
+    let mut t10: SMatrix<T, 2, 2> = k.map(|v| lit::<T>(-0.27) * lit::<T>(-1.17));
+    for i in 0..2 {
+        let t11: SVector<T, N> = *x;
+        t10 += y * t11.transpose() / (lit::<T>(i as f64).cos() + lit::<T>(2.0)) * (x * m0).component_mul(&(x * m0));
+        t10 -= k.transpose() / ((k * lit::<T>(0.9)).determinant() * lit::<T>(0.193)) * lit::<T>(0.155);
+        for j in 0..2 {
+            if lit::<T>(j as f64) >= s0 * t11[j] {
+                t10 -= k * (k * lit::<T>(-1.84) * lit::<T>(0.135)) * lit::<T>(0.125);
+                t10 += k.transpose().component_div(&k.map(|v| (matgrad::sigmoid(s0) + lit::<T>(0.96)).ln()).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0836);
+            } else if j == 0 {
+                let t12 = x.transpose().map(|v| lit::<T>(-0.47) / s0.exp()) * (x * m0);
+            } else if s0 > lit::<T>(0.5) {
+                let mut t13 = y * t11.transpose();
+                t10 -= k.lu().solve(k).unwrap() / (lit::<T>(i as f64).cos().tanh() + lit::<T>(1.5)).abs();
+                t13 += t13;
+            } else {
+                let t14 = ((-x).norm_squared() + lit::<T>(1.28)).ln_1p();
+                t10 -= k;
+            }
+            let mut t15 = x - t11;
+            let mut t11 = (x * m0).transpose();
         }
     }
-    let mut t5 = m0.transpose() * x.transpose();
-    let mut t6 = (k.transpose().component_mul(k) * lit::<T>(0.0619)).map(|v| v.tanh());
-    t6 -= (k * lit::<T>(0.39) - t5 * t5.transpose()) * lit::<T>(0.217);
-    for i in 0..2 {
-        let t7 = y.transpose() * y[(0, 0)] * (y * x.transpose() * (x * m0)) * lit::<T>(0.165);
-        t6 = k.map(|v| v.tanh());
-        t6 = t6.map(|v| v).map(|v| v.sin());
+    t10 *= lit::<T>(1.2);
+    if k[(1, 0)] < lit::<T>(0.09) {
+        t10 = k.lu().solve(&m0.transpose()).unwrap() * m0.component_mul(m0);
+    } else if lit::<T>(0.06) > lit::<T>(-0.47) {
+        if lit::<T>(0.11) > lit::<T>(0.24) {
+            let mut t16 = (m0.transpose() * x.transpose()).transpose() - x * m0;
+        } else {
+            if m0[1].exp().powf(s0) > lit::<T>(-0.05) {
+                let mut t17 = x * x.transpose() / m0[0].exp() * m0[(0, 0)].powi(3);
+                let mut t17 = s0;
+                let t18: T = -s0;
+            } else {
+                t10 = k.lu().solve(&((k - t10) * lit::<T>(0.016))).unwrap();
+                t10 = *k;
+                let mut t19: T = (x * x.transpose()).trace();
+            }
+            for i in 0..2 {
+                let mut t20 = ((y.norm_squared() + lit::<T>(0.59)).sqrt().cos() + lit::<T>(2.0)).ln();
+                t20 -= ((t20.tanh() - lit::<T>(1.5)).abs() * (t20.tanh() - lit::<T>(1.5)).abs() + lit::<T>(0.68)).ln_1p();
+                let t21 = ((x * x.transpose()).map(|v| v * v + lit::<T>(1.3)).norm() * lit::<T>(0.143)).sin();
+            }
+        }
+        t10 *= y[(1, 0)];
+    } else {
+        let t10 = x * m0;
     }
-    t6 = *k;
-    t6 -= t5 / (s0 * s0 + lit::<T>(1.25)) * (t5.transpose() - t5.transpose()) * lit::<T>(0.206);
-    let t6: T = matgrad::softplus(lit::<T>(0.49)).sqrt();
-    for i in 0..2 {
-        let t8 = t5.transpose();
-        let t9: T = (s0 - (t6 - lit::<T>(i as f64))) * lit::<T>(0.235);
-        t5 = (t5 * lit::<T>(-1.84)).map(|v| v.cos()).map(|v| v.tanh());
-        let t10 = x.map(|v| -lit::<T>(-0.62));
+    let t22 = k * t10 * lit::<T>(0.00214) / ((s0.cos() + lit::<T>(2.0)).sqrt().cos() + lit::<T>(2.0));
+    let mut t23 = x * x.transpose() * x * y.transpose();
+    {
+        let t24 = lit::<T>(-0.28);
+        let mut t25: RowSVector<T, 2> = *m0;
     }
-    let t6: RowSVector<T, 2> = *m0;
-    t6.sum() + t5[(1, 0)]
+    let t26 = m0 * t10[(0, 1)] * lit::<T>(0.0171) / (((k.determinant() * lit::<T>(0.156)).powf(lit::<T>(1.27)) * lit::<T>(0.0533)).tanh() - lit::<T>(1.5)).abs();
+    for i in 0..2 {
+        let t27 = x * x.transpose() / ((t23.norm_squared() + lit::<T>(0.98)) * lit::<T>(0.182)) * lit::<T>(0.177) / ((x * m0).norm_squared() + lit::<T>(1.17));
+        let mut t22 = t23.transpose().map(|v| v.cos());
+        if lit::<T>(-0.48) * lit::<T>(i as f64) > lit::<T>(0.14) {
+            t10 = k.transpose().map(|v| v.sin());
+            let t28 = t27;
+        } else if t23.mean() + y[i] > lit::<T>(-0.14) {
+            let t29 = *m0;
+            for j in 0..2 {
+                let t30 = t27 * t23 * lit::<T>(0.13);
+                let t31 = t22 * x;
+            }
+        }
+    }
+    t26[0] - t23[(0, 1)] + t22.sum() + t10.sum() * lit::<T>(0.00428)
 }
 
 #[test]
@@ -854,11 +1150,10 @@ fn p007_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-5);
     check_value("p007_grad's value", f64::from(grad_value), f64::from(value), 1e-5);
     check_value("p007_vjp's value", f64::from(vjp_value), f64::from(value), 1e-5);
-    check_gradient("p007_grad, m0", &grad.0.flat(), &reference[0..2], 1e-3);
-    check_gradient("p007_grad, s0", &grad.1.flat(), &reference[2..3], 1e-3);
+    check_gradient("p007_grad, y", &grad.0.flat(), &reference[10..12], 1e-3);
+    check_gradient("p007_grad, x", &grad.1.flat(), &reference[7..10], 1e-3);
     check_gradient("p007_grad, k", &grad.2.flat(), &reference[3..7], 1e-3);
-    check_gradient("p007_grad, x", &grad.3.flat(), &reference[7..10], 1e-3);
-    check_gradient("p007_grad, y", &grad.4.flat(), &reference[10..12], 1e-3);
+    check_gradient("p007_grad, s0", &grad.3.flat(), &reference[2..3], 1e-3);
     check_gradient("p007_vjp, m0", &vjp.0.flat(), &reference[0..2], 1e-3);
     check_gradient("p007_vjp, s0", &vjp.1.flat(), &reference[2..3], 1e-3);
     check_gradient("p007_vjp, k", &vjp.2.flat(), &reference[3..7], 1e-3);
@@ -911,8 +1206,10 @@ fn p008(m0: &Matrix3<f64>, m1: &Matrix3<f64>, s0: f64, k: &SMatrix<f64, 2, 2>, x
         let mut t3 = x.component_div(&x.map(|v| v * v + 1.44)).map(|v| -0.08_f64 * -0.73 / (0.26 * 0.26 + 1.4));
     }
     t2 *= 0.99;
-    let t5 = y.component_mul(y);
-    t5[(1, 0)] + t4 + t3[0] - t2.trace() * 0.12
+    {
+        t4 -= ((-t3[(1, 0)]).tanh() + 1.5).abs();
+    }
+    t4 + t3[0] - t2.trace() * 0.12 - t1.norm_squared() * 0.0473 + 0.97
 }
 
 fn p008_ref<T: RealField + Copy>(m0: &Matrix3<T>, m1: &Matrix3<T>, s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
@@ -927,8 +1224,10 @@ fn p008_ref<T: RealField + Copy>(m0: &Matrix3<T>, m1: &Matrix3<T>, s0: T, k: &SM
         let mut t3 = x.component_div(&x.map(|v| v * v + lit::<T>(1.44))).map(|v| lit::<T>(-0.08) * lit::<T>(-0.73) / (lit::<T>(0.26) * lit::<T>(0.26) + lit::<T>(1.4)));
     }
     t2 *= lit::<T>(0.99);
-    let t5 = y.component_mul(y);
-    t5[(1, 0)] + t4 + t3[0] - t2.trace() * lit::<T>(0.12)
+    {
+        t4 -= ((-t3[(1, 0)]).tanh() + lit::<T>(1.5)).abs();
+    }
+    t4 + t3[0] - t2.trace() * lit::<T>(0.12) - t1.norm_squared() * lit::<T>(0.0473) + lit::<T>(0.97)
 }
 
 #[test]
@@ -1012,15 +1311,30 @@ fn p009(x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64) -> f64 {
             let t5 = t4 * t4.transpose();
         }
         let t6 = (x * x.transpose()).map(f64::sin);
-        let t7 = if -2.0_f64 > 0.42 {
-            y.transpose()
-        } else {
-            y.transpose()
-        };
-        t0 = (0.77_f64 - (1.27 + -1.36)).tanh();
+        {
+            let mut t7 = -0.21 * -0.42 / matgrad::softplus((y * x.transpose())[(0, 1)]);
+            if i != 3 {
+                let t8: RowSVector<f64, 3> = y.transpose();
+            } else if (i as f64) > 0.11 {
+                let mut t9 = t2.cos();
+                t7 *= 1.33;
+                t0 = (x.map(|v| v * v + 0.52).norm() - (t0 - t0) * 0.156).sin();
+            } else if (y[2].cos() + 2.0).powf(y[i]) >= -0.42 {
+                t0 = (t6[(0, 0)] * (i as f64) - (y.transpose().norm_squared() + 0.8).ln()).sin();
+                let mut t0: SVector<f64, 3> = *y;
+            }
+            {
+                let t7 = *y;
+                t0 = matgrad::sigmoid((x[(i, 0)].exp() - -1.51) * 0.234);
+            }
+        }
+        for j in 0..2 {
+            t0 = (-((y * y.transpose()).sum() * 0.11)).sin();
+            t0 = matgrad::sigmoid(s0.exp());
+        }
     }
-    t0 += t2;
-    t2 + t0 * 0.191 + t0
+    t0 -= 0.16 * y.sum();
+    t2 + t0
 }
 
 fn p009_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T) -> T {
@@ -1062,15 +1376,30 @@ fn p009_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T) ->
             let t5 = t4 * t4.transpose();
         }
         let t6 = (x * x.transpose()).map(|v| v.sin());
-        let t7 = if lit::<T>(-2.0) > lit::<T>(0.42) {
-            y.transpose()
-        } else {
-            y.transpose()
-        };
-        t0 = (lit::<T>(0.77) - (lit::<T>(1.27) + lit::<T>(-1.36))).tanh();
+        {
+            let mut t7 = lit::<T>(-0.21) * lit::<T>(-0.42) / matgrad::softplus((y * x.transpose())[(0, 1)]);
+            if i != 3 {
+                let t8: RowSVector<T, 3> = y.transpose();
+            } else if lit::<T>(i as f64) > lit::<T>(0.11) {
+                let mut t9 = t2.cos();
+                t7 *= lit::<T>(1.33);
+                t0 = (x.map(|v| v * v + lit::<T>(0.52)).norm() - (t0 - t0) * lit::<T>(0.156)).sin();
+            } else if (y[2].cos() + lit::<T>(2.0)).powf(y[i]) >= lit::<T>(-0.42) {
+                t0 = (t6[(0, 0)] * lit::<T>(i as f64) - (y.transpose().norm_squared() + lit::<T>(0.8)).ln()).sin();
+                let mut t0: SVector<T, 3> = *y;
+            }
+            {
+                let t7 = *y;
+                t0 = matgrad::sigmoid((x[(i, 0)].exp() - lit::<T>(-1.51)) * lit::<T>(0.234));
+            }
+        }
+        for j in 0..2 {
+            t0 = (-((y * y.transpose()).sum() * lit::<T>(0.11))).sin();
+            t0 = matgrad::sigmoid(s0.exp());
+        }
     }
-    t0 += t2;
-    t2 + t0 * lit::<T>(0.191) + t0
+    t0 -= lit::<T>(0.16) * y.sum();
+    t2 + t0
 }
 
 #[test]
@@ -1186,87 +1515,151 @@ fn p010_against_duals() {
     check_gradient("p010_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
 }
 
-// ---- program p011 (known bug patterns: branch-read)
+// ---- program p011
 
 #[gradient]
 fn p011<const N: usize>(x: &SVector<f64, N>, y: &SVector<f64, 3>, s0: f64, n: i32) -> f64 {
     for i in 0..2 {
-        let t0 = y * x.transpose();
-        let t1: SMatrix<f64, 3, N> = t0;
-    }
-    let t2 = (x * y.transpose()).map(|v| 1.63_f64);
-    let t3 = y * y.transpose();
-    if (x * x.transpose())[(1, 0)] >= 0.25 {
-        let t2: SMatrix<f64, N, 3> = t2;
-    } else if s0.tanh() <= s0 {
-        for i in 0..2 {
-            let t3 = t3.map(|v| v).norm_squared() * 0.11;
-            let t3 = t2.transpose() * x * 0.202;
-            let t4: SVector<f64, 3> = t2.transpose() * x * 0.202 - s0 * y;
+        {
+            for j in 0..2 {
+                let mut t0 = y * x.transpose();
+            }
+            let t1 = (n as f64);
+            let t2 = (t1.tanh() + 1.5).abs();
         }
-    } else {
-        let mut t5 = t2.transpose();
+        let t3 = y * y.transpose() - y * y.transpose() - y * y.transpose();
     }
     for i in 0..2 {
-        let t6 = x[i] + s0;
+        let t4 = ((n as f64) * 0.165).powi(3);
     }
-    let mut t7: RowSVector<f64, 3> = (y.transpose() - y.transpose()).component_mul(&y.transpose());
-    t7 *= 0.92;
-    let t8 = t3[(1, 0)];
-    t7 += t7;
-    let t10: SMatrix<f64, N, N> = if x[1].powi(2) <= (n as f64) {
-        let mut t9 = t7;
-        x * x.transpose()
+    let t5 = x * x.transpose() + x * x.transpose();
+    for i in 0..2 {
+        let t5 = y * y.transpose() * y;
+        let t7 = if (i as f64) > s0 {
+            let mut t6: f64 = s0.exp();
+            y * x.transpose()
+        } else {
+            t5 * x.transpose()
+        };
+        let mut t8 = t5 * t5.transpose();
+    }
+    let t9 = if 0.55 * s0 <= s0.tanh() {
+        t5
     } else {
-        t7 = t7.component_mul(&t7) * 0.0731 * (t3.pow(3) * 0.11);
-        x * x.transpose()
+        t5
     };
-    let mut t10 = t3 - t3;
-    let mut t11 = (((x * x.transpose() + x * x.transpose()).norm_squared() + 0.68) * 0.273).powf(t8) * 0.0989;
     for i in 0..2 {
-        let t12 = x * x.transpose() * (x * x.transpose()) * (x * x.transpose()) * 0.11;
+        if s0.exp().ln_1p().sin() > -0.31 {
+            let t10 = x * y.transpose();
+            let t10: SMatrix<f64, N, 3> = (t10 * (y * y.transpose()) - (t10 + t10)) * 0.198;
+            let t9: SMatrix<f64, N, 3> = t10 + t10;
+        }
     }
-    t11 - t10[(2, 1)] + t8 + t7[2]
+    let t5: f64 = x[0].exp().powf(1.81) * 0.162 * (t5.trace() * 0.165);
+    let t11 = y.transpose();
+    for i in 0..2 {
+        for j in 0..2 {
+            {
+                let mut t12 = t11.transpose() * x.transpose();
+                t12 -= t12;
+                t12 = (t12 + t12).map(|v| (n as f64));
+            }
+            if j == 2 {
+                let t13: SVector<f64, 3> = t11.component_div(&y.transpose().map(|v| v * v + 0.91)).transpose();
+            } else if (matgrad::softplus(t5).ln_1p() - t11.norm_squared()) * 0.242 <= 0.33 {
+                let t14: SMatrix<f64, 3, N> = (t11.transpose() * x.transpose()).map(|v| s0.exp());
+                let t15 = y.component_div(&y.map(|v| v.exp()));
+                let mut t16 = t14.transpose();
+            } else if (-0.92_f64 * -0.92 + 0.99).ln() > -0.25 {
+                let t17: SVector<f64, N> = x * y.transpose() * y;
+                let mut t18: RowSVector<f64, 3> = t11;
+            }
+            let t19 = t5 * (j as f64);
+            let t20 = t9.transpose() * x * 0.165 * x.transpose();
+        }
+    }
+    let t21 = x.transpose().transpose();
+    let mut t22: Matrix3<f64> = y * y.transpose();
+    if ((n as f64).tanh() + 1.5).abs().ln().powi(2) > 0.48 {
+        t22 = t22 * (t22 * t22.transpose()) * 0.11;
+        t22 *= x[(1, 0)].exp() * 0.137;
+    } else if y.kronecker(&t22.transpose().map(|v| 1.61_f64)).sum() * 0.0228 >= -0.4 {
+        t22 -= t22.transpose().map(|v| matgrad::softplus(-1.27_f64 * 1.93));
+    }
+    t22 += t22.map(|v| 0.76 * v).map(|v| -1.5_f64);
+    t22[(2, 1)] * 0.186 - t21.sum() - t11[2] + t5
 }
 
 fn p011_ref<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<T, 3>, s0: T, n: i32) -> T {
     for i in 0..2 {
-        let t0 = y * x.transpose();
-        let t1: SMatrix<T, 3, N> = t0;
-    }
-    let t2 = (x * y.transpose()).map(|v| lit::<T>(1.63));
-    let t3 = y * y.transpose();
-    if (x * x.transpose())[(1, 0)] >= lit::<T>(0.25) {
-        let t2: SMatrix<T, N, 3> = t2;
-    } else if s0.tanh() <= s0 {
-        for i in 0..2 {
-            let t3 = t3.map(|v| v).norm_squared() * lit::<T>(0.11);
-            let t3 = t2.transpose() * x * lit::<T>(0.202);
-            let t4: SVector<T, 3> = t2.transpose() * x * lit::<T>(0.202) - y * s0;
+        {
+            for j in 0..2 {
+                let mut t0 = y * x.transpose();
+            }
+            let t1 = lit::<T>(n as f64);
+            let t2 = (t1.tanh() + lit::<T>(1.5)).abs();
         }
-    } else {
-        let mut t5 = t2.transpose();
+        let t3 = y * y.transpose() - y * y.transpose() - y * y.transpose();
     }
     for i in 0..2 {
-        let t6 = x[i] + s0;
+        let t4 = (lit::<T>(n as f64) * lit::<T>(0.165)).powi(3);
     }
-    let mut t7: RowSVector<T, 3> = (y.transpose() - y.transpose()).component_mul(&y.transpose());
-    t7 *= lit::<T>(0.92);
-    let t8 = t3[(1, 0)];
-    t7 += t7;
-    let t10: SMatrix<T, N, N> = if x[1].powi(2) <= lit::<T>(n as f64) {
-        let mut t9 = t7;
-        x * x.transpose()
+    let t5 = x * x.transpose() + x * x.transpose();
+    for i in 0..2 {
+        let t5 = y * y.transpose() * y;
+        let t7 = if lit::<T>(i as f64) > s0 {
+            let mut t6: T = s0.exp();
+            y * x.transpose()
+        } else {
+            t5 * x.transpose()
+        };
+        let mut t8 = t5 * t5.transpose();
+    }
+    let t9 = if lit::<T>(0.55) * s0 <= s0.tanh() {
+        t5
     } else {
-        t7 = t7.component_mul(&t7) * lit::<T>(0.0731) * (t3.pow(3) * lit::<T>(0.11));
-        x * x.transpose()
+        t5
     };
-    let mut t10 = t3 - t3;
-    let mut t11 = (((x * x.transpose() + x * x.transpose()).norm_squared() + lit::<T>(0.68)) * lit::<T>(0.273)).powf(t8) * lit::<T>(0.0989);
     for i in 0..2 {
-        let t12 = x * x.transpose() * (x * x.transpose()) * (x * x.transpose()) * lit::<T>(0.11);
+        if s0.exp().ln_1p().sin() > lit::<T>(-0.31) {
+            let t10 = x * y.transpose();
+            let t10: SMatrix<T, N, 3> = (t10 * (y * y.transpose()) - (t10 + t10)) * lit::<T>(0.198);
+            let t9: SMatrix<T, N, 3> = t10 + t10;
+        }
     }
-    t11 - t10[(2, 1)] + t8 + t7[2]
+    let t5: T = x[0].exp().powf(lit::<T>(1.81)) * lit::<T>(0.162) * (t5.trace() * lit::<T>(0.165));
+    let t11 = y.transpose();
+    for i in 0..2 {
+        for j in 0..2 {
+            {
+                let mut t12 = t11.transpose() * x.transpose();
+                t12 -= t12;
+                t12 = (t12 + t12).map(|v| lit::<T>(n as f64));
+            }
+            if j == 2 {
+                let t13: SVector<T, 3> = t11.component_div(&y.transpose().map(|v| v * v + lit::<T>(0.91))).transpose();
+            } else if (matgrad::softplus(t5).ln_1p() - t11.norm_squared()) * lit::<T>(0.242) <= lit::<T>(0.33) {
+                let t14: SMatrix<T, 3, N> = (t11.transpose() * x.transpose()).map(|v| s0.exp());
+                let t15 = y.component_div(&y.map(|v| v.exp()));
+                let mut t16 = t14.transpose();
+            } else if (-lit::<T>(0.92) * -lit::<T>(0.92) + lit::<T>(0.99)).ln() > lit::<T>(-0.25) {
+                let t17: SVector<T, N> = x * y.transpose() * y;
+                let mut t18: RowSVector<T, 3> = t11;
+            }
+            let t19 = t5 * lit::<T>(j as f64);
+            let t20 = t9.transpose() * x * lit::<T>(0.165) * x.transpose();
+        }
+    }
+    let t21 = x.transpose().transpose();
+    let mut t22: Matrix3<T> = y * y.transpose();
+    if (lit::<T>(n as f64).tanh() + lit::<T>(1.5)).abs().ln().powi(2) > lit::<T>(0.48) {
+        t22 = t22 * (t22 * t22.transpose()) * lit::<T>(0.11);
+        t22 *= x[(1, 0)].exp() * lit::<T>(0.137);
+    } else if y.kronecker(&t22.transpose().map(|v| lit::<T>(1.61))).sum() * lit::<T>(0.0228) >= lit::<T>(-0.4) {
+        t22 -= t22.transpose().map(|v| matgrad::softplus(lit::<T>(-1.27) * lit::<T>(1.93)));
+    }
+    t22 += t22.map(|v| lit::<T>(0.76) * v).map(|v| lit::<T>(-1.5));
+    t22[(2, 1)] * lit::<T>(0.186) - t21.sum() - t11[2] + t5
 }
 
 #[test]
@@ -1306,38 +1699,21 @@ fn p012<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, flag: bool, x: &SVecto
     let mut t2 = s1;
     for i in 0..2 {
         let t2 = *x;
-        let t3 = k.transpose();
-    }
-    let t4 = t1;
-    let mut t5: SMatrix<T, 2, 2> = x * x.transpose();
-    if !((s1.tanh() - convert::<f64, T>(1.5)).abs() > convert::<f64, T>(-0.47)) || convert::<f64, T>(-1.28) <= convert::<f64, T>(0.26) {
-        t5 = k.transpose().try_inverse().unwrap();
-        if y.transpose().kronecker(x).sum().cos() > (t1.transpose() * convert::<f64, T>(0.182)).map(|v| v * v + convert::<f64, T>(0.77)).sum().ln() {
-            t2 -= x.map(|v| v.exp()).norm().sin();
-            t5 = -t4.map(|v| matgrad::sigmoid(convert::<f64, T>(0.23)));
-            t1 *= (k.transpose() + t0.component_mul(&t1.transpose()) * convert::<f64, T>(0.122) * convert::<f64, T>(0.0625)).determinant() * convert::<f64, T>(0.0122);
-        } else if x.dot(x) + t0.kronecker(&x.transpose()).sum() * convert::<f64, T>(0.0414) >= convert::<f64, T>(0.13) {
-            let mut t2: T = y[1];
-            let t6 = (k * convert::<f64, T>(0.0619)).pow(3);
-        } else if flag {
-            let mut t7 = *y;
-            t7 -= y;
-            t7 += y - y + t7;
-        } else {
-            let t5 = x.transpose().transpose();
-            t1 -= (k.lu().solve(&t0).unwrap() - -k) * convert::<f64, T>(0.18);
+        {
+            for j in 0..2 {
+                t1 -= k.map(|v| convert::<f64, T>(0.95)) + t0.component_div(&(t0 * convert::<f64, T>(0.166)).map(|v| v.exp())) * convert::<f64, T>(0.202);
+                let mut t0: SMatrix<T, 2, 2> = (k * convert::<f64, T>(0.9)).transpose().try_inverse().unwrap().pow(3);
+                let mut t3 = t0 * y;
+            }
+            let mut t4 = t2[(i, 0)] - convert::<f64, T>(1.23);
+            t1 -= k.transpose() * k * convert::<f64, T>(0.0309) * (y * y.transpose());
         }
-    } else if x.sum() > convert::<f64, T>(-0.49) {
-        t1 += t4.transpose().transpose();
-        let t8 = t4;
-        t1 = t1;
-    } else if flag {
-        let mut t9 = matgrad::sigmoid(s0);
-    } else {
-        t5 *= convert::<f64, T>(0.83);
     }
-    let mut t10 = t5 * x - t1 * y * convert::<f64, T>(0.0774);
-    t10.sum() * convert::<f64, T>(0.187) + t5[(0, 0)] - t4.norm_squared() * convert::<f64, T>(0.0335) + t2 + (k[(0, 0)] * convert::<f64, T>(0.124)).exp()
+    let t5 = y.transpose() / (y[1].tanh() + convert::<f64, T>(1.5)).abs();
+    t2 -= -t5.transpose()[(0, 0)];
+    let mut t5 = (x.component_div(&t5.transpose().map(|v| matgrad::sigmoid(v))) * convert::<f64, T>(0.118)).map(|v| v);
+    t5 -= x - (x + y);
+    t5[0] - t2 + t1.trace() * convert::<f64, T>(0.0343) + t0[(0, 0)]
 }
 
 fn p012_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 2>, s0: T) -> T {
@@ -1346,38 +1722,21 @@ fn p012_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, flag: bool, x: &SV
     let mut t2 = s1;
     for i in 0..2 {
         let t2 = *x;
-        let t3 = k.transpose();
-    }
-    let t4 = t1;
-    let mut t5: SMatrix<T, 2, 2> = x * x.transpose();
-    if !((s1.tanh() - lit::<T>(1.5)).abs() > lit::<T>(-0.47)) || lit::<T>(-1.28) <= lit::<T>(0.26) {
-        t5 = k.transpose().try_inverse().unwrap();
-        if y.transpose().kronecker(x).sum().cos() > (t1.transpose() * lit::<T>(0.182)).map(|v| v * v + lit::<T>(0.77)).sum().ln() {
-            t2 -= x.map(|v| v.exp()).norm().sin();
-            t5 = -t4.map(|v| matgrad::sigmoid(lit::<T>(0.23)));
-            t1 *= (k.transpose() + t0.component_mul(&t1.transpose()) * lit::<T>(0.122) * lit::<T>(0.0625)).determinant() * lit::<T>(0.0122);
-        } else if x.dot(x) + t0.kronecker(&x.transpose()).sum() * lit::<T>(0.0414) >= lit::<T>(0.13) {
-            let mut t2: T = y[1];
-            let t6 = (k * lit::<T>(0.0619)).pow(3);
-        } else if flag {
-            let mut t7 = *y;
-            t7 -= y;
-            t7 += y - y + t7;
-        } else {
-            let t5 = x.transpose().transpose();
-            t1 -= (k.lu().solve(&t0).unwrap() - -k) * lit::<T>(0.18);
+        {
+            for j in 0..2 {
+                t1 -= k.map(|v| lit::<T>(0.95)) + t0.component_div(&(t0 * lit::<T>(0.166)).map(|v| v.exp())) * lit::<T>(0.202);
+                let mut t0: SMatrix<T, 2, 2> = (k * lit::<T>(0.9)).transpose().try_inverse().unwrap().pow(3);
+                let mut t3 = t0 * y;
+            }
+            let mut t4 = t2[(i, 0)] - lit::<T>(1.23);
+            t1 -= k.transpose() * k * lit::<T>(0.0309) * (y * y.transpose());
         }
-    } else if x.sum() > lit::<T>(-0.49) {
-        t1 += t4.transpose().transpose();
-        let t8 = t4;
-        t1 = t1;
-    } else if flag {
-        let mut t9 = matgrad::sigmoid(s0);
-    } else {
-        t5 *= lit::<T>(0.83);
     }
-    let mut t10 = t5 * x - t1 * y * lit::<T>(0.0774);
-    t10.sum() * lit::<T>(0.187) + t5[(0, 0)] - t4.norm_squared() * lit::<T>(0.0335) + t2 + (k[(0, 0)] * lit::<T>(0.124)).exp()
+    let t5 = y.transpose() / (y[1].tanh() + lit::<T>(1.5)).abs();
+    t2 -= -t5.transpose()[(0, 0)];
+    let mut t5 = (x.component_div(&t5.transpose().map(|v| matgrad::sigmoid(v))) * lit::<T>(0.118)).map(|v| v);
+    t5 -= x - (x + y);
+    t5[0] - t2 + t1.trace() * lit::<T>(0.0343) + t0[(0, 0)]
 }
 
 #[test]
@@ -1594,7 +1953,7 @@ fn p013_against_duals() {
     check_gradient("p013_vjp, y", &vjp.4.flat(), &reference[17..19], 1e-9);
 }
 
-// ---- program p014 (known bug patterns: counter-call)
+// ---- program p014
 
 #[gradient]
 fn p014(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
@@ -1604,54 +1963,60 @@ fn p014(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
     } else {
         x.transpose()
     };
-    let t2 = s1;
-    let t3: SMatrix<f64, 2, 2> = y * x.transpose() * (y * t1);
-    let t1: SMatrix<f64, 2, 2> = t3.transpose();
-    let t4: SVector<f64, 2> = *y;
-    let t5: SMatrix<f64, 2, 2> = t1.component_mul(&t1.transpose());
-    let t6 = t4.map(|v| 1.4_f64);
-    let t6 = t1 * ((t3 + t5) * 0.165);
-    if (t1.trace() - s0) * 0.198 < -0.03 {
-        for i in 0..2 {
-            if s1 < s0.sin() {
-                let mut t7 = t4;
-                let t8: SVector<f64, 2> = -t4.map(|v| 1.65_f64);
-                t7 += t1.transpose() * x * (-1.4 * -1.16) * 0.152;
-            } else if s1 > 0.48 {
-                let t9 = t4.transpose() - y.transpose();
-                let mut t10 = t1;
-                let mut t11: SMatrix<f64, 2, 2> = t3.transpose();
-            } else if (i as f64) >= x[1].exp().powf(2.44) * 0.0863 {
-                let mut t12 = -1.69_f64;
-                t12 *= t4.sum() * 0.186;
-                t12 = matgrad::softplus(t2.sin());
-            }
-            let t13 = (0.94 - t3[(1, 1)]) / (i as f64).exp() * 0.0456;
-            if (i as f64) > -0.44 {
-                let t14 = y.transpose();
-                let mut t15 = (i as f64) * x;
-                t15 -= t1.transpose().map(|v| (matgrad::sigmoid(s0) + 0.86).powf(2.19)) * x * 0.127;
-            }
-            if -1.13_f64 >= 0.41 {
-                let mut t16 = t3.transpose();
-                t16 -= t5.transpose();
-            } else if (i as f64) <= 0.12 - t2 {
-                let mut t17 = t3;
-                let t18 = t13;
-            } else if ((i as f64) - -1.81) * y[1] < -1.83 {
-                let mut t3 = t3.map(|v| -0.61_f64).pow(3);
-                t3 = t1;
-                t3 -= t1;
-            }
-        }
-        let t19: f64 = t2;
-        let mut t20: SMatrix<f64, 2, 2> = t6.transpose();
-    } else if !(x[(0, 0)].exp().ln() < matgrad::sigmoid(-0.27_f64)) {
-        let mut t21 = t6.transpose() * t1.component_mul(&t1) * 0.0312;
-    } else if y[(0, 0)] > -0.42 {
-        let mut t22 = t5.map(f64::cos);
+    {
+        let t2: SVector<f64, 2> = t1.transpose().map(|v| 1.02 / (v.cos() + 2.0));
     }
-    t6.sum() * 0.0625 - t5.trace() * 0.124 - t4[0] - t1.trace() + -(0.02_f64 * 0.02 + 1.44).ln()
+    let t3: SMatrix<f64, 2, 2> = (x * t1).component_div(&(x * t1).map(|v| matgrad::sigmoid(v)));
+    let mut t4 = y.map(|v| s1).component_div(&(y + y).map(|v| matgrad::sigmoid(v))) * 0.118;
+    let t5 = -1.76 - t1[0];
+    t4 = t3 * (x + t4) * 0.0669;
+    t4 = if t5.cos() <= 0.74 {
+        *y
+    } else {
+        if !(x[0].sin() > -0.02) {
+            let t6 = t3 + t3.map(|v| 0.26_f64);
+            let mut t7 = 1.65 * s0;
+        } else {
+            t4 = x.transpose().component_mul(&t1).transpose();
+            let t1 = t1.transpose().component_div(&y.map(|v| matgrad::sigmoid(v)));
+            let t8: RowSVector<f64, 2> = t4.transpose() * t3 * 0.133;
+        }
+        *y
+    };
+    if t4.transpose()[(0, 0)] < -0.39 || 1.56_f64 < -0.59 * 0.77 {
+        for i in 0..2 {
+            let t9 = t1.transpose() - y;
+        }
+        {
+            let t10 = t1.transpose();
+            let mut t11: SMatrix<f64, 2, 2> = t3.transpose() * t3 * 0.0358 * (-1.22 / (t5.cos() + 2.0));
+            t11 *= (s0 + -1.71) * t4[0] * 0.137;
+        }
+    }
+    if (matgrad::sigmoid(x[0]).ln() * matgrad::sigmoid(x[0]).ln() + 1.25).ln_1p() < -1.76 {
+        let mut t3 = t1.transpose().map(|v| (matgrad::sigmoid(s0) + 0.86).powf(2.19));
+    } else if 1.15_f64 < 0.17 {
+        if t4[(1, 0)] + -1.59 < x.map(|v| v * v + 1.4).norm().powf(0.12) {
+            t4 = x.component_div(&t4.map(|v| v.exp()));
+            {
+                let t12 = t1.transpose();
+                let mut t13 = (t3.transpose().component_mul(&t3) * 0.0716 + t3) * 0.21;
+            }
+        } else if -1.83_f64 > 0.48 {
+            t4 += t1.transpose();
+        } else {
+            for i in 0..2 {
+                t4 += x;
+                let t14: SVector<f64, 2> = t3.map(f64::tanh) * (t1.transpose() - x);
+            }
+            t4 = t3 * t1.transpose() * 0.133 + (t1.transpose() + t4) * 0.147;
+        }
+        t4 = t3.transpose() * y * 0.133;
+        let mut t15 = matgrad::sigmoid(0.44_f64).powf(0.84);
+    } else {
+        t4 = matgrad::softplus(1.18_f64) * ((t4 + y) * 0.147);
+    }
+    t5 - t4.sum() * 0.0866 + t3[(1, 0)] - t1.norm_squared() + (t4[(0, 0)].cos() + 2.0).powf(s0) * 0.35
 }
 
 fn p014_ref<T: RealField + Copy>(s0: T, s1: T, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
@@ -1661,54 +2026,60 @@ fn p014_ref<T: RealField + Copy>(s0: T, s1: T, x: &SVector<T, 2>, y: &SVector<T,
     } else {
         x.transpose()
     };
-    let t2 = s1;
-    let t3: SMatrix<T, 2, 2> = y * x.transpose() * (y * t1);
-    let t1: SMatrix<T, 2, 2> = t3.transpose();
-    let t4: SVector<T, 2> = *y;
-    let t5: SMatrix<T, 2, 2> = t1.component_mul(&t1.transpose());
-    let t6 = t4.map(|v| lit::<T>(1.4));
-    let t6 = t1 * ((t3 + t5) * lit::<T>(0.165));
-    if (t1.trace() - s0) * lit::<T>(0.198) < lit::<T>(-0.03) {
-        for i in 0..2 {
-            if s1 < s0.sin() {
-                let mut t7 = t4;
-                let t8: SVector<T, 2> = -t4.map(|v| lit::<T>(1.65));
-                t7 += t1.transpose() * x * (lit::<T>(-1.4) * lit::<T>(-1.16)) * lit::<T>(0.152);
-            } else if s1 > lit::<T>(0.48) {
-                let t9 = t4.transpose() - y.transpose();
-                let mut t10 = t1;
-                let mut t11: SMatrix<T, 2, 2> = t3.transpose();
-            } else if lit::<T>(i as f64) >= x[1].exp().powf(lit::<T>(2.44)) * lit::<T>(0.0863) {
-                let mut t12 = -lit::<T>(1.69);
-                t12 *= t4.sum() * lit::<T>(0.186);
-                t12 = matgrad::softplus(t2.sin());
-            }
-            let t13 = (lit::<T>(0.94) - t3[(1, 1)]) / lit::<T>(i as f64).exp() * lit::<T>(0.0456);
-            if lit::<T>(i as f64) > lit::<T>(-0.44) {
-                let t14 = y.transpose();
-                let mut t15 = x * lit::<T>(i as f64);
-                t15 -= t1.transpose().map(|v| (matgrad::sigmoid(s0) + lit::<T>(0.86)).powf(lit::<T>(2.19))) * x * lit::<T>(0.127);
-            }
-            if lit::<T>(-1.13) >= lit::<T>(0.41) {
-                let mut t16 = t3.transpose();
-                t16 -= t5.transpose();
-            } else if lit::<T>(i as f64) <= lit::<T>(0.12) - t2 {
-                let mut t17 = t3;
-                let t18 = t13;
-            } else if (lit::<T>(i as f64) - lit::<T>(-1.81)) * y[1] < lit::<T>(-1.83) {
-                let mut t3 = t3.map(|v| lit::<T>(-0.61)).pow(3);
-                t3 = t1;
-                t3 -= t1;
-            }
-        }
-        let t19: T = t2;
-        let mut t20: SMatrix<T, 2, 2> = t6.transpose();
-    } else if !(x[(0, 0)].exp().ln() < matgrad::sigmoid(lit::<T>(-0.27))) {
-        let mut t21 = t6.transpose() * t1.component_mul(&t1) * lit::<T>(0.0312);
-    } else if y[(0, 0)] > lit::<T>(-0.42) {
-        let mut t22 = t5.map(|v| v.cos());
+    {
+        let t2: SVector<T, 2> = t1.transpose().map(|v| lit::<T>(1.02) / (v.cos() + lit::<T>(2.0)));
     }
-    t6.sum() * lit::<T>(0.0625) - t5.trace() * lit::<T>(0.124) - t4[0] - t1.trace() + -(lit::<T>(0.02) * lit::<T>(0.02) + lit::<T>(1.44)).ln()
+    let t3: SMatrix<T, 2, 2> = (x * t1).component_div(&(x * t1).map(|v| matgrad::sigmoid(v)));
+    let mut t4 = y.map(|v| s1).component_div(&(y + y).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.118);
+    let t5 = lit::<T>(-1.76) - t1[0];
+    t4 = t3 * (x + t4) * lit::<T>(0.0669);
+    t4 = if t5.cos() <= lit::<T>(0.74) {
+        *y
+    } else {
+        if !(x[0].sin() > lit::<T>(-0.02)) {
+            let t6 = t3 + t3.map(|v| lit::<T>(0.26));
+            let mut t7 = lit::<T>(1.65) * s0;
+        } else {
+            t4 = x.transpose().component_mul(&t1).transpose();
+            let t1 = t1.transpose().component_div(&y.map(|v| matgrad::sigmoid(v)));
+            let t8: RowSVector<T, 2> = t4.transpose() * t3 * lit::<T>(0.133);
+        }
+        *y
+    };
+    if t4.transpose()[(0, 0)] < lit::<T>(-0.39) || lit::<T>(1.56) < lit::<T>(-0.59) * lit::<T>(0.77) {
+        for i in 0..2 {
+            let t9 = t1.transpose() - y;
+        }
+        {
+            let t10 = t1.transpose();
+            let mut t11: SMatrix<T, 2, 2> = t3.transpose() * t3 * lit::<T>(0.0358) * (lit::<T>(-1.22) / (t5.cos() + lit::<T>(2.0)));
+            t11 *= (s0 + lit::<T>(-1.71)) * t4[0] * lit::<T>(0.137);
+        }
+    }
+    if (matgrad::sigmoid(x[0]).ln() * matgrad::sigmoid(x[0]).ln() + lit::<T>(1.25)).ln_1p() < lit::<T>(-1.76) {
+        let mut t3 = t1.transpose().map(|v| (matgrad::sigmoid(s0) + lit::<T>(0.86)).powf(lit::<T>(2.19)));
+    } else if lit::<T>(1.15) < lit::<T>(0.17) {
+        if t4[(1, 0)] + lit::<T>(-1.59) < x.map(|v| v * v + lit::<T>(1.4)).norm().powf(lit::<T>(0.12)) {
+            t4 = x.component_div(&t4.map(|v| v.exp()));
+            {
+                let t12 = t1.transpose();
+                let mut t13 = (t3.transpose().component_mul(&t3) * lit::<T>(0.0716) + t3) * lit::<T>(0.21);
+            }
+        } else if lit::<T>(-1.83) > lit::<T>(0.48) {
+            t4 += t1.transpose();
+        } else {
+            for i in 0..2 {
+                t4 += x;
+                let t14: SVector<T, 2> = t3.map(|v| v.tanh()) * (t1.transpose() - x);
+            }
+            t4 = t3 * t1.transpose() * lit::<T>(0.133) + (t1.transpose() + t4) * lit::<T>(0.147);
+        }
+        t4 = t3.transpose() * y * lit::<T>(0.133);
+        let mut t15 = matgrad::sigmoid(lit::<T>(0.44)).powf(lit::<T>(0.84));
+    } else {
+        t4 = (t4 + y) * lit::<T>(0.147) * matgrad::softplus(lit::<T>(1.18));
+    }
+    t5 - t4.sum() * lit::<T>(0.0866) + t3[(1, 0)] - t1.norm_squared() + (t4[(0, 0)].cos() + lit::<T>(2.0)).powf(s0) * lit::<T>(0.35)
 }
 
 #[test]
@@ -1817,7 +2188,7 @@ fn p015_against_duals() {
 
 // ---- program p016
 
-#[gradient(wrt(x, y, s1))]
+#[gradient]
 fn p016<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<T, 2>, s0: T, s1: T) -> T {
     let t0: SVector<T, N> = (x - x).component_mul(&(x - x));
     let mut t0: SMatrix<T, 2, N> = y * x.transpose();
@@ -1826,11 +2197,36 @@ fn p016<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<T, 2
         let mut t1 = x * y.transpose() - x * y.transpose();
         let t1 = t1.transpose();
     }
-    let t2 = t0.transpose();
-    let t2 = x.component_mul(x);
-    let t3 = t2 * t2.transpose();
-    let t4 = y.transpose();
-    t4[0] + t3.norm_squared() * convert::<f64, T>(0.11) - t2[1] + t0.norm_squared() * convert::<f64, T>(0.0183)
+    {
+        for i in 0..2 {
+            if y.transpose().sum().powi(2) * convert::<f64, T>(0.124) <= convert::<f64, T>(-0.06) {
+                let mut t2 = x * x.transpose() * (x * x.transpose() * x) * convert::<f64, T>(0.11);
+            } else if ((y * y.transpose()).dot(&(y * y.transpose())) * (y * y.transpose()).dot(&(y * y.transpose())) + convert::<f64, T>(0.84)).ln_1p() > convert::<f64, T>(0.15) {
+                t0 = t0.map(|v| v.sin());
+                let t3 = y.transpose() - y.transpose() * (y * y.transpose());
+            } else if i > 0 {
+                t0 = t0.map(|v| v.sin());
+                let t4 = t0.transpose().component_mul(&t0.transpose()) * convert::<f64, T>(0.11) / (y.transpose().mean() * y.transpose().mean() + convert::<f64, T>(1.28));
+                let t4 = y.transpose().component_mul(&(x.transpose() * t4));
+            }
+            let t0 = t0.transpose().map(|v| s0 * s0);
+            if (((x * x.transpose()).norm_squared() * convert::<f64, T>(0.11)).cos() + convert::<f64, T>(2.0)).powf(convert::<f64, T>(0.69)) >= convert::<f64, T>(0.02) {
+                let t0: T = convert::<f64, T>(-1.35);
+                let mut t5 = x * x.transpose();
+                let t0 = -(y * x.transpose());
+            }
+        }
+        let t0 = (t0.transpose() + t0.transpose()) * convert::<f64, T>(0.165);
+    }
+    t0 *= s0;
+    t0 = if matgrad::sigmoid(convert::<f64, T>(-0.5)).powf(x[(1, 0)]) > convert::<f64, T>(0.28) {
+        t0
+    } else {
+        let t0: RowSVector<T, 2> = y.transpose().component_div(&y.transpose().map(|v| v * v + convert::<f64, T>(0.85))) + y.transpose();
+        t0.transpose() * x.transpose()
+    };
+    let t0: RowSVector<T, 2> = y.transpose() * convert::<f64, T>(-0.91);
+    t0[0]
 }
 
 fn p016_ref<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<T, 2>, s0: T, s1: T) -> T {
@@ -1841,11 +2237,36 @@ fn p016_ref<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<
         let mut t1 = x * y.transpose() - x * y.transpose();
         let t1 = t1.transpose();
     }
-    let t2 = t0.transpose();
-    let t2 = x.component_mul(x);
-    let t3 = t2 * t2.transpose();
-    let t4 = y.transpose();
-    t4[0] + t3.norm_squared() * lit::<T>(0.11) - t2[1] + t0.norm_squared() * lit::<T>(0.0183)
+    {
+        for i in 0..2 {
+            if y.transpose().sum().powi(2) * lit::<T>(0.124) <= lit::<T>(-0.06) {
+                let mut t2 = x * x.transpose() * (x * x.transpose() * x) * lit::<T>(0.11);
+            } else if ((y * y.transpose()).dot(&(y * y.transpose())) * (y * y.transpose()).dot(&(y * y.transpose())) + lit::<T>(0.84)).ln_1p() > lit::<T>(0.15) {
+                t0 = t0.map(|v| v.sin());
+                let t3 = y.transpose() - y.transpose() * (y * y.transpose());
+            } else if i > 0 {
+                t0 = t0.map(|v| v.sin());
+                let t4 = t0.transpose().component_mul(&t0.transpose()) * lit::<T>(0.11) / (y.transpose().mean() * y.transpose().mean() + lit::<T>(1.28));
+                let t4 = y.transpose().component_mul(&(x.transpose() * t4));
+            }
+            let t0 = t0.transpose().map(|v| s0 * s0);
+            if (((x * x.transpose()).norm_squared() * lit::<T>(0.11)).cos() + lit::<T>(2.0)).powf(lit::<T>(0.69)) >= lit::<T>(0.02) {
+                let t0: T = lit::<T>(-1.35);
+                let mut t5 = x * x.transpose();
+                let t0 = -(y * x.transpose());
+            }
+        }
+        let t0 = (t0.transpose() + t0.transpose()) * lit::<T>(0.165);
+    }
+    t0 *= s0;
+    t0 = if matgrad::sigmoid(lit::<T>(-0.5)).powf(x[(1, 0)]) > lit::<T>(0.28) {
+        t0
+    } else {
+        let t0: RowSVector<T, 2> = y.transpose().component_div(&y.transpose().map(|v| v * v + lit::<T>(0.85))) + y.transpose();
+        t0.transpose() * x.transpose()
+    };
+    let t0: RowSVector<T, 2> = y.transpose() * lit::<T>(-0.91);
+    t0[0]
 }
 
 #[test]
@@ -1871,7 +2292,8 @@ fn p016_against_duals() {
     check_value("p016_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
     check_gradient("p016_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p016_grad, y", &grad.1.flat(), &reference[3..5], 1e-9);
-    check_gradient("p016_grad, s1", &grad.2.flat(), &reference[6..7], 1e-9);
+    check_gradient("p016_grad, s0", &grad.2.flat(), &reference[5..6], 1e-9);
+    check_gradient("p016_grad, s1", &grad.3.flat(), &reference[6..7], 1e-9);
     check_gradient("p016_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p016_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
     check_gradient("p016_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
@@ -1889,8 +2311,17 @@ fn p017_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, a: &Matrix3<f64>) -> SVecto
     } else if ((a.kronecker(w).norm_squared() * 0.000143).tanh() + 1.5).abs() <= 0.24 {
         t1 += t0.map(|v| v.powi(3)) - (t0 + t1.transpose());
     }
-    let mut t2: f64 = t1[(0, 2)] * 0.166 + t0.dot(a) * 0.0277;
-    (u + 0.83 * (w / (w[(1, 0)].cos() + 2.0))) * 0.135
+    {
+        for i in 0..2 {
+            {
+                let t2: f64 = t0.dot(a) * 0.0277;
+                t1 = t1.transpose().component_mul(&(t1 * 0.0415).pow(2)).map(f64::sin);
+                let t3: RowSVector<f64, 3> = u.transpose().map(|v| 1.64_f64 * -2.0);
+            }
+            let mut t4: Matrix3<f64> = a.transpose() / (-1.35 * -1.35 + 0.54) * 0.134;
+        }
+    }
+    (u + w.map(|v| matgrad::softplus(-1.0_f64)).component_mul(&(w.component_div(&(u * 0.124).map(|v| matgrad::sigmoid(v))) * 0.0937))) * 0.166
 }
 
 fn p017_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, a: &Matrix3<T>) -> SVector<T, 3> {
@@ -1901,75 +2332,240 @@ fn p017_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, a: &Ma
     } else if ((a.kronecker(w).norm_squared() * lit::<T>(0.000143)).tanh() + lit::<T>(1.5)).abs() <= lit::<T>(0.24) {
         t1 += t0.map(|v| v.powi(3)) - (t0 + t1.transpose());
     }
-    let mut t2: T = t1[(0, 2)] * lit::<T>(0.166) + t0.dot(a) * lit::<T>(0.0277);
-    (u + w / (w[(1, 0)].cos() + lit::<T>(2.0)) * lit::<T>(0.83)) * lit::<T>(0.135)
+    {
+        for i in 0..2 {
+            {
+                let t2: T = t0.dot(a) * lit::<T>(0.0277);
+                t1 = t1.transpose().component_mul(&(t1 * lit::<T>(0.0415)).pow(2)).map(|v| v.sin());
+                let t3: RowSVector<T, 3> = u.transpose().map(|v| lit::<T>(1.64) * lit::<T>(-2.0));
+            }
+            let mut t4: Matrix3<T> = a.transpose() / (lit::<T>(-1.35) * lit::<T>(-1.35) + lit::<T>(0.54)) * lit::<T>(0.134);
+        }
+    }
+    (u + w.map(|v| matgrad::softplus(lit::<T>(-1.0))).component_mul(&(w.component_div(&(u * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0937)))) * lit::<T>(0.166)
 }
 
 #[gradient]
-fn p017_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> f64 {
-    let t0: Matrix3<f64> = u * u.transpose();
-    let mut t1: Matrix3<f64> = t0.transpose() * 0.0619 / (-1.35 * -1.35 + 0.54);
-    t1.sum() * 0.06 - t0[(0, 1)] * 0.0619 + matgrad::sigmoid(-0.8 / (u[2].cos() + 2.0))
+fn p017_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> SVector<f64, 3> {
+    let t0: Matrix3<f64> = (if -0.26_f64 > -0.13 {
+        u * w.transpose()
+    } else {
+        u * w.transpose()
+    }) * 0.0619;
+    let t1 = t0;
+    let t2: SVector<f64, 3> = p017_h0(&(t1 * w * 0.0833), &(t0 * 1.79 * u.transpose().transpose() * 0.0465), &((t0 - t1) / (w.transpose().kronecker(&w.transpose()).sum() * 0.00688).exp() * 0.186));
+    {
+        {
+            let t0 = t1;
+        }
+        let t16: SVector<f64, 3> = p017_h0(&(if !(t1.mean() > -0.35) {
+            *w
+        } else {
+            let mut t3 = t1 / (matgrad::sigmoid(u[(0, 0)] * 0.0619) + 1.08);
+            *u
+        }), &-(t1 * u * 0.0833), &(if t1.trace() < 1.11 + 0.95 {
+            if (u[(1, 0)] * 0.124).exp() <= (u[1] * 0.124).powi(3) {
+                let t4 = t0.transpose();
+                let mut t1 = t4 * w * 0.0833 * (u.transpose().dot(&u.transpose()) * 0.0206);
+                let t5: SVector<f64, 3> = p017_h0(&(t0 * w * 0.0833), &(((t2 - u) * 0.124 - u) * 0.198), &(w * t1.transpose() / (matgrad::sigmoid(-0.54_f64).sqrt().cos() + 2.0)));
+            } else if !(-0.37_f64 > 0.43) {
+                let t6 = 1.2_f64;
+                let mut t7 = *u;
+                let t8: Matrix3<f64> = (t0.transpose() - t1).map(|v| t6.exp());
+            } else {
+                let t9 = t1 + u * w.transpose() * 0.0619;
+                let mut t10 = t9[(2, 0)];
+            }
+            t1.transpose()
+        } else {
+            if t1.transpose().map(|v| v.powi(3)).map(|v| matgrad::sigmoid(v)).sum().sqrt() > -0.4 {
+                let t11: SVector<f64, 3> = p017_h0(&t2, &t2, &t1.component_mul(&(t1 / (t1[(2, 2)] * t1[(2, 2)] + 1.18))));
+            } else if t0.map(|v| v.exp()).norm() * 0.123 > 0.29 {
+                let t12 = t0 + t0;
+                let mut t1 = -1.92_f64;
+                t1 -= t12.dot(&t12.transpose()) * 0.028;
+            } else {
+                let t13 = 1.77_f64;
+                let mut t14 = 0.14_f64;
+                let t15: Matrix3<f64> = t1.pow(3) * 0.113 + t2 * u.transpose() * 0.0619;
+            }
+            t0
+        }));
+    }
+    let mut t17: SVector<f64, 3> = t2;
+    (t17 + u) * 0.124
 }
 
-fn p017_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>) -> T {
-    let t0: Matrix3<T> = u * u.transpose();
-    let mut t1: Matrix3<T> = t0.transpose() * lit::<T>(0.0619) / (lit::<T>(-1.35) * lit::<T>(-1.35) + lit::<T>(0.54));
-    t1.sum() * lit::<T>(0.06) - t0[(0, 1)] * lit::<T>(0.0619) + matgrad::sigmoid(lit::<T>(-0.8) / (u[2].cos() + lit::<T>(2.0)))
+fn p017_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>) -> SVector<T, 3> {
+    let t0: Matrix3<T> = (if lit::<T>(-0.26) > lit::<T>(-0.13) {
+        u * w.transpose()
+    } else {
+        u * w.transpose()
+    }) * lit::<T>(0.0619);
+    let t1 = t0;
+    let t2: SVector<T, 3> = p017_h0_ref(&(t1 * w * lit::<T>(0.0833)), &(t0 * lit::<T>(1.79) * u.transpose().transpose() * lit::<T>(0.0465)), &((t0 - t1) / (w.transpose().kronecker(&w.transpose()).sum() * lit::<T>(0.00688)).exp() * lit::<T>(0.186)));
+    {
+        {
+            let t0 = t1;
+        }
+        let t16: SVector<T, 3> = p017_h0_ref(&(if !(t1.mean() > lit::<T>(-0.35)) {
+            *w
+        } else {
+            let mut t3 = t1 / (matgrad::sigmoid(u[(0, 0)] * lit::<T>(0.0619)) + lit::<T>(1.08));
+            *u
+        }), &-(t1 * u * lit::<T>(0.0833)), &(if t1.trace() < lit::<T>(1.11) + lit::<T>(0.95) {
+            if (u[(1, 0)] * lit::<T>(0.124)).exp() <= (u[1] * lit::<T>(0.124)).powi(3) {
+                let t4 = t0.transpose();
+                let mut t1 = t4 * w * lit::<T>(0.0833) * (u.transpose().dot(&u.transpose()) * lit::<T>(0.0206));
+                let t5: SVector<T, 3> = p017_h0_ref(&(t0 * w * lit::<T>(0.0833)), &(((t2 - u) * lit::<T>(0.124) - u) * lit::<T>(0.198)), &(w * t1.transpose() / (matgrad::sigmoid(lit::<T>(-0.54)).sqrt().cos() + lit::<T>(2.0))));
+            } else if !(-lit::<T>(0.37) > lit::<T>(0.43)) {
+                let t6 = lit::<T>(1.2);
+                let mut t7 = *u;
+                let t8: Matrix3<T> = (t0.transpose() - t1).map(|v| t6.exp());
+            } else {
+                let t9 = t1 + u * w.transpose() * lit::<T>(0.0619);
+                let mut t10 = t9[(2, 0)];
+            }
+            t1.transpose()
+        } else {
+            if t1.transpose().map(|v| v.powi(3)).map(|v| matgrad::sigmoid(v)).sum().sqrt() > lit::<T>(-0.4) {
+                let t11: SVector<T, 3> = p017_h0_ref(&t2, &t2, &t1.component_mul(&(t1 / (t1[(2, 2)] * t1[(2, 2)] + lit::<T>(1.18)))));
+            } else if t0.map(|v| v.exp()).norm() * lit::<T>(0.123) > lit::<T>(0.29) {
+                let t12 = t0 + t0;
+                let mut t1 = lit::<T>(-1.92);
+                t1 -= t12.dot(&t12.transpose()) * lit::<T>(0.028);
+            } else {
+                let t13 = lit::<T>(1.77);
+                let mut t14 = lit::<T>(0.14);
+                let t15: Matrix3<T> = t1.pow(3) * lit::<T>(0.113) + t2 * u.transpose() * lit::<T>(0.0619);
+            }
+            t0
+        }));
+    }
+    let mut t17: SVector<T, 3> = t2;
+    (t17 + u) * lit::<T>(0.124)
 }
 
-#[gradient(wrt(x, s0, y))]
-fn p017(y: &SVector<f64, 3>, s0: f64, n: i32, x: &SVector<f64, 3>) -> f64 {
-    let mut t0 = y * x.transpose();
-    t0 = t0.transpose();
-    let t1: SVector<f64, 3> = p017_h0(&y.map(|v| v), x, &t0.pow(2));
-    let t2 = t0.mean();
-    let t3 = t0.transpose() - t0;
-    t0 += t3;
-    let mut t4: Matrix3<f64> = t3.component_mul(&t0) * 0.165;
-    t4.norm_squared() * 0.112 + t3.trace() * 0.165 + t2 + t1.sum() * 0.0825
+#[gradient]
+fn p017(s0: f64, s1: f64, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
+    for i in 0..2 {
+        let t0 = x * x.transpose();
+        let mut t1 = t0.kronecker(&(t0 / (x[(i, 0)].cos() + 2.0))).sum() * 0.0122;
+        let mut t2 = y.transpose() * (y * x.transpose());
+    }
+    let t3: Matrix3<f64> = y * x.transpose();
+    let t5 = if ((n as f64) + 1.42) * 0.224 < (n as f64) {
+        x.transpose()
+    } else {
+        let t4 = (y * x.transpose()).component_div(&(y * x.transpose()).map(|v| v * v + 1.03));
+        y.transpose()
+    };
+    let t6 = s0;
+    let t7: Matrix3<f64> = t3;
+    if n < 1 {
+        let t8 = -t7;
+        let t6: f64 = s0.tanh();
+    } else {
+        for i in 0..2 {
+            let t6: Matrix3<f64> = t7 / (matgrad::sigmoid((n as f64) * 0.0825) + 1.72);
+            for j in 0..2 {
+                let mut t9: RowSVector<f64, 3> = t5;
+            }
+        }
+    }
+    let mut t10 = t7.transpose() - t7.transpose();
+    let mut t11: Matrix3<f64> = t7.transpose() + t10.transpose();
+    let t12 = t3.map(f64::tanh) * t10 * 0.165;
+    {
+        t11 += (t12 / matgrad::softplus(s1) + t3 * t11 * 0.11) * 0.239;
+    }
+    if (n as f64) <= y[1].sin() {
+        let mut t13: f64 = (s0.tanh() - 1.5).abs();
+        t10 -= (t11.transpose() * 0.062).pow(2);
+        t11 += (n as f64) * t10.transpose() * 0.151;
+    } else {
+        t10 += t10.transpose();
+        t11 += t12.transpose() - -t12;
+    }
+    t12.sum() * 0.111 - t11.trace() * 0.0474 + t10.trace() * 0.0756 + t7[(2, 2)]
 }
 
-fn p017_ref<T: RealField + Copy>(y: &SVector<T, 3>, s0: T, n: i32, x: &SVector<T, 3>) -> T {
-    let mut t0 = y * x.transpose();
-    t0 = t0.transpose();
-    let t1: SVector<T, 3> = p017_h0_ref(&y.map(|v| v), x, &t0.pow(2));
-    let t2 = t0.mean();
-    let t3 = t0.transpose() - t0;
-    t0 += t3;
-    let mut t4: Matrix3<T> = t3.component_mul(&t0) * lit::<T>(0.165);
-    t4.norm_squared() * lit::<T>(0.112) + t3.trace() * lit::<T>(0.165) + t2 + t1.sum() * lit::<T>(0.0825)
+fn p017_ref<T: RealField + Copy>(s0: T, s1: T, n: i32, x: &SVector<T, 3>, y: &SVector<T, 3>) -> T {
+    for i in 0..2 {
+        let t0 = x * x.transpose();
+        let mut t1 = t0.kronecker(&(t0 / (x[(i, 0)].cos() + lit::<T>(2.0)))).sum() * lit::<T>(0.0122);
+        let mut t2 = y.transpose() * (y * x.transpose());
+    }
+    let t3: Matrix3<T> = y * x.transpose();
+    let t5 = if (lit::<T>(n as f64) + lit::<T>(1.42)) * lit::<T>(0.224) < lit::<T>(n as f64) {
+        x.transpose()
+    } else {
+        let t4 = (y * x.transpose()).component_div(&(y * x.transpose()).map(|v| v * v + lit::<T>(1.03)));
+        y.transpose()
+    };
+    let t6 = s0;
+    let t7: Matrix3<T> = t3;
+    if n < 1 {
+        let t8 = -t7;
+        let t6: T = s0.tanh();
+    } else {
+        for i in 0..2 {
+            let t6: Matrix3<T> = t7 / (matgrad::sigmoid(lit::<T>(n as f64) * lit::<T>(0.0825)) + lit::<T>(1.72));
+            for j in 0..2 {
+                let mut t9: RowSVector<T, 3> = t5;
+            }
+        }
+    }
+    let mut t10 = t7.transpose() - t7.transpose();
+    let mut t11: Matrix3<T> = t7.transpose() + t10.transpose();
+    let t12 = t3.map(|v| v.tanh()) * t10 * lit::<T>(0.165);
+    {
+        t11 += (t12 / matgrad::softplus(s1) + t3 * t11 * lit::<T>(0.11)) * lit::<T>(0.239);
+    }
+    if lit::<T>(n as f64) <= y[1].sin() {
+        let mut t13: T = (s0.tanh() - lit::<T>(1.5)).abs();
+        t10 -= (t11.transpose() * lit::<T>(0.062)).pow(2);
+        t11 += t10.transpose() * lit::<T>(n as f64) * lit::<T>(0.151);
+    } else {
+        t10 += t10.transpose();
+        t11 += t12.transpose() - -t12;
+    }
+    t12.sum() * lit::<T>(0.111) - t11.trace() * lit::<T>(0.0474) + t10.trace() * lit::<T>(0.0756) + t7[(2, 2)]
 }
 
 #[test]
 fn p017_against_duals() {
     let mut rng = Rng(0x81af155173f26388);
-    let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let s1: f64 = rng.scalar();
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
-    let value = p017(&y, s0, n, &x);
-    let (grad_value, grad) = p017_grad(&y, s0, n, &x);
-    let (vjp_value, vjp) = p017_vjp(&y, s0, n, &x, 1.0);
-    let point = [y.flat(), s0.flat(), x.flat()].concat();
+    let y: SVector<f64, 3> = rng.matrix();
+    let value = p017(s0, s1, n, &x, &y);
+    let (grad_value, grad) = p017_grad(s0, s1, n, &x, &y);
+    let (vjp_value, vjp) = p017_vjp(s0, s1, n, &x, &y, 1.0);
+    let point = [s0.flat(), s1.flat(), x.flat(), y.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
-        let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
+        let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
-        p017_ref(&y, s0, n, &x)
+        let y = r.matrix::<3, 1>();
+        p017_ref(s0, s1, n, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p017_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p017_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p017_grad, x", &grad.0.flat(), &reference[4..7], 1e-9);
-    check_gradient("p017_grad, s0", &grad.1.flat(), &reference[3..4], 1e-9);
-    check_gradient("p017_grad, y", &grad.2.flat(), &reference[0..3], 1e-9);
-    check_gradient("p017_vjp, y", &vjp.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p017_vjp, s0", &vjp.1.flat(), &reference[3..4], 1e-9);
-    check_gradient("p017_vjp, x", &vjp.2.flat(), &reference[4..7], 1e-9);
+    check_gradient("p017_grad, s0", &grad.0.flat(), &reference[0..1], 1e-9);
+    check_gradient("p017_grad, s1", &grad.1.flat(), &reference[1..2], 1e-9);
+    check_gradient("p017_grad, x", &grad.2.flat(), &reference[2..5], 1e-9);
+    check_gradient("p017_grad, y", &grad.3.flat(), &reference[5..8], 1e-9);
+    check_gradient("p017_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-9);
+    check_gradient("p017_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
+    check_gradient("p017_vjp, x", &vjp.2.flat(), &reference[2..5], 1e-9);
+    check_gradient("p017_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
 }
 
-// ---- program p018
+// ---- program p018 (known bug patterns: branch-read)
 
 #[gradient]
 fn p018_h0(u: &SVector<f64, 2>, w: &SVector<f64, 2>) -> f64 {
@@ -1987,121 +2583,290 @@ fn p018_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 2>) -> T {
 #[gradient]
 fn p018_h1(u: &SVector<f64, 2>, w: &SVector<f64, 2>, a: &SMatrix<f64, 2, 2>) -> f64 {
     let t0: RowSVector<f64, 2> = w.transpose();
-    let t1 = (t0.transpose().component_mul(u) * 0.0619).component_div(&(a.transpose() * u * 0.0309).map(|v| v * v + 1.24));
-    let t2 = -0.43_f64 - 0.78;
-    if (a * 0.124).map(|v| matgrad::sigmoid(v)).norm() <= -0.13 {
-        if 0.5_f64 > 0.45 {
-            let t3 = -(t0 / (u[1].tanh() + 1.5).abs() * 0.124);
-        } else if (-a).dot(a) * 0.0155 <= 0.26 {
-            let t4: f64 = a.dot(a) * 0.0155;
-            let t5: SMatrix<f64, 2, 2> = -a * ((a + a) * 0.124) * 0.125;
-            let t6: SMatrix<f64, 2, 2> = t5 + t5 - t5;
-        } else if 1.1_f64 - 1.01 > 0.35 {
-            let t7 = u.component_mul(&t0.transpose()) * 0.0619;
-            let mut t8 = matgrad::sigmoid(t2 * t2);
+    {
+        if -1.8_f64 >= 0.2 {
+            let mut t1 = ((1.77 / ((a.transpose().norm_squared() + 1.14) * 0.154) * 0.0982).tanh() - 1.5).abs();
+            if (a.component_mul(a) * 0.0619).trace() < -0.43 {
+                t1 = (a * w * 0.0309).kronecker(&w.transpose()).sum() * 0.0626;
+                t1 -= ((a.transpose() + a) * 0.124).kronecker(&t0).sum() * 0.0312;
+                t1 -= 1.79;
+            } else if t1 > 0.49 {
+                let t2 = (a * u * 0.0309).map(|v| -0.57_f64);
+                let mut t3: SVector<f64, 2> = t2 + t2;
+                let mut t4: f64 = 0.91_f64;
+            }
+        } else if -0.67_f64 > -1.6 {
+            let mut t5 = (0.35_f64 + -1.18).cos();
+        } else if !(!((w[0] - 0.91) * 0.202 > 0.31)) {
+            if -1.86_f64 > -0.19 {
+                let t6: SMatrix<f64, 2, 2> = (a.transpose() * -1.72 * 0.144).pow(2);
+            } else if t0[0] > 0.2 {
+                let mut t7 = -1.81_f64;
+            } else {
+                let t8: SMatrix<f64, 2, 2> = -(a.transpose() * a.transpose() * 0.0309);
+                let t9 = w.transpose();
+                let t10: SMatrix<f64, 2, 2> = (a - t8.transpose().map(f64::tanh)) * 0.198;
+            }
+            if ((a + a) * 0.124).mean() <= -0.29 {
+                let t11 = (a - -a) * 0.124;
+                let mut t12 = w.component_mul(u) * 0.0619;
+                let t13 = t11[(0, 0)];
+            } else if -0.86_f64 <= -0.41 {
+                let t14 = (a - a) * 0.124 - (a + a.transpose()) * 0.124;
+            } else if (u[1] * 0.124).powi(2) < 0.03 || u[(1, 0)].cos() < -0.45 {
+                let mut t15: SMatrix<f64, 2, 2> = a / matgrad::softplus(p018_h0(w, u)) * 0.00449;
+                let t16 = t0;
+                let t17: RowSVector<f64, 2> = t16;
+            } else {
+                let mut t18: SMatrix<f64, 2, 2> = a.transpose();
+                t18 -= t18 * a * 0.0309 / (-1.07 * -1.36 * (-1.07 * -1.36) + 0.91);
+            }
+            for i in 0..2 {
+                let mut t19: SVector<f64, 2> = t0.transpose();
+                let t20: RowSVector<f64, 2> = t0;
+            }
         }
-    } else if (u[0] * 0.124).exp().ln() > 0.37 {
-        let mut t9 = *a;
     }
-    t2 + t1[1] - t0[0]
+    if -1.98_f64 < 0.33 {
+        let mut t0 = *a;
+    } else if ((a[(0, 0)] / (matgrad::sigmoid(u[1] * 0.0619) + 0.74)).tanh() + 1.5).abs().ln() >= a.trace() * 0.124 {
+        let t21 = -1.28_f64;
+    } else if (a.kronecker(w).sum() * 0.00773 > 0.21 || (u[1] * 0.124).exp() > 0.5) && matgrad::softplus(u[(0, 0)]) * 0.198 < 0.17 {
+        for i in 0..2 {
+            {
+                let mut t0: SVector<f64, 2> = *w;
+                let t0 = a.transpose() * (i as f64) * 0.124 * ((a + a) * 0.124);
+            }
+            let t22 = (a - a) * 0.124;
+        }
+    } else {
+        let t23 = u.transpose();
+    }
+    let mut t24 = u.transpose() / (u[(1, 0)] * 0.124).exp() * 0.151;
+    t24.norm_squared() - t0[1]
 }
 
 fn p018_h1_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 2>, a: &SMatrix<T, 2, 2>) -> T {
     let t0: RowSVector<T, 2> = w.transpose();
-    let t1 = (t0.transpose().component_mul(u) * lit::<T>(0.0619)).component_div(&(a.transpose() * u * lit::<T>(0.0309)).map(|v| v * v + lit::<T>(1.24)));
-    let t2 = lit::<T>(-0.43) - lit::<T>(0.78);
-    if (a * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v)).norm() <= lit::<T>(-0.13) {
-        if lit::<T>(0.5) > lit::<T>(0.45) {
-            let t3 = -(t0 / (u[1].tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.124));
-        } else if (-a).dot(a) * lit::<T>(0.0155) <= lit::<T>(0.26) {
-            let t4: T = a.dot(a) * lit::<T>(0.0155);
-            let t5: SMatrix<T, 2, 2> = -a * ((a + a) * lit::<T>(0.124)) * lit::<T>(0.125);
-            let t6: SMatrix<T, 2, 2> = t5 + t5 - t5;
-        } else if lit::<T>(1.1) - lit::<T>(1.01) > lit::<T>(0.35) {
-            let t7 = u.component_mul(&t0.transpose()) * lit::<T>(0.0619);
-            let mut t8 = matgrad::sigmoid(t2 * t2);
+    {
+        if lit::<T>(-1.8) >= lit::<T>(0.2) {
+            let mut t1 = ((lit::<T>(1.77) / ((a.transpose().norm_squared() + lit::<T>(1.14)) * lit::<T>(0.154)) * lit::<T>(0.0982)).tanh() - lit::<T>(1.5)).abs();
+            if (a.component_mul(a) * lit::<T>(0.0619)).trace() < lit::<T>(-0.43) {
+                t1 = (a * w * lit::<T>(0.0309)).kronecker(&w.transpose()).sum() * lit::<T>(0.0626);
+                t1 -= ((a.transpose() + a) * lit::<T>(0.124)).kronecker(&t0).sum() * lit::<T>(0.0312);
+                t1 -= lit::<T>(1.79);
+            } else if t1 > lit::<T>(0.49) {
+                let t2 = (a * u * lit::<T>(0.0309)).map(|v| lit::<T>(-0.57));
+                let mut t3: SVector<T, 2> = t2 + t2;
+                let mut t4: T = lit::<T>(0.91);
+            }
+        } else if lit::<T>(-0.67) > lit::<T>(-1.6) {
+            let mut t5 = (lit::<T>(0.35) + lit::<T>(-1.18)).cos();
+        } else if !(!((w[0] - lit::<T>(0.91)) * lit::<T>(0.202) > lit::<T>(0.31))) {
+            if lit::<T>(-1.86) > lit::<T>(-0.19) {
+                let t6: SMatrix<T, 2, 2> = (a.transpose() * lit::<T>(-1.72) * lit::<T>(0.144)).pow(2);
+            } else if t0[0] > lit::<T>(0.2) {
+                let mut t7 = lit::<T>(-1.81);
+            } else {
+                let t8: SMatrix<T, 2, 2> = -(a.transpose() * a.transpose() * lit::<T>(0.0309));
+                let t9 = w.transpose();
+                let t10: SMatrix<T, 2, 2> = (a - t8.transpose().map(|v| v.tanh())) * lit::<T>(0.198);
+            }
+            if ((a + a) * lit::<T>(0.124)).mean() <= lit::<T>(-0.29) {
+                let t11 = (a - -a) * lit::<T>(0.124);
+                let mut t12 = w.component_mul(u) * lit::<T>(0.0619);
+                let t13 = t11[(0, 0)];
+            } else if lit::<T>(-0.86) <= lit::<T>(-0.41) {
+                let t14 = (a - a) * lit::<T>(0.124) - (a + a.transpose()) * lit::<T>(0.124);
+            } else if (u[1] * lit::<T>(0.124)).powi(2) < lit::<T>(0.03) || u[(1, 0)].cos() < lit::<T>(-0.45) {
+                let mut t15: SMatrix<T, 2, 2> = a / matgrad::softplus(p018_h0_ref(w, u)) * lit::<T>(0.00449);
+                let t16 = t0;
+                let t17: RowSVector<T, 2> = t16;
+            } else {
+                let mut t18: SMatrix<T, 2, 2> = a.transpose();
+                t18 -= t18 * a * lit::<T>(0.0309) / (lit::<T>(-1.07) * lit::<T>(-1.36) * (lit::<T>(-1.07) * lit::<T>(-1.36)) + lit::<T>(0.91));
+            }
+            for i in 0..2 {
+                let mut t19: SVector<T, 2> = t0.transpose();
+                let t20: RowSVector<T, 2> = t0;
+            }
         }
-    } else if (u[0] * lit::<T>(0.124)).exp().ln() > lit::<T>(0.37) {
-        let mut t9 = *a;
     }
-    t2 + t1[1] - t0[0]
+    if lit::<T>(-1.98) < lit::<T>(0.33) {
+        let mut t0 = *a;
+    } else if ((a[(0, 0)] / (matgrad::sigmoid(u[1] * lit::<T>(0.0619)) + lit::<T>(0.74))).tanh() + lit::<T>(1.5)).abs().ln() >= a.trace() * lit::<T>(0.124) {
+        let t21 = lit::<T>(-1.28);
+    } else if (a.kronecker(w).sum() * lit::<T>(0.00773) > lit::<T>(0.21) || (u[1] * lit::<T>(0.124)).exp() > lit::<T>(0.5)) && matgrad::softplus(u[(0, 0)]) * lit::<T>(0.198) < lit::<T>(0.17) {
+        for i in 0..2 {
+            {
+                let mut t0: SVector<T, 2> = *w;
+                let t0 = a.transpose() * lit::<T>(i as f64) * lit::<T>(0.124) * ((a + a) * lit::<T>(0.124));
+            }
+            let t22 = (a - a) * lit::<T>(0.124);
+        }
+    } else {
+        let t23 = u.transpose();
+    }
+    let mut t24 = u.transpose() / (u[(1, 0)] * lit::<T>(0.124)).exp() * lit::<T>(0.151);
+    t24.norm_squared() - t0[1]
 }
 
 #[gradient]
-fn p018(x: &SVector<f64, 2>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, n: i32) -> f64 {
-    let mut t0 = m0.component_div(&m0.map(|v| v.exp()));
-    let t1 = 1.73_f64;
-    let t2 = matgrad::sigmoid(x[0] / ((n as f64) * 0.165).exp());
-    let mut t3 = t0;
-    let t4: SMatrix<f64, 2, 2> = m0.transpose();
-    let t5 = if (n as f64) / (t4.transpose().norm_squared() + 0.56) * 0.185 > -0.07 {
-        let t0 = (n as f64);
-        x.transpose()
+fn p018(m0: &SMatrix<f64, 2, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, k: &SMatrix<f64, 2, 2>, n: i32, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    let mut t0 = (k * m0 * 0.124).trace();
+    let mut t1 = (y.transpose() * m0.transpose()).component_mul(&(x[(0, 0)] * y.transpose()));
+    let mut t2 = m1 + m1;
+    if m0[(1, 1)].exp() >= s1 * t0 && flag {
+        let t3: SVector<f64, 2> = t2 * x;
+        t2 *= 1.42;
+        let t4 = t0;
+    } else if n < 2 {
+        t1 -= (s1 - m0[(0, 1)]) * (y.transpose() / (m0[(0, 1)].tanh() - 1.5).abs());
+        for i in 0..2 {
+            t2 = (-t2).transpose().map(f64::tanh);
+            t1 = (t1 * 0.165).map(f64::tanh);
+            let t1 = -(n as f64);
+            let t5 = *x;
+        }
+        let t6: SVector<f64, 2> = t1.transpose() * 0.165;
     } else {
-        y.transpose()
-    };
-    t3 += t4.map(|v| -1.3_f64).map(f64::cos);
-    let t6 = y - y + x;
-    let t7 = t4.component_mul(&t4);
-    let mut t2 = *m0;
-    let t8: SMatrix<f64, 2, 2> = (x * x.transpose()).component_div(&(t7.transpose() * t2).map(|v| v * v + 1.05));
-    return t8.trace() + t2.sum() - t7[(0, 1)] - t6.norm_squared() * 0.055 + m0.sum();
+        let t0 = m1.dot(m1) / m0[(0, 1)].exp() * 0.0911;
+        t2 += (k.transpose() + (t2.transpose() * 0.0871).pow(2)) * 0.24;
+        t1 = (t1 - t1) * 0.0825 * k.transpose().transpose() * 0.125;
+    }
+    t1 *= m1[(1, 1)].exp() * 0.137;
+    let t7 = 0.39_f64;
+    if n == 2 {
+        let mut t8 = m0.transpose() / (t7 * t7 + 0.95);
+        t8 = -(t2 / (m0[(1, 1)].cos() + 2.0));
+    } else if !(t0 <= -0.04) {
+        for i in 0..2 {
+            t2 = (m0 * k * 0.124 * t2 * 0.13).map(f64::sin);
+        }
+    } else {
+        let t9 = (k + x[(0, 0)] * m1.transpose() * 0.0619 + t2.transpose() * 0.0162).try_inverse().unwrap();
+    }
+    for i in 0..2 {
+        let t10 = *y;
+        let mut t11 = (k + m1 * t2 * 0.129 * 0.0626).lu().solve(x).unwrap();
+        for j in 0..2 {
+            let mut t12 = *m1;
+            let t13: f64 = p018_h0(x, &(k.try_inverse().unwrap() * y));
+        }
+    }
+    let mut t14: SMatrix<f64, 2, 2> = *m1;
+    for i in 0..2 {
+        let t15: f64 = p018_h0(&(x.map(|v| ((n as f64) * 0.165).exp()) - (x + y)), &(k.transpose() * x * 0.124).map(|v| -0.23_f64));
+        let mut t16: SVector<f64, 2> = -y.component_div(&x.map(|v| matgrad::sigmoid(v)));
+        let t14 = -t7;
+        let t17 = m0[(i, i)].sin() - t7;
+    }
+    t2 = m0 * k * 0.124 + t2 / (k.determinant() * 0.156) * 0.161;
+    let mut t18 = m1 + m0;
+    let t19 = -1.63_f64;
+    let t20 = t1.map(|v| -0.2_f64);
+    t20.norm_squared() - t19 + t18[(0, 1)] - t14.sum() + k.transpose().determinant() * 0.0155
 }
 
-fn p018_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T, s1: T, n: i32) -> T {
-    let mut t0 = m0.component_div(&m0.map(|v| v.exp()));
-    let t1 = lit::<T>(1.73);
-    let t2 = matgrad::sigmoid(x[0] / (lit::<T>(n as f64) * lit::<T>(0.165)).exp());
-    let mut t3 = t0;
-    let t4: SMatrix<T, 2, 2> = m0.transpose();
-    let t5 = if lit::<T>(n as f64) / (t4.transpose().norm_squared() + lit::<T>(0.56)) * lit::<T>(0.185) > lit::<T>(-0.07) {
-        let t0 = lit::<T>(n as f64);
-        x.transpose()
+fn p018_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 2, 2>, s0: T, s1: T, k: &SMatrix<T, 2, 2>, n: i32, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
+    let mut t0 = (k * m0 * lit::<T>(0.124)).trace();
+    let mut t1 = (y.transpose() * m0.transpose()).component_mul(&(y.transpose() * x[(0, 0)]));
+    let mut t2 = m1 + m1;
+    if m0[(1, 1)].exp() >= s1 * t0 && flag {
+        let t3: SVector<T, 2> = t2 * x;
+        t2 *= lit::<T>(1.42);
+        let t4 = t0;
+    } else if n < 2 {
+        t1 -= y.transpose() / (m0[(0, 1)].tanh() - lit::<T>(1.5)).abs() * (s1 - m0[(0, 1)]);
+        for i in 0..2 {
+            t2 = (-t2).transpose().map(|v| v.tanh());
+            t1 = (t1 * lit::<T>(0.165)).map(|v| v.tanh());
+            let t1 = -lit::<T>(n as f64);
+            let t5 = *x;
+        }
+        let t6: SVector<T, 2> = t1.transpose() * lit::<T>(0.165);
     } else {
-        y.transpose()
-    };
-    t3 += t4.map(|v| lit::<T>(-1.3)).map(|v| v.cos());
-    let t6 = y - y + x;
-    let t7 = t4.component_mul(&t4);
-    let mut t2 = *m0;
-    let t8: SMatrix<T, 2, 2> = (x * x.transpose()).component_div(&(t7.transpose() * t2).map(|v| v * v + lit::<T>(1.05)));
-    return t8.trace() + t2.sum() - t7[(0, 1)] - t6.norm_squared() * lit::<T>(0.055) + m0.sum();
+        let t0 = m1.dot(m1) / m0[(0, 1)].exp() * lit::<T>(0.0911);
+        t2 += (k.transpose() + (t2.transpose() * lit::<T>(0.0871)).pow(2)) * lit::<T>(0.24);
+        t1 = (t1 - t1) * lit::<T>(0.0825) * k.transpose().transpose() * lit::<T>(0.125);
+    }
+    t1 *= m1[(1, 1)].exp() * lit::<T>(0.137);
+    let t7 = lit::<T>(0.39);
+    if n == 2 {
+        let mut t8 = m0.transpose() / (t7 * t7 + lit::<T>(0.95));
+        t8 = -(t2 / (m0[(1, 1)].cos() + lit::<T>(2.0)));
+    } else if !(t0 <= lit::<T>(-0.04)) {
+        for i in 0..2 {
+            t2 = (m0 * k * lit::<T>(0.124) * t2 * lit::<T>(0.13)).map(|v| v.sin());
+        }
+    } else {
+        let t9 = (k + m1.transpose() * x[(0, 0)] * lit::<T>(0.0619) + t2.transpose() * lit::<T>(0.0162)).try_inverse().unwrap();
+    }
+    for i in 0..2 {
+        let t10 = *y;
+        let mut t11 = (k + m1 * t2 * lit::<T>(0.129) * lit::<T>(0.0626)).lu().solve(x).unwrap();
+        for j in 0..2 {
+            let mut t12 = *m1;
+            let t13: T = p018_h0_ref(x, &(k.try_inverse().unwrap() * y));
+        }
+    }
+    let mut t14: SMatrix<T, 2, 2> = *m1;
+    for i in 0..2 {
+        let t15: T = p018_h0_ref(&(x.map(|v| (lit::<T>(n as f64) * lit::<T>(0.165)).exp()) - (x + y)), &(k.transpose() * x * lit::<T>(0.124)).map(|v| lit::<T>(-0.23)));
+        let mut t16: SVector<T, 2> = -y.component_div(&x.map(|v| matgrad::sigmoid(v)));
+        let t14 = -t7;
+        let t17 = m0[(i, i)].sin() - t7;
+    }
+    t2 = m0 * k * lit::<T>(0.124) + t2 / (k.determinant() * lit::<T>(0.156)) * lit::<T>(0.161);
+    let mut t18 = m1 + m0;
+    let t19 = lit::<T>(-1.63);
+    let t20 = t1.map(|v| lit::<T>(-0.2));
+    t20.norm_squared() - t19 + t18[(0, 1)] - t14.sum() + k.transpose().determinant() * lit::<T>(0.0155)
 }
 
 #[test]
 fn p018_against_duals() {
     let mut rng = Rng(0x1fe68f0af33ce797);
-    let x: SVector<f64, 2> = rng.matrix();
-    let y: SVector<f64, 2> = rng.matrix();
     let m0: SMatrix<f64, 2, 2> = rng.matrix();
+    let m1: SMatrix<f64, 2, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let k: SMatrix<f64, 2, 2> = rng.dominant();
     let n: i32 = rng.int();
-    let value = p018(&x, &y, &m0, s0, s1, n);
-    let (grad_value, grad) = p018_grad(&x, &y, &m0, s0, s1, n);
-    let (vjp_value, vjp) = p018_vjp(&x, &y, &m0, s0, s1, n, 1.0);
-    let point = [x.flat(), y.flat(), m0.flat(), s0.flat(), s1.flat()].concat();
+    let flag: bool = rng.flag();
+    let x: SVector<f64, 2> = rng.matrix();
+    let y: SVector<f64, 2> = rng.matrix();
+    let value = p018(&m0, &m1, s0, s1, &k, n, flag, &x, &y);
+    let (grad_value, grad) = p018_grad(&m0, &m1, s0, s1, &k, n, flag, &x, &y);
+    let (vjp_value, vjp) = p018_vjp(&m0, &m1, s0, s1, &k, n, flag, &x, &y, 1.0);
+    let point = [m0.flat(), m1.flat(), s0.flat(), s1.flat(), k.flat(), x.flat(), y.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
-        let x = r.matrix::<2, 1>();
-        let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<2, 2>();
+        let m1 = r.matrix::<2, 2>();
         let s0 = r.scalar();
         let s1 = r.scalar();
-        p018_ref(&x, &y, &m0, s0, s1, n)
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p018_ref(&m0, &m1, s0, s1, &k, n, flag, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p018_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p018_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p018_grad, x", &grad.0.flat(), &reference[0..2], 1e-9);
-    check_gradient("p018_grad, y", &grad.1.flat(), &reference[2..4], 1e-9);
-    check_gradient("p018_grad, m0", &grad.2.flat(), &reference[4..8], 1e-9);
-    check_gradient("p018_grad, s0", &grad.3.flat(), &reference[8..9], 1e-9);
-    check_gradient("p018_grad, s1", &grad.4.flat(), &reference[9..10], 1e-9);
-    check_gradient("p018_vjp, x", &vjp.0.flat(), &reference[0..2], 1e-9);
-    check_gradient("p018_vjp, y", &vjp.1.flat(), &reference[2..4], 1e-9);
-    check_gradient("p018_vjp, m0", &vjp.2.flat(), &reference[4..8], 1e-9);
-    check_gradient("p018_vjp, s0", &vjp.3.flat(), &reference[8..9], 1e-9);
-    check_gradient("p018_vjp, s1", &vjp.4.flat(), &reference[9..10], 1e-9);
+    check_gradient("p018_grad, m0", &grad.0.flat(), &reference[0..4], 1e-9);
+    check_gradient("p018_grad, m1", &grad.1.flat(), &reference[4..8], 1e-9);
+    check_gradient("p018_grad, s0", &grad.2.flat(), &reference[8..9], 1e-9);
+    check_gradient("p018_grad, s1", &grad.3.flat(), &reference[9..10], 1e-9);
+    check_gradient("p018_grad, k", &grad.4.flat(), &reference[10..14], 1e-9);
+    check_gradient("p018_grad, x", &grad.5.flat(), &reference[14..16], 1e-9);
+    check_gradient("p018_grad, y", &grad.6.flat(), &reference[16..18], 1e-9);
+    check_gradient("p018_vjp, m0", &vjp.0.flat(), &reference[0..4], 1e-9);
+    check_gradient("p018_vjp, m1", &vjp.1.flat(), &reference[4..8], 1e-9);
+    check_gradient("p018_vjp, s0", &vjp.2.flat(), &reference[8..9], 1e-9);
+    check_gradient("p018_vjp, s1", &vjp.3.flat(), &reference[9..10], 1e-9);
+    check_gradient("p018_vjp, k", &vjp.4.flat(), &reference[10..14], 1e-9);
+    check_gradient("p018_vjp, x", &vjp.5.flat(), &reference[14..16], 1e-9);
+    check_gradient("p018_vjp, y", &vjp.6.flat(), &reference[16..18], 1e-9);
 }
 
 // ---- program p019 (known bug patterns: branch-read)
@@ -2200,7 +2965,7 @@ fn p019_against_duals() {
 
 // ---- program p020
 
-#[gradient]
+#[gradient(wrt(k, x))]
 fn p020(y: &SVector<f64, 2>, s0: f64, s1: f64, k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 2>) -> f64 {
     let t0 = *y;
     let mut t1: SVector<f64, 2> = t0;
@@ -2225,15 +2990,17 @@ fn p020(y: &SVector<f64, 2>, s0: f64, s1: f64, k: &SMatrix<f64, 2, 2>, x: &SVect
         let t4 = *k;
         let t5 = (k.determinant() * 0.156).powf(s0) * 0.0992 * y.transpose();
         t1 += x.component_div(&t0.map(|v| v * v + 0.77)).component_div(&(x / (k.determinant() * 0.156)).map(|v| v * v + 0.95));
-        let t6 = s0 / matgrad::softplus(s0);
+        {
+            t1 -= y;
+        }
     }
-    let mut t7 = k * k.transpose() * 0.0309 - k.map(|v| s0);
-    let mut t8 = k / matgrad::sigmoid(1.26 + s1) * 0.0234;
-    if s0 > -0.09 || y[0].exp().sqrt() > -0.42 {
-        let mut t8 = 1.17 / matgrad::sigmoid(1.73_f64) * 0.127 + (y[1].tanh() + 1.5).abs();
+    for i in 0..2 {
+        t1 = (y.component_mul(x) + k * t1 * 0.0171).map(f64::tanh);
     }
-    t1 = x * t0.transpose() * x.component_div(&y.map(|v| v.exp())) * 0.182;
-    return t8[(0, 0)] - t7[(0, 1)] - t1.norm_squared() * 0.018 - t0[0];
+    let t6: f64 = (k * k.transpose() * 0.0309).mean();
+    let mut t7 = (k.transpose() * 0.0619).pow(3) * ((t1 - t0) * 0.12);
+    let t7 = (k + k.transpose() * 0.0155).transpose().lu().solve(&t0).unwrap();
+    t7[(0, 0)] - t6 - t1.norm_squared() * 0.00943 - t0.norm_squared()
 }
 
 fn p020_ref<T: RealField + Copy>(y: &SVector<T, 2>, s0: T, s1: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>) -> T {
@@ -2260,15 +3027,17 @@ fn p020_ref<T: RealField + Copy>(y: &SVector<T, 2>, s0: T, s1: T, k: &SMatrix<T,
         let t4 = *k;
         let t5 = y.transpose() * ((k.determinant() * lit::<T>(0.156)).powf(s0) * lit::<T>(0.0992));
         t1 += x.component_div(&t0.map(|v| v * v + lit::<T>(0.77))).component_div(&(x / (k.determinant() * lit::<T>(0.156))).map(|v| v * v + lit::<T>(0.95)));
-        let t6 = s0 / matgrad::softplus(s0);
+        {
+            t1 -= y;
+        }
     }
-    let mut t7 = k * k.transpose() * lit::<T>(0.0309) - k.map(|v| s0);
-    let mut t8 = k / matgrad::sigmoid(lit::<T>(1.26) + s1) * lit::<T>(0.0234);
-    if s0 > lit::<T>(-0.09) || y[0].exp().sqrt() > lit::<T>(-0.42) {
-        let mut t8 = lit::<T>(1.17) / matgrad::sigmoid(lit::<T>(1.73)) * lit::<T>(0.127) + (y[1].tanh() + lit::<T>(1.5)).abs();
+    for i in 0..2 {
+        t1 = (y.component_mul(x) + k * t1 * lit::<T>(0.0171)).map(|v| v.tanh());
     }
-    t1 = x * t0.transpose() * x.component_div(&y.map(|v| v.exp())) * lit::<T>(0.182);
-    return t8[(0, 0)] - t7[(0, 1)] - t1.norm_squared() * lit::<T>(0.018) - t0[0];
+    let t6: T = (k * k.transpose() * lit::<T>(0.0309)).mean();
+    let mut t7 = (k.transpose() * lit::<T>(0.0619)).pow(3) * ((t1 - t0) * lit::<T>(0.12));
+    let t7 = (k + k.transpose() * lit::<T>(0.0155)).transpose().lu().solve(&t0).unwrap();
+    t7[(0, 0)] - t6 - t1.norm_squared() * lit::<T>(0.00943) - t0.norm_squared()
 }
 
 #[test]
@@ -2294,11 +3063,8 @@ fn p020_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p020_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p020_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p020_grad, y", &grad.0.flat(), &reference[0..2], 1e-9);
-    check_gradient("p020_grad, s0", &grad.1.flat(), &reference[2..3], 1e-9);
-    check_gradient("p020_grad, s1", &grad.2.flat(), &reference[3..4], 1e-9);
-    check_gradient("p020_grad, k", &grad.3.flat(), &reference[4..8], 1e-9);
-    check_gradient("p020_grad, x", &grad.4.flat(), &reference[8..10], 1e-9);
+    check_gradient("p020_grad, k", &grad.0.flat(), &reference[4..8], 1e-9);
+    check_gradient("p020_grad, x", &grad.1.flat(), &reference[8..10], 1e-9);
     check_gradient("p020_vjp, y", &vjp.0.flat(), &reference[0..2], 1e-9);
     check_gradient("p020_vjp, s0", &vjp.1.flat(), &reference[2..3], 1e-9);
     check_gradient("p020_vjp, s1", &vjp.2.flat(), &reference[3..4], 1e-9);
@@ -2409,21 +3175,19 @@ fn p022<T: RealField + Copy>(y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matr
         }
     }
     for i in 0..3 {
-        let t5: Matrix3<T> = k.component_mul(&(m1 / (s0 * s0 + convert::<f64, T>(1.04)))) * convert::<f64, T>(0.206);
-        for j in 0..2 {
-            let t6 = -k * convert::<f64, T>(0.198);
-            let mut t7 = t6.transpose();
-            let t8 = x * m0.map(|v| convert::<f64, T>(0.1));
-            t7 = *m1;
+        {
+            let mut t5 = s0;
+            t5 *= convert::<f64, T>(1.12);
         }
+        let t6 = y[1];
     }
-    let t9: T = (s0 * y[(2, 0)]).cos();
-    let mut t10 = *k;
-    t10 = -(m1.component_mul(&k.transpose()) * convert::<f64, T>(0.198));
-    let mut t11: T = m1.transpose()[(0, 1)];
-    let mut t12 = t10.dot(&(x * m0)) * convert::<f64, T>(0.022);
-    let mut t10: Matrix3<T> = m1 + m1;
-    t10.norm_squared() * convert::<f64, T>(0.0275) - t12 - t11 + t9
+    let t7 = m0.map(|v| convert::<f64, T>(1.47));
+    let t8 = (k * m0.transpose() * convert::<f64, T>(0.066)).component_mul(&(m1 * y));
+    let t9 = *m1;
+    let t10 = *y;
+    let mut t11: Matrix3<T> = (k * convert::<f64, T>(0.0495)).pow(2) + t9.component_div(&m1.transpose().map(|v| v * v + convert::<f64, T>(0.77)));
+    let mut t12 = t8.transpose().transpose();
+    t12.norm_squared() * convert::<f64, T>(0.0374) - t11[(0, 1)] + t10.sum() - t9.sum() * convert::<f64, T>(0.11) + k.dot(&(t12 * m0)) * convert::<f64, T>(0.00741)
 }
 
 fn p022_ref<T: RealField + Copy>(y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T, k: &Matrix3<T>, x: &SVector<T, 3>) -> T {
@@ -2440,21 +3204,19 @@ fn p022_ref<T: RealField + Copy>(y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &
         }
     }
     for i in 0..3 {
-        let t5: Matrix3<T> = k.component_mul(&(m1 / (s0 * s0 + lit::<T>(1.04)))) * lit::<T>(0.206);
-        for j in 0..2 {
-            let t6 = -k * lit::<T>(0.198);
-            let mut t7 = t6.transpose();
-            let t8 = x * m0.map(|v| lit::<T>(0.1));
-            t7 = *m1;
+        {
+            let mut t5 = s0;
+            t5 *= lit::<T>(1.12);
         }
+        let t6 = y[1];
     }
-    let t9: T = (s0 * y[(2, 0)]).cos();
-    let mut t10 = *k;
-    t10 = -(m1.component_mul(&k.transpose()) * lit::<T>(0.198));
-    let mut t11: T = m1.transpose()[(0, 1)];
-    let mut t12 = t10.dot(&(x * m0)) * lit::<T>(0.022);
-    let mut t10: Matrix3<T> = m1 + m1;
-    t10.norm_squared() * lit::<T>(0.0275) - t12 - t11 + t9
+    let t7 = m0.map(|v| lit::<T>(1.47));
+    let t8 = (k * m0.transpose() * lit::<T>(0.066)).component_mul(&(m1 * y));
+    let t9 = *m1;
+    let t10 = *y;
+    let mut t11: Matrix3<T> = (k * lit::<T>(0.0495)).pow(2) + t9.component_div(&m1.transpose().map(|v| v * v + lit::<T>(0.77)));
+    let mut t12 = t8.transpose().transpose();
+    t12.norm_squared() * lit::<T>(0.0374) - t11[(0, 1)] + t10.sum() - t9.sum() * lit::<T>(0.11) + k.dot(&(t12 * m0)) * lit::<T>(0.00741)
 }
 
 #[test]
@@ -2580,8 +3342,12 @@ fn p024<const N: usize>(k: &SMatrix<f64, 2, 2>, n: i32, flag: bool, x: &SVector<
     }
     let t6: RowSVector<f64, 2> = y.transpose().map(|v| matgrad::sigmoid(t1.cos()));
     let t6 = *x;
-    let mut t7: SVector<f64, N> = t6;
-    t7.norm_squared() - t6.sum() - t3.sum() * 0.166 - t2[(0, 0)] + -t6[0]
+    {
+        let t7: SMatrix<f64, 2, N> = y.transpose().transpose() * x.transpose().map(|v| v - v);
+        let t8 = (x * x.transpose()).component_mul(&(t6 * t6.transpose()));
+        let t3 = t7.map(|v| -1.52_f64) * t6 * 0.217;
+    }
+    t6.norm_squared() + t3.norm_squared() * 0.168 + t2[(0, 0)] - t1
 }
 
 fn p024_ref<T: RealField + Copy, const N: usize>(k: &SMatrix<T, 2, 2>, n: i32, flag: bool, x: &SVector<T, N>, y: &SVector<T, 2>, s0: T) -> T {
@@ -2597,8 +3363,12 @@ fn p024_ref<T: RealField + Copy, const N: usize>(k: &SMatrix<T, 2, 2>, n: i32, f
     }
     let t6: RowSVector<T, 2> = y.transpose().map(|v| matgrad::sigmoid(t1.cos()));
     let t6 = *x;
-    let mut t7: SVector<T, N> = t6;
-    t7.norm_squared() - t6.sum() - t3.sum() * lit::<T>(0.166) - t2[(0, 0)] + -t6[0]
+    {
+        let t7: SMatrix<T, 2, N> = y.transpose().transpose() * x.transpose().map(|v| v - v);
+        let t8 = (x * x.transpose()).component_mul(&(t6 * t6.transpose()));
+        let t3 = t7.map(|v| lit::<T>(-1.52)) * t6 * lit::<T>(0.217);
+    }
+    t6.norm_squared() + t3.norm_squared() * lit::<T>(0.168) + t2[(0, 0)] - t1
 }
 
 #[test]
@@ -2636,7 +3406,7 @@ fn p024_against_duals() {
 
 // ---- program p025
 
-#[gradient]
+#[gradient(wrt(m0, s0))]
 fn p025(m0: &Matrix3<f64>, s0: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
     let mut t0: RowSVector<f64, 3> = y.transpose() * m0;
     t0 *= {
@@ -2645,54 +3415,16 @@ fn p025(m0: &Matrix3<f64>, s0: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>) ->
     let t1 = *m0;
     let t1: Matrix3<f64> = t1.transpose();
     let t2 = x * t0.component_mul(&x.transpose());
-    let mut t3 = t2;
-    let t4: SVector<f64, 3> = if 1.97_f64 > 0.38 && 1.29_f64 < 0.37 {
-        t3 += m0;
-        *y
-    } else {
-        *y
-    };
-    let t0 = t1;
-    t3 += t0.transpose();
-    if s0 > 0.41 {
-        t3 *= 1.5;
-        let t5 = t3;
-        t3 = t0 + m0 * t2.transpose();
-    } else if (t0.mean().tanh() - 1.5).abs() < 0.38 {
-        if !(m0[(2, 2)] >= -0.23) {
-            t3 = -t1 / matgrad::sigmoid(-0.47_f64);
-            t3 = *m0;
-        } else if -0.45_f64 <= -0.04 {
-            t3 += t2.transpose().map(|v| -1.98 * s0.tanh());
-            t3 -= t0.transpose();
-        } else {
-            let t2 = *x;
-            if !(-0.25_f64 > 0.5 && -0.04_f64 > 0.17) {
-                let mut t1 = t1;
-                let t6 = x[0];
-                t3 = -1.61 * (t3 * 0.034).pow(3);
-            } else if t1[(2, 2)] > s0 {
-                let t0: Matrix3<f64> = *m0;
-                t3 = (x * t4.transpose()).map(|v| 1.09_f64);
-                t3 -= t3 / (x[(0, 0)].exp().tanh() + 1.5).abs() * 0.0679;
-            } else if -1.87_f64 > -0.12 {
-                let mut t0 = m0.transpose() * y;
-            }
-            let mut t7 = t0[(2, 0)] * -1.22;
-        }
-        let mut t8: f64 = m0.transpose().trace();
-        if t1.dot(m0) * 0.11 < -0.29 {
-            t3 = t0.transpose() * -1.71;
-            t8 = -(-1.51) / ((-x).norm_squared() + 0.55);
-            t3 = -(t1.component_mul(&t3.transpose()) * 0.12);
-        } else {
-            t3 -= t0.transpose();
-            t8 += 1.73;
-        }
-    } else {
-        let mut t9: RowSVector<f64, 3> = y.transpose();
+    {
+        t0 -= t0;
+        let mut t3 = (t0 * t1.transpose() * 0.19).map(|v| v);
+        t3 += t0;
     }
-    return t0.trace() + t4.sum() - t3.trace() * 0.0356 - t2.sum() * 0.126;
+    let t2 = t0.transpose();
+    let t4 = t1.transpose();
+    let mut t5 = t0;
+    let t0 = s0 + t2[0];
+    t0 - t5[(0, 2)] - t4.sum() * 0.11 + t2[2]
 }
 
 fn p025_ref<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, x: &SVector<T, 3>, y: &SVector<T, 3>) -> T {
@@ -2703,54 +3435,16 @@ fn p025_ref<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, x: &SVector<T, 3>, y: &
     let t1 = *m0;
     let t1: Matrix3<T> = t1.transpose();
     let t2 = x * t0.component_mul(&x.transpose());
-    let mut t3 = t2;
-    let t4: SVector<T, 3> = if lit::<T>(1.97) > lit::<T>(0.38) && lit::<T>(1.29) < lit::<T>(0.37) {
-        t3 += m0;
-        *y
-    } else {
-        *y
-    };
-    let t0 = t1;
-    t3 += t0.transpose();
-    if s0 > lit::<T>(0.41) {
-        t3 *= lit::<T>(1.5);
-        let t5 = t3;
-        t3 = t0 + m0 * t2.transpose();
-    } else if (t0.mean().tanh() - lit::<T>(1.5)).abs() < lit::<T>(0.38) {
-        if !(m0[(2, 2)] >= lit::<T>(-0.23)) {
-            t3 = -t1 / matgrad::sigmoid(lit::<T>(-0.47));
-            t3 = *m0;
-        } else if lit::<T>(-0.45) <= lit::<T>(-0.04) {
-            t3 += t2.transpose().map(|v| lit::<T>(-1.98) * s0.tanh());
-            t3 -= t0.transpose();
-        } else {
-            let t2 = *x;
-            if !(lit::<T>(-0.25) > lit::<T>(0.5) && lit::<T>(-0.04) > lit::<T>(0.17)) {
-                let mut t1 = t1;
-                let t6 = x[0];
-                t3 = (t3 * lit::<T>(0.034)).pow(3) * lit::<T>(-1.61);
-            } else if t1[(2, 2)] > s0 {
-                let t0: Matrix3<T> = *m0;
-                t3 = (x * t4.transpose()).map(|v| lit::<T>(1.09));
-                t3 -= t3 / (x[(0, 0)].exp().tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.0679);
-            } else if lit::<T>(-1.87) > lit::<T>(-0.12) {
-                let mut t0 = m0.transpose() * y;
-            }
-            let mut t7 = t0[(2, 0)] * lit::<T>(-1.22);
-        }
-        let mut t8: T = m0.transpose().trace();
-        if t1.dot(m0) * lit::<T>(0.11) < lit::<T>(-0.29) {
-            t3 = t0.transpose() * lit::<T>(-1.71);
-            t8 = -lit::<T>(-1.51) / ((-x).norm_squared() + lit::<T>(0.55));
-            t3 = -(t1.component_mul(&t3.transpose()) * lit::<T>(0.12));
-        } else {
-            t3 -= t0.transpose();
-            t8 += lit::<T>(1.73);
-        }
-    } else {
-        let mut t9: RowSVector<T, 3> = y.transpose();
+    {
+        t0 -= t0;
+        let mut t3 = (t0 * t1.transpose() * lit::<T>(0.19)).map(|v| v);
+        t3 += t0;
     }
-    return t0.trace() + t4.sum() - t3.trace() * lit::<T>(0.0356) - t2.sum() * lit::<T>(0.126);
+    let t2 = t0.transpose();
+    let t4 = t1.transpose();
+    let mut t5 = t0;
+    let t0 = s0 + t2[0];
+    t0 - t5[(0, 2)] - t4.sum() * lit::<T>(0.11) + t2[2]
 }
 
 #[test]
@@ -2776,8 +3470,6 @@ fn p025_against_duals() {
     check_value("p025_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
     check_gradient("p025_grad, m0", &grad.0.flat(), &reference[0..9], 1e-9);
     check_gradient("p025_grad, s0", &grad.1.flat(), &reference[9..10], 1e-9);
-    check_gradient("p025_grad, x", &grad.2.flat(), &reference[10..13], 1e-9);
-    check_gradient("p025_grad, y", &grad.3.flat(), &reference[13..16], 1e-9);
     check_gradient("p025_vjp, m0", &vjp.0.flat(), &reference[0..9], 1e-9);
     check_gradient("p025_vjp, s0", &vjp.1.flat(), &reference[9..10], 1e-9);
     check_gradient("p025_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
@@ -3025,7 +3717,7 @@ fn p027_against_duals() {
     check_gradient("p027_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
 }
 
-// ---- program p028 (known bug patterns: counter-call)
+// ---- program p028
 
 #[gradient]
 fn p028_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> f64 {
@@ -3046,57 +3738,12 @@ fn p028_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> Matrix3<f64> {
     let mut t0 = u[0] * c * 0.0619;
     for i in 0..3 {
         let t1: SVector<f64, 3> = w * 1.39 * 0.178;
-        let mut t2: f64 = 1.27_f64;
-    }
-    (w * u.transpose() + (if c * 0.19 > -0.45 {
-        w * w.transpose()
-    } else {
-        if ((u * w.transpose()).dot(&(u * u.transpose())) * 0.00043).exp().sqrt() < -0.2 {
-            let t3 = w * u.transpose() * 0.0619;
-            if t0 > 0.49 {
-                let mut t4 = t3.transpose();
-                t4 *= 1.25;
-            }
-        } else if 0.07_f64 <= 0.45 {
-            if 1.76_f64 > 0.42 {
-                let mut t5 = u * u.transpose() * 0.0619;
-                t5 = t5.component_mul(&t5.transpose()) * t5;
-                let t6: SVector<f64, 3> = u.component_mul(&(u / (w[1].tanh() + 1.5).abs() * 0.124));
-            } else {
-                t0 = (u * w.transpose()).kronecker(&(w.transpose() * t0)).sum() * 0.000573;
-            }
-            let t7 = (u * u.transpose() - w * w.transpose()) * 0.0309;
-        } else if 1.52_f64 > 0.41 {
-            if ((u[0] * 0.124).exp().ln_1p().tanh() + 1.5).abs() > 0.33 {
-                t0 = (w * u.transpose() * (u * u.transpose()) * 0.00129).sum() * 0.111;
-            } else if (u[(1, 0)] - 1.46) * 0.181 <= 0.06 {
-                t0 += matgrad::softplus(1.84_f64);
-            } else {
-                t0 = t0;
-                t0 -= (u[0] / (matgrad::sigmoid(u[2] * 0.0619) + 0.91) + t0) * 0.145;
-            }
-            for i in 0..3 {
-                t0 = matgrad::sigmoid(t0);
-                t0 = (i as f64).sin();
-                let mut t8 = (t0 * 0.103).exp().sqrt();
-            }
-            let t0 = u * w.transpose() * 0.0619;
-        } else {
-            t0 += ((w + u) * 0.124).mean();
-            let t9 = u.transpose();
-            if t0 <= 0.24 {
-                let mut t10 = t9.transpose().map(|v| -1.66_f64);
-                t10 += t10;
-                let t11 = -(w * t9) * 0.0619;
-            } else if (u * u.transpose()).kronecker(&t9).sum() * 0.000573 > -0.33 {
-                t0 = t0 * 0.17;
-                let mut t0: f64 = t0;
-            } else {
-                let mut t12 = t9.transpose() * t9;
-            }
+        {
+            let t2 = -w.transpose();
+            let t1: Matrix3<f64> = u * t2;
         }
-        u * u.transpose()
-    }) * 0.0619) * 0.0583
+    }
+    (w * u.transpose() + u * w.transpose() * 0.0619 * (u * u.transpose()) * 0.0208) * 0.0583
 }
 
 fn p028_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) -> Matrix3<T> {
@@ -3104,338 +3751,118 @@ fn p028_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) 
     let mut t0 = u[0] * c * lit::<T>(0.0619);
     for i in 0..3 {
         let t1: SVector<T, 3> = w * lit::<T>(1.39) * lit::<T>(0.178);
-        let mut t2: T = lit::<T>(1.27);
-    }
-    (w * u.transpose() + (if c * lit::<T>(0.19) > lit::<T>(-0.45) {
-        w * w.transpose()
-    } else {
-        if ((u * w.transpose()).dot(&(u * u.transpose())) * lit::<T>(0.00043)).exp().sqrt() < lit::<T>(-0.2) {
-            let t3 = w * u.transpose() * lit::<T>(0.0619);
-            if t0 > lit::<T>(0.49) {
-                let mut t4 = t3.transpose();
-                t4 *= lit::<T>(1.25);
-            }
-        } else if lit::<T>(0.07) <= lit::<T>(0.45) {
-            if lit::<T>(1.76) > lit::<T>(0.42) {
-                let mut t5 = u * u.transpose() * lit::<T>(0.0619);
-                t5 = t5.component_mul(&t5.transpose()) * t5;
-                let t6: SVector<T, 3> = u.component_mul(&(u / (w[1].tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.124)));
-            } else {
-                t0 = (u * w.transpose()).kronecker(&(w.transpose() * t0)).sum() * lit::<T>(0.000573);
-            }
-            let t7 = (u * u.transpose() - w * w.transpose()) * lit::<T>(0.0309);
-        } else if lit::<T>(1.52) > lit::<T>(0.41) {
-            if ((u[0] * lit::<T>(0.124)).exp().ln_1p().tanh() + lit::<T>(1.5)).abs() > lit::<T>(0.33) {
-                t0 = (w * u.transpose() * (u * u.transpose()) * lit::<T>(0.00129)).sum() * lit::<T>(0.111);
-            } else if (u[(1, 0)] - lit::<T>(1.46)) * lit::<T>(0.181) <= lit::<T>(0.06) {
-                t0 += matgrad::softplus(lit::<T>(1.84));
-            } else {
-                t0 = t0;
-                t0 -= (u[0] / (matgrad::sigmoid(u[2] * lit::<T>(0.0619)) + lit::<T>(0.91)) + t0) * lit::<T>(0.145);
-            }
-            for i in 0..3 {
-                t0 = matgrad::sigmoid(t0);
-                t0 = lit::<T>(i as f64).sin();
-                let mut t8 = (t0 * lit::<T>(0.103)).exp().sqrt();
-            }
-            let t0 = u * w.transpose() * lit::<T>(0.0619);
-        } else {
-            t0 += ((w + u) * lit::<T>(0.124)).mean();
-            let t9 = u.transpose();
-            if t0 <= lit::<T>(0.24) {
-                let mut t10 = t9.transpose().map(|v| lit::<T>(-1.66));
-                t10 += t10;
-                let t11 = -(w * t9) * lit::<T>(0.0619);
-            } else if (u * u.transpose()).kronecker(&t9).sum() * lit::<T>(0.000573) > lit::<T>(-0.33) {
-                t0 = t0 * lit::<T>(0.17);
-                let mut t0: T = t0;
-            } else {
-                let mut t12 = t9.transpose() * t9;
-            }
+        {
+            let t2 = -w.transpose();
+            let t1: Matrix3<T> = u * t2;
         }
-        u * u.transpose()
-    }) * lit::<T>(0.0619)) * lit::<T>(0.0583)
+    }
+    (w * u.transpose() + u * w.transpose() * lit::<T>(0.0619) * (u * u.transpose()) * lit::<T>(0.0208)) * lit::<T>(0.0583)
 }
 
-#[gradient(wrt(m1, y))]
-fn p028(s0: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, m1: &Matrix3<f64>) -> f64 {
-    let t0 = (k.lu().solve(k).unwrap() * 0.099).pow(2);
-    let t0: SVector<f64, 3> = *x;
-    if (if s0 > -0.16 {
-        x[2]
+#[gradient]
+fn p028(m1: &Matrix3<f64>, s0: f64, s1: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
+    let mut t0 = y.map(|v| s0) * y.transpose();
+    let t1 = if x.map(|v| matgrad::sigmoid(v)).norm() > -0.12 {
+        m0.transpose()
     } else {
-        let t1: f64 = (k[(2, 0)] * 0.099).exp();
-        0.13
-    }) < 0.27 {
-        let mut t0: Matrix3<f64> = k.transpose();
-        t0 -= k.lu().solve(&k.map(|v| -(-1.58_f64))).unwrap();
-    } else if ((-0.39_f64 + -1.95) * (-0.39 + -1.95) + 1.03).sqrt() < 0.16 {
-        let mut t2: Matrix3<f64> = m1.transpose().map(|v| s0);
-    } else if y[(0, 0)] > -0.44 {
-        let t3 = matgrad::sigmoid(0.69_f64);
-        for i in 0..3 {
-            if flag {
-                let t3 = m0.transpose();
-            } else if !((s0.tanh() - 1.5).abs() > -0.21) && flag {
-                let mut t4: Matrix3<f64> = m0.transpose().map(f64::sin);
-                t4 += (m0.component_mul(&k.transpose()) * 0.198).pow(2);
-            } else {
-                let t5: SVector<f64, 3> = *x;
-                let t6 = s0 * m0;
-            }
-        }
-        if k.norm_squared() * 0.0044 * -1.75 > matgrad::sigmoid(s0) {
-            if 1.04 - m1[(1, 2)] - 1.71 >= -0.41 {
-                let t7 = -m0;
-                let t8: f64 = t3 - 0.22;
-                let t9 = t8;
-            } else {
-                let t10 = k.transpose().determinant() * 0.000293;
-            }
-        } else if -0.72_f64 <= 0.35 {
-            let t11 = m0.transpose().map(|v| t3);
-            let t12 = m1.transpose().component_mul(&k.transpose()) * 0.198;
-            let t13: Matrix3<f64> = m1 + t11;
-        } else if flag && s0.exp().ln() <= -0.03 {
-            if matgrad::sigmoid(x[(1, 0)].powi(3)) > -0.22 {
-                let t14 = p028_h0(&x.component_div(&x.map(|v| v * v + 0.66)).map(f64::cos), &(-y + y.component_mul(&t0)), (k + m0 * 0.0413).determinant() * 0.00022 + 1.95);
-            } else if k.determinant() * 0.000293 > 0.37 {
-                let t15 = *m1;
-                let t3 = *x;
-                let mut t3 = k.lu().solve(y).unwrap();
-            } else if p028_h0(x, &(x - x), t0.transpose().dot(&y.transpose())) <= 0.48 {
-                let t16: Matrix3<f64> = p028_h1(&(y.transpose() + y.transpose()).transpose(), &t0, -0.78 - -0.64 - -t3);
-                let t17 = t16;
-            } else {
-                let mut t18 = *m0;
-            }
-            let t19 = m1.transpose();
-            let mut t20: Matrix3<f64> = k.transpose();
-        } else {
-            let t21: Matrix3<f64> = k * m1.transpose() * 0.066;
-            let mut t22: Matrix3<f64> = -m0;
-            t22 = *m1;
-        }
+        t0
+    };
+    t0 -= (-t1.transpose()).pow(3) * 0.11;
+    let t2 = s1;
+    let mut t3: Matrix3<f64> = m1.transpose();
+    let t5: Matrix3<f64> = p028_h1(&(if -1.07_f64 < 1.99 || 1.52_f64 >= 0.27 {
+        t0 = (1.4 * t1).transpose();
+        *x
     } else {
-        let t0: RowSVector<f64, 3> = y.transpose();
-        let mut t23 = m1.pow(3) * 0.11 * (x + y) * 0.167;
+        let t4 = t1;
+        *y
+    }), x, (matgrad::sigmoid(s1) + 0.54).sqrt());
+    let t6 = (t0.transpose() - t5) * 0.165;
+    t0 *= 1.2;
+    {
+        if 1.26_f64 > 0.1 {
+            let t7: Matrix3<f64> = p028_h1(&x.component_mul(&(t5 * x * 0.0825)), &(x * 0.97).map(f64::tanh), matgrad::softplus(-0.35 + m0[(1, 0)]).sqrt());
+        } else if m0.trace() > 0.28 {
+            let mut t8: Matrix3<f64> = t0;
+        } else if 1.91_f64 > -0.22 {
+            t3 = (m1 / (t2.tanh() - 1.5).abs() - t0) * 0.226;
+            t3 -= t0 + m1.component_div(&t6.map(|v| v * v + 0.74));
+            let t3: Matrix3<f64> = p028_h1(&(t5.transpose() * m0.transpose() * 0.0825 * y.component_mul(y)), &y.transpose().transpose(), y[2]);
+        }
     }
-    if !(p028_h0(y, x, s0) < 0.06) {
-        for i in 0..3 {
-            let t24: RowSVector<f64, 3> = y.transpose().map(|v| -0.82_f64);
-            let t25 = -y[1];
-            let t26: Matrix3<f64> = *m1;
-        }
-    } else if (s0 - 1.06) / ((t0[1].tanh() - 1.5).abs() * 0.198).exp() > 0.33 {
-        let t27: Matrix3<f64> = m0.pow(2);
-        let mut t28: RowSVector<f64, 3> = x.transpose() - t0.transpose().component_mul(&t0.transpose());
-    } else if flag {
-        if s0 >= 0.15 {
-            if flag {
-                let t29: SVector<f64, 3> = x - y - (x + y);
-                let t30 = (y - t0) * -x.transpose();
-            } else if ((k.transpose() - k) * 0.099).dot(k) * 0.0222 <= 0.33 {
-                let t31 = k * x * 0.066 / ((k + -m0 * 0.0413).transpose().determinant() * 0.00223) * 0.00753;
-            }
-            for i in 0..3 {
-                let t32 = m1.pow(2);
-                let mut t33 = s0 * (-k.transpose() * 0.198);
-            }
-        } else {
-            if (-1.54 * m1[(1, 0)]).exp().ln() < 0.06 {
-                let t0 = p028_h0(&(x.component_div(&t0.map(|v| v * v + 0.6)).component_div(&k.lu().solve(x).unwrap().map(|v| matgrad::sigmoid(v))) * 0.224), y, k.determinant() * 0.000293);
-                let t34 = m1.norm_squared() * 0.11 - x.map(|v| matgrad::sigmoid(v)).sum().ln();
-            }
-            let t35: Matrix3<f64> = *m1;
-        }
-    } else {
-        let t36 = 0.2_f64;
-        let t39: Matrix3<f64> = p028_h1(&(if t36 * t36 <= 0.45 {
-            let t37 = m1 / (m1 - m0).map(|v| v * v + 1.41).norm();
-            *y
-        } else {
-            t0
-        }), &(if m0.transpose().map(|v| v.exp()).norm().sqrt() > -0.05 {
-            let t36 = m0.transpose() * x.map(|v| (s0.tanh() + 1.5).abs()) * 0.132;
-            t36
-        } else {
-            t0
-        }), if -1.59 - s0 > 0.3 {
-            -1.04
-        } else {
-            let mut t38: Matrix3<f64> = *m1;
-            -0.67
-        });
-        let mut t40: SVector<f64, 3> = k.transpose().lu().solve(x).unwrap();
-    }
-    let t41: Matrix3<f64> = p028_h1(&k.lu().solve(&t0).unwrap(), &(t0.component_mul(x) / matgrad::softplus(m0.map(|v| matgrad::sigmoid(v)).norm()) * 0.0481), p028_h0(x, &(m0 * x), m1.norm_squared() * 0.11));
-    let t42: Matrix3<f64> = k.transpose().map(|v| matgrad::sigmoid(-0.86_f64));
-    let mut t43 = (y * y.transpose()).component_mul(&((m0 - t41) * 0.198));
-    t43 = (-k.transpose() * 0.198).map(f64::cos);
-    let t44: SVector<f64, 3> = t0 / (-0.27 * -0.27 + 0.71);
-    let t45 = *y;
-    let t46 = t44.transpose() * s0;
-    let t47 = y * 0.55;
-    t43 = (k * m0 * 0.066).map(|v| -0.31_f64);
-    t47[1] - t46.norm_squared() * 0.166 - t45[(0, 0)] - t44[0]
+    return t6[(0, 0)] - t5.norm_squared() * 0.00688 - t3[(0, 2)] * 0.209 + t2;
 }
 
-fn p028_ref<T: RealField + Copy>(s0: T, k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, m1: &Matrix3<T>) -> T {
-    let t0 = (k.lu().solve(k).unwrap() * lit::<T>(0.099)).pow(2);
-    let t0: SVector<T, 3> = *x;
-    if (if s0 > lit::<T>(-0.16) {
-        x[2]
+fn p028_ref<T: RealField + Copy>(m1: &Matrix3<T>, s0: T, s1: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
+    let mut t0 = y.map(|v| s0) * y.transpose();
+    let t1 = if x.map(|v| matgrad::sigmoid(v)).norm() > lit::<T>(-0.12) {
+        m0.transpose()
     } else {
-        let t1: T = (k[(2, 0)] * lit::<T>(0.099)).exp();
-        lit::<T>(0.13)
-    }) < lit::<T>(0.27) {
-        let mut t0: Matrix3<T> = k.transpose();
-        t0 -= k.lu().solve(&k.map(|v| -lit::<T>(-1.58))).unwrap();
-    } else if ((lit::<T>(-0.39) + lit::<T>(-1.95)) * (lit::<T>(-0.39) + lit::<T>(-1.95)) + lit::<T>(1.03)).sqrt() < lit::<T>(0.16) {
-        let mut t2: Matrix3<T> = m1.transpose().map(|v| s0);
-    } else if y[(0, 0)] > lit::<T>(-0.44) {
-        let t3 = matgrad::sigmoid(lit::<T>(0.69));
-        for i in 0..3 {
-            if flag {
-                let t3 = m0.transpose();
-            } else if !((s0.tanh() - lit::<T>(1.5)).abs() > lit::<T>(-0.21)) && flag {
-                let mut t4: Matrix3<T> = m0.transpose().map(|v| v.sin());
-                t4 += (m0.component_mul(&k.transpose()) * lit::<T>(0.198)).pow(2);
-            } else {
-                let t5: SVector<T, 3> = *x;
-                let t6 = m0 * s0;
-            }
-        }
-        if k.norm_squared() * lit::<T>(0.0044) * lit::<T>(-1.75) > matgrad::sigmoid(s0) {
-            if lit::<T>(1.04) - m1[(1, 2)] - lit::<T>(1.71) >= lit::<T>(-0.41) {
-                let t7 = -m0;
-                let t8: T = t3 - lit::<T>(0.22);
-                let t9 = t8;
-            } else {
-                let t10 = k.transpose().determinant() * lit::<T>(0.000293);
-            }
-        } else if lit::<T>(-0.72) <= lit::<T>(0.35) {
-            let t11 = m0.transpose().map(|v| t3);
-            let t12 = m1.transpose().component_mul(&k.transpose()) * lit::<T>(0.198);
-            let t13: Matrix3<T> = m1 + t11;
-        } else if flag && s0.exp().ln() <= lit::<T>(-0.03) {
-            if matgrad::sigmoid(x[(1, 0)].powi(3)) > lit::<T>(-0.22) {
-                let t14 = p028_h0_ref(&x.component_div(&x.map(|v| v * v + lit::<T>(0.66))).map(|v| v.cos()), &(-y + y.component_mul(&t0)), (k + m0 * lit::<T>(0.0413)).determinant() * lit::<T>(0.00022) + lit::<T>(1.95));
-            } else if k.determinant() * lit::<T>(0.000293) > lit::<T>(0.37) {
-                let t15 = *m1;
-                let t3 = *x;
-                let mut t3 = k.lu().solve(y).unwrap();
-            } else if p028_h0_ref(x, &(x - x), t0.transpose().dot(&y.transpose())) <= lit::<T>(0.48) {
-                let t16: Matrix3<T> = p028_h1_ref(&(y.transpose() + y.transpose()).transpose(), &t0, lit::<T>(-0.78) - lit::<T>(-0.64) - -t3);
-                let t17 = t16;
-            } else {
-                let mut t18 = *m0;
-            }
-            let t19 = m1.transpose();
-            let mut t20: Matrix3<T> = k.transpose();
-        } else {
-            let t21: Matrix3<T> = k * m1.transpose() * lit::<T>(0.066);
-            let mut t22: Matrix3<T> = -m0;
-            t22 = *m1;
-        }
+        t0
+    };
+    t0 -= (-t1.transpose()).pow(3) * lit::<T>(0.11);
+    let t2 = s1;
+    let mut t3: Matrix3<T> = m1.transpose();
+    let t5: Matrix3<T> = p028_h1_ref(&(if lit::<T>(-1.07) < lit::<T>(1.99) || lit::<T>(1.52) >= lit::<T>(0.27) {
+        t0 = (t1 * lit::<T>(1.4)).transpose();
+        *x
     } else {
-        let t0: RowSVector<T, 3> = y.transpose();
-        let mut t23 = m1.pow(3) * lit::<T>(0.11) * (x + y) * lit::<T>(0.167);
+        let t4 = t1;
+        *y
+    }), x, (matgrad::sigmoid(s1) + lit::<T>(0.54)).sqrt());
+    let t6 = (t0.transpose() - t5) * lit::<T>(0.165);
+    t0 *= lit::<T>(1.2);
+    {
+        if lit::<T>(1.26) > lit::<T>(0.1) {
+            let t7: Matrix3<T> = p028_h1_ref(&x.component_mul(&(t5 * x * lit::<T>(0.0825))), &(x * lit::<T>(0.97)).map(|v| v.tanh()), matgrad::softplus(lit::<T>(-0.35) + m0[(1, 0)]).sqrt());
+        } else if m0.trace() > lit::<T>(0.28) {
+            let mut t8: Matrix3<T> = t0;
+        } else if lit::<T>(1.91) > lit::<T>(-0.22) {
+            t3 = (m1 / (t2.tanh() - lit::<T>(1.5)).abs() - t0) * lit::<T>(0.226);
+            t3 -= t0 + m1.component_div(&t6.map(|v| v * v + lit::<T>(0.74)));
+            let t3: Matrix3<T> = p028_h1_ref(&(t5.transpose() * m0.transpose() * lit::<T>(0.0825) * y.component_mul(y)), &y.transpose().transpose(), y[2]);
+        }
     }
-    if !(p028_h0_ref(y, x, s0) < lit::<T>(0.06)) {
-        for i in 0..3 {
-            let t24: RowSVector<T, 3> = y.transpose().map(|v| lit::<T>(-0.82));
-            let t25 = -y[1];
-            let t26: Matrix3<T> = *m1;
-        }
-    } else if (s0 - lit::<T>(1.06)) / ((t0[1].tanh() - lit::<T>(1.5)).abs() * lit::<T>(0.198)).exp() > lit::<T>(0.33) {
-        let t27: Matrix3<T> = m0.pow(2);
-        let mut t28: RowSVector<T, 3> = x.transpose() - t0.transpose().component_mul(&t0.transpose());
-    } else if flag {
-        if s0 >= lit::<T>(0.15) {
-            if flag {
-                let t29: SVector<T, 3> = x - y - (x + y);
-                let t30 = (y - t0) * -x.transpose();
-            } else if ((k.transpose() - k) * lit::<T>(0.099)).dot(k) * lit::<T>(0.0222) <= lit::<T>(0.33) {
-                let t31 = k * x * lit::<T>(0.066) / ((k + -m0 * lit::<T>(0.0413)).transpose().determinant() * lit::<T>(0.00223)) * lit::<T>(0.00753);
-            }
-            for i in 0..3 {
-                let t32 = m1.pow(2);
-                let mut t33 = -k.transpose() * lit::<T>(0.198) * s0;
-            }
-        } else {
-            if (lit::<T>(-1.54) * m1[(1, 0)]).exp().ln() < lit::<T>(0.06) {
-                let t0 = p028_h0_ref(&(x.component_div(&t0.map(|v| v * v + lit::<T>(0.6))).component_div(&k.lu().solve(x).unwrap().map(|v| matgrad::sigmoid(v))) * lit::<T>(0.224)), y, k.determinant() * lit::<T>(0.000293));
-                let t34 = m1.norm_squared() * lit::<T>(0.11) - x.map(|v| matgrad::sigmoid(v)).sum().ln();
-            }
-            let t35: Matrix3<T> = *m1;
-        }
-    } else {
-        let t36 = lit::<T>(0.2);
-        let t39: Matrix3<T> = p028_h1_ref(&(if t36 * t36 <= lit::<T>(0.45) {
-            let t37 = m1 / (m1 - m0).map(|v| v * v + lit::<T>(1.41)).norm();
-            *y
-        } else {
-            t0
-        }), &(if m0.transpose().map(|v| v.exp()).norm().sqrt() > lit::<T>(-0.05) {
-            let t36 = m0.transpose() * x.map(|v| (s0.tanh() + lit::<T>(1.5)).abs()) * lit::<T>(0.132);
-            t36
-        } else {
-            t0
-        }), if lit::<T>(-1.59) - s0 > lit::<T>(0.3) {
-            lit::<T>(-1.04)
-        } else {
-            let mut t38: Matrix3<T> = *m1;
-            lit::<T>(-0.67)
-        });
-        let mut t40: SVector<T, 3> = k.transpose().lu().solve(x).unwrap();
-    }
-    let t41: Matrix3<T> = p028_h1_ref(&k.lu().solve(&t0).unwrap(), &(t0.component_mul(x) / matgrad::softplus(m0.map(|v| matgrad::sigmoid(v)).norm()) * lit::<T>(0.0481)), p028_h0_ref(x, &(m0 * x), m1.norm_squared() * lit::<T>(0.11)));
-    let t42: Matrix3<T> = k.transpose().map(|v| matgrad::sigmoid(lit::<T>(-0.86)));
-    let mut t43 = (y * y.transpose()).component_mul(&((m0 - t41) * lit::<T>(0.198)));
-    t43 = (-k.transpose() * lit::<T>(0.198)).map(|v| v.cos());
-    let t44: SVector<T, 3> = t0 / (lit::<T>(-0.27) * lit::<T>(-0.27) + lit::<T>(0.71));
-    let t45 = *y;
-    let t46 = t44.transpose() * s0;
-    let t47 = y * lit::<T>(0.55);
-    t43 = (k * m0 * lit::<T>(0.066)).map(|v| lit::<T>(-0.31));
-    t47[1] - t46.norm_squared() * lit::<T>(0.166) - t45[(0, 0)] - t44[0]
+    return t6[(0, 0)] - t5.norm_squared() * lit::<T>(0.00688) - t3[(0, 2)] * lit::<T>(0.209) + t2;
 }
 
 #[test]
 fn p028_against_duals() {
     let mut rng = Rng(0x4e115049ec25cca1);
+    let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
-    let k: Matrix3<f64> = rng.dominant();
-    let flag: bool = rng.flag();
+    let s1: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
-    let m1: Matrix3<f64> = rng.matrix();
-    let value = p028(s0, &k, flag, &x, &y, &m0, &m1);
-    let (grad_value, grad) = p028_grad(s0, &k, flag, &x, &y, &m0, &m1);
-    let (vjp_value, vjp) = p028_vjp(s0, &k, flag, &x, &y, &m0, &m1, 1.0);
-    let point = [s0.flat(), k.flat(), x.flat(), y.flat(), m0.flat(), m1.flat()].concat();
+    let value = p028(&m1, s0, s1, &x, &y, &m0);
+    let (grad_value, grad) = p028_grad(&m1, s0, s1, &x, &y, &m0);
+    let (vjp_value, vjp) = p028_vjp(&m1, s0, s1, &x, &y, &m0, 1.0);
+    let point = [m1.flat(), s0.flat(), s1.flat(), x.flat(), y.flat(), m0.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
+        let m1 = r.matrix::<3, 3>();
         let s0 = r.scalar();
-        let k = r.matrix::<3, 3>();
+        let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let m0 = r.matrix::<3, 3>();
-        let m1 = r.matrix::<3, 3>();
-        p028_ref(s0, &k, flag, &x, &y, &m0, &m1)
+        p028_ref(&m1, s0, s1, &x, &y, &m0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p028_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p028_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p028_grad, m1", &grad.0.flat(), &reference[25..34], 1e-9);
-    check_gradient("p028_grad, y", &grad.1.flat(), &reference[13..16], 1e-9);
-    check_gradient("p028_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p028_vjp, k", &vjp.1.flat(), &reference[1..10], 1e-9);
-    check_gradient("p028_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
-    check_gradient("p028_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
-    check_gradient("p028_vjp, m0", &vjp.4.flat(), &reference[16..25], 1e-9);
-    check_gradient("p028_vjp, m1", &vjp.5.flat(), &reference[25..34], 1e-9);
+    check_gradient("p028_grad, m1", &grad.0.flat(), &reference[0..9], 1e-9);
+    check_gradient("p028_grad, s0", &grad.1.flat(), &reference[9..10], 1e-9);
+    check_gradient("p028_grad, s1", &grad.2.flat(), &reference[10..11], 1e-9);
+    check_gradient("p028_grad, x", &grad.3.flat(), &reference[11..14], 1e-9);
+    check_gradient("p028_grad, y", &grad.4.flat(), &reference[14..17], 1e-9);
+    check_gradient("p028_grad, m0", &grad.5.flat(), &reference[17..26], 1e-9);
+    check_gradient("p028_vjp, m1", &vjp.0.flat(), &reference[0..9], 1e-9);
+    check_gradient("p028_vjp, s0", &vjp.1.flat(), &reference[9..10], 1e-9);
+    check_gradient("p028_vjp, s1", &vjp.2.flat(), &reference[10..11], 1e-9);
+    check_gradient("p028_vjp, x", &vjp.3.flat(), &reference[11..14], 1e-9);
+    check_gradient("p028_vjp, y", &vjp.4.flat(), &reference[14..17], 1e-9);
+    check_gradient("p028_vjp, m0", &vjp.5.flat(), &reference[17..26], 1e-9);
 }
 
 // ---- program p029 (known bug patterns: counter-call)
@@ -3918,9 +4345,9 @@ fn p031_against_duals() {
     check_gradient("p031_vjp, s1", &vjp.5.flat(), &reference[19..20], 1e-9);
 }
 
-// ---- program p032
+// ---- program p032 (known bug patterns: counter-call)
 
-#[gradient]
+#[gradient(wrt(y, m0, s0))]
 fn p032<const N: usize>(k: &Matrix3<f64>, x: &SVector<f64, N>, y: &SVector<f64, 3>, m0: &SMatrix<f64, N, 3>, m1: &SMatrix<f64, N, 3>, s0: f64) -> f64 {
     let t0 = y.transpose();
     let mut t0 = (k[(0, 2)] * 0.099).exp();
@@ -3948,45 +4375,35 @@ fn p032<const N: usize>(k: &Matrix3<f64>, x: &SVector<f64, N>, y: &SVector<f64, 
         } else if !(s0 <= -0.44) {
             t0 -= s0;
         } else {
-            let t6 = -(m1.transpose() + m1.transpose());
+            {
+                let mut t6 = x * x.transpose() + x * x.transpose();
+                let t6: SMatrix<f64, N, N> = m1.component_mul(m0) * m1.transpose();
+                let t6: RowSVector<f64, 3> = t2 / matgrad::sigmoid((i as f64)) * 0.0732;
+            }
         }
-        let t7: SVector<f64, N> = *x;
-        t0 -= if 1.62 - m0[(i, i)] > 0.1 {
-            -0.01
-        } else {
-            (i as f64)
+        for j in 0..2 {
+            let t7: f64 = 0.79_f64;
+            for l in 0..2 {
+                let t7 = (x * x.transpose()).component_mul(&(x * x.transpose())) * x.transpose().transpose();
+                let t2: f64 = (m1[(i, 1)] + s0).exp() * 0.134;
+                t0 -= s0;
+            }
+            let mut t2: RowSVector<f64, 3> = y.transpose() * k * 0.066;
+        }
+        t0 += {
+            if (t2.kronecker(&t2).sum() * 0.0423).exp() <= 0.06 {
+                let mut t8 = (t2 - y.transpose()).component_mul(&(y.transpose() - y.transpose())) * 0.189;
+            } else if k[(i, i)] > -0.19 {
+                let mut t9: Matrix3<f64> = k.transpose().map(|v| -0.66_f64);
+                let t10 = x * x.transpose() * x;
+                t9 += (k * 0.0495).pow(3);
+            }
+            m0[(i, i)]
         };
     }
-    t0 -= 0.79;
-    for i in 0..2 {
-        let t8 = y.component_mul(y);
-        if m1.transpose()[(i, i)] > -0.05 {
-            let t9: SVector<f64, N> = x + x;
-            let t10 = t2.transpose();
-        } else if (if s0 > 0.31 {
-            s0
-        } else {
-            t0 -= matgrad::softplus(s0).ln();
-            0.47
-        }) < -0.05 {
-            t0 += (x * x.transpose()).trace();
-            t0 += (x / matgrad::sigmoid(s0)).norm_squared() * 0.0239;
-            let mut t11 = x * x.transpose();
-        } else {
-            t0 -= ((k * 0.97).determinant() * 0.00325).ln();
-            for j in 0..2 {
-                let t12 = *k;
-            }
-            if t8[(2, 0)] > -0.04 {
-                t0 -= 0.45;
-            } else if s0 > 0.48 {
-                t0 -= (i as f64);
-                let mut t2: SMatrix<f64, N, 3> = *m1;
-                let mut t13 = matgrad::sigmoid(t8[0]);
-            }
-        }
-    }
-    return t2.sum() * 0.205 - t0 * 0.0292;
+    let mut t0: SVector<f64, 3> = t2.transpose().map(f64::tanh);
+    t0 = y.map(|v| 1.05_f64);
+    return t0[0] - t2.norm_squared() * 0.127 + (x * x.transpose() / (t2.norm_squared() + 1.17)).dot(&(x * x.transpose())) * 0.129;
 }
 
 fn p032_ref<T: RealField + Copy, const N: usize>(k: &Matrix3<T>, x: &SVector<T, N>, y: &SVector<T, 3>, m0: &SMatrix<T, N, 3>, m1: &SMatrix<T, N, 3>, s0: T) -> T {
@@ -4016,45 +4433,35 @@ fn p032_ref<T: RealField + Copy, const N: usize>(k: &Matrix3<T>, x: &SVector<T, 
         } else if !(s0 <= lit::<T>(-0.44)) {
             t0 -= s0;
         } else {
-            let t6 = -(m1.transpose() + m1.transpose());
+            {
+                let mut t6 = x * x.transpose() + x * x.transpose();
+                let t6: SMatrix<T, N, N> = m1.component_mul(m0) * m1.transpose();
+                let t6: RowSVector<T, 3> = t2 / matgrad::sigmoid(lit::<T>(i as f64)) * lit::<T>(0.0732);
+            }
         }
-        let t7: SVector<T, N> = *x;
-        t0 -= if lit::<T>(1.62) - m0[(i, i)] > lit::<T>(0.1) {
-            lit::<T>(-0.01)
-        } else {
-            lit::<T>(i as f64)
+        for j in 0..2 {
+            let t7: T = lit::<T>(0.79);
+            for l in 0..2 {
+                let t7 = (x * x.transpose()).component_mul(&(x * x.transpose())) * x.transpose().transpose();
+                let t2: T = (m1[(i, 1)] + s0).exp() * lit::<T>(0.134);
+                t0 -= s0;
+            }
+            let mut t2: RowSVector<T, 3> = y.transpose() * k * lit::<T>(0.066);
+        }
+        t0 += {
+            if (t2.kronecker(&t2).sum() * lit::<T>(0.0423)).exp() <= lit::<T>(0.06) {
+                let mut t8 = (t2 - y.transpose()).component_mul(&(y.transpose() - y.transpose())) * lit::<T>(0.189);
+            } else if k[(i, i)] > lit::<T>(-0.19) {
+                let mut t9: Matrix3<T> = k.transpose().map(|v| lit::<T>(-0.66));
+                let t10 = x * x.transpose() * x;
+                t9 += (k * lit::<T>(0.0495)).pow(3);
+            }
+            m0[(i, i)]
         };
     }
-    t0 -= lit::<T>(0.79);
-    for i in 0..2 {
-        let t8 = y.component_mul(y);
-        if m1.transpose()[(i, i)] > lit::<T>(-0.05) {
-            let t9: SVector<T, N> = x + x;
-            let t10 = t2.transpose();
-        } else if (if s0 > lit::<T>(0.31) {
-            s0
-        } else {
-            t0 -= matgrad::softplus(s0).ln();
-            lit::<T>(0.47)
-        }) < lit::<T>(-0.05) {
-            t0 += (x * x.transpose()).trace();
-            t0 += (x / matgrad::sigmoid(s0)).norm_squared() * lit::<T>(0.0239);
-            let mut t11 = x * x.transpose();
-        } else {
-            t0 -= ((k * lit::<T>(0.97)).determinant() * lit::<T>(0.00325)).ln();
-            for j in 0..2 {
-                let t12 = *k;
-            }
-            if t8[(2, 0)] > lit::<T>(-0.04) {
-                t0 -= lit::<T>(0.45);
-            } else if s0 > lit::<T>(0.48) {
-                t0 -= lit::<T>(i as f64);
-                let mut t2: SMatrix<T, N, 3> = *m1;
-                let mut t13 = matgrad::sigmoid(t8[0]);
-            }
-        }
-    }
-    return t2.sum() * lit::<T>(0.205) - t0 * lit::<T>(0.0292);
+    let mut t0: SVector<T, 3> = t2.transpose().map(|v| v.tanh());
+    t0 = y.map(|v| lit::<T>(1.05));
+    return t0[0] - t2.norm_squared() * lit::<T>(0.127) + (x * x.transpose() / (t2.norm_squared() + lit::<T>(1.17))).dot(&(x * x.transpose())) * lit::<T>(0.129);
 }
 
 #[test]
@@ -4082,12 +4489,9 @@ fn p032_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p032_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p032_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p032_grad, k", &grad.0.flat(), &reference[0..9], 1e-9);
-    check_gradient("p032_grad, x", &grad.1.flat(), &reference[9..12], 1e-9);
-    check_gradient("p032_grad, y", &grad.2.flat(), &reference[12..15], 1e-9);
-    check_gradient("p032_grad, m0", &grad.3.flat(), &reference[15..24], 1e-9);
-    check_gradient("p032_grad, m1", &grad.4.flat(), &reference[24..33], 1e-9);
-    check_gradient("p032_grad, s0", &grad.5.flat(), &reference[33..34], 1e-9);
+    check_gradient("p032_grad, y", &grad.0.flat(), &reference[12..15], 1e-9);
+    check_gradient("p032_grad, m0", &grad.1.flat(), &reference[15..24], 1e-9);
+    check_gradient("p032_grad, s0", &grad.2.flat(), &reference[33..34], 1e-9);
     check_gradient("p032_vjp, k", &vjp.0.flat(), &reference[0..9], 1e-9);
     check_gradient("p032_vjp, x", &vjp.1.flat(), &reference[9..12], 1e-9);
     check_gradient("p032_vjp, y", &vjp.2.flat(), &reference[12..15], 1e-9);
@@ -4157,51 +4561,47 @@ fn p033_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) 
 
 #[gradient]
 fn p033(m0: &RowSVector<f64, 3>, m1: &RowSVector<f64, 3>, s0: f64, k: &Matrix3<f64>, n: i32, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
-    let t2 = if flag {
-        let t0 = (m0[2].tanh() - 1.5).abs().sqrt();
-        *m1
-    } else {
-        let t1: Matrix3<f64> = -k.transpose() * 0.198 / (s0.cos() + 2.0);
-        *m1
-    };
-    let t3: Matrix3<f64> = -k * 0.198;
-    let mut t3 = *x;
-    let t2 = k.component_mul(&k.transpose()) * 0.0396;
-    let t2: Matrix3<f64> = t2.transpose() - t2.component_mul(k) * 0.2;
-    t3 *= matgrad::sigmoid((n as f64)).powf(2.13) * 0.0015;
-    t3 = (m0.transpose() * s0).component_mul(&(s0 * m1.transpose()));
-    let t3: f64 = s0;
-    let t4 = if 1.77_f64 >= 0.39 {
+    {
+        let t0 = *y;
+        let t1: SVector<f64, 3> = p033_h0(&(m1.transpose() * (n as f64)), &(k * y * 0.066).component_mul(&-m0.transpose()), s0);
+        let mut t2 = k.transpose();
+    }
+    let t3: RowSVector<f64, 3> = y.transpose() - m0;
+    let mut t4 = k * x * 0.066;
+    t4 = *x;
+    let t4: Matrix3<f64> = k.transpose() * 0.198 - k.component_mul(k) * 0.0396;
+    let t3 = t4.transpose();
+    let mut t5 = t4.component_div(&t4.map(|v| matgrad::sigmoid(v))) * 0.0607;
+    let t3: Matrix3<f64> = t4.transpose() / (k.determinant() * 0.00296) * 0.0118;
+    let t6 = if 1.77_f64 >= 0.39 {
         *y
     } else {
         *x
     };
-    let t5: Matrix3<f64> = k.transpose();
-    t5[(1, 0)] * 0.198 + t4[1] + t3 - t2.trace() * 0.167
+    let t7: Matrix3<f64> = t5.transpose();
+    t7[(1, 0)] + t6[1] + t3.trace() - t5.norm_squared() * 0.112
 }
 
 fn p033_ref<T: RealField + Copy>(m0: &RowSVector<T, 3>, m1: &RowSVector<T, 3>, s0: T, k: &Matrix3<T>, n: i32, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>) -> T {
-    let t2 = if flag {
-        let t0 = (m0[2].tanh() - lit::<T>(1.5)).abs().sqrt();
-        *m1
-    } else {
-        let t1: Matrix3<T> = -k.transpose() * lit::<T>(0.198) / (s0.cos() + lit::<T>(2.0));
-        *m1
-    };
-    let t3: Matrix3<T> = -k * lit::<T>(0.198);
-    let mut t3 = *x;
-    let t2 = k.component_mul(&k.transpose()) * lit::<T>(0.0396);
-    let t2: Matrix3<T> = t2.transpose() - t2.component_mul(k) * lit::<T>(0.2);
-    t3 *= matgrad::sigmoid(lit::<T>(n as f64)).powf(lit::<T>(2.13)) * lit::<T>(0.0015);
-    t3 = (m0.transpose() * s0).component_mul(&(m1.transpose() * s0));
-    let t3: T = s0;
-    let t4 = if lit::<T>(1.77) >= lit::<T>(0.39) {
+    {
+        let t0 = *y;
+        let t1: SVector<T, 3> = p033_h0_ref(&(m1.transpose() * lit::<T>(n as f64)), &(k * y * lit::<T>(0.066)).component_mul(&-m0.transpose()), s0);
+        let mut t2 = k.transpose();
+    }
+    let t3: RowSVector<T, 3> = y.transpose() - m0;
+    let mut t4 = k * x * lit::<T>(0.066);
+    t4 = *x;
+    let t4: Matrix3<T> = k.transpose() * lit::<T>(0.198) - k.component_mul(k) * lit::<T>(0.0396);
+    let t3 = t4.transpose();
+    let mut t5 = t4.component_div(&t4.map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0607);
+    let t3: Matrix3<T> = t4.transpose() / (k.determinant() * lit::<T>(0.00296)) * lit::<T>(0.0118);
+    let t6 = if lit::<T>(1.77) >= lit::<T>(0.39) {
         *y
     } else {
         *x
     };
-    let t5: Matrix3<T> = k.transpose();
-    t5[(1, 0)] * lit::<T>(0.198) + t4[1] + t3 - t2.trace() * lit::<T>(0.167)
+    let t7: Matrix3<T> = t5.transpose();
+    t7[(1, 0)] + t6[1] + t3.trace() - t5.norm_squared() * lit::<T>(0.112)
 }
 
 #[test]
@@ -4247,7 +4647,7 @@ fn p033_against_duals() {
 
 // ---- program p034
 
-#[gradient]
+#[gradient(wrt(m0))]
 fn p034<T: RealField + Copy>(m0: &RowSVector<T, 3>, s0: T, x: &SVector<T, 2>, y: &SVector<T, 3>) -> T {
     let mut t0: T = convert::<f64, T>(0.72) + convert::<f64, T>(1.15);
     let t1 = y - m0.transpose();
@@ -4258,9 +4658,11 @@ fn p034<T: RealField + Copy>(m0: &RowSVector<T, 3>, s0: T, x: &SVector<T, 2>, y:
         let mut t4 = s0.powi(3);
         t3 -= m0[i].exp();
     }
-    let t5 = x * x.transpose() * (x * x.transpose());
-    let mut t6 = t5;
-    t6.norm_squared() * convert::<f64, T>(0.0619) + t5.sum() * convert::<f64, T>(0.124) + t2[1] + t1.norm_squared() * convert::<f64, T>(0.112)
+    {
+        t1 -= t1.transpose();
+    }
+    t1 += (t1.transpose() + t1 + t1) * convert::<f64, T>(0.167);
+    t2[1] + t1[(2, 0)] - t0 + (x * m0 * (t2 * x.transpose())).mean()
 }
 
 fn p034_ref<T: RealField + Copy>(m0: &RowSVector<T, 3>, s0: T, x: &SVector<T, 2>, y: &SVector<T, 3>) -> T {
@@ -4273,9 +4675,11 @@ fn p034_ref<T: RealField + Copy>(m0: &RowSVector<T, 3>, s0: T, x: &SVector<T, 2>
         let mut t4 = s0.powi(3);
         t3 -= m0[i].exp();
     }
-    let t5 = x * x.transpose() * (x * x.transpose());
-    let mut t6 = t5;
-    t6.norm_squared() * lit::<T>(0.0619) + t5.sum() * lit::<T>(0.124) + t2[1] + t1.norm_squared() * lit::<T>(0.112)
+    {
+        t1 -= t1.transpose();
+    }
+    t1 += (t1.transpose() + t1 + t1) * lit::<T>(0.167);
+    t2[1] + t1[(2, 0)] - t0 + (x * m0 * (t2 * x.transpose())).mean()
 }
 
 #[test]
@@ -4299,159 +4703,162 @@ fn p034_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p034_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p034_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p034_grad, m0", &grad.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p034_grad, s0", &grad.1.flat(), &reference[3..4], 1e-9);
-    check_gradient("p034_grad, x", &grad.2.flat(), &reference[4..6], 1e-9);
-    check_gradient("p034_grad, y", &grad.3.flat(), &reference[6..9], 1e-9);
+    check_gradient("p034_grad, m0", &grad.flat(), &reference[0..3], 1e-9);
     check_gradient("p034_vjp, m0", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p034_vjp, s0", &vjp.1.flat(), &reference[3..4], 1e-9);
     check_gradient("p034_vjp, x", &vjp.2.flat(), &reference[4..6], 1e-9);
     check_gradient("p034_vjp, y", &vjp.3.flat(), &reference[6..9], 1e-9);
 }
 
-// ---- program p035 (known bug patterns: branch-read, counter-call)
+// ---- program p035
 
 #[gradient]
 fn p035(s0: f64, s1: f64, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
     let mut t0 = -m0 / (matgrad::sigmoid(x[2]) + 1.84);
     for i in 0..2 {
         let t1 = y + y;
-        let mut t1 = matgrad::softplus((i as f64));
-        let mut t2: f64 = s0;
-        let t3 = s1 - (i as f64);
-    }
-    t0 = m0 * t0.transpose().component_div(&m0.map(|v| v.exp()));
-    let mut t4 = (s0 + s1 - x.norm_squared()) * 0.198;
-    if -1.93_f64 + -1.68 > -0.48 || m0.transpose().mean() >= x.map(|v| v.exp()).norm().sqrt() {
-        t0 = if t4 < -0.17 {
-            let mut t0 = x.map(|v| s1);
+        {
+            if s0 > -0.31 {
+                t0 += m0;
+            } else if s1.powi(2) > 0.35 {
+                t0 -= m0;
+                let mut t2: Matrix3<f64> = (m0 * m0.transpose() * 0.0825).pow(2);
+                t0 -= t2.transpose().pow(3).transpose();
+            } else {
+                t0 -= (m0.component_div(&m0.map(|v| matgrad::sigmoid(v))) - m0.transpose()) * 0.21;
+                let mut t3 = m0.map(|v| v) * x.map(|v| v);
+            }
+        }
+        t0 += if s1 < -0.17 {
+            let mut t1 = t1.map(|v| s1);
             *m0
         } else {
-            let mut t5: f64 = -s0;
-            t0
+            let mut t4: f64 = -s1;
+            *m0
         };
-        t4 = t4.exp() * (y[0].tanh() + 1.5).abs() * 0.147;
-    } else if x[0].powi(3) >= -0.4 {
-        t4 = (n as f64);
-        t0 -= m0.transpose().map(f64::tanh) * m0.transpose();
-        t0 -= t0.transpose() * x * 0.0481 * -x.transpose();
-    } else {
-        for i in 0..2 {
-            let mut t6 = t0.transpose();
-        }
-    }
-    if m0[(1, 2)] > -0.49 {
-        let mut t7 = y[0];
-    } else if n == 1 {
-        for i in 0..3 {
-            let t8 = t4;
-            if !(n > 2) {
-                let t9 = x * y.transpose() + t0 * 0.126;
-                t0 = ((n as f64) * t9.transpose().map(|v| (t8 * 0.165).exp()) * 0.201).map(f64::tanh);
+        if i != 0 {
+            t0 -= m0.component_mul(m0) + m0 / s0.exp();
+            t0 -= m0;
+        } else if (-m0.transpose()).trace() < (i as f64) {
+            t0 += m0.transpose();
+            if matgrad::softplus(s0).powi(3) * 0.124 < 0.14 {
+                t0 -= m0 * x[(i, 0)].exp();
+                let mut t1 = t1;
+            } else if s1 <= -0.15 {
+                t0 -= m0.transpose() - m0 + t1 * x.transpose();
+                let t5 = x.transpose() - x.transpose();
+            } else if t1[i] > -0.45 {
+                t0 += m0.map(|v| (matgrad::sigmoid((s1 + -0.71) * 0.145) + 1.42).ln());
             } else {
-                t0 = t0.map(f64::sin);
+                t0 -= m0.map(|v| s0.sin()).pow(2);
             }
-        }
-        t0 -= (t0.transpose() * m0 * 0.042).map(|v| -(n as f64).tanh());
-        let mut t10 = m0.kronecker(&x.transpose()).sum() * 0.0367 * t0 * 0.113;
-    } else if -s0 > -0.17 {
-        t0 *= -0.19;
-        let mut t11 = m0.transpose();
-    } else {
-        t0 = t0;
-    }
-    if ((n as f64) * 0.165).exp().exp().ln_1p() > 0.41 {
-        t4 = (s0 - t4) * matgrad::sigmoid(s0).ln_1p();
-    } else {
-        if -1.9_f64 > 0.25 {
-            let t0: f64 = s1;
-        } else if n < 2 {
-            for i in 0..2 {
-                let t12: Matrix3<f64> = *m0;
-                let t12: SVector<f64, 3> = y.map(|v| s0.exp().sqrt()).map(|v| (n as f64));
-                let t13: Matrix3<f64> = m0.map(f64::sin);
-                let t14 = t13;
-            }
-            t4 += s1;
-            t4 -= (s0 * (n as f64) + (n as f64) * -0.35) * 0.244;
         } else {
-            t0 = x / (x[2].cos() + 2.0) * y.transpose();
+            for j in 0..3 {
+                t0 += m0;
+                let t6: SVector<f64, 3> = (m0 - m0) * (m0 * t1 * 0.165) * 0.167;
+                let t7 = m0 * m0;
+            }
+            let mut t1 = y.component_mul(x);
+            t1 = *y;
         }
-        t0 -= (m0 - m0.transpose()).transpose();
     }
-    let t15 = *m0;
-    t15[(2, 1)] + t4 * 0.198 + t0.trace() * 0.0896 + t4
+    let t8: Matrix3<f64> = t0 * m0 * 0.00699 - y * y.transpose();
+    let mut t8: RowSVector<f64, 3> = x.transpose().map(|v| matgrad::sigmoid(-0.58_f64).powf(-0.1)) - x.transpose() * t8 * 0.166;
+    if matgrad::sigmoid(-1.13_f64).ln_1p() > -0.32 {
+        let mut t9 = t0.transpose();
+    } else {
+        t8 = t8 * m0 * 0.157;
+        let mut t10: SVector<f64, 3> = t0 * y * 0.00699 - y;
+        for i in 0..3 {
+            let mut t11: Matrix3<f64> = m0.transpose();
+            for j in 0..2 {
+                t11 = m0.map(f64::sin);
+                let mut t12 = m0.transpose() * t11;
+                let t13 = t11.transpose() / (matgrad::sigmoid(s1) + 1.78) / ((t12.trace() * 0.11).tanh() + 1.5).abs();
+                t12 -= t11;
+            }
+        }
+    }
+    let t14: Matrix3<f64> = m0 - m0.transpose();
+    if !(s0 < 0.35) {
+        let t15 = t14 / matgrad::sigmoid(s0) * 0.133;
+    }
+    let t0 = (m0.component_div(&m0.transpose().map(|v| v * v + 0.66)) * 0.163).pow(3);
+    t0.trace() + t14.trace() * 0.165 + t8.sum() * 0.157
 }
 
 fn p035_ref<T: RealField + Copy>(s0: T, s1: T, n: i32, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
     let mut t0 = -m0 / (matgrad::sigmoid(x[2]) + lit::<T>(1.84));
     for i in 0..2 {
         let t1 = y + y;
-        let mut t1 = matgrad::softplus(lit::<T>(i as f64));
-        let mut t2: T = s0;
-        let t3 = s1 - lit::<T>(i as f64);
-    }
-    t0 = m0 * t0.transpose().component_div(&m0.map(|v| v.exp()));
-    let mut t4 = (s0 + s1 - x.norm_squared()) * lit::<T>(0.198);
-    if lit::<T>(-1.93) + lit::<T>(-1.68) > lit::<T>(-0.48) || m0.transpose().mean() >= x.map(|v| v.exp()).norm().sqrt() {
-        t0 = if t4 < lit::<T>(-0.17) {
-            let mut t0 = x.map(|v| s1);
+        {
+            if s0 > lit::<T>(-0.31) {
+                t0 += m0;
+            } else if s1.powi(2) > lit::<T>(0.35) {
+                t0 -= m0;
+                let mut t2: Matrix3<T> = (m0 * m0.transpose() * lit::<T>(0.0825)).pow(2);
+                t0 -= t2.transpose().pow(3).transpose();
+            } else {
+                t0 -= (m0.component_div(&m0.map(|v| matgrad::sigmoid(v))) - m0.transpose()) * lit::<T>(0.21);
+                let mut t3 = m0.map(|v| v) * x.map(|v| v);
+            }
+        }
+        t0 += if s1 < lit::<T>(-0.17) {
+            let mut t1 = t1.map(|v| s1);
             *m0
         } else {
-            let mut t5: T = -s0;
-            t0
+            let mut t4: T = -s1;
+            *m0
         };
-        t4 = t4.exp() * (y[0].tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.147);
-    } else if x[0].powi(3) >= lit::<T>(-0.4) {
-        t4 = lit::<T>(n as f64);
-        t0 -= m0.transpose().map(|v| v.tanh()) * m0.transpose();
-        t0 -= t0.transpose() * x * lit::<T>(0.0481) * -x.transpose();
-    } else {
-        for i in 0..2 {
-            let mut t6 = t0.transpose();
-        }
-    }
-    if m0[(1, 2)] > lit::<T>(-0.49) {
-        let mut t7 = y[0];
-    } else if n == 1 {
-        for i in 0..3 {
-            let t8 = t4;
-            if !(n > 2) {
-                let t9 = x * y.transpose() + t0 * lit::<T>(0.126);
-                t0 = (t9.transpose().map(|v| (t8 * lit::<T>(0.165)).exp()) * lit::<T>(n as f64) * lit::<T>(0.201)).map(|v| v.tanh());
+        if i != 0 {
+            t0 -= m0.component_mul(m0) + m0 / s0.exp();
+            t0 -= m0;
+        } else if (-m0.transpose()).trace() < lit::<T>(i as f64) {
+            t0 += m0.transpose();
+            if matgrad::softplus(s0).powi(3) * lit::<T>(0.124) < lit::<T>(0.14) {
+                t0 -= m0 * x[(i, 0)].exp();
+                let mut t1 = t1;
+            } else if s1 <= lit::<T>(-0.15) {
+                t0 -= m0.transpose() - m0 + t1 * x.transpose();
+                let t5 = x.transpose() - x.transpose();
+            } else if t1[i] > lit::<T>(-0.45) {
+                t0 += m0.map(|v| (matgrad::sigmoid((s1 + lit::<T>(-0.71)) * lit::<T>(0.145)) + lit::<T>(1.42)).ln());
             } else {
-                t0 = t0.map(|v| v.sin());
+                t0 -= m0.map(|v| s0.sin()).pow(2);
             }
-        }
-        t0 -= (t0.transpose() * m0 * lit::<T>(0.042)).map(|v| -lit::<T>(n as f64).tanh());
-        let mut t10 = t0 * (m0.kronecker(&x.transpose()).sum() * lit::<T>(0.0367)) * lit::<T>(0.113);
-    } else if -s0 > lit::<T>(-0.17) {
-        t0 *= -lit::<T>(0.19);
-        let mut t11 = m0.transpose();
-    } else {
-        t0 = t0;
-    }
-    if (lit::<T>(n as f64) * lit::<T>(0.165)).exp().exp().ln_1p() > lit::<T>(0.41) {
-        t4 = (s0 - t4) * matgrad::sigmoid(s0).ln_1p();
-    } else {
-        if lit::<T>(-1.9) > lit::<T>(0.25) {
-            let t0: T = s1;
-        } else if n < 2 {
-            for i in 0..2 {
-                let t12: Matrix3<T> = *m0;
-                let t12: SVector<T, 3> = y.map(|v| s0.exp().sqrt()).map(|v| lit::<T>(n as f64));
-                let t13: Matrix3<T> = m0.map(|v| v.sin());
-                let t14 = t13;
-            }
-            t4 += s1;
-            t4 -= (s0 * lit::<T>(n as f64) + lit::<T>(n as f64) * lit::<T>(-0.35)) * lit::<T>(0.244);
         } else {
-            t0 = x / (x[2].cos() + lit::<T>(2.0)) * y.transpose();
+            for j in 0..3 {
+                t0 += m0;
+                let t6: SVector<T, 3> = (m0 - m0) * (m0 * t1 * lit::<T>(0.165)) * lit::<T>(0.167);
+                let t7 = m0 * m0;
+            }
+            let mut t1 = y.component_mul(x);
+            t1 = *y;
         }
-        t0 -= (m0 - m0.transpose()).transpose();
     }
-    let t15 = *m0;
-    t15[(2, 1)] + t4 * lit::<T>(0.198) + t0.trace() * lit::<T>(0.0896) + t4
+    let t8: Matrix3<T> = t0 * m0 * lit::<T>(0.00699) - y * y.transpose();
+    let mut t8: RowSVector<T, 3> = x.transpose().map(|v| matgrad::sigmoid(lit::<T>(-0.58)).powf(lit::<T>(-0.1))) - x.transpose() * t8 * lit::<T>(0.166);
+    if matgrad::sigmoid(lit::<T>(-1.13)).ln_1p() > lit::<T>(-0.32) {
+        let mut t9 = t0.transpose();
+    } else {
+        t8 = t8 * m0 * lit::<T>(0.157);
+        let mut t10: SVector<T, 3> = t0 * y * lit::<T>(0.00699) - y;
+        for i in 0..3 {
+            let mut t11: Matrix3<T> = m0.transpose();
+            for j in 0..2 {
+                t11 = m0.map(|v| v.sin());
+                let mut t12 = m0.transpose() * t11;
+                let t13 = t11.transpose() / (matgrad::sigmoid(s1) + lit::<T>(1.78)) / ((t12.trace() * lit::<T>(0.11)).tanh() + lit::<T>(1.5)).abs();
+                t12 -= t11;
+            }
+        }
+    }
+    let t14: Matrix3<T> = m0 - m0.transpose();
+    if !(s0 < lit::<T>(0.35)) {
+        let t15 = t14 / matgrad::sigmoid(s0) * lit::<T>(0.133);
+    }
+    let t0 = (m0.component_div(&m0.transpose().map(|v| v * v + lit::<T>(0.66))) * lit::<T>(0.163)).pow(3);
+    t0.trace() + t14.trace() * lit::<T>(0.165) + t8.sum() * lit::<T>(0.157)
 }
 
 #[test]
@@ -4603,16 +5010,18 @@ fn p037(s1: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 2>, y: &SVector<
     let mut t4: SVector<f64, 2> = *x;
     for i in 0..2 {
         t4 += if flag {
-            let t5 = k[(2, 1)] * 1.63 * 0.121;
+            {
+                let t5: SVector<f64, 3> = *y;
+            }
             *x
         } else {
-            let t0 = s0;
+            t1 = t1.tanh();
             *x
         };
     }
-    let t6 = (x * t4.transpose()).map(|v| -0.64_f64 - 0.45);
-    let t7 = -t0.map(|v| 1.89_f64);
-    t7[1] + t6.sum() * 0.227 + t4[0] - t1 * 0.125 + s1
+    t1 -= -0.23;
+    let t6: SMatrix<f64, 2, 3> = (x * t0).map(|v| -0.79 / (matgrad::sigmoid(s1) + 1.86)) + (t4 * t0).component_mul(&(t4 * t0)) * 0.11;
+    t6.sum() * 0.121 + t4.norm_squared() * 0.055 + t1 * 0.122 + t0.norm_squared()
 }
 
 fn p037_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T) -> T {
@@ -4641,16 +5050,18 @@ fn p037_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, flag: bool, x: &SVector<
     let mut t4: SVector<T, 2> = *x;
     for i in 0..2 {
         t4 += if flag {
-            let t5 = k[(2, 1)] * lit::<T>(1.63) * lit::<T>(0.121);
+            {
+                let t5: SVector<T, 3> = *y;
+            }
             *x
         } else {
-            let t0 = s0;
+            t1 = t1.tanh();
             *x
         };
     }
-    let t6 = (x * t4.transpose()).map(|v| lit::<T>(-0.64) - lit::<T>(0.45));
-    let t7 = -t0.map(|v| lit::<T>(1.89));
-    t7[1] + t6.sum() * lit::<T>(0.227) + t4[0] - t1 * lit::<T>(0.125) + s1
+    t1 -= lit::<T>(-0.23);
+    let t6: SMatrix<T, 2, 3> = (x * t0).map(|v| lit::<T>(-0.79) / (matgrad::sigmoid(s1) + lit::<T>(1.86))) + (t4 * t0).component_mul(&(t4 * t0)) * lit::<T>(0.11);
+    t6.sum() * lit::<T>(0.121) + t4.norm_squared() * lit::<T>(0.055) + t1 * lit::<T>(0.122) + t0.norm_squared()
 }
 
 #[test]
@@ -4689,41 +5100,143 @@ fn p037_against_duals() {
     check_gradient("p037_vjp, s0", &vjp.4.flat(), &reference[15..16], 1e-9);
 }
 
-// ---- program p038
+// ---- program p038 (known bug patterns: branch-read)
 
 #[gradient]
 fn p038(m1: &Matrix3<f64>, s0: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>) -> f64 {
-    let t0 = *m1;
-    let mut t1: Matrix3<f64> = t0;
-    let mut t2 = m1 - m1;
-    let mut t3 = -m1[(1, 2)].powi(3);
-    t1 = t0;
-    if 1.43_f64 > 0.01 {
-        t2 += m1;
-        let t4: f64 = (matgrad::sigmoid(m1[(0, 1)]) + 0.72).powf(2.29);
-    } else {
-        let mut t5 = y + m0.transpose();
+    {
+        let t0: RowSVector<f64, 3> = *m0;
+        let mut t0 = *m1;
     }
-    let mut t0 = y.transpose().map(|v| matgrad::sigmoid(v)).norm().powf(0.87);
-    let mut t1 = matgrad::sigmoid(0.74_f64).sqrt().tanh();
-    t1 + t0 - t3 - t2.trace() * 0.11 + matgrad::softplus(-1.57_f64)
+    for i in 0..2 {
+        let t1 = m1 / (s0.cos() + 2.0);
+        let t2: Matrix3<f64> = m1 - m1;
+        let t1 = -x;
+        let t4: Matrix3<f64> = if s0 > 0.22 {
+            *m1
+        } else {
+            let mut t3: SVector<f64, 3> = -m0.transpose() + m1 * t1;
+            t2.transpose()
+        };
+    }
+    let mut t5 = *m0;
+    let t5 = s0;
+    let t6: f64 = s0;
+    let t7: SVector<f64, 3> = *y;
+    for i in 0..3 {
+        let mut t8 = if (i as f64) * 1.65 * 0.2 > -0.39 {
+            *m1
+        } else {
+            *m1
+        };
+        if (m1 - t8).dot(&t8.transpose()) * 0.055 > 0.46 {
+            for j in 0..3 {
+                let t9 = t6;
+                let t10: RowSVector<f64, 3> = *m0;
+                t8 += m1 * m1.map(|v| matgrad::softplus(-0.18_f64));
+                let t11: SVector<f64, 3> = m0.transpose() / (matgrad::sigmoid(t5) + 0.63);
+            }
+        } else {
+            for j in 0..3 {
+                let mut t12 = m1.transpose() * m1 - m1;
+                let mut t13: SVector<f64, 3> = *y;
+            }
+        }
+        if m1[(i, i)].sin().exp() > -0.07 {
+            t8 = m1.transpose().map(f64::cos).map(|v| 1.14_f64);
+            let t14 = m0.transpose();
+            {
+                let mut t15 = *m1;
+            }
+        } else {
+            let t16 = -m1;
+            if s0 - s0 > 0.02 {
+                let mut t17 = (m1.transpose() + m1).transpose();
+                let mut t18: Matrix3<f64> = t16.component_mul(&t16.transpose());
+                let t19: Matrix3<f64> = t8.transpose().transpose() * 0.0852;
+            } else if t5 - matgrad::softplus(0.22_f64).ln() >= 0.23 {
+                let t20: Matrix3<f64> = m1.transpose();
+            } else if t7[0] > 0.02 {
+                t8 -= m1 * (-2.0 * t8 * 0.0426);
+            } else {
+                t8 += m1 * ((t16 - t8) * 0.0635);
+            }
+            t8 = *m1;
+        }
+        let t21: f64 = (0.57 + (i as f64)) * t6;
+    }
+    {
+        let mut t22 = (m0 / matgrad::softplus(t6)).map(|v| matgrad::softplus(-t5));
+    }
+    t7.norm_squared() + t6 - t5
 }
 
 fn p038_ref<T: RealField + Copy>(m1: &Matrix3<T>, s0: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>) -> T {
-    let t0 = *m1;
-    let mut t1: Matrix3<T> = t0;
-    let mut t2 = m1 - m1;
-    let mut t3 = -m1[(1, 2)].powi(3);
-    t1 = t0;
-    if lit::<T>(1.43) > lit::<T>(0.01) {
-        t2 += m1;
-        let t4: T = (matgrad::sigmoid(m1[(0, 1)]) + lit::<T>(0.72)).powf(lit::<T>(2.29));
-    } else {
-        let mut t5 = y + m0.transpose();
+    {
+        let t0: RowSVector<T, 3> = *m0;
+        let mut t0 = *m1;
     }
-    let mut t0 = y.transpose().map(|v| matgrad::sigmoid(v)).norm().powf(lit::<T>(0.87));
-    let mut t1 = matgrad::sigmoid(lit::<T>(0.74)).sqrt().tanh();
-    t1 + t0 - t3 - t2.trace() * lit::<T>(0.11) + matgrad::softplus(lit::<T>(-1.57))
+    for i in 0..2 {
+        let t1 = m1 / (s0.cos() + lit::<T>(2.0));
+        let t2: Matrix3<T> = m1 - m1;
+        let t1 = -x;
+        let t4: Matrix3<T> = if s0 > lit::<T>(0.22) {
+            *m1
+        } else {
+            let mut t3: SVector<T, 3> = -m0.transpose() + m1 * t1;
+            t2.transpose()
+        };
+    }
+    let mut t5 = *m0;
+    let t5 = s0;
+    let t6: T = s0;
+    let t7: SVector<T, 3> = *y;
+    for i in 0..3 {
+        let mut t8 = if lit::<T>(i as f64) * lit::<T>(1.65) * lit::<T>(0.2) > lit::<T>(-0.39) {
+            *m1
+        } else {
+            *m1
+        };
+        if (m1 - t8).dot(&t8.transpose()) * lit::<T>(0.055) > lit::<T>(0.46) {
+            for j in 0..3 {
+                let t9 = t6;
+                let t10: RowSVector<T, 3> = *m0;
+                t8 += m1 * m1.map(|v| matgrad::softplus(lit::<T>(-0.18)));
+                let t11: SVector<T, 3> = m0.transpose() / (matgrad::sigmoid(t5) + lit::<T>(0.63));
+            }
+        } else {
+            for j in 0..3 {
+                let mut t12 = m1.transpose() * m1 - m1;
+                let mut t13: SVector<T, 3> = *y;
+            }
+        }
+        if m1[(i, i)].sin().exp() > lit::<T>(-0.07) {
+            t8 = m1.transpose().map(|v| v.cos()).map(|v| lit::<T>(1.14));
+            let t14 = m0.transpose();
+            {
+                let mut t15 = *m1;
+            }
+        } else {
+            let t16 = -m1;
+            if s0 - s0 > lit::<T>(0.02) {
+                let mut t17 = (m1.transpose() + m1).transpose();
+                let mut t18: Matrix3<T> = t16.component_mul(&t16.transpose());
+                let t19: Matrix3<T> = t8.transpose().transpose() * lit::<T>(0.0852);
+            } else if t5 - matgrad::softplus(lit::<T>(0.22)).ln() >= lit::<T>(0.23) {
+                let t20: Matrix3<T> = m1.transpose();
+            } else if t7[0] > lit::<T>(0.02) {
+                t8 -= m1 * (t8 * lit::<T>(-2.0) * lit::<T>(0.0426));
+            } else {
+                t8 += m1 * ((t16 - t8) * lit::<T>(0.0635));
+            }
+            t8 = *m1;
+        }
+        let t21: T = (lit::<T>(0.57) + lit::<T>(i as f64)) * t6;
+    }
+    {
+        let mut t22 = (m0 / matgrad::softplus(t6)).map(|v| matgrad::softplus(-t5));
+    }
+    t7.norm_squared() + t6 - t5
 }
 
 #[test]
@@ -4763,27 +5276,47 @@ fn p038_against_duals() {
 
 // ---- program p039
 
-#[gradient(wrt(s0))]
+#[gradient]
 fn p039<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, s0: T, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
     let mut t0: T = x[0];
     let t1: SMatrix<T, 2, 2> = x * x.transpose();
     let t2 = m0.transpose().component_div(&t1.map(|v| v.exp()));
-    let mut t3 = m0.component_mul(&t1).pow(3);
-    t3 *= convert::<f64, T>(1.48);
-    let t4: RowSVector<T, 2> = -y.transpose();
-    t3 = t1;
-    t4[(0, 0)] - t3.trace() * convert::<f64, T>(0.0836) + t2.trace() * convert::<f64, T>(0.182) + t1.sum() + t2[(1, 1)]
+    {
+        let mut t1 = x.transpose().component_mul(&y.transpose());
+    }
+    t0 += if !(s0 > convert::<f64, T>(-0.11)) {
+        for i in 0..2 {
+            let t2 = *m0;
+        }
+        convert::<f64, T>(-0.43)
+    } else {
+        let mut t3 = convert::<f64, T>(0.52);
+        convert::<f64, T>(-0.68)
+    };
+    let t4 = *m0;
+    let t5: T = convert::<f64, T>(-0.56);
+    t5 - t4[(0, 0)] - t2.sum() * convert::<f64, T>(0.0911) + t1.trace() + t5.exp()
 }
 
 fn p039_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, s0: T, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
     let mut t0: T = x[0];
     let t1: SMatrix<T, 2, 2> = x * x.transpose();
     let t2 = m0.transpose().component_div(&t1.map(|v| v.exp()));
-    let mut t3 = m0.component_mul(&t1).pow(3);
-    t3 *= lit::<T>(1.48);
-    let t4: RowSVector<T, 2> = -y.transpose();
-    t3 = t1;
-    t4[(0, 0)] - t3.trace() * lit::<T>(0.0836) + t2.trace() * lit::<T>(0.182) + t1.sum() + t2[(1, 1)]
+    {
+        let mut t1 = x.transpose().component_mul(&y.transpose());
+    }
+    t0 += if !(s0 > lit::<T>(-0.11)) {
+        for i in 0..2 {
+            let t2 = *m0;
+        }
+        lit::<T>(-0.43)
+    } else {
+        let mut t3 = lit::<T>(0.52);
+        lit::<T>(-0.68)
+    };
+    let t4 = *m0;
+    let t5: T = lit::<T>(-0.56);
+    t5 - t4[(0, 0)] - t2.sum() * lit::<T>(0.0911) + t1.trace() + t5.exp()
 }
 
 #[test]
@@ -4807,197 +5340,293 @@ fn p039_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p039_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p039_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p039_grad, s0", &grad.flat(), &reference[4..5], 1e-9);
+    check_gradient("p039_grad, m0", &grad.0.flat(), &reference[0..4], 1e-9);
+    check_gradient("p039_grad, s0", &grad.1.flat(), &reference[4..5], 1e-9);
+    check_gradient("p039_grad, x", &grad.2.flat(), &reference[5..7], 1e-9);
+    check_gradient("p039_grad, y", &grad.3.flat(), &reference[7..9], 1e-9);
     check_gradient("p039_vjp, m0", &vjp.0.flat(), &reference[0..4], 1e-9);
     check_gradient("p039_vjp, s0", &vjp.1.flat(), &reference[4..5], 1e-9);
     check_gradient("p039_vjp, x", &vjp.2.flat(), &reference[5..7], 1e-9);
     check_gradient("p039_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
 }
 
-// ---- program p040 (known bug patterns: branch-read)
+// ---- program p040 (known bug patterns: branch-read, counter-call)
 
 #[gradient]
 fn p040_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
     if -1.56_f64 > 0.12 {
-        let t0 = ((u * u.transpose()).component_mul(&(u * u.transpose())) * 0.00387).component_mul(&(u * u.transpose() * 0.0619));
-        let mut t1 = (if -0.2_f64 * 0.95 >= 0.25 {
-            let t0: SVector<f64, 2> = *w;
-            t0 * w.transpose()
-        } else {
-            w * w.transpose()
-        }) * 0.0619;
-        let mut t2 = w.mean();
-    } else if (u * u.transpose()).norm_squared() * 0.00043 > 0.36 {
-        let mut t3: Matrix3<f64> = (u * u.transpose() * 0.0619).map(f64::tanh);
-        let mut t4 = t3.component_mul(&t3) * t3;
-        t3 = -t4.component_mul(&t3);
-    } else if -1.85_f64 < -1.12 {
-        let mut t5 = matgrad::sigmoid(1.72_f64);
+        {
+            let t0 = (u * u.transpose()).component_mul(&(u * u.transpose())) * 0.00387;
+        }
+        let t1: SMatrix<f64, 2, 3> = w * u.transpose() * 0.0619 - w * u.transpose() / (u[(1, 0)] * 0.124).exp() * 0.0377;
+        let t1 = -0.84_f64;
+    } else if (matgrad::sigmoid(w.mean() * 0.0619) + 1.54).powf(0.99) < -0.47 {
+        let mut t2 = -1.89_f64;
+        let t3: SVector<f64, 2> = (w * w.transpose()).transpose() * 0.0619 * ((w + w) * 0.124);
+    } else if -1.19 - (w * w.transpose())[(0, 1)] * 0.0619 >= -0.41 {
+        let t4: f64 = -u[(0, 0)];
     } else {
-        let t6 = u * w.transpose() * 1.21 * 0.0511;
-        let mut t7 = w.component_mul(w) * 0.0619;
+        let t5: SVector<f64, 2> = (w + w) * 0.124;
+        if matgrad::softplus(1.18_f64) > 0.22 {
+            let t6: f64 = 0.65_f64;
+            let t6 = -t5;
+        } else if (u[(2, 0)] * 0.124).exp() + u[(0, 0)].cos() > 0.44 {
+            let mut t7 = (u * 0.124).map(|v| v * v + 0.89).norm();
+        } else if ((t5 * t5.transpose() - w * t5.transpose()) * 0.2).trace() < -t5[0] {
+            let t8 = w.transpose();
+            let t9 = -0.34_f64;
+            let t10 = -(u * t8) * 0.0619;
+        } else {
+            let t11 = *u;
+            let t12: SVector<f64, 2> = w / (matgrad::sigmoid(t11[2] * 0.0619) + 0.82);
+        }
+        let t5 = -u;
     }
-    let mut t8: SMatrix<f64, 2, 2> = w * w.transpose();
-    let t9 = ((0.54 / matgrad::softplus(0.36_f64)).tanh() - 1.5).abs().powf(1.34);
-    let mut t10 = (u[1].cos() + 2.0).ln() * (-(u * u.transpose()) * 0.0619);
-    let t11 = (w.transpose().map(|v| -1.75_f64) - w.transpose()) * 0.172;
-    (u * t11 + ((w * u.transpose()).component_div(&(t11.transpose() * u.transpose() * 0.125).map(|v| v * v + 1.44)) * 0.0891).transpose()) * 0.2
+    let mut t13 = w.transpose();
+    let t13 = (if (u * u.transpose() * 0.0309).map(|v| matgrad::sigmoid(v)).sum().ln() < 0.15 {
+        w * u.transpose()
+    } else {
+        t13 -= u.transpose() * (u * w.transpose() * (t13.transpose() * t13) * 0.00193) * 0.0835;
+        w * u.transpose()
+    }) * 0.0619;
+    {
+        for i in 0..2 {
+            let mut t14 = w.transpose();
+            {
+                let t15 = 1.52_f64 * -0.14;
+                t14 += t14;
+            }
+            let mut t13 = (w * t14 - w * w.transpose()) * 0.0206;
+            let t16 = -1.38_f64;
+        }
+        let mut t17 = matgrad::softplus(-0.45_f64).ln();
+        t17 = (((u * u.transpose()).norm_squared() + 0.84) * 0.00434).ln() * 0.176 / t17.exp();
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            let mut t13 = w.transpose().map(|v| v);
+        }
+        let mut t26: Matrix3<f64> = (if (w * w.transpose()).sum() * 0.0155 >= -0.24 {
+            let mut t18: RowSVector<f64, 2> = w.transpose();
+            u * u.transpose()
+        } else {
+            if matgrad::sigmoid((i as f64)) > -0.29 {
+                let t19: SMatrix<f64, 2, 2> = (w * w.transpose()).map(|v| v) * 0.0619;
+            } else if i < 3 {
+                let t20 = t13.transpose().component_mul(&t13.transpose()) / (u[2].cos() + 2.0);
+            } else if (u[2] * 0.124).powi(3) * ((matgrad::sigmoid((i as f64) * 0.124) + 1.83).powf(1.8) * 0.152) < (u * u.transpose()).dot(&(u * u.transpose())) * 0.00043 {
+                let t21 = t13 * -1.23;
+                let mut t22: Matrix3<f64> = -0.89 * (u * u.transpose() * 0.0619);
+            } else {
+                let t23 = 0.6_f64;
+                let t24 = w.transpose();
+                let mut t25 = ((w * t24).component_div(&(t24.transpose() * w.transpose() * 0.0309).map(|v| matgrad::sigmoid(v))) * 0.0234).pow(2);
+            }
+            u * u.transpose()
+        }) * 0.0619;
+        let t26 = (w * w.transpose() * 0.0155).pow(3);
+        let t27: SVector<f64, 3> = *u;
+    }
+    t13.transpose() + t13.transpose()
 }
 
 fn p040_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SMatrix<T, 3, 2> {
     if lit::<T>(-1.56) > lit::<T>(0.12) {
-        let t0 = ((u * u.transpose()).component_mul(&(u * u.transpose())) * lit::<T>(0.00387)).component_mul(&(u * u.transpose() * lit::<T>(0.0619)));
-        let mut t1 = (if lit::<T>(-0.2) * lit::<T>(0.95) >= lit::<T>(0.25) {
-            let t0: SVector<T, 2> = *w;
-            t0 * w.transpose()
+        {
+            let t0 = (u * u.transpose()).component_mul(&(u * u.transpose())) * lit::<T>(0.00387);
+        }
+        let t1: SMatrix<T, 2, 3> = w * u.transpose() * lit::<T>(0.0619) - w * u.transpose() / (u[(1, 0)] * lit::<T>(0.124)).exp() * lit::<T>(0.0377);
+        let t1 = lit::<T>(-0.84);
+    } else if (matgrad::sigmoid(w.mean() * lit::<T>(0.0619)) + lit::<T>(1.54)).powf(lit::<T>(0.99)) < lit::<T>(-0.47) {
+        let mut t2 = lit::<T>(-1.89);
+        let t3: SVector<T, 2> = (w * w.transpose()).transpose() * lit::<T>(0.0619) * ((w + w) * lit::<T>(0.124));
+    } else if lit::<T>(-1.19) - (w * w.transpose())[(0, 1)] * lit::<T>(0.0619) >= lit::<T>(-0.41) {
+        let t4: T = -u[(0, 0)];
+    } else {
+        let t5: SVector<T, 2> = (w + w) * lit::<T>(0.124);
+        if matgrad::softplus(lit::<T>(1.18)) > lit::<T>(0.22) {
+            let t6: T = lit::<T>(0.65);
+            let t6 = -t5;
+        } else if (u[(2, 0)] * lit::<T>(0.124)).exp() + u[(0, 0)].cos() > lit::<T>(0.44) {
+            let mut t7 = (u * lit::<T>(0.124)).map(|v| v * v + lit::<T>(0.89)).norm();
+        } else if ((t5 * t5.transpose() - w * t5.transpose()) * lit::<T>(0.2)).trace() < -t5[0] {
+            let t8 = w.transpose();
+            let t9 = lit::<T>(-0.34);
+            let t10 = -(u * t8) * lit::<T>(0.0619);
         } else {
-            w * w.transpose()
+            let t11 = *u;
+            let t12: SVector<T, 2> = w / (matgrad::sigmoid(t11[2] * lit::<T>(0.0619)) + lit::<T>(0.82));
+        }
+        let t5 = -u;
+    }
+    let mut t13 = w.transpose();
+    let t13 = (if (u * u.transpose() * lit::<T>(0.0309)).map(|v| matgrad::sigmoid(v)).sum().ln() < lit::<T>(0.15) {
+        w * u.transpose()
+    } else {
+        t13 -= u.transpose() * (u * w.transpose() * (t13.transpose() * t13) * lit::<T>(0.00193)) * lit::<T>(0.0835);
+        w * u.transpose()
+    }) * lit::<T>(0.0619);
+    {
+        for i in 0..2 {
+            let mut t14 = w.transpose();
+            {
+                let t15 = lit::<T>(1.52) * lit::<T>(-0.14);
+                t14 += t14;
+            }
+            let mut t13 = (w * t14 - w * w.transpose()) * lit::<T>(0.0206);
+            let t16 = lit::<T>(-1.38);
+        }
+        let mut t17 = matgrad::softplus(lit::<T>(-0.45)).ln();
+        t17 = (((u * u.transpose()).norm_squared() + lit::<T>(0.84)) * lit::<T>(0.00434)).ln() * lit::<T>(0.176) / t17.exp();
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            let mut t13 = w.transpose().map(|v| v);
+        }
+        let mut t26: Matrix3<T> = (if (w * w.transpose()).sum() * lit::<T>(0.0155) >= lit::<T>(-0.24) {
+            let mut t18: RowSVector<T, 2> = w.transpose();
+            u * u.transpose()
+        } else {
+            if matgrad::sigmoid(lit::<T>(i as f64)) > lit::<T>(-0.29) {
+                let t19: SMatrix<T, 2, 2> = (w * w.transpose()).map(|v| v) * lit::<T>(0.0619);
+            } else if i < 3 {
+                let t20 = t13.transpose().component_mul(&t13.transpose()) / (u[2].cos() + lit::<T>(2.0));
+            } else if (u[2] * lit::<T>(0.124)).powi(3) * ((matgrad::sigmoid(lit::<T>(i as f64) * lit::<T>(0.124)) + lit::<T>(1.83)).powf(lit::<T>(1.8)) * lit::<T>(0.152)) < (u * u.transpose()).dot(&(u * u.transpose())) * lit::<T>(0.00043) {
+                let t21 = t13 * lit::<T>(-1.23);
+                let mut t22: Matrix3<T> = u * u.transpose() * lit::<T>(0.0619) * lit::<T>(-0.89);
+            } else {
+                let t23 = lit::<T>(0.6);
+                let t24 = w.transpose();
+                let mut t25 = ((w * t24).component_div(&(t24.transpose() * w.transpose() * lit::<T>(0.0309)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0234)).pow(2);
+            }
+            u * u.transpose()
         }) * lit::<T>(0.0619);
-        let mut t2 = w.mean();
-    } else if (u * u.transpose()).norm_squared() * lit::<T>(0.00043) > lit::<T>(0.36) {
-        let mut t3: Matrix3<T> = (u * u.transpose() * lit::<T>(0.0619)).map(|v| v.tanh());
-        let mut t4 = t3.component_mul(&t3) * t3;
-        t3 = -t4.component_mul(&t3);
-    } else if -lit::<T>(1.85) < lit::<T>(-1.12) {
-        let mut t5 = matgrad::sigmoid(lit::<T>(1.72));
-    } else {
-        let t6 = u * w.transpose() * lit::<T>(1.21) * lit::<T>(0.0511);
-        let mut t7 = w.component_mul(w) * lit::<T>(0.0619);
+        let t26 = (w * w.transpose() * lit::<T>(0.0155)).pow(3);
+        let t27: SVector<T, 3> = *u;
     }
-    let mut t8: SMatrix<T, 2, 2> = w * w.transpose();
-    let t9 = ((lit::<T>(0.54) / matgrad::softplus(lit::<T>(0.36))).tanh() - lit::<T>(1.5)).abs().powf(lit::<T>(1.34));
-    let mut t10 = -(u * u.transpose()) * lit::<T>(0.0619) * (u[1].cos() + lit::<T>(2.0)).ln();
-    let t11 = (w.transpose().map(|v| lit::<T>(-1.75)) - w.transpose()) * lit::<T>(0.172);
-    (u * t11 + ((w * u.transpose()).component_div(&(t11.transpose() * u.transpose() * lit::<T>(0.125)).map(|v| v * v + lit::<T>(1.44))) * lit::<T>(0.0891)).transpose()) * lit::<T>(0.2)
+    t13.transpose() + t13.transpose()
 }
 
 #[gradient]
-fn p040_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> f64 {
-    let t0 = -(u * w.transpose()) * 0.0619;
-    let mut t1: RowSVector<f64, 2> = w.transpose() * (w * w.transpose() * 0.0619) * 0.125;
-    let mut t2 = w / (t1[1].tanh() - 1.5).abs() * 0.124;
-    t2.sum() - t1.norm_squared() + t0[(2, 0)]
+fn p040_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
+    let mut t0 = (u * u.transpose()).component_div(&(u * u.transpose() * 0.0309).map(|v| matgrad::sigmoid(v))) * 0.0234;
+    t0 *= -0.3;
+    (u * w.transpose() + ((u * w.transpose() - u * w.transpose()) * 0.0309 - t0 * (u * w.transpose()) * 0.0696)) * 0.0551
 }
 
-fn p040_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> T {
-    let t0 = -(u * w.transpose()) * lit::<T>(0.0619);
-    let mut t1: RowSVector<T, 2> = w.transpose() * (w * w.transpose() * lit::<T>(0.0619)) * lit::<T>(0.125);
-    let mut t2 = w / (t1[1].tanh() - lit::<T>(1.5)).abs() * lit::<T>(0.124);
-    t2.sum() - t1.norm_squared() + t0[(2, 0)]
+fn p040_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SMatrix<T, 3, 2> {
+    let mut t0 = (u * u.transpose()).component_div(&(u * u.transpose() * lit::<T>(0.0309)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0234);
+    t0 *= lit::<T>(-0.3);
+    (u * w.transpose() + ((u * w.transpose() - u * w.transpose()) * lit::<T>(0.0309) - t0 * (u * w.transpose()) * lit::<T>(0.0696))) * lit::<T>(0.0551)
 }
 
-#[gradient]
-fn p040(flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &RowSVector<f64, 2>, s0: f64, s1: f64) -> f64 {
-    let mut t0 = p040_h1(x, y);
-    t0 = (x * m0 * -0.55).map(|v| v.exp()).norm().powf(2.39) * 0.0313;
-    let mut t1 = (x * m0).map(|v| 0.21_f64).component_mul(&(x * y.transpose() * (y * m0)));
-    t1 = t1;
-    for i in 0..2 {
-        let t0 = x * x.transpose() * x;
-        let t2: SMatrix<f64, 3, 2> = p040_h0(&(x + x).map(|v| matgrad::sigmoid(s0.tanh())), &-y.map(f64::tanh));
-        let t3 = m0.map(|v| 0.42_f64 + 0.6);
-        t1 += t2;
-    }
-    let t4: SMatrix<f64, 2, 2> = if matgrad::sigmoid(t0) >= -0.45 - 0.2 {
-        y * m0
-    } else {
-        m0.transpose() * m0
-    };
-    let t5: f64 = s0;
-    t1 *= 0.87;
-    let mut t8: SMatrix<f64, 2, 3> = (if y[1] + m0[1] > -0.42 {
-        let t6 = (t0 * (x * x.transpose()))[(1, 0)];
-        t1.transpose()
-    } else {
-        if t4.sum() > matgrad::sigmoid(-1.23_f64) {
-            t0 -= s0;
+#[gradient(wrt(m0))]
+fn p040(x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 2, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, n: i32, flag: bool) -> f64 {
+    let mut t0 = -(x * x.transpose());
+    let t1 = y + y;
+    let mut t1 = 1.31_f64;
+    if (x * y.transpose()).transpose().dot(&(y * x.transpose()).component_mul(&(y * x.transpose()))) * 0.165 <= -0.02 {
+        t0 -= 0.6 * t0.component_div(&t0.map(|v| v.exp()));
+        if n != 3 {
+            t1 = (m1[(0, 1)].sin().tanh() + 1.5).abs();
+            t0 = t0;
+        } else if n > 0 {
+            t0 = t0.transpose();
+        } else if flag {
+            let t2 = 0.14_f64 - 1.68;
         } else {
-            if ((x * x.transpose()).dot(&(x * x.transpose())) * 0.11).sin() >= ((t1[(0, 0)] * t1[(0, 0)] + 0.78) * 0.184).powf(1.64) * 0.0226 {
-                let t7: SMatrix<f64, 2, 3> = t1.transpose() * 0.135;
+            if n < 3 {
+                t0 = (x * y.transpose()).map(f64::sin) * (y * x.transpose() + y * x.transpose());
+                let t3 = t1;
+                t1 = (s0 / matgrad::softplus(x[0])).sin();
+            } else if (n as f64) > 0.45 {
+                t0 -= (t0.transpose().map(|v| t1) * 0.099).pow(3);
+                let mut t4: SVector<f64, 3> = *x;
+                let t1: SMatrix<f64, 2, 3> = -(y * x.transpose()) + y * x.transpose();
+            } else if (y * x.transpose()).dot(&(y * x.transpose())) * 0.165 + t1 > -0.44 {
+                let t5: SVector<f64, 3> = *x;
             }
-            t1 -= t1 * 0.135;
+            let t6: RowSVector<f64, 2> = y.transpose();
         }
-        t1.transpose()
-    }) * 0.119;
-    t8 += t8 - t1.transpose() * 0.119;
-    t8.sum() * 0.0556 - t5 + t4.sum() + t1.sum() * 0.0198
+        t0 += t0;
+    } else {
+        t0 += t0;
+    }
+    t0 += t0;
+    t1 - t0[(1, 1)] * 0.0299
 }
 
-fn p040_ref<T: RealField + Copy>(flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &RowSVector<T, 2>, s0: T, s1: T) -> T {
-    let mut t0 = p040_h1_ref(x, y);
-    t0 = (x * m0 * lit::<T>(-0.55)).map(|v| v.exp()).norm().powf(lit::<T>(2.39)) * lit::<T>(0.0313);
-    let mut t1 = (x * m0).map(|v| lit::<T>(0.21)).component_mul(&(x * y.transpose() * (y * m0)));
-    t1 = t1;
-    for i in 0..2 {
-        let t0 = x * x.transpose() * x;
-        let t2: SMatrix<T, 3, 2> = p040_h0_ref(&(x + x).map(|v| matgrad::sigmoid(s0.tanh())), &-y.map(|v| v.tanh()));
-        let t3 = m0.map(|v| lit::<T>(0.42) + lit::<T>(0.6));
-        t1 += t2;
-    }
-    let t4: SMatrix<T, 2, 2> = if matgrad::sigmoid(t0) >= lit::<T>(-0.45) - lit::<T>(0.2) {
-        y * m0
-    } else {
-        m0.transpose() * m0
-    };
-    let t5: T = s0;
-    t1 *= lit::<T>(0.87);
-    let mut t8: SMatrix<T, 2, 3> = (if y[1] + m0[1] > lit::<T>(-0.42) {
-        let t6 = (x * x.transpose() * t0)[(1, 0)];
-        t1.transpose()
-    } else {
-        if t4.sum() > matgrad::sigmoid(lit::<T>(-1.23)) {
-            t0 -= s0;
+fn p040_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 2, 2>, s0: T, n: i32, flag: bool) -> T {
+    let mut t0 = -(x * x.transpose());
+    let t1 = y + y;
+    let mut t1 = lit::<T>(1.31);
+    if (x * y.transpose()).transpose().dot(&(y * x.transpose()).component_mul(&(y * x.transpose()))) * lit::<T>(0.165) <= lit::<T>(-0.02) {
+        t0 -= t0.component_div(&t0.map(|v| v.exp())) * lit::<T>(0.6);
+        if n != 3 {
+            t1 = (m1[(0, 1)].sin().tanh() + lit::<T>(1.5)).abs();
+            t0 = t0;
+        } else if n > 0 {
+            t0 = t0.transpose();
+        } else if flag {
+            let t2 = lit::<T>(0.14) - lit::<T>(1.68);
         } else {
-            if ((x * x.transpose()).dot(&(x * x.transpose())) * lit::<T>(0.11)).sin() >= ((t1[(0, 0)] * t1[(0, 0)] + lit::<T>(0.78)) * lit::<T>(0.184)).powf(lit::<T>(1.64)) * lit::<T>(0.0226) {
-                let t7: SMatrix<T, 2, 3> = t1.transpose() * lit::<T>(0.135);
+            if n < 3 {
+                t0 = (x * y.transpose()).map(|v| v.sin()) * (y * x.transpose() + y * x.transpose());
+                let t3 = t1;
+                t1 = (s0 / matgrad::softplus(x[0])).sin();
+            } else if lit::<T>(n as f64) > lit::<T>(0.45) {
+                t0 -= (t0.transpose().map(|v| t1) * lit::<T>(0.099)).pow(3);
+                let mut t4: SVector<T, 3> = *x;
+                let t1: SMatrix<T, 2, 3> = -(y * x.transpose()) + y * x.transpose();
+            } else if (y * x.transpose()).dot(&(y * x.transpose())) * lit::<T>(0.165) + t1 > lit::<T>(-0.44) {
+                let t5: SVector<T, 3> = *x;
             }
-            t1 -= t1 * lit::<T>(0.135);
+            let t6: RowSVector<T, 2> = y.transpose();
         }
-        t1.transpose()
-    }) * lit::<T>(0.119);
-    t8 += t8 - t1.transpose() * lit::<T>(0.119);
-    t8.sum() * lit::<T>(0.0556) - t5 + t4.sum() + t1.sum() * lit::<T>(0.0198)
+        t0 += t0;
+    } else {
+        t0 += t0;
+    }
+    t0 += t0;
+    t1 - t0[(1, 1)] * lit::<T>(0.0299)
 }
 
 #[test]
 fn p040_against_duals() {
     let mut rng = Rng(0xb8ab04fbe3a33da5);
-    let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
-    let m0: RowSVector<f64, 2> = rng.matrix();
+    let m0: SMatrix<f64, 2, 2> = rng.matrix();
+    let m1: SMatrix<f64, 2, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
-    let s1: f64 = rng.scalar();
-    let value = p040(flag, &x, &y, &m0, s0, s1);
-    let (grad_value, grad) = p040_grad(flag, &x, &y, &m0, s0, s1);
-    let (vjp_value, vjp) = p040_vjp(flag, &x, &y, &m0, s0, s1, 1.0);
-    let point = [x.flat(), y.flat(), m0.flat(), s0.flat(), s1.flat()].concat();
+    let n: i32 = rng.int();
+    let flag: bool = rng.flag();
+    let value = p040(&x, &y, &m0, &m1, s0, n, flag);
+    let (grad_value, grad) = p040_grad(&x, &y, &m0, &m1, s0, n, flag);
+    let (vjp_value, vjp) = p040_vjp(&x, &y, &m0, &m1, s0, n, flag, 1.0);
+    let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        let m0 = r.matrix::<1, 2>();
+        let m0 = r.matrix::<2, 2>();
+        let m1 = r.matrix::<2, 2>();
         let s0 = r.scalar();
-        let s1 = r.scalar();
-        p040_ref(flag, &x, &y, &m0, s0, s1)
+        p040_ref(&x, &y, &m0, &m1, s0, n, flag)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p040_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p040_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p040_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p040_grad, y", &grad.1.flat(), &reference[3..5], 1e-9);
-    check_gradient("p040_grad, m0", &grad.2.flat(), &reference[5..7], 1e-9);
-    check_gradient("p040_grad, s0", &grad.3.flat(), &reference[7..8], 1e-9);
-    check_gradient("p040_grad, s1", &grad.4.flat(), &reference[8..9], 1e-9);
+    check_gradient("p040_grad, m0", &grad.flat(), &reference[5..9], 1e-9);
     check_gradient("p040_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p040_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
-    check_gradient("p040_vjp, m0", &vjp.2.flat(), &reference[5..7], 1e-9);
-    check_gradient("p040_vjp, s0", &vjp.3.flat(), &reference[7..8], 1e-9);
-    check_gradient("p040_vjp, s1", &vjp.4.flat(), &reference[8..9], 1e-9);
+    check_gradient("p040_vjp, m0", &vjp.2.flat(), &reference[5..9], 1e-9);
+    check_gradient("p040_vjp, m1", &vjp.3.flat(), &reference[9..13], 1e-9);
+    check_gradient("p040_vjp, s0", &vjp.4.flat(), &reference[13..14], 1e-9);
 }
 
 // ---- program p041
 
-#[gradient]
+#[gradient(wrt(y, k))]
 fn p041<const N: usize>(flag: bool, x: &SVector<f64, N>, y: &SVector<f64, 3>, s0: f64, s1: f64, k: &Matrix3<f64>, n: i32) -> f64 {
     if flag {
         let t0 = x * x.transpose();
@@ -5008,37 +5637,49 @@ fn p041<const N: usize>(flag: bool, x: &SVector<f64, N>, y: &SVector<f64, 3>, s0
         for i in 0..2 {
             let t3 = y.transpose();
             let mut t4 = x.map(|v| (s1.tanh() + 1.5).abs());
-            let mut t5 = x * t2.transpose() / (x[1].cos() + 2.0);
+            {
+                let mut t5 = (t4 * t3 - t2 * t3).map(|v| -0.85_f64 - 1.17);
+            }
         }
-        t2 = x * t2.transpose() * s1 * x;
-    } else if (k.component_mul(k) * 0.0396).kronecker(&k.lu().solve(y).unwrap()).sum() * 0.0741 >= ((y * x.transpose()).norm_squared() + 1.03).ln() {
-        let t6 = ((k - k) * 0.099).pow(3) * 0.113;
+        if (k.component_mul(k) * 0.0396).kronecker(&k.lu().solve(y).unwrap()).sum() * 0.0741 >= ((y * x.transpose()).norm_squared() + 1.03).ln() {
+            let t6 = ((k - k) * 0.099).pow(3) * 0.113;
+        } else {
+            t2 += x * y.transpose() * k * 0.066 * y;
+            t2 -= x;
+        }
+    } else if (if flag {
+        (n as f64)
+    } else {
+        y[1]
+    }) > x.map(|v| v.exp()).norm() * 0.21 {
+        let t7: f64 = (s0 * s0 + 0.82).ln();
+    } else {
+        let mut t8 = (k * 0.099).map(|v| matgrad::sigmoid(v)).sum().powf(-1.72 * 0.216);
     }
-    let mut t7 = (n as f64) * -0.13 / (((x * y.transpose() + x * y.transpose()).norm_squared() + 1.1) * 0.27);
+    let t9 = x.transpose() * (x * y.transpose());
+    let mut t10 = -(x * x.transpose());
+    let t11 = k.transpose().map(|v| 1.87_f64 - 0.55);
+    t10 = (t10 - t10.transpose()) * (t10 + t10) * 0.0825;
+    {
+        let t12 = y * x.transpose();
+        t10 = (t10 + t10).transpose();
+        let t13 = -t12.transpose();
+    }
+    let t14: SMatrix<f64, N, 3> = x * t9 * 1.29;
+    let t9 = s1;
+    let t15 = t10 / (x[0].cos() + 2.0);
     for i in 0..2 {
-        let t8 = x * y.transpose();
-        let t9 = (i as f64) * t8.transpose();
-        let mut t10: SVector<f64, N> = *x;
+        t10 += t15 / (t9.tanh() + 1.5).abs() * (0.3 + 1.78) * 0.119;
+        let mut t16 = (t14.transpose() + t14.transpose()) * 0.128 + t11 * t14.transpose() * 0.0352;
+        let t17 = -0.69_f64;
     }
-    let mut t11: SVector<f64, 3> = (y * x.transpose() * x).component_mul(&y.transpose().transpose());
-    let t12 = y.transpose().component_div(&y.transpose().map(|v| v * v + 0.98));
-    for i in 0..2 {
-        let t13 = t12 * k.transpose().map(|v| 1.87_f64 - 0.55) * 0.134;
+    t10 = x.transpose().transpose() * x.transpose();
+    let t18 = y.component_div(&(y / (t9.cos() + 2.0)).map(|v| v.exp()));
+    t10 = t15;
+    if ((t11.transpose() - k) * 0.133).trace() >= 0.46 {
+        let mut t19 = t14.transpose() * t14 * 0.022;
     }
-    t7 = ((x * y.transpose()).norm_squared() + 0.86).ln() - -1.57;
-    let mut t14: SVector<f64, 3> = (y * x.transpose() - y * x.transpose()) * (x * x.transpose() * x) * 0.055;
-    let mut t15 = *k;
-    let t16: SMatrix<f64, N, 3> = (t12.transpose() * x.transpose()).component_div(&(t12.transpose() * x.transpose()).map(|v| matgrad::sigmoid(v))).transpose();
-    let t15 = s1;
-    let t17 = x * x.transpose() / (x[0].cos() + 2.0);
-    for i in 0..2 {
-        let mut t18 = t17 - t17 - t17;
-        let mut t19 = (t16.transpose() + t16.transpose()) * 0.129 + k * t16.transpose() * 0.0171;
-        let t20 = -0.69_f64;
-        t7 += (k.trace() * 0.066).powi(3);
-    }
-    t11 *= t7 * 0.0634;
-    return t17.sum() * 0.11 - t15 - t16.norm_squared() * 0.00742 - t14[1];
+    t18[2] + t15.trace() * 0.165 + t9 - t14[(1, 2)]
 }
 
 fn p041_ref<T: RealField + Copy, const N: usize>(flag: bool, x: &SVector<T, N>, y: &SVector<T, 3>, s0: T, s1: T, k: &Matrix3<T>, n: i32) -> T {
@@ -5051,37 +5692,49 @@ fn p041_ref<T: RealField + Copy, const N: usize>(flag: bool, x: &SVector<T, N>, 
         for i in 0..2 {
             let t3 = y.transpose();
             let mut t4 = x.map(|v| (s1.tanh() + lit::<T>(1.5)).abs());
-            let mut t5 = x * t2.transpose() / (x[1].cos() + lit::<T>(2.0));
+            {
+                let mut t5 = (t4 * t3 - t2 * t3).map(|v| lit::<T>(-0.85) - lit::<T>(1.17));
+            }
         }
-        t2 = x * t2.transpose() * s1 * x;
-    } else if (k.component_mul(k) * lit::<T>(0.0396)).kronecker(&k.lu().solve(y).unwrap()).sum() * lit::<T>(0.0741) >= ((y * x.transpose()).norm_squared() + lit::<T>(1.03)).ln() {
-        let t6 = ((k - k) * lit::<T>(0.099)).pow(3) * lit::<T>(0.113);
+        if (k.component_mul(k) * lit::<T>(0.0396)).kronecker(&k.lu().solve(y).unwrap()).sum() * lit::<T>(0.0741) >= ((y * x.transpose()).norm_squared() + lit::<T>(1.03)).ln() {
+            let t6 = ((k - k) * lit::<T>(0.099)).pow(3) * lit::<T>(0.113);
+        } else {
+            t2 += x * y.transpose() * k * lit::<T>(0.066) * y;
+            t2 -= x;
+        }
+    } else if (if flag {
+        lit::<T>(n as f64)
+    } else {
+        y[1]
+    }) > x.map(|v| v.exp()).norm() * lit::<T>(0.21) {
+        let t7: T = (s0 * s0 + lit::<T>(0.82)).ln();
+    } else {
+        let mut t8 = (k * lit::<T>(0.099)).map(|v| matgrad::sigmoid(v)).sum().powf(lit::<T>(-1.72) * lit::<T>(0.216));
     }
-    let mut t7 = lit::<T>(n as f64) * lit::<T>(-0.13) / (((x * y.transpose() + x * y.transpose()).norm_squared() + lit::<T>(1.1)) * lit::<T>(0.27));
+    let t9 = x.transpose() * (x * y.transpose());
+    let mut t10 = -(x * x.transpose());
+    let t11 = k.transpose().map(|v| lit::<T>(1.87) - lit::<T>(0.55));
+    t10 = (t10 - t10.transpose()) * (t10 + t10) * lit::<T>(0.0825);
+    {
+        let t12 = y * x.transpose();
+        t10 = (t10 + t10).transpose();
+        let t13 = -t12.transpose();
+    }
+    let t14: SMatrix<T, N, 3> = x * t9 * lit::<T>(1.29);
+    let t9 = s1;
+    let t15 = t10 / (x[0].cos() + lit::<T>(2.0));
     for i in 0..2 {
-        let t8 = x * y.transpose();
-        let t9 = t8.transpose() * lit::<T>(i as f64);
-        let mut t10: SVector<T, N> = *x;
+        t10 += t15 / (t9.tanh() + lit::<T>(1.5)).abs() * (lit::<T>(0.3) + lit::<T>(1.78)) * lit::<T>(0.119);
+        let mut t16 = (t14.transpose() + t14.transpose()) * lit::<T>(0.128) + t11 * t14.transpose() * lit::<T>(0.0352);
+        let t17 = lit::<T>(-0.69);
     }
-    let mut t11: SVector<T, 3> = (y * x.transpose() * x).component_mul(&y.transpose().transpose());
-    let t12 = y.transpose().component_div(&y.transpose().map(|v| v * v + lit::<T>(0.98)));
-    for i in 0..2 {
-        let t13 = t12 * k.transpose().map(|v| lit::<T>(1.87) - lit::<T>(0.55)) * lit::<T>(0.134);
+    t10 = x.transpose().transpose() * x.transpose();
+    let t18 = y.component_div(&(y / (t9.cos() + lit::<T>(2.0))).map(|v| v.exp()));
+    t10 = t15;
+    if ((t11.transpose() - k) * lit::<T>(0.133)).trace() >= lit::<T>(0.46) {
+        let mut t19 = t14.transpose() * t14 * lit::<T>(0.022);
     }
-    t7 = ((x * y.transpose()).norm_squared() + lit::<T>(0.86)).ln() - lit::<T>(-1.57);
-    let mut t14: SVector<T, 3> = (y * x.transpose() - y * x.transpose()) * (x * x.transpose() * x) * lit::<T>(0.055);
-    let mut t15 = *k;
-    let t16: SMatrix<T, N, 3> = (t12.transpose() * x.transpose()).component_div(&(t12.transpose() * x.transpose()).map(|v| matgrad::sigmoid(v))).transpose();
-    let t15 = s1;
-    let t17 = x * x.transpose() / (x[0].cos() + lit::<T>(2.0));
-    for i in 0..2 {
-        let mut t18 = t17 - t17 - t17;
-        let mut t19 = (t16.transpose() + t16.transpose()) * lit::<T>(0.129) + k * t16.transpose() * lit::<T>(0.0171);
-        let t20 = lit::<T>(-0.69);
-        t7 += (k.trace() * lit::<T>(0.066)).powi(3);
-    }
-    t11 *= t7 * lit::<T>(0.0634);
-    return t17.sum() * lit::<T>(0.11) - t15 - t16.norm_squared() * lit::<T>(0.00742) - t14[1];
+    t18[2] + t15.trace() * lit::<T>(0.165) + t9 - t14[(1, 2)]
 }
 
 #[test]
@@ -5109,11 +5762,8 @@ fn p041_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p041_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p041_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p041_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p041_grad, y", &grad.1.flat(), &reference[3..6], 1e-9);
-    check_gradient("p041_grad, s0", &grad.2.flat(), &reference[6..7], 1e-9);
-    check_gradient("p041_grad, s1", &grad.3.flat(), &reference[7..8], 1e-9);
-    check_gradient("p041_grad, k", &grad.4.flat(), &reference[8..17], 1e-9);
+    check_gradient("p041_grad, y", &grad.0.flat(), &reference[3..6], 1e-9);
+    check_gradient("p041_grad, k", &grad.1.flat(), &reference[8..17], 1e-9);
     check_gradient("p041_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p041_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p041_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
@@ -5125,59 +5775,33 @@ fn p041_against_duals() {
 
 #[gradient]
 fn p042(s0: f64, s1: f64, k: &Matrix3<f64>, x: &SVector<f64, 2>, y: &SVector<f64, 3>) -> f64 {
-    let t0 = x * y.transpose();
-    let mut t1 = x.transpose().kronecker(x).norm_squared();
-    let mut t2: SMatrix<f64, 2, 3> = t0 + t0;
-    let t3: SMatrix<f64, 2, 3> = if -1.56 / (y.transpose().norm_squared() + 1.31) > 0.43 {
-        t0
-    } else {
-        t2 = t0;
-        t2
-    };
-    if ({
-        -0.36_f64
-    }) <= -0.25 {
-        let t3 = x + x;
-        t2 += t2;
-        let mut t4: f64 = matgrad::sigmoid(y.mean());
-    } else if x[0] / matgrad::sigmoid(s0).exp() >= 0.38 {
-        t1 = k.transpose().trace() * 0.066;
-        t2 *= 1.47;
-        t2 = (t3 - t3).map(|v| v);
-    } else {
-        let mut t5: SMatrix<f64, 3, 2> = y * x.transpose();
-        let t6 = (k.transpose() * 0.0495).pow(2);
-        let t7 = k.transpose().determinant() * 0.000293;
+    {
+        if -(x[0] / ((k + k * 0.00825 + k.transpose() * 0.00825).determinant() * 0.00171) * 0.00169) < s1 {
+            let t0 = x * y.transpose() / matgrad::softplus(1.6_f64) * 0.182;
+            let t1 = t0.transpose();
+        }
+        let mut t2 = k * (y * x.transpose()) * 0.066;
     }
-    t3[(0, 2)] + t2[(1, 2)] * 0.168 - t1 + t0.sum() * 0.165 + -0.57
+    let t3: SVector<f64, 2> = x.component_div(&x.map(|v| v.exp())) + x;
+    let mut t3 = x / (k[(1, 1)].cos() + 2.0);
+    let mut t4 = k * (y * t3.transpose()) * 0.066;
+    t4 *= -1.17;
+    return t4[(1, 1)] - t3.sum();
 }
 
 fn p042_ref<T: RealField + Copy>(s0: T, s1: T, k: &Matrix3<T>, x: &SVector<T, 2>, y: &SVector<T, 3>) -> T {
-    let t0 = x * y.transpose();
-    let mut t1 = x.transpose().kronecker(x).norm_squared();
-    let mut t2: SMatrix<T, 2, 3> = t0 + t0;
-    let t3: SMatrix<T, 2, 3> = if lit::<T>(-1.56) / (y.transpose().norm_squared() + lit::<T>(1.31)) > lit::<T>(0.43) {
-        t0
-    } else {
-        t2 = t0;
-        t2
-    };
-    if ({
-        lit::<T>(-0.36)
-    }) <= lit::<T>(-0.25) {
-        let t3 = x + x;
-        t2 += t2;
-        let mut t4: T = matgrad::sigmoid(y.mean());
-    } else if x[0] / matgrad::sigmoid(s0).exp() >= lit::<T>(0.38) {
-        t1 = k.transpose().trace() * lit::<T>(0.066);
-        t2 *= lit::<T>(1.47);
-        t2 = (t3 - t3).map(|v| v);
-    } else {
-        let mut t5: SMatrix<T, 3, 2> = y * x.transpose();
-        let t6 = (k.transpose() * lit::<T>(0.0495)).pow(2);
-        let t7 = k.transpose().determinant() * lit::<T>(0.000293);
+    {
+        if -(x[0] / ((k + k * lit::<T>(0.00825) + k.transpose() * lit::<T>(0.00825)).determinant() * lit::<T>(0.00171)) * lit::<T>(0.00169)) < s1 {
+            let t0 = x * y.transpose() / matgrad::softplus(lit::<T>(1.6)) * lit::<T>(0.182);
+            let t1 = t0.transpose();
+        }
+        let mut t2 = k * (y * x.transpose()) * lit::<T>(0.066);
     }
-    t3[(0, 2)] + t2[(1, 2)] * lit::<T>(0.168) - t1 + t0.sum() * lit::<T>(0.165) + lit::<T>(-0.57)
+    let t3: SVector<T, 2> = x.component_div(&x.map(|v| v.exp())) + x;
+    let mut t3 = x / (k[(1, 1)].cos() + lit::<T>(2.0));
+    let mut t4 = k * (y * t3.transpose()) * lit::<T>(0.066);
+    t4 *= lit::<T>(-1.17);
+    return t4[(1, 1)] - t3.sum();
 }
 
 #[test]
@@ -5219,132 +5843,144 @@ fn p042_against_duals() {
 
 #[gradient]
 fn p043_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> f64 {
-    let mut t1 = {
-        let mut t0 = (u * w.transpose() / (u[2] * 0.124).exp() * 0.0377).map(|v| ((matgrad::sigmoid(v) + 1.02).ln().tanh() + 1.5).abs());
-        -0.2_f64
+    let t2 = {
+        {
+            let t0: Matrix3<f64> = (u * w.transpose()).map(|v| (v * 0.0309).exp().ln()) / matgrad::sigmoid((w[1].tanh() + 1.5).abs().powf(-2.0 * 0.186));
+            let t1 = w.transpose().transpose();
+        }
+        1.6_f64
     };
-    t1 += 0.98;
-    let t2 = u * w.transpose() * 0.0619;
-    for i in 0..3 {
-        let t3 = w * u.transpose() * 0.0619 * t2;
-        let t4 = t3.transpose() * t3 * 0.0381 / matgrad::softplus(w.sum() * 0.0825);
-        let mut t5 = t4.map(f64::cos);
-        t1 = matgrad::softplus((t1 + t4[(2, i)]) * 0.23).sin();
+    {
+        for i in 0..3 {
+            if t2 * t2 > 0.47 {
+                let mut t3 = u[2].tanh() + (t2 - (i as f64)) * 0.215;
+            } else if i < 1 {
+                let t4 = w[0] * u[i] * 0.0619;
+                let t5 = *u;
+            } else if (-1.1_f64 > 0.14 && (u * u.transpose())[(i, i)] * 0.0619 > -0.13) || 1.7_f64 > -0.02 {
+                let mut t6: SVector<f64, 3> = *w;
+                t6 = *w;
+            } else {
+                let mut t7 = (-(u * u.transpose()) * 0.0619 - u * w.transpose()) * 0.0583;
+                t7 = -(t7 - t7);
+                t7 = u * (u.transpose() * t7.transpose() * 0.0416);
+            }
+            let mut t8 = (w * u.transpose()).map(f64::cos);
+            let mut t2 = t8;
+        }
+        let t9 = 0.79_f64;
     }
-    t2.trace() - t1
+    {
+        let t10 = w.transpose();
+        let t11 = ((t10.transpose() * t10 + w * t10) * 0.0309).component_div(&(t10.transpose() * t10 * 0.0309).map(|v| matgrad::sigmoid(v)));
+        if (t10[2] + 0.97) * 0.199 <= 0.05 {
+            let t12 = u.map(|v| (matgrad::sigmoid(t2 * 0.155) + 1.16).powf(2.09) * 0.198);
+        }
+    }
+    let t13: f64 = t2 / (-0.24 * -0.24 + 1.44);
+    t13 - t2
 }
 
 fn p043_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>) -> T {
-    let mut t1 = {
-        let mut t0 = (u * w.transpose() / (u[2] * lit::<T>(0.124)).exp() * lit::<T>(0.0377)).map(|v| ((matgrad::sigmoid(v) + lit::<T>(1.02)).ln().tanh() + lit::<T>(1.5)).abs());
-        lit::<T>(-0.2)
+    let t2 = {
+        {
+            let t0: Matrix3<T> = (u * w.transpose()).map(|v| (v * lit::<T>(0.0309)).exp().ln()) / matgrad::sigmoid((w[1].tanh() + lit::<T>(1.5)).abs().powf(lit::<T>(-2.0) * lit::<T>(0.186)));
+            let t1 = w.transpose().transpose();
+        }
+        lit::<T>(1.6)
     };
-    t1 += lit::<T>(0.98);
-    let t2 = u * w.transpose() * lit::<T>(0.0619);
-    for i in 0..3 {
-        let t3 = w * u.transpose() * lit::<T>(0.0619) * t2;
-        let t4 = t3.transpose() * t3 * lit::<T>(0.0381) / matgrad::softplus(w.sum() * lit::<T>(0.0825));
-        let mut t5 = t4.map(|v| v.cos());
-        t1 = matgrad::softplus((t1 + t4[(2, i)]) * lit::<T>(0.23)).sin();
+    {
+        for i in 0..3 {
+            if t2 * t2 > lit::<T>(0.47) {
+                let mut t3 = u[2].tanh() + (t2 - lit::<T>(i as f64)) * lit::<T>(0.215);
+            } else if i < 1 {
+                let t4 = w[0] * u[i] * lit::<T>(0.0619);
+                let t5 = *u;
+            } else if (lit::<T>(-1.1) > lit::<T>(0.14) && (u * u.transpose())[(i, i)] * lit::<T>(0.0619) > lit::<T>(-0.13)) || lit::<T>(1.7) > lit::<T>(-0.02) {
+                let mut t6: SVector<T, 3> = *w;
+                t6 = *w;
+            } else {
+                let mut t7 = (-(u * u.transpose()) * lit::<T>(0.0619) - u * w.transpose()) * lit::<T>(0.0583);
+                t7 = -(t7 - t7);
+                t7 = u * (u.transpose() * t7.transpose() * lit::<T>(0.0416));
+            }
+            let mut t8 = (w * u.transpose()).map(|v| v.cos());
+            let mut t2 = t8;
+        }
+        let t9 = lit::<T>(0.79);
     }
-    t2.trace() - t1
+    {
+        let t10 = w.transpose();
+        let t11 = ((t10.transpose() * t10 + w * t10) * lit::<T>(0.0309)).component_div(&(t10.transpose() * t10 * lit::<T>(0.0309)).map(|v| matgrad::sigmoid(v)));
+        if (t10[2] + lit::<T>(0.97)) * lit::<T>(0.199) <= lit::<T>(0.05) {
+            let t12 = u.map(|v| (matgrad::sigmoid(t2 * lit::<T>(0.155)) + lit::<T>(1.16)).powf(lit::<T>(2.09)) * lit::<T>(0.198));
+        }
+    }
+    let t13: T = t2 / (lit::<T>(-0.24) * lit::<T>(-0.24) + lit::<T>(1.44));
+    t13 - t2
 }
 
 #[gradient]
-fn p043(n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {
-    let t0 = y * (x.transpose() / (s1.cos() + 2.0));
-    let t0 = (k.transpose() - k) * 0.099;
-    let t1: Matrix3<f64> = (k * 1.11).try_inverse().unwrap();
-    let mut t2 = (k + t1) * 0.182;
-    if n == 2 {
-        let mut t3 = {
-            t2 = t1.transpose().transpose().pow(3);
-            (n as f64)
-        };
-        let mut t4: SVector<f64, 3> = *y;
-    } else if !((n as f64) < 0.21 || n != 0) {
-        let t5: SVector<f64, 3> = x.map(|v| -0.31_f64);
-    } else {
-        t2 -= -t2 * (t0.transpose() * s1);
-        let mut t6: SVector<f64, 3> = *x;
-        let t7 = t0;
-    }
-    for i in 0..3 {
-        let mut t8 = k * t1.transpose() * 0.147;
-    }
-    let mut t9: f64 = x[0].sin();
-    let t10 = {
-        s1
-    };
-    t9 = (k + t2 * 0.0105 + (t2.transpose() + k.transpose()) * 0.111 * 0.0416).determinant() * 0.00017;
-    let t9 = t1.map(|v| t10);
-    t9.sum() * 0.11 - t10 - t2.sum() * 0.0279 - t1.norm_squared() + t10
+fn p043(s1: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, s0: f64) -> f64 {
+    let t0 = *k;
+    let t1 = y.transpose();
+    let t1 = k.try_inverse().unwrap();
+    let mut t2 = y / t1.map(|v| v * v + 1.24).sum();
+    let mut t3: Matrix3<f64> = (t1.transpose() - t0) * 0.18 / matgrad::sigmoid(s1 + t2[1]);
+    let t4: Matrix3<f64> = -t3.transpose();
+    let t5 = (k * 1.1).try_inverse().unwrap() * t2.map(f64::cos);
+    let t6 = y / (y.transpose().norm_squared() + 1.27);
+    let t7 = p043_h0(&(y - (y - t2)), &t6);
+    t7 - t6.sum() - t5[2] - t4.norm_squared() * 0.00711
 }
 
-fn p043_ref<T: RealField + Copy>(n: i32, x: &SVector<T, 3>, y: &SVector<T, 3>, s0: T, s1: T, k: &Matrix3<T>) -> T {
-    let t0 = y * (x.transpose() / (s1.cos() + lit::<T>(2.0)));
-    let t0 = (k.transpose() - k) * lit::<T>(0.099);
-    let t1: Matrix3<T> = (k * lit::<T>(1.11)).try_inverse().unwrap();
-    let mut t2 = (k + t1) * lit::<T>(0.182);
-    if n == 2 {
-        let mut t3 = {
-            t2 = t1.transpose().transpose().pow(3);
-            lit::<T>(n as f64)
-        };
-        let mut t4: SVector<T, 3> = *y;
-    } else if !(lit::<T>(n as f64) < lit::<T>(0.21) || n != 0) {
-        let t5: SVector<T, 3> = x.map(|v| lit::<T>(-0.31));
-    } else {
-        t2 -= -t2 * (t0.transpose() * s1);
-        let mut t6: SVector<T, 3> = *x;
-        let t7 = t0;
-    }
-    for i in 0..3 {
-        let mut t8 = k * t1.transpose() * lit::<T>(0.147);
-    }
-    let mut t9: T = x[0].sin();
-    let t10 = {
-        s1
-    };
-    t9 = (k + t2 * lit::<T>(0.0105) + (t2.transpose() + k.transpose()) * lit::<T>(0.111) * lit::<T>(0.0416)).determinant() * lit::<T>(0.00017);
-    let t9 = t1.map(|v| t10);
-    t9.sum() * lit::<T>(0.11) - t10 - t2.sum() * lit::<T>(0.0279) - t1.norm_squared() + t10
+fn p043_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, n: i32, x: &SVector<T, 3>, y: &SVector<T, 3>, s0: T) -> T {
+    let t0 = *k;
+    let t1 = y.transpose();
+    let t1 = k.try_inverse().unwrap();
+    let mut t2 = y / t1.map(|v| v * v + lit::<T>(1.24)).sum();
+    let mut t3: Matrix3<T> = (t1.transpose() - t0) * lit::<T>(0.18) / matgrad::sigmoid(s1 + t2[1]);
+    let t4: Matrix3<T> = -t3.transpose();
+    let t5 = (k * lit::<T>(1.1)).try_inverse().unwrap() * t2.map(|v| v.cos());
+    let t6 = y / (y.transpose().norm_squared() + lit::<T>(1.27));
+    let t7 = p043_h0_ref(&(y - (y - t2)), &t6);
+    t7 - t6.sum() - t5[2] - t4.norm_squared() * lit::<T>(0.00711)
 }
 
 #[test]
 fn p043_against_duals() {
     let mut rng = Rng(0x935172286182896a);
+    let s1: f64 = rng.scalar();
+    let k: Matrix3<f64> = rng.dominant();
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
-    let s1: f64 = rng.scalar();
-    let k: Matrix3<f64> = rng.dominant();
-    let value = p043(n, &x, &y, s0, s1, &k);
-    let (grad_value, grad) = p043_grad(n, &x, &y, s0, s1, &k);
-    let (vjp_value, vjp) = p043_vjp(n, &x, &y, s0, s1, &k, 1.0);
-    let point = [x.flat(), y.flat(), s0.flat(), s1.flat(), k.flat()].concat();
+    let value = p043(s1, &k, n, &x, &y, s0);
+    let (grad_value, grad) = p043_grad(s1, &k, n, &x, &y, s0);
+    let (vjp_value, vjp) = p043_vjp(s1, &k, n, &x, &y, s0, 1.0);
+    let point = [s1.flat(), k.flat(), x.flat(), y.flat(), s0.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
-        let s1 = r.scalar();
-        let k = r.matrix::<3, 3>();
-        p043_ref(n, &x, &y, s0, s1, &k)
+        p043_ref(s1, &k, n, &x, &y, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p043_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p043_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p043_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p043_grad, y", &grad.1.flat(), &reference[3..6], 1e-9);
-    check_gradient("p043_grad, s0", &grad.2.flat(), &reference[6..7], 1e-9);
-    check_gradient("p043_grad, s1", &grad.3.flat(), &reference[7..8], 1e-9);
-    check_gradient("p043_grad, k", &grad.4.flat(), &reference[8..17], 1e-9);
-    check_gradient("p043_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p043_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
-    check_gradient("p043_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
-    check_gradient("p043_vjp, s1", &vjp.3.flat(), &reference[7..8], 1e-9);
-    check_gradient("p043_vjp, k", &vjp.4.flat(), &reference[8..17], 1e-9);
+    check_gradient("p043_grad, s1", &grad.0.flat(), &reference[0..1], 1e-9);
+    check_gradient("p043_grad, k", &grad.1.flat(), &reference[1..10], 1e-9);
+    check_gradient("p043_grad, x", &grad.2.flat(), &reference[10..13], 1e-9);
+    check_gradient("p043_grad, y", &grad.3.flat(), &reference[13..16], 1e-9);
+    check_gradient("p043_grad, s0", &grad.4.flat(), &reference[16..17], 1e-9);
+    check_gradient("p043_vjp, s1", &vjp.0.flat(), &reference[0..1], 1e-9);
+    check_gradient("p043_vjp, k", &vjp.1.flat(), &reference[1..10], 1e-9);
+    check_gradient("p043_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
+    check_gradient("p043_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
+    check_gradient("p043_vjp, s0", &vjp.4.flat(), &reference[16..17], 1e-9);
 }
 
 // ---- program p044
@@ -5353,63 +5989,91 @@ fn p043_against_duals() {
 fn p044<T: RealField + Copy>(y: &SVector<T, 3>, s0: T, s1: T, x: &SVector<T, 3>) -> T {
     let mut t0 = matgrad::softplus(x[1]).ln_1p();
     t0 -= s0.tanh();
-    let t0 = x.component_mul(y);
-    let mut t1 = x * y.transpose();
-    let t2 = t1 * t0;
-    let mut t3 = -x - y.transpose().transpose();
-    for i in 0..3 {
-        t3 = x.component_div(&(t0.component_div(&t3.map(|v| v.exp())) * convert::<f64, T>(0.134)).map(|v| v * v + convert::<f64, T>(1.38))).map(|v| v.sin());
-        if s1 >= (y[(0, 0)].tanh() - convert::<f64, T>(1.5)).abs().powf(convert::<f64, T>(-0.44)) {
-            let mut t4 = convert::<f64, T>(0.14);
-            t1 += t0 * t2.transpose();
-        } else if t3[2] > convert::<f64, T>(0.32) {
-            let mut t5: SVector<T, 3> = y.component_div(&t0.map(|v| v * v + convert::<f64, T>(0.96)));
-        } else if (matgrad::sigmoid(y[(i, 0)]) + convert::<f64, T>(1.68)).ln() > convert::<f64, T>(0.14) {
-            if s0.cos() < convert::<f64, T>(0.04) {
-                let t6 = t0 * x.transpose();
-            } else if ((y[(i, 0)].tanh() + convert::<f64, T>(1.5)).abs() + (t0[(1, 0)] + convert::<f64, T>(0.58))) * convert::<f64, T>(0.243) <= convert::<f64, T>(0.22) {
-                let t7 = *x;
-                let mut t2 = (x * t0.transpose()).component_mul(&(t0 * t7.transpose()));
-            } else {
-                t1 += (x * x.transpose()).pow(2);
-            }
+    {
+        for i in 0..3 {
+            let t0 = (y * x.transpose()).pow(2);
+            let mut t0: SVector<T, 3> = t0 * x * convert::<f64, T>(0.11) - t0 * x * convert::<f64, T>(0.11);
         }
-        let mut t8: SVector<T, 3> = t0 + t2;
     }
-    let t9 = t1.trace() * convert::<f64, T>(0.0174);
-    let t10 = (t1 + t1) * convert::<f64, T>(0.0261);
-    t10.norm_squared() * convert::<f64, T>(0.112) - t9 - t3.norm_squared() * convert::<f64, T>(0.0825) - t2[(0, 0)] + (t10 * t10).trace() * convert::<f64, T>(0.112)
+    for i in 0..3 {
+        if (s1 - convert::<f64, T>(-0.31)).powi(3) <= convert::<f64, T>(-0.41) {
+            t0 -= x[(i, 0)];
+        } else if (s1.tanh() + convert::<f64, T>(1.5)).abs().powf(convert::<f64, T>(2.22)) * convert::<f64, T>(0.129) < convert::<f64, T>(0.06) {
+            t0 -= ((y[i].tanh() + convert::<f64, T>(1.5)).abs() * convert::<f64, T>(0.198)).powi(3);
+            t0 -= y[2].tanh();
+        } else if y.transpose().map(|v| v.exp()).sum().powf(convert::<f64, T>(1.09)) * convert::<f64, T>(0.101) >= convert::<f64, T>(-0.3) {
+            let t1: SVector<T, 3> = x.component_div(&y.map(|v| v * v + convert::<f64, T>(0.9))) - (y + y);
+            let mut t2: Matrix3<T> = -(y * t1.transpose());
+            t0 += matgrad::softplus(s1 * t2[(i, i)]).ln_1p();
+        } else {
+            t0 += (((y.transpose() * (y * x.transpose())).norm_squared() + convert::<f64, T>(1.23)) * convert::<f64, T>(0.354)).powf((convert::<f64, T>(-1.88) + s0) * convert::<f64, T>(0.129));
+            let t3 = convert::<f64, T>(-1.15) + y[i];
+            t0 += s0.sin();
+        }
+        if (y.transpose().dot(&x.transpose()).tanh() - convert::<f64, T>(1.5)).abs() < s0 + s0 {
+            t0 += -convert::<f64, T>(-0.84);
+        }
+    }
+    for i in 0..3 {
+        let t4 = y * x.transpose() + y * x.transpose();
+        t0 += (t4 * t4.transpose() * convert::<f64, T>(0.0825)).dot(&t4) * convert::<f64, T>(0.0556);
+    }
+    for i in 0..3 {
+        t0 = s0.powi(3).sin();
+    }
+    for i in 0..2 {
+        t0 = matgrad::sigmoid(((x * y.transpose()).pow(3) * convert::<f64, T>(0.11)).trace());
+        let t5 = (x * x.transpose()).pow(2);
+        let t6: Matrix3<T> = t5.map(|v| convert::<f64, T>(-1.67)).map(|v| convert::<f64, T>(-0.11));
+    }
+    t0 += s1 * y[2].powi(2);
+    t0 += convert::<f64, T>(-1.14) - (y[(2, 0)].tanh() + convert::<f64, T>(1.5)).abs();
+    t0 * convert::<f64, T>(0.0274)
 }
 
 fn p044_ref<T: RealField + Copy>(y: &SVector<T, 3>, s0: T, s1: T, x: &SVector<T, 3>) -> T {
     let mut t0 = matgrad::softplus(x[1]).ln_1p();
     t0 -= s0.tanh();
-    let t0 = x.component_mul(y);
-    let mut t1 = x * y.transpose();
-    let t2 = t1 * t0;
-    let mut t3 = -x - y.transpose().transpose();
-    for i in 0..3 {
-        t3 = x.component_div(&(t0.component_div(&t3.map(|v| v.exp())) * lit::<T>(0.134)).map(|v| v * v + lit::<T>(1.38))).map(|v| v.sin());
-        if s1 >= (y[(0, 0)].tanh() - lit::<T>(1.5)).abs().powf(lit::<T>(-0.44)) {
-            let mut t4 = lit::<T>(0.14);
-            t1 += t0 * t2.transpose();
-        } else if t3[2] > lit::<T>(0.32) {
-            let mut t5: SVector<T, 3> = y.component_div(&t0.map(|v| v * v + lit::<T>(0.96)));
-        } else if (matgrad::sigmoid(y[(i, 0)]) + lit::<T>(1.68)).ln() > lit::<T>(0.14) {
-            if s0.cos() < lit::<T>(0.04) {
-                let t6 = t0 * x.transpose();
-            } else if ((y[(i, 0)].tanh() + lit::<T>(1.5)).abs() + (t0[(1, 0)] + lit::<T>(0.58))) * lit::<T>(0.243) <= lit::<T>(0.22) {
-                let t7 = *x;
-                let mut t2 = (x * t0.transpose()).component_mul(&(t0 * t7.transpose()));
-            } else {
-                t1 += (x * x.transpose()).pow(2);
-            }
+    {
+        for i in 0..3 {
+            let t0 = (y * x.transpose()).pow(2);
+            let mut t0: SVector<T, 3> = t0 * x * lit::<T>(0.11) - t0 * x * lit::<T>(0.11);
         }
-        let mut t8: SVector<T, 3> = t0 + t2;
     }
-    let t9 = t1.trace() * lit::<T>(0.0174);
-    let t10 = (t1 + t1) * lit::<T>(0.0261);
-    t10.norm_squared() * lit::<T>(0.112) - t9 - t3.norm_squared() * lit::<T>(0.0825) - t2[(0, 0)] + (t10 * t10).trace() * lit::<T>(0.112)
+    for i in 0..3 {
+        if (s1 - lit::<T>(-0.31)).powi(3) <= lit::<T>(-0.41) {
+            t0 -= x[(i, 0)];
+        } else if (s1.tanh() + lit::<T>(1.5)).abs().powf(lit::<T>(2.22)) * lit::<T>(0.129) < lit::<T>(0.06) {
+            t0 -= ((y[i].tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.198)).powi(3);
+            t0 -= y[2].tanh();
+        } else if y.transpose().map(|v| v.exp()).sum().powf(lit::<T>(1.09)) * lit::<T>(0.101) >= lit::<T>(-0.3) {
+            let t1: SVector<T, 3> = x.component_div(&y.map(|v| v * v + lit::<T>(0.9))) - (y + y);
+            let mut t2: Matrix3<T> = -(y * t1.transpose());
+            t0 += matgrad::softplus(s1 * t2[(i, i)]).ln_1p();
+        } else {
+            t0 += (((y.transpose() * (y * x.transpose())).norm_squared() + lit::<T>(1.23)) * lit::<T>(0.354)).powf((lit::<T>(-1.88) + s0) * lit::<T>(0.129));
+            let t3 = lit::<T>(-1.15) + y[i];
+            t0 += s0.sin();
+        }
+        if (y.transpose().dot(&x.transpose()).tanh() - lit::<T>(1.5)).abs() < s0 + s0 {
+            t0 += -lit::<T>(-0.84);
+        }
+    }
+    for i in 0..3 {
+        let t4 = y * x.transpose() + y * x.transpose();
+        t0 += (t4 * t4.transpose() * lit::<T>(0.0825)).dot(&t4) * lit::<T>(0.0556);
+    }
+    for i in 0..3 {
+        t0 = s0.powi(3).sin();
+    }
+    for i in 0..2 {
+        t0 = matgrad::sigmoid(((x * y.transpose()).pow(3) * lit::<T>(0.11)).trace());
+        let t5 = (x * x.transpose()).pow(2);
+        let t6: Matrix3<T> = t5.map(|v| lit::<T>(-1.67)).map(|v| lit::<T>(-0.11));
+    }
+    t0 += s1 * y[2].powi(2);
+    t0 += lit::<T>(-1.14) - (y[(2, 0)].tanh() + lit::<T>(1.5)).abs();
+    t0 * lit::<T>(0.0274)
 }
 
 #[test]
@@ -5579,22 +6243,49 @@ fn p045_against_duals() {
 
 // ---- program p046
 
-#[gradient(wrt(s0))]
+#[gradient]
 fn p046<const N: usize>(s1: f64, x: &SVector<f64, N>, y: &SVector<f64, 3>, s0: f64) -> f64 {
     let t0 = (matgrad::sigmoid(-0.24_f64).tanh() + 1.5).abs();
     let t1: Matrix3<f64> = y * x.transpose() * (x * y.transpose());
     let t2 = x * y.transpose();
     let t3 = x[0].powi(2) - t2.dot(&t2) * 0.11;
-    let t4 = t1.transpose().map(|v| 1.81_f64);
-    for i in 0..2 {
-        let mut t4 = *y;
-        t4 = (-t4).component_mul(&t4);
-        let t5 = t1;
+    {
+        let t4 = y.transpose() - y.transpose();
+        let mut t0: SVector<f64, 3> = *y;
     }
-    let t6 = y[2].powi(3) * -1.61;
-    let t7: Matrix3<f64> = t1 * t1 * 0.0367;
-    let t8: f64 = (matgrad::sigmoid(t6 * 0.154) + 1.27).ln();
-    t8 - t7.trace() - t6 + t4.sum() * 0.0608
+    for i in 0..2 {
+        {
+            let t1 = y.transpose() + y.transpose() - y.transpose();
+            let t5: SVector<f64, 3> = t1.transpose();
+            let mut t6: SMatrix<f64, N, 3> = t2 * -1.61;
+        }
+        let t7 = -t1;
+    }
+    for i in 0..2 {
+        let mut t8 = (t0.tanh() - 1.5).abs().sqrt();
+        let mut t9 = t3 * y.transpose();
+        t9 = -t9;
+        let t10 = x.dot(x) / (t9[i] * t9[i] + 1.01);
+    }
+    let t3 = if 1.77_f64 > -0.32 {
+        t1.transpose()
+    } else {
+        let t11 = t2.transpose();
+        t1
+    };
+    if (-y).norm_squared() < 0.24 {
+        let t1 = *y;
+    } else {
+        if t0 > -0.16 {
+            for i in 0..2 {
+                let mut t12 = x * x.transpose() * x - x;
+            }
+            let mut t13: SVector<f64, 3> = (x * x.transpose()).dot(&(x * x.transpose())) * 0.11 * y;
+            t13 = y.component_mul(y);
+        }
+        let t14: f64 = x[1].powi(3).tanh();
+    }
+    t3.norm_squared() * 0.0122 - t2[(0, 0)] - t1.norm_squared() * 0.0122 - t0 + (s1 + -t0)
 }
 
 fn p046_ref<T: RealField + Copy, const N: usize>(s1: T, x: &SVector<T, N>, y: &SVector<T, 3>, s0: T) -> T {
@@ -5602,16 +6293,43 @@ fn p046_ref<T: RealField + Copy, const N: usize>(s1: T, x: &SVector<T, N>, y: &S
     let t1: Matrix3<T> = y * x.transpose() * (x * y.transpose());
     let t2 = x * y.transpose();
     let t3 = x[0].powi(2) - t2.dot(&t2) * lit::<T>(0.11);
-    let t4 = t1.transpose().map(|v| lit::<T>(1.81));
-    for i in 0..2 {
-        let mut t4 = *y;
-        t4 = (-t4).component_mul(&t4);
-        let t5 = t1;
+    {
+        let t4 = y.transpose() - y.transpose();
+        let mut t0: SVector<T, 3> = *y;
     }
-    let t6 = y[2].powi(3) * lit::<T>(-1.61);
-    let t7: Matrix3<T> = t1 * t1 * lit::<T>(0.0367);
-    let t8: T = (matgrad::sigmoid(t6 * lit::<T>(0.154)) + lit::<T>(1.27)).ln();
-    t8 - t7.trace() - t6 + t4.sum() * lit::<T>(0.0608)
+    for i in 0..2 {
+        {
+            let t1 = y.transpose() + y.transpose() - y.transpose();
+            let t5: SVector<T, 3> = t1.transpose();
+            let mut t6: SMatrix<T, N, 3> = t2 * lit::<T>(-1.61);
+        }
+        let t7 = -t1;
+    }
+    for i in 0..2 {
+        let mut t8 = (t0.tanh() - lit::<T>(1.5)).abs().sqrt();
+        let mut t9 = y.transpose() * t3;
+        t9 = -t9;
+        let t10 = x.dot(x) / (t9[i] * t9[i] + lit::<T>(1.01));
+    }
+    let t3 = if lit::<T>(1.77) > lit::<T>(-0.32) {
+        t1.transpose()
+    } else {
+        let t11 = t2.transpose();
+        t1
+    };
+    if (-y).norm_squared() < lit::<T>(0.24) {
+        let t1 = *y;
+    } else {
+        if t0 > lit::<T>(-0.16) {
+            for i in 0..2 {
+                let mut t12 = x * x.transpose() * x - x;
+            }
+            let mut t13: SVector<T, 3> = y * ((x * x.transpose()).dot(&(x * x.transpose())) * lit::<T>(0.11));
+            t13 = y.component_mul(y);
+        }
+        let t14: T = x[1].powi(3).tanh();
+    }
+    t3.norm_squared() * lit::<T>(0.0122) - t2[(0, 0)] - t1.norm_squared() * lit::<T>(0.0122) - t0 + (s1 + -t0)
 }
 
 #[test]
@@ -5635,14 +6353,17 @@ fn p046_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p046_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p046_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p046_grad, s0", &grad.flat(), &reference[7..8], 1e-9);
+    check_gradient("p046_grad, s1", &grad.0.flat(), &reference[0..1], 1e-9);
+    check_gradient("p046_grad, x", &grad.1.flat(), &reference[1..4], 1e-9);
+    check_gradient("p046_grad, y", &grad.2.flat(), &reference[4..7], 1e-9);
+    check_gradient("p046_grad, s0", &grad.3.flat(), &reference[7..8], 1e-9);
     check_gradient("p046_vjp, s1", &vjp.0.flat(), &reference[0..1], 1e-9);
     check_gradient("p046_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
     check_gradient("p046_vjp, y", &vjp.2.flat(), &reference[4..7], 1e-9);
     check_gradient("p046_vjp, s0", &vjp.3.flat(), &reference[7..8], 1e-9);
 }
 
-// ---- program p047 (known bug patterns: branch-read)
+// ---- program p047
 
 #[gradient]
 fn p047<T: RealField + Copy>(k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T) -> T {
@@ -5666,30 +6387,33 @@ fn p047<T: RealField + Copy>(k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &
     let t7 = k.map(|v| s0);
     if k.transpose().determinant() * convert::<f64, T>(0.000293) >= convert::<f64, T>(-0.16) {
         let t7 = s0 / (x.norm_squared() + convert::<f64, T>(0.8));
-        let t7 = matgrad::softplus(convert::<f64, T>(0.22)).powf(convert::<f64, T>(-0.56));
-        let t8 = t7;
-    } else if convert::<f64, T>(0.11) + ((k.norm_squared() + convert::<f64, T>(1.21)) * convert::<f64, T>(0.0442)).ln() < convert::<f64, T>(0.4) {
-        let mut t9 = *m0;
-        t9 = (t9.transpose() / (k[(0, 0)] * convert::<f64, T>(0.099)).exp()).transpose();
-        let mut t10: Matrix3<T> = -m1;
+        {
+            let t8 = k[(1, 0)].tanh() * (s0 - s0);
+            if convert::<f64, T>(0.11) > convert::<f64, T>(-0.06) {
+                let t9 = (y / (x[2].tanh() - convert::<f64, T>(1.5)).abs()).mean();
+                let t10: Matrix3<T> = k * m1.transpose() * convert::<f64, T>(0.066);
+            } else {
+                let mut t11: Matrix3<T> = (k * convert::<f64, T>(0.0495)).pow(2);
+            }
+        }
+        let t12 = (-y).component_mul(&(m0.transpose() / (x[1].tanh() - convert::<f64, T>(1.5)).abs()));
+    } else if ((k[(2, 0)].tanh() + convert::<f64, T>(1.5)).abs() * (k[(2, 0)].tanh() + convert::<f64, T>(1.5)).abs() + convert::<f64, T>(0.78)).ln() <= convert::<f64, T>(-0.18) {
+        let mut t13 = (-k.transpose() * convert::<f64, T>(0.198)).pow(2);
+        let mut t14 = t7.transpose().map(|v| (s0.tanh() - convert::<f64, T>(1.5)).abs());
+        let mut t15 = m1.component_div(&(t13 * convert::<f64, T>(0.168)).map(|v| v * v + convert::<f64, T>(0.76)));
     } else {
-        let t11 = -t7.transpose() / (x.kronecker(y).norm_squared() * convert::<f64, T>(0.11)).exp();
+        let mut t16 = if t7[(0, 1)] > convert::<f64, T>(0.4) {
+            *y
+        } else {
+            *y
+        };
     }
-    let t12 = m0.transpose();
-    let mut t13 = t7.map(|v| convert::<f64, T>(-1.81));
-    if flag {
-        let t14 = t7.component_div(&((t7 - k.transpose()) * convert::<f64, T>(0.165)).map(|v| v * v + convert::<f64, T>(0.61)));
-        t13 = t13 / matgrad::sigmoid((k[(1, 0)] * convert::<f64, T>(0.099)).powi(2)) * convert::<f64, T>(0.147);
-    } else if t12[(1, 0)] > convert::<f64, T>(-0.1) {
-        t13 = m1 * k.lu().solve(&t13.transpose()).unwrap();
-    } else if flag {
-        let mut t15: SVector<T, 3> = t7.transpose() * -m0.transpose();
-    } else {
-        let mut t16 = -t13.transpose();
-    }
-    let mut t17 = (k + t7 * convert::<f64, T>(0.0413) + t7 * convert::<f64, T>(0.0413)).lu().solve(m1).unwrap();
-    t17 = t13.transpose();
-    t17.sum() * convert::<f64, T>(0.0405) + t13.sum() * convert::<f64, T>(0.0405) - t12.sum() + t7[(1, 1)]
+    let t17: SVector<T, 3> = k.lu().solve(&y.map(|v| convert::<f64, T>(-0.8))).unwrap();
+    let mut t18: Matrix3<T> = -t7.transpose();
+    t18 = t7.transpose();
+    let t18 = x.transpose().transpose() * m0;
+    let t19 = ((convert::<f64, T>(-0.8) * y[1]).cos() + convert::<f64, T>(2.0)).powf(convert::<f64, T>(1.42)) * convert::<f64, T>(0.208);
+    t19 + t18.trace() + t17[(1, 0)] + t7.sum() * convert::<f64, T>(0.11) + (convert::<f64, T>(0.39) - m0[1])
 }
 
 fn p047_ref<T: RealField + Copy>(k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T) -> T {
@@ -5713,30 +6437,33 @@ fn p047_ref<T: RealField + Copy>(k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, 
     let t7 = k.map(|v| s0);
     if k.transpose().determinant() * lit::<T>(0.000293) >= lit::<T>(-0.16) {
         let t7 = s0 / (x.norm_squared() + lit::<T>(0.8));
-        let t7 = matgrad::softplus(lit::<T>(0.22)).powf(lit::<T>(-0.56));
-        let t8 = t7;
-    } else if lit::<T>(0.11) + ((k.norm_squared() + lit::<T>(1.21)) * lit::<T>(0.0442)).ln() < lit::<T>(0.4) {
-        let mut t9 = *m0;
-        t9 = (t9.transpose() / (k[(0, 0)] * lit::<T>(0.099)).exp()).transpose();
-        let mut t10: Matrix3<T> = -m1;
+        {
+            let t8 = k[(1, 0)].tanh() * (s0 - s0);
+            if lit::<T>(0.11) > lit::<T>(-0.06) {
+                let t9 = (y / (x[2].tanh() - lit::<T>(1.5)).abs()).mean();
+                let t10: Matrix3<T> = k * m1.transpose() * lit::<T>(0.066);
+            } else {
+                let mut t11: Matrix3<T> = (k * lit::<T>(0.0495)).pow(2);
+            }
+        }
+        let t12 = (-y).component_mul(&(m0.transpose() / (x[1].tanh() - lit::<T>(1.5)).abs()));
+    } else if ((k[(2, 0)].tanh() + lit::<T>(1.5)).abs() * (k[(2, 0)].tanh() + lit::<T>(1.5)).abs() + lit::<T>(0.78)).ln() <= lit::<T>(-0.18) {
+        let mut t13 = (-k.transpose() * lit::<T>(0.198)).pow(2);
+        let mut t14 = t7.transpose().map(|v| (s0.tanh() - lit::<T>(1.5)).abs());
+        let mut t15 = m1.component_div(&(t13 * lit::<T>(0.168)).map(|v| v * v + lit::<T>(0.76)));
     } else {
-        let t11 = -t7.transpose() / (x.kronecker(y).norm_squared() * lit::<T>(0.11)).exp();
+        let mut t16 = if t7[(0, 1)] > lit::<T>(0.4) {
+            *y
+        } else {
+            *y
+        };
     }
-    let t12 = m0.transpose();
-    let mut t13 = t7.map(|v| lit::<T>(-1.81));
-    if flag {
-        let t14 = t7.component_div(&((t7 - k.transpose()) * lit::<T>(0.165)).map(|v| v * v + lit::<T>(0.61)));
-        t13 = t13 / matgrad::sigmoid((k[(1, 0)] * lit::<T>(0.099)).powi(2)) * lit::<T>(0.147);
-    } else if t12[(1, 0)] > lit::<T>(-0.1) {
-        t13 = m1 * k.lu().solve(&t13.transpose()).unwrap();
-    } else if flag {
-        let mut t15: SVector<T, 3> = t7.transpose() * -m0.transpose();
-    } else {
-        let mut t16 = -t13.transpose();
-    }
-    let mut t17 = (k + t7 * lit::<T>(0.0413) + t7 * lit::<T>(0.0413)).lu().solve(m1).unwrap();
-    t17 = t13.transpose();
-    t17.sum() * lit::<T>(0.0405) + t13.sum() * lit::<T>(0.0405) - t12.sum() + t7[(1, 1)]
+    let t17: SVector<T, 3> = k.lu().solve(&y.map(|v| lit::<T>(-0.8))).unwrap();
+    let mut t18: Matrix3<T> = -t7.transpose();
+    t18 = t7.transpose();
+    let t18 = x.transpose().transpose() * m0;
+    let t19 = ((lit::<T>(-0.8) * y[1]).cos() + lit::<T>(2.0)).powf(lit::<T>(1.42)) * lit::<T>(0.208);
+    t19 + t18.trace() + t17[(1, 0)] + t7.sum() * lit::<T>(0.11) + (lit::<T>(0.39) - m0[1])
 }
 
 #[test]
@@ -6031,193 +6758,416 @@ fn p049_against_duals() {
     check_gradient("p049_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
 }
 
-// ---- program p050
+// ---- program p050 (known bug patterns: branch-read, counter-call)
 
 #[gradient]
 fn p050_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> Matrix3<f64> {
     let t0: RowSVector<f64, 3> = w.transpose() * (u * u.transpose()) * 0.00516;
     let mut t1 = t0;
-    let t2 = -0.4_f64 - 0.71;
-    if ((t0.transpose() * w.transpose() + u * t0) * 0.125).norm_squared() * 0.112 >= t2 {
-        let mut t3 = (u * t1).component_mul(&(u * w.transpose())) * 0.0156;
-        for i in 0..3 {
-            let mut t4: Matrix3<f64> = t3.map(|v| 1.06_f64);
-            for j in 0..2 {
-                t4 = t4.transpose().map(f64::tanh);
-                let t2 = (t2.powi(2) * t2.powi(2) + 1.02).powf(1.6) * 0.181;
-            }
-            t4 *= (i as f64) * 0.124;
-            t4 *= ((u[(1, 0)] * 0.124).exp().ln().cos() + 2.0).ln();
+    {
+        if u.map(|v| 0.8_f64).norm_squared() > -0.2 {
+            t1 = -t0.component_div(&t0.map(|v| v.exp()));
         }
-        let mut t5 = t3 * t3;
     }
-    (w * t0 + (w * t0 + (w * u.transpose()).map(|v| t2.exp())) * 0.141) * 0.2
+    if -0.48_f64 > -0.48 {
+        t1 -= w.transpose().map(|v| v) / matgrad::softplus(0.99 / matgrad::sigmoid(u[2]) * 0.018) * 0.0781;
+    } else if 1.45_f64 > 0.39 {
+        t1 *= 0.99;
+    } else {
+        t1 = (if 1.6_f64 > -0.42 {
+            if 0.02_f64 <= -0.34 {
+                t1 = -(w.transpose() * (u * u.transpose()) * 0.00516);
+            } else if ((((t1.transpose() * u.transpose()).norm_squared() + 0.72) * 0.00529).ln() * 0.178).exp().ln() >= 0.32 {
+                t1 -= u.transpose().component_mul(&(t0 + t0)) * 0.125;
+                t1 += ((u.transpose() - t0) * 0.198).component_div(&t0.map(|v| matgrad::sigmoid(v)));
+                let mut t2: SVector<f64, 3> = t0.transpose();
+            } else if ((1.57_f64 + 1.22) * 0.177).exp() > 0.08 {
+                t1 -= (w.transpose() + (t1 + t1) * 0.0599) * 0.198;
+                let t3 = u.map(|v| -0.8_f64);
+            }
+            t0
+        } else {
+            t1
+        }) * 0.107;
+    }
+    (w * t1 + (-(u * t1) * 0.0268 - u * t0) * 0.2) * 0.0261
 }
 
 fn p050_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>) -> Matrix3<T> {
     let t0: RowSVector<T, 3> = w.transpose() * (u * u.transpose()) * lit::<T>(0.00516);
     let mut t1 = t0;
-    let t2 = lit::<T>(-0.4) - lit::<T>(0.71);
-    if ((t0.transpose() * w.transpose() + u * t0) * lit::<T>(0.125)).norm_squared() * lit::<T>(0.112) >= t2 {
-        let mut t3 = (u * t1).component_mul(&(u * w.transpose())) * lit::<T>(0.0156);
-        for i in 0..3 {
-            let mut t4: Matrix3<T> = t3.map(|v| lit::<T>(1.06));
-            for j in 0..2 {
-                t4 = t4.transpose().map(|v| v.tanh());
-                let t2 = (t2.powi(2) * t2.powi(2) + lit::<T>(1.02)).powf(lit::<T>(1.6)) * lit::<T>(0.181);
-            }
-            t4 *= lit::<T>(i as f64) * lit::<T>(0.124);
-            t4 *= ((u[(1, 0)] * lit::<T>(0.124)).exp().ln().cos() + lit::<T>(2.0)).ln();
+    {
+        if u.map(|v| lit::<T>(0.8)).norm_squared() > lit::<T>(-0.2) {
+            t1 = -t0.component_div(&t0.map(|v| v.exp()));
         }
-        let mut t5 = t3 * t3;
     }
-    (w * t0 + (w * t0 + (w * u.transpose()).map(|v| t2.exp())) * lit::<T>(0.141)) * lit::<T>(0.2)
+    if lit::<T>(-0.48) > lit::<T>(-0.48) {
+        t1 -= w.transpose().map(|v| v) / matgrad::softplus(lit::<T>(0.99) / matgrad::sigmoid(u[2]) * lit::<T>(0.018)) * lit::<T>(0.0781);
+    } else if lit::<T>(1.45) > lit::<T>(0.39) {
+        t1 *= lit::<T>(0.99);
+    } else {
+        t1 = (if lit::<T>(1.6) > lit::<T>(-0.42) {
+            if lit::<T>(0.02) <= lit::<T>(-0.34) {
+                t1 = -(w.transpose() * (u * u.transpose()) * lit::<T>(0.00516));
+            } else if ((((t1.transpose() * u.transpose()).norm_squared() + lit::<T>(0.72)) * lit::<T>(0.00529)).ln() * lit::<T>(0.178)).exp().ln() >= lit::<T>(0.32) {
+                t1 -= u.transpose().component_mul(&(t0 + t0)) * lit::<T>(0.125);
+                t1 += ((u.transpose() - t0) * lit::<T>(0.198)).component_div(&t0.map(|v| matgrad::sigmoid(v)));
+                let mut t2: SVector<T, 3> = t0.transpose();
+            } else if ((lit::<T>(1.57) + lit::<T>(1.22)) * lit::<T>(0.177)).exp() > lit::<T>(0.08) {
+                t1 -= (w.transpose() + (t1 + t1) * lit::<T>(0.0599)) * lit::<T>(0.198);
+                let t3 = u.map(|v| lit::<T>(-0.8));
+            }
+            t0
+        } else {
+            t1
+        }) * lit::<T>(0.107);
+    }
+    (w * t1 + (-(u * t1) * lit::<T>(0.0268) - u * t0) * lit::<T>(0.2)) * lit::<T>(0.0261)
 }
 
 #[gradient]
-fn p050_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>, a: &Matrix3<f64>) -> Matrix3<f64> {
-    let t0: Matrix3<f64> = p050_h0(&(w * (1.74 * 1.34) * 0.106), &((a - a) * 0.124 * (a * w * 0.0206)));
-    let t1 = (w + u) * 0.124;
-    (a + a.transpose()) * 0.124
+fn p050_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> f64 {
+    if -w[1] > -1.24 * -0.28 {
+        let mut t0 = (-1.37 * (w * w.transpose()) * 0.0452).map(|v| (v.tanh() - 1.5).abs());
+        t0 -= -t0;
+        t0 -= t0.map(f64::sin) * (w * w.transpose() * 0.0619);
+    }
+    let t1: f64 = -u[0].tanh();
+    if w[1] > -0.35 {
+        let t2 = (-w.transpose()).component_mul(&w.transpose()) * 0.0619;
+        let mut t3 = (w * t2).component_mul(&(t2.transpose() * t2)) * (w * t2) * 0.0214;
+        let t4: RowSVector<f64, 3> = t2;
+    } else if (u[1] * 0.124).powi(3).exp() >= 0.18 {
+        if (t1 * t1 + 1.15).powf(0.83) >= -0.48 {
+            let t1: f64 = -1.06_f64;
+            let mut t5 = w * w.transpose() * 0.0619 / (u[1] * 0.124).exp();
+        } else if (u[0] + 1.53) * 0.179 > 0.19 {
+            for i in 0..3 {
+                let t1 = w[(i, 0)] * -1.25 * 0.198;
+            }
+            let t1 = ((t1 * t1 + 1.21).powf(2.44) * 0.143).exp();
+        }
+        let t6: f64 = 0.73_f64;
+    } else if 1.16_f64 > -0.4 {
+        let t7: f64 = (w * w.transpose() * 0.0309).map(|v| v * v + 0.71).norm();
+        if t1 > -0.11 {
+            for i in 0..3 {
+                let mut t8 = u * u.transpose() * 0.0619;
+            }
+            let t1 = (w * w.transpose()).transpose() * 0.0619;
+        } else if (((w * w.transpose()).dot(&(w * u.transpose())) * 0.00043).cos() + 2.0).powf(t1.exp() * 0.137) > u[(0, 0)] {
+            for i in 0..3 {
+                let t1 = -0.41_f64;
+                let mut t9 = w * u.transpose() / matgrad::sigmoid((i as f64)) * 0.00293 * (i as f64);
+                let t10: f64 = matgrad::softplus(0.37_f64).ln_1p();
+            }
+            let t11 = matgrad::sigmoid(t1).powf(0.96);
+            let mut t12 = (w * u.transpose() - u * w.transpose()) * 0.0309;
+        } else {
+            let t7 = *u;
+        }
+        let t14 = if (u[1] * 0.124).exp().ln() > 0.26 {
+            u.transpose()
+        } else {
+            let t13: Matrix3<f64> = p050_h0(&(u / ((-(-1.29_f64)).tanh() + 1.5).abs() * 0.124), u);
+            w.transpose()
+        };
+    } else {
+        {
+            let mut t15: f64 = u.transpose().mean();
+            let mut t16 = u[1];
+        }
+    }
+    {
+        if 0.88_f64 > -0.48 {
+            {
+                let t17: SVector<f64, 3> = u.transpose().transpose();
+                let mut t18 = *u;
+            }
+            let t1 = t1 * (w * u.transpose()) * 0.0619;
+            for i in 0..3 {
+                let mut t1 = t1;
+                let t19: Matrix3<f64> = t1.component_div(&t1.map(|v| v * v + 0.67));
+                t1 += t19.transpose() - t19.transpose();
+            }
+        } else if t1.exp() > -0.3 {
+            let mut t20 = (u[1] * 0.124).exp().sqrt();
+        } else if matgrad::sigmoid(1.54_f64).powf(1.4) * 0.0873 > 0.06 || !(t1 < 0.33) {
+            let t21 = ((w * w.transpose()).component_mul(&(u * w.transpose())) * 0.00387).component_div(&((u * u.transpose()).component_div(&(w * u.transpose() * 0.0309).map(|v| v * v + 0.75)) * 0.0464).map(|v| v * v + 0.62));
+            for i in 0..3 {
+                let t1 = t21.transpose().transpose();
+            }
+        } else {
+            let t1: Matrix3<f64> = w * w.transpose();
+            let mut t22 = *w;
+            let mut t23 = w.transpose();
+        }
+        let mut t1 = w * w.transpose() * (u * w.transpose()) * 0.00129;
+    }
+    for i in 0..2 {
+        let mut t1 = (u[i] * 0.124).exp().ln_1p();
+        let t24: Matrix3<f64> = p050_h0(&((u - w) * 0.124).component_div(&(w * 0.124).map(|v| matgrad::sigmoid(v))), u);
+        for j in 0..2 {
+            let t25: Matrix3<f64> = t24.transpose();
+        }
+    }
+    t1 + (matgrad::sigmoid(-1.7_f64).tanh() + 1.5).abs()
 }
 
-fn p050_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, a: &Matrix3<T>) -> Matrix3<T> {
-    let t0: Matrix3<T> = p050_h0_ref(&(w * (lit::<T>(1.74) * lit::<T>(1.34)) * lit::<T>(0.106)), &((a - a) * lit::<T>(0.124) * (a * w * lit::<T>(0.0206))));
-    let t1 = (w + u) * lit::<T>(0.124);
-    (a + a.transpose()) * lit::<T>(0.124)
+fn p050_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>) -> T {
+    if -w[1] > lit::<T>(-1.24) * lit::<T>(-0.28) {
+        let mut t0 = (w * w.transpose() * lit::<T>(-1.37) * lit::<T>(0.0452)).map(|v| (v.tanh() - lit::<T>(1.5)).abs());
+        t0 -= -t0;
+        t0 -= t0.map(|v| v.sin()) * (w * w.transpose() * lit::<T>(0.0619));
+    }
+    let t1: T = -u[0].tanh();
+    if w[1] > lit::<T>(-0.35) {
+        let t2 = (-w.transpose()).component_mul(&w.transpose()) * lit::<T>(0.0619);
+        let mut t3 = (w * t2).component_mul(&(t2.transpose() * t2)) * (w * t2) * lit::<T>(0.0214);
+        let t4: RowSVector<T, 3> = t2;
+    } else if (u[1] * lit::<T>(0.124)).powi(3).exp() >= lit::<T>(0.18) {
+        if (t1 * t1 + lit::<T>(1.15)).powf(lit::<T>(0.83)) >= lit::<T>(-0.48) {
+            let t1: T = lit::<T>(-1.06);
+            let mut t5 = w * w.transpose() * lit::<T>(0.0619) / (u[1] * lit::<T>(0.124)).exp();
+        } else if (u[0] + lit::<T>(1.53)) * lit::<T>(0.179) > lit::<T>(0.19) {
+            for i in 0..3 {
+                let t1 = w[(i, 0)] * lit::<T>(-1.25) * lit::<T>(0.198);
+            }
+            let t1 = ((t1 * t1 + lit::<T>(1.21)).powf(lit::<T>(2.44)) * lit::<T>(0.143)).exp();
+        }
+        let t6: T = lit::<T>(0.73);
+    } else if lit::<T>(1.16) > lit::<T>(-0.4) {
+        let t7: T = (w * w.transpose() * lit::<T>(0.0309)).map(|v| v * v + lit::<T>(0.71)).norm();
+        if t1 > lit::<T>(-0.11) {
+            for i in 0..3 {
+                let mut t8 = u * u.transpose() * lit::<T>(0.0619);
+            }
+            let t1 = (w * w.transpose()).transpose() * lit::<T>(0.0619);
+        } else if (((w * w.transpose()).dot(&(w * u.transpose())) * lit::<T>(0.00043)).cos() + lit::<T>(2.0)).powf(t1.exp() * lit::<T>(0.137)) > u[(0, 0)] {
+            for i in 0..3 {
+                let t1 = lit::<T>(-0.41);
+                let mut t9 = w * u.transpose() / matgrad::sigmoid(lit::<T>(i as f64)) * lit::<T>(0.00293) * lit::<T>(i as f64);
+                let t10: T = matgrad::softplus(lit::<T>(0.37)).ln_1p();
+            }
+            let t11 = matgrad::sigmoid(t1).powf(lit::<T>(0.96));
+            let mut t12 = (w * u.transpose() - u * w.transpose()) * lit::<T>(0.0309);
+        } else {
+            let t7 = *u;
+        }
+        let t14 = if (u[1] * lit::<T>(0.124)).exp().ln() > lit::<T>(0.26) {
+            u.transpose()
+        } else {
+            let t13: Matrix3<T> = p050_h0_ref(&(u / ((-lit::<T>(-1.29)).tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.124)), u);
+            w.transpose()
+        };
+    } else {
+        {
+            let mut t15: T = u.transpose().mean();
+            let mut t16 = u[1];
+        }
+    }
+    {
+        if lit::<T>(0.88) > lit::<T>(-0.48) {
+            {
+                let t17: SVector<T, 3> = u.transpose().transpose();
+                let mut t18 = *u;
+            }
+            let t1 = w * u.transpose() * t1 * lit::<T>(0.0619);
+            for i in 0..3 {
+                let mut t1 = t1;
+                let t19: Matrix3<T> = t1.component_div(&t1.map(|v| v * v + lit::<T>(0.67)));
+                t1 += t19.transpose() - t19.transpose();
+            }
+        } else if t1.exp() > lit::<T>(-0.3) {
+            let mut t20 = (u[1] * lit::<T>(0.124)).exp().sqrt();
+        } else if matgrad::sigmoid(lit::<T>(1.54)).powf(lit::<T>(1.4)) * lit::<T>(0.0873) > lit::<T>(0.06) || !(t1 < lit::<T>(0.33)) {
+            let t21 = ((w * w.transpose()).component_mul(&(u * w.transpose())) * lit::<T>(0.00387)).component_div(&((u * u.transpose()).component_div(&(w * u.transpose() * lit::<T>(0.0309)).map(|v| v * v + lit::<T>(0.75))) * lit::<T>(0.0464)).map(|v| v * v + lit::<T>(0.62)));
+            for i in 0..3 {
+                let t1 = t21.transpose().transpose();
+            }
+        } else {
+            let t1: Matrix3<T> = w * w.transpose();
+            let mut t22 = *w;
+            let mut t23 = w.transpose();
+        }
+        let mut t1 = w * w.transpose() * (u * w.transpose()) * lit::<T>(0.00129);
+    }
+    for i in 0..2 {
+        let mut t1 = (u[i] * lit::<T>(0.124)).exp().ln_1p();
+        let t24: Matrix3<T> = p050_h0_ref(&((u - w) * lit::<T>(0.124)).component_div(&(w * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v))), u);
+        for j in 0..2 {
+            let t25: Matrix3<T> = t24.transpose();
+        }
+    }
+    t1 + (matgrad::sigmoid(lit::<T>(-1.7)).tanh() + lit::<T>(1.5)).abs()
 }
 
-#[gradient]
-fn p050(s1: f64, k: &Matrix3<f64>, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, m1: &Matrix3<f64>, s0: f64) -> f64 {
-    for i in 0..2 {
-        let t0 = -x;
-        let t1 = s0 * m0.transpose();
-    }
-    let mut t2 = *x;
-    t2 *= 0.73;
-    let mut t3 = t2;
-    t2 = 1.49 * t3.map(|v| -1.43_f64 * -0.4);
-    for i in 0..2 {
-        let t4: f64 = s1;
-        t3 = t3.map(f64::tanh);
-    }
-    let mut t5 = k.map(f64::sin);
-    let t2 = *x;
-    if k.determinant() * 0.000293 / (k[(1, 2)].cos() + 2.0) > (k * 1.37).determinant() * 0.000114 {
-        let mut t6 = t3 * (t2.transpose() / (1.16 * 1.16 + 1.38));
-        t5 = m0.pow(3) * 0.11;
-    } else if (k + m1 * 0.0413 + t2 * y.transpose() * 0.0413).determinant() * 0.00017 > (k[(0, 1)] * 0.099).powi(3) {
-        t5 = k.transpose().transpose() * 0.198 + m0;
-        t5 -= m1.transpose();
-    } else if (-0.9_f64).exp().ln_1p() <= -0.23 {
-        t5 = (t2 - x) * x.transpose();
+#[gradient(wrt(s1, x, y, m0, s0))]
+fn p050(s1: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, m1: &Matrix3<f64>, s0: f64) -> f64 {
+    let t0 = (m1.sum() * 0.11).powi(2);
+    if m1.map(|v| matgrad::sigmoid(v)).norm().sqrt() > 0.44 {
+        let t0 = s1.sin().exp().ln_1p();
+        let mut t1 = (x * y.transpose()).pow(2);
     } else {
-        t5 -= k.transpose() * t5 * 0.0221 / matgrad::sigmoid(m0.transpose().trace()) * 0.0474;
-        let mut t7: Matrix3<f64> = *m1;
+        for i in 0..3 {
+            let t0 = *m1;
+            for j in 0..2 {
+                let mut t0: f64 = -0.79 / matgrad::softplus((j as f64)) * 0.159;
+            }
+            if m1.trace() <= -0.11 {
+                let t2 = x.transpose().map(f64::sin);
+                let t3 = -(m0.transpose().pow(3) * 0.11);
+            } else {
+                let t4: Matrix3<f64> = m1.transpose() * t0.transpose();
+                let t5 = (t4.component_mul(&t4.transpose()) * 0.11).map(|v| s1.exp().sin());
+                let t0: SVector<f64, 3> = *y;
+            }
+            let t6 = (x - x).map(|v| -1.1_f64);
+        }
+        if s1 >= m0.trace() {
+            if 0.17_f64 <= 0.46 {
+                let t7 = *y;
+                let t0 = *m0;
+                let mut t8: SVector<f64, 3> = m1.transpose() * (t0.transpose() * y) * 0.11;
+            } else if 0.67_f64 < 0.05 {
+                let mut t9 = x.transpose() - y.transpose();
+            } else if x[(1, 0)].exp() < 0.28 {
+                let t10 = m0.transpose().map(|v| -0.04_f64);
+                let t11 = y.map(f64::sin);
+            } else {
+                let t12: Matrix3<f64> = p050_h0(&(m1.transpose() * x), &x.component_div(&x.map(|v| matgrad::sigmoid(v))).map(f64::cos));
+            }
+        } else if s0 >= 0.5 {
+            {
+                let t13 = m0 - -m1;
+            }
+        }
     }
-    if (k[(1, 0)].tanh() - 1.5).abs().ln_1p() > 0.27 {
-        let t8: f64 = (-1.2_f64).exp();
-        let mut t9 = (m1.transpose().norm_squared() + 1.07).powf((s1 + s0) * 0.186);
-        t9 += 1.78;
+    if x[0] * (y.transpose().kronecker(y).sum() * 0.11) >= x.transpose().map(|v| v * v + 1.35).norm() * 0.243 {
+        let t14 = m1.transpose();
+        for i in 0..2 {
+            let t15: f64 = x[1].exp() + t14[(i, 0)] * t0;
+            let mut t14 = t14;
+            let t16 = m0 * (m0.transpose() * y) * 0.11;
+            let t17: f64 = m1.transpose().mean() - t0;
+        }
+    } else if s0 + 1.87 / matgrad::sigmoid(s0) * 0.142 <= -0.27 {
+        let mut t0 = (m1 - m0).map(|v| -1.73_f64);
     }
-    let t11: Matrix3<f64> = p050_h0(&(if (k[(0, 1)].tanh() + 1.5).abs() > 0.16 || s1 > -0.28 {
-        t3
-    } else {
-        let t10 = t3.map(|v| (v * v + 0.97).ln());
-        t3
-    }), y);
-    let t12 = m0.transpose() + m1.transpose();
-    let t13 = t2;
-    return t13[2] - t12.norm_squared() * 0.0275 + t11.sum() * 0.0275 - t2[0];
+    let t0 = m0.transpose() * m1;
+    for i in 0..2 {
+        let t18 = (y + y) * (t0[(i, i)] * y.transpose()) * 0.165;
+    }
+    let t19 = t0;
+    let t20 = (x + x).map(|v| -0.44_f64);
+    let t21 = m0.transpose();
+    let t22 = t0.transpose().map(|v| -1.58_f64);
+    let t23: SVector<f64, 3> = y + t20;
+    t23[2] + t22[(0, 2)] + t21.trace() - t20[1]
 }
 
-fn p050_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, m1: &Matrix3<T>, s0: T) -> T {
-    for i in 0..2 {
-        let t0 = -x;
-        let t1 = m0.transpose() * s0;
-    }
-    let mut t2 = *x;
-    t2 *= lit::<T>(0.73);
-    let mut t3 = t2;
-    t2 = t3.map(|v| lit::<T>(-1.43) * lit::<T>(-0.4)) * lit::<T>(1.49);
-    for i in 0..2 {
-        let t4: T = s1;
-        t3 = t3.map(|v| v.tanh());
-    }
-    let mut t5 = k.map(|v| v.sin());
-    let t2 = *x;
-    if k.determinant() * lit::<T>(0.000293) / (k[(1, 2)].cos() + lit::<T>(2.0)) > (k * lit::<T>(1.37)).determinant() * lit::<T>(0.000114) {
-        let mut t6 = t3 * (t2.transpose() / (lit::<T>(1.16) * lit::<T>(1.16) + lit::<T>(1.38)));
-        t5 = m0.pow(3) * lit::<T>(0.11);
-    } else if (k + m1 * lit::<T>(0.0413) + t2 * y.transpose() * lit::<T>(0.0413)).determinant() * lit::<T>(0.00017) > (k[(0, 1)] * lit::<T>(0.099)).powi(3) {
-        t5 = k.transpose().transpose() * lit::<T>(0.198) + m0;
-        t5 -= m1.transpose();
-    } else if (-lit::<T>(0.9)).exp().ln_1p() <= lit::<T>(-0.23) {
-        t5 = (t2 - x) * x.transpose();
+fn p050_ref<T: RealField + Copy>(s1: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, m1: &Matrix3<T>, s0: T) -> T {
+    let t0 = (m1.sum() * lit::<T>(0.11)).powi(2);
+    if m1.map(|v| matgrad::sigmoid(v)).norm().sqrt() > lit::<T>(0.44) {
+        let t0 = s1.sin().exp().ln_1p();
+        let mut t1 = (x * y.transpose()).pow(2);
     } else {
-        t5 -= k.transpose() * t5 * lit::<T>(0.0221) / matgrad::sigmoid(m0.transpose().trace()) * lit::<T>(0.0474);
-        let mut t7: Matrix3<T> = *m1;
+        for i in 0..3 {
+            let t0 = *m1;
+            for j in 0..2 {
+                let mut t0: T = lit::<T>(-0.79) / matgrad::softplus(lit::<T>(j as f64)) * lit::<T>(0.159);
+            }
+            if m1.trace() <= lit::<T>(-0.11) {
+                let t2 = x.transpose().map(|v| v.sin());
+                let t3 = -(m0.transpose().pow(3) * lit::<T>(0.11));
+            } else {
+                let t4: Matrix3<T> = m1.transpose() * t0.transpose();
+                let t5 = (t4.component_mul(&t4.transpose()) * lit::<T>(0.11)).map(|v| s1.exp().sin());
+                let t0: SVector<T, 3> = *y;
+            }
+            let t6 = (x - x).map(|v| lit::<T>(-1.1));
+        }
+        if s1 >= m0.trace() {
+            if lit::<T>(0.17) <= lit::<T>(0.46) {
+                let t7 = *y;
+                let t0 = *m0;
+                let mut t8: SVector<T, 3> = m1.transpose() * (t0.transpose() * y) * lit::<T>(0.11);
+            } else if lit::<T>(0.67) < lit::<T>(0.05) {
+                let mut t9 = x.transpose() - y.transpose();
+            } else if x[(1, 0)].exp() < lit::<T>(0.28) {
+                let t10 = m0.transpose().map(|v| lit::<T>(-0.04));
+                let t11 = y.map(|v| v.sin());
+            } else {
+                let t12: Matrix3<T> = p050_h0_ref(&(m1.transpose() * x), &x.component_div(&x.map(|v| matgrad::sigmoid(v))).map(|v| v.cos()));
+            }
+        } else if s0 >= lit::<T>(0.5) {
+            {
+                let t13 = m0 - -m1;
+            }
+        }
     }
-    if (k[(1, 0)].tanh() - lit::<T>(1.5)).abs().ln_1p() > lit::<T>(0.27) {
-        let t8: T = (-lit::<T>(1.2)).exp();
-        let mut t9 = (m1.transpose().norm_squared() + lit::<T>(1.07)).powf((s1 + s0) * lit::<T>(0.186));
-        t9 += lit::<T>(1.78);
+    if x[0] * (y.transpose().kronecker(y).sum() * lit::<T>(0.11)) >= x.transpose().map(|v| v * v + lit::<T>(1.35)).norm() * lit::<T>(0.243) {
+        let t14 = m1.transpose();
+        for i in 0..2 {
+            let t15: T = x[1].exp() + t14[(i, 0)] * t0;
+            let mut t14 = t14;
+            let t16 = m0 * (m0.transpose() * y) * lit::<T>(0.11);
+            let t17: T = m1.transpose().mean() - t0;
+        }
+    } else if s0 + lit::<T>(1.87) / matgrad::sigmoid(s0) * lit::<T>(0.142) <= lit::<T>(-0.27) {
+        let mut t0 = (m1 - m0).map(|v| lit::<T>(-1.73));
     }
-    let t11: Matrix3<T> = p050_h0_ref(&(if (k[(0, 1)].tanh() + lit::<T>(1.5)).abs() > lit::<T>(0.16) || s1 > lit::<T>(-0.28) {
-        t3
-    } else {
-        let t10 = t3.map(|v| (v * v + lit::<T>(0.97)).ln());
-        t3
-    }), y);
-    let t12 = m0.transpose() + m1.transpose();
-    let t13 = t2;
-    return t13[2] - t12.norm_squared() * lit::<T>(0.0275) + t11.sum() * lit::<T>(0.0275) - t2[0];
+    let t0 = m0.transpose() * m1;
+    for i in 0..2 {
+        let t18 = (y + y) * (y.transpose() * t0[(i, i)]) * lit::<T>(0.165);
+    }
+    let t19 = t0;
+    let t20 = (x + x).map(|v| lit::<T>(-0.44));
+    let t21 = m0.transpose();
+    let t22 = t0.transpose().map(|v| lit::<T>(-1.58));
+    let t23: SVector<T, 3> = y + t20;
+    t23[2] + t22[(0, 2)] + t21.trace() - t20[1]
 }
 
 #[test]
 fn p050_against_duals() {
     let mut rng = Rng(0xe6d5c63adc8c62f7);
     let s1: f64 = rng.scalar();
-    let k: Matrix3<f64> = rng.dominant();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
-    let value = p050(s1, &k, &x, &y, &m0, &m1, s0);
-    let (grad_value, grad) = p050_grad(s1, &k, &x, &y, &m0, &m1, s0);
-    let (vjp_value, vjp) = p050_vjp(s1, &k, &x, &y, &m0, &m1, s0, 1.0);
-    let point = [s1.flat(), k.flat(), x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat()].concat();
+    let value = p050(s1, &x, &y, &m0, &m1, s0);
+    let (grad_value, grad) = p050_grad(s1, &x, &y, &m0, &m1, s0);
+    let (vjp_value, vjp) = p050_vjp(s1, &x, &y, &m0, &m1, s0, 1.0);
+    let point = [s1.flat(), x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s1 = r.scalar();
-        let k = r.matrix::<3, 3>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let m0 = r.matrix::<3, 3>();
         let m1 = r.matrix::<3, 3>();
         let s0 = r.scalar();
-        p050_ref(s1, &k, &x, &y, &m0, &m1, s0)
+        p050_ref(s1, &x, &y, &m0, &m1, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p050_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p050_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
     check_gradient("p050_grad, s1", &grad.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p050_grad, k", &grad.1.flat(), &reference[1..10], 1e-9);
-    check_gradient("p050_grad, x", &grad.2.flat(), &reference[10..13], 1e-9);
-    check_gradient("p050_grad, y", &grad.3.flat(), &reference[13..16], 1e-9);
-    check_gradient("p050_grad, m0", &grad.4.flat(), &reference[16..25], 1e-9);
-    check_gradient("p050_grad, m1", &grad.5.flat(), &reference[25..34], 1e-9);
-    check_gradient("p050_grad, s0", &grad.6.flat(), &reference[34..35], 1e-9);
+    check_gradient("p050_grad, x", &grad.1.flat(), &reference[1..4], 1e-9);
+    check_gradient("p050_grad, y", &grad.2.flat(), &reference[4..7], 1e-9);
+    check_gradient("p050_grad, m0", &grad.3.flat(), &reference[7..16], 1e-9);
+    check_gradient("p050_grad, s0", &grad.4.flat(), &reference[25..26], 1e-9);
     check_gradient("p050_vjp, s1", &vjp.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p050_vjp, k", &vjp.1.flat(), &reference[1..10], 1e-9);
-    check_gradient("p050_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
-    check_gradient("p050_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
-    check_gradient("p050_vjp, m0", &vjp.4.flat(), &reference[16..25], 1e-9);
-    check_gradient("p050_vjp, m1", &vjp.5.flat(), &reference[25..34], 1e-9);
-    check_gradient("p050_vjp, s0", &vjp.6.flat(), &reference[34..35], 1e-9);
+    check_gradient("p050_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
+    check_gradient("p050_vjp, y", &vjp.2.flat(), &reference[4..7], 1e-9);
+    check_gradient("p050_vjp, m0", &vjp.3.flat(), &reference[7..16], 1e-9);
+    check_gradient("p050_vjp, m1", &vjp.4.flat(), &reference[16..25], 1e-9);
+    check_gradient("p050_vjp, s0", &vjp.5.flat(), &reference[25..26], 1e-9);
 }
 
-// ---- program p051
+// ---- program p051 (known bug patterns: branch-read)
 
 #[gradient]
 fn p051_h0(u: &SVector<f32, 2>, w: &SVector<f32, 2>, a: &SMatrix<f32, 2, 2>) -> SMatrix<f32, 2, 2> {
@@ -6237,18 +7187,50 @@ fn p051(k: &SMatrix<f32, 2, 2>, flag: bool, x: &SVector<f32, 2>, y: &SVector<f32
     let t0 = -x;
     let t1: SMatrix<f32, 2, 2> = p051_h0(&(y + x), &-x, &(k.component_mul(&k.transpose()) * 0.0619));
     let t2: RowSVector<f32, 2> = y.transpose().component_div(&t0.transpose().map(|v| v.exp())) * (t0[0] - 1.28) * 0.16;
-    let mut t3 = t2.component_div(&y.transpose().map(|v| v * v + 1.23));
-    t3 -= t2.map(|v| s0.sin()).component_div(&x.transpose().map(|v| v.exp()));
-    t3[1] - t2.norm_squared() - t1.norm_squared() * 0.0155 - t0[0]
+    {
+        let t3 = m0 * t2.transpose();
+        let mut t4 = k.try_inverse().unwrap();
+        if t4.norm_squared() > -0.2 {
+            let t5 = t2.transpose();
+            t4 += (t1.transpose() * 0.0619).pow(3).map(|v| 1.55_f32);
+            t4 = (t1.transpose() + k) * 0.124;
+        } else {
+            {
+                let mut t6 = t2.map(|v| 1.2_f32);
+                let t7: SMatrix<f32, 2, 2> = k.lu().solve(&t4.map(|v| -0.44_f32)).unwrap();
+                let t8 = t0;
+            }
+            let t9 = t2 * m0;
+            let t10: SVector<f32, 2> = x.component_div(&x.map(|v| matgrad::sigmoid(v)));
+        }
+    }
+    let t11 = t1.transpose();
+    t11.trace() * 0.124 - t2[0] + t1.norm_squared() * 0.0155 - t0.sum()
 }
 
 fn p051_ref<T: RealField + Copy>(k: &SMatrix<T, 2, 2>, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T) -> T {
     let t0 = -x;
     let t1: SMatrix<T, 2, 2> = p051_h0_ref(&(y + x), &-x, &(k.component_mul(&k.transpose()) * lit::<T>(0.0619)));
     let t2: RowSVector<T, 2> = y.transpose().component_div(&t0.transpose().map(|v| v.exp())) * (t0[0] - lit::<T>(1.28)) * lit::<T>(0.16);
-    let mut t3 = t2.component_div(&y.transpose().map(|v| v * v + lit::<T>(1.23)));
-    t3 -= t2.map(|v| s0.sin()).component_div(&x.transpose().map(|v| v.exp()));
-    t3[1] - t2.norm_squared() - t1.norm_squared() * lit::<T>(0.0155) - t0[0]
+    {
+        let t3 = m0 * t2.transpose();
+        let mut t4 = k.try_inverse().unwrap();
+        if t4.norm_squared() > lit::<T>(-0.2) {
+            let t5 = t2.transpose();
+            t4 += (t1.transpose() * lit::<T>(0.0619)).pow(3).map(|v| lit::<T>(1.55));
+            t4 = (t1.transpose() + k) * lit::<T>(0.124);
+        } else {
+            {
+                let mut t6 = t2.map(|v| lit::<T>(1.2));
+                let t7: SMatrix<T, 2, 2> = k.lu().solve(&t4.map(|v| lit::<T>(-0.44))).unwrap();
+                let t8 = t0;
+            }
+            let t9 = t2 * m0;
+            let t10: SVector<T, 2> = x.component_div(&x.map(|v| matgrad::sigmoid(v)));
+        }
+    }
+    let t11 = t1.transpose();
+    t11.trace() * lit::<T>(0.124) - t2[0] + t1.norm_squared() * lit::<T>(0.0155) - t0.sum()
 }
 
 #[test]
@@ -6304,19 +7286,34 @@ fn p052<T: RealField + Copy, const N: usize>(y: &SVector<T, 2>, m0: &SMatrix<T, 
             let t3 = convert::<f64, T>(0.32) - t0[i];
             let mut t4 = (y[i].tanh() - convert::<f64, T>(1.5)).abs().powf(y[(i, 0)].powi(2));
         }
-        let t5 = y * x.transpose();
-        let mut t6 = x * x.transpose();
-    } else {
-        for i in 0..2 {
-            let t7 = *m0;
-            let t8 = s0.exp().powf(convert::<f64, T>(0.58));
+        {
+            let t5 = t0;
+            let mut t6 = x * x.transpose();
+            for i in 0..2 {
+                let t7 = y * x.transpose();
+                t6 -= x * x.transpose() * (x * x.transpose()).component_mul(&(x * x.transpose()));
+            }
         }
-        let mut t9 = m0.dot(m0);
-        let t10 = (m0.transpose() * (t0.transpose() * x.transpose())).sum() * convert::<f64, T>(0.0825);
+        let t0 = (x * t0).map(|v| convert::<f64, T>(-0.86));
     }
-    let t11: SMatrix<T, 2, N> = t0.transpose() * x.transpose();
-    let t12: SMatrix<T, N, N> = x * x.transpose() * (x * x.transpose());
-    t12.norm_squared() * convert::<f64, T>(0.0122) + t11[(1, 1)] - t0.sum()
+    for i in 0..2 {
+        let mut t8 = -(x * y.transpose()).map(|v| v.powi(3));
+    }
+    for i in 0..2 {
+        let t9 = t0.transpose() * s0;
+        if t0.transpose().map(|v| v * v + convert::<f64, T>(0.97)).norm() > convert::<f64, T>(0.3) {
+            let mut t10 = y * x.transpose();
+            for j in 0..2 {
+                let t11 = x.component_div(&x.map(|v| v.exp()));
+                let t12 = x * x.transpose();
+                let t13 = convert::<f64, T>(1.32);
+            }
+            let mut t0: T = convert::<f64, T>(-0.13);
+        }
+        let t14 = m0 * convert::<f64, T>(1.82);
+        let t15: RowSVector<T, 2> = t0 * s0 * m0.transpose();
+    }
+    t0[1] + (-convert::<f64, T>(-1.1)).exp()
 }
 
 fn p052_ref<T: RealField + Copy, const N: usize>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T, x: &SVector<T, N>) -> T {
@@ -6333,19 +7330,34 @@ fn p052_ref<T: RealField + Copy, const N: usize>(y: &SVector<T, 2>, m0: &SMatrix
             let t3 = lit::<T>(0.32) - t0[i];
             let mut t4 = (y[i].tanh() - lit::<T>(1.5)).abs().powf(y[(i, 0)].powi(2));
         }
-        let t5 = y * x.transpose();
-        let mut t6 = x * x.transpose();
-    } else {
-        for i in 0..2 {
-            let t7 = *m0;
-            let t8 = s0.exp().powf(lit::<T>(0.58));
+        {
+            let t5 = t0;
+            let mut t6 = x * x.transpose();
+            for i in 0..2 {
+                let t7 = y * x.transpose();
+                t6 -= x * x.transpose() * (x * x.transpose()).component_mul(&(x * x.transpose()));
+            }
         }
-        let mut t9 = m0.dot(m0);
-        let t10 = (m0.transpose() * (t0.transpose() * x.transpose())).sum() * lit::<T>(0.0825);
+        let t0 = (x * t0).map(|v| lit::<T>(-0.86));
     }
-    let t11: SMatrix<T, 2, N> = t0.transpose() * x.transpose();
-    let t12: SMatrix<T, N, N> = x * x.transpose() * (x * x.transpose());
-    t12.norm_squared() * lit::<T>(0.0122) + t11[(1, 1)] - t0.sum()
+    for i in 0..2 {
+        let mut t8 = -(x * y.transpose()).map(|v| v.powi(3));
+    }
+    for i in 0..2 {
+        let t9 = t0.transpose() * s0;
+        if t0.transpose().map(|v| v * v + lit::<T>(0.97)).norm() > lit::<T>(0.3) {
+            let mut t10 = y * x.transpose();
+            for j in 0..2 {
+                let t11 = x.component_div(&x.map(|v| v.exp()));
+                let t12 = x * x.transpose();
+                let t13 = lit::<T>(1.32);
+            }
+            let mut t0: T = lit::<T>(-0.13);
+        }
+        let t14 = m0 * lit::<T>(1.82);
+        let t15: RowSVector<T, 2> = t0 * s0 * m0.transpose();
+    }
+    t0[1] + (-lit::<T>(-1.1)).exp()
 }
 
 #[test]
@@ -6379,71 +7391,77 @@ fn p052_against_duals() {
     check_gradient("p052_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
 }
 
-// ---- program p053 (known bug patterns: branch-read)
+// ---- program p053 (known bug patterns: branch-read, counter-call)
 
 #[gradient]
 fn p053_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64) -> SMatrix<f64, 3, 2> {
     if !(-1.49_f64 > 1.19 * 0.72) {
-        let t0 = (w * w.transpose()).component_div(&(w * w.transpose() * 0.0309).map(|v| v.exp())) * 0.0377;
-        let t1: f64 = w[1];
-    } else if ((-(u * u.transpose()) * 0.0619).norm_squared() + 0.74).ln() <= 0.09 {
-        let t2 = (w * w.transpose() + w * w.transpose()) * 0.0309;
+        {
+            let t0 = w * w.transpose() * 0.0619;
+            let t1: RowSVector<f64, 2> = -w.transpose();
+        }
+        let mut t2: SMatrix<f64, 2, 3> = (u * w.transpose()).transpose() * 0.0619;
+    } else if c < 0.09 {
+        let t3 = (w * w.transpose() + w * w.transpose()) * 0.0309;
     } else if !((w.transpose() * 0.124).map(|v| matgrad::sigmoid(v)).norm() > 0.22) {
-        let mut t3 = w.transpose().map(f64::cos) + w.transpose() * (w * w.transpose()) * 0.00773;
+        let mut t4 = w.transpose().map(f64::cos) + w.transpose() * (w * w.transpose()) * 0.00773;
     } else {
-        let t4 = matgrad::softplus((u[1] * 0.124).powi(3)).ln();
+        let t5 = matgrad::softplus((u[1] * 0.124).powi(3)).ln();
     }
     if u[1].tanh() < 0.07 {
         for i in 0..2 {
-            let mut t5 = *u;
+            let mut t6 = *u;
             if (i as f64) > matgrad::sigmoid(-1.86_f64) {
-                t5 = *u;
-                let mut t6 = (w * u.transpose() * -0.12).transpose();
+                t6 = *u;
+                let mut t7 = (w * u.transpose() * -0.12).transpose();
             } else {
-                t5 = (u.transpose().transpose() + u) * 0.124;
+                t6 = (u.transpose().transpose() + u) * 0.124;
             }
-            let t5 = u[i];
+            let t6 = u[i];
         }
-        let t7: f64 = 0.2_f64;
+        let t8: f64 = 0.2_f64;
     } else {
-        let mut t8: SVector<f64, 2> = (w + w) * 0.124;
+        let mut t9: SVector<f64, 2> = (w + w) * 0.124;
         for i in 0..2 {
-            let mut t9 = w.kronecker(&(w * w.transpose())).norm_squared() * 3.02e-5;
+            let mut t10 = w.kronecker(&(w * w.transpose())).norm_squared() * 3.02e-5;
         }
-        t8 = t8;
+        t9 = t9;
     }
     (u * w.transpose() + ((w * u.transpose()).transpose() * 0.0619).component_mul(&((w * u.transpose()).transpose() * 0.0619))) * 0.0583
 }
 
 fn p053_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T) -> SMatrix<T, 3, 2> {
     if !(lit::<T>(-1.49) > lit::<T>(1.19) * lit::<T>(0.72)) {
-        let t0 = (w * w.transpose()).component_div(&(w * w.transpose() * lit::<T>(0.0309)).map(|v| v.exp())) * lit::<T>(0.0377);
-        let t1: T = w[1];
-    } else if ((-(u * u.transpose()) * lit::<T>(0.0619)).norm_squared() + lit::<T>(0.74)).ln() <= lit::<T>(0.09) {
-        let t2 = (w * w.transpose() + w * w.transpose()) * lit::<T>(0.0309);
+        {
+            let t0 = w * w.transpose() * lit::<T>(0.0619);
+            let t1: RowSVector<T, 2> = -w.transpose();
+        }
+        let mut t2: SMatrix<T, 2, 3> = (u * w.transpose()).transpose() * lit::<T>(0.0619);
+    } else if c < lit::<T>(0.09) {
+        let t3 = (w * w.transpose() + w * w.transpose()) * lit::<T>(0.0309);
     } else if !((w.transpose() * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v)).norm() > lit::<T>(0.22)) {
-        let mut t3 = w.transpose().map(|v| v.cos()) + w.transpose() * (w * w.transpose()) * lit::<T>(0.00773);
+        let mut t4 = w.transpose().map(|v| v.cos()) + w.transpose() * (w * w.transpose()) * lit::<T>(0.00773);
     } else {
-        let t4 = matgrad::softplus((u[1] * lit::<T>(0.124)).powi(3)).ln();
+        let t5 = matgrad::softplus((u[1] * lit::<T>(0.124)).powi(3)).ln();
     }
     if u[1].tanh() < lit::<T>(0.07) {
         for i in 0..2 {
-            let mut t5 = *u;
+            let mut t6 = *u;
             if lit::<T>(i as f64) > matgrad::sigmoid(lit::<T>(-1.86)) {
-                t5 = *u;
-                let mut t6 = (w * u.transpose() * lit::<T>(-0.12)).transpose();
+                t6 = *u;
+                let mut t7 = (w * u.transpose() * lit::<T>(-0.12)).transpose();
             } else {
-                t5 = (u.transpose().transpose() + u) * lit::<T>(0.124);
+                t6 = (u.transpose().transpose() + u) * lit::<T>(0.124);
             }
-            let t5 = u[i];
+            let t6 = u[i];
         }
-        let t7: T = lit::<T>(0.2);
+        let t8: T = lit::<T>(0.2);
     } else {
-        let mut t8: SVector<T, 2> = (w + w) * lit::<T>(0.124);
+        let mut t9: SVector<T, 2> = (w + w) * lit::<T>(0.124);
         for i in 0..2 {
-            let mut t9 = w.kronecker(&(w * w.transpose())).norm_squared() * lit::<T>(3.02e-5);
+            let mut t10 = w.kronecker(&(w * w.transpose())).norm_squared() * lit::<T>(3.02e-5);
         }
-        t8 = t8;
+        t9 = t9;
     }
     (u * w.transpose() + ((w * u.transpose()).transpose() * lit::<T>(0.0619)).component_mul(&((w * u.transpose()).transpose() * lit::<T>(0.0619)))) * lit::<T>(0.0583)
 }
@@ -6475,7 +7493,7 @@ fn p053_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SMa
     (u * w.transpose() + -(u * t0) / matgrad::softplus(t0.transpose().dot(&t0.transpose())) * lit::<T>(0.0329)) * lit::<T>(0.0583)
 }
 
-#[gradient]
+#[gradient(wrt(y, m0))]
 fn p053(x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &Matrix3<f64>, s0: f64, n: i32) -> f64 {
     let t0 = m1 + m1;
     for i in 0..2 {
@@ -6533,26 +7551,71 @@ fn p053(x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &
         }
         if (n as f64) > 0.06 {
             let t16: SMatrix<f64, 3, 2> = *m0;
-            let t17: f64 = t0[(0, 2)];
-        } else if y[0] < -0.37 {
-            let mut t18 = m0 * (y * y.transpose());
-            t18 -= m0;
-            t18 *= 0.68;
-        } else if !(m0.transpose()[(0, 1)] >= m1.mean()) {
-            let t19 = y * y.transpose() / (s0.exp().sqrt() * s0.exp().sqrt() + 1.05);
+            {
+                let mut t17 = t16.transpose() * t16;
+                let t16: SMatrix<f64, 2, 3> = m0.transpose().component_div(&m0.transpose().map(|v| matgrad::sigmoid(v)));
+            }
+        } else if (n as f64) < -0.35 {
+            for i in 0..2 {
+                let mut t18 = *m0;
+                t18 = t18.map(|v| (n as f64).tanh());
+                let t19 = t2[(i, 0)] + s0;
+            }
+            if s0 > 0.02 {
+                let t20: f64 = -((n as f64) / t2[(1, 2)].exp() * 0.121);
+                let t20 = y * y.transpose();
+                let t21 = *m0;
+            } else if 0.19 > s0 || s0.sin() > 0.33 {
+                let t22: SMatrix<f64, 3, 2> = p053_h1(x, &y.map(|v| 0.49 * (n as f64)).map(|v| 1.24 / (matgrad::sigmoid((n as f64) * 0.0825) + 1.22)));
+                let t2 = y.map(|v| v);
+            }
+        } else if (y * y.transpose()).map(|v| matgrad::sigmoid(v)).norm() > 0.19 {
+            let mut t23 = y.transpose() * x[0] - y.transpose();
+            t23 = t23;
+        } else {
+            let t24 = *x;
+            for i in 0..2 {
+                let t25: Matrix3<f64> = t2 - m0 * m0.transpose();
+                let mut t26: f64 = matgrad::sigmoid((i as f64)).ln();
+                let t27 = t24;
+            }
+            if m1.trace() > -0.18 {
+                let t28 = (s0.powi(n).tanh() + 1.5).abs();
+            } else if n != 3 {
+                let t29 = y.transpose().transpose();
+                let mut t30 = (m0.transpose() - m0.transpose()) * t0 * 0.0825;
+            } else if -1.92_f64 <= -0.4 {
+                let mut t0 = m0.transpose() * s0;
+                t0 = t0.map(|v| 0.45_f64);
+            } else {
+                let t24 = t0.sum() * 0.055;
+                let mut t31 = s0;
+                let t32: SMatrix<f64, 2, 2> = (y * y.transpose()).map(|v| t31);
+            }
         }
         for i in 0..2 {
-            let t20: SVector<f64, 2> = y / x[2].exp();
-            let mut t21: SVector<f64, 3> = *x;
-            for j in 0..2 {
-                t21 = x.map(f64::sin);
-            }
-            let mut t22: SMatrix<f64, 3, 2> = m0.component_mul(m0) - m0.transpose().transpose();
+            let t33 = m0.transpose() * x;
         }
+    } else {
+        if ({
+            s0
+        }) <= (matgrad::sigmoid(m0[(2, 0)]) + 1.34).ln() {
+            let mut t2: SMatrix<f64, 2, 3> = m0.transpose();
+            let t34 = x.kronecker(&m1.transpose()).sum() * 0.0367;
+        } else if m1[(2, 1)] >= -0.17 {
+            let t0: SMatrix<f64, 3, 2> = p053_h0(x, y, (x[1].tanh() - 1.5).abs() - s0);
+            let mut t2: RowSVector<f64, 2> = y.transpose().component_div(&y.transpose().map(|v| v.exp()));
+            let t35 = ((n as f64) * 0.165).powi(n);
+        }
+        let mut t36 = *m0;
+        t36 += m0.transpose().transpose();
     }
-    let t23: SMatrix<f64, 3, 2> = p053_h0(&(x.component_mul(x) - x), &-y.map(|v| -v), ((m0 * m0.transpose()).map(|v| v.exp()).norm() * 0.451).powf(2.22) * 0.00597);
-    let t24 = (t23.transpose().map(|v| (v * 0.124).exp()) + t23.transpose()) * 0.175;
-    t24[(1, 1)] - t23.sum() * 0.0413 - t2.trace() + t0.trace() * 0.165 + 0.43
+    for i in 0..2 {
+        let t37: SMatrix<f64, 2, 2> = y * y.transpose() * (y * y.transpose());
+        let t38 = x.component_mul(x);
+    }
+    let t39: SVector<f64, 2> = *y;
+    t39.norm_squared() - t2.sum() * 0.11 + t0.sum() * 0.055 + 0.02
 }
 
 fn p053_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMatrix<T, 3, 2>, m1: &Matrix3<T>, s0: T, n: i32) -> T {
@@ -6612,26 +7675,71 @@ fn p053_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMat
         }
         if lit::<T>(n as f64) > lit::<T>(0.06) {
             let t16: SMatrix<T, 3, 2> = *m0;
-            let t17: T = t0[(0, 2)];
-        } else if y[0] < lit::<T>(-0.37) {
-            let mut t18 = m0 * (y * y.transpose());
-            t18 -= m0;
-            t18 *= lit::<T>(0.68);
-        } else if !(m0.transpose()[(0, 1)] >= m1.mean()) {
-            let t19 = y * y.transpose() / (s0.exp().sqrt() * s0.exp().sqrt() + lit::<T>(1.05));
+            {
+                let mut t17 = t16.transpose() * t16;
+                let t16: SMatrix<T, 2, 3> = m0.transpose().component_div(&m0.transpose().map(|v| matgrad::sigmoid(v)));
+            }
+        } else if lit::<T>(n as f64) < lit::<T>(-0.35) {
+            for i in 0..2 {
+                let mut t18 = *m0;
+                t18 = t18.map(|v| lit::<T>(n as f64).tanh());
+                let t19 = t2[(i, 0)] + s0;
+            }
+            if s0 > lit::<T>(0.02) {
+                let t20: T = -(lit::<T>(n as f64) / t2[(1, 2)].exp() * lit::<T>(0.121));
+                let t20 = y * y.transpose();
+                let t21 = *m0;
+            } else if lit::<T>(0.19) > s0 || s0.sin() > lit::<T>(0.33) {
+                let t22: SMatrix<T, 3, 2> = p053_h1_ref(x, &y.map(|v| lit::<T>(0.49) * lit::<T>(n as f64)).map(|v| lit::<T>(1.24) / (matgrad::sigmoid(lit::<T>(n as f64) * lit::<T>(0.0825)) + lit::<T>(1.22))));
+                let t2 = y.map(|v| v);
+            }
+        } else if (y * y.transpose()).map(|v| matgrad::sigmoid(v)).norm() > lit::<T>(0.19) {
+            let mut t23 = y.transpose() * x[0] - y.transpose();
+            t23 = t23;
+        } else {
+            let t24 = *x;
+            for i in 0..2 {
+                let t25: Matrix3<T> = t2 - m0 * m0.transpose();
+                let mut t26: T = matgrad::sigmoid(lit::<T>(i as f64)).ln();
+                let t27 = t24;
+            }
+            if m1.trace() > lit::<T>(-0.18) {
+                let t28 = (s0.powi(n).tanh() + lit::<T>(1.5)).abs();
+            } else if n != 3 {
+                let t29 = y.transpose().transpose();
+                let mut t30 = (m0.transpose() - m0.transpose()) * t0 * lit::<T>(0.0825);
+            } else if lit::<T>(-1.92) <= lit::<T>(-0.4) {
+                let mut t0 = m0.transpose() * s0;
+                t0 = t0.map(|v| lit::<T>(0.45));
+            } else {
+                let t24 = t0.sum() * lit::<T>(0.055);
+                let mut t31 = s0;
+                let t32: SMatrix<T, 2, 2> = (y * y.transpose()).map(|v| t31);
+            }
         }
         for i in 0..2 {
-            let t20: SVector<T, 2> = y / x[2].exp();
-            let mut t21: SVector<T, 3> = *x;
-            for j in 0..2 {
-                t21 = x.map(|v| v.sin());
-            }
-            let mut t22: SMatrix<T, 3, 2> = m0.component_mul(m0) - m0.transpose().transpose();
+            let t33 = m0.transpose() * x;
         }
+    } else {
+        if ({
+            s0
+        }) <= (matgrad::sigmoid(m0[(2, 0)]) + lit::<T>(1.34)).ln() {
+            let mut t2: SMatrix<T, 2, 3> = m0.transpose();
+            let t34 = x.kronecker(&m1.transpose()).sum() * lit::<T>(0.0367);
+        } else if m1[(2, 1)] >= lit::<T>(-0.17) {
+            let t0: SMatrix<T, 3, 2> = p053_h0_ref(x, y, (x[1].tanh() - lit::<T>(1.5)).abs() - s0);
+            let mut t2: RowSVector<T, 2> = y.transpose().component_div(&y.transpose().map(|v| v.exp()));
+            let t35 = (lit::<T>(n as f64) * lit::<T>(0.165)).powi(n);
+        }
+        let mut t36 = *m0;
+        t36 += m0.transpose().transpose();
     }
-    let t23: SMatrix<T, 3, 2> = p053_h0_ref(&(x.component_mul(x) - x), &-y.map(|v| -v), ((m0 * m0.transpose()).map(|v| v.exp()).norm() * lit::<T>(0.451)).powf(lit::<T>(2.22)) * lit::<T>(0.00597));
-    let t24 = (t23.transpose().map(|v| (v * lit::<T>(0.124)).exp()) + t23.transpose()) * lit::<T>(0.175);
-    t24[(1, 1)] - t23.sum() * lit::<T>(0.0413) - t2.trace() + t0.trace() * lit::<T>(0.165) + lit::<T>(0.43)
+    for i in 0..2 {
+        let t37: SMatrix<T, 2, 2> = y * y.transpose() * (y * y.transpose());
+        let t38 = x.component_mul(x);
+    }
+    let t39: SVector<T, 2> = *y;
+    t39.norm_squared() - t2.sum() * lit::<T>(0.11) + t0.sum() * lit::<T>(0.055) + lit::<T>(0.02)
 }
 
 #[test]
@@ -6658,11 +7766,8 @@ fn p053_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p053_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p053_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p053_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p053_grad, y", &grad.1.flat(), &reference[3..5], 1e-9);
-    check_gradient("p053_grad, m0", &grad.2.flat(), &reference[5..11], 1e-9);
-    check_gradient("p053_grad, m1", &grad.3.flat(), &reference[11..20], 1e-9);
-    check_gradient("p053_grad, s0", &grad.4.flat(), &reference[20..21], 1e-9);
+    check_gradient("p053_grad, y", &grad.0.flat(), &reference[3..5], 1e-9);
+    check_gradient("p053_grad, m0", &grad.1.flat(), &reference[5..11], 1e-9);
     check_gradient("p053_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p053_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
     check_gradient("p053_vjp, m0", &vjp.2.flat(), &reference[5..11], 1e-9);
@@ -6862,21 +7967,27 @@ fn p055_against_duals() {
 
 // ---- program p056
 
-#[gradient(wrt(x))]
+#[gradient]
 fn p056<T: RealField + Copy, const N: usize>(m1: &SMatrix<T, N, 3>, s0: T, s1: T, flag: bool, x: &SVector<T, N>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
     let t0 = m1.transpose() * x;
     let mut t1: Matrix3<T> = *m0;
     let t2 = x * x.transpose();
-    let mut t3 = s1.sin();
-    t3 + t2.sum() * convert::<f64, T>(0.11) + t1.sum() * convert::<f64, T>(0.11) + t0.norm_squared() * convert::<f64, T>(0.0367)
+    {
+        let mut t3 = s1;
+        let t4 = m1.map(|v| s0);
+    }
+    t2.sum() * convert::<f64, T>(0.11) - t1.trace() - t0[(1, 0)]
 }
 
 fn p056_ref<T: RealField + Copy, const N: usize>(m1: &SMatrix<T, N, 3>, s0: T, s1: T, flag: bool, x: &SVector<T, N>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
     let t0 = m1.transpose() * x;
     let mut t1: Matrix3<T> = *m0;
     let t2 = x * x.transpose();
-    let mut t3 = s1.sin();
-    t3 + t2.sum() * lit::<T>(0.11) + t1.sum() * lit::<T>(0.11) + t0.norm_squared() * lit::<T>(0.0367)
+    {
+        let mut t3 = s1;
+        let t4 = m1.map(|v| s0);
+    }
+    t2.sum() * lit::<T>(0.11) - t1.trace() - t0[(1, 0)]
 }
 
 #[test]
@@ -6905,7 +8016,12 @@ fn p056_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p056_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p056_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p056_grad, x", &grad.flat(), &reference[11..14], 1e-9);
+    check_gradient("p056_grad, m1", &grad.0.flat(), &reference[0..9], 1e-9);
+    check_gradient("p056_grad, s0", &grad.1.flat(), &reference[9..10], 1e-9);
+    check_gradient("p056_grad, s1", &grad.2.flat(), &reference[10..11], 1e-9);
+    check_gradient("p056_grad, x", &grad.3.flat(), &reference[11..14], 1e-9);
+    check_gradient("p056_grad, y", &grad.4.flat(), &reference[14..17], 1e-9);
+    check_gradient("p056_grad, m0", &grad.5.flat(), &reference[17..26], 1e-9);
     check_gradient("p056_vjp, m1", &vjp.0.flat(), &reference[0..9], 1e-9);
     check_gradient("p056_vjp, s0", &vjp.1.flat(), &reference[9..10], 1e-9);
     check_gradient("p056_vjp, s1", &vjp.2.flat(), &reference[10..11], 1e-9);
@@ -6927,25 +8043,37 @@ fn p057(m0: &SMatrix<f64, 2, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, n: i32, flag:
     let t4: SMatrix<f64, 2, 2> = m0 - m1.transpose() - m1.transpose() * t3.transpose();
     for i in 0..2 {
         let t5: RowSVector<f64, 2> = t2 * t3 * 0.165;
-        let t6 = t3;
-        if (i as f64) * t6[(1, i)] <= 0.12 {
-            let mut t7 = s0.cos();
-            t7 -= (i as f64);
-            t7 = (t3.transpose() + t6.transpose()).sum() * 0.124;
+        {
+            let t4 = t5.transpose() + t2.transpose();
+            let t6 = (m0.transpose() - t3).map(|v| 0.77_f64);
+            let t7 = m1 * t3.transpose();
         }
+        let t8 = *m0;
+    }
+    {
+        let mut t9 = y.component_div(&(t2.transpose() * 0.165).map(|v| v.exp()));
+    }
+    let t10 = (m0.transpose().pow(3) + m0.transpose() * t3) * 0.165;
+    let mut t11 = (t2.transpose() * t2 * 0.11).component_div(&m0.map(|v| v.exp()));
+    let t12: SMatrix<f64, 2, 2> = t4.transpose().component_mul(m1);
+    let mut t13 = t10.transpose().component_div(&(t12.transpose() * 0.124).map(|v| v * v + 0.92)) / t3[(0, 0)].exp();
+    if flag {
+        for i in 0..2 {
+            let t4 = (i as f64);
+            let mut t4 = t4.tanh() * y;
+            let mut t14: SVector<f64, 2> = t2.transpose();
+            let t15 = t2.map(f64::sin).kronecker(&t14).norm_squared() * 0.0275;
+        }
+    } else if s0.exp() >= 0.06 {
+        let mut t16 = *m1;
+    } else if (t4[(1, 1)] * 0.124).powi(3) > 0.27 {
+        let t17: SMatrix<f64, 2, 2> = t13.transpose().component_mul(&t4.transpose()) * 0.0846;
     }
     for i in 0..2 {
-        let mut t8 = s0.cos();
-        let mut t9 = (i as f64);
+        t13 += ((t4 - t3) * 0.198).map(|v| 1.8_f64);
     }
-    let t2 = -t4;
-    let mut t4 = -0.47_f64;
-    t4 = 0.64;
-    let t3 = m1.map(|v| t4);
-    t4 = (((n as f64) - s0) * 0.124).exp();
-    let t10 = m0.transpose();
-    let t4 = y.transpose();
-    t4.sum() - t10.sum() + t3.trace() - t2.trace() * 0.124
+    t13 *= -1.14;
+    t13.sum() * 0.0333 + t12[(0, 1)] + t11.trace() * 0.184 - t10.norm_squared() + (s0 / (matgrad::sigmoid(t10[(0, 0)]) + 1.76)).tanh()
 }
 
 fn p057_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 2, 2>, s0: T, n: i32, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
@@ -6958,25 +8086,37 @@ fn p057_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 2, 2>, s
     let t4: SMatrix<T, 2, 2> = m0 - m1.transpose() - m1.transpose() * t3.transpose();
     for i in 0..2 {
         let t5: RowSVector<T, 2> = t2 * t3 * lit::<T>(0.165);
-        let t6 = t3;
-        if lit::<T>(i as f64) * t6[(1, i)] <= lit::<T>(0.12) {
-            let mut t7 = s0.cos();
-            t7 -= lit::<T>(i as f64);
-            t7 = (t3.transpose() + t6.transpose()).sum() * lit::<T>(0.124);
+        {
+            let t4 = t5.transpose() + t2.transpose();
+            let t6 = (m0.transpose() - t3).map(|v| lit::<T>(0.77));
+            let t7 = m1 * t3.transpose();
         }
+        let t8 = *m0;
+    }
+    {
+        let mut t9 = y.component_div(&(t2.transpose() * lit::<T>(0.165)).map(|v| v.exp()));
+    }
+    let t10 = (m0.transpose().pow(3) + m0.transpose() * t3) * lit::<T>(0.165);
+    let mut t11 = (t2.transpose() * t2 * lit::<T>(0.11)).component_div(&m0.map(|v| v.exp()));
+    let t12: SMatrix<T, 2, 2> = t4.transpose().component_mul(m1);
+    let mut t13 = t10.transpose().component_div(&(t12.transpose() * lit::<T>(0.124)).map(|v| v * v + lit::<T>(0.92))) / t3[(0, 0)].exp();
+    if flag {
+        for i in 0..2 {
+            let t4 = lit::<T>(i as f64);
+            let mut t4 = y * t4.tanh();
+            let mut t14: SVector<T, 2> = t2.transpose();
+            let t15 = t2.map(|v| v.sin()).kronecker(&t14).norm_squared() * lit::<T>(0.0275);
+        }
+    } else if s0.exp() >= lit::<T>(0.06) {
+        let mut t16 = *m1;
+    } else if (t4[(1, 1)] * lit::<T>(0.124)).powi(3) > lit::<T>(0.27) {
+        let t17: SMatrix<T, 2, 2> = t13.transpose().component_mul(&t4.transpose()) * lit::<T>(0.0846);
     }
     for i in 0..2 {
-        let mut t8 = s0.cos();
-        let mut t9 = lit::<T>(i as f64);
+        t13 += ((t4 - t3) * lit::<T>(0.198)).map(|v| lit::<T>(1.8));
     }
-    let t2 = -t4;
-    let mut t4 = lit::<T>(-0.47);
-    t4 = lit::<T>(0.64);
-    let t3 = m1.map(|v| t4);
-    t4 = ((lit::<T>(n as f64) - s0) * lit::<T>(0.124)).exp();
-    let t10 = m0.transpose();
-    let t4 = y.transpose();
-    t4.sum() - t10.sum() + t3.trace() - t2.trace() * lit::<T>(0.124)
+    t13 *= lit::<T>(-1.14);
+    t13.sum() * lit::<T>(0.0333) + t12[(0, 1)] + t11.trace() * lit::<T>(0.184) - t10.norm_squared() + (s0 / (matgrad::sigmoid(t10[(0, 0)]) + lit::<T>(1.76))).tanh()
 }
 
 #[test]
@@ -7110,30 +8250,104 @@ fn p059<T: RealField + Copy>(m0: &RowSVector<T, 2>, m1: &SMatrix<T, 2, 2>, s0: T
     let t0 = (convert::<f64, T>(-1.24) / m1.map(|v| matgrad::sigmoid(v)).norm() * convert::<f64, T>(0.215)).exp();
     let t1 = *m1;
     let mut t0: SMatrix<T, 2, 2> = t1 * m1.transpose();
-    let t2 = m0.transpose() * m1[(1, 1)];
-    t0 += t0;
-    let mut t2 = m1.transpose() * convert::<f64, T>(1.0);
-    t2 *= m1.transpose()[(0, 1)];
-    t2 -= (t2 - t0) * convert::<f64, T>(0.198) - t2 * convert::<f64, T>(1.17);
-    for i in 0..2 {
-        let mut t3 = s0 - m1[(i, i)];
+    {
+        let t2: SVector<T, 2> = *y;
+        let t1 = m0.transpose().component_mul(&m0.transpose());
+        let mut t3 = m0.transpose();
     }
-    t2.norm_squared() * convert::<f64, T>(0.0248) - t0.sum() * convert::<f64, T>(0.0619) - t1.trace()
+    let t0 = x.component_mul(x);
+    if s0 > convert::<f64, T>(-1.39) {
+        for i in 0..2 {
+            let mut t4 = *m1;
+            for j in 0..2 {
+                let mut t5: SMatrix<T, 2, 2> = t1 / ((y[i].tanh() - convert::<f64, T>(1.5)).abs().tanh() + convert::<f64, T>(1.5)).abs();
+            }
+            let t6 = m0.transpose() * m0.component_div(&x.transpose().map(|v| matgrad::sigmoid(v)));
+            let mut t4 = y.component_div(&x.map(|v| v.exp()));
+        }
+        {
+            let t7: SVector<T, 2> = m1.component_mul(&m1.transpose()) * y.map(|v| v);
+        }
+        if !(x[(0, 0)] - t0[(1, 0)] > convert::<f64, T>(-0.07)) {
+            let mut t1 = (convert::<f64, T>(-1.68) - convert::<f64, T>(0.07)).exp() * convert::<f64, T>(0.172);
+            let t8 = t0[(0, 0)];
+        } else if ((m1 * y[0]).norm_squared() + convert::<f64, T>(1.03)).ln_1p() > convert::<f64, T>(0.08) {
+            for i in 0..2 {
+                let t9: SMatrix<T, 2, 2> = t1.transpose();
+                let t10 = m0.map(|v| v.exp()).norm();
+            }
+            let mut t11 = s0 - convert::<f64, T>(-1.2);
+            t11 *= convert::<f64, T>(0.63);
+        }
+    } else if flag {
+        let t12 = (m1 * x).map(|v| s0);
+        if matgrad::softplus(convert::<f64, T>(-1.83)) > x[1].tanh() && m0.transpose().map(|v| v * v + convert::<f64, T>(1.26)).norm().powf(s0) < convert::<f64, T>(0.26) {
+            let mut t13: SMatrix<T, 2, 2> = m1.transpose() / (((m0.transpose() / matgrad::sigmoid(t1[(0, 0)])).norm_squared() + convert::<f64, T>(1.38)) * convert::<f64, T>(0.344));
+        } else if (s0.cos() + convert::<f64, T>(2.0)).ln() < convert::<f64, T>(-0.28) {
+            for i in 0..2 {
+                let t14 = m0.transpose() + m0.transpose();
+                let mut t12 = matgrad::softplus(t1[(i, 1)]).ln_1p();
+                let t1 = y.map(|v| convert::<f64, T>(0.25));
+            }
+        }
+        let mut t15 = m1.component_mul(&t1);
+    }
+    let mut t16: T = (s0 + convert::<f64, T>(-1.47) / s0.exp()) * convert::<f64, T>(0.198);
+    let mut t16 = m1.transpose().transpose() * x[1];
+    t16 *= convert::<f64, T>(0.82);
+    t16.sum() + t0[(1, 0)] - t1[(1, 0)]
 }
 
 fn p059_ref<T: RealField + Copy>(m0: &RowSVector<T, 2>, m1: &SMatrix<T, 2, 2>, s0: T, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
     let t0 = (lit::<T>(-1.24) / m1.map(|v| matgrad::sigmoid(v)).norm() * lit::<T>(0.215)).exp();
     let t1 = *m1;
     let mut t0: SMatrix<T, 2, 2> = t1 * m1.transpose();
-    let t2 = m0.transpose() * m1[(1, 1)];
-    t0 += t0;
-    let mut t2 = m1.transpose() * lit::<T>(1.0);
-    t2 *= m1.transpose()[(0, 1)];
-    t2 -= (t2 - t0) * lit::<T>(0.198) - t2 * lit::<T>(1.17);
-    for i in 0..2 {
-        let mut t3 = s0 - m1[(i, i)];
+    {
+        let t2: SVector<T, 2> = *y;
+        let t1 = m0.transpose().component_mul(&m0.transpose());
+        let mut t3 = m0.transpose();
     }
-    t2.norm_squared() * lit::<T>(0.0248) - t0.sum() * lit::<T>(0.0619) - t1.trace()
+    let t0 = x.component_mul(x);
+    if s0 > lit::<T>(-1.39) {
+        for i in 0..2 {
+            let mut t4 = *m1;
+            for j in 0..2 {
+                let mut t5: SMatrix<T, 2, 2> = t1 / ((y[i].tanh() - lit::<T>(1.5)).abs().tanh() + lit::<T>(1.5)).abs();
+            }
+            let t6 = m0.transpose() * m0.component_div(&x.transpose().map(|v| matgrad::sigmoid(v)));
+            let mut t4 = y.component_div(&x.map(|v| v.exp()));
+        }
+        {
+            let t7: SVector<T, 2> = m1.component_mul(&m1.transpose()) * y.map(|v| v);
+        }
+        if !(x[(0, 0)] - t0[(1, 0)] > lit::<T>(-0.07)) {
+            let mut t1 = (lit::<T>(-1.68) - lit::<T>(0.07)).exp() * lit::<T>(0.172);
+            let t8 = t0[(0, 0)];
+        } else if ((m1 * y[0]).norm_squared() + lit::<T>(1.03)).ln_1p() > lit::<T>(0.08) {
+            for i in 0..2 {
+                let t9: SMatrix<T, 2, 2> = t1.transpose();
+                let t10 = m0.map(|v| v.exp()).norm();
+            }
+            let mut t11 = s0 - lit::<T>(-1.2);
+            t11 *= lit::<T>(0.63);
+        }
+    } else if flag {
+        let t12 = (m1 * x).map(|v| s0);
+        if matgrad::softplus(lit::<T>(-1.83)) > x[1].tanh() && m0.transpose().map(|v| v * v + lit::<T>(1.26)).norm().powf(s0) < lit::<T>(0.26) {
+            let mut t13: SMatrix<T, 2, 2> = m1.transpose() / (((m0.transpose() / matgrad::sigmoid(t1[(0, 0)])).norm_squared() + lit::<T>(1.38)) * lit::<T>(0.344));
+        } else if (s0.cos() + lit::<T>(2.0)).ln() < lit::<T>(-0.28) {
+            for i in 0..2 {
+                let t14 = m0.transpose() + m0.transpose();
+                let mut t12 = matgrad::softplus(t1[(i, 1)]).ln_1p();
+                let t1 = y.map(|v| lit::<T>(0.25));
+            }
+        }
+        let mut t15 = m1.component_mul(&t1);
+    }
+    let mut t16: T = (s0 + lit::<T>(-1.47) / s0.exp()) * lit::<T>(0.198);
+    let mut t16 = m1.transpose().transpose() * x[1];
+    t16 *= lit::<T>(0.82);
+    t16.sum() + t0[(1, 0)] - t1[(1, 0)]
 }
 
 #[test]
@@ -7226,19 +8440,55 @@ fn p060(y: &SVector<f32, 2>, m0: &SMatrix<f32, 2, 2>, m1: &RowSVector<f32, 2>, s
         let mut t17 = t0.transpose().map(|v| matgrad::softplus(1.59_f32).powf(1.11) * 0.153) * (1.47 - -1.61);
     }
     let t18 = t1;
-    let mut t19 = t1 * s0;
-    let t20 = y[0];
-    let mut t21 = x.transpose();
-    let mut t22 = m0 / (matgrad::sigmoid(t1.transpose().sum() * 0.124) + 1.45);
-    t19 += ((t18.transpose() * 0.124).pow(3) + t1 * m0) * 0.244;
-    let t23 = x - y;
-    t19 -= if !(1.72_f32 > 0.13) {
-        *m0
+    {
+        let t18 = *m1;
+        let t19 = *m0;
+        for i in 0..2 {
+            {
+                let mut t20: SVector<f32, 2> = *y;
+                t20 = t20;
+                let t21 = (-1.89 / matgrad::softplus(s0) * 0.164).exp().powf(1.61) * 0.201;
+            }
+            let t22 = m0 * m0;
+            let t23: SMatrix<f32, 2, 2> = m0 - t19.transpose();
+            for j in 0..2 {
+                let t24: SVector<f32, 2> = *x;
+                let t19: SMatrix<f32, 2, 2> = t1;
+                let mut t25: SVector<f32, 2> = (t1.transpose() * t18.transpose()).component_div(&(m1.transpose() - t24).map(|v| matgrad::sigmoid(v))) * 0.0295;
+                t25 += t25.component_mul(&m1.transpose());
+            }
+        }
+    }
+    if y.transpose().map(|v| v * v + 0.96).sum().ln() / (x[(0, 0)].cos() + 2.0) > 0.18 {
+        let mut t26 = m1.map(|v| matgrad::softplus(s0));
+        t26 = x.transpose() * t18;
+        t26 += y.transpose();
     } else {
-        *m0
-    };
-    t22 = -t1;
-    t23.norm_squared() * 0.124 - t22.norm_squared() * 0.0619 - t21[0] + t20 + x.transpose().kronecker(&(t23 * t21)).norm_squared() * 0.0309
+        let t27: SMatrix<f32, 2, 2> = *m0;
+    }
+    let t28 = -m1.transpose();
+    let t29 = t1 * y * y[(1, 0)].powi(3);
+    let t30 = (-0.5 * y).map(|v| s0 * 0.9 + matgrad::sigmoid(-1.91_f32).ln());
+    let t31 = *m0;
+    for i in 0..2 {
+        let t32 = t31.map(f32::sin);
+        let t33 = *y;
+        for j in 0..2 {
+            {
+                let t34 = -t31 - m0.map(|v| 1.69_f32);
+                let t35 = (t29 - t30) * 0.142;
+                let t36: f32 = (s0.tanh() + 1.5).abs().ln_1p();
+            }
+        }
+        for j in 0..2 {
+            for l in 0..2 {
+                let mut t37 = t18.component_div(&t18.map(|v| v.exp())) * 0.067;
+            }
+            let mut t38: SMatrix<f32, 2, 2> = t32;
+        }
+    }
+    let mut t39 = -t1.transpose();
+    t39.trace() + t31.sum() - t30.sum() * 0.168 - t29.norm_squared() * 0.0309
 }
 
 fn p060_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, m1: &RowSVector<T, 2>, s0: T, s1: T, x: &SVector<T, 2>) -> T {
@@ -7292,19 +8542,55 @@ fn p060_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, m1: &
         let mut t17 = t0.transpose().map(|v| matgrad::softplus(lit::<T>(1.59)).powf(lit::<T>(1.11)) * lit::<T>(0.153)) * (lit::<T>(1.47) - lit::<T>(-1.61));
     }
     let t18 = t1;
-    let mut t19 = t1 * s0;
-    let t20 = y[0];
-    let mut t21 = x.transpose();
-    let mut t22 = m0 / (matgrad::sigmoid(t1.transpose().sum() * lit::<T>(0.124)) + lit::<T>(1.45));
-    t19 += ((t18.transpose() * lit::<T>(0.124)).pow(3) + t1 * m0) * lit::<T>(0.244);
-    let t23 = x - y;
-    t19 -= if !(lit::<T>(1.72) > lit::<T>(0.13)) {
-        *m0
+    {
+        let t18 = *m1;
+        let t19 = *m0;
+        for i in 0..2 {
+            {
+                let mut t20: SVector<T, 2> = *y;
+                t20 = t20;
+                let t21 = (lit::<T>(-1.89) / matgrad::softplus(s0) * lit::<T>(0.164)).exp().powf(lit::<T>(1.61)) * lit::<T>(0.201);
+            }
+            let t22 = m0 * m0;
+            let t23: SMatrix<T, 2, 2> = m0 - t19.transpose();
+            for j in 0..2 {
+                let t24: SVector<T, 2> = *x;
+                let t19: SMatrix<T, 2, 2> = t1;
+                let mut t25: SVector<T, 2> = (t1.transpose() * t18.transpose()).component_div(&(m1.transpose() - t24).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0295);
+                t25 += t25.component_mul(&m1.transpose());
+            }
+        }
+    }
+    if y.transpose().map(|v| v * v + lit::<T>(0.96)).sum().ln() / (x[(0, 0)].cos() + lit::<T>(2.0)) > lit::<T>(0.18) {
+        let mut t26 = m1.map(|v| matgrad::softplus(s0));
+        t26 = x.transpose() * t18;
+        t26 += y.transpose();
     } else {
-        *m0
-    };
-    t22 = -t1;
-    t23.norm_squared() * lit::<T>(0.124) - t22.norm_squared() * lit::<T>(0.0619) - t21[0] + t20 + x.transpose().kronecker(&(t23 * t21)).norm_squared() * lit::<T>(0.0309)
+        let t27: SMatrix<T, 2, 2> = *m0;
+    }
+    let t28 = -m1.transpose();
+    let t29 = t1 * y * y[(1, 0)].powi(3);
+    let t30 = (y * lit::<T>(-0.5)).map(|v| s0 * lit::<T>(0.9) + matgrad::sigmoid(lit::<T>(-1.91)).ln());
+    let t31 = *m0;
+    for i in 0..2 {
+        let t32 = t31.map(|v| v.sin());
+        let t33 = *y;
+        for j in 0..2 {
+            {
+                let t34 = -t31 - m0.map(|v| lit::<T>(1.69));
+                let t35 = (t29 - t30) * lit::<T>(0.142);
+                let t36: T = (s0.tanh() + lit::<T>(1.5)).abs().ln_1p();
+            }
+        }
+        for j in 0..2 {
+            for l in 0..2 {
+                let mut t37 = t18.component_div(&t18.map(|v| v.exp())) * lit::<T>(0.067);
+            }
+            let mut t38: SMatrix<T, 2, 2> = t32;
+        }
+    }
+    let mut t39 = -t1.transpose();
+    t39.trace() + t31.sum() - t30.sum() * lit::<T>(0.168) - t29.norm_squared() * lit::<T>(0.0309)
 }
 
 #[test]
@@ -7365,7 +8651,7 @@ fn p061_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 2>, a: &SM
     (w + t1.map(|v| -lit::<T>(-0.33)) * ((u - u) * lit::<T>(0.124))) * lit::<T>(0.213)
 }
 
-#[gradient]
+#[gradient(wrt(k, y, m1))]
 fn p061(s1: f32, k: &SMatrix<f32, 2, 2>, n: i32, x: &SVector<f32, 2>, y: &SVector<f32, 2>, m0: &SMatrix<f32, 2, 2>, m1: &SMatrix<f32, 2, 2>, s0: f32) -> f32 {
     let t0: SMatrix<f32, 2, 2> = (k * 1.07).lu().solve(m1).unwrap() - m1.transpose();
     let t1 = ((k - m1) * 0.198).pow(3);
@@ -7395,9 +8681,11 @@ fn p061(s1: f32, k: &SMatrix<f32, 2, 2>, n: i32, x: &SVector<f32, 2>, y: &SVecto
     t6 *= 1.09;
     for i in 0..2 {
         let mut t10: SMatrix<f32, 2, 2> = t1.transpose().component_mul(k) * 0.0638;
-        let mut t11 = t2.transpose();
+        {
+            let mut t11: SMatrix<f32, 2, 2> = m1.transpose().transpose() * (i as f32);
+        }
     }
-    return t9.sum() - t2[0] + t6.norm_squared() * 0.137 - t1.sum() * 0.0638 + k.transpose().component_mul(m0).norm_squared() * 0.0155;
+    t9[(0, 0)] + t2[(0, 0)] - t6.trace() + t1.trace() * 0.128
 }
 
 fn p061_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, n: i32, x: &SVector<T, 2>, y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 2, 2>, s0: T) -> T {
@@ -7429,9 +8717,11 @@ fn p061_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, n: i32, x: &SVecto
     t6 *= lit::<T>(1.09);
     for i in 0..2 {
         let mut t10: SMatrix<T, 2, 2> = t1.transpose().component_mul(k) * lit::<T>(0.0638);
-        let mut t11 = t2.transpose();
+        {
+            let mut t11: SMatrix<T, 2, 2> = m1.transpose().transpose() * lit::<T>(i as f64);
+        }
     }
-    return t9.sum() - t2[0] + t6.norm_squared() * lit::<T>(0.137) - t1.sum() * lit::<T>(0.0638) + k.transpose().component_mul(m0).norm_squared() * lit::<T>(0.0155);
+    t9[(0, 0)] + t2[(0, 0)] - t6.trace() + t1.trace() * lit::<T>(0.128)
 }
 
 #[test]
@@ -7462,13 +8752,9 @@ fn p061_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-5);
     check_value("p061_grad's value", f64::from(grad_value), f64::from(value), 1e-5);
     check_value("p061_vjp's value", f64::from(vjp_value), f64::from(value), 1e-5);
-    check_gradient("p061_grad, s1", &grad.0.flat(), &reference[0..1], 1e-3);
-    check_gradient("p061_grad, k", &grad.1.flat(), &reference[1..5], 1e-3);
-    check_gradient("p061_grad, x", &grad.2.flat(), &reference[5..7], 1e-3);
-    check_gradient("p061_grad, y", &grad.3.flat(), &reference[7..9], 1e-3);
-    check_gradient("p061_grad, m0", &grad.4.flat(), &reference[9..13], 1e-3);
-    check_gradient("p061_grad, m1", &grad.5.flat(), &reference[13..17], 1e-3);
-    check_gradient("p061_grad, s0", &grad.6.flat(), &reference[17..18], 1e-3);
+    check_gradient("p061_grad, k", &grad.0.flat(), &reference[1..5], 1e-3);
+    check_gradient("p061_grad, y", &grad.1.flat(), &reference[7..9], 1e-3);
+    check_gradient("p061_grad, m1", &grad.2.flat(), &reference[13..17], 1e-3);
     check_gradient("p061_vjp, s1", &vjp.0.flat(), &reference[0..1], 1e-3);
     check_gradient("p061_vjp, k", &vjp.1.flat(), &reference[1..5], 1e-3);
     check_gradient("p061_vjp, x", &vjp.2.flat(), &reference[5..7], 1e-3);
@@ -7480,7 +8766,7 @@ fn p061_against_duals() {
 
 // ---- program p062
 
-#[gradient(wrt(y, s0, s1, x))]
+#[gradient]
 fn p062(y: &SVector<f64, 2>, s0: f64, s1: f64, x: &SVector<f64, 3>) -> f64 {
     let t0 = x * x.transpose();
     if !(t0[(0, 1)] > -0.31) {
@@ -7509,33 +8795,28 @@ fn p062(y: &SVector<f64, 2>, s0: f64, s1: f64, x: &SVector<f64, 3>) -> f64 {
     } else if 0.03_f64 > 0.27 {
         let t5: SMatrix<f64, 3, 2> = (y * x.transpose()).map(|v| v / s0.exp()).transpose();
     } else if t5 > -0.23 {
-        let t8 = 0.22_f64 + 1.39;
-        let t9 = y * x.transpose();
+        {
+            for i in 0..2 {
+                let t5: f64 = y[i].cos();
+            }
+            {
+                let t5 = *x;
+                let t5 = -1.16_f64;
+            }
+        }
+        let mut t8 = y * y.transpose() * (y * x.transpose());
     }
-    let mut t10: SMatrix<f64, 2, 3> = y * x.transpose() / x.mean().exp();
-    t10 *= 1.35;
+    let t9 = 1.39_f64;
     for i in 0..2 {
-        if (t5 + y[i]).powi(3) * 0.124 > y.transpose().mean() {
-            let mut t11 = t10.transpose() * y * 0.135;
-            t10 = (y * y.transpose() * t10 * 0.135).map(f64::tanh);
-        }
-        let t12 = y.map(|v| 0.67 / (s0.cos() + 2.0));
-        if i > 0 {
-            t10 = t10.map(f64::tanh);
-            let mut t13: SMatrix<f64, 3, 2> = t10.transpose().component_mul(&t10.transpose()) * 0.0735;
-        } else if t0.kronecker(&(x * y[(0, 0)])).norm_squared() * 0.0367 <= 0.4 {
-            t10 = (y * y.transpose() * t10.map(f64::cos)).map(f64::sin);
-        } else if !(-s0 > 0.35) && s0 >= -0.11 {
-            t10 = ((t10 + t10) * 0.135).map(f64::sin);
-            t10 = t10.map(f64::tanh);
-            t10 = (t10 * t0 * 0.0899).component_div(&t10.map(f64::sin).map(|v| v * v + 0.61)).map(f64::tanh);
-        }
-        let t14 = y[(i, 0)].exp().ln_1p();
+        let t10: RowSVector<f64, 2> = (y.transpose().component_div(&y.transpose().map(|v| matgrad::sigmoid(v))) - y.transpose()) * 0.21;
+        let t11 = y[(i, 0)].powi(3);
+        let mut t12 = t0.transpose();
     }
-    let mut t15: SMatrix<f64, 2, 2> = y * y.transpose() * (y * y.transpose());
-    let t16 = y.transpose() - y.transpose();
-    let t17 = t0.transpose().transpose();
-    t17[(1, 1)] + t16[0] + t15.sum() * 0.124 + t10.norm_squared() * 0.0123
+    let t5 = -t0.transpose().map(f64::sin);
+    let t0 = x.map(f64::tanh);
+    let mut t9 = -1.73_f64;
+    t9 = ((-y[1]).tanh() + 1.5).abs();
+    t9 + t0[2] + t5[(0, 1)]
 }
 
 fn p062_ref<T: RealField + Copy>(y: &SVector<T, 2>, s0: T, s1: T, x: &SVector<T, 3>) -> T {
@@ -7566,33 +8847,28 @@ fn p062_ref<T: RealField + Copy>(y: &SVector<T, 2>, s0: T, s1: T, x: &SVector<T,
     } else if lit::<T>(0.03) > lit::<T>(0.27) {
         let t5: SMatrix<T, 3, 2> = (y * x.transpose()).map(|v| v / s0.exp()).transpose();
     } else if t5 > lit::<T>(-0.23) {
-        let t8 = lit::<T>(0.22) + lit::<T>(1.39);
-        let t9 = y * x.transpose();
+        {
+            for i in 0..2 {
+                let t5: T = y[i].cos();
+            }
+            {
+                let t5 = *x;
+                let t5 = lit::<T>(-1.16);
+            }
+        }
+        let mut t8 = y * y.transpose() * (y * x.transpose());
     }
-    let mut t10: SMatrix<T, 2, 3> = y * x.transpose() / x.mean().exp();
-    t10 *= lit::<T>(1.35);
+    let t9 = lit::<T>(1.39);
     for i in 0..2 {
-        if (t5 + y[i]).powi(3) * lit::<T>(0.124) > y.transpose().mean() {
-            let mut t11 = t10.transpose() * y * lit::<T>(0.135);
-            t10 = (y * y.transpose() * t10 * lit::<T>(0.135)).map(|v| v.tanh());
-        }
-        let t12 = y.map(|v| lit::<T>(0.67) / (s0.cos() + lit::<T>(2.0)));
-        if i > 0 {
-            t10 = t10.map(|v| v.tanh());
-            let mut t13: SMatrix<T, 3, 2> = t10.transpose().component_mul(&t10.transpose()) * lit::<T>(0.0735);
-        } else if t0.kronecker(&(x * y[(0, 0)])).norm_squared() * lit::<T>(0.0367) <= lit::<T>(0.4) {
-            t10 = (y * y.transpose() * t10.map(|v| v.cos())).map(|v| v.sin());
-        } else if !(-s0 > lit::<T>(0.35)) && s0 >= lit::<T>(-0.11) {
-            t10 = ((t10 + t10) * lit::<T>(0.135)).map(|v| v.sin());
-            t10 = t10.map(|v| v.tanh());
-            t10 = (t10 * t0 * lit::<T>(0.0899)).component_div(&t10.map(|v| v.sin()).map(|v| v * v + lit::<T>(0.61))).map(|v| v.tanh());
-        }
-        let t14 = y[(i, 0)].exp().ln_1p();
+        let t10: RowSVector<T, 2> = (y.transpose().component_div(&y.transpose().map(|v| matgrad::sigmoid(v))) - y.transpose()) * lit::<T>(0.21);
+        let t11 = y[(i, 0)].powi(3);
+        let mut t12 = t0.transpose();
     }
-    let mut t15: SMatrix<T, 2, 2> = y * y.transpose() * (y * y.transpose());
-    let t16 = y.transpose() - y.transpose();
-    let t17 = t0.transpose().transpose();
-    t17[(1, 1)] + t16[0] + t15.sum() * lit::<T>(0.124) + t10.norm_squared() * lit::<T>(0.0123)
+    let t5 = -t0.transpose().map(|v| v.sin());
+    let t0 = x.map(|v| v.tanh());
+    let mut t9 = -lit::<T>(1.73);
+    t9 = ((-y[1]).tanh() + lit::<T>(1.5)).abs();
+    t9 + t0[2] + t5[(0, 1)]
 }
 
 #[test]
@@ -7628,7 +8904,7 @@ fn p062_against_duals() {
 
 // ---- program p063
 
-#[gradient(wrt(x, k))]
+#[gradient(wrt(y, s0, s1))]
 fn p063<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T, s1: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>) -> T {
     let t0 = matgrad::softplus(k.norm_squared() * convert::<f64, T>(0.0155));
     for i in 0..2 {
@@ -7637,8 +8913,11 @@ fn p063<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T, s1
         let t2 = (m0.transpose() * t0).transpose();
     }
     let t0 = k / (k * convert::<f64, T>(0.124)).map(|v| matgrad::sigmoid(v)).norm() * convert::<f64, T>(0.187);
-    let t3: SMatrix<T, 2, 2> = (k * convert::<f64, T>(1.44)).lu().solve(&k.transpose()).unwrap();
-    t3.sum() * convert::<f64, T>(0.178) + t0[(0, 1)] + (convert::<f64, T>(-1.91) * s1 + s0)
+    {
+        let t3: SMatrix<T, 2, 2> = t0;
+        let t4: SMatrix<T, 2, 2> = -((k - m0.transpose()) * convert::<f64, T>(0.198));
+    }
+    t0.trace()
 }
 
 fn p063_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T, s1: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>) -> T {
@@ -7649,8 +8928,11 @@ fn p063_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T
         let t2 = (m0.transpose() * t0).transpose();
     }
     let t0 = k / (k * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v)).norm() * lit::<T>(0.187);
-    let t3: SMatrix<T, 2, 2> = (k * lit::<T>(1.44)).lu().solve(&k.transpose()).unwrap();
-    t3.sum() * lit::<T>(0.178) + t0[(0, 1)] + (lit::<T>(-1.91) * s1 + s0)
+    {
+        let t3: SMatrix<T, 2, 2> = t0;
+        let t4: SMatrix<T, 2, 2> = -((k - m0.transpose()) * lit::<T>(0.198));
+    }
+    t0.trace()
 }
 
 #[test]
@@ -7678,8 +8960,9 @@ fn p063_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p063_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p063_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p063_grad, x", &grad.0.flat(), &reference[12..14], 1e-9);
-    check_gradient("p063_grad, k", &grad.1.flat(), &reference[8..12], 1e-9);
+    check_gradient("p063_grad, y", &grad.0.flat(), &reference[0..2], 1e-9);
+    check_gradient("p063_grad, s0", &grad.1.flat(), &reference[6..7], 1e-9);
+    check_gradient("p063_grad, s1", &grad.2.flat(), &reference[7..8], 1e-9);
     check_gradient("p063_vjp, y", &vjp.0.flat(), &reference[0..2], 1e-9);
     check_gradient("p063_vjp, m0", &vjp.1.flat(), &reference[2..6], 1e-9);
     check_gradient("p063_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
@@ -8034,39 +9317,38 @@ fn p067(x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64, flag: bool) -> f64 {
     } else if 0.8_f64 < 1.21 {
         t6 = (t6 * 0.0825).pow(2) + (t6 + t6.transpose()) * 0.165;
     } else if x[0].powi(3) >= 0.25 {
-        let mut t15 = *y;
-        if -1.36 + -1.35 + t6.transpose().trace() * 0.165 <= -0.49 {
-            t15 = *y;
-            t7 = t7;
-        } else if 1.42_f64 > 0.49 {
-            t7 += t6.transpose() * t7 * 0.033;
-            t6 = (t6.component_div(&(t6.transpose() * 0.165).map(|v| v * v + 1.15)) + t6) * 0.177;
-            t15 -= (t7.transpose() + t5.transpose()) * 0.142 * x;
-        } else if s0 < (x[0].cos() + 2.0).ln() {
-            t7 = t7 * 0.165;
-            t7 = (t7 * 0.165).map(f64::tanh);
-            let mut t16: Matrix3<f64> = t5.transpose() * t7 * 0.0826;
-        } else {
-            let t17: SVector<f64, 2> = (x / matgrad::sigmoid(s0)).component_mul(&(x / (t7.transpose() * 0.0826).map(|v| matgrad::sigmoid(v)).norm())) * 0.247;
-            let t18: Matrix3<f64> = y * y.transpose();
+        {
+            let t15: SVector<f64, 3> = t7.transpose().component_div(&t5.transpose().map(|v| v * v + 1.39)) * x * 0.138;
         }
+        t6 += t6;
     } else {
-        let t19 = y.map(f64::tanh);
-        t6 -= t5 * t5.transpose();
-        let t14 = t14;
+        let mut t5: Matrix3<f64> = y * y.transpose();
+        let mut t16 = 1.96 * (t7.transpose() * 0.198);
+        t7 -= t7;
     }
-    let mut t7: f64 = ((y * x.transpose()).norm_squared() + 1.03).ln();
-    t7 = (matgrad::sigmoid(x[0]) + 1.37).ln().exp();
-    for i in 0..2 {
-        for j in 0..2 {
-            for l in 0..2 {
-                let mut t20 = y.transpose();
-                let mut t21: SMatrix<f64, 3, 2> = t5.transpose();
-            }
+    t6 = t6.component_div(&(t6.transpose() * 0.0825).map(|v| v * v + 1.15)) * 0.19 + t6 * 0.165;
+    {
+        let t14 = y.transpose().transpose();
+        let t5: SMatrix<f64, 2, 3> = t6.map(|v| -1.88_f64) * t5.component_div(&t5.map(|v| v * v + 0.6)) * 0.158;
+        for i in 0..2 {
+            let t17: Matrix3<f64> = -(y * t14.transpose());
+            t7 -= t5;
+            let mut t18 = t14;
         }
     }
-    let mut t22: SMatrix<f64, 3, 2> = y * y.transpose() * t5.transpose();
-    t22[(0, 1)] - t7 - t14 - t6.trace() * 0.0825 + (1.71 + 1.76)
+    if s0.exp() <= -0.34 {
+        let t19 = t5;
+        let t20 = t5[(1, 2)];
+        t6 *= 0.82;
+    } else if !(t6[(0, 1)] < -0.27) {
+        t7 = t5;
+        t7 = t5;
+        t7 -= -t7 * 0.0826;
+    } else if (t7[(1, 1)] + t5[(0, 0)]) * 0.0709 > 0.48 {
+        let mut t21 = (y * y.transpose()).transpose();
+    }
+    let mut t22 = t6.transpose().transpose() * 0.201;
+    return t22.sum() - t14 - t7[(1, 1)] * 0.0763 + t6.sum() * 0.0503;
 }
 
 fn p067_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, flag: bool) -> T {
@@ -8109,39 +9391,38 @@ fn p067_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, fl
     } else if lit::<T>(0.8) < lit::<T>(1.21) {
         t6 = (t6 * lit::<T>(0.0825)).pow(2) + (t6 + t6.transpose()) * lit::<T>(0.165);
     } else if x[0].powi(3) >= lit::<T>(0.25) {
-        let mut t15 = *y;
-        if lit::<T>(-1.36) + lit::<T>(-1.35) + t6.transpose().trace() * lit::<T>(0.165) <= lit::<T>(-0.49) {
-            t15 = *y;
-            t7 = t7;
-        } else if lit::<T>(1.42) > lit::<T>(0.49) {
-            t7 += t6.transpose() * t7 * lit::<T>(0.033);
-            t6 = (t6.component_div(&(t6.transpose() * lit::<T>(0.165)).map(|v| v * v + lit::<T>(1.15))) + t6) * lit::<T>(0.177);
-            t15 -= (t7.transpose() + t5.transpose()) * lit::<T>(0.142) * x;
-        } else if s0 < (x[0].cos() + lit::<T>(2.0)).ln() {
-            t7 = t7 * lit::<T>(0.165);
-            t7 = (t7 * lit::<T>(0.165)).map(|v| v.tanh());
-            let mut t16: Matrix3<T> = t5.transpose() * t7 * lit::<T>(0.0826);
-        } else {
-            let t17: SVector<T, 2> = (x / matgrad::sigmoid(s0)).component_mul(&(x / (t7.transpose() * lit::<T>(0.0826)).map(|v| matgrad::sigmoid(v)).norm())) * lit::<T>(0.247);
-            let t18: Matrix3<T> = y * y.transpose();
+        {
+            let t15: SVector<T, 3> = t7.transpose().component_div(&t5.transpose().map(|v| v * v + lit::<T>(1.39))) * x * lit::<T>(0.138);
         }
+        t6 += t6;
     } else {
-        let t19 = y.map(|v| v.tanh());
-        t6 -= t5 * t5.transpose();
-        let t14 = t14;
+        let mut t5: Matrix3<T> = y * y.transpose();
+        let mut t16 = t7.transpose() * lit::<T>(0.198) * lit::<T>(1.96);
+        t7 -= t7;
     }
-    let mut t7: T = ((y * x.transpose()).norm_squared() + lit::<T>(1.03)).ln();
-    t7 = (matgrad::sigmoid(x[0]) + lit::<T>(1.37)).ln().exp();
-    for i in 0..2 {
-        for j in 0..2 {
-            for l in 0..2 {
-                let mut t20 = y.transpose();
-                let mut t21: SMatrix<T, 3, 2> = t5.transpose();
-            }
+    t6 = t6.component_div(&(t6.transpose() * lit::<T>(0.0825)).map(|v| v * v + lit::<T>(1.15))) * lit::<T>(0.19) + t6 * lit::<T>(0.165);
+    {
+        let t14 = y.transpose().transpose();
+        let t5: SMatrix<T, 2, 3> = t6.map(|v| lit::<T>(-1.88)) * t5.component_div(&t5.map(|v| v * v + lit::<T>(0.6))) * lit::<T>(0.158);
+        for i in 0..2 {
+            let t17: Matrix3<T> = -(y * t14.transpose());
+            t7 -= t5;
+            let mut t18 = t14;
         }
     }
-    let mut t22: SMatrix<T, 3, 2> = y * y.transpose() * t5.transpose();
-    t22[(0, 1)] - t7 - t14 - t6.trace() * lit::<T>(0.0825) + (lit::<T>(1.71) + lit::<T>(1.76))
+    if s0.exp() <= lit::<T>(-0.34) {
+        let t19 = t5;
+        let t20 = t5[(1, 2)];
+        t6 *= lit::<T>(0.82);
+    } else if !(t6[(0, 1)] < lit::<T>(-0.27)) {
+        t7 = t5;
+        t7 = t5;
+        t7 -= -t7 * lit::<T>(0.0826);
+    } else if (t7[(1, 1)] + t5[(0, 0)]) * lit::<T>(0.0709) > lit::<T>(0.48) {
+        let mut t21 = (y * y.transpose()).transpose();
+    }
+    let mut t22 = t6.transpose().transpose() * lit::<T>(0.201);
+    return t22.sum() - t14 - t7[(1, 1)] * lit::<T>(0.0763) + t6.sum() * lit::<T>(0.0503);
 }
 
 #[test]
@@ -8567,20 +9848,16 @@ fn p070<const N: usize>(y: &SVector<f32, 3>, s0: f32, s1: f32, k: &Matrix3<f32>,
     } else if 0.22_f32 <= 0.06 {
         t0 = t0 / ((k[(2, 1)] * k[(2, 1)] + 0.55) * 0.391) * 0.0305 - t0 * t0.transpose() * x * 0.00679;
     } else {
-        let mut t3: SMatrix<f32, 3, N> = y * x.transpose();
-        for i in 0..2 {
-            t3 -= ((y * x.transpose()).component_div(&(y * x.transpose()).map(|v| matgrad::sigmoid(v))) + y * x.transpose()) * 0.21;
-            let mut t4 = x + x - x;
-            t4 *= (y[i] * y[i] + 0.57).powf(1.35) * 0.174;
+        {
+            let t3 = k / matgrad::softplus(-0.87 - s1) * 0.0284;
+            t0 = t0 * 0.142 * x[1];
+            let mut t0: SVector<f32, N> = x + x;
         }
+        t0 *= (y[1] * y[1] + 0.9).powf(1.42) * 0.149;
     }
-    for i in 0..2 {
-        let t5 = t0 * t0.transpose() * t0 * 0.000975 * (y.transpose() + y.transpose());
-        t0 = t0.map(f32::tanh);
-        let mut t6 = t5;
-    }
-    let t7: RowSVector<f32, 3> = y.transpose() * s1 + (y.transpose() - y.transpose());
-    t7.norm_squared() * 0.0367 + t0[0] * 0.142
+    let t4 = (t0 * t0.transpose() + t0 * t0.transpose()) * 0.0741;
+    let mut t5 = t0;
+    t5[1] + t4.trace() + t0[1]
 }
 
 fn p070_ref<T: RealField + Copy, const N: usize>(y: &SVector<T, 3>, s0: T, s1: T, k: &Matrix3<T>, x: &SVector<T, N>) -> T {
@@ -8603,20 +9880,16 @@ fn p070_ref<T: RealField + Copy, const N: usize>(y: &SVector<T, 3>, s0: T, s1: T
     } else if lit::<T>(0.22) <= lit::<T>(0.06) {
         t0 = t0 / ((k[(2, 1)] * k[(2, 1)] + lit::<T>(0.55)) * lit::<T>(0.391)) * lit::<T>(0.0305) - t0 * t0.transpose() * x * lit::<T>(0.00679);
     } else {
-        let mut t3: SMatrix<T, 3, N> = y * x.transpose();
-        for i in 0..2 {
-            t3 -= ((y * x.transpose()).component_div(&(y * x.transpose()).map(|v| matgrad::sigmoid(v))) + y * x.transpose()) * lit::<T>(0.21);
-            let mut t4 = x + x - x;
-            t4 *= (y[i] * y[i] + lit::<T>(0.57)).powf(lit::<T>(1.35)) * lit::<T>(0.174);
+        {
+            let t3 = k / matgrad::softplus(lit::<T>(-0.87) - s1) * lit::<T>(0.0284);
+            t0 = t0 * lit::<T>(0.142) * x[1];
+            let mut t0: SVector<T, N> = x + x;
         }
+        t0 *= (y[1] * y[1] + lit::<T>(0.9)).powf(lit::<T>(1.42)) * lit::<T>(0.149);
     }
-    for i in 0..2 {
-        let t5 = t0 * t0.transpose() * t0 * lit::<T>(0.000975) * (y.transpose() + y.transpose());
-        t0 = t0.map(|v| v.tanh());
-        let mut t6 = t5;
-    }
-    let t7: RowSVector<T, 3> = y.transpose() * s1 + (y.transpose() - y.transpose());
-    t7.norm_squared() * lit::<T>(0.0367) + t0[0] * lit::<T>(0.142)
+    let t4 = (t0 * t0.transpose() + t0 * t0.transpose()) * lit::<T>(0.0741);
+    let mut t5 = t0;
+    t5[1] + t4.trace() + t0[1]
 }
 
 #[test]
@@ -8804,9 +10077,9 @@ fn p071_against_duals() {
     check_gradient("p071_vjp, y", &vjp.4.flat(), &reference[10..13], 1e-9);
 }
 
-// ---- program p072 (known bug patterns: branch-read)
+// ---- program p072
 
-#[gradient]
+#[gradient(wrt(s0))]
 fn p072(s0: f64, s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
     let t0: SVector<f64, 3> = y * x.transpose() * y;
     for i in 0..3 {
@@ -8823,35 +10096,65 @@ fn p072(s0: f64, s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>) 
         let mut t4 = t3;
     }
     let t0 = x * t0.transpose() * (x * t0.transpose()) * 0.0367;
-    let mut t5 = t0;
-    if t0.transpose().mean() - (-0.1 - 0.66) > 0.13 {
-        let mut t6 = x.transpose().transpose();
-    } else if flag {
-        let mut t7: Matrix3<f64> = y.transpose().transpose() * (x.transpose() * t5.transpose());
-    } else {
-        t5 = -t5 * (y * x.transpose());
-        let mut t8 = t0 / s1.exp();
-        let t9 = t5;
+    {
+        let t5 = *x;
+        let t6: SVector<f64, 3> = t5.component_mul(x);
+        let t7 = t0 * t5;
     }
-    for i in 0..3 {
-        let mut t10 = t0;
-    }
-    t5 = (t5 - t0).map(|v| s0 * matgrad::sigmoid(-0.45_f64).sqrt());
-    let mut t11 = t5;
-    if flag {
-        if x[(1, 0)].powi(3) <= 0.02 {
-            t5 = t0;
-            t5 -= (y * x.transpose()).transpose();
-        } else {
-            t11 = t0.transpose().component_div(&t0.map(|v| matgrad::sigmoid(v))).map(|v| (-(-0.97) + s0.exp().powf(1.3)) * 0.213);
-            t11 -= (x * x.transpose()).component_mul(&(t11.component_mul(&t11) * 0.112));
+    {
+        let mut t8 = t0.map(|v| v - -1.17);
+        let mut t9 = t8 + t0;
+        for i in 0..3 {
+            let t10 = x * x.transpose();
         }
     }
-    let mut t12 = x.transpose().map(f64::tanh);
-    t5 += (0.4 - -1.85) * t11.transpose().map(|v| -1.58_f64);
-    let t13 = t11.transpose().map(|v| s0.exp()) * (y + x) * 0.0607;
-    let mut t12 = x.component_mul(&t12.transpose());
-    t12.norm_squared() + t13[2] - t11.trace() * 0.0833 + t5[(2, 0)] * 0.132
+    if flag {
+        let mut t11 = t0.transpose();
+        t11 += (t0.transpose() + t0).component_mul(&t0);
+    } else {
+        let mut t12 = t0.transpose();
+    }
+    for i in 0..3 {
+        let mut t0: SVector<f64, 3> = x.component_div(&x.map(|v| v * v + 0.89));
+        t0 = x.map(|v| s1) + t0;
+        for j in 0..2 {
+            t0 -= y;
+            let t13: RowSVector<f64, 3> = x.transpose() * (x * x.transpose());
+            let t14 = y[(j, 0)] - 1.58;
+        }
+        let t15 = x * x.transpose() - x * x.transpose() + x * x.transpose();
+    }
+    let t16: Matrix3<f64> = t0.component_mul(&t0.transpose());
+    let mut t16 = t16.transpose();
+    for i in 0..2 {
+        t16 = ((s1 * t0).pow(3) * 0.113).map(f64::sin);
+        for j in 0..3 {
+            for l in 0..3 {
+                let t17 = (y.transpose() / (matgrad::sigmoid(x[(1, 0)]) + 0.61)).transpose();
+            }
+            let mut t18 = t0.transpose() * t0.transpose();
+        }
+        {
+            let mut t16 = s1;
+            if !(x.sum() >= (i as f64)) {
+                let t19 = t0.transpose().norm_squared() * 0.112;
+            } else if i == 3 {
+                t16 = (y.transpose().sum() * y.transpose().sum() + 0.65).sqrt();
+                t16 -= -1.94;
+            } else if i < 1 {
+                let t20: RowSVector<f64, 3> = y.transpose().map(|v| s0.cos());
+            } else {
+                t16 -= matgrad::sigmoid(1.96_f64);
+                t16 = -matgrad::sigmoid(t0[(1, 0)]);
+                t16 = 1.2 * (s0 + -0.9);
+            }
+            let t16 = t0.transpose();
+        }
+    }
+    let t21 = s0 * -1.54;
+    let t22 = (matgrad::sigmoid(t21 * 0.161) + 1.38).sqrt();
+    let t23 = t16 - t16;
+    t23.norm_squared() * 0.0275 + t22 - t21 - t16.trace()
 }
 
 fn p072_ref<T: RealField + Copy>(s0: T, s1: T, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>) -> T {
@@ -8870,35 +10173,65 @@ fn p072_ref<T: RealField + Copy>(s0: T, s1: T, flag: bool, x: &SVector<T, 3>, y:
         let mut t4 = t3;
     }
     let t0 = x * t0.transpose() * (x * t0.transpose()) * lit::<T>(0.0367);
-    let mut t5 = t0;
-    if t0.transpose().mean() - (lit::<T>(-0.1) - lit::<T>(0.66)) > lit::<T>(0.13) {
-        let mut t6 = x.transpose().transpose();
-    } else if flag {
-        let mut t7: Matrix3<T> = y.transpose().transpose() * (x.transpose() * t5.transpose());
-    } else {
-        t5 = -t5 * (y * x.transpose());
-        let mut t8 = t0 / s1.exp();
-        let t9 = t5;
+    {
+        let t5 = *x;
+        let t6: SVector<T, 3> = t5.component_mul(x);
+        let t7 = t0 * t5;
     }
-    for i in 0..3 {
-        let mut t10 = t0;
-    }
-    t5 = (t5 - t0).map(|v| s0 * matgrad::sigmoid(lit::<T>(-0.45)).sqrt());
-    let mut t11 = t5;
-    if flag {
-        if x[(1, 0)].powi(3) <= lit::<T>(0.02) {
-            t5 = t0;
-            t5 -= (y * x.transpose()).transpose();
-        } else {
-            t11 = t0.transpose().component_div(&t0.map(|v| matgrad::sigmoid(v))).map(|v| (-lit::<T>(-0.97) + s0.exp().powf(lit::<T>(1.3))) * lit::<T>(0.213));
-            t11 -= (x * x.transpose()).component_mul(&(t11.component_mul(&t11) * lit::<T>(0.112)));
+    {
+        let mut t8 = t0.map(|v| v - lit::<T>(-1.17));
+        let mut t9 = t8 + t0;
+        for i in 0..3 {
+            let t10 = x * x.transpose();
         }
     }
-    let mut t12 = x.transpose().map(|v| v.tanh());
-    t5 += t11.transpose().map(|v| lit::<T>(-1.58)) * (lit::<T>(0.4) - lit::<T>(-1.85));
-    let t13 = t11.transpose().map(|v| s0.exp()) * (y + x) * lit::<T>(0.0607);
-    let mut t12 = x.component_mul(&t12.transpose());
-    t12.norm_squared() + t13[2] - t11.trace() * lit::<T>(0.0833) + t5[(2, 0)] * lit::<T>(0.132)
+    if flag {
+        let mut t11 = t0.transpose();
+        t11 += (t0.transpose() + t0).component_mul(&t0);
+    } else {
+        let mut t12 = t0.transpose();
+    }
+    for i in 0..3 {
+        let mut t0: SVector<T, 3> = x.component_div(&x.map(|v| v * v + lit::<T>(0.89)));
+        t0 = x.map(|v| s1) + t0;
+        for j in 0..2 {
+            t0 -= y;
+            let t13: RowSVector<T, 3> = x.transpose() * (x * x.transpose());
+            let t14 = y[(j, 0)] - lit::<T>(1.58);
+        }
+        let t15 = x * x.transpose() - x * x.transpose() + x * x.transpose();
+    }
+    let t16: Matrix3<T> = t0.component_mul(&t0.transpose());
+    let mut t16 = t16.transpose();
+    for i in 0..2 {
+        t16 = ((t0 * s1).pow(3) * lit::<T>(0.113)).map(|v| v.sin());
+        for j in 0..3 {
+            for l in 0..3 {
+                let t17 = (y.transpose() / (matgrad::sigmoid(x[(1, 0)]) + lit::<T>(0.61))).transpose();
+            }
+            let mut t18 = t0.transpose() * t0.transpose();
+        }
+        {
+            let mut t16 = s1;
+            if !(x.sum() >= lit::<T>(i as f64)) {
+                let t19 = t0.transpose().norm_squared() * lit::<T>(0.112);
+            } else if i == 3 {
+                t16 = (y.transpose().sum() * y.transpose().sum() + lit::<T>(0.65)).sqrt();
+                t16 -= lit::<T>(-1.94);
+            } else if i < 1 {
+                let t20: RowSVector<T, 3> = y.transpose().map(|v| s0.cos());
+            } else {
+                t16 -= matgrad::sigmoid(lit::<T>(1.96));
+                t16 = -matgrad::sigmoid(t0[(1, 0)]);
+                t16 = lit::<T>(1.2) * (s0 + lit::<T>(-0.9));
+            }
+            let t16 = t0.transpose();
+        }
+    }
+    let t21 = s0 * lit::<T>(-1.54);
+    let t22 = (matgrad::sigmoid(t21 * lit::<T>(0.161)) + lit::<T>(1.38)).sqrt();
+    let t23 = t16 - t16;
+    t23.norm_squared() * lit::<T>(0.0275) + t22 - t21 - t16.trace()
 }
 
 #[test]
@@ -8923,10 +10256,7 @@ fn p072_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p072_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p072_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p072_grad, s0", &grad.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p072_grad, s1", &grad.1.flat(), &reference[1..2], 1e-9);
-    check_gradient("p072_grad, x", &grad.2.flat(), &reference[2..5], 1e-9);
-    check_gradient("p072_grad, y", &grad.3.flat(), &reference[5..8], 1e-9);
+    check_gradient("p072_grad, s0", &grad.flat(), &reference[0..1], 1e-9);
     check_gradient("p072_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-9);
     check_gradient("p072_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p072_vjp, x", &vjp.2.flat(), &reference[2..5], 1e-9);
@@ -8957,28 +10287,30 @@ fn p073<T: RealField + Copy, const N: usize>(y: &SVector<T, 2>, m0: &SMatrix<T, 
             t0 -= m0.sum() * convert::<f64, T>(0.165);
         } else {
             t0 -= convert::<f64, T>(-0.57);
-            let t5: SMatrix<T, N, N> = x * x.transpose();
-            t0 += convert::<f64, T>(-0.6);
+            {
+                let mut t5 = convert::<f64, T>(-1.94);
+            }
+            t0 -= (y * y.transpose()).trace().exp() * convert::<f64, T>(0.134);
         }
-        let mut t6 = (s0.tanh() - convert::<f64, T>(1.5)).abs();
-        let mut t7 = y / (t6 * t6 + convert::<f64, T>(1.23));
-    }
-    let t8 = *m0;
-    t0 = ((convert::<f64, T>(1.28) + s0).tanh() - convert::<f64, T>(1.5)).abs().sqrt();
-    let t8: SMatrix<T, N, 2> = m0 * t0 * convert::<f64, T>(0.136) + t8.map(|v| convert::<f64, T>(1.08));
-    for i in 0..2 {
-        let mut t9: SVector<T, 2> = y + y;
-        t9 = y / (t8[(1, 1)].cos() + convert::<f64, T>(2.0)) * s0.exp();
+        if -matgrad::softplus(y[1]).ln() > convert::<f64, T>(-0.12) {
+            t0 += convert::<f64, T>(1.48);
+            t0 -= ((convert::<f64, T>(1.28) + s0).tanh() - convert::<f64, T>(1.5)).abs().sqrt();
+            let mut t6 = *y;
+        }
+        t0 += y[i];
     }
     for i in 0..2 {
-        let mut t10: SMatrix<T, N, N> = x * x.transpose();
-        let mut t11 = y.transpose();
-        let t12 = *m0;
-        let t13 = t0.cos();
+        let mut t7 = m0.transpose() / (y * y.transpose()).map(|v| matgrad::sigmoid(v)).norm();
+        t7 += m0.transpose().component_mul(&t7).map(|v| (matgrad::sigmoid(matgrad::sigmoid(s0).powf(convert::<f64, T>(1.72) * convert::<f64, T>(0.216)) * convert::<f64, T>(0.152)) + convert::<f64, T>(1.52)).ln());
+        let mut t8: SMatrix<T, N, N> = x * x.transpose();
     }
-    t0 = s0;
-    let t14: SMatrix<T, N, N> = x * x.transpose();
-    t14.norm_squared() * convert::<f64, T>(0.11) - t8.norm_squared() * convert::<f64, T>(0.0384) - t0 * convert::<f64, T>(0.136)
+    let mut t9 = y.transpose();
+    let t10 = *m0;
+    let t11 = t0.cos();
+    t9 = t9;
+    let t12: SMatrix<T, N, N> = x * x.transpose();
+    t9 *= m0.transpose().dot(&t10.transpose()) * convert::<f64, T>(0.165) / matgrad::softplus(convert::<f64, T>(-0.99)) * convert::<f64, T>(0.118);
+    return t12.sum() * convert::<f64, T>(0.11) - t11 - t10[(1, 0)] + t9[0];
 }
 
 fn p073_ref<T: RealField + Copy, const N: usize>(y: &SVector<T, 2>, m0: &SMatrix<T, N, 2>, s0: T, flag: bool, x: &SVector<T, N>) -> T {
@@ -9002,28 +10334,30 @@ fn p073_ref<T: RealField + Copy, const N: usize>(y: &SVector<T, 2>, m0: &SMatrix
             t0 -= m0.sum() * lit::<T>(0.165);
         } else {
             t0 -= lit::<T>(-0.57);
-            let t5: SMatrix<T, N, N> = x * x.transpose();
-            t0 += lit::<T>(-0.6);
+            {
+                let mut t5 = lit::<T>(-1.94);
+            }
+            t0 -= (y * y.transpose()).trace().exp() * lit::<T>(0.134);
         }
-        let mut t6 = (s0.tanh() - lit::<T>(1.5)).abs();
-        let mut t7 = y / (t6 * t6 + lit::<T>(1.23));
-    }
-    let t8 = *m0;
-    t0 = ((lit::<T>(1.28) + s0).tanh() - lit::<T>(1.5)).abs().sqrt();
-    let t8: SMatrix<T, N, 2> = m0 * t0 * lit::<T>(0.136) + t8.map(|v| lit::<T>(1.08));
-    for i in 0..2 {
-        let mut t9: SVector<T, 2> = y + y;
-        t9 = y / (t8[(1, 1)].cos() + lit::<T>(2.0)) * s0.exp();
+        if -matgrad::softplus(y[1]).ln() > lit::<T>(-0.12) {
+            t0 += lit::<T>(1.48);
+            t0 -= ((lit::<T>(1.28) + s0).tanh() - lit::<T>(1.5)).abs().sqrt();
+            let mut t6 = *y;
+        }
+        t0 += y[i];
     }
     for i in 0..2 {
-        let mut t10: SMatrix<T, N, N> = x * x.transpose();
-        let mut t11 = y.transpose();
-        let t12 = *m0;
-        let t13 = t0.cos();
+        let mut t7 = m0.transpose() / (y * y.transpose()).map(|v| matgrad::sigmoid(v)).norm();
+        t7 += m0.transpose().component_mul(&t7).map(|v| (matgrad::sigmoid(matgrad::sigmoid(s0).powf(lit::<T>(1.72) * lit::<T>(0.216)) * lit::<T>(0.152)) + lit::<T>(1.52)).ln());
+        let mut t8: SMatrix<T, N, N> = x * x.transpose();
     }
-    t0 = s0;
-    let t14: SMatrix<T, N, N> = x * x.transpose();
-    t14.norm_squared() * lit::<T>(0.11) - t8.norm_squared() * lit::<T>(0.0384) - t0 * lit::<T>(0.136)
+    let mut t9 = y.transpose();
+    let t10 = *m0;
+    let t11 = t0.cos();
+    t9 = t9;
+    let t12: SMatrix<T, N, N> = x * x.transpose();
+    t9 *= m0.transpose().dot(&t10.transpose()) * lit::<T>(0.165) / matgrad::softplus(lit::<T>(-0.99)) * lit::<T>(0.118);
+    return t12.sum() * lit::<T>(0.11) - t11 - t10[(1, 0)] + t9[0];
 }
 
 #[test]
@@ -9090,10 +10424,29 @@ fn p074<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, s0: T, k: &Ma
         };
         t0
     };
-    let t11 = t10;
-    let t11 = y.transpose().transpose();
-    let t12 = y.transpose();
-    t12[(0, 0)] + t11[1] + t10.sum() * convert::<f64, T>(0.165) + t0.norm_squared() * convert::<f64, T>(0.165)
+    {
+        let t11 = -t10.map(|v| convert::<f64, T>(-0.93) * convert::<f64, T>(-1.22));
+        let t12 = y.transpose();
+        for i in 0..2 {
+            let mut t13: SVector<T, 2> = y.map(|v| s0.powi(3)) - t12.transpose() * t12 * t12.transpose();
+            let mut t10 = x + x;
+            if x[i].powi(2) * s0 < convert::<f64, T>(-0.1) {
+                t13 -= t13;
+                let t14: SVector<T, 3> = k.transpose() * x * convert::<f64, T>(0.066) - x * s0;
+            } else if i == 1 || s0 <= convert::<f64, T>(0.14) {
+                t13 += (t13 - t13 * t12 * t12.transpose() * convert::<f64, T>(0.0825)) * convert::<f64, T>(0.142);
+                t13 = t12.transpose();
+                let mut t15 = t13 * t12 * t13 * convert::<f64, T>(0.0101);
+            } else {
+                t10 += t10 + x;
+                t13 += (-t13 * convert::<f64, T>(0.142)).map(|v| s0);
+            }
+            let t13: T = (y[(i, 0)].tanh() - convert::<f64, T>(1.5)).abs().powf(s0);
+        }
+    }
+    let t16 = y * y.transpose() * t10;
+    let t17: SMatrix<T, 2, 2> = y * y.transpose();
+    t17.sum() + t16[(1, 2)] - t10[(1, 0)] + t0[(1, 1)]
 }
 
 fn p074_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, s0: T, k: &Matrix3<T>, flag: bool) -> T {
@@ -9125,10 +10478,29 @@ fn p074_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, s0: T, k:
         };
         t0
     };
-    let t11 = t10;
-    let t11 = y.transpose().transpose();
-    let t12 = y.transpose();
-    t12[(0, 0)] + t11[1] + t10.sum() * lit::<T>(0.165) + t0.norm_squared() * lit::<T>(0.165)
+    {
+        let t11 = -t10.map(|v| lit::<T>(-0.93) * lit::<T>(-1.22));
+        let t12 = y.transpose();
+        for i in 0..2 {
+            let mut t13: SVector<T, 2> = y.map(|v| s0.powi(3)) - t12.transpose() * t12 * t12.transpose();
+            let mut t10 = x + x;
+            if x[i].powi(2) * s0 < lit::<T>(-0.1) {
+                t13 -= t13;
+                let t14: SVector<T, 3> = k.transpose() * x * lit::<T>(0.066) - x * s0;
+            } else if i == 1 || s0 <= lit::<T>(0.14) {
+                t13 += (t13 - t13 * t12 * t12.transpose() * lit::<T>(0.0825)) * lit::<T>(0.142);
+                t13 = t12.transpose();
+                let mut t15 = t13 * t12 * t13 * lit::<T>(0.0101);
+            } else {
+                t10 += t10 + x;
+                t13 += (-t13 * lit::<T>(0.142)).map(|v| s0);
+            }
+            let t13: T = (y[(i, 0)].tanh() - lit::<T>(1.5)).abs().powf(s0);
+        }
+    }
+    let t16 = y * y.transpose() * t10;
+    let t17: SMatrix<T, 2, 2> = y * y.transpose();
+    t17.sum() + t16[(1, 2)] - t10[(1, 0)] + t0[(1, 1)]
 }
 
 #[test]
@@ -9226,9 +10598,9 @@ fn p075_against_duals() {
     check_gradient("p075_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
 }
 
-// ---- program p076 (known bug patterns: branch-read)
+// ---- program p076 (known bug patterns: counter-call)
 
-#[gradient(wrt(s0))]
+#[gradient]
 fn p076(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64) -> f64 {
     let t0 = *m0;
     for i in 0..2 {
@@ -9238,87 +10610,115 @@ fn p076(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64) ->
                 let mut t1 = *m0;
                 let mut t0: Matrix3<f64> = t1.transpose() * m0;
             }
-            let t2 = m0.transpose();
-            let mut t3: Matrix3<f64> = *m0;
-        }
-        for j in 0..2 {
-            for l in 0..3 {
-                let t4: SVector<f64, 3> = *y;
+            {
+                let t2 = *x;
+                let mut t3: Matrix3<f64> = *m0;
+                let t4: Matrix3<f64> = t3.transpose() + t3;
             }
-            if (j as f64) < -0.27 {
-                let mut t5 = (-x.transpose()).map(|v| v);
-                let mut t5: Matrix3<f64> = m0.transpose().component_div(&m0.map(|v| v * v + 0.97));
-                t5 = *m0;
-            }
-            let t0 = 0.22_f64;
+            let mut t5: f64 = m0.dot(m0) * 0.11;
         }
+        let t6 = x.component_mul(y).transpose();
+        let t0 = t0 + m0.transpose();
+        let mut t7 = *m0;
+    }
+    let t8: Matrix3<f64> = *m0;
+    if 1.32_f64 + -1.77 > -0.19 {
+        if t0[(1, 0)] >= 0.5 {
+            let mut t9 = m0.transpose() * t8 + t0.transpose();
+        } else if matgrad::softplus(-0.13_f64).powf(2.49) > 0.04 {
+            let mut t10 = t8 * m0;
+            t10 -= m0 * t8 * m0 * 0.11;
+            t10 = (m0 * t0).transpose();
+        } else if x[(1, 0)].exp() > 0.33 {
+            let mut t0 = *y;
+        } else {
+            let t8 = y[0] * t0;
+            let mut t11 = x.map(|v| -1.69_f64);
+        }
+        let t0 = x.transpose();
+    } else if s0 > 0.41 {
+        let t12 = t8.transpose().component_mul(&t0.transpose());
+    }
+    {
+        let mut t13: Matrix3<f64> = (t0 * m0.transpose() * 0.0825).pow(2);
+    }
+    let t14 = m0[(2, 2)].cos();
+    for i in 0..2 {
+        let t15 = t8.pow(2);
+    }
+    let t16: Matrix3<f64> = m0.transpose() * (t8 + m0) * 0.165;
+    let t17 = t0.component_mul(m0);
+    for i in 0..2 {
+        let t18 = *x;
+        let mut t19: f64 = s0 / x[(i, 0)].exp();
         for j in 0..3 {
-            let mut t0 = y.transpose() * t0.transpose();
-            for l in 0..3 {
-                let t6: SVector<f64, 3> = *x;
-                let t7: RowSVector<f64, 3> = x.transpose();
-                let t8 = *m0;
-            }
-        }
-        for j in 0..2 {
-            let t0: RowSVector<f64, 3> = y.transpose() * t0;
-            let t0 = *y;
+            let t20: RowSVector<f64, 3> = t18.transpose().map(|v| -0.82_f64);
+            let t21: RowSVector<f64, 3> = t20 + t20;
         }
     }
     for i in 0..2 {
-        let t9 = t0.pow(2);
+        for j in 0..2 {
+            let t22: Matrix3<f64> = t17 + t8;
+            if -0.57_f64 <= 0.39 {
+                let t23: SVector<f64, 3> = y / (matgrad::sigmoid((j as f64) * 0.124) + 1.07);
+            } else if x.sum() > 0.32 {
+                let t24: f64 = y.transpose().map(|v| matgrad::sigmoid(v)).norm().ln();
+                let t25 = t16.transpose().component_div(&t8.transpose().map(|v| v * v + 1.15)) * t22.transpose() * 0.192;
+            }
+            let t26 = x[i].powi(3);
+            let mut t27 = t8.transpose();
+        }
+        let mut t28: RowSVector<f64, 3> = y.transpose();
+        let mut t29 = t17.transpose() * x[(i, 0)];
     }
-    let t10 = m0 * y;
-    let mut t11 = m0.transpose() / x[2].exp();
-    t11 *= 0.89;
-    t11 += ((t11 + t11.transpose()) * 0.205).component_div(&(t0.pow(2) * 0.165).map(|v| v.exp()));
-    let mut t10 = x * y.transpose() - m0;
-    let t12 = m0.map(|v| (matgrad::sigmoid(s0) + 1.53).ln_1p());
-    t11 *= matgrad::softplus(s0 * s0) * 0.186;
-    if !(1.88_f64 >= -0.19 && t0[(0, 2)] > -0.05) {
-        t11 -= if !(-1.75_f64 <= 0.07) {
-            let mut t13 = *y;
-            t12
+    if !(1.35_f64 >= -0.25 && x.transpose().map(|v| v * v + 0.98).norm() > -0.07) {
+        let t30 = -t8.transpose() / matgrad::softplus(y.transpose().mean());
+        for i in 0..3 {
+            let mut t8 = t16.map(|v| s0);
+            if (i as f64) <= -s0 {
+                let t31 = m0 * x;
+                t8 = t17.map(|v| -1.51_f64) - t17;
+                let mut t32 = -1.56_f64;
+            } else if 1.21_f64 <= 0.06 {
+                let mut t33 = (matgrad::sigmoid(x[1]) + 0.64).ln();
+                t8 = (t17 - t30) * 0.236 / (x[i].cos() + 2.0);
+            }
+            t8 *= 0.55;
+            let mut t34 = t16.transpose();
+        }
+        if (if -1.67_f64 < 0.84 || 0.86_f64 >= 0.43 {
+            let t35 = matgrad::sigmoid(1.57 / matgrad::sigmoid(1.04_f64) * 0.165);
+            -0.3
         } else {
-            t0.transpose()
-        };
-    } else if 1.75_f64 + 1.65 > 0.11 {
-        t11 += t11.transpose() * (-0.55 - -1.23) * 0.201;
-    } else if -1.13_f64 - 1.5 > -0.29 {
-        if x[(0, 0)] > -0.17 {
-            if !(t12.transpose().kronecker(&t0.transpose()).norm_squared() * 0.00768 <= t0.mean()) {
-                t11 -= -t12 - m0 * s0;
-                t10 = t10.transpose();
-            } else if 0.45_f64 > 0.22 {
-                t11 += m0.transpose() * -0.57;
-                let t14 = x.transpose().component_mul(&y.transpose());
-            } else {
-                let t15 = t11.transpose() * 0.15;
-                let mut t16 = (t11 + t10) * 0.115;
-                t11 -= (t16 - t15) * m0.map(|v| matgrad::sigmoid(0.63_f64)) * 0.167;
-            }
-            t11 = t12.transpose();
-            let t11 = (t12 * 0.196).pow(3) * (m0 * t12.transpose());
+            t16[(1, 0)]
+        }) >= -0.47 {
+            let t36 = t17 * t16;
+        } else if t14 > -0.18 {
+            let t37 = 0.54_f64;
+            let t37 = t30.transpose().map(|v| t37) + t30.transpose().transpose();
+            let t38 = t8.transpose();
         }
-        t11 = t12.transpose().transpose().component_mul(&(t11 * t10 * 0.0218));
+    } else if -(-0.14) * (t0[(2, 1)].tanh() - 1.5).abs() >= 0.42 {
+        let t39: Matrix3<f64> = m0 + t17;
     } else {
-        let mut t17 = *y;
+        let t40: Matrix3<f64> = t8.transpose();
     }
-    t11 += t10.transpose().component_div(&(y * x.transpose()).map(|v| v * v + 1.42));
-    if s0 <= -0.2 {
-        for i in 0..2 {
-            let t18: SVector<f64, 3> = *y;
-            if 1.74_f64 > 0.07 || (i as f64) <= -s0 {
-                let t19 = (t0.transpose().pow(3) * 0.11).sum() * 0.111;
-                let t19 = t0;
-            } else {
-                t11 += x * t18.transpose() * t0.component_mul(&t12);
-            }
+    if -t14 > 0.09 {
+        let t41: Matrix3<f64> = t16 + t16.transpose();
+        for i in 0..3 {
+            let t42 = x.transpose();
+            let mut t43: Matrix3<f64> = t0.transpose();
+            let mut t44: Matrix3<f64> = (t41 * 0.125).pow(2);
+            t43 = t43.map(f64::tanh);
         }
+    } else if t14 <= t16[(1, 0)] * 1.83 {
+        let t45 = *m0;
     } else {
-        let t20 = t10.map(f64::tanh) * m0;
+        let t46 = (x - x) * (-0.41 + 0.07);
+        let mut t47: Matrix3<f64> = m0.map(|v| t14);
+        t47 += m0;
     }
-    t12.sum() * 0.0872 + t10.norm_squared() * 0.0275 - t11.trace() * 0.0199 - t0[(1, 1)] + t0.pow(2).norm_squared() * 0.0122
+    t17[(2, 1)] - t16[(2, 2)] - t14 + t8.sum() * 0.11 + x.map(|v| 0.97_f64).norm_squared()
 }
 
 fn p076_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, s0: T) -> T {
@@ -9330,87 +10730,115 @@ fn p076_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matr
                 let mut t1 = *m0;
                 let mut t0: Matrix3<T> = t1.transpose() * m0;
             }
-            let t2 = m0.transpose();
-            let mut t3: Matrix3<T> = *m0;
-        }
-        for j in 0..2 {
-            for l in 0..3 {
-                let t4: SVector<T, 3> = *y;
+            {
+                let t2 = *x;
+                let mut t3: Matrix3<T> = *m0;
+                let t4: Matrix3<T> = t3.transpose() + t3;
             }
-            if lit::<T>(j as f64) < lit::<T>(-0.27) {
-                let mut t5 = (-x.transpose()).map(|v| v);
-                let mut t5: Matrix3<T> = m0.transpose().component_div(&m0.map(|v| v * v + lit::<T>(0.97)));
-                t5 = *m0;
-            }
-            let t0 = lit::<T>(0.22);
+            let mut t5: T = m0.dot(m0) * lit::<T>(0.11);
         }
+        let t6 = x.component_mul(y).transpose();
+        let t0 = t0 + m0.transpose();
+        let mut t7 = *m0;
+    }
+    let t8: Matrix3<T> = *m0;
+    if lit::<T>(1.32) + lit::<T>(-1.77) > lit::<T>(-0.19) {
+        if t0[(1, 0)] >= lit::<T>(0.5) {
+            let mut t9 = m0.transpose() * t8 + t0.transpose();
+        } else if matgrad::softplus(lit::<T>(-0.13)).powf(lit::<T>(2.49)) > lit::<T>(0.04) {
+            let mut t10 = t8 * m0;
+            t10 -= m0 * t8 * m0 * lit::<T>(0.11);
+            t10 = (m0 * t0).transpose();
+        } else if x[(1, 0)].exp() > lit::<T>(0.33) {
+            let mut t0 = *y;
+        } else {
+            let t8 = t0 * y[0];
+            let mut t11 = x.map(|v| lit::<T>(-1.69));
+        }
+        let t0 = x.transpose();
+    } else if s0 > lit::<T>(0.41) {
+        let t12 = t8.transpose().component_mul(&t0.transpose());
+    }
+    {
+        let mut t13: Matrix3<T> = (t0 * m0.transpose() * lit::<T>(0.0825)).pow(2);
+    }
+    let t14 = m0[(2, 2)].cos();
+    for i in 0..2 {
+        let t15 = t8.pow(2);
+    }
+    let t16: Matrix3<T> = m0.transpose() * (t8 + m0) * lit::<T>(0.165);
+    let t17 = t0.component_mul(m0);
+    for i in 0..2 {
+        let t18 = *x;
+        let mut t19: T = s0 / x[(i, 0)].exp();
         for j in 0..3 {
-            let mut t0 = y.transpose() * t0.transpose();
-            for l in 0..3 {
-                let t6: SVector<T, 3> = *x;
-                let t7: RowSVector<T, 3> = x.transpose();
-                let t8 = *m0;
-            }
-        }
-        for j in 0..2 {
-            let t0: RowSVector<T, 3> = y.transpose() * t0;
-            let t0 = *y;
+            let t20: RowSVector<T, 3> = t18.transpose().map(|v| lit::<T>(-0.82));
+            let t21: RowSVector<T, 3> = t20 + t20;
         }
     }
     for i in 0..2 {
-        let t9 = t0.pow(2);
+        for j in 0..2 {
+            let t22: Matrix3<T> = t17 + t8;
+            if lit::<T>(-0.57) <= lit::<T>(0.39) {
+                let t23: SVector<T, 3> = y / (matgrad::sigmoid(lit::<T>(j as f64) * lit::<T>(0.124)) + lit::<T>(1.07));
+            } else if x.sum() > lit::<T>(0.32) {
+                let t24: T = y.transpose().map(|v| matgrad::sigmoid(v)).norm().ln();
+                let t25 = t16.transpose().component_div(&t8.transpose().map(|v| v * v + lit::<T>(1.15))) * t22.transpose() * lit::<T>(0.192);
+            }
+            let t26 = x[i].powi(3);
+            let mut t27 = t8.transpose();
+        }
+        let mut t28: RowSVector<T, 3> = y.transpose();
+        let mut t29 = t17.transpose() * x[(i, 0)];
     }
-    let t10 = m0 * y;
-    let mut t11 = m0.transpose() / x[2].exp();
-    t11 *= lit::<T>(0.89);
-    t11 += ((t11 + t11.transpose()) * lit::<T>(0.205)).component_div(&(t0.pow(2) * lit::<T>(0.165)).map(|v| v.exp()));
-    let mut t10 = x * y.transpose() - m0;
-    let t12 = m0.map(|v| (matgrad::sigmoid(s0) + lit::<T>(1.53)).ln_1p());
-    t11 *= matgrad::softplus(s0 * s0) * lit::<T>(0.186);
-    if !(lit::<T>(1.88) >= lit::<T>(-0.19) && t0[(0, 2)] > lit::<T>(-0.05)) {
-        t11 -= if !(lit::<T>(-1.75) <= lit::<T>(0.07)) {
-            let mut t13 = *y;
-            t12
+    if !(lit::<T>(1.35) >= lit::<T>(-0.25) && x.transpose().map(|v| v * v + lit::<T>(0.98)).norm() > lit::<T>(-0.07)) {
+        let t30 = -t8.transpose() / matgrad::softplus(y.transpose().mean());
+        for i in 0..3 {
+            let mut t8 = t16.map(|v| s0);
+            if lit::<T>(i as f64) <= -s0 {
+                let t31 = m0 * x;
+                t8 = t17.map(|v| lit::<T>(-1.51)) - t17;
+                let mut t32 = lit::<T>(-1.56);
+            } else if lit::<T>(1.21) <= lit::<T>(0.06) {
+                let mut t33 = (matgrad::sigmoid(x[1]) + lit::<T>(0.64)).ln();
+                t8 = (t17 - t30) * lit::<T>(0.236) / (x[i].cos() + lit::<T>(2.0));
+            }
+            t8 *= lit::<T>(0.55);
+            let mut t34 = t16.transpose();
+        }
+        if (if lit::<T>(-1.67) < lit::<T>(0.84) || lit::<T>(0.86) >= lit::<T>(0.43) {
+            let t35 = matgrad::sigmoid(lit::<T>(1.57) / matgrad::sigmoid(lit::<T>(1.04)) * lit::<T>(0.165));
+            lit::<T>(-0.3)
         } else {
-            t0.transpose()
-        };
-    } else if lit::<T>(1.75) + lit::<T>(1.65) > lit::<T>(0.11) {
-        t11 += t11.transpose() * (lit::<T>(-0.55) - lit::<T>(-1.23)) * lit::<T>(0.201);
-    } else if lit::<T>(-1.13) - lit::<T>(1.5) > lit::<T>(-0.29) {
-        if x[(0, 0)] > lit::<T>(-0.17) {
-            if !(t12.transpose().kronecker(&t0.transpose()).norm_squared() * lit::<T>(0.00768) <= t0.mean()) {
-                t11 -= -t12 - m0 * s0;
-                t10 = t10.transpose();
-            } else if lit::<T>(0.45) > lit::<T>(0.22) {
-                t11 += m0.transpose() * lit::<T>(-0.57);
-                let t14 = x.transpose().component_mul(&y.transpose());
-            } else {
-                let t15 = t11.transpose() * lit::<T>(0.15);
-                let mut t16 = (t11 + t10) * lit::<T>(0.115);
-                t11 -= (t16 - t15) * m0.map(|v| matgrad::sigmoid(lit::<T>(0.63))) * lit::<T>(0.167);
-            }
-            t11 = t12.transpose();
-            let t11 = (t12 * lit::<T>(0.196)).pow(3) * (m0 * t12.transpose());
+            t16[(1, 0)]
+        }) >= lit::<T>(-0.47) {
+            let t36 = t17 * t16;
+        } else if t14 > lit::<T>(-0.18) {
+            let t37 = lit::<T>(0.54);
+            let t37 = t30.transpose().map(|v| t37) + t30.transpose().transpose();
+            let t38 = t8.transpose();
         }
-        t11 = t12.transpose().transpose().component_mul(&(t11 * t10 * lit::<T>(0.0218)));
+    } else if -lit::<T>(-0.14) * (t0[(2, 1)].tanh() - lit::<T>(1.5)).abs() >= lit::<T>(0.42) {
+        let t39: Matrix3<T> = m0 + t17;
     } else {
-        let mut t17 = *y;
+        let t40: Matrix3<T> = t8.transpose();
     }
-    t11 += t10.transpose().component_div(&(y * x.transpose()).map(|v| v * v + lit::<T>(1.42)));
-    if s0 <= lit::<T>(-0.2) {
-        for i in 0..2 {
-            let t18: SVector<T, 3> = *y;
-            if lit::<T>(1.74) > lit::<T>(0.07) || lit::<T>(i as f64) <= -s0 {
-                let t19 = (t0.transpose().pow(3) * lit::<T>(0.11)).sum() * lit::<T>(0.111);
-                let t19 = t0;
-            } else {
-                t11 += x * t18.transpose() * t0.component_mul(&t12);
-            }
+    if -t14 > lit::<T>(0.09) {
+        let t41: Matrix3<T> = t16 + t16.transpose();
+        for i in 0..3 {
+            let t42 = x.transpose();
+            let mut t43: Matrix3<T> = t0.transpose();
+            let mut t44: Matrix3<T> = (t41 * lit::<T>(0.125)).pow(2);
+            t43 = t43.map(|v| v.tanh());
         }
+    } else if t14 <= t16[(1, 0)] * lit::<T>(1.83) {
+        let t45 = *m0;
     } else {
-        let t20 = t10.map(|v| v.tanh()) * m0;
+        let t46 = (x - x) * (lit::<T>(-0.41) + lit::<T>(0.07));
+        let mut t47: Matrix3<T> = m0.map(|v| t14);
+        t47 += m0;
     }
-    t12.sum() * lit::<T>(0.0872) + t10.norm_squared() * lit::<T>(0.0275) - t11.trace() * lit::<T>(0.0199) - t0[(1, 1)] + t0.pow(2).norm_squared() * lit::<T>(0.0122)
+    t17[(2, 1)] - t16[(2, 2)] - t14 + t8.sum() * lit::<T>(0.11) + x.map(|v| lit::<T>(0.97)).norm_squared()
 }
 
 #[test]
@@ -9434,7 +10862,10 @@ fn p076_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p076_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p076_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p076_grad, s0", &grad.flat(), &reference[15..16], 1e-9);
+    check_gradient("p076_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p076_grad, y", &grad.1.flat(), &reference[3..6], 1e-9);
+    check_gradient("p076_grad, m0", &grad.2.flat(), &reference[6..15], 1e-9);
+    check_gradient("p076_grad, s0", &grad.3.flat(), &reference[15..16], 1e-9);
     check_gradient("p076_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p076_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p076_vjp, m0", &vjp.2.flat(), &reference[6..15], 1e-9);
@@ -9981,49 +11412,79 @@ fn p081_against_duals() {
 
 // ---- program p082
 
-#[gradient]
+#[gradient(wrt(s0))]
 fn p082<T: RealField + Copy>(s0: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
     let t0 = x + x;
-    let t1 = y.transpose() + (x.transpose() + t0.transpose());
-    let mut t2 = (m0.pow(3) * convert::<f64, T>(0.11)).map(|v| (s0.cos() + convert::<f64, T>(2.0)).sqrt());
-    if matgrad::sigmoid(convert::<f64, T>(0.12)) <= convert::<f64, T>(0.33) {
-        t2 = t2.transpose();
-        t2 = if s0 > t0[0] - convert::<f64, T>(-0.81) {
-            *m0
+    {
+        let t0 = if s0 * s0 > convert::<f64, T>(0.02) {
+            let t1 = s0;
+            x.transpose()
         } else {
-            *m0
+            t0.transpose()
         };
-        let mut t3: Matrix3<T> = m0.map(|v| s0 - convert::<f64, T>(0.76));
-    } else if (y[2].tanh() - convert::<f64, T>(1.5)).abs() > convert::<f64, T>(0.32) {
-        t2 = t2;
-        let mut t4: Matrix3<T> = m0.transpose();
+        if !(convert::<f64, T>(0.24) > convert::<f64, T>(0.3)) || !(convert::<f64, T>(0.12) > convert::<f64, T>(0.17)) {
+            let t2 = s0;
+            let t0 = *m0;
+            let mut t3 = y * y.transpose();
+        } else if !(-x[0] > convert::<f64, T>(-0.45)) {
+            let mut t4: Matrix3<T> = *m0;
+            let t5 = (m0 + m0) * -t0.transpose() * convert::<f64, T>(0.0825);
+        } else if (if convert::<f64, T>(-0.73) > convert::<f64, T>(-0.08) {
+            let t6 = m0 * x * (y.transpose() / (convert::<f64, T>(-0.11) * convert::<f64, T>(-0.11) + convert::<f64, T>(0.81)));
+            convert::<f64, T>(-1.08)
+        } else {
+            convert::<f64, T>(1.45)
+        }) < convert::<f64, T>(0.11) {
+            let t0 = *m0;
+        }
+        let t0 = m0.transpose();
     }
-    t2 -= m0.map(|v| convert::<f64, T>(-0.14));
-    let mut t5 = *m0;
-    t2 *= ((t1 + y.transpose()) * convert::<f64, T>(0.198)).kronecker(&(t1 * m0 * convert::<f64, T>(0.0825))).norm_squared() * convert::<f64, T>(0.115);
-    t5.trace() + t2.trace() * convert::<f64, T>(0.177) - t1.sum() * convert::<f64, T>(0.0825) + t0[(1, 0)]
+    let t7 = (t0 * t0.transpose() + m0.component_div(&m0.transpose().map(|v| v.exp()))) * convert::<f64, T>(0.147);
+    let t8: Matrix3<T> = *m0;
+    let t9: Matrix3<T> = m0 + t7 + t7.transpose();
+    {
+        let t10 = t0.transpose().component_mul(&x.transpose());
+        let mut t11: Matrix3<T> = (t9 + t9) * convert::<f64, T>(0.166);
+    }
+    let t12 = t7[(2, 0)];
+    t12 + t9[(1, 1)] - t8.norm_squared() * convert::<f64, T>(0.11) - t7[(2, 2)] + x[2].exp().powf(convert::<f64, T>(1.91) * convert::<f64, T>(0.194))
 }
 
 fn p082_ref<T: RealField + Copy>(s0: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
     let t0 = x + x;
-    let t1 = y.transpose() + (x.transpose() + t0.transpose());
-    let mut t2 = (m0.pow(3) * lit::<T>(0.11)).map(|v| (s0.cos() + lit::<T>(2.0)).sqrt());
-    if matgrad::sigmoid(lit::<T>(0.12)) <= lit::<T>(0.33) {
-        t2 = t2.transpose();
-        t2 = if s0 > t0[0] - lit::<T>(-0.81) {
-            *m0
+    {
+        let t0 = if s0 * s0 > lit::<T>(0.02) {
+            let t1 = s0;
+            x.transpose()
         } else {
-            *m0
+            t0.transpose()
         };
-        let mut t3: Matrix3<T> = m0.map(|v| s0 - lit::<T>(0.76));
-    } else if (y[2].tanh() - lit::<T>(1.5)).abs() > lit::<T>(0.32) {
-        t2 = t2;
-        let mut t4: Matrix3<T> = m0.transpose();
+        if !(lit::<T>(0.24) > lit::<T>(0.3)) || !(lit::<T>(0.12) > lit::<T>(0.17)) {
+            let t2 = s0;
+            let t0 = *m0;
+            let mut t3 = y * y.transpose();
+        } else if !(-x[0] > lit::<T>(-0.45)) {
+            let mut t4: Matrix3<T> = *m0;
+            let t5 = (m0 + m0) * -t0.transpose() * lit::<T>(0.0825);
+        } else if (if lit::<T>(-0.73) > lit::<T>(-0.08) {
+            let t6 = m0 * x * (y.transpose() / (lit::<T>(-0.11) * lit::<T>(-0.11) + lit::<T>(0.81)));
+            lit::<T>(-1.08)
+        } else {
+            lit::<T>(1.45)
+        }) < lit::<T>(0.11) {
+            let t0 = *m0;
+        }
+        let t0 = m0.transpose();
     }
-    t2 -= m0.map(|v| lit::<T>(-0.14));
-    let mut t5 = *m0;
-    t2 *= ((t1 + y.transpose()) * lit::<T>(0.198)).kronecker(&(t1 * m0 * lit::<T>(0.0825))).norm_squared() * lit::<T>(0.115);
-    t5.trace() + t2.trace() * lit::<T>(0.177) - t1.sum() * lit::<T>(0.0825) + t0[(1, 0)]
+    let t7 = (t0 * t0.transpose() + m0.component_div(&m0.transpose().map(|v| v.exp()))) * lit::<T>(0.147);
+    let t8: Matrix3<T> = *m0;
+    let t9: Matrix3<T> = m0 + t7 + t7.transpose();
+    {
+        let t10 = t0.transpose().component_mul(&x.transpose());
+        let mut t11: Matrix3<T> = (t9 + t9) * lit::<T>(0.166);
+    }
+    let t12 = t7[(2, 0)];
+    t12 + t9[(1, 1)] - t8.norm_squared() * lit::<T>(0.11) - t7[(2, 2)] + x[2].exp().powf(lit::<T>(1.91) * lit::<T>(0.194))
 }
 
 #[test]
@@ -10047,131 +11508,102 @@ fn p082_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p082_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p082_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p082_grad, s0", &grad.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p082_grad, x", &grad.1.flat(), &reference[1..4], 1e-9);
-    check_gradient("p082_grad, y", &grad.2.flat(), &reference[4..7], 1e-9);
-    check_gradient("p082_grad, m0", &grad.3.flat(), &reference[7..16], 1e-9);
+    check_gradient("p082_grad, s0", &grad.flat(), &reference[0..1], 1e-9);
     check_gradient("p082_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-9);
     check_gradient("p082_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
     check_gradient("p082_vjp, y", &vjp.2.flat(), &reference[4..7], 1e-9);
     check_gradient("p082_vjp, m0", &vjp.3.flat(), &reference[7..16], 1e-9);
 }
 
-// ---- program p083 (known bug patterns: counter-call)
+// ---- program p083
 
 #[gradient]
 fn p083(m0: &SMatrix<f64, 3, 2>, s0: f64, n: i32, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
     let t0 = s0;
     for i in 0..2 {
-        let t0 = -y;
-        let t1: SVector<f64, 2> = t0;
-    }
-    let t2 = 0.05 * y.map(|v| -0.9_f64);
-    let t2: f64 = t0 + x[(2, 0)];
-    let mut t3: SMatrix<f64, 2, 3> = m0.transpose();
-    if t0 >= (n as f64) {
-        if flag {
-            t3 -= -(y * y.transpose()) * (y * y.transpose() * t3);
-        } else if !(-0.8_f64 > 0.16) {
-            for i in 0..2 {
-                let mut t2 = y.dot(y);
-                let t0 = y * y.transpose();
-                t2 = x[i];
-                let t4 = x.component_div(&x.map(|v| v * v + 1.12)) + x;
-            }
-            t3 = y * x.transpose();
-        } else {
-            t3 -= (t3 * 0.198).component_div(&m0.transpose().component_div(&(t3 * 0.099).map(|v| v * v + 1.3)).map(|v| matgrad::sigmoid(v)));
+        {
+            let t1 = y * y.transpose();
         }
-        let t5 = (y * y.transpose()).map(f64::tanh);
+        let t2 = y * s0;
+    }
+    let mut t5: f64 = if s0 >= -0.04 && y[1] >= 0.03 {
+        for i in 0..2 {
+            for j in 0..2 {
+                let mut t3 = m0.transpose();
+                t3 -= t3.map(|v| 1.72_f64);
+            }
+            let t4 = *y;
+            for j in 0..2 {
+                let mut t0 = y.transpose() * (t4 * t4.transpose());
+            }
+        }
+        s0
     } else {
-        t3 += m0.transpose();
+        (n as f64)
+    };
+    let mut t6 = x[1];
+    if flag {
+        let mut t7 = t6.tanh();
+        t5 = x[(0, 0)];
+        let mut t8 = y.transpose().transpose() * (x.transpose() + x.transpose());
+    } else if !(x[2].exp().powf(x[2]) <= -0.27) {
+        let mut t6 = m0.component_div(&m0.map(|v| matgrad::sigmoid(v)));
+        t6 = (m0 * (y * y.transpose()) - t6) * 0.173;
     }
     for i in 0..2 {
-        for j in 0..2 {
-            for l in 0..2 {
-                t3 -= (m0.transpose() + m0.transpose()) * t2;
-                let mut t0: f64 = t0;
-            }
-        }
-        if matgrad::softplus(-0.5_f64) <= 0.06 && flag {
-            if s0 >= matgrad::softplus((n as f64)).powf(t2 * 0.186) && flag {
-                t3 += m0.transpose() - m0.transpose() / matgrad::sigmoid((i as f64)) * 0.118;
-                let mut t6 = *x;
-                t6 = x + x + t6;
-            } else if flag {
-                t3 -= m0.transpose();
-            } else if matgrad::softplus(x[0]) < y.kronecker(x).norm_squared() * 0.165 {
-                t3 += m0.transpose();
-            }
-            t3 += (y * x.transpose()).component_div(&m0.transpose().map(|v| v.exp()));
-            t3 -= m0.transpose().map(|v| t2);
-        } else {
-            t3 -= m0.transpose();
-            let mut t7: RowSVector<f64, 2> = y.transpose() * (y * y.transpose()) / (s0 + t0).exp() * 0.067;
-            t7 = t7;
-        }
-        let mut t8 = *x;
-        let mut t9 = y.transpose()[0] - t2;
+        let t9: RowSVector<f64, 2> = y.transpose();
+        let t0: SMatrix<f64, 2, 2> = (t9.transpose() * t9).component_mul(&(y * t9));
+        let t10: Matrix3<f64> = x * x.transpose();
     }
-    t3[(1, 2)] * 0.0164 + t2 - t0 + (y * y.transpose() + y * y.transpose()).trace()
+    {
+        let mut t11: SMatrix<f64, 3, 2> = *m0;
+        let mut t12: SVector<f64, 2> = y * y.transpose() * y;
+    }
+    t6 + t5 - t0 + 1.99
 }
 
 fn p083_ref<T: RealField + Copy>(m0: &SMatrix<T, 3, 2>, s0: T, n: i32, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
     let t0 = s0;
     for i in 0..2 {
-        let t0 = -y;
-        let t1: SVector<T, 2> = t0;
-    }
-    let t2 = y.map(|v| lit::<T>(-0.9)) * lit::<T>(0.05);
-    let t2: T = t0 + x[(2, 0)];
-    let mut t3: SMatrix<T, 2, 3> = m0.transpose();
-    if t0 >= lit::<T>(n as f64) {
-        if flag {
-            t3 -= -(y * y.transpose()) * (y * y.transpose() * t3);
-        } else if !(lit::<T>(-0.8) > lit::<T>(0.16)) {
-            for i in 0..2 {
-                let mut t2 = y.dot(y);
-                let t0 = y * y.transpose();
-                t2 = x[i];
-                let t4 = x.component_div(&x.map(|v| v * v + lit::<T>(1.12))) + x;
-            }
-            t3 = y * x.transpose();
-        } else {
-            t3 -= (t3 * lit::<T>(0.198)).component_div(&m0.transpose().component_div(&(t3 * lit::<T>(0.099)).map(|v| v * v + lit::<T>(1.3))).map(|v| matgrad::sigmoid(v)));
+        {
+            let t1 = y * y.transpose();
         }
-        let t5 = (y * y.transpose()).map(|v| v.tanh());
+        let t2 = y * s0;
+    }
+    let mut t5: T = if s0 >= lit::<T>(-0.04) && y[1] >= lit::<T>(0.03) {
+        for i in 0..2 {
+            for j in 0..2 {
+                let mut t3 = m0.transpose();
+                t3 -= t3.map(|v| lit::<T>(1.72));
+            }
+            let t4 = *y;
+            for j in 0..2 {
+                let mut t0 = y.transpose() * (t4 * t4.transpose());
+            }
+        }
+        s0
     } else {
-        t3 += m0.transpose();
+        lit::<T>(n as f64)
+    };
+    let mut t6 = x[1];
+    if flag {
+        let mut t7 = t6.tanh();
+        t5 = x[(0, 0)];
+        let mut t8 = y.transpose().transpose() * (x.transpose() + x.transpose());
+    } else if !(x[2].exp().powf(x[2]) <= lit::<T>(-0.27)) {
+        let mut t6 = m0.component_div(&m0.map(|v| matgrad::sigmoid(v)));
+        t6 = (m0 * (y * y.transpose()) - t6) * lit::<T>(0.173);
     }
     for i in 0..2 {
-        for j in 0..2 {
-            for l in 0..2 {
-                t3 -= (m0.transpose() + m0.transpose()) * t2;
-                let mut t0: T = t0;
-            }
-        }
-        if matgrad::softplus(lit::<T>(-0.5)) <= lit::<T>(0.06) && flag {
-            if s0 >= matgrad::softplus(lit::<T>(n as f64)).powf(t2 * lit::<T>(0.186)) && flag {
-                t3 += m0.transpose() - m0.transpose() / matgrad::sigmoid(lit::<T>(i as f64)) * lit::<T>(0.118);
-                let mut t6 = *x;
-                t6 = x + x + t6;
-            } else if flag {
-                t3 -= m0.transpose();
-            } else if matgrad::softplus(x[0]) < y.kronecker(x).norm_squared() * lit::<T>(0.165) {
-                t3 += m0.transpose();
-            }
-            t3 += (y * x.transpose()).component_div(&m0.transpose().map(|v| v.exp()));
-            t3 -= m0.transpose().map(|v| t2);
-        } else {
-            t3 -= m0.transpose();
-            let mut t7: RowSVector<T, 2> = y.transpose() * (y * y.transpose()) / (s0 + t0).exp() * lit::<T>(0.067);
-            t7 = t7;
-        }
-        let mut t8 = *x;
-        let mut t9 = y.transpose()[0] - t2;
+        let t9: RowSVector<T, 2> = y.transpose();
+        let t0: SMatrix<T, 2, 2> = (t9.transpose() * t9).component_mul(&(y * t9));
+        let t10: Matrix3<T> = x * x.transpose();
     }
-    t3[(1, 2)] * lit::<T>(0.0164) + t2 - t0 + (y * y.transpose() + y * y.transpose()).trace()
+    {
+        let mut t11: SMatrix<T, 3, 2> = *m0;
+        let mut t12: SVector<T, 2> = y * y.transpose() * y;
+    }
+    t6 + t5 - t0 + lit::<T>(1.99)
 }
 
 #[test]
@@ -10233,9 +11665,11 @@ fn p084<T: RealField + Copy>(s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>, y: 
     let t3: SVector<T, 2> = k.transpose() * x * convert::<f64, T>(0.124);
     let mut t4: SVector<T, 2> = t3;
     let mut t0: SVector<T, 2> = (k * convert::<f64, T>(1.35) * convert::<f64, T>(0.73)).lu().solve(&t0).unwrap();
-    let t5 = k.transpose().component_mul(k) * convert::<f64, T>(0.0619);
-    let mut t6: SMatrix<T, 2, 2> = *k;
-    t6.trace() * convert::<f64, T>(0.124) - t5[(0, 0)] + t0[0] - t4.norm_squared()
+    {
+        let t5: SVector<T, 2> = x.map(|v| convert::<f64, T>(0.46));
+    }
+    let t6 = *k;
+    t6[(0, 1)] + t0.sum() - t4.norm_squared() + t3[0]
 }
 
 fn p084_ref<T: RealField + Copy>(s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
@@ -10261,9 +11695,11 @@ fn p084_ref<T: RealField + Copy>(s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>,
     let t3: SVector<T, 2> = k.transpose() * x * lit::<T>(0.124);
     let mut t4: SVector<T, 2> = t3;
     let mut t0: SVector<T, 2> = (k * lit::<T>(1.35) * lit::<T>(0.73)).lu().solve(&t0).unwrap();
-    let t5 = k.transpose().component_mul(k) * lit::<T>(0.0619);
-    let mut t6: SMatrix<T, 2, 2> = *k;
-    t6.trace() * lit::<T>(0.124) - t5[(0, 0)] + t0[0] - t4.norm_squared()
+    {
+        let t5: SVector<T, 2> = x.map(|v| lit::<T>(0.46));
+    }
+    let t6 = *k;
+    t6[(0, 1)] + t0.sum() - t4.norm_squared() + t3[0]
 }
 
 #[test]
@@ -10299,7 +11735,7 @@ fn p084_against_duals() {
 
 // ---- program p085
 
-#[gradient(wrt(s1))]
+#[gradient]
 fn p085<const N: usize>(x: &SVector<f64, N>, y: &SVector<f64, 3>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {
     for i in 0..2 {
         let mut t0 = y.transpose().map(|v| matgrad::sigmoid(s0).powf(1.33) * 0.173);
@@ -10321,32 +11757,40 @@ fn p085<const N: usize>(x: &SVector<f64, N>, y: &SVector<f64, 3>, s0: f64, s1: f
             x * x.transpose()
         };
         let t5 = y * -x.transpose();
-        let t6 = t5.transpose();
-        let t7: SMatrix<f64, N, 3> = t5.transpose().component_div(&t6.map(|v| matgrad::sigmoid(v)));
-    }
-    for i in 0..2 {
-        let t8 = s0 * (y * x.transpose());
-        let mut t8 = t8;
-        for j in 0..2 {
-            t8 -= y * x.transpose() * s1;
-            for l in 0..2 {
-                let mut t9 = (x * x.transpose()).map(|v| matgrad::sigmoid(v)).sum().powf(matgrad::softplus(s0) * 0.186);
-                t8 += (x * y.transpose()).transpose().map(f64::tanh);
-            }
+        {
+            let t6 = t5.transpose().transpose() / t4.map(|v| -1.16_f64).map(|v| v.exp()).norm();
+            let t6 = t6.transpose() * k * 0.0621 * t5.map(f64::tanh);
         }
-        let t10 = *x;
+        {
+            let mut t7: SVector<f64, 3> = y * s1;
+        }
     }
-    let t11 = x[(1, 0)] * x * x[0].exp().ln();
-    let mut t11 = x * y.transpose();
-    let t12 = t11.transpose();
-    let t11 = t12.transpose();
-    let t13 = x.map(|v| -1.1_f64);
-    let mut t14 = *k;
-    t14 += (t11.transpose() * t11 - t12 * t12.transpose()) * 0.165;
-    let t12: SMatrix<f64, 3, N> = (t11.transpose() + t11.transpose()) / ((k * 1.22 * 1.06).determinant() * 0.00137) * 0.0117;
-    let t15: SMatrix<f64, N, 3> = t11.map(f64::sin);
-    let t16 = t11.transpose() - t12;
-    t16.norm_squared() * 0.0279 + t15[(0, 0)] - t12.sum() * 0.111 - t14[(0, 2)] * 0.165 + (y.transpose()[2] - t11.mean())
+    let mut t8: SMatrix<f64, N, 3> = x * y.transpose() + x * y.transpose();
+    let t9 = x * x.transpose() - x * x.transpose();
+    t8 += t8.map(f64::cos);
+    let t10 = y.component_div(&y.map(|v| matgrad::sigmoid(v)));
+    if (x.sum().tanh() + 1.5).abs() > -0.37 {
+        {
+            t8 = t9 * t8 * 0.055;
+        }
+        let t11: f64 = -(k.norm_squared() * 0.0044);
+        t8 = t8.map(f64::tanh);
+    } else if -(-1.1 * s0) > 0.09 {
+        t8 += t8;
+        t8 -= (t8 * 0.165).component_div(&t8.map(f64::cos).map(|v| matgrad::sigmoid(v)));
+        let t12: Matrix3<f64> = *k;
+    } else if s1 > -0.1 && x.sum() >= 0.24 {
+        let t10 = x[(1, 0)].powi(3);
+        t8 -= t8;
+        t8 -= (t8 + (t8 - t8) * 0.0256) * 0.0486;
+    }
+    let mut t13: f64 = matgrad::softplus(-0.56_f64);
+    t8 = ((t8 - t8) * 0.0243).map(|v| -1.8 * -0.19 + v);
+    let mut t14: SMatrix<f64, N, 3> = t8.map(|v| -0.61_f64);
+    let t13 = t8.map(|v| s0).component_div(&(t8 * k * 0.00324).map(|v| v * v + 0.87));
+    let t8 = (k + k) * 0.099 * k.lu().solve(k).unwrap() * 0.133;
+    t14 = t14.transpose().transpose().component_div(&t14.map(|v| s0).map(|v| v.exp()));
+    t8.norm_squared() * 0.113 + t13.sum() * 0.0957 - t14[(1, 2)] - t10[1]
 }
 
 fn p085_ref<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<T, 3>, s0: T, s1: T, k: &Matrix3<T>) -> T {
@@ -10370,32 +11814,40 @@ fn p085_ref<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<
             x * x.transpose()
         };
         let t5 = y * -x.transpose();
-        let t6 = t5.transpose();
-        let t7: SMatrix<T, N, 3> = t5.transpose().component_div(&t6.map(|v| matgrad::sigmoid(v)));
-    }
-    for i in 0..2 {
-        let t8 = y * x.transpose() * s0;
-        let mut t8 = t8;
-        for j in 0..2 {
-            t8 -= y * x.transpose() * s1;
-            for l in 0..2 {
-                let mut t9 = (x * x.transpose()).map(|v| matgrad::sigmoid(v)).sum().powf(matgrad::softplus(s0) * lit::<T>(0.186));
-                t8 += (x * y.transpose()).transpose().map(|v| v.tanh());
-            }
+        {
+            let t6 = t5.transpose().transpose() / t4.map(|v| lit::<T>(-1.16)).map(|v| v.exp()).norm();
+            let t6 = t6.transpose() * k * lit::<T>(0.0621) * t5.map(|v| v.tanh());
         }
-        let t10 = *x;
+        {
+            let mut t7: SVector<T, 3> = y * s1;
+        }
     }
-    let t11 = x * x[(1, 0)] * x[0].exp().ln();
-    let mut t11 = x * y.transpose();
-    let t12 = t11.transpose();
-    let t11 = t12.transpose();
-    let t13 = x.map(|v| lit::<T>(-1.1));
-    let mut t14 = *k;
-    t14 += (t11.transpose() * t11 - t12 * t12.transpose()) * lit::<T>(0.165);
-    let t12: SMatrix<T, 3, N> = (t11.transpose() + t11.transpose()) / ((k * lit::<T>(1.22) * lit::<T>(1.06)).determinant() * lit::<T>(0.00137)) * lit::<T>(0.0117);
-    let t15: SMatrix<T, N, 3> = t11.map(|v| v.sin());
-    let t16 = t11.transpose() - t12;
-    t16.norm_squared() * lit::<T>(0.0279) + t15[(0, 0)] - t12.sum() * lit::<T>(0.111) - t14[(0, 2)] * lit::<T>(0.165) + (y.transpose()[2] - t11.mean())
+    let mut t8: SMatrix<T, N, 3> = x * y.transpose() + x * y.transpose();
+    let t9 = x * x.transpose() - x * x.transpose();
+    t8 += t8.map(|v| v.cos());
+    let t10 = y.component_div(&y.map(|v| matgrad::sigmoid(v)));
+    if (x.sum().tanh() + lit::<T>(1.5)).abs() > lit::<T>(-0.37) {
+        {
+            t8 = t9 * t8 * lit::<T>(0.055);
+        }
+        let t11: T = -(k.norm_squared() * lit::<T>(0.0044));
+        t8 = t8.map(|v| v.tanh());
+    } else if -(lit::<T>(-1.1) * s0) > lit::<T>(0.09) {
+        t8 += t8;
+        t8 -= (t8 * lit::<T>(0.165)).component_div(&t8.map(|v| v.cos()).map(|v| matgrad::sigmoid(v)));
+        let t12: Matrix3<T> = *k;
+    } else if s1 > lit::<T>(-0.1) && x.sum() >= lit::<T>(0.24) {
+        let t10 = x[(1, 0)].powi(3);
+        t8 -= t8;
+        t8 -= (t8 + (t8 - t8) * lit::<T>(0.0256)) * lit::<T>(0.0486);
+    }
+    let mut t13: T = matgrad::softplus(lit::<T>(-0.56));
+    t8 = ((t8 - t8) * lit::<T>(0.0243)).map(|v| lit::<T>(-1.8) * lit::<T>(-0.19) + v);
+    let mut t14: SMatrix<T, N, 3> = t8.map(|v| lit::<T>(-0.61));
+    let t13 = t8.map(|v| s0).component_div(&(t8 * k * lit::<T>(0.00324)).map(|v| v * v + lit::<T>(0.87)));
+    let t8 = (k + k) * lit::<T>(0.099) * k.lu().solve(k).unwrap() * lit::<T>(0.133);
+    t14 = t14.transpose().transpose().component_div(&t14.map(|v| s0).map(|v| v.exp()));
+    t8.norm_squared() * lit::<T>(0.113) + t13.sum() * lit::<T>(0.0957) - t14[(1, 2)] - t10[1]
 }
 
 #[test]
@@ -10421,7 +11873,11 @@ fn p085_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p085_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p085_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p085_grad, s1", &grad.flat(), &reference[7..8], 1e-9);
+    check_gradient("p085_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p085_grad, y", &grad.1.flat(), &reference[3..6], 1e-9);
+    check_gradient("p085_grad, s0", &grad.2.flat(), &reference[6..7], 1e-9);
+    check_gradient("p085_grad, s1", &grad.3.flat(), &reference[7..8], 1e-9);
+    check_gradient("p085_grad, k", &grad.4.flat(), &reference[8..17], 1e-9);
     check_gradient("p085_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p085_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p085_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
@@ -10436,10 +11892,12 @@ fn p086<T: RealField + Copy>(s1: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &SVect
     let t0 = m0 * m0.transpose();
     let t1 = y * convert::<f64, T>(-0.84);
     let t2 = s1;
-    let t0: Matrix3<T> = m0.pow(2);
+    {
+        let t0: Matrix3<T> = k.transpose();
+    }
     for i in 0..2 {
         let t3 = y.transpose();
-        let t2 = t1.component_mul(x);
+        let t1 = t1.component_mul(x);
         let mut t4: T = (convert::<f64, T>(0.08) - convert::<f64, T>(-0.56)) * k[(i, i)].tanh();
     }
     let t5: SVector<T, 3> = t1 * convert::<f64, T>(-1.39);
@@ -10464,18 +11922,20 @@ fn p086<T: RealField + Copy>(s1: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &SVect
         let t11: SVector<T, 3> = x.map(|v| convert::<f64, T>(-0.06));
         let mut t12 = convert::<f64, T>(1.92);
     }
-    let t1 = k.lu().solve(&t0).unwrap();
-    t1.norm_squared() * convert::<f64, T>(0.0489) - t5.sum() - t0.sum() * convert::<f64, T>(0.0367) - t2 + (t5.dot(y).tanh() + convert::<f64, T>(1.5)).abs().powf((t2 + convert::<f64, T>(-1.82)) * convert::<f64, T>(0.132))
+    let t0 = k.lu().solve(&t0).unwrap();
+    t0.norm_squared() * convert::<f64, T>(0.0489) - t5.sum() + t2 - t1[2] + (k[(2, 1)].tanh() + convert::<f64, T>(1.5)).abs()
 }
 
 fn p086_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, m1: &Matrix3<T>, s0: T) -> T {
     let t0 = m0 * m0.transpose();
     let t1 = y * lit::<T>(-0.84);
     let t2 = s1;
-    let t0: Matrix3<T> = m0.pow(2);
+    {
+        let t0: Matrix3<T> = k.transpose();
+    }
     for i in 0..2 {
         let t3 = y.transpose();
-        let t2 = t1.component_mul(x);
+        let t1 = t1.component_mul(x);
         let mut t4: T = (lit::<T>(0.08) - lit::<T>(-0.56)) * k[(i, i)].tanh();
     }
     let t5: SVector<T, 3> = t1 * lit::<T>(-1.39);
@@ -10500,8 +11960,8 @@ fn p086_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &S
         let t11: SVector<T, 3> = x.map(|v| lit::<T>(-0.06));
         let mut t12 = lit::<T>(1.92);
     }
-    let t1 = k.lu().solve(&t0).unwrap();
-    t1.norm_squared() * lit::<T>(0.0489) - t5.sum() - t0.sum() * lit::<T>(0.0367) - t2 + (t5.dot(y).tanh() + lit::<T>(1.5)).abs().powf((t2 + lit::<T>(-1.82)) * lit::<T>(0.132))
+    let t0 = k.lu().solve(&t0).unwrap();
+    t0.norm_squared() * lit::<T>(0.0489) - t5.sum() + t2 - t1[2] + (k[(2, 1)].tanh() + lit::<T>(1.5)).abs()
 }
 
 #[test]
@@ -10547,201 +12007,255 @@ fn p086_against_duals() {
     check_gradient("p086_vjp, s0", &vjp.6.flat(), &reference[34..35], 1e-9);
 }
 
-// ---- program p087
+// ---- program p087 (known bug patterns: branch-read)
 
 #[gradient]
 fn p087_h0(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32, a: &SMatrix<f32, 3, 2>) -> SVector<f32, 3> {
     let t0: f32 = 0.67_f32;
-    let t1: SMatrix<f32, 2, 3> = (a.transpose() + a.transpose()) * 0.124;
-    if (c * 0.124).powi(3).powi(3) >= (c + t0) * 0.212 {
-        let t2 = w * w.transpose();
-    } else if (((w + w) * 0.124).norm_squared() + 0.95).powf(-w[(0, 0)] * 0.0928) < -1.47 {
-        let mut t3: Matrix3<f32> = u * u.transpose();
-        t3 += t3.transpose();
-        t3 = (t3.transpose().component_div(&(t3 * 0.0155).map(|v| v.exp())) * 0.0188).pow(3) * 0.114;
-    } else if t0 > 0.32 {
-        if matgrad::sigmoid((u[(1, 0)] * 0.124).exp()).powf(0.78) * 0.24 <= 0.43 {
-            let t4: SMatrix<f32, 2, 2> = w * w.transpose();
-            let t1 = *u;
-        } else if !(1.59_f32 < -0.09 || 1.72_f32 >= -0.34) {
-            let mut t1: SMatrix<f32, 2, 2> = (w * w.transpose() + w * w.transpose()) * 0.0309 + (w * w.transpose()).component_div(&(w * w.transpose() * 0.0309).map(|v| matgrad::sigmoid(v))) * 0.0234;
-            t1 += a.transpose() / (u[(0, 0)] * 0.124).exp() * 0.151 * a * 0.0832;
-            t1 *= 1.01;
+    {
+        for i in 0..2 {
+            let mut t1 = (u / (u * u.transpose() * 0.0309).map(|v| matgrad::sigmoid(v)).sum()).map(|v| (c * 0.124).powi(2));
         }
-        let t5: f32 = c;
-        let mut t6 = *a;
-    } else {
-        let t7 = (u[2] * 0.124).exp().ln();
-        let mut t8 = a.component_div(&t1.transpose().map(|v| v.exp())) * 0.0918;
+        let mut t2 = -(a[(0, 0)].cos() + 2.0).powf(1.85 * 0.201);
+        let t3 = (w.transpose().map(|v| (matgrad::sigmoid(c * 0.0619) + 1.11).powf(1.81 * 0.205)) + w.transpose()) * 0.186;
     }
-    (u + u) * 0.124
+    let mut t0: SMatrix<f32, 2, 2> = w * w.transpose();
+    (u + u.component_div(&((u - u) * 0.124).map(|v| v * v + 1.37))) * 0.143
 }
 
 fn p087_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T, a: &SMatrix<T, 3, 2>) -> SVector<T, 3> {
     let t0: T = lit::<T>(0.67);
-    let t1: SMatrix<T, 2, 3> = (a.transpose() + a.transpose()) * lit::<T>(0.124);
-    if (c * lit::<T>(0.124)).powi(3).powi(3) >= (c + t0) * lit::<T>(0.212) {
-        let t2 = w * w.transpose();
-    } else if (((w + w) * lit::<T>(0.124)).norm_squared() + lit::<T>(0.95)).powf(-w[(0, 0)] * lit::<T>(0.0928)) < lit::<T>(-1.47) {
-        let mut t3: Matrix3<T> = u * u.transpose();
-        t3 += t3.transpose();
-        t3 = (t3.transpose().component_div(&(t3 * lit::<T>(0.0155)).map(|v| v.exp())) * lit::<T>(0.0188)).pow(3) * lit::<T>(0.114);
-    } else if t0 > lit::<T>(0.32) {
-        if matgrad::sigmoid((u[(1, 0)] * lit::<T>(0.124)).exp()).powf(lit::<T>(0.78)) * lit::<T>(0.24) <= lit::<T>(0.43) {
-            let t4: SMatrix<T, 2, 2> = w * w.transpose();
-            let t1 = *u;
-        } else if !(lit::<T>(1.59) < lit::<T>(-0.09) || lit::<T>(1.72) >= lit::<T>(-0.34)) {
-            let mut t1: SMatrix<T, 2, 2> = (w * w.transpose() + w * w.transpose()) * lit::<T>(0.0309) + (w * w.transpose()).component_div(&(w * w.transpose() * lit::<T>(0.0309)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0234);
-            t1 += a.transpose() / (u[(0, 0)] * lit::<T>(0.124)).exp() * lit::<T>(0.151) * a * lit::<T>(0.0832);
-            t1 *= lit::<T>(1.01);
+    {
+        for i in 0..2 {
+            let mut t1 = (u / (u * u.transpose() * lit::<T>(0.0309)).map(|v| matgrad::sigmoid(v)).sum()).map(|v| (c * lit::<T>(0.124)).powi(2));
         }
-        let t5: T = c;
-        let mut t6 = *a;
-    } else {
-        let t7 = (u[2] * lit::<T>(0.124)).exp().ln();
-        let mut t8 = a.component_div(&t1.transpose().map(|v| v.exp())) * lit::<T>(0.0918);
+        let mut t2 = -(a[(0, 0)].cos() + lit::<T>(2.0)).powf(lit::<T>(1.85) * lit::<T>(0.201));
+        let t3 = (w.transpose().map(|v| (matgrad::sigmoid(c * lit::<T>(0.0619)) + lit::<T>(1.11)).powf(lit::<T>(1.81) * lit::<T>(0.205))) + w.transpose()) * lit::<T>(0.186);
     }
-    (u + u) * lit::<T>(0.124)
+    let mut t0: SMatrix<T, 2, 2> = w * w.transpose();
+    (u + u.component_div(&((u - u) * lit::<T>(0.124)).map(|v| v * v + lit::<T>(1.37)))) * lit::<T>(0.143)
 }
 
 #[gradient]
-fn p087_h1(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32) -> f32 {
-    let mut t0 = w * u.transpose();
-    let t1: SVector<f32, 3> = p087_h0(&((u.component_div(&(u * 0.124).map(|v| v * v + 1.02)) - (u - u) * 0.124) * 0.201), &(w * w.transpose() * w.map(|v| c) * 0.00773), -c, &(u * u.transpose() * t0.transpose() * 0.00129 / (t0.transpose().component_div(&(t0.transpose() * 0.0309).map(|v| v.exp())) * 0.0377).map(|v| v * v + 1.12).norm()));
-    let t0: SVector<f32, 3> = p087_h0(&((u + u.map(|v| -1.37_f32)) * 0.184), w, ((c.tanh() + 1.5).abs() * 0.198).exp().sqrt(), &(-t0.transpose() * 0.0619).component_div(&(t0.transpose() * 0.0619).map(|v| matgrad::sigmoid(v))));
-    t0[2] + t1.norm_squared() * 0.0206 + 0.27
+fn p087_h1(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32, a: &SMatrix<f32, 3, 2>) -> SMatrix<f32, 3, 2> {
+    let t0 = (a * a.transpose() * 0.0309).trace();
+    for i in 0..2 {
+        for j in 0..2 {
+            let mut t1 = a.transpose();
+            let t2: SMatrix<f32, 2, 2> = w * w.transpose();
+        }
+        let t3 = (u * u.transpose() * 0.0309).map(|v| v * v + 0.5).norm();
+        let mut t4 = a * a.transpose() * 0.0309;
+        let t5 = *a;
+    }
+    let mut t0 = (u * u.transpose() * (u * u.transpose()) * 0.00129 - u * u.transpose()) * 0.0583;
+    (a + a) * 0.124
 }
 
-fn p087_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T) -> T {
-    let mut t0 = w * u.transpose();
-    let t1: SVector<T, 3> = p087_h0_ref(&((u.component_div(&(u * lit::<T>(0.124)).map(|v| v * v + lit::<T>(1.02))) - (u - u) * lit::<T>(0.124)) * lit::<T>(0.201)), &(w * w.transpose() * w.map(|v| c) * lit::<T>(0.00773)), -c, &(u * u.transpose() * t0.transpose() * lit::<T>(0.00129) / (t0.transpose().component_div(&(t0.transpose() * lit::<T>(0.0309)).map(|v| v.exp())) * lit::<T>(0.0377)).map(|v| v * v + lit::<T>(1.12)).norm()));
-    let t0: SVector<T, 3> = p087_h0_ref(&((u + u.map(|v| lit::<T>(-1.37))) * lit::<T>(0.184)), w, ((c.tanh() + lit::<T>(1.5)).abs() * lit::<T>(0.198)).exp().sqrt(), &(-t0.transpose() * lit::<T>(0.0619)).component_div(&(t0.transpose() * lit::<T>(0.0619)).map(|v| matgrad::sigmoid(v))));
-    t0[2] + t1.norm_squared() * lit::<T>(0.0206) + lit::<T>(0.27)
+fn p087_h1_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T, a: &SMatrix<T, 3, 2>) -> SMatrix<T, 3, 2> {
+    let t0 = (a * a.transpose() * lit::<T>(0.0309)).trace();
+    for i in 0..2 {
+        for j in 0..2 {
+            let mut t1 = a.transpose();
+            let t2: SMatrix<T, 2, 2> = w * w.transpose();
+        }
+        let t3 = (u * u.transpose() * lit::<T>(0.0309)).map(|v| v * v + lit::<T>(0.5)).norm();
+        let mut t4 = a * a.transpose() * lit::<T>(0.0309);
+        let t5 = *a;
+    }
+    let mut t0 = (u * u.transpose() * (u * u.transpose()) * lit::<T>(0.00129) - u * u.transpose()) * lit::<T>(0.0583);
+    (a + a) * lit::<T>(0.124)
 }
 
 #[gradient]
-fn p087(x: &SVector<f32, 3>, y: &SVector<f32, 2>, m0: &SMatrix<f32, 3, 2>, m1: &SMatrix<f32, 2, 2>, s0: f32, s1: f32) -> f32 {
-    let t0 = y / s0.exp();
-    let t1 = m1.transpose().component_mul(m1);
-    let mut t2 = x - x + x;
-    let mut t3 = m0 * m1.transpose() + m0.map(|v| matgrad::sigmoid(1.62_f32));
-    t3[(0, 0)] - t2[1] + t1.trace() + t0.sum() * 0.182
+fn p087(s0: f32, k: &SMatrix<f32, 2, 2>, x: &SVector<f32, 3>, y: &SVector<f32, 2>) -> f32 {
+    let t0: SVector<f32, 2> = (y / (((k + k.transpose() * 0.0155) * 0.86).determinant() * 0.167)).component_mul(y);
+    let mut t1 = x * x.transpose() / ((k + k * k.transpose() * 0.0309 * 0.0626).determinant() * 0.123);
+    let t2 = (x * y.transpose()).map(|v| 1.74_f32);
+    if (0.55_f32 * -1.13 * (0.55 * -1.13) + 0.61).powf(1.71) > -0.13 {
+        t1 -= t1.transpose().component_div(&(t1 / matgrad::sigmoid(0.14_f32) * 0.127).map(|v| v * v + 1.02));
+    } else if s0 > 0.18 {
+        let t3 = t1 * t2 * 0.0265;
+    } else {
+        t1 += t1.transpose() * 0.138 * t1.map(|v| v * 0.138);
+    }
+    t1 -= t1.map(f32::sin);
+    t1 += x.map(|v| -1.57_f32) * (y.transpose() * t2.transpose()) * 0.181;
+    let mut t4: SMatrix<f32, 2, 2> = *k;
+    let t5: RowSVector<f32, 2> = t0.map(|v| 1.52_f32).transpose();
+    t1 = t1.transpose();
+    let t7 = if t0[1] / (t0[0] * 0.138).exp() * 0.167 < -0.45 {
+        t2
+    } else {
+        let mut t6 = (s0.tanh() - 1.5).abs().sqrt();
+        t2
+    };
+    let t8 = t7.transpose() + t2.transpose();
+    t1 *= 1.05;
+    let mut t9 = 1.64_f32;
+    if matgrad::sigmoid(-0.19_f32).powf(-1.74 * 0.213) > -0.32 {
+        t9 -= s0.exp().ln() * -1.95;
+    } else if !(t5[(0, 0)] < t8.sum() * 0.0474) {
+        t4 = k.map(|v| s0.exp().powf(0.92) - -0.77);
+    } else {
+        t4 += k.transpose().map(|v| matgrad::softplus(-0.19_f32).powf(s0.exp().sqrt() * 0.225));
+        t1 += t1.transpose();
+        let mut t10 = t0.map(f32::tanh);
+    }
+    t9 - t8[(0, 2)] + t7.norm_squared() * 0.0545 - t5[1] + -1.03
 }
 
-fn p087_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMatrix<T, 3, 2>, m1: &SMatrix<T, 2, 2>, s0: T, s1: T) -> T {
-    let t0 = y / s0.exp();
-    let t1 = m1.transpose().component_mul(m1);
-    let mut t2 = x - x + x;
-    let mut t3 = m0 * m1.transpose() + m0.map(|v| matgrad::sigmoid(lit::<T>(1.62)));
-    t3[(0, 0)] - t2[1] + t1.trace() + t0.sum() * lit::<T>(0.182)
+fn p087_ref<T: RealField + Copy>(s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
+    let t0: SVector<T, 2> = (y / (((k + k.transpose() * lit::<T>(0.0155)) * lit::<T>(0.86)).determinant() * lit::<T>(0.167))).component_mul(y);
+    let mut t1 = x * x.transpose() / ((k + k * k.transpose() * lit::<T>(0.0309) * lit::<T>(0.0626)).determinant() * lit::<T>(0.123));
+    let t2 = (x * y.transpose()).map(|v| lit::<T>(1.74));
+    if (lit::<T>(0.55) * lit::<T>(-1.13) * (lit::<T>(0.55) * lit::<T>(-1.13)) + lit::<T>(0.61)).powf(lit::<T>(1.71)) > lit::<T>(-0.13) {
+        t1 -= t1.transpose().component_div(&(t1 / matgrad::sigmoid(lit::<T>(0.14)) * lit::<T>(0.127)).map(|v| v * v + lit::<T>(1.02)));
+    } else if s0 > lit::<T>(0.18) {
+        let t3 = t1 * t2 * lit::<T>(0.0265);
+    } else {
+        t1 += t1.transpose() * lit::<T>(0.138) * t1.map(|v| v * lit::<T>(0.138));
+    }
+    t1 -= t1.map(|v| v.sin());
+    t1 += x.map(|v| -lit::<T>(1.57)) * (y.transpose() * t2.transpose()) * lit::<T>(0.181);
+    let mut t4: SMatrix<T, 2, 2> = *k;
+    let t5: RowSVector<T, 2> = t0.map(|v| lit::<T>(1.52)).transpose();
+    t1 = t1.transpose();
+    let t7 = if t0[1] / (t0[0] * lit::<T>(0.138)).exp() * lit::<T>(0.167) < lit::<T>(-0.45) {
+        t2
+    } else {
+        let mut t6 = (s0.tanh() - lit::<T>(1.5)).abs().sqrt();
+        t2
+    };
+    let t8 = t7.transpose() + t2.transpose();
+    t1 *= lit::<T>(1.05);
+    let mut t9 = lit::<T>(1.64);
+    if matgrad::sigmoid(-lit::<T>(0.19)).powf(lit::<T>(-1.74) * lit::<T>(0.213)) > lit::<T>(-0.32) {
+        t9 -= s0.exp().ln() * lit::<T>(-1.95);
+    } else if !(t5[(0, 0)] < t8.sum() * lit::<T>(0.0474)) {
+        t4 = k.map(|v| s0.exp().powf(lit::<T>(0.92)) - lit::<T>(-0.77));
+    } else {
+        t4 += k.transpose().map(|v| matgrad::softplus(lit::<T>(-0.19)).powf(s0.exp().sqrt() * lit::<T>(0.225)));
+        t1 += t1.transpose();
+        let mut t10 = t0.map(|v| v.tanh());
+    }
+    t9 - t8[(0, 2)] + t7.norm_squared() * lit::<T>(0.0545) - t5[1] + lit::<T>(-1.03)
 }
 
 #[test]
 fn p087_against_duals() {
     let mut rng = Rng(0xc4da5e0a425075ce);
+    let s0: f32 = rng.scalar_f32();
+    let k: SMatrix<f32, 2, 2> = rng.dominant_f32();
     let x: SVector<f32, 3> = rng.matrix_f32();
     let y: SVector<f32, 2> = rng.matrix_f32();
-    let m0: SMatrix<f32, 3, 2> = rng.matrix_f32();
-    let m1: SMatrix<f32, 2, 2> = rng.matrix_f32();
-    let s0: f32 = rng.scalar_f32();
-    let s1: f32 = rng.scalar_f32();
-    let value = p087(&x, &y, &m0, &m1, s0, s1);
-    let (grad_value, grad) = p087_grad(&x, &y, &m0, &m1, s0, s1);
-    let (vjp_value, vjp) = p087_vjp(&x, &y, &m0, &m1, s0, s1, 1.0);
-    let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat(), s1.flat()].concat();
+    let value = p087(s0, &k, &x, &y);
+    let (grad_value, grad) = p087_grad(s0, &k, &x, &y);
+    let (vjp_value, vjp) = p087_vjp(s0, &k, &x, &y, 1.0);
+    let point = [s0.flat(), k.flat(), x.flat(), y.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
+        let s0 = r.scalar();
+        let k = r.matrix::<2, 2>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        let m0 = r.matrix::<3, 2>();
-        let m1 = r.matrix::<2, 2>();
-        let s0 = r.scalar();
-        let s1 = r.scalar();
-        p087_ref(&x, &y, &m0, &m1, s0, s1)
+        p087_ref(s0, &k, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-5);
     check_value("p087_grad's value", f64::from(grad_value), f64::from(value), 1e-5);
     check_value("p087_vjp's value", f64::from(vjp_value), f64::from(value), 1e-5);
-    check_gradient("p087_grad, x", &grad.0.flat(), &reference[0..3], 1e-3);
-    check_gradient("p087_grad, y", &grad.1.flat(), &reference[3..5], 1e-3);
-    check_gradient("p087_grad, m0", &grad.2.flat(), &reference[5..11], 1e-3);
-    check_gradient("p087_grad, m1", &grad.3.flat(), &reference[11..15], 1e-3);
-    check_gradient("p087_grad, s0", &grad.4.flat(), &reference[15..16], 1e-3);
-    check_gradient("p087_grad, s1", &grad.5.flat(), &reference[16..17], 1e-3);
-    check_gradient("p087_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-3);
-    check_gradient("p087_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-3);
-    check_gradient("p087_vjp, m0", &vjp.2.flat(), &reference[5..11], 1e-3);
-    check_gradient("p087_vjp, m1", &vjp.3.flat(), &reference[11..15], 1e-3);
-    check_gradient("p087_vjp, s0", &vjp.4.flat(), &reference[15..16], 1e-3);
-    check_gradient("p087_vjp, s1", &vjp.5.flat(), &reference[16..17], 1e-3);
+    check_gradient("p087_grad, s0", &grad.0.flat(), &reference[0..1], 1e-3);
+    check_gradient("p087_grad, k", &grad.1.flat(), &reference[1..5], 1e-3);
+    check_gradient("p087_grad, x", &grad.2.flat(), &reference[5..8], 1e-3);
+    check_gradient("p087_grad, y", &grad.3.flat(), &reference[8..10], 1e-3);
+    check_gradient("p087_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-3);
+    check_gradient("p087_vjp, k", &vjp.1.flat(), &reference[1..5], 1e-3);
+    check_gradient("p087_vjp, x", &vjp.2.flat(), &reference[5..8], 1e-3);
+    check_gradient("p087_vjp, y", &vjp.3.flat(), &reference[8..10], 1e-3);
 }
 
-// ---- program p088 (known bug patterns: counter-call)
+// ---- program p088
 
 #[gradient]
 fn p088(x: &SVector<f32, 2>, y: &SVector<f32, 3>, s0: f32, s1: f32, k: &SMatrix<f32, 2, 2>) -> f32 {
     for i in 0..2 {
-        let mut t0: SMatrix<f32, 3, 2> = -(y * x.transpose());
-        t0 *= k.kronecker(y).norm_squared() * 0.00516;
-        t0 += t0;
-    }
-    let mut t1 = y * x.transpose() * ((k - k.transpose()) * 0.124);
-    t1 += t1.map(|v| -(-1.82_f32));
-    for i in 0..2 {
-        if ({
-            t1[(1, i)]
-        }) <= 0.22 {
-            t1 = t1.component_mul(&((t1 + t1) * 0.13)).map(f32::sin);
-        } else {
-            t1 = ((t1 - t1.component_div(&(t1 * 0.13).map(|v| v.exp())) * 0.159) * 0.206).map(f32::tanh);
+        {
+            let t0 = y[2] + -0.73;
+            if (k.transpose().determinant() * 0.156).sqrt() <= 0.39 && !(s0.exp() > -0.3) {
+                let t1 = y.component_div(&y.map(|v| v.exp()));
+                let mut t2 = (i as f32) / ((i as f32) * (i as f32) + 0.54);
+                t2 = -s0;
+            } else if i != 2 {
+                let mut t3 = k.transpose();
+            } else if y[i] / ((x * y.transpose()).norm_squared() + 0.55) > 0.3 {
+                let t4 = y * x.transpose() * (x * y.transpose());
+                let t5 = x * x.transpose();
+            } else {
+                let t6 = *x;
+            }
+            let mut t0: f32 = (y.norm_squared() + 1.21).powf(s1) * 0.235;
         }
-        if matgrad::sigmoid((i as f32)).ln() > 0.2 {
-            t1 = (y * x.transpose().map(|v| -1.75_f32 - -0.36)).map(f32::sin);
-        } else if -1.99_f32 > 0.03 {
-            t1 = t1.map(f32::tanh);
-            let t1 = -t1 * ((-1.46 - t1[(i, 0)]) * 0.188);
-            let t2: f32 = s1;
-        }
+        let t7 = x * y.transpose();
+        let t8: Matrix3<f32> = -((i as f32) * (y * y.transpose()));
     }
-    let mut t1 = if -1.25 * x[1] < 0.26 {
-        t1 = t1.map(|v| v);
-        y.transpose()
+    let mut t9 = y.map(|v| 0.7_f32) + y.component_mul(y);
+    t9 = -t9.transpose().transpose();
+    if ((k - k.transpose()) * 0.124).dot(&(x * t9.transpose() * (y * x.transpose()) * 0.194)) > s1 {
+        t9 = t9.component_div(&(t9 / matgrad::softplus(1.07_f32) * 0.172).map(|v| v.exp())) * 0.216;
+        t9 = t9;
+    } else if !(-0.96 / (t9[0] * t9[0] + 1.36) < 0.4) {
+        t9 = y * y.transpose() * t9 * 0.194;
     } else {
-        y.transpose()
-    };
-    t1.sum()
+        t9 = y.transpose().transpose();
+        t9 -= t9;
+        t9 -= (t9 * y.transpose() * t9 * 0.0285).map(|v| 1.08_f32);
+    }
+    {
+        let mut t10 = -(x.transpose() * (x * y.transpose()));
+        t10 -= y.map(|v| 1.56_f32 + 1.32).transpose();
+        let t11 = *k;
+    }
+    t9[(1, 0)] * 0.221
 }
 
 fn p088_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, s1: T, k: &SMatrix<T, 2, 2>) -> T {
     for i in 0..2 {
-        let mut t0: SMatrix<T, 3, 2> = -(y * x.transpose());
-        t0 *= k.kronecker(y).norm_squared() * lit::<T>(0.00516);
-        t0 += t0;
-    }
-    let mut t1 = y * x.transpose() * ((k - k.transpose()) * lit::<T>(0.124));
-    t1 += t1.map(|v| -lit::<T>(-1.82));
-    for i in 0..2 {
-        if ({
-            t1[(1, i)]
-        }) <= lit::<T>(0.22) {
-            t1 = t1.component_mul(&((t1 + t1) * lit::<T>(0.13))).map(|v| v.sin());
-        } else {
-            t1 = ((t1 - t1.component_div(&(t1 * lit::<T>(0.13)).map(|v| v.exp())) * lit::<T>(0.159)) * lit::<T>(0.206)).map(|v| v.tanh());
+        {
+            let t0 = y[2] + lit::<T>(-0.73);
+            if (k.transpose().determinant() * lit::<T>(0.156)).sqrt() <= lit::<T>(0.39) && !(s0.exp() > lit::<T>(-0.3)) {
+                let t1 = y.component_div(&y.map(|v| v.exp()));
+                let mut t2 = lit::<T>(i as f64) / (lit::<T>(i as f64) * lit::<T>(i as f64) + lit::<T>(0.54));
+                t2 = -s0;
+            } else if i != 2 {
+                let mut t3 = k.transpose();
+            } else if y[i] / ((x * y.transpose()).norm_squared() + lit::<T>(0.55)) > lit::<T>(0.3) {
+                let t4 = y * x.transpose() * (x * y.transpose());
+                let t5 = x * x.transpose();
+            } else {
+                let t6 = *x;
+            }
+            let mut t0: T = (y.norm_squared() + lit::<T>(1.21)).powf(s1) * lit::<T>(0.235);
         }
-        if matgrad::sigmoid(lit::<T>(i as f64)).ln() > lit::<T>(0.2) {
-            t1 = (y * x.transpose().map(|v| lit::<T>(-1.75) - lit::<T>(-0.36))).map(|v| v.sin());
-        } else if lit::<T>(-1.99) > lit::<T>(0.03) {
-            t1 = t1.map(|v| v.tanh());
-            let t1 = -t1 * ((lit::<T>(-1.46) - t1[(i, 0)]) * lit::<T>(0.188));
-            let t2: T = s1;
-        }
+        let t7 = x * y.transpose();
+        let t8: Matrix3<T> = -(y * y.transpose() * lit::<T>(i as f64));
     }
-    let mut t1 = if lit::<T>(-1.25) * x[1] < lit::<T>(0.26) {
-        t1 = t1.map(|v| v);
-        y.transpose()
+    let mut t9 = y.map(|v| lit::<T>(0.7)) + y.component_mul(y);
+    t9 = -t9.transpose().transpose();
+    if ((k - k.transpose()) * lit::<T>(0.124)).dot(&(x * t9.transpose() * (y * x.transpose()) * lit::<T>(0.194))) > s1 {
+        t9 = t9.component_div(&(t9 / matgrad::softplus(lit::<T>(1.07)) * lit::<T>(0.172)).map(|v| v.exp())) * lit::<T>(0.216);
+        t9 = t9;
+    } else if !(lit::<T>(-0.96) / (t9[0] * t9[0] + lit::<T>(1.36)) < lit::<T>(0.4)) {
+        t9 = y * y.transpose() * t9 * lit::<T>(0.194);
     } else {
-        y.transpose()
-    };
-    t1.sum()
+        t9 = y.transpose().transpose();
+        t9 -= t9;
+        t9 -= (t9 * y.transpose() * t9 * lit::<T>(0.0285)).map(|v| lit::<T>(1.08));
+    }
+    {
+        let mut t10 = -(x.transpose() * (x * y.transpose()));
+        t10 -= y.map(|v| lit::<T>(1.56) + lit::<T>(1.32)).transpose();
+        let t11 = *k;
+    }
+    t9[(1, 0)] * lit::<T>(0.221)
 }
 
 #[test]
@@ -10783,21 +12297,83 @@ fn p088_against_duals() {
 
 #[gradient]
 fn p089<const N: usize>(m1: &SMatrix<f32, N, 3>, s0: f32, x: &SVector<f32, N>, y: &SVector<f32, 3>, m0: &RowSVector<f32, 3>) -> f32 {
-    let mut t0 = s0;
-    let t1: SMatrix<f32, N, N> = (x * x.transpose()).map(|v| 1.57_f32);
-    let mut t2 = *m1;
-    let t3: Matrix3<f32> = y * y.transpose();
-    t2 -= m1;
-    t3.trace() + t2[(1, 0)] - t1.sum() * 0.0701 + t0 + s0
+    {
+        let t0 = m0.transpose();
+    }
+    {
+        {
+            let t1 = *m0;
+            {
+                let t2 = (x * x.transpose() * m1).map(f32::cos);
+                let t3 = -(x * x.transpose());
+            }
+        }
+        for i in 0..2 {
+            let t4 = m1 + m1;
+            let t5 = m1[(1, i)].powi(2);
+        }
+        let mut t6 = y[0].cos() * (x * x.transpose() + x * x.transpose());
+    }
+    {
+        if (((s0.cos() + 2.0).powf(1.65) * 0.162).tanh() - 1.5).abs() <= m0[2] {
+            let t7 = m1.transpose();
+        } else {
+            {
+                let t8 = x + x;
+                let t9: f32 = s0.exp();
+            }
+        }
+        let mut t10 = m1.transpose().component_div(&m1.transpose().map(|v| v * v + 1.32));
+        let mut t10 = t10.transpose() * (y * m0);
+    }
+    let mut t12: SMatrix<f32, N, 3> = if s0 > -0.18 || m1[(1, 1)].exp().sqrt() > -0.17 {
+        let mut t11 = -1.75_f32;
+        *m1
+    } else {
+        *m1
+    };
+    let t13 = y.transpose() * (y * m0);
+    t13.sum() * 0.11 - t12.norm_squared() * 0.11 + m1[(0, 2)].tanh()
 }
 
 fn p089_ref<T: RealField + Copy, const N: usize>(m1: &SMatrix<T, N, 3>, s0: T, x: &SVector<T, N>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>) -> T {
-    let mut t0 = s0;
-    let t1: SMatrix<T, N, N> = (x * x.transpose()).map(|v| lit::<T>(1.57));
-    let mut t2 = *m1;
-    let t3: Matrix3<T> = y * y.transpose();
-    t2 -= m1;
-    t3.trace() + t2[(1, 0)] - t1.sum() * lit::<T>(0.0701) + t0 + s0
+    {
+        let t0 = m0.transpose();
+    }
+    {
+        {
+            let t1 = *m0;
+            {
+                let t2 = (x * x.transpose() * m1).map(|v| v.cos());
+                let t3 = -(x * x.transpose());
+            }
+        }
+        for i in 0..2 {
+            let t4 = m1 + m1;
+            let t5 = m1[(1, i)].powi(2);
+        }
+        let mut t6 = (x * x.transpose() + x * x.transpose()) * y[0].cos();
+    }
+    {
+        if (((s0.cos() + lit::<T>(2.0)).powf(lit::<T>(1.65)) * lit::<T>(0.162)).tanh() - lit::<T>(1.5)).abs() <= m0[2] {
+            let t7 = m1.transpose();
+        } else {
+            {
+                let t8 = x + x;
+                let t9: T = s0.exp();
+            }
+        }
+        let mut t10 = m1.transpose().component_div(&m1.transpose().map(|v| v * v + lit::<T>(1.32)));
+        let mut t10 = t10.transpose() * (y * m0);
+    }
+    let mut t12: SMatrix<T, N, 3> = if s0 > lit::<T>(-0.18) || m1[(1, 1)].exp().sqrt() > lit::<T>(-0.17) {
+        let mut t11 = lit::<T>(-1.75);
+        *m1
+    } else {
+        *m1
+    };
+    let t13 = y.transpose() * (y * m0);
+    t13.sum() * lit::<T>(0.11) - t12.norm_squared() * lit::<T>(0.11) + m1[(0, 2)].tanh()
 }
 
 #[test]
@@ -10835,184 +12411,157 @@ fn p089_against_duals() {
     check_gradient("p089_vjp, m0", &vjp.4.flat(), &reference[16..19], 1e-3);
 }
 
-// ---- program p090 (known bug patterns: branch-read, counter-call)
+// ---- program p090
 
 #[gradient]
 fn p090_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SVector<f64, 3> {
     let t0 = (w * u.transpose()).map(|v| 0.37_f64).map(f64::sin);
     for i in 0..2 {
         let mut t1: f64 = -1.43_f64;
-        let mut t2 = (i as f64).powi(2) * 0.124;
-        let mut t3: SVector<f64, 2> = (-0.92 * w).component_div(&(w / (u[i] * 0.124).exp() * 0.151).map(|v| matgrad::sigmoid(v))) * 0.0728;
-        let t4 = t1.powi(2);
-    }
-    for i in 0..2 {
-        for j in 0..2 {
-            let mut t5 = (-(w * w.transpose()) * 0.0619).map(|v| 1.24_f64);
-            if t0[(j, j)] * ((i as f64).exp() * 0.134) >= 0.42 {
-                let mut t6 = (w.transpose() - w.transpose()) * 0.124;
-            } else if !(!(-1.98_f64 <= 0.26)) {
-                t5 = t5;
-                let mut t7 = -(u * u.transpose()) * 0.0619;
-            } else if w.transpose().norm_squared() * 0.0309 > 0.5 {
-                let t8 = u[j];
-                let t9: SMatrix<f64, 2, 2> = t5.transpose() / (t0.transpose().norm_squared() + 0.87);
-                let mut t10 = t9[(i, 1)] * t5.transpose() / ((t8 * 0.124).powi(2).cos() + 2.0);
-            } else {
-                t5 *= 1.16;
-            }
-            for l in 0..2 {
-                let mut t11: SVector<f64, 3> = (u.component_div(&(u * 0.124).map(|v| v * v + 0.81)) * 0.2).component_div(&(u * 0.124).map(|v| matgrad::sigmoid(v)));
-                let t12: SMatrix<f64, 3, 2> = t0.transpose();
-            }
+        {
+            let mut t0 = u.component_mul(u) * 0.0619;
+            let mut t2: SVector<f64, 2> = (-0.92 * w).component_div(&(w / (u[i] * 0.124).exp() * 0.151).map(|v| matgrad::sigmoid(v))) * 0.0728;
+        }
+        {
+            let t0 = w / matgrad::sigmoid(t1) * 0.0478;
+            let t3 = (t0 * w.transpose() + w * t0.transpose()) * 0.125;
+        }
+        if ({
+            -1.23_f64
+        }) >= -0.19 {
+            let mut t1: SVector<f64, 3> = *u;
+            let t4 = -(-w);
+        } else if !(u[2] <= -0.5 && t1 > 0.23) {
+            let t5 = t0 * (t0.transpose() * t0) * 0.165;
+            let mut t6 = t1.powi(2);
+            let t7: SVector<f64, 3> = *u;
         }
     }
-    (u + (if -0.64_f64 > 0.23 && (w.transpose() * 0.124).map(|v| v.exp()).norm() > 0.23 {
-        let t0 = w.transpose() * (w * w.transpose()) * 0.00773;
-        *u
-    } else {
-        if -0.79 < -0.07 * w[(0, 0)] {
-            let t13: f64 = 0.05_f64;
-            let t14 = w * u.transpose() * 0.0619 / matgrad::softplus((1.24_f64 * 1.24 + 0.61).sqrt()) * 0.208;
-        }
-        *u
-    })) * 0.124
+    let t8 = (w * w.transpose() * 0.0155).pow(2);
+    (u + t0.transpose() * u[1] * w.transpose().transpose() * 0.0309) * 0.198
 }
 
 fn p090_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SVector<T, 3> {
     let t0 = (w * u.transpose()).map(|v| lit::<T>(0.37)).map(|v| v.sin());
     for i in 0..2 {
         let mut t1: T = lit::<T>(-1.43);
-        let mut t2 = lit::<T>(i as f64).powi(2) * lit::<T>(0.124);
-        let mut t3: SVector<T, 2> = (w * lit::<T>(-0.92)).component_div(&(w / (u[i] * lit::<T>(0.124)).exp() * lit::<T>(0.151)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0728);
-        let t4 = t1.powi(2);
-    }
-    for i in 0..2 {
-        for j in 0..2 {
-            let mut t5 = (-(w * w.transpose()) * lit::<T>(0.0619)).map(|v| lit::<T>(1.24));
-            if t0[(j, j)] * (lit::<T>(i as f64).exp() * lit::<T>(0.134)) >= lit::<T>(0.42) {
-                let mut t6 = (w.transpose() - w.transpose()) * lit::<T>(0.124);
-            } else if !(!(lit::<T>(-1.98) <= lit::<T>(0.26))) {
-                t5 = t5;
-                let mut t7 = -(u * u.transpose()) * lit::<T>(0.0619);
-            } else if w.transpose().norm_squared() * lit::<T>(0.0309) > lit::<T>(0.5) {
-                let t8 = u[j];
-                let t9: SMatrix<T, 2, 2> = t5.transpose() / (t0.transpose().norm_squared() + lit::<T>(0.87));
-                let mut t10 = t5.transpose() * t9[(i, 1)] / ((t8 * lit::<T>(0.124)).powi(2).cos() + lit::<T>(2.0));
-            } else {
-                t5 *= lit::<T>(1.16);
-            }
-            for l in 0..2 {
-                let mut t11: SVector<T, 3> = (u.component_div(&(u * lit::<T>(0.124)).map(|v| v * v + lit::<T>(0.81))) * lit::<T>(0.2)).component_div(&(u * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v)));
-                let t12: SMatrix<T, 3, 2> = t0.transpose();
-            }
+        {
+            let mut t0 = u.component_mul(u) * lit::<T>(0.0619);
+            let mut t2: SVector<T, 2> = (w * lit::<T>(-0.92)).component_div(&(w / (u[i] * lit::<T>(0.124)).exp() * lit::<T>(0.151)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0728);
+        }
+        {
+            let t0 = w / matgrad::sigmoid(t1) * lit::<T>(0.0478);
+            let t3 = (t0 * w.transpose() + w * t0.transpose()) * lit::<T>(0.125);
+        }
+        if ({
+            lit::<T>(-1.23)
+        }) >= lit::<T>(-0.19) {
+            let mut t1: SVector<T, 3> = *u;
+            let t4 = -(-w);
+        } else if !(u[2] <= lit::<T>(-0.5) && t1 > lit::<T>(0.23)) {
+            let t5 = t0 * (t0.transpose() * t0) * lit::<T>(0.165);
+            let mut t6 = t1.powi(2);
+            let t7: SVector<T, 3> = *u;
         }
     }
-    (u + (if lit::<T>(-0.64) > lit::<T>(0.23) && (w.transpose() * lit::<T>(0.124)).map(|v| v.exp()).norm() > lit::<T>(0.23) {
-        let t0 = w.transpose() * (w * w.transpose()) * lit::<T>(0.00773);
-        *u
-    } else {
-        if lit::<T>(-0.79) < lit::<T>(-0.07) * w[(0, 0)] {
-            let t13: T = lit::<T>(0.05);
-            let t14 = w * u.transpose() * lit::<T>(0.0619) / matgrad::softplus((lit::<T>(1.24) * lit::<T>(1.24) + lit::<T>(0.61)).sqrt()) * lit::<T>(0.208);
-        }
-        *u
-    })) * lit::<T>(0.124)
+    let t8 = (w * w.transpose() * lit::<T>(0.0155)).pow(2);
+    (u + t0.transpose() * u[1] * w.transpose().transpose() * lit::<T>(0.0309)) * lit::<T>(0.198)
 }
 
 #[gradient]
-fn p090(s0: f64, s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &SMatrix<f64, 2, 2>) -> f64 {
-    let t0 = y.transpose();
-    let t1 = *m1;
-    let mut t2: SVector<f64, 3> = x * x.transpose() * x;
-    let t3 = m1.transpose().map(|v| s0) + t1;
-    let t3 = matgrad::softplus(s1) * s1;
-    let t4 = -0.16 + -t3;
-    if (t2[(1, 0)] * 0.165).exp() <= 0.06 {
-        let mut t5 = t2[0];
-    } else if y[0] >= (x[(1, 0)].tanh() - 1.5).abs() || t3.exp() * 0.134 < 0.02 {
+fn p090(x: &SVector<f64, 3>, y: &SVector<f64, 2>, s0: f64, k: &SMatrix<f64, 2, 2>) -> f64 {
+    let t0 = x * x.transpose() * 0.63;
+    let mut t1: SMatrix<f64, 3, 2> = -(x * y.transpose()) / (x.component_div(&x.map(|v| v.exp())) * 0.182).map(|v| v.exp()).norm();
+    t1 = t1;
+    let mut t0 = t0.component_div(&t0.transpose().map(|v| v.exp())) * (t0 * t0) * 0.234;
+    let t2 = k.transpose();
+    if k.determinant() * 0.0155 < -0.33 {
         for i in 0..2 {
-            let t6 = t2 * x.transpose() / (t0.transpose().map(|v| t4) * 0.229).map(|v| v * v + 1.26).norm();
-            t2 = (m0.transpose().transpose() * y.map(f64::sin)).map(f64::tanh);
-            let t7 = t6.transpose() * x * 0.196;
+            let mut t3 = y.transpose() - x.transpose() * t1;
+            let t4: SVector<f64, 3> = p090_h0(&(t0.map(f64::sin) * (x + x) * 0.165), &(y + y).component_mul(&k.lu().solve(&t3.transpose()).unwrap()));
         }
-        let t8 = (y * y.transpose()).component_div(&(t1 - m1).map(|v| v.exp())) * 0.134;
-        t2 = t2;
-    } else {
-        t2 = (-t2).map(|v| 1.59_f64);
+        t1 = -(-t1);
+        t1 -= if t1[(1, 1)] > -0.26 {
+            if k.transpose().determinant() * 0.0155 < 1.13 / ((k + k * 0.0155).determinant() * 0.123) * 0.242 || s0 > s0 - 2.0 {
+                t0 = t0;
+                t0 -= t0;
+                let t5 = t1.transpose() - t1.transpose();
+            } else if x[2].exp() > 0.06 && matgrad::softplus(0.55_f64).sqrt() < -0.08 {
+                t0 = (-t0 - (t0.transpose() - t0)) * 0.165;
+                t0 = t0 - t0;
+                let t1 = x + x;
+            } else {
+                let mut t6 = (t1 + t1).component_mul(&(x * y.transpose()));
+            }
+            t1
+        } else {
+            t1
+        };
     }
-    t2 *= t1[(0, 1)];
-    t2 -= x;
-    t2 *= t3 * 0.186;
-    let t9 = m1.map(|v| (matgrad::sigmoid(t4 * 0.115) + 0.86).ln() - 0.6);
-    t9.norm_squared() * 0.166 + t4 + t3 + t2.norm_squared() * 0.149
+    t2[(1, 0)] - t0.sum() * 0.0275 - t1[(1, 0)]
 }
 
-fn p090_ref<T: RealField + Copy>(s0: T, s1: T, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMatrix<T, 3, 2>, m1: &SMatrix<T, 2, 2>) -> T {
-    let t0 = y.transpose();
-    let t1 = *m1;
-    let mut t2: SVector<T, 3> = x * x.transpose() * x;
-    let t3 = m1.transpose().map(|v| s0) + t1;
-    let t3 = matgrad::softplus(s1) * s1;
-    let t4 = lit::<T>(-0.16) + -t3;
-    if (t2[(1, 0)] * lit::<T>(0.165)).exp() <= lit::<T>(0.06) {
-        let mut t5 = t2[0];
-    } else if y[0] >= (x[(1, 0)].tanh() - lit::<T>(1.5)).abs() || t3.exp() * lit::<T>(0.134) < lit::<T>(0.02) {
+fn p090_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, s0: T, k: &SMatrix<T, 2, 2>) -> T {
+    let t0 = x * x.transpose() * lit::<T>(0.63);
+    let mut t1: SMatrix<T, 3, 2> = -(x * y.transpose()) / (x.component_div(&x.map(|v| v.exp())) * lit::<T>(0.182)).map(|v| v.exp()).norm();
+    t1 = t1;
+    let mut t0 = t0.component_div(&t0.transpose().map(|v| v.exp())) * (t0 * t0) * lit::<T>(0.234);
+    let t2 = k.transpose();
+    if k.determinant() * lit::<T>(0.0155) < lit::<T>(-0.33) {
         for i in 0..2 {
-            let t6 = t2 * x.transpose() / (t0.transpose().map(|v| t4) * lit::<T>(0.229)).map(|v| v * v + lit::<T>(1.26)).norm();
-            t2 = (m0.transpose().transpose() * y.map(|v| v.sin())).map(|v| v.tanh());
-            let t7 = t6.transpose() * x * lit::<T>(0.196);
+            let mut t3 = y.transpose() - x.transpose() * t1;
+            let t4: SVector<T, 3> = p090_h0_ref(&(t0.map(|v| v.sin()) * (x + x) * lit::<T>(0.165)), &(y + y).component_mul(&k.lu().solve(&t3.transpose()).unwrap()));
         }
-        let t8 = (y * y.transpose()).component_div(&(t1 - m1).map(|v| v.exp())) * lit::<T>(0.134);
-        t2 = t2;
-    } else {
-        t2 = (-t2).map(|v| lit::<T>(1.59));
+        t1 = -(-t1);
+        t1 -= if t1[(1, 1)] > lit::<T>(-0.26) {
+            if k.transpose().determinant() * lit::<T>(0.0155) < lit::<T>(1.13) / ((k + k * lit::<T>(0.0155)).determinant() * lit::<T>(0.123)) * lit::<T>(0.242) || s0 > s0 - lit::<T>(2.0) {
+                t0 = t0;
+                t0 -= t0;
+                let t5 = t1.transpose() - t1.transpose();
+            } else if x[2].exp() > lit::<T>(0.06) && matgrad::softplus(lit::<T>(0.55)).sqrt() < lit::<T>(-0.08) {
+                t0 = (-t0 - (t0.transpose() - t0)) * lit::<T>(0.165);
+                t0 = t0 - t0;
+                let t1 = x + x;
+            } else {
+                let mut t6 = (t1 + t1).component_mul(&(x * y.transpose()));
+            }
+            t1
+        } else {
+            t1
+        };
     }
-    t2 *= t1[(0, 1)];
-    t2 -= x;
-    t2 *= t3 * lit::<T>(0.186);
-    let t9 = m1.map(|v| (matgrad::sigmoid(t4 * lit::<T>(0.115)) + lit::<T>(0.86)).ln() - lit::<T>(0.6));
-    t9.norm_squared() * lit::<T>(0.166) + t4 + t3 + t2.norm_squared() * lit::<T>(0.149)
+    t2[(1, 0)] - t0.sum() * lit::<T>(0.0275) - t1[(1, 0)]
 }
 
 #[test]
 fn p090_against_duals() {
     let mut rng = Rng(0x9f80cb36c02fc18f);
-    let s0: f64 = rng.scalar();
-    let s1: f64 = rng.scalar();
-    let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
-    let m0: SMatrix<f64, 3, 2> = rng.matrix();
-    let m1: SMatrix<f64, 2, 2> = rng.matrix();
-    let value = p090(s0, s1, flag, &x, &y, &m0, &m1);
-    let (grad_value, grad) = p090_grad(s0, s1, flag, &x, &y, &m0, &m1);
-    let (vjp_value, vjp) = p090_vjp(s0, s1, flag, &x, &y, &m0, &m1, 1.0);
-    let point = [s0.flat(), s1.flat(), x.flat(), y.flat(), m0.flat(), m1.flat()].concat();
+    let s0: f64 = rng.scalar();
+    let k: SMatrix<f64, 2, 2> = rng.dominant();
+    let value = p090(&x, &y, s0, &k);
+    let (grad_value, grad) = p090_grad(&x, &y, s0, &k);
+    let (vjp_value, vjp) = p090_vjp(&x, &y, s0, &k, 1.0);
+    let point = [x.flat(), y.flat(), s0.flat(), k.flat()].concat();
     let (twin, reference) = dual_gradient(&point, |r| {
-        let s0 = r.scalar();
-        let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        let m0 = r.matrix::<3, 2>();
-        let m1 = r.matrix::<2, 2>();
-        p090_ref(s0, s1, flag, &x, &y, &m0, &m1)
+        let s0 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        p090_ref(&x, &y, s0, &k)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p090_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p090_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p090_grad, s0", &grad.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p090_grad, s1", &grad.1.flat(), &reference[1..2], 1e-9);
-    check_gradient("p090_grad, x", &grad.2.flat(), &reference[2..5], 1e-9);
-    check_gradient("p090_grad, y", &grad.3.flat(), &reference[5..7], 1e-9);
-    check_gradient("p090_grad, m0", &grad.4.flat(), &reference[7..13], 1e-9);
-    check_gradient("p090_grad, m1", &grad.5.flat(), &reference[13..17], 1e-9);
-    check_gradient("p090_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p090_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
-    check_gradient("p090_vjp, x", &vjp.2.flat(), &reference[2..5], 1e-9);
-    check_gradient("p090_vjp, y", &vjp.3.flat(), &reference[5..7], 1e-9);
-    check_gradient("p090_vjp, m0", &vjp.4.flat(), &reference[7..13], 1e-9);
-    check_gradient("p090_vjp, m1", &vjp.5.flat(), &reference[13..17], 1e-9);
+    check_gradient("p090_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p090_grad, y", &grad.1.flat(), &reference[3..5], 1e-9);
+    check_gradient("p090_grad, s0", &grad.2.flat(), &reference[5..6], 1e-9);
+    check_gradient("p090_grad, k", &grad.3.flat(), &reference[6..10], 1e-9);
+    check_gradient("p090_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
+    check_gradient("p090_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
+    check_gradient("p090_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
+    check_gradient("p090_vjp, k", &vjp.3.flat(), &reference[6..10], 1e-9);
 }
 
 // ---- program p091
@@ -11417,13 +12966,22 @@ fn p094(s1: f64, k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 2>, y: &SVector<f64, 2
         let mut t3: SMatrix<f64, 2, 2> = (k * 0.0619).pow(3);
     }
     let t4: SMatrix<f64, 2, 2> = *k;
-    let t4: SVector<f64, 2> = k.transpose() * x * 0.124 + k * t0 * 0.0311;
-    t0 = (m0 - m0.transpose()) * y.component_div(&(t0 * 0.125).map(|v| v * v + 1.07));
-    let t4 = m0.transpose();
-    let mut t4 = s1 / matgrad::softplus(m0[(0, 1)]) * (m0 * t4.transpose()) * 0.155;
+    {
+        for i in 0..2 {
+            let t4: SMatrix<f64, 2, 2> = ((k + k * 0.0155) * 0.82).try_inverse().unwrap();
+            t0 += (k - k.transpose()) * 0.124 * y.component_div(&x.map(|v| v * v + 1.07));
+        }
+        let t4 = k.transpose();
+        let mut t4 = s1 / matgrad::softplus(m0[(0, 1)]) * (m0 * t4.transpose() * 0.124);
+    }
     let t0: f64 = s0 / (-x).map(|v| matgrad::sigmoid(v)).norm();
-    t4 -= k.lu().solve(&k.transpose()).unwrap();
-    t0 + t4.norm_squared() * 0.0277
+    let t5 = k.lu().solve(&t4).unwrap();
+    for i in 0..2 {
+        let t6 = k.transpose().component_div(&(k.transpose() * 0.124).map(|v| v.exp())) * 0.151;
+    }
+    let mut t7 = y.transpose() * (t4.component_div(&(t4 * 0.124).map(|v| v.exp())) * 0.151);
+    let mut t7 = t5.map(|v| s0 + s0);
+    t7[(0, 0)] + t5.sum() * 0.124 - t0 + t4.norm_squared() * 0.0155
 }
 
 fn p094_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>, y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T) -> T {
@@ -11440,13 +12998,22 @@ fn p094_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>,
         let mut t3: SMatrix<T, 2, 2> = (k * lit::<T>(0.0619)).pow(3);
     }
     let t4: SMatrix<T, 2, 2> = *k;
-    let t4: SVector<T, 2> = k.transpose() * x * lit::<T>(0.124) + k * t0 * lit::<T>(0.0311);
-    t0 = (m0 - m0.transpose()) * y.component_div(&(t0 * lit::<T>(0.125)).map(|v| v * v + lit::<T>(1.07)));
-    let t4 = m0.transpose();
-    let mut t4 = m0 * t4.transpose() * (s1 / matgrad::softplus(m0[(0, 1)])) * lit::<T>(0.155);
+    {
+        for i in 0..2 {
+            let t4: SMatrix<T, 2, 2> = ((k + k * lit::<T>(0.0155)) * lit::<T>(0.82)).try_inverse().unwrap();
+            t0 += (k - k.transpose()) * lit::<T>(0.124) * y.component_div(&x.map(|v| v * v + lit::<T>(1.07)));
+        }
+        let t4 = k.transpose();
+        let mut t4 = m0 * t4.transpose() * lit::<T>(0.124) * (s1 / matgrad::softplus(m0[(0, 1)]));
+    }
     let t0: T = s0 / (-x).map(|v| matgrad::sigmoid(v)).norm();
-    t4 -= k.lu().solve(&k.transpose()).unwrap();
-    t0 + t4.norm_squared() * lit::<T>(0.0277)
+    let t5 = k.lu().solve(&t4).unwrap();
+    for i in 0..2 {
+        let t6 = k.transpose().component_div(&(k.transpose() * lit::<T>(0.124)).map(|v| v.exp())) * lit::<T>(0.151);
+    }
+    let mut t7 = y.transpose() * (t4.component_div(&(t4 * lit::<T>(0.124)).map(|v| v.exp())) * lit::<T>(0.151));
+    let mut t7 = t5.map(|v| s0 + s0);
+    t7[(0, 0)] + t5.sum() * lit::<T>(0.124) - t0 + t4.norm_squared() * lit::<T>(0.0155)
 }
 
 #[test]
@@ -11661,75 +13228,29 @@ fn p095_against_duals() {
 
 // ---- program p096
 
-#[gradient(wrt(s1, s0, x))]
+#[gradient]
 fn p096<const N: usize>(k: &Matrix3<f64>, x: &SVector<f64, N>, y: &SVector<f64, 3>, s0: f64, s1: f64) -> f64 {
-    let t0: SMatrix<f64, N, N> = 1.4 * (x * x.transpose());
-    let t1 = (k + k.transpose()) * 0.099;
-    let mut t2 = s1;
-    t2 = (k[(0, 0)].tanh() + 1.5).abs().ln().sin();
-    if s1 >= -0.09 {
-        for i in 0..2 {
-            let t3: RowSVector<f64, 3> = x.transpose() * (t0.transpose() * (x * y.transpose()) * 0.236);
-            let mut t0: f64 = s1.powi(3);
-            if matgrad::softplus(t0.powi(3)).sqrt() <= -0.23 {
-                t0 = t0;
-                let t4: SVector<f64, 3> = y.transpose().map(|v| 1.44_f64).transpose();
-            } else if k.transpose().norm_squared() * 0.0044 > 0.31 {
-                t0 = s0;
-                let mut t1 = x * t3 + x * y.transpose();
-                t0 = (y.transpose() / (k[(2, i)] * 0.099).exp()).map(|v| v.exp()).norm() * 0.111;
-            }
-            let t5 = 0.63 / ((k.transpose().norm_squared() + 0.68) * 0.0443) * 0.0473;
-        }
-        let mut t6: SMatrix<f64, N, N> = x.map(|v| 1.37_f64) * (y.transpose() * (y * x.transpose())) * 0.241;
-        t6 = t0;
-    } else if (t0[(0, 1)] - t2).cos() >= 0.46 {
-        t2 += -1.4;
-        t2 -= -1.79;
-    } else if (-1.14 / matgrad::softplus(-0.22_f64)).cos() > -0.18 {
-        t2 += s0;
+    {
+        let mut t0: Matrix3<f64> = k.transpose();
     }
-    if k.trace() * 0.066 > 0.45 {
-        let mut t0: SMatrix<f64, N, N> = t0;
-    } else if t1[(2, 0)] > 0.48 {
-        t2 = (-1.17_f64 - 0.03).tanh();
-    }
-    t2 * 0.191 - t1.trace() - t0.trace() * 0.236
+    let mut t1 = y.transpose() + y.transpose();
+    let t2: SVector<f64, N> = x + x;
+    t1 = y.transpose() * k * 0.066 * t1[2];
+    let mut t3 = t2;
+    let t4 = (k.transpose().component_div(&(k.transpose() * 0.099).map(|v| matgrad::sigmoid(v))) * 0.075).map(f64::tanh);
+    t4.trace() - t3.norm_squared() * 0.0825 - t2[0] - t1.norm_squared() * 0.0825 + ((x * x.transpose()).trace() * 0.165).powi(3)
 }
 
 fn p096_ref<T: RealField + Copy, const N: usize>(k: &Matrix3<T>, x: &SVector<T, N>, y: &SVector<T, 3>, s0: T, s1: T) -> T {
-    let t0: SMatrix<T, N, N> = x * x.transpose() * lit::<T>(1.4);
-    let t1 = (k + k.transpose()) * lit::<T>(0.099);
-    let mut t2 = s1;
-    t2 = (k[(0, 0)].tanh() + lit::<T>(1.5)).abs().ln().sin();
-    if s1 >= lit::<T>(-0.09) {
-        for i in 0..2 {
-            let t3: RowSVector<T, 3> = x.transpose() * (t0.transpose() * (x * y.transpose()) * lit::<T>(0.236));
-            let mut t0: T = s1.powi(3);
-            if matgrad::softplus(t0.powi(3)).sqrt() <= lit::<T>(-0.23) {
-                t0 = t0;
-                let t4: SVector<T, 3> = y.transpose().map(|v| lit::<T>(1.44)).transpose();
-            } else if k.transpose().norm_squared() * lit::<T>(0.0044) > lit::<T>(0.31) {
-                t0 = s0;
-                let mut t1 = x * t3 + x * y.transpose();
-                t0 = (y.transpose() / (k[(2, i)] * lit::<T>(0.099)).exp()).map(|v| v.exp()).norm() * lit::<T>(0.111);
-            }
-            let t5 = lit::<T>(0.63) / ((k.transpose().norm_squared() + lit::<T>(0.68)) * lit::<T>(0.0443)) * lit::<T>(0.0473);
-        }
-        let mut t6: SMatrix<T, N, N> = x.map(|v| lit::<T>(1.37)) * (y.transpose() * (y * x.transpose())) * lit::<T>(0.241);
-        t6 = t0;
-    } else if (t0[(0, 1)] - t2).cos() >= lit::<T>(0.46) {
-        t2 += lit::<T>(-1.4);
-        t2 -= lit::<T>(-1.79);
-    } else if (lit::<T>(-1.14) / matgrad::softplus(lit::<T>(-0.22))).cos() > lit::<T>(-0.18) {
-        t2 += s0;
+    {
+        let mut t0: Matrix3<T> = k.transpose();
     }
-    if k.trace() * lit::<T>(0.066) > lit::<T>(0.45) {
-        let mut t0: SMatrix<T, N, N> = t0;
-    } else if t1[(2, 0)] > lit::<T>(0.48) {
-        t2 = (lit::<T>(-1.17) - lit::<T>(0.03)).tanh();
-    }
-    t2 * lit::<T>(0.191) - t1.trace() - t0.trace() * lit::<T>(0.236)
+    let mut t1 = y.transpose() + y.transpose();
+    let t2: SVector<T, N> = x + x;
+    t1 = y.transpose() * k * lit::<T>(0.066) * t1[2];
+    let mut t3 = t2;
+    let t4 = (k.transpose().component_div(&(k.transpose() * lit::<T>(0.099)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.075)).map(|v| v.tanh());
+    t4.trace() - t3.norm_squared() * lit::<T>(0.0825) - t2[0] - t1.norm_squared() * lit::<T>(0.0825) + ((x * x.transpose()).trace() * lit::<T>(0.165)).powi(3)
 }
 
 #[test]
@@ -11755,9 +13276,11 @@ fn p096_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p096_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p096_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p096_grad, s1", &grad.0.flat(), &reference[16..17], 1e-9);
-    check_gradient("p096_grad, s0", &grad.1.flat(), &reference[15..16], 1e-9);
-    check_gradient("p096_grad, x", &grad.2.flat(), &reference[9..12], 1e-9);
+    check_gradient("p096_grad, k", &grad.0.flat(), &reference[0..9], 1e-9);
+    check_gradient("p096_grad, x", &grad.1.flat(), &reference[9..12], 1e-9);
+    check_gradient("p096_grad, y", &grad.2.flat(), &reference[12..15], 1e-9);
+    check_gradient("p096_grad, s0", &grad.3.flat(), &reference[15..16], 1e-9);
+    check_gradient("p096_grad, s1", &grad.4.flat(), &reference[16..17], 1e-9);
     check_gradient("p096_vjp, k", &vjp.0.flat(), &reference[0..9], 1e-9);
     check_gradient("p096_vjp, x", &vjp.1.flat(), &reference[9..12], 1e-9);
     check_gradient("p096_vjp, y", &vjp.2.flat(), &reference[12..15], 1e-9);
@@ -11852,7 +13375,7 @@ fn p098_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T, 
     (u + t0.transpose().map(|v| (c * lit::<T>(0.124)).exp()).transpose()) * lit::<T>(0.175)
 }
 
-#[gradient]
+#[gradient(wrt(s0))]
 fn p098(s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &RowSVector<f64, 2>, s0: f64) -> f64 {
     let t0: f64 = s1;
     let t1 = x * m0;
@@ -11891,38 +13414,46 @@ fn p098(s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &RowS
     t3 = t3.transpose();
     if -1.57_f64 > -0.19 || flag {
         let t10 = (m0 + m0).component_mul(&m0.map(|v| s0));
-        let t11 = -t4.transpose().component_mul(&t4.transpose());
-        t3 = t3;
-    } else if t3.transpose().trace() * t0 < s0 {
-        let mut t1 = t4.transpose().component_mul(&t4.transpose()).component_div(&t4.transpose().map(|v| v * v + 0.6));
-        if t0 < 0.46 {
-            t3 = t3.pow(2).component_mul(&(t1.transpose() * t1 * 0.178));
+        {
+            if t3.map(|v| -1.57_f64).sum() * 0.0701 <= 0.05 {
+                let t11 = t4.map(|v| v.exp()).norm().ln_1p() * y;
+            } else {
+                t3 = t3.component_div(&t3.map(|v| v.exp()));
+                let mut t12 = (t1 + t1) * (s1 * y);
+                t3 -= t3.transpose().component_div(&(x * x.transpose()).map(|v| v.exp())) * 0.134;
+            }
+            for i in 0..2 {
+                let mut t13 = m0.component_mul(m0);
+                let mut t1 = t4.transpose().transpose() - t4.map(|v| v * -0.61);
+                t3 = (x * x.transpose()).map(f64::sin);
+                let t14 = (i as f64);
+            }
+            let mut t15: SMatrix<f64, 3, 2> = t4;
         }
-    } else {
-        t3 = t3 * t3.transpose() * 0.0375 / matgrad::softplus(s1.tanh());
-    }
-    for i in 0..2 {
-        let t12 = x.transpose() * t4;
-        for j in 0..2 {
-            let t0: SMatrix<f64, 3, 2> = -0.76 * t4;
-            t3 += x * x.transpose();
-            t3 += (x * x.transpose()).component_div(&(x * x.transpose() + x * x.transpose()).map(|v| v.exp())) * 0.134;
-        }
-        let t13 = x * x.transpose();
-        if (1.93_f64 / (1.26 * 1.26 + 1.3) > -0.02 || flag) || s1 > 0.48 {
-            t3 += t13.component_mul(&t13).component_mul(&t13);
-        }
-    }
-    let t15: SVector<f64, 3> = p098_h0(&((t3 - t3.transpose()) * 0.0377 * x), &(if -1.48_f64 < 0.76 {
-        t3 += (t3 - t3) * 0.0377 - x * x.transpose();
-        m0.transpose()
-    } else {
         for i in 0..2 {
-            let t14: SMatrix<f64, 2, 3> = t4.transpose();
+            if (1.93_f64 / (1.26 * 1.26 + 1.3) > -0.02 || flag) || s1 > 0.48 {
+                t3 = t3.map(f64::tanh);
+            } else {
+                let mut t16: SMatrix<f64, 2, 3> = t1 * t4.transpose();
+            }
+            let t17 = *m0;
+            if 0.76_f64 < 0.25 {
+                t3 = ((t3 - t3) * 0.133).map(f64::tanh);
+                t3 = (x * x.transpose() * t3.transpose() * 0.089).map(f64::tanh);
+                t3 = (x.transpose().transpose() * x.transpose().map(f64::sin)).map(f64::tanh);
+            } else if ((t4.sum() * 0.165).tanh() + 1.5).abs() < t4.transpose().norm_squared() * 0.165 {
+                t3 = t3.map(f64::tanh);
+            } else if s1 >= 0.38 {
+                t3 = t3.map(f64::sin);
+                t3 = (t3.component_div(&(t3.transpose() * 0.133).map(|v| matgrad::sigmoid(v))) * 0.101 / (s1.exp().cos() + 2.0)).map(f64::sin);
+            }
         }
-        m0.transpose()
-    }), 1.21, &t4.map(f64::sin).map(|v| 0.61_f64));
-    t15.sum() * 0.0825 - t3.sum() * 0.00728 + t1.sum() - t4.sum() * 0.165
+    } else if flag {
+        t3 = t3;
+    }
+    t3 *= 0.8;
+    let t18: SVector<f64, 2> = m0.transpose() - y;
+    t18[(0, 0)] - t3.trace() * 0.111 - t1.norm_squared() - t4[(2, 1)]
 }
 
 fn p098_ref<T: RealField + Copy>(s1: T, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &RowSVector<T, 2>, s0: T) -> T {
@@ -11963,38 +13494,46 @@ fn p098_ref<T: RealField + Copy>(s1: T, flag: bool, x: &SVector<T, 3>, y: &SVect
     t3 = t3.transpose();
     if lit::<T>(-1.57) > lit::<T>(-0.19) || flag {
         let t10 = (m0 + m0).component_mul(&m0.map(|v| s0));
-        let t11 = -t4.transpose().component_mul(&t4.transpose());
-        t3 = t3;
-    } else if t3.transpose().trace() * t0 < s0 {
-        let mut t1 = t4.transpose().component_mul(&t4.transpose()).component_div(&t4.transpose().map(|v| v * v + lit::<T>(0.6)));
-        if t0 < lit::<T>(0.46) {
-            t3 = t3.pow(2).component_mul(&(t1.transpose() * t1 * lit::<T>(0.178)));
+        {
+            if t3.map(|v| lit::<T>(-1.57)).sum() * lit::<T>(0.0701) <= lit::<T>(0.05) {
+                let t11 = y * t4.map(|v| v.exp()).norm().ln_1p();
+            } else {
+                t3 = t3.component_div(&t3.map(|v| v.exp()));
+                let mut t12 = (t1 + t1) * (y * s1);
+                t3 -= t3.transpose().component_div(&(x * x.transpose()).map(|v| v.exp())) * lit::<T>(0.134);
+            }
+            for i in 0..2 {
+                let mut t13 = m0.component_mul(m0);
+                let mut t1 = t4.transpose().transpose() - t4.map(|v| v * lit::<T>(-0.61));
+                t3 = (x * x.transpose()).map(|v| v.sin());
+                let t14 = lit::<T>(i as f64);
+            }
+            let mut t15: SMatrix<T, 3, 2> = t4;
         }
-    } else {
-        t3 = t3 * t3.transpose() * lit::<T>(0.0375) / matgrad::softplus(s1.tanh());
-    }
-    for i in 0..2 {
-        let t12 = x.transpose() * t4;
-        for j in 0..2 {
-            let t0: SMatrix<T, 3, 2> = t4 * lit::<T>(-0.76);
-            t3 += x * x.transpose();
-            t3 += (x * x.transpose()).component_div(&(x * x.transpose() + x * x.transpose()).map(|v| v.exp())) * lit::<T>(0.134);
-        }
-        let t13 = x * x.transpose();
-        if (lit::<T>(1.93) / (lit::<T>(1.26) * lit::<T>(1.26) + lit::<T>(1.3)) > lit::<T>(-0.02) || flag) || s1 > lit::<T>(0.48) {
-            t3 += t13.component_mul(&t13).component_mul(&t13);
-        }
-    }
-    let t15: SVector<T, 3> = p098_h0_ref(&((t3 - t3.transpose()) * lit::<T>(0.0377) * x), &(if lit::<T>(-1.48) < lit::<T>(0.76) {
-        t3 += (t3 - t3) * lit::<T>(0.0377) - x * x.transpose();
-        m0.transpose()
-    } else {
         for i in 0..2 {
-            let t14: SMatrix<T, 2, 3> = t4.transpose();
+            if (lit::<T>(1.93) / (lit::<T>(1.26) * lit::<T>(1.26) + lit::<T>(1.3)) > lit::<T>(-0.02) || flag) || s1 > lit::<T>(0.48) {
+                t3 = t3.map(|v| v.tanh());
+            } else {
+                let mut t16: SMatrix<T, 2, 3> = t1 * t4.transpose();
+            }
+            let t17 = *m0;
+            if lit::<T>(0.76) < lit::<T>(0.25) {
+                t3 = ((t3 - t3) * lit::<T>(0.133)).map(|v| v.tanh());
+                t3 = (x * x.transpose() * t3.transpose() * lit::<T>(0.089)).map(|v| v.tanh());
+                t3 = (x.transpose().transpose() * x.transpose().map(|v| v.sin())).map(|v| v.tanh());
+            } else if ((t4.sum() * lit::<T>(0.165)).tanh() + lit::<T>(1.5)).abs() < t4.transpose().norm_squared() * lit::<T>(0.165) {
+                t3 = t3.map(|v| v.tanh());
+            } else if s1 >= lit::<T>(0.38) {
+                t3 = t3.map(|v| v.sin());
+                t3 = (t3.component_div(&(t3.transpose() * lit::<T>(0.133)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.101) / (s1.exp().cos() + lit::<T>(2.0))).map(|v| v.sin());
+            }
         }
-        m0.transpose()
-    }), lit::<T>(1.21), &t4.map(|v| v.sin()).map(|v| lit::<T>(0.61)));
-    t15.sum() * lit::<T>(0.0825) - t3.sum() * lit::<T>(0.00728) + t1.sum() - t4.sum() * lit::<T>(0.165)
+    } else if flag {
+        t3 = t3;
+    }
+    t3 *= lit::<T>(0.8);
+    let t18: SVector<T, 2> = m0.transpose() - y;
+    t18[(0, 0)] - t3.trace() * lit::<T>(0.111) - t1.norm_squared() - t4[(2, 1)]
 }
 
 #[test]
@@ -12021,11 +13560,7 @@ fn p098_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p098_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p098_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p098_grad, s1", &grad.0.flat(), &reference[0..1], 1e-9);
-    check_gradient("p098_grad, x", &grad.1.flat(), &reference[1..4], 1e-9);
-    check_gradient("p098_grad, y", &grad.2.flat(), &reference[4..6], 1e-9);
-    check_gradient("p098_grad, m0", &grad.3.flat(), &reference[6..8], 1e-9);
-    check_gradient("p098_grad, s0", &grad.4.flat(), &reference[8..9], 1e-9);
+    check_gradient("p098_grad, s0", &grad.flat(), &reference[8..9], 1e-9);
     check_gradient("p098_vjp, s1", &vjp.0.flat(), &reference[0..1], 1e-9);
     check_gradient("p098_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
     check_gradient("p098_vjp, y", &vjp.2.flat(), &reference[4..6], 1e-9);
@@ -12054,15 +13589,37 @@ fn p099(m1: &RowSVector<f64, 3>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<
         let t6 = (i as f64) * t4 * k.map(|v| -1.52_f64);
     }
     let mut t7 = *k;
-    let mut t8 = (y - t3).map(|v| (matgrad::sigmoid(s0) + 1.58).ln() + -v);
-    let t9: Matrix3<f64> = *k;
-    let mut t10 = (t7 - t9) * 0.099;
-    let t11: Matrix3<f64> = (-k * 0.198).component_div(&t10.transpose().map(|v| matgrad::sigmoid(v)));
-    let t12 = m0.transpose().map(|v| v * v + 1.43).norm() * 0.136;
-    t7 *= 1.37;
-    let mut t13 = -m1.transpose();
-    let t14: SVector<f64, 3> = t3 + t13 + t8.component_mul(&t8) * 0.114;
-    t14[2] + t13.sum() - t12 - t11.trace() * 0.0903
+    {
+        if t7[(2, 2)] * 0.198 > 0.27 {
+            t3 += (x + y).map(f64::tanh);
+            let mut t8 = *m0;
+            let t9 = t8.transpose().kronecker(x).norm_squared() * 0.0367;
+        } else if 0.17_f64 >= 0.1 {
+            t3 -= t3;
+        } else {
+            for i in 0..2 {
+                let t10: Matrix3<f64> = -k.transpose() * 0.198 * (n as f64);
+                let mut t3 = k.transpose();
+                let t11 = y.transpose() * t7 * 0.066;
+                let t12 = (t10 * m0.transpose() * 0.111).component_mul(&m0.pow(2));
+            }
+        }
+    }
+    {
+        let mut t13 = s0 * m1;
+    }
+    for i in 0..2 {
+        for j in 0..3 {
+            let t14 = k.transpose().component_mul(&m0.transpose()) * 0.198;
+            t7 = t14.map(f64::tanh);
+        }
+    }
+    let t7 = (n as f64) * m1.transpose();
+    let mut t3: Matrix3<f64> = -k * 0.198;
+    t3 += t7 / matgrad::softplus(s0) * 0.103 * m1.component_div(&y.transpose().map(|v| v.exp()));
+    let mut t15 = 0.68_f64;
+    let mut t7 = (m0.transpose() + t3) * 0.212 + m0;
+    t7.norm_squared() * 0.0278 + t15 - t3.sum() * 0.03 + ((-1.42_f64).cos() + 2.0).ln()
 }
 
 fn p099_ref<T: RealField + Copy>(m1: &RowSVector<T, 3>, s0: T, k: &Matrix3<T>, n: i32, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
@@ -12083,15 +13640,37 @@ fn p099_ref<T: RealField + Copy>(m1: &RowSVector<T, 3>, s0: T, k: &Matrix3<T>, n
         let t6 = k.map(|v| -lit::<T>(1.52)) * (lit::<T>(i as f64) * t4);
     }
     let mut t7 = *k;
-    let mut t8 = (y - t3).map(|v| (matgrad::sigmoid(s0) + lit::<T>(1.58)).ln() + -v);
-    let t9: Matrix3<T> = *k;
-    let mut t10 = (t7 - t9) * lit::<T>(0.099);
-    let t11: Matrix3<T> = (-k * lit::<T>(0.198)).component_div(&t10.transpose().map(|v| matgrad::sigmoid(v)));
-    let t12 = m0.transpose().map(|v| v * v + lit::<T>(1.43)).norm() * lit::<T>(0.136);
-    t7 *= lit::<T>(1.37);
-    let mut t13 = -m1.transpose();
-    let t14: SVector<T, 3> = t3 + t13 + t8.component_mul(&t8) * lit::<T>(0.114);
-    t14[2] + t13.sum() - t12 - t11.trace() * lit::<T>(0.0903)
+    {
+        if t7[(2, 2)] * lit::<T>(0.198) > lit::<T>(0.27) {
+            t3 += (x + y).map(|v| v.tanh());
+            let mut t8 = *m0;
+            let t9 = t8.transpose().kronecker(x).norm_squared() * lit::<T>(0.0367);
+        } else if lit::<T>(0.17) >= lit::<T>(0.1) {
+            t3 -= t3;
+        } else {
+            for i in 0..2 {
+                let t10: Matrix3<T> = -k.transpose() * lit::<T>(0.198) * lit::<T>(n as f64);
+                let mut t3 = k.transpose();
+                let t11 = y.transpose() * t7 * lit::<T>(0.066);
+                let t12 = (t10 * m0.transpose() * lit::<T>(0.111)).component_mul(&m0.pow(2));
+            }
+        }
+    }
+    {
+        let mut t13 = m1 * s0;
+    }
+    for i in 0..2 {
+        for j in 0..3 {
+            let t14 = k.transpose().component_mul(&m0.transpose()) * lit::<T>(0.198);
+            t7 = t14.map(|v| v.tanh());
+        }
+    }
+    let t7 = m1.transpose() * lit::<T>(n as f64);
+    let mut t3: Matrix3<T> = -k * lit::<T>(0.198);
+    t3 += t7 / matgrad::softplus(s0) * lit::<T>(0.103) * m1.component_div(&y.transpose().map(|v| v.exp()));
+    let mut t15 = lit::<T>(0.68);
+    let mut t7 = (m0.transpose() + t3) * lit::<T>(0.212) + m0;
+    t7.norm_squared() * lit::<T>(0.0278) + t15 - t3.sum() * lit::<T>(0.03) + ((-lit::<T>(1.42)).cos() + lit::<T>(2.0)).ln()
 }
 
 #[test]
@@ -12345,32 +13924,58 @@ fn p102_against_duals() {
 
 // ---- program p103
 
-#[gradient(wrt(s0, y, k))]
+#[gradient]
 fn p103<const N: usize>(k: &SMatrix<f64, 2, 2>, x: &SVector<f64, N>, y: &SVector<f64, 2>, s0: f64, s1: f64) -> f64 {
     let t0 = y.mean();
     if x[(0, 0)] * ((-1.89 + k[(1, 1)]) * 0.168) <= 0.36 {
         let t1 = (y * x.transpose()).component_div(&(y * x.transpose()).map(|v| v * v + 0.65)).component_mul(&(y * x.transpose()));
     }
     let t0 = x.component_div(&x.map(|v| v * v + 1.38)).component_div(&x.map(|v| v * v + 0.88));
-    let mut t2 = y * t0.transpose();
-    let t3 = -1.39_f64;
-    let mut t4: SVector<f64, 2> = if y.sum() > t0.sum() {
-        *y
-    } else {
-        if !(t2[(1, 0)].tanh() >= -0.06) {
-            t2 -= t2.component_mul(&(t2 * 0.97));
+    {
+        let mut t2 = -1.81_f64;
+        let t3 = -1.39_f64;
+        let t3 = if y.sum() > t0.sum() {
+            *y
         } else {
-            t2 -= t2.component_div(&((t2 + t2) * 0.167).map(|v| matgrad::sigmoid(v)));
-            t2 += (t2.transpose().transpose() * 0.184 - t2) * 0.155;
+            if !(x[0].tanh() >= -0.06) {
+                t2 -= matgrad::sigmoid(t3);
+            } else {
+                t2 = t0[0].powi(3).exp().ln_1p();
+            }
+            *y
+        };
+    }
+    let t4 = (x * y.transpose()).transpose();
+    let t0: SMatrix<f64, 2, N> = k.transpose().lu().solve(&t4).unwrap().component_mul(&t4.map(|v| s0 + 0.04));
+    {
+        {
+            let t5 = -(y / y.transpose().map(|v| matgrad::sigmoid(v)).sum());
         }
-        *y
-    };
-    t4 *= 1.38;
-    let t5: f64 = (t2.transpose() * 0.0776).map(|v| v.exp()).sum().powf(k[(0, 0)] * 0.0928) * t3;
-    t2 += -(t2 / y.transpose().map(|v| matgrad::sigmoid(v)).sum() * 0.0835);
-    let mut t5 = (t2.transpose() - t2.transpose()) * 0.0671;
-    let mut t6 = y.transpose() * k.transpose() * 0.124;
-    t6.sum() + t5[(1, 1)] - t4[0] - t3 + t2.map(f64::tanh).norm_squared() * 0.165
+        for i in 0..2 {
+            let t6 = y.transpose().map(|v| 1.9_f64);
+        }
+    }
+    for i in 0..2 {
+        if (k[(i, i)].cos().cos() + 2.0).ln() > k.trace() * 0.124 {
+            let mut t7 = x * x.transpose();
+            t7 = t7;
+        } else if t4[(i, i)] >= s0 {
+            let mut t8 = (x[1].cos() + 2.0).powf(2.02) * 0.108;
+            t8 *= k.determinant() * 0.0155;
+        } else if t0[(1, i)] > -0.32 {
+            let t9 = (x * x.transpose()).component_div(&(x * x.transpose()).map(|v| v.exp()));
+            let t10: SMatrix<f64, N, N> = x * x.transpose();
+        }
+        for j in 0..2 {
+            let t11 = -x.map(|v| s1.powi(3));
+            let t12: SMatrix<f64, 2, 2> = k.transpose().map(|v| v);
+        }
+        let t13: SMatrix<f64, 2, 2> = -t4 * t0.transpose();
+    }
+    let mut t14 = x * x.transpose() * (x * x.transpose() * 1.47) * 0.224;
+    t14 = t14.component_mul(&t14.component_div(&t14.transpose().map(|v| v * v + 1.01)));
+    let t15 = x + x;
+    t15.norm_squared() * 0.0825 + t14[(1, 1)] - t0.sum() + t4.norm_squared() * 0.165 + (t14.norm_squared() + 1.36).ln_1p() / y.transpose().map(|v| matgrad::sigmoid(v)).sum() * 0.221
 }
 
 fn p103_ref<T: RealField + Copy, const N: usize>(k: &SMatrix<T, 2, 2>, x: &SVector<T, N>, y: &SVector<T, 2>, s0: T, s1: T) -> T {
@@ -12379,25 +13984,51 @@ fn p103_ref<T: RealField + Copy, const N: usize>(k: &SMatrix<T, 2, 2>, x: &SVect
         let t1 = (y * x.transpose()).component_div(&(y * x.transpose()).map(|v| v * v + lit::<T>(0.65))).component_mul(&(y * x.transpose()));
     }
     let t0 = x.component_div(&x.map(|v| v * v + lit::<T>(1.38))).component_div(&x.map(|v| v * v + lit::<T>(0.88)));
-    let mut t2 = y * t0.transpose();
-    let t3 = lit::<T>(-1.39);
-    let mut t4: SVector<T, 2> = if y.sum() > t0.sum() {
-        *y
-    } else {
-        if !(t2[(1, 0)].tanh() >= lit::<T>(-0.06)) {
-            t2 -= t2.component_mul(&(t2 * lit::<T>(0.97)));
+    {
+        let mut t2 = lit::<T>(-1.81);
+        let t3 = lit::<T>(-1.39);
+        let t3 = if y.sum() > t0.sum() {
+            *y
         } else {
-            t2 -= t2.component_div(&((t2 + t2) * lit::<T>(0.167)).map(|v| matgrad::sigmoid(v)));
-            t2 += (t2.transpose().transpose() * lit::<T>(0.184) - t2) * lit::<T>(0.155);
+            if !(x[0].tanh() >= lit::<T>(-0.06)) {
+                t2 -= matgrad::sigmoid(t3);
+            } else {
+                t2 = t0[0].powi(3).exp().ln_1p();
+            }
+            *y
+        };
+    }
+    let t4 = (x * y.transpose()).transpose();
+    let t0: SMatrix<T, 2, N> = k.transpose().lu().solve(&t4).unwrap().component_mul(&t4.map(|v| s0 + lit::<T>(0.04)));
+    {
+        {
+            let t5 = -(y / y.transpose().map(|v| matgrad::sigmoid(v)).sum());
         }
-        *y
-    };
-    t4 *= lit::<T>(1.38);
-    let t5: T = (t2.transpose() * lit::<T>(0.0776)).map(|v| v.exp()).sum().powf(k[(0, 0)] * lit::<T>(0.0928)) * t3;
-    t2 += -(t2 / y.transpose().map(|v| matgrad::sigmoid(v)).sum() * lit::<T>(0.0835));
-    let mut t5 = (t2.transpose() - t2.transpose()) * lit::<T>(0.0671);
-    let mut t6 = y.transpose() * k.transpose() * lit::<T>(0.124);
-    t6.sum() + t5[(1, 1)] - t4[0] - t3 + t2.map(|v| v.tanh()).norm_squared() * lit::<T>(0.165)
+        for i in 0..2 {
+            let t6 = y.transpose().map(|v| lit::<T>(1.9));
+        }
+    }
+    for i in 0..2 {
+        if (k[(i, i)].cos().cos() + lit::<T>(2.0)).ln() > k.trace() * lit::<T>(0.124) {
+            let mut t7 = x * x.transpose();
+            t7 = t7;
+        } else if t4[(i, i)] >= s0 {
+            let mut t8 = (x[1].cos() + lit::<T>(2.0)).powf(lit::<T>(2.02)) * lit::<T>(0.108);
+            t8 *= k.determinant() * lit::<T>(0.0155);
+        } else if t0[(1, i)] > lit::<T>(-0.32) {
+            let t9 = (x * x.transpose()).component_div(&(x * x.transpose()).map(|v| v.exp()));
+            let t10: SMatrix<T, N, N> = x * x.transpose();
+        }
+        for j in 0..2 {
+            let t11 = -x.map(|v| s1.powi(3));
+            let t12: SMatrix<T, 2, 2> = k.transpose().map(|v| v);
+        }
+        let t13: SMatrix<T, 2, 2> = -t4 * t0.transpose();
+    }
+    let mut t14 = x * x.transpose() * (x * x.transpose() * lit::<T>(1.47)) * lit::<T>(0.224);
+    t14 = t14.component_mul(&t14.component_div(&t14.transpose().map(|v| v * v + lit::<T>(1.01))));
+    let t15 = x + x;
+    t15.norm_squared() * lit::<T>(0.0825) + t14[(1, 1)] - t0.sum() + t4.norm_squared() * lit::<T>(0.165) + (t14.norm_squared() + lit::<T>(1.36)).ln_1p() / y.transpose().map(|v| matgrad::sigmoid(v)).sum() * lit::<T>(0.221)
 }
 
 #[test]
@@ -12423,9 +14054,11 @@ fn p103_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p103_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p103_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p103_grad, s0", &grad.0.flat(), &reference[9..10], 1e-9);
-    check_gradient("p103_grad, y", &grad.1.flat(), &reference[7..9], 1e-9);
-    check_gradient("p103_grad, k", &grad.2.flat(), &reference[0..4], 1e-9);
+    check_gradient("p103_grad, k", &grad.0.flat(), &reference[0..4], 1e-9);
+    check_gradient("p103_grad, x", &grad.1.flat(), &reference[4..7], 1e-9);
+    check_gradient("p103_grad, y", &grad.2.flat(), &reference[7..9], 1e-9);
+    check_gradient("p103_grad, s0", &grad.3.flat(), &reference[9..10], 1e-9);
+    check_gradient("p103_grad, s1", &grad.4.flat(), &reference[10..11], 1e-9);
     check_gradient("p103_vjp, k", &vjp.0.flat(), &reference[0..4], 1e-9);
     check_gradient("p103_vjp, x", &vjp.1.flat(), &reference[4..7], 1e-9);
     check_gradient("p103_vjp, y", &vjp.2.flat(), &reference[7..9], 1e-9);
@@ -12433,263 +14066,213 @@ fn p103_against_duals() {
     check_gradient("p103_vjp, s1", &vjp.4.flat(), &reference[10..11], 1e-9);
 }
 
-// ---- program p104 (known bug patterns: branch-read)
+// ---- program p104
 
 #[gradient]
 fn p104<const N: usize>(y: &SVector<f32, 2>, s0: f32, k: &SMatrix<f32, 2, 2>, x: &SVector<f32, N>) -> f32 {
     for i in 0..2 {
-        let t0 = -s0;
-        let t0 = (y * x.transpose()).map(|v| s0 - 0.99) * (x / matgrad::softplus(-0.14_f32)) * 0.104;
-    }
-    let t1: SMatrix<f32, 2, N> = y.transpose().transpose() * -x.transpose();
-    if (if s0 - 0.3 > -0.12 || 1.04 <= s0 {
-        s0
-    } else {
-        s0
-    }) > -0.43 {
-        let mut t2 = y.transpose().map(|v| s0.cos());
-        t2 = (y.transpose() - t2).component_mul(&t2.map(f32::sin));
-        t2 = t2 * k.transpose().map(f32::tanh);
-    } else if 0.76_f32 > 0.04 {
-        if -0.87 * 1.72 - y[1].exp().ln() < -0.44 {
-            let t3 = (x * x.transpose()).transpose();
+        {
+            let mut t0 = x * x.transpose();
         }
-    } else if s0 <= -0.34 {
-        let mut t1 = ((k + (k + k.transpose()) * 0.124 * 0.0624) * 1.15).try_inverse().unwrap();
-        let t4 = y.transpose() * k * 0.124;
-        if matgrad::softplus(-1.86_f32) / (s0.cos() + 2.0) < s0 {
-            if matgrad::softplus(s0) > 0.25 {
-                let t5 = s0 / (k * 0.55).determinant();
-            } else if !(!(t1[(1, 1)] > 0.48)) {
-                t1 += k;
-                t1 = k.transpose();
-                let t6 = x * x.transpose() * x;
-            } else {
-                t1 = t1;
-                let mut t7 = (x * x.transpose() * x).component_mul(&x.map(|v| s0 - -0.64)) * 0.201;
-            }
-            t1 -= -1.09 * t1.transpose() * 0.198 * (s0 * s0 + 0.8).powf(1.81 * 0.205);
-            let t8: RowSVector<f32, 2> = t4;
-        } else if 0.24_f32 > 0.07 {
-            t1 += (t1 * t1 * 0.0147).pow(3);
-            let t4 = *y;
-        } else if -0.59_f32 <= -0.15 {
-            let t9: SMatrix<f32, N, N> = (x * x.transpose() / (x.norm_squared() + 0.96)).map(f32::sin);
-            let mut t10: SMatrix<f32, N, N> = t9.transpose() * t9;
-        } else {
-            let t11 = x * x.transpose();
-            if !(t4[0] > -0.39) && matgrad::softplus(1.92_f32) > -0.3 {
-                t1 = (k * y[(0, 0)]).component_mul(&(t4.transpose() * x.transpose() * (x * t4))) * 0.0838;
-                t1 = y * t4.map(|v| v / matgrad::sigmoid(0.82_f32));
-            }
-        }
-    } else {
-        let t12 = t1;
-    }
-    let mut t1 = t1.component_mul(&t1).map(|v| matgrad::sigmoid(v)).norm();
-    for i in 0..2 {
-        let mut t13: SMatrix<f32, N, N> = (x * x.transpose()).map(|v| (matgrad::sigmoid(s0) + 0.77).powf(0.37));
-        let mut t14 = k * k * 0.0309;
-        if i < 1 {
-            let t13: SVector<f32, 2> = y * t13[(i, 1)] - y.map(f32::sin);
-            if matgrad::sigmoid(k[(i, 0)]) <= 0.82 {
-                let mut t15 = y * x.transpose();
-                t15 = t15;
-                t14 = *k;
-            } else if (t13 * x.transpose()).mean() > 0.46 {
-                let mut t16 = t13;
-            }
-        } else if k[(0, 0)] > -0.14 {
-            let t17 = t13.transpose() * x;
-            let t18 = k.transpose().lu().solve(&k.transpose()).unwrap().transpose();
-        } else if (i as f32) > -0.1 {
-            t14 *= t1 * 0.152;
-            let t19: SVector<f32, 2> = *y;
-            t13 -= t13;
-        } else {
-            let t14 = (k.transpose() + (k * 0.93).lu().solve(&t14).unwrap()) * 0.206;
-            t13 = ((t13 + t13) * 0.2).map(f32::tanh);
-        }
-    }
-    let t20 = t1 * t1 * 0.165;
-    if !(t1 * 0.63 <= t20) {
-        t1 += (x * y.transpose())[(0, 1)] - 0.7;
-    } else {
-        t1 += (k.trace() * 0.124).tanh();
-    }
-    let mut t21 = 1.57_f32;
-    let t22 = y.map(|v| t20);
-    let t1 = (-0.1_f32 * -0.1 + 0.62).ln() - 0.11;
-    let t23 = x * y.transpose() * t22[0];
-    for i in 0..2 {
-        let t24 = t23;
         for j in 0..2 {
-            let mut t25 = t22.transpose() / (t22.norm_squared() + 0.62) * t1;
-            t25 *= 0.9;
-            t21 = matgrad::sigmoid(k.dot(k) * 0.0155);
+            let t1 = (y.transpose() - y.transpose()) * (s0 * s0);
+            let t2: SMatrix<f32, 2, N> = -1.69 * (y * x.transpose());
         }
     }
-    let t26 = (k + k * 0.0155 + k.transpose() * 0.0155).determinant() * 0.0099;
-    if t23.transpose().mean().powi(2) >= y[(1, 0)].exp() {
-        t21 += 1.14;
-        let t27 = t23.transpose() * t23;
-        t21 = matgrad::sigmoid(t1 * -1.64);
-    } else if -1.23 - s0 > -0.38 {
-        t21 = s0;
-        t21 -= y.sum();
-        let t28: SVector<f32, 2> = *y;
-    } else if s0 - t20 > 0.5 {
-        t21 -= 0.8;
-        t21 = t21 * 0.18;
+    let mut t3: f32 = x[(1, 0)].exp();
+    t3 = (y * x.transpose() + y * x.transpose()).norm_squared() * 0.0413;
+    if x.sum() <= -0.31 {
+        let t4 = *y;
         for i in 0..2 {
-            if k.determinant() * 0.0155 + (i as f32) < 0.04 {
-                t21 = matgrad::sigmoid(x[(i, 0)] / (k / (x.norm_squared() + 1.24) * 0.153).map(|v| v * v + 0.7).norm());
-                let t29: f32 = -0.74_f32;
-                t21 = ((t23 / t26.exp()).dot(&(x * x.transpose() * t23)) * 0.0209).sin();
-            } else {
-                let t30 = (t23 + t23) * x.mean();
-                t21 = (matgrad::softplus(t23[(1, i)]).powf(1.27) * 0.229).tanh();
+            t3 += (s0 / t4.transpose().map(|v| v.exp()).norm()).sin();
+            let mut t5: RowSVector<f32, 2> = y.transpose().map(|v| v);
+            for j in 0..2 {
+                let mut t6 = 0.04 * k.transpose();
             }
-            t21 = (-(-1.55) * t1).sin();
+            {
+                let t5 = -k.lu().solve(k).unwrap();
+                let t7 = (x * x.transpose()).transpose();
+                let mut t8: f32 = s0;
+            }
         }
+        let mut t3 = ((k + (k + k.transpose()) * 0.124 * 0.0624) * 1.15).try_inverse().unwrap();
     } else {
-        for i in 0..2 {
-            let mut t31: SMatrix<f32, N, N> = x * x.transpose();
-        }
-        for i in 0..2 {
-            let mut t32: SVector<f32, 2> = t22 + t22;
-        }
-        t21 = y[(1, 0)].powi(2);
+        let t9 = y.transpose().map(|v| 1.97_f32);
     }
-    t26 - t23[(1, 0)] - t1 - t22[(1, 0)]
+    t3 += matgrad::softplus(s0);
+    t3 = s0 + 1.75 - -t3 * 0.147;
+    {
+        let t10 = (y.transpose().map(|v| t3) * 0.147).map(|v| (0.65_f32 + 0.67) * -1.29);
+        t3 *= 0.98;
+        let t11: SVector<f32, 2> = if !(1.85_f32 > -0.16) {
+            let mut t10 = x * y.transpose();
+            *y
+        } else {
+            *y
+        };
+    }
+    if (y[1].tanh() - 1.5).abs() >= -0.3 {
+        t3 -= y[(0, 0)] - 0.19 / (k.determinant() * 0.156);
+    }
+    t3 *= -1.38;
+    t3 = matgrad::sigmoid(k[(0, 1)]).powf(2.49) * 4.47e-5;
+    t3 = x.transpose().transpose()[1];
+    let t12 = x * y.transpose();
+    if s0 >= -0.43 || k.transpose().mean() < k.determinant() * 0.0155 {
+        t3 -= ((-(-1.83_f32)).tanh() + 1.5).abs();
+        {
+            t3 = (x * x.transpose() * x).norm_squared() * 0.0367;
+            let t13 = x * x.transpose();
+            t3 += ((t13.dot(&t13) * 0.11).tanh() - 1.5).abs();
+        }
+        t3 = -t3 * 0.0623;
+    } else if 1.25_f32 > -0.1 {
+        {
+            t3 = s0;
+            if -0.53 + s0 > 0.29 || ((t3 * t3 + 1.17) * 0.0394).ln() > -0.05 {
+                t3 = matgrad::sigmoid(0.82_f32).powf(t12[(0, 1)]) / ((k + (k + k) * 0.124 * 0.0624).determinant() * 0.123) * 0.0838;
+                let t3: RowSVector<f32, 2> = x.transpose() * t12;
+            } else {
+                let mut t14: SMatrix<f32, N, N> = (x * x.transpose()).map(|v| (matgrad::sigmoid(s0) + 0.77).powf(0.37));
+                t3 = (k.component_mul(k) * 0.0619).kronecker(&k.transpose()).norm_squared() * 0.00394;
+                t14 = t14;
+            }
+            for i in 0..2 {
+                let t15: SMatrix<f32, N, 2> = t12 + t12;
+            }
+        }
+        if -1.54 < k.dot(&k.transpose()) * 0.0155 {
+            t3 -= (-y.transpose()).map(|v| v * v + 1.36).norm().sqrt();
+        } else {
+            let t12 = t12.map(|v| v * v + 1.11).norm() * 0.192;
+            t3 *= y[1];
+        }
+        t3 += s0;
+    } else if y[(0, 0)] > -0.1 {
+        for i in 0..2 {
+            t3 += (k * 1.03 * 0.24).map(|v| v.exp()).norm() * 0.184;
+        }
+        t3 += 1.57;
+        let mut t16 = if !(t3 > 0.44) {
+            x * x.transpose()
+        } else {
+            x * x.transpose()
+        };
+    } else {
+        t3 = (x * x.transpose()).trace();
+    }
+    {
+        let t17: f32 = y.transpose().map(|v| v * v + 1.39).sum().ln() - ((k.norm_squared() + 1.07) * 0.154).ln_1p();
+        for i in 0..2 {
+            let t18: SMatrix<f32, 2, N> = t12.transpose() * -(x * x.transpose());
+            let t19: SVector<f32, N> = x - x + x;
+        }
+        t3 = -0.46;
+    }
+    t12.sum() * 0.165 + t3 * 0.0445
 }
 
 fn p104_ref<T: RealField + Copy, const N: usize>(y: &SVector<T, 2>, s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, N>) -> T {
     for i in 0..2 {
-        let t0 = -s0;
-        let t0 = (y * x.transpose()).map(|v| s0 - lit::<T>(0.99)) * (x / matgrad::softplus(lit::<T>(-0.14))) * lit::<T>(0.104);
-    }
-    let t1: SMatrix<T, 2, N> = y.transpose().transpose() * -x.transpose();
-    if (if s0 - lit::<T>(0.3) > lit::<T>(-0.12) || lit::<T>(1.04) <= s0 {
-        s0
-    } else {
-        s0
-    }) > lit::<T>(-0.43) {
-        let mut t2 = y.transpose().map(|v| s0.cos());
-        t2 = (y.transpose() - t2).component_mul(&t2.map(|v| v.sin()));
-        t2 = t2 * k.transpose().map(|v| v.tanh());
-    } else if lit::<T>(0.76) > lit::<T>(0.04) {
-        if lit::<T>(-0.87) * lit::<T>(1.72) - y[1].exp().ln() < lit::<T>(-0.44) {
-            let t3 = (x * x.transpose()).transpose();
+        {
+            let mut t0 = x * x.transpose();
         }
-    } else if s0 <= lit::<T>(-0.34) {
-        let mut t1 = ((k + (k + k.transpose()) * lit::<T>(0.124) * lit::<T>(0.0624)) * lit::<T>(1.15)).try_inverse().unwrap();
-        let t4 = y.transpose() * k * lit::<T>(0.124);
-        if matgrad::softplus(lit::<T>(-1.86)) / (s0.cos() + lit::<T>(2.0)) < s0 {
-            if matgrad::softplus(s0) > lit::<T>(0.25) {
-                let t5 = s0 / (k * lit::<T>(0.55)).determinant();
-            } else if !(!(t1[(1, 1)] > lit::<T>(0.48))) {
-                t1 += k;
-                t1 = k.transpose();
-                let t6 = x * x.transpose() * x;
-            } else {
-                t1 = t1;
-                let mut t7 = (x * x.transpose() * x).component_mul(&x.map(|v| s0 - lit::<T>(-0.64))) * lit::<T>(0.201);
-            }
-            t1 -= t1.transpose() * lit::<T>(-1.09) * lit::<T>(0.198) * (s0 * s0 + lit::<T>(0.8)).powf(lit::<T>(1.81) * lit::<T>(0.205));
-            let t8: RowSVector<T, 2> = t4;
-        } else if lit::<T>(0.24) > lit::<T>(0.07) {
-            t1 += (t1 * t1 * lit::<T>(0.0147)).pow(3);
-            let t4 = *y;
-        } else if lit::<T>(-0.59) <= lit::<T>(-0.15) {
-            let t9: SMatrix<T, N, N> = (x * x.transpose() / (x.norm_squared() + lit::<T>(0.96))).map(|v| v.sin());
-            let mut t10: SMatrix<T, N, N> = t9.transpose() * t9;
-        } else {
-            let t11 = x * x.transpose();
-            if !(t4[0] > lit::<T>(-0.39)) && matgrad::softplus(lit::<T>(1.92)) > lit::<T>(-0.3) {
-                t1 = (k * y[(0, 0)]).component_mul(&(t4.transpose() * x.transpose() * (x * t4))) * lit::<T>(0.0838);
-                t1 = y * t4.map(|v| v / matgrad::sigmoid(lit::<T>(0.82)));
-            }
-        }
-    } else {
-        let t12 = t1;
-    }
-    let mut t1 = t1.component_mul(&t1).map(|v| matgrad::sigmoid(v)).norm();
-    for i in 0..2 {
-        let mut t13: SMatrix<T, N, N> = (x * x.transpose()).map(|v| (matgrad::sigmoid(s0) + lit::<T>(0.77)).powf(lit::<T>(0.37)));
-        let mut t14 = k * k * lit::<T>(0.0309);
-        if i < 1 {
-            let t13: SVector<T, 2> = y * t13[(i, 1)] - y.map(|v| v.sin());
-            if matgrad::sigmoid(k[(i, 0)]) <= lit::<T>(0.82) {
-                let mut t15 = y * x.transpose();
-                t15 = t15;
-                t14 = *k;
-            } else if (t13 * x.transpose()).mean() > lit::<T>(0.46) {
-                let mut t16 = t13;
-            }
-        } else if k[(0, 0)] > lit::<T>(-0.14) {
-            let t17 = t13.transpose() * x;
-            let t18 = k.transpose().lu().solve(&k.transpose()).unwrap().transpose();
-        } else if lit::<T>(i as f64) > lit::<T>(-0.1) {
-            t14 *= t1 * lit::<T>(0.152);
-            let t19: SVector<T, 2> = *y;
-            t13 -= t13;
-        } else {
-            let t14 = (k.transpose() + (k * lit::<T>(0.93)).lu().solve(&t14).unwrap()) * lit::<T>(0.206);
-            t13 = ((t13 + t13) * lit::<T>(0.2)).map(|v| v.tanh());
-        }
-    }
-    let t20 = t1 * t1 * lit::<T>(0.165);
-    if !(t1 * lit::<T>(0.63) <= t20) {
-        t1 += (x * y.transpose())[(0, 1)] - lit::<T>(0.7);
-    } else {
-        t1 += (k.trace() * lit::<T>(0.124)).tanh();
-    }
-    let mut t21 = lit::<T>(1.57);
-    let t22 = y.map(|v| t20);
-    let t1 = (lit::<T>(-0.1) * lit::<T>(-0.1) + lit::<T>(0.62)).ln() - lit::<T>(0.11);
-    let t23 = x * y.transpose() * t22[0];
-    for i in 0..2 {
-        let t24 = t23;
         for j in 0..2 {
-            let mut t25 = t22.transpose() / (t22.norm_squared() + lit::<T>(0.62)) * t1;
-            t25 *= lit::<T>(0.9);
-            t21 = matgrad::sigmoid(k.dot(k) * lit::<T>(0.0155));
+            let t1 = (y.transpose() - y.transpose()) * (s0 * s0);
+            let t2: SMatrix<T, 2, N> = y * x.transpose() * lit::<T>(-1.69);
         }
     }
-    let t26 = (k + k * lit::<T>(0.0155) + k.transpose() * lit::<T>(0.0155)).determinant() * lit::<T>(0.0099);
-    if t23.transpose().mean().powi(2) >= y[(1, 0)].exp() {
-        t21 += lit::<T>(1.14);
-        let t27 = t23.transpose() * t23;
-        t21 = matgrad::sigmoid(t1 * lit::<T>(-1.64));
-    } else if lit::<T>(-1.23) - s0 > lit::<T>(-0.38) {
-        t21 = s0;
-        t21 -= y.sum();
-        let t28: SVector<T, 2> = *y;
-    } else if s0 - t20 > lit::<T>(0.5) {
-        t21 -= lit::<T>(0.8);
-        t21 = t21 * lit::<T>(0.18);
+    let mut t3: T = x[(1, 0)].exp();
+    t3 = (y * x.transpose() + y * x.transpose()).norm_squared() * lit::<T>(0.0413);
+    if x.sum() <= lit::<T>(-0.31) {
+        let t4 = *y;
         for i in 0..2 {
-            if k.determinant() * lit::<T>(0.0155) + lit::<T>(i as f64) < lit::<T>(0.04) {
-                t21 = matgrad::sigmoid(x[(i, 0)] / (k / (x.norm_squared() + lit::<T>(1.24)) * lit::<T>(0.153)).map(|v| v * v + lit::<T>(0.7)).norm());
-                let t29: T = lit::<T>(-0.74);
-                t21 = ((t23 / t26.exp()).dot(&(x * x.transpose() * t23)) * lit::<T>(0.0209)).sin();
-            } else {
-                let t30 = (t23 + t23) * x.mean();
-                t21 = (matgrad::softplus(t23[(1, i)]).powf(lit::<T>(1.27)) * lit::<T>(0.229)).tanh();
+            t3 += (s0 / t4.transpose().map(|v| v.exp()).norm()).sin();
+            let mut t5: RowSVector<T, 2> = y.transpose().map(|v| v);
+            for j in 0..2 {
+                let mut t6 = k.transpose() * lit::<T>(0.04);
             }
-            t21 = (-lit::<T>(-1.55) * t1).sin();
+            {
+                let t5 = -k.lu().solve(k).unwrap();
+                let t7 = (x * x.transpose()).transpose();
+                let mut t8: T = s0;
+            }
         }
+        let mut t3 = ((k + (k + k.transpose()) * lit::<T>(0.124) * lit::<T>(0.0624)) * lit::<T>(1.15)).try_inverse().unwrap();
     } else {
-        for i in 0..2 {
-            let mut t31: SMatrix<T, N, N> = x * x.transpose();
-        }
-        for i in 0..2 {
-            let mut t32: SVector<T, 2> = t22 + t22;
-        }
-        t21 = y[(1, 0)].powi(2);
+        let t9 = y.transpose().map(|v| lit::<T>(1.97));
     }
-    t26 - t23[(1, 0)] - t1 - t22[(1, 0)]
+    t3 += matgrad::softplus(s0);
+    t3 = s0 + lit::<T>(1.75) - -t3 * lit::<T>(0.147);
+    {
+        let t10 = (y.transpose().map(|v| t3) * lit::<T>(0.147)).map(|v| (lit::<T>(0.65) + lit::<T>(0.67)) * lit::<T>(-1.29));
+        t3 *= lit::<T>(0.98);
+        let t11: SVector<T, 2> = if !(lit::<T>(1.85) > lit::<T>(-0.16)) {
+            let mut t10 = x * y.transpose();
+            *y
+        } else {
+            *y
+        };
+    }
+    if (y[1].tanh() - lit::<T>(1.5)).abs() >= lit::<T>(-0.3) {
+        t3 -= y[(0, 0)] - lit::<T>(0.19) / (k.determinant() * lit::<T>(0.156));
+    }
+    t3 *= lit::<T>(-1.38);
+    t3 = matgrad::sigmoid(k[(0, 1)]).powf(lit::<T>(2.49)) * lit::<T>(4.47e-5);
+    t3 = x.transpose().transpose()[1];
+    let t12 = x * y.transpose();
+    if s0 >= lit::<T>(-0.43) || k.transpose().mean() < k.determinant() * lit::<T>(0.0155) {
+        t3 -= ((-lit::<T>(-1.83)).tanh() + lit::<T>(1.5)).abs();
+        {
+            t3 = (x * x.transpose() * x).norm_squared() * lit::<T>(0.0367);
+            let t13 = x * x.transpose();
+            t3 += ((t13.dot(&t13) * lit::<T>(0.11)).tanh() - lit::<T>(1.5)).abs();
+        }
+        t3 = -t3 * lit::<T>(0.0623);
+    } else if lit::<T>(1.25) > lit::<T>(-0.1) {
+        {
+            t3 = s0;
+            if lit::<T>(-0.53) + s0 > lit::<T>(0.29) || ((t3 * t3 + lit::<T>(1.17)) * lit::<T>(0.0394)).ln() > lit::<T>(-0.05) {
+                t3 = matgrad::sigmoid(lit::<T>(0.82)).powf(t12[(0, 1)]) / ((k + (k + k) * lit::<T>(0.124) * lit::<T>(0.0624)).determinant() * lit::<T>(0.123)) * lit::<T>(0.0838);
+                let t3: RowSVector<T, 2> = x.transpose() * t12;
+            } else {
+                let mut t14: SMatrix<T, N, N> = (x * x.transpose()).map(|v| (matgrad::sigmoid(s0) + lit::<T>(0.77)).powf(lit::<T>(0.37)));
+                t3 = (k.component_mul(k) * lit::<T>(0.0619)).kronecker(&k.transpose()).norm_squared() * lit::<T>(0.00394);
+                t14 = t14;
+            }
+            for i in 0..2 {
+                let t15: SMatrix<T, N, 2> = t12 + t12;
+            }
+        }
+        if lit::<T>(-1.54) < k.dot(&k.transpose()) * lit::<T>(0.0155) {
+            t3 -= (-y.transpose()).map(|v| v * v + lit::<T>(1.36)).norm().sqrt();
+        } else {
+            let t12 = t12.map(|v| v * v + lit::<T>(1.11)).norm() * lit::<T>(0.192);
+            t3 *= y[1];
+        }
+        t3 += s0;
+    } else if y[(0, 0)] > lit::<T>(-0.1) {
+        for i in 0..2 {
+            t3 += (k * lit::<T>(1.03) * lit::<T>(0.24)).map(|v| v.exp()).norm() * lit::<T>(0.184);
+        }
+        t3 += lit::<T>(1.57);
+        let mut t16 = if !(t3 > lit::<T>(0.44)) {
+            x * x.transpose()
+        } else {
+            x * x.transpose()
+        };
+    } else {
+        t3 = (x * x.transpose()).trace();
+    }
+    {
+        let t17: T = y.transpose().map(|v| v * v + lit::<T>(1.39)).sum().ln() - ((k.norm_squared() + lit::<T>(1.07)) * lit::<T>(0.154)).ln_1p();
+        for i in 0..2 {
+            let t18: SMatrix<T, 2, N> = t12.transpose() * -(x * x.transpose());
+            let t19: SVector<T, N> = x - x + x;
+        }
+        t3 = lit::<T>(-0.46);
+    }
+    t12.sum() * lit::<T>(0.165) + t3 * lit::<T>(0.0445)
 }
 
 #[test]
@@ -12723,7 +14306,7 @@ fn p104_against_duals() {
     check_gradient("p104_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-3);
 }
 
-// ---- program p105 (known bug patterns: branch-read)
+// ---- program p105 (known bug patterns: counter-call)
 
 #[gradient]
 fn p105(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {
@@ -12732,71 +14315,66 @@ fn p105(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64, s1
         let t1 = (k + m0 * 0.0413).transpose().lu().solve(x).unwrap();
         for j in 0..3 {
             let t2 = (k * 0.9 * 1.16).try_inverse().unwrap();
-            let t3 = k.lu().solve(m0).unwrap() * k * 0.132;
-            let mut t4 = s0 - -0.37;
-            t4 -= (j as f64);
-        }
-    }
-    let mut t5 = (k.transpose() + k) * 0.099;
-    let t6 = *m0;
-    t5 *= s0;
-    if 1.23_f64 <= 0.1 {
-        t5 += -k * 0.198 - k * t5 * 0.0667;
-        t5 -= m0.map(|v| matgrad::sigmoid(v)).transpose();
-    } else if s0 > 0.17 && s0 < -0.3 {
-        t5 = m0.transpose().map(f64::sin) - -k * 0.198;
-        let t6 = (t5 * 0.0623).pow(2);
-    } else {
-        if m0.norm_squared() * 0.11 > matgrad::softplus(-1.89_f64) {
-            let t5: Matrix3<f64> = t5.component_mul(k) * 0.0499;
-        }
-        t5 *= 1.02;
-        for i in 0..3 {
-            for j in 0..2 {
-                let mut t6 = matgrad::softplus(s1).tanh();
-                t6 *= 1.4;
-                let mut t7: SVector<f64, 3> = *y;
-                let t8 = (m0 + k) * 0.165;
+            {
+                let mut t3 = t0 + t1.transpose() + y.transpose().component_mul(&t0);
             }
-            let t9: f64 = -x[1];
-            t5 += k.transpose() * t6.pow(2) * 0.022;
+            let t1: f64 = (t1.transpose() / (x[1].tanh() - 1.5).abs()).kronecker(y).sum() * 0.0825;
+            let t4 = k.kronecker(x).sum() * 0.00733;
         }
-    }
-    let t10 = t5.dot(k) * 0.00313;
-    let mut t11: Matrix3<f64> = t6.transpose();
-    t5 *= t5[(2, 0)] * 0.141;
-    if t6.transpose()[(1, 2)] * (t5.norm_squared() * 0.00228) > (t10.tanh() - 1.5).abs() {
-        t11 += t11.transpose().component_div(&t11.map(|v| 1.4_f64).map(|v| matgrad::sigmoid(v))) * 0.196;
-    } else if s0.exp() > 0.35 {
-        for i in 0..3 {
-            if 1.22 >= (i as f64) {
-                t5 = (t11.transpose().transpose().component_div(&m0.transpose().map(|v| matgrad::sigmoid(v))) * 0.134).map(f64::sin);
-                t5 = m0.map(f64::tanh);
-                t5 = (t6.transpose() * t6 * (t5 * 0.0356).pow(3)).map(f64::sin);
-            } else {
-                let mut t12 = t11.map(f64::cos);
-            }
-            let mut t13 = matgrad::softplus(t6[(i, i)]).exp() * 0.134;
-            let t10 = y * (i as f64) * y.transpose();
-            let t14: f64 = t13 * k[(1, i)] * 0.2;
-        }
-        if s0 + 1.29 > -0.15 {
-            t11 += (t6 - k.transpose()) * 0.165 - (k + t5 * 0.00594).lu().solve(m0).unwrap();
-            let mut t6 = x / (k.determinant() * 0.00296) * 0.0234;
-            t11 = *m0;
-        } else {
-            t11 = (k * 0.65).lu().solve(&(t6.component_mul(k) * 0.198)).unwrap();
-            t11 -= t6;
-        }
-        let t6 = y.transpose() - x.transpose() * t5.transpose() * 0.0475;
-    } else {
-        t11 = -(k + m0 * 0.0413).lu().solve(&t6).unwrap();
     }
     for i in 0..3 {
-        let mut t11 = x.mean().exp();
+        for j in 0..3 {
+            let t5 = m0.transpose();
+            let mut t6 = -1.92_f64;
+        }
+        let t7: RowSVector<f64, 3> = x.transpose();
     }
-    let mut t15 = (t11 - t5.transpose()) * 0.0854;
-    t15.sum() * 0.111 + t11.trace() * 0.071 - t10 + t6[(0, 1)]
+    {
+        if s0 > 0.17 {
+            for i in 0..2 {
+                let t8: f64 = s0;
+            }
+            let mut t9 = k.transpose().lu().solve(&(k + k.transpose() * 0.00825).lu().solve(y).unwrap()).unwrap();
+            t9 -= m0.component_div(&m0.map(|v| v.exp())) * t9;
+        }
+        for i in 0..2 {
+            let t10 = m0.transpose().component_mul(m0);
+            let t10: Matrix3<f64> = m0.component_mul(&t10);
+            let mut t11 = x.transpose().map(|v| (s0.tanh() - 1.5).abs()).transpose();
+            let mut t12: SVector<f64, 3> = (m0 * x).component_div(&(x * m0[(1, i)]).map(|v| v.exp())) * 0.121;
+        }
+        {
+            let mut t13 = k.transpose().trace() * 0.066;
+        }
+    }
+    let t14 = k.map(|v| s1 - -0.48);
+    let mut t14: SVector<f64, 3> = if !(x.transpose().sum() > -0.07) {
+        *x
+    } else {
+        let t15: Matrix3<f64> = (m0 + m0.transpose()) * m0 * 0.165;
+        *x
+    };
+    if m0.transpose()[(1, 2)] * (k.norm_squared() * 0.0044) > (s0.tanh() - 1.5).abs() {
+        t14 += y.transpose().transpose().component_div(&(y * s1).map(|v| matgrad::sigmoid(v)));
+    } else if 0.76_f64 > 0.01 {
+        t14 = y.map(|v| 1.88_f64) + t14.transpose().transpose() * 0.21;
+    }
+    for i in 0..3 {
+        let t16 = x / (x[i].tanh() - 1.5).abs();
+        t14 = t14.map(f64::tanh);
+    }
+    let t17 = m0 * x;
+    for i in 0..3 {
+        t14 = y.map(f64::sin);
+        {
+            let t18 = x.transpose() / ((i as f64).tanh() + 1.5).abs();
+            t14 = (t18.transpose() / ((s0 - (i as f64)) * 0.124).exp()).map(f64::tanh);
+        }
+        let t19: SVector<f64, 3> = y.transpose().transpose();
+    }
+    t14 *= (m0[(1, 1)] - 1.16) * x[(2, 0)].exp() * 0.169;
+    let mut t20 = y.transpose().transpose().map(|v| 1.29_f64);
+    t20[1] - t17.norm_squared() * 0.0367 + t14[(0, 0)] * 0.211
 }
 
 fn p105_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, s0: T, s1: T, k: &Matrix3<T>) -> T {
@@ -12805,71 +14383,66 @@ fn p105_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matr
         let t1 = (k + m0 * lit::<T>(0.0413)).transpose().lu().solve(x).unwrap();
         for j in 0..3 {
             let t2 = (k * lit::<T>(0.9) * lit::<T>(1.16)).try_inverse().unwrap();
-            let t3 = k.lu().solve(m0).unwrap() * k * lit::<T>(0.132);
-            let mut t4 = s0 - lit::<T>(-0.37);
-            t4 -= lit::<T>(j as f64);
-        }
-    }
-    let mut t5 = (k.transpose() + k) * lit::<T>(0.099);
-    let t6 = *m0;
-    t5 *= s0;
-    if lit::<T>(1.23) <= lit::<T>(0.1) {
-        t5 += -k * lit::<T>(0.198) - k * t5 * lit::<T>(0.0667);
-        t5 -= m0.map(|v| matgrad::sigmoid(v)).transpose();
-    } else if s0 > lit::<T>(0.17) && s0 < lit::<T>(-0.3) {
-        t5 = m0.transpose().map(|v| v.sin()) - -k * lit::<T>(0.198);
-        let t6 = (t5 * lit::<T>(0.0623)).pow(2);
-    } else {
-        if m0.norm_squared() * lit::<T>(0.11) > matgrad::softplus(lit::<T>(-1.89)) {
-            let t5: Matrix3<T> = t5.component_mul(k) * lit::<T>(0.0499);
-        }
-        t5 *= lit::<T>(1.02);
-        for i in 0..3 {
-            for j in 0..2 {
-                let mut t6 = matgrad::softplus(s1).tanh();
-                t6 *= lit::<T>(1.4);
-                let mut t7: SVector<T, 3> = *y;
-                let t8 = (m0 + k) * lit::<T>(0.165);
+            {
+                let mut t3 = t0 + t1.transpose() + y.transpose().component_mul(&t0);
             }
-            let t9: T = -x[1];
-            t5 += k.transpose() * t6.pow(2) * lit::<T>(0.022);
+            let t1: T = (t1.transpose() / (x[1].tanh() - lit::<T>(1.5)).abs()).kronecker(y).sum() * lit::<T>(0.0825);
+            let t4 = k.kronecker(x).sum() * lit::<T>(0.00733);
         }
-    }
-    let t10 = t5.dot(k) * lit::<T>(0.00313);
-    let mut t11: Matrix3<T> = t6.transpose();
-    t5 *= t5[(2, 0)] * lit::<T>(0.141);
-    if t6.transpose()[(1, 2)] * (t5.norm_squared() * lit::<T>(0.00228)) > (t10.tanh() - lit::<T>(1.5)).abs() {
-        t11 += t11.transpose().component_div(&t11.map(|v| lit::<T>(1.4)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.196);
-    } else if s0.exp() > lit::<T>(0.35) {
-        for i in 0..3 {
-            if lit::<T>(1.22) >= lit::<T>(i as f64) {
-                t5 = (t11.transpose().transpose().component_div(&m0.transpose().map(|v| matgrad::sigmoid(v))) * lit::<T>(0.134)).map(|v| v.sin());
-                t5 = m0.map(|v| v.tanh());
-                t5 = (t6.transpose() * t6 * (t5 * lit::<T>(0.0356)).pow(3)).map(|v| v.sin());
-            } else {
-                let mut t12 = t11.map(|v| v.cos());
-            }
-            let mut t13 = matgrad::softplus(t6[(i, i)]).exp() * lit::<T>(0.134);
-            let t10 = y * lit::<T>(i as f64) * y.transpose();
-            let t14: T = t13 * k[(1, i)] * lit::<T>(0.2);
-        }
-        if s0 + lit::<T>(1.29) > lit::<T>(-0.15) {
-            t11 += (t6 - k.transpose()) * lit::<T>(0.165) - (k + t5 * lit::<T>(0.00594)).lu().solve(m0).unwrap();
-            let mut t6 = x / (k.determinant() * lit::<T>(0.00296)) * lit::<T>(0.0234);
-            t11 = *m0;
-        } else {
-            t11 = (k * lit::<T>(0.65)).lu().solve(&(t6.component_mul(k) * lit::<T>(0.198))).unwrap();
-            t11 -= t6;
-        }
-        let t6 = y.transpose() - x.transpose() * t5.transpose() * lit::<T>(0.0475);
-    } else {
-        t11 = -(k + m0 * lit::<T>(0.0413)).lu().solve(&t6).unwrap();
     }
     for i in 0..3 {
-        let mut t11 = x.mean().exp();
+        for j in 0..3 {
+            let t5 = m0.transpose();
+            let mut t6 = lit::<T>(-1.92);
+        }
+        let t7: RowSVector<T, 3> = x.transpose();
     }
-    let mut t15 = (t11 - t5.transpose()) * lit::<T>(0.0854);
-    t15.sum() * lit::<T>(0.111) + t11.trace() * lit::<T>(0.071) - t10 + t6[(0, 1)]
+    {
+        if s0 > lit::<T>(0.17) {
+            for i in 0..2 {
+                let t8: T = s0;
+            }
+            let mut t9 = k.transpose().lu().solve(&(k + k.transpose() * lit::<T>(0.00825)).lu().solve(y).unwrap()).unwrap();
+            t9 -= m0.component_div(&m0.map(|v| v.exp())) * t9;
+        }
+        for i in 0..2 {
+            let t10 = m0.transpose().component_mul(m0);
+            let t10: Matrix3<T> = m0.component_mul(&t10);
+            let mut t11 = x.transpose().map(|v| (s0.tanh() - lit::<T>(1.5)).abs()).transpose();
+            let mut t12: SVector<T, 3> = (m0 * x).component_div(&(x * m0[(1, i)]).map(|v| v.exp())) * lit::<T>(0.121);
+        }
+        {
+            let mut t13 = k.transpose().trace() * lit::<T>(0.066);
+        }
+    }
+    let t14 = k.map(|v| s1 - lit::<T>(-0.48));
+    let mut t14: SVector<T, 3> = if !(x.transpose().sum() > lit::<T>(-0.07)) {
+        *x
+    } else {
+        let t15: Matrix3<T> = (m0 + m0.transpose()) * m0 * lit::<T>(0.165);
+        *x
+    };
+    if m0.transpose()[(1, 2)] * (k.norm_squared() * lit::<T>(0.0044)) > (s0.tanh() - lit::<T>(1.5)).abs() {
+        t14 += y.transpose().transpose().component_div(&(y * s1).map(|v| matgrad::sigmoid(v)));
+    } else if lit::<T>(0.76) > lit::<T>(0.01) {
+        t14 = y.map(|v| lit::<T>(1.88)) + t14.transpose().transpose() * lit::<T>(0.21);
+    }
+    for i in 0..3 {
+        let t16 = x / (x[i].tanh() - lit::<T>(1.5)).abs();
+        t14 = t14.map(|v| v.tanh());
+    }
+    let t17 = m0 * x;
+    for i in 0..3 {
+        t14 = y.map(|v| v.sin());
+        {
+            let t18 = x.transpose() / (lit::<T>(i as f64).tanh() + lit::<T>(1.5)).abs();
+            t14 = (t18.transpose() / ((s0 - lit::<T>(i as f64)) * lit::<T>(0.124)).exp()).map(|v| v.tanh());
+        }
+        let t19: SVector<T, 3> = y.transpose().transpose();
+    }
+    t14 *= (m0[(1, 1)] - lit::<T>(1.16)) * x[(2, 0)].exp() * lit::<T>(0.169);
+    let mut t20 = y.transpose().transpose().map(|v| lit::<T>(1.29));
+    t20[1] - t17.norm_squared() * lit::<T>(0.0367) + t14[(0, 0)] * lit::<T>(0.211)
 }
 
 #[test]
@@ -12911,7 +14484,7 @@ fn p105_against_duals() {
     check_gradient("p105_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
 }
 
-// ---- program p106 (known bug patterns: branch-read)
+// ---- program p106
 
 #[gradient(wrt(m0))]
 fn p106<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
@@ -12923,24 +14496,24 @@ fn p106<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &SVec
     t0 *= convert::<f64, T>(0.55);
     if !(matgrad::sigmoid(convert::<f64, T>(-0.31)) > convert::<f64, T>(0.39)) {
         for i in 0..2 {
-            let mut t1 = y.component_div(&y.map(|v| v.exp()));
-            if flag {
-                let t2 = s0;
-            } else if ((t1 * t0).component_div(&(y * t0 * convert::<f64, T>(0.153)).map(|v| v.exp())) * convert::<f64, T>(0.0689))[(1, i)] < convert::<f64, T>(-0.29) {
-                t0 = ((t0 - t1.transpose()) * convert::<f64, T>(0.167) - x.transpose() * (x * y.transpose())).map(|v| v.tanh());
-            } else if flag {
-                let t3 = t1 * x.transpose() * (x * t0) * convert::<f64, T>(0.0376);
+            {
+                let mut t1 = *x;
             }
-            for j in 0..2 {
-                let t4 = convert::<f64, T>(-0.28);
-                let t4 = x * t0;
+            if matgrad::sigmoid(s1) + s0 >= y.map(|v| v * v + convert::<f64, T>(1.04)).norm().ln() {
+                let mut t2: SMatrix<T, 2, 2> = y * y.transpose();
+            } else if m0.component_div(&m0.transpose().map(|v| v * v + convert::<f64, T>(1.24))).map(|v| v * v + convert::<f64, T>(1.11)).norm() * convert::<f64, T>(0.187) < convert::<f64, T>(0.1) {
+                let t3 = x.kronecker(&x.transpose()).sum() * convert::<f64, T>(0.11);
+                let mut t4: SVector<T, 3> = *x;
+            } else {
+                let mut t5 = *x;
             }
+            t0 = t0.map(|v| v.sin());
         }
         let mut t0: Matrix3<T> = m0.map(|v| s0.exp().ln());
         t0 *= s1;
     } else if convert::<f64, T>(0.94) < m0[(2, 2)].exp() || (m0[(1, 0)].cos() + convert::<f64, T>(2.0)).ln_1p() <= convert::<f64, T>(0.08) {
         t0 = y.transpose().component_mul(&y.transpose()) + (t0 + t0) * convert::<f64, T>(0.153);
-        let t5 = x + x;
+        let t6 = x + x;
     } else {
         if !flag {
             t0 = (t0 + t0.map(|v| (convert::<f64, T>(-1.7) - v) * convert::<f64, T>(0.201))) * convert::<f64, T>(0.235);
@@ -12952,33 +14525,33 @@ fn p106<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &SVec
             } else if flag {
                 t0 -= t0;
                 t0 += t0.map(|v| s1 + convert::<f64, T>(0.06)).map(|v| v - convert::<f64, T>(-1.56));
-                let t6 = m0.transpose() * (t0.transpose() * x.transpose()).transpose() * convert::<f64, T>(0.115);
+                let t7 = m0.transpose() * (t0.transpose() * x.transpose()).transpose() * convert::<f64, T>(0.115);
             }
         } else {
             for i in 0..2 {
-                let t7 = y * y.transpose();
-                let t8: SMatrix<T, 2, 3> = (x * y.transpose()).transpose();
-                let mut t9: RowSVector<T, 2> = (y.transpose() + y.transpose()) / matgrad::sigmoid(x[(i, 0)]) * convert::<f64, T>(0.133);
-                let t10 = t7 + t7;
+                let t8 = y * y.transpose();
+                let t9: SMatrix<T, 2, 3> = (x * y.transpose()).transpose();
+                let mut t10: RowSVector<T, 2> = (y.transpose() + y.transpose()) / matgrad::sigmoid(x[(i, 0)]) * convert::<f64, T>(0.133);
+                let t11 = t8 + t8;
             }
             t0 = (-t0).component_mul(&(y.transpose() * convert::<f64, T>(-1.62))) * convert::<f64, T>(0.212);
         }
         t0 -= -x.transpose() * (x * y.transpose() - x * t0) * convert::<f64, T>(0.0851);
     }
     if (y * y.transpose()).sum() / matgrad::sigmoid(y[(1, 0)]) * convert::<f64, T>(0.0666) < m0[(2, 0)].tanh() {
-        let mut t11 = y * x.transpose();
+        let mut t12 = y * x.transpose();
     } else {
-        let mut t12 = m0.transpose().transpose();
+        let mut t13 = m0.transpose().transpose();
     }
     for i in 0..2 {
         if !(m0.map(|v| matgrad::sigmoid(v)).norm() > convert::<f64, T>(-0.43)) {
             t0 += (y.transpose() / matgrad::sigmoid(s0)).map(|v| (matgrad::sigmoid((convert::<f64, T>(-0.3) + convert::<f64, T>(1.65)) * convert::<f64, T>(0.127)) + convert::<f64, T>(1.06)).sqrt());
-            let t13 = *y;
-            let mut t14: RowSVector<T, 2> = x.transpose() * (x * y.transpose());
+            let t14 = *y;
+            let mut t15: RowSVector<T, 2> = x.transpose() * (x * y.transpose());
         } else {
             t0 -= y.transpose() + y.transpose() / (y * x.transpose()).map(|v| v * v + convert::<f64, T>(0.5)).sum();
         }
-        let mut t15 = y.transpose() * (y * y.transpose());
+        let mut t16 = y.transpose() * (y * y.transpose());
     }
     t0.sum() * convert::<f64, T>(0.0526) + convert::<f64, T>(-0.66)
 }
@@ -12992,24 +14565,24 @@ fn p106_ref<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &
     t0 *= lit::<T>(0.55);
     if !(matgrad::sigmoid(lit::<T>(-0.31)) > lit::<T>(0.39)) {
         for i in 0..2 {
-            let mut t1 = y.component_div(&y.map(|v| v.exp()));
-            if flag {
-                let t2 = s0;
-            } else if ((t1 * t0).component_div(&(y * t0 * lit::<T>(0.153)).map(|v| v.exp())) * lit::<T>(0.0689))[(1, i)] < lit::<T>(-0.29) {
-                t0 = ((t0 - t1.transpose()) * lit::<T>(0.167) - x.transpose() * (x * y.transpose())).map(|v| v.tanh());
-            } else if flag {
-                let t3 = t1 * x.transpose() * (x * t0) * lit::<T>(0.0376);
+            {
+                let mut t1 = *x;
             }
-            for j in 0..2 {
-                let t4 = lit::<T>(-0.28);
-                let t4 = x * t0;
+            if matgrad::sigmoid(s1) + s0 >= y.map(|v| v * v + lit::<T>(1.04)).norm().ln() {
+                let mut t2: SMatrix<T, 2, 2> = y * y.transpose();
+            } else if m0.component_div(&m0.transpose().map(|v| v * v + lit::<T>(1.24))).map(|v| v * v + lit::<T>(1.11)).norm() * lit::<T>(0.187) < lit::<T>(0.1) {
+                let t3 = x.kronecker(&x.transpose()).sum() * lit::<T>(0.11);
+                let mut t4: SVector<T, 3> = *x;
+            } else {
+                let mut t5 = *x;
             }
+            t0 = t0.map(|v| v.sin());
         }
         let mut t0: Matrix3<T> = m0.map(|v| s0.exp().ln());
         t0 *= s1;
     } else if lit::<T>(0.94) < m0[(2, 2)].exp() || (m0[(1, 0)].cos() + lit::<T>(2.0)).ln_1p() <= lit::<T>(0.08) {
         t0 = y.transpose().component_mul(&y.transpose()) + (t0 + t0) * lit::<T>(0.153);
-        let t5 = x + x;
+        let t6 = x + x;
     } else {
         if !flag {
             t0 = (t0 + t0.map(|v| (lit::<T>(-1.7) - v) * lit::<T>(0.201))) * lit::<T>(0.235);
@@ -13021,33 +14594,33 @@ fn p106_ref<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &
             } else if flag {
                 t0 -= t0;
                 t0 += t0.map(|v| s1 + lit::<T>(0.06)).map(|v| v - lit::<T>(-1.56));
-                let t6 = m0.transpose() * (t0.transpose() * x.transpose()).transpose() * lit::<T>(0.115);
+                let t7 = m0.transpose() * (t0.transpose() * x.transpose()).transpose() * lit::<T>(0.115);
             }
         } else {
             for i in 0..2 {
-                let t7 = y * y.transpose();
-                let t8: SMatrix<T, 2, 3> = (x * y.transpose()).transpose();
-                let mut t9: RowSVector<T, 2> = (y.transpose() + y.transpose()) / matgrad::sigmoid(x[(i, 0)]) * lit::<T>(0.133);
-                let t10 = t7 + t7;
+                let t8 = y * y.transpose();
+                let t9: SMatrix<T, 2, 3> = (x * y.transpose()).transpose();
+                let mut t10: RowSVector<T, 2> = (y.transpose() + y.transpose()) / matgrad::sigmoid(x[(i, 0)]) * lit::<T>(0.133);
+                let t11 = t8 + t8;
             }
             t0 = (-t0).component_mul(&(y.transpose() * lit::<T>(-1.62))) * lit::<T>(0.212);
         }
         t0 -= -x.transpose() * (x * y.transpose() - x * t0) * lit::<T>(0.0851);
     }
     if (y * y.transpose()).sum() / matgrad::sigmoid(y[(1, 0)]) * lit::<T>(0.0666) < m0[(2, 0)].tanh() {
-        let mut t11 = y * x.transpose();
+        let mut t12 = y * x.transpose();
     } else {
-        let mut t12 = m0.transpose().transpose();
+        let mut t13 = m0.transpose().transpose();
     }
     for i in 0..2 {
         if !(m0.map(|v| matgrad::sigmoid(v)).norm() > lit::<T>(-0.43)) {
             t0 += (y.transpose() / matgrad::sigmoid(s0)).map(|v| (matgrad::sigmoid((lit::<T>(-0.3) + lit::<T>(1.65)) * lit::<T>(0.127)) + lit::<T>(1.06)).sqrt());
-            let t13 = *y;
-            let mut t14: RowSVector<T, 2> = x.transpose() * (x * y.transpose());
+            let t14 = *y;
+            let mut t15: RowSVector<T, 2> = x.transpose() * (x * y.transpose());
         } else {
             t0 -= y.transpose() + y.transpose() / (y * x.transpose()).map(|v| v * v + lit::<T>(0.5)).sum();
         }
-        let mut t15 = y.transpose() * (y * y.transpose());
+        let mut t16 = y.transpose() * (y * y.transpose());
     }
     t0.sum() * lit::<T>(0.0526) + lit::<T>(-0.66)
 }
@@ -13095,7 +14668,9 @@ fn p107(s0: f64, s1: f64, k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 3>, y: &SVect
         let t1 = (k * 1.16).determinant() * 0.0115;
     } else if !(k[(1, 1)] / (k.determinant() * 0.156) * 0.154 > -0.22 || s1 < -0.26) {
         let mut t0 = if s0 > -0.47 {
-            let mut t2: SVector<f64, 2> = y / s0.exp();
+            {
+                let mut t2: SMatrix<f64, 2, 2> = k.try_inverse().unwrap();
+            }
             y.transpose()
         } else {
             y.transpose()
@@ -13147,7 +14722,9 @@ fn p107_ref<T: RealField + Copy>(s0: T, s1: T, k: &SMatrix<T, 2, 2>, x: &SVector
         let t1 = (k * lit::<T>(1.16)).determinant() * lit::<T>(0.0115);
     } else if !(k[(1, 1)] / (k.determinant() * lit::<T>(0.156)) * lit::<T>(0.154) > lit::<T>(-0.22) || s1 < lit::<T>(-0.26)) {
         let mut t0 = if s0 > lit::<T>(-0.47) {
-            let mut t2: SVector<T, 2> = y / s0.exp();
+            {
+                let mut t2: SMatrix<T, 2, 2> = k.try_inverse().unwrap();
+            }
             y.transpose()
         } else {
             y.transpose()
@@ -13277,20 +14854,66 @@ fn p108<const N: usize>(s0: f64, x: &SVector<f64, N>, y: &SVector<f64, 2>) -> f6
             *y
         }) * 0.0986;
         t12 = y.map(f64::cos);
-        let mut t13 = (x * t12.transpose() - x * t12.transpose()) * 0.0449;
-    } else if matgrad::softplus(s0).ln() >= -0.01 && s0 > s0 {
-        let mut t14: f64 = (t12 * x.transpose() * 0.0898).map(|v| matgrad::sigmoid(v)).sum().ln_1p();
-        t14 -= if -(-1.81_f64) > 0.12 {
-            0.8
+        {
+            for i in 0..2 {
+                let mut t12: f64 = x.component_mul(x).dot(&(s0 * x));
+            }
+            if !(matgrad::softplus(s0) <= 0.23) {
+                t12 += (t12 * x.transpose() * x * 0.0299).map(|v| s0.powi(3));
+                let mut t13: SMatrix<f64, 2, 2> = (y * t12.transpose() * 0.0823).transpose();
+            }
+        }
+    } else if -0.49_f64 <= 0.16 {
+        t12 -= (if !(s0 <= -0.23) {
+            t12
         } else {
-            s0
+            if t12.transpose().mean() * 0.0823 / (-1.01 * -1.01 + 1.3) <= -0.05 {
+                let mut t14 = t12 * x.transpose();
+            } else if s0 - x[1] > 0.23 {
+                let mut t15 = t12.transpose().component_mul(&(x.transpose() * (x * y.transpose()))) * 0.0274;
+            } else if !(s0 < x[0]) {
+                let mut t12: SVector<f64, N> = x.component_div(&x.map(|v| matgrad::sigmoid(v)));
+                let t16 = (t12 * t12.transpose()).transpose() * 0.0716;
+                t12 *= 0.73;
+            }
+            *y
+        }) * 0.0823;
+        t12 += y;
+    }
+    t12 *= 0.63;
+    let t17: SMatrix<f64, 2, N> = y * x.transpose();
+    if y[0].exp().ln() >= 1.65 {
+        t12 = (t17 * x).map(|v| ((-1.12 - s0).tanh() - 1.5).abs());
+        t12 = (if -0.89 * s0 <= s0 {
+            t12
+        } else {
+            *y
+        }) * 0.112;
+    } else if -0.95_f64 > -0.09 || t12.dot(&t12) * 0.00634 > -1.26 / (((t12 * y.transpose()).norm_squared() + 1.19) * 0.0319) * 0.0298 {
+        for i in 0..2 {
+            t12 = t12.map(f64::sin);
+            t12 = ((t12 + y) * 0.101 - y / s0.exp()).map(f64::tanh);
+            t12 = (t17.map(f64::cos) * -x).map(f64::sin);
+        }
+    }
+    {
+        let t20 = if -1.19_f64 < -0.47 {
+            x * x.transpose()
+        } else {
+            if y[1] <= -0.46 || (0.74_f64 >= 0.26 || -0.43 / s0.exp() > 0.18) {
+                t12 = (t12 * 0.112 - t12) * 0.101;
+            } else if !(t17[(1, 0)] > 0.07) {
+                t12 *= 0.74;
+                let t18 = y.transpose();
+            } else if !(s0 <= -0.09) {
+                let mut t17 = t17;
+                let t19: SMatrix<f64, 2, 2> = (y * t12.transpose() - t12 * y.transpose()) * 0.0757;
+                t17 *= (x + x).mean() * 0.186;
+            }
+            x * x.transpose()
         };
     }
-    let mut t15 = (-(y * y.transpose())).map(f64::tanh);
-    let t16 = y.transpose().map(|v| 1.38_f64).norm_squared();
-    let t17 = x * x.transpose() * x;
-    t15 = t15.transpose() * (t15 + t15);
-    t17.norm_squared() * 0.0367 - t16 + t15.norm_squared() * 0.0155 + t12.sum() * 0.0449
+    t17[(1, 1)] - t12.sum() * 0.0757 + x[1].powi(2).exp().powf((-1.0 + 1.75) * 0.135)
 }
 
 fn p108_ref<T: RealField + Copy, const N: usize>(s0: T, x: &SVector<T, N>, y: &SVector<T, 2>) -> T {
@@ -13341,20 +14964,66 @@ fn p108_ref<T: RealField + Copy, const N: usize>(s0: T, x: &SVector<T, N>, y: &S
             *y
         }) * lit::<T>(0.0986);
         t12 = y.map(|v| v.cos());
-        let mut t13 = (x * t12.transpose() - x * t12.transpose()) * lit::<T>(0.0449);
-    } else if matgrad::softplus(s0).ln() >= lit::<T>(-0.01) && s0 > s0 {
-        let mut t14: T = (t12 * x.transpose() * lit::<T>(0.0898)).map(|v| matgrad::sigmoid(v)).sum().ln_1p();
-        t14 -= if -lit::<T>(-1.81) > lit::<T>(0.12) {
-            lit::<T>(0.8)
+        {
+            for i in 0..2 {
+                let mut t12: T = x.component_mul(x).dot(&(x * s0));
+            }
+            if !(matgrad::softplus(s0) <= lit::<T>(0.23)) {
+                t12 += (t12 * x.transpose() * x * lit::<T>(0.0299)).map(|v| s0.powi(3));
+                let mut t13: SMatrix<T, 2, 2> = (y * t12.transpose() * lit::<T>(0.0823)).transpose();
+            }
+        }
+    } else if lit::<T>(-0.49) <= lit::<T>(0.16) {
+        t12 -= (if !(s0 <= lit::<T>(-0.23)) {
+            t12
         } else {
-            s0
+            if t12.transpose().mean() * lit::<T>(0.0823) / (lit::<T>(-1.01) * lit::<T>(-1.01) + lit::<T>(1.3)) <= lit::<T>(-0.05) {
+                let mut t14 = t12 * x.transpose();
+            } else if s0 - x[1] > lit::<T>(0.23) {
+                let mut t15 = t12.transpose().component_mul(&(x.transpose() * (x * y.transpose()))) * lit::<T>(0.0274);
+            } else if !(s0 < x[0]) {
+                let mut t12: SVector<T, N> = x.component_div(&x.map(|v| matgrad::sigmoid(v)));
+                let t16 = (t12 * t12.transpose()).transpose() * lit::<T>(0.0716);
+                t12 *= lit::<T>(0.73);
+            }
+            *y
+        }) * lit::<T>(0.0823);
+        t12 += y;
+    }
+    t12 *= lit::<T>(0.63);
+    let t17: SMatrix<T, 2, N> = y * x.transpose();
+    if y[0].exp().ln() >= lit::<T>(1.65) {
+        t12 = (t17 * x).map(|v| ((lit::<T>(-1.12) - s0).tanh() - lit::<T>(1.5)).abs());
+        t12 = (if lit::<T>(-0.89) * s0 <= s0 {
+            t12
+        } else {
+            *y
+        }) * lit::<T>(0.112);
+    } else if lit::<T>(-0.95) > lit::<T>(-0.09) || t12.dot(&t12) * lit::<T>(0.00634) > lit::<T>(-1.26) / (((t12 * y.transpose()).norm_squared() + lit::<T>(1.19)) * lit::<T>(0.0319)) * lit::<T>(0.0298) {
+        for i in 0..2 {
+            t12 = t12.map(|v| v.sin());
+            t12 = ((t12 + y) * lit::<T>(0.101) - y / s0.exp()).map(|v| v.tanh());
+            t12 = (t17.map(|v| v.cos()) * -x).map(|v| v.sin());
+        }
+    }
+    {
+        let t20 = if lit::<T>(-1.19) < lit::<T>(-0.47) {
+            x * x.transpose()
+        } else {
+            if y[1] <= lit::<T>(-0.46) || (lit::<T>(0.74) >= lit::<T>(0.26) || lit::<T>(-0.43) / s0.exp() > lit::<T>(0.18)) {
+                t12 = (t12 * lit::<T>(0.112) - t12) * lit::<T>(0.101);
+            } else if !(t17[(1, 0)] > lit::<T>(0.07)) {
+                t12 *= lit::<T>(0.74);
+                let t18 = y.transpose();
+            } else if !(s0 <= lit::<T>(-0.09)) {
+                let mut t17 = t17;
+                let t19: SMatrix<T, 2, 2> = (y * t12.transpose() - t12 * y.transpose()) * lit::<T>(0.0757);
+                t17 *= (x + x).mean() * lit::<T>(0.186);
+            }
+            x * x.transpose()
         };
     }
-    let mut t15 = (-(y * y.transpose())).map(|v| v.tanh());
-    let t16 = y.transpose().map(|v| lit::<T>(1.38)).norm_squared();
-    let t17 = x * x.transpose() * x;
-    t15 = t15.transpose() * (t15 + t15);
-    t17.norm_squared() * lit::<T>(0.0367) - t16 + t15.norm_squared() * lit::<T>(0.0155) + t12.sum() * lit::<T>(0.0449)
+    t17[(1, 1)] - t12.sum() * lit::<T>(0.0757) + x[1].powi(2).exp().powf((lit::<T>(-1.0) + lit::<T>(1.75)) * lit::<T>(0.135))
 }
 
 #[test]
@@ -13610,66 +15279,27 @@ fn p111<const N: usize>(x: &SVector<f64, N>, y: &SVector<f64, 2>, s0: f64, s1: f
         }) <= -0.08 {
             t6 += t6.transpose();
         } else if ({
-            let t21 = (t0.transpose() - t0.transpose()) * 0.0789 - t20.transpose().map(|v| -1.47_f64);
-            (n as f64)
-        }) > 0.08 {
-            let mut t22 = t6.component_mul(&(t6.transpose().transpose() * 0.057)) * 0.0576;
-            let mut t22 = -(t6.transpose().component_div(&(t6 * 0.0285).map(|v| v * v + 0.83)) * 0.0473);
-        } else if !(s0 > -0.11) {
-            let t23 = -((t20 + t20) * 0.0789);
+            {
+                t0 = t20 * 0.158 - t20.map(|v| -1.47_f64);
+                let t21 = s0.powi(n);
+            }
+            s0
+        }) > 0.25 {
             for i in 0..2 {
-                let t24 = y.transpose();
-                let t1 = t23.transpose();
-                let mut t25 = *x;
-                t25 *= 0.61;
+                let mut t6 = -(t6.transpose().component_div(&(t6 * 0.0285).map(|v| v * v + 0.83)) * 0.0473);
+                let t22 = y.transpose();
+                let mut t23: SMatrix<f64, N, N> = -(x * x.transpose()) * (t1 * x.transpose());
+                let t24: SMatrix<f64, 2, 2> = t6.transpose().map(f64::sin).pow(3);
             }
+            t0 = y * (0.7 * t1.transpose());
+        } else if n == 0 {
+            t6 -= (t6 * 0.057).map(f64::tanh);
         }
     } else {
-        t6 -= (t6 * 0.057).map(f64::tanh);
+        t0 = t0.map(|v| 0.99_f64) - t0 * 0.158;
     }
-    if (n as f64) <= 0.24 {
-        for i in 0..2 {
-            let t26: SVector<f64, N> = t0.transpose() * y * 0.0789;
-            t0 = t0.map(f64::tanh);
-            if s0 <= -0.24 {
-                t6 += (y * y.transpose() * x[0]).component_div(&(y * y.transpose()).map(|v| v.exp()));
-                t0 = t0.map(f64::cos).map(f64::sin);
-            } else if (y * y.transpose()).kronecker(&y.transpose()).sum() * 0.124 > 0.41 {
-                let mut t27 = y * y.transpose();
-                let t28: RowSVector<f64, 2> = y.transpose();
-            } else if t1[0] < (n as f64) {
-                let t29 = y[1] * (t26 * x.transpose());
-                let t30 = s1.exp() * (t0.transpose().transpose() * 0.158);
-                let mut t31 = t29;
-            }
-            let mut t32 = y.transpose().transpose();
-        }
-        let t6 = t1;
-    } else if 0.91_f64 > -0.06 {
-        t6 -= t0.component_mul(&t0) * 0.0251 * ((t0.transpose() - t0.transpose()) * 0.0789);
-    } else {
-        t6 -= t0.map(|v| (s1.tanh() - 1.5).abs()) * (t1 * t1.transpose() * t0.transpose() * 0.0537) * 0.133;
-        for i in 0..2 {
-            for j in 0..2 {
-                let t33 = t0.transpose().map(f64::tanh);
-                let t34 = t33.transpose().component_mul(&t33.transpose());
-            }
-            let t35: RowSVector<f64, 2> = y.transpose().component_div(&y.transpose().map(|v| v.exp())) / (-1.01_f64).exp() * 0.133;
-            if !(s0 > 0.45) {
-                t0 = (t0.component_mul(&t0) * 0.0251 * x[i].exp().ln()).map(f64::sin);
-                let mut t1 = t0.transpose() * 0.158;
-                t0 = (t6 * t0 * 0.00284 - -t0 * 0.158).map(f64::sin);
-            } else if i < 3 {
-                let mut t35 = t0.transpose() * 0.158;
-                let mut t36 = t1;
-                let t37 = s1;
-            }
-        }
-        for i in 0..2 {
-            t6 += y * y.transpose() * (y * y.transpose()).component_div(&(y * y.transpose()).map(|v| matgrad::sigmoid(v))) * 0.133;
-        }
-    }
-    return t6[(1, 0)] * 0.0333 - t1.norm_squared() - t0.sum() * 0.0263;
+    t0 -= ((t0 + t0) * 0.0789).map(|v| ((n as f64) * 0.165).powi(n) + v);
+    t6.sum() * 0.0135 + t1.norm_squared() - t0.norm_squared() * 0.00241
 }
 
 fn p111_ref<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<T, 2>, s0: T, s1: T, n: i32) -> T {
@@ -13755,66 +15385,27 @@ fn p111_ref<T: RealField + Copy, const N: usize>(x: &SVector<T, N>, y: &SVector<
         }) <= lit::<T>(-0.08) {
             t6 += t6.transpose();
         } else if ({
-            let t21 = (t0.transpose() - t0.transpose()) * lit::<T>(0.0789) - t20.transpose().map(|v| lit::<T>(-1.47));
-            lit::<T>(n as f64)
-        }) > lit::<T>(0.08) {
-            let mut t22 = t6.component_mul(&(t6.transpose().transpose() * lit::<T>(0.057))) * lit::<T>(0.0576);
-            let mut t22 = -(t6.transpose().component_div(&(t6 * lit::<T>(0.0285)).map(|v| v * v + lit::<T>(0.83))) * lit::<T>(0.0473));
-        } else if !(s0 > lit::<T>(-0.11)) {
-            let t23 = -((t20 + t20) * lit::<T>(0.0789));
+            {
+                t0 = t20 * lit::<T>(0.158) - t20.map(|v| lit::<T>(-1.47));
+                let t21 = s0.powi(n);
+            }
+            s0
+        }) > lit::<T>(0.25) {
             for i in 0..2 {
-                let t24 = y.transpose();
-                let t1 = t23.transpose();
-                let mut t25 = *x;
-                t25 *= lit::<T>(0.61);
+                let mut t6 = -(t6.transpose().component_div(&(t6 * lit::<T>(0.0285)).map(|v| v * v + lit::<T>(0.83))) * lit::<T>(0.0473));
+                let t22 = y.transpose();
+                let mut t23: SMatrix<T, N, N> = -(x * x.transpose()) * (t1 * x.transpose());
+                let t24: SMatrix<T, 2, 2> = t6.transpose().map(|v| v.sin()).pow(3);
             }
+            t0 = y * (t1.transpose() * lit::<T>(0.7));
+        } else if n == 0 {
+            t6 -= (t6 * lit::<T>(0.057)).map(|v| v.tanh());
         }
     } else {
-        t6 -= (t6 * lit::<T>(0.057)).map(|v| v.tanh());
+        t0 = t0.map(|v| lit::<T>(0.99)) - t0 * lit::<T>(0.158);
     }
-    if lit::<T>(n as f64) <= lit::<T>(0.24) {
-        for i in 0..2 {
-            let t26: SVector<T, N> = t0.transpose() * y * lit::<T>(0.0789);
-            t0 = t0.map(|v| v.tanh());
-            if s0 <= lit::<T>(-0.24) {
-                t6 += (y * y.transpose() * x[0]).component_div(&(y * y.transpose()).map(|v| v.exp()));
-                t0 = t0.map(|v| v.cos()).map(|v| v.sin());
-            } else if (y * y.transpose()).kronecker(&y.transpose()).sum() * lit::<T>(0.124) > lit::<T>(0.41) {
-                let mut t27 = y * y.transpose();
-                let t28: RowSVector<T, 2> = y.transpose();
-            } else if t1[0] < lit::<T>(n as f64) {
-                let t29 = t26 * x.transpose() * y[1];
-                let t30 = t0.transpose().transpose() * lit::<T>(0.158) * s1.exp();
-                let mut t31 = t29;
-            }
-            let mut t32 = y.transpose().transpose();
-        }
-        let t6 = t1;
-    } else if lit::<T>(0.91) > lit::<T>(-0.06) {
-        t6 -= t0.component_mul(&t0) * lit::<T>(0.0251) * ((t0.transpose() - t0.transpose()) * lit::<T>(0.0789));
-    } else {
-        t6 -= t0.map(|v| (s1.tanh() - lit::<T>(1.5)).abs()) * (t1 * t1.transpose() * t0.transpose() * lit::<T>(0.0537)) * lit::<T>(0.133);
-        for i in 0..2 {
-            for j in 0..2 {
-                let t33 = t0.transpose().map(|v| v.tanh());
-                let t34 = t33.transpose().component_mul(&t33.transpose());
-            }
-            let t35: RowSVector<T, 2> = y.transpose().component_div(&y.transpose().map(|v| v.exp())) / (-lit::<T>(1.01)).exp() * lit::<T>(0.133);
-            if !(s0 > lit::<T>(0.45)) {
-                t0 = (t0.component_mul(&t0) * lit::<T>(0.0251) * x[i].exp().ln()).map(|v| v.sin());
-                let mut t1 = t0.transpose() * lit::<T>(0.158);
-                t0 = (t6 * t0 * lit::<T>(0.00284) - -t0 * lit::<T>(0.158)).map(|v| v.sin());
-            } else if i < 3 {
-                let mut t35 = t0.transpose() * lit::<T>(0.158);
-                let mut t36 = t1;
-                let t37 = s1;
-            }
-        }
-        for i in 0..2 {
-            t6 += y * y.transpose() * (y * y.transpose()).component_div(&(y * y.transpose()).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.133);
-        }
-    }
-    return t6[(1, 0)] * lit::<T>(0.0333) - t1.norm_squared() - t0.sum() * lit::<T>(0.0263);
+    t0 -= ((t0 + t0) * lit::<T>(0.0789)).map(|v| (lit::<T>(n as f64) * lit::<T>(0.165)).powi(n) + v);
+    t6.sum() * lit::<T>(0.0135) + t1.norm_squared() - t0.norm_squared() * lit::<T>(0.00241)
 }
 
 #[test]
@@ -13856,58 +15447,64 @@ fn p112(flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 3>, m0: &Matrix3<f64>,
     let t0 = m0.transpose().map(|v| matgrad::sigmoid(-0.87_f64));
     if flag {
         if (y * x.transpose()).dot(&(y * x.transpose() * m1.transpose())) * 0.0825 >= 0.06 {
-            let t1 = k.transpose().component_mul(k) * 0.0396;
-            let mut t1 = y * x.transpose();
-            t1 -= t1.transpose().transpose().map(|v| s0);
-        } else if m1.transpose().mean() + (0.08_f64 * 0.08 + 1.26).powf(0.77) < (y.norm_squared() + 0.53).powf(2.04) * 0.0755 {
-            let t2 = y * x.transpose() * m1.transpose();
-            let t3 = m1 * x;
-            let mut t4 = m1.transpose();
+            {
+                let mut t1: SVector<f64, 3> = (y / matgrad::sigmoid(0.69_f64)).map(|v| s1);
+                let t2 = t1 * x.transpose();
+            }
+            let mut t3 = s0 - (0.76 - 0.22);
+            let mut t4: SMatrix<f64, 2, 2> = m1.transpose();
+        } else if flag {
+            let t5 = y.component_div(&(y * x.transpose() * x).map(|v| matgrad::sigmoid(v))) * 0.118;
+            let t6 = m1 * x;
+            let mut t7 = m1.transpose();
         } else {
             for i in 0..2 {
-                let mut t5: RowSVector<f64, 3> = y.transpose();
+                let mut t8: RowSVector<f64, 3> = y.transpose();
             }
             for i in 0..2 {
-                let t6 = (s0 - -0.11) * s1;
+                let t9 = (s0 - -0.11) * s1;
             }
             let t0 = ((k + t0.transpose().map(|v| 1.35_f64) * 0.0306).determinant() * 0.00223).powf(0.86) * 0.0148;
         }
-        let mut t7: Matrix3<f64> = *m0;
+        let mut t10: Matrix3<f64> = *m0;
     }
-    let t8 = t0.component_div(&m0.map(|v| v * v + 0.84)).map(f64::tanh);
-    let mut t9: f64 = s0;
-    let mut t10 = -1.61_f64;
-    t10 += k.determinant() * 0.000293;
-    t10 - t9 - t8[(0, 0)] - t0.sum() * 0.11 + (y * x.transpose()).map(|v| -0.2_f64 + 0.89).mean()
+    let t11 = t0.component_div(&m0.map(|v| v * v + 0.84)).map(f64::tanh);
+    let mut t12: f64 = s0;
+    let mut t13 = -1.61_f64;
+    t13 += k.determinant() * 0.000293;
+    t13 - t12 - t11[(0, 0)] - t0.sum() * 0.11 + (y * x.transpose()).map(|v| -0.2_f64 + 0.89).mean()
 }
 
 fn p112_ref<T: RealField + Copy>(flag: bool, x: &SVector<T, 2>, y: &SVector<T, 3>, m0: &Matrix3<T>, m1: &SMatrix<T, 2, 2>, s0: T, s1: T, k: &Matrix3<T>) -> T {
     let t0 = m0.transpose().map(|v| matgrad::sigmoid(lit::<T>(-0.87)));
     if flag {
         if (y * x.transpose()).dot(&(y * x.transpose() * m1.transpose())) * lit::<T>(0.0825) >= lit::<T>(0.06) {
-            let t1 = k.transpose().component_mul(k) * lit::<T>(0.0396);
-            let mut t1 = y * x.transpose();
-            t1 -= t1.transpose().transpose().map(|v| s0);
-        } else if m1.transpose().mean() + (lit::<T>(0.08) * lit::<T>(0.08) + lit::<T>(1.26)).powf(lit::<T>(0.77)) < (y.norm_squared() + lit::<T>(0.53)).powf(lit::<T>(2.04)) * lit::<T>(0.0755) {
-            let t2 = y * x.transpose() * m1.transpose();
-            let t3 = m1 * x;
-            let mut t4 = m1.transpose();
+            {
+                let mut t1: SVector<T, 3> = (y / matgrad::sigmoid(lit::<T>(0.69))).map(|v| s1);
+                let t2 = t1 * x.transpose();
+            }
+            let mut t3 = s0 - (lit::<T>(0.76) - lit::<T>(0.22));
+            let mut t4: SMatrix<T, 2, 2> = m1.transpose();
+        } else if flag {
+            let t5 = y.component_div(&(y * x.transpose() * x).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.118);
+            let t6 = m1 * x;
+            let mut t7 = m1.transpose();
         } else {
             for i in 0..2 {
-                let mut t5: RowSVector<T, 3> = y.transpose();
+                let mut t8: RowSVector<T, 3> = y.transpose();
             }
             for i in 0..2 {
-                let t6 = (s0 - lit::<T>(-0.11)) * s1;
+                let t9 = (s0 - lit::<T>(-0.11)) * s1;
             }
             let t0 = ((k + t0.transpose().map(|v| lit::<T>(1.35)) * lit::<T>(0.0306)).determinant() * lit::<T>(0.00223)).powf(lit::<T>(0.86)) * lit::<T>(0.0148);
         }
-        let mut t7: Matrix3<T> = *m0;
+        let mut t10: Matrix3<T> = *m0;
     }
-    let t8 = t0.component_div(&m0.map(|v| v * v + lit::<T>(0.84))).map(|v| v.tanh());
-    let mut t9: T = s0;
-    let mut t10 = lit::<T>(-1.61);
-    t10 += k.determinant() * lit::<T>(0.000293);
-    t10 - t9 - t8[(0, 0)] - t0.sum() * lit::<T>(0.11) + (y * x.transpose()).map(|v| lit::<T>(-0.2) + lit::<T>(0.89)).mean()
+    let t11 = t0.component_div(&m0.map(|v| v * v + lit::<T>(0.84))).map(|v| v.tanh());
+    let mut t12: T = s0;
+    let mut t13 = lit::<T>(-1.61);
+    t13 += k.determinant() * lit::<T>(0.000293);
+    t13 - t12 - t11[(0, 0)] - t0.sum() * lit::<T>(0.11) + (y * x.transpose()).map(|v| lit::<T>(-0.2) + lit::<T>(0.89)).mean()
 }
 
 #[test]
@@ -13951,9 +15548,9 @@ fn p112_against_duals() {
     check_gradient("p112_vjp, k", &vjp.6.flat(), &reference[20..29], 1e-9);
 }
 
-// ---- program p113 (known bug patterns: counter-call)
+// ---- program p113
 
-#[gradient]
+#[gradient(wrt(y, m1))]
 fn p113(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>, m1: &Matrix3<f64>, s0: f64) -> f64 {
     let mut t0 = (m1.transpose() + m1) * m0.map(|v| matgrad::sigmoid(v)).norm();
     let t1 = *m1;
@@ -13965,37 +15562,28 @@ fn p113(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>, m1: &
         for j in 0..3 {
             t4 = matgrad::sigmoid(-(m0[(0, i)] / (t5[(i, 2)].cos() + 2.0)));
             t0 += m1 * m1;
-            let t6 = x.transpose();
+            {
+                let mut t6 = y * -1.16 * (y.transpose() - m0);
+                let mut t7 = (t3.transpose() + t5) * 0.222;
+                t6 *= x[1].exp().ln();
+            }
         }
-        if !(!(0.37 < (i as f64))) {
-            let t7 = y.transpose().component_mul(&y.transpose());
-            t4 = (i as f64).tanh();
-            let t8: RowSVector<f64, 3> = t7;
-        } else if t4.exp() * 0.196 + t4 > 0.33 {
-            t0 -= t5.transpose();
-        } else if t4 > -0.16 && s0 < t1[(1, i)] {
-            t4 = (m1 * t1 * 0.165).map(|v| v.exp()).norm().ln_1p().tanh();
-            t0 -= t1.transpose();
-            t4 = s0.sin();
-        } else {
-            t4 = t4.sin();
-            let t9 = t4;
-            let t2 = m0.transpose() - x;
+        for j in 0..3 {
+            let t1 = t3;
         }
     }
-    let mut t10 = t4;
-    t10 -= -(-t4);
-    t10 = (-x.transpose())[0];
-    let t11 = -x.transpose() * t1.map(|v| t4) * 0.204;
-    let t12 = t1.norm_squared() * 0.11;
-    let mut t13 = t0;
-    return t13.trace() * 0.00906 + t12 + t11.norm_squared() + t10 + (if !(-1.38_f64 <= 0.17) {
-        let t5 = *x;
-        t4
-    } else {
-        let t14 = t1.transpose();
-        -1.75
-    });
+    let t8 = t5;
+    let t9 = t2;
+    for i in 0..3 {
+        t0 = ((t0 - t8) * 0.0315).map(|v| s0.exp().ln()).map(f64::tanh);
+        t0 = t3.map(f64::tanh);
+        let t10 = t2.transpose();
+        let mut t11 = t3 * y * 0.0953;
+    }
+    t4 *= 0.9;
+    let t5 = m1 * ((t0.transpose() - t8) * 0.0315);
+    let mut t12 = t4;
+    t12 - t5.trace() * 0.111 + t9.trace() + t8.trace()
 }
 
 fn p113_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T) -> T {
@@ -14009,37 +15597,28 @@ fn p113_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowS
         for j in 0..3 {
             t4 = matgrad::sigmoid(-(m0[(0, i)] / (t5[(i, 2)].cos() + lit::<T>(2.0))));
             t0 += m1 * m1;
-            let t6 = x.transpose();
+            {
+                let mut t6 = y * lit::<T>(-1.16) * (y.transpose() - m0);
+                let mut t7 = (t3.transpose() + t5) * lit::<T>(0.222);
+                t6 *= x[1].exp().ln();
+            }
         }
-        if !(!(lit::<T>(0.37) < lit::<T>(i as f64))) {
-            let t7 = y.transpose().component_mul(&y.transpose());
-            t4 = lit::<T>(i as f64).tanh();
-            let t8: RowSVector<T, 3> = t7;
-        } else if t4.exp() * lit::<T>(0.196) + t4 > lit::<T>(0.33) {
-            t0 -= t5.transpose();
-        } else if t4 > lit::<T>(-0.16) && s0 < t1[(1, i)] {
-            t4 = (m1 * t1 * lit::<T>(0.165)).map(|v| v.exp()).norm().ln_1p().tanh();
-            t0 -= t1.transpose();
-            t4 = s0.sin();
-        } else {
-            t4 = t4.sin();
-            let t9 = t4;
-            let t2 = m0.transpose() - x;
+        for j in 0..3 {
+            let t1 = t3;
         }
     }
-    let mut t10 = t4;
-    t10 -= -(-t4);
-    t10 = (-x.transpose())[0];
-    let t11 = -x.transpose() * t1.map(|v| t4) * lit::<T>(0.204);
-    let t12 = t1.norm_squared() * lit::<T>(0.11);
-    let mut t13 = t0;
-    return t13.trace() * lit::<T>(0.00906) + t12 + t11.norm_squared() + t10 + (if !(lit::<T>(-1.38) <= lit::<T>(0.17)) {
-        let t5 = *x;
-        t4
-    } else {
-        let t14 = t1.transpose();
-        lit::<T>(-1.75)
-    });
+    let t8 = t5;
+    let t9 = t2;
+    for i in 0..3 {
+        t0 = ((t0 - t8) * lit::<T>(0.0315)).map(|v| s0.exp().ln()).map(|v| v.tanh());
+        t0 = t3.map(|v| v.tanh());
+        let t10 = t2.transpose();
+        let mut t11 = t3 * y * lit::<T>(0.0953);
+    }
+    t4 *= lit::<T>(0.9);
+    let t5 = m1 * ((t0.transpose() - t8) * lit::<T>(0.0315));
+    let mut t12 = t4;
+    t12 - t5.trace() * lit::<T>(0.111) + t9.trace() + t8.trace()
 }
 
 #[test]
@@ -14065,11 +15644,8 @@ fn p113_against_duals() {
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p113_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
     check_value("p113_vjp's value", f64::from(vjp_value), f64::from(value), 1e-12);
-    check_gradient("p113_grad, x", &grad.0.flat(), &reference[0..3], 1e-9);
-    check_gradient("p113_grad, y", &grad.1.flat(), &reference[3..6], 1e-9);
-    check_gradient("p113_grad, m0", &grad.2.flat(), &reference[6..9], 1e-9);
-    check_gradient("p113_grad, m1", &grad.3.flat(), &reference[9..18], 1e-9);
-    check_gradient("p113_grad, s0", &grad.4.flat(), &reference[18..19], 1e-9);
+    check_gradient("p113_grad, y", &grad.0.flat(), &reference[3..6], 1e-9);
+    check_gradient("p113_grad, m1", &grad.1.flat(), &reference[9..18], 1e-9);
     check_gradient("p113_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p113_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p113_vjp, m0", &vjp.2.flat(), &reference[6..9], 1e-9);
@@ -14237,133 +15813,85 @@ fn p115(m0: &SMatrix<f32, 2, 2>, m1: &SMatrix<f32, 3, 2>, s0: f32, s1: f32, x: &
         let t0 = m1.transpose();
     }
     if y.transpose().kronecker(m0).sum() * 0.124 > 0.21 {
-        let mut t1: f32 = -0.34_f32;
-    } else if m0[(1, 0)] + s0 > 0.37 {
-        let mut t2 = x * y.transpose();
-        t2 -= m1 / y.map(|v| v.exp()).sum();
-    } else if (s1.tanh() + 1.5).abs() > -0.3 {
-        let t3 = y.component_mul(&(y * m1[(2, 0)]));
-        let mut t4 = m1.transpose().dot(&m1.transpose()) * 0.165 - 1.76;
-        let t5 = *x;
-    } else {
-        let t6 = *x;
-        let t7 = x * x.transpose();
-        let mut t8 = m1 - m1;
-    }
-    for i in 0..2 {
-        for j in 0..2 {
-            if s0.sin().exp().powf(y.norm_squared() * 0.186) <= -0.4 {
-                let mut t9 = x.map(f32::tanh);
-                t9 += -(x / m0[(i, 1)].exp());
-                let t10 = *x;
-            } else if i == 1 {
-                let t11 = m0.transpose() + m0;
-                let t12 = y.transpose().map(|v| -(-0.1 * s1));
-                let mut t13 = t12.transpose();
-            } else if -0.21_f32 > 0.3 && m0[(1, j)] <= -0.26 {
-                let mut t14: f32 = m0.map(|v| matgrad::sigmoid(v)).norm();
-                let mut t15 = m0[(i, i)];
-                let mut t16 = (j as f32);
-            } else {
-                let mut t17 = m1.transpose();
-                t17 += t17 / (m0[(j, 1)].exp() * m0[(j, 1)].exp() + 0.78);
-                t17 += t17;
-            }
-            let mut t18 = s0.sin().exp();
-            let t19 = *y;
-            let t20 = 0.48_f32;
+        {
+            let t1: SVector<f32, 3> = x + x.map(|v| v);
+            let t1 = p115_h0(&(t1 * t1.transpose() * x * 0.0825).map(|v| (s0.tanh() - 1.5).abs()), &(y + y + y), -1.16);
         }
-        if (matgrad::sigmoid(m0[(i, 1)]) + 1.64).powf(-1.19) < 0.34 && s1.exp() > 0.41 {
-            let t21 = *m1;
-            if s0.sin().powi(3) < -0.32 {
-                let t22 = (x * x.transpose()).component_mul(&(x * x.transpose())) / ((m0 + m0.transpose()).norm_squared() + 1.32);
-                let mut t22 = -t21.transpose();
-            } else {
-                let t23 = *y;
-                let mut t24 = t23;
-                let mut t25: RowSVector<f32, 2> = t23.transpose().component_div(&t23.transpose().map(|v| v.exp()));
+    } else if m0[(0, 0)].tanh() > 0.04 || 0.66_f32 - 1.51 < 0.24 {
+        let t2 = m0.transpose().component_mul(m0).kronecker(&y.component_mul(y)).norm_squared() * 0.124;
+        {
+            let t3 = m0.component_div(&m0.map(|v| matgrad::sigmoid(v)));
+            if y.dot(y) > -0.48 {
+                let mut t4: SVector<f32, 2> = -y;
+                t4 = *y;
+                t4 = y[1] * t4 - y.map(f32::sin);
             }
-            let t26 = m0.transpose();
-        } else if -0.3_f32 <= 0.38 {
-            let t27: SMatrix<f32, 3, 2> = x * x.transpose() * m1 + -m1;
-        } else if -matgrad::softplus(0.61_f32).powf(1.42) >= -0.37 {
-            let mut t28 = x * x.transpose();
-            let mut t28: f32 = 0.4_f32;
         }
-        let mut t29 = (m1 + m1).component_div(&m1.map(|v| v * v + 0.66));
-        let mut t29 = if 1.9_f32 > 0.4 && y[i] > 0.22 {
-            let mut t30 = y.map(|v| v);
-            *x
+    } else if s0 < -0.28 {
+        let mut t5 = m1.component_div(&m1.map(|v| v * v + 1.13));
+        let t6: f32 = s1;
+        t5 = if (1.2_f32 * 1.2 + 1.06).powf(0.6) >= (x * x.transpose()).map(|v| v * v + 1.21).norm() * 0.149 {
+            *m1
         } else {
-            let t31 = y.transpose();
-            *x
+            *m1
         };
+    } else {
+        let t7 = (x * x.transpose()).map(|v| matgrad::sigmoid(-1.59_f32).powf(v) * 0.168).map(|v| s0.exp().powf(1.27));
     }
-    for i in 0..2 {
-        if y[i] > -0.17 {
-            let mut t32 = *y;
-            let t32 = y.component_div(&y.map(|v| matgrad::sigmoid(v)));
-        } else if x[i] * s1 > -0.36 {
-            let mut t33 = s0 * m1;
-        } else if i != 1 {
-            let mut t34 = m1.transpose() * x.sum();
-            t34 = m0.component_mul(m0) * (t34 - m1.transpose()) * 0.124;
+    let mut t8 = -0.55_f32 * -1.06;
+    {
+        let t8 = m0.map(|v| matgrad::sigmoid(v)).norm();
+        if matgrad::sigmoid(1.82_f32) >= 0.07 || !(m0[(1, 0)] > -0.4) {
+            for i in 0..2 {
+                let mut t9 = y - y;
+                t9 = t9;
+                t9 += y - t9.component_div(&y.map(|v| v * v + 1.28));
+                let t10 = p115_h0(&(m1 * y), &(-y).map(|v| -1.17_f32), s0);
+            }
+            for i in 0..2 {
+                let t8 = x.map(f32::tanh).map(|v| -1.85_f32);
+            }
         }
-        let mut t35: SMatrix<f32, 2, 3> = m1.component_mul(m1).transpose();
-        let t36 = m0.transpose().component_mul(m0) / matgrad::sigmoid((i as f32)) * 0.118;
-    }
-    if 0.15_f32 * -0.44 > -0.3 {
-        let t37: SMatrix<f32, 3, 2> = *m1;
-    } else if y.transpose().sum() >= s0 {
         for i in 0..2 {
-            let t38: SVector<f32, 2> = *y;
-            let mut t39 = (m1.transpose() / ((i as f32).cos() + 2.0)).mean();
-            t39 *= 0.81;
-            let t40 = *m1;
+            let t11 = x * x.transpose();
+            let t8 = m0[(i, 1)] * y.transpose();
+            let t11 = m0[(i, 1)].sin() * t11;
         }
-        let t41: SVector<f32, 2> = -m0.transpose() * (y - y);
-        let t42: SMatrix<f32, 2, 2> = m0.transpose() - m0.transpose();
     }
-    let t43: SMatrix<f32, 2, 3> = m1.transpose() * s0;
-    for i in 0..2 {
-        let mut t44 = m1.transpose() * ((x * x.transpose()).pow(3) * 0.11);
-    }
-    let t45 = m0 * s0;
-    if matgrad::sigmoid(0.81_f32).powi(2) <= -0.03 {
-        let t46 = t43;
-        let t43 = y.transpose();
-        let t47 = t43.transpose() + t43.transpose();
-    } else if (m0[(0, 0)].tanh() - 1.5).abs().ln_1p() <= -0.32 {
-        if m1[(0, 1)] > 0.28 {
-            let mut t48: SVector<f32, 2> = *y;
-            let t49: SMatrix<f32, 2, 2> = m0.transpose() - t45;
-            t48 = *y;
-        } else if s0 > -0.49 {
-            let t43 = m1 / matgrad::sigmoid(-0.93_f32);
-            let t45 = *y;
+    let t12: SMatrix<f32, 3, 2> = *m1;
+    let t12: SVector<f32, 3> = p115_h1(&(x * x.transpose() * x.transpose().transpose()), y);
+    let t13 = y.transpose() + y.transpose();
+    t8 += ((t13[(0, 0)].exp() * 0.134).cos() + 2.0).ln();
+    {
+        if (t12 * x.transpose()).trace() * 0.0825 > -0.45 {
+            for i in 0..2 {
+                let t14: f32 = ((-(i as f32)).cos() + 2.0).ln();
+                let t15 = (y - t13.transpose()).map(f32::sin);
+            }
+            let mut t16: SMatrix<f32, 3, 2> = *m1;
+            t16 -= t16;
+        } else if -1.07 * 0.4 * s1 < 0.31 {
+            if (m0[(0, 0)].tanh() + 1.5).abs() > 0.19 {
+                t8 += 1.9 / (0.2_f32 * 0.36).exp();
+            } else if matgrad::softplus(0.79 - s1).ln() <= -0.06 {
+                t8 -= matgrad::softplus((t12 * x.transpose()).kronecker(&t13).sum() * 0.00688).ln_1p();
+            } else if -0.71_f32 < -0.34 {
+                t8 = 0.95 + 1.85 + (x * t12.transpose()).trace() * 0.0825;
+                let mut t17 = -0.51_f32;
+                t8 += 0.81;
+            } else {
+                let mut t13 = s1;
+                t13 *= 0.71;
+            }
+            t8 *= t12.sum() * 0.0825;
+            let t18 = t13;
         } else {
-            let t50 = y.transpose().component_div(&y.transpose().map(|v| matgrad::sigmoid(v)));
-            for i in 0..2 {
-                let t43 = (x * x.transpose() + x * x.transpose()).map(|v| s0.sin());
-                let mut t51 = m1.transpose().component_mul(&m1.transpose());
-            }
-            for i in 0..2 {
-                let mut t52 = (x * x.transpose()).norm_squared() * 0.11;
-                let t45 = t43 * (x * x.transpose());
-            }
+            t8 += ((t12[2] + -0.66) * 0.212).sin();
         }
-    } else {
-        let mut t43 = t43.transpose().component_div(&t43.transpose().map(|v| v * v + 0.7));
     }
-    let t54 = if -0.81 - t43[(0, 2)] > (m0[(0, 0)].tanh() + 1.5).abs() {
-        let t45: SVector<f32, 3> = *x;
-        *x
-    } else {
-        let t53 = (-m1.transpose()).component_mul(&t43);
-        *x
-    };
-    let mut t55 = s1;
-    t55 + t54[2] - t45[(0, 1)] - t43.sum() * 0.165
+    let t13 = m0 + (m0 - m0);
+    t8 += m1[(0, 0)].exp().sqrt();
+    t13.norm_squared() * 0.0275 - t12[(0, 0)] - t8 * 0.12 + s1
 }
 
 fn p115_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 3, 2>, s0: T, s1: T, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
@@ -14371,133 +15899,85 @@ fn p115_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 3, 2>, s
         let t0 = m1.transpose();
     }
     if y.transpose().kronecker(m0).sum() * lit::<T>(0.124) > lit::<T>(0.21) {
-        let mut t1: T = lit::<T>(-0.34);
-    } else if m0[(1, 0)] + s0 > lit::<T>(0.37) {
-        let mut t2 = x * y.transpose();
-        t2 -= m1 / y.map(|v| v.exp()).sum();
-    } else if (s1.tanh() + lit::<T>(1.5)).abs() > lit::<T>(-0.3) {
-        let t3 = y.component_mul(&(y * m1[(2, 0)]));
-        let mut t4 = m1.transpose().dot(&m1.transpose()) * lit::<T>(0.165) - lit::<T>(1.76);
-        let t5 = *x;
-    } else {
-        let t6 = *x;
-        let t7 = x * x.transpose();
-        let mut t8 = m1 - m1;
-    }
-    for i in 0..2 {
-        for j in 0..2 {
-            if s0.sin().exp().powf(y.norm_squared() * lit::<T>(0.186)) <= lit::<T>(-0.4) {
-                let mut t9 = x.map(|v| v.tanh());
-                t9 += -(x / m0[(i, 1)].exp());
-                let t10 = *x;
-            } else if i == 1 {
-                let t11 = m0.transpose() + m0;
-                let t12 = y.transpose().map(|v| -(lit::<T>(-0.1) * s1));
-                let mut t13 = t12.transpose();
-            } else if lit::<T>(-0.21) > lit::<T>(0.3) && m0[(1, j)] <= lit::<T>(-0.26) {
-                let mut t14: T = m0.map(|v| matgrad::sigmoid(v)).norm();
-                let mut t15 = m0[(i, i)];
-                let mut t16 = lit::<T>(j as f64);
-            } else {
-                let mut t17 = m1.transpose();
-                t17 += t17 / (m0[(j, 1)].exp() * m0[(j, 1)].exp() + lit::<T>(0.78));
-                t17 += t17;
-            }
-            let mut t18 = s0.sin().exp();
-            let t19 = *y;
-            let t20 = lit::<T>(0.48);
+        {
+            let t1: SVector<T, 3> = x + x.map(|v| v);
+            let t1 = p115_h0_ref(&(t1 * t1.transpose() * x * lit::<T>(0.0825)).map(|v| (s0.tanh() - lit::<T>(1.5)).abs()), &(y + y + y), lit::<T>(-1.16));
         }
-        if (matgrad::sigmoid(m0[(i, 1)]) + lit::<T>(1.64)).powf(lit::<T>(-1.19)) < lit::<T>(0.34) && s1.exp() > lit::<T>(0.41) {
-            let t21 = *m1;
-            if s0.sin().powi(3) < lit::<T>(-0.32) {
-                let t22 = (x * x.transpose()).component_mul(&(x * x.transpose())) / ((m0 + m0.transpose()).norm_squared() + lit::<T>(1.32));
-                let mut t22 = -t21.transpose();
-            } else {
-                let t23 = *y;
-                let mut t24 = t23;
-                let mut t25: RowSVector<T, 2> = t23.transpose().component_div(&t23.transpose().map(|v| v.exp()));
+    } else if m0[(0, 0)].tanh() > lit::<T>(0.04) || lit::<T>(0.66) - lit::<T>(1.51) < lit::<T>(0.24) {
+        let t2 = m0.transpose().component_mul(m0).kronecker(&y.component_mul(y)).norm_squared() * lit::<T>(0.124);
+        {
+            let t3 = m0.component_div(&m0.map(|v| matgrad::sigmoid(v)));
+            if y.dot(y) > lit::<T>(-0.48) {
+                let mut t4: SVector<T, 2> = -y;
+                t4 = *y;
+                t4 = t4 * y[1] - y.map(|v| v.sin());
             }
-            let t26 = m0.transpose();
-        } else if lit::<T>(-0.3) <= lit::<T>(0.38) {
-            let t27: SMatrix<T, 3, 2> = x * x.transpose() * m1 + -m1;
-        } else if -matgrad::softplus(lit::<T>(0.61)).powf(lit::<T>(1.42)) >= lit::<T>(-0.37) {
-            let mut t28 = x * x.transpose();
-            let mut t28: T = lit::<T>(0.4);
         }
-        let mut t29 = (m1 + m1).component_div(&m1.map(|v| v * v + lit::<T>(0.66)));
-        let mut t29 = if lit::<T>(1.9) > lit::<T>(0.4) && y[i] > lit::<T>(0.22) {
-            let mut t30 = y.map(|v| v);
-            *x
+    } else if s0 < lit::<T>(-0.28) {
+        let mut t5 = m1.component_div(&m1.map(|v| v * v + lit::<T>(1.13)));
+        let t6: T = s1;
+        t5 = if (lit::<T>(1.2) * lit::<T>(1.2) + lit::<T>(1.06)).powf(lit::<T>(0.6)) >= (x * x.transpose()).map(|v| v * v + lit::<T>(1.21)).norm() * lit::<T>(0.149) {
+            *m1
         } else {
-            let t31 = y.transpose();
-            *x
+            *m1
         };
+    } else {
+        let t7 = (x * x.transpose()).map(|v| matgrad::sigmoid(lit::<T>(-1.59)).powf(v) * lit::<T>(0.168)).map(|v| s0.exp().powf(lit::<T>(1.27)));
     }
-    for i in 0..2 {
-        if y[i] > lit::<T>(-0.17) {
-            let mut t32 = *y;
-            let t32 = y.component_div(&y.map(|v| matgrad::sigmoid(v)));
-        } else if x[i] * s1 > lit::<T>(-0.36) {
-            let mut t33 = m1 * s0;
-        } else if i != 1 {
-            let mut t34 = m1.transpose() * x.sum();
-            t34 = m0.component_mul(m0) * (t34 - m1.transpose()) * lit::<T>(0.124);
+    let mut t8 = lit::<T>(-0.55) * lit::<T>(-1.06);
+    {
+        let t8 = m0.map(|v| matgrad::sigmoid(v)).norm();
+        if matgrad::sigmoid(lit::<T>(1.82)) >= lit::<T>(0.07) || !(m0[(1, 0)] > lit::<T>(-0.4)) {
+            for i in 0..2 {
+                let mut t9 = y - y;
+                t9 = t9;
+                t9 += y - t9.component_div(&y.map(|v| v * v + lit::<T>(1.28)));
+                let t10 = p115_h0_ref(&(m1 * y), &(-y).map(|v| lit::<T>(-1.17)), s0);
+            }
+            for i in 0..2 {
+                let t8 = x.map(|v| v.tanh()).map(|v| lit::<T>(-1.85));
+            }
         }
-        let mut t35: SMatrix<T, 2, 3> = m1.component_mul(m1).transpose();
-        let t36 = m0.transpose().component_mul(m0) / matgrad::sigmoid(lit::<T>(i as f64)) * lit::<T>(0.118);
-    }
-    if lit::<T>(0.15) * lit::<T>(-0.44) > lit::<T>(-0.3) {
-        let t37: SMatrix<T, 3, 2> = *m1;
-    } else if y.transpose().sum() >= s0 {
         for i in 0..2 {
-            let t38: SVector<T, 2> = *y;
-            let mut t39 = (m1.transpose() / (lit::<T>(i as f64).cos() + lit::<T>(2.0))).mean();
-            t39 *= lit::<T>(0.81);
-            let t40 = *m1;
+            let t11 = x * x.transpose();
+            let t8 = y.transpose() * m0[(i, 1)];
+            let t11 = t11 * m0[(i, 1)].sin();
         }
-        let t41: SVector<T, 2> = -m0.transpose() * (y - y);
-        let t42: SMatrix<T, 2, 2> = m0.transpose() - m0.transpose();
     }
-    let t43: SMatrix<T, 2, 3> = m1.transpose() * s0;
-    for i in 0..2 {
-        let mut t44 = m1.transpose() * ((x * x.transpose()).pow(3) * lit::<T>(0.11));
-    }
-    let t45 = m0 * s0;
-    if matgrad::sigmoid(lit::<T>(0.81)).powi(2) <= lit::<T>(-0.03) {
-        let t46 = t43;
-        let t43 = y.transpose();
-        let t47 = t43.transpose() + t43.transpose();
-    } else if (m0[(0, 0)].tanh() - lit::<T>(1.5)).abs().ln_1p() <= lit::<T>(-0.32) {
-        if m1[(0, 1)] > lit::<T>(0.28) {
-            let mut t48: SVector<T, 2> = *y;
-            let t49: SMatrix<T, 2, 2> = m0.transpose() - t45;
-            t48 = *y;
-        } else if s0 > lit::<T>(-0.49) {
-            let t43 = m1 / matgrad::sigmoid(lit::<T>(-0.93));
-            let t45 = *y;
+    let t12: SMatrix<T, 3, 2> = *m1;
+    let t12: SVector<T, 3> = p115_h1_ref(&(x * x.transpose() * x.transpose().transpose()), y);
+    let t13 = y.transpose() + y.transpose();
+    t8 += ((t13[(0, 0)].exp() * lit::<T>(0.134)).cos() + lit::<T>(2.0)).ln();
+    {
+        if (t12 * x.transpose()).trace() * lit::<T>(0.0825) > lit::<T>(-0.45) {
+            for i in 0..2 {
+                let t14: T = ((-lit::<T>(i as f64)).cos() + lit::<T>(2.0)).ln();
+                let t15 = (y - t13.transpose()).map(|v| v.sin());
+            }
+            let mut t16: SMatrix<T, 3, 2> = *m1;
+            t16 -= t16;
+        } else if lit::<T>(-1.07) * lit::<T>(0.4) * s1 < lit::<T>(0.31) {
+            if (m0[(0, 0)].tanh() + lit::<T>(1.5)).abs() > lit::<T>(0.19) {
+                t8 += lit::<T>(1.9) / (lit::<T>(0.2) * lit::<T>(0.36)).exp();
+            } else if matgrad::softplus(lit::<T>(0.79) - s1).ln() <= lit::<T>(-0.06) {
+                t8 -= matgrad::softplus((t12 * x.transpose()).kronecker(&t13).sum() * lit::<T>(0.00688)).ln_1p();
+            } else if lit::<T>(-0.71) < lit::<T>(-0.34) {
+                t8 = lit::<T>(0.95) + lit::<T>(1.85) + (x * t12.transpose()).trace() * lit::<T>(0.0825);
+                let mut t17 = lit::<T>(-0.51);
+                t8 += lit::<T>(0.81);
+            } else {
+                let mut t13 = s1;
+                t13 *= lit::<T>(0.71);
+            }
+            t8 *= t12.sum() * lit::<T>(0.0825);
+            let t18 = t13;
         } else {
-            let t50 = y.transpose().component_div(&y.transpose().map(|v| matgrad::sigmoid(v)));
-            for i in 0..2 {
-                let t43 = (x * x.transpose() + x * x.transpose()).map(|v| s0.sin());
-                let mut t51 = m1.transpose().component_mul(&m1.transpose());
-            }
-            for i in 0..2 {
-                let mut t52 = (x * x.transpose()).norm_squared() * lit::<T>(0.11);
-                let t45 = t43 * (x * x.transpose());
-            }
+            t8 += ((t12[2] + lit::<T>(-0.66)) * lit::<T>(0.212)).sin();
         }
-    } else {
-        let mut t43 = t43.transpose().component_div(&t43.transpose().map(|v| v * v + lit::<T>(0.7)));
     }
-    let t54 = if lit::<T>(-0.81) - t43[(0, 2)] > (m0[(0, 0)].tanh() + lit::<T>(1.5)).abs() {
-        let t45: SVector<T, 3> = *x;
-        *x
-    } else {
-        let t53 = (-m1.transpose()).component_mul(&t43);
-        *x
-    };
-    let mut t55 = s1;
-    t55 + t54[2] - t45[(0, 1)] - t43.sum() * lit::<T>(0.165)
+    let t13 = m0 + (m0 - m0);
+    t8 += m1[(0, 0)].exp().sqrt();
+    t13.norm_squared() * lit::<T>(0.0275) - t12[(0, 0)] - t8 * lit::<T>(0.12) + s1
 }
 
 #[test]

@@ -21,10 +21,10 @@ mod scalars;
 mod settle;
 mod statements;
 
-/// Whether to write block statements `{ … }` (not `let x = { … };`, which is always drawn):
-/// the macro rejects them today ("this statement has no effect on the result"), and one such
-/// program would keep a whole batch from compiling.
-const BLOCK_STATEMENTS: bool = false;
+/// Whether to write block statements `{ … }` (`let x = { … };` is always drawn). Once rejected
+/// by the macro ("this statement has no effect on the result"); kept as a switch so a batch
+/// can leave them out when looking for something else.
+const BLOCK_STATEMENTS: bool = true;
 
 /// The largest bound an intermediate value may have before it is scaled down.
 const CAP: f64 = 4.0;
