@@ -59,24 +59,10 @@ pub fn check(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
 /// [`check`] for a function that calls the functions `helpers` (each `(attr, src)`), which are
 /// registered under their names.
 pub fn check_with(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Draw) -> Verdict {
-    let mut registry = Registry::new();
-    for (helper_attr, helper) in helpers {
-        match compile(helper_attr, helper) {
-            Ok((func, prog)) => {
-                let name = func.name.to_string();
-                let constants = super::Constants::default();
-                registry.insert(
-                    name,
-                    Function {
-                        func,
-                        prog,
-                        constants,
-                    },
-                );
-            }
-            Err(e) => return Verdict::Skipped(format!("a helper does not compile: {e}")),
-        }
-    }
+    let registry = match registry_of(helpers) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Skipped(e),
+    };
     let (func, prog) = match compile(attr, src) {
         Ok(compiled) => compiled,
         Err(e) => return Verdict::Skipped(format!("does not compile: {e}")),
@@ -88,25 +74,7 @@ pub fn check_with(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Dr
     for name in &func.env.consts {
         env = env.int(name, 3);
     }
-    let mut inputs = Vec::new();
-    for param in &func.params {
-        let name = param.name.to_string();
-        inputs.push(match param.kind {
-            Kind::Scalar(_) => Value::Scalar(draw.entry()),
-            Kind::Matrix { rows, cols, .. } => {
-                let (r, c) = (size(rows), size(cols));
-                Value::Matrix(Mat::from_fn(r, c, |_, _| draw.entry()))
-            }
-            Kind::Int => {
-                env = env.int(&name, 2);
-                Value::Constant
-            }
-            Kind::Bool => {
-                env = env.flag(&name, draw.next() & 1 == 0);
-                Value::Constant
-            }
-        });
-    }
+    let inputs = draw_inputs(&func, &mut env, draw);
     let (value, reference) = match gradient(&prog, &inputs, &func.wrt, &env) {
         Ok(r) => r,
         Err(e) => return Verdict::Skipped(format!("the primal fails: {e}")),
@@ -242,6 +210,127 @@ fn lift_along(value: &Value<f64>, tangent: &Value<f64>) -> Value<super::Dual> {
         }),
         _ => value.lift(None),
     }
+}
+
+/// The functions `helpers` (each `(attr, src)`), compiled and registered under their names.
+fn registry_of(helpers: &[(&str, &str)]) -> Result<Registry, String> {
+    let mut registry = Registry::new();
+    for (attr, src) in helpers {
+        let (func, prog) =
+            compile(attr, src).map_err(|e| format!("a helper does not compile: {e}"))?;
+        let constants = super::Constants::default();
+        registry.insert(
+            func.name.to_string(),
+            Function {
+                func,
+                prog,
+                constants,
+            },
+        );
+    }
+    Ok(registry)
+}
+
+/// Inputs for `func`'s parameters: floats drawn, integer parameters 2 and bool parameters drawn
+/// into `env`.
+fn draw_inputs(func: &crate::ast::Func, env: &mut Env, draw: &mut Draw) -> Vec<Value<f64>> {
+    let mut inputs = Vec::new();
+    for param in &func.params {
+        let name = param.name.to_string();
+        inputs.push(match param.kind {
+            Kind::Scalar(_) => Value::Scalar(draw.entry()),
+            Kind::Matrix { rows, cols, .. } => {
+                let (r, c) = (size(rows), size(cols));
+                Value::Matrix(Mat::from_fn(r, c, |_, _| draw.entry()))
+            }
+            Kind::Int => {
+                env.constants.ints.insert(name, 2);
+                Value::Constant
+            }
+            Kind::Bool => {
+                env.constants.bools.insert(name, draw.next() & 1 == 0);
+                Value::Constant
+            }
+        });
+    }
+    inputs
+}
+
+/// A matrix-valued function (a helper the generated programs call): its tangent program along a
+/// random direction, and its adjoint program seeded with a random matrix S (whose gradients are
+/// Jᵀ·vec(S)), against dual-number Jacobians of the primal.
+pub fn check_matrix_valued(
+    helpers: &[(&str, &str)],
+    attr: &str,
+    src: &str,
+    draw: &mut Draw,
+) -> Verdict {
+    let registry = match registry_of(helpers) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Skipped(e),
+    };
+    let (func, prog) = match compile(attr, src) {
+        Ok(compiled) => compiled,
+        Err(e) => return Verdict::Skipped(format!("does not compile: {e}")),
+    };
+    let mut env = Env::with_functions(&registry)
+        .float("C", 1.0)
+        .float("EPS", 1e-3);
+    for name in &func.env.consts {
+        env = env.int(name, 3);
+    }
+    let inputs = draw_inputs(&func, &mut env, draw);
+    let floats: Vec<usize> = (0..func.params.len())
+        .filter(|&k| func.params[k].kind.float().is_some())
+        .collect();
+    let (value, jacobians) = match super::jacobian(&prog, &inputs, &floats, &env) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Skipped(format!("the primal fails: {e}")),
+    };
+    let values = super::evaluate(&prog, &inputs, &env).unwrap_or_default();
+    let finite = |v: &Value<f64>| v.entries().is_ok_and(|e| e.iter().all(|x| x.is_finite()));
+    let numeric = |v: &Value<f64>| matches!(v, Value::Scalar(_) | Value::Matrix(_));
+    if !values.iter().all(|v| !numeric(v) || finite(v))
+        || jacobians
+            .iter()
+            .any(|j| j.data.iter().any(|x| !x.is_finite()))
+    {
+        return Verdict::Skipped("not finite at the drawn inputs".into());
+    }
+    if let Some(why) = ill_conditioned(&prog, &values) {
+        return Verdict::Skipped(why);
+    }
+    let Value::Matrix(out) = &value else {
+        return Verdict::Skipped("a scalar function".into());
+    };
+    let seed = Mat::from_fn(out.rows, out.cols, |_, _| draw.entry());
+    let plan = crate::plan::Plan::new(
+        &prog,
+        crate::plan::Config {
+            wrt: floats.clone(),
+            ..crate::plan::Config::default()
+        },
+    );
+    let planned = match super::run_plan(&plan, &inputs, &[Value::Matrix(seed.clone())], None, &env)
+    {
+        Ok(o) => o.gradients,
+        Err(e) => return Verdict::Disagrees(format!("the adjoint program fails: {e}\n{plan}")),
+    };
+    for (k, (j, g)) in jacobians.iter().zip(&planned).enumerate() {
+        // Jᵀ·vec(S): entry l is Σ_r J[(r, l)]·S_r.
+        let expected: Vec<f64> = (0..j.cols)
+            .map(|l| (0..j.rows).map(|r| j.at(r, l) * seed.data[r]).sum())
+            .collect();
+        let Ok(got) = g.entries() else {
+            return Verdict::Disagrees(format!("gradient {k} has no entries"));
+        };
+        if !close(&expected, &got, 1e-8) {
+            return Verdict::Disagrees(format!(
+                "vector-Jacobian product {k}: planned {got:?}, exact {expected:?}"
+            ));
+        }
+    }
+    check_tangent(&func, &prog, &inputs, &env, draw)
 }
 
 /// Values to 1e-12 and gradients to 1e-8, relative to the largest entry of the reference.
@@ -440,6 +529,29 @@ mod tests {
             tally.add(&attr, &src, check_with(&helpers, &attr, &src, &mut draw));
         }
         tally.assert_clean(380);
+    }
+
+    #[test]
+    fn matrix_valued_functions_agree_with_dual_numbers() {
+        // The helpers the deep programs call return vectors and matrices: their adjoint
+        // programs (seeded with a random matrix) and tangent programs, against dual Jacobians.
+        let mut tally = Tally::default();
+        for index in 0..600 {
+            let (callees, _) = crate::programs::sources(0x0ba5_e11e, index);
+            let all: Vec<(&str, &str)> = callees
+                .iter()
+                .map(|(a, s)| (a.as_str(), s.as_str()))
+                .collect();
+            for (k, (attr, src)) in all.iter().enumerate() {
+                let mut draw = Draw((index * 7 + k) as u64);
+                tally.add(
+                    attr,
+                    src,
+                    check_matrix_valued(&all[..k], attr, src, &mut draw),
+                );
+            }
+        }
+        tally.assert_clean(120);
     }
 
     #[test]
