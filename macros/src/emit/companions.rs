@@ -69,6 +69,7 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStrea
         #[doc = #doc]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
+        #[inline]
         #vis fn #grad_name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
             #(#checks)*
             #(#forward)*
@@ -114,6 +115,7 @@ fn vjp_signature(item: &syn::ItemFn, func: &ast::Func) -> TokenStream {
         #[doc = #doc]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
+        #[inline]
         #vis fn #name #generics (#(#inputs,)* #seed: #ret) -> (#ret, (#(#tys,)*)) #where_clause
     }
 }
@@ -236,6 +238,7 @@ pub fn jvp(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStream {
         #[doc = #doc]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
+        #[inline]
         #vis fn #name #generics (#(#inputs,)* #(#d_inputs,)*) -> (#ret, #ret) #where_clause {
             #(#checks)*
             #(#forward)*
@@ -292,6 +295,7 @@ pub fn custom(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> Tok
         #[doc = #doc]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
+        #[inline]
         #vis fn #grad_name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
             let (__mg_value, __mg_grads) = #pullback(#(#names,)* #one);
             (__mg_value, #grad)
@@ -365,6 +369,7 @@ fn custom_jvp(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> Tok
         #[doc = #doc]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
+        #[inline]
         #vis fn #name #generics (#(#inputs,)* #(#d_inputs,)*) -> (#ret, #ret) #where_clause {
             #body
         }

@@ -332,6 +332,7 @@ pub fn jacobian(item: &syn::ItemFn, func: &ast::Func, plans: &JacobianPlans) -> 
         #[doc = #doc]
         #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
         #[must_use]
+        #[inline]
         #vis fn #name #generics (#(#inputs),*) -> (#ret, #result_ty) #where_clause {
             #(#checks)*
             #(#values)*
