@@ -64,6 +64,9 @@ pub enum AExpr {
     /// a/b for scalars, and 0 where b = 0: the scale of a norm's adjoint, ⟨A, dA⟩/‖A‖, whose
     /// subgradient at A = 0 is taken to be 0.
     DivOrZero(Box<AExpr>, Box<AExpr>),
+    /// 1 where a ≥ b and 0 elsewhere, for scalars: which argument a `max` (or, swapped, a
+    /// `min`) took, ties going to `a`.
+    Step(Box<AExpr>, Box<AExpr>),
     /// The tangent of value `v` (its directional derivative) in a tangent program.
     Tan(ValueId),
     /// tr A.
@@ -193,6 +196,7 @@ impl AExpr {
             | AExpr::ComponentDiv(a, b)
             | AExpr::Powf(a, b)
             | AExpr::DivOrZero(a, b)
+            | AExpr::Step(a, b)
             | AExpr::Kronecker(a, b) => vec![a, b],
             AExpr::Adj(_)
             | AExpr::Val(_)
@@ -252,6 +256,7 @@ impl AExpr {
             AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(x(a), x(b)),
             AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
             AExpr::DivOrZero(a, b) => AExpr::DivOrZero(x(a), x(b)),
+            AExpr::Step(a, b) => AExpr::Step(x(a), x(b)),
             AExpr::Kronecker(a, b) => AExpr::Kronecker(x(a), x(b)),
             AExpr::Trace(a) => AExpr::Trace(x(a)),
             AExpr::Sum(a) => AExpr::Sum(x(a)),
@@ -336,6 +341,7 @@ impl AExpr {
             | AExpr::Powi(..)
             | AExpr::Powf(..)
             | AExpr::DivOrZero(..)
+            | AExpr::Step(..)
             | AExpr::Shared(_)
             | AExpr::Seed(_)
             | AExpr::Field { .. }
@@ -382,6 +388,7 @@ impl AExpr {
             | AExpr::Powi(..)
             | AExpr::Powf(..)
             | AExpr::DivOrZero(..)
+            | AExpr::Step(..)
             | AExpr::Shared(_)
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
@@ -443,6 +450,7 @@ impl AExpr {
             | AExpr::Powi(..)
             | AExpr::Powf(..)
             | AExpr::DivOrZero(..)
+            | AExpr::Step(..)
             | AExpr::MapAdj { .. }
             | AExpr::Shared(_)
             | AExpr::DeterminantGradient { .. }
@@ -534,6 +542,7 @@ impl fmt::Display for AExpr {
             AExpr::Powi(a, n) => write!(f, "{a}.powi({})", crate::text::tokens(n)),
             AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
             AExpr::DivOrZero(a, b) => write!(f, "({a} / {b} or 0)"),
+            AExpr::Step(a, b) => write!(f, "[{a} ≥ {b}]"),
             AExpr::Tan(v) => write!(f, "d{v}"),
             AExpr::Trace(a) => write!(f, "tr({a})"),
             AExpr::Sum(a) => write!(f, "Σ({a})"),

@@ -214,6 +214,14 @@ impl<'a> Values<'a> {
             Op::Unary(f) => call(f.name(), &arg(0)),
             Op::Powi(n) | Op::MatrixPower(n) => power(&arg(0), &exponent(n)),
             Op::Powf => power(&arg(0), &Exponent::Text(arg(1))),
+            Op::Max => call(
+                "max",
+                &Math::atom(format!("{}, {}", arg(0).text, arg(1).text)),
+            ),
+            Op::Min => call(
+                "min",
+                &Math::atom(format!("{}, {}", arg(0).text, arg(1).text)),
+            ),
             Op::Index(i, j) => self.index(node.args[0], *i, *j),
             Op::Inverse(_) => inverse(&arg(0)),
             Op::Determinant => call("det", &arg(0)),
@@ -617,6 +625,7 @@ impl<'a> Deriver<'a> {
             AExpr::Helper(f, a) => call(f.name(), &r(a)),
             AExpr::Powi(a, n) => power(&r(a), &exponent(n)),
             AExpr::Powf(a, p) => power(&r(a), &Exponent::Text(r(p))),
+            AExpr::Step(a, b) => Math::atom(format!("[{} ≥ {}]", r(a).text, r(b).text)),
             // Tangent expressions appear in forward-mode programs, not in gradients' derivations;
             // they render plainly for completeness.
             AExpr::Tan(v) => Math::new(format!("d{}", self.value(*v).at(ATOM)), ATOM),
@@ -1239,6 +1248,7 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Helper(..)
         | AExpr::Powi(..)
         | AExpr::Powf(..)
+        | AExpr::Step(..)
         | AExpr::DivOrZero(..) => true,
         AExpr::Val(v) => prog.shape(*v) == Shape::Scalar,
         AExpr::Neg(a) => is_scalar(prog, a),

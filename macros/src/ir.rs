@@ -252,6 +252,10 @@ pub enum Op {
     Powi(TokenStream),
     /// `a.powf(p)`: `args` = `[a, p]`.
     Powf,
+    /// `a.max(b)` of scalars (also `f64::max(a, b)`, and half of `clamp`); at a tie, `a`.
+    Max,
+    /// `a.min(b)` of scalars; at a tie, `a`.
+    Min,
     /// `m[(i, j)]`, or `v[i]` for a vector (then `j` is `usize::MAX` until `shape` resolves it).
     Index(usize, usize),
     /// `a.try_inverse().unwrap()` (or `.expect(…)`).
@@ -388,6 +392,8 @@ impl Op {
             | Op::Unary(_)
             | Op::Powi(_)
             | Op::Powf
+            | Op::Max
+            | Op::Min
             | Op::Index(..)
             | Op::Inverse(_)
             | Op::Determinant
@@ -427,6 +433,8 @@ impl Op {
             Op::Unary(f) => f.name().into(),
             Op::Powi(n) => format!("powi {}", crate::text::tokens(n)),
             Op::Powf => "powf".into(),
+            Op::Max => "max".into(),
+            Op::Min => "min".into(),
             Op::Index(i, j) => format!("index ({i}, {j})"),
             Op::Inverse(_) => "inverse".into(),
             Op::Determinant => "determinant".into(),

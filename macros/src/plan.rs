@@ -367,6 +367,8 @@ impl<'p> Plan<'p> {
                 | Op::Unary(_)
                 | Op::Powi(_)
                 | Op::Powf
+                | Op::Max
+                | Op::Min
                 | Op::Index(..)
                 | Op::Inverse(_)
                 | Op::Determinant
@@ -646,6 +648,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
         | AExpr::Tan(_)
         | AExpr::Trace(_)
         | AExpr::Sum(_)

@@ -300,6 +300,15 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
                 AExpr::Mul(g(), Box::new(AExpr::Mul(Box::new(factor), Box::new(power)))),
             ));
         }
+        // z = max(a, b): dz = [a ≥ b]·da + [a < b]·db ⇒ ā += z̄·[a ≥ b], b̄ += z̄·(1 − [a ≥ b]);
+        // z = min(a, b) the same with [b ≥ a]. At a tie the derivative follows `a`, as the value
+        // can be said to.
+        Op::Max | Op::Min => {
+            let step = select(&node.op, args);
+            let other = Box::new(AExpr::Sub(AExpr::lit("1.0"), step.clone()));
+            out.push((0, AExpr::Mul(g(), step)));
+            out.push((1, AExpr::Mul(g(), other)));
+        }
         // d aᵖ = p·aᵖ⁻¹ da + aᵖ·ln a dp
         Op::Powf => {
             let p = val(args[1]);
@@ -558,6 +567,15 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
                 Box::new(AExpr::Mul(Box::new(factor), Box::new(power))),
             ))
         }
+        // d max(a, b) = [a ≥ b]·da + (1 − [a ≥ b])·db, and min with [b ≥ a]
+        Op::Max | Op::Min => {
+            let step = select(&node.op, args);
+            let other = Box::new(AExpr::Sub(AExpr::lit("1.0"), step.clone()));
+            terms(vec![
+                (0, AExpr::Mul(d(0), step)),
+                (1, AExpr::Mul(d(1), other)),
+            ])
+        }
         // d aᵖ = p·aᵖ⁻¹ da + aᵖ·ln a dp
         Op::Powf => {
             let power = AExpr::Powf(v(0), Box::new(AExpr::Sub(v(1), AExpr::lit("1.0"))));
@@ -638,4 +656,17 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
         // A call runs the callee's `_jvp`.
         Op::Call(_) => Some(AExpr::CallTangent { node: id }),
     }
+}
+
+/// [a ≥ b] for `max(a, b)`, [b ≥ a] for `min(a, b)`: 1 where the value is `a`.
+#[allow(
+    clippy::unnecessary_box_returns,
+    reason = "the result is an operand of a boxed tree"
+)]
+fn select(op: &Op, args: &[ValueId]) -> B {
+    let (a, b) = (val(args[0]), val(args[1]));
+    Box::new(match op {
+        Op::Min => AExpr::Step(b, a),
+        _ => AExpr::Step(a, b),
+    })
 }

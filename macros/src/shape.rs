@@ -65,6 +65,25 @@ pub fn check_output(cx: &Ctxt, prog: &Program, func: &crate::ast::Func) {
     cx.push(node.loc.error(message));
 }
 
+/// `max` and `min` compare scalars; a matrix is taken entry by entry with `.map`.
+fn piecewise(prog: &Program, node: &Node) -> Result<Shape, String> {
+    let name = if matches!(node.op, Op::Max) {
+        "max"
+    } else {
+        "min"
+    };
+    let shape = |k: usize| prog.shape(node.args[k]);
+    match (0..2).find(|&k| shape(k).is_matrix()) {
+        Some(k) => Err(format!(
+            "`{name}` is supported on scalars, but `{}` is {}; for a matrix take it entry by \
+             entry with `.map(|v| v.{name}(…))`",
+            operand(prog, node, k),
+            shape(k)
+        )),
+        None => Ok(Shape::Scalar),
+    }
+}
+
 /// "3×4", or "a scalar".
 fn describe(shape: Shape) -> String {
     shape.to_string()
@@ -118,6 +137,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::Map(_) => Ok(Shape::Poison),
         Op::Unary(f) => scalar_only(prog, node, f.name(), f.is_helper()),
         Op::Powi(_) => scalar_only(prog, node, "powi", false),
+        Op::Max | Op::Min => piecewise(prog, node),
         Op::Powf => {
             if arg(1).is_matrix() {
                 Err(format!(

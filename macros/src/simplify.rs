@@ -100,7 +100,8 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         | AExpr::Helper(..)
         | AExpr::Powi(..)
         | AExpr::Powf(..)
-        | AExpr::DivOrZero(..) => Shape::Scalar,
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..) => Shape::Scalar,
     }
 }
 

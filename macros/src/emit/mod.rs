@@ -391,6 +391,18 @@ impl Emitter<'_> {
                 let (a, p) = (arg(0).place, arg(1).place);
                 quote_spanned!(span=> #a.powf(#p))
             }
+            Op::Max | Op::Min => {
+                let (a, b) = (arg(0).place, arg(1).place);
+                let method = Ident::new(
+                    if matches!(node.op, Op::Max) {
+                        "max"
+                    } else {
+                        "min"
+                    },
+                    span,
+                );
+                quote_spanned!(span=> #a.#method(#b))
+            }
             Op::Index(i, j) => {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a[(#i, #j)])
@@ -664,6 +676,11 @@ impl Emitter<'_> {
             }
             AExpr::BranchTangent { node } => Operand::temp(self.branch_tangent(*node)),
             AExpr::CallTangent { node } => Operand::temp(self.call_tangent(*node)),
+            AExpr::Step(a, b) => {
+                let (a, b) = (self.expr(a).place, self.expr(b).place);
+                let (one, zero) = (self.lit(1.0), self.lit(0.0));
+                Operand::temp(quote!(if #a >= #b { #one } else { #zero }))
+            }
             AExpr::DivOrZero(a, b) => {
                 let (a, b) = (self.expr(a).place, self.expr(b).place);
                 let zero = self.lit(0.0);

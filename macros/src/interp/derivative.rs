@@ -431,6 +431,7 @@ impl State<'_, '_> {
                 Value::Scalar(scalar(a)?.powi(n))
             }
             AExpr::Powf(a, p) => Value::Scalar(scalar(a)?.powf(scalar(p)?)),
+            AExpr::Step(a, b) => Value::Scalar(if scalar(a)? >= scalar(b)? { 1.0 } else { 0.0 }),
             AExpr::Tan(v) => self.tangent(*v)?,
             AExpr::Trace(a) => Value::Scalar(ev(a)?.matrix()?.trace()?),
             AExpr::Sum(a) => Value::Scalar(ev(a)?.matrix()?.sum()),

@@ -284,6 +284,15 @@ fn node_value<S: Num>(
         Op::Unary(f) => Ok(Value::Scalar(unary(*f, scalar(0)?))),
         Op::Powi(n) => Ok(Value::Scalar(scalar(0)?.powi(exponent(constants, n)?))),
         Op::Powf => Ok(Value::Scalar(scalar(0)?.powf(scalar(1)?))),
+        // Ties go to the first argument, as the rules assume.
+        Op::Max => {
+            let (a, b) = (scalar(0)?, scalar(1)?);
+            Ok(Value::Scalar(if a.re() >= b.re() { a } else { b }))
+        }
+        Op::Min => {
+            let (a, b) = (scalar(0)?, scalar(1)?);
+            Ok(Value::Scalar(if b.re() >= a.re() { a } else { b }))
+        }
         Op::Index(i, j) => index(matrix(0)?, *i, *j),
         Op::Inverse(finish) => Ok(Value::Matrix(opened(matrix(0)?.inverse(), finish)?)),
         Op::Determinant => Ok(Value::Scalar(matrix(0)?.determinant()?)),

@@ -454,6 +454,11 @@ mod tests {
                 "",
                 "fn f(w: &Matrix3<f64>, x: &Vector3<f64>, y: &Vector3<f64>) -> f64 { (w * x).map(|v| v.tanh()).sum() + (w * y).norm_squared() }",
             ),
+            // Piecewise functions on both sides of their kinks.
+            (
+                "",
+                "fn f(w: &Vector3<f64>, x: &Vector3<f64>, s: f64) -> f64 { (1.0 - s * w.dot(x)).max(0.0) + f64::min(w.norm(), s.abs()) + w[0].clamp(-0.3, 0.3) + (w * s).map(|v| v.max(-0.1)).sum() }",
+            ),
             // A solve with only one of its operands differentiated, each way.
             (
                 "wrt(a)",
@@ -471,7 +476,7 @@ mod tests {
                 tally.add(attr, src, check(attr, src, &mut draw));
             }
         }
-        tally.assert_clean(44);
+        tally.assert_clean(48);
     }
 
     #[test]

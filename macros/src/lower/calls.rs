@@ -35,7 +35,8 @@ impl Lowerer<'_> {
         }
         let arity = match name.as_str() {
             "dot" | "component_mul" | "component_div" | "powi" | "powf" | "map" | "kronecker"
-            | "pow" => 1,
+            | "pow" | "max" | "min" => 1,
+            "clamp" => 2,
             _ => 0,
         };
         let known = matches!(
@@ -49,7 +50,7 @@ impl Lowerer<'_> {
                 | "clone"
                 | "into_owned"
                 | "determinant"
-        ) || arity == 1
+        ) || arity >= 1
             || Func::from_name(&name).is_some_and(|f| !f.is_helper());
         if !known {
             self.cx.error_spanned_by(
@@ -59,17 +60,24 @@ impl Lowerer<'_> {
             return None;
         }
         if m.args.len() != arity {
-            let wanted = if arity == 0 {
-                "no arguments".to_string()
-            } else {
-                "one argument".to_string()
+            let wanted = match arity {
+                0 => "no arguments",
+                1 => "one argument",
+                _ => "two arguments",
             };
-            self.cx
-                .error_spanned_by(&m.args, format!("`.{name}(…)` takes {wanted}"));
+            let message = format!("`.{name}(…)` takes {wanted}");
+            if m.args.is_empty() {
+                self.cx.error_spanned_by(&m.method, message);
+            } else {
+                self.cx.error_spanned_by(&m.args, message);
+            }
             return None;
         }
         if name == "map" {
             return self.map(e, &m.receiver, &m.args[0]);
+        }
+        if name == "clamp" {
+            return self.clamp(e, m);
         }
         if name == "powi" || name == "pow" {
             let a = self.expr(&m.receiver)?;
@@ -94,6 +102,8 @@ impl Lowerer<'_> {
             "component_mul" => Op::ComponentMul,
             "component_div" => Op::ComponentDiv,
             "powf" => Op::Powf,
+            "max" => Op::Max,
+            "min" => Op::Min,
             "determinant" => Op::Determinant,
             "kronecker" => Op::Kronecker,
             other => Op::Unary(Func::from_name(other).expect("invariant: checked above")),
@@ -104,6 +114,17 @@ impl Lowerer<'_> {
         }
         let args: Option<Vec<ValueId>> = args.into_iter().collect();
         self.push(op, args?, e)
+    }
+
+    /// `x.clamp(lo, hi)` = min(max(x, lo), hi).
+    fn clamp(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
+        let (x, lo, hi) = (
+            self.expr(&m.receiver),
+            self.expr(&m.args[0]),
+            self.expr(&m.args[1]),
+        );
+        let above = self.push(Op::Max, vec![x?, lo?], e)?;
+        self.push(Op::Min, vec![above, hi?], e)
     }
 
     /// `.unwrap()` / `.expect(…)` closing `a.try_inverse()` or `a.lu().solve(&b)`.
@@ -161,10 +182,10 @@ impl Lowerer<'_> {
         let Some(func) = callee(&c.func) else {
             return self.composed(e, c);
         };
-        let expected = if matches!(func, Callee::Powi | Callee::Powf) {
-            2
-        } else {
+        let expected = if matches!(func, Callee::Func(_)) {
             1
+        } else {
+            2
         };
         if c.args.len() != expected {
             self.cx.error_spanned_by(
@@ -186,6 +207,15 @@ impl Lowerer<'_> {
             Callee::Powf => {
                 let p = self.expr(&c.args[1]);
                 self.push(Op::Powf, vec![a?, p?], e)
+            }
+            Callee::Max | Callee::Min => {
+                let b = self.expr(&c.args[1]);
+                let op = if matches!(func, Callee::Max) {
+                    Op::Max
+                } else {
+                    Op::Min
+                };
+                self.push(op, vec![a?, b?], e)
             }
         }
     }
@@ -451,6 +481,8 @@ fn callee(func: &Expr) -> Option<Callee> {
         Some(f) if !f.is_helper() && float_fn => Some(Callee::Func(f)),
         None if float_fn && last == "powi" => Some(Callee::Powi),
         None if float_fn && last == "powf" => Some(Callee::Powf),
+        None if float_fn && last == "max" => Some(Callee::Max),
+        None if float_fn && last == "min" => Some(Callee::Min),
         _ => None,
     }
 }
@@ -459,4 +491,6 @@ enum Callee {
     Func(Func),
     Powi,
     Powf,
+    Max,
+    Min,
 }

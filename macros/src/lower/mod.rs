@@ -51,7 +51,7 @@ enum Binding {
 const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y)`, `.norm()`, `.norm_squared()`, \
 `.component_mul(&y)`, `.component_div(&y)`, `.map(|v| …)`, `.determinant()`, `.try_inverse().unwrap()`, \
 `.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
-`.powi(n)`, `.powf(p)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
+`.powi(n)`, `.powf(p)`, `.max(y)`, `.min(y)`, `.clamp(lo, hi)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
 const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, blocks, `if`/`else` on conditions, \
 `for` loops over literal ranges, and a final expression or `return`";
