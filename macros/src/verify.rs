@@ -148,6 +148,7 @@ fn check_plan(plan: &Plan, path: &str, errors: &mut Vec<String>) {
         match step {
             Reverse::Share { index, expr } => {
                 check_reads(plan, &defined, expr, path, errors);
+                check_kinds(plan, expr, path, errors);
                 defined.shared.push(*index);
             }
             Reverse::Declare { target, expr, .. } => {
@@ -159,7 +160,10 @@ fn check_plan(plan: &Plan, path: &str, errors: &mut Vec<String>) {
                 defined.adjoints[*target] = true;
             }
             Reverse::Update { target, update } => {
-                update.for_each_expr(&mut |e| check_reads(plan, &defined, e, path, errors));
+                update.for_each_expr(&mut |e| {
+                    check_reads(plan, &defined, e, path, errors);
+                    check_kinds(plan, e, path, errors);
+                });
                 if !defined.adjoints[*target] {
                     errors.push(format!("{path}g{target} is updated before it is declared"));
                 }
@@ -214,6 +218,7 @@ fn check_tangents(plan: &Plan, defined: &Defined, path: &str, errors: &mut Vec<S
                 "{path}d{v} is {expected}, but its value {e} is {actual}"
             ));
         }
+        check_kinds(plan, e, path, errors);
         known[*v] = true;
     }
 }
@@ -328,6 +333,46 @@ fn check_shape(
         errors.push(format!(
             "{path}g{target} is {expected}, but its {what} value {e} is {actual}"
         ));
+    }
+    check_kinds(plan, e, path, errors);
+}
+
+/// Checks the operand kinds of every sub-expression of `e`: `Mul` and `Div` of scalars,
+/// `Scale` and `DivBy` of a matrix by a scalar, `MatMul` of matrices whose inner sizes agree,
+/// `Add`, `Sub`, `Dot` and the entrywise products of equal shapes. The printer writes each
+/// kind as a different Rust expression, so a wrong kind is a program that does not compile or
+/// computes something else.
+fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
+    let shape = |x: &AExpr| simplify::shape(plan.prog, &plan.adj, x);
+    let known = |s: Shape| !matches!(s, Shape::Tuple | Shape::Bool | Shape::Poison);
+    let wrong = match e {
+        AExpr::Mul(a, b) | AExpr::Div(a, b) => {
+            let (a, b) = (shape(a), shape(b));
+            known(a) && known(b) && (a.is_matrix() || b.is_matrix())
+        }
+        AExpr::Scale(m, s) | AExpr::DivBy(m, s) => {
+            let (m, s) = (shape(m), shape(s));
+            known(m) && known(s) && (!m.is_matrix() || s.is_matrix())
+        }
+        AExpr::MatMul(a, b) => match (shape(a), shape(b)) {
+            (Shape::Matrix(_, k), Shape::Matrix(l, _)) => k != l,
+            (a, b) => known(a) && known(b),
+        },
+        AExpr::Add(a, b)
+        | AExpr::Sub(a, b)
+        | AExpr::Dot(a, b)
+        | AExpr::ComponentMul(a, b)
+        | AExpr::ComponentDiv(a, b) => {
+            let (a, b) = (shape(a), shape(b));
+            known(a) && known(b) && a != b
+        }
+        _ => false,
+    };
+    if wrong {
+        errors.push(format!("{path}operands of the wrong kinds in {e}"));
+    }
+    for child in e.children() {
+        check_kinds(plan, child, path, errors);
     }
 }
 

@@ -95,6 +95,9 @@ pub fn check_with(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Dr
     if let Some(why) = ill_conditioned(&prog, &values) {
         return Verdict::Skipped(why);
     }
+    if let Some(why) = unverified(&prog, &func.wrt, crate::plan::Mode::Reverse) {
+        return Verdict::Disagrees(why);
+    }
     let planned = match planned_gradient(&prog, &inputs, &func.wrt, &env) {
         Ok(p) => p,
         Err(e) => {
@@ -179,6 +182,9 @@ fn check_tangent(
             ..crate::plan::Config::default()
         },
     );
+    if let Some(why) = first_violation(&plan) {
+        return Verdict::Disagrees(why);
+    }
     let planned = match super::run_tangent(&plan, inputs, &super::Tangents(&tangents), env) {
         Ok(out) => out.tangent,
         Err(e) => return Verdict::Disagrees(format!("the tangent program fails: {e}\n{plan}")),
@@ -311,6 +317,9 @@ pub fn check_matrix_valued(
             ..crate::plan::Config::default()
         },
     );
+    if let Some(why) = first_violation(&plan) {
+        return Verdict::Disagrees(why);
+    }
     let planned = match super::run_plan(&plan, &inputs, &[Value::Matrix(seed.clone())], None, &env)
     {
         Ok(o) => o.gradients,
@@ -331,6 +340,29 @@ pub fn check_matrix_valued(
         }
     }
     check_tangent(&func, &prog, &inputs, &env, draw)
+}
+
+/// The first violation the verifier finds in the plan of `prog` for `wrt` in `mode`.
+fn unverified(prog: &crate::ir::Program, wrt: &[usize], mode: crate::plan::Mode) -> Option<String> {
+    let plan = crate::plan::Plan::new(
+        prog,
+        crate::plan::Config {
+            wrt: wrt.to_vec(),
+            mode,
+            ..crate::plan::Config::default()
+        },
+    );
+    first_violation(&plan)
+}
+
+/// The first violation of the primal IR's or the plan's invariants, as a disagreement.
+fn first_violation(plan: &crate::plan::Plan) -> Option<String> {
+    let mut errors = crate::verify::program(plan.prog);
+    errors.extend(crate::verify::plan(plan));
+    errors
+        .into_iter()
+        .next()
+        .map(|e| format!("the plan fails verification: {e}"))
 }
 
 /// Values to 1e-12 and gradients to 1e-8, relative to the largest entry of the reference.
