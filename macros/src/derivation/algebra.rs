@@ -149,27 +149,7 @@ fn matrix_product(prog: &Program, e: AExpr) -> AExpr {
     let boxed = Box::new;
     match e {
         E::Scale(m, s) if is_zero(&m) || is_zero(&s) => zero(),
-        E::Scale(m, s) => match (*m, *s) {
-            (m, s) if lit(&s) == Some(1.0) => m,
-            (E::Neg(m), s) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::Scale(m, boxed(s)))))),
-            (m, E::Neg(s)) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::Scale(boxed(m), s))))),
-            (E::Scale(m, t), s) => {
-                let factor = rewrite(prog, E::Mul(boxed(s), t));
-                rewrite(prog, E::Scale(m, boxed(factor)))
-            }
-            (E::Diag(t, n), s) => {
-                rewrite(prog, E::Diag(boxed(rewrite(prog, E::Mul(boxed(s), t))), n))
-            }
-            (E::Fill(t, shape), s) => rewrite(
-                prog,
-                E::Fill(boxed(rewrite(prog, E::Mul(boxed(s), t))), shape),
-            ),
-            (E::OneHot(t, shape, i, j), s) => {
-                let scaled = rewrite(prog, E::Mul(boxed(s), t));
-                rewrite(prog, E::OneHot(boxed(scaled), shape, i, j))
-            }
-            (m, s) => E::Scale(boxed(m), boxed(s)),
-        },
+        E::Scale(m, s) => scale(prog, *m, *s),
         E::DivBy(a, b) if lit(&b) == Some(1.0) => *a,
         E::DivBy(a, b) => match *a {
             E::Neg(x) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::DivBy(x, b))))),
@@ -206,6 +186,36 @@ fn matrix_product(prog: &Program, e: AExpr) -> AExpr {
             (x, y) => E::MatMul(boxed(x), boxed(y)),
         },
         other => other,
+    }
+}
+
+/// s·M of a simplified non-zero M and s: a literal 1 dropped, signs out, scalings merged,
+/// and the scalar of a constant matrix multiplied.
+#[allow(
+    clippy::float_cmp,
+    reason = "literals are compared exactly: only a written 1 is dropped"
+)]
+fn scale(prog: &Program, m: AExpr, s: AExpr) -> AExpr {
+    use AExpr as E;
+    let boxed = Box::new;
+    match (m, s) {
+        (m, s) if lit(&s) == Some(1.0) => m,
+        (E::Neg(m), s) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::Scale(m, boxed(s)))))),
+        (m, E::Neg(s)) => rewrite(prog, E::Neg(boxed(rewrite(prog, E::Scale(boxed(m), s))))),
+        (E::Scale(m, t), s) => {
+            let factor = rewrite(prog, E::Mul(boxed(s), t));
+            rewrite(prog, E::Scale(m, boxed(factor)))
+        }
+        (E::Diag(t, n), s) => rewrite(prog, E::Diag(boxed(rewrite(prog, E::Mul(boxed(s), t))), n)),
+        (E::Fill(t, shape), s) => rewrite(
+            prog,
+            E::Fill(boxed(rewrite(prog, E::Mul(boxed(s), t))), shape),
+        ),
+        (E::OneHot(t, shape, i, j), s) => {
+            let scaled = rewrite(prog, E::Mul(boxed(s), t));
+            rewrite(prog, E::OneHot(boxed(scaled), shape, i, j))
+        }
+        (m, s) => E::Scale(boxed(m), boxed(s)),
     }
 }
 

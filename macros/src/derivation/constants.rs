@@ -124,29 +124,7 @@ fn int_text(e: &syn::Expr) -> Math {
         Expr::Path(p) if p.path.segments.len() == 1 => {
             Math::atom(plain(&p.path.segments[0].ident.to_string()))
         }
-        Expr::Binary(b) if matches!(b.op, BinOp::Add(_) | BinOp::Sub(_)) => {
-            // A sum of terms and integers, the integers added up: n − 1 − 1 is n − 2.
-            let mut terms = Vec::new();
-            let mut constant = 0_i64;
-            linear(e, true, &mut terms, &mut constant);
-            let mut sum = match terms.first() {
-                Some((true, t)) => t.clone(),
-                Some((false, t)) => negate(t),
-                None => Math::atom("0"),
-            };
-            for (positive, t) in terms.iter().skip(1) {
-                sum = if *positive {
-                    infix(&sum, " + ", t, SUM)
-                } else {
-                    difference(&sum, t)
-                };
-            }
-            match constant {
-                0 => sum,
-                c if c > 0 => infix(&sum, " + ", &number(&c.to_string()), SUM),
-                c => difference(&sum, &number(&c.unsigned_abs().to_string())),
-            }
-        }
+        Expr::Binary(b) if matches!(b.op, BinOp::Add(_) | BinOp::Sub(_)) => sum_text(e),
         Expr::Binary(b) => {
             let (l, r) = (int_text(&b.left), int_text(&b.right));
             match b.op {
@@ -173,6 +151,30 @@ fn int_text(e: &syn::Expr) -> Math {
             &Exponent::Text(int_text(&m.args[0])),
         ),
         _ => Math::atom(crate::text::expr(e)),
+    }
+}
+
+/// A sum of terms and integers, the integers added up: n − 1 − 1 is n − 2.
+fn sum_text(e: &syn::Expr) -> Math {
+    let mut terms = Vec::new();
+    let mut constant = 0_i64;
+    linear(e, true, &mut terms, &mut constant);
+    let mut sum = match terms.first() {
+        Some((true, t)) => t.clone(),
+        Some((false, t)) => negate(t),
+        None => Math::atom("0"),
+    };
+    for (positive, t) in terms.iter().skip(1) {
+        sum = if *positive {
+            infix(&sum, " + ", t, SUM)
+        } else {
+            difference(&sum, t)
+        };
+    }
+    match constant {
+        0 => sum,
+        c if c > 0 => infix(&sum, " + ", &number(&c.to_string()), SUM),
+        c => difference(&sum, &number(&c.unsigned_abs().to_string())),
     }
 }
 

@@ -4,7 +4,10 @@
 //!
 //! Used by both the closed forms and the adjoint-program listing.
 
+use proc_macro2::TokenStream;
+
 use crate::adjoint::AExpr;
+use crate::fuse::Window;
 use crate::ir::{Op, ValueId};
 
 use super::Deriver;
@@ -26,10 +29,6 @@ impl Deriver<'_> {
         Math::atom(format!("ḡ{node}"))
     }
 
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one arm per kind of expression, as in the printer"
-    )]
     pub(super) fn render(&self, e: &AExpr) -> Math {
         let r = |x: &AExpr| self.render(x);
         match e {
@@ -50,14 +49,9 @@ impl Deriver<'_> {
             AExpr::Dot(a, b) => Math::atom(format!("⟨{}, {}⟩", r(a).text, r(b).text)),
             AExpr::ComponentMul(a, b) => entrywise(&r(a), " ∘ ", &r(b)),
             AExpr::ComponentDiv(a, b) => entrywise(&r(a), " ⊘ ", &r(b)),
-            AExpr::Diag(s, _) if lit(s) == Some(1.0) => Math::atom("I"),
-            AExpr::Fill(s, _) if lit(s) == Some(1.0) => Math::atom("𝟙"),
-            AExpr::Diag(s, _) => Math::new(format!("{}·I", r(s).at(PRODUCT)), PRODUCT),
-            AExpr::Fill(s, _) => Math::new(format!("{}·𝟙", r(s).at(PRODUCT)), PRODUCT),
-            AExpr::OneHot(s, _, i, j) if lit(s) == Some(1.0) => Math::atom(format!("e₍{i},{j}₎")),
-            AExpr::OneHot(s, _, i, j) => {
-                Math::new(format!("{}·e₍{i},{j}₎", r(s).at(PRODUCT)), PRODUCT)
-            }
+            AExpr::Diag(s, _) => self.constant_matrix(s, "I"),
+            AExpr::Fill(s, _) => self.constant_matrix(s, "𝟙"),
+            AExpr::OneHot(s, _, i, j) => self.constant_matrix(s, &format!("e₍{i},{j}₎")),
             AExpr::Method(m, a) => call(m, &r(a)),
             AExpr::Helper(f, a) => call(f.name(), &r(a)),
             AExpr::Powi(a, n) => power(&r(a), &exponent(n)),
@@ -70,22 +64,12 @@ impl Deriver<'_> {
             AExpr::Entry(a, i, j) => Math::new(format!("{}[({i}, {j})]", r(a).at(ATOM)), ATOM),
             AExpr::Kronecker(a, b) => entrywise(&r(a), " ⊗ ", &r(b)),
             AExpr::Item(a, k, _) => Math::new(format!("{}.{k}", r(a).at(ATOM)), ATOM),
-            AExpr::SolveForward { solve, rhs } => {
-                let a = self.value(self.prog.nodes[*solve].args[0]);
-                Math::new(format!("{}⁻¹·{}", a.at(ATOM), r(rhs).at(PRODUCT)), PRODUCT)
-            }
+            AExpr::SolveForward { solve, rhs } => self.solve_forward(*solve, rhs),
             AExpr::PowerTangent {
                 base,
                 tangent,
                 exponent,
-            } => {
-                let a = self.value(*base).at(ATOM);
-                let k = crate::text::tokens(exponent);
-                Math::new(
-                    format!("Σ_(r<{k}) {a}ʳ·{}·{a}^({k}−1−r)", r(tangent).at(PRODUCT)),
-                    SUM,
-                )
-            }
+            } => self.power_tangent(*base, tangent, exponent),
             AExpr::Partial { node, input } => Math::new(
                 format!("∂{}/∂input {input}", self.prog.nodes[*node].text),
                 ATOM,
@@ -99,69 +83,123 @@ impl Deriver<'_> {
             AExpr::Seed(_) => Math::atom("1"),
             AExpr::BranchAdjoint { node, .. } => self.branch_adjoint(*node),
             AExpr::Field { tuple, index, .. } => Math::atom(format!("t{tuple}.{index}")),
-            AExpr::CallAdjoint { node } => {
-                let call = self.values.definition(*node).text;
-                let open = call.strip_suffix(')').unwrap_or(&call);
-                Math::atom(format!("∂{open}; ḡ{node})"))
-            }
-            AExpr::Window { node, window } => {
-                let n = &self.prog.nodes[*node];
-                let Op::TraceChain(t) = &n.op else {
-                    return Math::atom(n.text.clone());
-                };
-                let product = factors(&n.args, t, window.start, window.len, |a| self.value(a));
-                Math::new(product, PRODUCT)
-            }
-            AExpr::DeterminantGradient { matrix, det } if self.cancelled.get() == Some(*det) => {
-                transpose(&inverse(&self.value(*matrix)))
-            }
-            AExpr::DeterminantGradient { matrix, det } => Math::new(
-                format!(
-                    "{}·{}",
-                    self.value(*det).at(PRODUCT),
-                    transpose(&inverse(&self.value(*matrix))).text
-                ),
-                PRODUCT,
-            ),
-            AExpr::SolveTransposed { solve, rhs } => {
-                let a = self.value(self.prog.nodes[*solve].args[0]);
-                Math::new(
-                    format!("{}·{}", transpose(&inverse(&a)).text, r(rhs).at(PRODUCT)),
-                    PRODUCT,
-                )
-            }
-            AExpr::KroneckerAdjoint { node, left } => {
-                let g = self.node_adjoint(*node).at(ATOM);
-                let args = &self.prog.nodes[*node].args;
-                if *left {
-                    let b = self.value(args[1]).text;
-                    Math::atom(format!("[⟨{g}₍ᵢⱼ₎, {b}⟩]ᵢⱼ"))
-                } else {
-                    let a = self.value(args[0]).at(ATOM);
-                    Math::new(format!("Σᵢⱼ {a}ᵢⱼ·{g}₍ᵢⱼ₎"), SUM)
-                }
-            }
+            AExpr::CallAdjoint { node } => self.call_adjoint(*node),
+            AExpr::Window { node, window } => self.window(*node, window),
+            AExpr::DeterminantGradient { matrix, det } => self.determinant_gradient(*matrix, *det),
+            AExpr::SolveTransposed { solve, rhs } => self.solve_transposed(*solve, rhs),
+            AExpr::KroneckerAdjoint { node, left } => self.kronecker_adjoint(*node, *left),
             AExpr::PowerAdjoint {
                 base,
                 adjoint,
                 exponent: k,
-            } => {
-                let a = self.value(*base).at(ATOM);
-                let rest = match exponent(k) {
-                    Exponent::Literal(k) => format!("{a}{}⁻ʳ", superscript(k - 1)),
-                    Exponent::Text(k) => format!("{a}^({}−1−r)", k.text),
-                };
-                // An identity between the factors (the adjoint of a trace) multiplies nothing.
-                let g = match &**adjoint {
-                    AExpr::Diag(s, _) if lit(s) == Some(1.0) => String::new(),
-                    g => format!("{}·", r(g).at(PRODUCT)),
-                };
-                Math::new(
-                    format!("Σ_(r<{}) ({a}ʳ)ᵀ·{g}({rest})ᵀ", exponent(k).math().text),
-                    SUM,
-                )
-            }
+            } => self.power_adjoint(*base, adjoint, k),
         }
+    }
+
+    /// s·I, s·𝟙 or s·e₍ᵢⱼ₎ (the matrix `name` scaled by `s`), the 1 of a literal 1 unwritten.
+    fn constant_matrix(&self, s: &AExpr, name: &str) -> Math {
+        if lit(s) == Some(1.0) {
+            return Math::atom(name);
+        }
+        Math::new(format!("{}·{name}", self.render(s).at(PRODUCT)), PRODUCT)
+    }
+
+    /// A⁻¹·x, the tangent through a solve.
+    fn solve_forward(&self, solve: ValueId, rhs: &AExpr) -> Math {
+        let a = self.value(self.prog.nodes[solve].args[0]);
+        Math::new(
+            format!("{}⁻¹·{}", a.at(ATOM), self.render(rhs).at(PRODUCT)),
+            PRODUCT,
+        )
+    }
+
+    /// The tangent of a matrix power: Σ_(r<k) Aʳ·dA·A^(k−1−r).
+    fn power_tangent(&self, base: ValueId, tangent: &AExpr, exponent: &TokenStream) -> Math {
+        let a = self.value(base).at(ATOM);
+        let k = crate::text::tokens(exponent);
+        Math::new(
+            format!(
+                "Σ_(r<{k}) {a}ʳ·{}·{a}^({k}−1−r)",
+                self.render(tangent).at(PRODUCT)
+            ),
+            SUM,
+        )
+    }
+
+    /// The gradients through a call of f, `∂f(…; ḡn)`.
+    fn call_adjoint(&self, node: ValueId) -> Math {
+        let call = self.values.definition(node).text;
+        let open = call.strip_suffix(')').unwrap_or(&call);
+        Math::atom(format!("∂{open}; ḡ{node})"))
+    }
+
+    /// The factors `window` of the trace chain `node`, as a product.
+    fn window(&self, node: ValueId, window: &Window) -> Math {
+        let n = &self.prog.nodes[node];
+        let Op::TraceChain(t) = &n.op else {
+            return Math::atom(n.text.clone());
+        };
+        let product = factors(&n.args, t, window.start, window.len, |a| self.value(a));
+        Math::new(product, PRODUCT)
+    }
+
+    /// det·A⁻ᵀ, or A⁻ᵀ where the enclosing scaling divides it by det (`scaled`).
+    fn determinant_gradient(&self, matrix: ValueId, det: ValueId) -> Math {
+        if self.cancelled.get() == Some(det) {
+            return transpose(&inverse(&self.value(matrix)));
+        }
+        Math::new(
+            format!(
+                "{}·{}",
+                self.value(det).at(PRODUCT),
+                transpose(&inverse(&self.value(matrix))).text
+            ),
+            PRODUCT,
+        )
+    }
+
+    /// A⁻ᵀ·G, the adjoint of the right-hand side of a solve.
+    fn solve_transposed(&self, solve: ValueId, rhs: &AExpr) -> Math {
+        let a = self.value(self.prog.nodes[solve].args[0]);
+        Math::new(
+            format!(
+                "{}·{}",
+                transpose(&inverse(&a)).text,
+                self.render(rhs).at(PRODUCT)
+            ),
+            PRODUCT,
+        )
+    }
+
+    /// The adjoint of the left (`[⟨Ḡᵢⱼ, B⟩]ᵢⱼ`) or right (`Σᵢⱼ Aᵢⱼ·Ḡᵢⱼ`) factor of A ⊗ B.
+    fn kronecker_adjoint(&self, node: ValueId, left: bool) -> Math {
+        let g = self.node_adjoint(node).at(ATOM);
+        let args = &self.prog.nodes[node].args;
+        if left {
+            let b = self.value(args[1]).text;
+            Math::atom(format!("[⟨{g}₍ᵢⱼ₎, {b}⟩]ᵢⱼ"))
+        } else {
+            let a = self.value(args[0]).at(ATOM);
+            Math::new(format!("Σᵢⱼ {a}ᵢⱼ·{g}₍ᵢⱼ₎"), SUM)
+        }
+    }
+
+    /// The adjoint of a matrix power: Σ_(r<k) (Aʳ)ᵀ·Ḡ·(A^(k−1−r))ᵀ.
+    fn power_adjoint(&self, base: ValueId, adjoint: &AExpr, k: &TokenStream) -> Math {
+        let a = self.value(base).at(ATOM);
+        let rest = match exponent(k) {
+            Exponent::Literal(k) => format!("{a}{}⁻ʳ", superscript(k - 1)),
+            Exponent::Text(k) => format!("{a}^({}−1−r)", k.text),
+        };
+        // An identity between the factors (the adjoint of a trace) multiplies nothing.
+        let g = match adjoint {
+            AExpr::Diag(s, _) if lit(s) == Some(1.0) => String::new(),
+            g => format!("{}·", self.render(g).at(PRODUCT)),
+        };
+        Math::new(
+            format!("Σ_(r<{}) ({a}ʳ)ᵀ·{g}({rest})ᵀ", exponent(k).math().text),
+            SUM,
+        )
     }
 
     /// `s·A`, and `x·A/b` for s = x/b. A product with det(A)·A⁻ᵀ as a factor scaled by

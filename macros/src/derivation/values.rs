@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use proc_macro2::TokenStream;
 
-use crate::ir::{CallArg, Dim, Op, Program, Shape, ValueId};
+use crate::ir::{CallArg, CallSite, Dim, Op, Program, Shape, ValueId};
 
 use super::constants::{constant, constants, exponent};
 use super::notation::{
@@ -50,25 +50,11 @@ impl<'a> Values<'a> {
     pub(super) fn definition(&self, v: ValueId) -> Math {
         let node = &self.prog.nodes[v];
         let arg = |k: usize| self.value(node.args[k]);
-        let text = |t: &TokenStream| crate::text::tokens(t);
         match &node.op {
             Op::Param(_) => self.value(v),
             Op::Branch { .. } => Math::atom(node.text.clone()),
             Op::Extract(k) => self.branch_result(node.args[0], *k),
-            Op::Call(site) => {
-                let mut values = node.args.iter();
-                let args: Vec<String> = site
-                    .args
-                    .iter()
-                    .map(|a| match a {
-                        CallArg::Value { .. } => values
-                            .next()
-                            .map_or_else(String::new, |&v| self.value(v).text),
-                        CallArg::Constant(t) => text(t),
-                    })
-                    .collect();
-                Math::atom(format!("{}({})", text(&site.path), args.join(", ")))
-            }
+            Op::Call(site) => self.call_text(&node.args, site),
             Op::Const(t) | Op::BoolConst(t) => constant(t),
             Op::Add => infix(&arg(0), " + ", &arg(1), SUM),
             Op::Sub => difference(&arg(0), &arg(1)),
@@ -94,14 +80,7 @@ impl<'a> Values<'a> {
             Op::NormSquared => Math::atom(format!("‖{}‖²", arg(0).text)),
             Op::ComponentMul => entrywise(&arg(0), " ∘ ", &arg(1)),
             Op::ComponentDiv => entrywise(&arg(0), " ⊘ ", &arg(1)),
-            Op::Map(_) => {
-                let f = self.closure(v);
-                let f = match f.strip_prefix('(').and_then(|f| f.strip_suffix(')')) {
-                    Some(inner) if f.contains('↦') => inner.to_string(),
-                    _ => f,
-                };
-                Math::atom(format!("{}.map({f})", arg(0).at(ATOM)))
-            }
+            Op::Map(_) => self.map_text(v, &arg(0)),
             Op::Unary(f) => call(f.name(), &arg(0)),
             Op::Powi(n) | Op::MatrixPower(n) => power(&arg(0), &exponent(n)),
             Op::Powf => power(&arg(0), &Exponent::Text(arg(1))),
@@ -125,6 +104,33 @@ impl<'a> Values<'a> {
             Op::And => Math::new(format!("{} ∧ {}", arg(0).at(ATOM), arg(1).at(ATOM)), SUM),
             Op::Or => Math::new(format!("{} ∨ {}", arg(0).at(ATOM), arg(1).at(ATOM)), SUM),
         }
+    }
+
+    /// `f(a, b)` for a call of `site` with the values `args`, its constant arguments as written.
+    fn call_text(&self, args: &[ValueId], site: &CallSite) -> Math {
+        let text = |t: &TokenStream| crate::text::tokens(t);
+        let mut values = args.iter();
+        let args: Vec<String> = site
+            .args
+            .iter()
+            .map(|a| match a {
+                CallArg::Value { .. } => values
+                    .next()
+                    .map_or_else(String::new, |&v| self.value(v).text),
+                CallArg::Constant(t) => text(t),
+            })
+            .collect();
+        Math::atom(format!("{}({})", text(&site.path), args.join(", ")))
+    }
+
+    /// `a.map(f)` for the `map` node `v` over `a`, a closure written without its parentheses.
+    fn map_text(&self, v: ValueId, a: &Math) -> Math {
+        let f = self.closure(v);
+        let f = match f.strip_prefix('(').and_then(|f| f.strip_suffix(')')) {
+            Some(inner) if f.contains('↦') => inner.to_string(),
+            _ => f,
+        };
+        Math::atom(format!("{}.map({f})", a.at(ATOM)))
     }
 
     fn is_scalar(&self, v: ValueId) -> bool {
