@@ -16,7 +16,7 @@ mod args;
 mod ast;
 #[path = "../src/ctxt.rs"]
 mod ctxt;
-#[path = "../src/derivation.rs"]
+#[path = "../src/derivation/mod.rs"]
 mod derivation;
 #[path = "../src/diff.rs"]
 mod diff;
