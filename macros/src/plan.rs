@@ -157,6 +157,9 @@ pub struct Plan<'p> {
     pub tangent: Vec<(ValueId, AExpr)>,
     /// Which values carry a tangent (forward mode only).
     pub tangent_active: Vec<bool>,
+    /// Tangents that are another tangent, a forward value or a partial as they are: read as
+    /// that, never copied into a variable of their own.
+    pub tangent_alias: Vec<Option<AExpr>>,
     /// The nested bodies, by node and role.
     pub children: BTreeMap<(ValueId, Role), Plan<'p>>,
 }
@@ -183,10 +186,19 @@ impl<'p> Plan<'p> {
         } else {
             (Vec::new(), vec![false; prog.nodes.len()])
         };
+        let mut tangent_alias: Vec<Option<AExpr>> = vec![None; prog.nodes.len()];
+        for (v, e) in &tangent {
+            tangent_alias[*v] = match e {
+                AExpr::Tan(u) => Some(tangent_alias[*u].clone().unwrap_or(AExpr::Tan(*u))),
+                AExpr::Partial { .. } | AExpr::Val(_) => Some(e.clone()),
+                _ => None,
+            };
+        }
         let mut plan = Plan {
             prog,
             tangent,
             tangent_active,
+            tangent_alias,
             computed: Vec::new(),
             forward: Vec::new(),
             reverse: Vec::new(),

@@ -434,7 +434,8 @@ fn unit_sweep(e: &Emitter, func: &ast::Func, k: usize, l: usize, j: &Ident) -> T
         // Structurally zero: the column stays as the zeros it was declared with.
         TokenStream::new()
     } else if e.prog.shape(out).is_matrix() {
-        let d = seeded.owned_tangent(out);
+        // Read in place: the column is copied entry by entry, the tangent is not copied first.
+        let d = seeded.tangent_operand(out).borrow;
         quote!({
             let __mg_dout = #d;
             for __mg_r in 0..__mg_dout.len() { #j[(__mg_r, #l_lit)] = __mg_dout[__mg_r]; }

@@ -122,6 +122,9 @@ impl Emitter<'_> {
 
     /// The tangent of `id`: a parameter's tangent as the caller passed it, or a local.
     fn tangent_operand(&self, id: ValueId) -> Operand {
+        if let Some(alias) = &self.plan.tangent_alias[id] {
+            return self.expr(alias);
+        }
         match self.prog.nodes[id].op {
             Op::Param(k) => self.tangents.get(k).cloned().unwrap_or_else(|| {
                 Operand::temp(quote!(::core::compile_error!(
@@ -148,6 +151,7 @@ impl Emitter<'_> {
         self.plan
             .tangent
             .iter()
+            .filter(|(v, _)| self.plan.tangent_alias[*v].is_none())
             .map(|(v, e)| {
                 let d = self.ident("d", *v);
                 let span = self.prog.nodes[*v].loc.start;
