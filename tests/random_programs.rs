@@ -18,7 +18,9 @@ mod programs {
 
 use matgrad::gradient;
 use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};
-use super::oracle::{Flat, Rng, check_gradient, check_value, dual_gradient, lit};
+use super::oracle::{
+    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, lit,
+};
 
 // ---- program p000 (known bug patterns: branch-read)
 
@@ -253,6 +255,13 @@ fn p000_against_duals() {
     let s0: f64 = rng.scalar();
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xd1);
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p000_jvp(&y, &m0, s0, flag, &x, &dir_y, &dir_m0, dir_s0, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_x.flat()].concat();
     let value = p000(&y, &m0, s0, flag, &x);
     let (grad_value, grad) = p000_grad(&y, &m0, s0, flag, &x);
     let (vjp_value, vjp) = p000_vjp(&y, &m0, s0, flag, &x, 1.0);
@@ -275,6 +284,8 @@ fn p000_against_duals() {
     check_gradient("p000_vjp, m0", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p000_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p000_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
+    check_value("p000_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p000_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p001
@@ -382,6 +393,15 @@ fn p001_against_duals() {
     let s1: f64 = rng.scalar();
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xd0);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_m1: RowSVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p001_jvp(&y, &m0, &m1, s0, s1, flag, &x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat()].concat();
     let value = p001(&y, &m0, &m1, s0, s1, flag, &x);
     let (grad_value, grad) = p001_grad(&y, &m0, &m1, s0, s1, flag, &x);
     let (vjp_value, vjp) = p001_vjp(&y, &m0, &m1, s0, s1, flag, &x, 1.0);
@@ -410,6 +430,8 @@ fn p001_against_duals() {
     check_gradient("p001_vjp, s0", &vjp.3.flat(), &reference[10..11], 1e-9);
     check_gradient("p001_vjp, s1", &vjp.4.flat(), &reference[11..12], 1e-9);
     check_gradient("p001_vjp, x", &vjp.5.flat(), &reference[12..15], 1e-9);
+    check_value("p001_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p001_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p002
@@ -517,6 +539,15 @@ fn p002_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0xd3);
+    let dir_m1: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p002_jvp(&m1, s0, &k, n, &x, &y, &m0, &dir_m1, dir_s0, &dir_k, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p002(&m1, s0, &k, n, &x, &y, &m0);
     let (grad_value, grad) = p002_grad(&m1, s0, &k, n, &x, &y, &m0);
     let (vjp_value, vjp) = p002_vjp(&m1, s0, &k, n, &x, &y, &m0, 1.0);
@@ -542,6 +573,8 @@ fn p002_against_duals() {
     check_gradient("p002_vjp, x", &vjp.3.flat(), &reference[16..19], 1e-9);
     check_gradient("p002_vjp, y", &vjp.4.flat(), &reference[19..21], 1e-9);
     check_gradient("p002_vjp, m0", &vjp.5.flat(), &reference[21..30], 1e-9);
+    check_value("p002_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p002_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p003
@@ -589,6 +622,15 @@ fn p003_against_duals() {
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xd2);
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p003_jvp(&m0, &m1, s0, s1, n, &x, &y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p003(&m0, &m1, s0, s1, n, &x, &y);
     let (grad_value, grad) = p003_grad(&m0, &m1, s0, s1, n, &x, &y);
     let (vjp_value, vjp) = p003_vjp(&m0, &m1, s0, s1, n, &x, &y, 1.0);
@@ -617,6 +659,8 @@ fn p003_against_duals() {
     check_gradient("p003_vjp, s1", &vjp.3.flat(), &reference[13..14], 1e-9);
     check_gradient("p003_vjp, x", &vjp.4.flat(), &reference[14..17], 1e-9);
     check_gradient("p003_vjp, y", &vjp.5.flat(), &reference[17..20], 1e-9);
+    check_value("p003_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p003_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p004
@@ -703,6 +747,14 @@ fn p004_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: RowSVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xd5);
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p004_jvp(&m1, s0, &x, &y, &m0, &dir_m1, dir_s0, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p004(&m1, s0, &x, &y, &m0);
     let (grad_value, grad) = p004_grad(&m1, s0, &x, &y, &m0);
     let (vjp_value, vjp) = p004_vjp(&m1, s0, &x, &y, &m0, 1.0);
@@ -728,6 +780,8 @@ fn p004_against_duals() {
     check_gradient("p004_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
     check_gradient("p004_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
     check_gradient("p004_vjp, m0", &vjp.4.flat(), &reference[16..19], 1e-9);
+    check_value("p004_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p004_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p005
@@ -767,6 +821,13 @@ fn p005_against_duals() {
     let s0: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
     let flag: bool = rng.flag();
+    let mut directions = Rng(0xd4);
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p005_jvp(&x, &y, s0, &k, flag, &dir_x, &dir_y, dir_s0, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_k.flat()].concat();
     let value = p005(&x, &y, s0, &k, flag);
     let (grad_value, grad) = p005_grad(&x, &y, s0, &k, flag);
     let (vjp_value, vjp) = p005_vjp(&x, &y, s0, &k, flag, 1.0);
@@ -786,6 +847,8 @@ fn p005_against_duals() {
     check_gradient("p005_vjp, y", &vjp.1.flat(), &reference[2..5], 1e-9);
     check_gradient("p005_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_gradient("p005_vjp, k", &vjp.3.flat(), &reference[6..15], 1e-9);
+    check_value("p005_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p005_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p006 (known bug patterns: counter-call)
@@ -890,6 +953,15 @@ fn p006_against_duals() {
     let k: Matrix3<f64> = rng.dominant();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xd7);
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p006_jvp(&m0, &m1, s0, &k, &x, &y, &dir_m0, &dir_m1, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p006(&m0, &m1, s0, &k, &x, &y);
     let (grad_value, grad) = p006_grad(&m0, &m1, s0, &k, &x, &y);
     let (vjp_value, vjp) = p006_vjp(&m0, &m1, s0, &k, &x, &y, 1.0);
@@ -918,6 +990,8 @@ fn p006_against_duals() {
     check_gradient("p006_vjp, k", &vjp.3.flat(), &reference[13..22], 1e-9);
     check_gradient("p006_vjp, x", &vjp.4.flat(), &reference[22..25], 1e-9);
     check_gradient("p006_vjp, y", &vjp.5.flat(), &reference[25..28], 1e-9);
+    check_value("p006_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p006_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p007 (known bug patterns: counter-call)
@@ -1135,6 +1209,14 @@ fn p007_against_duals() {
     let k: SMatrix<f32, 2, 2> = rng.dominant_f32();
     let x: SVector<f32, 3> = rng.matrix_f32();
     let y: SVector<f32, 2> = rng.matrix_f32();
+    let mut directions = Rng(0xd6);
+    let dir_m0: RowSVector<f32, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_k: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_x: SVector<f32, 3> = directions.matrix_f32();
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let (jvp_value, jvp) = p007_jvp(&m0, s0, &k, &x, &y, &dir_m0, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p007(&m0, s0, &k, &x, &y);
     let (grad_value, grad) = p007_grad(&m0, s0, &k, &x, &y);
     let (vjp_value, vjp) = p007_vjp(&m0, s0, &k, &x, &y, 1.0);
@@ -1159,6 +1241,8 @@ fn p007_against_duals() {
     check_gradient("p007_vjp, k", &vjp.2.flat(), &reference[3..7], 1e-3);
     check_gradient("p007_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-3);
     check_gradient("p007_vjp, y", &vjp.4.flat(), &reference[10..12], 1e-3);
+    check_value("p007_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p007_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p008
@@ -1239,6 +1323,15 @@ fn p008_against_duals() {
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xd9);
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p008_jvp(&m0, &m1, s0, &k, &x, &y, &dir_m0, &dir_m1, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p008(&m0, &m1, s0, &k, &x, &y);
     let (grad_value, grad) = p008_grad(&m0, &m1, s0, &k, &x, &y);
     let (vjp_value, vjp) = p008_vjp(&m0, &m1, s0, &k, &x, &y, 1.0);
@@ -1267,6 +1360,8 @@ fn p008_against_duals() {
     check_gradient("p008_vjp, k", &vjp.3.flat(), &reference[19..23], 1e-9);
     check_gradient("p008_vjp, x", &vjp.4.flat(), &reference[23..26], 1e-9);
     check_gradient("p008_vjp, y", &vjp.5.flat(), &reference[26..28], 1e-9);
+    check_value("p008_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p008_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p009
@@ -1408,6 +1503,12 @@ fn p009_against_duals() {
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xd8);
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p009_jvp(&x, &y, s0, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p009(&x, &y, s0);
     let (grad_value, grad) = p009_grad(&x, &y, s0);
     let (vjp_value, vjp) = p009_vjp(&x, &y, s0, 1.0);
@@ -1427,6 +1528,8 @@ fn p009_against_duals() {
     check_gradient("p009_vjp, x", &vjp.0.flat(), &reference[0..2], 1e-9);
     check_gradient("p009_vjp, y", &vjp.1.flat(), &reference[2..5], 1e-9);
     check_gradient("p009_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
+    check_value("p009_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p009_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p010
@@ -1485,6 +1588,15 @@ fn p010_against_duals() {
     let k: Matrix3<f64> = rng.dominant();
     let n: i32 = rng.int();
     let flag: bool = rng.flag();
+    let mut directions = Rng(0xdb);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p010_jvp(&x, &y, &m0, s0, s1, &k, n, flag, &dir_x, &dir_y, &dir_m0, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p010(&x, &y, &m0, s0, s1, &k, n, flag);
     let (grad_value, grad) = p010_grad(&x, &y, &m0, s0, s1, &k, n, flag);
     let (vjp_value, vjp) = p010_vjp(&x, &y, &m0, s0, s1, &k, n, flag, 1.0);
@@ -1513,6 +1625,8 @@ fn p010_against_duals() {
     check_gradient("p010_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
     check_gradient("p010_vjp, s1", &vjp.4.flat(), &reference[16..17], 1e-9);
     check_gradient("p010_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
+    check_value("p010_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p010_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p011
@@ -1669,6 +1783,12 @@ fn p011_against_duals() {
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
     let n: i32 = rng.int();
+    let mut directions = Rng(0xda);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p011_jvp(&x, &y, s0, n, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p011(&x, &y, s0, n);
     let (grad_value, grad) = p011_grad(&x, &y, s0, n);
     let (vjp_value, vjp) = p011_vjp(&x, &y, s0, n, 1.0);
@@ -1688,6 +1808,8 @@ fn p011_against_duals() {
     check_gradient("p011_vjp, x", &vjp.0.flat(), &reference[0..3], 1e-9);
     check_gradient("p011_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p011_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
+    check_value("p011_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p011_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p012
@@ -1748,6 +1870,14 @@ fn p012_against_duals() {
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xdd);
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p012_jvp(s1, &k, flag, &x, &y, s0, dir_s1, &dir_k, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p012(s1, &k, flag, &x, &y, s0);
     let (grad_value, grad) = p012_grad(s1, &k, flag, &x, &y, s0);
     let (vjp_value, vjp) = p012_vjp(s1, &k, flag, &x, &y, s0, 1.0);
@@ -1773,6 +1903,8 @@ fn p012_against_duals() {
     check_gradient("p012_vjp, x", &vjp.2.flat(), &reference[5..7], 1e-9);
     check_gradient("p012_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_gradient("p012_vjp, s0", &vjp.4.flat(), &reference[9..10], 1e-9);
+    check_value("p012_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p012_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p013 (known bug patterns: branch-read, counter-call)
@@ -1926,6 +2058,14 @@ fn p013_against_duals() {
     let k: Matrix3<f64> = rng.dominant();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xdc);
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p013_jvp(&m0, s0, &k, &x, &y, &dir_m0, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p013(&m0, s0, &k, &x, &y);
     let (grad_value, grad) = p013_grad(&m0, s0, &k, &x, &y);
     let (vjp_value, vjp) = p013_vjp(&m0, s0, &k, &x, &y, 1.0);
@@ -1951,6 +2091,8 @@ fn p013_against_duals() {
     check_gradient("p013_vjp, k", &vjp.2.flat(), &reference[5..14], 1e-9);
     check_gradient("p013_vjp, x", &vjp.3.flat(), &reference[14..17], 1e-9);
     check_gradient("p013_vjp, y", &vjp.4.flat(), &reference[17..19], 1e-9);
+    check_value("p013_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p013_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p014
@@ -2089,6 +2231,13 @@ fn p014_against_duals() {
     let s1: f64 = rng.scalar();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xdf);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p014_jvp(s0, s1, &x, &y, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p014(s0, s1, &x, &y);
     let (grad_value, grad) = p014_grad(s0, s1, &x, &y);
     let (vjp_value, vjp) = p014_vjp(s0, s1, &x, &y, 1.0);
@@ -2111,6 +2260,8 @@ fn p014_against_duals() {
     check_gradient("p014_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p014_vjp, x", &vjp.2.flat(), &reference[2..4], 1e-9);
     check_gradient("p014_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
+    check_value("p014_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p014_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p015
@@ -2162,6 +2313,14 @@ fn p015_against_duals() {
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xde);
+    let dir_m0: RowSVector<f64, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p015_jvp(&m0, &m1, s0, &x, &y, &dir_m0, &dir_m1, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p015(&m0, &m1, s0, &x, &y);
     let (grad_value, grad) = p015_grad(&m0, &m1, s0, &x, &y);
     let (vjp_value, vjp) = p015_vjp(&m0, &m1, s0, &x, &y, 1.0);
@@ -2184,6 +2343,8 @@ fn p015_against_duals() {
     check_gradient("p015_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p015_vjp, x", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_gradient("p015_vjp, y", &vjp.4.flat(), &reference[9..11], 1e-9);
+    check_value("p015_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p015_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p016
@@ -2276,6 +2437,13 @@ fn p016_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xc1);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p016_jvp(&x, &y, s0, s1, &dir_x, &dir_y, dir_s0, dir_s1);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p016(&x, &y, s0, s1);
     let (grad_value, grad) = p016_grad(&x, &y, s0, s1);
     let (vjp_value, vjp) = p016_vjp(&x, &y, s0, s1, 1.0);
@@ -2298,6 +2466,8 @@ fn p016_against_duals() {
     check_gradient("p016_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
     check_gradient("p016_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_gradient("p016_vjp, s1", &vjp.3.flat(), &reference[6..7], 1e-9);
+    check_value("p016_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p016_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p017
@@ -2541,6 +2711,13 @@ fn p017_against_duals() {
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xc0);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p017_jvp(s0, s1, n, &x, &y, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p017(s0, s1, n, &x, &y);
     let (grad_value, grad) = p017_grad(s0, s1, n, &x, &y);
     let (vjp_value, vjp) = p017_vjp(s0, s1, n, &x, &y, 1.0);
@@ -2563,6 +2740,8 @@ fn p017_against_duals() {
     check_gradient("p017_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p017_vjp, x", &vjp.2.flat(), &reference[2..5], 1e-9);
     check_gradient("p017_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
+    check_value("p017_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p017_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p018 (known bug patterns: branch-read)
@@ -2836,6 +3015,16 @@ fn p018_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xc3);
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p018_jvp(&m0, &m1, s0, s1, &k, n, flag, &x, &y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p018(&m0, &m1, s0, s1, &k, n, flag, &x, &y);
     let (grad_value, grad) = p018_grad(&m0, &m1, s0, s1, &k, n, flag, &x, &y);
     let (vjp_value, vjp) = p018_vjp(&m0, &m1, s0, s1, &k, n, flag, &x, &y, 1.0);
@@ -2867,6 +3056,8 @@ fn p018_against_duals() {
     check_gradient("p018_vjp, k", &vjp.4.flat(), &reference[10..14], 1e-9);
     check_gradient("p018_vjp, x", &vjp.5.flat(), &reference[14..16], 1e-9);
     check_gradient("p018_vjp, y", &vjp.6.flat(), &reference[16..18], 1e-9);
+    check_value("p018_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p018_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p019 (known bug patterns: branch-read)
@@ -2933,6 +3124,15 @@ fn p019_against_duals() {
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xc2);
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p019_jvp(&m0, s0, s1, &k, &x, &y, &dir_m0, dir_s0, dir_s1, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p019(&m0, s0, s1, &k, &x, &y);
     let (grad_value, grad) = p019_grad(&m0, s0, s1, &k, &x, &y);
     let (vjp_value, vjp) = p019_vjp(&m0, s0, s1, &k, &x, &y, 1.0);
@@ -2961,6 +3161,8 @@ fn p019_against_duals() {
     check_gradient("p019_vjp, k", &vjp.3.flat(), &reference[6..10], 1e-9);
     check_gradient("p019_vjp, x", &vjp.4.flat(), &reference[10..13], 1e-9);
     check_gradient("p019_vjp, y", &vjp.5.flat(), &reference[13..15], 1e-9);
+    check_value("p019_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p019_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p020
@@ -3048,6 +3250,14 @@ fn p020_against_duals() {
     let s1: f64 = rng.scalar();
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let x: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xc5);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p020_jvp(&y, s0, s1, &k, &x, &dir_y, dir_s0, dir_s1, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p020(&y, s0, s1, &k, &x);
     let (grad_value, grad) = p020_grad(&y, s0, s1, &k, &x);
     let (vjp_value, vjp) = p020_vjp(&y, s0, s1, &k, &x, 1.0);
@@ -3070,6 +3280,8 @@ fn p020_against_duals() {
     check_gradient("p020_vjp, s1", &vjp.2.flat(), &reference[3..4], 1e-9);
     check_gradient("p020_vjp, k", &vjp.3.flat(), &reference[4..8], 1e-9);
     check_gradient("p020_vjp, x", &vjp.4.flat(), &reference[8..10], 1e-9);
+    check_value("p020_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p020_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p021
@@ -3132,6 +3344,14 @@ fn p021_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xc4);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p021_jvp(s0, s1, &k, flag, &x, &y, dir_s0, dir_s1, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p021(s0, s1, &k, flag, &x, &y);
     let (grad_value, grad) = p021_grad(s0, s1, &k, flag, &x, &y);
     let (vjp_value, vjp) = p021_vjp(s0, s1, &k, flag, &x, &y, 1.0);
@@ -3156,6 +3376,8 @@ fn p021_against_duals() {
     check_gradient("p021_vjp, k", &vjp.2.flat(), &reference[2..11], 1e-9);
     check_gradient("p021_vjp, x", &vjp.3.flat(), &reference[11..14], 1e-9);
     check_gradient("p021_vjp, y", &vjp.4.flat(), &reference[14..16], 1e-9);
+    check_value("p021_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p021_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p022
@@ -3228,6 +3450,15 @@ fn p022_against_duals() {
     let s0: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xc7);
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p022_jvp(&y, &m0, &m1, s0, &k, &x, &dir_y, &dir_m0, &dir_m1, dir_s0, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p022(&y, &m0, &m1, s0, &k, &x);
     let (grad_value, grad) = p022_grad(&y, &m0, &m1, s0, &k, &x);
     let (vjp_value, vjp) = p022_vjp(&y, &m0, &m1, s0, &k, &x, 1.0);
@@ -3256,6 +3487,8 @@ fn p022_against_duals() {
     check_gradient("p022_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
     check_gradient("p022_vjp, k", &vjp.4.flat(), &reference[16..25], 1e-9);
     check_gradient("p022_vjp, x", &vjp.5.flat(), &reference[25..28], 1e-9);
+    check_value("p022_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p022_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p023
@@ -3296,6 +3529,15 @@ fn p023_against_duals() {
     let s1: f64 = rng.scalar();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xc6);
+    let dir_m0: RowSVector<f64, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p023_jvp(&m0, &m1, s0, s1, &x, &y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p023(&m0, &m1, s0, s1, &x, &y);
     let (grad_value, grad) = p023_grad(&m0, &m1, s0, s1, &x, &y);
     let (vjp_value, vjp) = p023_vjp(&m0, &m1, s0, s1, &x, &y, 1.0);
@@ -3324,6 +3566,8 @@ fn p023_against_duals() {
     check_gradient("p023_vjp, s1", &vjp.3.flat(), &reference[7..8], 1e-9);
     check_gradient("p023_vjp, x", &vjp.4.flat(), &reference[8..10], 1e-9);
     check_gradient("p023_vjp, y", &vjp.5.flat(), &reference[10..12], 1e-9);
+    check_value("p023_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p023_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p024
@@ -3380,6 +3624,13 @@ fn p024_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xc9);
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p024_jvp(&k, n, flag, &x, &y, s0, &dir_k, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p024(&k, n, flag, &x, &y, s0);
     let (grad_value, grad) = p024_grad(&k, n, flag, &x, &y, s0);
     let (vjp_value, vjp) = p024_vjp(&k, n, flag, &x, &y, s0, 1.0);
@@ -3402,6 +3653,8 @@ fn p024_against_duals() {
     check_gradient("p024_vjp, x", &vjp.1.flat(), &reference[4..7], 1e-9);
     check_gradient("p024_vjp, y", &vjp.2.flat(), &reference[7..9], 1e-9);
     check_gradient("p024_vjp, s0", &vjp.3.flat(), &reference[9..10], 1e-9);
+    check_value("p024_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p024_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p025
@@ -3454,6 +3707,13 @@ fn p025_against_duals() {
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xc8);
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p025_jvp(&m0, s0, &x, &y, &dir_m0, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p025(&m0, s0, &x, &y);
     let (grad_value, grad) = p025_grad(&m0, s0, &x, &y);
     let (vjp_value, vjp) = p025_vjp(&m0, s0, &x, &y, 1.0);
@@ -3474,6 +3734,8 @@ fn p025_against_duals() {
     check_gradient("p025_vjp, s0", &vjp.1.flat(), &reference[9..10], 1e-9);
     check_gradient("p025_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
     check_gradient("p025_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
+    check_value("p025_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p025_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p026
@@ -3551,6 +3813,14 @@ fn p026_against_duals() {
     let m0: SMatrix<f64, 2, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xcb);
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p026_jvp(&x, &y, &m0, s0, s1, &dir_x, &dir_y, &dir_m0, dir_s0, dir_s1);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p026(&x, &y, &m0, s0, s1);
     let (grad_value, grad) = p026_grad(&x, &y, &m0, s0, s1);
     let (vjp_value, vjp) = p026_vjp(&x, &y, &m0, s0, s1, 1.0);
@@ -3573,6 +3843,8 @@ fn p026_against_duals() {
     check_gradient("p026_vjp, m0", &vjp.2.flat(), &reference[4..8], 1e-9);
     check_gradient("p026_vjp, s0", &vjp.3.flat(), &reference[8..9], 1e-9);
     check_gradient("p026_vjp, s1", &vjp.4.flat(), &reference[9..10], 1e-9);
+    check_value("p026_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p026_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p027
@@ -3693,6 +3965,13 @@ fn p027_against_duals() {
     let s1: f64 = rng.scalar();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xca);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p027_jvp(s0, s1, &x, &y, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p027(s0, s1, &x, &y);
     let (grad_value, grad) = p027_grad(s0, s1, &x, &y);
     let (vjp_value, vjp) = p027_vjp(s0, s1, &x, &y, 1.0);
@@ -3715,6 +3994,8 @@ fn p027_against_duals() {
     check_gradient("p027_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p027_vjp, x", &vjp.2.flat(), &reference[2..4], 1e-9);
     check_gradient("p027_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
+    check_value("p027_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p027_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p028
@@ -3835,6 +4116,15 @@ fn p028_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0xcd);
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p028_jvp(&m1, s0, s1, &x, &y, &m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p028(&m1, s0, s1, &x, &y, &m0);
     let (grad_value, grad) = p028_grad(&m1, s0, s1, &x, &y, &m0);
     let (vjp_value, vjp) = p028_vjp(&m1, s0, s1, &x, &y, &m0, 1.0);
@@ -3863,6 +4153,8 @@ fn p028_against_duals() {
     check_gradient("p028_vjp, x", &vjp.3.flat(), &reference[11..14], 1e-9);
     check_gradient("p028_vjp, y", &vjp.4.flat(), &reference[14..17], 1e-9);
     check_gradient("p028_vjp, m0", &vjp.5.flat(), &reference[17..26], 1e-9);
+    check_value("p028_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p028_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p029 (known bug patterns: counter-call)
@@ -3958,6 +4250,15 @@ fn p029_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
     let m0: RowSVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xcc);
+    let dir_m1: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: RowSVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p029_jvp(&m1, s0, s1, flag, &x, &y, &m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p029(&m1, s0, s1, flag, &x, &y, &m0);
     let (grad_value, grad) = p029_grad(&m1, s0, s1, flag, &x, &y, &m0);
     let (vjp_value, vjp) = p029_vjp(&m1, s0, s1, flag, &x, &y, &m0, 1.0);
@@ -3986,6 +4287,8 @@ fn p029_against_duals() {
     check_gradient("p029_vjp, x", &vjp.3.flat(), &reference[8..11], 1e-9);
     check_gradient("p029_vjp, y", &vjp.4.flat(), &reference[11..13], 1e-9);
     check_gradient("p029_vjp, m0", &vjp.5.flat(), &reference[13..15], 1e-9);
+    check_value("p029_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p029_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p030
@@ -4123,6 +4426,13 @@ fn p030_against_duals() {
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xcf);
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p030_jvp(&m0, s0, &x, &y, &dir_m0, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p030(&m0, s0, &x, &y);
     let (grad_value, grad) = p030_grad(&m0, s0, &x, &y);
     let (vjp_value, vjp) = p030_vjp(&m0, s0, &x, &y, 1.0);
@@ -4145,6 +4455,8 @@ fn p030_against_duals() {
     check_gradient("p030_vjp, s0", &vjp.1.flat(), &reference[6..7], 1e-9);
     check_gradient("p030_vjp, x", &vjp.2.flat(), &reference[7..10], 1e-9);
     check_gradient("p030_vjp, y", &vjp.3.flat(), &reference[10..12], 1e-9);
+    check_value("p030_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p030_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p031 (known bug patterns: branch-read)
@@ -4315,6 +4627,15 @@ fn p031_against_duals() {
     let m0: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xce);
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p031_jvp(&k, &x, &y, &m0, s0, s1, &dir_k, &dir_x, &dir_y, &dir_m0, dir_s0, dir_s1);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p031(&k, &x, &y, &m0, s0, s1);
     let (grad_value, grad) = p031_grad(&k, &x, &y, &m0, s0, s1);
     let (vjp_value, vjp) = p031_vjp(&k, &x, &y, &m0, s0, s1, 1.0);
@@ -4343,6 +4664,8 @@ fn p031_against_duals() {
     check_gradient("p031_vjp, m0", &vjp.3.flat(), &reference[9..18], 1e-9);
     check_gradient("p031_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
     check_gradient("p031_vjp, s1", &vjp.5.flat(), &reference[19..20], 1e-9);
+    check_value("p031_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p031_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p032 (known bug patterns: counter-call)
@@ -4473,6 +4796,15 @@ fn p032_against_duals() {
     let m0: Matrix3<f64> = rng.matrix();
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xf1);
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p032_jvp(&k, &x, &y, &m0, &m1, s0, &dir_k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p032(&k, &x, &y, &m0, &m1, s0);
     let (grad_value, grad) = p032_grad(&k, &x, &y, &m0, &m1, s0);
     let (vjp_value, vjp) = p032_vjp(&k, &x, &y, &m0, &m1, s0, 1.0);
@@ -4498,6 +4830,8 @@ fn p032_against_duals() {
     check_gradient("p032_vjp, m0", &vjp.3.flat(), &reference[15..24], 1e-9);
     check_gradient("p032_vjp, m1", &vjp.4.flat(), &reference[24..33], 1e-9);
     check_gradient("p032_vjp, s0", &vjp.5.flat(), &reference[33..34], 1e-9);
+    check_value("p032_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p032_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p033
@@ -4615,6 +4949,15 @@ fn p033_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xf0);
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_m1: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p033_jvp(&m0, &m1, s0, &k, n, flag, &x, &y, &dir_m0, &dir_m1, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p033(&m0, &m1, s0, &k, n, flag, &x, &y);
     let (grad_value, grad) = p033_grad(&m0, &m1, s0, &k, n, flag, &x, &y);
     let (vjp_value, vjp) = p033_vjp(&m0, &m1, s0, &k, n, flag, &x, &y, 1.0);
@@ -4643,6 +4986,8 @@ fn p033_against_duals() {
     check_gradient("p033_vjp, k", &vjp.3.flat(), &reference[7..16], 1e-9);
     check_gradient("p033_vjp, x", &vjp.4.flat(), &reference[16..19], 1e-9);
     check_gradient("p033_vjp, y", &vjp.5.flat(), &reference[19..22], 1e-9);
+    check_value("p033_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p033_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p034
@@ -4689,6 +5034,13 @@ fn p034_against_duals() {
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xf3);
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p034_jvp(&m0, s0, &x, &y, &dir_m0, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p034(&m0, s0, &x, &y);
     let (grad_value, grad) = p034_grad(&m0, s0, &x, &y);
     let (vjp_value, vjp) = p034_vjp(&m0, s0, &x, &y, 1.0);
@@ -4708,6 +5060,8 @@ fn p034_against_duals() {
     check_gradient("p034_vjp, s0", &vjp.1.flat(), &reference[3..4], 1e-9);
     check_gradient("p034_vjp, x", &vjp.2.flat(), &reference[4..6], 1e-9);
     check_gradient("p034_vjp, y", &vjp.3.flat(), &reference[6..9], 1e-9);
+    check_value("p034_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p034_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p035
@@ -4870,6 +5224,14 @@ fn p035_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0xf2);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p035_jvp(s0, s1, n, &x, &y, &m0, dir_s0, dir_s1, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p035(s0, s1, n, &x, &y, &m0);
     let (grad_value, grad) = p035_grad(s0, s1, n, &x, &y, &m0);
     let (vjp_value, vjp) = p035_vjp(s0, s1, n, &x, &y, &m0, 1.0);
@@ -4895,6 +5257,8 @@ fn p035_against_duals() {
     check_gradient("p035_vjp, x", &vjp.2.flat(), &reference[2..5], 1e-9);
     check_gradient("p035_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
     check_gradient("p035_vjp, m0", &vjp.4.flat(), &reference[8..17], 1e-9);
+    check_value("p035_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p035_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p036
@@ -4959,6 +5323,13 @@ fn p036_against_duals() {
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xf5);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p036_jvp(&x, &y, s0, s1, &dir_x, &dir_y, dir_s0, dir_s1);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p036(&x, &y, s0, s1);
     let (grad_value, grad) = p036_grad(&x, &y, s0, s1);
     let (vjp_value, vjp) = p036_vjp(&x, &y, s0, s1, 1.0);
@@ -4979,6 +5350,8 @@ fn p036_against_duals() {
     check_gradient("p036_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p036_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p036_vjp, s1", &vjp.3.flat(), &reference[7..8], 1e-9);
+    check_value("p036_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p036_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p037 (known bug patterns: counter-call)
@@ -5073,6 +5446,14 @@ fn p037_against_duals() {
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xf4);
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p037_jvp(s1, &k, flag, &x, &y, s0, dir_s1, &dir_k, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p037(s1, &k, flag, &x, &y, s0);
     let (grad_value, grad) = p037_grad(s1, &k, flag, &x, &y, s0);
     let (vjp_value, vjp) = p037_vjp(s1, &k, flag, &x, &y, s0, 1.0);
@@ -5098,6 +5479,8 @@ fn p037_against_duals() {
     check_gradient("p037_vjp, x", &vjp.2.flat(), &reference[10..12], 1e-9);
     check_gradient("p037_vjp, y", &vjp.3.flat(), &reference[12..15], 1e-9);
     check_gradient("p037_vjp, s0", &vjp.4.flat(), &reference[15..16], 1e-9);
+    check_value("p037_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p037_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p038 (known bug patterns: branch-read)
@@ -5247,6 +5630,14 @@ fn p038_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: RowSVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xf7);
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p038_jvp(&m1, s0, &x, &y, &m0, &dir_m1, dir_s0, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p038(&m1, s0, &x, &y, &m0);
     let (grad_value, grad) = p038_grad(&m1, s0, &x, &y, &m0);
     let (vjp_value, vjp) = p038_vjp(&m1, s0, &x, &y, &m0, 1.0);
@@ -5272,6 +5663,8 @@ fn p038_against_duals() {
     check_gradient("p038_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
     check_gradient("p038_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
     check_gradient("p038_vjp, m0", &vjp.4.flat(), &reference[16..19], 1e-9);
+    check_value("p038_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p038_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p039
@@ -5326,6 +5719,13 @@ fn p039_against_duals() {
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xf6);
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p039_jvp(&m0, s0, &x, &y, &dir_m0, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p039(&m0, s0, &x, &y);
     let (grad_value, grad) = p039_grad(&m0, s0, &x, &y);
     let (vjp_value, vjp) = p039_vjp(&m0, s0, &x, &y, 1.0);
@@ -5348,6 +5748,8 @@ fn p039_against_duals() {
     check_gradient("p039_vjp, s0", &vjp.1.flat(), &reference[4..5], 1e-9);
     check_gradient("p039_vjp, x", &vjp.2.flat(), &reference[5..7], 1e-9);
     check_gradient("p039_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
+    check_value("p039_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p039_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p040 (known bug patterns: branch-read, counter-call)
@@ -5601,6 +6003,14 @@ fn p040_against_duals() {
     let s0: f64 = rng.scalar();
     let n: i32 = rng.int();
     let flag: bool = rng.flag();
+    let mut directions = Rng(0xf9);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p040_jvp(&x, &y, &m0, &m1, s0, n, flag, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p040(&x, &y, &m0, &m1, s0, n, flag);
     let (grad_value, grad) = p040_grad(&x, &y, &m0, &m1, s0, n, flag);
     let (vjp_value, vjp) = p040_vjp(&x, &y, &m0, &m1, s0, n, flag, 1.0);
@@ -5622,6 +6032,8 @@ fn p040_against_duals() {
     check_gradient("p040_vjp, m0", &vjp.2.flat(), &reference[5..9], 1e-9);
     check_gradient("p040_vjp, m1", &vjp.3.flat(), &reference[9..13], 1e-9);
     check_gradient("p040_vjp, s0", &vjp.4.flat(), &reference[13..14], 1e-9);
+    check_value("p040_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p040_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p041
@@ -5747,6 +6159,14 @@ fn p041_against_duals() {
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
     let n: i32 = rng.int();
+    let mut directions = Rng(0xf8);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p041_jvp(flag, &x, &y, s0, s1, &k, n, &dir_x, &dir_y, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p041(flag, &x, &y, s0, s1, &k, n);
     let (grad_value, grad) = p041_grad(flag, &x, &y, s0, s1, &k, n);
     let (vjp_value, vjp) = p041_vjp(flag, &x, &y, s0, s1, &k, n, 1.0);
@@ -5769,6 +6189,8 @@ fn p041_against_duals() {
     check_gradient("p041_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p041_vjp, s1", &vjp.3.flat(), &reference[7..8], 1e-9);
     check_gradient("p041_vjp, k", &vjp.4.flat(), &reference[8..17], 1e-9);
+    check_value("p041_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p041_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p042
@@ -5812,6 +6234,14 @@ fn p042_against_duals() {
     let k: Matrix3<f64> = rng.dominant();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xfb);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p042_jvp(s0, s1, &k, &x, &y, dir_s0, dir_s1, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p042(s0, s1, &k, &x, &y);
     let (grad_value, grad) = p042_grad(s0, s1, &k, &x, &y);
     let (vjp_value, vjp) = p042_vjp(s0, s1, &k, &x, &y, 1.0);
@@ -5837,6 +6267,8 @@ fn p042_against_duals() {
     check_gradient("p042_vjp, k", &vjp.2.flat(), &reference[2..11], 1e-9);
     check_gradient("p042_vjp, x", &vjp.3.flat(), &reference[11..13], 1e-9);
     check_gradient("p042_vjp, y", &vjp.4.flat(), &reference[13..16], 1e-9);
+    check_value("p042_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p042_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p043
@@ -5956,6 +6388,14 @@ fn p043_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xfa);
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p043_jvp(s1, &k, n, &x, &y, s0, dir_s1, &dir_k, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p043(s1, &k, n, &x, &y, s0);
     let (grad_value, grad) = p043_grad(s1, &k, n, &x, &y, s0);
     let (vjp_value, vjp) = p043_vjp(s1, &k, n, &x, &y, s0, 1.0);
@@ -5981,6 +6421,8 @@ fn p043_against_duals() {
     check_gradient("p043_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
     check_gradient("p043_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
     check_gradient("p043_vjp, s0", &vjp.4.flat(), &reference[16..17], 1e-9);
+    check_value("p043_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p043_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p044
@@ -6083,6 +6525,13 @@ fn p044_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xfd);
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p044_jvp(&y, s0, s1, &x, &dir_y, dir_s0, dir_s1, &dir_x);
+    let direction = [dir_y.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat()].concat();
     let value = p044(&y, s0, s1, &x);
     let (grad_value, grad) = p044_grad(&y, s0, s1, &x);
     let (vjp_value, vjp) = p044_vjp(&y, s0, s1, &x, 1.0);
@@ -6105,6 +6554,8 @@ fn p044_against_duals() {
     check_gradient("p044_vjp, s0", &vjp.1.flat(), &reference[3..4], 1e-9);
     check_gradient("p044_vjp, s1", &vjp.2.flat(), &reference[4..5], 1e-9);
     check_gradient("p044_vjp, x", &vjp.3.flat(), &reference[5..8], 1e-9);
+    check_value("p044_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p044_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p045 (known bug patterns: counter-call)
@@ -6208,6 +6659,16 @@ fn p045_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0xfc);
+    let dir_m1: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p045_jvp(&m1, s0, s1, &k, n, flag, &x, &y, &m0, &dir_m1, dir_s0, dir_s1, &dir_k, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p045(&m1, s0, s1, &k, n, flag, &x, &y, &m0);
     let (grad_value, grad) = p045_grad(&m1, s0, s1, &k, n, flag, &x, &y, &m0);
     let (vjp_value, vjp) = p045_vjp(&m1, s0, s1, &k, n, flag, &x, &y, &m0, 1.0);
@@ -6239,6 +6700,8 @@ fn p045_against_duals() {
     check_gradient("p045_vjp, x", &vjp.4.flat(), &reference[14..17], 1e-9);
     check_gradient("p045_vjp, y", &vjp.5.flat(), &reference[17..20], 1e-9);
     check_gradient("p045_vjp, m0", &vjp.6.flat(), &reference[20..29], 1e-9);
+    check_value("p045_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p045_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p046
@@ -6339,6 +6802,13 @@ fn p046_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xff);
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p046_jvp(s1, &x, &y, s0, dir_s1, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p046(s1, &x, &y, s0);
     let (grad_value, grad) = p046_grad(s1, &x, &y, s0);
     let (vjp_value, vjp) = p046_vjp(s1, &x, &y, s0, 1.0);
@@ -6361,6 +6831,8 @@ fn p046_against_duals() {
     check_gradient("p046_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
     check_gradient("p046_vjp, y", &vjp.2.flat(), &reference[4..7], 1e-9);
     check_gradient("p046_vjp, s0", &vjp.3.flat(), &reference[7..8], 1e-9);
+    check_value("p046_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p046_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p047
@@ -6476,6 +6948,15 @@ fn p047_against_duals() {
     let m0: RowSVector<f64, 3> = rng.matrix();
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xfe);
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p047_jvp(&k, flag, &x, &y, &m0, &m1, s0, &dir_k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p047(&k, flag, &x, &y, &m0, &m1, s0);
     let (grad_value, grad) = p047_grad(&k, flag, &x, &y, &m0, &m1, s0);
     let (vjp_value, vjp) = p047_vjp(&k, flag, &x, &y, &m0, &m1, s0, 1.0);
@@ -6504,6 +6985,8 @@ fn p047_against_duals() {
     check_gradient("p047_vjp, m0", &vjp.3.flat(), &reference[15..18], 1e-9);
     check_gradient("p047_vjp, m1", &vjp.4.flat(), &reference[18..27], 1e-9);
     check_gradient("p047_vjp, s0", &vjp.5.flat(), &reference[27..28], 1e-9);
+    check_value("p047_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p047_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p048
@@ -6589,6 +7072,15 @@ fn p048_against_duals() {
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xe1);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p048_jvp(n, &x, &y, &m0, &m1, s0, s1, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p048(n, &x, &y, &m0, &m1, s0, s1);
     let (grad_value, grad) = p048_grad(n, &x, &y, &m0, &m1, s0, s1);
     let (vjp_value, vjp) = p048_vjp(n, &x, &y, &m0, &m1, s0, s1, 1.0);
@@ -6617,6 +7109,8 @@ fn p048_against_duals() {
     check_gradient("p048_vjp, m1", &vjp.3.flat(), &reference[15..24], 1e-9);
     check_gradient("p048_vjp, s0", &vjp.4.flat(), &reference[24..25], 1e-9);
     check_gradient("p048_vjp, s1", &vjp.5.flat(), &reference[25..26], 1e-9);
+    check_value("p048_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p048_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p049 (known bug patterns: branch-read)
@@ -6731,6 +7225,15 @@ fn p049_against_duals() {
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
     let n: i32 = rng.int();
+    let mut directions = Rng(0xe0);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p049_jvp(flag, &x, &y, &m0, s0, s1, &k, n, &dir_x, &dir_y, &dir_m0, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p049(flag, &x, &y, &m0, s0, s1, &k, n);
     let (grad_value, grad) = p049_grad(flag, &x, &y, &m0, s0, s1, &k, n);
     let (vjp_value, vjp) = p049_vjp(flag, &x, &y, &m0, s0, s1, &k, n, 1.0);
@@ -6756,6 +7259,8 @@ fn p049_against_duals() {
     check_gradient("p049_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
     check_gradient("p049_vjp, s1", &vjp.4.flat(), &reference[16..17], 1e-9);
     check_gradient("p049_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
+    check_value("p049_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p049_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p050 (known bug patterns: branch-read, counter-call)
@@ -7138,6 +7643,15 @@ fn p050_against_duals() {
     let m0: Matrix3<f64> = rng.matrix();
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xe3);
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p050_jvp(s1, &x, &y, &m0, &m1, s0, dir_s1, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p050(s1, &x, &y, &m0, &m1, s0);
     let (grad_value, grad) = p050_grad(s1, &x, &y, &m0, &m1, s0);
     let (vjp_value, vjp) = p050_vjp(s1, &x, &y, &m0, &m1, s0, 1.0);
@@ -7165,6 +7679,8 @@ fn p050_against_duals() {
     check_gradient("p050_vjp, m0", &vjp.3.flat(), &reference[7..16], 1e-9);
     check_gradient("p050_vjp, m1", &vjp.4.flat(), &reference[16..25], 1e-9);
     check_gradient("p050_vjp, s0", &vjp.5.flat(), &reference[25..26], 1e-9);
+    check_value("p050_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p050_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p051 (known bug patterns: branch-read)
@@ -7242,6 +7758,14 @@ fn p051_against_duals() {
     let y: SVector<f32, 2> = rng.matrix_f32();
     let m0: SMatrix<f32, 2, 2> = rng.matrix_f32();
     let s0: f32 = rng.scalar_f32();
+    let mut directions = Rng(0xe2);
+    let dir_k: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_x: SVector<f32, 2> = directions.matrix_f32();
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let dir_m0: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let (jvp_value, jvp) = p051_jvp(&k, flag, &x, &y, &m0, s0, &dir_k, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p051(&k, flag, &x, &y, &m0, s0);
     let (grad_value, grad) = p051_grad(&k, flag, &x, &y, &m0, s0);
     let (vjp_value, vjp) = p051_vjp(&k, flag, &x, &y, &m0, s0, 1.0);
@@ -7267,6 +7791,8 @@ fn p051_against_duals() {
     check_gradient("p051_vjp, y", &vjp.2.flat(), &reference[6..8], 1e-3);
     check_gradient("p051_vjp, m0", &vjp.3.flat(), &reference[8..12], 1e-3);
     check_gradient("p051_vjp, s0", &vjp.4.flat(), &reference[12..13], 1e-3);
+    check_value("p051_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p051_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p052
@@ -7367,6 +7893,13 @@ fn p052_against_duals() {
     let m0: SMatrix<f64, 2, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xe5);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p052_jvp(&y, &m0, s0, &x, &dir_y, &dir_m0, dir_s0, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_x.flat()].concat();
     let value = p052(&y, &m0, s0, &x);
     let (grad_value, grad) = p052_grad(&y, &m0, s0, &x);
     let (vjp_value, vjp) = p052_vjp(&y, &m0, s0, &x, 1.0);
@@ -7389,6 +7922,8 @@ fn p052_against_duals() {
     check_gradient("p052_vjp, m0", &vjp.1.flat(), &reference[2..6], 1e-9);
     check_gradient("p052_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p052_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
+    check_value("p052_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p052_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p053 (known bug patterns: branch-read, counter-call)
@@ -7751,6 +8286,14 @@ fn p053_against_duals() {
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
     let n: i32 = rng.int();
+    let mut directions = Rng(0xe4);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p053_jvp(&x, &y, &m0, &m1, s0, n, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p053(&x, &y, &m0, &m1, s0, n);
     let (grad_value, grad) = p053_grad(&x, &y, &m0, &m1, s0, n);
     let (vjp_value, vjp) = p053_vjp(&x, &y, &m0, &m1, s0, n, 1.0);
@@ -7773,6 +8316,8 @@ fn p053_against_duals() {
     check_gradient("p053_vjp, m0", &vjp.2.flat(), &reference[5..11], 1e-9);
     check_gradient("p053_vjp, m1", &vjp.3.flat(), &reference[11..20], 1e-9);
     check_gradient("p053_vjp, s0", &vjp.4.flat(), &reference[20..21], 1e-9);
+    check_value("p053_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p053_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p054
@@ -7832,6 +8377,13 @@ fn p054_against_duals() {
     let s0: f64 = rng.scalar();
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let x: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xe7);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p054_jvp(&y, s0, &k, &x, &dir_y, dir_s0, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p054(&y, s0, &k, &x);
     let (grad_value, grad) = p054_grad(&y, s0, &k, &x);
     let (vjp_value, vjp) = p054_vjp(&y, s0, &k, &x, 1.0);
@@ -7851,6 +8403,8 @@ fn p054_against_duals() {
     check_gradient("p054_vjp, s0", &vjp.1.flat(), &reference[2..3], 1e-9);
     check_gradient("p054_vjp, k", &vjp.2.flat(), &reference[3..7], 1e-9);
     check_gradient("p054_vjp, x", &vjp.3.flat(), &reference[7..9], 1e-9);
+    check_value("p054_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p054_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p055
@@ -7938,6 +8492,14 @@ fn p055_against_duals() {
     let n: i32 = rng.int();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xe6);
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p055_jvp(&m0, s0, s1, n, &x, &y, &dir_m0, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p055(&m0, s0, s1, n, &x, &y);
     let (grad_value, grad) = p055_grad(&m0, s0, s1, n, &x, &y);
     let (vjp_value, vjp) = p055_vjp(&m0, s0, s1, n, &x, &y, 1.0);
@@ -7963,6 +8525,8 @@ fn p055_against_duals() {
     check_gradient("p055_vjp, s1", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_gradient("p055_vjp, x", &vjp.3.flat(), &reference[6..8], 1e-9);
     check_gradient("p055_vjp, y", &vjp.4.flat(), &reference[8..10], 1e-9);
+    check_value("p055_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p055_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p056
@@ -8000,6 +8564,15 @@ fn p056_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0xe9);
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p056_jvp(&m1, s0, s1, flag, &x, &y, &m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p056(&m1, s0, s1, flag, &x, &y, &m0);
     let (grad_value, grad) = p056_grad(&m1, s0, s1, flag, &x, &y, &m0);
     let (vjp_value, vjp) = p056_vjp(&m1, s0, s1, flag, &x, &y, &m0, 1.0);
@@ -8028,6 +8601,8 @@ fn p056_against_duals() {
     check_gradient("p056_vjp, x", &vjp.3.flat(), &reference[11..14], 1e-9);
     check_gradient("p056_vjp, y", &vjp.4.flat(), &reference[14..17], 1e-9);
     check_gradient("p056_vjp, m0", &vjp.5.flat(), &reference[17..26], 1e-9);
+    check_value("p056_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p056_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p057
@@ -8129,6 +8704,14 @@ fn p057_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xe8);
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p057_jvp(&m0, &m1, s0, n, flag, &x, &y, &dir_m0, &dir_m1, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p057(&m0, &m1, s0, n, flag, &x, &y);
     let (grad_value, grad) = p057_grad(&m0, &m1, s0, n, flag, &x, &y);
     let (vjp_value, vjp) = p057_vjp(&m0, &m1, s0, n, flag, &x, &y, 1.0);
@@ -8154,6 +8737,8 @@ fn p057_against_duals() {
     check_gradient("p057_vjp, s0", &vjp.2.flat(), &reference[8..9], 1e-9);
     check_gradient("p057_vjp, x", &vjp.3.flat(), &reference[9..11], 1e-9);
     check_gradient("p057_vjp, y", &vjp.4.flat(), &reference[11..13], 1e-9);
+    check_value("p057_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p057_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p058
@@ -8216,6 +8801,14 @@ fn p058_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xeb);
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p058_jvp(&k, flag, &x, &y, s0, s1, &dir_k, &dir_x, &dir_y, dir_s0, dir_s1);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p058(&k, flag, &x, &y, s0, s1);
     let (grad_value, grad) = p058_grad(&k, flag, &x, &y, s0, s1);
     let (vjp_value, vjp) = p058_vjp(&k, flag, &x, &y, s0, s1, 1.0);
@@ -8241,6 +8834,8 @@ fn p058_against_duals() {
     check_gradient("p058_vjp, y", &vjp.2.flat(), &reference[7..9], 1e-9);
     check_gradient("p058_vjp, s0", &vjp.3.flat(), &reference[9..10], 1e-9);
     check_gradient("p058_vjp, s1", &vjp.4.flat(), &reference[10..11], 1e-9);
+    check_value("p058_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p058_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p059
@@ -8359,6 +8954,14 @@ fn p059_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xea);
+    let dir_m0: RowSVector<f64, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p059_jvp(&m0, &m1, s0, flag, &x, &y, &dir_m0, &dir_m1, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p059(&m0, &m1, s0, flag, &x, &y);
     let (grad_value, grad) = p059_grad(&m0, &m1, s0, flag, &x, &y);
     let (vjp_value, vjp) = p059_vjp(&m0, &m1, s0, flag, &x, &y, 1.0);
@@ -8384,6 +8987,8 @@ fn p059_against_duals() {
     check_gradient("p059_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p059_vjp, x", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_gradient("p059_vjp, y", &vjp.4.flat(), &reference[9..11], 1e-9);
+    check_value("p059_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p059_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p060
@@ -8602,6 +9207,15 @@ fn p060_against_duals() {
     let s0: f32 = rng.scalar_f32();
     let s1: f32 = rng.scalar_f32();
     let x: SVector<f32, 2> = rng.matrix_f32();
+    let mut directions = Rng(0xed);
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let dir_m0: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_m1: RowSVector<f32, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_s1: f32 = directions.scalar_f32();
+    let dir_x: SVector<f32, 2> = directions.matrix_f32();
+    let (jvp_value, jvp) = p060_jvp(&y, &m0, &m1, s0, s1, &x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat()].concat();
     let value = p060(&y, &m0, &m1, s0, s1, &x);
     let (grad_value, grad) = p060_grad(&y, &m0, &m1, s0, s1, &x);
     let (vjp_value, vjp) = p060_vjp(&y, &m0, &m1, s0, s1, &x, 1.0);
@@ -8630,6 +9244,8 @@ fn p060_against_duals() {
     check_gradient("p060_vjp, s0", &vjp.3.flat(), &reference[8..9], 1e-3);
     check_gradient("p060_vjp, s1", &vjp.4.flat(), &reference[9..10], 1e-3);
     check_gradient("p060_vjp, x", &vjp.5.flat(), &reference[10..12], 1e-3);
+    check_value("p060_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p060_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p061 (known bug patterns: branch-read)
@@ -8735,6 +9351,16 @@ fn p061_against_duals() {
     let m0: SMatrix<f32, 2, 2> = rng.matrix_f32();
     let m1: SMatrix<f32, 2, 2> = rng.matrix_f32();
     let s0: f32 = rng.scalar_f32();
+    let mut directions = Rng(0xec);
+    let dir_s1: f32 = directions.scalar_f32();
+    let dir_k: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_x: SVector<f32, 2> = directions.matrix_f32();
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let dir_m0: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_m1: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let (jvp_value, jvp) = p061_jvp(s1, &k, n, &x, &y, &m0, &m1, s0, dir_s1, &dir_k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p061(s1, &k, n, &x, &y, &m0, &m1, s0);
     let (grad_value, grad) = p061_grad(s1, &k, n, &x, &y, &m0, &m1, s0);
     let (vjp_value, vjp) = p061_vjp(s1, &k, n, &x, &y, &m0, &m1, s0, 1.0);
@@ -8762,6 +9388,8 @@ fn p061_against_duals() {
     check_gradient("p061_vjp, m0", &vjp.4.flat(), &reference[9..13], 1e-3);
     check_gradient("p061_vjp, m1", &vjp.5.flat(), &reference[13..17], 1e-3);
     check_gradient("p061_vjp, s0", &vjp.6.flat(), &reference[17..18], 1e-3);
+    check_value("p061_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p061_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p062
@@ -8878,6 +9506,13 @@ fn p062_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xef);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p062_jvp(&y, s0, s1, &x, &dir_y, dir_s0, dir_s1, &dir_x);
+    let direction = [dir_y.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat()].concat();
     let value = p062(&y, s0, s1, &x);
     let (grad_value, grad) = p062_grad(&y, s0, s1, &x);
     let (vjp_value, vjp) = p062_vjp(&y, s0, s1, &x, 1.0);
@@ -8900,6 +9535,8 @@ fn p062_against_duals() {
     check_gradient("p062_vjp, s0", &vjp.1.flat(), &reference[2..3], 1e-9);
     check_gradient("p062_vjp, s1", &vjp.2.flat(), &reference[3..4], 1e-9);
     check_gradient("p062_vjp, x", &vjp.3.flat(), &reference[4..7], 1e-9);
+    check_value("p062_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p062_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p063
@@ -8944,6 +9581,15 @@ fn p063_against_duals() {
     let s1: f64 = rng.scalar();
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let x: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xee);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p063_jvp(&y, &m0, s0, s1, &k, &x, &dir_y, &dir_m0, dir_s0, dir_s1, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p063(&y, &m0, s0, s1, &k, &x);
     let (grad_value, grad) = p063_grad(&y, &m0, s0, s1, &k, &x);
     let (vjp_value, vjp) = p063_vjp(&y, &m0, s0, s1, &k, &x, 1.0);
@@ -8969,6 +9615,8 @@ fn p063_against_duals() {
     check_gradient("p063_vjp, s1", &vjp.3.flat(), &reference[7..8], 1e-9);
     check_gradient("p063_vjp, k", &vjp.4.flat(), &reference[8..12], 1e-9);
     check_gradient("p063_vjp, x", &vjp.5.flat(), &reference[12..14], 1e-9);
+    check_value("p063_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p063_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p064
@@ -9035,6 +9683,15 @@ fn p064_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
     let m0: SMatrix<f64, 2, 2> = rng.matrix();
+    let mut directions = Rng(0x91);
+    let dir_m1: RowSVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let (jvp_value, jvp) = p064_jvp(&m1, s0, s1, &x, &y, &m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p064(&m1, s0, s1, &x, &y, &m0);
     let (grad_value, grad) = p064_grad(&m1, s0, s1, &x, &y, &m0);
     let (vjp_value, vjp) = p064_vjp(&m1, s0, s1, &x, &y, &m0, 1.0);
@@ -9063,6 +9720,8 @@ fn p064_against_duals() {
     check_gradient("p064_vjp, x", &vjp.3.flat(), &reference[4..7], 1e-9);
     check_gradient("p064_vjp, y", &vjp.4.flat(), &reference[7..9], 1e-9);
     check_gradient("p064_vjp, m0", &vjp.5.flat(), &reference[9..13], 1e-9);
+    check_value("p064_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p064_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p065 (known bug patterns: branch-read)
@@ -9137,6 +9796,13 @@ fn p065_against_duals() {
     let m0: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0x90);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p065_jvp(&y, &m0, s0, &x, &dir_y, &dir_m0, dir_s0, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_x.flat()].concat();
     let value = p065(&y, &m0, s0, &x);
     let (grad_value, grad) = p065_grad(&y, &m0, s0, &x);
     let (vjp_value, vjp) = p065_vjp(&y, &m0, s0, &x, 1.0);
@@ -9159,6 +9825,8 @@ fn p065_against_duals() {
     check_gradient("p065_vjp, m0", &vjp.1.flat(), &reference[2..11], 1e-9);
     check_gradient("p065_vjp, s0", &vjp.2.flat(), &reference[11..12], 1e-9);
     check_gradient("p065_vjp, x", &vjp.3.flat(), &reference[12..15], 1e-9);
+    check_value("p065_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p065_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p066
@@ -9249,6 +9917,14 @@ fn p066_against_duals() {
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0x93);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p066_jvp(&y, &m0, s0, &k, n, &x, &dir_y, &dir_m0, dir_s0, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p066(&y, &m0, s0, &k, n, &x);
     let (grad_value, grad) = p066_grad(&y, &m0, s0, &k, n, &x);
     let (vjp_value, vjp) = p066_vjp(&y, &m0, s0, &k, n, &x, 1.0);
@@ -9272,6 +9948,8 @@ fn p066_against_duals() {
     check_gradient("p066_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p066_vjp, k", &vjp.3.flat(), &reference[7..11], 1e-9);
     check_gradient("p066_vjp, x", &vjp.4.flat(), &reference[11..14], 1e-9);
+    check_value("p066_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p066_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p067 (known bug patterns: branch-read)
@@ -9432,6 +10110,12 @@ fn p067_against_duals() {
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
     let flag: bool = rng.flag();
+    let mut directions = Rng(0x92);
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p067_jvp(&x, &y, s0, flag, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p067(&x, &y, s0, flag);
     let (grad_value, grad) = p067_grad(&x, &y, s0, flag);
     let (vjp_value, vjp) = p067_vjp(&x, &y, s0, flag, 1.0);
@@ -9451,6 +10135,8 @@ fn p067_against_duals() {
     check_gradient("p067_vjp, x", &vjp.0.flat(), &reference[0..2], 1e-9);
     check_gradient("p067_vjp, y", &vjp.1.flat(), &reference[2..5], 1e-9);
     check_gradient("p067_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
+    check_value("p067_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p067_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p068 (known bug patterns: branch-read)
@@ -9638,6 +10324,13 @@ fn p068_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x95);
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p068_jvp(s1, flag, &x, &y, s0, dir_s1, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p068(s1, flag, &x, &y, s0);
     let (grad_value, grad) = p068_grad(s1, flag, &x, &y, s0);
     let (vjp_value, vjp) = p068_vjp(s1, flag, &x, &y, s0, 1.0);
@@ -9660,6 +10353,8 @@ fn p068_against_duals() {
     check_gradient("p068_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
     check_gradient("p068_vjp, y", &vjp.2.flat(), &reference[4..6], 1e-9);
     check_gradient("p068_vjp, s0", &vjp.3.flat(), &reference[6..7], 1e-9);
+    check_value("p068_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p068_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p069 (known bug patterns: branch-read)
@@ -9803,6 +10498,13 @@ fn p069_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0x94);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p069_jvp(s0, s1, flag, &x, &y, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p069(s0, s1, flag, &x, &y);
     let (grad_value, grad) = p069_grad(s0, s1, flag, &x, &y);
     let (vjp_value, vjp) = p069_vjp(s0, s1, flag, &x, &y, 1.0);
@@ -9823,6 +10525,8 @@ fn p069_against_duals() {
     check_gradient("p069_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p069_vjp, x", &vjp.2.flat(), &reference[2..5], 1e-9);
     check_gradient("p069_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
+    check_value("p069_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p069_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p070
@@ -9900,6 +10604,14 @@ fn p070_against_duals() {
     let s1: f32 = rng.scalar_f32();
     let k: Matrix3<f32> = rng.dominant_f32();
     let x: SVector<f32, 3> = rng.matrix_f32();
+    let mut directions = Rng(0x97);
+    let dir_y: SVector<f32, 3> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_s1: f32 = directions.scalar_f32();
+    let dir_k: Matrix3<f32> = directions.matrix_f32();
+    let dir_x: SVector<f32, 3> = directions.matrix_f32();
+    let (jvp_value, jvp) = p070_jvp(&y, s0, s1, &k, &x, &dir_y, dir_s0, dir_s1, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p070(&y, s0, s1, &k, &x);
     let (grad_value, grad) = p070_grad(&y, s0, s1, &k, &x);
     let (vjp_value, vjp) = p070_vjp(&y, s0, s1, &k, &x, 1.0);
@@ -9925,6 +10637,8 @@ fn p070_against_duals() {
     check_gradient("p070_vjp, s1", &vjp.2.flat(), &reference[4..5], 1e-3);
     check_gradient("p070_vjp, k", &vjp.3.flat(), &reference[5..14], 1e-3);
     check_gradient("p070_vjp, x", &vjp.4.flat(), &reference[14..17], 1e-3);
+    check_value("p070_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p070_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p071 (known bug patterns: counter-call)
@@ -10050,6 +10764,14 @@ fn p071_against_duals() {
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0x96);
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_m1: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p071_jvp(&m0, &m1, s0, n, &x, &y, &dir_m0, &dir_m1, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p071(&m0, &m1, s0, n, &x, &y);
     let (grad_value, grad) = p071_grad(&m0, &m1, s0, n, &x, &y);
     let (vjp_value, vjp) = p071_vjp(&m0, &m1, s0, n, &x, &y, 1.0);
@@ -10075,6 +10797,8 @@ fn p071_against_duals() {
     check_gradient("p071_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p071_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
     check_gradient("p071_vjp, y", &vjp.4.flat(), &reference[10..13], 1e-9);
+    check_value("p071_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p071_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p072
@@ -10242,6 +10966,13 @@ fn p072_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0x99);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p072_jvp(s0, s1, flag, &x, &y, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p072(s0, s1, flag, &x, &y);
     let (grad_value, grad) = p072_grad(s0, s1, flag, &x, &y);
     let (vjp_value, vjp) = p072_vjp(s0, s1, flag, &x, &y, 1.0);
@@ -10261,6 +10992,8 @@ fn p072_against_duals() {
     check_gradient("p072_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p072_vjp, x", &vjp.2.flat(), &reference[2..5], 1e-9);
     check_gradient("p072_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
+    check_value("p072_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p072_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p073
@@ -10368,6 +11101,13 @@ fn p073_against_duals() {
     let s0: f64 = rng.scalar();
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0x98);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p073_jvp(&y, &m0, s0, flag, &x, &dir_y, &dir_m0, dir_s0, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_x.flat()].concat();
     let value = p073(&y, &m0, s0, flag, &x);
     let (grad_value, grad) = p073_grad(&y, &m0, s0, flag, &x);
     let (vjp_value, vjp) = p073_vjp(&y, &m0, s0, flag, &x, 1.0);
@@ -10390,6 +11130,8 @@ fn p073_against_duals() {
     check_gradient("p073_vjp, m0", &vjp.1.flat(), &reference[2..8], 1e-9);
     check_gradient("p073_vjp, s0", &vjp.2.flat(), &reference[8..9], 1e-9);
     check_gradient("p073_vjp, x", &vjp.3.flat(), &reference[9..12], 1e-9);
+    check_value("p073_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p073_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p074
@@ -10511,6 +11253,13 @@ fn p074_against_duals() {
     let s0: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
     let flag: bool = rng.flag();
+    let mut directions = Rng(0x9b);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p074_jvp(&x, &y, s0, &k, flag, &dir_x, &dir_y, dir_s0, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_k.flat()].concat();
     let value = p074(&x, &y, s0, &k, flag);
     let (grad_value, grad) = p074_grad(&x, &y, s0, &k, flag);
     let (vjp_value, vjp) = p074_vjp(&x, &y, s0, &k, flag, 1.0);
@@ -10533,6 +11282,8 @@ fn p074_against_duals() {
     check_gradient("p074_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
     check_gradient("p074_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_gradient("p074_vjp, k", &vjp.3.flat(), &reference[6..15], 1e-9);
+    check_value("p074_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p074_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p075
@@ -10571,6 +11322,14 @@ fn p075_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x9a);
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p075_jvp(&k, n, &x, &y, &m0, s0, &dir_k, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p075(&k, n, &x, &y, &m0, s0);
     let (grad_value, grad) = p075_grad(&k, n, &x, &y, &m0, s0);
     let (vjp_value, vjp) = p075_vjp(&k, n, &x, &y, &m0, s0, 1.0);
@@ -10596,6 +11355,8 @@ fn p075_against_duals() {
     check_gradient("p075_vjp, y", &vjp.2.flat(), &reference[7..9], 1e-9);
     check_gradient("p075_vjp, m0", &vjp.3.flat(), &reference[9..18], 1e-9);
     check_gradient("p075_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
+    check_value("p075_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p075_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p076 (known bug patterns: counter-call)
@@ -10848,6 +11609,13 @@ fn p076_against_duals() {
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x9d);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p076_jvp(&x, &y, &m0, s0, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p076(&x, &y, &m0, s0);
     let (grad_value, grad) = p076_grad(&x, &y, &m0, s0);
     let (vjp_value, vjp) = p076_vjp(&x, &y, &m0, s0, 1.0);
@@ -10870,6 +11638,8 @@ fn p076_against_duals() {
     check_gradient("p076_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p076_vjp, m0", &vjp.2.flat(), &reference[6..15], 1e-9);
     check_gradient("p076_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
+    check_value("p076_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p076_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p077
@@ -11023,6 +11793,14 @@ fn p077_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let m0: SMatrix<f64, 2, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x9c);
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p077_jvp(&k, &x, &y, &m0, s0, &dir_k, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p077(&k, &x, &y, &m0, s0);
     let (grad_value, grad) = p077_grad(&k, &x, &y, &m0, s0);
     let (vjp_value, vjp) = p077_vjp(&k, &x, &y, &m0, s0, 1.0);
@@ -11048,6 +11826,8 @@ fn p077_against_duals() {
     check_gradient("p077_vjp, y", &vjp.2.flat(), &reference[6..8], 1e-9);
     check_gradient("p077_vjp, m0", &vjp.3.flat(), &reference[8..12], 1e-9);
     check_gradient("p077_vjp, s0", &vjp.4.flat(), &reference[12..13], 1e-9);
+    check_value("p077_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p077_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p078 (known bug patterns: branch-read)
@@ -11159,6 +11939,16 @@ fn p078_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
+    let mut directions = Rng(0x9f);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p078_jvp(&x, &y, &m0, &m1, s0, s1, &k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p078(&x, &y, &m0, &m1, s0, s1, &k);
     let (grad_value, grad) = p078_grad(&x, &y, &m0, &m1, s0, s1, &k);
     let (vjp_value, vjp) = p078_vjp(&x, &y, &m0, &m1, s0, s1, &k, 1.0);
@@ -11190,6 +11980,8 @@ fn p078_against_duals() {
     check_gradient("p078_vjp, s0", &vjp.4.flat(), &reference[15..16], 1e-9);
     check_gradient("p078_vjp, s1", &vjp.5.flat(), &reference[16..17], 1e-9);
     check_gradient("p078_vjp, k", &vjp.6.flat(), &reference[17..26], 1e-9);
+    check_value("p078_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p078_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p079
@@ -11249,6 +12041,15 @@ fn p079_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let m0: SMatrix<f64, 3, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x9e);
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p079_jvp(s1, &k, flag, &x, &y, &m0, s0, dir_s1, &dir_k, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p079(s1, &k, flag, &x, &y, &m0, s0);
     let (grad_value, grad) = p079_grad(s1, &k, flag, &x, &y, &m0, s0);
     let (vjp_value, vjp) = p079_vjp(s1, &k, flag, &x, &y, &m0, s0, 1.0);
@@ -11277,6 +12078,8 @@ fn p079_against_duals() {
     check_gradient("p079_vjp, y", &vjp.3.flat(), &reference[13..15], 1e-9);
     check_gradient("p079_vjp, m0", &vjp.4.flat(), &reference[15..21], 1e-9);
     check_gradient("p079_vjp, s0", &vjp.5.flat(), &reference[21..22], 1e-9);
+    check_value("p079_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p079_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p080
@@ -11323,6 +12126,13 @@ fn p080_against_duals() {
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x81);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p080_jvp(&x, &y, &m0, s0, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p080(&x, &y, &m0, s0);
     let (grad_value, grad) = p080_grad(&x, &y, &m0, s0);
     let (vjp_value, vjp) = p080_vjp(&x, &y, &m0, s0, 1.0);
@@ -11344,6 +12154,8 @@ fn p080_against_duals() {
     check_gradient("p080_vjp, y", &vjp.1.flat(), &reference[3..6], 1e-9);
     check_gradient("p080_vjp, m0", &vjp.2.flat(), &reference[6..15], 1e-9);
     check_gradient("p080_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
+    check_value("p080_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p080_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p081
@@ -11384,6 +12196,15 @@ fn p081_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
+    let mut directions = Rng(0x80);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p081_jvp(&x, &y, &m0, s0, s1, &k, &dir_x, &dir_y, &dir_m0, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p081(&x, &y, &m0, s0, s1, &k);
     let (grad_value, grad) = p081_grad(&x, &y, &m0, s0, s1, &k);
     let (vjp_value, vjp) = p081_vjp(&x, &y, &m0, s0, s1, &k, 1.0);
@@ -11408,6 +12229,8 @@ fn p081_against_duals() {
     check_gradient("p081_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
     check_gradient("p081_vjp, s1", &vjp.4.flat(), &reference[16..17], 1e-9);
     check_gradient("p081_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
+    check_value("p081_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p081_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p082
@@ -11494,6 +12317,13 @@ fn p082_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0x83);
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p082_jvp(s0, &x, &y, &m0, dir_s0, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_s0.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p082(s0, &x, &y, &m0);
     let (grad_value, grad) = p082_grad(s0, &x, &y, &m0);
     let (vjp_value, vjp) = p082_vjp(s0, &x, &y, &m0, 1.0);
@@ -11513,6 +12343,8 @@ fn p082_against_duals() {
     check_gradient("p082_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
     check_gradient("p082_vjp, y", &vjp.2.flat(), &reference[4..7], 1e-9);
     check_gradient("p082_vjp, m0", &vjp.3.flat(), &reference[7..16], 1e-9);
+    check_value("p082_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p082_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p083
@@ -11615,6 +12447,13 @@ fn p083_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0x82);
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p083_jvp(&m0, s0, n, flag, &x, &y, &dir_m0, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p083(&m0, s0, n, flag, &x, &y);
     let (grad_value, grad) = p083_grad(&m0, s0, n, flag, &x, &y);
     let (vjp_value, vjp) = p083_vjp(&m0, s0, n, flag, &x, &y, 1.0);
@@ -11637,6 +12476,8 @@ fn p083_against_duals() {
     check_gradient("p083_vjp, s0", &vjp.1.flat(), &reference[6..7], 1e-9);
     check_gradient("p083_vjp, x", &vjp.2.flat(), &reference[7..10], 1e-9);
     check_gradient("p083_vjp, y", &vjp.3.flat(), &reference[10..12], 1e-9);
+    check_value("p083_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p083_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p084
@@ -11709,6 +12550,13 @@ fn p084_against_duals() {
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0x85);
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p084_jvp(s0, &k, &x, &y, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p084(s0, &k, &x, &y);
     let (grad_value, grad) = p084_grad(s0, &k, &x, &y);
     let (vjp_value, vjp) = p084_vjp(s0, &k, &x, &y, 1.0);
@@ -11731,6 +12579,8 @@ fn p084_against_duals() {
     check_gradient("p084_vjp, k", &vjp.1.flat(), &reference[1..5], 1e-9);
     check_gradient("p084_vjp, x", &vjp.2.flat(), &reference[5..7], 1e-9);
     check_gradient("p084_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
+    check_value("p084_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p084_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p085
@@ -11858,6 +12708,14 @@ fn p085_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
+    let mut directions = Rng(0x84);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p085_jvp(&x, &y, s0, s1, &k, &dir_x, &dir_y, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p085(&x, &y, s0, s1, &k);
     let (grad_value, grad) = p085_grad(&x, &y, s0, s1, &k);
     let (vjp_value, vjp) = p085_vjp(&x, &y, s0, s1, &k, 1.0);
@@ -11883,6 +12741,8 @@ fn p085_against_duals() {
     check_gradient("p085_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-9);
     check_gradient("p085_vjp, s1", &vjp.3.flat(), &reference[7..8], 1e-9);
     check_gradient("p085_vjp, k", &vjp.4.flat(), &reference[8..17], 1e-9);
+    check_value("p085_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p085_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p086
@@ -11974,6 +12834,16 @@ fn p086_against_duals() {
     let m0: Matrix3<f64> = rng.matrix();
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x87);
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p086_jvp(s1, &k, &x, &y, &m0, &m1, s0, dir_s1, &dir_k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p086(s1, &k, &x, &y, &m0, &m1, s0);
     let (grad_value, grad) = p086_grad(s1, &k, &x, &y, &m0, &m1, s0);
     let (vjp_value, vjp) = p086_vjp(s1, &k, &x, &y, &m0, &m1, s0, 1.0);
@@ -12005,6 +12875,8 @@ fn p086_against_duals() {
     check_gradient("p086_vjp, m0", &vjp.4.flat(), &reference[16..25], 1e-9);
     check_gradient("p086_vjp, m1", &vjp.5.flat(), &reference[25..34], 1e-9);
     check_gradient("p086_vjp, s0", &vjp.6.flat(), &reference[34..35], 1e-9);
+    check_value("p086_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p086_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p087 (known bug patterns: branch-read)
@@ -12149,6 +13021,13 @@ fn p087_against_duals() {
     let k: SMatrix<f32, 2, 2> = rng.dominant_f32();
     let x: SVector<f32, 3> = rng.matrix_f32();
     let y: SVector<f32, 2> = rng.matrix_f32();
+    let mut directions = Rng(0x86);
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_k: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_x: SVector<f32, 3> = directions.matrix_f32();
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let (jvp_value, jvp) = p087_jvp(s0, &k, &x, &y, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p087(s0, &k, &x, &y);
     let (grad_value, grad) = p087_grad(s0, &k, &x, &y);
     let (vjp_value, vjp) = p087_vjp(s0, &k, &x, &y, 1.0);
@@ -12171,6 +13050,8 @@ fn p087_against_duals() {
     check_gradient("p087_vjp, k", &vjp.1.flat(), &reference[1..5], 1e-3);
     check_gradient("p087_vjp, x", &vjp.2.flat(), &reference[5..8], 1e-3);
     check_gradient("p087_vjp, y", &vjp.3.flat(), &reference[8..10], 1e-3);
+    check_value("p087_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p087_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p088
@@ -12266,6 +13147,14 @@ fn p088_against_duals() {
     let s0: f32 = rng.scalar_f32();
     let s1: f32 = rng.scalar_f32();
     let k: SMatrix<f32, 2, 2> = rng.dominant_f32();
+    let mut directions = Rng(0x89);
+    let dir_x: SVector<f32, 2> = directions.matrix_f32();
+    let dir_y: SVector<f32, 3> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_s1: f32 = directions.scalar_f32();
+    let dir_k: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let (jvp_value, jvp) = p088_jvp(&x, &y, s0, s1, &k, &dir_x, &dir_y, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p088(&x, &y, s0, s1, &k);
     let (grad_value, grad) = p088_grad(&x, &y, s0, s1, &k);
     let (vjp_value, vjp) = p088_vjp(&x, &y, s0, s1, &k, 1.0);
@@ -12291,6 +13180,8 @@ fn p088_against_duals() {
     check_gradient("p088_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-3);
     check_gradient("p088_vjp, s1", &vjp.3.flat(), &reference[6..7], 1e-3);
     check_gradient("p088_vjp, k", &vjp.4.flat(), &reference[7..11], 1e-3);
+    check_value("p088_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p088_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p089
@@ -12384,6 +13275,14 @@ fn p089_against_duals() {
     let x: SVector<f32, 3> = rng.matrix_f32();
     let y: SVector<f32, 3> = rng.matrix_f32();
     let m0: RowSVector<f32, 3> = rng.matrix_f32();
+    let mut directions = Rng(0x88);
+    let dir_m1: Matrix3<f32> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_x: SVector<f32, 3> = directions.matrix_f32();
+    let dir_y: SVector<f32, 3> = directions.matrix_f32();
+    let dir_m0: RowSVector<f32, 3> = directions.matrix_f32();
+    let (jvp_value, jvp) = p089_jvp(&m1, s0, &x, &y, &m0, &dir_m1, dir_s0, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p089(&m1, s0, &x, &y, &m0);
     let (grad_value, grad) = p089_grad(&m1, s0, &x, &y, &m0);
     let (vjp_value, vjp) = p089_vjp(&m1, s0, &x, &y, &m0, 1.0);
@@ -12409,6 +13308,8 @@ fn p089_against_duals() {
     check_gradient("p089_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-3);
     check_gradient("p089_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-3);
     check_gradient("p089_vjp, m0", &vjp.4.flat(), &reference[16..19], 1e-3);
+    check_value("p089_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p089_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p090
@@ -12540,6 +13441,13 @@ fn p090_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let k: SMatrix<f64, 2, 2> = rng.dominant();
+    let mut directions = Rng(0x8b);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let (jvp_value, jvp) = p090_jvp(&x, &y, s0, &k, &dir_x, &dir_y, dir_s0, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_k.flat()].concat();
     let value = p090(&x, &y, s0, &k);
     let (grad_value, grad) = p090_grad(&x, &y, s0, &k);
     let (vjp_value, vjp) = p090_vjp(&x, &y, s0, &k, 1.0);
@@ -12562,6 +13470,8 @@ fn p090_against_duals() {
     check_gradient("p090_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
     check_gradient("p090_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_gradient("p090_vjp, k", &vjp.3.flat(), &reference[6..10], 1e-9);
+    check_value("p090_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p090_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p091
@@ -12670,6 +13580,15 @@ fn p091_against_duals() {
     let m1: SMatrix<f64, 2, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
+    let mut directions = Rng(0x8a);
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 3> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p091_jvp(&x, &y, &m0, &m1, s0, &k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_k.flat()].concat();
     let value = p091(&x, &y, &m0, &m1, s0, &k);
     let (grad_value, grad) = p091_grad(&x, &y, &m0, &m1, s0, &k);
     let (vjp_value, vjp) = p091_vjp(&x, &y, &m0, &m1, s0, &k, 1.0);
@@ -12696,6 +13615,8 @@ fn p091_against_duals() {
     check_gradient("p091_vjp, m1", &vjp.3.flat(), &reference[11..17], 1e-9);
     check_gradient("p091_vjp, s0", &vjp.4.flat(), &reference[17..18], 1e-9);
     check_gradient("p091_vjp, k", &vjp.5.flat(), &reference[18..27], 1e-9);
+    check_value("p091_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p091_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p092
@@ -12802,6 +13723,15 @@ fn p092_against_duals() {
     let m1: SMatrix<f64, 2, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0x8d);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p092_jvp(&x, &y, &m0, &m1, s0, s1, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p092(&x, &y, &m0, &m1, s0, s1);
     let (grad_value, grad) = p092_grad(&x, &y, &m0, &m1, s0, s1);
     let (vjp_value, vjp) = p092_vjp(&x, &y, &m0, &m1, s0, s1, 1.0);
@@ -12830,6 +13760,8 @@ fn p092_against_duals() {
     check_gradient("p092_vjp, m1", &vjp.3.flat(), &reference[11..15], 1e-9);
     check_gradient("p092_vjp, s0", &vjp.4.flat(), &reference[15..16], 1e-9);
     check_gradient("p092_vjp, s1", &vjp.5.flat(), &reference[16..17], 1e-9);
+    check_value("p092_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p092_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p093
@@ -12925,6 +13857,13 @@ fn p093_against_duals() {
     let x: SVector<f32, 2> = rng.matrix_f32();
     let y: SVector<f32, 2> = rng.matrix_f32();
     let s0: f32 = rng.scalar_f32();
+    let mut directions = Rng(0x8c);
+    let dir_s1: f32 = directions.scalar_f32();
+    let dir_x: SVector<f32, 2> = directions.matrix_f32();
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let (jvp_value, jvp) = p093_jvp(s1, &x, &y, s0, dir_s1, &dir_x, &dir_y, dir_s0);
+    let direction = [dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat()].concat();
     let value = p093(s1, &x, &y, s0);
     let (grad_value, grad) = p093_grad(s1, &x, &y, s0);
     let (vjp_value, vjp) = p093_vjp(s1, &x, &y, s0, 1.0);
@@ -12947,6 +13886,8 @@ fn p093_against_duals() {
     check_gradient("p093_vjp, x", &vjp.1.flat(), &reference[1..3], 1e-3);
     check_gradient("p093_vjp, y", &vjp.2.flat(), &reference[3..5], 1e-3);
     check_gradient("p093_vjp, s0", &vjp.3.flat(), &reference[5..6], 1e-3);
+    check_value("p093_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p093_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p094
@@ -13025,6 +13966,15 @@ fn p094_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let m0: SMatrix<f64, 2, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0x8f);
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p094_jvp(s1, &k, &x, &y, &m0, s0, dir_s1, &dir_k, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p094(s1, &k, &x, &y, &m0, s0);
     let (grad_value, grad) = p094_grad(s1, &k, &x, &y, &m0, s0);
     let (vjp_value, vjp) = p094_vjp(s1, &k, &x, &y, &m0, s0, 1.0);
@@ -13053,6 +14003,8 @@ fn p094_against_duals() {
     check_gradient("p094_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_gradient("p094_vjp, m0", &vjp.4.flat(), &reference[9..13], 1e-9);
     check_gradient("p094_vjp, s0", &vjp.5.flat(), &reference[13..14], 1e-9);
+    check_value("p094_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p094_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p095
@@ -13200,6 +14152,15 @@ fn p095_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0x8e);
+    let dir_m0: SMatrix<f64, 2, 3> = directions.matrix();
+    let dir_m1: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p095_jvp(&m0, &m1, s0, s1, flag, &x, &y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p095(&m0, &m1, s0, s1, flag, &x, &y);
     let (grad_value, grad) = p095_grad(&m0, &m1, s0, s1, flag, &x, &y);
     let (vjp_value, vjp) = p095_vjp(&m0, &m1, s0, s1, flag, &x, &y, 1.0);
@@ -13224,6 +14185,8 @@ fn p095_against_duals() {
     check_gradient("p095_vjp, s1", &vjp.3.flat(), &reference[10..11], 1e-9);
     check_gradient("p095_vjp, x", &vjp.4.flat(), &reference[11..13], 1e-9);
     check_gradient("p095_vjp, y", &vjp.5.flat(), &reference[13..16], 1e-9);
+    check_value("p095_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p095_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p096
@@ -13261,6 +14224,14 @@ fn p096_against_duals() {
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xb1);
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p096_jvp(&k, &x, &y, s0, s1, &dir_k, &dir_x, &dir_y, dir_s0, dir_s1);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p096(&k, &x, &y, s0, s1);
     let (grad_value, grad) = p096_grad(&k, &x, &y, s0, s1);
     let (vjp_value, vjp) = p096_vjp(&k, &x, &y, s0, s1, 1.0);
@@ -13286,6 +14257,8 @@ fn p096_against_duals() {
     check_gradient("p096_vjp, y", &vjp.2.flat(), &reference[12..15], 1e-9);
     check_gradient("p096_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
     check_gradient("p096_vjp, s1", &vjp.4.flat(), &reference[16..17], 1e-9);
+    check_value("p096_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p096_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p097
@@ -13330,6 +14303,15 @@ fn p097_against_duals() {
     let s1: f64 = rng.scalar();
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xb0);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: SMatrix<f64, 3, 2> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p097_jvp(&y, &m0, &m1, s0, s1, n, &x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat()].concat();
     let value = p097(&y, &m0, &m1, s0, s1, n, &x);
     let (grad_value, grad) = p097_grad(&y, &m0, &m1, s0, s1, n, &x);
     let (vjp_value, vjp) = p097_vjp(&y, &m0, &m1, s0, s1, n, &x, 1.0);
@@ -13358,6 +14340,8 @@ fn p097_against_duals() {
     check_gradient("p097_vjp, s0", &vjp.3.flat(), &reference[17..18], 1e-9);
     check_gradient("p097_vjp, s1", &vjp.4.flat(), &reference[18..19], 1e-9);
     check_gradient("p097_vjp, x", &vjp.5.flat(), &reference[19..22], 1e-9);
+    check_value("p097_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p097_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p098
@@ -13545,6 +14529,14 @@ fn p098_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let m0: RowSVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xb3);
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: RowSVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p098_jvp(s1, flag, &x, &y, &m0, s0, dir_s1, &dir_x, &dir_y, &dir_m0, dir_s0);
+    let direction = [dir_s1.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat()].concat();
     let value = p098(s1, flag, &x, &y, &m0, s0);
     let (grad_value, grad) = p098_grad(s1, flag, &x, &y, &m0, s0);
     let (vjp_value, vjp) = p098_vjp(s1, flag, &x, &y, &m0, s0, 1.0);
@@ -13566,6 +14558,8 @@ fn p098_against_duals() {
     check_gradient("p098_vjp, y", &vjp.2.flat(), &reference[4..6], 1e-9);
     check_gradient("p098_vjp, m0", &vjp.3.flat(), &reference[6..8], 1e-9);
     check_gradient("p098_vjp, s0", &vjp.4.flat(), &reference[8..9], 1e-9);
+    check_value("p098_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p098_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p099 (known bug patterns: counter-call)
@@ -13683,6 +14677,15 @@ fn p099_against_duals() {
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0xb2);
+    let dir_m1: RowSVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p099_jvp(&m1, s0, &k, n, &x, &y, &m0, &dir_m1, dir_s0, &dir_k, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_m1.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p099(&m1, s0, &k, n, &x, &y, &m0);
     let (grad_value, grad) = p099_grad(&m1, s0, &k, n, &x, &y, &m0);
     let (vjp_value, vjp) = p099_vjp(&m1, s0, &k, n, &x, &y, &m0, 1.0);
@@ -13711,6 +14714,8 @@ fn p099_against_duals() {
     check_gradient("p099_vjp, x", &vjp.3.flat(), &reference[13..16], 1e-9);
     check_gradient("p099_vjp, y", &vjp.4.flat(), &reference[16..19], 1e-9);
     check_gradient("p099_vjp, m0", &vjp.5.flat(), &reference[19..28], 1e-9);
+    check_value("p099_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p099_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p100
@@ -13741,6 +14746,14 @@ fn p100_against_duals() {
     let n: i32 = rng.int();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xb5);
+    let dir_m0: RowSVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p100_jvp(&m0, s0, &k, n, &x, &y, &dir_m0, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p100(&m0, s0, &k, n, &x, &y);
     let (grad_value, grad) = p100_grad(&m0, s0, &k, n, &x, &y);
     let (vjp_value, vjp) = p100_vjp(&m0, s0, &k, n, &x, &y, 1.0);
@@ -13766,6 +14779,8 @@ fn p100_against_duals() {
     check_gradient("p100_vjp, k", &vjp.2.flat(), &reference[3..12], 1e-9);
     check_gradient("p100_vjp, x", &vjp.3.flat(), &reference[12..15], 1e-9);
     check_gradient("p100_vjp, y", &vjp.4.flat(), &reference[15..17], 1e-9);
+    check_value("p100_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p100_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p101
@@ -13830,6 +14845,13 @@ fn p101_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xb4);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p101_jvp(s0, s1, n, flag, &x, &y, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p101(s0, s1, n, flag, &x, &y);
     let (grad_value, grad) = p101_grad(s0, s1, n, flag, &x, &y);
     let (vjp_value, vjp) = p101_vjp(s0, s1, n, flag, &x, &y, 1.0);
@@ -13852,6 +14874,8 @@ fn p101_against_duals() {
     check_gradient("p101_vjp, s1", &vjp.1.flat(), &reference[1..2], 1e-9);
     check_gradient("p101_vjp, x", &vjp.2.flat(), &reference[2..4], 1e-9);
     check_gradient("p101_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
+    check_value("p101_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p101_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p102
@@ -13889,6 +14913,16 @@ fn p102_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
+    let mut directions = Rng(0xb7);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: RowSVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p102_jvp(&x, &y, &m0, &m1, s0, s1, &k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p102(&x, &y, &m0, &m1, s0, s1, &k);
     let (grad_value, grad) = p102_grad(&x, &y, &m0, &m1, s0, s1, &k);
     let (vjp_value, vjp) = p102_vjp(&x, &y, &m0, &m1, s0, s1, &k, 1.0);
@@ -13920,6 +14954,8 @@ fn p102_against_duals() {
     check_gradient("p102_vjp, s0", &vjp.4.flat(), &reference[16..17], 1e-9);
     check_gradient("p102_vjp, s1", &vjp.5.flat(), &reference[17..18], 1e-9);
     check_gradient("p102_vjp, k", &vjp.6.flat(), &reference[18..27], 1e-9);
+    check_value("p102_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p102_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p103
@@ -14039,6 +15075,14 @@ fn p103_against_duals() {
     let y: SVector<f64, 2> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xb6);
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p103_jvp(&k, &x, &y, s0, s1, &dir_k, &dir_x, &dir_y, dir_s0, dir_s1);
+    let direction = [dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p103(&k, &x, &y, s0, s1);
     let (grad_value, grad) = p103_grad(&k, &x, &y, s0, s1);
     let (vjp_value, vjp) = p103_vjp(&k, &x, &y, s0, s1, 1.0);
@@ -14064,6 +15108,8 @@ fn p103_against_duals() {
     check_gradient("p103_vjp, y", &vjp.2.flat(), &reference[7..9], 1e-9);
     check_gradient("p103_vjp, s0", &vjp.3.flat(), &reference[9..10], 1e-9);
     check_gradient("p103_vjp, s1", &vjp.4.flat(), &reference[10..11], 1e-9);
+    check_value("p103_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p103_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p104
@@ -14282,6 +15328,13 @@ fn p104_against_duals() {
     let s0: f32 = rng.scalar_f32();
     let k: SMatrix<f32, 2, 2> = rng.dominant_f32();
     let x: SVector<f32, 3> = rng.matrix_f32();
+    let mut directions = Rng(0xb9);
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_k: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_x: SVector<f32, 3> = directions.matrix_f32();
+    let (jvp_value, jvp) = p104_jvp(&y, s0, &k, &x, &dir_y, dir_s0, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p104(&y, s0, &k, &x);
     let (grad_value, grad) = p104_grad(&y, s0, &k, &x);
     let (vjp_value, vjp) = p104_vjp(&y, s0, &k, &x, 1.0);
@@ -14304,6 +15357,8 @@ fn p104_against_duals() {
     check_gradient("p104_vjp, s0", &vjp.1.flat(), &reference[2..3], 1e-3);
     check_gradient("p104_vjp, k", &vjp.2.flat(), &reference[3..7], 1e-3);
     check_gradient("p104_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-3);
+    check_value("p104_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p104_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p105 (known bug patterns: counter-call)
@@ -14454,6 +15509,15 @@ fn p105_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
+    let mut directions = Rng(0xb8);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p105_jvp(&x, &y, &m0, s0, s1, &k, &dir_x, &dir_y, &dir_m0, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p105(&x, &y, &m0, s0, s1, &k);
     let (grad_value, grad) = p105_grad(&x, &y, &m0, s0, s1, &k);
     let (vjp_value, vjp) = p105_vjp(&x, &y, &m0, s0, s1, &k, 1.0);
@@ -14482,6 +15546,8 @@ fn p105_against_duals() {
     check_gradient("p105_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
     check_gradient("p105_vjp, s1", &vjp.4.flat(), &reference[16..17], 1e-9);
     check_gradient("p105_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
+    check_value("p105_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p105_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p106
@@ -14634,6 +15700,14 @@ fn p106_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xbb);
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p106_jvp(&m0, s0, s1, flag, &x, &y, &dir_m0, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p106(&m0, s0, s1, flag, &x, &y);
     let (grad_value, grad) = p106_grad(&m0, s0, s1, flag, &x, &y);
     let (vjp_value, vjp) = p106_vjp(&m0, s0, s1, flag, &x, &y, 1.0);
@@ -14655,6 +15729,8 @@ fn p106_against_duals() {
     check_gradient("p106_vjp, s1", &vjp.2.flat(), &reference[10..11], 1e-9);
     check_gradient("p106_vjp, x", &vjp.3.flat(), &reference[11..14], 1e-9);
     check_gradient("p106_vjp, y", &vjp.4.flat(), &reference[14..16], 1e-9);
+    check_value("p106_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p106_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p107
@@ -14776,6 +15852,14 @@ fn p107_against_duals() {
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xba);
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p107_jvp(s0, s1, &k, &x, &y, dir_s0, dir_s1, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_s1.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p107(s0, s1, &k, &x, &y);
     let (grad_value, grad) = p107_grad(s0, s1, &k, &x, &y);
     let (vjp_value, vjp) = p107_vjp(s0, s1, &k, &x, &y, 1.0);
@@ -14801,6 +15885,8 @@ fn p107_against_duals() {
     check_gradient("p107_vjp, k", &vjp.2.flat(), &reference[2..6], 1e-9);
     check_gradient("p107_vjp, x", &vjp.3.flat(), &reference[6..9], 1e-9);
     check_gradient("p107_vjp, y", &vjp.4.flat(), &reference[9..11], 1e-9);
+    check_value("p107_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p107_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p108 (known bug patterns: branch-read)
@@ -15032,6 +16118,12 @@ fn p108_against_duals() {
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 2> = rng.matrix();
+    let mut directions = Rng(0xbd);
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let (jvp_value, jvp) = p108_jvp(s0, &x, &y, dir_s0, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p108(s0, &x, &y);
     let (grad_value, grad) = p108_grad(s0, &x, &y);
     let (vjp_value, vjp) = p108_vjp(s0, &x, &y, 1.0);
@@ -15051,6 +16143,8 @@ fn p108_against_duals() {
     check_gradient("p108_vjp, s0", &vjp.0.flat(), &reference[0..1], 1e-9);
     check_gradient("p108_vjp, x", &vjp.1.flat(), &reference[1..4], 1e-9);
     check_gradient("p108_vjp, y", &vjp.2.flat(), &reference[4..6], 1e-9);
+    check_value("p108_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p108_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p109
@@ -15104,6 +16198,13 @@ fn p109_against_duals() {
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xbc);
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p109_jvp(s0, &k, flag, &x, &y, dir_s0, &dir_k, &dir_x, &dir_y);
+    let direction = [dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p109(s0, &k, flag, &x, &y);
     let (grad_value, grad) = p109_grad(s0, &k, flag, &x, &y);
     let (vjp_value, vjp) = p109_vjp(s0, &k, flag, &x, &y, 1.0);
@@ -15124,6 +16225,8 @@ fn p109_against_duals() {
     check_gradient("p109_vjp, k", &vjp.1.flat(), &reference[1..10], 1e-9);
     check_gradient("p109_vjp, x", &vjp.2.flat(), &reference[10..13], 1e-9);
     check_gradient("p109_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
+    check_value("p109_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p109_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p110
@@ -15171,6 +16274,13 @@ fn p110_against_duals() {
     let s0: f32 = rng.scalar_f32();
     let n: i32 = rng.int();
     let x: SVector<f32, 2> = rng.matrix_f32();
+    let mut directions = Rng(0xbf);
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let dir_m0: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_x: SVector<f32, 2> = directions.matrix_f32();
+    let (jvp_value, jvp) = p110_jvp(&y, &m0, s0, n, &x, &dir_y, &dir_m0, dir_s0, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_x.flat()].concat();
     let value = p110(&y, &m0, s0, n, &x);
     let (grad_value, grad) = p110_grad(&y, &m0, s0, n, &x);
     let (vjp_value, vjp) = p110_vjp(&y, &m0, s0, n, &x, 1.0);
@@ -15191,6 +16301,8 @@ fn p110_against_duals() {
     check_gradient("p110_vjp, m0", &vjp.1.flat(), &reference[2..6], 1e-3);
     check_gradient("p110_vjp, s0", &vjp.2.flat(), &reference[6..7], 1e-3);
     check_gradient("p110_vjp, x", &vjp.3.flat(), &reference[7..9], 1e-3);
+    check_value("p110_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p110_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p111 (known bug patterns: branch-read, counter-call)
@@ -15416,6 +16528,13 @@ fn p111_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let n: i32 = rng.int();
+    let mut directions = Rng(0xbe);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p111_jvp(&x, &y, s0, s1, n, &dir_x, &dir_y, dir_s0, dir_s1);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p111(&x, &y, s0, s1, n);
     let (grad_value, grad) = p111_grad(&x, &y, s0, s1, n);
     let (vjp_value, vjp) = p111_vjp(&x, &y, s0, s1, n, 1.0);
@@ -15438,6 +16557,8 @@ fn p111_against_duals() {
     check_gradient("p111_vjp, y", &vjp.1.flat(), &reference[3..5], 1e-9);
     check_gradient("p111_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_gradient("p111_vjp, s1", &vjp.3.flat(), &reference[6..7], 1e-9);
+    check_value("p111_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p111_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p112
@@ -15518,6 +16639,16 @@ fn p112_against_duals() {
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
     let k: Matrix3<f64> = rng.dominant();
+    let mut directions = Rng(0xa1);
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_m1: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p112_jvp(flag, &x, &y, &m0, &m1, s0, s1, &k, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_k.flat()].concat();
     let value = p112(flag, &x, &y, &m0, &m1, s0, s1, &k);
     let (grad_value, grad) = p112_grad(flag, &x, &y, &m0, &m1, s0, s1, &k);
     let (vjp_value, vjp) = p112_vjp(flag, &x, &y, &m0, &m1, s0, s1, &k, 1.0);
@@ -15546,6 +16677,8 @@ fn p112_against_duals() {
     check_gradient("p112_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
     check_gradient("p112_vjp, s1", &vjp.5.flat(), &reference[19..20], 1e-9);
     check_gradient("p112_vjp, k", &vjp.6.flat(), &reference[20..29], 1e-9);
+    check_value("p112_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p112_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p113
@@ -15629,6 +16762,14 @@ fn p113_against_duals() {
     let m0: RowSVector<f64, 3> = rng.matrix();
     let m1: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
+    let mut directions = Rng(0xa0);
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: RowSVector<f64, 3> = directions.matrix();
+    let dir_m1: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let (jvp_value, jvp) = p113_jvp(&x, &y, &m0, &m1, s0, &dir_x, &dir_y, &dir_m0, &dir_m1, dir_s0);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_m1.flat(), dir_s0.flat()].concat();
     let value = p113(&x, &y, &m0, &m1, s0);
     let (grad_value, grad) = p113_grad(&x, &y, &m0, &m1, s0);
     let (vjp_value, vjp) = p113_vjp(&x, &y, &m0, &m1, s0, 1.0);
@@ -15651,6 +16792,8 @@ fn p113_against_duals() {
     check_gradient("p113_vjp, m0", &vjp.2.flat(), &reference[6..9], 1e-9);
     check_gradient("p113_vjp, m1", &vjp.3.flat(), &reference[9..18], 1e-9);
     check_gradient("p113_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
+    check_value("p113_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p113_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p114
@@ -15750,6 +16893,13 @@ fn p114_against_duals() {
     let k: SMatrix<f64, 2, 2> = rng.dominant();
     let flag: bool = rng.flag();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xa3);
+    let dir_y: SVector<f64, 2> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: SMatrix<f64, 2, 2> = directions.matrix();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p114_jvp(&y, s0, &k, flag, &x, &dir_y, dir_s0, &dir_k, &dir_x);
+    let direction = [dir_y.flat(), dir_s0.flat(), dir_k.flat(), dir_x.flat()].concat();
     let value = p114(&y, s0, &k, flag, &x);
     let (grad_value, grad) = p114_grad(&y, s0, &k, flag, &x);
     let (vjp_value, vjp) = p114_vjp(&y, s0, &k, flag, &x, 1.0);
@@ -15771,6 +16921,8 @@ fn p114_against_duals() {
     check_gradient("p114_vjp, s0", &vjp.1.flat(), &reference[2..3], 1e-9);
     check_gradient("p114_vjp, k", &vjp.2.flat(), &reference[3..7], 1e-9);
     check_gradient("p114_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
+    check_value("p114_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p114_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p115 (known bug patterns: counter-call)
@@ -15989,6 +17141,15 @@ fn p115_against_duals() {
     let s1: f32 = rng.scalar_f32();
     let x: SVector<f32, 3> = rng.matrix_f32();
     let y: SVector<f32, 2> = rng.matrix_f32();
+    let mut directions = Rng(0xa2);
+    let dir_m0: SMatrix<f32, 2, 2> = directions.matrix_f32();
+    let dir_m1: SMatrix<f32, 3, 2> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_s1: f32 = directions.scalar_f32();
+    let dir_x: SVector<f32, 3> = directions.matrix_f32();
+    let dir_y: SVector<f32, 2> = directions.matrix_f32();
+    let (jvp_value, jvp) = p115_jvp(&m0, &m1, s0, s1, &x, &y, &dir_m0, &dir_m1, dir_s0, dir_s1, &dir_x, &dir_y);
+    let direction = [dir_m0.flat(), dir_m1.flat(), dir_s0.flat(), dir_s1.flat(), dir_x.flat(), dir_y.flat()].concat();
     let value = p115(&m0, &m1, s0, s1, &x, &y);
     let (grad_value, grad) = p115_grad(&m0, &m1, s0, s1, &x, &y);
     let (vjp_value, vjp) = p115_vjp(&m0, &m1, s0, s1, &x, &y, 1.0);
@@ -16017,6 +17178,8 @@ fn p115_against_duals() {
     check_gradient("p115_vjp, s1", &vjp.3.flat(), &reference[11..12], 1e-3);
     check_gradient("p115_vjp, x", &vjp.4.flat(), &reference[12..15], 1e-3);
     check_gradient("p115_vjp, y", &vjp.5.flat(), &reference[15..17], 1e-3);
+    check_value("p115_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p115_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 // ---- program p116 (known bug patterns: branch-read)
@@ -16099,6 +17262,13 @@ fn p116_against_duals() {
     let m0: Matrix3<f64> = rng.matrix();
     let s0: f64 = rng.scalar();
     let x: SVector<f64, 3> = rng.matrix();
+    let mut directions = Rng(0xa5);
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_x: SVector<f64, 3> = directions.matrix();
+    let (jvp_value, jvp) = p116_jvp(&y, &m0, s0, &x, &dir_y, &dir_m0, dir_s0, &dir_x);
+    let direction = [dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_x.flat()].concat();
     let value = p116(&y, &m0, s0, &x);
     let (grad_value, grad) = p116_grad(&y, &m0, s0, &x);
     let (vjp_value, vjp) = p116_vjp(&y, &m0, s0, &x, 1.0);
@@ -16121,6 +17291,8 @@ fn p116_against_duals() {
     check_gradient("p116_vjp, m0", &vjp.1.flat(), &reference[3..12], 1e-9);
     check_gradient("p116_vjp, s0", &vjp.2.flat(), &reference[12..13], 1e-9);
     check_gradient("p116_vjp, x", &vjp.3.flat(), &reference[13..16], 1e-9);
+    check_value("p116_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p116_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p117
@@ -16163,6 +17335,14 @@ fn p117_against_duals() {
     let x: SVector<f64, 2> = rng.matrix();
     let y: SVector<f64, 3> = rng.matrix();
     let m0: Matrix3<f64> = rng.matrix();
+    let mut directions = Rng(0xa4);
+    let dir_s0: f64 = directions.scalar();
+    let dir_k: Matrix3<f64> = directions.matrix();
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_m0: Matrix3<f64> = directions.matrix();
+    let (jvp_value, jvp) = p117_jvp(s0, &k, flag, &x, &y, &m0, dir_s0, &dir_k, &dir_x, &dir_y, &dir_m0);
+    let direction = [dir_s0.flat(), dir_k.flat(), dir_x.flat(), dir_y.flat(), dir_m0.flat()].concat();
     let value = p117(s0, &k, flag, &x, &y, &m0);
     let (grad_value, grad) = p117_grad(s0, &k, flag, &x, &y, &m0);
     let (vjp_value, vjp) = p117_vjp(s0, &k, flag, &x, &y, &m0, 1.0);
@@ -16188,6 +17368,8 @@ fn p117_against_duals() {
     check_gradient("p117_vjp, x", &vjp.2.flat(), &reference[10..12], 1e-9);
     check_gradient("p117_vjp, y", &vjp.3.flat(), &reference[12..15], 1e-9);
     check_gradient("p117_vjp, m0", &vjp.4.flat(), &reference[15..24], 1e-9);
+    check_value("p117_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p117_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p118
@@ -16241,6 +17423,13 @@ fn p118_against_duals() {
     let y: SVector<f64, 3> = rng.matrix();
     let s0: f64 = rng.scalar();
     let s1: f64 = rng.scalar();
+    let mut directions = Rng(0xa7);
+    let dir_x: SVector<f64, 2> = directions.matrix();
+    let dir_y: SVector<f64, 3> = directions.matrix();
+    let dir_s0: f64 = directions.scalar();
+    let dir_s1: f64 = directions.scalar();
+    let (jvp_value, jvp) = p118_jvp(&x, &y, s0, s1, &dir_x, &dir_y, dir_s0, dir_s1);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_s0.flat(), dir_s1.flat()].concat();
     let value = p118(&x, &y, s0, s1);
     let (grad_value, grad) = p118_grad(&x, &y, s0, s1);
     let (vjp_value, vjp) = p118_vjp(&x, &y, s0, s1, 1.0);
@@ -16263,6 +17452,8 @@ fn p118_against_duals() {
     check_gradient("p118_vjp, y", &vjp.1.flat(), &reference[2..5], 1e-9);
     check_gradient("p118_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_gradient("p118_vjp, s1", &vjp.3.flat(), &reference[6..7], 1e-9);
+    check_value("p118_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
+    check_tangent("p118_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
 
 // ---- program p119
@@ -16306,6 +17497,14 @@ fn p119_against_duals() {
     let s0: f32 = rng.scalar_f32();
     let k: Matrix3<f32> = rng.dominant_f32();
     let n: i32 = rng.int();
+    let mut directions = Rng(0xa6);
+    let dir_x: SVector<f32, 3> = directions.matrix_f32();
+    let dir_y: SVector<f32, 3> = directions.matrix_f32();
+    let dir_m0: RowSVector<f32, 3> = directions.matrix_f32();
+    let dir_s0: f32 = directions.scalar_f32();
+    let dir_k: Matrix3<f32> = directions.matrix_f32();
+    let (jvp_value, jvp) = p119_jvp(flag, &x, &y, &m0, s0, &k, n, &dir_x, &dir_y, &dir_m0, dir_s0, &dir_k);
+    let direction = [dir_x.flat(), dir_y.flat(), dir_m0.flat(), dir_s0.flat(), dir_k.flat()].concat();
     let value = p119(flag, &x, &y, &m0, s0, &k, n);
     let (grad_value, grad) = p119_grad(flag, &x, &y, &m0, s0, &k, n);
     let (vjp_value, vjp) = p119_vjp(flag, &x, &y, &m0, s0, &k, n, 1.0);
@@ -16331,6 +17530,8 @@ fn p119_against_duals() {
     check_gradient("p119_vjp, m0", &vjp.2.flat(), &reference[6..9], 1e-3);
     check_gradient("p119_vjp, s0", &vjp.3.flat(), &reference[9..10], 1e-3);
     check_gradient("p119_vjp, k", &vjp.4.flat(), &reference[10..19], 1e-3);
+    check_value("p119_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
+    check_tangent("p119_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
 
 }

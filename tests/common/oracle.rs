@@ -154,3 +154,21 @@ pub fn check_gradient(what: &str, actual: &[f64], expected: &[f64], rel: f64) {
         check_value(&format!("{what}, entry {k}"), a, e, rel);
     }
 }
+
+/// Asserts a directional derivative against ⟨reference gradient, direction⟩, within `rel`
+/// relative to max(1, Σ|gᵢ·dᵢ|) (the sum's own rounding scale).
+#[track_caller]
+pub fn check_tangent(what: &str, actual: f64, reference: &[f64], direction: &[f64], rel: f64) {
+    assert_eq!(reference.len(), direction.len(), "{what}: entry counts");
+    let expected: f64 = reference.iter().zip(direction).map(|(g, d)| g * d).sum();
+    let scale = reference
+        .iter()
+        .zip(direction)
+        .map(|(g, d)| (g * d).abs())
+        .sum::<f64>()
+        .max(1.0);
+    assert!(
+        (actual - expected).abs() <= rel * scale,
+        "{what}: {actual:e} differs from {expected:e} by more than {rel:e} relative"
+    );
+}

@@ -48,7 +48,7 @@ fn file(programs: &[Program], known: &[(usize, &str)], header: &str, harness: &s
         "use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};\n",
     );
     out.push_str(
-        "use super::oracle::{Flat, Rng, check_gradient, check_value, dual_gradient, lit};\n",
+        "use super::oracle::{\n    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, lit,\n};\n",
     );
     for p in programs {
         let reason = known.iter().find(|(k, _)| *k == p.index).map(|(_, r)| *r);
@@ -130,6 +130,33 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         .collect();
     let args = args.join(", ");
     let name = &f.name;
+    // A direction for `_jvp`: one tangent per float parameter, drawn like the parameter.
+    let _ = writeln!(out, "    let mut directions = Rng({:#x});", 0xd1_u64 ^ index as u64);
+    let mut dargs = Vec::new();
+    for p in f.float_params() {
+        let shape = concrete(p.shape().expect("invariant: float parameters have shapes"));
+        let (ty, fill, arg) = match shape {
+            Shape::Scalar => (
+                printer.ty(Shape::Scalar),
+                format!("scalar{suffix}()"),
+                format!("dir_{}", p.name),
+            ),
+            shape => (
+                printer.ty(shape),
+                format!("matrix{suffix}()"),
+                format!("&dir_{}", p.name),
+            ),
+        };
+        let _ = writeln!(out, "    let dir_{}: {ty} = directions.{fill};", p.name);
+        dargs.push(arg);
+    }
+    let _ = writeln!(out, "    let (jvp_value, jvp) = {name}_jvp({args}, {});", dargs.join(", "));
+    let dflat: Vec<String> = f
+        .float_params()
+        .iter()
+        .map(|p| format!("dir_{}.flat()", p.name))
+        .collect();
+    let _ = writeln!(out, "    let direction = [{}].concat();", dflat.join(", "));
     let _ = writeln!(out, "    let value = {name}({args});");
     let _ = writeln!(out, "    let (grad_value, grad) = {name}_grad({args});");
     let _ = writeln!(out, "    let (vjp_value, vjp) = {name}_vjp({args}, 1.0);");
@@ -201,6 +228,14 @@ fn checks(f: &Function, offsets: &[(String, std::ops::Range<usize>)]) -> String 
             range.start, range.end
         );
     }
+    let _ = writeln!(
+        out,
+        "    check_value(\"{name}_jvp's value\", f64::from(jvp_value), f64::from(value), {value_tol:e});"
+    );
+    let _ = writeln!(
+        out,
+        "    check_tangent(\"{name}_jvp\", f64::from(jvp), &reference, &direction, {grad_tol:e});"
+    );
     out
 }
 
