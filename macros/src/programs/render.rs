@@ -131,7 +131,11 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
     let args = args.join(", ");
     let name = &f.name;
     // A direction for `_jvp`: one tangent per float parameter, drawn like the parameter.
-    let _ = writeln!(out, "    let mut directions = Rng({:#x});", 0xd1_u64 ^ index as u64);
+    let _ = writeln!(
+        out,
+        "    let mut directions = Rng({:#x});",
+        0xd1_u64 ^ index as u64
+    );
     let mut dargs = Vec::new();
     for p in f.float_params() {
         let shape = concrete(p.shape().expect("invariant: float parameters have shapes"));
@@ -141,7 +145,7 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
                 format!("scalar{suffix}()"),
                 format!("dir_{}", p.name),
             ),
-            shape => (
+            shape @ Shape::Mat(..) => (
                 printer.ty(shape),
                 format!("matrix{suffix}()"),
                 format!("&dir_{}", p.name),
@@ -150,7 +154,11 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         let _ = writeln!(out, "    let dir_{}: {ty} = directions.{fill};", p.name);
         dargs.push(arg);
     }
-    let _ = writeln!(out, "    let (jvp_value, jvp) = {name}_jvp({args}, {});", dargs.join(", "));
+    let _ = writeln!(
+        out,
+        "    let (jvp_value, jvp) = {name}_jvp({args}, {});",
+        dargs.join(", ")
+    );
     let dflat: Vec<String> = f
         .float_params()
         .iter()
