@@ -130,7 +130,40 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         .collect();
     let args = args.join(", ");
     let name = &f.name;
-    // A direction for `_jvp`: one tangent per float parameter, drawn like the parameter.
+    out.push_str(&directions(f, index, &printer, suffix, &args));
+    let _ = writeln!(out, "    let value = {name}({args});");
+    let _ = writeln!(out, "    let (grad_value, grad) = {name}_grad({args});");
+    let _ = writeln!(out, "    let (vjp_value, vjp) = {name}_vjp({args}, 1.0);");
+    let floats = f.float_params();
+    let flat: Vec<String> = floats
+        .iter()
+        .map(|p| format!("{}.flat()", p.name))
+        .collect();
+    let _ = writeln!(out, "    let point = [{}].concat();", flat.join(", "));
+    out.push_str("    let (twin, reference) = dual_gradient(&point, |r| {\n");
+    let mut offsets = Vec::new();
+    let mut at = 0;
+    for p in &floats {
+        let shape = concrete(p.shape().expect("invariant: float parameters have shapes"));
+        let read = match shape {
+            Shape::Scalar => "r.scalar()".to_string(),
+            Shape::Mat(r, c) => format!("r.matrix::<{}, {}>()", r.size(), c.size()),
+        };
+        let _ = writeln!(out, "        let {} = {read};", p.name);
+        offsets.push((p.name.clone(), at..at + shape.count()));
+        at += shape.count();
+    }
+    let _ = writeln!(out, "        {name}_ref({args})\n    }});");
+    out.push_str(&checks(f, &offsets));
+    out.push_str("}\n");
+    out
+}
+
+/// The direction of a test's `_jvp` check: one tangent per float parameter, drawn like the
+/// parameter, the call, and the direction's entries in order.
+fn directions(f: &Function, index: usize, printer: &Printer, suffix: &str, args: &str) -> String {
+    let mut out = String::new();
+    let name = &f.name;
     let _ = writeln!(
         out,
         "    let mut directions = Rng({:#x});",
@@ -165,31 +198,6 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         .map(|p| format!("dir_{}.flat()", p.name))
         .collect();
     let _ = writeln!(out, "    let direction = [{}].concat();", dflat.join(", "));
-    let _ = writeln!(out, "    let value = {name}({args});");
-    let _ = writeln!(out, "    let (grad_value, grad) = {name}_grad({args});");
-    let _ = writeln!(out, "    let (vjp_value, vjp) = {name}_vjp({args}, 1.0);");
-    let floats = f.float_params();
-    let flat: Vec<String> = floats
-        .iter()
-        .map(|p| format!("{}.flat()", p.name))
-        .collect();
-    let _ = writeln!(out, "    let point = [{}].concat();", flat.join(", "));
-    out.push_str("    let (twin, reference) = dual_gradient(&point, |r| {\n");
-    let mut offsets = Vec::new();
-    let mut at = 0;
-    for p in &floats {
-        let shape = concrete(p.shape().expect("invariant: float parameters have shapes"));
-        let read = match shape {
-            Shape::Scalar => "r.scalar()".to_string(),
-            Shape::Mat(r, c) => format!("r.matrix::<{}, {}>()", r.size(), c.size()),
-        };
-        let _ = writeln!(out, "        let {} = {read};", p.name);
-        offsets.push((p.name.clone(), at..at + shape.count()));
-        at += shape.count();
-    }
-    let _ = writeln!(out, "        {name}_ref({args})\n    }});");
-    out.push_str(&checks(f, &offsets));
-    out.push_str("}\n");
     out
 }
 
