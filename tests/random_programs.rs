@@ -16,15 +16,15 @@ mod oracle;
 #[rustfmt::skip]
 mod programs {
 
-use matgrad::gradient;
+use matgrad::{gradient, jacobian};
 use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};
 use super::oracle::{
-    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, lit,
+    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, dual_jacobian, lit,
 };
 
 // ---- program p000 (known bug patterns: branch-read)
 
-#[gradient]
+#[jacobian]
 fn p000_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> Matrix3<f64> {
     let t0 = *u;
     let t1: Matrix3<f64> = w * t0.transpose() * 0.0619;
@@ -43,7 +43,7 @@ fn p000_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) 
     t0 + t0
 }
 
-#[gradient]
+#[jacobian]
 fn p000_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>, a: &Matrix3<f64>) -> Matrix3<f64> {
     let t0 = (a + -a) * 0.124;
     for i in 0..2 {
@@ -287,6 +287,46 @@ fn p000_against_duals() {
     check_value("p000_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p000_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p000_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x1ac0);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let (value, jacobians) = p000_h0_jacobian(&u, &w, c);
+    let point = [u.flat(), w.flat(), c.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 3>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        let c = r.scalar();
+        p000_h0_ref(&u, &w, c)
+    });
+    check_gradient("p000_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p000_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p000_h0_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+    check_gradient("p000_h0_jacobian, c", &jacobians.2.flat(), &reference[6..7].concat(), 1e-9);
+}
+
+#[test]
+fn p000_h1_jacobian_against_duals() {
+    let mut rng = Rng(0x9e3779b97f4a66d5);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let a: Matrix3<f64> = rng.matrix();
+    let (value, jacobians) = p000_h1_jacobian(&u, &w, &a);
+    let point = [u.flat(), w.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 3>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        let a = r.matrix::<3, 3>();
+        p000_h1_ref(&u, &w, &a)
+    });
+    check_gradient("p000_h1's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p000_h1_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p000_h1_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+    check_gradient("p000_h1_jacobian, a", &jacobians.2.flat(), &reference[6..15].concat(), 1e-9);
+}
+
 
 // ---- program p001
 
@@ -665,7 +705,7 @@ fn p003_against_duals() {
 
 // ---- program p004
 
-#[gradient]
+#[jacobian]
 fn p004_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> SVector<f64, 3> {
     let t0 = ((w * u.transpose() + u * w.transpose()) * 0.0309).mean();
     if (matgrad::sigmoid(w[(2, 0)] * 0.0619) + 1.17).ln() <= -0.31 {
@@ -783,6 +823,26 @@ fn p004_against_duals() {
     check_value("p004_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p004_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p004_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xc6ef372fe94f9860);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let (value, jacobians) = p004_h0_jacobian(&u, &w, c);
+    let point = [u.flat(), w.flat(), c.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        let c = r.scalar();
+        p004_h0_ref(&u, &w, c)
+    });
+    check_gradient("p004_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p004_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p004_h0_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+    check_gradient("p004_h0_jacobian, c", &jacobians.2.flat(), &reference[6..7].concat(), 1e-9);
+}
+
 
 // ---- program p005
 
@@ -1247,7 +1307,7 @@ fn p007_against_duals() {
 
 // ---- program p008
 
-#[gradient]
+#[jacobian]
 fn p008_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SVector<f64, 3> {
     let t0 = (u.transpose() * a * 0.0206).transpose();
     let mut t0 = t0 * t0.transpose();
@@ -1363,6 +1423,29 @@ fn p008_against_duals() {
     check_value("p008_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p008_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p008_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x8dde6e5fd29f1f80);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let a: SMatrix<f64, 3, 2> = rng.matrix();
+    let (value, jacobians) = p008_h0_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<3, 2>();
+        p008_h0_ref(&u, &w, c, &a)
+    });
+    check_gradient("p008_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p008_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p008_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+    check_gradient("p008_h0_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-9);
+    check_gradient("p008_h0_jacobian, a", &jacobians.3.flat(), &reference[6..12].concat(), 1e-9);
+}
+
 
 // ---- program p009
 
@@ -1909,7 +1992,7 @@ fn p012_against_duals() {
 
 // ---- program p013 (known bug patterns: branch-read, counter-call)
 
-#[gradient]
+#[jacobian]
 fn p013_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SVector<f64, 3> {
     let mut t0: SMatrix<f64, 2, 3> = w * w.transpose() * (w * u.transpose()) * 0.00193;
     let mut t1 = (u + u) * 0.124;
@@ -2094,6 +2177,23 @@ fn p013_against_duals() {
     check_value("p013_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p013_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p013_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x4689735bb6427248);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let (value, jacobians) = p013_h0_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        p013_h0_ref(&u, &w)
+    });
+    check_gradient("p013_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p013_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p013_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+}
+
 
 // ---- program p014
 
@@ -2472,7 +2572,7 @@ fn p016_against_duals() {
 
 // ---- program p017
 
-#[gradient]
+#[jacobian]
 fn p017_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, a: &Matrix3<f64>) -> SVector<f64, 3> {
     let t0: Matrix3<f64> = -((a - a.transpose()) * 0.124);
     let mut t1 = (t0 - t0 - t0 * t0.transpose()) * 0.201;
@@ -2515,7 +2615,7 @@ fn p017_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, a: &Ma
     (u + w.map(|v| matgrad::softplus(lit::<T>(-1.0))).component_mul(&(w.component_div(&(u * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0937)))) * lit::<T>(0.166)
 }
 
-#[gradient]
+#[jacobian]
 fn p017_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> SVector<f64, 3> {
     let t0: Matrix3<f64> = (if -0.26_f64 > -0.13 {
         u * w.transpose()
@@ -2743,6 +2843,43 @@ fn p017_against_duals() {
     check_value("p017_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p017_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p017_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xd78aa8b9f91f1e8);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let a: Matrix3<f64> = rng.matrix();
+    let (value, jacobians) = p017_h0_jacobian(&u, &w, &a);
+    let point = [u.flat(), w.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        let a = r.matrix::<3, 3>();
+        p017_h0_ref(&u, &w, &a)
+    });
+    check_gradient("p017_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p017_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p017_h0_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+    check_gradient("p017_h0_jacobian, a", &jacobians.2.flat(), &reference[6..15].concat(), 1e-9);
+}
+
+#[test]
+fn p017_h1_jacobian_against_duals() {
+    let mut rng = Rng(0xabb024451edc7dfd);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let (value, jacobians) = p017_h1_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        p017_h1_ref(&u, &w)
+    });
+    check_gradient("p017_h1's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p017_h1_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p017_h1_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+}
+
 
 // ---- program p018 (known bug patterns: branch-read)
 
@@ -4013,7 +4150,7 @@ fn p028_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) 
     t1.trace() * lit::<T>(0.0206) - t0.sum() * lit::<T>(0.0825)
 }
 
-#[gradient]
+#[jacobian]
 fn p028_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> Matrix3<f64> {
     let mut t0 = ((u * w.transpose() + w * u.transpose()) * 0.0309 + u * w.transpose()) * 0.0583;
     let mut t0 = u[0] * c * 0.0619;
@@ -4156,6 +4293,26 @@ fn p028_against_duals() {
     check_value("p028_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p028_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p028_h1_jacobian_against_duals() {
+    let mut rng = Rng(0xec1fc08e07714b5);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let (value, jacobians) = p028_h1_jacobian(&u, &w, c);
+    let point = [u.flat(), w.flat(), c.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 3>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        let c = r.scalar();
+        p028_h1_ref(&u, &w, c)
+    });
+    check_gradient("p028_h1's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p028_h1_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p028_h1_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+    check_gradient("p028_h1_jacobian, c", &jacobians.2.flat(), &reference[6..7].concat(), 1e-9);
+}
+
 
 // ---- program p029 (known bug patterns: counter-call)
 
@@ -4293,7 +4450,7 @@ fn p029_against_duals() {
 
 // ---- program p030
 
-#[gradient]
+#[jacobian]
 fn p030_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SVector<f64, 3> {
     let t0 = ((w * w.transpose() + w * w.transpose()) * 0.0309).map(|v| v);
     let t1 = t0;
@@ -4458,6 +4615,29 @@ fn p030_against_duals() {
     check_value("p030_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p030_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p030_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x54021de755d44970);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let a: SMatrix<f64, 3, 2> = rng.matrix();
+    let (value, jacobians) = p030_h0_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<3, 2>();
+        p030_h0_ref(&u, &w, c, &a)
+    });
+    check_gradient("p030_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p030_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p030_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+    check_gradient("p030_h0_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-9);
+    check_gradient("p030_h0_jacobian, a", &jacobians.3.flat(), &reference[6..12].concat(), 1e-9);
+}
+
 
 // ---- program p031 (known bug patterns: branch-read)
 
@@ -4836,7 +5016,7 @@ fn p032_against_duals() {
 
 // ---- program p033
 
-#[gradient]
+#[jacobian]
 fn p033_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> SVector<f64, 3> {
     let t0 = u * u.transpose() * 0.0619;
     let mut t0 = u * w.transpose() * 0.0619;
@@ -4989,6 +5169,26 @@ fn p033_against_duals() {
     check_value("p033_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p033_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p033_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x2935874b44cfef68);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let (value, jacobians) = p033_h0_jacobian(&u, &w, c);
+    let point = [u.flat(), w.flat(), c.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        let c = r.scalar();
+        p033_h0_ref(&u, &w, c)
+    });
+    check_gradient("p033_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p033_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p033_h0_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+    check_gradient("p033_h0_jacobian, c", &jacobians.2.flat(), &reference[6..7].concat(), 1e-9);
+}
+
 
 // ---- program p034
 
@@ -5754,7 +5954,7 @@ fn p039_against_duals() {
 
 // ---- program p040 (known bug patterns: branch-read, counter-call)
 
-#[gradient]
+#[jacobian]
 fn p040_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
     if -1.56_f64 > 0.12 {
         {
@@ -5909,7 +6109,7 @@ fn p040_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SMa
     t13.transpose() + t13.transpose()
 }
 
-#[gradient]
+#[jacobian]
 fn p040_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
     let mut t0 = (u * u.transpose()).component_div(&(u * u.transpose() * 0.0309).map(|v| matgrad::sigmoid(v))) * 0.0234;
     t0 *= -0.3;
@@ -6035,6 +6235,40 @@ fn p040_against_duals() {
     check_value("p040_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p040_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p040_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xc55827df1d1b0080);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let (value, jacobians) = p040_h0_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 2>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        p040_h0_ref(&u, &w)
+    });
+    check_gradient("p040_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p040_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p040_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+}
+
+#[test]
+fn p040_h1_jacobian_against_duals() {
+    let mut rng = Rng(0x638fa1989c658c95);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let (value, jacobians) = p040_h1_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 2>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        p040_h1_ref(&u, &w)
+    });
+    check_gradient("p040_h1's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p040_h1_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p040_h1_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+}
+
 
 // ---- program p041
 
@@ -7265,7 +7499,7 @@ fn p049_against_duals() {
 
 // ---- program p050 (known bug patterns: branch-read, counter-call)
 
-#[gradient]
+#[jacobian]
 fn p050_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> Matrix3<f64> {
     let t0: RowSVector<f64, 3> = w.transpose() * (u * u.transpose()) * 0.00516;
     let mut t1 = t0;
@@ -7682,10 +7916,27 @@ fn p050_against_duals() {
     check_value("p050_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p050_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p050_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x36ae31d6e461fa10);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let (value, jacobians) = p050_h0_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 3>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        p050_h0_ref(&u, &w)
+    });
+    check_gradient("p050_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p050_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p050_h0_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+}
+
 
 // ---- program p051 (known bug patterns: branch-read)
 
-#[gradient]
+#[jacobian]
 fn p051_h0(u: &SVector<f32, 2>, w: &SVector<f32, 2>, a: &SMatrix<f32, 2, 2>) -> SMatrix<f32, 2, 2> {
     let t0 = w.transpose() / ((a.transpose().trace() * 0.124).tanh() - 1.5).abs() * 0.124;
     let t0: SMatrix<f32, 2, 2> = a.transpose();
@@ -7794,6 +8045,26 @@ fn p051_against_duals() {
     check_value("p051_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
     check_tangent("p051_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
+#[test]
+fn p051_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x2869ffa2deb5dbb8);
+    let u: SVector<f32, 2> = rng.matrix_f32();
+    let w: SVector<f32, 2> = rng.matrix_f32();
+    let a: SMatrix<f32, 2, 2> = rng.matrix_f32();
+    let (value, jacobians) = p051_h0_jacobian(&u, &w, &a);
+    let point = [u.flat(), w.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 2>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<2, 1>();
+        let a = r.matrix::<2, 2>();
+        p051_h0_ref(&u, &w, &a)
+    });
+    check_gradient("p051_h0's value", &value.flat(), &twin, 1e-5);
+    check_gradient("p051_h0_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-3);
+    check_gradient("p051_h0_jacobian, w", &jacobians.1.flat(), &reference[2..4].concat(), 1e-3);
+    check_gradient("p051_h0_jacobian, a", &jacobians.2.flat(), &reference[4..8].concat(), 1e-3);
+}
+
 
 // ---- program p052
 
@@ -7928,7 +8199,7 @@ fn p052_against_duals() {
 
 // ---- program p053 (known bug patterns: branch-read, counter-call)
 
-#[gradient]
+#[jacobian]
 fn p053_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64) -> SMatrix<f64, 3, 2> {
     if !(-1.49_f64 > 1.19 * 0.72) {
         {
@@ -8001,7 +8272,7 @@ fn p053_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T) 
     (u * w.transpose() + ((w * u.transpose()).transpose() * lit::<T>(0.0619)).component_mul(&((w * u.transpose()).transpose() * lit::<T>(0.0619)))) * lit::<T>(0.0583)
 }
 
-#[gradient]
+#[jacobian]
 fn p053_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
     let t0 = w.transpose() / matgrad::sigmoid(w[(1, 0)].tanh()) * 0.0666;
     if -0.39_f64 > -0.38 {
@@ -8319,10 +8590,47 @@ fn p053_against_duals() {
     check_value("p053_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p053_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p053_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xbe19b3ad35d9808);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let (value, jacobians) = p053_h0_jacobian(&u, &w, c);
+    let point = [u.flat(), w.flat(), c.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 2>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        p053_h0_ref(&u, &w, c)
+    });
+    check_gradient("p053_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p053_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p053_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+    check_gradient("p053_h0_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-9);
+}
+
+#[test]
+fn p053_h1_jacobian_against_duals() {
+    let mut rng = Rng(0xaa1914f452a7e41d);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let (value, jacobians) = p053_h1_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 2>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        p053_h1_ref(&u, &w)
+    });
+    check_gradient("p053_h1's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p053_h1_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p053_h1_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+}
+
 
 // ---- program p054
 
-#[gradient]
+#[jacobian]
 fn p054_h0(u: &SVector<f64, 2>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 2, 2>) -> SMatrix<f64, 2, 2> {
     let mut t0: SMatrix<f64, 2, 2> = a.map(f64::cos).pow(2);
     let t0 = u.transpose();
@@ -8406,10 +8714,33 @@ fn p054_against_duals() {
     check_value("p054_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p054_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p054_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xfd9d6906cdb179b0);
+    let u: SVector<f64, 2> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let a: SMatrix<f64, 2, 2> = rng.matrix();
+    let (value, jacobians) = p054_h0_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 2>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<2, 2>();
+        p054_h0_ref(&u, &w, c, &a)
+    });
+    check_gradient("p054_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p054_h0_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-9);
+    check_gradient("p054_h0_jacobian, w", &jacobians.1.flat(), &reference[2..4].concat(), 1e-9);
+    check_gradient("p054_h0_jacobian, c", &jacobians.2.flat(), &reference[4..5].concat(), 1e-9);
+    check_gradient("p054_h0_jacobian, a", &jacobians.3.flat(), &reference[5..9].concat(), 1e-9);
+}
+
 
 // ---- program p055
 
-#[gradient]
+#[jacobian]
 fn p055_h0(u: &SVector<f64, 2>, w: &SVector<f64, 2>, a: &SMatrix<f64, 2, 2>) -> SMatrix<f64, 2, 2> {
     let t0: SMatrix<f64, 2, 2> = (a + a.transpose()) * 0.124;
     let t0 = 0.42_f64;
@@ -8528,6 +8859,26 @@ fn p055_against_duals() {
     check_value("p055_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p055_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p055_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xef5936d2c8055ed8);
+    let u: SVector<f64, 2> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let a: SMatrix<f64, 2, 2> = rng.matrix();
+    let (value, jacobians) = p055_h0_jacobian(&u, &w, &a);
+    let point = [u.flat(), w.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 2>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<2, 1>();
+        let a = r.matrix::<2, 2>();
+        p055_h0_ref(&u, &w, &a)
+    });
+    check_gradient("p055_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p055_h0_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-9);
+    check_gradient("p055_h0_jacobian, w", &jacobians.1.flat(), &reference[2..4].concat(), 1e-9);
+    check_gradient("p055_h0_jacobian, a", &jacobians.2.flat(), &reference[4..8].concat(), 1e-9);
+}
+
 
 // ---- program p056
 
@@ -9250,7 +9601,7 @@ fn p060_against_duals() {
 
 // ---- program p061 (known bug patterns: branch-read)
 
-#[gradient]
+#[jacobian]
 fn p061_h0(u: &SVector<f32, 2>, w: &SVector<f32, 2>, a: &SMatrix<f32, 2, 2>) -> SVector<f32, 2> {
     let mut t0 = w.transpose().map(|v| (v * v + 0.67).ln_1p());
     t0 = t0 - t0.component_mul(&t0) * 0.12;
@@ -9391,6 +9742,26 @@ fn p061_against_duals() {
     check_value("p061_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
     check_tangent("p061_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
+#[test]
+fn p061_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x99c0099aa5fc92c8);
+    let u: SVector<f32, 2> = rng.matrix_f32();
+    let w: SVector<f32, 2> = rng.matrix_f32();
+    let a: SMatrix<f32, 2, 2> = rng.matrix_f32();
+    let (value, jacobians) = p061_h0_jacobian(&u, &w, &a);
+    let point = [u.flat(), w.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 1>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<2, 1>();
+        let a = r.matrix::<2, 2>();
+        p061_h0_ref(&u, &w, &a)
+    });
+    check_gradient("p061_h0's value", &value.flat(), &twin, 1e-5);
+    check_gradient("p061_h0_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-3);
+    check_gradient("p061_h0_jacobian, w", &jacobians.1.flat(), &reference[2..4].concat(), 1e-3);
+    check_gradient("p061_h0_jacobian, a", &jacobians.2.flat(), &reference[4..8].concat(), 1e-3);
+}
+
 
 // ---- program p062
 
@@ -10643,7 +11014,7 @@ fn p070_against_duals() {
 
 // ---- program p071 (known bug patterns: counter-call)
 
-#[gradient]
+#[jacobian]
 fn p071_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> Matrix3<f64> {
     let t0: Matrix3<f64> = u * u.transpose() * 0.0619;
     let t1 = t0.transpose().pow(2).component_mul(&t0);
@@ -10800,6 +11171,23 @@ fn p071_against_duals() {
     check_value("p071_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p071_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p071_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xb1613926d435458);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let (value, jacobians) = p071_h0_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 3>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<3, 1>();
+        p071_h0_ref(&u, &w)
+    });
+    check_gradient("p071_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p071_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p071_h0_jacobian, w", &jacobians.1.flat(), &reference[3..6].concat(), 1e-9);
+}
+
 
 // ---- program p072
 
@@ -11741,7 +12129,7 @@ fn p077_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 2>, c: T) 
     t3 + t0 * lit::<T>(0.0528) + matgrad::sigmoid(lit::<T>(-0.34) - lit::<T>(1.22)).powf(lit::<T>(1.15)) * lit::<T>(0.132)
 }
 
-#[gradient]
+#[jacobian]
 fn p077_h1(u: &SVector<f64, 2>, w: &SVector<f64, 2>) -> SVector<f64, 2> {
     let t0 = u.transpose();
     let t1: f64 = p077_h0(&((w - w) * 0.124).map(|v| -1.08_f64), &(w.transpose().transpose() / ((u * t0).transpose() * 0.0619).map(|v| v * v + 0.52).sum()), (u * 0.124).map(|v| v.exp()).sum().ln().cos());
@@ -11829,6 +12217,23 @@ fn p077_against_duals() {
     check_value("p077_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p077_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p077_h1_jacobian_against_duals() {
+    let mut rng = Rng(0x53b46013ca85145d);
+    let u: SVector<f64, 2> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let (value, jacobians) = p077_h1_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 1>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<2, 1>();
+        p077_h1_ref(&u, &w)
+    });
+    check_gradient("p077_h1's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p077_h1_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-9);
+    check_gradient("p077_h1_jacobian, w", &jacobians.1.flat(), &reference[2..4].concat(), 1e-9);
+}
+
 
 // ---- program p078 (known bug patterns: branch-read)
 
@@ -12881,7 +13286,7 @@ fn p086_against_duals() {
 
 // ---- program p087 (known bug patterns: branch-read)
 
-#[gradient]
+#[jacobian]
 fn p087_h0(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32, a: &SMatrix<f32, 3, 2>) -> SVector<f32, 3> {
     let t0: f32 = 0.67_f32;
     {
@@ -12908,7 +13313,7 @@ fn p087_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T, 
     (u + u.component_div(&((u - u) * lit::<T>(0.124)).map(|v| v * v + lit::<T>(1.37)))) * lit::<T>(0.143)
 }
 
-#[gradient]
+#[jacobian]
 fn p087_h1(u: &SVector<f32, 3>, w: &SVector<f32, 2>, c: f32, a: &SMatrix<f32, 3, 2>) -> SMatrix<f32, 3, 2> {
     let t0 = (a * a.transpose() * 0.0309).trace();
     for i in 0..2 {
@@ -13053,6 +13458,52 @@ fn p087_against_duals() {
     check_value("p087_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
     check_tangent("p087_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
+#[test]
+fn p087_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x26d2f052128143d8);
+    let u: SVector<f32, 3> = rng.matrix_f32();
+    let w: SVector<f32, 2> = rng.matrix_f32();
+    let c: f32 = rng.scalar_f32();
+    let a: SMatrix<f32, 3, 2> = rng.matrix_f32();
+    let (value, jacobians) = p087_h0_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<3, 2>();
+        p087_h0_ref(&u, &w, c, &a)
+    });
+    check_gradient("p087_h0's value", &value.flat(), &twin, 1e-5);
+    check_gradient("p087_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-3);
+    check_gradient("p087_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-3);
+    check_gradient("p087_h0_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-3);
+    check_gradient("p087_h0_jacobian, a", &jacobians.3.flat(), &reference[6..12].concat(), 1e-3);
+}
+
+#[test]
+fn p087_h1_jacobian_against_duals() {
+    let mut rng = Rng(0xc50a6a0b91cbcfed);
+    let u: SVector<f32, 3> = rng.matrix_f32();
+    let w: SVector<f32, 2> = rng.matrix_f32();
+    let c: f32 = rng.scalar_f32();
+    let a: SMatrix<f32, 3, 2> = rng.matrix_f32();
+    let (value, jacobians) = p087_h1_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 2>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<3, 2>();
+        p087_h1_ref(&u, &w, c, &a)
+    });
+    check_gradient("p087_h1's value", &value.flat(), &twin, 1e-5);
+    check_gradient("p087_h1_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-3);
+    check_gradient("p087_h1_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-3);
+    check_gradient("p087_h1_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-3);
+    check_gradient("p087_h1_jacobian, a", &jacobians.3.flat(), &reference[6..12].concat(), 1e-3);
+}
+
 
 // ---- program p088
 
@@ -13314,7 +13765,7 @@ fn p089_against_duals() {
 
 // ---- program p090
 
-#[gradient]
+#[jacobian]
 fn p090_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SVector<f64, 3> {
     let t0 = (w * u.transpose()).map(|v| 0.37_f64).map(f64::sin);
     for i in 0..2 {
@@ -13473,6 +13924,23 @@ fn p090_against_duals() {
     check_value("p090_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p090_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p090_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xfc0659b6017ce1d0);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let (value, jacobians) = p090_h0_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        p090_h0_ref(&u, &w)
+    });
+    check_gradient("p090_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p090_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p090_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+}
+
 
 // ---- program p091
 
@@ -13766,7 +14234,7 @@ fn p092_against_duals() {
 
 // ---- program p093
 
-#[gradient]
+#[jacobian]
 fn p093_h0(u: &SVector<f32, 2>, w: &SVector<f32, 2>, c: f32) -> SMatrix<f32, 2, 2> {
     if c > 0.09 {
         let t1: SMatrix<f32, 2, 2> = (if c > 0.38 {
@@ -13889,6 +14357,26 @@ fn p093_against_duals() {
     check_value("p093_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
     check_tangent("p093_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
+#[test]
+fn p093_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xd139c319f07887c8);
+    let u: SVector<f32, 2> = rng.matrix_f32();
+    let w: SVector<f32, 2> = rng.matrix_f32();
+    let c: f32 = rng.scalar_f32();
+    let (value, jacobians) = p093_h0_jacobian(&u, &w, c);
+    let point = [u.flat(), w.flat(), c.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 2>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        p093_h0_ref(&u, &w, c)
+    });
+    check_gradient("p093_h0's value", &value.flat(), &twin, 1e-5);
+    check_gradient("p093_h0_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-3);
+    check_gradient("p093_h0_jacobian, w", &jacobians.1.flat(), &reference[2..4].concat(), 1e-3);
+    check_gradient("p093_h0_jacobian, c", &jacobians.2.flat(), &reference[4..5].concat(), 1e-3);
+}
+
 
 // ---- program p094
 
@@ -14009,7 +14497,7 @@ fn p094_against_duals() {
 
 // ---- program p095
 
-#[gradient]
+#[jacobian]
 fn p095_h0(u: &SVector<f64, 2>, w: &SVector<f64, 3>, c: f64, a: &SMatrix<f64, 2, 3>) -> SMatrix<f64, 2, 3> {
     let mut t0 = a.transpose();
     t0 += t0.map(|v| -1.56_f64) - a.transpose().component_div(&(a.transpose() * 0.124).map(|v| v.exp())) * 0.151;
@@ -14022,7 +14510,7 @@ fn p095_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 3>, c: T, 
     (a + a) * lit::<T>(0.124)
 }
 
-#[gradient]
+#[jacobian]
 fn p095_h1(u: &SVector<f64, 2>, w: &SVector<f64, 3>, c: f64) -> SMatrix<f64, 2, 3> {
     let mut t0 = ((u * u.transpose()).component_mul(&(u * u.transpose())) * 0.00387).pow(3);
     let t1 = *w;
@@ -14188,6 +14676,49 @@ fn p095_against_duals() {
     check_value("p095_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p095_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p095_h0_jacobian_against_duals() {
+    let mut rng = Rng(0xb4b15eb1e5204498);
+    let u: SVector<f64, 2> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let a: SMatrix<f64, 2, 3> = rng.matrix();
+    let (value, jacobians) = p095_h0_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 3>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<3, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<2, 3>();
+        p095_h0_ref(&u, &w, c, &a)
+    });
+    check_gradient("p095_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p095_h0_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-9);
+    check_gradient("p095_h0_jacobian, w", &jacobians.1.flat(), &reference[2..5].concat(), 1e-9);
+    check_gradient("p095_h0_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-9);
+    check_gradient("p095_h0_jacobian, a", &jacobians.3.flat(), &reference[6..12].concat(), 1e-9);
+}
+
+#[test]
+fn p095_h1_jacobian_against_duals() {
+    let mut rng = Rng(0x52e8d86b646ac0ad);
+    let u: SVector<f64, 2> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let (value, jacobians) = p095_h1_jacobian(&u, &w, c);
+    let point = [u.flat(), w.flat(), c.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 3>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<3, 1>();
+        let c = r.scalar();
+        p095_h1_ref(&u, &w, c)
+    });
+    check_gradient("p095_h1's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p095_h1_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-9);
+    check_gradient("p095_h1_jacobian, w", &jacobians.1.flat(), &reference[2..5].concat(), 1e-9);
+    check_gradient("p095_h1_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-9);
+}
+
 
 // ---- program p096
 
@@ -14263,7 +14794,7 @@ fn p096_against_duals() {
 
 // ---- program p097
 
-#[gradient]
+#[jacobian]
 fn p097_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SMatrix<f64, 3, 2> {
     let mut t0: f64 = ((c + -0.93) * 0.201 - -c) * 0.198;
     let t1 = (u + u) * 0.124;
@@ -14343,10 +14874,33 @@ fn p097_against_duals() {
     check_value("p097_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p097_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p097_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x9828fa49d9c80568);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let a: SMatrix<f64, 3, 2> = rng.matrix();
+    let (value, jacobians) = p097_h0_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 2>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<3, 2>();
+        p097_h0_ref(&u, &w, c, &a)
+    });
+    check_gradient("p097_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p097_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p097_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+    check_gradient("p097_h0_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-9);
+    check_gradient("p097_h0_jacobian, a", &jacobians.3.flat(), &reference[6..12].concat(), 1e-9);
+}
+
 
 // ---- program p098
 
-#[gradient]
+#[jacobian]
 fn p098_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SVector<f64, 3> {
     let t0: SVector<f64, 3> = *u;
     let t1: SVector<f64, 3> = -((u + u) * 0.124);
@@ -14561,6 +15115,29 @@ fn p098_against_duals() {
     check_value("p098_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p098_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p098_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x89e4c815d41c1a90);
+    let u: SVector<f64, 3> = rng.matrix();
+    let w: SVector<f64, 2> = rng.matrix();
+    let c: f64 = rng.scalar();
+    let a: SMatrix<f64, 3, 2> = rng.matrix();
+    let (value, jacobians) = p098_h0_jacobian(&u, &w, c, &a);
+    let point = [u.flat(), w.flat(), c.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        let c = r.scalar();
+        let a = r.matrix::<3, 2>();
+        p098_h0_ref(&u, &w, c, &a)
+    });
+    check_gradient("p098_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p098_h0_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-9);
+    check_gradient("p098_h0_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-9);
+    check_gradient("p098_h0_jacobian, c", &jacobians.2.flat(), &reference[5..6].concat(), 1e-9);
+    check_gradient("p098_h0_jacobian, a", &jacobians.3.flat(), &reference[6..12].concat(), 1e-9);
+}
+
 
 // ---- program p099 (known bug patterns: counter-call)
 
@@ -16940,7 +17517,7 @@ fn p115_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T) 
     t1 + t0
 }
 
-#[gradient]
+#[jacobian]
 fn p115_h1(u: &SVector<f32, 3>, w: &SVector<f32, 2>) -> SVector<f32, 3> {
     let mut t0: f32 = (u.transpose() * u[(0, 0)] * 0.0619).kronecker(&w.transpose()).norm_squared() * 0.0105;
     let t0: SVector<f32, 2> = *w;
@@ -17181,6 +17758,23 @@ fn p115_against_duals() {
     check_value("p115_jvp's value", f64::from(jvp_value), f64::from(value), 1e-5);
     check_tangent("p115_jvp", f64::from(jvp), &reference, &direction, 1e-3);
 }
+#[test]
+fn p115_h1_jacobian_against_duals() {
+    let mut rng = Rng(0x3594ec5af2f87d4d);
+    let u: SVector<f32, 3> = rng.matrix_f32();
+    let w: SVector<f32, 2> = rng.matrix_f32();
+    let (value, jacobians) = p115_h1_jacobian(&u, &w);
+    let point = [u.flat(), w.flat()].concat();
+    let (twin, reference) = dual_jacobian::<3, 1>(&point, |r| {
+        let u = r.matrix::<3, 1>();
+        let w = r.matrix::<2, 1>();
+        p115_h1_ref(&u, &w)
+    });
+    check_gradient("p115_h1's value", &value.flat(), &twin, 1e-5);
+    check_gradient("p115_h1_jacobian, u", &jacobians.0.flat(), &reference[0..3].concat(), 1e-3);
+    check_gradient("p115_h1_jacobian, w", &jacobians.1.flat(), &reference[3..5].concat(), 1e-3);
+}
+
 
 // ---- program p116 (known bug patterns: branch-read)
 
@@ -17374,7 +17968,7 @@ fn p117_against_duals() {
 
 // ---- program p118
 
-#[gradient]
+#[jacobian]
 fn p118_h0(u: &SVector<f64, 2>, w: &SVector<f64, 3>, a: &SMatrix<f64, 2, 3>) -> SMatrix<f64, 2, 3> {
     let t0: RowSVector<f64, 3> = w.transpose();
     let t1: SMatrix<f64, 2, 3> = a / (t0.component_div(&(t0 * 0.124).map(|v| matgrad::sigmoid(v))) * 0.0937).map(|v| v * v + 0.56).norm() * 0.24;
@@ -17455,6 +18049,26 @@ fn p118_against_duals() {
     check_value("p118_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p118_jvp", f64::from(jvp), &reference, &direction, 1e-9);
 }
+#[test]
+fn p118_h0_jacobian_against_duals() {
+    let mut rng = Rng(0x6c90dc0562a997b0);
+    let u: SVector<f64, 2> = rng.matrix();
+    let w: SVector<f64, 3> = rng.matrix();
+    let a: SMatrix<f64, 2, 3> = rng.matrix();
+    let (value, jacobians) = p118_h0_jacobian(&u, &w, &a);
+    let point = [u.flat(), w.flat(), a.flat()].concat();
+    let (twin, reference) = dual_jacobian::<2, 3>(&point, |r| {
+        let u = r.matrix::<2, 1>();
+        let w = r.matrix::<3, 1>();
+        let a = r.matrix::<2, 3>();
+        p118_h0_ref(&u, &w, &a)
+    });
+    check_gradient("p118_h0's value", &value.flat(), &twin, 1e-12);
+    check_gradient("p118_h0_jacobian, u", &jacobians.0.flat(), &reference[0..2].concat(), 1e-9);
+    check_gradient("p118_h0_jacobian, w", &jacobians.1.flat(), &reference[2..5].concat(), 1e-9);
+    check_gradient("p118_h0_jacobian, a", &jacobians.2.flat(), &reference[5..11].concat(), 1e-9);
+}
+
 
 // ---- program p119
 

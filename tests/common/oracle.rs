@@ -172,3 +172,29 @@ pub fn check_tangent(what: &str, actual: f64, reference: &[f64], direction: &[f6
         "{what}: {actual:e} differs from {expected:e} by more than {rel:e} relative"
     );
 }
+
+/// The value and the Jacobian of `f` at `point`, by one dual-number pass per entry: entry `l`
+/// of the result is the column ∂F/∂xₗ (F's entries in column-major order), so a parameter's
+/// Jacobian, flattened column-major, is the concatenation of its entries' columns.
+pub fn dual_jacobian<const R: usize, const C: usize>(
+    point: &[f64],
+    f: impl Fn(&mut Reader) -> SMatrix<Dual64, R, C>,
+) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let mut value = Vec::new();
+    let columns = (0..point.len())
+        .map(|k| {
+            let inputs: Vec<Dual64> = point
+                .iter()
+                .enumerate()
+                .map(|(j, &v)| Dual64::new(v, if j == k { 1.0 } else { 0.0 }))
+                .collect();
+            let out = f(&mut Reader {
+                inputs: &inputs,
+                at: 0,
+            });
+            value = out.iter().map(|d| d.re).collect();
+            out.iter().map(|d| d.eps).collect()
+        })
+        .collect();
+    (value, columns)
+}

@@ -55,11 +55,13 @@ impl Printer {
     pub(super) fn function(&self, f: &Function) -> String {
         let mut out = String::new();
         if !self.reference {
-            match &f.wrt {
-                Some(names) => {
+            match (&f.wrt, f.ret) {
+                (Some(names), _) => {
                     let _ = writeln!(out, "#[gradient(wrt({}))]", names.join(", "));
                 }
-                None => out.push_str("#[gradient]\n"),
+                // A matrix-valued function gets its Jacobian, which its test checks.
+                (None, Shape::Mat(..)) => out.push_str("#[jacobian]\n"),
+                (None, Shape::Scalar) => out.push_str("#[gradient]\n"),
             }
         }
         let mut generics = Vec::new();

@@ -43,12 +43,12 @@ fn file(programs: &[Program], known: &[(usize, &str)], header: &str, harness: &s
     let _ = writeln!(out, "#[path = {harness:?}]\nmod oracle;\n");
     // The programs keep the generator's layout: `cargo fmt` leaves the module alone.
     out.push_str("#[rustfmt::skip]\nmod programs {\n\n");
-    out.push_str("use matgrad::gradient;\n");
+    out.push_str("use matgrad::{gradient, jacobian};\n");
     out.push_str(
         "use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};\n",
     );
     out.push_str(
-        "use super::oracle::{\n    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, lit,\n};\n",
+        "use super::oracle::{\n    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, dual_jacobian, lit,\n};\n",
     );
     for p in programs {
         let reason = known.iter().find(|(k, _)| *k == p.index).map(|(_, r)| *r);
@@ -75,6 +75,96 @@ fn program(p: &Program, known: Option<&str>) -> String {
         out.push('\n');
     }
     out.push_str(&test(&p.main, p.index, known));
+    for (k, f) in p.callees.iter().enumerate() {
+        if matches!(f.ret, Shape::Mat(..)) {
+            out.push_str(&jacobian_test(f, p.index * 8 + k));
+        }
+    }
+    out
+}
+
+/// The test of a matrix-valued function's `_jacobian`: every parameter's J against the
+/// dual-number Jacobian of its twin, column by column.
+fn jacobian_test(f: &Function, seed: usize) -> String {
+    let printer = Printer::user(f.float);
+    let suffix = if f.float == Float::F32 { "_f32" } else { "" };
+    let name = &f.name;
+    let mut out = format!(
+        "#[test]\nfn {name}_jacobian_against_duals() {{\n    let mut rng = Rng({:#x});\n",
+        0x1ac0_u64 ^ (seed as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    );
+    let mut args = Vec::new();
+    for p in &f.params {
+        let (ty, fill, arg) = match p.kind {
+            ParamKind::Float(Shape::Scalar) => (
+                printer.ty(Shape::Scalar),
+                format!("scalar{suffix}()"),
+                p.name.clone(),
+            ),
+            ParamKind::Float(shape) => (
+                printer.ty(concrete(shape)),
+                format!("matrix{suffix}()"),
+                format!("&{}", p.name),
+            ),
+            ParamKind::Dominant(n) => (
+                printer.ty(Shape::Mat(Dim::Lit(n), Dim::Lit(n))),
+                format!("dominant{suffix}()"),
+                format!("&{}", p.name),
+            ),
+            ParamKind::Int => ("i32".into(), "int()".into(), p.name.clone()),
+            ParamKind::Bool => ("bool".into(), "flag()".into(), p.name.clone()),
+        };
+        let _ = writeln!(out, "    let {}: {ty} = rng.{fill};", p.name);
+        args.push(arg);
+    }
+    let args = args.join(", ");
+    let floats = f.float_params();
+    let flat: Vec<String> = floats
+        .iter()
+        .map(|p| format!("{}.flat()", p.name))
+        .collect();
+    let _ = writeln!(out, "    let (value, jacobians) = {name}_jacobian({args});");
+    let _ = writeln!(out, "    let point = [{}].concat();", flat.join(", "));
+    let Shape::Mat(r, c) = concrete(f.ret) else {
+        return String::new();
+    };
+    let _ = writeln!(
+        out,
+        "    let (twin, reference) = dual_jacobian::<{}, {}>(&point, |r| {{",
+        r.size(),
+        c.size()
+    );
+    let mut offsets = Vec::new();
+    let mut at = 0;
+    for p in &floats {
+        let shape = concrete(p.shape().expect("invariant: float parameters have shapes"));
+        let read = match shape {
+            Shape::Scalar => "r.scalar()".to_string(),
+            Shape::Mat(r, c) => format!("r.matrix::<{}, {}>()", r.size(), c.size()),
+        };
+        let _ = writeln!(out, "        let {} = {read};", p.name);
+        offsets.push(at..at + shape.count());
+        at += shape.count();
+    }
+    let _ = writeln!(out, "        {name}_ref({args})\n    }});");
+    let (value_tol, grad_tol) = tolerances(f.float);
+    let _ = writeln!(
+        out,
+        "    check_gradient(\"{name}'s value\", &value.flat(), &twin, {value_tol:e});"
+    );
+    for (k, (p, range)) in floats.iter().zip(&offsets).enumerate() {
+        let field = if floats.len() == 1 {
+            String::new()
+        } else {
+            format!(".{k}")
+        };
+        let _ = writeln!(
+            out,
+            "    check_gradient(\"{name}_jacobian, {}\", &jacobians{field}.flat(), &reference[{}..{}].concat(), {grad_tol:e});",
+            p.name, range.start, range.end
+        );
+    }
+    out.push_str("}\n\n");
     out
 }
 
