@@ -85,7 +85,8 @@ use proc_macro::TokenStream;
 ///   `Vector1`…`Vector6`, `RowVector1`…`RowVector6`; `T` is `f64`, `f32` or a type parameter
 ///   (`T: RealField + Copy`); sizes are literals or const generic parameters. Integer and `bool`
 ///   parameters are constants. Dynamic sizes (`DMatrix`) are not supported.
-/// - **Statements**: `let` (shadowing, `mut`, an optional type), `=`, `+=`, `-=`, `*=`, `/=`,
+/// - **Statements**: `let` (shadowing, `mut`, an optional type), `let (a, b) = (x, y);`,
+///   `let (s, c) = t.sin_cos();`, `=`, `+=`, `-=`, `*=`, `/=`,
 ///   blocks, a final expression or `return`; `if`/`else` on conditions that need no derivative;
 ///   `for i in a..b` with literal bounds, unrolled. No `while`, `loop` or `match`.
 /// - **Expressions**: `+ - * /` (with `*` a matrix product, scaling or scalar product by shape,

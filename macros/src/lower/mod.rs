@@ -53,6 +53,21 @@ const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y
 `.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.max(y)`, `.min(y)`, `.clamp(lo, hi)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
+/// The names a pattern binds, in order.
+fn pattern_names<'p>(pat: &'p Pat, names: &mut Vec<&'p syn::Ident>) {
+    match pat {
+        Pat::Ident(p) => names.push(&p.ident),
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| pattern_names(p, names)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| pattern_names(p, names)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| pattern_names(&f.pat, names)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| pattern_names(p, names)),
+        Pat::Type(t) => pattern_names(&t.pat, names),
+        Pat::Reference(r) => pattern_names(&r.pat, names),
+        Pat::Paren(p) => pattern_names(&p.pat, names),
+        _ => {}
+    }
+}
+
 const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, blocks, `if`/`else` on conditions, \
 `for` loops over literal ranges, and a final expression or `return`";
 
@@ -306,13 +321,21 @@ impl Lowerer<'_> {
             Pat::Type(t) => (&*t.pat, Some(&*t.ty)),
             other => (other, None),
         };
+        if let Pat::Tuple(tuple) = pat {
+            return self.tuple_local(local, tuple, ty);
+        }
         let name = match pat {
             Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
             other => {
                 self.cx.error_spanned_by(
                     other,
-                    "only `let name = …;` bindings are supported (no tuple or struct patterns)",
+                    "only `let name = …;` and `let (a, b) = (x, y);` bindings are supported (no struct, slice or nested patterns)",
                 );
+                let mut inner = Vec::new();
+                pattern_names(other, &mut inner);
+                for name in inner {
+                    self.bind(&name.to_string(), Binding::Poison);
+                }
                 return;
             }
         };
@@ -328,7 +351,13 @@ impl Lowerer<'_> {
             self.cx
                 .error_spanned_by(else_token, "`let … else` is not supported");
         }
-        let binding = match self.expr(&init.expr) {
+        let value = self.expr(&init.expr);
+        self.bind_local(value, name, ty);
+    }
+
+    /// Binds the value of a `let`, checking it against its type annotation when it has one.
+    fn bind_local(&mut self, value: Option<ValueId>, name: &syn::Ident, ty: Option<&syn::Type>) {
+        let binding = match value {
             Some(value) => {
                 if let Some(ty) = ty {
                     self.annotate(value, name, ty);
@@ -352,6 +381,126 @@ impl Lowerer<'_> {
             None => Binding::Poison,
         };
         self.bind(&name.to_string(), binding);
+    }
+
+    /// `let (a, b) = (x, y);` and `let (s, c) = x.sin_cos();`: every value on the right is
+    /// computed before any name is bound, so `let (a, b) = (b, a);` swaps.
+    fn tuple_local(&mut self, local: &syn::Local, tuple: &syn::PatTuple, ty: Option<&syn::Type>) {
+        const FORMS: &str =
+            "a tuple `let` is written `let (a, b) = (x, y);` or `let (s, c) = x.sin_cos();`";
+        let mut names = Vec::new();
+        let mut valid = true;
+        for elem in &tuple.elems {
+            match elem {
+                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    names.push(Some(&p.ident));
+                }
+                Pat::Wild(_) => names.push(None),
+                other => {
+                    self.cx.error_spanned_by(
+                        other,
+                        format!("each element of a tuple pattern is a name or `_`; {FORMS}"),
+                    );
+                    // The names inside stay quiet where they are used.
+                    let mut inner = Vec::new();
+                    pattern_names(other, &mut inner);
+                    for name in inner {
+                        self.bind(&name.to_string(), Binding::Poison);
+                    }
+                    valid = false;
+                }
+            }
+        }
+        let types: Vec<Option<&syn::Type>> = match ty {
+            None => vec![None; names.len()],
+            Some(syn::Type::Tuple(t)) if t.elems.len() == names.len() => {
+                t.elems.iter().map(Some).collect()
+            }
+            Some(other) => {
+                self.cx.error_spanned_by(
+                    other,
+                    format!(
+                        "the pattern binds {} names, so its type is a tuple of {} types, as in `(f64, f64)`",
+                        names.len(),
+                        names.len()
+                    ),
+                );
+                valid = false;
+                vec![None; names.len()]
+            }
+        };
+        let values = match &local.init {
+            Some(init) if valid => {
+                if let Some((else_token, _)) = &init.diverge {
+                    self.cx
+                        .error_spanned_by(else_token, "`let … else` is not supported");
+                }
+                self.tuple_values(&init.expr, names.len(), FORMS)
+            }
+            Some(_) => None,
+            None => {
+                self.cx
+                    .error_spanned_by(local, format!("a tuple `let` needs a value; {FORMS}"));
+                None
+            }
+        };
+        let values = values.unwrap_or_else(|| vec![None; names.len()]);
+        for ((name, value), ty) in names.into_iter().zip(values).zip(types) {
+            if let Some(name) = name {
+                self.bind_local(value, name, ty);
+            }
+        }
+    }
+
+    /// The values on the right of a tuple `let` with `count` names, or `None` after an error.
+    fn tuple_values(
+        &mut self,
+        e: &Expr,
+        count: usize,
+        forms: &str,
+    ) -> Option<Vec<Option<ValueId>>> {
+        match e {
+            Expr::Paren(p) => self.tuple_values(&p.expr, count, forms),
+            Expr::Tuple(t) if t.elems.len() == count => {
+                Some(t.elems.iter().map(|elem| self.expr(elem)).collect())
+            }
+            Expr::Tuple(t) => {
+                self.cx.error_spanned_by(
+                    e,
+                    format!(
+                        "this tuple has {} values but the pattern binds {count} names",
+                        t.elems.len()
+                    ),
+                );
+                None
+            }
+            Expr::MethodCall(m) if m.method == "sin_cos" => {
+                if count != 2 {
+                    self.cx.error_spanned_by(
+                        e,
+                        format!(
+                            "`.sin_cos()` gives two values but the pattern binds {count} names"
+                        ),
+                    );
+                    return None;
+                }
+                if m.turbofish.is_some() || !m.args.is_empty() {
+                    self.cx
+                        .error_spanned_by(&m.method, "`.sin_cos()` takes no arguments");
+                    return None;
+                }
+                let Some(x) = self.expr(&m.receiver) else {
+                    return Some(vec![None, None]);
+                };
+                let sin = self.push(Op::Unary(Func::Sin), vec![x], e);
+                let cos = self.push(Op::Unary(Func::Cos), vec![x], e);
+                Some(vec![sin, cos])
+            }
+            other => {
+                self.cx.error_spanned_by(other, forms.to_string());
+                None
+            }
+        }
     }
 
     fn annotate(&mut self, value: ValueId, name: &syn::Ident, ty: &syn::Type) {
