@@ -173,6 +173,16 @@ fn classify_path(ty: &Type, path: &syn::Path, env: &Env) -> Result<Kind, syn::Er
     })
 }
 
+/// Whether `name` names a nalgebra matrix type (`SMatrix`, `Vector3`, `DMatrix`, …), as the type
+/// in a constructor path like `Vector3::new`.
+pub fn is_matrix_type_name(name: &str) -> bool {
+    matches!(
+        name,
+        "SMatrix" | "SVector" | "RowSVector" | "Matrix" | "Vector" | "RowVector"
+    ) || alias_dims(name).is_some()
+        || is_dynamic(name)
+}
+
 /// Sizes of nalgebra's fixed-size aliases: `Matrix3`, `Matrix2x4`, `Vector5`, `RowVector2`.
 fn alias_dims(name: &str) -> Option<(usize, usize)> {
     let small = |s: &str| s.parse::<usize>().ok().filter(|n| (1..=6).contains(n));

@@ -3,7 +3,7 @@ use matgrad::nalgebra::SVector;
 
 #[gradient]
 fn loss(x: &SVector<f64, 3>) -> f64 {
-    x.amax()
+    x.camax()
 }
 
 fn main() {}

@@ -53,11 +53,7 @@ impl Lowerer<'_> {
         ) || arity >= 1
             || Func::from_name(&name).is_some_and(|f| !f.is_helper());
         if !known {
-            self.cx.error_spanned_by(
-                &m.method,
-                format!("`#[gradient]` does not know the method `{name}`; supported methods are {METHODS}"),
-            );
-            return None;
+            return self.unknown_method(&name, m);
         }
         if m.args.len() != arity {
             let wanted = match arity {
@@ -116,6 +112,21 @@ impl Lowerer<'_> {
         self.push(op, args?, e)
     }
 
+    /// Reports a method outside the language, with the supported spelling where there is one.
+    fn unknown_method(&mut self, name: &str, m: &syn::ExprMethodCall) -> Option<ValueId> {
+        // An error inside the receiver (say `.cholesky()` in `a.cholesky().unwrap().l()`) is
+        // the one to report.
+        self.expr(&m.receiver)?;
+        let message = match not_yet(name) {
+            Some(advice) => format!("`.{name}(…)` is not supported yet; {advice}"),
+            None => format!(
+                "`#[gradient]` does not know the method `{name}`; supported methods are {METHODS}"
+            ),
+        };
+        self.cx.error_spanned_by(&m.method, message);
+        None
+    }
+
     /// `x.clamp(lo, hi)` = min(max(x, lo), hi).
     fn clamp(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
         let (x, lo, hi) = (
@@ -170,6 +181,15 @@ impl Lowerer<'_> {
         {
             return None;
         }
+        if let Expr::MethodCall(inner) = receiver
+            && let Some(advice) = not_yet(&inner.method.to_string())
+        {
+            self.cx.error_spanned_by(
+                &inner.method,
+                format!("`.{}(…)` is not supported yet; {advice}", inner.method),
+            );
+            return None;
+        }
         self.cx.error_spanned_by(
             e,
             "`.unwrap()` and `.expect(…)` are supported only in `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()`",
@@ -222,6 +242,28 @@ impl Lowerer<'_> {
 
     /// A call of another function: differentiated through its `{name}_vjp`, which
     /// `#[gradient]` generates (or the user writes, for a hand-made derivative).
+    /// `Vector2::new(…)`, `Matrix3::zeros()`, `SMatrix::<f64, 2, 2>::identity()`: a matrix
+    /// built in the body, reported as such (not as a scalar or a call without a `_vjp`).
+    pub(super) fn constructor(&mut self, e: &Expr, c: &syn::ExprCall) -> bool {
+        let Expr::Path(path) = &*c.func else {
+            return false;
+        };
+        let segments = &path.path.segments;
+        if segments.len() < 2
+            || !types::is_matrix_type_name(&segments[segments.len() - 2].ident.to_string())
+        {
+            return false;
+        }
+        self.cx.error_spanned_by(
+            e,
+            format!(
+                "building a matrix in the body (`{}(…)`) is not supported yet; pass it in as a parameter (one left out of `wrt(…)` gets no gradient), or build the value from parameters with operators and methods",
+                text::expr(&c.func)
+            ),
+        );
+        true
+    }
+
     pub(super) fn composed(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
         let Expr::Path(path) = &*c.func else {
             self.cx.error_spanned_by(
@@ -493,4 +535,33 @@ enum Callee {
     Powf,
     Max,
     Min,
+}
+
+/// What to write instead of a nalgebra method `#[gradient]` does not support yet.
+fn not_yet(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "normalize" => "write `u / u.norm()`",
+        "lp_norm" => "for the 1-norm write `v.map(|x| x.abs()).sum()`",
+        "row" | "column" | "rows" | "columns" | "fixed_view" | "fixed_rows" | "fixed_columns"
+        | "view" | "diagonal" | "set_row" | "set_column" => {
+            "read entries `m[(i, j)]`, with literal indices or the counters of `for` loops"
+        }
+        "cholesky" => {
+            "`a.lu().solve(&b).unwrap()` and `a.determinant()` work on any invertible matrix"
+        }
+        "cross" => {
+            "write the entries it is used through as scalars, as in `a[1] * b[2] - a[2] * b[1]`"
+        }
+        "amax" | "amin" => {
+            "combine the entries `v[i]` with the scalar `a.max(b)` or `a.min(b)` (and `.abs()`)"
+        }
+        "magnitude" => "write `.norm()`",
+        "magnitude_squared" => "write `.norm_squared()`",
+        "inverse" => "write `a.try_inverse().unwrap()`",
+        "scale" => "write `m * s`",
+        "component_mul_assign" | "scale_mut" | "transpose_mut" => {
+            "write it as an expression, as in `m = m.component_mul(&b)`"
+        }
+        _ => return None,
+    })
 }

@@ -664,6 +664,7 @@ impl Lowerer<'_> {
                 _ => self.unsupported_expr(e, "this operator"),
             },
             Expr::Binary(b) => self.binary(e, b),
+            Expr::Call(c) if self.constructor(e, c) => None,
             // A call that reads no value of the function is a constant, evaluated as written:
             // `convert(0.5)`, `T::one()`, `T::from_f64(2.0).unwrap()`.
             Expr::MethodCall(_) | Expr::Call(_) if !self.mentions_values(e.to_token_stream()) => {
