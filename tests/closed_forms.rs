@@ -582,3 +582,40 @@ fn cookbook_122_trace_x_cubed() {
         assert_close(&g, &(3.0 * (x * x).transpose()), REL);
     }
 }
+
+// ---- nalgebra spellings ----------------------------------------------------------------------
+
+// f(u, w) = wᵀ(u/‖u‖) + ‖u‖²: ∇u = (I − n nᵀ) w / ‖u‖ + 2u with n = u/‖u‖, and ∇w = n.
+// `.magnitude()` is `.norm()` and `.magnitude_squared()` is `.norm_squared()`.
+#[gradient]
+fn projected(u: &SVector<f64, 4>, w: &SVector<f64, 4>) -> f64 {
+    w.dot(&u.normalize()) + u.magnitude_squared()
+}
+
+#[test]
+fn normalize_differentiates_as_u_over_its_norm() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (u, w): (SVector<f64, 4>, SVector<f64, 4>) = (rng.away_from_zero(), rng.vector());
+        let (gu, gw) = value_and_grad!(projected, projected_grad(&u, &w));
+        let n = u / u.norm();
+        let projector = SMatrix::<f64, 4, 4>::identity() - n * n.transpose();
+        assert_close(&gu, &(projector * w / u.norm() + 2.0 * u), REL);
+        assert_close(&gw, &n, REL);
+    }
+}
+
+// f(u) = ‖u‖ through `.magnitude()`: ∇u = u/‖u‖.
+#[gradient]
+fn magnitude(u: &SVector<f64, 3>) -> f64 {
+    u.magnitude()
+}
+
+#[test]
+fn magnitude_is_the_norm() {
+    for seed in SEEDS {
+        let u: SVector<f64, 3> = Rng::new(seed).away_from_zero();
+        let g = value_and_grad!(magnitude, magnitude_grad(&u));
+        assert_close(&g, &(u / u.norm()), REL);
+    }
+}

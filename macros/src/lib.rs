@@ -93,6 +93,7 @@ use proc_macro::TokenStream;
 ///   `/` by a scalar), unary `-`, `&e`, float literals, constants, `n as f64`, entries `m[(i, j)]`
 ///   and `v[i]` (literal or loop-counter indices).
 /// - **Matrix methods**: `.transpose() .trace() .sum() .mean() .dot(&b) .norm() .norm_squared()
+///   .normalize() .magnitude() .magnitude_squared()
 ///   .component_mul(&b) .component_div(&b) .kronecker(&b) .map(|v| …) .map(f64::exp)`, and on
 ///   square matrices `.determinant() .try_inverse().unwrap() .lu().solve(&b).unwrap() .pow(k)`.
 /// - **Scalar methods**: `.exp() .ln() .ln_1p() .sqrt() .sin() .cos() .tanh() .abs() .powi(n)

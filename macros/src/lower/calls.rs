@@ -39,19 +39,7 @@ impl Lowerer<'_> {
             "clamp" => 2,
             _ => 0,
         };
-        let known = matches!(
-            name.as_str(),
-            "transpose"
-                | "trace"
-                | "sum"
-                | "mean"
-                | "norm"
-                | "norm_squared"
-                | "clone"
-                | "into_owned"
-                | "determinant"
-        ) || arity >= 1
-            || Func::from_name(&name).is_some_and(|f| !f.is_helper());
+        let known = arity >= 1 || is_known_method(&name);
         if !known {
             return self.unknown_method(&name, m);
         }
@@ -92,8 +80,14 @@ impl Lowerer<'_> {
             "trace" => Op::Trace,
             "sum" => Op::Sum,
             "mean" => Op::Mean,
-            "norm" => Op::Norm,
-            "norm_squared" => Op::NormSquared,
+            "norm" | "magnitude" => Op::Norm,
+            "norm_squared" | "magnitude_squared" => Op::NormSquared,
+            "normalize" => {
+                // u / ‖u‖, sharing the norm.
+                let u = a?;
+                let norm = self.push(Op::Norm, vec![u], e)?;
+                return self.push(Op::Div, vec![u, norm], e);
+            }
             "dot" => Op::Dot,
             "component_mul" => Op::ComponentMul,
             "component_div" => Op::ComponentDiv,
@@ -540,7 +534,6 @@ enum Callee {
 /// What to write instead of a nalgebra method `#[gradient]` does not support yet.
 fn not_yet(name: &str) -> Option<&'static str> {
     Some(match name {
-        "normalize" => "write `u / u.norm()`",
         "lp_norm" => "for the 1-norm write `v.map(|x| x.abs()).sum()`",
         "row" | "column" | "rows" | "columns" | "fixed_view" | "fixed_rows" | "fixed_columns"
         | "view" | "diagonal" | "set_row" | "set_column" => {
@@ -555,8 +548,6 @@ fn not_yet(name: &str) -> Option<&'static str> {
         "amax" | "amin" => {
             "combine the entries `v[i]` with the scalar `a.max(b)` or `a.min(b)` (and `.abs()`)"
         }
-        "magnitude" => "write `.norm()`",
-        "magnitude_squared" => "write `.norm_squared()`",
         "inverse" => "write `a.try_inverse().unwrap()`",
         "scale" => "write `m * s`",
         "component_mul_assign" | "scale_mut" | "transpose_mut" => {
@@ -564,4 +555,23 @@ fn not_yet(name: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// Methods without arguments that the language knows, besides the scalar functions.
+fn is_known_method(name: &str) -> bool {
+    matches!(
+        name,
+        "transpose"
+            | "trace"
+            | "sum"
+            | "mean"
+            | "norm"
+            | "norm_squared"
+            | "magnitude"
+            | "magnitude_squared"
+            | "normalize"
+            | "clone"
+            | "into_owned"
+            | "determinant"
+    ) || Func::from_name(name).is_some_and(|f| !f.is_helper())
 }
