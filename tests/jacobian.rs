@@ -1,6 +1,6 @@
 //! `#[jacobian]`: Jacobians of vector-, matrix- and scalar-valued functions against their closed
 //! forms — affine maps, A·X·B (Bᵀ⊗A), the inverse (−X⁻ᵀ⊗X⁻¹), entrywise maps (diagonal),
-//! softmax (diag(p) − ppᵀ), a curve-fit residual — with the result's and the parameter's entries
+//! softmax (diag(p) − ppᵀ), a curve-fit residual, a bearing u/‖u‖ and a planar rotation residual — with the result's and the parameter's entries
 //! in column-major order, computed by tangent sweeps or adjoint sweeps as the shapes decide.
 
 mod common;
@@ -8,7 +8,7 @@ mod common;
 use common::{Rng, SEEDS, assert_close};
 use matgrad::jacobian;
 use matgrad::nalgebra::{
-    Matrix2x3, Matrix3, Matrix3x4, RealField, SMatrix, SVector, Vector3, Vector4, convert,
+    Matrix2x3, Matrix3, Matrix3x4, RealField, SMatrix, SVector, Vector2, Vector3, Vector4, convert,
 };
 
 /// F = A·X·B: vec(F) = (Bᵀ⊗A)·vec(X), and likewise in A and B.
@@ -191,5 +191,55 @@ fn the_jacobian_of_a_composition_is_the_product_of_jacobians() {
         let (value, j) = two_layers_jacobian(&w, &x);
         assert_close(&value, &two_layers(&w, &x), 1e-15);
         assert_close(&j, &(jo * jh), 1e-14);
+    }
+}
+
+/// A bearing: the Jacobian of u/‖u‖ is (I − nnᵀ)/‖u‖ with n = u/‖u‖.
+#[jacobian]
+fn bearing(u: &Vector3<f64>) -> Vector3<f64> {
+    u.normalize()
+}
+
+#[test]
+fn the_jacobian_of_a_bearing_projects_out_the_direction() {
+    for seed in SEEDS {
+        let u: Vector3<f64> = Rng::new(seed).away_from_zero();
+        let (value, j) = bearing_jacobian(&u);
+        assert_close(&value, &bearing(&u), 1e-15);
+        let n = u / u.norm();
+        assert_close(
+            &j,
+            &((Matrix3::identity() - n * n.transpose()) / u.norm()),
+            1e-14,
+        );
+    }
+}
+
+/// A planar rotation residual, R(θ)p + t − q written with `sin_cos` and p⊥ = (−p₂, p₁).
+#[jacobian(wrt(theta, t))]
+fn rotated_residual(
+    theta: f64,
+    p: &Vector2<f64>,
+    p_perp: &Vector2<f64>,
+    t: &Vector2<f64>,
+    q: &Vector2<f64>,
+) -> Vector2<f64> {
+    let (s, c) = theta.sin_cos();
+    p * c + p_perp * s + t - q
+}
+
+#[test]
+fn the_jacobian_of_a_rotation_residual_is_the_rotated_perpendicular() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (theta, p, t, q): (f64, Vector2<f64>, Vector2<f64>, Vector2<f64>) =
+            (rng.scalar(), rng.vector(), rng.vector(), rng.vector());
+        let p_perp = Vector2::new(-p[1], p[0]);
+        let (value, (j_theta, j_t)) = rotated_residual_jacobian(theta, &p, &p_perp, &t, &q);
+        assert_close(&value, &rotated_residual(theta, &p, &p_perp, &t, &q), 1e-15);
+        let (s, c) = theta.sin_cos();
+        // d/dθ (R(θ)p) = R(θ + π/2)p = −s·p + c·p⊥.
+        assert_close(&j_theta, &(-s * p + c * p_perp), 1e-15);
+        assert_close(&j_t, &SMatrix::<f64, 2, 2>::identity(), 1e-15);
     }
 }
