@@ -1,7 +1,8 @@
 //! `#[jacobian]`: Jacobians of vector-, matrix- and scalar-valued functions against their closed
 //! forms — affine maps, A·X·B (Bᵀ⊗A), the inverse (−X⁻ᵀ⊗X⁻¹), entrywise maps (diagonal),
-//! softmax (diag(p) − ppᵀ), a curve-fit residual, a bearing u/‖u‖ and a planar rotation residual — with the result's and the parameter's entries
-//! in column-major order, computed by tangent sweeps or adjoint sweeps as the shapes decide.
+//! softmax (diag(p) − ppᵀ), a curve-fit residual, a bearing u/‖u‖ and a planar rotation
+//! residual — with the result's and the parameter's entries in column-major order, computed by
+//! tangent sweeps or adjoint sweeps as the shapes decide.
 
 mod common;
 
