@@ -305,7 +305,13 @@ impl Lowerer<'_> {
                         .or_else(|| self.outer?.get(&n.to_string()))
                 }) {
                     Some(Binding::Flag(t)) => Some(t.clone()),
-                    _ => None,
+                    Some(
+                        Binding::Value(_)
+                        | Binding::Constant(_)
+                        | Binding::Known(_)
+                        | Binding::Poison,
+                    )
+                    | None => None,
                 },
                 _ => None,
             });
@@ -420,7 +426,10 @@ impl Lowerer<'_> {
                     .or_else(|| self.outer?.get(&n.to_string()))
             }) {
                 Some(Binding::Known(i)) => Some(*i),
-                _ => None,
+                Some(
+                    Binding::Value(_) | Binding::Constant(_) | Binding::Flag(_) | Binding::Poison,
+                )
+                | None => None,
             },
             _ => None,
         }

@@ -6,9 +6,9 @@
 //! `v8 = extract 0 v7` for the value.
 
 use quote::quote;
-use syn::{BinOp, Expr, Pat};
+use syn::{BinOp, Expr};
 
-use super::{Binding, Body, Lowerer, Tail};
+use super::{Binding, Body, Lowerer, Tail, simple_binding};
 use crate::ir::{Compare, Loc, Op, ValueId};
 use crate::text;
 
@@ -54,15 +54,12 @@ impl Lowerer<'_> {
     /// `for i in a..b { … }` with literal bounds: the body once per value of `i`, in order.
     pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
         const LIMIT: i64 = 1024;
-        let counter = match &*f.pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Some(p.ident.to_string()),
-            Pat::Wild(_) => None,
-            other => {
-                self.cx
-                    .error_spanned_by(other, "the loop variable must be a plain name or `_`");
-                return;
-            }
+        let Ok(counter) = simple_binding(&f.pat) else {
+            self.cx
+                .error_spanned_by(&f.pat, "the loop variable must be a plain name or `_`");
+            return;
         };
+        let counter = counter.map(ToString::to_string);
         let bound = |e: Option<&Expr>| -> Option<i64> {
             match e? {
                 Expr::Lit(syn::ExprLit {
@@ -174,7 +171,10 @@ impl Lowerer<'_> {
                 };
                 match binding {
                     Binding::Value(id) => out.push(id),
-                    _ => return None,
+                    Binding::Constant(_)
+                    | Binding::Known(_)
+                    | Binding::Flag(_)
+                    | Binding::Poison => return None,
                 }
             }
             Some(out)

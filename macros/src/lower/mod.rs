@@ -53,6 +53,16 @@ const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y
 `.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.max(y)`, `.min(y)`, `.clamp(lo, hi)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
+/// What a simple pattern binds: `Ok(Some(x))` for `x` or `mut x`, `Ok(None)` for `_`, and the
+/// pattern itself as the error for any other pattern.
+fn simple_binding(pat: &Pat) -> Result<Option<&syn::Ident>, &Pat> {
+    match pat {
+        Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => Ok(Some(&p.ident)),
+        Pat::Wild(_) => Ok(None),
+        other => Err(other),
+    }
+}
+
 /// The names a pattern binds, in order.
 fn pattern_names<'p>(pat: &'p Pat, names: &mut Vec<&'p syn::Ident>) {
     match pat {
@@ -324,20 +334,13 @@ impl Lowerer<'_> {
         if let Pat::Tuple(tuple) = pat {
             return self.tuple_local(local, tuple, ty);
         }
-        let name = match pat {
-            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => &p.ident,
-            other => {
-                self.cx.error_spanned_by(
-                    other,
-                    "only `let name = …;` and `let (a, b) = (x, y);` bindings are supported (no struct, slice or nested patterns)",
-                );
-                let mut inner = Vec::new();
-                pattern_names(other, &mut inner);
-                for name in inner {
-                    self.bind(&name.to_string(), Binding::Poison);
-                }
-                return;
-            }
+        let Ok(Some(name)) = simple_binding(pat) else {
+            self.cx.error_spanned_by(
+                pat,
+                "only `let name = …;` and `let (a, b) = (x, y);` bindings are supported (no struct, slice or nested patterns)",
+            );
+            self.poison_pattern(pat);
+            return;
         };
         let Some(init) = &local.init else {
             self.cx.error_spanned_by(
@@ -353,6 +356,15 @@ impl Lowerer<'_> {
         }
         let value = self.expr(&init.expr);
         self.bind_local(value, name, ty);
+    }
+
+    /// Binds every name in a pattern that was reported, so that its uses stay quiet.
+    fn poison_pattern(&mut self, pat: &Pat) {
+        let mut names = Vec::new();
+        pattern_names(pat, &mut names);
+        for name in names {
+            self.bind(&name.to_string(), Binding::Poison);
+        }
     }
 
     /// Binds the value of a `let`, checking it against its type annotation when it has one.
@@ -391,22 +403,14 @@ impl Lowerer<'_> {
         let mut names = Vec::new();
         let mut valid = true;
         for elem in &tuple.elems {
-            match elem {
-                Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                    names.push(Some(&p.ident));
-                }
-                Pat::Wild(_) => names.push(None),
-                other => {
+            match simple_binding(elem) {
+                Ok(name) => names.push(name),
+                Err(_) => {
                     self.cx.error_spanned_by(
-                        other,
+                        elem,
                         format!("each element of a tuple pattern is a name or `_`; {FORMS}"),
                     );
-                    // The names inside stay quiet where they are used.
-                    let mut inner = Vec::new();
-                    pattern_names(other, &mut inner);
-                    for name in inner {
-                        self.bind(&name.to_string(), Binding::Poison);
-                    }
+                    self.poison_pattern(elem);
                     valid = false;
                 }
             }
@@ -813,7 +817,13 @@ impl Lowerer<'_> {
                                 stream,
                             ))
                         }
-                        _ => tree.clone(),
+                        Some(
+                            Binding::Value(_)
+                            | Binding::Constant(_)
+                            | Binding::Flag(_)
+                            | Binding::Poison,
+                        )
+                        | None => tree.clone(),
                     }
                 }
                 other => other.clone(),
@@ -1011,7 +1021,7 @@ impl Lowerer<'_> {
                         let literal = proc_macro2::Literal::i64_unsuffixed(*i);
                         Some(quote!(#literal))
                     }
-                    _ => None,
+                    Binding::Value(_) | Binding::Flag(_) | Binding::Poison => None,
                 }
             }
             _ => None,
