@@ -198,7 +198,7 @@ fn return_float(
                 kind,
                 (**ty).clone(),
             )),
-            _ => {
+            Ok(Kind::Int | Kind::Bool) | Err(_) => {
                 cx.error_spanned_by(
                     ty,
                     format!(

@@ -26,7 +26,42 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
     for (id, node) in prog.nodes.iter().enumerate() {
         active[id] = match node.op {
             Op::Param(k) => wrt.contains(&k),
-            _ => node.args.iter().any(|&a| active[a]),
+            Op::Const(..)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::Transpose
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Map(..)
+            | Op::Unary(..)
+            | Op::Powi(..)
+            | Op::Powf
+            | Op::Max
+            | Op::Min
+            | Op::Index(..)
+            | Op::Inverse(..)
+            | Op::Determinant
+            | Op::Solve(..)
+            | Op::Kronecker
+            | Op::MatrixPower(..)
+            | Op::TraceChain(..)
+            | Op::Compare(..)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(..)
+            | Op::Branch { .. }
+            | Op::Extract(..)
+            | Op::Call(..) => node.args.iter().any(|&a| active[a]),
         };
     }
     let results = prog.results();

@@ -56,7 +56,43 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
             collect(prog, uses, node.args[1], false, out);
         }
         Op::Transpose if private => out.push((node.args[0], true)),
-        _ => out.push((v, false)),
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Transpose
+        | Op::Trace
+        | Op::Sum
+        | Op::Mean
+        | Op::Dot
+        | Op::Norm
+        | Op::NormSquared
+        | Op::ComponentMul
+        | Op::ComponentDiv
+        | Op::Map(..)
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Min
+        | Op::Index(..)
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Branch { .. }
+        | Op::Extract(..)
+        | Op::Call(..) => out.push((v, false)),
     }
 }
 
@@ -105,7 +141,9 @@ pub fn factor_shapes(prog: &Program, args: &[ValueId], transposed: &[bool]) -> V
         .map(|(&a, &t)| match prog.shape(a) {
             Shape::Matrix(r, c) if t => (c, r),
             Shape::Matrix(r, c) => (r, c),
-            _ => (Dim::Lit(1), Dim::Lit(1)),
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => {
+                (Dim::Lit(1), Dim::Lit(1))
+            }
         })
         .collect()
 }

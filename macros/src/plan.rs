@@ -164,6 +164,59 @@ pub struct Plan<'p> {
     pub children: BTreeMap<(ValueId, Role), Plan<'p>>,
 }
 
+/// What a tangent `e` aliases: the value a `Tan` resolves to through `aliases`, a partial or
+/// a value itself, or nothing for any other expression.
+fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
+    match e {
+        AExpr::Tan(u) => Some(aliases[*u].clone().unwrap_or(AExpr::Tan(*u))),
+        AExpr::Partial { .. } | AExpr::Val(_) => Some(e.clone()),
+        AExpr::Adj(..)
+        | AExpr::Lit(..)
+        | AExpr::Cast(..)
+        | AExpr::Neg(..)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Scale(..)
+        | AExpr::DivBy(..)
+        | AExpr::MatMul(..)
+        | AExpr::Transpose(..)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
+        | AExpr::Trace(..)
+        | AExpr::Sum(..)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::Shared(..)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(..)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => None,
+    }
+}
+
 impl<'p> Plan<'p> {
     /// Plans `prog` under `config`.
     pub fn new(prog: &'p Program, config: Config) -> Plan<'p> {
@@ -188,11 +241,7 @@ impl<'p> Plan<'p> {
         };
         let mut tangent_alias: Vec<Option<AExpr>> = vec![None; prog.nodes.len()];
         for (v, e) in &tangent {
-            tangent_alias[*v] = match e {
-                AExpr::Tan(u) => Some(tangent_alias[*u].clone().unwrap_or(AExpr::Tan(*u))),
-                AExpr::Partial { .. } | AExpr::Val(_) => Some(e.clone()),
-                _ => None,
-            };
+            tangent_alias[*v] = alias(e, &tangent_alias);
         }
         let mut plan = Plan {
             prog,

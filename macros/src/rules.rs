@@ -251,7 +251,7 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
                     let (r, c) = (r.tokens(), c.tokens());
                     Box::new(AExpr::Cast(quote::quote!(#r * #c)))
                 }
-                _ => AExpr::lit("1.0"),
+                Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => AExpr::lit("1.0"),
             };
             out.push((0, AExpr::Fill(Box::new(AExpr::Div(g(), count)), shape(0))));
         }
@@ -510,7 +510,7 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
                     let (r, c) = (r.tokens(), c.tokens());
                     Box::new(AExpr::Cast(quote::quote!(#r * #c)))
                 }
-                _ => AExpr::lit("1.0"),
+                Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => AExpr::lit("1.0"),
             };
             Some(AExpr::Div(Box::new(AExpr::Sum(d(0))), count))
         }
@@ -667,6 +667,41 @@ fn select(op: &Op, args: &[ValueId]) -> B {
     let (a, b) = (val(args[0]), val(args[1]));
     Box::new(match op {
         Op::Min => AExpr::Step(b, a),
-        _ => AExpr::Step(a, b),
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Transpose
+        | Op::Trace
+        | Op::Sum
+        | Op::Mean
+        | Op::Dot
+        | Op::Norm
+        | Op::NormSquared
+        | Op::ComponentMul
+        | Op::ComponentDiv
+        | Op::Map(..)
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Index(..)
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Branch { .. }
+        | Op::Extract(..)
+        | Op::Call(..) => AExpr::Step(a, b),
     })
 }

@@ -123,7 +123,9 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::Neg => Ok(arg(0)),
         Op::Transpose => match arg(0) {
             Shape::Matrix(r, c) => Ok(Shape::Matrix(c, r)),
-            _ => Err(needs_matrix(prog, node, "transpose")),
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => {
+                Err(needs_matrix(prog, node, "transpose"))
+            }
         },
         Op::Trace => square(prog, node, "trace").map(|()| Shape::Scalar),
         Op::Sum | Op::Mean | Op::Norm | Op::NormSquared => {
@@ -169,13 +171,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::Not | Op::And | Op::Or | Op::BoolConst(_) => Ok(Shape::Bool),
         Op::Branch { .. } => Ok(Shape::Tuple),
         Op::Call(site) => Ok(site.result),
-        Op::Extract(k) => Ok(match &prog.nodes[node.args[0]].op {
-            Op::Branch { then, .. } => then
-                .outputs
-                .get(*k)
-                .map_or(Shape::Poison, |&o| then.shape(o)),
-            _ => Shape::Poison,
-        }),
+        Op::Extract(k) => Ok(extracted(&prog.nodes[node.args[0]].op, *k)),
     };
     match result {
         Ok(shape) => shape,
@@ -191,6 +187,52 @@ fn operand<'a>(prog: &'a Program, node: &Node, k: usize) -> &'a str {
     &prog.nodes[node.args[k]].text
 }
 
+/// The shape of result `k` of the `if` node `op`, or `Poison` when `op` is not an `if`.
+fn extracted(op: &Op, k: usize) -> Shape {
+    match op {
+        Op::Branch { then, .. } => then
+            .outputs
+            .get(k)
+            .map_or(Shape::Poison, |&o| then.shape(o)),
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Transpose
+        | Op::Trace
+        | Op::Sum
+        | Op::Mean
+        | Op::Dot
+        | Op::Norm
+        | Op::NormSquared
+        | Op::ComponentMul
+        | Op::ComponentDiv
+        | Op::Map(..)
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Min
+        | Op::Index(..)
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Extract(..)
+        | Op::Call(..) => Shape::Poison,
+    }
+}
+
 fn method_name(op: &Op) -> &'static str {
     match op {
         Op::Sum => "sum",
@@ -200,7 +242,36 @@ fn method_name(op: &Op) -> &'static str {
         Op::Dot => "dot",
         Op::ComponentMul => "component_mul",
         Op::ComponentDiv => "component_div",
-        _ => "this operation",
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Transpose
+        | Op::Trace
+        | Op::Map(..)
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Min
+        | Op::Index(..)
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Branch { .. }
+        | Op::Extract(..)
+        | Op::Call(..) => "this operation",
     }
 }
 
@@ -286,7 +357,7 @@ fn product(prog: &Program, node: &Node) -> Result<Shape, String> {
 fn quotient(prog: &Program, node: &Node) -> Result<Shape, String> {
     match prog.shape(node.args[1]) {
         Shape::Scalar => Ok(prog.shape(node.args[0])),
-        _ => Err(mismatch(
+        Shape::Matrix(..) | Shape::Bool | Shape::Tuple | Shape::Poison => Err(mismatch(
             prog,
             node,
             "`/` divides by a scalar; use `.component_div(&…)` to divide entry by entry",
@@ -359,7 +430,9 @@ fn square(prog: &Program, node: &Node, name: &str) -> Result<(), String> {
             operand(prog, node, 0),
             prog.shape(node.args[0])
         )),
-        _ => Err(needs_matrix(prog, node, name)),
+        Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => {
+            Err(needs_matrix(prog, node, name))
+        }
     }
 }
 
@@ -429,7 +502,7 @@ fn misused_condition(prog: &Program, id: ValueId) -> Option<String> {
                     arg.text
                 ));
             }
-            _ => {}
+            Shape::Scalar | Shape::Matrix(..) | Shape::Bool | Shape::Tuple | Shape::Poison => {}
         }
     }
     None

@@ -58,7 +58,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             .iter()
             .find_map(|s| match s {
                 Step::Share { index, expr } if index == k => Some(shape(prog, adj, expr)),
-                _ => None,
+                Step::Share { .. } | Step::Add { .. } => None,
             })
             .unwrap_or(Shape::Poison),
         AExpr::DeterminantGradient { matrix, .. } => prog.shape(*matrix),
@@ -141,7 +141,44 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         AExpr::Neg(x) | AExpr::Transpose(x) => cheap(prog, x),
         AExpr::Scale(x, s) | AExpr::DivBy(x, s) => cheap(prog, x) && size(s) <= 8,
         AExpr::MatMul(u, v) => is_vector_leaf(prog, u) && is_vector_leaf(prog, v),
-        _ => false,
+        AExpr::Lit(..)
+        | AExpr::Cast(..)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::OneHot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
+        | AExpr::Tan(..)
+        | AExpr::Trace(..)
+        | AExpr::Sum(..)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::Shared(..)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(..)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => false,
     }
 }
 
@@ -150,7 +187,50 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
     match e {
         AExpr::Transpose(x) => is_vector_leaf(prog, x),
         AExpr::Adj(v) | AExpr::Val(v) => prog.shape(*v).is_vector(),
-        _ => false,
+        AExpr::Lit(..)
+        | AExpr::Cast(..)
+        | AExpr::Neg(..)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Scale(..)
+        | AExpr::DivBy(..)
+        | AExpr::MatMul(..)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
+        | AExpr::Tan(..)
+        | AExpr::Trace(..)
+        | AExpr::Sum(..)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::Shared(..)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(..)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => false,
     }
 }
 
@@ -293,7 +373,7 @@ fn chain_order(prog: &Program, adj: &Adjoint, e: AExpr) -> AExpr {
         .iter()
         .map(|f| match shape(prog, adj, f) {
             Shape::Matrix(r, c) => Some((r.estimate(), c.estimate())),
-            _ => None,
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => None,
         })
         .collect();
     let Some(dims) = dims else {

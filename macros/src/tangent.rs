@@ -47,7 +47,41 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 Op::Param(k) => seeded.contains(&k),
                 // The condition of an `if` decides which branch runs; it carries no tangent.
                 Op::Branch { .. } => node.args[1..].iter().any(|&a| active[a]),
-                _ => node.args.iter().any(|&a| active[a]),
+                Op::Const(..)
+                | Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Neg
+                | Op::Transpose
+                | Op::Trace
+                | Op::Sum
+                | Op::Mean
+                | Op::Dot
+                | Op::Norm
+                | Op::NormSquared
+                | Op::ComponentMul
+                | Op::ComponentDiv
+                | Op::Map(..)
+                | Op::Unary(..)
+                | Op::Powi(..)
+                | Op::Powf
+                | Op::Max
+                | Op::Min
+                | Op::Index(..)
+                | Op::Inverse(..)
+                | Op::Determinant
+                | Op::Solve(..)
+                | Op::Kronecker
+                | Op::MatrixPower(..)
+                | Op::TraceChain(..)
+                | Op::Compare(..)
+                | Op::Not
+                | Op::And
+                | Op::Or
+                | Op::BoolConst(..)
+                | Op::Extract(..)
+                | Op::Call(..) => node.args.iter().any(|&a| active[a]),
             };
         if !active[id] || matches!(node.op, Op::Param(_)) {
             continue;
@@ -108,7 +142,7 @@ fn substitute(prog: &Program, e: &AExpr, l: usize, constant: &[Option<AExpr>]) -
                 (None, Some(1)) => AExpr::OneHot(AExpr::lit("1.0"), prog.shape(*v), l, 0),
                 _ => AExpr::OneHot(AExpr::lit("1.0"), prog.shape(*v), 0, l),
             },
-            _ => AExpr::Lit("1.0".into()),
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => AExpr::Lit("1.0".into()),
         },
         other => other.map_children(&mut |x| substitute(prog, x, l, constant)),
     }
@@ -119,7 +153,49 @@ fn is_zero(e: &AExpr) -> bool {
     match e {
         AExpr::Lit(s) => s.parse::<f64>().is_ok_and(|v| v == 0.0),
         AExpr::Fill(s, _) | AExpr::OneHot(s, ..) | AExpr::Diag(s, _) => is_zero(s),
-        _ => false,
+        AExpr::Adj(..)
+        | AExpr::Val(..)
+        | AExpr::Cast(..)
+        | AExpr::Neg(..)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Scale(..)
+        | AExpr::DivBy(..)
+        | AExpr::MatMul(..)
+        | AExpr::Transpose(..)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
+        | AExpr::Tan(..)
+        | AExpr::Trace(..)
+        | AExpr::Sum(..)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::Shared(..)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(..)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => false,
     }
 }
 
@@ -147,7 +223,52 @@ fn reduce(e: &AExpr) -> AExpr {
                 }
             }
             x if is_zero(x) => zero(),
-            _ => e,
+            AExpr::Adj(..)
+            | AExpr::Val(..)
+            | AExpr::Lit(..)
+            | AExpr::Cast(..)
+            | AExpr::Neg(..)
+            | AExpr::Add(..)
+            | AExpr::Sub(..)
+            | AExpr::Mul(..)
+            | AExpr::Div(..)
+            | AExpr::Scale(..)
+            | AExpr::DivBy(..)
+            | AExpr::MatMul(..)
+            | AExpr::Transpose(..)
+            | AExpr::Dot(..)
+            | AExpr::ComponentMul(..)
+            | AExpr::ComponentDiv(..)
+            | AExpr::Diag(..)
+            | AExpr::Fill(..)
+            | AExpr::Method(..)
+            | AExpr::Helper(..)
+            | AExpr::Powi(..)
+            | AExpr::Powf(..)
+            | AExpr::DivOrZero(..)
+            | AExpr::Step(..)
+            | AExpr::Tan(..)
+            | AExpr::Trace(..)
+            | AExpr::Sum(..)
+            | AExpr::Entry(..)
+            | AExpr::Kronecker(..)
+            | AExpr::SolveForward { .. }
+            | AExpr::PowerTangent { .. }
+            | AExpr::Partial { .. }
+            | AExpr::BranchTangent { .. }
+            | AExpr::CallTangent { .. }
+            | AExpr::Item(..)
+            | AExpr::MapAdj { .. }
+            | AExpr::Shared(..)
+            | AExpr::DeterminantGradient { .. }
+            | AExpr::SolveTransposed { .. }
+            | AExpr::KroneckerAdjoint { .. }
+            | AExpr::Seed(..)
+            | AExpr::BranchAdjoint { .. }
+            | AExpr::CallAdjoint { .. }
+            | AExpr::Field { .. }
+            | AExpr::Window { .. }
+            | AExpr::PowerAdjoint { .. } => e,
         },
         AExpr::Mul(a, b) | AExpr::Scale(a, b) | AExpr::MatMul(a, b)
             if is_zero(&a) || is_zero(&b) =>

@@ -75,7 +75,39 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
                     errors.push(format!("{path}v{id} extracts from v{branch}, not an `if`"));
                 }
             }
-            _ => {}
+            Op::Const(..)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::Transpose
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Unary(..)
+            | Op::Powi(..)
+            | Op::Powf
+            | Op::Max
+            | Op::Min
+            | Op::Index(..)
+            | Op::Inverse(..)
+            | Op::Determinant
+            | Op::Solve(..)
+            | Op::Kronecker
+            | Op::MatrixPower(..)
+            | Op::TraceChain(..)
+            | Op::Compare(..)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(..)
+            | Op::Call(..) => {}
         }
     }
 }
@@ -191,7 +223,13 @@ fn check_tangents(plan: &Plan, defined: &Defined, path: &str, errors: &mut Vec<S
         .iter()
         .flat_map(|step| match step {
             Forward::MapPartials(id, inputs) => inputs.iter().map(|&k| (*id, k)).collect(),
-            _ => Vec::new(),
+            Forward::Value(..)
+            | Forward::Factor(..)
+            | Forward::FromFactor(..)
+            | Forward::TraceDot(..)
+            | Forward::Solve(..)
+            | Forward::TraceChain(..)
+            | Forward::Branch(..) => Vec::new(),
         })
         .collect();
     for (v, e) in &plan.tangent {
@@ -259,7 +297,12 @@ fn forward_values(plan: &Plan, path: &str, errors: &mut Vec<String>) -> Vec<bool
                     }
                 }
             }
-            _ => bound[id] = true,
+            Forward::Value(..)
+            | Forward::FromFactor(..)
+            | Forward::TraceDot(..)
+            | Forward::Solve(..)
+            | Forward::TraceChain(..)
+            | Forward::MapPartials(..) => bound[id] = true,
         }
     }
     bound
@@ -366,7 +409,43 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
             let (a, b) = (shape(a), shape(b));
             known(a) && known(b) && a != b
         }
-        _ => false,
+        AExpr::Adj(..)
+        | AExpr::Val(..)
+        | AExpr::Lit(..)
+        | AExpr::Cast(..)
+        | AExpr::Neg(..)
+        | AExpr::Transpose(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
+        | AExpr::Tan(..)
+        | AExpr::Trace(..)
+        | AExpr::Sum(..)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::Shared(..)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(..)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => false,
     };
     if wrong {
         errors.push(format!("{path}operands of the wrong kinds in {e}"));

@@ -22,7 +22,51 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
             Exponent::Literal(k) => Some(k as f64),
             Exponent::Text(_) => None,
         },
-        _ => None,
+        AExpr::Adj(_)
+        | AExpr::Val(_)
+        | AExpr::Neg(_)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Scale(..)
+        | AExpr::DivBy(..)
+        | AExpr::MatMul(..)
+        | AExpr::Transpose(_)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
+        | AExpr::Tan(_)
+        | AExpr::Trace(_)
+        | AExpr::Sum(_)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::Shared(_)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(_)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => None,
     }
 }
 
@@ -65,7 +109,37 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         AExpr::Neg(a) => is_scalar(prog, a),
         AExpr::Add(a, b) | AExpr::Sub(a, b) => is_scalar(prog, a) && is_scalar(prog, b),
         AExpr::MapAdj { input, .. } => *input > 0,
-        _ => false,
+        AExpr::Adj(_)
+        | AExpr::Scale(..)
+        | AExpr::DivBy(..)
+        | AExpr::MatMul(..)
+        | AExpr::Transpose(_)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Tan(_)
+        | AExpr::Trace(_)
+        | AExpr::Sum(_)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::Shared(_)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(_)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => false,
     }
 }
 
@@ -91,7 +165,7 @@ fn rewrite(prog: &Program, e: AExpr) -> AExpr {
         E::Powi(a, n) => match exponent(&n) {
             Exponent::Literal(1) => *a,
             Exponent::Literal(0) => E::Lit("1".into()),
-            _ => E::Powi(a, n),
+            Exponent::Literal(_) | Exponent::Text(_) => E::Powi(a, n),
         },
         other => other,
     }

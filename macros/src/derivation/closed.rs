@@ -114,14 +114,46 @@ impl Deriver<'_> {
             Op::Mul if matrix(0) => AExpr::Scale(arg(0), arg(1)),
             Op::Mul if matrix(1) => AExpr::Scale(arg(1), arg(0)),
             Op::Mul => AExpr::Mul(arg(0), arg(1)),
-            _ => AExpr::Val(v),
+            Op::Param(_)
+            | Op::Const(_)
+            | Op::Add
+            | Op::Sub
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Map(_)
+            | Op::Unary(_)
+            | Op::Powi(_)
+            | Op::Powf
+            | Op::Max
+            | Op::Min
+            | Op::Index(..)
+            | Op::Inverse(_)
+            | Op::Determinant
+            | Op::Solve(_)
+            | Op::Kronecker
+            | Op::MatrixPower(_)
+            | Op::TraceChain(_)
+            | Op::Compare(_)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(_)
+            | Op::Branch { .. }
+            | Op::Extract(_)
+            | Op::Call(_) => AExpr::Val(v),
         }
     }
 
     fn shared(&self, k: usize) -> Option<&AExpr> {
         self.adj.steps.iter().find_map(|s| match s {
             Step::Share { index, expr } if *index == k => Some(expr),
-            _ => None,
+            Step::Share { .. } | Step::Add { .. } => None,
         })
     }
 }

@@ -281,6 +281,47 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         AExpr::DeterminantGradient { det: d, .. } => *d == det,
         AExpr::Transpose(a) | AExpr::Neg(a) | AExpr::Scale(a, _) => determinant_factor(a, det),
         AExpr::MatMul(a, b) => determinant_factor(a, det) != determinant_factor(b, det),
-        _ => false,
+        AExpr::Adj(_)
+        | AExpr::Val(_)
+        | AExpr::Lit(_)
+        | AExpr::Cast(_)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::DivBy(..)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::Step(..)
+        | AExpr::Tan(_)
+        | AExpr::Trace(_)
+        | AExpr::Sum(_)
+        | AExpr::Entry(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::Shared(_)
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(_)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => false,
     }
 }

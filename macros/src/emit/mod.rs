@@ -131,7 +131,42 @@ impl Emitter<'_> {
                     "invariant: a tangent for every seeded parameter"
                 )))
             }),
-            _ => Operand::local(&self.ident("d", id), self.prog.shape(id)),
+            Op::Const(..)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::Transpose
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Map(..)
+            | Op::Unary(..)
+            | Op::Powi(..)
+            | Op::Powf
+            | Op::Max
+            | Op::Min
+            | Op::Index(..)
+            | Op::Inverse(..)
+            | Op::Determinant
+            | Op::Solve(..)
+            | Op::Kronecker
+            | Op::MatrixPower(..)
+            | Op::TraceChain(..)
+            | Op::Compare(..)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(..)
+            | Op::Branch { .. }
+            | Op::Extract(..)
+            | Op::Call(..) => Operand::local(&self.ident("d", id), self.prog.shape(id)),
         }
     }
 
@@ -180,7 +215,7 @@ impl Emitter<'_> {
         match shape {
             Shape::Matrix(r, c) => self.matrix_ty(r, c),
             Shape::Bool => quote!(bool),
-            _ => {
+            Shape::Scalar | Shape::Tuple | Shape::Poison => {
                 let float = self.float;
                 quote!(#float)
             }
@@ -191,7 +226,7 @@ impl Emitter<'_> {
     fn matrix_path(&self, shape: Shape) -> TokenStream {
         let (r, c) = match shape {
             Shape::Matrix(r, c) => (r.tokens(), c.tokens()),
-            _ => (quote!(1), quote!(1)),
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => (quote!(1), quote!(1)),
         };
         let float = self.float;
         quote!(::matgrad::__private::nalgebra::SMatrix::<#float, #r, #c>)
@@ -250,7 +285,41 @@ impl Emitter<'_> {
                 &self.result_ident(self.prog.nodes[id].args[0], k),
                 self.prog.shape(id),
             ),
-            _ => Operand::local(&self.value_ident(id), self.prog.shape(id)),
+            Op::Const(..)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::Transpose
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Map(..)
+            | Op::Unary(..)
+            | Op::Powi(..)
+            | Op::Powf
+            | Op::Max
+            | Op::Min
+            | Op::Index(..)
+            | Op::Inverse(..)
+            | Op::Determinant
+            | Op::Solve(..)
+            | Op::Kronecker
+            | Op::MatrixPower(..)
+            | Op::TraceChain(..)
+            | Op::Compare(..)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(..)
+            | Op::Branch { .. }
+            | Op::Call(..) => Operand::local(&self.value_ident(id), self.prog.shape(id)),
         }
     }
 
@@ -294,7 +363,42 @@ impl Emitter<'_> {
                         let finish = finish.tokens();
                         quote!(#lu.try_inverse()#finish)
                     }
-                    _ => quote!(#lu.determinant()),
+                    Op::Param(..)
+                    | Op::Const(..)
+                    | Op::Add
+                    | Op::Sub
+                    | Op::Mul
+                    | Op::Div
+                    | Op::Neg
+                    | Op::Transpose
+                    | Op::Trace
+                    | Op::Sum
+                    | Op::Mean
+                    | Op::Dot
+                    | Op::Norm
+                    | Op::NormSquared
+                    | Op::ComponentMul
+                    | Op::ComponentDiv
+                    | Op::Map(..)
+                    | Op::Unary(..)
+                    | Op::Powi(..)
+                    | Op::Powf
+                    | Op::Max
+                    | Op::Min
+                    | Op::Index(..)
+                    | Op::Determinant
+                    | Op::Solve(..)
+                    | Op::Kronecker
+                    | Op::MatrixPower(..)
+                    | Op::TraceChain(..)
+                    | Op::Compare(..)
+                    | Op::Not
+                    | Op::And
+                    | Op::Or
+                    | Op::BoolConst(..)
+                    | Op::Branch { .. }
+                    | Op::Extract(..)
+                    | Op::Call(..) => quote!(#lu.determinant()),
                 };
                 let _ = id;
                 quote_spanned!(node.loc.start=> let #v: #ty = #value;)
@@ -355,7 +459,40 @@ impl Emitter<'_> {
                     _ if shape(0).is_scalar() && shape(1).is_matrix() => {
                         quote_spanned!(span=> #b * #a)
                     }
-                    _ => quote_spanned!(span=> #a * #b),
+                    Op::Param(..)
+                    | Op::Const(..)
+                    | Op::Mul
+                    | Op::Neg
+                    | Op::Transpose
+                    | Op::Trace
+                    | Op::Sum
+                    | Op::Mean
+                    | Op::Dot
+                    | Op::Norm
+                    | Op::NormSquared
+                    | Op::ComponentMul
+                    | Op::ComponentDiv
+                    | Op::Map(..)
+                    | Op::Unary(..)
+                    | Op::Powi(..)
+                    | Op::Powf
+                    | Op::Max
+                    | Op::Min
+                    | Op::Index(..)
+                    | Op::Inverse(..)
+                    | Op::Determinant
+                    | Op::Solve(..)
+                    | Op::Kronecker
+                    | Op::MatrixPower(..)
+                    | Op::TraceChain(..)
+                    | Op::Compare(..)
+                    | Op::Not
+                    | Op::And
+                    | Op::Or
+                    | Op::BoolConst(..)
+                    | Op::Branch { .. }
+                    | Op::Extract(..)
+                    | Op::Call(..) => quote_spanned!(span=> #a * #b),
                 }
             }
             Op::Neg => {
@@ -827,7 +964,9 @@ impl Emitter<'_> {
                 let (r, c) = (r.tokens(), c.tokens());
                 quote!(::<::matgrad::__private::nalgebra::Const<#r>, ::matgrad::__private::nalgebra::Const<#c>, _>)
             }
-            _ => TokenStream::new(),
+            Shape::Matrix(..) | Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => {
+                TokenStream::new()
+            }
         }
     }
 
@@ -855,6 +994,33 @@ fn method_name(op: &Op) -> &'static str {
         Op::Dot => "dot",
         Op::ComponentMul => "component_mul",
         Op::ComponentDiv => "component_div",
-        _ => "unknown",
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Map(..)
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Min
+        | Op::Index(..)
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Branch { .. }
+        | Op::Extract(..)
+        | Op::Call(..) => "unknown",
     }
 }

@@ -48,7 +48,12 @@ impl Emitter<'_> {
             Role::BranchForward(true) | Role::BranchAdjoint(true) | Role::BranchTangent(true) => {
                 "t"
             }
-            _ => "e",
+            Role::MapForward
+            | Role::MapAdjoint(_)
+            | Role::MapPartials
+            | Role::BranchForward(false)
+            | Role::BranchAdjoint(false)
+            | Role::BranchTangent(false) => "e",
         };
         let prefix = format!("{}b{id}{side}_", self.prefix);
         let params = self.prog.nodes[id].args[1..]
@@ -249,7 +254,7 @@ impl Emitter<'_> {
         // Kronecker products of const generic sizes are rejected by `shape`: these are literals.
         let dims = |v: ValueId| match self.prog.shape(v) {
             Shape::Matrix(r, c) => (r.estimate(), c.estimate()),
-            _ => (1, 1),
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => (1, 1),
         };
         let ((ra, ca), (rb, cb)) = (dims(args[0]), dims(args[1]));
         let sizes = [ra, ca, rb, cb, ra * rb, ca * cb].map(Literal::usize_unsuffixed);
@@ -319,12 +324,14 @@ impl Emitter<'_> {
         let a = self.operand(self.prog.nodes[id].args[0]).borrow;
         let value = self.operand(id).borrow;
         // An adjoint s·𝟙 (the map feeds a sum) seeds every entry with the same scalar.
-        let uniform = match self.plan.inline[id]
+        let simplified = self.plan.inline[id]
             .as_ref()
-            .map(|e| simplify::simplify(self.prog, &self.plan.adj, e.clone()))
-        {
-            Some(AExpr::Fill(s, _)) => Some(self.expr(&s).place),
-            _ => None,
+            .map(|e| simplify::simplify(self.prog, &self.plan.adj, e.clone()));
+        // Any other adjoint seeds each entry on its own.
+        let uniform = if let Some(AExpr::Fill(s, _)) = simplified {
+            Some(self.expr(&s).place)
+        } else {
+            None
         };
         // Derivatives that need only the result (exp, tanh, σ) do not read the entries.
         let uses_entry = sub.param_node(0).is_some_and(|p| inner.plan.computed[p]);

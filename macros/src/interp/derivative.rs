@@ -495,7 +495,8 @@ impl State<'_, '_> {
                     .get(*index)
                     .cloned()
                     .ok_or_else(|| format!("t{tuple}.{index} does not exist"))?,
-                _ => return Err(format!("t{tuple} is not a shared tuple")),
+                Some(Value::Scalar(_) | Value::Matrix(_) | Value::Bool(_) | Value::Constant)
+                | None => return Err(format!("t{tuple} is not a shared tuple")),
             },
             AExpr::Window { node, window } => self.window(*node, window.start, window.len)?,
             AExpr::PowerAdjoint {
@@ -700,7 +701,9 @@ impl State<'_, '_> {
             .iter()
             .map(|v| match v {
                 Value::Constant => Value::Constant,
-                _ => given.next().unwrap_or(Value::Constant),
+                Value::Scalar(_) | Value::Matrix(_) | Value::Bool(_) | Value::Tuple(_) => {
+                    given.next().unwrap_or(Value::Constant)
+                }
             })
             .collect();
         let floats: Vec<usize> = (0..function.func.params.len())

@@ -617,7 +617,7 @@ pub fn gradient(
         .zip(jacobians)
         .map(|(&p, j)| match &inputs[p] {
             Value::Matrix(x) => Mat::from_column_major(x.rows, x.cols, j.data).map(Value::Matrix),
-            _ => j
+            Value::Scalar(_) | Value::Bool(_) | Value::Tuple(_) | Value::Constant => j
                 .data
                 .first()
                 .copied()

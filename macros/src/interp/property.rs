@@ -162,7 +162,7 @@ fn check_tangent(
         .map(|v| match v {
             Value::Scalar(_) => Value::Scalar(draw.entry()),
             Value::Matrix(m) => Value::Matrix(m.map(|_| draw.entry())),
-            _ => Value::Constant,
+            Value::Bool(_) | Value::Tuple(_) | Value::Constant => Value::Constant,
         })
         .collect();
     let duals: Vec<Value<super::Dual>> = inputs

@@ -362,7 +362,23 @@ fn expr_if_conflict(e: &Expr) -> bool {
         Expr::If(_, a, b) => conflicts(&[block_effects(a), block_effects(b)])
             .iter()
             .any(|names| !names.is_empty()),
-        _ => false,
+        Expr::Var(..)
+        | Expr::Lit(_)
+        | Expr::Typed(_)
+        | Expr::Bin(..)
+        | Expr::Neg(_)
+        | Expr::Method(..)
+        | Expr::Powi(..)
+        | Expr::Powf(..)
+        | Expr::Pow(..)
+        | Expr::Helper(..)
+        | Expr::Map(..)
+        | Expr::Inverse(_)
+        | Expr::Solve(..)
+        | Expr::Index(..)
+        | Expr::Cast(_)
+        | Expr::Call(..)
+        | Expr::Block(_) => false,
     }
 }
 
@@ -383,7 +399,23 @@ fn counter_call(e: &Expr) -> bool {
     visit_expr(receiver, &mut |e| match e {
         Expr::Var(..) => vars = true,
         Expr::Cast(name) if matches!(name.as_str(), "i" | "j" | "l") => counters = true,
-        _ => {}
+        Expr::Lit(_)
+        | Expr::Typed(_)
+        | Expr::Bin(..)
+        | Expr::Neg(_)
+        | Expr::Method(..)
+        | Expr::Powi(..)
+        | Expr::Powf(..)
+        | Expr::Pow(..)
+        | Expr::Helper(..)
+        | Expr::Map(..)
+        | Expr::Inverse(_)
+        | Expr::Solve(..)
+        | Expr::Index(..)
+        | Expr::Cast(_)
+        | Expr::Call(..)
+        | Expr::If(..)
+        | Expr::Block(_) => {}
     });
     counters && !vars
 }

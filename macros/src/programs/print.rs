@@ -47,7 +47,7 @@ impl Printer {
         match self.float {
             _ if self.generic() => "T",
             Float::F32 => "f32",
-            _ => "f64",
+            Float::F64 | Float::Generic => "f64",
         }
     }
 
@@ -190,7 +190,24 @@ impl Printer {
     fn owned(&self, e: &Expr, depth: usize) -> String {
         match e {
             Expr::Var(name, true) => format!("*{name}"),
-            _ => self.expr(e, depth).0,
+            Expr::Var(..)
+            | Expr::Lit(_)
+            | Expr::Typed(_)
+            | Expr::Bin(..)
+            | Expr::Neg(_)
+            | Expr::Method(..)
+            | Expr::Powi(..)
+            | Expr::Powf(..)
+            | Expr::Pow(..)
+            | Expr::Helper(..)
+            | Expr::Map(..)
+            | Expr::Inverse(_)
+            | Expr::Solve(..)
+            | Expr::Index(..)
+            | Expr::Cast(_)
+            | Expr::Call(..)
+            | Expr::If(..)
+            | Expr::Block(_) => self.expr(e, depth).0,
         }
     }
 
@@ -208,7 +225,24 @@ impl Printer {
     fn by_ref(&self, e: &Expr, depth: usize) -> String {
         match e {
             Expr::Var(name, true) => name.clone(),
-            _ => format!("&{}", self.wrap(e, UNARY, depth)),
+            Expr::Var(..)
+            | Expr::Lit(_)
+            | Expr::Typed(_)
+            | Expr::Bin(..)
+            | Expr::Neg(_)
+            | Expr::Method(..)
+            | Expr::Powi(..)
+            | Expr::Powf(..)
+            | Expr::Pow(..)
+            | Expr::Helper(..)
+            | Expr::Map(..)
+            | Expr::Inverse(_)
+            | Expr::Solve(..)
+            | Expr::Index(..)
+            | Expr::Cast(_)
+            | Expr::Call(..)
+            | Expr::If(..)
+            | Expr::Block(_) => format!("&{}", self.wrap(e, UNARY, depth)),
         }
     }
 
@@ -358,7 +392,15 @@ impl Printer {
                     POSTFIX,
                 )
             }
-            _ => unreachable!("only postfix forms are printed here"),
+            Expr::Var(..)
+            | Expr::Lit(_)
+            | Expr::Typed(_)
+            | Expr::Bin(..)
+            | Expr::Neg(_)
+            | Expr::Cast(_)
+            | Expr::Call(..)
+            | Expr::If(..)
+            | Expr::Block(_) => unreachable!("only postfix forms are printed here"),
         }
     }
 
@@ -375,7 +417,7 @@ impl Printer {
     fn cond(&self, c: &Cond, depth: usize) -> String {
         let operand = |c: &Cond| match c {
             Cond::And(..) | Cond::Or(..) => format!("({})", self.cond(c, depth)),
-            _ => self.cond(c, depth),
+            Cond::Cmp(..) | Cond::IntCmp(..) | Cond::Flag(_) | Cond::Not(_) => self.cond(c, depth),
         };
         match c {
             Cond::Cmp(op, a, b) => format!(

@@ -215,7 +215,7 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         .iter()
         .map(|p| match p.kind {
             ParamKind::Float(Shape::Mat(..)) | ParamKind::Dominant(_) => format!("&{}", p.name),
-            _ => p.name.clone(),
+            ParamKind::Float(Shape::Scalar) | ParamKind::Int | ParamKind::Bool => p.name.clone(),
         })
         .collect();
     let args = args.join(", ");

@@ -9,7 +9,19 @@ fn typed(e: &Expr) -> bool {
         Expr::Neg(a) => typed(a),
         Expr::If(_, a, b) => typed(&a.tail) || typed(&b.tail),
         Expr::Block(b) => typed(&b.tail),
-        _ => true,
+        Expr::Var(..)
+        | Expr::Typed(_)
+        | Expr::Method(..)
+        | Expr::Powi(..)
+        | Expr::Powf(..)
+        | Expr::Pow(..)
+        | Expr::Helper(..)
+        | Expr::Map(..)
+        | Expr::Inverse(_)
+        | Expr::Solve(..)
+        | Expr::Index(..)
+        | Expr::Cast(_)
+        | Expr::Call(..) => true,
     }
 }
 
@@ -26,7 +38,19 @@ fn settle_value(e: &mut Expr) {
         Expr::Bin(_, _, a, _) | Expr::Neg(a) => settle_value(a),
         Expr::If(_, a, _) => settle_value(&mut a.tail),
         Expr::Block(b) => settle_value(&mut b.tail),
-        _ => {}
+        Expr::Var(..)
+        | Expr::Typed(_)
+        | Expr::Method(..)
+        | Expr::Powi(..)
+        | Expr::Powf(..)
+        | Expr::Pow(..)
+        | Expr::Helper(..)
+        | Expr::Map(..)
+        | Expr::Inverse(_)
+        | Expr::Solve(..)
+        | Expr::Index(..)
+        | Expr::Cast(_)
+        | Expr::Call(..) => {}
     }
 }
 
