@@ -21,12 +21,15 @@
 // `jacobian_reference/mod.rs`, not `jacobian_reference.rs`: Cargo would take a `benches/*.rs`
 // file for a bench target of its own.
 mod jacobian_reference;
+mod timing;
 
 use std::fmt::Write as _;
-use std::hint::black_box;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use jacobian_reference::{All, Residual};
+use timing::{
+    Settings, Timer, calibrate, cpu_model, format_ns, median, rustc_version, time_batch, utc_now,
+};
 
 /// The methods, in table order.
 const METHODS: [&str; 5] = ["primal", "generated", "hand", "num-dual", "FD"];
@@ -35,44 +38,6 @@ const GENERATED: usize = 1;
 const HAND: usize = 2;
 const DUAL: usize = 3;
 const FD: usize = 4;
-
-/// Rounds and batch length of a run.
-struct Settings {
-    /// Whether to time at all: `cargo bench` passes `--bench`; `cargo test --benches` does not,
-    /// and then only the Jacobian check runs (in a debug build, timings would mean nothing).
-    timing: bool,
-    rounds: usize,
-    batch: Duration,
-    filters: Vec<String>,
-}
-
-impl Settings {
-    fn from_args() -> Self {
-        let mut settings = Settings {
-            timing: false,
-            rounds: 301,
-            batch: Duration::from_micros(500),
-            filters: Vec::new(),
-        };
-        for arg in std::env::args().skip(1) {
-            match arg.as_str() {
-                "--quick" => {
-                    settings.rounds = 51;
-                    settings.batch = Duration::from_micros(250);
-                }
-                "--bench" => settings.timing = true,
-                // Flags meant for libtest harnesses.
-                a if a.starts_with('-') => {}
-                a => settings.filters.push(a.to_owned()),
-            }
-        }
-        settings
-    }
-
-    fn wants(&self, name: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| name.contains(f.as_str()))
-    }
-}
 
 /// One row of the table.
 struct Row {
@@ -85,46 +50,6 @@ struct Row {
     gen_over_dual: f64,
     gen_over_fd: f64,
     gen_over_primal: f64,
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        0.5 * (values[n / 2 - 1] + values[n / 2])
-    }
-}
-
-/// Runs `f` `n` times on a black-boxed input and returns the elapsed time.
-fn time_batch<R, Out>(residual: &R, f: impl Fn(&R) -> Out, n: u64) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        black_box(f(black_box(residual)));
-    }
-    start.elapsed()
-}
-
-/// Times a batch of `n` calls of one method.
-type Timer<R> = fn(&R, u64) -> Duration;
-
-/// The number of calls that take about `target`.
-fn calibrate<R>(residual: &R, timer: Timer<R>, target: Duration) -> u64 {
-    let mut n = 1_u64;
-    loop {
-        let t = timer(residual, n);
-        if t >= target / 4 || n >= 1 << 30 {
-            let per_call = t.as_secs_f64() / n as f64;
-            // At least one call, at most 2³⁰: the float is positive and far below u64::MAX.
-            let calls = (target.as_secs_f64() / per_call)
-                .ceil()
-                .clamp(1.0, (1_u64 << 30) as f64);
-            #[allow(clippy::cast_sign_loss, reason = "clamped to [1, 2³⁰] just above")]
-            return calls as u64;
-        }
-        n *= 2;
-    }
 }
 
 fn bench<R: Residual>(residual: &R, settings: &Settings) -> Row {
@@ -178,17 +103,6 @@ fn verdict(row: &Row) -> String {
     }
 }
 
-/// Nanoseconds with three significant digits, in a unit that keeps the number short.
-fn format_ns(ns: f64) -> String {
-    if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.3} µs", ns / 1e3)
-    } else {
-        format!("{ns:.1} ns")
-    }
-}
-
 fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str(
@@ -214,49 +128,11 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-/// The UTC date and time, from the system clock (days-to-civil after H. Hinnant).
-fn utc_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let (hour, minute) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02} UTC")
-}
-
-fn rustc_version() -> String {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
-    std::process::Command::new(rustc)
-        .arg("-V")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 fn main() {
-    let settings = Settings::from_args();
+    let settings = Settings::from_args_with(
+        (301, Duration::from_micros(500)),
+        (51, Duration::from_micros(250)),
+    );
     jacobian_reference::check_all();
     println!("All Jacobians agree with the hand-written closed forms.");
     if !settings.timing {

@@ -2,7 +2,7 @@
 //! medians, and the description of the machine and compiler printed above each table.
 //!
 //! A module, not a bench target (Cargo would make a bench of a `benches/*.rs` file, hence
-//! `timing/mod.rs`): `gradients.rs` and `scaling.rs` declare it with `mod timing;`.
+//! `timing/mod.rs`): `gradients.rs`, `jacobians.rs` and `scaling.rs` declare it with `mod timing;`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -20,19 +20,25 @@ pub struct Settings {
 impl Settings {
     /// The settings from the command line: `--quick` for fewer, shorter rounds, and any other
     /// argument not starting with `-` as a filter on case names.
+    #[allow(dead_code, reason = "`jacobians.rs` times shorter calls, with its own rounds")]
     pub fn from_args() -> Self {
+        Self::from_args_with(
+            (61, Duration::from_millis(4)),
+            (11, Duration::from_millis(1)),
+        )
+    }
+
+    /// As [`Settings::from_args`], with the (rounds, batch) of a full and of a `--quick` run.
+    pub fn from_args_with(full: (usize, Duration), quick: (usize, Duration)) -> Self {
         let mut settings = Settings {
             timing: false,
-            rounds: 61,
-            batch: Duration::from_millis(4),
+            rounds: full.0,
+            batch: full.1,
             filters: Vec::new(),
         };
         for arg in std::env::args().skip(1) {
             match arg.as_str() {
-                "--quick" => {
-                    settings.rounds = 11;
-                    settings.batch = Duration::from_millis(1);
-                }
+                "--quick" => (settings.rounds, settings.batch) = quick,
                 "--bench" => settings.timing = true,
                 // Flags meant for libtest harnesses.
                 a if a.starts_with('-') => {}
