@@ -20,7 +20,10 @@ pub struct Settings {
 impl Settings {
     /// The settings from the command line: `--quick` for fewer, shorter rounds, and any other
     /// argument not starting with `-` as a filter on case names.
-    #[allow(dead_code, reason = "`jacobians.rs` times shorter calls, with its own rounds")]
+    #[allow(
+        dead_code,
+        reason = "`jacobians.rs` times shorter calls, with its own rounds"
+    )]
     pub fn from_args() -> Self {
         Self::from_args_with(
             (61, Duration::from_millis(4)),
