@@ -692,6 +692,19 @@ fn powf_in_base_and_exponent() {
 }
 
 #[test]
+fn powf_at_a_zero_base() {
+    // Away from 0 the slope p·xᵖ⁻¹ is computed as p·xᵖ/x, which cannot stand for it at x = 0:
+    // there it is p·0ᵖ⁻¹ itself, 1 for p = 1, 0 for p > 1 and +∞ for 0 < p < 1.
+    for (p, slope) in [(1.0, 1.0), (2.0, 0.0), (3.5, 0.0), (0.5, f64::INFINITY)] {
+        let (value, (dx, _)) = powf_method_grad(0.0, p);
+        assert_eq!(value, 0.0_f64.powf(p));
+        assert_eq!(dx, slope, "d(xᵖ)/dx at x = 0 for p = {p}");
+        let (_, dx) = powf_literal_grad(0.0);
+        assert_eq!(dx, 0.0, "d(x^1.5)/dx at x = 0");
+    }
+}
+
+#[test]
 fn powf_call_form() {
     for seed in SEEDS {
         let mut rng = Rng::new(seed);

@@ -78,11 +78,15 @@ pub fn residuals_jacobian(
         >>::zeros();
         __mg_e0[0] = 1.0;
         let __mg_d3: f64 = 1.0;
-        let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (-&__mg_p6_1);
         {
-            let __mg_dout = &__mg_d7;
-            for __mg_r in 0..__mg_dout.len() {
-                __mg_j0[(__mg_r, 0)] = __mg_dout[__mg_r];
+            for __mg_r in 0..<::matgrad::__private::nalgebra::SMatrix<
+                f64,
+                20,
+                1,
+            >>::zeros()
+                .len()
+            {
+                __mg_j0[(__mg_r, 0)] = (-__mg_p6_1[__mg_r]);
             }
         }
     }
@@ -94,11 +98,15 @@ pub fn residuals_jacobian(
         >>::zeros();
         __mg_e0[1] = 1.0;
         let __mg_d4: f64 = 1.0;
-        let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (-&__mg_p6_2);
         {
-            let __mg_dout = &__mg_d7;
-            for __mg_r in 0..__mg_dout.len() {
-                __mg_j0[(__mg_r, 1)] = __mg_dout[__mg_r];
+            for __mg_r in 0..<::matgrad::__private::nalgebra::SMatrix<
+                f64,
+                20,
+                1,
+            >>::zeros()
+                .len()
+            {
+                __mg_j0[(__mg_r, 1)] = (-__mg_p6_2[__mg_r]);
             }
         }
     }
@@ -110,11 +118,15 @@ pub fn residuals_jacobian(
         >>::zeros();
         __mg_e0[2] = 1.0;
         let __mg_d5: f64 = 1.0;
-        let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (-&__mg_p6_3);
         {
-            let __mg_dout = &__mg_d7;
-            for __mg_r in 0..__mg_dout.len() {
-                __mg_j0[(__mg_r, 2)] = __mg_dout[__mg_r];
+            for __mg_r in 0..<::matgrad::__private::nalgebra::SMatrix<
+                f64,
+                20,
+                1,
+            >>::zeros()
+                .len()
+            {
+                __mg_j0[(__mg_r, 2)] = (-__mg_p6_3[__mg_r]);
             }
         }
     }

@@ -64,6 +64,10 @@ pub enum AExpr {
     /// a/b for scalars, and 0 where b = 0: the scale of a norm's adjoint, ⟨A, dA⟩/‖A‖, whose
     /// subgradient at A = 0 is taken to be 0.
     DivOrZero(Box<AExpr>, Box<AExpr>),
+    /// For scalars: `at_zero` where `test` = 0 and `elsewhere` everywhere else, only the one
+    /// taken evaluated. `AtZero(test, at_zero, elsewhere)`: the slope of `powf` reuses the
+    /// power away from a zero base, where it cannot.
+    AtZero(Box<AExpr>, Box<AExpr>, Box<AExpr>),
     /// 1 where a ≥ b and 0 elsewhere, for scalars: which argument a `max` (or, swapped, a
     /// `min`) took, ties going to `a`.
     Step(Box<AExpr>, Box<AExpr>),
@@ -198,6 +202,7 @@ impl AExpr {
             | AExpr::DivOrZero(a, b)
             | AExpr::Step(a, b)
             | AExpr::Kronecker(a, b) => vec![a, b],
+            AExpr::AtZero(t, a, b) => vec![t, a, b],
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -256,6 +261,7 @@ impl AExpr {
             AExpr::ComponentDiv(a, b) => AExpr::ComponentDiv(x(a), x(b)),
             AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
             AExpr::DivOrZero(a, b) => AExpr::DivOrZero(x(a), x(b)),
+            AExpr::AtZero(t, a, b) => AExpr::AtZero(x(t), x(a), x(b)),
             AExpr::Step(a, b) => AExpr::Step(x(a), x(b)),
             AExpr::Kronecker(a, b) => AExpr::Kronecker(x(a), x(b)),
             AExpr::Trace(a) => AExpr::Trace(x(a)),
@@ -341,6 +347,7 @@ impl AExpr {
             | AExpr::Powi(..)
             | AExpr::Powf(..)
             | AExpr::DivOrZero(..)
+            | AExpr::AtZero(..)
             | AExpr::Step(..)
             | AExpr::Shared(_)
             | AExpr::Seed(_)
@@ -388,6 +395,7 @@ impl AExpr {
             | AExpr::Powi(..)
             | AExpr::Powf(..)
             | AExpr::DivOrZero(..)
+            | AExpr::AtZero(..)
             | AExpr::Step(..)
             | AExpr::Shared(_)
             | AExpr::DeterminantGradient { .. }
@@ -450,6 +458,7 @@ impl AExpr {
             | AExpr::Powi(..)
             | AExpr::Powf(..)
             | AExpr::DivOrZero(..)
+            | AExpr::AtZero(..)
             | AExpr::Step(..)
             | AExpr::MapAdj { .. }
             | AExpr::Shared(_)
@@ -542,6 +551,7 @@ impl fmt::Display for AExpr {
             AExpr::Powi(a, n) => write!(f, "{a}.powi({})", crate::text::tokens(n)),
             AExpr::Powf(a, p) => write!(f, "{a}.powf({p})"),
             AExpr::DivOrZero(a, b) => write!(f, "({a} / {b} or 0)"),
+            AExpr::AtZero(t, a, b) => write!(f, "({a} if {t} = 0 else {b})"),
             AExpr::Step(a, b) => write!(f, "[{a} ≥ {b}]"),
             AExpr::Tan(v) => write!(f, "d{v}"),
             AExpr::Trace(a) => write!(f, "tr({a})"),

@@ -37,6 +37,26 @@ fn val(v: ValueId) -> B {
     Box::new(AExpr::Val(v))
 }
 
+/// ∂aᵖ/∂a = p·aᵖ⁻¹ for z = aᵖ: p·z/a wherever a ≠ 0, which reuses the power the value
+/// computed instead of raising a to a second power; p·aᵖ⁻¹ itself at a = 0, where z/a cannot
+/// stand for it (0⁰ = 1 for p = 1, and ±∞ for p < 1).
+fn powf_slope(a: ValueId, p: ValueId, z: ValueId) -> B {
+    let textbook = AExpr::Mul(
+        val(p),
+        Box::new(AExpr::Powf(
+            val(a),
+            Box::new(AExpr::Sub(val(p), AExpr::lit("1.0"))),
+        )),
+    );
+    let reused = AExpr::Mul(Box::new(AExpr::Mul(val(p), val(z))), recip(val(a)));
+    Box::new(AExpr::AtZero(val(a), Box::new(textbook), Box::new(reused)))
+}
+
+/// 1/s for a scalar s.
+fn recip(s: B) -> B {
+    Box::new(AExpr::Div(AExpr::lit("1.0"), s))
+}
+
 /// The steps of node `id`'s rule: contributions to its active arguments, after any value they
 /// share. `shared` numbers shared values across the whole adjoint program.
 pub fn adjoints(cx: &Context, id: ValueId, shared: &mut usize) -> Vec<Step> {
@@ -211,24 +231,27 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
                 out.push((1, AExpr::Mul(g(), val(args[0]))));
             }
         },
-        // d(A/s) = dA/s − A·ds/s² ⇒ Ā += Z̄/s, s̄ −= ⟨A, Z̄⟩/s² = ⟨Z, Z̄⟩/s
+        // d(A/s) = dA/s − A·ds/s² ⇒ Ā += Z̄/s, s̄ −= ⟨A, Z̄⟩/s² = ⟨Z, Z̄⟩/s. Both multiply by
+        // the one reciprocal 1/s, which the compiler forms once (and hoists out of a loop where
+        // s is invariant), rather than dividing twice.
         Op::Div => {
+            let inverse = || recip(val(args[1]));
             if shape(0).is_matrix() {
-                out.push((0, AExpr::DivBy(g(), val(args[1]))));
+                out.push((0, AExpr::Scale(g(), inverse())));
                 out.push((
                     1,
-                    AExpr::Neg(Box::new(AExpr::Div(
+                    AExpr::Neg(Box::new(AExpr::Mul(
                         Box::new(AExpr::Dot(g(), z())),
-                        val(args[1]),
+                        inverse(),
                     ))),
                 ));
             } else {
-                out.push((0, AExpr::Div(g(), val(args[1]))));
+                out.push((0, AExpr::Mul(g(), inverse())));
                 out.push((
                     1,
-                    AExpr::Neg(Box::new(AExpr::Div(
+                    AExpr::Neg(Box::new(AExpr::Mul(
                         Box::new(AExpr::Mul(g(), z())),
-                        val(args[1]),
+                        inverse(),
                     ))),
                 ));
             }
@@ -311,12 +334,7 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         }
         // d aᵖ = p·aᵖ⁻¹ da + aᵖ·ln a dp
         Op::Powf => {
-            let p = val(args[1]);
-            let power = AExpr::Powf(
-                val(args[0]),
-                Box::new(AExpr::Sub(p.clone(), AExpr::lit("1.0"))),
-            );
-            out.push((0, AExpr::Mul(g(), Box::new(AExpr::Mul(p, Box::new(power))))));
+            out.push((0, AExpr::Mul(g(), powf_slope(args[0], args[1], id))));
             let log = AExpr::Method("ln", val(args[0]));
             out.push((1, AExpr::Mul(g(), Box::new(AExpr::Mul(z(), Box::new(log))))));
         }
@@ -483,16 +501,17 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
             _ => vec![(0, AExpr::Mul(d(0), v(1))), (1, AExpr::Mul(v(0), d(1)))],
         }),
         // d(A/s) = dA/s − Z·ds/s
+        // (each term multiplies by the one reciprocal 1/s, as in the adjoint)
         Op::Div => {
-            let ds_over_s = Box::new(AExpr::Div(d(1), v(1)));
+            let ds_over_s = Box::new(AExpr::Mul(d(1), recip(v(1))));
             terms(if shape(0).is_matrix() {
                 vec![
-                    (0, AExpr::DivBy(d(0), v(1))),
+                    (0, AExpr::Scale(d(0), recip(v(1)))),
                     (1, AExpr::Neg(Box::new(AExpr::Scale(z(), ds_over_s)))),
                 ]
             } else {
                 vec![
-                    (0, AExpr::Div(d(0), v(1))),
+                    (0, AExpr::Mul(d(0), recip(v(1)))),
                     (1, AExpr::Neg(Box::new(AExpr::Mul(z(), ds_over_s)))),
                 ]
             })
@@ -578,13 +597,9 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
         }
         // d aᵖ = p·aᵖ⁻¹ da + aᵖ·ln a dp
         Op::Powf => {
-            let power = AExpr::Powf(v(0), Box::new(AExpr::Sub(v(1), AExpr::lit("1.0"))));
             let log = AExpr::Method("ln", v(0));
             terms(vec![
-                (
-                    0,
-                    AExpr::Mul(d(0), Box::new(AExpr::Mul(v(1), Box::new(power)))),
-                ),
+                (0, AExpr::Mul(d(0), powf_slope(args[0], args[1], id))),
                 (
                     1,
                     AExpr::Mul(d(1), Box::new(AExpr::Mul(z(), Box::new(log)))),

@@ -101,6 +101,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..)
         | AExpr::Step(..) => Shape::Scalar,
     }
 }
@@ -156,6 +157,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..)
         | AExpr::Step(..)
         | AExpr::Tan(..)
         | AExpr::Trace(..)
@@ -208,6 +210,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..)
         | AExpr::Step(..)
         | AExpr::Tan(..)
         | AExpr::Trace(..)

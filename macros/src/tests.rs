@@ -292,7 +292,10 @@ fn adjoint_of_matrix_rules() {
         ("a.norm()", "g0 += (v0 * (g1 / v1 or 0))\n"),
         ("a[(1, 2)]", "g0 += g1·e(1, 2) of 3×3\n"),
         ("(a * 2.0).sum()", "g2 += g3·𝟙3×3\ng0 += (g2 * v1)\n"),
-        ("(a / 2.0).sum()", "g2 += g3·𝟙3×3\ng0 += (g2 / v1)\n"),
+        (
+            "(a / 2.0).sum()",
+            "g2 += g3·𝟙3×3\ng0 += (g2 * (1.0 / v1))\n",
+        ),
     ];
     for (body, expected) in cases {
         let text = adjoint("", &format!("fn f(a: &Matrix3<f64>) -> f64 {{ {body} }}"));
@@ -939,4 +942,47 @@ fn derivation_of_a_map_writes_its_closure_as_mathematics() {
         text,
         "∇w = (v ↦ tanh(v·s))′(w·x)·xᵀ\n∇x = wᵀ·(v ↦ tanh(v·s))′(w·x)\n∇s = Σ(∂(v ↦ tanh(v·s))/∂s)"
     );
+}
+
+/// Prints the expansion of every `#[gradient]`/`#[jacobian]` function of the file named by
+/// `MATGRAD_EXPAND` (stable Rust has no `cargo expand`):
+/// `MATGRAD_EXPAND=benches/jacobian_reference/mod.rs cargo test -p matgrad-macros -- --ignored
+/// --nocapture print_expansions`.
+#[test]
+#[ignore = "a tool: prints the expansions of the file named by MATGRAD_EXPAND"]
+fn print_expansions() {
+    let Some(path) = std::env::var_os("MATGRAD_EXPAND") else {
+        println!("set MATGRAD_EXPAND to a Rust source file");
+        return;
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
+    let text = std::fs::read_to_string(&path).expect("MATGRAD_EXPAND names a readable file");
+    let file = syn::parse_file(&text).expect("the file parses");
+    for item in file.items {
+        let syn::Item::Fn(mut func) = item else {
+            continue;
+        };
+        let Some(at) = func
+            .attrs
+            .iter()
+            .position(|a| a.path().is_ident("gradient") || a.path().is_ident("jacobian"))
+        else {
+            continue;
+        };
+        let attr = func.attrs.remove(at);
+        let args = match &attr.meta {
+            syn::Meta::List(list) => list.tokens.clone(),
+            syn::Meta::Path(_) | syn::Meta::NameValue(_) => TokenStream::new(),
+        };
+        let source = quote::quote!(#func);
+        let tokens = if attr.path().is_ident("gradient") {
+            expand::gradient(args, source)
+        } else {
+            expand::jacobian(args, source)
+        };
+        let file: syn::File = syn::parse2(tokens).expect("expansion parses as items");
+        println!("{}", prettyplease::unparse(&file));
+    }
 }

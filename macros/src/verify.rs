@@ -423,6 +423,7 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..)
         | AExpr::Step(..)
         | AExpr::Tan(..)
         | AExpr::Trace(..)

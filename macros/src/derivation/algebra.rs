@@ -44,6 +44,7 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..)
         | AExpr::Step(..)
         | AExpr::Tan(_)
         | AExpr::Trace(_)
@@ -104,7 +105,8 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::Step(..)
-        | AExpr::DivOrZero(..) => true,
+        | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..) => true,
         AExpr::Val(v) => prog.shape(*v) == Shape::Scalar,
         AExpr::Neg(a) => is_scalar(prog, a),
         AExpr::Add(a, b) | AExpr::Sub(a, b) => is_scalar(prog, a) && is_scalar(prog, b),

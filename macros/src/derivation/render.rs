@@ -56,6 +56,8 @@ impl Deriver<'_> {
             AExpr::Helper(f, a) => call(f.name(), &r(a)),
             AExpr::Powi(a, n) => power(&r(a), &exponent(n)),
             AExpr::Powf(a, p) => power(&r(a), &Exponent::Text(r(p))),
+            // The textbook form, valid everywhere; the other only saves work away from zero.
+            AExpr::AtZero(_, everywhere, _) => r(everywhere),
             AExpr::Step(a, b) => Math::atom(format!("[{} ≥ {}]", r(a).text, r(b).text)),
             // Tangent expressions appear in forward-mode programs, not in gradients' derivations;
             // they render plainly for completeness.
@@ -301,6 +303,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Powi(..)
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..)
         | AExpr::Step(..)
         | AExpr::Tan(_)
         | AExpr::Trace(_)

@@ -364,19 +364,8 @@ fn tangent_sweep(e: &Emitter, func: &ast::Func, k: usize, j: &Ident) -> TokenStr
         .prog
         .output
         .expect("invariant: a checked program has an output");
-    let tangent = e_seeded.tangent();
-    let d_out = if e.plan.tangent_active[out] {
-        e_seeded.owned_tangent(out)
-    } else {
-        e.zeros(e.prog.shape(out))
-    };
+    let (tangent, column) = column(&e_seeded, out, &quote!(#l), j);
     let one = e.lit(1.0);
-    let d = Ident::new("__mg_dout", Span::mixed_site());
-    let column = if e.prog.shape(out).is_matrix() {
-        quote!(for __mg_r in 0..#d.len() { #j[(__mg_r, #l)] = #d[__mg_r]; })
-    } else {
-        quote!(#j[(0, #l)] = #d;)
-    };
     if shape.is_matrix() {
         let ty = e.ty(shape);
         quote! {
@@ -384,7 +373,6 @@ fn tangent_sweep(e: &Emitter, func: &ast::Func, k: usize, j: &Ident) -> TokenStr
                 let mut #unit: #ty = <#ty>::zeros();
                 #unit[#l] = #one;
                 #(#tangent)*
-                let #d = #d_out;
                 #column
             }
         }
@@ -393,9 +381,54 @@ fn tangent_sweep(e: &Emitter, func: &ast::Func, k: usize, j: &Ident) -> TokenStr
             let #l = 0;
             let #unit = #one;
             #(#tangent)*
-            let #d = #d_out;
             #column
         }}
+    }
+}
+
+/// The tangent program of a sweep and the statement writing column `l` of `j` from the tangent
+/// of the result `out`. A matrix result's tangent is written into the column entry by entry,
+/// from the expression of its last step, rather than formed and then copied; a result without
+/// a tangent leaves the column as the zeros it was declared with.
+fn column(
+    e: &Emitter,
+    out: ValueId,
+    l: &TokenStream,
+    j: &Ident,
+) -> (Vec<TokenStream>, TokenStream) {
+    if !e.plan.tangent_active[out] {
+        return (e.tangent(), TokenStream::new());
+    }
+    let shape = e.prog.shape(out);
+    if !shape.is_matrix() {
+        let d = e.owned_tangent(out);
+        return (e.tangent(), quote!(#j[(0, #l)] = #d;));
+    }
+    let dest = |r: &Ident| quote!(#j[(#r, #l)]);
+    if let Some(alias) = &e.plan.tangent_alias[out] {
+        return (e.tangent(), e.write_entrywise(alias, shape, &dest));
+    }
+    let last = e
+        .plan
+        .tangent
+        .iter()
+        .find(|(v, _)| *v == out)
+        .map(|(_, x)| x);
+    let read_later = e.plan.tangent.iter().any(|(v, x)| {
+        let mut reads = false;
+        x.for_each_tangent(e.prog, &mut |t| reads |= t == out);
+        *v != out && reads
+    });
+    match last {
+        Some(x) if !read_later => (e.tangent_but(Some(out)), e.write_entrywise(x, shape, &dest)),
+        Some(_) | None => {
+            let d = e.tangent_operand(out).borrow;
+            let copy = quote!({
+                let __mg_dout = #d;
+                for __mg_r in 0..__mg_dout.len() { #j[(__mg_r, #l)] = __mg_dout[__mg_r]; }
+            });
+            (e.tangent(), copy)
+        }
     }
 }
 
@@ -420,29 +453,15 @@ fn unit_sweep(e: &Emitter, func: &ast::Func, k: usize, l: usize, j: &Ident) -> T
         .prog
         .output
         .expect("invariant: a checked program has an output");
-    let tangent = seeded.tangent();
     let one = e.lit(1.0);
     let l_lit = Literal::usize_unsuffixed(l);
+    let (tangent, column) = column(&seeded, out, &l_lit.to_token_stream(), j);
     // A nested body may read the direction itself (a `map` over the parameter).
     let direction = if shape.is_matrix() {
         let ty = e.ty(shape);
         quote!(let mut #unit: #ty = <#ty>::zeros(); #unit[#l_lit] = #one;)
     } else {
         quote!(let #unit = #one;)
-    };
-    let column = if !e.plan.tangent_active[out] {
-        // Structurally zero: the column stays as the zeros it was declared with.
-        TokenStream::new()
-    } else if e.prog.shape(out).is_matrix() {
-        // Read in place: the column is copied entry by entry, the tangent is not copied first.
-        let d = seeded.tangent_operand(out).borrow;
-        quote!({
-            let __mg_dout = #d;
-            for __mg_r in 0..__mg_dout.len() { #j[(__mg_r, #l_lit)] = __mg_dout[__mg_r]; }
-        })
-    } else {
-        let d = seeded.owned_tangent(out);
-        quote!(#j[(0, #l_lit)] = #d;)
     };
     quote!({
         #direction
@@ -541,4 +560,76 @@ fn doc(func: &ast::Func, plans: &JacobianPlans) -> String {
         names.join(", "),
         name = func.name
     )
+}
+
+impl Emitter<'_> {
+    /// Writes `e`, a matrix, into `dest` entry by entry (`dest(r)` is the place of entry `r`, in
+    /// column-major order) without forming it: entrywise operations (negation, sums, `∘`, `⊘`,
+    /// scaling) combine the entries of their operands, values already stored are read in place,
+    /// and any other operand is formed once before the loop.
+    fn write_entrywise(
+        &self,
+        e: &AExpr,
+        shape: Shape,
+        dest: &dyn Fn(&Ident) -> TokenStream,
+    ) -> TokenStream {
+        let r = Ident::new("__mg_r", Span::mixed_site());
+        let mut hoisted = Vec::new();
+        let entry = self.entry(e, &r, &mut hoisted);
+        let ty = self.ty(shape);
+        let place = dest(&r);
+        quote!({
+            #(#hoisted)*
+            for #r in 0..<#ty>::zeros().len() { #place = #entry; }
+        })
+    }
+
+    /// Entry `r` of the matrix `e`; operands that are neither stored nor entrywise are bound in
+    /// `hoisted` first.
+    fn entry(&self, e: &AExpr, r: &Ident, hoisted: &mut Vec<TokenStream>) -> TokenStream {
+        let hoist = |tokens: TokenStream, hoisted: &mut Vec<TokenStream>| {
+            let h = Ident::new(&format!("__mg_h{}", hoisted.len()), Span::mixed_site());
+            hoisted.push(quote!(let #h = #tokens;));
+            h
+        };
+        let binary = |a: &AExpr, b: &AExpr, op: TokenStream, hoisted: &mut Vec<TokenStream>| {
+            let (a, b) = (self.entry(a, r, hoisted), self.entry(b, r, hoisted));
+            quote!((#a #op #b))
+        };
+        match e {
+            AExpr::Neg(a) => {
+                let a = self.entry(a, r, hoisted);
+                quote!((-#a))
+            }
+            AExpr::Add(a, b) => binary(a, b, quote!(+), hoisted),
+            AExpr::Sub(a, b) => binary(a, b, quote!(-), hoisted),
+            AExpr::ComponentMul(a, b) => binary(a, b, quote!(*), hoisted),
+            AExpr::ComponentDiv(a, b) => binary(a, b, quote!(/), hoisted),
+            AExpr::Scale(m, s) | AExpr::DivBy(m, s) => {
+                let op = if matches!(e, AExpr::Scale(..)) {
+                    quote!(*)
+                } else {
+                    quote!(/)
+                };
+                let m = self.entry(m, r, hoisted);
+                let s = hoist(self.expr(s).place, hoisted);
+                quote!((#m #op #s))
+            }
+            AExpr::Fill(s, _) => {
+                let s = hoist(self.expr(s).place, hoisted);
+                quote!(#s)
+            }
+            AExpr::Val(_) | AExpr::Adj(_) | AExpr::Tan(_) | AExpr::Partial { .. }
+                if !self.expr(e).temp =>
+            {
+                let place = self.expr(e).place;
+                quote!(#place[#r])
+            }
+            // Anything else is formed once: correct for every kind, entrywise or not.
+            _ => {
+                let h = hoist(self.expr(e).place, hoisted);
+                quote!(#h[#r])
+            }
+        }
+    }
 }

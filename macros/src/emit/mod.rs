@@ -183,10 +183,15 @@ impl Emitter<'_> {
 
     /// The tangent program: `let d = …;` for every planned step, in program order.
     fn tangent(&self) -> Vec<TokenStream> {
+        self.tangent_but(None)
+    }
+
+    /// The tangent program without the step of `skip`, whose tangent the caller writes itself.
+    fn tangent_but(&self, skip: Option<ValueId>) -> Vec<TokenStream> {
         self.plan
             .tangent
             .iter()
-            .filter(|(v, _)| self.plan.tangent_alias[*v].is_none())
+            .filter(|(v, _)| self.plan.tangent_alias[*v].is_none() && Some(*v) != skip)
             .map(|(v, e)| {
                 let d = self.ident("d", *v);
                 let span = self.prog.nodes[*v].loc.start;
@@ -821,6 +826,11 @@ impl Emitter<'_> {
                 let (a, b) = (self.expr(a).place, self.expr(b).place);
                 let (one, zero) = (self.lit(1.0), self.lit(0.0));
                 Operand::temp(quote!(if #a >= #b { #one } else { #zero }))
+            }
+            AExpr::AtZero(t, a, b) => {
+                let (t, a, b) = (self.expr(t).place, self.expr(a).place, self.expr(b).place);
+                let zero = self.lit(0.0);
+                Operand::temp(quote!(if #t == #zero { #a } else { #b }))
             }
             AExpr::DivOrZero(a, b) => {
                 let (a, b) = (self.expr(a).place, self.expr(b).place);

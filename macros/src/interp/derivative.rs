@@ -465,6 +465,13 @@ impl State<'_, '_> {
                 .ok_or_else(|| format!("∂{input} of map v{node} is not computed"))?,
             AExpr::BranchTangent { node } => self.branch_tangent(*node)?,
             AExpr::CallTangent { node } => self.call_tangent(*node)?,
+            AExpr::AtZero(t, a, b) => {
+                if scalar(t)? == 0.0 {
+                    self.eval(a)?
+                } else {
+                    self.eval(b)?
+                }
+            }
             AExpr::DivOrZero(a, b) => {
                 let d = scalar(b)?;
                 Value::Scalar(if d == 0.0 { 0.0 } else { scalar(a)? / d })
