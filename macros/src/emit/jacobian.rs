@@ -17,6 +17,7 @@ use crate::ast;
 use crate::ctxt::Ctxt;
 use crate::ir::{Dim, Program, Shape, ValueId};
 use crate::plan::{Config, Mode, Plan};
+use crate::simplify;
 
 /// The most entries a Jacobian may have: it lives on the stack.
 const MAX_ENTRIES: usize = 1 << 20;
@@ -292,8 +293,8 @@ pub fn jacobian(item: &syn::ItemFn, func: &ast::Func, plans: &JacobianPlans) -> 
             let (j, ty) = (j_ident(k), j_ty(k));
             match plans.closed.iter().find(|(c, _)| *c == k) {
                 Some((_, closed)) => {
-                    let value = base.expr(closed).place;
-                    quote!(let #j: #ty = #value;)
+                    let fill = base.kronecker_into(closed, &j);
+                    quote!(let mut #j: #ty = <#ty>::zeros(); #fill)
                 }
                 None => quote!(let mut #j: #ty = <#ty>::zeros();),
             }
@@ -494,17 +495,20 @@ fn adjoint_sweep(e: &Emitter, func: &ast::Func, j: &dyn Fn(usize) -> Ident) -> T
         .iter()
         .map(|&k| {
             let j = j(k);
-            let g = match prog.param_node(k) {
-                Some(node) if e.plan.adj.nonzero[node] => seeded.adjoint_operand(node).place,
-                _ => e.zeros(func.params[k].kind.shape().unwrap_or(Shape::Scalar)),
-            };
-            if func.params[k].kind.shape().is_some_and(Shape::is_matrix) {
-                quote!({
-                    let __mg_g = #g;
-                    for __mg_c in 0..__mg_g.len() { #j[(#r, __mg_c)] = __mg_g[__mg_c]; }
-                })
-            } else {
-                quote!(#j[(#r, 0)] = #g;)
+            let shape = func.params[k].kind.shape().unwrap_or(Shape::Scalar);
+            match prog.param_node(k) {
+                // Structurally zero: the row stays as the zeros it was declared with.
+                Some(node) if !e.plan.adj.nonzero[node] => TokenStream::new(),
+                None => TokenStream::new(),
+                // Written entry by entry from the adjoint's expression, not formed and copied.
+                Some(node) if shape.is_matrix() => {
+                    let g = seeded.plan.adjoint_operand(node);
+                    seeded.write_entrywise(&g, shape, &|c| quote!(#j[(#r, #c)]))
+                }
+                Some(node) => {
+                    let g = seeded.adjoint_operand(node).place;
+                    quote!(#j[(#r, 0)] = #g;)
+                }
             }
         })
         .collect();
@@ -573,32 +577,33 @@ impl Emitter<'_> {
         shape: Shape,
         dest: &dyn Fn(&Ident) -> TokenStream,
     ) -> TokenStream {
-        let r = Ident::new("__mg_r", Span::mixed_site());
+        let k = Ident::new("__mg_k", Span::mixed_site());
         let mut hoisted = Vec::new();
-        let entry = self.entry(e, &r, &mut hoisted);
+        let entry = self.entry(e, &quote!(#k), &mut hoisted);
         let ty = self.ty(shape);
-        let place = dest(&r);
+        let place = dest(&k);
         quote!({
             #(#hoisted)*
-            for #r in 0..<#ty>::zeros().len() { #place = #entry; }
+            for #k in 0..<#ty>::zeros().len() { #place = #entry; }
         })
     }
 
-    /// Entry `r` of the matrix `e`; operands that are neither stored nor entrywise are bound in
-    /// `hoisted` first.
-    fn entry(&self, e: &AExpr, r: &Ident, hoisted: &mut Vec<TokenStream>) -> TokenStream {
-        let hoist = |tokens: TokenStream, hoisted: &mut Vec<TokenStream>| {
-            let h = Ident::new(&format!("__mg_h{}", hoisted.len()), Span::mixed_site());
-            hoisted.push(quote!(let #h = #tokens;));
-            h
-        };
+    /// Entry `k` (a column-major index) of the matrix `e`; operands that are neither stored nor
+    /// entrywise are bound in `hoisted` first.
+    fn entry(&self, e: &AExpr, k: &TokenStream, hoisted: &mut Vec<TokenStream>) -> TokenStream {
         let binary = |a: &AExpr, b: &AExpr, op: TokenStream, hoisted: &mut Vec<TokenStream>| {
-            let (a, b) = (self.entry(a, r, hoisted), self.entry(b, r, hoisted));
+            let (a, b) = (self.entry(a, k, hoisted), self.entry(b, k, hoisted));
             quote!((#a #op #b))
         };
+        let formed = |hoisted: &mut Vec<TokenStream>| {
+            let h = self.hoist(self.expr(e).place, hoisted);
+            quote!(#h[#k])
+        };
+        let shape = |x: &AExpr| simplify::shape(self.prog, &self.plan.adj, x);
+        let vector = |x: &AExpr| matches!(shape(x), Shape::Matrix(r, c) if r.value() == Some(1) || c.value() == Some(1));
         match e {
             AExpr::Neg(a) => {
-                let a = self.entry(a, r, hoisted);
+                let a = self.entry(a, k, hoisted);
                 quote!((-#a))
             }
             AExpr::Add(a, b) => binary(a, b, quote!(+), hoisted),
@@ -611,25 +616,126 @@ impl Emitter<'_> {
                 } else {
                     quote!(/)
                 };
-                let m = self.entry(m, r, hoisted);
-                let s = hoist(self.expr(s).place, hoisted);
+                let m = self.entry(m, k, hoisted);
+                let s = self.hoist(self.expr(s).place, hoisted);
                 quote!((#m #op #s))
             }
-            AExpr::Fill(s, _) => {
-                let s = hoist(self.expr(s).place, hoisted);
-                quote!(#s)
-            }
+            AExpr::Fill(s, _) => self.hoist(self.expr(s).place, hoisted).into_token_stream(),
+            // A vector and its transpose have their entries in the same order.
+            AExpr::Transpose(a) if vector(a) => self.entry(a, k, hoisted),
+            // The outer product u·vᵀ of an m-vector and an n-vector: entry k is u[k mod m]·v[k ÷ m].
+            AExpr::MatMul(u, v) => match (shape(u), shape(v)) {
+                (Shape::Matrix(Dim::Lit(m), Dim::Lit(1)), Shape::Matrix(Dim::Lit(1), _)) => {
+                    let m = Literal::usize_unsuffixed(m);
+                    let u = self.entry(u, &quote!((#k % #m)), hoisted);
+                    let v = self.entry(v, &quote!((#k / #m)), hoisted);
+                    quote!((#u * #v))
+                }
+                _ => formed(hoisted),
+            },
             AExpr::Val(_) | AExpr::Adj(_) | AExpr::Tan(_) | AExpr::Partial { .. }
                 if !self.expr(e).temp =>
             {
                 let place = self.expr(e).place;
-                quote!(#place[#r])
+                quote!(#place[#k])
             }
             // Anything else is formed once: correct for every kind, entrywise or not.
-            _ => {
-                let h = hoist(self.expr(e).place, hoisted);
-                quote!(#h[#r])
-            }
+            _ => formed(hoisted),
         }
+    }
+
+    /// Fills `j`, zeros as declared, with the closed form `P⊗Q` entry by entry: block (r, c) is
+    /// P[(r, c)]·Q, written straight into J without forming the product first, and the blocks an
+    /// identity factor makes zero (or the off-diagonal entries of an identity Q) left as they are.
+    fn kronecker_into(&self, e: &AExpr, j: &Ident) -> TokenStream {
+        let AExpr::Kronecker(p, q) = e else {
+            let value = self.expr(e).place;
+            return quote!(#j = #value;);
+        };
+        let dims = |x: &AExpr| match simplify::shape(self.prog, &self.plan.adj, x) {
+            Shape::Matrix(Dim::Lit(r), Dim::Lit(c)) => Some((r, c)),
+            Shape::Matrix(..) | Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => None,
+        };
+        let (Some((pr, pc)), Some((qr, qc))) = (dims(p), dims(q)) else {
+            let value = self.expr(e).place;
+            return quote!(#j = #value;);
+        };
+        let mut hoisted = Vec::new();
+        let (i1, j1, i2, j2) = (
+            Ident::new("__mg_pi", Span::mixed_site()),
+            Ident::new("__mg_pj", Span::mixed_site()),
+            Ident::new("__mg_qi", Span::mixed_site()),
+            Ident::new("__mg_qj", Span::mixed_site()),
+        );
+        let (pr_lit, pc_lit, qr_lit, qc_lit) = (
+            Literal::usize_unsuffixed(pr),
+            Literal::usize_unsuffixed(pc),
+            Literal::usize_unsuffixed(qr),
+            Literal::usize_unsuffixed(qc),
+        );
+        let row = quote!(#i1 * #qr_lit + #i2);
+        let col = quote!(#j1 * #qc_lit + #j2);
+        let loops = match (&**p, &**q) {
+            (AExpr::Diag(s, _), _) => {
+                let s = self.hoist(self.expr(s).place, &mut hoisted);
+                let qe = self.entry2(q, &i2, &j2, &mut hoisted);
+                quote!(for #i1 in 0..#pr_lit { let #j1 = #i1;
+                    for #j2 in 0..#qc_lit { for #i2 in 0..#qr_lit {
+                        #j[(#row, #col)] = #s * #qe;
+                    } }
+                })
+            }
+            (_, AExpr::Diag(s, _)) => {
+                let s = self.hoist(self.expr(s).place, &mut hoisted);
+                let pe = self.entry2(p, &i1, &j1, &mut hoisted);
+                quote!(for #j1 in 0..#pc_lit { for #i1 in 0..#pr_lit {
+                    let __mg_s = #pe * #s;
+                    for #i2 in 0..#qr_lit { let #j2 = #i2; #j[(#row, #col)] = __mg_s; }
+                } })
+            }
+            _ => {
+                let pe = self.entry2(p, &i1, &j1, &mut hoisted);
+                let qe = self.entry2(q, &i2, &j2, &mut hoisted);
+                quote!(for #j1 in 0..#pc_lit { for #i1 in 0..#pr_lit {
+                    let __mg_s = #pe;
+                    for #j2 in 0..#qc_lit { for #i2 in 0..#qr_lit {
+                        #j[(#row, #col)] = __mg_s * #qe;
+                    } }
+                } })
+            }
+        };
+        quote!({ #(#hoisted)* #loops })
+    }
+
+    /// Entry (i, j) of the matrix `e`: a stored value read in place (a transposed one with the
+    /// indices swapped), anything else formed once in `hoisted`.
+    fn entry2(
+        &self,
+        e: &AExpr,
+        i: &Ident,
+        j: &Ident,
+        hoisted: &mut Vec<TokenStream>,
+    ) -> TokenStream {
+        if let AExpr::Transpose(inner) = e
+            && matches!(**inner, AExpr::Val(_))
+            && !self.expr(inner).temp
+        {
+            let place = self.expr(inner).place;
+            return quote!(#place[(#j, #i)]);
+        }
+        let o = self.expr(e);
+        let place = if matches!(e, AExpr::Val(_)) && !o.temp {
+            o.place
+        } else {
+            self.hoist(o.place, hoisted).into_token_stream()
+        };
+        quote!(#place[(#i, #j)])
+    }
+
+    /// Binds `tokens` to a fresh local in `hoisted` and names it.
+    fn hoist(&self, tokens: TokenStream, hoisted: &mut Vec<TokenStream>) -> Ident {
+        let h = Ident::new(&format!("__mg_h{}", hoisted.len()), Span::mixed_site());
+        hoisted.push(quote!(let #h = #tokens;));
+        h
     }
 }
