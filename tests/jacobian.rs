@@ -1,8 +1,8 @@
 //! `#[jacobian]`: Jacobians of vector-, matrix- and scalar-valued functions against their closed
 //! forms — affine maps, A·X·B (Bᵀ⊗A), the inverse (−X⁻ᵀ⊗X⁻¹), entrywise maps (diagonal),
-//! softmax (diag(p) − ppᵀ), a curve-fit residual, a bearing u/‖u‖ and a planar rotation
-//! residual — with the result's and the parameter's entries in column-major order, computed by
-//! tangent sweeps or adjoint sweeps as the shapes decide.
+//! softmax (diag(p) − ppᵀ), a curve-fit residual, a bearing u/‖u‖ (also of a projection Wx) and
+//! a planar rotation residual — with the result's and the parameter's entries in column-major
+//! order, computed by tangent sweeps or adjoint sweeps as the shapes decide.
 
 mod common;
 
@@ -213,6 +213,88 @@ fn the_jacobian_of_a_bearing_projects_out_the_direction() {
             &((Matrix3::identity() - n * n.transpose()) / u.norm()),
             1e-14,
         );
+    }
+}
+
+/// The bearing of a projection, n = Wx/‖Wx‖ with W 2×3: six entries of W against two results,
+/// so adjoint sweeps, each writing the outer product (P·eᵣ)·xᵀ into its row. With
+/// P = (I − nnᵀ)/‖Wx‖: J_W = P·(xᵀ⊗I₂) (column i + 2j is xⱼ times column i of P), J_x = P·W.
+#[jacobian]
+fn projected_bearing(w: &Matrix2x3<f64>, x: &Vector3<f64>) -> Vector2<f64> {
+    (w * x).normalize()
+}
+
+#[test]
+fn the_jacobian_of_a_projected_bearing_in_a_wide_matrix() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (w, x): (Matrix2x3<f64>, Vector3<f64>) = (rng.matrix(), rng.away_from_zero());
+        let (value, (j_w, j_x)) = projected_bearing_jacobian(&w, &x);
+        assert_close(&value, &projected_bearing(&w, &x), 1e-15);
+        let p = w * x;
+        let n = p / p.norm();
+        let proj = (SMatrix::<f64, 2, 2>::identity() - n * n.transpose()) / p.norm();
+        let expected_w = SMatrix::<f64, 2, 6>::from_fn(|r, c| proj[(r, c % 2)] * x[c / 2]);
+        assert_close(&j_w, &expected_w, 1e-13);
+        assert_close(&j_x, &(proj * w), 1e-13);
+    }
+}
+
+/// Results whose tangent is a difference, a quotient and a transpose of tangents, written into
+/// the Jacobian entry by entry. f(s) = u·sin s − v·cos s: f′ = u·cos s + v·sin s.
+#[jacobian(wrt(s))]
+fn swing(s: f64, u: &Vector4<f64>, v: &Vector4<f64>) -> Vector4<f64> {
+    u * s.sin() - v * s.cos()
+}
+
+/// g(s) = (u·s) ⊘ (v·eˢ) = (u ⊘ v)·s·e⁻ˢ: g′ = (u ⊘ v)·(1 − s)·e⁻ˢ.
+#[jacobian(wrt(s))]
+fn damped_ratio(s: f64, u: &Vector4<f64>, v: &Vector4<f64>) -> Vector4<f64> {
+    (u * s).component_div(&(v * s.exp()))
+}
+
+/// X + s·Xᵀ in X (25 entries, swept in a loop): J = I + s·K, K the commutation matrix with
+/// K·vec(X) = vec(Xᵀ).
+#[jacobian(wrt(x))]
+fn skewed(x: &SMatrix<f64, 5, 5>, s: f64) -> SMatrix<f64, 5, 5> {
+    x + x.transpose() * s
+}
+
+/// Xᵀ in X: J = K.
+#[jacobian]
+fn flipped(x: &SMatrix<f64, 5, 5>) -> SMatrix<f64, 5, 5> {
+    x.transpose()
+}
+
+#[test]
+fn jacobians_of_differences_quotients_and_transposes() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (s, u, v): (f64, Vector4<f64>, Vector4<f64>) =
+            (rng.scalar(), rng.vector(), rng.away_from_zero());
+        let (value, j) = swing_jacobian(s, &u, &v);
+        assert_close(&value, &swing(s, &u, &v), 1e-15);
+        assert_close(&j, &(u * s.cos() + v * s.sin()), 1e-14);
+
+        let (value, j) = damped_ratio_jacobian(s, &u, &v);
+        assert_close(&value, &damped_ratio(s, &u, &v), 1e-15);
+        let slope = u.component_div(&v) * ((1.0 - s) * (-s).exp());
+        assert_close(&j, &slope, 1e-12);
+
+        let x: SMatrix<f64, 5, 5> = rng.matrix();
+        let (value, j) = skewed_jacobian(&x, s);
+        assert_close(&value, &skewed(&x, s), 1e-15);
+        let expected = SMatrix::<f64, 25, 25>::from_fn(|k, l| {
+            let (i, jj) = (l % 5, l / 5);
+            f64::from(u8::from(k == l)) + s * f64::from(u8::from(k == jj + 5 * i))
+        });
+        assert_close(&j, &expected, 1e-15);
+
+        let (value, j) = flipped_jacobian(&x);
+        assert_close(&value, &x.transpose(), 0.0);
+        let commutation =
+            SMatrix::<f64, 25, 25>::from_fn(|k, l| f64::from(u8::from(k == l / 5 + 5 * (l % 5))));
+        assert_close(&j, &commutation, 0.0);
     }
 }
 
