@@ -102,6 +102,28 @@
 //! assert!((j - expected).norm() < 1e-12);
 //! ```
 //!
+//! For second derivatives, [`#[hessian]`](hessian) adds `{name}_hessian`, the value, the
+//! gradient and the exact Hessian `H[(k, l)] = ∂²f/∂Xₖ∂Xₗ` (symmetric to the last bit), and
+//! `{name}_hvp`, the Hessian-vector product at the cost of a few gradients, both forward over
+//! reverse (the tangent of the gradient's adjoint program):
+//!
+//! ```
+//! use matgrad::hessian;
+//! use matgrad::nalgebra::{SMatrix, SVector};
+//!
+//! #[hessian(wrt(x))]
+//! fn quadratic(x: &SVector<f64, 3>, a: &SMatrix<f64, 3, 3>) -> f64 {
+//!     x.dot(&(a * x))
+//! }
+//!
+//! let a = SMatrix::<f64, 3, 3>::new(2.0, 1.0, 0.0, 0.0, 3.0, 1.0, 1.0, 0.0, 4.0);
+//! let x = SVector::<f64, 3>::new(1.0, -1.0, 0.5);
+//! let (value, grad, h) = quadratic_hessian(&x, &a);
+//! assert_eq!(h, a + a.transpose()); // the Hessian of xᵀAx is A + Aᵀ
+//! let (_, _, hv) = quadratic_hvp(&x, &a, &x);
+//! assert!((hv - h * x).norm() < 1e-12);
+//! ```
+//!
 //! Beside the macro this crate holds the scalar helpers the macro knows how to differentiate
 //! ([`sigmoid`], [`softplus`]) and a finite-difference [`check_gradient`] for your own tests.
 //!
@@ -190,7 +212,7 @@ macro_rules! with_nalgebra {
     };
 }
 
-pub use matgrad_macros::{gradient, jacobian};
+pub use matgrad_macros::{gradient, hessian, jacobian};
 
 with_nalgebra! {
     #[cfg(feature = "argmin")]

@@ -69,3 +69,17 @@ fn the_jacobian_attribute_example_is_a_tested_crate_example() {
         );
     }
 }
+
+#[test]
+fn the_hessian_attribute_example_is_a_tested_crate_example() {
+    let attribute = attribute_doc(include_str!("../macros/src/lib.rs"), "hessian");
+    let examples = code_blocks(&attribute, "///");
+    assert!(!examples.is_empty(), "the attribute documents an example");
+    let tested = code_blocks(include_str!("../runtime/lib.rs"), "//!");
+    for example in &examples {
+        assert!(
+            tested.contains(example),
+            "this example of `#[hessian]` is not among matgrad's doc-tested examples:\n{example}"
+        );
+    }
+}

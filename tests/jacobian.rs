@@ -218,7 +218,7 @@ fn the_jacobian_of_a_bearing_projects_out_the_direction() {
 
 /// The bearing of a projection, n = Wx/‖Wx‖ with W 2×3: six entries of W against two results,
 /// so adjoint sweeps, each writing the outer product (P·eᵣ)·xᵀ into its row. With
-/// P = (I − nnᵀ)/‖Wx‖: J_W = P·(xᵀ⊗I₂) (column i + 2j is xⱼ times column i of P), J_x = P·W.
+/// P = (I − nnᵀ)/‖Wx‖: `J_W` = P·(xᵀ⊗I₂) (column i + 2j is xⱼ times column i of P), `J_x` = P·W.
 #[jacobian]
 fn projected_bearing(w: &Matrix2x3<f64>, x: &Vector3<f64>) -> Vector2<f64> {
     (w * x).normalize()
@@ -291,7 +291,7 @@ fn jacobians_of_differences_quotients_and_transposes() {
         assert_close(&j, &expected, 1e-15);
 
         let (value, j) = flipped_jacobian(&x);
-        assert_close(&value, &x.transpose(), 0.0);
+        assert_close(&value, &flipped(&x), 0.0);
         let commutation =
             SMatrix::<f64, 25, 25>::from_fn(|k, l| f64::from(u8::from(k == l / 5 + 5 * (l % 5))));
         assert_close(&j, &commutation, 0.0);

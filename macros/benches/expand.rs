@@ -36,6 +36,8 @@ mod lower;
 mod plan;
 #[path = "../src/rules.rs"]
 mod rules;
+#[path = "../src/second.rs"]
+mod second;
 #[path = "../src/shape.rs"]
 mod shape;
 #[path = "../src/simplify.rs"]

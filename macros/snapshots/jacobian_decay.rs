@@ -79,14 +79,14 @@ pub fn residuals_jacobian(
         __mg_e0[0] = 1.0;
         let __mg_d3: f64 = 1.0;
         {
-            for __mg_r in 0..<::matgrad::__private::nalgebra::SMatrix<
+            for __mg_k in 0..<::matgrad::__private::nalgebra::SMatrix<
                 f64,
                 20,
                 1,
             >>::zeros()
                 .len()
             {
-                __mg_j0[(__mg_r, 0)] = (-__mg_p6_1[__mg_r]);
+                __mg_j0[(__mg_k, 0)] = (-__mg_p6_1[__mg_k]);
             }
         }
     }
@@ -99,14 +99,14 @@ pub fn residuals_jacobian(
         __mg_e0[1] = 1.0;
         let __mg_d4: f64 = 1.0;
         {
-            for __mg_r in 0..<::matgrad::__private::nalgebra::SMatrix<
+            for __mg_k in 0..<::matgrad::__private::nalgebra::SMatrix<
                 f64,
                 20,
                 1,
             >>::zeros()
                 .len()
             {
-                __mg_j0[(__mg_r, 1)] = (-__mg_p6_2[__mg_r]);
+                __mg_j0[(__mg_k, 1)] = (-__mg_p6_2[__mg_k]);
             }
         }
     }
@@ -119,14 +119,14 @@ pub fn residuals_jacobian(
         __mg_e0[2] = 1.0;
         let __mg_d5: f64 = 1.0;
         {
-            for __mg_r in 0..<::matgrad::__private::nalgebra::SMatrix<
+            for __mg_k in 0..<::matgrad::__private::nalgebra::SMatrix<
                 f64,
                 20,
                 1,
             >>::zeros()
                 .len()
             {
-                __mg_j0[(__mg_r, 2)] = (-__mg_p6_3[__mg_r]);
+                __mg_j0[(__mg_k, 2)] = (-__mg_p6_3[__mg_k]);
             }
         }
     }

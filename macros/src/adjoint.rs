@@ -118,6 +118,10 @@ pub enum AExpr {
     },
     /// A value the adjoint program computed once and shares (`let` in the reverse pass).
     Shared(usize),
+    /// In a second-order program, the tangent of the adjoint of value `v` (`dg` of `g`).
+    AdjTan(ValueId),
+    /// In a second-order program, the tangent of the shared value `k`.
+    SharedTan(usize),
     /// ∂ det A / ∂A for `A` = the value `matrix` whose determinant is the value `det`:
     /// det·A⁻ᵀ, or the cofactor matrix when A is singular.
     DeterminantGradient {
@@ -209,6 +213,8 @@ impl AExpr {
             | AExpr::Cast(_)
             | AExpr::MapAdj { .. }
             | AExpr::Shared(_)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
             | AExpr::DeterminantGradient { .. }
             | AExpr::KroneckerAdjoint { .. }
             | AExpr::Seed(_)
@@ -287,6 +293,8 @@ impl AExpr {
             | AExpr::Cast(_)
             | AExpr::MapAdj { .. }
             | AExpr::Shared(_)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
             | AExpr::DeterminantGradient { .. }
             | AExpr::KroneckerAdjoint { .. }
             | AExpr::Seed(_)
@@ -350,6 +358,8 @@ impl AExpr {
             | AExpr::AtZero(..)
             | AExpr::Step(..)
             | AExpr::Shared(_)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
             | AExpr::Seed(_)
             | AExpr::Field { .. }
             | AExpr::Tan(_)
@@ -398,6 +408,8 @@ impl AExpr {
             | AExpr::AtZero(..)
             | AExpr::Step(..)
             | AExpr::Shared(_)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
             | AExpr::PowerAdjoint { .. }
@@ -462,6 +474,8 @@ impl AExpr {
             | AExpr::Step(..)
             | AExpr::MapAdj { .. }
             | AExpr::Shared(_)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
             | AExpr::KroneckerAdjoint { .. }
@@ -574,6 +588,8 @@ impl fmt::Display for AExpr {
             AExpr::CallTangent { node } => write!(f, "jvp(v{node})"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
             AExpr::Shared(k) => write!(f, "t{k}"),
+            AExpr::AdjTan(v) => write!(f, "dg{v}"),
+            AExpr::SharedTan(k) => write!(f, "dt{k}"),
             AExpr::Seed(j) => write!(f, "seed{j}"),
             AExpr::BranchAdjoint { node, .. } => write!(f, "∂if(v{node})"),
             AExpr::CallAdjoint { node } => write!(f, "vjp(v{node})"),

@@ -17,6 +17,8 @@ pub enum Attribute {
     Gradient,
     /// `{name}_jacobian`, `{name}_vjp`, `{name}_jvp`.
     Jacobian,
+    /// `{name}_grad`, `{name}_hessian`, `{name}_hvp`, `{name}_vjp`, `{name}_jvp`.
+    Hessian,
 }
 
 impl Attribute {
@@ -24,6 +26,7 @@ impl Attribute {
         match self {
             Attribute::Gradient => "gradient",
             Attribute::Jacobian => "jacobian",
+            Attribute::Hessian => "hessian",
         }
     }
 }

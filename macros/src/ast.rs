@@ -181,6 +181,10 @@ fn return_float(
         crate::args::Attribute::Gradient => {
             "`#[gradient]` differentiates functions that return a scalar: add `-> f64` (or `-> f32`)"
         }
+        crate::args::Attribute::Hessian => {
+            "`#[hessian]` differentiates functions that return a scalar twice: add `-> f64` (or \
+             `-> f32`)"
+        }
         crate::args::Attribute::Jacobian => {
             "`#[jacobian]` differentiates functions that return a float scalar, vector or matrix: \
              add `-> f64`, `-> SVector<f64, N>` or `-> SMatrix<f64, R, C>`"

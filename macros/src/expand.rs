@@ -10,7 +10,7 @@ use crate::ctxt::Ctxt;
 use crate::ir::Shape;
 use crate::plan::{Config, Mode, Plan};
 use crate::types::Kind;
-use crate::{args, ast, emit, fallback, fuse, lower, shape, verify};
+use crate::{args, ast, emit, fallback, fuse, lower, second, shape, verify};
 
 /// Expands `#[gradient(args)] item`.
 pub fn gradient(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -22,12 +22,17 @@ pub fn jacobian(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(Attribute::Jacobian, args, input)
 }
 
+/// Expands `#[hessian(args)] item`.
+pub fn hessian(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand(Attribute::Hessian, args, input)
+}
+
 /// Expands `#[attribute(args)] item`; errors name the attribute that was written.
 fn expand(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenStream {
     let out = stages(attribute, args, input);
     match attribute {
         Attribute::Gradient => out,
-        Attribute::Jacobian => fallback::reword(out, attribute.name()),
+        Attribute::Jacobian | Attribute::Hessian => fallback::reword(out, attribute.name()),
     }
 }
 
@@ -70,6 +75,9 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     if attribute == Attribute::Jacobian {
         emit::check_jacobian_sizes(&cx, &func);
     }
+    if attribute == Attribute::Hessian {
+        check_hessian(&cx, &item, &func);
+    }
     if cx.has_errors() {
         return fallback::emit(&item, Some(&func), &cx.finish());
     }
@@ -94,18 +102,25 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     );
     let scalar = matches!(func.ret, Kind::Scalar(_));
     let grad_plan = (scalar && attribute == Attribute::Gradient).then(|| planned(func.wrt.clone()));
+    let hessian_plans = match (attribute == Attribute::Hessian).then(|| hessian_plans(&prog, &func))
+    {
+        Some(Err(construct)) => {
+            cx.push(not_twice(&item, &func, construct));
+            return fallback::emit(&item, Some(&func), &cx.finish());
+        }
+        Some(Ok(plans)) => Some(plans),
+        None => None,
+    };
     let jacobian_plans =
         (attribute == Attribute::Jacobian).then(|| emit::jacobian_plans(&func, &prog));
     if verify::enabled() {
+        let plans = [&vjp_plan, &jvp_plan]
+            .into_iter()
+            .chain(grad_plan.iter())
+            .chain(hessian_plans.iter().flat_map(emit::HessianPlans::plans))
+            .chain(jacobian_plans.iter().flat_map(|p| p.plans()));
         let mut errors = verify::program(&prog);
-        errors.extend(verify::plan(&vjp_plan));
-        errors.extend(verify::plan(&jvp_plan));
-        errors.extend(grad_plan.iter().flat_map(verify::plan));
-        errors.extend(
-            jacobian_plans
-                .iter()
-                .flat_map(|p| p.plans().flat_map(verify::plan)),
-        );
+        errors.extend(plans.flat_map(verify::plan));
         if let Some(first) = errors.first() {
             let message = format!(
                 "invariant: the derivative program of `{}` fails verification ({first}); \
@@ -120,5 +135,118 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     let jvp = emit::jvp(&item, &func, &jvp_plan);
     let grad = grad_plan.map(|plan| emit::function(&item, &func, &plan));
     let jacobian = jacobian_plans.map(|plans| emit::jacobian(&item, &func, &plans));
-    quote!(#item #grad #jacobian #vjp #jvp)
+    let hessian = hessian_plans.map(|plans| hessian_companions(&item, &func, &plans));
+    quote!(#item #grad #jacobian #hessian #vjp #jvp)
+}
+
+/// `{name}_grad`, `{name}_hessian` and `{name}_hvp` of a `#[hessian]` function.
+fn hessian_companions(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    plans: &emit::HessianPlans,
+) -> TokenStream {
+    let grad = emit::function(item, func, &plans.grad);
+    let hessian = emit::hessian(item, func, plans);
+    let hvp = emit::hvp(item, func, plans);
+    quote!(#grad #hessian #hvp)
+}
+
+/// The error for a function with a construct not yet differentiated twice.
+fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupported) -> syn::Error {
+    syn::Error::new_spanned(
+        &item.sig.ident,
+        format!(
+            "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
+             derivatives are supported for straight-line code, unrolled loops and every scalar \
+             and matrix operation except `map`, `if` on differentiated values, calls, \
+             `determinant`, `pow(k)` and trace chains; the first derivatives (`{}_grad`, \
+             `#[jacobian]`) cover all of it",
+            func.name, func.name
+        ),
+    )
+}
+
+/// `#[hessian]` differentiates a scalar function in exactly one parameter.
+fn check_hessian(cx: &Ctxt, item: &syn::ItemFn, func: &ast::Func) {
+    if !matches!(func.ret, Kind::Scalar(_)) {
+        cx.error_spanned_by(
+            &func.ret_ty,
+            format!(
+                "`#[hessian]` needs a function returning a float scalar, and `{}` returns {}; \
+                 for the derivatives of a vector or matrix use `#[jacobian]`",
+                func.name,
+                match func.ret.shape() {
+                    Some(shape @ Shape::Matrix(..)) => format!("a {shape} matrix"),
+                    Some(Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison) | None => {
+                        "no float".to_owned()
+                    }
+                }
+            ),
+        );
+    }
+    if func.wrt.len() != 1 {
+        let names: Vec<String> = func
+            .wrt
+            .iter()
+            .map(|&k| format!("`{}`", func.params[k].name))
+            .collect();
+        let message = if names.is_empty() {
+            format!(
+                "`#[hessian]` differentiates one float parameter, and `{}` has none",
+                func.name
+            )
+        } else {
+            format!(
+                "`#[hessian]` differentiates exactly one parameter, and `{}` would differentiate \
+                 {}; name one with `wrt(…)` (several parameters can be stacked into one vector)",
+                func.name,
+                names.join(", ")
+            )
+        };
+        cx.error_spanned_by(&item.sig.ident, message);
+    }
+}
+
+/// The gradient, the tangent programs and their second-order programs of a `#[hessian]`
+/// function, or the construct that cannot yet be differentiated twice.
+fn hessian_plans<'p>(
+    prog: &'p crate::ir::Program,
+    func: &ast::Func,
+) -> Result<emit::HessianPlans<'p>, second::Unsupported> {
+    let k = func.wrt[0];
+    let grad = Plan::new(
+        prog,
+        Config {
+            wrt: vec![k],
+            ..Config::default()
+        },
+    );
+    let tangent = |unit| {
+        Plan::new(
+            prog,
+            Config {
+                wrt: vec![k],
+                mode: Mode::Forward,
+                unit,
+                ..Config::default()
+            },
+        )
+    };
+    let program = |plan: Plan<'p>| -> Result<(Plan<'p>, second::SecondOrder), second::Unsupported> {
+        let second = second::tangent_of_reverse(&grad, &plan, k)?;
+        if !second::reads_computed(&grad, &plan, &second) {
+            return Err("`map` closures or products read only through a trace");
+        }
+        Ok((plan, second))
+    };
+    let along = program(tangent(None))?;
+    let units = match emit::unit_count(func) {
+        Some(n) => Some(
+            (0..n)
+                .map(|l| program(tangent(Some(l))))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    Ok(emit::HessianPlans { grad, along, units })
 }

@@ -18,6 +18,7 @@ mod ir;
 mod lower;
 mod plan;
 mod rules;
+mod second;
 mod shape;
 mod simplify;
 mod tangent;
@@ -158,4 +159,43 @@ pub fn gradient(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::jacobian(args.into(), item.into()).into()
+}
+
+/// Exact Hessians and Hessian-vector products of a scalar function of fixed-size nalgebra
+/// matrices, at compile time.
+///
+/// `#[hessian]` (or `#[hessian(wrt(x))]`) goes on a function returning a float scalar with
+/// exactly one differentiated parameter X of n entries. Besides `{name}_grad`, `{name}_vjp` and
+/// `{name}_jvp` (as `#[gradient]` adds them) it adds
+///
+/// - `{name}_hessian(params…) -> (value, ∇X, H)` with `H: SMatrix<T, n, n>`,
+///   `H[(k, l)] = ∂²f/∂Xₖ∂Xₗ`, the entries of X numbered in nalgebra's column-major order, and
+///   H symmetric to the last bit;
+/// - `{name}_hvp(params…, v: &X) -> (value, ∇X, H·v)`, H·v shaped like X (for a scalar X: `v:
+///   &T` and H·v a `T`), at the cost of a few gradients whatever n is.
+///
+/// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
+/// along each unit direction. Second derivatives cover straight-line code, unrolled loops and
+/// every scalar and matrix operation except `map`, `if` on differentiated values, calls,
+/// `determinant`, `pow(k)` and trace chains, which are compile errors that say so.
+///
+/// ```ignore
+/// use matgrad::hessian;
+/// use matgrad::nalgebra::{SMatrix, SVector};
+///
+/// #[hessian(wrt(x))]
+/// fn quadratic(x: &SVector<f64, 3>, a: &SMatrix<f64, 3, 3>) -> f64 {
+///     x.dot(&(a * x))
+/// }
+///
+/// let a = SMatrix::<f64, 3, 3>::new(2.0, 1.0, 0.0, 0.0, 3.0, 1.0, 1.0, 0.0, 4.0);
+/// let x = SVector::<f64, 3>::new(1.0, -1.0, 0.5);
+/// let (value, grad, h) = quadratic_hessian(&x, &a);
+/// assert_eq!(h, a + a.transpose()); // the Hessian of xᵀAx is A + Aᵀ
+/// let (_, _, hv) = quadratic_hvp(&x, &a, &x);
+/// assert!((hv - h * x).norm() < 1e-12);
+/// ```
+#[proc_macro_attribute]
+pub fn hessian(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::hessian(args.into(), item.into()).into()
 }

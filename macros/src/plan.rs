@@ -206,6 +206,8 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
         | AExpr::Shared(..)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
@@ -724,6 +726,8 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::Shared(_)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }

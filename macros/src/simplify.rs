@@ -20,7 +20,7 @@ type B = Box<AExpr>;
 /// The shape of an adjoint expression.
 pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
     match e {
-        AExpr::Adj(v) | AExpr::Val(v) | AExpr::Tan(v) => prog.shape(*v),
+        AExpr::Adj(v) | AExpr::Val(v) | AExpr::Tan(v) | AExpr::AdjTan(v) => prog.shape(*v),
         AExpr::Kronecker(a, b) => match (shape(prog, adj, a), shape(prog, adj, b)) {
             (
                 Shape::Matrix(Dim::Lit(ra), Dim::Lit(ca)),
@@ -53,7 +53,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
                 Shape::Scalar
             }
         }
-        AExpr::Shared(k) => adj
+        AExpr::Shared(k) | AExpr::SharedTan(k) => adj
             .steps
             .iter()
             .find_map(|s| match s {
@@ -172,6 +172,8 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
         | AExpr::Shared(..)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
@@ -225,6 +227,8 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
         | AExpr::Shared(..)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }

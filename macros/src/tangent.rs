@@ -188,6 +188,8 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
         | AExpr::Shared(..)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
@@ -262,6 +264,8 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::Item(..)
             | AExpr::MapAdj { .. }
             | AExpr::Shared(..)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
             | AExpr::KroneckerAdjoint { .. }

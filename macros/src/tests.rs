@@ -944,7 +944,7 @@ fn derivation_of_a_map_writes_its_closure_as_mathematics() {
     );
 }
 
-/// Prints the expansion of every `#[gradient]`/`#[jacobian]` function of the file named by
+/// Prints the expansion of every `#[gradient]`/`#[jacobian]`/`#[hessian]` function of the file named by
 /// `MATGRAD_EXPAND` (stable Rust has no `cargo expand`):
 /// `MATGRAD_EXPAND=benches/jacobian_reference/mod.rs cargo test -p matgrad-macros -- --ignored
 /// --nocapture print_expansions`.
@@ -979,8 +979,10 @@ fn print_expansions() {
         let source = quote::quote!(#func);
         let tokens = if attr.path().is_ident("gradient") {
             expand::gradient(args, source)
-        } else {
+        } else if attr.path().is_ident("jacobian") {
             expand::jacobian(args, source)
+        } else {
+            expand::hessian(args, source)
         };
         let file: syn::File = syn::parse2(tokens).expect("expansion parses as items");
         println!("{}", prettyplease::unparse(&file));

@@ -438,6 +438,8 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
         | AExpr::Shared(..)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }

@@ -59,6 +59,8 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
         | AExpr::Shared(_)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
@@ -133,6 +135,8 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::Shared(_)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }

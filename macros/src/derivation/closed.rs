@@ -181,6 +181,8 @@ fn is_closed(e: &AExpr) -> bool {
         e,
         AExpr::Adj(_)
             | AExpr::Shared(_)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
             | AExpr::Field { .. }
             | AExpr::Seed(_)
             | AExpr::BranchAdjoint { .. }

@@ -83,6 +83,8 @@ impl Deriver<'_> {
             ),
             AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input),
             AExpr::Shared(k) => Math::atom(format!("t{k}")),
+            AExpr::AdjTan(v) => Math::atom(format!("dḡ{v}")),
+            AExpr::SharedTan(k) => Math::atom(format!("dt{k}")),
             AExpr::Seed(_) => Math::atom("1"),
             AExpr::BranchAdjoint { node, .. } => self.branch_adjoint(*node),
             AExpr::Field { tuple, index, .. } => Math::atom(format!("t{tuple}.{index}")),
@@ -318,6 +320,8 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
         | AExpr::Shared(_)
+        | AExpr::AdjTan(_)
+        | AExpr::SharedTan(_)
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(_)

@@ -571,7 +571,7 @@ impl Emitter<'_> {
     /// column-major order) without forming it: entrywise operations (negation, sums, `∘`, `⊘`,
     /// scaling) combine the entries of their operands, values already stored are read in place,
     /// and any other operand is formed once before the loop.
-    fn write_entrywise(
+    pub(super) fn write_entrywise(
         &self,
         e: &AExpr,
         shape: Shape,
@@ -596,7 +596,7 @@ impl Emitter<'_> {
             quote!((#a #op #b))
         };
         let formed = |hoisted: &mut Vec<TokenStream>| {
-            let h = self.hoist(self.expr(e).place, hoisted);
+            let h = hoist(&self.expr(e).place, hoisted);
             quote!(#h[#k])
         };
         let shape = |x: &AExpr| simplify::shape(self.prog, &self.plan.adj, x);
@@ -617,10 +617,10 @@ impl Emitter<'_> {
                     quote!(/)
                 };
                 let m = self.entry(m, k, hoisted);
-                let s = self.hoist(self.expr(s).place, hoisted);
+                let s = hoist(&self.expr(s).place, hoisted);
                 quote!((#m #op #s))
             }
-            AExpr::Fill(s, _) => self.hoist(self.expr(s).place, hoisted).into_token_stream(),
+            AExpr::Fill(s, _) => hoist(&self.expr(s).place, hoisted).into_token_stream(),
             // A vector and its transpose have their entries in the same order.
             AExpr::Transpose(a) if vector(a) => self.entry(a, k, hoisted),
             // The outer product u·vᵀ of an m-vector and an n-vector: entry k is u[k mod m]·v[k ÷ m].
@@ -677,7 +677,7 @@ impl Emitter<'_> {
         let col = quote!(#j1 * #qc_lit + #j2);
         let loops = match (&**p, &**q) {
             (AExpr::Diag(s, _), _) => {
-                let s = self.hoist(self.expr(s).place, &mut hoisted);
+                let s = hoist(&self.expr(s).place, &mut hoisted);
                 let qe = self.entry2(q, &i2, &j2, &mut hoisted);
                 quote!(for #i1 in 0..#pr_lit { let #j1 = #i1;
                     for #j2 in 0..#qc_lit { for #i2 in 0..#qr_lit {
@@ -686,7 +686,7 @@ impl Emitter<'_> {
                 })
             }
             (_, AExpr::Diag(s, _)) => {
-                let s = self.hoist(self.expr(s).place, &mut hoisted);
+                let s = hoist(&self.expr(s).place, &mut hoisted);
                 let pe = self.entry2(p, &i1, &j1, &mut hoisted);
                 quote!(for #j1 in 0..#pc_lit { for #i1 in 0..#pr_lit {
                     let __mg_s = #pe * #s;
@@ -727,15 +727,15 @@ impl Emitter<'_> {
         let place = if matches!(e, AExpr::Val(_)) && !o.temp {
             o.place
         } else {
-            self.hoist(o.place, hoisted).into_token_stream()
+            hoist(&o.place, hoisted).into_token_stream()
         };
         quote!(#place[(#i, #j)])
     }
+}
 
-    /// Binds `tokens` to a fresh local in `hoisted` and names it.
-    fn hoist(&self, tokens: TokenStream, hoisted: &mut Vec<TokenStream>) -> Ident {
-        let h = Ident::new(&format!("__mg_h{}", hoisted.len()), Span::mixed_site());
-        hoisted.push(quote!(let #h = #tokens;));
-        h
-    }
+/// Binds `tokens` to a fresh local in `hoisted` and names it.
+fn hoist(tokens: &TokenStream, hoisted: &mut Vec<TokenStream>) -> Ident {
+    let h = Ident::new(&format!("__mg_h{}", hoisted.len()), Span::mixed_site());
+    hoisted.push(quote!(let #h = #tokens;));
+    h
 }

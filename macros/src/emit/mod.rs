@@ -20,12 +20,14 @@ use crate::plan::{Forward, Kernel, Plan, Reverse, Role, Update};
 use crate::simplify;
 
 mod companions;
+mod hessian;
 mod jacobian;
 mod nested;
 
 pub use companions::{
     custom, float_params, function, generics, jvp, signature_inputs, tangent_ident, vjp,
 };
+pub use hessian::{HessianPlans, hessian, hvp, unit_count};
 pub use jacobian::{check_jacobian_sizes, entries_tokens, jacobian, jacobian_plans};
 
 /// How generated code refers to a value.
@@ -888,8 +890,14 @@ impl Emitter<'_> {
                     temp: false,
                 }
             }
-            AExpr::Shared(k) => {
-                let t = self.ident("t", *k);
+            AExpr::AdjTan(v) => Operand::local(&self.ident("dg", *v), self.prog.shape(*v)),
+            AExpr::Shared(k) | AExpr::SharedTan(k) => {
+                let kind = if matches!(e, AExpr::Shared(_)) {
+                    "t"
+                } else {
+                    "dt"
+                };
+                let t = self.ident(kind, *k);
                 Operand {
                     place: quote!(#t),
                     borrow: quote!(&#t),

@@ -73,6 +73,8 @@ fn run(
         tangents: vec![None; plan.prog.nodes.len()],
         shared: BTreeMap::new(),
         partials: BTreeMap::new(),
+        adjoint_tangents: vec![None; plan.prog.nodes.len()],
+        shared_tangents: BTreeMap::new(),
     };
     if let (Some(id), Some(value)) = (plan.config.given, given) {
         state.values[id] = Some(value);
@@ -132,6 +134,99 @@ fn run(
         value,
         gradients,
         tangent,
+    })
+}
+
+/// What a second-order program computes: the value, the gradient and H·v.
+pub struct SecondOutcome {
+    pub value: Value<f64>,
+    pub gradient: Value<f64>,
+    pub hv: Value<f64>,
+}
+
+/// Runs a second-order program: the forward and reverse passes of `grad` (the gradient in the
+/// parameter `k`), the tangent program `tangent` with the parameter's tangent `direction`, then
+/// the tangent of the reverse pass, `second`, whose result is H·v.
+pub fn run_second(
+    grad: &Plan,
+    tangent: &Plan,
+    second: &crate::second::SecondOrder,
+    inputs: &[Value<f64>],
+    k: usize,
+    direction: Value<f64>,
+    env: &Env,
+) -> Result<SecondOutcome, String> {
+    let prog = grad.prog;
+    let mut tangent_inputs: Vec<Value<f64>> = inputs
+        .iter()
+        .map(|v| match v {
+            Value::Scalar(_) | Value::Matrix(_) => zeros_like(v),
+            Value::Bool(_) | Value::Tuple(_) | Value::Constant => Ok(Value::Constant),
+        })
+        .collect::<Result<_, _>>()?;
+    tangent_inputs[k] = direction;
+    let seeds = [Value::Scalar(1.0)];
+    let mut state = State {
+        plan: grad,
+        inputs,
+        tangent_inputs: &tangent_inputs,
+        seeds: &seeds,
+        env,
+        values: vec![None; prog.nodes.len()],
+        adjoints: vec![None; prog.nodes.len()],
+        tangents: vec![None; prog.nodes.len()],
+        shared: BTreeMap::new(),
+        partials: BTreeMap::new(),
+        adjoint_tangents: vec![None; prog.nodes.len()],
+        shared_tangents: BTreeMap::new(),
+    };
+    state.forward()?;
+    state.reverse()?;
+    for (v, e) in &tangent.tangent {
+        let d = state.eval(e).map_err(|err| format!("d{v}: {err}"))?;
+        state.tangents[*v] = Some(d);
+    }
+    for step in &second.steps {
+        match step {
+            crate::second::TangentStep::Share { index, expr } => {
+                let d = state
+                    .eval(expr)
+                    .map_err(|err| format!("dt{index}: {err}"))?;
+                state.shared_tangents.insert(*index, d);
+            }
+            crate::second::TangentStep::Declare { target, expr } => {
+                if state.adjoint_tangents[*target].is_some() {
+                    return Err(format!("dg{target} is declared twice"));
+                }
+                let d = state
+                    .eval(expr)
+                    .map_err(|err| format!("dg{target}: {err}"))?;
+                state.adjoint_tangents[*target] = Some(d);
+            }
+            crate::second::TangentStep::Add { target, expr } => {
+                let current = state.adjoint_tangents[*target]
+                    .take()
+                    .ok_or_else(|| format!("dg{target} is updated before it is declared"))?;
+                let d = state
+                    .eval(expr)
+                    .map_err(|err| format!("dg{target}: {err}"))?;
+                state.adjoint_tangents[*target] = Some(super::arithmetic('+', &current, &d)?);
+            }
+        }
+    }
+    let gradient = match prog.param_node(k) {
+        Some(p) if grad.adj.nonzero[p] => state.eval(&grad.adjoint_operand(p))?,
+        _ => zeros_like(&inputs[k])?,
+    };
+    let hv = match &second.result {
+        Some(r) => state.eval(r)?,
+        None => zeros_like(&inputs[k])?,
+    };
+    let out = prog.output.ok_or("a second-order program has one result")?;
+    Ok(SecondOutcome {
+        value: state.value(out)?,
+        gradient,
+        hv,
     })
 }
 
@@ -197,6 +292,8 @@ pub fn closed_form(
         tangents: vec![None; prog.nodes.len()],
         shared: BTreeMap::new(),
         partials: BTreeMap::new(),
+        adjoint_tangents: vec![None; plan.prog.nodes.len()],
+        shared_tangents: BTreeMap::new(),
     };
     for (node, e) in adjoints {
         let value = state
@@ -219,6 +316,9 @@ struct State<'a, 'p> {
     shared: BTreeMap<usize, Value<f64>>,
     /// The partials of `map` closures the forward pass computed, by node and input.
     partials: BTreeMap<(ValueId, usize), Value<f64>>,
+    /// In a second-order program: the tangents of adjoints and of shared values.
+    adjoint_tangents: Vec<Option<Value<f64>>>,
+    shared_tangents: BTreeMap<usize, Value<f64>>,
 }
 
 impl State<'_, '_> {
@@ -482,6 +582,14 @@ impl State<'_, '_> {
                 .get(k)
                 .cloned()
                 .ok_or_else(|| format!("t{k} is read before it is shared"))?,
+            AExpr::AdjTan(v) => self.adjoint_tangents[*v]
+                .clone()
+                .ok_or_else(|| format!("dg{v} is read before it is declared"))?,
+            AExpr::SharedTan(k) => self
+                .shared_tangents
+                .get(k)
+                .cloned()
+                .ok_or_else(|| format!("dt{k} is read before it is shared"))?,
             AExpr::DeterminantGradient { matrix, det } => {
                 determinant_gradient(self.value(*matrix)?.matrix()?, self.value(*det)?.scalar()?)?
             }

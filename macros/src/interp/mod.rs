@@ -29,9 +29,9 @@ use crate::types::Kind;
 use crate::{args, ast, fuse, lower, shape, text};
 
 pub use constants::Constants;
-pub use derivative::{Tangents, planned_gradient, run_plan, run_tangent};
+pub use derivative::{Tangents, planned_gradient, run_plan, run_second, run_tangent};
 pub use mat::Mat;
-pub use num::{Dual, Num};
+pub use num::{Dual, HyperDual, Num};
 
 /// A value of the program.
 #[derive(Clone, Debug, PartialEq)]

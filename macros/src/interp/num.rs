@@ -242,3 +242,172 @@ impl Num for Dual {
         Dual::new(value, base + exponent)
     }
 }
+
+/// A hyper-dual number re + e1·ε₁ + e2·ε₂ + e12·ε₁ε₂ with ε₁² = ε₂² = 0: run through a function
+/// with e1 = u and e2 = w, its e12 is the exact second directional derivative uᵀ·H·w (Fike and
+/// Alonso 2011), the reference of the second-order property tests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HyperDual {
+    pub re: f64,
+    pub e1: f64,
+    pub e2: f64,
+    pub e12: f64,
+}
+
+impl HyperDual {
+    pub fn new(re: f64, e1: f64, e2: f64, e12: f64) -> Self {
+        HyperDual { re, e1, e2, e12 }
+    }
+
+    /// f(self) given f, f′ and f″ at `self.re`: e12 takes f′·e12 + f″·e1·e2. A zero tangent stays
+    /// exactly zero, even where a derivative is infinite.
+    fn chain(self, value: f64, first: f64, second: f64) -> Self {
+        HyperDual::new(
+            value,
+            scaled(self.e1, first),
+            scaled(self.e2, first),
+            scaled(self.e12, first) + scaled(self.e1 * self.e2, second),
+        )
+    }
+}
+
+impl Add for HyperDual {
+    type Output = HyperDual;
+    fn add(self, b: HyperDual) -> HyperDual {
+        HyperDual::new(
+            self.re + b.re,
+            self.e1 + b.e1,
+            self.e2 + b.e2,
+            self.e12 + b.e12,
+        )
+    }
+}
+
+impl Sub for HyperDual {
+    type Output = HyperDual;
+    fn sub(self, b: HyperDual) -> HyperDual {
+        HyperDual::new(
+            self.re - b.re,
+            self.e1 - b.e1,
+            self.e2 - b.e2,
+            self.e12 - b.e12,
+        )
+    }
+}
+
+impl Mul for HyperDual {
+    type Output = HyperDual;
+    // (a + a₁ε₁ + a₂ε₂ + a₁₂ε₁ε₂)(b + …) = ab + (a₁b + ab₁)ε₁ + (a₂b + ab₂)ε₂
+    //                                      + (a₁₂b + a₁b₂ + a₂b₁ + ab₁₂)ε₁ε₂
+    fn mul(self, b: HyperDual) -> HyperDual {
+        HyperDual::new(
+            self.re * b.re,
+            self.e1 * b.re + self.re * b.e1,
+            self.e2 * b.re + self.re * b.e2,
+            self.e12 * b.re + self.e1 * b.e2 + self.e2 * b.e1 + self.re * b.e12,
+        )
+    }
+}
+
+impl Div for HyperDual {
+    type Output = HyperDual;
+    // a/b = a·(1/b), with (1/x)′ = −1/x², (1/x)″ = 2/x³
+    fn div(self, b: HyperDual) -> HyperDual {
+        let r = 1.0 / b.re;
+        self * b.chain(r, -r * r, 2.0 * r * r * r)
+    }
+}
+
+impl Neg for HyperDual {
+    type Output = HyperDual;
+    fn neg(self) -> HyperDual {
+        HyperDual::new(-self.re, -self.e1, -self.e2, -self.e12)
+    }
+}
+
+impl Num for HyperDual {
+    fn constant(value: f64) -> Self {
+        HyperDual::new(value, 0.0, 0.0, 0.0)
+    }
+
+    fn re(self) -> f64 {
+        self.re
+    }
+
+    fn exp(self) -> Self {
+        let e = self.re.exp();
+        self.chain(e, e, e)
+    }
+
+    fn ln(self) -> Self {
+        let r = 1.0 / self.re;
+        self.chain(self.re.ln(), r, -r * r)
+    }
+
+    fn ln_1p(self) -> Self {
+        let r = 1.0 / (1.0 + self.re);
+        self.chain(self.re.ln_1p(), r, -r * r)
+    }
+
+    fn sqrt(self) -> Self {
+        let s = self.re.sqrt();
+        self.chain(s, 0.5 / s, -0.25 / (s * self.re))
+    }
+
+    fn sin(self) -> Self {
+        let (s, c) = self.re.sin_cos();
+        self.chain(s, c, -s)
+    }
+
+    fn cos(self) -> Self {
+        let (s, c) = self.re.sin_cos();
+        self.chain(c, -s, -c)
+    }
+
+    fn tanh(self) -> Self {
+        let t = self.re.tanh();
+        let slope = 1.0 - t * t;
+        self.chain(t, slope, -2.0 * t * slope)
+    }
+
+    fn abs(self) -> Self {
+        self.chain(self.re.abs(), self.re.signum(), 0.0)
+    }
+
+    fn powi(self, n: i32) -> Self {
+        let first = if n == 0 {
+            0.0
+        } else {
+            f64::from(n) * self.re.powi(n - 1)
+        };
+        let second = if n == 0 || n == 1 {
+            0.0
+        } else {
+            f64::from(n) * f64::from(n - 1) * self.re.powi(n - 2)
+        };
+        self.chain(self.re.powi(n), first, second)
+    }
+
+    // z = aᵖ: z_a = p·aᵖ⁻¹, z_p = z·ln a, z_aa = p(p − 1)·aᵖ⁻², z_ap = aᵖ⁻¹(1 + p·ln a),
+    // z_pp = z·ln²a; each term only where its tangents are not zero.
+    fn powf(self, p: Self) -> Self {
+        let (a, q) = (self.re, p.re);
+        let z = a.powf(q);
+        let base = p.e1 == 0.0 && p.e2 == 0.0 && p.e12 == 0.0;
+        let za = q * a.powf(q - 1.0);
+        let zaa = q * (q - 1.0) * a.powf(q - 2.0);
+        if base {
+            return self.chain(z, za, zaa);
+        }
+        let l = a.ln();
+        let (zp, zap, zpp) = (z * l, a.powf(q - 1.0) * (1.0 + q * l), z * l * l);
+        let e1 = scaled(self.e1, za) + scaled(p.e1, zp);
+        let e2 = scaled(self.e2, za) + scaled(p.e2, zp);
+        let e12 = scaled(self.e12, za)
+            + scaled(p.e12, zp)
+            + scaled(self.e1 * self.e2, zaa)
+            + scaled(self.e1 * p.e2 + self.e2 * p.e1, zap)
+            + scaled(p.e1 * p.e2, zpp);
+        HyperDual::new(z, e1, e2, e12)
+    }
+}

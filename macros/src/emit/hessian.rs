@@ -1,0 +1,297 @@
+//! `{name}_hvp` and `{name}_hessian`: the tangent of the adjoint program (see `second`). Part of
+//! `emit`.
+//!
+//! `_hvp` runs the gradient's forward and reverse passes once, the tangent program along `v`,
+//! and the tangent of the reverse pass, whose last value is H·v. `_hessian` runs the forward and
+//! reverse passes once and the two tangent programs once per entry of the parameter, along the
+//! unit direction of that entry (substituted at compile time for parameters of at most 16
+//! entries, so that tangents it does not reach cost nothing); each gives a column of H, whose
+//! lower triangle is then mirrored onto the upper one, so that H is symmetric to the last bit.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote};
+
+use super::companions::{generics, param_operand, signature_inputs};
+use super::{Emitter, Operand};
+use crate::ast;
+use crate::ir::Shape;
+use crate::plan::Plan;
+use crate::second::{SecondOrder, TangentStep};
+
+/// Parameters with at most this many entries get one second-order program per entry, its unit
+/// direction known at compile time; larger ones one program swept in a loop.
+const UNROLL: usize = 16;
+
+/// The plans of one `#[hessian]` function.
+pub struct HessianPlans<'p> {
+    /// The gradient (reverse mode, the one differentiated parameter).
+    pub grad: Plan<'p>,
+    /// The tangent program along a direction given at run time (`_hvp`, and `_hessian` of a
+    /// large parameter), with its second-order program.
+    pub along: (Plan<'p>, SecondOrder),
+    /// For a parameter of at most [`UNROLL`] literal entries, the same along each unit direction.
+    pub units: Option<Vec<(Plan<'p>, SecondOrder)>>,
+}
+
+impl<'p> HessianPlans<'p> {
+    /// Every plan, for the verifier.
+    pub fn plans(&self) -> impl Iterator<Item = &Plan<'p>> {
+        let units = self.units.iter().flatten().map(|(plan, _)| plan);
+        [&self.grad, &self.along.0].into_iter().chain(units)
+    }
+}
+
+/// The emitters of one second-order program: `grad` prints the forward and reverse passes,
+/// `tangent` the tangent program and its second-order steps.
+fn emitters<'a>(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    grad: &'a Plan<'a>,
+    tangent: &'a Plan<'a>,
+    float: &'a Ident,
+    direction: &Operand,
+) -> (Emitter<'a>, Emitter<'a>) {
+    let k = func.wrt[0];
+    let base = |plan: &'a Plan<'a>| Emitter {
+        plan,
+        prog: plan.prog,
+        float,
+        prefix: String::new(),
+        params: func.params.iter().map(param_operand).collect(),
+        tangents: Vec::new(),
+        given: None,
+        seeds: Vec::new(),
+        generic: func.float.is_generic(),
+        explicit_sizes: !item.sig.generics.params.is_empty(),
+    };
+    let g = base(grad);
+    let g = Emitter {
+        seeds: vec![g.lit(1.0)],
+        ..g
+    };
+    let mut t = base(tangent);
+    t.tangents = (0..func.params.len())
+        .map(|p| {
+            if p == k {
+                direction.clone()
+            } else {
+                Operand::temp(quote!(::core::compile_error!(
+                    "invariant: only the differentiated parameter has a tangent"
+                )))
+            }
+        })
+        .collect();
+    (g, t)
+}
+
+/// The statements of a second-order program (after the tangent program).
+fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
+    second
+        .steps
+        .iter()
+        .map(|step| match step {
+            TangentStep::Share { index, expr } => {
+                let d = t.ident("dt", *index);
+                let value = t.expr(expr).place;
+                quote!(let #d = #value;)
+            }
+            TangentStep::Declare { target, expr } => {
+                let d = t.ident("dg", *target);
+                let ty = t.ty(t.prog.shape(*target));
+                let value = t.first_value(expr);
+                quote!(let mut #d: #ty = #value;)
+            }
+            TangentStep::Add { target, expr } => {
+                let d = t.ident("dg", *target);
+                let value = t.expr(expr);
+                let value = value.arith();
+                quote!(#d += #value;)
+            }
+        })
+        .collect()
+}
+
+/// The value, the gradient and the statements computing them: the forward and reverse passes.
+fn gradient_parts(g: &Emitter, func: &ast::Func) -> (TokenStream, TokenStream, Vec<TokenStream>) {
+    let prog = g.prog;
+    let k = func.wrt[0];
+    let out = prog
+        .output
+        .expect("invariant: a checked program has an output");
+    let value = g.operand(out).place;
+    let shape = func.params[k].kind.shape().unwrap_or(Shape::Scalar);
+    let gradient = match prog.param_node(k) {
+        Some(node) if g.plan.adj.nonzero[node] => owned_operand(&g.adjoint_operand(node), shape),
+        Some(_) | None => g.zeros(shape),
+    };
+    let mut body = g.helper_checks();
+    body.extend(g.forward());
+    body.extend(g.reverse());
+    (value, gradient, body)
+}
+
+/// An operand by value: a matrix copied out of wherever it lives.
+fn owned_operand(o: &Operand, shape: Shape) -> TokenStream {
+    if shape.is_matrix() && !o.temp {
+        let b = &o.borrow;
+        quote!((*#b))
+    } else {
+        o.place.clone()
+    }
+}
+
+/// Generates `{name}_hvp(params…, v) -> (value, gradient, H·v)`.
+pub fn hvp(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> TokenStream {
+    let float = Ident::new(&func.float.name(), Span::call_site());
+    let v = Ident::new("v", Span::mixed_site());
+    let (tangent, second) = &plans.along;
+    let k = func.wrt[0];
+    let p = &func.params[k];
+    let shape = p.kind.shape().unwrap_or(Shape::Scalar);
+    let direction = if shape.is_matrix() {
+        Operand {
+            place: quote!(#v),
+            borrow: quote!(#v),
+            temp: false,
+        }
+    } else {
+        Operand::local(&v, shape)
+    };
+    let (g, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
+    let (value, gradient, body) = gradient_parts(&g, func);
+    let tangent_steps = t.tangent();
+    let steps = second_steps(&t, second);
+    let hv = match &second.result {
+        Some(r) => owned_operand(&t.expr(r), shape),
+        None => t.zeros(shape),
+    };
+    // The direction arrives by reference; the tangent program reads it as a local.
+    let ty = &p.ty;
+    let bind = if shape.is_matrix() {
+        quote!(let #v: &#ty = #v;)
+    } else {
+        quote!(let #v: #ty = *#v;)
+    };
+    let vis = &item.vis;
+    let name = format_ident!("{}_hvp", func.name);
+    let inputs = signature_inputs(func);
+    let (generics, where_clause) = generics(item, func);
+    let doc = format!(
+        " The Hessian-vector product of [`{0}`] with respect to `{1}`, generated by `#[hessian]`: \
+         `({0}(…), ∇{1}, H·v)` with H = ∂²{0}/∂{1}² and `v` shaped like `{1}`; H·v is shaped \
+         like `{1}` too.\n\n Computed forward over reverse, as the directional derivative of the \
+         gradient along `v`: about the cost of a few gradients, whatever the size of `{1}`.",
+        func.name, p.name
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
+        #[must_use]
+        #[inline]
+        #vis fn #name #generics (#(#inputs,)* #v: &#ty) -> (#float, #ty, #ty) #where_clause {
+            #bind
+            #(#body)*
+            #(#tangent_steps)*
+            #(#steps)*
+            (#value, #gradient, #hv)
+        }
+    }
+}
+
+/// Generates `{name}_hessian(params…) -> (value, gradient, H)`.
+pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> TokenStream {
+    let float = Ident::new(&func.float.name(), Span::call_site());
+    let e = Ident::new("__mg_e", Span::mixed_site());
+    let h = Ident::new("__mg_h", Span::mixed_site());
+    let k = func.wrt[0];
+    let p = &func.params[k];
+    let shape = p.kind.shape().unwrap_or(Shape::Scalar);
+    let n = super::entries_tokens(Some(shape));
+    let h_ty = quote!(::matgrad::__private::nalgebra::SMatrix<#float, #n, #n>);
+    let direction = Operand::local(&e, shape);
+    let (g, _) = emitters(item, func, &plans.grad, &plans.along.0, &float, &direction);
+    let (value, gradient, body) = gradient_parts(&g, func);
+    let one = g.lit(1.0);
+    // Column `l` of H from the tangent of the gradient along eₗ.
+    let column = |t: &Emitter, second: &SecondOrder, l: &TokenStream| -> TokenStream {
+        match &second.result {
+            None => TokenStream::new(),
+            Some(r) if shape.is_matrix() => t.write_entrywise(r, shape, &|r| quote!(#h[(#r, #l)])),
+            Some(r) => {
+                let d = t.expr(r).place;
+                quote!(#h[(0, #l)] = #d;)
+            }
+        }
+    };
+    let unit = |l: &TokenStream| {
+        if shape.is_matrix() {
+            let ty = g.ty(shape);
+            quote!(let mut #e: #ty = <#ty>::zeros(); #e[#l] = #one;)
+        } else {
+            quote!(let #e = #one;)
+        }
+    };
+    let sweeps: Vec<TokenStream> = match &plans.units {
+        Some(units) => units
+            .iter()
+            .enumerate()
+            .map(|(l, (tangent, second))| {
+                let (_, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
+                let l = Literal::usize_unsuffixed(l).to_token_stream();
+                let (dir, tangent, steps) = (unit(&l), t.tangent(), second_steps(&t, second));
+                let column = column(&t, second, &l);
+                quote!({ #dir #(#tangent)* #(#steps)* #column })
+            })
+            .collect(),
+        None => {
+            let (tangent, second) = &plans.along;
+            let (_, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
+            let l = quote!(__mg_l);
+            let (dir, tangent, steps) = (unit(&l), t.tangent(), second_steps(&t, second));
+            let column = column(&t, second, &l);
+            vec![quote!(for __mg_l in 0..#n { #dir #(#tangent)* #(#steps)* #column })]
+        }
+    };
+    let vis = &item.vis;
+    let name = format_ident!("{}_hessian", func.name);
+    let inputs = signature_inputs(func);
+    let (generics, where_clause) = generics(item, func);
+    let ty = &p.ty;
+    let doc = format!(
+        " The Hessian of [`{0}`] with respect to `{1}`, generated by `#[hessian]`: \
+         `({0}(…), ∇{1}, H)` with `H[(k, l)]` = ∂²{0}/∂{1}ₖ∂{1}ₗ, the entries of `{1}` numbered \
+         in nalgebra's column-major order (that of `as_slice()`).\n\n Column l is the \
+         directional derivative of the gradient along entry l (forward over reverse, the forward \
+         and reverse passes run once); the lower triangle is then mirrored onto the upper, so \
+         that H is exactly symmetric.",
+        func.name, p.name
+    );
+    quote! {
+        #[doc = #doc]
+        #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
+        #[must_use]
+        #[inline]
+        #vis fn #name #generics (#(#inputs),*) -> (#float, #ty, #h_ty) #where_clause {
+            #(#body)*
+            let mut #h: #h_ty = <#h_ty>::zeros();
+            #(#sweeps)*
+            for __mg_c in 0..#n {
+                for __mg_r in (__mg_c + 1)..#n {
+                    #h[(__mg_c, __mg_r)] = #h[(__mg_r, __mg_c)];
+                }
+            }
+            (#value, #gradient, #h)
+        }
+    }
+}
+
+/// The unit directions `_hessian` substitutes at compile time, if any: `Some(n)` for a
+/// parameter of `n` ≤ 16 literal entries.
+pub fn unit_count(func: &ast::Func) -> Option<usize> {
+    let shape = func.params[func.wrt[0]].kind.shape()?;
+    match shape {
+        Shape::Matrix(r, c) => Some(r.value()? * c.value()?).filter(|&n| n <= UNROLL),
+        Shape::Scalar => Some(1),
+        Shape::Bool | Shape::Tuple | Shape::Poison => None,
+    }
+}

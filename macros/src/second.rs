@@ -1,0 +1,419 @@
+//! Second order: the tangent of the adjoint program, forward over reverse.
+//!
+//! A Hessian-vector product H·v is the directional derivative, along v, of the gradient. The
+//! gradient is computed by the planned adjoint program; differentiating each of its statements
+//! in forward mode gives a second program beside it: for `g += e`, `dg += d(e)`, where `d` is
+//! the differential of the expression `e` (the product rule through `·`, `∘` and ⊗, the chain
+//! rule through the scalar functions), the tangents of the forward values being those of the
+//! tangent program along v (`Tan`), and the tangents of adjoints and shared values those this
+//! program has declared so far (`AdjTan`, `SharedTan`). The adjoint of every value is complete
+//! before any statement reads it, so the tangent statements can run after the whole reverse
+//! pass. The tangent of the parameter's adjoint is then H·v, at the cost of one more pass of
+//! about the adjoint program's size.
+//!
+//! Before (reverse pass): `let g2 = v1ᵀ·g3`.
+//! After (its tangent): `let dg2 = dv1ᵀ·g3 + v1ᵀ·dg3`, with the terms of zero tangents dropped.
+
+use crate::adjoint::AExpr;
+use crate::ir::{Op, Program, ValueId};
+use crate::plan::{Plan, Reverse, Update};
+
+/// One statement of the tangent of the reverse pass.
+#[derive(Clone, Debug)]
+pub enum TangentStep {
+    /// `let dt = e`: the tangent of the shared value `index`.
+    Share { index: usize, expr: AExpr },
+    /// `let mut dg = e`: the first nonzero contribution to the tangent of an adjoint.
+    Declare { target: ValueId, expr: AExpr },
+    /// `dg += e`.
+    Add { target: ValueId, expr: AExpr },
+}
+
+/// The second-order program of one direction: the tangent of the reverse pass of `grad`, the
+/// forward tangents being those of `tangent` (a forward-mode plan of the same program).
+pub struct SecondOrder {
+    pub steps: Vec<TangentStep>,
+    /// d(gradient) of the differentiated parameter: H·v, or `None` where it is zero.
+    pub result: Option<AExpr>,
+}
+
+/// What a second-order program cannot differentiate yet: the construct, for the error.
+pub type Unsupported = &'static str;
+
+/// Differentiates the reverse pass of `grad` (planned for the one parameter `param`) along the
+/// tangents of `tangent`.
+pub fn tangent_of_reverse(
+    grad: &Plan,
+    tangent: &Plan,
+    param: usize,
+) -> Result<SecondOrder, Unsupported> {
+    let prog = grad.prog;
+    let mut t = Differential {
+        prog,
+        grad,
+        tangent,
+        adjoint: vec![false; prog.nodes.len()],
+        shared: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    for step in &grad.reverse {
+        match step {
+            Reverse::Share { index, expr } => {
+                if let Some(d) = t.d(expr)? {
+                    steps.push(TangentStep::Share {
+                        index: *index,
+                        expr: d,
+                    });
+                    t.shared.push(*index);
+                }
+            }
+            Reverse::Declare { target, expr, .. } => t.contribute(*target, expr, &mut steps)?,
+            Reverse::Update { target, update } => {
+                let e = contribution(prog, *target, update);
+                t.contribute(*target, &e, &mut steps)?;
+            }
+        }
+    }
+    let result = match prog.param_node(param) {
+        Some(node) if grad.adj.nonzero[node] => t.d(&grad.adjoint_operand(node))?,
+        Some(_) | None => None,
+    };
+    Ok(SecondOrder { steps, result })
+}
+
+/// The contribution an in-place update adds, as an expression.
+fn contribution(prog: &Program, target: ValueId, update: &Update) -> AExpr {
+    match update {
+        Update::Add(e) => e.clone(),
+        Update::Sub(e) => AExpr::Neg(Box::new(e.clone())),
+        Update::Product {
+            kernel,
+            negate,
+            alpha,
+            a,
+            b,
+        } => {
+            let (a, b) = (Box::new(a.clone()), Box::new(b.clone()));
+            let product = match kernel {
+                crate::plan::Kernel::Ger => AExpr::MatMul(a, Box::new(AExpr::Transpose(b))),
+                crate::plan::Kernel::GemmTr => AExpr::MatMul(Box::new(AExpr::Transpose(a)), b),
+                crate::plan::Kernel::Gemm => AExpr::MatMul(a, b),
+            };
+            let scaled = match alpha {
+                Some(alpha) => AExpr::Scale(Box::new(product), Box::new(alpha.clone())),
+                None => product,
+            };
+            if *negate {
+                AExpr::Neg(Box::new(scaled))
+            } else {
+                scaled
+            }
+        }
+        Update::Entry(i, j, s) => AExpr::OneHot(Box::new(s.clone()), prog.shape(target), *i, *j),
+        Update::Constant(s) => AExpr::Fill(Box::new(s.clone()), prog.shape(target)),
+        Update::Diagonal(s, n) => AExpr::Diag(Box::new(s.clone()), *n),
+    }
+}
+
+/// The differential operator over the expressions of one reverse pass.
+struct Differential<'a, 'p> {
+    prog: &'p Program,
+    grad: &'a Plan<'p>,
+    tangent: &'a Plan<'p>,
+    /// Whether the tangent of each value's adjoint has been declared (is nonzero).
+    adjoint: Vec<bool>,
+    /// The shared values whose tangent has been declared.
+    shared: Vec<usize>,
+}
+
+type B = Box<AExpr>;
+
+#[allow(
+    clippy::unnecessary_box_returns,
+    reason = "the differentials build boxed trees"
+)]
+fn bx(e: AExpr) -> B {
+    Box::new(e)
+}
+
+/// a + b, either of which may be zero (`None`).
+fn sum(a: Option<AExpr>, b: Option<AExpr>) -> Option<AExpr> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(AExpr::Add(bx(a), bx(b))),
+        (Some(x), None) | (None, Some(x)) => Some(x),
+        (None, None) => None,
+    }
+}
+
+/// a − b, either of which may be zero.
+fn difference(a: Option<AExpr>, b: Option<AExpr>) -> Option<AExpr> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(AExpr::Sub(bx(a), bx(b))),
+        (Some(a), None) => Some(a),
+        (None, Some(b)) => Some(AExpr::Neg(bx(b))),
+        (None, None) => None,
+    }
+}
+
+/// 1/s.
+#[allow(
+    clippy::unnecessary_box_returns,
+    reason = "the differentials build boxed trees"
+)]
+fn recip(s: &AExpr) -> B {
+    bx(AExpr::Div(AExpr::lit("1.0"), bx(s.clone())))
+}
+
+impl Differential<'_, '_> {
+    /// Adds d(`e`) to the tangent of the adjoint of `target`, declaring it on its first nonzero
+    /// contribution.
+    fn contribute(
+        &mut self,
+        target: ValueId,
+        e: &AExpr,
+        steps: &mut Vec<TangentStep>,
+    ) -> Result<(), Unsupported> {
+        if let Some(d) = self.d(e)? {
+            if self.adjoint[target] {
+                steps.push(TangentStep::Add { target, expr: d });
+            } else {
+                self.adjoint[target] = true;
+                steps.push(TangentStep::Declare { target, expr: d });
+            }
+        }
+        Ok(())
+    }
+
+    /// The differential of `e` along the tangents, `None` where it is zero.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "the differential of each kind of expression reads best as one match"
+    )]
+    fn d(&self, e: &AExpr) -> Result<Option<AExpr>, Unsupported> {
+        let c = |x: &AExpr| bx(x.clone());
+        Ok(match e {
+            // Constants.
+            AExpr::Lit(_) | AExpr::Cast(_) | AExpr::Seed(_) | AExpr::Step(..) => None,
+            AExpr::Val(v) => self.tangent.tangent_active[*v].then_some(AExpr::Tan(*v)),
+            AExpr::Adj(u) => {
+                if self.adjoint[*u] {
+                    Some(AExpr::AdjTan(*u))
+                } else if let Some(inline) = &self.grad.inline_operand[*u] {
+                    self.d(inline)?
+                } else {
+                    None
+                }
+            }
+            AExpr::Shared(k) => self.shared.contains(k).then_some(AExpr::SharedTan(*k)),
+            // Linear.
+            AExpr::Neg(a) => self.d(a)?.map(|x| AExpr::Neg(bx(x))),
+            AExpr::Add(a, b) => sum(self.d(a)?, self.d(b)?),
+            AExpr::Sub(a, b) => difference(self.d(a)?, self.d(b)?),
+            AExpr::Transpose(a) => self.d(a)?.map(|x| AExpr::Transpose(bx(x))),
+            AExpr::Trace(a) => self.d(a)?.map(|x| AExpr::Trace(bx(x))),
+            AExpr::Sum(a) => self.d(a)?.map(|x| AExpr::Sum(bx(x))),
+            AExpr::Entry(a, i, j) => self.d(a)?.map(|x| AExpr::Entry(bx(x), *i, *j)),
+            AExpr::Diag(s, n) => self.d(s)?.map(|x| AExpr::Diag(bx(x), *n)),
+            AExpr::Fill(s, shape) => self.d(s)?.map(|x| AExpr::Fill(bx(x), *shape)),
+            AExpr::OneHot(s, shape, i, j) => {
+                self.d(s)?.map(|x| AExpr::OneHot(bx(x), *shape, *i, *j))
+            }
+            // d(a∗b) = da∗b + a∗db for every product ∗.
+            AExpr::Mul(a, b)
+            | AExpr::Scale(a, b)
+            | AExpr::MatMul(a, b)
+            | AExpr::Dot(a, b)
+            | AExpr::ComponentMul(a, b)
+            | AExpr::Kronecker(a, b) => {
+                let make = |x: B, y: B| match e {
+                    AExpr::Mul(..) => AExpr::Mul(x, y),
+                    AExpr::Scale(..) => AExpr::Scale(x, y),
+                    AExpr::MatMul(..) => AExpr::MatMul(x, y),
+                    AExpr::Dot(..) => AExpr::Dot(x, y),
+                    AExpr::ComponentMul(..) => AExpr::ComponentMul(x, y),
+                    _ => AExpr::Kronecker(x, y),
+                };
+                sum(
+                    self.d(a)?.map(|da| make(bx(da), c(b))),
+                    self.d(b)?.map(|db| make(c(a), bx(db))),
+                )
+            }
+            // d(a/b) = da/b − (a/b)·(db/b), for a scalar or a matrix over a scalar.
+            AExpr::Div(a, b) | AExpr::DivBy(a, b) => {
+                let scale = |x: B, y: B| {
+                    if matches!(e, AExpr::Div(..)) {
+                        AExpr::Mul(x, y)
+                    } else {
+                        AExpr::Scale(x, y)
+                    }
+                };
+                let first = self.d(a)?.map(|da| scale(bx(da), recip(b)));
+                let second = self.d(b)?.map(|db| {
+                    let ratio = bx(e.clone());
+                    scale(ratio, bx(AExpr::Mul(bx(db), recip(b))))
+                });
+                difference(first, second)
+            }
+            // d(A⊘B) = dA⊘B − (A⊘B)∘dB⊘B
+            AExpr::ComponentDiv(a, b) => {
+                let first = self.d(a)?.map(|da| AExpr::ComponentDiv(bx(da), c(b)));
+                let second = self.d(b)?.map(|db| {
+                    AExpr::ComponentDiv(bx(AExpr::ComponentMul(bx(e.clone()), bx(db))), c(b))
+                });
+                difference(first, second)
+            }
+            // d(a/b or 0) = (da/b or 0) − ((a/b)·db/b or 0)
+            AExpr::DivOrZero(a, b) => {
+                let first = self.d(a)?.map(|da| AExpr::DivOrZero(bx(da), c(b)));
+                let second = self.d(b)?.map(|db| {
+                    let ratio = bx(e.clone());
+                    AExpr::DivOrZero(bx(AExpr::Mul(ratio, bx(db))), c(b))
+                });
+                difference(first, second)
+            }
+            AExpr::AtZero(t, a, b) => match (self.d(a)?, self.d(b)?) {
+                (None, None) => None,
+                (x, y) => Some(AExpr::AtZero(
+                    c(t),
+                    bx(x.unwrap_or(AExpr::Lit("0.0".into()))),
+                    bx(y.unwrap_or(AExpr::Lit("0.0".into()))),
+                )),
+            },
+            // The chain rule through the scalar functions the rules write.
+            AExpr::Method(name, a) => {
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                let slope = match *name {
+                    // d sin a = cos a·da, d cos a = −sin a·da
+                    "sin" => AExpr::Method("cos", c(a)),
+                    "cos" => AExpr::Neg(bx(AExpr::Method("sin", c(a)))),
+                    // d ln a = da/a
+                    "ln" => AExpr::Div(AExpr::lit("1.0"), c(a)),
+                    // the sign is piecewise constant
+                    "signum" => return Ok(None),
+                    _ => return Err("a scalar function without a second-order rule"),
+                };
+                Some(AExpr::Mul(bx(slope), bx(da)))
+            }
+            // d σ(a) = σ(a)(1 − σ(a)) da
+            AExpr::Helper(f, a) => {
+                let Some(da) = self.d(a)? else {
+                    return Ok(None);
+                };
+                match f {
+                    crate::ir::Func::Sigmoid => {
+                        let s = bx(AExpr::Helper(*f, c(a)));
+                        let slope = AExpr::Mul(s.clone(), bx(AExpr::Sub(AExpr::lit("1.0"), s)));
+                        Some(AExpr::Mul(bx(slope), bx(da)))
+                    }
+                    _ => return Err("a scalar function without a second-order rule"),
+                }
+            }
+            // d aⁿ = n·aⁿ⁻¹ da, and 0 for n = 0 (where aⁿ⁻¹ would be 1/a, infinite at a = 0)
+            AExpr::Powi(a, n) => self.d(a)?.map(|da| {
+                let count = bx(AExpr::Cast(n.clone()));
+                let slope = AExpr::AtZero(
+                    count.clone(),
+                    AExpr::lit("0.0"),
+                    bx(AExpr::Mul(
+                        count,
+                        bx(AExpr::Powi(c(a), quote::quote!(((#n) - 1)))),
+                    )),
+                );
+                AExpr::Mul(bx(slope), bx(da))
+            }),
+            // d aᵖ = p·aᵖ⁻¹ da + aᵖ·ln a dp
+            AExpr::Powf(a, p) => {
+                let first = self.d(a)?.map(|da| {
+                    let lowered = AExpr::Powf(c(a), bx(AExpr::Sub(c(p), AExpr::lit("1.0"))));
+                    AExpr::Mul(bx(AExpr::Mul(c(p), bx(lowered))), bx(da))
+                });
+                let second = self.d(p)?.map(|dp| {
+                    let log = AExpr::Method("ln", c(a));
+                    AExpr::Mul(bx(AExpr::Mul(bx(e.clone()), bx(log))), bx(dp))
+                });
+                sum(first, second)
+            }
+            // d(A⁻¹R) = A⁻¹·dR − A⁻¹·dA·A⁻¹R
+            AExpr::SolveForward { solve, rhs } => {
+                let a = self.prog.nodes[*solve].args[0];
+                let first = self.d(rhs)?.map(|dr| AExpr::SolveForward {
+                    solve: *solve,
+                    rhs: bx(dr),
+                });
+                let second = self.d(&AExpr::Val(a))?.map(|da| AExpr::SolveForward {
+                    solve: *solve,
+                    rhs: bx(AExpr::MatMul(bx(da), bx(e.clone()))),
+                });
+                difference(first, second)
+            }
+            // d(A⁻ᵀG) = A⁻ᵀ·dG − A⁻ᵀ·dAᵀ·A⁻ᵀG
+            AExpr::SolveTransposed { solve, rhs } => {
+                let a = self.prog.nodes[*solve].args[0];
+                let first = self.d(rhs)?.map(|dr| AExpr::SolveTransposed {
+                    solve: *solve,
+                    rhs: bx(dr),
+                });
+                let second = self.d(&AExpr::Val(a))?.map(|da| AExpr::SolveTransposed {
+                    solve: *solve,
+                    rhs: bx(AExpr::MatMul(bx(AExpr::Transpose(bx(da))), bx(e.clone()))),
+                });
+                difference(first, second)
+            }
+            AExpr::MapAdj { .. } | AExpr::Partial { .. } => {
+                return Err("`map` closures");
+            }
+            AExpr::BranchAdjoint { .. } | AExpr::BranchTangent { .. } => {
+                return Err("`if` expressions whose branches differ in what they compute");
+            }
+            AExpr::CallAdjoint { .. } | AExpr::CallTangent { .. } => {
+                return Err("calls of other differentiated functions");
+            }
+            AExpr::DeterminantGradient { .. } => return Err("`determinant()`"),
+            AExpr::KroneckerAdjoint { .. } => {
+                return Err("`kronecker` of two differentiated factors");
+            }
+            AExpr::PowerTangent { .. } | AExpr::PowerAdjoint { .. } => {
+                return Err("matrix powers `pow(k)`");
+            }
+            AExpr::Window { .. } => return Err("trace chains tr(A·B·C…)"),
+            AExpr::Item(..) | AExpr::Field { .. } => return Err("tuples of derivatives"),
+            AExpr::Tan(_) | AExpr::AdjTan(_) | AExpr::SharedTan(_) => {
+                return Err("a second-order expression differentiated again");
+            }
+        })
+    }
+}
+
+/// Whether every forward value the second-order program and the tangent program read is one
+/// the gradient's forward pass computes as a plain value: the forms it skips (a product read
+/// only through a trace, a trace chain) are not yet differentiated twice.
+pub fn reads_computed(grad: &Plan, tangent: &Plan, second: &SecondOrder) -> bool {
+    let prog = grad.prog;
+    let mut ok = true;
+    let mut check = |e: &AExpr| e.for_each_value(prog, &mut |v| ok &= grad.computed[v]);
+    for (_, e) in &tangent.tangent {
+        check(e);
+    }
+    for alias in tangent.tangent_alias.iter().flatten() {
+        check(alias);
+    }
+    for step in &second.steps {
+        match step {
+            TangentStep::Share { expr, .. }
+            | TangentStep::Declare { expr, .. }
+            | TangentStep::Add { expr, .. } => check(expr),
+        }
+    }
+    if let Some(r) = &second.result {
+        check(r);
+    }
+    let traced = grad.forward.iter().any(|f| {
+        matches!(
+            f,
+            crate::plan::Forward::TraceDot(_) | crate::plan::Forward::TraceChain(..)
+        )
+    });
+    ok && !traced && prog.nodes.iter().all(|n| !matches!(n.op, Op::Map(_)))
+}

@@ -1,0 +1,311 @@
+//! `#[hessian]`: Hessians and Hessian-vector products against closed forms — a quadratic form
+//! (A + Aᵀ), a least-squares matrix fit ‖AXB − C‖² (2·BBᵀ⊗AᵀA), a Gaussian negative
+//! log-likelihood in its mean (Σ⁻¹), logistic regression (Xᵀdiag(p∘(1 − p))X + λI), Rosenbrock,
+//! a scalar parameter — and against num-dual's second-order dual numbers on a function that
+//! chains every scalar rule; every H symmetric to the last bit.
+
+#![allow(
+    clippy::float_cmp,
+    reason = "the values must be those of the functions, bit for bit"
+)]
+
+mod common;
+
+use common::{Rng, SEEDS, assert_close};
+use matgrad::nalgebra::{Matrix3, RealField, SMatrix, SVector, Vector3, Vector4};
+use matgrad::{hessian, sigmoid, softplus};
+
+/// Asserts that H equals its transpose bit for bit.
+#[track_caller]
+fn assert_symmetric<const N: usize>(h: &SMatrix<f64, N, N>) {
+    for i in 0..N {
+        for j in 0..N {
+            assert_eq!(
+                h[(i, j)].to_bits(),
+                h[(j, i)].to_bits(),
+                "H[({i}, {j})] ≠ H[({j}, {i})]"
+            );
+        }
+    }
+}
+
+// ---- a quadratic form: H = A + Aᵀ ------------------------------------------------------------
+
+#[hessian(wrt(x))]
+fn quadratic(x: &Vector4<f64>, a: &SMatrix<f64, 4, 4>) -> f64 {
+    x.dot(&(a * x))
+}
+
+#[test]
+fn the_hessian_of_a_quadratic_form_is_a_plus_a_transpose() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, a, v): (Vector4<f64>, SMatrix<f64, 4, 4>, Vector4<f64>) =
+            (rng.vector(), rng.matrix(), rng.vector());
+        let (value, grad, h) = quadratic_hessian(&x, &a);
+        assert_eq!(value, quadratic(&x, &a));
+        assert_close(&grad, &((a + a.transpose()) * x), 1e-14);
+        assert_close(&h, &(a + a.transpose()), 1e-15);
+        assert_symmetric(&h);
+        let (value, g, hv) = quadratic_hvp(&x, &a, &v);
+        assert_eq!(value, quadratic(&x, &a));
+        assert_close(&g, &grad, 1e-15);
+        assert_close(&hv, &((a + a.transpose()) * v), 1e-14);
+    }
+}
+
+// ---- ‖AXB − C‖² in X: H = 2·(BBᵀ ⊗ AᵀA) --------------------------------------------------------
+
+#[hessian(wrt(x))]
+fn matrix_fit(
+    a: &SMatrix<f64, 4, 3>,
+    x: &SMatrix<f64, 3, 2>,
+    b: &SMatrix<f64, 2, 5>,
+    c: &SMatrix<f64, 4, 5>,
+) -> f64 {
+    (a * x * b - c).norm_squared()
+}
+
+#[test]
+fn the_hessian_of_a_matrix_fit_is_a_kronecker_product() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (a, x, b, c): (
+            SMatrix<f64, 4, 3>,
+            SMatrix<f64, 3, 2>,
+            SMatrix<f64, 2, 5>,
+            SMatrix<f64, 4, 5>,
+        ) = (rng.matrix(), rng.matrix(), rng.matrix(), rng.matrix());
+        let (value, grad, h) = matrix_fit_hessian(&a, &x, &b, &c);
+        assert_eq!(value, matrix_fit(&a, &x, &b, &c));
+        let r = a * x * b - c;
+        assert_close(&grad, &(2.0 * a.transpose() * r * b.transpose()), 1e-13);
+        let expected = 2.0 * (b * b.transpose()).kronecker(&(a.transpose() * a));
+        assert_close(&h, &expected, 1e-13);
+        assert_symmetric(&h);
+        let v: SMatrix<f64, 3, 2> = rng.matrix();
+        let (_, _, hv) = matrix_fit_hvp(&a, &x, &b, &c, &v);
+        // H·vec(V) = vec(2·AᵀA·V·BBᵀ).
+        assert_close(
+            &hv,
+            &(2.0 * a.transpose() * a * v * b * b.transpose()),
+            1e-13,
+        );
+    }
+}
+
+// ---- a Gaussian negative log-likelihood in its mean: H = Σ⁻¹ -----------------------------------
+
+#[hessian(wrt(mu))]
+fn gaussian_nll(mu: &Vector3<f64>, x: &Vector3<f64>, sigma: &Matrix3<f64>) -> f64 {
+    let r = x - mu;
+    let precision = sigma.try_inverse().unwrap();
+    0.5 * r.dot(&(precision * r)) + 0.5 * sigma.determinant().ln()
+}
+
+#[test]
+fn the_hessian_of_a_gaussian_nll_in_its_mean_is_the_precision() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (mu, x): (Vector3<f64>, Vector3<f64>) = (rng.vector(), rng.vector());
+        let l: Matrix3<f64> = rng.well_conditioned();
+        let sigma = l * l.transpose();
+        let (value, grad, h) = gaussian_nll_hessian(&mu, &x, &sigma);
+        assert_eq!(value, gaussian_nll(&mu, &x, &sigma));
+        let precision = sigma.try_inverse().unwrap();
+        assert_close(&grad, &(-precision * (x - mu)), 1e-12);
+        assert_close(&h, &(0.5 * (precision + precision.transpose())), 1e-12);
+        assert_symmetric(&h);
+    }
+}
+
+// ---- logistic regression: H = Xᵀdiag(p∘(1 − p))X + λI, 20 weights (swept in a loop) -------------
+
+const SAMPLES: usize = 30;
+const WEIGHTS: usize = 20;
+
+#[hessian(wrt(w))]
+fn logistic_nll(
+    w: &SVector<f64, 20>,
+    x: &SMatrix<f64, 30, 20>,
+    y: &SVector<f64, 30>,
+    lambda: f64,
+) -> f64 {
+    let z = x * w;
+    let mut nll = 0.5 * lambda * w.norm_squared();
+    for i in 0..30 {
+        nll += softplus(z[i]) - y[i] * z[i];
+    }
+    nll
+}
+
+#[test]
+fn the_hessian_of_logistic_regression() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let w: SVector<f64, WEIGHTS> = rng.vector();
+        let x: SMatrix<f64, SAMPLES, WEIGHTS> = rng.matrix();
+        let y = SVector::<f64, SAMPLES>::from_fn(|_, _| f64::from(u8::from(rng.unit() < 0.5)));
+        let lambda = 0.3;
+        let (value, grad, h) = logistic_nll_hessian(&w, &x, &y, lambda);
+        assert_eq!(value, logistic_nll(&w, &x, &y, lambda));
+        let p = (x * w).map(sigmoid);
+        assert_close(&grad, &(x.transpose() * (p - y) + lambda * w), 1e-13);
+        let weights = p.component_mul(&p.map(|pi| 1.0 - pi));
+        let expected =
+            x.transpose() * SMatrix::<f64, SAMPLES, SAMPLES>::from_diagonal(&weights) * x
+                + lambda * SMatrix::<f64, WEIGHTS, WEIGHTS>::identity();
+        assert_close(&h, &expected, 1e-13);
+        assert_symmetric(&h);
+        let v: SVector<f64, WEIGHTS> = rng.vector();
+        let (_, _, hv) = logistic_nll_hvp(&w, &x, &y, lambda, &v);
+        assert_close(&hv, &(expected * v), 1e-13);
+    }
+}
+
+// ---- Rosenbrock in 6 dimensions ----------------------------------------------------------------
+
+#[hessian]
+fn rosenbrock(x: &SVector<f64, 6>) -> f64 {
+    let mut f = 0.0;
+    for i in 0..5 {
+        f += 100.0 * (x[i + 1] - x[i] * x[i]).powi(2) + (1.0 - x[i]).powi(2);
+    }
+    f
+}
+
+#[test]
+fn the_hessian_of_rosenbrock() {
+    for seed in SEEDS {
+        let x: SVector<f64, 6> = Rng::new(seed).vector();
+        let (value, _, h) = rosenbrock_hessian(&x);
+        assert_eq!(value, rosenbrock(&x));
+        let mut expected = SMatrix::<f64, 6, 6>::zeros();
+        for i in 0..5 {
+            // 100(x₍ᵢ₊₁₎ − xᵢ²)² + (1 − xᵢ)²
+            expected[(i, i)] += 1200.0 * x[i] * x[i] - 400.0 * x[i + 1] + 2.0;
+            expected[(i, i + 1)] -= 400.0 * x[i];
+            expected[(i + 1, i)] -= 400.0 * x[i];
+            expected[(i + 1, i + 1)] += 200.0;
+        }
+        assert_close(&h, &expected, 1e-13);
+        assert_symmetric(&h);
+    }
+}
+
+// ---- a scalar parameter: H is 1×1, v and H·v scalars --------------------------------------------
+
+#[hessian]
+fn wave(t: f64) -> f64 {
+    t.sin() * t.powi(3)
+}
+
+#[test]
+fn a_scalar_parameter_has_a_one_by_one_hessian() {
+    for seed in SEEDS {
+        let t = Rng::new(seed).scalar();
+        let (value, grad, h) = wave_hessian(t);
+        assert_eq!(value, wave(t));
+        let (s, c) = t.sin_cos();
+        assert!((grad - (c * t.powi(3) + 3.0 * s * t * t)).abs() < 1e-14);
+        let second = -s * t.powi(3) + 6.0 * c * t * t + 6.0 * s * t;
+        assert!(
+            (h[(0, 0)] - second).abs() < 1e-14,
+            "{} vs {second}",
+            h[(0, 0)]
+        );
+        let (_, _, hv) = wave_hvp(t, &0.5);
+        assert!((hv - 0.5 * second).abs() < 1e-14);
+    }
+}
+
+// ---- every scalar rule, against second-order dual numbers ---------------------------------------
+
+#[hessian(wrt(x))]
+fn chained(x: &Vector4<f64>, m: &SMatrix<f64, 4, 4>, k: &Vector4<f64>) -> f64 {
+    let u = m * x;
+    let q = x.norm_squared();
+    let s = x.dot(&u);
+    let e = x.component_div(&(u.component_mul(&u) + k)).sum();
+    let a = u[0].exp() / (1.0 + u[1] * u[1]) + (s - q) * e;
+    let b = (2.0 + u[2].tanh()).ln() * u[3].sin() + u[1].cos();
+    let c = (1.5 + u[0] * u[0]).sqrt() + (2.0 + u[3]).powf(1.5) + sigmoid(u[2]);
+    let d = (u.norm() + u.component_mul(&u).sum()) / (3.0 + q);
+    a + b * c - d + softplus(u[1]) + u[2].powi(3)
+}
+
+fn chained_generic<T: RealField + Copy>(
+    x: &SVector<T, 4>,
+    m: &SMatrix<f64, 4, 4>,
+    k: &Vector4<f64>,
+) -> T {
+    let lift = |v: f64| T::from_f64(v).expect("f64 converts");
+    let u = m.map(lift) * x;
+    let one = T::one();
+    let q = x.norm_squared();
+    let s = x.dot(&u);
+    let e = x.component_div(&(u.component_mul(&u) + k.map(lift))).sum();
+    let a = u[0].exp() / (one + u[1] * u[1]) + (s - q) * e;
+    let b = (lift(2.0) + u[2].tanh()).ln() * u[3].sin() + u[1].cos();
+    let sig = one / (one + (-u[2]).exp());
+    let c = (lift(1.5) + u[0] * u[0]).sqrt() + (lift(2.0) + u[3]).powf(lift(1.5)) + sig;
+    let d = (u.norm() + u.component_mul(&u).sum()) / (lift(3.0) + q);
+    let soft = (one + u[1].exp()).ln();
+    a + b * c - d + soft + u[2].powi(3)
+}
+
+#[test]
+fn every_scalar_rule_against_second_order_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let x: Vector4<f64> = rng.vector();
+        let m: SMatrix<f64, 4, 4> = rng.matrix() * 0.5;
+        let k: Vector4<f64> = rng.positive();
+        let (value, grad, h) = chained_hessian(&x, &m, &k);
+        assert_eq!(value, chained(&x, &m, &k));
+        let (f, g, expected) = num_dual::hessian(|x| chained_generic(&x, &m, &k), &x);
+        assert!((value - f).abs() < 1e-13 * f.abs().max(1.0));
+        assert_close(&grad, &g, 1e-12);
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+        let v: Vector4<f64> = rng.vector();
+        let (_, _, hv) = chained_hvp(&x, &m, &k, &v);
+        assert_close(&hv, &(expected * v), 1e-12);
+    }
+}
+
+// ---- powers: a differentiated exponent, and the slope at a zero base ---------------------------
+
+/// f(x, p) = xᵖ of the two entries of `xp`.
+#[hessian]
+fn power(xp: &SVector<f64, 2>) -> f64 {
+    xp[0].powf(xp[1])
+}
+
+#[hessian]
+fn square_by_powf(x: f64) -> f64 {
+    x.powf(2.0)
+}
+
+#[test]
+fn the_hessian_of_a_power_in_base_and_exponent() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, p) = (rng.positive_scalar(), rng.scalar() * 2.0);
+        let xp = SVector::<f64, 2>::new(x, p);
+        let (value, _, h) = power_hessian(&xp);
+        assert_eq!(value, power(&xp));
+        let (z, l) = (x.powf(p), x.ln());
+        let expected = SMatrix::<f64, 2, 2>::new(
+            p * (p - 1.0) * x.powf(p - 2.0),
+            x.powf(p - 1.0) * (1.0 + p * l),
+            x.powf(p - 1.0) * (1.0 + p * l),
+            z * l * l,
+        );
+        assert_close(&h, &expected, 1e-13);
+        assert_symmetric(&h);
+    }
+    // At x = 0 the slope is p·xᵖ⁻¹ itself, and its derivative p(p − 1)·xᵖ⁻²: 2 for p = 2.
+    let (value, grad, h) = square_by_powf_hessian(0.0);
+    assert_eq!((value, grad, h[(0, 0)]), (square_by_powf(0.0), 0.0, 2.0));
+}
