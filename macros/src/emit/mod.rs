@@ -535,6 +535,18 @@ impl Emitter<'_> {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a.powi(#n))
             }
+            // With an exponent that varies, aᵖ = e^(p·ln a) for a > 0: ln a is what the
+            // derivative in p needs anyway, so the power costs one exponential instead of a
+            // second `powf` (which computes its own logarithm). Elsewhere, `powf` as written.
+            Op::Powf if varies(self.prog, node.args[1]) => {
+                let (a, p) = (arg(0).place, arg(1).place);
+                let zero = self.lit(0.0);
+                quote_spanned!(span=> {
+                    let __mg_base = #a;
+                    let __mg_log = __mg_base.ln();
+                    if __mg_base > #zero { (#p * __mg_log).exp() } else { __mg_base.powf(#p) }
+                })
+            }
             Op::Powf => {
                 let (a, p) = (arg(0).place, arg(1).place);
                 quote_spanned!(span=> #a.powf(#p))
@@ -999,6 +1011,15 @@ impl Emitter<'_> {
         let (a, b) = (a.arith(), b.arith());
         Operand::temp(quote!(#a * #b))
     }
+}
+
+/// Whether value `v` depends on a parameter of the program (is not a constant).
+fn varies(prog: &Program, v: ValueId) -> bool {
+    let mut depends = vec![false; v + 1];
+    for (id, node) in prog.nodes.iter().enumerate().take(v + 1) {
+        depends[id] = matches!(node.op, Op::Param(_)) || node.args.iter().any(|&a| depends[a]);
+    }
+    depends[v]
 }
 
 fn method_name(op: &Op) -> &'static str {
