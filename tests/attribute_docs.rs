@@ -42,44 +42,34 @@ fn attribute_doc(source: &str, name: &str) -> String {
 #[test]
 fn attribute_examples_are_tested_crate_examples() {
     let attribute = attribute_doc(include_str!("../macros/src/lib.rs"), "gradient");
-    let examples = code_blocks(&attribute, "///");
     assert!(
-        examples.len() >= 2,
+        code_blocks(&attribute, "///").len() >= 2,
         "the attribute documents an example and an error"
     );
+    assert_examples_tested("gradient");
+}
+
+/// Every example in the documentation of the attribute `name` is one of matgrad's doc-tested
+/// examples.
+fn assert_examples_tested(name: &str) {
+    let attribute = attribute_doc(include_str!("../macros/src/lib.rs"), name);
+    let examples = code_blocks(&attribute, "///");
+    assert!(!examples.is_empty(), "the attribute documents an example");
     let tested = code_blocks(include_str!("../runtime/lib.rs"), "//!");
     for example in &examples {
         assert!(
             tested.contains(example),
-            "this example of `#[gradient]` is not among matgrad's doc-tested examples:\n{example}"
+            "this example of `#[{name}]` is not among matgrad's doc-tested examples:\n{example}"
         );
     }
 }
 
 #[test]
 fn the_jacobian_attribute_example_is_a_tested_crate_example() {
-    let attribute = attribute_doc(include_str!("../macros/src/lib.rs"), "jacobian");
-    let examples = code_blocks(&attribute, "///");
-    assert!(!examples.is_empty(), "the attribute documents an example");
-    let tested = code_blocks(include_str!("../runtime/lib.rs"), "//!");
-    for example in &examples {
-        assert!(
-            tested.contains(example),
-            "this example of `#[jacobian]` is not among matgrad's doc-tested examples:\n{example}"
-        );
-    }
+    assert_examples_tested("jacobian");
 }
 
 #[test]
 fn the_hessian_attribute_example_is_a_tested_crate_example() {
-    let attribute = attribute_doc(include_str!("../macros/src/lib.rs"), "hessian");
-    let examples = code_blocks(&attribute, "///");
-    assert!(!examples.is_empty(), "the attribute documents an example");
-    let tested = code_blocks(include_str!("../runtime/lib.rs"), "//!");
-    for example in &examples {
-        assert!(
-            tested.contains(example),
-            "this example of `#[hessian]` is not among matgrad's doc-tested examples:\n{example}"
-        );
-    }
+    assert_examples_tested("hessian");
 }

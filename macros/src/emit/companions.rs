@@ -12,23 +12,35 @@ use crate::ir::{Program, Shape};
 use crate::plan::Plan;
 use crate::types::Kind;
 
+impl<'a> Emitter<'a> {
+    /// The emitter of a companion function's body: the function's parameters as written, no
+    /// tangents, no seeds.
+    pub(super) fn top(
+        item: &syn::ItemFn,
+        func: &ast::Func,
+        plan: &'a Plan<'a>,
+        float: &'a Ident,
+    ) -> Self {
+        Emitter {
+            plan,
+            prog: plan.prog,
+            float,
+            prefix: String::new(),
+            params: func.params.iter().map(param_operand).collect(),
+            tangents: Vec::new(),
+            given: None,
+            seeds: Vec::new(),
+            generic: func.float.is_generic(),
+            explicit_sizes: !item.sig.generics.params.is_empty(),
+        }
+    }
+}
+
 /// Generates `{name}_grad` for a checked function.
 pub fn function(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStream {
     let prog = plan.prog;
     let float = Ident::new(&func.float.name(), Span::call_site());
-    let params = func.params.iter().map(param_operand).collect();
-    let e = Emitter {
-        plan,
-        prog,
-        float: &float,
-        prefix: String::new(),
-        params,
-        tangents: Vec::new(),
-        given: None,
-        seeds: Vec::new(),
-        generic: func.float.is_generic(),
-        explicit_sizes: !item.sig.generics.params.is_empty(),
-    };
+    let e = Emitter::top(item, func, plan, &float);
     let e = Emitter {
         seeds: vec![e.lit(1.0)],
         ..e
@@ -128,16 +140,8 @@ pub fn vjp(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStream {
     let all = float_params(func);
     let seed = seed_ident();
     let e = Emitter {
-        plan,
-        prog,
-        float: &float,
-        prefix: String::new(),
-        params: func.params.iter().map(param_operand).collect(),
-        tangents: Vec::new(),
-        given: None,
         seeds: vec![quote!(#seed)],
-        generic: func.float.is_generic(),
-        explicit_sizes: !item.sig.generics.params.is_empty(),
+        ..Emitter::top(item, func, plan, &float)
     };
     let (checks, forward, reverse) = (e.helper_checks(), e.forward(), e.reverse());
     let out = prog
@@ -195,16 +199,8 @@ pub fn jvp(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStream {
         })
         .collect();
     let e = Emitter {
-        plan,
-        prog,
-        float: &float,
-        prefix: String::new(),
-        params: func.params.iter().map(param_operand).collect(),
         tangents,
-        given: None,
-        seeds: Vec::new(),
-        generic: func.float.is_generic(),
-        explicit_sizes: !item.sig.generics.params.is_empty(),
+        ..Emitter::top(item, func, plan, &float)
     };
     let (checks, forward, tangent) = (e.helper_checks(), e.forward(), e.tangent());
     let out = prog

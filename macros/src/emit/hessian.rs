@@ -11,7 +11,7 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
-use super::companions::{generics, param_operand, signature_inputs};
+use super::companions::{generics, signature_inputs};
 use super::{Emitter, Operand};
 use crate::ast;
 use crate::ir::Shape;
@@ -52,18 +52,7 @@ fn emitters<'a>(
     direction: &Operand,
 ) -> (Emitter<'a>, Emitter<'a>) {
     let k = func.wrt[0];
-    let base = |plan: &'a Plan<'a>| Emitter {
-        plan,
-        prog: plan.prog,
-        float,
-        prefix: String::new(),
-        params: func.params.iter().map(param_operand).collect(),
-        tangents: Vec::new(),
-        given: None,
-        seeds: Vec::new(),
-        generic: func.float.is_generic(),
-        explicit_sizes: !item.sig.generics.params.is_empty(),
-    };
+    let base = |plan: &'a Plan<'a>| Emitter::top(item, func, plan, float);
     let g = base(grad);
     let g = Emitter {
         seeds: vec![g.lit(1.0)],
@@ -231,25 +220,30 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
             quote!(let #e = #one;)
         }
     };
+    // The statements of one column: the direction, the tangent program, its second order.
+    let sweep = |tangent: &Plan, second: &SecondOrder, l: &TokenStream| {
+        let (_, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
+        let (dir, tangent, steps) = (unit(l), t.tangent(), second_steps(&t, second));
+        let column = column(&t, second, l);
+        quote!(#dir #(#tangent)* #(#steps)* #column)
+    };
     let sweeps: Vec<TokenStream> = match &plans.units {
         Some(units) => units
             .iter()
             .enumerate()
             .map(|(l, (tangent, second))| {
-                let (_, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
-                let l = Literal::usize_unsuffixed(l).to_token_stream();
-                let (dir, tangent, steps) = (unit(&l), t.tangent(), second_steps(&t, second));
-                let column = column(&t, second, &l);
-                quote!({ #dir #(#tangent)* #(#steps)* #column })
+                let body = sweep(
+                    tangent,
+                    second,
+                    &Literal::usize_unsuffixed(l).to_token_stream(),
+                );
+                quote!({ #body })
             })
             .collect(),
         None => {
             let (tangent, second) = &plans.along;
-            let (_, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
-            let l = quote!(__mg_l);
-            let (dir, tangent, steps) = (unit(&l), t.tangent(), second_steps(&t, second));
-            let column = column(&t, second, &l);
-            vec![quote!(for __mg_l in 0..#n { #dir #(#tangent)* #(#steps)* #column })]
+            let body = sweep(tangent, second, &quote!(__mg_l));
+            vec![quote!(for __mg_l in 0..#n { #body })]
         }
     };
     let vis = &item.vis;

@@ -10,7 +10,7 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
-use super::companions::{generics, param_operand, signature_inputs};
+use super::companions::{generics, signature_inputs};
 use super::{Emitter, Operand};
 use crate::adjoint::AExpr;
 use crate::ast;
@@ -259,18 +259,7 @@ pub fn jacobian_plans<'p>(func: &ast::Func, prog: &'p Program) -> JacobianPlans<
 pub fn jacobian(item: &syn::ItemFn, func: &ast::Func, plans: &JacobianPlans) -> TokenStream {
     let forward = plans.shared();
     let float = Ident::new(&func.float.name(), Span::call_site());
-    let emitter = |plan| Emitter {
-        plan,
-        prog: plan.prog,
-        float: &float,
-        prefix: String::new(),
-        params: func.params.iter().map(param_operand).collect(),
-        tangents: Vec::new(),
-        given: None,
-        seeds: Vec::new(),
-        generic: func.float.is_generic(),
-        explicit_sizes: !item.sig.generics.params.is_empty(),
-    };
+    let emitter = |plan| Emitter::top(item, func, plan, &float);
     let base = emitter(forward);
     let (checks, values) = (base.helper_checks(), base.forward());
     let out = forward

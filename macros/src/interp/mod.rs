@@ -91,9 +91,14 @@ impl<S: Num> Value<S> {
 impl Value<f64> {
     /// The same value on dual numbers, with tangent 1 at entry `seed` (vec order) and 0 elsewhere.
     pub fn lift(&self, seed: Option<usize>) -> Value<Dual> {
-        let dual = |k: usize, re: f64| Dual::new(re, if seed == Some(k) { 1.0 } else { 0.0 });
+        self.lift_with(&|k, re| Dual::new(re, if seed == Some(k) { 1.0 } else { 0.0 }))
+    }
+
+    /// The same value on another scalar type, entry k (vec order) becoming `entry(k, x)`; the
+    /// items of a tuple become constants.
+    pub fn lift_with<S: Num>(&self, entry: &dyn Fn(usize, f64) -> S) -> Value<S> {
         match self {
-            Value::Scalar(s) => Value::Scalar(dual(0, *s)),
+            Value::Scalar(s) => Value::Scalar(entry(0, *s)),
             Value::Matrix(m) => Value::Matrix(Mat {
                 rows: m.rows,
                 cols: m.cols,
@@ -101,11 +106,16 @@ impl Value<f64> {
                     .data
                     .iter()
                     .enumerate()
-                    .map(|(k, &x)| dual(k, x))
+                    .map(|(k, &x)| entry(k, x))
                     .collect(),
             }),
             Value::Bool(b) => Value::Bool(*b),
-            Value::Tuple(items) => Value::Tuple(items.iter().map(|v| v.lift(None)).collect()),
+            Value::Tuple(items) => Value::Tuple(
+                items
+                    .iter()
+                    .map(|v| v.lift_with(&|_, x| S::constant(x)))
+                    .collect(),
+            ),
             Value::Constant => Value::Constant,
         }
     }

@@ -279,7 +279,7 @@ pub fn check_second(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
                         HyperDual::new(re, 0.0, 0.0, 0.0)
                     }
                 };
-                hyper(value, &entry)
+                value.lift_with(&entry)
             })
             .collect();
         match super::run(&prog, &lifted, &env).map(|r| r.entries()) {
@@ -323,29 +323,6 @@ pub fn check_second(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
         Verdict::Disagrees(format!(
             "H·v: planned {hv:?}, exact {exact:?}\n{prog}\n{grad}"
         ))
-    }
-}
-
-/// `value` on hyper-dual numbers, entry i becoming `entry(i, xᵢ)`.
-fn hyper(
-    value: &Value<f64>,
-    entry: &dyn Fn(usize, f64) -> super::HyperDual,
-) -> Value<super::HyperDual> {
-    match value {
-        Value::Scalar(x) => Value::Scalar(entry(0, *x)),
-        Value::Matrix(m) => Value::Matrix(Mat {
-            rows: m.rows,
-            cols: m.cols,
-            data: m
-                .data
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| entry(i, x))
-                .collect(),
-        }),
-        Value::Bool(b) => Value::Bool(*b),
-        Value::Tuple(items) => Value::Tuple(items.iter().map(|v| hyper(v, entry)).collect()),
-        Value::Constant => Value::Constant,
     }
 }
 
