@@ -41,6 +41,15 @@ fn ir(src: &str) -> String {
     result.expect("lowered").1.to_string()
 }
 
+/// The IR after `fuse`.
+fn fused(src: &str) -> String {
+    let (result, errors) = front("", src);
+    assert!(errors.is_empty(), "unexpected errors: {errors:?}");
+    let mut prog = result.expect("lowered").1;
+    crate::fuse::fuse(&mut prog);
+    prog.to_string()
+}
+
 fn adjoint(attr: &str, src: &str) -> String {
     let (result, errors) = front(attr, src);
     assert!(errors.is_empty(), "unexpected errors: {errors:?}");
@@ -95,6 +104,34 @@ fn tokens_equal(a: &TokenStream, b: &TokenStream) -> bool {
 }
 
 // ---- lowering and shapes -------------------------------------------------------------------
+
+#[test]
+fn products_of_three_matrices_take_the_cheaper_order() {
+    // A 3×4, X 4×5, B 5×2: (A·X)·B multiplies 90 entries, A·(X·B) 64.
+    let text = fused(
+        "fn f(a: &SMatrix<f64, 3, 4>, x: &SMatrix<f64, 4, 5>, b: &SMatrix<f64, 5, 2>) -> f64 {
+            (a * x * b).sum()
+        }",
+    );
+    assert!(text.contains("v3 = mul v1 v2 : 4×2"), "{text}");
+    assert!(text.contains("v4 = mul v0 v3 : 3×2"), "{text}");
+    // A 2×5, X 5×4, B 4×3, written A·(X·B): 2·5·4 + 2·4·3 = 64 against 5·4·3 + 2·5·3 = 90.
+    let text = fused(
+        "fn f(a: &SMatrix<f64, 2, 5>, x: &SMatrix<f64, 5, 4>, b: &SMatrix<f64, 4, 3>) -> f64 {
+            (a * (x * b)).sum()
+        }",
+    );
+    assert!(text.contains("v3 = mul v0 v1 : 2×4"), "{text}");
+    assert!(text.contains("v4 = mul v3 v2 : 2×3"), "{text}");
+    // A product that is used twice stays as written.
+    let text = fused(
+        "fn f(a: &SMatrix<f64, 3, 4>, x: &SMatrix<f64, 4, 5>, b: &SMatrix<f64, 5, 2>) -> f64 {
+            let ax = a * x;
+            (ax * b).sum() + ax.sum()
+        }",
+    );
+    assert!(text.contains("v3 = mul v0 v1 : 3×5"), "{text}");
+}
 
 #[test]
 fn lowers_least_squares() {
