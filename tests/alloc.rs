@@ -1,6 +1,6 @@
 //! Every generated `_grad` of the reference losses (design.md §6), every generated `_jacobian`
-//! of the reference residuals of `benches/jacobians.rs`, and a `_jvp`, run without touching the
-//! heap.
+//! of the reference residuals of `benches/jacobians.rs`, a `_jvp`, and the `_hessian` and `_hvp`
+//! of the reference losses of `benches/hessians.rs`, run without touching the heap.
 //!
 //! A counting global allocator (`stats_alloc`'s instrumented `System`; the workspace forbids the
 //! `unsafe` an allocator of our own would need) records every allocation of the process. Each
@@ -29,6 +29,13 @@ mod reference;
     reason = "shared with the benchmark, which uses the hand-written, dual and FD forms too"
 )]
 mod jacobian_reference;
+
+#[path = "../benches/hessian_reference/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the benchmark, which uses the hand-written, dual and FD forms too"
+)]
+mod hessian_reference;
 
 use reference::All;
 
@@ -134,14 +141,10 @@ fn main() -> ExitCode {
             no_allocation(|| jacobian_reference::rat43_jacobian(black_box(&r.b), &r.x, &r.y))
         }),
         ("pinhole_jacobian", &|| {
-            no_allocation(|| {
-                jacobian_reference::pinhole_jacobian(black_box(&p.r), &p.t, &p.x, &p.e0, &p.e1)
-            })
+            no_allocation(|| jacobian_reference::pinhole_jacobian(black_box(&p.r), &p.t, &p.x))
         }),
         ("arm_jacobian", &|| {
-            no_allocation(|| {
-                jacobian_reference::arm_jacobian(black_box(&a.theta), &a.l, &a.e0, &a.e1)
-            })
+            no_allocation(|| jacobian_reference::arm_jacobian(black_box(&a.theta), &a.l))
         }),
         ("axb_jacobian", &|| {
             no_allocation(|| jacobian_reference::axb_jacobian(&x.a, black_box(&x.x), &x.b))
@@ -154,6 +157,19 @@ fn main() -> ExitCode {
             })
         }),
     ];
+    let (passed, failed) = run(&checks);
+    let (hessian_passed, hessian_failed) = hessian_checks();
+    let (passed, failed) = (passed + hessian_passed, failed + hessian_failed);
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs `checks` in order, printing one line each; returns how many passed and failed.
+fn run(checks: &[(&str, &Check)]) -> (usize, usize) {
     let (mut passed, mut failed) = (0, 0);
     for (name, check) in checks {
         match check() {
@@ -167,10 +183,53 @@ fn main() -> ExitCode {
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    (passed, failed)
+}
+
+/// The `_hessian` and `_hvp` of the reference losses of `benches/hessians.rs`.
+fn hessian_checks() -> (usize, usize) {
+    let losses = hessian_reference::All::new();
+    let (lo, ga, fi, ro) = (
+        &losses.logistic,
+        &losses.gaussian,
+        &losses.fit,
+        &losses.rosenbrock,
+    );
+    let checks: [(&str, &Check); 8] = [
+        ("logistic_hessian", &|| {
+            no_allocation(|| {
+                hessian_reference::logistic_hessian(black_box(&lo.w), &lo.x, &lo.y, lo.lambda)
+            })
+        }),
+        ("logistic_hvp", &|| {
+            no_allocation(|| {
+                hessian_reference::logistic_hvp(black_box(&lo.w), &lo.x, &lo.y, lo.lambda, &lo.v)
+            })
+        }),
+        ("gaussian_hessian", &|| {
+            no_allocation(|| {
+                hessian_reference::gaussian_hessian(black_box(&ga.mu), &ga.x, &ga.sigma)
+            })
+        }),
+        ("gaussian_hvp", &|| {
+            no_allocation(|| {
+                hessian_reference::gaussian_hvp(black_box(&ga.mu), &ga.x, &ga.sigma, &ga.v)
+            })
+        }),
+        ("fit_hessian", &|| {
+            no_allocation(|| hessian_reference::fit_hessian(&fi.a, black_box(&fi.x), &fi.b, &fi.c))
+        }),
+        ("fit_hvp", &|| {
+            no_allocation(|| {
+                hessian_reference::fit_hvp(&fi.a, black_box(&fi.x), &fi.b, &fi.c, &fi.v)
+            })
+        }),
+        ("rosenbrock_hessian", &|| {
+            no_allocation(|| hessian_reference::rosenbrock_hessian(black_box(&ro.x)))
+        }),
+        ("rosenbrock_hvp", &|| {
+            no_allocation(|| hessian_reference::rosenbrock_hvp(black_box(&ro.x), &ro.v))
+        }),
+    ];
+    run(&checks)
 }

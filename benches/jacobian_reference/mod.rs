@@ -349,18 +349,11 @@ impl Residual for Rat43 {
 // ---- pinhole: (u, v) = normalized projection of R·X + t -------------------------------------
 
 /// The pinhole projection (u, v) = (P₀/P₂, P₁/P₂) of P = R·X + t, in camera coordinates without
-/// intrinsics; `e0` and `e1` are the unit vectors that place u and v in the result.
+/// intrinsics.
 #[jacobian(wrt(r, t, x))]
-pub fn pinhole(
-    r: &Matrix3<f64>,
-    t: &Vector3<f64>,
-    x: &Vector3<f64>,
-    e0: &Vector2<f64>,
-    e1: &Vector2<f64>,
-) -> Vector2<f64> {
+pub fn pinhole(r: &Matrix3<f64>, t: &Vector3<f64>, x: &Vector3<f64>) -> Vector2<f64> {
     let p = r * x + t;
-    let z = p[2];
-    e0 * (p[0] / z) + e1 * (p[1] / z)
+    Vector2::new(p[0] / p[2], p[1] / p[2])
 }
 
 /// The Jacobians of [`pinhole`] in R (as 9 free entries), t and X.
@@ -409,8 +402,6 @@ pub struct Pinhole {
     pub r: Matrix3<f64>,
     pub t: Vector3<f64>,
     pub x: Vector3<f64>,
-    pub e0: Vector2<f64>,
-    pub e1: Vector2<f64>,
 }
 
 impl Pinhole {
@@ -420,8 +411,6 @@ impl Pinhole {
             r,
             t: Vector3::new(0.2, -0.1, 4.0),
             x: Vector3::new(0.5, -0.3, 1.2),
-            e0: Vector2::x(),
-            e1: Vector2::y(),
         }
     }
 
@@ -451,11 +440,11 @@ impl Residual for Pinhole {
 
     #[inline(never)]
     fn primal(&self) -> Vector2<f64> {
-        pinhole(&self.r, &self.t, &self.x, &self.e0, &self.e1)
+        pinhole(&self.r, &self.t, &self.x)
     }
     #[inline(never)]
     fn generated(&self) -> (Vector2<f64>, PinholeJacobian) {
-        pinhole_jacobian(&self.r, &self.t, &self.x, &self.e0, &self.e1)
+        pinhole_jacobian(&self.r, &self.t, &self.x)
     }
     #[inline(never)]
     fn hand(&self) -> (Vector2<f64>, PinholeJacobian) {
@@ -479,20 +468,15 @@ impl Residual for Pinhole {
 // ---- arm: the end effector of a 3-link planar arm -------------------------------------------
 
 /// The end effector (x, y) of a planar arm with joint angles θ and link lengths l: link i
-/// points at angle θ₀ + … + θᵢ. `e0` and `e1` place x and y in the result.
+/// points at angle θ₀ + … + θᵢ.
 #[jacobian(wrt(theta))]
-pub fn arm(
-    theta: &Vector3<f64>,
-    l: &Vector3<f64>,
-    e0: &Vector2<f64>,
-    e1: &Vector2<f64>,
-) -> Vector2<f64> {
+pub fn arm(theta: &Vector3<f64>, l: &Vector3<f64>) -> Vector2<f64> {
     let a0 = theta[0];
     let a1 = a0 + theta[1];
     let a2 = a1 + theta[2];
     let x = l[0] * a0.cos() + l[1] * a1.cos() + l[2] * a2.cos();
     let y = l[0] * a0.sin() + l[1] * a1.sin() + l[2] * a2.sin();
-    e0 * x + e1 * y
+    Vector2::new(x, y)
 }
 
 /// With pᵢ the position of the end effector relative to joint i, ∂(x, y)/∂θᵢ = (−pᵢ.y, pᵢ.x):
@@ -530,8 +514,6 @@ pub fn arm_generic<T: RealField + Copy>(theta: &SVector<T, 3>, l: &Vector3<f64>)
 pub struct Arm {
     pub theta: Vector3<f64>,
     pub l: Vector3<f64>,
-    pub e0: Vector2<f64>,
-    pub e1: Vector2<f64>,
 }
 
 impl Arm {
@@ -539,8 +521,6 @@ impl Arm {
         Arm {
             theta: Vector3::new(0.4, 0.7, -0.5),
             l: Vector3::new(1.0, 0.8, 0.5),
-            e0: Vector2::x(),
-            e1: Vector2::y(),
         }
     }
 }
@@ -554,11 +534,11 @@ impl Residual for Arm {
 
     #[inline(never)]
     fn primal(&self) -> Vector2<f64> {
-        arm(&self.theta, &self.l, &self.e0, &self.e1)
+        arm(&self.theta, &self.l)
     }
     #[inline(never)]
     fn generated(&self) -> (Vector2<f64>, Matrix2x3<f64>) {
-        arm_jacobian(&self.theta, &self.l, &self.e0, &self.e1)
+        arm_jacobian(&self.theta, &self.l)
     }
     #[inline(never)]
     fn hand(&self) -> (Vector2<f64>, Matrix2x3<f64>) {

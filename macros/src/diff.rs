@@ -52,6 +52,7 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::Determinant
             | Op::Solve(..)
             | Op::Kronecker
+            | Op::Build { .. }
             | Op::MatrixPower(..)
             | Op::TraceChain(..)
             | Op::Compare(..)

@@ -162,6 +162,7 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         | Op::Determinant
         | Op::Solve(..)
         | Op::Kronecker
+        | Op::Build { .. }
         | Op::MatrixPower(..)
         | Op::TraceChain(..)
         | Op::Compare(..)

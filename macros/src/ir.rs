@@ -264,6 +264,12 @@ pub enum Op {
     /// `a.lu().solve(&b).unwrap()`: `args` = `[a, b]`.
     Solve(Finish),
     Kronecker,
+    /// A matrix of `rows × cols` built in the body (see [`Build`]).
+    Build {
+        kind: Build,
+        rows: Dim,
+        cols: Dim,
+    },
     /// `a.pow(k)` with an integer expression `k`.
     MatrixPower(TokenStream),
     /// tr(F₀·F₁·…) of the factors `args`, each transposed where the flag says; made by `fuse`.
@@ -287,6 +293,18 @@ pub enum Op {
     /// A call of another `#[gradient]` function (or one with a hand-written `{name}_vjp`): `args`
     /// are the arguments that are values, in order.
     Call(Box<CallSite>),
+}
+
+/// How a matrix built in the body gets its entries from the node's scalar arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// One argument per entry, in column-major order: `Vector3::new(a, b, c)`, and
+    /// `Matrix2::new(a, b, c, d)`, whose arguments nalgebra takes row by row.
+    Entries,
+    /// One argument in every entry: `from_element(s)`, `repeat(s)`, and `zeros()` (of 0).
+    Fill,
+    /// One argument on the diagonal, zeros elsewhere: `identity()` (of 1).
+    Diagonal,
 }
 
 /// How a call is written, so the generated code can call the function and its `_vjp` the same way.
@@ -399,6 +417,7 @@ impl Op {
             | Op::Determinant
             | Op::Solve(_)
             | Op::Kronecker
+            | Op::Build { .. }
             | Op::MatrixPower(_)
             | Op::TraceChain(_)
             | Op::Compare(_)
@@ -440,6 +459,9 @@ impl Op {
             Op::Determinant => "determinant".into(),
             Op::Solve(_) => "solve".into(),
             Op::Kronecker => "kronecker".into(),
+            Op::Build { kind, rows, cols } => {
+                format!("build {kind:?} {rows}×{cols}").to_lowercase()
+            }
             Op::MatrixPower(k) => format!("pow {}", crate::text::tokens(k)),
             Op::TraceChain(t) => {
                 let flags: String = t.iter().map(|&t| if t { 'T' } else { '.' }).collect();

@@ -437,6 +437,7 @@ impl<'p> Plan<'p> {
                 | Op::Inverse(_)
                 | Op::Determinant
                 | Op::Kronecker
+                | Op::Build { .. }
                 | Op::MatrixPower(_)
                 | Op::Compare(_)
                 | Op::Not

@@ -5,7 +5,7 @@
 //! need an adjoint. Shapes were checked by `shape`, so a rule may rely on them. Read by `diff`.
 
 use crate::adjoint::{AExpr, Step};
-use crate::ir::{Dim, Func, Op, Program, Shape, ValueId};
+use crate::ir::{Build, Dim, Func, Op, Program, Shape, ValueId};
 
 type B = Box<AExpr>;
 
@@ -371,6 +371,19 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
             };
             out.push((0, AExpr::Scale(Box::new(gradient), g())));
         }
+        // Z built from scalars: an entry's scalar gets that entry of Z̄ (zᵢⱼ = sₖ ⇒ s̄ₖ += z̄ᵢⱼ),
+        // a filled matrix's scalar the sum of Z̄ (Z = s·𝟙 ⇒ s̄ += Σ Z̄), a scaled identity's the
+        // trace (Z = s·I ⇒ s̄ += tr Z̄).
+        Op::Build { kind, rows, .. } => match kind {
+            Build::Entries => {
+                let r = rows.value().unwrap_or(1);
+                for k in 0..args.len() {
+                    out.push((k, AExpr::Entry(g(), k % r, k / r)));
+                }
+            }
+            Build::Fill => out.push((0, AExpr::Sum(g()))),
+            Build::Diagonal => out.push((0, AExpr::Trace(g()))),
+        },
         // d(A⊗B) = dA⊗B + A⊗dB ⇒ Ā_ij += ⟨Z̄₍ᵢⱼ₎, B⟩, B̄ += Σ A_ij Z̄₍ᵢⱼ₎
         Op::Kronecker => {
             out.push((
@@ -640,6 +653,23 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
                 rhs: Box::new(rhs),
             })
         }
+        // dZ is built the same way from the scalars' tangents: Σₖ dsₖ·eᵢⱼ, ds·𝟙, ds·I
+        Op::Build { kind, rows, .. } => match kind {
+            Build::Entries => {
+                let r = rows.value().unwrap_or(1);
+                let shape = prog.shape(id);
+                terms(
+                    (0..args.len())
+                        .map(|k| (k, AExpr::OneHot(d(k), shape, k % r, k / r)))
+                        .collect(),
+                )
+            }
+            Build::Fill => terms(vec![(0, AExpr::Fill(d(0), prog.shape(id)))]),
+            Build::Diagonal => match prog.shape(id) {
+                Shape::Matrix(n, _) => terms(vec![(0, AExpr::Diag(d(0), n))]),
+                Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => None,
+            },
+        },
         // d(A⊗B) = dA⊗B + A⊗dB
         Op::Kronecker => terms(vec![
             (0, AExpr::Kronecker(d(0), v(1))),
@@ -716,6 +746,7 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::Determinant
         | Op::Solve(..)
         | Op::Kronecker
+        | Op::Build { .. }
         | Op::MatrixPower(..)
         | Op::TraceChain(..)
         | Op::Compare(..)

@@ -6,7 +6,7 @@
 //! on its operands having the shapes its identity assumes. Runs after `lower`, before `diff`.
 
 use crate::ctxt::Ctxt;
-use crate::ir::{Dim, Node, Op, Program, Shape, ValueId};
+use crate::ir::{Build, Dim, Node, Op, Program, Shape, ValueId};
 use crate::types::Float;
 
 /// Infers the shapes of `prog`, whose parameter `k` has shape `params[k]`.
@@ -157,6 +157,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::MatrixPower(_) => square(prog, node, "pow").map(|()| arg(0)),
         Op::Solve(_) => solve(prog, node),
         Op::Kronecker => kronecker(prog, node),
+        Op::Build { kind, rows, cols } => build(prog, node, *kind, *rows, *cols),
         Op::Compare(c) => {
             if arg(0).is_scalar() && arg(1).is_scalar() {
                 Ok(Shape::Bool)
@@ -221,6 +222,7 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::Determinant
         | Op::Solve(..)
         | Op::Kronecker
+        | Op::Build { .. }
         | Op::MatrixPower(..)
         | Op::TraceChain(..)
         | Op::Compare(..)
@@ -262,6 +264,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::Determinant
         | Op::Solve(..)
         | Op::Kronecker
+        | Op::Build { .. }
         | Op::MatrixPower(..)
         | Op::TraceChain(..)
         | Op::Compare(..)
@@ -454,6 +457,31 @@ fn solve(prog: &Program, node: &Node) -> Result<Shape, String> {
 
 /// nalgebra's static dimensions stop at 127.
 const STATIC_LIMIT: usize = 127;
+
+/// A matrix built from scalars: every argument a scalar, one per entry for `Entries`.
+fn build(prog: &Program, node: &Node, kind: Build, rows: Dim, cols: Dim) -> Result<Shape, String> {
+    if let Some(k) = (0..node.args.len()).find(|&k| !prog.shape(node.args[k]).is_scalar()) {
+        return Err(format!(
+            "`{}` builds a matrix from scalars, and `{}` is {}",
+            node.text,
+            operand(prog, node, k),
+            prog.shape(node.args[k])
+        ));
+    }
+    let expected = match (kind, rows.value(), cols.value()) {
+        (Build::Entries, Some(r), Some(c)) => r * c,
+        (Build::Entries, ..) => node.args.len(),
+        (Build::Fill | Build::Diagonal, ..) => 1,
+    };
+    if node.args.len() != expected {
+        return Err(format!(
+            "`{}` builds a {rows}×{cols} matrix, which takes {expected} entries, not {}",
+            node.text,
+            node.args.len()
+        ));
+    }
+    Ok(Shape::Matrix(rows, cols))
+}
 
 fn kronecker(prog: &Program, node: &Node) -> Result<Shape, String> {
     let (Shape::Matrix(ra, ca), Shape::Matrix(rb, cb)) =

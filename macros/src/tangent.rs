@@ -73,6 +73,7 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::Determinant
                 | Op::Solve(..)
                 | Op::Kronecker
+                | Op::Build { .. }
                 | Op::MatrixPower(..)
                 | Op::TraceChain(..)
                 | Op::Compare(..)

@@ -183,6 +183,26 @@ pub fn is_matrix_type_name(name: &str) -> bool {
         || is_dynamic(name)
 }
 
+/// The sizes of the matrix type a constructor path names (`Vector3` in `Vector3::new`,
+/// `SMatrix::<f64, 2, N>` in `SMatrix::<f64, 2, N>::zeros`), its float argument, if written,
+/// left to the function's own float type.
+pub fn constructor_dims(segment: &syn::PathSegment, env: &Env) -> Option<(Dim, Dim)> {
+    let name = segment.ident.to_string();
+    let args: Vec<&GenericArgument> = match &segment.arguments {
+        PathArguments::None => Vec::new(),
+        PathArguments::AngleBracketed(a) => a.args.iter().collect(),
+        PathArguments::Parenthesized(_) => return None,
+    };
+    let dim = |i: usize| args.get(i).and_then(|a| dim_arg(a, env).ok());
+    match name.as_str() {
+        "SMatrix" if args.len() == 3 => Some((dim(1)?, dim(2)?)),
+        "SVector" if args.len() == 2 => Some((dim(1)?, Dim::Lit(1))),
+        "RowSVector" if args.len() == 2 => Some((Dim::Lit(1), dim(1)?)),
+        _ if args.len() <= 1 => alias_dims(&name).map(|(r, c)| (Dim::Lit(r), Dim::Lit(c))),
+        _ => None,
+    }
+}
+
 /// Sizes of nalgebra's fixed-size aliases: `Matrix3`, `Matrix2x4`, `Vector5`, `RowVector2`.
 fn alias_dims(name: &str) -> Option<(usize, usize)> {
     let small = |s: &str| s.parse::<usize>().ok().filter(|n| (1..=6).contains(n));

@@ -100,6 +100,7 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::Determinant
             | Op::Solve(..)
             | Op::Kronecker
+            | Op::Build { .. }
             | Op::MatrixPower(..)
             | Op::TraceChain(..)
             | Op::Compare(..)

@@ -137,6 +137,7 @@ impl Deriver<'_> {
             | Op::Determinant
             | Op::Solve(_)
             | Op::Kronecker
+            | Op::Build { .. }
             | Op::MatrixPower(_)
             | Op::TraceChain(_)
             | Op::Compare(_)

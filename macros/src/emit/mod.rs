@@ -15,7 +15,7 @@ use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
 
 use crate::adjoint::AExpr;
-use crate::ir::{Dim, Op, Program, Shape, ValueId};
+use crate::ir::{Build, Dim, Op, Program, Shape, ValueId};
 use crate::plan::{Forward, Kernel, Plan, Reverse, Role, Update};
 use crate::simplify;
 
@@ -159,6 +159,7 @@ impl Emitter<'_> {
             | Op::Determinant
             | Op::Solve(..)
             | Op::Kronecker
+            | Op::Build { .. }
             | Op::MatrixPower(..)
             | Op::TraceChain(..)
             | Op::Compare(..)
@@ -318,6 +319,7 @@ impl Emitter<'_> {
             | Op::Determinant
             | Op::Solve(..)
             | Op::Kronecker
+            | Op::Build { .. }
             | Op::MatrixPower(..)
             | Op::TraceChain(..)
             | Op::Compare(..)
@@ -396,6 +398,7 @@ impl Emitter<'_> {
                     | Op::Determinant
                     | Op::Solve(..)
                     | Op::Kronecker
+                    | Op::Build { .. }
                     | Op::MatrixPower(..)
                     | Op::TraceChain(..)
                     | Op::Compare(..)
@@ -490,6 +493,7 @@ impl Emitter<'_> {
                     | Op::Determinant
                     | Op::Solve(..)
                     | Op::Kronecker
+                    | Op::Build { .. }
                     | Op::MatrixPower(..)
                     | Op::TraceChain(..)
                     | Op::Compare(..)
@@ -579,6 +583,23 @@ impl Emitter<'_> {
             Op::Kronecker => {
                 let (a, b) = (arg(0).place, arg(1).borrow);
                 quote_spanned!(span=> #a.kronecker(#b))
+            }
+            Op::Build { kind, .. } => {
+                let ty = self.ty(self.prog.shape(id));
+                match kind {
+                    Build::Entries => {
+                        let entries = (0..node.args.len()).map(|k| arg(k).place);
+                        quote_spanned!(span=> <#ty>::from_column_slice(&[#(#entries),*]))
+                    }
+                    Build::Fill => {
+                        let s = arg(0).place;
+                        quote_spanned!(span=> <#ty>::from_element(#s))
+                    }
+                    Build::Diagonal => {
+                        let s = arg(0).place;
+                        quote_spanned!(span=> <#ty>::from_diagonal_element(#s))
+                    }
+                }
             }
             Op::MatrixPower(k) => {
                 let a = arg(0).place;
@@ -1051,6 +1072,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::Determinant
         | Op::Solve(..)
         | Op::Kronecker
+        | Op::Build { .. }
         | Op::MatrixPower(..)
         | Op::TraceChain(..)
         | Op::Compare(..)

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use proc_macro2::TokenStream;
 
 use crate::ctxt::Ctxt;
-use crate::ir::{CallArg, CallSite, Compare, Finish, Func, Node, Op, Program, Shape};
+use crate::ir::{Build, CallArg, CallSite, Compare, Dim, Finish, Func, Node, Op, Program, Shape};
 use crate::types::Kind;
 use crate::{args, ast, fuse, lower, shape, text};
 
@@ -308,6 +308,33 @@ fn node_value<S: Num>(
         Op::Determinant => Ok(Value::Scalar(matrix(0)?.determinant()?)),
         Op::Solve(finish) => Ok(Value::Matrix(opened(matrix(0)?.solve(matrix(1)?), finish)?)),
         Op::Kronecker => Ok(Value::Matrix(matrix(0)?.kronecker(matrix(1)?))),
+        Op::Build { kind, rows, cols } => {
+            let size = |d: Dim| -> Result<usize, String> {
+                match d {
+                    Dim::Lit(n) => Ok(n),
+                    Dim::Sym(_) => constants
+                        .ints
+                        .get(&d.to_string())
+                        .and_then(|&n| usize::try_from(n).ok())
+                        .ok_or_else(|| format!("no value for the size `{d}`")),
+                }
+            };
+            let (r, c) = (size(*rows)?, size(*cols)?);
+            let mut entries = Vec::new();
+            for k in 0..args.len() {
+                entries.push(scalar(k)?);
+            }
+            Ok(Value::Matrix(match kind {
+                Build::Entries if entries.len() == r * c => {
+                    Mat::from_fn(r, c, |i, j| entries[i + r * j])
+                }
+                Build::Entries => return Err(format!("{} entries for {r}×{c}", entries.len())),
+                Build::Fill => Mat::from_fn(r, c, |_, _| entries[0]),
+                Build::Diagonal => {
+                    Mat::from_fn(r, c, |i, j| if i == j { entries[0] } else { S::zero() })
+                }
+            }))
+        }
         Op::MatrixPower(k) => Ok(Value::Matrix(matrix(0)?.pow(power(constants, k)?)?)),
         Op::TraceChain(flags) => trace_chain(args, flags),
         Op::Compare(c) => Ok(Value::Bool(compare(*c, scalar(0)?, scalar(1)?))),

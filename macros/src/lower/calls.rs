@@ -9,7 +9,7 @@ use quote::{ToTokens, quote};
 use syn::{BinOp, Expr, Pat, UnOp};
 
 use super::{Binding, Body, Lowerer, METHODS};
-use crate::ir::{CallArg, CallSite, Finish, Func, Loc, Op, Program, Shape, ValueId};
+use crate::ir::{Build, CallArg, CallSite, Finish, Func, Loc, Op, Program, Shape, ValueId};
 use crate::text;
 use crate::types::{self, Kind};
 
@@ -234,28 +234,110 @@ impl Lowerer<'_> {
         }
     }
 
-    /// A call of another function: differentiated through its `{name}_vjp`, which
-    /// `#[gradient]` generates (or the user writes, for a hand-made derivative).
-    /// `Vector2::new(…)`, `Matrix3::zeros()`, `SMatrix::<f64, 2, 2>::identity()`: a matrix
-    /// built in the body, reported as such (not as a scalar or a call without a `_vjp`).
-    pub(super) fn constructor(&mut self, e: &Expr, c: &syn::ExprCall) -> bool {
+    /// A matrix built in the body: `Vector2::new(…)` from its entries (row by row, as nalgebra
+    /// takes them), `Matrix3::zeros()`, `SMatrix::<f64, 2, 2>::identity()`, `from_element(s)`,
+    /// `repeat(s)`. `None` when `c` is not a call of such a constructor.
+    pub(super) fn constructor(&mut self, e: &Expr, c: &syn::ExprCall) -> Constructor {
         let Expr::Path(path) = &*c.func else {
-            return false;
+            return Constructor::No;
         };
         let segments = &path.path.segments;
         if segments.len() < 2
             || !types::is_matrix_type_name(&segments[segments.len() - 2].ident.to_string())
         {
-            return false;
+            return Constructor::No;
         }
-        self.cx.error_spanned_by(
-            e,
-            format!(
-                "building a matrix in the body (`{}(…)`) is not supported yet; pass it in as a parameter (one left out of `wrt(…)` gets no gradient), or build the value from parameters with operators and methods",
-                text::expr(&c.func)
-            ),
-        );
-        true
+        let method = segments[segments.len() - 1].ident.to_string();
+        let ty = &segments[segments.len() - 2];
+        let supported = "a matrix is built with `new(…)` (its entries row by row), `zeros()`, \
+                         `identity()`, `from_diagonal_element(s)`, `from_element(s)` or \
+                         `repeat(s)`";
+        let Some((rows, cols)) = types::constructor_dims(ty, self.env) else {
+            self.cx.error_spanned_by(
+                &c.func,
+                format!(
+                    "`{}` is not a fixed-size matrix type whose sizes can be read here; write \
+                     `Vector3::new(…)`, `Matrix2x3::zeros()` or `SMatrix::<f64, R, C>::zeros()`",
+                    text::expr(&c.func)
+                ),
+            );
+            return Constructor::Built(None);
+        };
+        let arity = |n: usize, this: &mut Self| {
+            if c.args.len() == n {
+                true
+            } else {
+                this.cx.error_spanned_by(
+                    e,
+                    format!(
+                        "`{method}` takes {n} argument{}, and this call has {}",
+                        if n == 1 { "" } else { "s" },
+                        c.args.len()
+                    ),
+                );
+                false
+            }
+        };
+        let constant = |value: &str, this: &mut Self| {
+            let tokens: proc_macro2::TokenStream =
+                value.parse().expect("invariant: a float literal");
+            this.prog
+                .push(Op::Const(tokens), Vec::new(), Loc::of(e), value.to_owned())
+        };
+        let (kind, args) = match method.as_str() {
+            "new" => {
+                let (Some(r), Some(k)) = (rows.value(), cols.value()) else {
+                    self.cx.error_spanned_by(
+                        e,
+                        "`new` lists the entries of a matrix of literal sizes; for const \
+                         generic sizes build it with `zeros()` or `from_element(s)`",
+                    );
+                    return Constructor::Built(None);
+                };
+                if !arity(r * k, self) {
+                    return Constructor::Built(None);
+                }
+                let mut entries = Vec::new();
+                for arg in &c.args {
+                    entries.push(self.expr(arg));
+                }
+                let entries: Option<Vec<ValueId>> = entries.into_iter().collect();
+                let Some(entries) = entries else {
+                    return Constructor::Built(None);
+                };
+                // nalgebra's `new` reads the entries row by row; the IR keeps column-major.
+                let args = (0..r * k).map(|n| entries[(n % r) * k + n / r]).collect();
+                (Build::Entries, args)
+            }
+            "zeros" if arity(0, self) => (Build::Fill, vec![constant("0.0", self)]),
+            "identity" | "from_diagonal_element" if rows != cols => {
+                self.cx.error_spanned_by(
+                    e,
+                    format!("`{method}` of a {rows}×{cols} matrix: only square ones are supported"),
+                );
+                return Constructor::Built(None);
+            }
+            "identity" if arity(0, self) => (Build::Diagonal, vec![constant("1.0", self)]),
+            "from_diagonal_element" if arity(1, self) => match self.expr(&c.args[0]) {
+                Some(s) => (Build::Diagonal, vec![s]),
+                None => return Constructor::Built(None),
+            },
+            "from_element" | "repeat" if arity(1, self) => match self.expr(&c.args[0]) {
+                Some(s) => (Build::Fill, vec![s]),
+                None => return Constructor::Built(None),
+            },
+            "zeros" | "identity" | "from_diagonal_element" | "from_element" | "repeat" => {
+                return Constructor::Built(None);
+            }
+            _ => {
+                self.cx.error_spanned_by(
+                    &c.func,
+                    format!("`{}` is not supported; {supported}", text::expr(&c.func)),
+                );
+                return Constructor::Built(None);
+            }
+        };
+        Constructor::Built(self.push(Op::Build { kind, rows, cols }, args, e))
     }
 
     pub(super) fn composed(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
@@ -583,4 +665,10 @@ fn is_known_method(name: &str) -> bool {
             | "into_owned"
             | "determinant"
     ) || Func::from_name(name).is_some_and(|f| !f.is_helper())
+}
+
+/// Whether a call is a matrix constructor, and if so its value (`None` after an error).
+pub(super) enum Constructor {
+    No,
+    Built(Option<ValueId>),
 }

@@ -649,6 +649,11 @@ impl Lowerer<'_> {
 
     /// Lowers an expression whose value is a float scalar or matrix.
     fn expr(&mut self, e: &Expr) -> Option<ValueId> {
+        if let Expr::Call(c) = e
+            && let calls::Constructor::Built(built) = self.constructor(e, c)
+        {
+            return built;
+        }
         match e {
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
@@ -668,7 +673,6 @@ impl Lowerer<'_> {
                 _ => self.unsupported_expr(e, "this operator"),
             },
             Expr::Binary(b) => self.binary(e, b),
-            Expr::Call(c) if self.constructor(e, c) => None,
             // A call that reads no value of the function is a constant, evaluated as written:
             // `convert(0.5)`, `T::one()`, `T::from_f64(2.0).unwrap()`.
             Expr::MethodCall(_) | Expr::Call(_) if !self.mentions_values(e.to_token_stream()) => {

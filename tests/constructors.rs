@@ -1,0 +1,129 @@
+//! Matrices built in the body — `new(…)` from entries (row by row, as nalgebra takes them),
+//! `zeros()`, `identity()`, `from_element(s)`, `repeat(s)` — in gradients, Jacobians and
+//! Hessians, against closed forms.
+
+#![allow(
+    clippy::float_cmp,
+    reason = "the values must be those of the functions, bit for bit"
+)]
+
+mod common;
+
+use common::{Rng, SEEDS, assert_close};
+use matgrad::nalgebra::{Matrix2, Matrix2x3, Matrix3, SMatrix, Vector2, Vector3};
+use matgrad::{gradient, hessian, jacobian};
+
+/// v = (x₀x₁, sin x₂): f = ‖v‖² = x₀²x₁² + sin²x₂.
+#[gradient]
+fn from_entries(x: &Vector3<f64>) -> f64 {
+    let v = Vector2::new(x[0] * x[1], x[2].sin());
+    v.norm_squared()
+}
+
+/// M = [[a, b], [c, d]] row by row: f = ⟨W, M⟩ = w₀₀a + w₀₁b + w₁₀c + w₁₁d.
+#[gradient]
+fn row_by_row(p: &SMatrix<f64, 4, 1>, w: &Matrix2<f64>) -> f64 {
+    let m = Matrix2::new(p[0], p[1], p[2], p[3]);
+    m.component_mul(w).sum()
+}
+
+/// f = tr((s·I + A)²) + Σ(s·𝟙 ∘ B) + ‖A + 0‖² − ½Σ(s·𝟙₂ₓ₃) + ⟨s²·I, A⟩:
+/// ∂f/∂s = 2·tr(s·I + A) + ΣB − 3 + 2s·tr A.
+#[gradient(wrt(s))]
+fn constant_shapes(s: f64, a: &Matrix3<f64>, b: &Matrix2x3<f64>) -> f64 {
+    let shifted = Matrix3::identity() * s + a;
+    let diagonal = Matrix3::from_diagonal_element(s * s);
+    let filled = SMatrix::<f64, 2, 3>::from_element(s);
+    let zero = Matrix3::zeros();
+    (shifted * shifted).trace() + filled.component_mul(b).sum() + (a + zero).norm_squared()
+        - Matrix2x3::repeat(s).sum() * 0.5
+        + diagonal.dot(a)
+}
+
+#[test]
+fn gradients_through_built_matrices() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let x: Vector3<f64> = rng.vector();
+        let (value, grad) = from_entries_grad(&x);
+        assert_eq!(value, from_entries(&x));
+        let expected = Vector3::new(
+            2.0 * x[0] * x[1] * x[1],
+            2.0 * x[0] * x[0] * x[1],
+            2.0 * x[2].sin() * x[2].cos(),
+        );
+        assert_close(&grad, &expected, 1e-14);
+
+        let (p, w): (SMatrix<f64, 4, 1>, Matrix2<f64>) = (rng.matrix(), rng.matrix());
+        let (value, (dp, dw)) = row_by_row_grad(&p, &w);
+        assert_eq!(value, row_by_row(&p, &w));
+        // Row by row: p = (a, b, c, d) is M's (0,0), (0,1), (1,0), (1,1).
+        assert_close(
+            &dp,
+            &SMatrix::<f64, 4, 1>::new(w[(0, 0)], w[(0, 1)], w[(1, 0)], w[(1, 1)]),
+            0.0,
+        );
+        assert_close(&dw, &Matrix2::new(p[0], p[1], p[2], p[3]), 0.0);
+
+        let (s, a, b): (f64, Matrix3<f64>, Matrix2x3<f64>) =
+            (rng.scalar(), rng.matrix(), rng.matrix());
+        let (value, ds) = constant_shapes_grad(s, &a, &b);
+        assert_eq!(value, constant_shapes(s, &a, &b));
+        let expected =
+            2.0 * (Matrix3::identity() * s + a).trace() + b.sum() - 3.0 + 2.0 * s * a.trace();
+        assert!((ds - expected).abs() < 1e-13, "{ds} vs {expected}");
+    }
+}
+
+/// The pinhole projection (p₀/p₂, p₁/p₂) of P = R·X + t, in X.
+#[jacobian(wrt(x))]
+fn project(r: &Matrix3<f64>, t: &Vector3<f64>, x: &Vector3<f64>) -> Vector2<f64> {
+    let p = r * x + t;
+    Vector2::new(p[0] / p[2], p[1] / p[2])
+}
+
+#[test]
+fn the_jacobian_of_a_projection_built_from_its_coordinates() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (r, x): (Matrix3<f64>, Vector3<f64>) = (rng.matrix(), rng.vector());
+        let t = Vector3::new(0.1, -0.2, 4.0);
+        let (value, j) = project_jacobian(&r, &t, &x);
+        assert_eq!(value, project(&r, &t, &x));
+        let p = r * x + t;
+        let zeta = 1.0 / p[2];
+        let d = SMatrix::<f64, 2, 3>::new(
+            zeta,
+            0.0,
+            -p[0] * zeta * zeta,
+            0.0,
+            zeta,
+            -p[1] * zeta * zeta,
+        );
+        assert_close(&j, &(d * r), 1e-14);
+    }
+}
+
+/// f(x) = ‖(x₀², x₀x₁, x₁²)‖²: its Hessian through a built vector.
+#[hessian]
+fn monomials(x: &Vector2<f64>) -> f64 {
+    Vector3::new(x[0] * x[0], x[0] * x[1], x[1] * x[1]).norm_squared()
+}
+
+#[test]
+fn the_hessian_through_a_built_vector() {
+    for seed in SEEDS {
+        let x: Vector2<f64> = Rng::new(seed).vector();
+        let (value, _, h) = monomials_hessian(&x);
+        assert_eq!(value, monomials(&x));
+        // f = x₀⁴ + x₀²x₁² + x₁⁴
+        let (a, b) = (x[0], x[1]);
+        let expected = Matrix2::new(
+            12.0 * a * a + 2.0 * b * b,
+            4.0 * a * b,
+            4.0 * a * b,
+            12.0 * b * b + 2.0 * a * a,
+        );
+        assert_close(&h, &expected, 1e-14);
+    }
+}
