@@ -12,7 +12,7 @@
 mod common;
 
 use common::{Rng, SEEDS, assert_close, assert_same_value};
-use matgrad::nalgebra::{Matrix3, RealField, SMatrix, SVector, Vector3, Vector4};
+use matgrad::nalgebra::{ComplexField, Matrix3, RealField, SMatrix, SVector, Vector3, Vector4};
 use matgrad::{hessian, sigmoid, softplus};
 
 /// Asserts that H equals its transpose bit for bit.
@@ -310,4 +310,89 @@ fn the_hessian_of_a_power_in_base_and_exponent() {
     // At x = 0 the slope is p·xᵖ⁻¹ itself, and its derivative p(p − 1)·xᵖ⁻²: 2 for p = 2.
     let (value, grad, h) = square_by_powf_hessian(0.0);
     assert_eq!((value, grad, h[(0, 0)]), (square_by_powf(0.0), 0.0, 2.0));
+}
+
+// ---- `map` closures: f″ entry by entry, captured scalars, and a map's adjoint with a tangent ----
+
+/// Logistic regression written with a map: H = Xᵀdiag(σ′(Xw))X.
+#[hessian(wrt(w))]
+fn logistic_map(w: &Vector4<f64>, x: &SMatrix<f64, 7, 4>, y: &SVector<f64, 7>) -> f64 {
+    let z = x * w;
+    z.map(softplus).sum() - y.dot(&z)
+}
+
+/// A tanh layer's squared error in its weights W (3×4, 12 entries): the map's adjoint depends
+/// on W too, so its tangent enters.
+#[hessian(wrt(w))]
+fn tanh_layer(w: &SMatrix<f64, 3, 4>, x: &Vector4<f64>, y: &Vector3<f64>) -> f64 {
+    ((w * x).map(f64::tanh) - y).norm_squared()
+}
+
+/// A closure capturing differentiated scalars: f = Σ sin(s·vᵢ) + e^(t·vᵢ) with s = v₀, t = v₁v₂.
+#[hessian]
+fn captured(v: &Vector4<f64>) -> f64 {
+    let s = v[0];
+    let t = v[1] * v[2];
+    v.map(|e| (s * e).sin() + (t * e).exp()).sum()
+}
+
+fn tanh_layer_generic<T: RealField + Copy>(
+    w: &SVector<T, 12>,
+    x: &Vector4<f64>,
+    y: &Vector3<f64>,
+) -> T {
+    let lift = |v: f64| T::from_f64(v).expect("f64 converts");
+    let w = SMatrix::<T, 3, 4>::from_column_slice(w.as_slice());
+    let r = (w * x.map(lift)).map(ComplexField::tanh) - y.map(lift);
+    r.norm_squared()
+}
+
+fn captured_generic<T: RealField + Copy>(v: &SVector<T, 4>) -> T {
+    let (s, t) = (v[0], v[1] * v[2]);
+    v.map(|e| (s * e).sin() + (t * e).exp()).sum()
+}
+
+#[test]
+fn hessians_through_map_closures() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (w, x): (Vector4<f64>, SMatrix<f64, 7, 4>) = (rng.vector(), rng.matrix());
+        let y = SVector::<f64, 7>::from_fn(|_, _| f64::from(u8::from(rng.unit() < 0.5)));
+        let (value, _, h) = logistic_map_hessian(&w, &x, &y);
+        assert_eq!(value, logistic_map(&w, &x, &y));
+        let p = (x * w).map(sigmoid);
+        let weights = p.component_mul(&p.map(|pi| 1.0 - pi));
+        let expected = x.transpose() * SMatrix::<f64, 7, 7>::from_diagonal(&weights) * x;
+        assert_close(&h, &expected, 1e-13);
+        assert_symmetric(&h);
+
+        let (w, x, y): (SMatrix<f64, 3, 4>, Vector4<f64>, Vector3<f64>) =
+            (rng.matrix(), rng.vector(), rng.vector());
+        let (value, grad, h) = tanh_layer_hessian(&w, &x, &y);
+        assert_eq!(value, tanh_layer(&w, &x, &y));
+        let flat = SVector::<f64, 12>::from_column_slice(w.as_slice());
+        let (_, g, expected) = num_dual::hessian(|w| tanh_layer_generic(&w, &x, &y), &flat);
+        assert_close(
+            &SVector::<f64, 12>::from_column_slice(grad.as_slice()),
+            &g,
+            1e-13,
+        );
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+        let v: SMatrix<f64, 3, 4> = rng.matrix();
+        let (_, _, hv) = tanh_layer_hvp(&w, &x, &y, &v);
+        let flat_v = SVector::<f64, 12>::from_column_slice(v.as_slice());
+        assert_close(
+            &SVector::<f64, 12>::from_column_slice(hv.as_slice()),
+            &(expected * flat_v),
+            1e-12,
+        );
+
+        let v: Vector4<f64> = rng.vector();
+        let (value, _, h) = captured_hessian(&v);
+        assert_eq!(value, captured(&v));
+        let (_, _, expected) = num_dual::hessian(|v| captured_generic(&v), &v);
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+    }
 }

@@ -116,6 +116,15 @@ pub enum AExpr {
         node: ValueId,
         input: usize,
     },
+    /// In a second-order program, the tangent of `MapAdj { node, input }`: the closure's adjoint
+    /// program differentiated along the tangents of the map's arguments and of its adjoint Z̄
+    /// (`zbar`, whose tangent is `dzbar`, `None` where zero), entry by entry.
+    MapAdjTan {
+        node: ValueId,
+        input: usize,
+        zbar: Box<AExpr>,
+        dzbar: Option<Box<AExpr>>,
+    },
     /// A value the adjoint program computed once and shares (`let` in the reverse pass).
     Shared(usize),
     /// In a second-order program, the tangent of the adjoint of value `v` (`dg` of `g`).
@@ -207,6 +216,11 @@ impl AExpr {
             | AExpr::Step(a, b)
             | AExpr::Kronecker(a, b) => vec![a, b],
             AExpr::AtZero(t, a, b) => vec![t, a, b],
+            AExpr::MapAdjTan { zbar, dzbar, .. } => {
+                let mut out: Vec<&AExpr> = vec![zbar];
+                out.extend(dzbar.as_deref());
+                out
+            }
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -268,6 +282,17 @@ impl AExpr {
             AExpr::Powf(a, b) => AExpr::Powf(x(a), x(b)),
             AExpr::DivOrZero(a, b) => AExpr::DivOrZero(x(a), x(b)),
             AExpr::AtZero(t, a, b) => AExpr::AtZero(x(t), x(a), x(b)),
+            AExpr::MapAdjTan {
+                node,
+                input,
+                zbar,
+                dzbar,
+            } => AExpr::MapAdjTan {
+                node: *node,
+                input: *input,
+                zbar: x(zbar),
+                dzbar: dzbar.as_ref().map(|d| x(d)),
+            },
             AExpr::Step(a, b) => AExpr::Step(x(a), x(b)),
             AExpr::Kronecker(a, b) => AExpr::Kronecker(x(a), x(b)),
             AExpr::Trace(a) => AExpr::Trace(x(a)),
@@ -316,6 +341,7 @@ impl AExpr {
             // These read the node's value and its arguments (a closure's entries, a branch's
             // captures, a call's arguments, a Kronecker product's factors, a chain's factors).
             AExpr::MapAdj { node, .. }
+            | AExpr::MapAdjTan { node, .. }
             | AExpr::KroneckerAdjoint { node, .. }
             | AExpr::Window { node, .. }
             | AExpr::BranchAdjoint { node, .. }
@@ -382,7 +408,9 @@ impl AExpr {
             | AExpr::MapAdj { node: v, .. }
             | AExpr::KroneckerAdjoint { node: v, .. }
             | AExpr::CallAdjoint { node: v } => f(*v),
-            AExpr::Val(_)
+            // Its adjoint is its child `zbar`, visited below.
+            AExpr::MapAdjTan { .. }
+            | AExpr::Val(_)
             | AExpr::Lit(_)
             | AExpr::Cast(_)
             | AExpr::Neg(_)
@@ -439,7 +467,7 @@ impl AExpr {
     pub fn for_each_tangent(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
         match self {
             AExpr::Tan(v) => f(*v),
-            AExpr::CallTangent { node } => {
+            AExpr::CallTangent { node } | AExpr::MapAdjTan { node, .. } => {
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
             // The condition of an `if` has no tangent; its captures do.
@@ -587,6 +615,15 @@ impl fmt::Display for AExpr {
             AExpr::BranchTangent { node } => write!(f, "∂if_tangent(v{node})"),
             AExpr::CallTangent { node } => write!(f, "jvp(v{node})"),
             AExpr::MapAdj { node, input } => write!(f, "map'{input}(v{node}, g{node})"),
+            AExpr::MapAdjTan {
+                node,
+                input,
+                zbar,
+                dzbar,
+            } => match dzbar {
+                Some(d) => write!(f, "dmap'{input}(v{node}, {zbar}, {d})"),
+                None => write!(f, "dmap'{input}(v{node}, {zbar}, 0)"),
+            },
             AExpr::Shared(k) => write!(f, "t{k}"),
             AExpr::AdjTan(v) => write!(f, "dg{v}"),
             AExpr::SharedTan(k) => write!(f, "dt{k}"),

@@ -157,9 +157,10 @@ fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupporte
         &item.sig.ident,
         format!(
             "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
-             derivatives are supported for straight-line code, unrolled loops and every scalar \
-             and matrix operation except `map`, `if` on differentiated values, calls, \
-             `determinant`, `pow(k)` and trace chains; the first derivatives (`{}_grad`, \
+             derivatives are supported for straight-line code, unrolled loops, `map` closures \
+             and every scalar and matrix operation except `if` on differentiated values, calls, \
+             the determinant of a differentiated matrix, `pow(k)`, Kronecker products of two \
+             differentiated factors and trace chains; the first derivatives (`{}_grad`, \
              `#[jacobian]`) cover all of it",
             func.name, func.name
         ),
@@ -233,7 +234,7 @@ fn hessian_plans<'p>(
         )
     };
     let program = |plan: Plan<'p>| -> Result<(Plan<'p>, second::SecondOrder), second::Unsupported> {
-        let second = second::tangent_of_reverse(&grad, &plan, k)?;
+        let second = second::tangent_of_reverse(&grad, &plan, k, None)?;
         if !second::reads_computed(&grad, &plan, &second) {
             return Err("`map` closures or products read only through a trace");
         }

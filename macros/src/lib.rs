@@ -178,9 +178,11 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   &T` and H·v a `T`), at the cost of a few gradients whatever n is.
 ///
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
-/// along each unit direction. Second derivatives cover straight-line code, unrolled loops and
-/// every scalar and matrix operation except `map`, `if` on differentiated values, calls,
-/// `determinant`, `pow(k)` and trace chains, which are compile errors that say so.
+/// along each unit direction. Second derivatives cover straight-line code, unrolled loops,
+/// `map` closures (differentiated twice entry by entry) and every scalar and matrix operation
+/// except `if` on differentiated values, calls, the determinant of a differentiated matrix,
+/// `pow(k)`, Kronecker products of two differentiated factors and trace chains, which are
+/// compile errors that say so.
 ///
 /// ```ignore
 /// use matgrad::hessian;

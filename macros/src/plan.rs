@@ -205,6 +205,7 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
         | AExpr::Shared(..)
         | AExpr::AdjTan(_)
         | AExpr::SharedTan(_)
@@ -688,8 +689,10 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                 }
             }
         }
-        // The other kinds run no nested body; their children are visited below.
-        AExpr::Adj(_)
+        // The other kinds run no nested body (a second-order closure is planned where it is
+        // printed); their children are visited below.
+        AExpr::MapAdjTan { .. }
+        | AExpr::Adj(_)
         | AExpr::Val(_)
         | AExpr::Lit(_)
         | AExpr::Cast(_)

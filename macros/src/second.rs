@@ -16,7 +16,7 @@
 
 use crate::adjoint::AExpr;
 use crate::ir::{Op, Program, ValueId};
-use crate::plan::{Plan, Reverse, Update};
+use crate::plan::{Config, Mode, Plan, Reverse, Update};
 
 /// One statement of the tangent of the reverse pass.
 #[derive(Clone, Debug)]
@@ -41,11 +41,13 @@ pub struct SecondOrder {
 pub type Unsupported = &'static str;
 
 /// Differentiates the reverse pass of `grad` (planned for the one parameter `param`) along the
-/// tangents of `tangent`.
+/// tangents of `tangent`; the seed of the result is a constant, or has the tangent
+/// `seed_tangent` (a `map` closure's, whose seed is an entry of the map's adjoint).
 pub fn tangent_of_reverse(
     grad: &Plan,
     tangent: &Plan,
     param: usize,
+    seed_tangent: Option<AExpr>,
 ) -> Result<SecondOrder, Unsupported> {
     let prog = grad.prog;
     let mut t = Differential {
@@ -54,6 +56,7 @@ pub fn tangent_of_reverse(
         tangent,
         adjoint: vec![false; prog.nodes.len()],
         shared: Vec::new(),
+        seed_tangent,
     };
     let mut steps = Vec::new();
     for step in &grad.reverse {
@@ -124,6 +127,8 @@ struct Differential<'a, 'p> {
     adjoint: Vec<bool>,
     /// The shared values whose tangent has been declared.
     shared: Vec<usize>,
+    /// The tangent of the seed, if it has one.
+    seed_tangent: Option<AExpr>,
 }
 
 type B = Box<AExpr>;
@@ -193,7 +198,8 @@ impl Differential<'_, '_> {
         let c = |x: &AExpr| bx(x.clone());
         Ok(match e {
             // Constants.
-            AExpr::Lit(_) | AExpr::Cast(_) | AExpr::Seed(_) | AExpr::Step(..) => None,
+            AExpr::Lit(_) | AExpr::Cast(_) | AExpr::Step(..) => None,
+            AExpr::Seed(_) => self.seed_tangent.clone(),
             AExpr::Val(v) => self.tangent.tangent_active[*v].then_some(AExpr::Tan(*v)),
             AExpr::Adj(u) => {
                 if self.adjoint[*u] {
@@ -361,8 +367,29 @@ impl Differential<'_, '_> {
                 });
                 difference(first, second)
             }
-            AExpr::MapAdj { .. } | AExpr::Partial { .. } => {
-                return Err("`map` closures");
+            // The closure's adjoint program, differentiated entry by entry along the tangents
+            // of the map's arguments and of its adjoint.
+            AExpr::MapAdj { node, input } => {
+                let zbar = self.grad.adjoint_operand(*node);
+                let dzbar = self.d(&zbar)?;
+                let moving = moving_inputs(self.prog, self.tangent, *node);
+                if dzbar.is_none() && moving.is_empty() {
+                    return Ok(None);
+                }
+                let Op::Map(sub) = &self.prog.nodes[*node].op else {
+                    return Err("a closure adjoint of something other than `map`");
+                };
+                let (adjoint, tangent) = body_plans(sub, *input, &moving);
+                let second = body_second(&adjoint, &tangent, *input, dzbar.is_some())?;
+                if !reads_computed(&adjoint, &tangent, &second) {
+                    return Err("`map` closures that read a value their gradient does not form");
+                }
+                Some(AExpr::MapAdjTan {
+                    node: *node,
+                    input: *input,
+                    zbar: bx(zbar),
+                    dzbar: dzbar.map(bx),
+                })
             }
             AExpr::BranchAdjoint { .. } | AExpr::BranchTangent { .. } => {
                 return Err("`if` expressions whose branches differ in what they compute");
@@ -379,16 +406,63 @@ impl Differential<'_, '_> {
             }
             AExpr::Window { .. } => return Err("trace chains tr(A·B·C…)"),
             AExpr::Item(..) | AExpr::Field { .. } => return Err("tuples of derivatives"),
-            AExpr::Tan(_) | AExpr::AdjTan(_) | AExpr::SharedTan(_) => {
+            AExpr::Tan(_)
+            | AExpr::AdjTan(_)
+            | AExpr::SharedTan(_)
+            | AExpr::Partial { .. }
+            | AExpr::MapAdjTan { .. } => {
                 return Err("a second-order expression differentiated again");
             }
         })
     }
 }
 
+/// The inputs of the `map` node `node` (0: the mapped matrix, k: captured scalar k) whose
+/// values carry a tangent.
+pub fn moving_inputs(prog: &Program, tangent: &Plan, node: ValueId) -> Vec<usize> {
+    let args = &prog.nodes[node].args;
+    (0..args.len())
+        .filter(|&k| tangent.tangent_active[args[k]])
+        .collect()
+}
+
+/// The plans of a `map` closure's second order for its input `input`: its gradient (every live
+/// value computed), and its tangent program along the inputs `moving`.
+pub fn body_plans<'p>(sub: &'p Program, input: usize, moving: &[usize]) -> (Plan<'p>, Plan<'p>) {
+    let adjoint = Plan::new(
+        sub,
+        Config {
+            wrt: vec![input],
+            ..Config::default()
+        },
+    );
+    let tangent = Plan::new(
+        sub,
+        Config {
+            wrt: moving.to_vec(),
+            mode: Mode::Forward,
+            ..Config::default()
+        },
+    );
+    (adjoint, tangent)
+}
+
+/// The second-order program of a `map` closure: its seed is an entry of the map's adjoint, whose
+/// tangent (when `seeded`) the caller passes as the seed numbered 1.
+pub fn body_second(
+    adjoint: &Plan,
+    tangent: &Plan,
+    input: usize,
+    seeded: bool,
+) -> Result<SecondOrder, Unsupported> {
+    tangent_of_reverse(adjoint, tangent, input, seeded.then_some(AExpr::Seed(1)))
+}
+
 /// Whether every forward value the second-order program and the tangent program read is one
-/// the gradient's forward pass computes as a plain value: the forms it skips (a product read
-/// only through a trace, a trace chain) are not yet differentiated twice.
+/// the gradient's forward pass computes as a plain value (or, for a `map` the tangent program
+/// reads the partials of, one whose partials its own forward pass computes): the forms the
+/// gradient skips (a product read only through a trace, a trace chain) are not yet
+/// differentiated twice.
 pub fn reads_computed(grad: &Plan, tangent: &Plan, second: &SecondOrder) -> bool {
     let prog = grad.prog;
     let mut ok = true;
@@ -415,5 +489,5 @@ pub fn reads_computed(grad: &Plan, tangent: &Plan, second: &SecondOrder) -> bool
             crate::plan::Forward::TraceDot(_) | crate::plan::Forward::TraceChain(..)
         )
     });
-    ok && !traced && prog.nodes.iter().all(|n| !matches!(n.op, Op::Map(_)))
+    ok && !traced
 }

@@ -46,7 +46,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         },
         AExpr::Diag(_, n) => Shape::Matrix(*n, *n),
         AExpr::Fill(_, s) | AExpr::OneHot(_, s, ..) | AExpr::Item(_, _, s) => *s,
-        AExpr::MapAdj { node, input } => {
+        AExpr::MapAdj { node, input } | AExpr::MapAdjTan { node, input, .. } => {
             if *input == 0 {
                 prog.shape(prog.nodes[*node].args[0])
             } else {
@@ -171,6 +171,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
         | AExpr::Shared(..)
         | AExpr::AdjTan(_)
         | AExpr::SharedTan(_)
@@ -226,6 +227,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
         | AExpr::Shared(..)
         | AExpr::AdjTan(_)
         | AExpr::SharedTan(_)

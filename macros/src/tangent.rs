@@ -188,6 +188,7 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
         | AExpr::Shared(..)
         | AExpr::AdjTan(_)
         | AExpr::SharedTan(_)
@@ -264,6 +265,7 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::CallTangent { .. }
             | AExpr::Item(..)
             | AExpr::MapAdj { .. }
+            | AExpr::MapAdjTan { .. }
             | AExpr::Shared(..)
             | AExpr::AdjTan(_)
             | AExpr::SharedTan(_)

@@ -438,6 +438,7 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
         | AExpr::Shared(..)
         | AExpr::AdjTan(_)
         | AExpr::SharedTan(_)

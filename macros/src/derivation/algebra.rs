@@ -58,6 +58,7 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
         | AExpr::Shared(_)
         | AExpr::AdjTan(_)
         | AExpr::SharedTan(_)
@@ -112,7 +113,7 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         AExpr::Val(v) => prog.shape(*v) == Shape::Scalar,
         AExpr::Neg(a) => is_scalar(prog, a),
         AExpr::Add(a, b) | AExpr::Sub(a, b) => is_scalar(prog, a) && is_scalar(prog, b),
-        AExpr::MapAdj { input, .. } => *input > 0,
+        AExpr::MapAdj { input, .. } | AExpr::MapAdjTan { input, .. } => *input > 0,
         AExpr::Adj(_)
         | AExpr::Scale(..)
         | AExpr::DivBy(..)

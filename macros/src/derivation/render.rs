@@ -82,6 +82,11 @@ impl Deriver<'_> {
                 ATOM,
             ),
             AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input),
+            // Second-order programs have no derivation text; this renders plainly.
+            AExpr::MapAdjTan { node, input, .. } => Math::new(
+                format!("d(∂{}/∂input {input})", self.prog.nodes[*node].text),
+                ATOM,
+            ),
             AExpr::Shared(k) => Math::atom(format!("t{k}")),
             AExpr::AdjTan(v) => Math::atom(format!("dḡ{v}")),
             AExpr::SharedTan(k) => Math::atom(format!("dt{k}")),
@@ -319,6 +324,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::CallTangent { .. }
         | AExpr::Item(..)
         | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
         | AExpr::Shared(_)
         | AExpr::AdjTan(_)
         | AExpr::SharedTan(_)

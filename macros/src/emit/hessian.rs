@@ -13,10 +13,12 @@ use quote::{ToTokens, format_ident, quote};
 
 use super::companions::{generics, signature_inputs};
 use super::{Emitter, Operand};
+use crate::adjoint::AExpr;
 use crate::ast;
 use crate::ir::Shape;
-use crate::plan::Plan;
-use crate::second::{SecondOrder, TangentStep};
+use crate::ir::{Op, ValueId};
+use crate::plan::{Forward, Plan};
+use crate::second::{self, SecondOrder, TangentStep};
 
 /// Parameters with at most this many entries get one second-order program per entry, its unit
 /// direction known at compile time; larger ones one program swept in a loop.
@@ -71,6 +73,20 @@ fn emitters<'a>(
         })
         .collect();
     (g, t)
+}
+
+/// The tangent program of a second-order program: the partials of the `map` closures it reads
+/// (computed with the map's value, again), then its steps.
+fn tangent_program(t: &Emitter) -> Vec<TokenStream> {
+    let mut out: Vec<TokenStream> = t
+        .plan
+        .forward
+        .iter()
+        .filter(|step| matches!(step, Forward::MapPartials(..)))
+        .flat_map(|step| t.forward_step(step))
+        .collect();
+    out.extend(t.tangent());
+    out
 }
 
 /// The statements of a second-order program (after the tangent program).
@@ -148,7 +164,7 @@ pub fn hvp(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> TokenS
     };
     let (g, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
     let (value, gradient, body) = gradient_parts(&g, func);
-    let tangent_steps = t.tangent();
+    let tangent_steps = tangent_program(&t);
     let steps = second_steps(&t, second);
     let hv = match &second.result {
         Some(r) => owned_operand(&t.expr(r), shape),
@@ -223,7 +239,7 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
     // The statements of one column: the direction, the tangent program, its second order.
     let sweep = |tangent: &Plan, second: &SecondOrder, l: &TokenStream| {
         let (_, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
-        let (dir, tangent, steps) = (unit(l), t.tangent(), second_steps(&t, second));
+        let (dir, tangent, steps) = (unit(l), tangent_program(&t), second_steps(&t, second));
         let column = column(&t, second, l);
         quote!(#dir #(#tangent)* #(#steps)* #column)
     };
@@ -287,5 +303,103 @@ pub fn unit_count(func: &ast::Func) -> Option<usize> {
         Shape::Matrix(r, c) => Some(r.value()? * c.value()?).filter(|&n| n <= UNROLL),
         Shape::Scalar => Some(1),
         Shape::Bool | Shape::Tuple | Shape::Poison => None,
+    }
+}
+
+impl Emitter<'_> {
+    /// The tangent of `MapAdj { node, input }`: per entry, the closure's forward pass, its
+    /// tangent program along the entry's and the captures' tangents, its adjoint program seeded
+    /// with the entry of Z̄ (`zbar`), and that program's tangent seeded with the entry of dZ̄
+    /// (`dzbar`); summed over the entries for a captured scalar.
+    pub(super) fn map_adjoint_tangent(
+        &self,
+        node: ValueId,
+        input: usize,
+        zbar: &AExpr,
+        dzbar: Option<&AExpr>,
+    ) -> TokenStream {
+        let prog = self.prog;
+        let args = &prog.nodes[node].args;
+        let Op::Map(sub) = &prog.nodes[node].op else {
+            return quote!(::core::compile_error!(
+                "invariant: a closure adjoint of a map"
+            ));
+        };
+        let moving = second::moving_inputs(prog, self.plan, node);
+        let (adjoint, tangent) = second::body_plans(sub, input, &moving);
+        let Ok(body) = second::body_second(&adjoint, &tangent, input, dzbar.is_some()) else {
+            return quote!(::core::compile_error!(
+                "invariant: a closure checked twice-differentiable"
+            ));
+        };
+        let prefix = format!("{}m{node}s_", self.prefix);
+        let ident = |name: &str| Ident::new(&format!("__mg_{prefix}{name}"), Span::mixed_site());
+        let (x, dx, zb, dzb) = (ident("x"), ident("dx"), ident("zbar"), ident("dzbar"));
+        let (i, j) = (ident("i"), ident("j"));
+        let mut params = vec![Operand::scalar(quote!(#x))];
+        params.extend(args[1..].iter().map(|&a| self.operand(a)));
+        let mut g = self.child(&adjoint, prefix.clone(), params.clone());
+        g.seeds = vec![quote!(#zb)];
+        let mut t = self.child(&tangent, prefix, params);
+        t.seeds = vec![quote!(#zb), quote!(#dzb)];
+        t.tangents = (0..args.len())
+            .map(|k| {
+                if !moving.contains(&k) {
+                    Operand::temp(quote!(::core::compile_error!("invariant: a moving input")))
+                } else if k == 0 {
+                    Operand::scalar(quote!(#dx))
+                } else {
+                    self.tangent_operand(args[k])
+                }
+            })
+            .collect();
+        let (forward, tangents, reverse, steps) = (
+            g.forward(),
+            t.tangent(),
+            g.reverse(),
+            second_steps(&t, &body),
+        );
+        let result = match &body.result {
+            Some(r) => t.expr(r).place,
+            None => self.lit(0.0),
+        };
+        let float = self.float;
+        let a = self.operand(args[0]).place;
+        let read_dx = moving.contains(&0).then(|| {
+            let da = self.tangent_operand(args[0]).place;
+            quote!(let #dx: #float = #da[(#i, #j)];)
+        });
+        let zbar = self.expr(zbar).place;
+        let (read_dzbar, bind_dzbar) = match dzbar {
+            Some(d) => {
+                let d = self.expr(d).place;
+                (
+                    quote!(let #dzb: #float = __mg_dzbar_all[(#i, #j)];),
+                    quote!(let __mg_dzbar_all = #d;),
+                )
+            }
+            None => (TokenStream::new(), TokenStream::new()),
+        };
+        let ty = self.ty(prog.shape(args[0]));
+        let entries = quote!({
+            let __mg_zbar_all = #zbar;
+            #bind_dzbar
+            <#ty>::from_fn(|#i, #j| -> #float {
+                let #x: #float = #a[(#i, #j)];
+                #read_dx
+                let #zb: #float = __mg_zbar_all[(#i, #j)];
+                #read_dzbar
+                #(#forward)*
+                #(#tangents)*
+                #(#reverse)*
+                #(#steps)*
+                #result
+            })
+        });
+        if input == 0 {
+            entries
+        } else {
+            quote!(#entries.sum())
+        }
     }
 }

@@ -880,6 +880,12 @@ impl Emitter<'_> {
                 Operand::temp(quote!(#x.powf(#p)))
             }
             AExpr::MapAdj { node, input } => Operand::temp(self.map_adjoint(*node, *input)),
+            AExpr::MapAdjTan {
+                node,
+                input,
+                zbar,
+                dzbar,
+            } => Operand::temp(self.map_adjoint_tangent(*node, *input, zbar, dzbar.as_deref())),
             AExpr::Window { node, window } => {
                 let w = self.window_ident(*node, *window);
                 Operand {

@@ -75,6 +75,7 @@ fn run(
         partials: BTreeMap::new(),
         adjoint_tangents: vec![None; plan.prog.nodes.len()],
         shared_tangents: BTreeMap::new(),
+        tangent_plan: None,
     };
     if let (Some(id), Some(value)) = (plan.config.given, given) {
         state.values[id] = Some(value);
@@ -156,7 +157,6 @@ pub fn run_second(
     direction: Value<f64>,
     env: &Env,
 ) -> Result<SecondOutcome, String> {
-    let prog = grad.prog;
     let mut tangent_inputs: Vec<Value<f64>> = inputs
         .iter()
         .map(|v| match v {
@@ -165,12 +165,39 @@ pub fn run_second(
         })
         .collect::<Result<_, _>>()?;
     tangent_inputs[k] = direction;
-    let seeds = [Value::Scalar(1.0)];
+    run_second_seeded(
+        grad,
+        tangent,
+        second,
+        inputs,
+        &tangent_inputs,
+        &[Value::Scalar(1.0)],
+        k,
+        env,
+    )
+}
+
+/// [`run_second`] with every input's tangent given, and the seed and (second) its tangent.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the two plans, their program, and the inputs, tangents and seeds of one run"
+)]
+fn run_second_seeded(
+    grad: &Plan,
+    tangent: &Plan,
+    second: &crate::second::SecondOrder,
+    inputs: &[Value<f64>],
+    tangent_inputs: &[Value<f64>],
+    seeds: &[Value<f64>],
+    k: usize,
+    env: &Env,
+) -> Result<SecondOutcome, String> {
+    let prog = grad.prog;
     let mut state = State {
         plan: grad,
         inputs,
-        tangent_inputs: &tangent_inputs,
-        seeds: &seeds,
+        tangent_inputs,
+        seeds,
         env,
         values: vec![None; prog.nodes.len()],
         adjoints: vec![None; prog.nodes.len()],
@@ -179,9 +206,15 @@ pub fn run_second(
         partials: BTreeMap::new(),
         adjoint_tangents: vec![None; prog.nodes.len()],
         shared_tangents: BTreeMap::new(),
+        tangent_plan: Some(tangent),
     };
     state.forward()?;
     state.reverse()?;
+    for step in &tangent.forward {
+        if let Forward::MapPartials(id, partials) = step {
+            state.map_partials_of(tangent, *id, partials)?;
+        }
+    }
     for (v, e) in &tangent.tangent {
         let d = state.eval(e).map_err(|err| format!("d{v}: {err}"))?;
         state.tangents[*v] = Some(d);
@@ -294,6 +327,7 @@ pub fn closed_form(
         partials: BTreeMap::new(),
         adjoint_tangents: vec![None; plan.prog.nodes.len()],
         shared_tangents: BTreeMap::new(),
+        tangent_plan: None,
     };
     for (node, e) in adjoints {
         let value = state
@@ -316,9 +350,11 @@ struct State<'a, 'p> {
     shared: BTreeMap<usize, Value<f64>>,
     /// The partials of `map` closures the forward pass computed, by node and input.
     partials: BTreeMap<(ValueId, usize), Value<f64>>,
-    /// In a second-order program: the tangents of adjoints and of shared values.
+    /// In a second-order program: the tangents of adjoints and of shared values, and the plan
+    /// of the tangent program.
     adjoint_tangents: Vec<Option<Value<f64>>>,
     shared_tangents: BTreeMap<usize, Value<f64>>,
+    tangent_plan: Option<&'a Plan<'p>>,
 }
 
 impl State<'_, '_> {
@@ -577,6 +613,12 @@ impl State<'_, '_> {
                 Value::Scalar(if d == 0.0 { 0.0 } else { scalar(a)? / d })
             }
             AExpr::MapAdj { node, input } => self.map_adjoint(*node, *input)?,
+            AExpr::MapAdjTan {
+                node,
+                input,
+                zbar,
+                dzbar,
+            } => self.map_adjoint_tangent(*node, *input, zbar, dzbar.as_deref())?,
             AExpr::Shared(k) => self
                 .shared
                 .get(k)
@@ -668,6 +710,82 @@ impl State<'_, '_> {
         }
     }
 
+    /// The tangent of `MapAdj { node, input }`: the closure's second-order program run entry by
+    /// entry, seeded with the entries of Z̄ and dZ̄, the entry's and the captures' tangents given.
+    fn map_adjoint_tangent(
+        &self,
+        node: ValueId,
+        input: usize,
+        zbar: &AExpr,
+        dzbar: Option<&AExpr>,
+    ) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let args = &prog.nodes[node].args;
+        let Op::Map(sub) = &prog.nodes[node].op else {
+            return Err(format!("v{node} is not a map"));
+        };
+        let tangent_plan = self.tangent_plan.ok_or("no tangent program")?;
+        let moving = crate::second::moving_inputs(prog, tangent_plan, node);
+        let (adjoint, tangent) = crate::second::body_plans(sub, input, &moving);
+        let body = crate::second::body_second(&adjoint, &tangent, input, dzbar.is_some())
+            .map_err(ToOwned::to_owned)?;
+        let a = self.value(args[0])?.matrix()?.clone();
+        let entrywise = |v: Value<f64>| -> Result<Mat<f64>, String> {
+            match v {
+                Value::Matrix(m) => Ok(m),
+                Value::Scalar(s) => Ok(Mat::from_fn(a.rows, a.cols, |_, _| s)),
+                other => Err(format!("an adjoint of map v{node} is {other:?}")),
+            }
+        };
+        let g = entrywise(self.eval(zbar)?)?;
+        let dg = match dzbar {
+            Some(d) => Some(entrywise(self.eval(d)?)?),
+            None => None,
+        };
+        let da = if moving.contains(&0) {
+            Some(self.tangent(args[0])?.matrix()?.clone())
+        } else {
+            None
+        };
+        let mut inputs = vec![Value::Scalar(0.0)];
+        let mut tangent_inputs = vec![Value::Scalar(0.0)];
+        for (k, &c) in args.iter().enumerate().skip(1) {
+            inputs.push(self.value(c)?);
+            tangent_inputs.push(if moving.contains(&k) {
+                self.tangent(c)?
+            } else {
+                Value::Scalar(0.0)
+            });
+        }
+        let mut entries = Vec::with_capacity(a.data.len());
+        for e in 0..a.data.len() {
+            inputs[0] = Value::Scalar(a.data[e]);
+            tangent_inputs[0] = Value::Scalar(da.as_ref().map_or(0.0, |d| d.data[e]));
+            let seeds = [
+                Value::Scalar(g.data[e]),
+                Value::Scalar(dg.as_ref().map_or(0.0, |d| d.data[e])),
+            ];
+            let out = run_second_seeded(
+                &adjoint,
+                &tangent,
+                &body,
+                &inputs,
+                &tangent_inputs,
+                &seeds,
+                input,
+                self.env,
+            )?;
+            entries.push(out.hv.scalar()?);
+        }
+        if input == 0 {
+            Ok(Value::Matrix(Mat::from_column_major(
+                a.rows, a.cols, entries,
+            )?))
+        } else {
+            Ok(Value::Scalar(entries.iter().sum()))
+        }
+    }
+
     /// The adjoints of the captures `captures` of the `if` node, from the adjoint program of
     /// the branch taken, seeded with the adjoints of the `if`'s results.
     fn branch_adjoint(&self, node: ValueId, captures: &[usize]) -> Result<Value<f64>, String> {
@@ -736,8 +854,19 @@ impl State<'_, '_> {
     /// The value of a `map` and the partials of its closure with respect to `inputs`: the
     /// closure's planned adjoint program, seeded with 1, once per entry.
     fn map_partials(&mut self, node: ValueId, inputs: &[usize]) -> Result<(), String> {
+        self.map_partials_of(self.plan, node, inputs)
+    }
+
+    /// [`State::map_partials`] with the closure planned in `plan` (a second-order program's
+    /// tangent plan, beside the gradient this state runs).
+    fn map_partials_of(
+        &mut self,
+        plan: &Plan,
+        node: ValueId,
+        inputs: &[usize],
+    ) -> Result<(), String> {
         let args = self.plan.prog.nodes[node].args.clone();
-        let child = self.plan.child(node, Role::MapPartials);
+        let child = plan.child(node, Role::MapPartials);
         let a = self.value(args[0])?;
         let a = a.matrix()?.clone();
         let mut closure_inputs = vec![Value::Scalar(0.0)];
