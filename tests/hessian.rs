@@ -396,3 +396,88 @@ fn hessians_through_map_closures() {
         assert_symmetric(&h);
     }
 }
+
+// ---- generic scalars and const generic sizes -------------------------------------------------
+
+/// ½xᵀAx + Σ cos xᵢ over any float type and size: H = ½(A + Aᵀ) − diag(cos x).
+#[hessian(wrt(x))]
+#[allow(
+    clippy::redundant_closure_for_method_calls,
+    reason = "a closure over the generic scalar is what is tested"
+)]
+fn generic_energy<T: RealField + Copy, const N: usize>(
+    x: &SVector<T, N>,
+    a: &SMatrix<T, N, N>,
+) -> T {
+    let half: T = matgrad::nalgebra::convert(0.5);
+    x.dot(&(a * x)) * half + x.map(|v| v.cos()).sum()
+}
+
+#[test]
+fn hessians_over_generic_scalars_and_sizes() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, a): (SVector<f64, 5>, SMatrix<f64, 5, 5>) = (rng.vector(), rng.matrix());
+        let (value, _, h) = generic_energy_hessian(&x, &a);
+        assert_eq!(value, generic_energy(&x, &a));
+        let expected =
+            (a + a.transpose()) * 0.5 - SMatrix::<f64, 5, 5>::from_diagonal(&x.map(f64::cos));
+        assert_close(&h, &expected, 1e-14);
+        assert_symmetric(&h);
+        let (x32, a32) = (x.map(|v| v as f32), a.map(|v| v as f32));
+        let (_, _, h32) = generic_energy_hessian(&x32, &a32);
+        let h32: SMatrix<f64, 5, 5> = h32.map(f64::from);
+        assert_close(&h32, &expected, 1e-5);
+    }
+}
+
+// ---- ln det X and traces of products ----------------------------------------------------------
+
+/// f = ln det X: ∇f = X⁻ᵀ and H·vec(V) = vec(−X⁻ᵀ·Vᵀ·X⁻ᵀ).
+#[hessian]
+fn log_det(x: &Matrix3<f64>) -> f64 {
+    x.determinant().abs().ln()
+}
+
+/// f = tr(A·X·B·Xᵀ): H·vec(V) = vec(Aᵀ·V·Bᵀ + A·V·B).
+#[hessian(wrt(x))]
+fn trace_quadratic(a: &Matrix3<f64>, x: &SMatrix<f64, 3, 2>, b: &SMatrix<f64, 2, 2>) -> f64 {
+    (a * x * b * x.transpose()).trace()
+}
+
+#[test]
+fn hessians_of_log_det_and_a_trace() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let x: Matrix3<f64> = rng.well_conditioned();
+        let (value, grad, h) = log_det_hessian(&x);
+        assert_eq!(value, log_det(&x));
+        let inv_t = x.try_inverse().unwrap().transpose();
+        assert_close(&grad, &inv_t, 1e-13);
+        for l in 0..9 {
+            let mut v = Matrix3::zeros();
+            v[l] = 1.0;
+            let column = -inv_t * v.transpose() * inv_t;
+            let expected = SVector::<f64, 9>::from_column_slice(column.as_slice());
+            assert_close(&SVector::<f64, 9>::from(h.column(l)), &expected, 1e-12);
+        }
+        assert_symmetric(&h);
+
+        let (a, x, b): (Matrix3<f64>, SMatrix<f64, 3, 2>, SMatrix<f64, 2, 2>) =
+            (rng.matrix(), rng.matrix(), rng.matrix());
+        let (value, _, h) = trace_quadratic_hessian(&a, &x, &b);
+        assert_same_value(
+            value,
+            trace_quadratic(&a, &x, &b),
+            "trace_quadratic_hessian",
+        );
+        for l in 0..6 {
+            let mut v = SMatrix::<f64, 3, 2>::zeros();
+            v[l] = 1.0;
+            let column = a.transpose() * v * b.transpose() + a * v * b;
+            let expected = SVector::<f64, 6>::from_column_slice(column.as_slice());
+            assert_close(&SVector::<f64, 6>::from(h.column(l)), &expected, 1e-13);
+        }
+        assert_symmetric(&h);
+    }
+}

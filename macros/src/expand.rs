@@ -81,7 +81,7 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     if cx.has_errors() {
         return fallback::emit(&item, Some(&func), &cx.finish());
     }
-    fuse::fuse(&mut prog);
+    fuse::fuse(&mut prog, attribute != Attribute::Hessian);
     let planned = |wrt: Vec<usize>| {
         Plan::new(
             &prog,
@@ -159,9 +159,8 @@ fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupporte
             "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
              derivatives are supported for straight-line code, unrolled loops, `map` closures \
              and every scalar and matrix operation except `if` on differentiated values, calls, \
-             the determinant of a differentiated matrix, `pow(k)`, Kronecker products of two \
-             differentiated factors and trace chains; the first derivatives (`{}_grad`, \
-             `#[jacobian]`) cover all of it",
+             `pow(k)` and Kronecker products of two differentiated factors; the first \
+             derivatives (`{}_grad`, `#[jacobian]`) cover all of it",
             func.name, func.name
         ),
     )
@@ -219,6 +218,7 @@ fn hessian_plans<'p>(
         prog,
         Config {
             wrt: vec![k],
+            all_products: true,
             ..Config::default()
         },
     );

@@ -16,9 +16,13 @@
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
 
 /// Rewrites fusable forms in place; the nodes they replace become unused. Then re-associates
-/// products of three matrices to the cheaper order (see [`reassociate`]).
-pub fn fuse(prog: &mut Program) {
-    fuse_traces(prog);
+/// products of three matrices to the cheaper order (see [`reassociate`]). Without `traces`,
+/// trace chains stay products and a trace (a second-order program differentiates those, not
+/// the fused form).
+pub fn fuse(prog: &mut Program, traces: bool) {
+    if traces {
+        fuse_traces(prog);
+    }
     reassociate(prog);
 }
 

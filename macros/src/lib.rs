@@ -180,9 +180,8 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
 /// along each unit direction. Second derivatives cover straight-line code, unrolled loops,
 /// `map` closures (differentiated twice entry by entry) and every scalar and matrix operation
-/// except `if` on differentiated values, calls, the determinant of a differentiated matrix,
-/// `pow(k)`, Kronecker products of two differentiated factors and trace chains, which are
-/// compile errors that say so.
+/// except `if` on differentiated values, calls, `pow(k)` and Kronecker products of two
+/// differentiated factors, which are compile errors that say so.
 ///
 /// ```ignore
 /// use matgrad::hessian;

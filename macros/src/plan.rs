@@ -137,6 +137,9 @@ pub struct Config {
     /// entry number `unit` (column-major), known at compile time, so entries it does not touch
     /// carry no tangent at all.
     pub unit: Option<usize>,
+    /// Form every product, even one read only through a trace: a second-order program reads
+    /// the forward values its gradient's rules do not.
+    pub all_products: bool,
 }
 
 /// The fully decided program of one body.
@@ -322,6 +325,9 @@ impl<'p> Plan<'p> {
     fn traced_products(&self) -> Vec<bool> {
         let prog = self.prog;
         let n = prog.nodes.len();
+        if self.config.all_products {
+            return vec![false; n];
+        }
         let mut uses = vec![0usize; n];
         for (id, node) in prog.nodes.iter().enumerate() {
             if self.computed[id] {
@@ -669,6 +675,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                     given: sub.output,
                     mode: Mode::Reverse,
                     unit: None,
+                    all_products: false,
                 };
                 out.entry((*node, Role::MapAdjoint(*input)))
                     .or_insert_with(|| Plan::new(sub, config));
@@ -683,6 +690,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                         given: None,
                         mode: Mode::Reverse,
                         unit: None,
+                        all_products: false,
                     };
                     out.entry((*node, Role::BranchAdjoint(side)))
                         .or_insert_with(|| Plan::new(sub, config));

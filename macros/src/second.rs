@@ -397,7 +397,19 @@ impl Differential<'_, '_> {
             AExpr::CallAdjoint { .. } | AExpr::CallTangent { .. } => {
                 return Err("calls of other differentiated functions");
             }
-            AExpr::DeterminantGradient { .. } => return Err("`determinant()`"),
+            // G = det A·A⁻ᵀ: dG = d(det A)·A⁻ᵀ − det A·A⁻ᵀ·dAᵀ·A⁻ᵀ = (d(det A)·G − G·dAᵀ·G)/det A,
+            // for an invertible A (at a singular one, G is the cofactor matrix and this divides
+            // by zero).
+            AExpr::DeterminantGradient { matrix, det } => {
+                let g = || bx(e.clone());
+                let first = self
+                    .d(&AExpr::Val(*det))?
+                    .map(|dd| AExpr::Scale(g(), bx(dd)));
+                let second = self.d(&AExpr::Val(*matrix))?.map(|da| {
+                    AExpr::MatMul(bx(AExpr::MatMul(g(), bx(AExpr::Transpose(bx(da))))), g())
+                });
+                difference(first, second).map(|n| AExpr::DivBy(bx(n), bx(AExpr::Val(*det))))
+            }
             AExpr::KroneckerAdjoint { .. } => {
                 return Err("`kronecker` of two differentiated factors");
             }
@@ -433,6 +445,7 @@ pub fn body_plans<'p>(sub: &'p Program, input: usize, moving: &[usize]) -> (Plan
         sub,
         Config {
             wrt: vec![input],
+            all_products: true,
             ..Config::default()
         },
     );

@@ -46,7 +46,7 @@ fn fused(src: &str) -> String {
     let (result, errors) = front("", src);
     assert!(errors.is_empty(), "unexpected errors: {errors:?}");
     let mut prog = result.expect("lowered").1;
-    crate::fuse::fuse(&mut prog);
+    crate::fuse::fuse(&mut prog, true);
     prog.to_string()
 }
 

@@ -191,6 +191,11 @@ impl<'r> Env<'r> {
 /// Runs the stages of `expand` up to `fuse` on the `fn` in `src`, with `attr` the arguments of
 /// `#[gradient(…)]`: the program `diff` would differentiate, or every error joined.
 pub fn compile(attr: &str, src: &str) -> Result<(ast::Func, Program), String> {
+    compile_with(attr, src, true)
+}
+
+/// [`compile`], fusing trace chains or not (`#[hessian]` does not).
+pub fn compile_with(attr: &str, src: &str, traces: bool) -> Result<(ast::Func, Program), String> {
     let item: syn::ItemFn = syn::parse_str(src).map_err(|e| format!("not a function: {e}"))?;
     let attr: TokenStream = attr.parse().map_err(|e| format!("attribute tokens: {e}"))?;
     let cx = Ctxt::new();
@@ -209,7 +214,7 @@ pub fn compile(attr: &str, src: &str) -> Result<(ast::Func, Program), String> {
     let errors: Vec<String> = cx.finish().iter().map(ToString::to_string).collect();
     match compiled {
         Some((func, mut prog)) if errors.is_empty() => {
-            fuse::fuse(&mut prog);
+            fuse::fuse(&mut prog, traces);
             Ok((func, prog))
         }
         _ => Err(errors.join("; ")),

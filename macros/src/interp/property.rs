@@ -225,7 +225,7 @@ fn lift_along(value: &Value<f64>, tangent: &Value<f64>) -> Value<super::Dual> {
 /// skipped.
 pub fn check_second(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
     use super::HyperDual;
-    let (func, prog) = match compile(attr, src) {
+    let (func, prog) = match super::compile_with(attr, src, false) {
         Ok(compiled) => compiled,
         Err(e) => return Verdict::Skipped(format!("does not compile: {e}")),
     };
@@ -246,6 +246,7 @@ pub fn check_second(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
     let config = |mode| crate::plan::Config {
         wrt: vec![k],
         mode,
+        all_products: true,
         ..crate::plan::Config::default()
     };
     let grad = crate::plan::Plan::new(&prog, config(crate::plan::Mode::Reverse));
