@@ -481,3 +481,74 @@ fn hessians_of_log_det_and_a_trace() {
         assert_symmetric(&h);
     }
 }
+
+// ---- `if` on differentiated values: each piece differentiated twice ---------------------------
+
+/// The Huber loss of r = Ax − b with δ = 1, an `if` per residual: H = Aᵀ·diag(|rᵢ| ≤ 1)·A.
+#[hessian(wrt(x))]
+fn huber(x: &Vector3<f64>, a: &SMatrix<f64, 5, 3>, b: &SVector<f64, 5>) -> f64 {
+    let r = a * x - b;
+    let mut total = 0.0;
+    for i in 0..5 {
+        if r[i].abs() <= 1.0 {
+            total += 0.5 * r[i] * r[i];
+        } else {
+            total += r[i].abs() - 0.5;
+        }
+    }
+    total
+}
+
+/// Two smooth pieces, each nonlinear: e^(x₁)·‖x‖² where x₀ > 0, sin(x₀x₁) + x₂³ elsewhere.
+#[hessian]
+fn two_pieces(x: &Vector3<f64>) -> f64 {
+    let mut y = x[2] * x[2];
+    let value = if x[0] > 0.0 {
+        y *= x[2];
+        x.norm_squared() * x[1].exp()
+    } else {
+        (x[0] * x[1]).sin()
+    };
+    value + y
+}
+
+fn two_pieces_generic<T: RealField + Copy>(x: &SVector<T, 3>) -> T {
+    let mut y = x[2] * x[2];
+    let value = if x[0] > T::zero() {
+        y *= x[2];
+        x.norm_squared() * x[1].exp()
+    } else {
+        (x[0] * x[1]).sin()
+    };
+    value + y
+}
+
+#[test]
+fn hessians_through_branches() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, a): (Vector3<f64>, SMatrix<f64, 5, 3>) = (rng.vector(), rng.matrix());
+        let b: SVector<f64, 5> = rng.vector::<5>() * 2.0;
+        let (value, _, h) = huber_hessian(&x, &a, &b);
+        assert_eq!(value, huber(&x, &a, &b));
+        let r = a * x - b;
+        let inside = r.map(|ri| f64::from(u8::from(ri.abs() <= 1.0)));
+        let expected = a.transpose() * SMatrix::<f64, 5, 5>::from_diagonal(&inside) * a;
+        assert_close(&h, &expected, 1e-14);
+        assert_symmetric(&h);
+
+        for sign in [1.0, -1.0] {
+            let mut x: Vector3<f64> = rng.vector();
+            x[0] = sign * x[0].abs().max(0.1);
+            let (value, grad, h) = two_pieces_hessian(&x);
+            assert_eq!(value, two_pieces(&x));
+            let (_, g, expected) = num_dual::hessian(|x| two_pieces_generic(&x), &x);
+            assert_close(&grad, &g, 1e-13);
+            assert_close(&h, &expected, 1e-12);
+            assert_symmetric(&h);
+            let v: Vector3<f64> = rng.vector();
+            let (_, _, hv) = two_pieces_hvp(&x, &v);
+            assert_close(&hv, &(expected * v), 1e-12);
+        }
+    }
+}

@@ -125,6 +125,15 @@ pub enum AExpr {
         zbar: Box<AExpr>,
         dzbar: Option<Box<AExpr>>,
     },
+    /// In a second-order program, the tangent of `BranchAdjoint { node, captures }`, a tuple: the
+    /// taken branch's adjoint program differentiated along the tangents of the captures and of
+    /// the adjoints of the `if`'s results (`zbars`, whose tangents are `dzbars`).
+    BranchAdjTan {
+        node: ValueId,
+        captures: Vec<usize>,
+        zbars: Vec<AExpr>,
+        dzbars: Vec<Option<AExpr>>,
+    },
     /// A value the adjoint program computed once and shares (`let` in the reverse pass).
     Shared(usize),
     /// In a second-order program, the tangent of the adjoint of value `v` (`dg` of `g`).
@@ -221,6 +230,9 @@ impl AExpr {
                 out.extend(dzbar.as_deref());
                 out
             }
+            AExpr::BranchAdjTan { zbars, dzbars, .. } => {
+                zbars.iter().chain(dzbars.iter().flatten()).collect()
+            }
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -293,6 +305,17 @@ impl AExpr {
                 zbar: x(zbar),
                 dzbar: dzbar.as_ref().map(|d| x(d)),
             },
+            AExpr::BranchAdjTan {
+                node,
+                captures,
+                zbars,
+                dzbars,
+            } => AExpr::BranchAdjTan {
+                node: *node,
+                captures: captures.clone(),
+                zbars: zbars.iter().map(|z| *x(z)).collect(),
+                dzbars: dzbars.iter().map(|d| d.as_ref().map(|d| *x(d))).collect(),
+            },
             AExpr::Step(a, b) => AExpr::Step(x(a), x(b)),
             AExpr::Kronecker(a, b) => AExpr::Kronecker(x(a), x(b)),
             AExpr::Trace(a) => AExpr::Trace(x(a)),
@@ -345,6 +368,7 @@ impl AExpr {
             | AExpr::KroneckerAdjoint { node, .. }
             | AExpr::Window { node, .. }
             | AExpr::BranchAdjoint { node, .. }
+            | AExpr::BranchAdjTan { node, .. }
             | AExpr::CallAdjoint { node }
             | AExpr::Partial { node, .. }
             | AExpr::BranchTangent { node }
@@ -443,6 +467,7 @@ impl AExpr {
             | AExpr::PowerAdjoint { .. }
             | AExpr::Seed(_)
             | AExpr::BranchAdjoint { .. }
+            | AExpr::BranchAdjTan { .. }
             | AExpr::Field { .. }
             | AExpr::Window { .. }
             | AExpr::Tan(_)
@@ -471,7 +496,7 @@ impl AExpr {
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
             // The condition of an `if` has no tangent; its captures do.
-            AExpr::BranchTangent { node } => {
+            AExpr::BranchTangent { node } | AExpr::BranchAdjTan { node, .. } => {
                 prog.nodes[*node].args[1..].iter().for_each(|&a| f(a));
             }
             AExpr::Adj(_)
@@ -629,6 +654,7 @@ impl fmt::Display for AExpr {
             AExpr::SharedTan(k) => write!(f, "dt{k}"),
             AExpr::Seed(j) => write!(f, "seed{j}"),
             AExpr::BranchAdjoint { node, .. } => write!(f, "∂if(v{node})"),
+            AExpr::BranchAdjTan { node, .. } => write!(f, "d∂if(v{node})"),
             AExpr::CallAdjoint { node } => write!(f, "vjp(v{node})"),
             AExpr::Field { tuple, index, .. } => write!(f, "t{tuple}.{index}"),
             AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),

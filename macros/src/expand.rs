@@ -157,10 +157,10 @@ fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupporte
         &item.sig.ident,
         format!(
             "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
-             derivatives are supported for straight-line code, unrolled loops, `map` closures \
-             and every scalar and matrix operation except `if` on differentiated values, calls, \
-             `pow(k)` and Kronecker products of two differentiated factors; the first \
-             derivatives (`{}_grad`, `#[jacobian]`) cover all of it",
+             derivatives are supported for straight-line code, unrolled loops, `if`, `map` \
+             closures and every scalar and matrix operation except calls, `pow(k)` and Kronecker \
+             products of two differentiated factors; the first derivatives (`{}_grad`, \
+             `#[jacobian]`) cover all of it",
             func.name, func.name
         ),
     )
@@ -234,7 +234,7 @@ fn hessian_plans<'p>(
         )
     };
     let program = |plan: Plan<'p>| -> Result<(Plan<'p>, second::SecondOrder), second::Unsupported> {
-        let second = second::tangent_of_reverse(&grad, &plan, k, None)?;
+        let second = second::tangent_of_reverse(&grad, &plan, &[k], Vec::new())?;
         if !second::reads_computed(&grad, &plan, &second) {
             return Err("`map` closures or products read only through a trace");
         }

@@ -178,10 +178,10 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   &T` and H·v a `T`), at the cost of a few gradients whatever n is.
 ///
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
-/// along each unit direction. Second derivatives cover straight-line code, unrolled loops,
-/// `map` closures (differentiated twice entry by entry) and every scalar and matrix operation
-/// except `if` on differentiated values, calls, `pow(k)` and Kronecker products of two
-/// differentiated factors, which are compile errors that say so.
+/// along each unit direction. Second derivatives cover straight-line code, unrolled loops, `if`
+/// (each piece differentiated twice), `map` closures (entry by entry) and every scalar and
+/// matrix operation except calls, `pow(k)` and Kronecker products of two differentiated
+/// factors, which are compile errors that say so.
 ///
 /// ```ignore
 /// use matgrad::hessian;

@@ -217,6 +217,7 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
@@ -700,6 +701,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         // The other kinds run no nested body (a second-order closure is planned where it is
         // printed); their children are visited below.
         AExpr::MapAdjTan { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::Adj(_)
         | AExpr::Val(_)
         | AExpr::Lit(_)

@@ -33,21 +33,23 @@ pub enum TangentStep {
 /// forward tangents being those of `tangent` (a forward-mode plan of the same program).
 pub struct SecondOrder {
     pub steps: Vec<TangentStep>,
-    /// d(gradient) of the differentiated parameter: H·v, or `None` where it is zero.
-    pub result: Option<AExpr>,
+    /// d(gradient) of each parameter asked for: H·v for a function's one parameter, `None`
+    /// where it is zero.
+    pub results: Vec<Option<AExpr>>,
 }
 
 /// What a second-order program cannot differentiate yet: the construct, for the error.
 pub type Unsupported = &'static str;
 
-/// Differentiates the reverse pass of `grad` (planned for the one parameter `param`) along the
-/// tangents of `tangent`; the seed of the result is a constant, or has the tangent
-/// `seed_tangent` (a `map` closure's, whose seed is an entry of the map's adjoint).
+/// Differentiates the reverse pass of `grad` along the tangents of `tangent`, for the gradients
+/// of the parameters `params`; the seed of result j is a constant, or has the tangent
+/// `seed_tangents[j]` (a `map` closure's seed is an entry of the map's adjoint, a branch's seeds
+/// the adjoints of the `if`'s results).
 pub fn tangent_of_reverse(
     grad: &Plan,
     tangent: &Plan,
-    param: usize,
-    seed_tangent: Option<AExpr>,
+    params: &[usize],
+    seed_tangents: Vec<Option<AExpr>>,
 ) -> Result<SecondOrder, Unsupported> {
     let prog = grad.prog;
     let mut t = Differential {
@@ -56,7 +58,7 @@ pub fn tangent_of_reverse(
         tangent,
         adjoint: vec![false; prog.nodes.len()],
         shared: Vec::new(),
-        seed_tangent,
+        seed_tangents,
     };
     let mut steps = Vec::new();
     for step in &grad.reverse {
@@ -77,11 +79,14 @@ pub fn tangent_of_reverse(
             }
         }
     }
-    let result = match prog.param_node(param) {
-        Some(node) if grad.adj.nonzero[node] => t.d(&grad.adjoint_operand(node))?,
-        Some(_) | None => None,
-    };
-    Ok(SecondOrder { steps, result })
+    let results = params
+        .iter()
+        .map(|&param| match prog.param_node(param) {
+            Some(node) if grad.adj.nonzero[node] => t.d(&grad.adjoint_operand(node)),
+            Some(_) | None => Ok(None),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(SecondOrder { steps, results })
 }
 
 /// The contribution an in-place update adds, as an expression.
@@ -127,8 +132,8 @@ struct Differential<'a, 'p> {
     adjoint: Vec<bool>,
     /// The shared values whose tangent has been declared.
     shared: Vec<usize>,
-    /// The tangent of the seed, if it has one.
-    seed_tangent: Option<AExpr>,
+    /// The tangent of each seed, where it has one.
+    seed_tangents: Vec<Option<AExpr>>,
 }
 
 type B = Box<AExpr>;
@@ -199,7 +204,7 @@ impl Differential<'_, '_> {
         Ok(match e {
             // Constants.
             AExpr::Lit(_) | AExpr::Cast(_) | AExpr::Step(..) => None,
-            AExpr::Seed(_) => self.seed_tangent.clone(),
+            AExpr::Seed(j) => self.seed_tangents.get(*j).cloned().flatten(),
             AExpr::Val(v) => self.tangent.tangent_active[*v].then_some(AExpr::Tan(*v)),
             AExpr::Adj(u) => {
                 if self.adjoint[*u] {
@@ -391,9 +396,39 @@ impl Differential<'_, '_> {
                     dzbar: dzbar.map(bx),
                 })
             }
-            AExpr::BranchAdjoint { .. } | AExpr::BranchTangent { .. } => {
-                return Err("`if` expressions whose branches differ in what they compute");
+            // The taken branch's adjoint program, differentiated along the tangents of the
+            // captures and of the adjoints of the `if`'s results.
+            AExpr::BranchAdjoint { node, captures } => {
+                let zbars = branch_seeds(self.prog, self.grad, *node);
+                let dzbars = zbars
+                    .iter()
+                    .map(|z| self.d(z))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let moving = moving_captures(self.prog, self.tangent, *node);
+                if dzbars.iter().all(Option::is_none) && moving.is_empty() {
+                    return Ok(None);
+                }
+                let seeded: Vec<bool> = dzbars.iter().map(Option::is_some).collect();
+                for side in [true, false] {
+                    branch_side(self.prog, *node, side, captures, &moving, &seeded)?;
+                }
+                Some(AExpr::BranchAdjTan {
+                    node: *node,
+                    captures: captures.clone(),
+                    zbars,
+                    dzbars,
+                })
             }
+            // An entry of the captures' adjoints a branch handed back: that entry of their
+            // tangents.
+            AExpr::Field {
+                tuple,
+                index,
+                shape,
+            } => self
+                .shared
+                .contains(tuple)
+                .then(|| AExpr::Item(bx(AExpr::SharedTan(*tuple)), *index, *shape)),
             AExpr::CallAdjoint { .. } | AExpr::CallTangent { .. } => {
                 return Err("calls of other differentiated functions");
             }
@@ -417,16 +452,98 @@ impl Differential<'_, '_> {
                 return Err("matrix powers `pow(k)`");
             }
             AExpr::Window { .. } => return Err("trace chains tr(A·B·C…)"),
-            AExpr::Item(..) | AExpr::Field { .. } => return Err("tuples of derivatives"),
+            AExpr::Item(..) => return Err("tuples of derivatives"),
             AExpr::Tan(_)
             | AExpr::AdjTan(_)
             | AExpr::SharedTan(_)
             | AExpr::Partial { .. }
-            | AExpr::MapAdjTan { .. } => {
+            | AExpr::MapAdjTan { .. }
+            | AExpr::BranchTangent { .. }
+            | AExpr::BranchAdjTan { .. } => {
                 return Err("a second-order expression differentiated again");
             }
         })
     }
+}
+
+/// The adjoint of each result of the `if` node `node`: what the adjoint program seeds the
+/// branch taken with (zero for a result nothing reads).
+pub fn branch_seeds(prog: &Program, grad: &Plan, node: ValueId) -> Vec<AExpr> {
+    let Op::Branch { then, .. } = &prog.nodes[node].op else {
+        return Vec::new();
+    };
+    then.outputs
+        .iter()
+        .enumerate()
+        .map(|(k, &o)| {
+            let extract = prog
+                .nodes
+                .iter()
+                .position(|n| matches!(n.op, Op::Extract(j) if j == k) && n.args == [node]);
+            match extract {
+                Some(e) if grad.adj.nonzero[e] => grad.adjoint_operand(e),
+                _ => match then.shape(o) {
+                    shape @ crate::ir::Shape::Matrix(..) => AExpr::Fill(AExpr::lit("0.0"), shape),
+                    crate::ir::Shape::Scalar
+                    | crate::ir::Shape::Bool
+                    | crate::ir::Shape::Tuple
+                    | crate::ir::Shape::Poison => AExpr::Lit("0.0".into()),
+                },
+            }
+        })
+        .collect()
+}
+
+/// The captures of the `if` node `node` (numbered as the branches' parameters) whose values
+/// carry a tangent.
+pub fn moving_captures(prog: &Program, tangent: &Plan, node: ValueId) -> Vec<usize> {
+    let args = &prog.nodes[node].args;
+    (0..args.len() - 1)
+        .filter(|&k| tangent.tangent_active[args[k + 1]])
+        .collect()
+}
+
+/// One branch of the `if` node `node` (`then` or not) differentiated twice: its gradient in the
+/// captures `captures`, its tangent program along the captures `moving`, and its second-order
+/// program, whose seed j (the adjoint of the `if`'s result j) has, where `seeded[j]`, the
+/// tangent passed as the seed numbered (results + j).
+pub fn branch_side<'p>(
+    prog: &'p Program,
+    node: ValueId,
+    then: bool,
+    captures: &[usize],
+    moving: &[usize],
+    seeded: &[bool],
+) -> Result<(Plan<'p>, Plan<'p>, SecondOrder), Unsupported> {
+    let Op::Branch { then: t, otherwise } = &prog.nodes[node].op else {
+        return Err("a branch adjoint of something other than `if`");
+    };
+    let side: &Program = if then { t } else { otherwise };
+    let adjoint = Plan::new(
+        side,
+        Config {
+            wrt: captures.to_vec(),
+            all_products: true,
+            ..Config::default()
+        },
+    );
+    let tangent = Plan::new(
+        side,
+        Config {
+            wrt: moving.to_vec(),
+            mode: Mode::Forward,
+            ..Config::default()
+        },
+    );
+    let results = seeded.len();
+    let seeds = (0..results)
+        .map(|j| seeded[j].then_some(AExpr::Seed(results + j)))
+        .collect();
+    let second = tangent_of_reverse(&adjoint, &tangent, captures, seeds)?;
+    if !reads_computed(&adjoint, &tangent, &second) {
+        return Err("`if` branches that read a value their gradient does not form");
+    }
+    Ok((adjoint, tangent, second))
 }
 
 /// The inputs of the `map` node `node` (0: the mapped matrix, k: captured scalar k) whose
@@ -468,7 +585,12 @@ pub fn body_second(
     input: usize,
     seeded: bool,
 ) -> Result<SecondOrder, Unsupported> {
-    tangent_of_reverse(adjoint, tangent, input, seeded.then_some(AExpr::Seed(1)))
+    tangent_of_reverse(
+        adjoint,
+        tangent,
+        &[input],
+        vec![seeded.then_some(AExpr::Seed(1))],
+    )
 }
 
 /// Whether every forward value the second-order program and the tangent program read is one
@@ -493,7 +615,7 @@ pub fn reads_computed(grad: &Plan, tangent: &Plan, second: &SecondOrder) -> bool
             | TangentStep::Add { expr, .. } => check(expr),
         }
     }
-    if let Some(r) = &second.result {
+    for r in second.results.iter().flatten() {
         check(r);
     }
     let traced = grad.forward.iter().any(|f| {

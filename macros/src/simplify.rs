@@ -73,9 +73,10 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             .results()
             .get(*j)
             .map_or(Shape::Poison, |&r| prog.shape(r)),
-        AExpr::BranchAdjoint { .. } | AExpr::CallAdjoint { .. } | AExpr::BranchTangent { .. } => {
-            Shape::Tuple
-        }
+        AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::BranchTangent { .. } => Shape::Tuple,
         AExpr::Field { shape, .. } => *shape,
         AExpr::Window { node, window } => {
             let Op::TraceChain(t) = &prog.nodes[*node].op else {
@@ -180,6 +181,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
@@ -236,6 +238,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }

@@ -197,6 +197,7 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
@@ -215,6 +216,10 @@ fn is_one(e: &AExpr) -> bool {
 /// Folds the zeros and ones a unit direction brings, bottom-up. Every tangent term is linear in
 /// one tangent, so a zero factor removes the term; the zero that remains for a whole
 /// expression is the literal 0, whatever the shape.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one match, whose last arm lists every kind it leaves as it is"
+)]
 fn reduce(e: &AExpr) -> AExpr {
     let zero = || AExpr::Lit("0.0".into());
     let e = e.map_children(&mut reduce);
@@ -274,6 +279,7 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::KroneckerAdjoint { .. }
             | AExpr::Seed(..)
             | AExpr::BranchAdjoint { .. }
+            | AExpr::BranchAdjTan { .. }
             | AExpr::CallAdjoint { .. }
             | AExpr::Field { .. }
             | AExpr::Window { .. }

@@ -447,6 +447,7 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }

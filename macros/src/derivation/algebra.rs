@@ -67,6 +67,7 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(_)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
@@ -143,6 +144,7 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(_)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }

@@ -187,6 +187,7 @@ fn is_closed(e: &AExpr) -> bool {
             | AExpr::Field { .. }
             | AExpr::Seed(_)
             | AExpr::BranchAdjoint { .. }
+            | AExpr::BranchAdjTan { .. }
             | AExpr::CallAdjoint { .. }
     );
     !open && e.children().into_iter().all(is_closed)

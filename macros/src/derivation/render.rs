@@ -92,6 +92,13 @@ impl Deriver<'_> {
             AExpr::SharedTan(k) => Math::atom(format!("dt{k}")),
             AExpr::Seed(_) => Math::atom("1"),
             AExpr::BranchAdjoint { node, .. } => self.branch_adjoint(*node),
+            AExpr::BranchAdjTan { node, .. } => Math::new(
+                format!(
+                    "the tangent of the adjoint of {}",
+                    self.prog.nodes[*node].text
+                ),
+                ATOM,
+            ),
             AExpr::Field { tuple, index, .. } => Math::atom(format!("t{tuple}.{index}")),
             AExpr::CallAdjoint { node } => self.call_adjoint(*node),
             AExpr::Window { node, window } => self.window(*node, window),
@@ -332,6 +339,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(_)
         | AExpr::BranchAdjoint { .. }
+        | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }

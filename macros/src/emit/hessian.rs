@@ -19,6 +19,7 @@ use crate::ir::Shape;
 use crate::ir::{Op, ValueId};
 use crate::plan::{Forward, Plan};
 use crate::second::{self, SecondOrder, TangentStep};
+use crate::simplify;
 
 /// Parameters with at most this many entries get one second-order program per entry, its unit
 /// direction known at compile time; larger ones one program swept in a loop.
@@ -166,7 +167,7 @@ pub fn hvp(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> TokenS
     let (value, gradient, body) = gradient_parts(&g, func);
     let tangent_steps = tangent_program(&t);
     let steps = second_steps(&t, second);
-    let hv = match &second.result {
+    let hv = match &second.results[0] {
         Some(r) => owned_operand(&t.expr(r), shape),
         None => t.zeros(shape),
     };
@@ -219,7 +220,7 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
     let one = g.lit(1.0);
     // Column `l` of H from the tangent of the gradient along eₗ.
     let column = |t: &Emitter, second: &SecondOrder, l: &TokenStream| -> TokenStream {
-        match &second.result {
+        match &second.results[0] {
             None => TokenStream::new(),
             Some(r) if shape.is_matrix() => t.write_entrywise(r, shape, &|r| quote!(#h[(#r, #l)])),
             Some(r) => {
@@ -359,7 +360,7 @@ impl Emitter<'_> {
             g.reverse(),
             second_steps(&t, &body),
         );
-        let result = match &body.result {
+        let result = match &body.results[0] {
             Some(r) => t.expr(r).place,
             None => self.lit(0.0),
         };
@@ -401,5 +402,74 @@ impl Emitter<'_> {
         } else {
             quote!(#entries.sum())
         }
+    }
+
+    /// The tangent of `BranchAdjoint { node, captures }`: in the branch taken, its forward pass,
+    /// its tangent program along the captures' tangents, its adjoint program seeded with the
+    /// adjoints of the `if`'s results (`zbars`), and that program's tangent seeded with theirs
+    /// (`dzbars`); a tuple, one entry per capture.
+    pub(super) fn branch_adjoint_tangent(
+        &self,
+        node: ValueId,
+        captures: &[usize],
+        zbars: &[AExpr],
+        dzbars: &[Option<AExpr>],
+    ) -> TokenStream {
+        let prog = self.prog;
+        let args = &prog.nodes[node].args;
+        let moving = second::moving_captures(prog, self.plan, node);
+        let seeded: Vec<bool> = dzbars.iter().map(Option::is_some).collect();
+        let mut seeds: Vec<TokenStream> = zbars.iter().map(|z| self.expr(z).place).collect();
+        seeds.extend(dzbars.iter().zip(zbars).map(|(d, z)| match d {
+            Some(d) => self.expr(d).place,
+            None => self.zeros(simplify::shape(prog, &self.plan.adj, z)),
+        }));
+        let side = |then: bool| -> TokenStream {
+            let Ok((adjoint, tangent, second)) =
+                second::branch_side(prog, node, then, captures, &moving, &seeded)
+            else {
+                return quote!(::core::compile_error!(
+                    "invariant: a branch checked twice-differentiable"
+                ));
+            };
+            let prefix = format!("{}b{node}{}s_", self.prefix, if then { "t" } else { "e" });
+            let params: Vec<Operand> = args[1..].iter().map(|&a| self.operand(a)).collect();
+            let mut g = self.child(&adjoint, prefix.clone(), params.clone());
+            g.seeds = seeds[..zbars.len()].to_vec();
+            let mut t = self.child(&tangent, prefix, params);
+            t.seeds.clone_from(&seeds);
+            t.tangents = (0..args.len() - 1)
+                .map(|k| {
+                    if moving.contains(&k) {
+                        self.tangent_operand(args[k + 1])
+                    } else {
+                        Operand::temp(quote!(::core::compile_error!(
+                            "invariant: a moving capture"
+                        )))
+                    }
+                })
+                .collect();
+            let (forward, tangents, reverse, steps) = (
+                g.forward(),
+                tangent_program(&t),
+                g.reverse(),
+                second_steps(&t, &second),
+            );
+            let results: Vec<TokenStream> = captures
+                .iter()
+                .zip(&second.results)
+                .map(|(&k, r)| {
+                    let shape = prog.shape(args[k + 1]);
+                    match r {
+                        Some(r) => owned_operand(&t.expr(r), shape),
+                        None => self.zeros(shape),
+                    }
+                })
+                .collect();
+            quote!({ #(#forward)* #(#tangents)* #(#reverse)* #(#steps)* (#(#results,)*) })
+        };
+        let cond = self.operand(args[0]).place;
+        let (t, o) = (side(true), side(false));
+        quote!(if #cond #t else #o)
     }
 }

@@ -886,6 +886,12 @@ impl Emitter<'_> {
                 zbar,
                 dzbar,
             } => Operand::temp(self.map_adjoint_tangent(*node, *input, zbar, dzbar.as_deref())),
+            AExpr::BranchAdjTan {
+                node,
+                captures,
+                zbars,
+                dzbars,
+            } => Operand::temp(self.branch_adjoint_tangent(*node, captures, zbars, dzbars)),
             AExpr::Window { node, window } => {
                 let w = self.window_ident(*node, *window);
                 Operand {

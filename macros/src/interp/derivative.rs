@@ -138,11 +138,13 @@ fn run(
     })
 }
 
-/// What a second-order program computes: the value, the gradient and H·v.
+/// What a second-order program computes: the value, the gradient and H·v (of the first
+/// parameter asked for), and the tangents of every asked-for parameter's gradient.
 pub struct SecondOutcome {
     pub value: Value<f64>,
     pub gradient: Value<f64>,
     pub hv: Value<f64>,
+    pub tangents: Vec<Value<f64>>,
 }
 
 /// Runs a second-order program: the forward and reverse passes of `grad` (the gradient in the
@@ -172,7 +174,7 @@ pub fn run_second(
         inputs,
         &tangent_inputs,
         &[Value::Scalar(1.0)],
-        k,
+        &[k],
         env,
     )
 }
@@ -189,10 +191,11 @@ fn run_second_seeded(
     inputs: &[Value<f64>],
     tangent_inputs: &[Value<f64>],
     seeds: &[Value<f64>],
-    k: usize,
+    params: &[usize],
     env: &Env,
 ) -> Result<SecondOutcome, String> {
     let prog = grad.prog;
+    let k = *params.first().ok_or("no parameter")?;
     let mut state = State {
         plan: grad,
         inputs,
@@ -251,15 +254,23 @@ fn run_second_seeded(
         Some(p) if grad.adj.nonzero[p] => state.eval(&grad.adjoint_operand(p))?,
         _ => zeros_like(&inputs[k])?,
     };
-    let hv = match &second.result {
-        Some(r) => state.eval(r)?,
-        None => zeros_like(&inputs[k])?,
+    let tangents = params
+        .iter()
+        .zip(&second.results)
+        .map(|(&p, r)| match r {
+            Some(r) => state.eval(r),
+            None => zeros_like(&inputs[p]),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let value = match prog.output {
+        Some(out) => state.value(out)?,
+        None => Value::Constant,
     };
-    let out = prog.output.ok_or("a second-order program has one result")?;
     Ok(SecondOutcome {
-        value: state.value(out)?,
+        value,
         gradient,
-        hv,
+        hv: tangents.first().cloned().ok_or("no parameter")?,
+        tangents,
     })
 }
 
@@ -513,7 +524,7 @@ impl State<'_, '_> {
 
     /// The tangent of `v` where it carries one, zero where it does not.
     fn tangent_or_zero(&self, v: ValueId) -> Result<Value<f64>, String> {
-        if self.plan.tangent_active[v] {
+        if self.tangent_plan.unwrap_or(self.plan).tangent_active[v] {
             self.tangent(v)
         } else {
             zeros_like(&self.value(v)?)
@@ -619,6 +630,12 @@ impl State<'_, '_> {
                 zbar,
                 dzbar,
             } => self.map_adjoint_tangent(*node, *input, zbar, dzbar.as_deref())?,
+            AExpr::BranchAdjTan {
+                node,
+                captures,
+                zbars,
+                dzbars,
+            } => self.branch_adjoint_tangent(*node, captures, zbars, dzbars)?,
             AExpr::Shared(k) => self
                 .shared
                 .get(k)
@@ -772,7 +789,7 @@ impl State<'_, '_> {
                 &inputs,
                 &tangent_inputs,
                 &seeds,
-                input,
+                &[input],
                 self.env,
             )?;
             entries.push(out.hv.scalar()?);
@@ -784,6 +801,61 @@ impl State<'_, '_> {
         } else {
             Ok(Value::Scalar(entries.iter().sum()))
         }
+    }
+
+    /// The tangent of `BranchAdjoint { node, captures }`: the taken branch's second-order
+    /// program, seeded with the adjoints of the `if`'s results and their tangents.
+    fn branch_adjoint_tangent(
+        &self,
+        node: ValueId,
+        captures: &[usize],
+        zbars: &[AExpr],
+        dzbars: &[Option<AExpr>],
+    ) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let args = &prog.nodes[node].args;
+        let tangent_plan = self.tangent_plan.ok_or("no tangent program")?;
+        let moving = crate::second::moving_captures(prog, tangent_plan, node);
+        let seeded: Vec<bool> = dzbars.iter().map(Option::is_some).collect();
+        let taken = self.value(args[0])?.boolean()?;
+        let (adjoint, tangent, second) =
+            crate::second::branch_side(prog, node, taken, captures, &moving, &seeded)
+                .map_err(ToOwned::to_owned)?;
+        let mut seeds = zbars
+            .iter()
+            .map(|z| self.eval(z))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (d, z) in dzbars.iter().zip(seeds.clone()) {
+            seeds.push(match d {
+                Some(d) => self.eval(d)?,
+                None => zeros_like(&z)?,
+            });
+        }
+        let mut inputs = Vec::new();
+        let mut tangent_inputs = Vec::new();
+        for (k, &a) in args[1..].iter().enumerate() {
+            let value = self.value(a)?;
+            tangent_inputs.push(if moving.contains(&k) {
+                self.tangent(a)?
+            } else {
+                match value {
+                    Value::Scalar(_) | Value::Matrix(_) => zeros_like(&value)?,
+                    Value::Bool(_) | Value::Tuple(_) | Value::Constant => Value::Constant,
+                }
+            });
+            inputs.push(value);
+        }
+        let out = run_second_seeded(
+            &adjoint,
+            &tangent,
+            &second,
+            &inputs,
+            &tangent_inputs,
+            &seeds,
+            captures,
+            self.env,
+        )?;
+        Ok(Value::Tuple(out.tangents))
     }
 
     /// The adjoints of the captures `captures` of the `if` node, from the adjoint program of
@@ -903,7 +975,11 @@ impl State<'_, '_> {
     fn branch_tangent(&self, node: ValueId) -> Result<Value<f64>, String> {
         let args = &self.plan.prog.nodes[node].args;
         let taken = self.value(args[0])?.boolean()?;
-        let child = self.plan.child(node, Role::BranchTangent(taken));
+        // In a second-order program the tangent program is planned apart from the gradient.
+        let child = self
+            .tangent_plan
+            .unwrap_or(self.plan)
+            .child(node, Role::BranchTangent(taken));
         let inputs = args[1..]
             .iter()
             .map(|&a| self.value(a))
