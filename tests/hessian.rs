@@ -552,3 +552,51 @@ fn hessians_through_branches() {
         }
     }
 }
+
+// ---- composition: calls of other annotated functions, differentiated twice ---------------------
+
+/// A scalar helper, annotated with `#[gradient]`.
+#[matgrad::gradient]
+fn soft_norm(v: &Vector3<f64>, s: f64) -> f64 {
+    (v.norm_squared() + s * s).sqrt()
+}
+
+/// A vector-valued helper, annotated with `#[jacobian]`.
+#[matgrad::jacobian]
+fn squash(w: &Matrix3<f64>, v: &Vector3<f64>) -> Vector3<f64> {
+    (w * v).map(f64::tanh)
+}
+
+/// Calls both, the second twice (a two-layer network) and the first with a scalar it computes.
+#[hessian(wrt(x))]
+fn composed(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 {
+    let h: Vector3<f64> = squash(w, x);
+    let y: Vector3<f64> = squash(w, &h);
+    soft_norm(&y, x[0] * x[1]) + soft_norm(x, 0.5)
+}
+
+fn composed_generic<T: RealField + Copy>(x: &SVector<T, 3>, w: &Matrix3<f64>) -> T {
+    let w = w.map(|v| T::from_f64(v).expect("f64 converts"));
+    let squash = |v: &SVector<T, 3>| (w * v).map(ComplexField::tanh);
+    let soft = |v: &SVector<T, 3>, s: T| (v.norm_squared() + s * s).sqrt();
+    let y = squash(&squash(x));
+    let half = T::from_f64(0.5).expect("f64 converts");
+    soft(&y, x[0] * x[1]) + soft(x, half)
+}
+
+#[test]
+fn hessians_through_calls() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, w): (Vector3<f64>, Matrix3<f64>) = (rng.vector(), rng.matrix());
+        let (value, grad, h) = composed_hessian(&x, &w);
+        assert_eq!(value, composed(&x, &w));
+        let (_, g, expected) = num_dual::hessian(|x| composed_generic(&x, &w), &x);
+        assert_close(&grad, &g, 1e-13);
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+        let v: Vector3<f64> = rng.vector();
+        let (_, _, hv) = composed_hvp(&x, &w, &v);
+        assert_close(&hv, &(expected * v), 1e-12);
+    }
+}

@@ -134,6 +134,14 @@ pub enum AExpr {
         zbars: Vec<AExpr>,
         dzbars: Vec<Option<AExpr>>,
     },
+    /// In a second-order program, the tangent of `CallAdjoint { node }`, a tuple: the callee's
+    /// `_vjp_jvp`, seeded with the call's adjoint `seed` and its tangent `dseed` (`None` where
+    /// zero), the arguments' tangents given.
+    CallAdjTan {
+        node: ValueId,
+        seed: Box<AExpr>,
+        dseed: Option<Box<AExpr>>,
+    },
     /// A value the adjoint program computed once and shares (`let` in the reverse pass).
     Shared(usize),
     /// In a second-order program, the tangent of the adjoint of value `v` (`dg` of `g`).
@@ -233,6 +241,11 @@ impl AExpr {
             AExpr::BranchAdjTan { zbars, dzbars, .. } => {
                 zbars.iter().chain(dzbars.iter().flatten()).collect()
             }
+            AExpr::CallAdjTan { seed, dseed, .. } => {
+                let mut out: Vec<&AExpr> = vec![seed];
+                out.extend(dseed.as_deref());
+                out
+            }
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -257,6 +270,10 @@ impl AExpr {
 
     /// The same expression with every direct sub-expression replaced by `f` of it.
     #[must_use]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of expression, as in `children`"
+    )]
     pub fn map_children(&self, f: &mut dyn FnMut(&AExpr) -> AExpr) -> AExpr {
         let mut x = |a: &AExpr| Box::new(f(a));
         match self {
@@ -304,6 +321,11 @@ impl AExpr {
                 input: *input,
                 zbar: x(zbar),
                 dzbar: dzbar.as_ref().map(|d| x(d)),
+            },
+            AExpr::CallAdjTan { node, seed, dseed } => AExpr::CallAdjTan {
+                node: *node,
+                seed: x(seed),
+                dseed: dseed.as_ref().map(|d| x(d)),
             },
             AExpr::BranchAdjTan {
                 node,
@@ -370,6 +392,7 @@ impl AExpr {
             | AExpr::BranchAdjoint { node, .. }
             | AExpr::BranchAdjTan { node, .. }
             | AExpr::CallAdjoint { node }
+            | AExpr::CallAdjTan { node, .. }
             | AExpr::Partial { node, .. }
             | AExpr::BranchTangent { node }
             | AExpr::CallTangent { node } => {
@@ -432,8 +455,9 @@ impl AExpr {
             | AExpr::MapAdj { node: v, .. }
             | AExpr::KroneckerAdjoint { node: v, .. }
             | AExpr::CallAdjoint { node: v } => f(*v),
-            // Its adjoint is its child `zbar`, visited below.
+            // Their adjoints are their children (`zbar`, `seed`), visited below.
             AExpr::MapAdjTan { .. }
+            | AExpr::CallAdjTan { .. }
             | AExpr::Val(_)
             | AExpr::Lit(_)
             | AExpr::Cast(_)
@@ -492,7 +516,9 @@ impl AExpr {
     pub fn for_each_tangent(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
         match self {
             AExpr::Tan(v) => f(*v),
-            AExpr::CallTangent { node } | AExpr::MapAdjTan { node, .. } => {
+            AExpr::CallTangent { node }
+            | AExpr::MapAdjTan { node, .. }
+            | AExpr::CallAdjTan { node, .. } => {
                 prog.nodes[*node].args.iter().for_each(|&a| f(a));
             }
             // The condition of an `if` has no tangent; its captures do.
@@ -655,6 +681,7 @@ impl fmt::Display for AExpr {
             AExpr::Seed(j) => write!(f, "seed{j}"),
             AExpr::BranchAdjoint { node, .. } => write!(f, "∂if(v{node})"),
             AExpr::BranchAdjTan { node, .. } => write!(f, "d∂if(v{node})"),
+            AExpr::CallAdjTan { node, .. } => write!(f, "d∂call(v{node})"),
             AExpr::CallAdjoint { node } => write!(f, "vjp(v{node})"),
             AExpr::Field { tuple, index, .. } => write!(f, "t{tuple}.{index}"),
             AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),

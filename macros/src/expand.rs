@@ -81,6 +81,10 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     if cx.has_errors() {
         return fallback::emit(&item, Some(&func), &cx.finish());
     }
+    // Second derivatives read products a trace chain would not form: they use the program
+    // without that fusion.
+    let mut unfused = prog.clone();
+    fuse::fuse(&mut unfused, false);
     fuse::fuse(&mut prog, attribute != Attribute::Hessian);
     let planned = |wrt: Vec<usize>| {
         Plan::new(
@@ -136,7 +140,46 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     let grad = grad_plan.map(|plan| emit::function(&item, &func, &plan));
     let jacobian = jacobian_plans.map(|plans| emit::jacobian(&item, &func, &plans));
     let hessian = hessian_plans.map(|plans| hessian_companions(&item, &func, &plans));
-    quote!(#item #grad #jacobian #hessian #vjp #jvp)
+    let vjp_jvp = vjp_jvp(&item, &func, &unfused);
+    quote!(#item #grad #jacobian #hessian #vjp #jvp #vjp_jvp)
+}
+
+/// `{name}_vjp_jvp`, through which a `#[hessian]` function differentiates a call of this one
+/// twice; nothing where the body is not differentiable twice, or calls a function (whose own
+/// `_vjp_jvp` may not exist: a hand-written pullback has none), so that such a call is an error
+/// at the `#[hessian]` function, never at this one.
+fn vjp_jvp(item: &syn::ItemFn, func: &ast::Func, prog: &crate::ir::Program) -> TokenStream {
+    if prog
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, crate::ir::Op::Call(_)))
+    {
+        return TokenStream::new();
+    }
+    let floats = emit::float_params(func);
+    let grad = Plan::new(
+        prog,
+        Config {
+            wrt: floats.clone(),
+            all_products: true,
+            ..Config::default()
+        },
+    );
+    let tangent = Plan::new(
+        prog,
+        Config {
+            wrt: floats.clone(),
+            mode: Mode::Forward,
+            ..Config::default()
+        },
+    );
+    let seeds = vec![Some(crate::adjoint::AExpr::Seed(1))];
+    match second::tangent_of_reverse(&grad, &tangent, &floats, seeds) {
+        Ok(second) if second::reads_computed(&grad, &tangent, &second) => {
+            emit::vjp_jvp(item, func, &grad, &tangent, &second)
+        }
+        Ok(_) | Err(_) => TokenStream::new(),
+    }
 }
 
 /// `{name}_grad`, `{name}_hessian` and `{name}_hvp` of a `#[hessian]` function.
@@ -158,9 +201,10 @@ fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupporte
         format!(
             "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
              derivatives are supported for straight-line code, unrolled loops, `if`, `map` \
-             closures and every scalar and matrix operation except calls, `pow(k)` and Kronecker \
-             products of two differentiated factors; the first derivatives (`{}_grad`, \
-             `#[jacobian]`) cover all of it",
+             closures, calls of annotated functions that call none and every scalar and matrix \
+             operation \
+             except `pow(k)` and Kronecker products of two differentiated factors; the first \
+             derivatives (`{}_grad`, `#[jacobian]`) cover all of it",
             func.name, func.name
         ),
     )

@@ -316,6 +316,8 @@ pub struct CallSite {
     pub vjp: TokenStream,
     /// Its Jacobian-vector product: `layer_jvp`, `nets::layer_jvp::<4>`.
     pub jvp: TokenStream,
+    /// The tangent of its vector-Jacobian product, for second derivatives: `layer_vjp_jvp`.
+    pub vjp_jvp: TokenStream,
     /// Each argument: a value of the program (`Value`, in the order of the node's arguments),
     /// or a constant passed as written.
     pub args: Vec<CallArg>,

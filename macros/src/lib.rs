@@ -179,8 +179,9 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
 /// along each unit direction. Second derivatives cover straight-line code, unrolled loops, `if`
-/// (each piece differentiated twice), `map` closures (entry by entry) and every scalar and
-/// matrix operation except calls, `pow(k)` and Kronecker products of two differentiated
+/// (each piece differentiated twice), `map` closures (entry by entry), calls of other annotated
+/// functions that call none themselves (through their `{name}_vjp_jvp`) and every
+/// scalar and matrix operation except `pow(k)` and Kronecker products of two differentiated
 /// factors, which are compile errors that say so.
 ///
 /// ```ignore

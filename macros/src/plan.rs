@@ -219,6 +219,7 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => None,
@@ -747,6 +748,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::KroneckerAdjoint { .. }
         | AExpr::Seed(_)
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => {}

@@ -429,8 +429,23 @@ impl Differential<'_, '_> {
                 .shared
                 .contains(tuple)
                 .then(|| AExpr::Item(bx(AExpr::SharedTan(*tuple)), *index, *shape)),
-            AExpr::CallAdjoint { .. } | AExpr::CallTangent { .. } => {
-                return Err("calls of other differentiated functions");
+            // The callee's `_vjp_jvp`: its own second-order program, seeded with the call's
+            // adjoint and that adjoint's tangent, the arguments' tangents given.
+            AExpr::CallAdjoint { node } => {
+                let seed = self.grad.adjoint_operand(*node);
+                let dseed = self.d(&seed)?;
+                let moving = self.prog.nodes[*node]
+                    .args
+                    .iter()
+                    .any(|&a| self.tangent.tangent_active[a]);
+                if dseed.is_none() && !moving {
+                    return Ok(None);
+                }
+                Some(AExpr::CallAdjTan {
+                    node: *node,
+                    seed: bx(seed),
+                    dseed: dseed.map(bx),
+                })
             }
             // G = det A·A⁻ᵀ: dG = d(det A)·A⁻ᵀ − det A·A⁻ᵀ·dAᵀ·A⁻ᵀ = (d(det A)·G − G·dAᵀ·G)/det A,
             // for an invertible A (at a singular one, G is the cofactor matrix and this divides
@@ -459,7 +474,9 @@ impl Differential<'_, '_> {
             | AExpr::Partial { .. }
             | AExpr::MapAdjTan { .. }
             | AExpr::BranchTangent { .. }
-            | AExpr::BranchAdjTan { .. } => {
+            | AExpr::BranchAdjTan { .. }
+            | AExpr::CallTangent { .. }
+            | AExpr::CallAdjTan { .. } => {
                 return Err("a second-order expression differentiated again");
             }
         })

@@ -69,13 +69,17 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             prog.shape(prog.nodes[*node].args[usize::from(!*left)])
         }
         AExpr::PowerAdjoint { base, .. } | AExpr::PowerTangent { base, .. } => prog.shape(*base),
-        AExpr::Seed(j) => prog
-            .results()
-            .get(*j)
-            .map_or(Shape::Poison, |&r| prog.shape(r)),
+        // A second-order program's seeds k + j (k results) are the tangents of seeds j.
+        AExpr::Seed(j) => {
+            let results = prog.results();
+            results
+                .get(*j % results.len().max(1))
+                .map_or(Shape::Poison, |&r| prog.shape(r))
+        }
         AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::BranchTangent { .. } => Shape::Tuple,
         AExpr::Field { shape, .. } => *shape,
         AExpr::Window { node, window } => {
@@ -183,6 +187,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => false,
@@ -240,6 +245,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => false,

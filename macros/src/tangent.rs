@@ -199,6 +199,7 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => false,
@@ -281,6 +282,7 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::BranchAdjoint { .. }
             | AExpr::BranchAdjTan { .. }
             | AExpr::CallAdjoint { .. }
+            | AExpr::CallAdjTan { .. }
             | AExpr::Field { .. }
             | AExpr::Window { .. }
             | AExpr::PowerAdjoint { .. } => e,

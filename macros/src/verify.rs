@@ -449,6 +449,7 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => false,

@@ -69,6 +69,7 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => None,
@@ -146,6 +147,7 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => false,

@@ -189,6 +189,7 @@ fn is_closed(e: &AExpr) -> bool {
             | AExpr::BranchAdjoint { .. }
             | AExpr::BranchAdjTan { .. }
             | AExpr::CallAdjoint { .. }
+            | AExpr::CallAdjTan { .. }
     );
     !open && e.children().into_iter().all(is_closed)
 }

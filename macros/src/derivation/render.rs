@@ -92,7 +92,7 @@ impl Deriver<'_> {
             AExpr::SharedTan(k) => Math::atom(format!("dt{k}")),
             AExpr::Seed(_) => Math::atom("1"),
             AExpr::BranchAdjoint { node, .. } => self.branch_adjoint(*node),
-            AExpr::BranchAdjTan { node, .. } => Math::new(
+            AExpr::CallAdjTan { node, .. } | AExpr::BranchAdjTan { node, .. } => Math::new(
                 format!(
                     "the tangent of the adjoint of {}",
                     self.prog.nodes[*node].text
@@ -341,6 +341,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
         | AExpr::CallAdjoint { .. }
+        | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
         | AExpr::PowerAdjoint { .. } => false,

@@ -373,7 +373,7 @@ fn custom_jvp(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> Tok
 }
 
 /// The tangent parameters of `{name}_jvp`: one per float parameter, passed like it.
-fn tangent_inputs(func: &ast::Func) -> Vec<TokenStream> {
+pub(super) fn tangent_inputs(func: &ast::Func) -> Vec<TokenStream> {
     float_params(func)
         .iter()
         .map(|&k| {

@@ -11,7 +11,7 @@
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
 
-use super::companions::{generics, signature_inputs};
+use super::companions::{generics, param_operand, signature_inputs, tangent_ident, tangent_inputs};
 use super::{Emitter, Operand};
 use crate::adjoint::AExpr;
 use crate::ast;
@@ -471,5 +471,146 @@ impl Emitter<'_> {
         let cond = self.operand(args[0]).place;
         let (t, o) = (side(true), side(false));
         quote!(if #cond #t else #o)
+    }
+
+    /// The tangent of `CallAdjoint { node }`: the callee's `_vjp_jvp`, seeded with the call's
+    /// adjoint `seed` and its tangent `dseed`, the value arguments' tangents given (zero where
+    /// they have none).
+    pub(super) fn call_adjoint_tangent(
+        &self,
+        node: ValueId,
+        seed: &AExpr,
+        dseed: Option<&AExpr>,
+    ) -> TokenStream {
+        let Op::Call(site) = &self.prog.nodes[node].op else {
+            return quote!(::core::compile_error!(
+                "invariant: a call adjoint of a call"
+            ));
+        };
+        let shape = self.prog.shape(node);
+        let args = self.call_args(node, site);
+        let seed = owned_operand(&self.expr(seed), shape);
+        let dseed = match dseed {
+            Some(d) => owned_operand(&self.expr(d), shape),
+            None => self.zeros(shape),
+        };
+        let by_ref = site.args.iter().filter_map(|a| match a {
+            crate::ir::CallArg::Value { by_ref } => Some(*by_ref),
+            crate::ir::CallArg::Constant(_) => None,
+        });
+        let tangents: Vec<TokenStream> = self.prog.nodes[node]
+            .args
+            .iter()
+            .zip(by_ref)
+            .map(|(&a, by_ref)| {
+                let shape = self.prog.shape(a);
+                match (self.plan.tangent_active[a], by_ref) {
+                    (true, true) => self.tangent_operand(a).borrow,
+                    (true, false) => self.owned_tangent(a),
+                    (false, true) => {
+                        let zeros = self.zeros(shape);
+                        quote!(&#zeros)
+                    }
+                    (false, false) => self.zeros(shape),
+                }
+            })
+            .collect();
+        let vjp_jvp = &site.vjp_jvp;
+        quote!(#vjp_jvp(#(#args,)* #seed, #(#tangents,)* #dseed).2)
+    }
+}
+
+/// Generates `{name}_vjp_jvp(params…, seed, tangents…, dseed) -> (value, (gradients…),
+/// (their tangents…))`: the tangent of `{name}_vjp` along the parameters' tangents and the
+/// seed's, through which a `#[hessian]` function differentiates a call of this one twice.
+pub fn vjp_jvp(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    grad: &Plan,
+    tangent: &Plan,
+    second: &SecondOrder,
+) -> TokenStream {
+    let float = Ident::new(&func.float.name(), Span::call_site());
+    // Not `dseed`: that is the tangent parameter of a user's parameter named `seed`.
+    let (seed, dseed) = (
+        Ident::new("seed", Span::mixed_site()),
+        Ident::new("seed_tangent", Span::mixed_site()),
+    );
+    let mut g = Emitter::top(item, func, grad, &float);
+    g.seeds = vec![quote!(#seed)];
+    let mut t = Emitter::top(item, func, tangent, &float);
+    t.seeds = vec![quote!(#seed), quote!(#dseed)];
+    t.tangents = func
+        .params
+        .iter()
+        .map(|p| {
+            param_operand(&ast::Param {
+                name: tangent_ident(&p.name),
+                ty: p.ty.clone(),
+                by_ref: p.by_ref,
+                kind: p.kind,
+            })
+        })
+        .collect();
+    let prog = grad.prog;
+    let out = prog
+        .output
+        .expect("invariant: a checked program has an output");
+    let value = g.owned(out);
+    let floats = super::float_params(func);
+    let shape = |k: usize| func.params[k].kind.shape().unwrap_or(Shape::Scalar);
+    let grads: Vec<TokenStream> = floats
+        .iter()
+        .map(|&k| match prog.param_node(k) {
+            Some(node) if grad.adj.nonzero[node] => {
+                owned_operand(&g.adjoint_operand(node), shape(k))
+            }
+            _ => g.zeros(shape(k)),
+        })
+        .collect();
+    let tangents: Vec<TokenStream> = floats
+        .iter()
+        .zip(&second.results)
+        .map(|(&k, r)| match r {
+            Some(r) => owned_operand(&t.expr(r), shape(k)),
+            None => g.zeros(shape(k)),
+        })
+        .collect();
+    let (checks, forward, tangent_steps, reverse, steps) = (
+        g.helper_checks(),
+        g.forward(),
+        tangent_program(&t),
+        g.reverse(),
+        second_steps(&t, second),
+    );
+    let vis = &item.vis;
+    let name = format_ident!("{}_vjp_jvp", func.name);
+    let inputs = signature_inputs(func);
+    let d_inputs = tangent_inputs(func);
+    let (generics, where_clause) = generics(item, func);
+    let ret = &func.ret_ty;
+    let tys: Vec<&syn::Type> = floats.iter().map(|&k| &func.params[k].ty).collect();
+    let doc = format!(
+        " The tangent of [`{0}_vjp`] along the tangents of the float parameters and of the seed: \
+         `({0}(…), gradients, their tangents)`, the second derivatives a `#[hessian]` function \
+         differentiates a call of `{0}` with.",
+        func.name
+    );
+    quote! {
+        #[doc = #doc]
+        #[doc(hidden)]
+        #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
+        #[must_use]
+        #[inline]
+        #vis fn #name #generics (#(#inputs,)* #seed: #ret, #(#d_inputs,)* #dseed: #ret)
+            -> (#ret, (#(#tys,)*), (#(#tys,)*)) #where_clause
+        {
+            #(#checks)*
+            #(#forward)*
+            #(#tangent_steps)*
+            #(#reverse)*
+            #(#steps)*
+            (#value, (#(#grads,)*), (#(#tangents,)*))
+        }
     }
 }

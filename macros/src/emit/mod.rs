@@ -27,7 +27,7 @@ mod nested;
 pub use companions::{
     custom, float_params, function, generics, jvp, signature_inputs, tangent_ident, vjp,
 };
-pub use hessian::{HessianPlans, hessian, hvp, unit_count};
+pub use hessian::{HessianPlans, hessian, hvp, unit_count, vjp_jvp};
 pub use jacobian::{check_jacobian_sizes, entries_tokens, jacobian, jacobian_plans};
 
 /// How generated code refers to a value.
@@ -822,13 +822,17 @@ impl Emitter<'_> {
                 Operand::temp(quote!(#a[(#i, #j)]))
             }
             AExpr::Kronecker(a, b) => self.method2(a, b, "kronecker"),
-            AExpr::Item(a, k, _) => {
+            AExpr::Item(a, k, shape) => {
                 let a = self.expr(a).place;
                 let k = syn::Index::from(*k);
-                Operand {
-                    place: quote!(#a.#k),
-                    borrow: quote!(&#a.#k),
-                    temp: false,
+                if shape.is_matrix() {
+                    Operand {
+                        place: quote!(#a.#k),
+                        borrow: quote!(&#a.#k),
+                        temp: false,
+                    }
+                } else {
+                    Operand::scalar(quote!(#a.#k))
                 }
             }
             AExpr::SolveForward { solve, rhs } => {
@@ -892,6 +896,9 @@ impl Emitter<'_> {
                 zbars,
                 dzbars,
             } => Operand::temp(self.branch_adjoint_tangent(*node, captures, zbars, dzbars)),
+            AExpr::CallAdjTan { node, seed, dseed } => {
+                Operand::temp(self.call_adjoint_tangent(*node, seed, dseed.as_deref()))
+            }
             AExpr::Window { node, window } => {
                 let w = self.window_ident(*node, *window);
                 Operand {

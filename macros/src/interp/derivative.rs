@@ -636,6 +636,9 @@ impl State<'_, '_> {
                 zbars,
                 dzbars,
             } => self.branch_adjoint_tangent(*node, captures, zbars, dzbars)?,
+            AExpr::CallAdjTan { node, seed, dseed } => {
+                self.call_adjoint_tangent(*node, seed, dseed.as_deref())?
+            }
             AExpr::Shared(k) => self
                 .shared
                 .get(k)
@@ -921,6 +924,77 @@ impl State<'_, '_> {
         let callee = self.env.callee(constants)?;
         let out = run_plan(&plan, &inputs, &[seed], None, &callee)?;
         Ok(Value::Tuple(out.gradients))
+    }
+
+    /// The tangent of `CallAdjoint { node }`: the callee's second-order program (what its
+    /// `_vjp_jvp` runs), seeded with the call's adjoint and its tangent, the arguments' tangents
+    /// given; the tangents of the callee's gradients, as a tuple.
+    fn call_adjoint_tangent(
+        &self,
+        node: ValueId,
+        seed: &AExpr,
+        dseed: Option<&AExpr>,
+    ) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let Op::Call(site) = &prog.nodes[node].op else {
+            return Err(format!("v{node} is not a call"));
+        };
+        let path = crate::text::tokens(&site.path);
+        let function = self
+            .env
+            .functions
+            .and_then(|r| r.get(&path))
+            .ok_or_else(|| format!("no function `{path}` to call"))?;
+        let seed = self.eval(seed)?;
+        let dseed = match dseed {
+            Some(d) => self.eval(d)?,
+            None => zeros_like(&seed)?,
+        };
+        let values = &prog.nodes[node].args;
+        let args = values
+            .iter()
+            .map(|&a| self.value(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tangents = values
+            .iter()
+            .map(|&a| self.tangent_or_zero(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (inputs, constants) = super::call_inputs(site, function, &args, self.env)?;
+        let (tangent_inputs, _) = super::call_inputs(site, function, &tangents, self.env)?;
+        let floats: Vec<usize> = (0..function.func.params.len())
+            .filter(|&k| function.func.params[k].kind.float().is_some())
+            .collect();
+        let grad = Plan::new(
+            &function.prog,
+            Config {
+                wrt: floats.clone(),
+                all_products: true,
+                ..Config::default()
+            },
+        );
+        let tangent = Plan::new(
+            &function.prog,
+            Config {
+                wrt: floats.clone(),
+                mode: Mode::Forward,
+                ..Config::default()
+            },
+        );
+        let second =
+            crate::second::tangent_of_reverse(&grad, &tangent, &floats, vec![Some(AExpr::Seed(1))])
+                .map_err(|e| format!("not yet twice: {e}"))?;
+        let callee = self.env.callee(constants)?;
+        let out = run_second_seeded(
+            &grad,
+            &tangent,
+            &second,
+            &inputs,
+            &tangent_inputs,
+            &[seed, dseed],
+            &floats,
+            &callee,
+        )?;
+        Ok(Value::Tuple(out.tangents))
     }
 
     /// The value of a `map` and the partials of its closure with respect to `inputs`: the

@@ -59,7 +59,7 @@ pub fn check(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
 /// [`check`] for a function that calls the functions `helpers` (each `(attr, src)`), which are
 /// registered under their names.
 pub fn check_with(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Draw) -> Verdict {
-    let registry = match registry_of(helpers) {
+    let registry = match registry_of(helpers, true) {
         Ok(r) => r,
         Err(e) => return Verdict::Skipped(e),
     };
@@ -223,7 +223,11 @@ fn lift_along(value: &Value<f64>, tangent: &Value<f64>) -> Value<super::Dual> {
 /// the ε₁ε₂ part of the primal run on hyper-dual numbers with X carrying v along ε₁ and the
 /// unit direction of entry l along ε₂. Programs with constructs not yet differentiated twice are
 /// skipped.
-pub fn check_second(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
+pub fn check_second(helpers: &[(&str, &str)], attr: &str, src: &str, draw: &mut Draw) -> Verdict {
+    let registry = match registry_of(helpers, false) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Skipped(e),
+    };
     let (func, prog) = match super::compile_with(attr, src, false) {
         Ok(compiled) => compiled,
         Err(e) => return Verdict::Skipped(format!("does not compile: {e}")),
@@ -234,7 +238,6 @@ pub fn check_second(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
     if !matches!(func.ret, Kind::Scalar(_)) || prog.output.is_none() {
         return Verdict::Skipped("not a scalar function".into());
     }
-    let registry = Registry::new();
     let mut env = Env::with_functions(&registry)
         .float("C", 1.0)
         .float("EPS", 1e-3);
@@ -282,6 +285,7 @@ pub fn check_second(attr: &str, src: &str, draw: &mut Draw) -> Verdict {
     }
     let planned = match super::run_second(&grad, &tangent, &second, &inputs, k, direction, &env) {
         Ok(out) => out,
+        Err(e) if e.contains("not yet twice") => return Verdict::Skipped(e),
         Err(e) => {
             return Verdict::Disagrees(format!(
                 "the second-order program fails: {e}\n{prog}\n{grad}"
@@ -351,11 +355,11 @@ fn hyper_reference(
 }
 
 /// The functions `helpers` (each `(attr, src)`), compiled and registered under their names.
-fn registry_of(helpers: &[(&str, &str)]) -> Result<Registry, String> {
+fn registry_of(helpers: &[(&str, &str)], traces: bool) -> Result<Registry, String> {
     let mut registry = Registry::new();
     for (attr, src) in helpers {
-        let (func, prog) =
-            compile(attr, src).map_err(|e| format!("a helper does not compile: {e}"))?;
+        let (func, prog) = super::compile_with(attr, src, traces)
+            .map_err(|e| format!("a helper does not compile: {e}"))?;
         let constants = super::Constants::default();
         registry.insert(
             func.name.to_string(),
@@ -403,7 +407,7 @@ pub fn check_matrix_valued(
     src: &str,
     draw: &mut Draw,
 ) -> Verdict {
-    let registry = match registry_of(helpers) {
+    let registry = match registry_of(helpers, true) {
         Ok(r) => r,
         Err(e) => return Verdict::Skipped(e),
     };
@@ -713,16 +717,21 @@ mod tests {
             let c = crate::fuzz::generate(&mut rng, 0);
             if c.valid {
                 let mut draw = Draw(case);
-                tally.add(&c.attr, &c.item, check_second(&c.attr, &c.item, &mut draw));
+                tally.add(
+                    &c.attr,
+                    &c.item,
+                    check_second(&[], &c.attr, &c.item, &mut draw),
+                );
             }
         }
         for index in 0..400 {
             let (callees, (attr, src)) = crate::programs::sources(0x5eed_d00d, index);
-            if !callees.is_empty() {
-                continue;
-            }
+            let helpers: Vec<(&str, &str)> = callees
+                .iter()
+                .map(|(a, s)| (a.as_str(), s.as_str()))
+                .collect();
             let mut draw = Draw(index as u64);
-            tally.add(&attr, &src, check_second(&attr, &src, &mut draw));
+            tally.add(&attr, &src, check_second(&helpers, &attr, &src, &mut draw));
         }
         eprintln!(
             "second order: {} compared, {} skipped",

@@ -416,10 +416,12 @@ impl Lowerer<'_> {
         }
         let vjp = crate::ir::vjp_path(&path.path);
         let jvp = crate::ir::companion_path(&path.path, "jvp");
+        let vjp_jvp = crate::ir::companion_path(&path.path, "vjp_jvp");
         let site = CallSite {
             path: path.path.to_token_stream(),
             vjp: vjp.to_token_stream(),
             jvp: jvp.to_token_stream(),
+            vjp_jvp: vjp_jvp.to_token_stream(),
             args,
             result: Shape::Scalar,
         };
