@@ -138,3 +138,87 @@ fn gaussian_nll_jvp(
     let __mg_d13: f64 = (__mg_d8 + __mg_d12);
     (__mg_v13, __mg_d13)
 }
+/// The tangent of [`gaussian_nll_vjp`] along the tangents of the float parameters and of the seed: `(gaussian_nll(…), gradients, their tangents)`, the second derivatives a `#[hessian]` function differentiates a call of `gaussian_nll` with.
+#[doc(hidden)]
+#[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
+#[must_use]
+#[inline]
+fn gaussian_nll_vjp_jvp(
+    mu: &SVector<f64, 6>,
+    sigma: &SMatrix<f64, 6, 6>,
+    x: &SVector<f64, 6>,
+    seed: f64,
+    dmu: &SVector<f64, 6>,
+    dsigma: &SMatrix<f64, 6, 6>,
+    dx: &SVector<f64, 6>,
+    seed_tangent: f64,
+) -> (
+    f64,
+    (SVector<f64, 6>, SMatrix<f64, 6, 6>, SVector<f64, 6>),
+    (SVector<f64, 6>, SMatrix<f64, 6, 6>, SVector<f64, 6>),
+) {
+    let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = x - mu;
+    let __mg_f1 = sigma.lu();
+    let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = __mg_f1
+        .try_inverse()
+        .unwrap();
+    let __mg_v5: f64 = 0.5;
+    let __mg_v6: f64 = __mg_f1.determinant();
+    let __mg_v7: f64 = __mg_v6.ln();
+    let __mg_v8: f64 = __mg_v5 * __mg_v7;
+    let __mg_v9: f64 = 0.5;
+    let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = &__mg_v4
+        * &__mg_v3;
+    let __mg_v11: f64 = __mg_v3.dot(&__mg_v10);
+    let __mg_v12: f64 = __mg_v9 * __mg_v11;
+    let __mg_v13: f64 = __mg_v8 + __mg_v12;
+    let __mg_d3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (dx - dmu);
+    let __mg_d4: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = (-(&__mg_v4
+        * (dsigma * &__mg_v4)));
+    let __mg_d6: f64 = ((::matgrad::__private::determinant_gradient(sigma, __mg_v6))
+        .dot(dsigma));
+    let __mg_d7: f64 = (__mg_d6 * (1.0 / __mg_v6));
+    let __mg_d8: f64 = (__mg_v5 * __mg_d7);
+    let __mg_d10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = ((&__mg_d4
+        * &__mg_v3) + (&__mg_v4 * &__mg_d3));
+    let __mg_d11: f64 = ((__mg_d3.dot(&__mg_v10)) + (__mg_v3.dot(&__mg_d10)));
+    let __mg_d12: f64 = (__mg_v9 * __mg_d11);
+    let __mg_d13: f64 = (__mg_d8 + __mg_d12);
+    let __mg_g13: f64 = seed;
+    let __mg_g8: f64 = __mg_g13;
+    let __mg_g12: f64 = __mg_g13;
+    let __mg_g11: f64 = (__mg_g12 * __mg_v9);
+    let mut __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (&__mg_v10
+        * __mg_g11);
+    __mg_g3.gemm_tr(__mg_g11, &__mg_v4, &__mg_v3, 1.0);
+    let __mg_g7: f64 = (__mg_g8 * __mg_v5);
+    let __mg_g6: f64 = (__mg_g7 * (1.0 / __mg_v6));
+    let mut __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = ((__mg_v4
+        .transpose()) * (__mg_v6 * __mg_g6));
+    __mg_g1.ger(-__mg_g11, &(__mg_v4.tr_mul(&__mg_v3)), &__mg_v10, 1.0);
+    let mut __mg_dg13: f64 = seed_tangent;
+    let mut __mg_dg8: f64 = __mg_dg13;
+    let mut __mg_dg12: f64 = __mg_dg13;
+    let mut __mg_dg11: f64 = (__mg_dg12 * __mg_v9);
+    let mut __mg_dg3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = ((&__mg_d10
+        * __mg_g11) + (&__mg_v10 * __mg_dg11));
+    __mg_dg3
+        += ((((__mg_d4.tr_mul(&__mg_v3)) + (__mg_v4.tr_mul(&__mg_d3))) * __mg_g11)
+            + ((__mg_v4.tr_mul(&__mg_v3)) * __mg_dg11));
+    let mut __mg_dg7: f64 = (__mg_dg8 * __mg_v5);
+    let mut __mg_dg6: f64 = ((__mg_dg7 * (1.0 / __mg_v6))
+        + (__mg_g7 * (-((1.0 / __mg_v6) * (__mg_d6 * (1.0 / __mg_v6))))));
+    let mut __mg_dg1: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = (((__mg_d4
+        .transpose()) * (__mg_v6 * __mg_g6))
+        + ((__mg_v4.transpose()) * ((__mg_d6 * __mg_g6) + (__mg_v6 * __mg_dg6))));
+    __mg_dg1
+        += (-((((((__mg_d4.tr_mul(&__mg_v3)) + (__mg_v4.tr_mul(&__mg_d3)))
+            * (__mg_v10.transpose()))
+            + ((__mg_v4.tr_mul(&__mg_v3)) * (__mg_d10.transpose()))) * __mg_g11)
+            + (((__mg_v4.tr_mul(&__mg_v3)) * (__mg_v10.transpose())) * __mg_dg11)));
+    (
+        __mg_v13,
+        (((-&__mg_g3)), (*&__mg_g1), (*&__mg_g3)),
+        ((-&__mg_dg3), (*&__mg_dg1), (*&__mg_dg3)),
+    )
+}

@@ -89,3 +89,53 @@ pub fn ols_jvp(
     let __mg_d5: f64 = (2.0 * (__mg_v4.dot(&__mg_d4)));
     (__mg_v5, __mg_d5)
 }
+/// The tangent of [`ols_vjp`] along the tangents of the float parameters and of the seed: `(ols(…), gradients, their tangents)`, the second derivatives a `#[hessian]` function differentiates a call of `ols` with.
+#[doc(hidden)]
+#[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
+#[must_use]
+#[inline]
+pub fn ols_vjp_jvp(
+    beta: &SVector<f64, 5>,
+    x: &SMatrix<f64, 20, 5>,
+    y: &SVector<f64, 20>,
+    seed: f64,
+    dbeta: &SVector<f64, 5>,
+    dx: &SMatrix<f64, 20, 5>,
+    dy: &SVector<f64, 20>,
+    seed_tangent: f64,
+) -> (
+    f64,
+    (SVector<f64, 5>, SMatrix<f64, 20, 5>, SVector<f64, 20>),
+    (SVector<f64, 5>, SMatrix<f64, 20, 5>, SVector<f64, 20>),
+) {
+    let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = x * beta;
+    let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = y - &__mg_v3;
+    let __mg_v5: f64 = __mg_v4.norm_squared();
+    let __mg_d3: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = ((dx * beta)
+        + (x * dbeta));
+    let __mg_d4: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = (dy - &__mg_d3);
+    let __mg_d5: f64 = (2.0 * (__mg_v4.dot(&__mg_d4)));
+    let __mg_g5: f64 = seed;
+    let __mg_g0: ::matgrad::__private::nalgebra::SMatrix<f64, 5, 1> = (-((x
+        .tr_mul(&__mg_v4)) * (2.0 * __mg_g5)));
+    let mut __mg_dg5: f64 = seed_tangent;
+    let mut __mg_dg0: ::matgrad::__private::nalgebra::SMatrix<f64, 5, 1> = (-((((dx
+        .tr_mul(&__mg_v4)) + (x.tr_mul(&__mg_d4))) * (2.0 * __mg_g5))
+        + ((x.tr_mul(&__mg_v4)) * (2.0 * __mg_dg5))));
+    (
+        __mg_v5,
+        (
+            (*&__mg_g0),
+            ((-(&__mg_v4 * ((beta.transpose()) * (2.0 * __mg_g5))))),
+            ((&__mg_v4 * (2.0 * __mg_g5))),
+        ),
+        (
+            (*&__mg_dg0),
+            (-((&__mg_d4 * ((beta.transpose()) * (2.0 * __mg_g5)))
+                + (&__mg_v4
+                    * (((dbeta.transpose()) * (2.0 * __mg_g5))
+                        + ((beta.transpose()) * (2.0 * __mg_dg5)))))),
+            ((&__mg_d4 * (2.0 * __mg_g5)) + (&__mg_v4 * (2.0 * __mg_dg5))),
+        ),
+    )
+}

@@ -115,3 +115,81 @@ fn trace_quad_jvp(
         + (dx.dot(&__mg_w9_4_4))) + ((dc.transpose()).dot(&__mg_w9_0_4)));
     (__mg_v9, __mg_d9)
 }
+/// The tangent of [`trace_quad_vjp`] along the tangents of the float parameters and of the seed: `(trace_quad(…), gradients, their tangents)`, the second derivatives a `#[hessian]` function differentiates a call of `trace_quad` with.
+#[doc(hidden)]
+#[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
+#[must_use]
+#[inline]
+fn trace_quad_vjp_jvp(
+    a: &Matrix4<f64>,
+    x: &Matrix4<f64>,
+    b: &Matrix4<f64>,
+    c: &Matrix4<f64>,
+    seed: f64,
+    da: &Matrix4<f64>,
+    dx: &Matrix4<f64>,
+    db: &Matrix4<f64>,
+    dc: &Matrix4<f64>,
+    seed_tangent: f64,
+) -> (
+    f64,
+    (Matrix4<f64>, Matrix4<f64>, Matrix4<f64>, Matrix4<f64>),
+    (Matrix4<f64>, Matrix4<f64>, Matrix4<f64>, Matrix4<f64>),
+) {
+    let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = a * x;
+    let __mg_v5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_v4 * b;
+    let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = x.transpose();
+    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_v5
+        * &__mg_v6;
+    let __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = &__mg_v7 * c;
+    let __mg_v9: f64 = __mg_v8.trace();
+    let __mg_d4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((da * x)
+        + (a * dx));
+    let __mg_d5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((&__mg_d4 * b)
+        + (&__mg_v4 * db));
+    let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (dx.transpose());
+    let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((&__mg_d5
+        * &__mg_v6) + (&__mg_v5 * &__mg_d6));
+    let __mg_d8: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((&__mg_d7 * c)
+        + (&__mg_v7 * dc));
+    let __mg_d9: f64 = (__mg_d8.trace());
+    let __mg_g9: f64 = seed;
+    let __mg_g5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((c.tr_mul(x))
+        * __mg_g9);
+    let __mg_g6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__mg_v5
+        .tr_mul(&(c.transpose()))) * __mg_g9);
+    let mut __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (__mg_g6
+        .transpose());
+    let __mg_g4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (&__mg_g5
+        * (b.transpose()));
+    let __mg_g2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (__mg_v4
+        .tr_mul(&__mg_g5));
+    let __mg_g0: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (&__mg_g4
+        * (x.transpose()));
+    __mg_g1.gemm_tr(1.0, a, &__mg_g4, 1.0);
+    let mut __mg_dg9: f64 = seed_tangent;
+    let mut __mg_dg5: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((((dc
+        .tr_mul(x)) + (c.tr_mul(dx))) * __mg_g9) + ((c.tr_mul(x)) * __mg_dg9));
+    let mut __mg_dg6: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((((__mg_d5
+        .tr_mul(&(c.transpose()))) + (__mg_v5.tr_mul(&(dc.transpose())))) * __mg_g9)
+        + ((__mg_v5.tr_mul(&(c.transpose()))) * __mg_dg9));
+    let mut __mg_dg1: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = (__mg_dg6
+        .transpose());
+    let mut __mg_dg4: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((&__mg_dg5
+        * (b.transpose())) + (&__mg_g5 * (db.transpose())));
+    let mut __mg_dg2: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((__mg_d4
+        .tr_mul(&__mg_g5)) + (__mg_v4.tr_mul(&__mg_dg5)));
+    let mut __mg_dg0: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 4> = ((&__mg_dg4
+        * (x.transpose())) + (&__mg_g4 * (dx.transpose())));
+    __mg_dg1 += ((da.tr_mul(&__mg_g4)) + (a.tr_mul(&__mg_dg4)));
+    (
+        __mg_v9,
+        ((*&__mg_g0), (*&__mg_g1), (*&__mg_g2), (((__mg_v7.transpose()) * __mg_g9))),
+        (
+            (*&__mg_dg0),
+            (*&__mg_dg1),
+            (*&__mg_dg2),
+            (((__mg_d7.transpose()) * __mg_g9) + ((__mg_v7.transpose()) * __mg_dg9)),
+        ),
+    )
+}
