@@ -600,3 +600,42 @@ fn hessians_through_calls() {
         assert_close(&hv, &(expected * v), 1e-12);
     }
 }
+
+// ---- closed forms: ‖L·X·R − C‖² has H = 2·(R·Rᵀ)⊗(Lᵀ·L) ---------------------------------------
+
+/// ‖C − X·B‖²: L = I, H = 2·(B·Bᵀ)⊗I.
+#[hessian(wrt(x))]
+fn right_fit(x: &SMatrix<f64, 3, 4>, b: &SMatrix<f64, 4, 2>, c: &SMatrix<f64, 3, 2>) -> f64 {
+    (c - x * b).norm_squared()
+}
+
+/// ‖A·X‖² with X 5×5 (25 entries): R = I, H = 2·I⊗(AᵀA).
+#[hessian(wrt(x))]
+fn left_fit(a: &SMatrix<f64, 3, 5>, x: &SMatrix<f64, 5, 5>) -> f64 {
+    (a * x).norm_squared()
+}
+
+#[test]
+fn closed_form_hessians_of_matrix_fits() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, b, c): (SMatrix<f64, 3, 4>, SMatrix<f64, 4, 2>, SMatrix<f64, 3, 2>) =
+            (rng.matrix(), rng.matrix(), rng.matrix());
+        let (value, grad, h) = right_fit_hessian(&x, &b, &c);
+        assert_eq!(value, right_fit(&x, &b, &c));
+        assert_close(&grad, &(-2.0 * (c - x * b) * b.transpose()), 1e-13);
+        let expected = 2.0 * (b * b.transpose()).kronecker(&SMatrix::<f64, 3, 3>::identity());
+        assert_close(&h, &expected, 1e-14);
+        assert_symmetric(&h);
+        let v: SMatrix<f64, 3, 4> = rng.matrix();
+        let (_, _, hv) = right_fit_hvp(&x, &b, &c, &v);
+        assert_close(&hv, &(2.0 * v * b * b.transpose()), 1e-13);
+
+        let (a, x): (SMatrix<f64, 3, 5>, SMatrix<f64, 5, 5>) = (rng.matrix(), rng.matrix());
+        let (value, _, h) = left_fit_hessian(&a, &x);
+        assert_eq!(value, left_fit(&a, &x));
+        let expected = 2.0 * SMatrix::<f64, 5, 5>::identity().kronecker(&(a.transpose() * a));
+        assert_close(&h, &expected, 1e-14);
+        assert_symmetric(&h);
+    }
+}

@@ -293,5 +293,11 @@ fn hessian_plans<'p>(
         ),
         None => None,
     };
-    Ok(emit::HessianPlans { grad, along, units })
+    let closed = emit::closed_hessian(prog, k);
+    Ok(emit::HessianPlans {
+        grad,
+        along,
+        units,
+        closed,
+    })
 }

@@ -16,7 +16,7 @@ use super::{Emitter, Operand};
 use crate::adjoint::AExpr;
 use crate::ast;
 use crate::ir::Shape;
-use crate::ir::{Op, ValueId};
+use crate::ir::{Dim, Op, ValueId};
 use crate::plan::{Forward, Plan};
 use crate::second::{self, SecondOrder, TangentStep};
 use crate::simplify;
@@ -34,6 +34,47 @@ pub struct HessianPlans<'p> {
     pub along: (Plan<'p>, SecondOrder),
     /// For a parameter of at most [`UNROLL`] literal entries, the same along each unit direction.
     pub units: Option<Vec<(Plan<'p>, SecondOrder)>>,
+    /// H in closed form, where the matrix calculus gives it (see [`closed_hessian`]).
+    pub closed: Option<AExpr>,
+}
+
+/// f = ‖L·X·R − C‖² (or `+ C`, or without C), with L, R and C independent of X: F = L·X·R − C
+/// is affine in X with Jacobian Rᵀ⊗L, so H = 2·JᵀJ = 2·(R·Rᵀ)⊗(Lᵀ·L), as the Kronecker product
+/// P⊗Q with P = 2·R·Rᵀ (or 2·I) and Q = Lᵀ·L (or I). Only for literal sizes.
+pub fn closed_hessian(prog: &crate::ir::Program, k: usize) -> Option<AExpr> {
+    let out = prog.output?;
+    let node = &prog.nodes[out];
+    if !matches!(node.op, Op::NormSquared) {
+        return None;
+    }
+    let depends = crate::tangent::tangents(prog, &[k], None).active;
+    let r = node.args[0];
+    let residual = &prog.nodes[r];
+    let chain = match residual.op {
+        Op::Sub | Op::Add if !depends[residual.args[1]] => residual.args[0],
+        Op::Sub | Op::Add if !depends[residual.args[0]] => residual.args[1],
+        _ => r,
+    };
+    let (left, right) = super::jacobian::product_sides(prog, chain, k)?;
+    let Shape::Matrix(Dim::Lit(rows), Dim::Lit(cols)) = prog.shape(prog.param_node(k)?) else {
+        return None;
+    };
+    let two = AExpr::lit("2.0");
+    let p = match right {
+        Some(rt) => AExpr::Scale(
+            Box::new(AExpr::MatMul(
+                Box::new(rt.clone()),
+                Box::new(AExpr::Transpose(Box::new(rt))),
+            )),
+            two,
+        ),
+        None => AExpr::Diag(two, Dim::Lit(cols)),
+    };
+    let q = match left {
+        Some(l) => AExpr::MatMul(Box::new(AExpr::Transpose(Box::new(l.clone()))), Box::new(l)),
+        None => AExpr::Diag(AExpr::lit("1.0"), Dim::Lit(rows)),
+    };
+    Some(AExpr::Kronecker(Box::new(p), Box::new(q)))
 }
 
 impl<'p> HessianPlans<'p> {
@@ -244,24 +285,27 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
         let column = column(&t, second, l);
         quote!(#dir #(#tangent)* #(#steps)* #column)
     };
-    let sweeps: Vec<TokenStream> = match &plans.units {
-        Some(units) => units
-            .iter()
-            .enumerate()
-            .map(|(l, (tangent, second))| {
-                let body = sweep(
-                    tangent,
-                    second,
-                    &Literal::usize_unsuffixed(l).to_token_stream(),
-                );
-                quote!({ #body })
-            })
-            .collect(),
-        None => {
-            let (tangent, second) = &plans.along;
-            let body = sweep(tangent, second, &quote!(__mg_l));
-            vec![quote!(for __mg_l in 0..#n { #body })]
-        }
+    let sweeps: Vec<TokenStream> = match (&plans.closed, &plans.units) {
+        (Some(closed), _) => vec![g.kronecker_into(closed, &h)],
+        (None, units) => match units {
+            Some(units) => units
+                .iter()
+                .enumerate()
+                .map(|(l, (tangent, second))| {
+                    let body = sweep(
+                        tangent,
+                        second,
+                        &Literal::usize_unsuffixed(l).to_token_stream(),
+                    );
+                    quote!({ #body })
+                })
+                .collect(),
+            None => {
+                let (tangent, second) = &plans.along;
+                let body = sweep(tangent, second, &quote!(__mg_l));
+                vec![quote!(for __mg_l in 0..#n { #body })]
+            }
+        },
     };
     let vis = &item.vis;
     let name = format_ident!("{}_hessian", func.name);

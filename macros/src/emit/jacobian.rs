@@ -82,10 +82,28 @@ impl<'p> JacobianPlans<'p> {
 /// factor and no other factor depends on it. Returns Rᵀ⊗L (I for a missing side), the Jacobian
 /// of vec(F) with respect to vec(X).
 fn linear_chain(prog: &Program, k: usize) -> Option<AExpr> {
-    let out = prog.output?;
+    let (left, right) = product_sides(prog, prog.output?, k)?;
+    let Shape::Matrix(r, c) = prog.shape(prog.param_node(k)?) else {
+        return None;
+    };
+    let left = left.unwrap_or(AExpr::Diag(AExpr::lit("1.0"), r));
+    let right = right.map_or(AExpr::Diag(AExpr::lit("1.0"), c), |rt| {
+        AExpr::Transpose(Box::new(rt))
+    });
+    Some(AExpr::Kronecker(Box::new(right), Box::new(left)))
+}
+
+/// The value `v` as L·X·R: a chain of matrix products in which the parameter `k` is one factor
+/// and no other factor depends on it. Returns the products (L, R) of the factors on each side,
+/// `None` for a side without factors.
+pub(super) fn product_sides(
+    prog: &Program,
+    v: ValueId,
+    k: usize,
+) -> Option<(Option<AExpr>, Option<AExpr>)> {
     let x = prog.param_node(k)?;
     let mut factors = Vec::new();
-    flatten_products(prog, out, &mut factors);
+    flatten_products(prog, v, &mut factors);
     let at = factors.iter().position(|&f| f == x)?;
     if factors.len() < 2 || factors.iter().filter(|&&f| f == x).count() != 1 {
         return None;
@@ -100,14 +118,7 @@ fn linear_chain(prog: &Program, k: usize) -> Option<AExpr> {
             .map(|&f| AExpr::Val(f))
             .reduce(|a, b| AExpr::MatMul(Box::new(a), Box::new(b)))
     };
-    let Shape::Matrix(r, c) = prog.shape(x) else {
-        return None;
-    };
-    let left = product(&factors[..at]).unwrap_or(AExpr::Diag(AExpr::lit("1.0"), r));
-    let right = product(&factors[at + 1..]).map_or(AExpr::Diag(AExpr::lit("1.0"), c), |rt| {
-        AExpr::Transpose(Box::new(rt))
-    });
-    Some(AExpr::Kronecker(Box::new(right), Box::new(left)))
+    Some((product(&factors[..at]), product(&factors[at + 1..])))
 }
 
 /// The factors of the matrix product `v`, left to right.
@@ -636,7 +647,7 @@ impl Emitter<'_> {
     /// Fills `j`, zeros as declared, with the closed form `P⊗Q` entry by entry: block (r, c) is
     /// P[(r, c)]·Q, written straight into J without forming the product first, and the blocks an
     /// identity factor makes zero (or the off-diagonal entries of an identity Q) left as they are.
-    fn kronecker_into(&self, e: &AExpr, j: &Ident) -> TokenStream {
+    pub(super) fn kronecker_into(&self, e: &AExpr, j: &Ident) -> TokenStream {
         let AExpr::Kronecker(p, q) = e else {
             let value = self.expr(e).place;
             return quote!(#j = #value;);
