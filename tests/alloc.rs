@@ -189,13 +189,14 @@ fn run(checks: &[(&str, &Check)]) -> (usize, usize) {
 /// The `_hessian` and `_hvp` of the reference losses of `benches/hessians.rs`.
 fn hessian_checks() -> (usize, usize) {
     let losses = hessian_reference::All::new();
-    let (lo, ga, fi, ro) = (
+    let (lo, ga, fi, ro, la) = (
         &losses.logistic,
         &losses.gaussian,
         &losses.fit,
         &losses.rosenbrock,
+        &losses.layer,
     );
-    let checks: [(&str, &Check); 8] = [
+    let checks: [(&str, &Check); 10] = [
         ("logistic_hessian", &|| {
             no_allocation(|| {
                 hessian_reference::logistic_hessian(black_box(&lo.w), &lo.x, &lo.y, lo.lambda)
@@ -229,6 +230,12 @@ fn hessian_checks() -> (usize, usize) {
         }),
         ("rosenbrock_hvp", &|| {
             no_allocation(|| hessian_reference::rosenbrock_hvp(black_box(&ro.x), &ro.v))
+        }),
+        ("layer_hessian", &|| {
+            no_allocation(|| hessian_reference::layer_hessian(black_box(&la.w), &la.x, &la.y))
+        }),
+        ("layer_hvp", &|| {
+            no_allocation(|| hessian_reference::layer_hvp(black_box(&la.w), &la.x, &la.y, &la.v))
         }),
     ];
     run(&checks)

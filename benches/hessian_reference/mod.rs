@@ -14,8 +14,8 @@
 //! The losses: the negative log-likelihood of logistic regression with a ridge term (20 weights,
 //! 60 samples, swept in a loop with `softplus`), a Gaussian negative log-likelihood in its mean
 //! (6 entries, Σ a constant SPD matrix inverted in the body), the matrix fit ‖AXB − C‖² in X
-//! (3×4, 12 entries) and Rosenbrock's function in 10 dimensions (a loop). A tanh network layer
-//! is not among them: it needs `.map(|v| …)`, which `#[hessian]` does not support yet.
+//! (3×4, 12 entries), Rosenbrock's function in 10 dimensions (a loop), and a tanh layer's
+//! squared error ‖tanh(W·x) − y‖² in its 8×8 weights (64 entries, a `map`).
 //! [`check_all`] asserts that every method's value, gradient and Hessian match the hand-written
 //! ones, that the generated Hessian is exactly symmetric and that the generated H·v is the hand
 //! H times v, before anything is timed.
@@ -521,6 +521,125 @@ impl Loss for Fit {
     }
 }
 
+// ---- layer: ‖tanh(W·x) − y‖² in W, W 8×8 (64 weights) ----------------------------------------
+
+type LayerW = SMatrix<f64, 8, 8>;
+type Layer8 = SVector<f64, 8>;
+/// The number of weights of the tanh layer.
+pub const LAYER_WEIGHTS: usize = 64;
+
+/// A tanh layer's squared error in its weights.
+#[hessian(wrt(w))]
+pub fn layer(w: &SMatrix<f64, 8, 8>, x: &SVector<f64, 8>, y: &SVector<f64, 8>) -> f64 {
+    ((w * x).map(f64::tanh) - y).norm_squared()
+}
+
+/// With h = tanh(Wx), r = h − y and s = 1 − h²: ∇W = (2r∘s)·xᵀ, and H is block diagonal by the
+/// rows of W: H[(i + 8j, i + 8l)] = cᵢ·xⱼ·xₗ with cᵢ = 2(sᵢ² − 2rᵢhᵢsᵢ), zero across rows.
+#[must_use]
+pub fn layer_hand(
+    w: &LayerW,
+    x: &Layer8,
+    y: &Layer8,
+) -> (f64, LayerW, SMatrix<f64, LAYER_WEIGHTS, LAYER_WEIGHTS>) {
+    let h = (w * x).map(f64::tanh);
+    let r = h - y;
+    let mut grad = LayerW::zeros();
+    let mut c = Layer8::zeros();
+    for i in 0..8 {
+        let s = 1.0 - h[i] * h[i];
+        let g = 2.0 * r[i] * s;
+        for j in 0..8 {
+            grad[(i, j)] = g * x[j];
+        }
+        c[i] = 2.0 * (s * s - 2.0 * r[i] * h[i] * s);
+    }
+    let mut hessian = SMatrix::<f64, LAYER_WEIGHTS, LAYER_WEIGHTS>::zeros();
+    for l in 0..8 {
+        for j in 0..8 {
+            let xx = x[j] * x[l];
+            for i in 0..8 {
+                hessian[(i + 8 * j, i + 8 * l)] = c[i] * xx;
+            }
+        }
+    }
+    (r.norm_squared(), grad, hessian)
+}
+
+/// [`layer`] over any real field, of W's column-major entries.
+pub fn layer_generic<T: RealField + Copy>(
+    w: &SVector<T, LAYER_WEIGHTS>,
+    x: &Layer8,
+    y: &Layer8,
+) -> T {
+    let w: SMatrix<T, 8, 8> = reshape(w, 0);
+    ((w * x.map(lift::<T>)).map(na::ComplexField::tanh) - y.map(lift::<T>)).norm_squared()
+}
+
+/// The inputs of [`layer`].
+pub struct Layer {
+    pub w: LayerW,
+    pub x: Layer8,
+    pub y: Layer8,
+    pub v: LayerW,
+}
+
+impl Layer {
+    fn new(rng: &mut SplitMix64) -> Self {
+        Layer {
+            w: rng.matrix::<8, 8>() * 0.5,
+            x: rng.matrix(),
+            y: rng.matrix(),
+            v: rng.matrix(),
+        }
+    }
+}
+
+impl Loss for Layer {
+    const NAME: &'static str = "layer";
+    const INPUTS: usize = LAYER_WEIGHTS;
+    type Point = LayerW;
+    type Hessian = SMatrix<f64, LAYER_WEIGHTS, LAYER_WEIGHTS>;
+
+    fn primal(&self) -> f64 {
+        layer(&self.w, &self.x, &self.y)
+    }
+    #[inline(never)]
+    fn grad(&self) -> (f64, LayerW) {
+        layer_grad(&self.w, &self.x, &self.y)
+    }
+    #[inline(never)]
+    fn generated(&self) -> (f64, LayerW, Self::Hessian) {
+        layer_hessian(&self.w, &self.x, &self.y)
+    }
+    #[inline(never)]
+    fn hvp(&self) -> (f64, LayerW, LayerW) {
+        layer_hvp(&self.w, &self.x, &self.y, &self.v)
+    }
+    #[inline(never)]
+    fn hand(&self) -> (f64, LayerW, Self::Hessian) {
+        layer_hand(&self.w, &self.x, &self.y)
+    }
+    #[inline(never)]
+    fn dual(&self) -> (f64, LayerW, Self::Hessian) {
+        let flat = SVector::<f64, LAYER_WEIGHTS>::from_column_slice(self.w.as_slice());
+        let (value, grad, h) = num_dual::hessian(
+            |w: SVector<Dual2SVec64<LAYER_WEIGHTS>, LAYER_WEIGHTS>| {
+                layer_generic(&w, &self.x, &self.y)
+            },
+            &flat,
+        );
+        (value, reshape(&grad, 0), h)
+    }
+    #[inline(never)]
+    fn central(&self) -> (f64, LayerW, Self::Hessian) {
+        central_hessian(|w| layer_grad(w, &self.x, &self.y), &self.w)
+    }
+    fn direction(&self) -> &LayerW {
+        &self.v
+    }
+}
+
 // ---- rosenbrock: Σᵢ 100(xᵢ₊₁ − xᵢ²)² + (1 − xᵢ)², 10 dimensions -------------------------------
 
 /// The dimension of Rosenbrock's function.
@@ -639,6 +758,7 @@ pub struct All {
     pub gaussian: Gaussian,
     pub fit: Fit,
     pub rosenbrock: Rosenbrock,
+    pub layer: Layer,
 }
 
 impl All {
@@ -651,6 +771,7 @@ impl All {
             gaussian: Gaussian::new(&mut rng),
             fit: Fit::new(&mut rng),
             rosenbrock: Rosenbrock::new(&mut rng),
+            layer: Layer::new(&mut rng),
         }
     }
 }
@@ -783,4 +904,5 @@ pub fn check_all() {
     check(&all.gaussian);
     check(&all.fit);
     check(&all.rosenbrock);
+    check(&all.layer);
 }
