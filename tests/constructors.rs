@@ -127,3 +127,91 @@ fn the_hessian_through_a_built_vector() {
         assert_close(&h, &expected, 1e-14);
     }
 }
+
+// ---- entries assigned: `m[(i, j)] = e`, `v[i] += e` on a `let mut` matrix ---------------------
+
+/// A rotation built entry by entry: f = ⟨w, R(θ)·p⟩, ∂f/∂θ = ⟨w, R′(θ)·p⟩.
+#[gradient(wrt(theta))]
+fn rotated(theta: f64, p: &Vector2<f64>, w: &Vector2<f64>) -> f64 {
+    let (s, c) = theta.sin_cos();
+    let mut r = Matrix2::zeros();
+    r[(0, 0)] = c;
+    r[(0, 1)] = -s;
+    r[(1, 0)] = s;
+    r[(1, 1)] = c;
+    (r * p).dot(w)
+}
+
+/// Entries updated in a loop: vᵢ = xᵢ² − 1, f = ⟨v, w⟩; ∂f/∂x = 2x∘w.
+#[gradient(wrt(x))]
+fn updated(x: &Vector3<f64>, w: &Vector3<f64>) -> f64 {
+    let mut v = Vector3::zeros();
+    for i in 0..3 {
+        v[i] += x[i] * x[i];
+        v[i] -= 1.0;
+    }
+    v.dot(w)
+}
+
+/// A parameter-derived matrix with one entry overwritten: the overwritten entry of A gets no
+/// gradient, s gets that entry's weight.
+#[gradient]
+fn overwritten(a: &Matrix3<f64>, s: f64, w: &Matrix3<f64>) -> f64 {
+    let mut m = a * 2.0;
+    m[(1, 2)] = s * s;
+    m.component_mul(w).sum()
+}
+
+/// Its Hessian in s: ∂²f/∂s² = 2·w₁₂.
+#[hessian(wrt(s))]
+fn overwritten_twice(a: &Matrix3<f64>, s: f64, w: &Matrix3<f64>) -> f64 {
+    let mut m = a * s;
+    m[(1, 2)] = s * s;
+    m.component_mul(w).sum()
+}
+
+#[test]
+fn gradients_through_assigned_entries() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (theta, p, w): (f64, Vector2<f64>, Vector2<f64>) =
+            (rng.scalar(), rng.vector(), rng.vector());
+        let (value, d) = rotated_grad(theta, &p, &w);
+        assert_eq!(value, rotated(theta, &p, &w));
+        let (s, c) = theta.sin_cos();
+        let slope = Matrix2::new(-s, -c, c, -s);
+        assert!((d - (slope * p).dot(&w)).abs() < 1e-14);
+
+        let (x, w): (Vector3<f64>, Vector3<f64>) = (rng.vector(), rng.vector());
+        let (value, dx) = updated_grad(&x, &w);
+        assert_eq!(value, updated(&x, &w));
+        assert_close(&dx, &(2.0 * x.component_mul(&w)), 1e-15);
+
+        let (a, s, w): (Matrix3<f64>, f64, Matrix3<f64>) =
+            (rng.matrix(), rng.scalar(), rng.matrix());
+        let (value, (da, ds, _)) = overwritten_grad(&a, s, &w);
+        assert_eq!(value, overwritten(&a, s, &w));
+        let mut expected = w * 2.0;
+        expected[(1, 2)] = 0.0;
+        assert_close(&da, &expected, 1e-15);
+        assert!((ds - 2.0 * s * w[(1, 2)]).abs() < 1e-15);
+
+        // The tangent: ⟨2·dA (its (1, 2) entry dropped), W⟩ + 2s·ds·w₁₂.
+        let (da, ds, dw): (Matrix3<f64>, f64, Matrix3<f64>) =
+            (rng.matrix(), rng.scalar(), rng.matrix());
+        let (_, tangent) = overwritten_jvp(&a, s, &w, &da, ds, &dw);
+        let mut m = a * 2.0;
+        m[(1, 2)] = s * s;
+        let mut dm = da * 2.0;
+        dm[(1, 2)] = 2.0 * s * ds;
+        let expected = dm.component_mul(&w).sum() + m.component_mul(&dw).sum();
+        assert!(
+            (tangent - expected).abs() < 1e-14,
+            "{tangent} vs {expected}"
+        );
+
+        let (value, _, h) = overwritten_twice_hessian(&a, s, &w);
+        assert_eq!(value, overwritten_twice(&a, s, &w));
+        assert!((h[(0, 0)] - 2.0 * w[(1, 2)]).abs() < 1e-14);
+    }
+}

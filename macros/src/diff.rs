@@ -48,6 +48,7 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::Max
             | Op::Min
             | Op::Index(..)
+            | Op::SetEntry(..)
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)

@@ -162,6 +162,7 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         | Op::Max
         | Op::Min
         | Op::Index(..)
+        | Op::SetEntry(..)
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

@@ -258,6 +258,9 @@ pub enum Op {
     Min,
     /// `m[(i, j)]`, or `v[i]` for a vector (then `j` is `usize::MAX` until `shape` resolves it).
     Index(usize, usize),
+    /// `m[(i, j)] = s` on a `let mut` matrix: `args` = `[m, s]`, the value m with entry (i, j)
+    /// replaced by s (`v[i] = s` as for `Index`).
+    SetEntry(usize, usize),
     /// `a.try_inverse().unwrap()` (or `.expect(…)`).
     Inverse(Finish),
     Determinant,
@@ -415,6 +418,7 @@ impl Op {
             | Op::Max
             | Op::Min
             | Op::Index(..)
+            | Op::SetEntry(..)
             | Op::Inverse(_)
             | Op::Determinant
             | Op::Solve(_)
@@ -457,6 +461,7 @@ impl Op {
             Op::Max => "max".into(),
             Op::Min => "min".into(),
             Op::Index(i, j) => format!("index ({i}, {j})"),
+            Op::SetEntry(i, j) => format!("set ({i}, {j})"),
             Op::Inverse(_) => "inverse".into(),
             Op::Determinant => "determinant".into(),
             Op::Solve(_) => "solve".into(),

@@ -95,7 +95,8 @@ use proc_macro::TokenStream;
 ///   and `v[i]` (literal or loop-counter indices).
 /// - **Building matrices**: `Vector3::new(a, b, c)`, `Matrix2x3::new(…)` (entries row by row, as
 ///   nalgebra takes them), `::zeros()`, `::identity()`, `::from_diagonal_element(s)`,
-///   `::from_element(s)`, `::repeat(s)`, from scalars that may depend on the parameters.
+///   `::from_element(s)`, `::repeat(s)`, from scalars that may depend on the parameters; entries
+///   of a local matrix assigned or updated, `m[(i, j)] = e`, `v[i] += e`.
 /// - **Matrix methods**: `.transpose() .trace() .sum() .mean() .dot(&b) .norm() .norm_squared()
 ///   .normalize() .magnitude() .magnitude_squared()
 ///   .component_mul(&b) .component_div(&b) .kronecker(&b) .map(|v| …) .map(f64::exp)`, and on

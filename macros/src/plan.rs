@@ -443,6 +443,7 @@ impl<'p> Plan<'p> {
                 | Op::Max
                 | Op::Min
                 | Op::Index(..)
+                | Op::SetEntry(..)
                 | Op::Inverse(_)
                 | Op::Determinant
                 | Op::Kronecker

@@ -348,6 +348,21 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         }
         // dz = dA[(i, j)] ⇒ Ā[(i, j)] += z̄
         Op::Index(i, j) => out.push((0, AExpr::OneHot(g(), shape(0), *i, *j))),
+        // Z = A with entry (i, j) set to s: dZ = dA − dA[(i, j)]·eᵢⱼ + ds·eᵢⱼ ⇒ Ā += Z̄ with its
+        // (i, j) entry zero, s̄ += Z̄[(i, j)]
+        Op::SetEntry(i, j) => {
+            let kept = AExpr::Sub(
+                g(),
+                Box::new(AExpr::OneHot(
+                    Box::new(AExpr::Entry(g(), *i, *j)),
+                    shape(0),
+                    *i,
+                    *j,
+                )),
+            );
+            out.push((0, kept));
+            out.push((1, AExpr::Entry(g(), *i, *j)));
+        }
         // d(A⁻¹) = −A⁻¹·dA·A⁻¹ ⇒ Ā −= Zᵀ·Z̄·Zᵀ
         Op::Inverse(_) => {
             let left = Box::new(AExpr::MatMul(Box::new(AExpr::Transpose(z())), g()));
@@ -629,6 +644,22 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
         }
         // dz = dA[(i, j)]
         Op::Index(i, j) => Some(AExpr::Entry(d(0), *i, *j)),
+        // dZ = dA − dA[(i, j)]·eᵢⱼ + ds·eᵢⱼ
+        Op::SetEntry(i, j) => terms(vec![
+            (
+                0,
+                AExpr::Sub(
+                    d(0),
+                    Box::new(AExpr::OneHot(
+                        Box::new(AExpr::Entry(d(0), *i, *j)),
+                        shape(0),
+                        *i,
+                        *j,
+                    )),
+                ),
+            ),
+            (1, AExpr::OneHot(d(1), shape(0), *i, *j)),
+        ]),
         // d(A⁻¹) = −Z·dA·Z
         Op::Inverse(_) => Some(AExpr::Neg(Box::new(AExpr::MatMul(
             Box::new(AExpr::MatMul(z(), d(0))),
@@ -742,6 +773,7 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::Powf
         | Op::Max
         | Op::Index(..)
+        | Op::SetEntry(..)
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

@@ -25,6 +25,16 @@ pub fn infer(cx: &Ctxt, prog: &mut Program, params: &[Shape], float: Float) {
                 Op::Index(i, 0)
             };
         }
+        if let Op::SetEntry(i, usize::MAX) = prog.nodes[id].op
+            && let Shape::Matrix(rows, _) = prog.shape(prog.nodes[id].args[0])
+            && shape != Shape::Poison
+        {
+            prog.nodes[id].op = if rows == Dim::Lit(1) {
+                Op::SetEntry(0, i)
+            } else {
+                Op::SetEntry(i, 0)
+            };
+        }
     }
     for a in &prog.annotations {
         let actual = prog.shape(a.value);
@@ -152,6 +162,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
             }
         }
         Op::Index(i, j) => index(prog, node, *i, *j),
+        Op::SetEntry(i, j) => set_entry(prog, node, *i, *j),
         Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
         Op::Determinant => square(prog, node, "determinant").map(|()| Shape::Scalar),
         Op::MatrixPower(_) => square(prog, node, "pow").map(|()| arg(0)),
@@ -218,6 +229,7 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::Max
         | Op::Min
         | Op::Index(..)
+        | Op::SetEntry(..)
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)
@@ -260,6 +272,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::Max
         | Op::Min
         | Op::Index(..)
+        | Op::SetEntry(..)
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)
@@ -423,6 +436,28 @@ fn index(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, Strin
         ));
     }
     Ok(Shape::Scalar)
+}
+
+/// `m[(i, j)] = s`: the entry written must exist, and be given a scalar; the value keeps its
+/// shape. The matrix is named as written on the left of `=`.
+fn set_entry(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, String> {
+    let target = node.text.split('[').next().unwrap_or_default().trim();
+    let named = |message: String| {
+        message.replace(
+            &format!("`{}`", operand(prog, node, 0)),
+            &format!("`{target}`"),
+        )
+    };
+    index(prog, node, i, j).map_err(named)?;
+    if prog.shape(node.args[1]).is_scalar() {
+        Ok(prog.shape(node.args[0]))
+    } else {
+        Err(format!(
+            "an entry of `{target}` is a scalar, and `{}` is {}",
+            operand(prog, node, 1),
+            prog.shape(node.args[1])
+        ))
+    }
 }
 
 fn square(prog: &Program, node: &Node, name: &str) -> Result<(), String> {

@@ -69,6 +69,7 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::Max
                 | Op::Min
                 | Op::Index(..)
+                | Op::SetEntry(..)
                 | Op::Inverse(..)
                 | Op::Determinant
                 | Op::Solve(..)

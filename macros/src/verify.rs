@@ -96,6 +96,7 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::Max
             | Op::Min
             | Op::Index(..)
+            | Op::SetEntry(..)
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)

@@ -133,6 +133,7 @@ impl Deriver<'_> {
             | Op::Max
             | Op::Min
             | Op::Index(..)
+            | Op::SetEntry(..)
             | Op::Inverse(_)
             | Op::Determinant
             | Op::Solve(_)

@@ -155,6 +155,7 @@ impl Emitter<'_> {
             | Op::Max
             | Op::Min
             | Op::Index(..)
+            | Op::SetEntry(..)
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -315,6 +316,7 @@ impl Emitter<'_> {
             | Op::Max
             | Op::Min
             | Op::Index(..)
+            | Op::SetEntry(..)
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -395,6 +397,7 @@ impl Emitter<'_> {
                     | Op::Max
                     | Op::Min
                     | Op::Index(..)
+                    | Op::SetEntry(..)
                     | Op::Determinant
                     | Op::Solve(..)
                     | Op::Kronecker
@@ -489,6 +492,7 @@ impl Emitter<'_> {
                     | Op::Max
                     | Op::Min
                     | Op::Index(..)
+                    | Op::SetEntry(..)
                     | Op::Inverse(..)
                     | Op::Determinant
                     | Op::Solve(..)
@@ -570,6 +574,10 @@ impl Emitter<'_> {
             Op::Index(i, j) => {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a[(#i, #j)])
+            }
+            Op::SetEntry(i, j) => {
+                let (a, s) = (self.owned(node.args[0]), arg(1).place);
+                quote_spanned!(span=> { let mut __mg_set = #a; __mg_set[(#i, #j)] = #s; __mg_set })
             }
             Op::Inverse(finish) => {
                 let a = arg(0).place;
@@ -1087,6 +1095,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::Max
         | Op::Min
         | Op::Index(..)
+        | Op::SetEntry(..)
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

@@ -309,6 +309,22 @@ fn node_value<S: Num>(
             Ok(Value::Scalar(if b.re() >= a.re() { a } else { b }))
         }
         Op::Index(i, j) => index(matrix(0)?, *i, *j),
+        Op::SetEntry(i, j) => {
+            let mut m = matrix(0)?.clone();
+            let (i, j) = match *j {
+                usize::MAX if m.cols == 1 => (*i, 0),
+                usize::MAX => (0, *i),
+                j => (*i, j),
+            };
+            if i >= m.rows || j >= m.cols {
+                return Err(format!(
+                    "entry ({i}, {j}) of a {}×{} matrix",
+                    m.rows, m.cols
+                ));
+            }
+            m.data[i + m.rows * j] = scalar(1)?;
+            Ok(Value::Matrix(m))
+        }
         Op::Inverse(finish) => Ok(Value::Matrix(opened(matrix(0)?.inverse(), finish)?)),
         Op::Determinant => Ok(Value::Scalar(matrix(0)?.determinant()?)),
         Op::Solve(finish) => Ok(Value::Matrix(opened(matrix(0)?.solve(matrix(1)?), finish)?)),

@@ -447,6 +447,14 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn index(&mut self, e: &Expr, i: &syn::ExprIndex) -> Option<ValueId> {
+        let (row, col) = self.indices(e, i)?;
+        let a = self.expr(&i.expr)?;
+        self.push(Op::Index(row, col), vec![a], e)
+    }
+
+    /// The entry `i` names: `(row, column)`, the column `usize::MAX` for `v[i]` (which `shape`
+    /// resolves); `None` after an error.
+    pub(super) fn indices(&mut self, e: &Expr, i: &syn::ExprIndex) -> Option<(usize, usize)> {
         let pair = match &*i.index {
             Expr::Tuple(t) if t.elems.len() == 2 => Some((&t.elems[0], &t.elems[1])),
             _ => None,
@@ -479,8 +487,7 @@ impl Lowerer<'_> {
         };
         // `v[i]`: whether `i` is a row or a column is decided by `shape`.
         let col = if pair.is_some() { col } else { usize::MAX };
-        let a = self.expr(&i.expr)?;
-        self.push(Op::Index(row, col), vec![a], e)
+        Some((row, col))
     }
 
     /// The value of an integer known while lowering: a literal, a loop counter, or `+ - *` and

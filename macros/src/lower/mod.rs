@@ -526,6 +526,10 @@ impl Lowerer<'_> {
 
     /// `x = e` and `x += e`: rebinds `x`, as a new `let` would.
     fn assign(&mut self, left: &Expr, right: &Expr, op: Option<(Op, &'static str)>) {
+        if let Expr::Index(index) = left {
+            self.assign_entry(left, index, right, op);
+            return;
+        }
         let Expr::Path(path) = left else {
             self.cx.error_spanned_by(
                 left,
@@ -540,26 +544,9 @@ impl Lowerer<'_> {
             );
             return;
         };
-        let key = name.to_string();
-        let Some(old) = self.lookup(&key, Loc::of(left)) else {
-            self.cx.error_spanned_by(
-                left,
-                format!("cannot find a local named `{name}` to assign to"),
-            );
+        let Some(old) = self.assignable(left, name) else {
             return;
         };
-        if !self.own.contains(&key) && self.body != Body::Function {
-            if self.body == Body::Closure {
-                self.cx.error_spanned_by(
-                    left,
-                    format!("the closure in `map` cannot assign to `{name}`, which is outside it"),
-                );
-                return;
-            }
-            if !self.assigned.contains(&key) {
-                self.assigned.push(key.clone());
-            }
-        }
         let binding = match (op, old) {
             (None, _) => self.expr(right).map_or(Binding::Poison, Binding::Value),
             (Some((op, symbol)), Binding::Value(old)) => match self.expr(right) {
@@ -582,6 +569,38 @@ impl Lowerer<'_> {
             }
             (Some(_), Binding::Poison) => Binding::Poison,
         };
+        self.rebind(name, binding);
+    }
+
+    /// The binding of `name` that `left` assigns to, after checking the assignment may be
+    /// made here (and recording it for an enclosing branch); `None` after an error.
+    fn assignable(&mut self, left: &Expr, name: &syn::Ident) -> Option<Binding> {
+        let key = name.to_string();
+        let Some(old) = self.lookup(&key, Loc::of(left)) else {
+            self.cx.error_spanned_by(
+                left,
+                format!("cannot find a local named `{name}` to assign to"),
+            );
+            return None;
+        };
+        if !self.own.contains(&key) && self.body != Body::Function {
+            if self.body == Body::Closure {
+                self.cx.error_spanned_by(
+                    left,
+                    format!("the closure in `map` cannot assign to `{name}`, which is outside it"),
+                );
+                return None;
+            }
+            if !self.assigned.contains(&key) {
+                self.assigned.push(key);
+            }
+        }
+        Some(old)
+    }
+
+    /// Binds `name` to `binding` where the name lives, as an assignment does.
+    fn rebind(&mut self, name: &syn::Ident, binding: Binding) {
+        let key = name.to_string();
         if let Binding::Value(value) = binding {
             self.name(value, name);
         }
@@ -591,6 +610,58 @@ impl Lowerer<'_> {
             self.outer_values.insert(key.clone(), binding.clone());
         }
         self.scope.insert(key, binding);
+    }
+
+    /// `m[(i, j)] = e` and `m[(i, j)] += e` (or `v[i] …`) on a local matrix `m`: rebinds `m` to
+    /// the matrix with that entry replaced, as `m = …` would.
+    fn assign_entry(
+        &mut self,
+        left: &Expr,
+        index: &syn::ExprIndex,
+        right: &Expr,
+        op: Option<(Op, &'static str)>,
+    ) {
+        let Expr::Path(path) = &*index.expr else {
+            self.cx.error_spanned_by(
+                &index.expr,
+                "only entries of a local matrix can be assigned to, as in `m[(0, 1)] = …`",
+            );
+            return;
+        };
+        let Some(name) = path.path.get_ident().cloned() else {
+            self.cx.error_spanned_by(
+                &index.expr,
+                "only entries of a local matrix can be assigned to, as in `m[(0, 1)] = …`",
+            );
+            return;
+        };
+        if self.assignable(left, &name).is_none() {
+            return;
+        }
+        // The entry's new value, and the indices: read as `m[(i, j)]` would be.
+        let value = match op {
+            None => self.expr(right),
+            Some((op, symbol)) => match (self.index(left, index), self.expr(right)) {
+                (Some(old), Some(rhs)) => {
+                    let text = format!("{} {symbol} {}", text::expr(left), text::expr(right));
+                    Some(self.prog.push(op, vec![old, rhs], Loc::of(left), text))
+                }
+                _ => None,
+            },
+        };
+        let (Some((i, j)), Some(matrix)) = (self.indices(left, index), self.expr(&index.expr))
+        else {
+            return;
+        };
+        let Some(value) = value else {
+            self.rebind(&name, Binding::Poison);
+            return;
+        };
+        let text = format!("{} = {}", text::expr(left), text::expr(right));
+        let set = self
+            .prog
+            .push(Op::SetEntry(i, j), vec![matrix, value], Loc::of(left), text);
+        self.rebind(&name, Binding::Value(set));
     }
 
     /// Names a value after the local it is bound to, unless it has a name already (a parameter,
