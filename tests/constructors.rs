@@ -1,6 +1,6 @@
 //! Matrices built in the body — `new(…)` from entries (row by row, as nalgebra takes them),
-//! `zeros()`, `identity()`, `from_element(s)`, `repeat(s)` — in gradients, Jacobians and
-//! Hessians, against closed forms.
+//! `zeros()`, `identity()`, `from_element(s)`, `repeat(s)`, entries assigned and updated — in
+//! gradients, Jacobians and Hessians, and the 1-norm and a matrix's `abs()`, against closed forms.
 
 #![allow(
     clippy::float_cmp,
@@ -213,5 +213,26 @@ fn gradients_through_assigned_entries() {
         let (value, _, h) = overwritten_twice_hessian(&a, s, &w);
         assert_eq!(value, overwritten_twice(&a, s, &w));
         assert!((h[(0, 0)] - 2.0 * w[(1, 2)]).abs() < 1e-14);
+    }
+}
+
+// ---- the 1-norm and a matrix's entrywise absolute value ----------------------------------------
+
+/// f = ‖v‖₁ + ‖v‖₂ + Σ|M|∘W: ∂f/∂v = sign(v) + v/‖v‖, ∂f/∂M = sign(M)∘W.
+#[gradient(wrt(v, m))]
+fn norms(v: &Vector3<f64>, m: &Matrix2<f64>, w: &Matrix2<f64>) -> f64 {
+    v.lp_norm(1) + v.lp_norm(2) + m.abs().component_mul(w).sum()
+}
+
+#[test]
+fn gradients_of_the_one_norm_and_an_absolute_value() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (v, m, w): (Vector3<f64>, Matrix2<f64>, Matrix2<f64>) =
+            (rng.away_from_zero(), rng.away_from_zero(), rng.matrix());
+        let (value, (dv, dm)) = norms_grad(&v, &m, &w);
+        assert_eq!(value, norms(&v, &m, &w));
+        assert_close(&dv, &(v.map(f64::signum) + v / v.norm()), 1e-15);
+        assert_close(&dm, &m.map(f64::signum).component_mul(&w), 0.0);
     }
 }

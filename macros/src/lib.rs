@@ -98,7 +98,7 @@ use proc_macro::TokenStream;
 ///   `::from_element(s)`, `::repeat(s)`, from scalars that may depend on the parameters; entries
 ///   of a local matrix assigned or updated, `m[(i, j)] = e`, `v[i] += e`.
 /// - **Matrix methods**: `.transpose() .trace() .sum() .mean() .dot(&b) .norm() .norm_squared()
-///   .normalize() .magnitude() .magnitude_squared()
+///   .normalize() .magnitude() .magnitude_squared() .lp_norm(1) .lp_norm(2) .abs()
 ///   .component_mul(&b) .component_div(&b) .kronecker(&b) .map(|v| …) .map(f64::exp)`, and on
 ///   square matrices `.determinant() .try_inverse().unwrap() .lu().solve(&b).unwrap() .pow(k)`.
 /// - **Scalar methods**: `.exp() .ln() .ln_1p() .sqrt() .sin() .cos() .tanh() .abs() .powi(n)

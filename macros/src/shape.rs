@@ -6,12 +6,22 @@
 //! on its operands having the shapes its identity assumes. Runs after `lower`, before `diff`.
 
 use crate::ctxt::Ctxt;
-use crate::ir::{Build, Dim, Node, Op, Program, Shape, ValueId};
+use crate::ir::{Build, Dim, Func, Node, Op, Program, Shape, ValueId};
 use crate::types::Float;
 
 /// Infers the shapes of `prog`, whose parameter `k` has shape `params[k]`.
 pub fn infer(cx: &Ctxt, prog: &mut Program, params: &[Shape], float: Float) {
     for id in 0..prog.nodes.len() {
+        // `m.abs()` of a matrix is nalgebra's entrywise absolute value: a map of `abs`.
+        if let Op::Unary(Func::Abs) = prog.nodes[id].op
+            && prog.shape(prog.nodes[id].args[0]).is_matrix()
+        {
+            let loc = prog.nodes[id].loc;
+            let mut sub = Program::default();
+            let v = sub.push(Op::Param(0), Vec::new(), loc, "v".into());
+            sub.output = Some(sub.push(Op::Unary(Func::Abs), vec![v], loc, "|v|".into()));
+            prog.nodes[id].op = Op::Map(Box::new(sub));
+        }
         let shape = node_shape(cx, prog, id, params, float);
         prog.nodes[id].shape = shape;
         // `v[i]` reads row i of a column vector and column i of a row vector.

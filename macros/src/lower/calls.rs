@@ -26,6 +26,9 @@ impl Lowerer<'_> {
         if name == "unwrap" || name == "expect" {
             return self.finish(e, m);
         }
+        if name == "lp_norm" {
+            return self.lp_norm(e, m);
+        }
         if name == "try_inverse" || name == "lu" || name == "solve" {
             self.cx.error_spanned_by(
                 e,
@@ -119,6 +122,37 @@ impl Lowerer<'_> {
         };
         self.cx.error_spanned_by(&m.method, message);
         None
+    }
+
+    /// `v.lp_norm(1)` = Σ|vᵢ| (a `map` of `abs`, summed) and `v.lp_norm(2)` = ‖v‖.
+    fn lp_norm(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
+        let p = match m.args.first() {
+            Some(arg) if m.args.len() == 1 => self.known(arg),
+            _ => None,
+        };
+        match p {
+            Some(1) => {
+                let a = self.expr(&m.receiver)?;
+                let mut sub = Program::default();
+                let loc = Loc::of(e);
+                let v = sub.push(Op::Param(0), Vec::new(), loc, "v".into());
+                sub.output = Some(sub.push(Op::Unary(Func::Abs), vec![v], loc, "|v|".into()));
+                let magnitudes = self.push(Op::Map(Box::new(sub)), vec![a], e)?;
+                self.push(Op::Sum, vec![magnitudes], e)
+            }
+            Some(2) => {
+                let a = self.expr(&m.receiver)?;
+                self.push(Op::Norm, vec![a], e)
+            }
+            _ => {
+                self.cx.error_spanned_by(
+                    e,
+                    "`lp_norm` is supported for p = 1 (Σ|vᵢ|) and p = 2 (the norm), written as \
+                     an integer literal",
+                );
+                None
+            }
+        }
     }
 
     /// `x.clamp(lo, hi)` = min(max(x, lo), hi).
@@ -634,7 +668,6 @@ enum Callee {
 /// What to write instead of a nalgebra method `#[gradient]` does not support yet.
 fn not_yet(name: &str) -> Option<&'static str> {
     Some(match name {
-        "lp_norm" => "for the 1-norm write `v.map(|x| x.abs()).sum()`",
         "row" | "column" | "rows" | "columns" | "fixed_view" | "fixed_rows" | "fixed_columns"
         | "view" | "diagonal" | "set_row" | "set_column" => {
             "read entries `m[(i, j)]`, with literal indices or the counters of `for` loops"
