@@ -161,7 +161,8 @@ fn newton_on_a_generated_hessian_converges_quadratically() {
         .unwrap();
     let best = from_solver(result.state().get_best_param().unwrap());
     // At the minimiser the generated gradient vanishes (to rounding: Newton converged).
-    let (_, gradient) = logistic_grad(&best, &x, &y);
+    let (value, gradient) = logistic_grad(&best, &x, &y);
+    assert_eq!(value.to_bits(), logistic(&best, &x, &y).to_bits());
     assert!(
         gradient.norm() < 1e-12,
         "‖∇f‖ = {:e} at {best}",
