@@ -752,7 +752,7 @@ impl Loss for Rosenbrock {
 /// The seed the random inputs are drawn from.
 pub const SEED: u64 = 0x6865_7373_6961_6e73; // "hessians"
 
-/// The four reference losses at their deterministic input points.
+/// The five reference losses at their deterministic input points.
 pub struct All {
     pub logistic: Logistic,
     pub gaussian: Gaussian,
