@@ -639,3 +639,68 @@ fn closed_form_hessians_of_matrix_fits() {
         assert_symmetric(&h);
     }
 }
+
+// ---- edge cases: no dependence, linear, a scalar parameter among matrices, f32 ----------------
+
+/// Does not depend on x at all: zero gradient and Hessian.
+#[hessian(wrt(x))]
+#[allow(unused_variables, reason = "x is deliberately unread")]
+fn constant_in_x(x: &Vector3<f64>, c: &Vector3<f64>) -> f64 {
+    c.norm_squared()
+}
+
+/// Linear in x: a gradient, and a zero Hessian.
+#[hessian(wrt(x))]
+fn linear_in_x(x: &Vector3<f64>, c: &Vector3<f64>) -> f64 {
+    c.dot(x) * 3.0
+}
+
+/// A scalar parameter among matrices: ∂²/∂s² of s²·‖A‖² + e^s·tr A = 2‖A‖² + e^s·tr A.
+#[hessian(wrt(s))]
+fn scalar_among_matrices(a: &Matrix3<f64>, s: f64) -> f64 {
+    a.norm_squared() * s * s + s.exp() * a.trace()
+}
+
+/// In f32: the quadratic form.
+#[hessian(wrt(x))]
+fn quadratic_f32(x: &SVector<f32, 3>, a: &SMatrix<f32, 3, 3>) -> f32 {
+    x.dot(&(a * x))
+}
+
+#[test]
+fn hessians_at_the_edges() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, c): (Vector3<f64>, Vector3<f64>) = (rng.vector(), rng.vector());
+        let (value, grad, h) = constant_in_x_hessian(&x, &c);
+        assert_eq!(value, constant_in_x(&x, &c));
+        assert_eq!((grad, h), (Vector3::zeros(), Matrix3::zeros()));
+        let (_, _, hv) = constant_in_x_hvp(&x, &c, &x);
+        assert_eq!(hv, Vector3::zeros());
+
+        let (value, grad, h) = linear_in_x_hessian(&x, &c);
+        assert_eq!(value, linear_in_x(&x, &c));
+        assert_close(&grad, &(c * 3.0), 1e-15);
+        assert_eq!(h, Matrix3::zeros());
+
+        let (a, s): (Matrix3<f64>, f64) = (rng.matrix(), rng.scalar());
+        let (value, grad, h) = scalar_among_matrices_hessian(&a, s);
+        assert_eq!(value, scalar_among_matrices(&a, s));
+        let expected_grad = 2.0 * s * a.norm_squared() + s.exp() * a.trace();
+        assert!((grad - expected_grad).abs() < 1e-13);
+        let expected = 2.0 * a.norm_squared() + s.exp() * a.trace();
+        assert!(
+            (h[(0, 0)] - expected).abs() < 1e-13,
+            "{} vs {expected}",
+            h[(0, 0)]
+        );
+        let (_, _, hv) = scalar_among_matrices_hvp(&a, s, &2.0);
+        assert!((hv - 2.0 * expected).abs() < 1e-12);
+
+        let x32 = rng.vector::<3>().map(|v| v as f32);
+        let a32 = rng.matrix::<3, 3>().map(|v| v as f32);
+        let (value, _, h) = quadratic_f32_hessian(&x32, &a32);
+        assert_eq!(value, quadratic_f32(&x32, &a32));
+        assert_eq!(h, a32 + a32.transpose());
+    }
+}
