@@ -158,6 +158,35 @@ pub fn power_adjoint<T: RealField + Copy, const N: usize>(
     t
 }
 
+/// The tangent of [`power_adjoint`]`(a, g, k)` along `da` and `dg`, for second derivatives
+/// through a matrix power.
+///
+/// Differentiates its recurrence: with B = Aᵀ and Pₘ = Bᵐ, Tₘ₊₁ = B·Tₘ + G·Pₘ gives
+/// dTₘ₊₁ = dB·Tₘ + B·dTₘ + dG·Pₘ + G·dPₘ, and Pₘ₊₁ = Pₘ·B gives dPₘ₊₁ = dPₘ·B + Pₘ·dB.
+#[must_use]
+pub fn power_adjoint_tangent<T: RealField + Copy, const N: usize>(
+    a: &SMatrix<T, N, N>,
+    da: &SMatrix<T, N, N>,
+    g: &SMatrix<T, N, N>,
+    dg: &SMatrix<T, N, N>,
+    k: u32,
+) -> SMatrix<T, N, N> {
+    if k == 0 {
+        return SMatrix::zeros();
+    }
+    let (b, db) = (a.transpose(), da.transpose());
+    let (mut t, mut dt) = (*g, *dg);
+    let (mut power, mut dpower) = (b, db);
+    for _ in 1..k {
+        let next = db * t + b * dt + dg * power + g * dpower;
+        t = b * t + g * power;
+        dt = next;
+        dpower = dpower * b + power * db;
+        power *= b;
+    }
+    dt
+}
+
 /// The tangent of Z = Aᵏ: dZ = Σ_{r<k} Aʳ·dA·Aᵏ⁻¹⁻ʳ.
 ///
 /// With Dₘ the tangent of Aᵐ, D₁ = dA and Dₘ₊₁ = A·Dₘ + dA·Aᵐ: k − 1 steps of two products
@@ -198,6 +227,31 @@ mod tests {
         assert!((power_tangent(&a, &da, 3) - expected).norm() < 1e-12);
         assert_eq!(power_tangent(&a, &da, 1), da);
         assert_eq!(power_tangent(&a, &da, 0), Matrix3::zeros());
+    }
+
+    #[test]
+    fn power_adjoint_tangent_is_the_directional_derivative_of_the_power_adjoint() {
+        // power_adjoint(A, G, 3) = G·(A²)ᵀ + Aᵀ·G·Aᵀ + (A²)ᵀ·G; its differential along (dA, dG),
+        // term by term by the product rule.
+        let a = sample3();
+        let da = Matrix3::new(0.1, -0.2, 0.3, 0.0, 0.5, -0.1, 0.2, 0.1, -0.4);
+        let g = Matrix3::new(0.7, 0.1, -0.3, 0.2, -0.6, 0.4, 0.5, 0.3, 0.9);
+        let dg = Matrix3::new(-0.2, 0.4, 0.1, 0.3, 0.2, -0.5, 0.6, -0.1, 0.2);
+        let (b, db) = (a.transpose(), da.transpose());
+        let expected = dg * b * b
+            + g * (db * b + b * db)
+            + db * g * b
+            + b * dg * b
+            + b * g * db
+            + (db * b + b * db) * g
+            + b * b * dg;
+        let actual = power_adjoint_tangent(&a, &da, &g, &dg, 3);
+        assert!((actual - expected).norm() < 1e-12, "{actual} vs {expected}");
+        assert_eq!(power_adjoint_tangent(&a, &da, &g, &dg, 1), dg);
+        assert_eq!(
+            power_adjoint_tangent(&a, &da, &g, &dg, 0),
+            Matrix3::zeros()
+        );
     }
 
     #[test]

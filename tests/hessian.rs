@@ -704,3 +704,31 @@ fn hessians_at_the_edges() {
         assert_eq!(h, a32 + a32.transpose());
     }
 }
+
+// ---- matrix powers ---------------------------------------------------------------------------
+
+/// tr(X³) + ⟨X², C⟩ in X: through the adjoint of a matrix power, differentiated twice.
+#[hessian(wrt(x))]
+fn powers(x: &Matrix3<f64>, c: &Matrix3<f64>) -> f64 {
+    x.pow(3).trace() + x.pow(2).component_mul(c).sum()
+}
+
+fn powers_generic<T: RealField + Copy>(x: &SVector<T, 9>, c: &Matrix3<f64>) -> T {
+    let x = SMatrix::<T, 3, 3>::from_column_slice(x.as_slice());
+    let c = c.map(|v| T::from_f64(v).expect("f64 converts"));
+    (x * x * x).trace() + (x * x).component_mul(&c).sum()
+}
+
+#[test]
+fn hessians_through_matrix_powers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, c): (Matrix3<f64>, Matrix3<f64>) = (rng.matrix(), rng.matrix());
+        let (value, _, h) = powers_hessian(&x, &c);
+        assert_eq!(value, powers(&x, &c));
+        let flat = SVector::<f64, 9>::from_column_slice(x.as_slice());
+        let (_, _, expected) = num_dual::hessian(|x| powers_generic(&x, &c), &flat);
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+    }
+}

@@ -142,6 +142,16 @@ pub enum AExpr {
         seed: Box<AExpr>,
         dseed: Option<Box<AExpr>>,
     },
+    /// In a second-order program, the tangent of `PowerAdjoint { base, adjoint, exponent }`
+    /// along the base's tangent (when `moving`) and the adjoint's (`dadjoint`, `None` where
+    /// zero).
+    PowerAdjointTangent {
+        base: ValueId,
+        moving: bool,
+        adjoint: Box<AExpr>,
+        dadjoint: Option<Box<AExpr>>,
+        exponent: TokenStream,
+    },
     /// A value the adjoint program computed once and shares (`let` in the reverse pass).
     Shared(usize),
     /// In a second-order program, the tangent of the adjoint of value `v` (`dg` of `g`).
@@ -246,6 +256,13 @@ impl AExpr {
                 out.extend(dseed.as_deref());
                 out
             }
+            AExpr::PowerAdjointTangent {
+                adjoint, dadjoint, ..
+            } => {
+                let mut out: Vec<&AExpr> = vec![adjoint];
+                out.extend(dadjoint.as_deref());
+                out
+            }
             AExpr::Adj(_)
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -321,6 +338,19 @@ impl AExpr {
                 input: *input,
                 zbar: x(zbar),
                 dzbar: dzbar.as_ref().map(|d| x(d)),
+            },
+            AExpr::PowerAdjointTangent {
+                base,
+                moving,
+                adjoint,
+                dadjoint,
+                exponent,
+            } => AExpr::PowerAdjointTangent {
+                base: *base,
+                moving: *moving,
+                adjoint: x(adjoint),
+                dadjoint: dadjoint.as_ref().map(|d| x(d)),
+                exponent: exponent.clone(),
             },
             AExpr::CallAdjTan { node, seed, dseed } => AExpr::CallAdjTan {
                 node: *node,
@@ -404,7 +434,9 @@ impl AExpr {
                 f(*det);
             }
             AExpr::SolveTransposed { solve, .. } | AExpr::SolveForward { solve, .. } => f(*solve),
-            AExpr::PowerAdjoint { base, .. } | AExpr::PowerTangent { base, .. } => f(*base),
+            AExpr::PowerAdjoint { base, .. }
+            | AExpr::PowerTangent { base, .. }
+            | AExpr::PowerAdjointTangent { base, .. } => f(*base),
             AExpr::Adj(_)
             | AExpr::Lit(_)
             | AExpr::Cast(_)
@@ -489,6 +521,7 @@ impl AExpr {
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
             | AExpr::PowerAdjoint { .. }
+            | AExpr::PowerAdjointTangent { .. }
             | AExpr::Seed(_)
             | AExpr::BranchAdjoint { .. }
             | AExpr::BranchAdjTan { .. }
@@ -516,6 +549,11 @@ impl AExpr {
     pub fn for_each_tangent(&self, prog: &Program, f: &mut dyn FnMut(ValueId)) {
         match self {
             AExpr::Tan(v) => f(*v),
+            AExpr::PowerAdjointTangent { base, moving, .. } => {
+                if *moving {
+                    f(*base);
+                }
+            }
             AExpr::CallTangent { node }
             | AExpr::MapAdjTan { node, .. }
             | AExpr::CallAdjTan { node, .. } => {
@@ -682,6 +720,7 @@ impl fmt::Display for AExpr {
             AExpr::BranchAdjoint { node, .. } => write!(f, "∂if(v{node})"),
             AExpr::BranchAdjTan { node, .. } => write!(f, "d∂if(v{node})"),
             AExpr::CallAdjTan { node, .. } => write!(f, "d∂call(v{node})"),
+            AExpr::PowerAdjointTangent { base, .. } => write!(f, "d∂pow(v{base})"),
             AExpr::CallAdjoint { node } => write!(f, "vjp(v{node})"),
             AExpr::Field { tuple, index, .. } => write!(f, "t{tuple}.{index}"),
             AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),

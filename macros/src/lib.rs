@@ -182,8 +182,8 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 /// along each unit direction. Second derivatives cover straight-line code, unrolled loops, `if`
 /// (each piece differentiated twice), `map` closures (entry by entry), calls of other annotated
 /// functions that call none themselves (through their `{name}_vjp_jvp`) and every
-/// scalar and matrix operation except `pow(k)` and Kronecker products of two differentiated
-/// factors, which are compile errors that say so.
+/// scalar and matrix operation except Kronecker products of two differentiated factors, which
+/// are compile errors that say so.
 ///
 /// ```ignore
 /// use matgrad::hessian;

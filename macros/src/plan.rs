@@ -222,7 +222,8 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => None,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => None,
     }
 }
 
@@ -752,7 +753,8 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => {}
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => {}
     }
     for child in e.children() {
         collect_nested(prog, child, out);

@@ -463,8 +463,21 @@ impl Differential<'_, '_> {
             AExpr::KroneckerAdjoint { .. } => {
                 return Err("`kronecker` of two differentiated factors");
             }
-            AExpr::PowerTangent { .. } | AExpr::PowerAdjoint { .. } => {
-                return Err("matrix powers `pow(k)`");
+            // The tangent of Σᵣ (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ along dA and dG, by the runtime's recurrence.
+            AExpr::PowerAdjoint {
+                base,
+                adjoint,
+                exponent,
+            } => {
+                let moving = self.tangent.tangent_active[*base];
+                let dadjoint = self.d(adjoint)?;
+                (moving || dadjoint.is_some()).then(|| AExpr::PowerAdjointTangent {
+                    base: *base,
+                    moving,
+                    adjoint: adjoint.clone(),
+                    dadjoint: dadjoint.map(bx),
+                    exponent: exponent.clone(),
+                })
             }
             AExpr::Window { .. } => return Err("trace chains tr(A·B·C…)"),
             AExpr::Item(..) => return Err("tuples of derivatives"),
@@ -476,7 +489,9 @@ impl Differential<'_, '_> {
             | AExpr::BranchTangent { .. }
             | AExpr::BranchAdjTan { .. }
             | AExpr::CallTangent { .. }
-            | AExpr::CallAdjTan { .. } => {
+            | AExpr::CallAdjTan { .. }
+            | AExpr::PowerTangent { .. }
+            | AExpr::PowerAdjointTangent { .. } => {
                 return Err("a second-order expression differentiated again");
             }
         })

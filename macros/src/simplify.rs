@@ -68,7 +68,9 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         AExpr::KroneckerAdjoint { node, left } => {
             prog.shape(prog.nodes[*node].args[usize::from(!*left)])
         }
-        AExpr::PowerAdjoint { base, .. } | AExpr::PowerTangent { base, .. } => prog.shape(*base),
+        AExpr::PowerAdjoint { base, .. }
+        | AExpr::PowerTangent { base, .. }
+        | AExpr::PowerAdjointTangent { base, .. } => prog.shape(*base),
         // A second-order program's seeds k + j (k results) are the tangents of seeds j.
         AExpr::Seed(j) => {
             let results = prog.results();
@@ -190,7 +192,8 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => false,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => false,
     }
 }
 
@@ -248,7 +251,8 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => false,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => false,
     }
 }
 

@@ -203,7 +203,8 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => false,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => false,
     }
 }
 
@@ -286,7 +287,8 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::CallAdjTan { .. }
             | AExpr::Field { .. }
             | AExpr::Window { .. }
-            | AExpr::PowerAdjoint { .. } => e,
+            | AExpr::PowerAdjoint { .. }
+            | AExpr::PowerAdjointTangent { .. } => e,
         },
         AExpr::Mul(a, b) | AExpr::Scale(a, b) | AExpr::MatMul(a, b)
             if is_zero(&a) || is_zero(&b) =>

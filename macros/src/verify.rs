@@ -453,7 +453,8 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => false,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => false,
     };
     if wrong {
         errors.push(format!("{path}operands of the wrong kinds in {e}"));

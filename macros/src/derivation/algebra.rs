@@ -72,7 +72,8 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => None,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => None,
     }
 }
 
@@ -150,7 +151,8 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => false,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => false,
     }
 }
 

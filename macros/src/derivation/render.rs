@@ -92,6 +92,13 @@ impl Deriver<'_> {
             AExpr::SharedTan(k) => Math::atom(format!("dt{k}")),
             AExpr::Seed(_) => Math::atom("1"),
             AExpr::BranchAdjoint { node, .. } => self.branch_adjoint(*node),
+            AExpr::PowerAdjointTangent { base, .. } => Math::new(
+                format!(
+                    "the tangent of the adjoint of {}",
+                    self.prog.nodes[*base].text
+                ),
+                ATOM,
+            ),
             AExpr::CallAdjTan { node, .. } | AExpr::BranchAdjTan { node, .. } => Math::new(
                 format!(
                     "the tangent of the adjoint of {}",
@@ -344,6 +351,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::CallAdjTan { .. }
         | AExpr::Field { .. }
         | AExpr::Window { .. }
-        | AExpr::PowerAdjoint { .. } => false,
+        | AExpr::PowerAdjoint { .. }
+        | AExpr::PowerAdjointTangent { .. } => false,
     }
 }

@@ -982,6 +982,34 @@ impl Emitter<'_> {
             AExpr::KroneckerAdjoint { node, left } => {
                 Operand::temp(self.kronecker_adjoint(*node, *left))
             }
+            AExpr::PowerAdjointTangent {
+                base,
+                moving,
+                adjoint,
+                dadjoint,
+                exponent,
+            } => {
+                let shape = self.prog.shape(*base);
+                let sizes = self.helper_sizes(&[shape], false);
+                let a = self.operand(*base).borrow;
+                let da = if *moving {
+                    self.tangent_operand(*base).borrow
+                } else {
+                    let zeros = self.zeros(shape);
+                    quote!(&#zeros)
+                };
+                let g = self.expr(adjoint).borrow;
+                let dg = match dadjoint {
+                    Some(d) => self.expr(d).borrow,
+                    None => {
+                        let zeros = self.zeros(shape);
+                        quote!(&#zeros)
+                    }
+                };
+                Operand::temp(quote!(
+                    ::matgrad::__private::power_adjoint_tangent #sizes (#a, #da, #g, #dg, #exponent)
+                ))
+            }
             AExpr::PowerAdjoint {
                 base,
                 adjoint,

@@ -686,6 +686,29 @@ impl State<'_, '_> {
                     u32::try_from(self.env.constants.int(exponent)?).map_err(|e| e.to_string())?;
                 Value::Matrix(power_adjoint(a.matrix()?, ev(adjoint)?.matrix()?, k)?)
             }
+            AExpr::PowerAdjointTangent {
+                base,
+                moving,
+                adjoint,
+                dadjoint,
+                exponent,
+            } => {
+                let a = self.value(*base)?.matrix()?.clone();
+                let zeros = a.map(|_| 0.0);
+                let da = if *moving {
+                    self.tangent(*base)?.matrix()?.clone()
+                } else {
+                    zeros.clone()
+                };
+                let g = ev(adjoint)?.matrix()?.clone();
+                let dg = match dadjoint {
+                    Some(d) => ev(d)?.matrix()?.clone(),
+                    None => zeros,
+                };
+                let k =
+                    u32::try_from(self.env.constants.int(exponent)?).map_err(|e| e.to_string())?;
+                Value::Matrix(power_adjoint_tangent(&a, &da, &g, &dg, k)?)
+            }
         })
     }
 
@@ -1251,6 +1274,30 @@ fn power_tangent(a: &Mat<f64>, da: &Mat<f64>, k: u32) -> Result<Mat<f64>, String
     for r in 0..k {
         let term = a.pow(r)?.matmul(da)?.matmul(&a.pow(k - 1 - r)?)?;
         out = out.zip(&term, "+", |x, y| x + y)?;
+    }
+    Ok(out)
+}
+
+/// The differential of Σ_{r<k} (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ along dA and dG, term by term:
+/// d(Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ + (Aʳ)ᵀ·dG·(Aᵏ⁻¹⁻ʳ)ᵀ + (Aʳ)ᵀ·G·d(Aᵏ⁻¹⁻ʳ)ᵀ.
+fn power_adjoint_tangent(
+    a: &Mat<f64>,
+    da: &Mat<f64>,
+    g: &Mat<f64>,
+    dg: &Mat<f64>,
+    k: u32,
+) -> Result<Mat<f64>, String> {
+    let mut out = g.map(|_| 0.0);
+    let add = |x: Mat<f64>, y: &Mat<f64>| x.zip(y, "+", |p, q| p + q);
+    for r in 0..k {
+        let (left, right) = (a.pow(r)?.transpose(), a.pow(k - 1 - r)?.transpose());
+        let (dleft, dright) = (
+            power_tangent(a, da, r)?.transpose(),
+            power_tangent(a, da, k - 1 - r)?.transpose(),
+        );
+        out = add(out, &dleft.matmul(g)?.matmul(&right)?)?;
+        out = add(out, &left.matmul(dg)?.matmul(&right)?)?;
+        out = add(out, &left.matmul(g)?.matmul(&dright)?)?;
     }
     Ok(out)
 }
