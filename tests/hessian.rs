@@ -12,7 +12,9 @@
 mod common;
 
 use common::{Rng, SEEDS, assert_close, assert_same_value};
-use matgrad::nalgebra::{ComplexField, Matrix3, RealField, SMatrix, SVector, Vector3, Vector4};
+use matgrad::nalgebra::{
+    ComplexField, Matrix2, Matrix3, RealField, SMatrix, SVector, Vector3, Vector4,
+};
 use matgrad::{hessian, sigmoid, softplus};
 
 /// Asserts that H equals its transpose bit for bit.
@@ -728,6 +730,39 @@ fn hessians_through_matrix_powers() {
         assert_eq!(value, powers(&x, &c));
         let flat = SVector::<f64, 9>::from_column_slice(x.as_slice());
         let (_, _, expected) = num_dual::hessian(|x| powers_generic(&x, &c), &flat);
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+    }
+}
+
+// ---- Kronecker products of two differentiated factors ----------------------------------------
+
+/// ⟨X⊗X, C⟩ + tr((X⊗B)·(X⊗B)ᵀ) in X (2×2).
+#[hessian(wrt(x))]
+fn kronecker_square(x: &Matrix2<f64>, b: &Matrix2<f64>, c: &SMatrix<f64, 4, 4>) -> f64 {
+    x.kronecker(x).component_mul(c).sum() + x.kronecker(b).norm_squared()
+}
+
+fn kronecker_square_generic<T: RealField + Copy>(
+    x: &SVector<T, 4>,
+    b: &Matrix2<f64>,
+    c: &SMatrix<f64, 4, 4>,
+) -> T {
+    let lift = |v: f64| T::from_f64(v).expect("f64 converts");
+    let x = SMatrix::<T, 2, 2>::from_column_slice(x.as_slice());
+    x.kronecker(&x).component_mul(&c.map(lift)).sum() + x.kronecker(&b.map(lift)).norm_squared()
+}
+
+#[test]
+fn hessians_through_kronecker_products() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (x, b, c): (Matrix2<f64>, Matrix2<f64>, SMatrix<f64, 4, 4>) =
+            (rng.matrix(), rng.matrix(), rng.matrix());
+        let (value, _, h) = kronecker_square_hessian(&x, &b, &c);
+        assert_eq!(value, kronecker_square(&x, &b, &c));
+        let flat = SVector::<f64, 4>::from_column_slice(x.as_slice());
+        let (_, _, expected) = num_dual::hessian(|x| kronecker_square_generic(&x, &b, &c), &flat);
         assert_close(&h, &expected, 1e-12);
         assert_symmetric(&h);
     }

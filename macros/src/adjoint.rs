@@ -152,6 +152,15 @@ pub enum AExpr {
         dadjoint: Option<Box<AExpr>>,
         exponent: TokenStream,
     },
+    /// The adjoint map of a factor of the Kronecker product `node` = A⊗B applied to an explicit
+    /// Z̄ (`zbar`) and other factor (`factor`: B for Ā when `left`, A for B̄): the bilinear map
+    /// whose tangent a second-order program takes in each argument.
+    KroneckerAdjointOf {
+        node: ValueId,
+        left: bool,
+        zbar: Box<AExpr>,
+        factor: Box<AExpr>,
+    },
     /// A value the adjoint program computed once and shares (`let` in the reverse pass).
     Shared(usize),
     /// In a second-order program, the tangent of the adjoint of value `v` (`dg` of `g`).
@@ -256,6 +265,7 @@ impl AExpr {
                 out.extend(dseed.as_deref());
                 out
             }
+            AExpr::KroneckerAdjointOf { zbar, factor, .. } => vec![zbar, factor],
             AExpr::PowerAdjointTangent {
                 adjoint, dadjoint, ..
             } => {
@@ -352,6 +362,17 @@ impl AExpr {
                 dadjoint: dadjoint.as_ref().map(|d| x(d)),
                 exponent: exponent.clone(),
             },
+            AExpr::KroneckerAdjointOf {
+                node,
+                left,
+                zbar,
+                factor,
+            } => AExpr::KroneckerAdjointOf {
+                node: *node,
+                left: *left,
+                zbar: x(zbar),
+                factor: x(factor),
+            },
             AExpr::CallAdjTan { node, seed, dseed } => AExpr::CallAdjTan {
                 node: *node,
                 seed: x(seed),
@@ -418,6 +439,7 @@ impl AExpr {
             AExpr::MapAdj { node, .. }
             | AExpr::MapAdjTan { node, .. }
             | AExpr::KroneckerAdjoint { node, .. }
+            | AExpr::KroneckerAdjointOf { node, .. }
             | AExpr::Window { node, .. }
             | AExpr::BranchAdjoint { node, .. }
             | AExpr::BranchAdjTan { node, .. }
@@ -489,6 +511,7 @@ impl AExpr {
             | AExpr::CallAdjoint { node: v } => f(*v),
             // Their adjoints are their children (`zbar`, `seed`), visited below.
             AExpr::MapAdjTan { .. }
+            | AExpr::KroneckerAdjointOf { .. }
             | AExpr::CallAdjTan { .. }
             | AExpr::Val(_)
             | AExpr::Lit(_)
@@ -596,6 +619,7 @@ impl AExpr {
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
             | AExpr::KroneckerAdjoint { .. }
+            | AExpr::KroneckerAdjointOf { .. }
             | AExpr::Seed(_)
             | AExpr::BranchAdjoint { .. }
             | AExpr::CallAdjoint { .. }
@@ -721,6 +745,12 @@ impl fmt::Display for AExpr {
             AExpr::BranchAdjTan { node, .. } => write!(f, "d∂if(v{node})"),
             AExpr::CallAdjTan { node, .. } => write!(f, "d∂call(v{node})"),
             AExpr::PowerAdjointTangent { base, .. } => write!(f, "d∂pow(v{base})"),
+            AExpr::KroneckerAdjointOf {
+                node,
+                left,
+                zbar,
+                factor,
+            } => write!(f, "kron'{}(v{node}; {zbar}, {factor})", u8::from(*left)),
             AExpr::CallAdjoint { node } => write!(f, "vjp(v{node})"),
             AExpr::Field { tuple, index, .. } => write!(f, "t{tuple}.{index}"),
             AExpr::Window { node, window } => write!(f, "w{node}[{}+{}]", window.start, window.len),

@@ -202,8 +202,7 @@ fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupporte
             "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
              derivatives are supported for straight-line code, unrolled loops, `if`, `map` \
              closures, calls of annotated functions that call none and every scalar and matrix \
-             operation except Kronecker products of two differentiated factors; the first \
-             derivatives (`{}_grad`, `#[jacobian]`) cover all of it",
+             operation; the first derivatives (`{}_grad`, `#[jacobian]`) cover all of it",
             func.name, func.name
         ),
     )

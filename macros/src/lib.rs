@@ -181,9 +181,8 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
 /// along each unit direction. Second derivatives cover straight-line code, unrolled loops, `if`
 /// (each piece differentiated twice), `map` closures (entry by entry), calls of other annotated
-/// functions that call none themselves (through their `{name}_vjp_jvp`) and every
-/// scalar and matrix operation except Kronecker products of two differentiated factors, which
-/// are compile errors that say so.
+/// functions that call none themselves (through their `{name}_vjp_jvp`; calling any other
+/// function is an error naming the missing `_vjp_jvp`) and every scalar and matrix operation.
 ///
 /// ```ignore
 /// use matgrad::hessian;

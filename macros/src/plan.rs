@@ -215,6 +215,7 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
@@ -748,6 +749,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(_)
         | AExpr::CallAdjoint { .. }
         | AExpr::CallAdjTan { .. }

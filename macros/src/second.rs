@@ -460,8 +460,20 @@ impl Differential<'_, '_> {
                 });
                 difference(first, second).map(|n| AExpr::DivBy(bx(n), bx(AExpr::Val(*det))))
             }
-            AExpr::KroneckerAdjoint { .. } => {
-                return Err("`kronecker` of two differentiated factors");
+            // The adjoint map of a factor, bilinear in Z̄ and the other factor: the product rule.
+            AExpr::KroneckerAdjoint { node, left } => {
+                let zbar = self.grad.adjoint_operand(*node);
+                let other = self.prog.nodes[*node].args[usize::from(*left)];
+                let of = |zbar: AExpr, factor: AExpr| AExpr::KroneckerAdjointOf {
+                    node: *node,
+                    left: *left,
+                    zbar: bx(zbar),
+                    factor: bx(factor),
+                };
+                sum(
+                    self.d(&zbar)?.map(|dz| of(dz, AExpr::Val(other))),
+                    self.d(&AExpr::Val(other))?.map(|db| of(zbar.clone(), db)),
+                )
             }
             // The tangent of Σᵣ (Aʳ)ᵀ·G·(Aᵏ⁻¹⁻ʳ)ᵀ along dA and dG, by the runtime's recurrence.
             AExpr::PowerAdjoint {
@@ -491,7 +503,8 @@ impl Differential<'_, '_> {
             | AExpr::CallTangent { .. }
             | AExpr::CallAdjTan { .. }
             | AExpr::PowerTangent { .. }
-            | AExpr::PowerAdjointTangent { .. } => {
+            | AExpr::PowerAdjointTangent { .. }
+            | AExpr::KroneckerAdjointOf { .. } => {
                 return Err("a second-order expression differentiated again");
             }
         })

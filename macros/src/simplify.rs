@@ -65,7 +65,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         AExpr::SolveTransposed { rhs, .. } | AExpr::SolveForward { rhs, .. } => {
             shape(prog, adj, rhs)
         }
-        AExpr::KroneckerAdjoint { node, left } => {
+        AExpr::KroneckerAdjoint { node, left } | AExpr::KroneckerAdjointOf { node, left, .. } => {
             prog.shape(prog.nodes[*node].args[usize::from(!*left)])
         }
         AExpr::PowerAdjoint { base, .. }
@@ -185,6 +185,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
@@ -244,6 +245,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }

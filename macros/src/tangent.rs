@@ -196,6 +196,7 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
@@ -280,6 +281,7 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::DeterminantGradient { .. }
             | AExpr::SolveTransposed { .. }
             | AExpr::KroneckerAdjoint { .. }
+            | AExpr::KroneckerAdjointOf { .. }
             | AExpr::Seed(..)
             | AExpr::BranchAdjoint { .. }
             | AExpr::BranchAdjTan { .. }

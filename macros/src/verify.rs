@@ -446,6 +446,7 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(..)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }

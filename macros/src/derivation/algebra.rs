@@ -65,6 +65,7 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(_)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }
@@ -144,6 +145,7 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::DeterminantGradient { .. }
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(_)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }

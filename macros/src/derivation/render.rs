@@ -92,6 +92,13 @@ impl Deriver<'_> {
             AExpr::SharedTan(k) => Math::atom(format!("dt{k}")),
             AExpr::Seed(_) => Math::atom("1"),
             AExpr::BranchAdjoint { node, .. } => self.branch_adjoint(*node),
+            AExpr::KroneckerAdjointOf { node, .. } => Math::new(
+                format!(
+                    "the adjoint map of {} at a tangent",
+                    self.prog.nodes[*node].text
+                ),
+                ATOM,
+            ),
             AExpr::PowerAdjointTangent { base, .. } => Math::new(
                 format!(
                     "the tangent of the adjoint of {}",
@@ -344,6 +351,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::SharedTan(_)
         | AExpr::SolveTransposed { .. }
         | AExpr::KroneckerAdjoint { .. }
+        | AExpr::KroneckerAdjointOf { .. }
         | AExpr::Seed(_)
         | AExpr::BranchAdjoint { .. }
         | AExpr::BranchAdjTan { .. }

@@ -982,6 +982,15 @@ impl Emitter<'_> {
             AExpr::KroneckerAdjoint { node, left } => {
                 Operand::temp(self.kronecker_adjoint(*node, *left))
             }
+            AExpr::KroneckerAdjointOf {
+                node,
+                left,
+                zbar,
+                factor,
+            } => {
+                let (g, other) = (self.expr(zbar).borrow, self.expr(factor).borrow);
+                Operand::temp(self.kronecker_adjoint_of(*node, *left, &g, &other))
+            }
             AExpr::PowerAdjointTangent {
                 base,
                 moving,

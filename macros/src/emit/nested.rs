@@ -249,6 +249,21 @@ impl Emitter<'_> {
     /// `kronecker_adjoint_left::<T, RA, CA, RB, CB, RZ, CZ>(&Z̄, &B)` or the right one with `&A`,
     /// every size spelled out so nothing is left to inference.
     pub(super) fn kronecker_adjoint(&self, node: ValueId, left: bool) -> TokenStream {
+        let args = &self.prog.nodes[node].args;
+        let g = self.adjoint_operand(node).borrow;
+        let other = self.operand(args[usize::from(left)]).borrow;
+        self.kronecker_adjoint_of(node, left, &g, &other)
+    }
+
+    /// The adjoint map of a factor of the Kronecker product `node` at the adjoint `g` and the
+    /// other factor `other` (both `&`-expressions).
+    pub(super) fn kronecker_adjoint_of(
+        &self,
+        node: ValueId,
+        left: bool,
+        g: &TokenStream,
+        other: &TokenStream,
+    ) -> TokenStream {
         let float = self.float;
         let args = &self.prog.nodes[node].args;
         // Kronecker products of const generic sizes are rejected by `shape`: these are literals.
@@ -258,11 +273,10 @@ impl Emitter<'_> {
         };
         let ((ra, ca), (rb, cb)) = (dims(args[0]), dims(args[1]));
         let sizes = [ra, ca, rb, cb, ra * rb, ca * cb].map(Literal::usize_unsuffixed);
-        let g = self.adjoint_operand(node).borrow;
-        let (name, other) = if left {
-            ("kronecker_adjoint_left", self.operand(args[1]).borrow)
+        let name = if left {
+            "kronecker_adjoint_left"
         } else {
-            ("kronecker_adjoint_right", self.operand(args[0]).borrow)
+            "kronecker_adjoint_right"
         };
         let name = Ident::new(name, Span::call_site());
         quote!(::matgrad::__private::#name::<#float, #(#sizes),*>(#g, #other))

@@ -660,6 +660,12 @@ impl State<'_, '_> {
                 Value::Matrix(a.matrix()?.transpose().solve(ev(rhs)?.matrix()?)?)
             }
             AExpr::KroneckerAdjoint { node, left } => self.kronecker_adjoint(*node, *left)?,
+            AExpr::KroneckerAdjointOf {
+                node,
+                left,
+                zbar,
+                factor,
+            } => self.kronecker_adjoint_of(*node, *left, zbar, factor)?,
             AExpr::Seed(j) => self
                 .seeds
                 .get(*j)
@@ -1144,7 +1150,36 @@ impl State<'_, '_> {
         let args = &self.plan.prog.nodes[node].args;
         let g = self.eval(&self.plan.adjoint_operand(node))?;
         let (a, b) = (self.value(args[0])?, self.value(args[1])?);
-        let (g, a, b) = (g.matrix()?, a.matrix()?, b.matrix()?);
+        kronecker_adjoint(left, g.matrix()?, a.matrix()?, b.matrix()?)
+    }
+
+    /// The same map at an explicit adjoint and other factor (its tangent's terms).
+    fn kronecker_adjoint_of(
+        &self,
+        node: ValueId,
+        left: bool,
+        zbar: &AExpr,
+        factor: &AExpr,
+    ) -> Result<Value<f64>, String> {
+        let args = &self.plan.prog.nodes[node].args;
+        let (g, factor) = (self.eval(zbar)?, self.eval(factor)?);
+        let (a, b) = if left {
+            (self.value(args[0])?, factor)
+        } else {
+            (factor, self.value(args[1])?)
+        };
+        kronecker_adjoint(left, g.matrix()?, a.matrix()?, b.matrix()?)
+    }
+}
+
+/// Āᵢⱼ = ⟨Z̄₍ᵢⱼ₎, B⟩ (`left`) or B̄ = Σᵢⱼ Aᵢⱼ·Z̄₍ᵢⱼ₎, for Z = A⊗B.
+fn kronecker_adjoint(
+    left: bool,
+    g: &Mat<f64>,
+    a: &Mat<f64>,
+    b: &Mat<f64>,
+) -> Result<Value<f64>, String> {
+    {
         let block = |i: usize, j: usize| {
             Mat::from_fn(b.rows, b.cols, |p, q| g.at(i * b.rows + p, j * b.cols + q))
         };
@@ -1168,7 +1203,9 @@ impl State<'_, '_> {
             Ok(Value::Matrix(out))
         }
     }
+}
 
+impl State<'_, '_> {
     /// The product of the factors `start..start + len` (cyclically) of a trace chain.
     fn window(&self, node: ValueId, start: usize, len: usize) -> Result<Value<f64>, String> {
         let n = &self.plan.prog.nodes[node];
