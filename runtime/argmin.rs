@@ -52,7 +52,7 @@ pub use nalgebra_0_34 as nalgebra;
 
 crate::convert::solver_conversions!(nalgebra, "argmin-math");
 
-use self::nalgebra::{SMatrix, SVector};
+use self::nalgebra::{DMatrix, DVector, SMatrix, SVector};
 
 /// A function of the parameters as an argmin problem, evaluated once per point.
 ///
@@ -113,6 +113,19 @@ pub struct WithJacobian<T: nalgebra::Scalar, const M: usize, const N: usize> {
     pub jacobian: SMatrix<T, M, N>,
 }
 
+/// The residuals of a vector function at `param` and their Jacobian, as dynamic matrices: for
+/// solvers whose bounds need a Jacobian of the same type as its transpose, as argmin's
+/// Gauss–Newton does. `M` residuals, `N` parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WithDynamicJacobian<T: nalgebra::Scalar, const M: usize, const N: usize> {
+    /// The point.
+    pub param: DVector<T>,
+    /// The residuals there.
+    pub residuals: DVector<T>,
+    /// Their Jacobian there, `J[(k, l)] = ∂r_k/∂p_l`, M×N.
+    pub jacobian: DMatrix<T>,
+}
+
 /// The selected nalgebra's vector, the parameter type of the user's function.
 type Own<T, const R: usize, const C: usize> = crate::nalgebra::SMatrix<T, R, C>;
 
@@ -170,6 +183,38 @@ where
     }
 }
 
+impl<F, T, const M: usize, const N: usize> Evaluation<F> for WithDynamicJacobian<T, M, N>
+where
+    F: Fn(&Own<T, N, 1>) -> (Own<T, M, 1>, Own<T, M, N>),
+    T: nalgebra::Scalar + crate::nalgebra::Scalar + Copy,
+{
+    type Param = DVector<T>;
+
+    /// # Panics
+    ///
+    /// If `param` does not have `N` entries: the starting point given to the solver has the
+    /// wrong length.
+    fn evaluate(function: &F, param: &DVector<T>) -> Self {
+        assert_eq!(
+            param.len(),
+            N,
+            "the parameter vector has {} entries where the function takes {N}",
+            param.len()
+        );
+        let point = Own::<T, N, 1>::from_iterator(param.iter().copied());
+        let (residuals, jacobian) = function(&point);
+        WithDynamicJacobian {
+            param: param.clone(),
+            residuals: DVector::from_column_slice(residuals.as_slice()),
+            jacobian: DMatrix::from_column_slice(M, N, jacobian.as_slice()),
+        }
+    }
+
+    fn param(&self) -> &DVector<T> {
+        &self.param
+    }
+}
+
 impl<F, T, const N: usize> Problem<F, WithGradient<T, N>>
 where
     F: Fn(&Own<T, N, 1>) -> (T, Own<T, N, 1>),
@@ -204,6 +249,21 @@ where
     /// A problem from a function returning `(residuals, jacobian)`, as `{name}_jacobian` does,
     /// with `J[(k, l)] = ∂r_k/∂p_l`: argmin's [`Operator`] (the residuals) and [`Jacobian`].
     pub fn jacobian(function: F) -> Self {
+        Self::new(function)
+    }
+}
+
+impl<F, T, const M: usize, const N: usize> Problem<F, WithDynamicJacobian<T, M, N>>
+where
+    F: Fn(&Own<T, N, 1>) -> (Own<T, M, 1>, Own<T, M, N>),
+    T: nalgebra::Scalar + crate::nalgebra::Scalar + Copy,
+{
+    /// A problem from a function returning `(residuals, jacobian)`, as `{name}_jacobian` does,
+    /// seen by argmin through dynamic vectors and matrices (`DVector`, `DMatrix`): argmin's
+    /// [`Operator`] and [`Jacobian`] for solvers whose bounds need the Jacobian to be of the
+    /// same type as its transpose, as Gauss–Newton's do. The generated function still runs on
+    /// fixed-size matrices; the copies into dynamic ones are the adapter's.
+    pub fn dynamic_jacobian(function: F) -> Self {
         Self::new(function)
     }
 }
@@ -327,6 +387,32 @@ where
     type Jacobian = SMatrix<T, M, N>;
 
     fn jacobian(&self, param: &SVector<T, N>) -> Result<SMatrix<T, M, N>, Error> {
+        Ok(self.at(param, |e| e.jacobian.clone()))
+    }
+}
+
+impl<F, T, const M: usize, const N: usize> Operator for Problem<F, WithDynamicJacobian<T, M, N>>
+where
+    WithDynamicJacobian<T, M, N>: Evaluation<F, Param = DVector<T>>,
+    T: nalgebra::Scalar,
+{
+    type Param = DVector<T>;
+    type Output = DVector<T>;
+
+    fn apply(&self, param: &DVector<T>) -> Result<DVector<T>, Error> {
+        Ok(self.at(param, |e| e.residuals.clone()))
+    }
+}
+
+impl<F, T, const M: usize, const N: usize> Jacobian for Problem<F, WithDynamicJacobian<T, M, N>>
+where
+    WithDynamicJacobian<T, M, N>: Evaluation<F, Param = DVector<T>>,
+    T: nalgebra::Scalar,
+{
+    type Param = DVector<T>;
+    type Jacobian = DMatrix<T>;
+
+    fn jacobian(&self, param: &DVector<T>) -> Result<DMatrix<T>, Error> {
         Ok(self.at(param, |e| e.jacobian.clone()))
     }
 }

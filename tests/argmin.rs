@@ -6,12 +6,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argmin::core::{CostFunction, Executor, Gradient, Hessian, Jacobian, Operator, State};
+use argmin::solver::gaussnewton::GaussNewton;
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::newton::Newton;
 use argmin::solver::quasinewton::LBFGS;
 use matgrad::argmin::{Problem, from_solver, to_solver};
 use matgrad::nalgebra::{Matrix2, SMatrix, SVector, Vector2};
-use matgrad::{gradient, hessian, softplus};
+use matgrad::{gradient, hessian, jacobian, softplus};
 
 /// Ridge regression ‖y − Xβ‖² + λ‖β‖², minimised at `β* = (XᵀX + λI)⁻¹Xᵀy`.
 #[gradient(wrt(beta))]
@@ -168,6 +169,35 @@ fn newton_on_a_generated_hessian_converges_quadratically() {
         "‖∇f‖ = {:e} at {best}",
         gradient.norm()
     );
+}
+
+/// Residuals of the curve y = a·e^(−b·t) + c at eight times, differentiated by `#[jacobian]`.
+#[jacobian(wrt(p))]
+fn curve(p: &SVector<f64, 3>, t: &SVector<f64, 8>, y: &SVector<f64, 8>) -> SVector<f64, 8> {
+    let (a, b, c) = (p[0], p[1], p[2]);
+    t.map(|ti| a * (-b * ti).exp() + c) - y
+}
+
+#[test]
+fn gauss_newton_on_a_generated_jacobian_recovers_the_curve() {
+    // Data from a = 2, b = 0.7, c = 0.3 without noise: Gauss–Newton (which needs the Jacobian
+    // as a dynamic matrix) lands on them.
+    let t = SVector::<f64, 8>::from_fn(|i, _| 0.4 * i as f64);
+    let y = t.map(|ti| 2.0 * (-0.7 * ti).exp() + 0.3);
+    let problem = Problem::dynamic_jacobian(|p: &SVector<f64, 3>| curve_jacobian(p, &t, &y));
+    let start = matgrad::argmin::nalgebra::DVector::from_column_slice(&[1.5, 0.5, 0.0]);
+    let result = Executor::new(problem, GaussNewton::<f64>::new())
+        .configure(|state| state.param(start).max_iters(30))
+        .run()
+        .unwrap();
+    let best = result.state().get_best_param().unwrap();
+    let fitted = SVector::<f64, 3>::from_column_slice(best.as_slice());
+    assert!(
+        (fitted - SVector::<f64, 3>::new(2.0, 0.7, 0.3)).norm() < 1e-10,
+        "{fitted}"
+    );
+    let (residuals, _) = curve_jacobian(&fitted, &t, &y);
+    assert_eq!(residuals, curve(&fitted, &t, &y));
 }
 
 /// Residuals of y = a·e^(−b·t) at three times, and their Jacobian written out.
