@@ -1,8 +1,10 @@
 //! `#[hessian]`: Hessians and Hessian-vector products against closed forms — a quadratic form
 //! (A + Aᵀ), a least-squares matrix fit ‖AXB − C‖² (2·BBᵀ⊗AᵀA), a Gaussian negative
-//! log-likelihood in its mean (Σ⁻¹), logistic regression (Xᵀdiag(p∘(1 − p))X + λI), Rosenbrock,
-//! a scalar parameter — and against num-dual's second-order dual numbers on a function that
-//! chains every scalar rule; every H symmetric to the last bit.
+//! log-likelihood in its mean (Σ⁻¹), logistic regression (Xᵀdiag(p∘(1 − p))X + λI, in a loop and
+//! with a map), ln det X, tr(AXBXᵀ), log-sum-exp (diag(p) − ppᵀ), Huber, Rosenbrock, powers,
+//! entries and edge cases — and against num-dual's second-order dual numbers on functions that
+//! chain every scalar rule, closures, branches, calls, matrix powers and Kronecker products;
+//! every H symmetric to the last bit.
 
 #![allow(
     clippy::float_cmp,
@@ -764,6 +766,29 @@ fn hessians_through_kronecker_products() {
         let flat = SVector::<f64, 4>::from_column_slice(x.as_slice());
         let (_, _, expected) = num_dual::hessian(|x| kronecker_square_generic(&x, &b, &c), &flat);
         assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+    }
+}
+
+// ---- softmax: the Hessian of log-sum-exp is diag(p) − p·pᵀ ---------------------------------------
+
+/// ln Σᵢ e^(xᵢ): ∇ = p = softmax(x), H = diag(p) − p·pᵀ.
+#[hessian]
+fn log_sum_exp(x: &SVector<f64, 5>) -> f64 {
+    x.map(f64::exp).sum().ln()
+}
+
+#[test]
+fn the_hessian_of_log_sum_exp_is_the_softmax_covariance() {
+    for seed in SEEDS {
+        let x: SVector<f64, 5> = Rng::new(seed).vector();
+        let (value, grad, h) = log_sum_exp_hessian(&x);
+        assert_eq!(value, log_sum_exp(&x));
+        let e = x.map(f64::exp);
+        let p = e / e.sum();
+        assert_close(&grad, &p, 1e-15);
+        let expected = SMatrix::<f64, 5, 5>::from_diagonal(&p) - p * p.transpose();
+        assert_close(&h, &expected, 1e-15);
         assert_symmetric(&h);
     }
 }
