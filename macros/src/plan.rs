@@ -310,6 +310,11 @@ impl<'p> Plan<'p> {
         for step in &self.adj.steps {
             let (Step::Add { expr, .. } | Step::Share { expr, .. }) = step;
             expr.for_each_value(self.prog, &mut |v| needed[v] = true);
+            // Simplification may read a stored product in place of its factors
+            // (−A⁻ᵀ·Ḡ·(A⁻¹·b)ᵀ reads the value A⁻¹·b), so what the pass reads is what the
+            // prepared step reads.
+            self.prepare(expr)
+                .for_each_value(self.prog, &mut |v| needed[v] = true);
         }
         for id in (0..self.prog.nodes.len()).rev() {
             if self.config.given == Some(id) {
