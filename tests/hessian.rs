@@ -401,6 +401,158 @@ fn hessians_through_map_closures() {
     }
 }
 
+// ---- parameters of more than 16 entries, swept in a loop ----------------------------------------
+
+/// W is 5×4 (20 entries, swept at run time): the products with its unit directions from each
+/// side and transposed (E·x, Eᵀ·u, A·E, D·Eᵀ), a map whose closure captures nothing
+/// (its second order read from coefficients computed once), one whose captured scalar depends
+/// on W (computed entry by entry), and an inner product with W.
+#[hessian(wrt(w))]
+fn wide_layer(
+    w: &SMatrix<f64, 5, 4>,
+    x: &Vector4<f64>,
+    u: &SVector<f64, 5>,
+    a: &Matrix3<f64>,
+    b: &SMatrix<f64, 3, 5>,
+    c: &SMatrix<f64, 5, 4>,
+    d: &SMatrix<f64, 3, 4>,
+) -> f64 {
+    let h = (w * x).map(f64::tanh);
+    let s = 0.3 * w[(1, 2)];
+    let k = (w.transpose() * u).map(|v| (s * v).sin());
+    let m = a * b * w;
+    let n = b * w * w.transpose() * u;
+    let q = d * w.transpose();
+    (h - u).norm_squared()
+        + k.sum()
+        + m.map(softplus).sum()
+        + n.norm_squared() * 0.1
+        + w.dot(c) * h[0]
+        + q.map(f64::sin).sum()
+}
+
+fn wide_layer_generic<T: RealField + Copy>(
+    w: &SVector<T, 20>,
+    x: &Vector4<f64>,
+    u: &SVector<f64, 5>,
+    a: &Matrix3<f64>,
+    b: &SMatrix<f64, 3, 5>,
+    c: &SMatrix<f64, 5, 4>,
+    d: &SMatrix<f64, 3, 4>,
+) -> T {
+    let lift = |v: f64| T::from_f64(v).expect("f64 converts");
+    let w = SMatrix::<T, 5, 4>::from_column_slice(w.as_slice());
+    let (x, u, a, b, c) = (
+        x.map(lift),
+        u.map(lift),
+        a.map(lift),
+        b.map(lift),
+        c.map(lift),
+    );
+    let q = d.map(lift) * w.transpose();
+    let h = (w * x).map(ComplexField::tanh);
+    let s = lift(0.3) * w[(1, 2)];
+    let k = (w.transpose() * u).map(|v| (s * v).sin());
+    let m = a * b * w;
+    let n = b * w * w.transpose() * u;
+    let one = T::one();
+    (h - u).norm_squared()
+        + k.sum()
+        + m.map(|v| (one + v.exp()).ln()).sum()
+        + n.norm_squared() * lift(0.1)
+        + w.dot(&c) * h[0]
+        + q.map(ComplexField::sin).sum()
+}
+
+/// w has 18 entries: X·eₗ, eₗᵀ·A, Aᵀ·eₗ and ⟨p, eₗ⟩ without products.
+#[hessian(wrt(w))]
+fn long_vector(
+    w: &SVector<f64, 18>,
+    x: &SMatrix<f64, 6, 18>,
+    a: &SMatrix<f64, 18, 3>,
+    p: &SVector<f64, 18>,
+) -> f64 {
+    let z = x * w;
+    let r = w.transpose() * a;
+    let t = a.transpose() * w;
+    z.map(f64::cos).sum() + (r * t).sum().powi(2) * 0.01 + w.dot(p) * z[1]
+}
+
+fn long_vector_generic<T: RealField + Copy>(
+    w: &SVector<T, 18>,
+    x: &SMatrix<f64, 6, 18>,
+    a: &SMatrix<f64, 18, 3>,
+    p: &SVector<f64, 18>,
+) -> T {
+    let lift = |v: f64| T::from_f64(v).expect("f64 converts");
+    let (x, a, p) = (x.map(lift), a.map(lift), p.map(lift));
+    let z = x * w;
+    let r = w.transpose() * a;
+    let t = a.transpose() * w;
+    z.map(ComplexField::cos).sum() + (r * t).sum().powi(2) * lift(0.01) + w.dot(&p) * z[1]
+}
+
+/// The stack of the thread that checks them: second-order dual numbers in 20 variables carry
+/// 231 floats each, more than a test thread's stack holds in a debug build.
+const STACK: usize = 1 << 27;
+
+#[test]
+fn hessians_of_parameters_swept_in_a_loop_against_dual_numbers() {
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(check_swept_hessians)
+        .expect("the checking thread starts")
+        .join()
+        .expect("the swept Hessians agree with dual numbers");
+}
+
+fn check_swept_hessians() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let w: SMatrix<f64, 5, 4> = rng.matrix() * 0.5;
+        let (x, u, a, b, c, d) = (
+            rng.vector(),
+            rng.vector(),
+            rng.matrix(),
+            rng.matrix(),
+            rng.matrix(),
+            rng.matrix(),
+        );
+        let (value, grad, h) = wide_layer_hessian(&w, &x, &u, &a, &b, &c, &d);
+        assert_eq!(value, wide_layer(&w, &x, &u, &a, &b, &c, &d));
+        let flat = SVector::<f64, 20>::from_column_slice(w.as_slice());
+        let (_, g, expected) =
+            num_dual::hessian(|w| wide_layer_generic(&w, &x, &u, &a, &b, &c, &d), &flat);
+        assert_close(
+            &SVector::<f64, 20>::from_column_slice(grad.as_slice()),
+            &g,
+            1e-12,
+        );
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+        let v: SMatrix<f64, 5, 4> = rng.matrix();
+        let (_, _, hv) = wide_layer_hvp(&w, &x, &u, &a, &b, &c, &d, &v);
+        assert_close(
+            &SVector::<f64, 20>::from_column_slice(hv.as_slice()),
+            &(expected * SVector::<f64, 20>::from_column_slice(v.as_slice())),
+            1e-12,
+        );
+
+        let (w, x, a, p): (
+            SVector<f64, 18>,
+            SMatrix<f64, 6, 18>,
+            SMatrix<f64, 18, 3>,
+            _,
+        ) = (rng.vector(), rng.matrix(), rng.matrix(), rng.vector());
+        let (value, grad, h) = long_vector_hessian(&w, &x, &a, &p);
+        assert_eq!(value, long_vector(&w, &x, &a, &p));
+        let (_, g, expected) = num_dual::hessian(|w| long_vector_generic(&w, &x, &a, &p), &w);
+        assert_close(&grad, &g, 1e-12);
+        assert_close(&h, &expected, 1e-12);
+        assert_symmetric(&h);
+    }
+}
+
 // ---- generic scalars and const generic sizes -------------------------------------------------
 
 /// ½xᵀAx + Σ cos xᵢ over any float type and size: H = ½(A + Aᵀ) − diag(cos x).

@@ -212,10 +212,10 @@ fn gaussian_nll_vjp_jvp(
         .transpose()) * (__mg_v6 * __mg_g6))
         + ((__mg_v4.transpose()) * ((__mg_d6 * __mg_g6) + (__mg_v6 * __mg_dg6))));
     __mg_dg1
-        += (-((((((__mg_d4.tr_mul(&__mg_v3)) + (__mg_v4.tr_mul(&__mg_d3)))
+        -= ((((((__mg_d4.tr_mul(&__mg_v3)) + (__mg_v4.tr_mul(&__mg_d3)))
             * (__mg_v10.transpose()))
             + ((__mg_v4.tr_mul(&__mg_v3)) * (__mg_d10.transpose()))) * __mg_g11)
-            + (((__mg_v4.tr_mul(&__mg_v3)) * (__mg_v10.transpose())) * __mg_dg11)));
+            + (((__mg_v4.tr_mul(&__mg_v3)) * (__mg_v10.transpose())) * __mg_dg11));
     (
         __mg_v13,
         (((-&__mg_g3)), (*&__mg_g1), (*&__mg_g3)),

@@ -517,7 +517,7 @@ impl<'p> Plan<'p> {
     }
 
     /// `g += e` in the cheapest in-place form.
-    fn update(&self, target: ValueId, e: AExpr) -> Update {
+    pub fn update(&self, target: ValueId, e: AExpr) -> Update {
         if self.prog.shape(target).is_scalar() {
             return match e {
                 AExpr::Neg(x) => Update::Sub(*x),

@@ -1001,11 +1001,11 @@ fn print_expansions() {
         let syn::Item::Fn(mut func) = item else {
             continue;
         };
-        let Some(at) = func
-            .attrs
-            .iter()
-            .position(|a| a.path().is_ident("gradient") || a.path().is_ident("jacobian"))
-        else {
+        let Some(at) = func.attrs.iter().position(|a| {
+            ["gradient", "jacobian", "hessian"]
+                .iter()
+                .any(|name| a.path().is_ident(name))
+        }) else {
             continue;
         };
         let attr = func.attrs.remove(at);

@@ -32,6 +32,7 @@ impl<'a> Emitter<'a> {
             seeds: Vec::new(),
             generic: func.float.is_generic(),
             explicit_sizes: !item.sig.generics.params.is_empty(),
+            sweep: None,
         }
     }
 }

@@ -17,13 +17,71 @@ use crate::adjoint::AExpr;
 use crate::ast;
 use crate::ir::Shape;
 use crate::ir::{Dim, Op, ValueId};
-use crate::plan::{Forward, Plan};
+use crate::plan::{Forward, Plan, Update};
 use crate::second::{self, SecondOrder, TangentStep};
 use crate::simplify;
 
 /// Parameters with at most this many entries get one second-order program per entry, its unit
 /// direction known at compile time; larger ones one program swept in a loop.
 const UNROLL: usize = 16;
+
+/// What `_hessian`'s loop over the unit directions eₗ of the parameter lets the tangent program
+/// print more cheaply: A·eₗ is column l of A, ⟨a, eₗ⟩ entry l of a; and the tangent of a map's
+/// adjoint, linear in the tangents dA and dZ̄ it reads, is Cₐ∘dA + Cz∘dZ̄ with coefficients the
+/// loop computes once, before it (see [`Emitter::map_coefficients`]).
+#[derive(Clone)]
+pub(super) struct Sweep {
+    /// The differentiated parameter.
+    param: usize,
+    /// The loop index l.
+    index: TokenStream,
+    /// Whether the parameter is a column vector (else A·eₗ is left to the product).
+    vector: bool,
+}
+
+/// The first number of the shared values a sweep computes before its loop (see
+/// [`Emitter::hoist_invariants`]), above any the adjoint program numbers.
+pub(super) const HOISTED: usize = 1 << 20;
+
+/// Whether `e` reads nothing that depends on the direction: values, adjoints, shared values
+/// and map partials of the gradient, combined by scalar arithmetic and functions.
+fn invariant(e: &AExpr) -> bool {
+    match e {
+        AExpr::Val(_)
+        | AExpr::Adj(_)
+        | AExpr::Lit(_)
+        | AExpr::Cast(_)
+        | AExpr::Shared(_)
+        | AExpr::Partial { .. } => true,
+        AExpr::Neg(_)
+        | AExpr::Add(..)
+        | AExpr::Sub(..)
+        | AExpr::Mul(..)
+        | AExpr::Div(..)
+        | AExpr::Method(..)
+        | AExpr::Helper(..)
+        | AExpr::Powi(..)
+        | AExpr::Powf(..)
+        | AExpr::DivOrZero(..)
+        | AExpr::AtZero(..)
+        | AExpr::Step(..)
+        | AExpr::Entry(..) => e.children().into_iter().all(invariant),
+        _ => false,
+    }
+}
+
+/// Whether `e` calls a function or divides: worth computing once.
+fn costly(e: &AExpr) -> bool {
+    matches!(
+        e,
+        AExpr::Method(..)
+            | AExpr::Helper(..)
+            | AExpr::Powi(..)
+            | AExpr::Powf(..)
+            | AExpr::Div(..)
+            | AExpr::DivOrZero(..)
+    ) || e.children().into_iter().any(costly)
+}
 
 /// The plans of one `#[hessian]` function.
 pub struct HessianPlans<'p> {
@@ -117,17 +175,54 @@ fn emitters<'a>(
     (g, t)
 }
 
-/// The tangent program of a second-order program: the partials of the `map` closures it reads
-/// (computed with the map's value, again), then its steps.
-fn tangent_program(t: &Emitter) -> Vec<TokenStream> {
-    let mut out: Vec<TokenStream> = t
-        .plan
+/// The steps of the tangent program that `second` reads, directly or through other tangents:
+/// a Hessian needs no tangent of the value.
+fn read_tangents(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
+    let prog = t.prog;
+    let mut needed = vec![false; prog.nodes.len()];
+    let mark = |e: &AExpr, needed: &mut [bool]| {
+        e.for_each_tangent(prog, &mut |v| needed[v] = true);
+    };
+    for step in &second.steps {
+        match step {
+            TangentStep::Share { expr, .. }
+            | TangentStep::Declare { expr, .. }
+            | TangentStep::Add { expr, .. } => mark(expr, &mut needed),
+        }
+    }
+    for r in second.results.iter().flatten() {
+        mark(r, &mut needed);
+    }
+    for (v, e) in t.plan.tangent.iter().rev() {
+        if needed[*v] {
+            mark(t.plan.tangent_alias[*v].as_ref().unwrap_or(e), &mut needed);
+        }
+    }
+    t.tangent_where(&|v| needed[v])
+}
+
+/// The partials of the `map` closures a tangent program reads, computed with the map's value
+/// (again).
+fn map_partials(t: &Emitter) -> Vec<TokenStream> {
+    t.plan
         .forward
         .iter()
         .filter(|step| matches!(step, Forward::MapPartials(..)))
         .flat_map(|step| t.forward_step(step))
-        .collect();
+        .collect()
+}
+
+/// The tangent program of a second-order program: the map partials, then its steps.
+fn tangent_program(t: &Emitter) -> Vec<TokenStream> {
+    let mut out = map_partials(t);
     out.extend(t.tangent());
+    out
+}
+
+/// The map partials and the steps of the tangent program that `second` reads.
+fn tangents_read_by(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
+    let mut out = map_partials(t);
+    out.extend(read_tangents(t, second));
     out
 }
 
@@ -148,11 +243,21 @@ fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
                 let value = t.first_value(expr);
                 quote!(let mut #d: #ty = #value;)
             }
+            // In the cheapest in-place form, as the reverse pass adds: a one-hot contribution
+            // (the tangent of an entry read's adjoint) to its entry, a product by `gemm`.
+            // A product with a sweep's unit direction is no product (see `unit_product`).
             TangentStep::Add { target, expr } => {
                 let d = t.ident("dg", *target);
-                let value = t.expr(expr);
-                let value = value.arith();
-                quote!(#d += #value;)
+                match t.plan.update(*target, expr.clone()) {
+                    Update::Product { a, b, .. }
+                        if t.unit_side(&a).is_some() || t.unit_side(&b).is_some() =>
+                    {
+                        let value = t.expr(expr);
+                        let value = value.arith();
+                        quote!(#d += #value;)
+                    }
+                    update => t.update_of(&d, *target, &update),
+                }
             }
         })
         .collect()
@@ -206,7 +311,7 @@ pub fn hvp(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> TokenS
     };
     let (g, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
     let (value, gradient, body) = gradient_parts(&g, func);
-    let tangent_steps = tangent_program(&t);
+    let tangent_steps = tangents_read_by(&t, second);
     let steps = second_steps(&t, second);
     let hv = match &second.results[0] {
         Some(r) => owned_operand(&t.expr(r), shape),
@@ -258,54 +363,35 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
     let direction = Operand::local(&e, shape);
     let (g, _) = emitters(item, func, &plans.grad, &plans.along.0, &float, &direction);
     let (value, gradient, body) = gradient_parts(&g, func);
-    let one = g.lit(1.0);
-    // Column `l` of H from the tangent of the gradient along eₗ.
-    let column = |t: &Emitter, second: &SecondOrder, l: &TokenStream| -> TokenStream {
-        match &second.results[0] {
-            None => TokenStream::new(),
-            Some(r) if shape.is_matrix() => t.write_entrywise(r, shape, &|r| quote!(#h[(#r, #l)])),
-            Some(r) => {
-                let d = t.expr(r).place;
-                quote!(#h[(0, #l)] = #d;)
-            }
-        }
-    };
-    let unit = |l: &TokenStream| {
-        if shape.is_matrix() {
-            let ty = g.ty(shape);
-            quote!(let mut #e: #ty = <#ty>::zeros(); #e[#l] = #one;)
-        } else {
-            quote!(let #e = #one;)
-        }
-    };
     // The statements of one column: the direction, the tangent program, its second order.
     let sweep = |tangent: &Plan, second: &SecondOrder, l: &TokenStream| {
         let (_, t) = emitters(item, func, &plans.grad, tangent, &float, &direction);
-        let (dir, tangent, steps) = (unit(l), tangent_program(&t), second_steps(&t, second));
-        let column = column(&t, second, l);
+        let (dir, tangent, steps) = (
+            unit_direction(&t, shape, l),
+            tangents_read_by(&t, second),
+            second_steps(&t, second),
+        );
+        let column = write_column(&t, second, shape, l);
         quote!(#dir #(#tangent)* #(#steps)* #column)
     };
     let sweeps: Vec<TokenStream> = match (&plans.closed, &plans.units) {
         (Some(closed), _) => vec![g.kronecker_into(closed, &h)],
-        (None, units) => match units {
-            Some(units) => units
-                .iter()
-                .enumerate()
-                .map(|(l, (tangent, second))| {
-                    let body = sweep(
-                        tangent,
-                        second,
-                        &Literal::usize_unsuffixed(l).to_token_stream(),
-                    );
-                    quote!({ #body })
-                })
-                .collect(),
-            None => {
-                let (tangent, second) = &plans.along;
-                let body = sweep(tangent, second, &quote!(__mg_l));
-                vec![quote!(for __mg_l in 0..#n { #body })]
-            }
-        },
+        (None, Some(units)) => units
+            .iter()
+            .enumerate()
+            .map(|(l, (tangent, second))| {
+                let body = sweep(
+                    tangent,
+                    second,
+                    &Literal::usize_unsuffixed(l).to_token_stream(),
+                );
+                quote!({ #body })
+            })
+            .collect(),
+        (None, None) => {
+            let (_, t) = emitters(item, func, &plans.grad, &plans.along.0, &float, &direction);
+            vec![swept_loop(t, &plans.along.1, k, shape, &n)]
+        }
     };
     let vis = &item.vis;
     let name = format_ident!("{}_hessian", func.name);
@@ -340,6 +426,88 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
     }
 }
 
+/// The unit direction eₗ of a parameter shaped `shape`, as `__mg_e`.
+fn unit_direction(t: &Emitter, shape: Shape, l: &TokenStream) -> TokenStream {
+    let e = Ident::new("__mg_e", Span::mixed_site());
+    let one = t.lit(1.0);
+    if shape.is_matrix() {
+        let ty = t.ty(shape);
+        quote!(let mut #e: #ty = <#ty>::zeros(); #e[#l] = #one;)
+    } else {
+        quote!(let #e = #one;)
+    }
+}
+
+/// Column `l` of H (`__mg_h`) from the tangent of the gradient along eₗ: only its lower
+/// triangle and diagonal, which the mirror copies from.
+fn write_column(t: &Emitter, second: &SecondOrder, shape: Shape, l: &TokenStream) -> TokenStream {
+    let h = Ident::new("__mg_h", Span::mixed_site());
+    match &second.results[0] {
+        None => TokenStream::new(),
+        Some(r) if shape.is_matrix() => {
+            t.write_entrywise_from(r, shape, &|r| quote!(#h[(#r, #l)]), l)
+        }
+        Some(r) => {
+            let d = t.expr(r).place;
+            quote!(#h[(0, #l)] = #d;)
+        }
+    }
+}
+
+/// The columns of H from one second-order program swept in a loop over the `n` unit directions
+/// of parameter `k`: what does not depend on the direction (the map partials, the coefficients
+/// of map adjoints' tangents, costly scalars) is computed once, before the loop.
+fn swept_loop(
+    t: Emitter,
+    second: &SecondOrder,
+    k: usize,
+    shape: Shape,
+    n: &TokenStream,
+) -> TokenStream {
+    let index = quote!(__mg_l);
+    let t = Emitter {
+        sweep: Some(Sweep {
+            param: k,
+            index: index.clone(),
+            vector: matches!(shape, Shape::Matrix(_, c) if c.value() == Some(1)),
+        }),
+        ..t
+    };
+    let partials = map_partials(&t);
+    let coefficients = t.map_coefficients(second);
+    let (second, invariants) = t.hoist_invariants(second);
+    let (dir, tangent, steps) = (
+        unit_direction(&t, shape, &index),
+        read_tangents(&t, &second),
+        second_steps(&t, &second),
+    );
+    let column = write_column(&t, &second, shape, &index);
+    quote! {
+        #(#partials)*
+        #(#coefficients)*
+        #(#invariants)*
+        for #index in 0..#n { #dir #(#tangent)* #(#steps)* #column }
+    }
+}
+
+/// The map adjoints' tangents of the entries of maps in `e` (node, Z̄, whether dZ̄ is nonzero),
+/// each once.
+fn map_adjoint_tangents(e: &AExpr, found: &mut Vec<(ValueId, AExpr, bool)>) {
+    if let AExpr::MapAdjTan {
+        node,
+        input: 0,
+        zbar,
+        dzbar,
+    } = e
+        && !found.iter().any(|(n, ..)| n == node)
+    {
+        found.push((*node, (**zbar).clone(), dzbar.is_some()));
+    }
+    e.children()
+        .into_iter()
+        .for_each(|c| map_adjoint_tangents(c, found));
+}
+
 /// The unit directions `_hessian` substitutes at compile time, if any: `Some(n)` for a
 /// parameter of `n` ≤ 16 literal entries.
 pub fn unit_count(func: &ast::Func) -> Option<usize> {
@@ -352,6 +520,219 @@ pub fn unit_count(func: &ast::Func) -> Option<usize> {
 }
 
 impl Emitter<'_> {
+    /// Whether `e` is the swept parameter's tangent, the unit direction eₗ.
+    fn is_unit(&self, e: &AExpr) -> bool {
+        let Some(sweep) = &self.sweep else {
+            return false;
+        };
+        matches!(e, AExpr::Tan(v) if self.plan.tangent_alias[*v].is_none()
+            && matches!(self.prog.nodes[*v].op, Op::Param(p) if p == sweep.param))
+    }
+
+    /// A product with the unit direction without the product. For a column vector: A·eₗ is
+    /// column l of A, Aᵀ·eₗ row l of A transposed, eₗᵀ·B row l of B. For an r×c matrix, whose
+    /// eₗ is E = eᵢ·eⱼᵀ with i = l mod r, j = l div r: A·E has column i of A at column j,
+    /// E·B row j of B at row i, Eᵀ·B row i of B at row j, A·Eᵀ column j of A at column i; every
+    /// other entry zero.
+    pub(super) fn unit_product(&self, a: &AExpr, b: &AExpr) -> Option<Operand> {
+        let sweep = self.sweep.as_ref()?;
+        let l = &sweep.index;
+        let (a_unit, b_unit) = (self.unit_side(a), self.unit_side(b));
+        if sweep.vector {
+            return match (a_unit, b_unit) {
+                (_, Some(false)) => Some(Operand::temp(match a {
+                    AExpr::Transpose(at) => {
+                        let at = self.expr(at).place;
+                        quote!(#at.row(#l).transpose())
+                    }
+                    a => {
+                        let a = self.expr(a).place;
+                        quote!(#a.column(#l).into_owned())
+                    }
+                })),
+                (Some(true), _) => {
+                    let b = self.expr(b).place;
+                    Some(Operand::temp(quote!(#b.row(#l).into_owned())))
+                }
+                _ => None,
+            };
+        }
+        let Shape::Matrix(r, _) = self.prog.shape(self.prog.param_node(sweep.param)?) else {
+            return None;
+        };
+        let r = r.tokens();
+        let (i, j) = (quote!((#l % #r)), quote!((#l / #r)));
+        let shape = simplify::shape(
+            self.prog,
+            &self.plan.adj,
+            &AExpr::MatMul(Box::new(a.clone()), Box::new(b.clone())),
+        );
+        let ty = self.ty(shape);
+        let (write, at, read, from) = match (a_unit, b_unit) {
+            (_, Some(false)) => (quote!(set_column), &j, quote!(column(#i)), a),
+            (_, Some(true)) => (quote!(set_column), &i, quote!(column(#j)), a),
+            (Some(false), _) => (quote!(set_row), &i, quote!(row(#j)), b),
+            (Some(true), _) => (quote!(set_row), &j, quote!(row(#i)), b),
+            (None, None) => return None,
+        };
+        let from = self.expr(from).place;
+        Some(Operand::temp(quote!({
+            let mut __mg_m = <#ty>::zeros();
+            __mg_m.#write(#at, &#from.#read);
+            __mg_m
+        })))
+    }
+
+    /// `Some(false)` for the unit direction, `Some(true)` for its transpose (or the tangent of
+    /// the parameter's transpose), else `None`.
+    fn unit_side(&self, e: &AExpr) -> Option<bool> {
+        match e {
+            AExpr::Transpose(x) if self.is_unit(x) => Some(true),
+            AExpr::Tan(v)
+                if matches!(self.prog.nodes[*v].op, Op::Transpose)
+                    && self.is_unit(&AExpr::Tan(self.prog.nodes[*v].args[0])) =>
+            {
+                Some(true)
+            }
+            e if self.is_unit(e) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// ⟨a, eₗ⟩ as entry l of a (in column-major order, for a matrix too).
+    pub(super) fn unit_dot(&self, a: &AExpr, b: &AExpr) -> Option<Operand> {
+        let l = &self.sweep.as_ref()?.index;
+        let other = if self.is_unit(b) {
+            a
+        } else if self.is_unit(a) {
+            b
+        } else {
+            return None;
+        };
+        let other = self.expr(other).place;
+        Some(Operand::scalar(quote!(#other[#l])))
+    }
+
+    /// The map adjoints' tangents of a swept second-order program that read their coefficients
+    /// (a map whose closure captures nothing that moves): for each, `Cₐ` = the tangent with
+    /// dA = 𝟙, dZ̄ = 0 and `Cz` = with dA = 0, dZ̄ = 𝟙, computed once before the loop.
+    fn map_coefficients(&self, second: &SecondOrder) -> Vec<TokenStream> {
+        let mut found: Vec<(ValueId, AExpr, bool)> = Vec::new();
+        for step in &second.steps {
+            match step {
+                TangentStep::Share { expr, .. }
+                | TangentStep::Declare { expr, .. }
+                | TangentStep::Add { expr, .. } => map_adjoint_tangents(expr, &mut found),
+            }
+        }
+        let one = self.lit(1.0);
+        let zero = self.lit(0.0);
+        found
+            .into_iter()
+            .filter(|(node, ..)| self.coefficients_apply(*node))
+            .map(|(node, zbar, has_dzbar)| {
+                let moving = second::moving_inputs(self.prog, self.plan, node).contains(&0);
+                let (ca, cz) = (self.ident("ca", node), self.ident("cz", node));
+                let along = |dx: &TokenStream, dz: &TokenStream| {
+                    let dzbar = has_dzbar.then(TokenStream::new);
+                    self.map_adjoint_tangent_with(node, 0, &zbar, dzbar, Some((dx, dz)))
+                };
+                let first = moving.then(|| {
+                    let value = along(&one, &zero);
+                    quote!(let #ca = #value;)
+                });
+                let second = has_dzbar.then(|| {
+                    let value = along(&zero, &one);
+                    quote!(let #cz = #value;)
+                });
+                quote!(#first #second)
+            })
+            .collect()
+    }
+
+    /// The second-order program of a sweep with its scalar subexpressions that do not depend on
+    /// the direction (f″ of an entry, adjoints times constants) computed once before the loop,
+    /// as shared values numbered from [`HOISTED`]; and those `let`s.
+    fn hoist_invariants(&self, second: &SecondOrder) -> (SecondOrder, Vec<TokenStream>) {
+        let mut hoisted: Vec<AExpr> = Vec::new();
+        let mut lift = |e: &AExpr| self.hoist(e, &mut hoisted);
+        let steps = second
+            .steps
+            .iter()
+            .map(|step| match step {
+                TangentStep::Share { index, expr } => TangentStep::Share {
+                    index: *index,
+                    expr: lift(expr),
+                },
+                TangentStep::Declare { target, expr } => TangentStep::Declare {
+                    target: *target,
+                    expr: lift(expr),
+                },
+                TangentStep::Add { target, expr } => TangentStep::Add {
+                    target: *target,
+                    expr: lift(expr),
+                },
+            })
+            .collect();
+        let float = self.float;
+        let lets = hoisted
+            .iter()
+            .enumerate()
+            .map(|(k, e)| {
+                let name = self.ident("t", HOISTED + k);
+                let value = self.expr(e).place;
+                quote!(let #name: #float = #value;)
+            })
+            .collect();
+        let second = SecondOrder {
+            steps,
+            results: second.results.clone(),
+        };
+        (second, lets)
+    }
+
+    /// `e` with its largest costly scalar subexpressions free of the direction replaced by
+    /// shared values, appended to `hoisted`.
+    fn hoist(&self, e: &AExpr, hoisted: &mut Vec<AExpr>) -> AExpr {
+        if invariant(e)
+            && costly(e)
+            && simplify::shape(self.prog, &self.plan.adj, e) == Shape::Scalar
+        {
+            hoisted.push(e.clone());
+            return AExpr::Shared(HOISTED + hoisted.len() - 1);
+        }
+        if matches!(
+            e,
+            AExpr::Neg(_)
+                | AExpr::Add(..)
+                | AExpr::Sub(..)
+                | AExpr::Mul(..)
+                | AExpr::Div(..)
+                | AExpr::Scale(..)
+                | AExpr::DivBy(..)
+                | AExpr::ComponentMul(..)
+                | AExpr::ComponentDiv(..)
+                | AExpr::MatMul(..)
+                | AExpr::Transpose(_)
+                | AExpr::OneHot(..)
+                | AExpr::Fill(..)
+                | AExpr::Diag(..)
+        ) {
+            e.map_children(&mut |c| self.hoist(c, hoisted))
+        } else {
+            e.clone()
+        }
+    }
+
+    /// Whether the tangent of the adjoint of map `node` is read from coefficients: in a sweep,
+    /// when no captured input of the closure moves.
+    fn coefficients_apply(&self, node: ValueId) -> bool {
+        self.sweep.is_some()
+            && second::moving_inputs(self.prog, self.plan, node)
+                .iter()
+                .all(|&k| k == 0)
+    }
+
     /// The tangent of `MapAdj { node, input }`: per entry, the closure's forward pass, its
     /// tangent program along the entry's and the captures' tangents, its adjoint program seeded
     /// with the entry of Z̄ (`zbar`), and that program's tangent seeded with the entry of dZ̄
@@ -362,6 +743,42 @@ impl Emitter<'_> {
         input: usize,
         zbar: &AExpr,
         dzbar: Option<&AExpr>,
+    ) -> TokenStream {
+        if input == 0 && self.coefficients_apply(node) {
+            // Cₐ∘dA + C_z∘dZ̄, the coefficients computed before the sweep.
+            let moving = second::moving_inputs(self.prog, self.plan, node).contains(&0);
+            let da = moving.then(|| {
+                let (ca, da) = (
+                    self.ident("ca", node),
+                    self.tangent_operand(self.prog.nodes[node].args[0]).borrow,
+                );
+                quote!(#ca.component_mul(#da))
+            });
+            let dz = dzbar.map(|d| {
+                let (cz, d) = (self.ident("cz", node), self.expr(d).borrow);
+                quote!(#cz.component_mul(#d))
+            });
+            return match (da, dz) {
+                (Some(a), Some(z)) => quote!((#a + #z)),
+                (Some(t), None) | (None, Some(t)) => t,
+                (None, None) => self.zeros(self.prog.shape(self.prog.nodes[node].args[0])),
+            };
+        }
+        let d = dzbar.map(|d| self.expr(d).place);
+        self.map_adjoint_tangent_with(node, input, zbar, d, None)
+    }
+
+    /// The tangent of `MapAdj { node, input }` (see [`Self::map_adjoint_tangent`]) with dZ̄ the
+    /// matrix `dzbar` (`None` where zero); with `units = Some((dx, dz))`, along the constant
+    /// tangents dx of every entry of A and dz of every entry of Z̄ instead (`dzbar` then only
+    /// says whether dZ̄ is zero).
+    fn map_adjoint_tangent_with(
+        &self,
+        node: ValueId,
+        input: usize,
+        zbar: &AExpr,
+        dzbar: Option<TokenStream>,
+        units: Option<(&TokenStream, &TokenStream)>,
     ) -> TokenStream {
         let prog = self.prog;
         let args = &prog.nodes[node].args;
@@ -410,20 +827,21 @@ impl Emitter<'_> {
         };
         let float = self.float;
         let a = self.operand(args[0]).place;
-        let read_dx = moving.contains(&0).then(|| {
-            let da = self.tangent_operand(args[0]).place;
-            quote!(let #dx: #float = #da[(#i, #j)];)
+        let read_dx = moving.contains(&0).then(|| match units {
+            Some((unit, _)) => quote!(let #dx: #float = #unit;),
+            None => {
+                let da = self.tangent_operand(args[0]).place;
+                quote!(let #dx: #float = #da[(#i, #j)];)
+            }
         });
         let zbar = self.expr(zbar).place;
-        let (read_dzbar, bind_dzbar) = match dzbar {
-            Some(d) => {
-                let d = self.expr(d).place;
-                (
-                    quote!(let #dzb: #float = __mg_dzbar_all[(#i, #j)];),
-                    quote!(let __mg_dzbar_all = #d;),
-                )
-            }
-            None => (TokenStream::new(), TokenStream::new()),
+        let (read_dzbar, bind_dzbar) = match (dzbar, units) {
+            (Some(_), Some((_, unit))) => (quote!(let #dzb: #float = #unit;), TokenStream::new()),
+            (Some(d), None) => (
+                quote!(let #dzb: #float = __mg_dzbar_all[(#i, #j)];),
+                quote!(let __mg_dzbar_all = #d;),
+            ),
+            (None, _) => (TokenStream::new(), TokenStream::new()),
         };
         let ty = self.ty(prog.shape(args[0]));
         let entries = quote!({

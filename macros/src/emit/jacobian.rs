@@ -577,6 +577,17 @@ impl Emitter<'_> {
         shape: Shape,
         dest: &dyn Fn(&Ident) -> TokenStream,
     ) -> TokenStream {
+        self.write_entrywise_from(e, shape, dest, &quote!(0))
+    }
+
+    /// [`Self::write_entrywise`] for the entries from index `start` on.
+    pub(super) fn write_entrywise_from(
+        &self,
+        e: &AExpr,
+        shape: Shape,
+        dest: &dyn Fn(&Ident) -> TokenStream,
+        start: &TokenStream,
+    ) -> TokenStream {
         let k = Ident::new("__mg_k", Span::mixed_site());
         let mut hoisted = Vec::new();
         let entry = self.entry(e, &quote!(#k), &mut hoisted);
@@ -584,7 +595,7 @@ impl Emitter<'_> {
         let place = dest(&k);
         quote!({
             #(#hoisted)*
-            for #k in 0..<#ty>::zeros().len() { #place = #entry; }
+            for #k in #start..<#ty>::zeros().len() { #place = #entry; }
         })
     }
 

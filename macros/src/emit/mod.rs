@@ -104,6 +104,8 @@ struct Emitter<'a> {
     /// infer is spelled out, since rustc prefers the function's own `where` bounds (such as
     /// `Const<N>: DimMin<Const<N>>`) when it infers a size and would take `N` for a literal.
     explicit_sizes: bool,
+    /// In `_hessian`'s loop over the unit directions of the parameter (else `None`).
+    sweep: Option<hessian::Sweep>,
 }
 
 impl Emitter<'_> {
@@ -192,10 +194,15 @@ impl Emitter<'_> {
 
     /// The tangent program without the step of `skip`, whose tangent the caller writes itself.
     fn tangent_but(&self, skip: Option<ValueId>) -> Vec<TokenStream> {
+        self.tangent_where(&|v| Some(v) != skip)
+    }
+
+    /// The steps of the tangent program whose value `keep` accepts.
+    fn tangent_where(&self, keep: &dyn Fn(ValueId) -> bool) -> Vec<TokenStream> {
         self.plan
             .tangent
             .iter()
-            .filter(|(v, _)| self.plan.tangent_alias[*v].is_none() && Some(*v) != skip)
+            .filter(|(v, _)| self.plan.tangent_alias[*v].is_none() && keep(*v))
             .map(|(v, e)| {
                 let d = self.ident("d", *v);
                 let span = self.prog.nodes[*v].loc.start;
@@ -700,7 +707,11 @@ impl Emitter<'_> {
 
     /// A planned in-place update of the adjoint of `target`.
     fn update(&self, target: ValueId, update: &Update) -> TokenStream {
-        let g = self.adj_ident(target);
+        self.update_of(&self.adj_ident(target), target, update)
+    }
+
+    /// `g += …` into the variable `g` shaped like value `target`, in the form `update` says.
+    fn update_of(&self, g: &Ident, target: ValueId, update: &Update) -> TokenStream {
         let matrix = self.prog.shape(target).is_matrix();
         let operand = |x: &AExpr| {
             let x = self.expr(x);
@@ -788,7 +799,9 @@ impl Emitter<'_> {
                 let x = self.expr(x).place;
                 Operand::temp(quote!(#x.transpose()))
             }
-            AExpr::Dot(a, b) => self.method2(a, b, "dot"),
+            AExpr::Dot(a, b) => self
+                .unit_dot(a, b)
+                .unwrap_or_else(|| self.method2(a, b, "dot")),
             AExpr::ComponentMul(a, b) => self.method2(a, b, "component_mul"),
             AExpr::ComponentDiv(a, b) => self.method2(a, b, "component_div"),
             AExpr::Diag(s, n) => {
@@ -958,6 +971,9 @@ impl Emitter<'_> {
                     "dt"
                 };
                 let t = self.ident(kind, *k);
+                if self.sweep.is_some() && matches!(e, AExpr::Shared(k) if *k >= hessian::HOISTED) {
+                    return Operand::scalar(quote!(#t));
+                }
                 Operand {
                     place: quote!(#t),
                     borrow: quote!(&#t),
@@ -1087,6 +1103,9 @@ impl Emitter<'_> {
 
     /// `Aᵀ·B` as `A.tr_mul(&B)`, which reads A by columns instead of building its transpose.
     fn matmul(&self, a: &AExpr, b: &AExpr) -> Operand {
+        if let Some(product) = self.unit_product(a, b) {
+            return product;
+        }
         if let AExpr::Transpose(at) = a {
             let sizes = self.rhs_sizes(simplify::shape(self.prog, &self.plan.adj, b));
             let (at, b) = (self.expr(at).place, self.expr(b).borrow);

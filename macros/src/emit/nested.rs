@@ -82,6 +82,7 @@ impl Emitter<'_> {
             seeds: Vec::new(),
             generic: self.generic,
             explicit_sizes: self.explicit_sizes,
+            sweep: None,
         }
     }
 
