@@ -243,15 +243,15 @@ fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
                 let value = t.first_value(expr);
                 quote!(let mut #d: #ty = #value;)
             }
-            // In the cheapest in-place form, as the reverse pass adds: a one-hot contribution
-            // (the tangent of an entry read's adjoint) to its entry, a product by `gemm`.
-            // A product with a sweep's unit direction is no product (see `unit_product`).
+            // In place as the reverse pass adds: a one-hot contribution (the tangent of an
+            // entry read's adjoint) to its entry, a negated one by `-=`.
+            // Products are added as products: nalgebra's in-place `gemm_tr` into a vector was
+            // measured slower here than `tr_mul` and `+=` (and a product with a sweep's unit
+            // direction is no product, see `unit_product`).
             TangentStep::Add { target, expr } => {
                 let d = t.ident("dg", *target);
                 match t.plan.update(*target, expr.clone()) {
-                    Update::Product { a, b, .. }
-                        if t.unit_side(&a).is_some() || t.unit_side(&b).is_some() =>
-                    {
+                    Update::Product { .. } => {
                         let value = t.expr(expr);
                         let value = value.arith();
                         quote!(#d += #value;)
