@@ -79,6 +79,10 @@ pub enum AExpr {
     Sum(Box<AExpr>),
     /// A[(i, j)].
     Entry(Box<AExpr>, usize, usize),
+    /// The block of the given shape of A whose top-left entry is (i, j).
+    Block(Box<AExpr>, usize, usize, Shape),
+    /// A matrix of the given shape, zero but for the block B at (i, j): `Embed(B, shape, i, j)`.
+    Embed(Box<AExpr>, Shape, usize, usize),
     /// A⊗B.
     Kronecker(Box<AExpr>, Box<AExpr>),
     /// A⁻¹·R through the LU factors the forward solve of node `solve` kept.
@@ -234,6 +238,8 @@ impl AExpr {
             | AExpr::Trace(a)
             | AExpr::Sum(a)
             | AExpr::Entry(a, ..)
+            | AExpr::Block(a, ..)
+            | AExpr::Embed(a, ..)
             | AExpr::SolveForward { rhs: a, .. }
             | AExpr::PowerTangent { tangent: a, .. }
             | AExpr::Item(a, ..) => vec![a],
@@ -394,6 +400,8 @@ impl AExpr {
             AExpr::Trace(a) => AExpr::Trace(x(a)),
             AExpr::Sum(a) => AExpr::Sum(x(a)),
             AExpr::Entry(a, i, j) => AExpr::Entry(x(a), *i, *j),
+            AExpr::Block(a, i, j, shape) => AExpr::Block(x(a), *i, *j, *shape),
+            AExpr::Embed(a, shape, i, j) => AExpr::Embed(x(a), *shape, *i, *j),
             AExpr::Item(a, k, shape) => AExpr::Item(x(a), *k, *shape),
             AExpr::SolveForward { solve, rhs } => AExpr::SolveForward {
                 solve: *solve,
@@ -477,6 +485,7 @@ impl AExpr {
             | AExpr::Diag(..)
             | AExpr::Fill(..)
             | AExpr::OneHot(..)
+            | AExpr::Embed(..)
             | AExpr::Method(..)
             | AExpr::Helper(..)
             | AExpr::Powi(..)
@@ -493,6 +502,7 @@ impl AExpr {
             | AExpr::Trace(_)
             | AExpr::Sum(_)
             | AExpr::Entry(..)
+            | AExpr::Block(..)
             | AExpr::Kronecker(..)
             | AExpr::Item(..) => {}
         }
@@ -531,6 +541,7 @@ impl AExpr {
             | AExpr::Diag(..)
             | AExpr::Fill(..)
             | AExpr::OneHot(..)
+            | AExpr::Embed(..)
             | AExpr::Method(..)
             | AExpr::Helper(..)
             | AExpr::Powi(..)
@@ -554,6 +565,7 @@ impl AExpr {
             | AExpr::Trace(_)
             | AExpr::Sum(_)
             | AExpr::Entry(..)
+            | AExpr::Block(..)
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }
             | AExpr::PowerTangent { .. }
@@ -605,6 +617,7 @@ impl AExpr {
             | AExpr::Diag(..)
             | AExpr::Fill(..)
             | AExpr::OneHot(..)
+            | AExpr::Embed(..)
             | AExpr::Method(..)
             | AExpr::Helper(..)
             | AExpr::Powi(..)
@@ -629,6 +642,7 @@ impl AExpr {
             | AExpr::Trace(_)
             | AExpr::Sum(_)
             | AExpr::Entry(..)
+            | AExpr::Block(..)
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }
             | AExpr::PowerTangent { .. }
@@ -712,6 +726,8 @@ impl fmt::Display for AExpr {
             AExpr::Trace(a) => write!(f, "tr({a})"),
             AExpr::Sum(a) => write!(f, "Σ({a})"),
             AExpr::Entry(a, i, j) => write!(f, "{a}[({i}, {j})]"),
+            AExpr::Block(a, i, j, shape) => write!(f, "{a}[{shape} at ({i}, {j})]"),
+            AExpr::Embed(b, shape, i, j) => write!(f, "{b} at ({i}, {j}) of {shape}"),
             AExpr::Kronecker(a, b) => write!(f, "({a} ⊗ {b})"),
             AExpr::Item(a, k, _) => write!(f, "{a}.{k}"),
             AExpr::SolveForward { solve, rhs } => write!(f, "lu(v{solve})⁻¹ · {rhs}"),

@@ -49,6 +49,8 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::Min
             | Op::Index(..)
             | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)

@@ -163,6 +163,8 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         | Op::Min
         | Op::Index(..)
         | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

@@ -1210,7 +1210,23 @@ impl<'r> Gen<'r> {
             13 => self.block(Sh::Mat(r, c), d),
             14 => format!("({}).clone()", self.matrix(r, c, d)),
             15 => self.if_expr(Sh::Mat(r, c), d),
+            _ if r < SYM_N && c < SYM_N && self.rng.chance(50) => self.view(r, c, d),
             _ => self.matrix_leaf(r, c),
+        }
+    }
+
+    /// An r×c block of a larger matrix: `.row(i)`, `.column(j)`, `.fixed_rows::<r>(i)`,
+    /// `.fixed_columns::<c>(j)` or `.fixed_view::<r, c>(i, j)` (literal sizes only).
+    fn view(&mut self, r: usize, c: usize, d: u32) -> String {
+        let (extra_r, extra_c) = (self.rng.below(2), self.rng.below(2));
+        let (i, j) = (self.rng.below(extra_r + 1), self.rng.below(extra_c + 1));
+        let source = self.matrix(r + extra_r, c + extra_c, d);
+        match self.rng.below(3) {
+            0 if r == 1 && extra_c == 0 => format!("({source}).row({i})"),
+            0 if c == 1 && extra_r == 0 => format!("({source}).column({j})"),
+            1 if extra_c == 0 => format!("({source}).fixed_rows::<{r}>({i})"),
+            1 if extra_r == 0 => format!("({source}).fixed_columns::<{c}>({j})"),
+            _ => format!("({source}).fixed_view::<{r}, {c}>({i}, {j})"),
         }
     }
 
@@ -1344,8 +1360,23 @@ impl<'r> Gen<'r> {
     fn assignment(&mut self, muts: &[String], depth: u32) -> String {
         let name = self.rng.pick(muts).clone();
         let sh = self.of_shape_of(&name);
-        match self.rng.below(4) {
+        match self.rng.below(5) {
             0 => format!("{name} = {};", self.expr(sh, depth)),
+            4 => match sh {
+                Sh::Mat(r, c) if r < SYM_N && c < SYM_N => {
+                    if self.rng.chance(50) {
+                        let i = self.rng.below(r);
+                        format!("{name}.set_row({i}, &{});", self.expr(Sh::Mat(1, c), depth))
+                    } else {
+                        let j = self.rng.below(c);
+                        format!(
+                            "{name}.set_column({j}, &{});",
+                            self.expr(Sh::Mat(r, 1), depth)
+                        )
+                    }
+                }
+                _ => format!("{name} = {};", self.expr(sh, depth)),
+            },
             1 => {
                 let op = *self.rng.pick(&["+=", "-="]);
                 format!("{name} {op} {};", self.expr(sh, depth))

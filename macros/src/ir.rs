@@ -261,6 +261,24 @@ pub enum Op {
     /// `m[(i, j)] = s` on a `let mut` matrix: `args` = `[m, s]`, the value m with entry (i, j)
     /// replaced by s (`v[i] = s` as for `Index`).
     SetEntry(usize, usize),
+    /// A block of a matrix, copied out: `m.row(i)`, `m.column(j)`, `m.fixed_rows::<R>(i)`,
+    /// `m.fixed_columns::<C>(j)`, `m.fixed_view::<R, C>(i, j)`. Its top-left entry is
+    /// `(row, col)`; a size `None` is the matrix's whole extent (`shape` resolves it; the
+    /// node's shape is the block's).
+    View {
+        row: usize,
+        col: usize,
+        rows: Option<Dim>,
+        cols: Option<Dim>,
+    },
+    /// `m.set_row(i, &r)` / `m.set_column(j, &c)` on a `let mut` matrix: `args` = `[m, x]`, the
+    /// value m with the block at `(row, col)` (sized as for `View`) replaced by x.
+    SetView {
+        row: usize,
+        col: usize,
+        rows: Option<Dim>,
+        cols: Option<Dim>,
+    },
     /// `a.try_inverse().unwrap()` (or `.expect(…)`).
     Inverse(Finish),
     Determinant,
@@ -419,6 +437,8 @@ impl Op {
             | Op::Min
             | Op::Index(..)
             | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
             | Op::Inverse(_)
             | Op::Determinant
             | Op::Solve(_)
@@ -462,6 +482,18 @@ impl Op {
             Op::Min => "min".into(),
             Op::Index(i, j) => format!("index ({i}, {j})"),
             Op::SetEntry(i, j) => format!("set ({i}, {j})"),
+            Op::View {
+                row,
+                col,
+                rows,
+                cols,
+            } => format!("view ({row}, {col}) {}", extent(*rows, *cols)),
+            Op::SetView {
+                row,
+                col,
+                rows,
+                cols,
+            } => format!("set_view ({row}, {col}) {}", extent(*rows, *cols)),
             Op::Inverse(_) => "inverse".into(),
             Op::Determinant => "determinant".into(),
             Op::Solve(_) => "solve".into(),
@@ -484,6 +516,12 @@ impl Op {
             Op::Call(site) => format!("call {}", crate::text::tokens(&site.path)),
         }
     }
+}
+
+/// The size of a block as the IR prints it: `1×all` for a row.
+fn extent(rows: Option<Dim>, cols: Option<Dim>) -> String {
+    let side = |d: Option<Dim>| d.map_or_else(|| "all".to_owned(), |d| d.to_string());
+    format!("{}×{}", side(rows), side(cols))
 }
 
 /// One value of the program.

@@ -96,7 +96,11 @@ use proc_macro::TokenStream;
 /// - **Building matrices**: `Vector3::new(a, b, c)`, `Matrix2x3::new(…)` (entries row by row, as
 ///   nalgebra takes them), `::zeros()`, `::identity()`, `::from_diagonal_element(s)`,
 ///   `::from_element(s)`, `::repeat(s)`, from scalars that may depend on the parameters; entries
-///   of a local matrix assigned or updated, `m[(i, j)] = e`, `v[i] += e`.
+///   of a local matrix assigned or updated, `m[(i, j)] = e`, `v[i] += e`; its rows and columns
+///   replaced, `m.set_row(i, &r)`, `m.set_column(j, &c)`.
+/// - **Blocks**: `.row(i) .column(j) .fixed_rows::<R>(i) .fixed_columns::<C>(j)
+///   .fixed_view::<R, C>(i, j)` (literal or loop-counter offsets; sizes literals or const
+///   generics), copied out; their adjoints add into the block only.
 /// - **Matrix methods**: `.transpose() .trace() .sum() .mean() .dot(&b) .norm() .norm_squared()
 ///   .normalize() .magnitude() .magnitude_squared() .lp_norm(1) .lp_norm(2) .abs()
 ///   .component_mul(&b) .component_div(&b) .kronecker(&b) .map(|v| …) .map(f64::exp)`, and on

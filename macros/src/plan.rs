@@ -90,6 +90,8 @@ pub enum Update {
     },
     /// `g[(i, j)] += s`.
     Entry(usize, usize, AExpr),
+    /// `g.fixed_view_mut::<r, c>(i, j) += b` for the r×c matrix b.
+    Block(usize, usize, AExpr),
     /// `g += s·𝟙`.
     Constant(AExpr),
     /// `g += s·I` for an n×n `g`.
@@ -191,6 +193,7 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::Diag(..)
         | AExpr::Fill(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
@@ -201,6 +204,7 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::Trace(..)
         | AExpr::Sum(..)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -451,6 +455,8 @@ impl<'p> Plan<'p> {
                 | Op::Min
                 | Op::Index(..)
                 | Op::SetEntry(..)
+                | Op::View { .. }
+                | Op::SetView { .. }
                 | Op::Inverse(_)
                 | Op::Determinant
                 | Op::Kronecker
@@ -531,6 +537,7 @@ impl<'p> Plan<'p> {
         match e {
             AExpr::Neg(x) => Update::Sub(*x),
             AExpr::OneHot(s, _, i, j) => Update::Entry(i, j, *s),
+            AExpr::Embed(b, _, i, j) => Update::Block(i, j, *b),
             AExpr::Fill(s, _) => Update::Constant(*s),
             AExpr::Diag(s, n) => Update::Diagonal(*s, n),
             other => Update::Add(other),
@@ -730,6 +737,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Diag(..)
         | AExpr::Fill(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
@@ -741,6 +749,7 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Trace(_)
         | AExpr::Sum(_)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -775,6 +784,7 @@ impl Update {
             Update::Add(e)
             | Update::Sub(e)
             | Update::Entry(_, _, e)
+            | Update::Block(_, _, e)
             | Update::Constant(e)
             | Update::Diagonal(e, _) => f(e),
             Update::Product { alpha, a, b, .. } => {
@@ -821,6 +831,7 @@ impl std::fmt::Display for Plan<'_> {
                     Update::Add(e) => writeln!(f, "g{target} += {e}")?,
                     Update::Sub(e) => writeln!(f, "g{target} -= {e}")?,
                     Update::Entry(i, j, e) => writeln!(f, "g{target}[({i}, {j})] += {e}")?,
+                    Update::Block(i, j, e) => writeln!(f, "g{target}[at ({i}, {j})] += {e}")?,
                     Update::Constant(e) => writeln!(f, "g{target} += {e}·𝟙")?,
                     Update::Diagonal(e, _) => writeln!(f, "g{target} += {e}·I")?,
                     Update::Product {

@@ -348,6 +348,16 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         }
         // dz = dA[(i, j)] ⇒ Ā[(i, j)] += z̄
         Op::Index(i, j) => out.push((0, AExpr::OneHot(g(), shape(0), *i, *j))),
+        // Z = A[block at (i, j)]: dZ = the block of dA ⇒ Ā[block] += Z̄, the rest untouched
+        Op::View { row, col, .. } => out.push((0, AExpr::Embed(g(), shape(0), *row, *col))),
+        // Z = A with the block at (i, j) set to B: dZ = dA with that block zero + dB embedded
+        // there ⇒ Ā += Z̄ with the block zero, B̄ += Z̄'s block
+        Op::SetView { row, col, .. } => {
+            let block = || Box::new(AExpr::Block(g(), *row, *col, shape(1)));
+            let kept = AExpr::Sub(g(), Box::new(AExpr::Embed(block(), shape(0), *row, *col)));
+            out.push((0, kept));
+            out.push((1, *block()));
+        }
         // Z = A with entry (i, j) set to s: dZ = dA − dA[(i, j)]·eᵢⱼ + ds·eᵢⱼ ⇒ Ā += Z̄ with its
         // (i, j) entry zero, s̄ += Z̄[(i, j)]
         Op::SetEntry(i, j) => {
@@ -660,6 +670,24 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
             ),
             (1, AExpr::OneHot(d(1), shape(0), *i, *j)),
         ]),
+        // dZ = the block of dA
+        Op::View { row, col, .. } => Some(AExpr::Block(d(0), *row, *col, prog.shape(id))),
+        // dZ = dA with the block zero, plus dB there
+        Op::SetView { row, col, .. } => terms(vec![
+            (
+                0,
+                AExpr::Sub(
+                    d(0),
+                    Box::new(AExpr::Embed(
+                        Box::new(AExpr::Block(d(0), *row, *col, shape(1))),
+                        shape(0),
+                        *row,
+                        *col,
+                    )),
+                ),
+            ),
+            (1, AExpr::Embed(d(1), shape(0), *row, *col)),
+        ]),
         // d(A⁻¹) = −Z·dA·Z
         Op::Inverse(_) => Some(AExpr::Neg(Box::new(AExpr::MatMul(
             Box::new(AExpr::MatMul(z(), d(0))),
@@ -774,6 +802,8 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::Max
         | Op::Index(..)
         | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

@@ -118,6 +118,7 @@ fn contribution(prog: &Program, target: ValueId, update: &Update) -> AExpr {
             }
         }
         Update::Entry(i, j, s) => AExpr::OneHot(Box::new(s.clone()), prog.shape(target), *i, *j),
+        Update::Block(i, j, b) => AExpr::Embed(Box::new(b.clone()), prog.shape(target), *i, *j),
         Update::Constant(s) => AExpr::Fill(Box::new(s.clone()), prog.shape(target)),
         Update::Diagonal(s, n) => AExpr::Diag(Box::new(s.clone()), *n),
     }
@@ -224,6 +225,8 @@ impl Differential<'_, '_> {
             AExpr::Trace(a) => self.d(a)?.map(|x| AExpr::Trace(bx(x))),
             AExpr::Sum(a) => self.d(a)?.map(|x| AExpr::Sum(bx(x))),
             AExpr::Entry(a, i, j) => self.d(a)?.map(|x| AExpr::Entry(bx(x), *i, *j)),
+            AExpr::Block(a, i, j, shape) => self.d(a)?.map(|x| AExpr::Block(bx(x), *i, *j, *shape)),
+            AExpr::Embed(b, shape, i, j) => self.d(b)?.map(|x| AExpr::Embed(bx(x), *shape, *i, *j)),
             AExpr::Diag(s, n) => self.d(s)?.map(|x| AExpr::Diag(bx(x), *n)),
             AExpr::Fill(s, shape) => self.d(s)?.map(|x| AExpr::Fill(bx(x), *shape)),
             AExpr::OneHot(s, shape, i, j) => {

@@ -173,6 +173,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         }
         Op::Index(i, j) => index(prog, node, *i, *j),
         Op::SetEntry(i, j) => set_entry(prog, node, *i, *j),
+        Op::View { .. } | Op::SetView { .. } => blocks(prog, node),
         Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
         Op::Determinant => square(prog, node, "determinant").map(|()| Shape::Scalar),
         Op::MatrixPower(_) => square(prog, node, "pow").map(|()| arg(0)),
@@ -240,6 +241,8 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::Min
         | Op::Index(..)
         | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)
@@ -283,6 +286,8 @@ fn method_name(op: &Op) -> &'static str {
         | Op::Min
         | Op::Index(..)
         | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)
@@ -468,6 +473,91 @@ fn set_entry(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, S
             prog.shape(node.args[1])
         ))
     }
+}
+
+/// The shape of a `View` or a `SetView`.
+fn blocks(prog: &Program, node: &Node) -> Result<Shape, String> {
+    match node.op {
+        Op::View {
+            row,
+            col,
+            rows,
+            cols,
+        } => view(prog, node, (row, col), (rows, cols)),
+        Op::SetView {
+            row,
+            col,
+            rows,
+            cols,
+        } => set_view(prog, node, (row, col), (rows, cols)),
+        _ => Err("invariant: a view".to_owned()),
+    }
+}
+
+/// A block at `at` of the size `size` (`None`: the whole extent) of the matrix `args[0]`: its
+/// shape, when it lies inside the matrix (checked where the sizes are literals; nalgebra checks
+/// const generic ones at run time, as for the original).
+fn view(
+    prog: &Program,
+    node: &Node,
+    at: (usize, usize),
+    size: (Option<Dim>, Option<Dim>),
+) -> Result<Shape, String> {
+    let a = prog.shape(node.args[0]);
+    let Shape::Matrix(r, c) = a else {
+        return Err(format!(
+            "`{}` is a scalar and has no rows, columns or blocks",
+            operand(prog, node, 0)
+        ));
+    };
+    let (rows, cols) = (size.0.unwrap_or(r), size.1.unwrap_or(c));
+    let outside = |start: usize, len: Dim, whole: Dim| match (len.value(), whole.value()) {
+        (Some(len), Some(whole)) => start + len > whole,
+        _ => false,
+    };
+    if outside(at.0, rows, r) || outside(at.1, cols, c) {
+        return Err(format!(
+            "`{}` is out of range: the {rows}×{cols} block at ({}, {}) does not fit in `{}`, which is {a}",
+            node.text,
+            at.0,
+            at.1,
+            operand(prog, node, 0)
+        ));
+    }
+    Ok(Shape::Matrix(rows, cols))
+}
+
+/// `m.set_row(i, &r)` / `m.set_column(j, &c)`: the block must fit, and be given a matrix of its
+/// shape; the value keeps the matrix's shape.
+fn set_view(
+    prog: &Program,
+    node: &Node,
+    at: (usize, usize),
+    size: (Option<Dim>, Option<Dim>),
+) -> Result<Shape, String> {
+    // The matrix is named as written before `.set_row(…)`.
+    let target = node.text.split('.').next().unwrap_or_default().trim();
+    let named = |message: String| {
+        message.replace(
+            &format!("`{}`", operand(prog, node, 0)),
+            &format!("`{target}`"),
+        )
+    };
+    let block = view(prog, node, at, size).map_err(named)?;
+    let given = prog.shape(node.args[1]);
+    if given == block {
+        return Ok(prog.shape(node.args[0]));
+    }
+    let what = match size {
+        (Some(_), None) => "row",
+        (None, Some(_)) => "column",
+        _ => "block",
+    };
+    Err(format!(
+        "shape mismatch in `{}`: a {what} of `{target}` is {block}, but `{}` is {given}",
+        node.text,
+        operand(prog, node, 1)
+    ))
 }
 
 fn square(prog: &Program, node: &Node, name: &str) -> Result<(), String> {

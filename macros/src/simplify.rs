@@ -45,7 +45,11 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             other => other,
         },
         AExpr::Diag(_, n) => Shape::Matrix(*n, *n),
-        AExpr::Fill(_, s) | AExpr::OneHot(_, s, ..) | AExpr::Item(_, _, s) => *s,
+        AExpr::Fill(_, s)
+        | AExpr::OneHot(_, s, ..)
+        | AExpr::Item(_, _, s)
+        | AExpr::Block(.., s)
+        | AExpr::Embed(_, s, ..) => *s,
         AExpr::MapAdj { node, input } | AExpr::MapAdjTan { node, input, .. } => {
             if *input == 0 {
                 prog.shape(prog.nodes[*node].args[0])
@@ -159,6 +163,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::ComponentMul(..)
         | AExpr::ComponentDiv(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
@@ -170,6 +175,7 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Trace(..)
         | AExpr::Sum(..)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -219,6 +225,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Diag(..)
         | AExpr::Fill(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
@@ -230,6 +237,7 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Trace(..)
         | AExpr::Sum(..)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

@@ -70,6 +70,8 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::Min
                 | Op::Index(..)
                 | Op::SetEntry(..)
+                | Op::View { .. }
+                | Op::SetView { .. }
                 | Op::Inverse(..)
                 | Op::Determinant
                 | Op::Solve(..)
@@ -154,7 +156,9 @@ fn substitute(prog: &Program, e: &AExpr, l: usize, constant: &[Option<AExpr>]) -
 fn is_zero(e: &AExpr) -> bool {
     match e {
         AExpr::Lit(s) => s.parse::<f64>().is_ok_and(|v| v == 0.0),
-        AExpr::Fill(s, _) | AExpr::OneHot(s, ..) | AExpr::Diag(s, _) => is_zero(s),
+        AExpr::Fill(s, _) | AExpr::OneHot(s, ..) | AExpr::Diag(s, _) | AExpr::Embed(s, ..) => {
+            is_zero(s)
+        }
         AExpr::Adj(..)
         | AExpr::Val(..)
         | AExpr::Cast(..)
@@ -181,6 +185,7 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::Trace(..)
         | AExpr::Sum(..)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -266,6 +271,8 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::Trace(..)
             | AExpr::Sum(..)
             | AExpr::Entry(..)
+            | AExpr::Block(..)
+            | AExpr::Embed(..)
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }
             | AExpr::PowerTangent { .. }
@@ -292,6 +299,8 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::PowerAdjoint { .. }
             | AExpr::PowerAdjointTangent { .. } => e,
         },
+        // A block of zeros, or a block embedded in zeros, is zero.
+        AExpr::Block(ref a, ..) | AExpr::Embed(ref a, ..) if is_zero(a) => zero(),
         AExpr::Mul(a, b) | AExpr::Scale(a, b) | AExpr::MatMul(a, b)
             if is_zero(&a) || is_zero(&b) =>
         {

@@ -245,7 +245,7 @@ fn float_arg(ty: &Type, arg: &GenericArgument, env: &Env) -> Result<Float, syn::
     ))
 }
 
-fn dim_arg(arg: &GenericArgument, env: &Env) -> Result<Dim, syn::Error> {
+pub(crate) fn dim_arg(arg: &GenericArgument, env: &Env) -> Result<Dim, syn::Error> {
     // A const generic parameter: `SMatrix<f64, N, M>` parses `N` as a type argument.
     let name = match arg {
         GenericArgument::Type(Type::Path(p)) if p.qself.is_none() => {

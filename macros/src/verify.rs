@@ -97,6 +97,8 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::Min
             | Op::Index(..)
             | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -420,6 +422,7 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Diag(..)
         | AExpr::Fill(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
@@ -431,6 +434,7 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Trace(..)
         | AExpr::Sum(..)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

@@ -39,6 +39,7 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::Diag(..)
         | AExpr::Fill(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
@@ -50,6 +51,7 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::Trace(_)
         | AExpr::Sum(_)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -128,10 +130,12 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Diag(..)
         | AExpr::Fill(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Tan(_)
         | AExpr::Trace(_)
         | AExpr::Sum(_)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

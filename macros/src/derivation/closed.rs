@@ -134,6 +134,8 @@ impl Deriver<'_> {
             | Op::Min
             | Op::Index(..)
             | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
             | Op::Inverse(_)
             | Op::Determinant
             | Op::Solve(_)

@@ -65,6 +65,13 @@ impl Deriver<'_> {
             AExpr::Trace(a) => call("tr", &r(a)),
             AExpr::Sum(a) => call("Σ", &r(a)),
             AExpr::Entry(a, i, j) => Math::new(format!("{}[({i}, {j})]", r(a).at(ATOM)), ATOM),
+            // The r×c block of A at (i, j); B placed at (i, j) in a zero matrix of a shape.
+            AExpr::Block(a, i, j, shape) => {
+                Math::atom(format!("block({}; ({i}, {j}); {shape})", r(a).text))
+            }
+            AExpr::Embed(b, shape, i, j) => {
+                Math::atom(format!("embed({}; ({i}, {j}); {shape})", r(b).text))
+            }
             AExpr::Kronecker(a, b) => entrywise(&r(a), " ⊗ ", &r(b)),
             AExpr::Item(a, k, _) => Math::new(format!("{}.{k}", r(a).at(ATOM)), ATOM),
             AExpr::SolveForward { solve, rhs } => self.solve_forward(*solve, rhs),
@@ -326,6 +333,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Diag(..)
         | AExpr::Fill(..)
         | AExpr::OneHot(..)
+        | AExpr::Embed(..)
         | AExpr::Method(..)
         | AExpr::Helper(..)
         | AExpr::Powi(..)
@@ -337,6 +345,7 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Trace(_)
         | AExpr::Sum(_)
         | AExpr::Entry(..)
+        | AExpr::Block(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

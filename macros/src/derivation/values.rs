@@ -52,9 +52,11 @@ impl<'a> Values<'a> {
         let arg = |k: usize| self.value(node.args[k]);
         match &node.op {
             Op::Param(_) => self.value(v),
-            Op::Branch { .. } | Op::Build { .. } | Op::SetEntry(..) => {
-                Math::atom(node.text.clone())
-            }
+            Op::Branch { .. }
+            | Op::Build { .. }
+            | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. } => Math::atom(node.text.clone()),
             Op::Extract(k) => self.branch_result(node.args[0], *k),
             Op::Call(site) => self.call_text(&node.args, site),
             Op::Const(t) | Op::BoolConst(t) => constant(t),

@@ -715,6 +715,7 @@ impl Emitter<'_> {
                 | AExpr::MatMul(..)
                 | AExpr::Transpose(_)
                 | AExpr::OneHot(..)
+                | AExpr::Embed(..)
                 | AExpr::Fill(..)
                 | AExpr::Diag(..)
         ) {

@@ -158,6 +158,8 @@ impl Emitter<'_> {
             | Op::Min
             | Op::Index(..)
             | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -324,6 +326,8 @@ impl Emitter<'_> {
             | Op::Min
             | Op::Index(..)
             | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -352,6 +356,10 @@ impl Emitter<'_> {
             .collect()
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of forward step, the factor's with every operation listed"
+    )]
     fn forward_step(&self, step: &Forward) -> Vec<TokenStream> {
         let id = match step {
             Forward::Value(id)
@@ -405,6 +413,8 @@ impl Emitter<'_> {
                     | Op::Min
                     | Op::Index(..)
                     | Op::SetEntry(..)
+                    | Op::View { .. }
+                    | Op::SetView { .. }
                     | Op::Determinant
                     | Op::Solve(..)
                     | Op::Kronecker
@@ -500,6 +510,8 @@ impl Emitter<'_> {
                     | Op::Min
                     | Op::Index(..)
                     | Op::SetEntry(..)
+                    | Op::View { .. }
+                    | Op::SetView { .. }
                     | Op::Inverse(..)
                     | Op::Determinant
                     | Op::Solve(..)
@@ -585,6 +597,9 @@ impl Emitter<'_> {
             Op::SetEntry(i, j) => {
                 let (a, s) = (self.owned(node.args[0]), arg(1).place);
                 quote_spanned!(span=> { let mut __mg_set = #a; __mg_set[(#i, #j)] = #s; __mg_set })
+            }
+            Op::View { row, col, .. } | Op::SetView { row, col, .. } => {
+                self.view_value(node, (*row, *col))
             }
             Op::Inverse(finish) => {
                 let a = arg(0).place;
@@ -693,6 +708,16 @@ impl Emitter<'_> {
 
     /// The expression that declares an adjoint.
     fn first_value(&self, e: &AExpr) -> TokenStream {
+        if let AExpr::Embed(b, shape, i, j) = e {
+            let path = self.matrix_path(*shape);
+            let sizes = block_sizes(simplify::shape(self.prog, &self.plan.adj, b));
+            let b = self.expr(b).borrow;
+            return quote!({
+                let mut __mg_m = #path::zeros();
+                __mg_m.fixed_view_mut::<#sizes>(#i, #j).copy_from(#b);
+                __mg_m
+            });
+        }
         if let AExpr::OneHot(s, shape, i, j) = e {
             let path = self.matrix_path(*shape);
             let s = self.expr(s).place;
@@ -729,6 +754,14 @@ impl Emitter<'_> {
             Update::Entry(i, j, s) => {
                 let s = self.expr(s).place;
                 quote!(#g[(#i, #j)] += #s;)
+            }
+            Update::Block(i, j, b) => {
+                let sizes = block_sizes(simplify::shape(self.prog, &self.plan.adj, b));
+                let b = operand(b);
+                quote!({
+                    let mut __mg_block = #g.fixed_view_mut::<#sizes>(#i, #j);
+                    __mg_block += #b;
+                })
             }
             Update::Constant(s) => {
                 let s = self.expr(s).place;
@@ -791,7 +824,21 @@ impl Emitter<'_> {
                 Operand::temp(quote!(-#x))
             }
             AExpr::Add(a, b) => self.binary(a, b, quote!(+)),
-            AExpr::Sub(a, b) => self.binary(a, b, quote!(-)),
+            // A with one of its blocks zeroed (A − A's block embedded where it was) is a copy
+            // of A with the block filled with zeros, not a matrix of zeros subtracted.
+            AExpr::Sub(a, b) => match zeroed_block(a, b) {
+                Some((i, j, shape)) => {
+                    let a = self.expr(a).place;
+                    let sizes = block_sizes(shape);
+                    let zero = self.lit(0.0);
+                    Operand::temp(quote!({
+                        let mut __mg_kept = #a.clone_owned();
+                        __mg_kept.fixed_view_mut::<#sizes>(#i, #j).fill(#zero);
+                        __mg_kept
+                    }))
+                }
+                None => self.binary(a, b, quote!(-)),
+            },
             AExpr::Mul(a, b) | AExpr::Scale(a, b) => self.binary(a, b, quote!(*)),
             AExpr::Div(a, b) | AExpr::DivBy(a, b) => self.binary(a, b, quote!(/)),
             AExpr::MatMul(a, b) => self.matmul(a, b),
@@ -814,7 +861,7 @@ impl Emitter<'_> {
                 let s = self.expr(s).place;
                 Operand::temp(quote!(#path::repeat(#s)))
             }
-            AExpr::OneHot(..) => Operand::temp(self.first_value(e)),
+            AExpr::OneHot(..) | AExpr::Embed(..) => Operand::temp(self.first_value(e)),
             AExpr::Method(name, x) => {
                 let name = Ident::new(name, Span::call_site());
                 let x = self.expr(x).place;
@@ -841,6 +888,11 @@ impl Emitter<'_> {
             AExpr::Entry(a, i, j) => {
                 let a = self.expr(a).place;
                 Operand::temp(quote!(#a[(#i, #j)]))
+            }
+            AExpr::Block(a, i, j, shape) => {
+                let a = self.expr(a).place;
+                let sizes = block_sizes(*shape);
+                Operand::temp(quote!(#a.fixed_view::<#sizes>(#i, #j).into_owned()))
             }
             AExpr::Kronecker(a, b) => self.method2(a, b, "kronecker"),
             AExpr::Item(a, k, shape) => {
@@ -1117,6 +1169,51 @@ impl Emitter<'_> {
     }
 }
 
+impl Emitter<'_> {
+    /// The value of a `View` (the block copied out) or a `SetView` (a copy of the matrix with
+    /// the block written) whose block's top-left entry is `at`.
+    fn view_value(&self, node: &crate::ir::Node, (row, col): (usize, usize)) -> TokenStream {
+        let span = node.loc.start;
+        if matches!(node.op, Op::View { .. }) {
+            let a = self.operand(node.args[0]).place;
+            let sizes = block_sizes(node.shape);
+            return quote_spanned!(span=> #a.fixed_view::<#sizes>(#row, #col).into_owned());
+        }
+        let (a, b) = (self.owned(node.args[0]), self.operand(node.args[1]).borrow);
+        let sizes = block_sizes(self.prog.shape(node.args[1]));
+        quote_spanned!(span=> {
+            let mut __mg_set = #a;
+            __mg_set.fixed_view_mut::<#sizes>(#row, #col).copy_from(#b);
+            __mg_set
+        })
+    }
+}
+
+/// `Some((i, j, shape))` when `b` is the block of `a` of that shape at (i, j), embedded where
+/// it was: then a − b is a with the block zeroed.
+fn zeroed_block(a: &AExpr, b: &AExpr) -> Option<(usize, usize, Shape)> {
+    let AExpr::Embed(inner, _, i, j) = b else {
+        return None;
+    };
+    let AExpr::Block(x, p, q, shape) = &**inner else {
+        return None;
+    };
+    ((p, q) == (i, j) && x.to_string() == a.to_string()).then_some((*i, *j, *shape))
+}
+
+/// `R, C` of a block of shape R×C, as `fixed_view::<R, C>` takes them.
+fn block_sizes(shape: Shape) -> TokenStream {
+    match shape {
+        Shape::Matrix(r, c) => {
+            let (r, c) = (r.tokens(), c.tokens());
+            quote!(#r, #c)
+        }
+        Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => {
+            quote!(::core::compile_error!("invariant: a block is a matrix"))
+        }
+    }
+}
+
 /// Whether value `v` depends on a parameter of the program (is not a constant).
 fn varies(prog: &Program, v: ValueId) -> bool {
     let mut depends = vec![false; v + 1];
@@ -1152,6 +1249,8 @@ fn method_name(op: &Op) -> &'static str {
         | Op::Min
         | Op::Index(..)
         | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

@@ -461,6 +461,7 @@ impl State<'_, '_> {
             Update::Add(e) => add(self.eval(e)?),
             Update::Sub(e) => super::arithmetic('-', g, &self.eval(e)?),
             Update::Entry(i, j, s) => add(one_hot(self.eval(s)?.scalar()?, shape, *i, *j, self)?),
+            Update::Block(i, j, b) => add(embed(self.eval(b)?.matrix()?, shape, *i, *j, self)?),
             Update::Constant(s) => add(fill(self.eval(s)?.scalar()?, shape, self)?),
             Update::Diagonal(s, n) => {
                 let n = self.dim(*n)?;
@@ -583,6 +584,11 @@ impl State<'_, '_> {
             AExpr::Trace(a) => Value::Scalar(ev(a)?.matrix()?.trace()?),
             AExpr::Sum(a) => Value::Scalar(ev(a)?.matrix()?.sum()),
             AExpr::Entry(a, i, j) => Value::Scalar(ev(a)?.matrix()?.get(*i, *j)?),
+            AExpr::Block(a, i, j, shape) => {
+                let (r, c) = matrix_size(*shape, self)?;
+                Value::Matrix(ev(a)?.matrix()?.block(*i, *j, r, c)?)
+            }
+            AExpr::Embed(b, shape, i, j) => embed(ev(b)?.matrix()?, *shape, *i, *j, self)?,
             AExpr::Kronecker(a, b) => Value::Matrix(ev(a)?.matrix()?.kronecker(ev(b)?.matrix()?)),
             AExpr::Item(a, k, _) => match ev(a)? {
                 Value::Tuple(items) => items
@@ -1268,6 +1274,20 @@ fn one_hot(s: f64, shape: Shape, i: usize, j: usize, state: &State) -> Result<Va
     Ok(Value::Matrix(Mat::from_fn(r, c, |p, q| {
         if (p, q) == (i, j) { s } else { 0.0 }
     })))
+}
+
+/// The matrix of the given shape, zero but for the block `b` at (i, j).
+fn embed(
+    b: &Mat<f64>,
+    shape: Shape,
+    i: usize,
+    j: usize,
+    state: &State,
+) -> Result<Value<f64>, String> {
+    let (r, c) = matrix_size(shape, state)?;
+    let mut m = Mat::from_fn(r, c, |_, _| 0.0);
+    m.set_block(i, j, b)?;
+    Ok(Value::Matrix(m))
 }
 
 fn zeros_of(shape: Shape, state: &State) -> Result<Value<f64>, String> {

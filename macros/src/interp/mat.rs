@@ -46,6 +46,35 @@ impl<S: Num> Mat<S> {
     }
 
     /// Entry (i, j), or an error naming the shape when it is outside.
+    /// The r×c block whose top-left entry is (i, j).
+    pub fn block(&self, i: usize, j: usize, r: usize, c: usize) -> Result<Self, String> {
+        if i + r > self.rows || j + c > self.cols {
+            return Err(format!(
+                "the {r}×{c} block at ({i}, {j}) of a {}×{} matrix",
+                self.rows, self.cols
+            ));
+        }
+        Ok(Mat::from_fn(r, c, |p, q| {
+            self.data[(i + p) + self.rows * (j + q)]
+        }))
+    }
+
+    /// Writes `b` into the block whose top-left entry is (i, j).
+    pub fn set_block(&mut self, i: usize, j: usize, b: &Mat<S>) -> Result<(), String> {
+        if i + b.rows > self.rows || j + b.cols > self.cols {
+            return Err(format!(
+                "the {}×{} block at ({i}, {j}) of a {}×{} matrix",
+                b.rows, b.cols, self.rows, self.cols
+            ));
+        }
+        for q in 0..b.cols {
+            for p in 0..b.rows {
+                self.data[(i + p) + self.rows * (j + q)] = b.data[p + b.rows * q];
+            }
+        }
+        Ok(())
+    }
+
     pub fn get(&self, i: usize, j: usize) -> Result<S, String> {
         if i < self.rows && j < self.cols {
             Ok(self.at(i, j))

@@ -145,6 +145,21 @@ pub struct Env<'r> {
 /// The deepest chain of calls a run follows.
 pub const MAX_CALL_DEPTH: usize = 64;
 
+impl Env<'_> {
+    /// The value of a size: a literal, or a const generic parameter given in `constants`.
+    pub fn size(&self, d: Dim) -> Result<usize, String> {
+        match d {
+            Dim::Lit(n) => Ok(n),
+            Dim::Sym(_) => self
+                .constants
+                .ints
+                .get(&d.to_string())
+                .and_then(|&n| usize::try_from(n).ok())
+                .ok_or_else(|| format!("no value for the size `{d}`")),
+        }
+    }
+}
+
 impl<'r> Env<'r> {
     pub fn with_functions(functions: &'r Registry) -> Self {
         Env {
@@ -325,22 +340,28 @@ fn node_value<S: Num>(
             m.data[i + m.rows * j] = scalar(1)?;
             Ok(Value::Matrix(m))
         }
+        Op::View {
+            row,
+            col,
+            rows,
+            cols,
+        } => {
+            let m = matrix(0)?;
+            let r = rows.map_or(Ok(m.rows), |d| env.size(d))?;
+            let c = cols.map_or(Ok(m.cols), |d| env.size(d))?;
+            Ok(Value::Matrix(m.block(*row, *col, r, c)?))
+        }
+        Op::SetView { row, col, .. } => {
+            let mut m = matrix(0)?.clone();
+            m.set_block(*row, *col, matrix(1)?)?;
+            Ok(Value::Matrix(m))
+        }
         Op::Inverse(finish) => Ok(Value::Matrix(opened(matrix(0)?.inverse(), finish)?)),
         Op::Determinant => Ok(Value::Scalar(matrix(0)?.determinant()?)),
         Op::Solve(finish) => Ok(Value::Matrix(opened(matrix(0)?.solve(matrix(1)?), finish)?)),
         Op::Kronecker => Ok(Value::Matrix(matrix(0)?.kronecker(matrix(1)?))),
         Op::Build { kind, rows, cols } => {
-            let size = |d: Dim| -> Result<usize, String> {
-                match d {
-                    Dim::Lit(n) => Ok(n),
-                    Dim::Sym(_) => constants
-                        .ints
-                        .get(&d.to_string())
-                        .and_then(|&n| usize::try_from(n).ok())
-                        .ok_or_else(|| format!("no value for the size `{d}`")),
-                }
-            };
-            let (r, c) = (size(*rows)?, size(*cols)?);
+            let (r, c) = (env.size(*rows)?, env.size(*cols)?);
             let mut entries = Vec::new();
             for k in 0..args.len() {
                 entries.push(scalar(k)?);

@@ -16,6 +16,9 @@ use crate::types::{self, Kind};
 impl Lowerer<'_> {
     pub(super) fn method(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
         let name = m.method.to_string();
+        if let Some(sizes) = view_sizes(&name) {
+            return self.view(e, m, sizes);
+        }
         if let Some(turbofish) = &m.turbofish {
             self.cx.error_spanned_by(
                 turbofish,
@@ -78,7 +81,7 @@ impl Lowerer<'_> {
         }
         let a = self.expr(&m.receiver);
         let op = match name.as_str() {
-            "clone" | "into_owned" => return a,
+            "clone" | "into_owned" | "clone_owned" => return a,
             "transpose" => Op::Transpose,
             "trace" => Op::Trace,
             "sum" => Op::Sum,
@@ -107,6 +110,109 @@ impl Lowerer<'_> {
         }
         let args: Option<Vec<ValueId>> = args.into_iter().collect();
         self.push(op, args?, e)
+    }
+
+    /// `m.row(i)`, `m.column(j)`, `m.fixed_rows::<R>(i)`, `m.fixed_columns::<C>(j)` and
+    /// `m.fixed_view::<R, C>(i, j)`: a block, copied out; `sizes` type arguments expected.
+    fn view(&mut self, e: &Expr, m: &syn::ExprMethodCall, sizes: usize) -> Option<ValueId> {
+        let name = m.method.to_string();
+        let indices = if name == "fixed_view" { 2 } else { 1 };
+        let spelling = match name.as_str() {
+            "row" => "`.row(i)`",
+            "column" => "`.column(j)`",
+            "fixed_rows" => "`.fixed_rows::<R>(i)`",
+            "fixed_columns" => "`.fixed_columns::<C>(j)`",
+            _ => "`.fixed_view::<R, C>(i, j)`",
+        };
+        let given: Vec<&syn::GenericArgument> =
+            m.turbofish.iter().flat_map(|t| t.args.iter()).collect();
+        if given.len() != sizes {
+            let what = match sizes {
+                0 => "no type arguments".to_owned(),
+                1 => "its size as one type argument".to_owned(),
+                _ => "its size as two type arguments".to_owned(),
+            };
+            match &m.turbofish {
+                Some(t) => self
+                    .cx
+                    .error_spanned_by(t, format!("{spelling} takes {what}")),
+                None => self
+                    .cx
+                    .error_spanned_by(&m.method, format!("{spelling} takes {what}")),
+            }
+            return None;
+        }
+        let mut dims = Vec::new();
+        for arg in given {
+            match types::dim_arg(arg, self.env) {
+                Ok(d) => dims.push(d),
+                Err(err) => {
+                    self.cx.push(err);
+                    return None;
+                }
+            }
+        }
+        if m.args.len() != indices {
+            let what = if indices == 1 {
+                "one index"
+            } else {
+                "two indices"
+            };
+            self.cx
+                .error_spanned_by(e, format!("{spelling} takes {what}"));
+            return None;
+        }
+        let mut at = Vec::new();
+        for arg in &m.args {
+            match self.known(arg).map(usize::try_from) {
+                Some(Ok(i)) => at.push(i),
+                _ => {
+                    self.cx.error_spanned_by(
+                        arg,
+                        format!(
+                            "the index of {spelling} must be a non-negative integer literal, a \
+                             loop counter, or `+ - *` of those"
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        let a = self.expr(&m.receiver)?;
+        let one = Some(crate::ir::Dim::Lit(1));
+        let op = match name.as_str() {
+            "row" => Op::View {
+                row: at[0],
+                col: 0,
+                rows: one,
+                cols: None,
+            },
+            "column" => Op::View {
+                row: 0,
+                col: at[0],
+                rows: None,
+                cols: one,
+            },
+            "fixed_rows" => Op::View {
+                row: at[0],
+                col: 0,
+                rows: Some(dims[0]),
+                cols: None,
+            },
+            "fixed_columns" => Op::View {
+                row: 0,
+                col: at[0],
+                rows: None,
+                cols: Some(dims[0]),
+            },
+            _ => Op::View {
+                row: at[0],
+                col: at[1],
+                rows: Some(dims[0]),
+                cols: Some(dims[1]),
+            },
+        };
+        self.push(op, vec![a], e)
     }
 
     /// Reports a method outside the language, with the supported spelling where there is one.
@@ -666,11 +772,24 @@ enum Callee {
 }
 
 /// What to write instead of a nalgebra method `#[gradient]` does not support yet.
+/// How many sizes a view method takes as type arguments, for the view methods.
+fn view_sizes(name: &str) -> Option<usize> {
+    match name {
+        "row" | "column" => Some(0),
+        "fixed_rows" | "fixed_columns" => Some(1),
+        "fixed_view" => Some(2),
+        _ => None,
+    }
+}
+
 fn not_yet(name: &str) -> Option<&'static str> {
     Some(match name {
-        "row" | "column" | "rows" | "columns" | "fixed_view" | "fixed_rows" | "fixed_columns"
-        | "view" | "diagonal" | "set_row" | "set_column" => {
-            "read entries `m[(i, j)]`, with literal indices or the counters of `for` loops"
+        "rows" | "columns" | "view" => {
+            "blocks of a size known at compile time are, as in `m.fixed_rows::<2>(i)`, \
+             `m.fixed_columns::<2>(j)` and `m.fixed_view::<2, 3>(i, j)`"
+        }
+        "diagonal" => {
+            "read entries `m[(i, i)]`, with literal indices or the counters of `for` loops"
         }
         "cholesky" => {
             "`a.lu().solve(&b).unwrap()` and `a.determinant()` work on any invertible matrix"
@@ -705,6 +824,7 @@ fn is_known_method(name: &str) -> bool {
             | "normalize"
             | "clone"
             | "into_owned"
+            | "clone_owned"
             | "determinant"
     ) || Func::from_name(name).is_some_and(|f| !f.is_helper())
 }

@@ -50,7 +50,8 @@ enum Binding {
 
 const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y)`, `.norm()`, `.norm_squared()`, `.normalize()`, \
 `.component_mul(&y)`, `.component_div(&y)`, `.map(|v| …)`, `.determinant()`, `.try_inverse().unwrap()`, \
-`.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
+`.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, `.row(i)`, `.column(j)`, `.fixed_rows::<R>(i)`, \
+`.fixed_columns::<C>(j)`, `.fixed_view::<R, C>(i, j)`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.max(y)`, `.min(y)`, `.clamp(lo, hi)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
 /// What a simple pattern binds: `Ok(Some(x))` for `x` or `mut x`, `Ok(None)` for `_`, and the
@@ -263,6 +264,11 @@ impl Lowerer<'_> {
                 Stmt::Expr(Expr::Assign(assign), _) => self.assign(&assign.left, &assign.right, None),
                 Stmt::Expr(Expr::Binary(b), _) if compound(&b.op).is_some() => {
                     self.assign(&b.left, &b.right, compound(&b.op));
+                }
+                Stmt::Expr(Expr::MethodCall(m), _)
+                    if m.method == "set_row" || m.method == "set_column" =>
+                {
+                    self.set_view(m);
                 }
                 Stmt::Expr(Expr::ForLoop(f), _) => self.for_loop(f),
                 Stmt::Expr(Expr::Block(b), semi) if b.label.is_none() => {
@@ -661,6 +667,73 @@ impl Lowerer<'_> {
         let set = self
             .prog
             .push(Op::SetEntry(i, j), vec![matrix, value], Loc::of(left), text);
+        self.rebind(&name, Binding::Value(set));
+    }
+
+    /// `m.set_row(i, &r)` and `m.set_column(j, &c)` on a local matrix `m`: rebinds `m` to the
+    /// matrix with that row or column replaced, as `m = …` would.
+    fn set_view(&mut self, m: &syn::ExprMethodCall) {
+        let row = m.method == "set_row";
+        let spelling = if row {
+            "`m.set_row(i, &r)`"
+        } else {
+            "`m.set_column(j, &c)`"
+        };
+        let target = match &*m.receiver {
+            Expr::Path(path) => path.path.get_ident().cloned(),
+            _ => None,
+        };
+        let Some(name) = target else {
+            self.cx.error_spanned_by(
+                &m.receiver,
+                format!("only a local matrix can be written to, as in {spelling}"),
+            );
+            return;
+        };
+        if m.args.len() != 2 {
+            self.cx
+                .error_spanned_by(&m.method, format!("{spelling} takes an index and a value"));
+            return;
+        }
+        let whole = Expr::MethodCall(m.clone());
+        if self.assignable(&whole, &name).is_none() {
+            return;
+        }
+        let Some(Ok(index)) = self.known(&m.args[0]).map(usize::try_from) else {
+            self.cx.error_spanned_by(
+                &m.args[0],
+                format!(
+                    "the index of {spelling} must be a non-negative integer literal, a loop \
+                     counter, or `+ - *` of those"
+                ),
+            );
+            return;
+        };
+        let (matrix, value) = (self.expr(&m.receiver), self.expr(&m.args[1]));
+        let (Some(matrix), Some(value)) = (matrix, value) else {
+            self.rebind(&name, Binding::Poison);
+            return;
+        };
+        let one = Some(crate::ir::Dim::Lit(1));
+        let op = if row {
+            Op::SetView {
+                row: index,
+                col: 0,
+                rows: one,
+                cols: None,
+            }
+        } else {
+            Op::SetView {
+                row: 0,
+                col: index,
+                rows: None,
+                cols: one,
+            }
+        };
+        let text = text::expr(&whole);
+        let set = self
+            .prog
+            .push(op, vec![matrix, value], Loc::of(&whole), text);
         self.rebind(&name, Binding::Value(set));
     }
 
