@@ -1,6 +1,7 @@
 //! Blocks of matrices — `row(i)`, `column(j)`, `fixed_rows::<R>(i)`, `fixed_columns::<C>(j)`,
-//! `fixed_view::<R, C>(i, j)` read, `set_row` and `set_column` written — in gradients, Jacobians
-//! and Hessians, against closed forms and num-dual's dual numbers.
+//! `fixed_view::<R, C>(i, j)` read, `set_row` and `set_column` written — diagonals and cross
+//! products, in gradients, Jacobians and Hessians, against closed forms and num-dual's dual
+//! numbers.
 
 #![allow(
     clippy::float_cmp,
@@ -148,5 +149,87 @@ fn views_of_const_generic_sizes() {
         let expected = Matrix2::new(2.0 * m[(0, 0)] + 1.0, 1.0, 2.0 * m[(1, 0)], 0.0);
         assert_close(&dm, &expected, 1e-15);
         assert_eq!(du, RowVector4::repeat(1.0));
+    }
+}
+
+/// f = ⟨diag(A), d⟩ + ‖diag(A)‖²: ∂f/∂A = Diag(d + 2·diag(A)), and H = 2 on the diagonal
+/// entries' own positions in vec(A), zero elsewhere.
+#[hessian(wrt(a))]
+fn diagonal_energy(a: &Matrix3<f64>, d: &Vector3<f64>) -> f64 {
+    a.diagonal().dot(d) + a.diagonal().norm_squared()
+}
+
+#[test]
+fn the_diagonal_in_closed_form() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (a, d): (Matrix3<f64>, Vector3<f64>) = (rng.matrix(), rng.vector());
+        let (value, grad, h) = diagonal_energy_hessian(&a, &d);
+        assert_eq!(value, diagonal_energy(&a, &d));
+        assert_close(
+            &grad,
+            &Matrix3::from_diagonal(&(d + a.diagonal() * 2.0)),
+            1e-15,
+        );
+        let mut expected = SMatrix::<f64, 9, 9>::zeros();
+        for i in 0..3 {
+            // A[(i, i)] is entry 4i of vec(A).
+            expected[(4 * i, 4 * i)] = 2.0;
+        }
+        assert_eq!(h, expected);
+    }
+}
+
+/// The torque τ = r × F of a force F = W·u on an arm r, in r and W.
+#[jacobian(wrt(r, w))]
+fn torque(r: &Vector3<f64>, w: &Matrix3<f64>, u: &Vector3<f64>) -> Vector3<f64> {
+    r.cross(&(w * u))
+}
+
+/// f = ‖τ‖² + ⟨τ, k⟩ in r: H = 2·CᵀC with C the matrix of r ↦ r × F.
+#[hessian(wrt(r))]
+fn torque_energy(r: &Vector3<f64>, w: &Matrix3<f64>, u: &Vector3<f64>, k: &Vector3<f64>) -> f64 {
+    let tau = r.cross(&(w * u));
+    tau.norm_squared() + tau.dot(k)
+}
+
+fn torque_energy_generic<T: RealField + Copy>(
+    r: &SVector<T, 3>,
+    w: &Matrix3<f64>,
+    u: &Vector3<f64>,
+    k: &Vector3<f64>,
+) -> T {
+    let lift = |v: f64| T::from_f64(v).expect("f64 converts");
+    let tau = r.cross(&(w * u).map(lift));
+    tau.norm_squared() + tau.dot(&k.map(lift))
+}
+
+/// The matrix of the linear map r ↦ r × f: r × f = (r₁f₂ − r₂f₁, r₂f₀ − r₀f₂, r₀f₁ − r₁f₀).
+fn cross_matrix(f: &Vector3<f64>) -> Matrix3<f64> {
+    Matrix3::new(0.0, f[2], -f[1], -f[2], 0.0, f[0], f[1], -f[0], 0.0)
+}
+
+#[test]
+fn cross_products_against_closed_forms_and_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (r, w, u, k): (Vector3<f64>, Matrix3<f64>, Vector3<f64>, Vector3<f64>) =
+            (rng.vector(), rng.matrix(), rng.vector(), rng.vector());
+        let (value, (jr, jw)) = torque_jacobian(&r, &w, &u);
+        assert_eq!(value, torque(&r, &w, &u));
+        let f = w * u;
+        assert_close(&jr, &cross_matrix(&f), 1e-15);
+        // In W: dτ = r × (dW·u) = −(dW·u) × r, and vec(dW·u) = (uᵀ ⊗ I)·vec(dW).
+        let r_cross = -cross_matrix(&r);
+        let expected_w = r_cross * u.transpose().kronecker(&Matrix3::identity());
+        assert_close(&jw, &expected_w, 1e-14);
+
+        let (value, grad, h) = torque_energy_hessian(&r, &w, &u, &k);
+        assert_eq!(value, torque_energy(&r, &w, &u, &k));
+        let (_, g, expected) = num_dual::hessian(|r| torque_energy_generic(&r, &w, &u, &k), &r);
+        assert_close(&grad, &g, 1e-13);
+        assert_close(&h, &expected, 1e-13);
+        let c = cross_matrix(&f);
+        assert_close(&h, &(c.transpose() * c * 2.0), 1e-13);
     }
 }

@@ -79,6 +79,12 @@ pub enum AExpr {
     Sum(Box<AExpr>),
     /// A[(i, j)].
     Entry(Box<AExpr>, usize, usize),
+    /// The diagonal of A, as a column.
+    DiagonalOf(Box<AExpr>),
+    /// A matrix of the given shape, zero but for the column v on its diagonal.
+    FromDiagonal(Box<AExpr>, Shape),
+    /// a × b of 3-vectors.
+    Cross(Box<AExpr>, Box<AExpr>),
     /// The block of the given shape of A whose top-left entry is (i, j).
     Block(Box<AExpr>, usize, usize, Shape),
     /// A matrix of the given shape, zero but for the block B at (i, j): `Embed(B, shape, i, j)`.
@@ -240,6 +246,8 @@ impl AExpr {
             | AExpr::Entry(a, ..)
             | AExpr::Block(a, ..)
             | AExpr::Embed(a, ..)
+            | AExpr::DiagonalOf(a)
+            | AExpr::FromDiagonal(a, _)
             | AExpr::SolveForward { rhs: a, .. }
             | AExpr::PowerTangent { tangent: a, .. }
             | AExpr::Item(a, ..) => vec![a],
@@ -256,6 +264,7 @@ impl AExpr {
             | AExpr::Powf(a, b)
             | AExpr::DivOrZero(a, b)
             | AExpr::Step(a, b)
+            | AExpr::Cross(a, b)
             | AExpr::Kronecker(a, b) => vec![a, b],
             AExpr::AtZero(t, a, b) => vec![t, a, b],
             AExpr::MapAdjTan { zbar, dzbar, .. } => {
@@ -401,6 +410,9 @@ impl AExpr {
             AExpr::Sum(a) => AExpr::Sum(x(a)),
             AExpr::Entry(a, i, j) => AExpr::Entry(x(a), *i, *j),
             AExpr::Block(a, i, j, shape) => AExpr::Block(x(a), *i, *j, *shape),
+            AExpr::DiagonalOf(a) => AExpr::DiagonalOf(x(a)),
+            AExpr::FromDiagonal(a, shape) => AExpr::FromDiagonal(x(a), *shape),
+            AExpr::Cross(a, b) => AExpr::Cross(x(a), x(b)),
             AExpr::Embed(a, shape, i, j) => AExpr::Embed(x(a), *shape, *i, *j),
             AExpr::Item(a, k, shape) => AExpr::Item(x(a), *k, *shape),
             AExpr::SolveForward { solve, rhs } => AExpr::SolveForward {
@@ -503,6 +515,9 @@ impl AExpr {
             | AExpr::Sum(_)
             | AExpr::Entry(..)
             | AExpr::Block(..)
+            | AExpr::DiagonalOf(..)
+            | AExpr::FromDiagonal(..)
+            | AExpr::Cross(..)
             | AExpr::Kronecker(..)
             | AExpr::Item(..) => {}
         }
@@ -566,6 +581,9 @@ impl AExpr {
             | AExpr::Sum(_)
             | AExpr::Entry(..)
             | AExpr::Block(..)
+            | AExpr::DiagonalOf(..)
+            | AExpr::FromDiagonal(..)
+            | AExpr::Cross(..)
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }
             | AExpr::PowerTangent { .. }
@@ -643,6 +661,9 @@ impl AExpr {
             | AExpr::Sum(_)
             | AExpr::Entry(..)
             | AExpr::Block(..)
+            | AExpr::DiagonalOf(..)
+            | AExpr::FromDiagonal(..)
+            | AExpr::Cross(..)
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }
             | AExpr::PowerTangent { .. }
@@ -727,6 +748,9 @@ impl fmt::Display for AExpr {
             AExpr::Sum(a) => write!(f, "Σ({a})"),
             AExpr::Entry(a, i, j) => write!(f, "{a}[({i}, {j})]"),
             AExpr::Block(a, i, j, shape) => write!(f, "{a}[{shape} at ({i}, {j})]"),
+            AExpr::DiagonalOf(a) => write!(f, "diag({a})"),
+            AExpr::FromDiagonal(v, shape) => write!(f, "Diag({v}) of {shape}"),
+            AExpr::Cross(a, b) => write!(f, "({a} × {b})"),
             AExpr::Embed(b, shape, i, j) => write!(f, "{b} at ({i}, {j}) of {shape}"),
             AExpr::Kronecker(a, b) => write!(f, "({a} ⊗ {b})"),
             AExpr::Item(a, k, _) => write!(f, "{a}.{k}"),

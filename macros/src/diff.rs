@@ -51,6 +51,8 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::SetEntry(..)
             | Op::View { .. }
             | Op::SetView { .. }
+            | Op::DiagonalOf
+            | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)

@@ -165,6 +165,8 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         | Op::SetEntry(..)
         | Op::View { .. }
         | Op::SetView { .. }
+        | Op::DiagonalOf
+        | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

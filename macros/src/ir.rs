@@ -279,6 +279,10 @@ pub enum Op {
         rows: Option<Dim>,
         cols: Option<Dim>,
     },
+    /// `m.diagonal()`: the entries (i, i), as a column of min(rows, cols).
+    DiagonalOf,
+    /// `a.cross(&b)` of two 3-vectors (both columns or both rows).
+    Cross,
     /// `a.try_inverse().unwrap()` (or `.expect(…)`).
     Inverse(Finish),
     Determinant,
@@ -439,6 +443,8 @@ impl Op {
             | Op::SetEntry(..)
             | Op::View { .. }
             | Op::SetView { .. }
+            | Op::DiagonalOf
+            | Op::Cross
             | Op::Inverse(_)
             | Op::Determinant
             | Op::Solve(_)
@@ -482,6 +488,8 @@ impl Op {
             Op::Min => "min".into(),
             Op::Index(i, j) => format!("index ({i}, {j})"),
             Op::SetEntry(i, j) => format!("set ({i}, {j})"),
+            Op::DiagonalOf => "diagonal".into(),
+            Op::Cross => "cross".into(),
             Op::View {
                 row,
                 col,

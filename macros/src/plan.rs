@@ -92,6 +92,8 @@ pub enum Update {
     Entry(usize, usize, AExpr),
     /// `g.fixed_view_mut::<r, c>(i, j) += b` for the r×c matrix b.
     Block(usize, usize, AExpr),
+    /// The column v added to the diagonal of `g`.
+    ToDiagonal(AExpr),
     /// `g += s·𝟙`.
     Constant(AExpr),
     /// `g += s·I` for an n×n `g`.
@@ -205,6 +207,9 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::Sum(..)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -457,6 +462,8 @@ impl<'p> Plan<'p> {
                 | Op::SetEntry(..)
                 | Op::View { .. }
                 | Op::SetView { .. }
+                | Op::DiagonalOf
+                | Op::Cross
                 | Op::Inverse(_)
                 | Op::Determinant
                 | Op::Kronecker
@@ -538,6 +545,7 @@ impl<'p> Plan<'p> {
             AExpr::Neg(x) => Update::Sub(*x),
             AExpr::OneHot(s, _, i, j) => Update::Entry(i, j, *s),
             AExpr::Embed(b, _, i, j) => Update::Block(i, j, *b),
+            AExpr::FromDiagonal(v, _) => Update::ToDiagonal(*v),
             AExpr::Fill(s, _) => Update::Constant(*s),
             AExpr::Diag(s, n) => Update::Diagonal(*s, n),
             other => Update::Add(other),
@@ -750,6 +758,9 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Sum(_)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -785,6 +796,7 @@ impl Update {
             | Update::Sub(e)
             | Update::Entry(_, _, e)
             | Update::Block(_, _, e)
+            | Update::ToDiagonal(e)
             | Update::Constant(e)
             | Update::Diagonal(e, _) => f(e),
             Update::Product { alpha, a, b, .. } => {
@@ -832,6 +844,7 @@ impl std::fmt::Display for Plan<'_> {
                     Update::Sub(e) => writeln!(f, "g{target} -= {e}")?,
                     Update::Entry(i, j, e) => writeln!(f, "g{target}[({i}, {j})] += {e}")?,
                     Update::Block(i, j, e) => writeln!(f, "g{target}[at ({i}, {j})] += {e}")?,
+                    Update::ToDiagonal(e) => writeln!(f, "diag(g{target}) += {e}")?,
                     Update::Constant(e) => writeln!(f, "g{target} += {e}·𝟙")?,
                     Update::Diagonal(e, _) => writeln!(f, "g{target} += {e}·I")?,
                     Update::Product {

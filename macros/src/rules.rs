@@ -348,6 +348,13 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         }
         // dz = dA[(i, j)] ⇒ Ā[(i, j)] += z̄
         Op::Index(i, j) => out.push((0, AExpr::OneHot(g(), shape(0), *i, *j))),
+        // z = diag(A): dz = diag(dA) ⇒ Ā += Diag(z̄), z̄ on the diagonal
+        Op::DiagonalOf => out.push((0, AExpr::FromDiagonal(g(), shape(0)))),
+        // z = a × b: ⟨z̄, a × b⟩ = ⟨b × z̄, a⟩ = ⟨z̄ × a, b⟩ ⇒ ā += b × z̄, b̄ += z̄ × a
+        Op::Cross => {
+            out.push((0, AExpr::Cross(val(args[1]), g())));
+            out.push((1, AExpr::Cross(g(), val(args[0]))));
+        }
         // Z = A[block at (i, j)]: dZ = the block of dA ⇒ Ā[block] += Z̄, the rest untouched
         Op::View { row, col, .. } => out.push((0, AExpr::Embed(g(), shape(0), *row, *col))),
         // Z = A with the block at (i, j) set to B: dZ = dA with that block zero + dB embedded
@@ -670,6 +677,13 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
             ),
             (1, AExpr::OneHot(d(1), shape(0), *i, *j)),
         ]),
+        // dz = diag(dA)
+        Op::DiagonalOf => Some(AExpr::DiagonalOf(d(0))),
+        // dz = da × b + a × db
+        Op::Cross => terms(vec![
+            (0, AExpr::Cross(d(0), v(1))),
+            (1, AExpr::Cross(v(0), d(1))),
+        ]),
         // dZ = the block of dA
         Op::View { row, col, .. } => Some(AExpr::Block(d(0), *row, *col, prog.shape(id))),
         // dZ = dA with the block zero, plus dB there
@@ -804,6 +818,8 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::SetEntry(..)
         | Op::View { .. }
         | Op::SetView { .. }
+        | Op::DiagonalOf
+        | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

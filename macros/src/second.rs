@@ -119,6 +119,7 @@ fn contribution(prog: &Program, target: ValueId, update: &Update) -> AExpr {
         }
         Update::Entry(i, j, s) => AExpr::OneHot(Box::new(s.clone()), prog.shape(target), *i, *j),
         Update::Block(i, j, b) => AExpr::Embed(Box::new(b.clone()), prog.shape(target), *i, *j),
+        Update::ToDiagonal(v) => AExpr::FromDiagonal(Box::new(v.clone()), prog.shape(target)),
         Update::Constant(s) => AExpr::Fill(Box::new(s.clone()), prog.shape(target)),
         Update::Diagonal(s, n) => AExpr::Diag(Box::new(s.clone()), *n),
     }
@@ -225,6 +226,8 @@ impl Differential<'_, '_> {
             AExpr::Trace(a) => self.d(a)?.map(|x| AExpr::Trace(bx(x))),
             AExpr::Sum(a) => self.d(a)?.map(|x| AExpr::Sum(bx(x))),
             AExpr::Entry(a, i, j) => self.d(a)?.map(|x| AExpr::Entry(bx(x), *i, *j)),
+            AExpr::DiagonalOf(a) => self.d(a)?.map(|x| AExpr::DiagonalOf(bx(x))),
+            AExpr::FromDiagonal(v, shape) => self.d(v)?.map(|x| AExpr::FromDiagonal(bx(x), *shape)),
             AExpr::Block(a, i, j, shape) => self.d(a)?.map(|x| AExpr::Block(bx(x), *i, *j, *shape)),
             AExpr::Embed(b, shape, i, j) => self.d(b)?.map(|x| AExpr::Embed(bx(x), *shape, *i, *j)),
             AExpr::Diag(s, n) => self.d(s)?.map(|x| AExpr::Diag(bx(x), *n)),
@@ -238,6 +241,7 @@ impl Differential<'_, '_> {
             | AExpr::MatMul(a, b)
             | AExpr::Dot(a, b)
             | AExpr::ComponentMul(a, b)
+            | AExpr::Cross(a, b)
             | AExpr::Kronecker(a, b) => {
                 let make = |x: B, y: B| match e {
                     AExpr::Mul(..) => AExpr::Mul(x, y),
@@ -245,6 +249,7 @@ impl Differential<'_, '_> {
                     AExpr::MatMul(..) => AExpr::MatMul(x, y),
                     AExpr::Dot(..) => AExpr::Dot(x, y),
                     AExpr::ComponentMul(..) => AExpr::ComponentMul(x, y),
+                    AExpr::Cross(..) => AExpr::Cross(x, y),
                     _ => AExpr::Kronecker(x, y),
                 };
                 sum(

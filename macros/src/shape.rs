@@ -174,6 +174,14 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::Index(i, j) => index(prog, node, *i, *j),
         Op::SetEntry(i, j) => set_entry(prog, node, *i, *j),
         Op::View { .. } | Op::SetView { .. } => blocks(prog, node),
+        Op::DiagonalOf => match arg(0) {
+            Shape::Matrix(r, c) => Ok(Shape::Matrix(
+                crate::simplify::diagonal_length(r, c),
+                Dim::Lit(1),
+            )),
+            _ => Err(needs_matrix(prog, node, "diagonal")),
+        },
+        Op::Cross => cross(prog, node),
         Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
         Op::Determinant => square(prog, node, "determinant").map(|()| Shape::Scalar),
         Op::MatrixPower(_) => square(prog, node, "pow").map(|()| arg(0)),
@@ -243,6 +251,8 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::SetEntry(..)
         | Op::View { .. }
         | Op::SetView { .. }
+        | Op::DiagonalOf
+        | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)
@@ -288,6 +298,8 @@ fn method_name(op: &Op) -> &'static str {
         | Op::SetEntry(..)
         | Op::View { .. }
         | Op::SetView { .. }
+        | Op::DiagonalOf
+        | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)
@@ -471,6 +483,21 @@ fn set_entry(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, S
             "an entry of `{target}` is a scalar, and `{}` is {}",
             operand(prog, node, 1),
             prog.shape(node.args[1])
+        ))
+    }
+}
+
+/// `a.cross(&b)`: two 3-vectors, both columns or both rows.
+fn cross(prog: &Program, node: &Node) -> Result<Shape, String> {
+    let (a, b) = (prog.shape(node.args[0]), prog.shape(node.args[1]));
+    let three = [Shape::matrix(3, 1), Shape::matrix(1, 3)];
+    if a == b && three.contains(&a) {
+        Ok(a)
+    } else {
+        Err(mismatch(
+            prog,
+            node,
+            "`cross` takes two 3-vectors, both columns or both rows",
         ))
     }
 }

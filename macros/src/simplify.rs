@@ -17,6 +17,23 @@ use crate::ir::{Dim, Op, Program, Shape};
 
 type B = Box<AExpr>;
 
+/// The length of the diagonal of an r×c matrix: the smaller size (r when they are the same
+/// const generic).
+pub fn diagonal_length(r: Dim, c: Dim) -> Dim {
+    match (r.value(), c.value()) {
+        (Some(a), Some(b)) => Dim::Lit(a.min(b)),
+        _ => r,
+    }
+}
+
+/// The shape of the diagonal of a matrix of shape `s`, a column.
+pub fn diagonal_shape(s: Shape) -> Shape {
+    match s {
+        Shape::Matrix(r, c) => Shape::Matrix(diagonal_length(r, c), Dim::Lit(1)),
+        other => other,
+    }
+}
+
 /// The shape of an adjoint expression.
 pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
     match e {
@@ -35,7 +52,8 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         | AExpr::Scale(a, _)
         | AExpr::DivBy(a, _)
         | AExpr::ComponentMul(a, _)
-        | AExpr::ComponentDiv(a, _) => shape(prog, adj, a),
+        | AExpr::ComponentDiv(a, _)
+        | AExpr::Cross(a, _) => shape(prog, adj, a),
         AExpr::MatMul(a, b) => match (shape(prog, adj, a), shape(prog, adj, b)) {
             (Shape::Matrix(r, _), Shape::Matrix(_, c)) => Shape::Matrix(r, c),
             _ => Shape::Poison,
@@ -45,7 +63,9 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
             other => other,
         },
         AExpr::Diag(_, n) => Shape::Matrix(*n, *n),
+        AExpr::DiagonalOf(a) => diagonal_shape(shape(prog, adj, a)),
         AExpr::Fill(_, s)
+        | AExpr::FromDiagonal(_, s)
         | AExpr::OneHot(_, s, ..)
         | AExpr::Item(_, _, s)
         | AExpr::Block(.., s)
@@ -176,6 +196,9 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Sum(..)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -238,6 +261,9 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Sum(..)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

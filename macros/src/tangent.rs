@@ -72,6 +72,8 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::SetEntry(..)
                 | Op::View { .. }
                 | Op::SetView { .. }
+                | Op::DiagonalOf
+                | Op::Cross
                 | Op::Inverse(..)
                 | Op::Determinant
                 | Op::Solve(..)
@@ -186,6 +188,9 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::Sum(..)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -272,6 +277,9 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::Sum(..)
             | AExpr::Entry(..)
             | AExpr::Block(..)
+            | AExpr::DiagonalOf(..)
+            | AExpr::FromDiagonal(..)
+            | AExpr::Cross(..)
             | AExpr::Embed(..)
             | AExpr::Kronecker(..)
             | AExpr::SolveForward { .. }

@@ -99,6 +99,8 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::SetEntry(..)
             | Op::View { .. }
             | Op::SetView { .. }
+            | Op::DiagonalOf
+            | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -435,6 +437,9 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Sum(..)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

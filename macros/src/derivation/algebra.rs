@@ -52,6 +52,9 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::Sum(_)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }
@@ -136,6 +139,9 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Sum(_)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

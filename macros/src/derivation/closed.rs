@@ -136,6 +136,8 @@ impl Deriver<'_> {
             | Op::SetEntry(..)
             | Op::View { .. }
             | Op::SetView { .. }
+            | Op::DiagonalOf
+            | Op::Cross
             | Op::Inverse(_)
             | Op::Determinant
             | Op::Solve(_)

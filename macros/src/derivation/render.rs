@@ -65,6 +65,9 @@ impl Deriver<'_> {
             AExpr::Trace(a) => call("tr", &r(a)),
             AExpr::Sum(a) => call("Σ", &r(a)),
             AExpr::Entry(a, i, j) => Math::new(format!("{}[({i}, {j})]", r(a).at(ATOM)), ATOM),
+            AExpr::DiagonalOf(a) => call("diag", &r(a)),
+            AExpr::FromDiagonal(v, _) => call("Diag", &r(v)),
+            AExpr::Cross(a, b) => infix(&r(a), " × ", &r(b), PRODUCT),
             // The r×c block of A at (i, j); B placed at (i, j) in a zero matrix of a shape.
             AExpr::Block(a, i, j, shape) => {
                 Math::atom(format!("block({}; ({i}, {j}); {shape})", r(a).text))
@@ -346,6 +349,9 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Sum(_)
         | AExpr::Entry(..)
         | AExpr::Block(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
         | AExpr::Kronecker(..)
         | AExpr::SolveForward { .. }
         | AExpr::PowerTangent { .. }

@@ -97,6 +97,8 @@ impl<'a> Values<'a> {
                 &Math::atom(format!("{}, {}", arg(0).text, arg(1).text)),
             ),
             Op::Index(i, j) => self.index(node.args[0], *i, *j),
+            Op::DiagonalOf => call("diag", &arg(0)),
+            Op::Cross => infix(&arg(0), " × ", &arg(1), PRODUCT),
             Op::Inverse(_) => inverse(&arg(0)),
             Op::Determinant => call("det", &arg(0)),
             Op::Solve(_) => Math::new(

@@ -160,6 +160,8 @@ impl Emitter<'_> {
             | Op::SetEntry(..)
             | Op::View { .. }
             | Op::SetView { .. }
+            | Op::DiagonalOf
+            | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -328,6 +330,8 @@ impl Emitter<'_> {
             | Op::SetEntry(..)
             | Op::View { .. }
             | Op::SetView { .. }
+            | Op::DiagonalOf
+            | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant
             | Op::Solve(..)
@@ -415,6 +419,8 @@ impl Emitter<'_> {
                     | Op::SetEntry(..)
                     | Op::View { .. }
                     | Op::SetView { .. }
+                    | Op::DiagonalOf
+                    | Op::Cross
                     | Op::Determinant
                     | Op::Solve(..)
                     | Op::Kronecker
@@ -512,6 +518,8 @@ impl Emitter<'_> {
                     | Op::SetEntry(..)
                     | Op::View { .. }
                     | Op::SetView { .. }
+                    | Op::DiagonalOf
+                    | Op::Cross
                     | Op::Inverse(..)
                     | Op::Determinant
                     | Op::Solve(..)
@@ -597,6 +605,14 @@ impl Emitter<'_> {
             Op::SetEntry(i, j) => {
                 let (a, s) = (self.owned(node.args[0]), arg(1).place);
                 quote_spanned!(span=> { let mut __mg_set = #a; __mg_set[(#i, #j)] = #s; __mg_set })
+            }
+            Op::DiagonalOf => {
+                let a = arg(0).place;
+                quote_spanned!(span=> #a.diagonal())
+            }
+            Op::Cross => {
+                let (a, b) = (arg(0).place, arg(1).borrow);
+                quote_spanned!(span=> #a.cross(#b))
             }
             Op::View { row, col, .. } | Op::SetView { row, col, .. } => {
                 self.view_value(node, (*row, *col))
@@ -755,6 +771,13 @@ impl Emitter<'_> {
                 let s = self.expr(s).place;
                 quote!(#g[(#i, #j)] += #s;)
             }
+            Update::ToDiagonal(v) => {
+                let v = operand(v);
+                quote!({
+                    let __mg_diagonal = #g.diagonal() + #v;
+                    #g.set_diagonal(&__mg_diagonal);
+                })
+            }
             Update::Block(i, j, b) => {
                 let sizes = block_sizes(simplify::shape(self.prog, &self.plan.adj, b));
                 let b = operand(b);
@@ -895,6 +918,20 @@ impl Emitter<'_> {
                 Operand::temp(quote!(#a.fixed_view::<#sizes>(#i, #j).into_owned()))
             }
             AExpr::Kronecker(a, b) => self.method2(a, b, "kronecker"),
+            AExpr::Cross(a, b) => self.method2(a, b, "cross"),
+            AExpr::DiagonalOf(a) => {
+                let a = self.expr(a).place;
+                Operand::temp(quote!(#a.diagonal()))
+            }
+            AExpr::FromDiagonal(v, shape) => {
+                let path = self.matrix_path(*shape);
+                let v = self.expr(v).borrow;
+                Operand::temp(quote!({
+                    let mut __mg_m = #path::zeros();
+                    __mg_m.set_diagonal(#v);
+                    __mg_m
+                }))
+            }
             AExpr::Item(a, k, shape) => {
                 let a = self.expr(a).place;
                 let k = syn::Index::from(*k);
@@ -1251,6 +1288,8 @@ fn method_name(op: &Op) -> &'static str {
         | Op::SetEntry(..)
         | Op::View { .. }
         | Op::SetView { .. }
+        | Op::DiagonalOf
+        | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant
         | Op::Solve(..)

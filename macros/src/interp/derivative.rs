@@ -462,6 +462,7 @@ impl State<'_, '_> {
             Update::Sub(e) => super::arithmetic('-', g, &self.eval(e)?),
             Update::Entry(i, j, s) => add(one_hot(self.eval(s)?.scalar()?, shape, *i, *j, self)?),
             Update::Block(i, j, b) => add(embed(self.eval(b)?.matrix()?, shape, *i, *j, self)?),
+            Update::ToDiagonal(v) => add(from_diagonal(self.eval(v)?.matrix()?, shape, self)?),
             Update::Constant(s) => add(fill(self.eval(s)?.scalar()?, shape, self)?),
             Update::Diagonal(s, n) => {
                 let n = self.dim(*n)?;
@@ -589,6 +590,9 @@ impl State<'_, '_> {
                 Value::Matrix(ev(a)?.matrix()?.block(*i, *j, r, c)?)
             }
             AExpr::Embed(b, shape, i, j) => embed(ev(b)?.matrix()?, *shape, *i, *j, self)?,
+            AExpr::DiagonalOf(a) => Value::Matrix(ev(a)?.matrix()?.diagonal()),
+            AExpr::FromDiagonal(v, shape) => from_diagonal(ev(v)?.matrix()?, *shape, self)?,
+            AExpr::Cross(a, b) => Value::Matrix(ev(a)?.matrix()?.cross(ev(b)?.matrix()?)?),
             AExpr::Kronecker(a, b) => Value::Matrix(ev(a)?.matrix()?.kronecker(ev(b)?.matrix()?)),
             AExpr::Item(a, k, _) => match ev(a)? {
                 Value::Tuple(items) => items
@@ -1288,6 +1292,20 @@ fn embed(
     let mut m = Mat::from_fn(r, c, |_, _| 0.0);
     m.set_block(i, j, b)?;
     Ok(Value::Matrix(m))
+}
+
+/// The matrix of the given shape, zero but for the column `v` on its diagonal.
+fn from_diagonal(v: &Mat<f64>, shape: Shape, state: &State) -> Result<Value<f64>, String> {
+    let (r, c) = matrix_size(shape, state)?;
+    if v.data.len() != r.min(c) {
+        return Err(format!(
+            "a diagonal of {} entries for a {r}×{c} matrix",
+            v.data.len()
+        ));
+    }
+    Ok(Value::Matrix(Mat::from_fn(r, c, |p, q| {
+        if p == q { v.data[p] } else { 0.0 }
+    })))
 }
 
 fn zeros_of(shape: Shape, state: &State) -> Result<Value<f64>, String> {

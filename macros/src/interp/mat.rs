@@ -46,6 +46,29 @@ impl<S: Num> Mat<S> {
     }
 
     /// Entry (i, j), or an error naming the shape when it is outside.
+    /// The diagonal, as a column.
+    pub fn diagonal(&self) -> Self {
+        let n = self.rows.min(self.cols);
+        Mat::from_fn(n, 1, |i, _| self.data[i + self.rows * i])
+    }
+
+    /// a × b of two 3-vectors of the same shape.
+    pub fn cross(&self, b: &Mat<S>) -> Result<Self, String> {
+        if self.data.len() != 3 || b.data.len() != 3 || (self.rows, self.cols) != (b.rows, b.cols) {
+            return Err(format!(
+                "a cross product of {}×{} and {}×{}",
+                self.rows, self.cols, b.rows, b.cols
+            ));
+        }
+        let (x, y) = (&self.data, &b.data);
+        let z = [
+            x[1] * y[2] - x[2] * y[1],
+            x[2] * y[0] - x[0] * y[2],
+            x[0] * y[1] - x[1] * y[0],
+        ];
+        Ok(Mat::from_fn(self.rows, self.cols, |i, j| z[i + j]))
+    }
+
     /// The r×c block whose top-left entry is (i, j).
     pub fn block(&self, i: usize, j: usize, r: usize, c: usize) -> Result<Self, String> {
         if i + r > self.rows || j + c > self.cols {

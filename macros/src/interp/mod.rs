@@ -340,6 +340,8 @@ fn node_value<S: Num>(
             m.data[i + m.rows * j] = scalar(1)?;
             Ok(Value::Matrix(m))
         }
+        Op::DiagonalOf => Ok(Value::Matrix(matrix(0)?.diagonal())),
+        Op::Cross => Ok(Value::Matrix(matrix(0)?.cross(matrix(1)?)?)),
         Op::View {
             row,
             col,

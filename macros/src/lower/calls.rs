@@ -41,7 +41,7 @@ impl Lowerer<'_> {
         }
         let arity = match name.as_str() {
             "dot" | "component_mul" | "component_div" | "powi" | "powf" | "map" | "kronecker"
-            | "pow" | "max" | "min" => 1,
+            | "pow" | "max" | "min" | "cross" => 1,
             "clamp" => 2,
             _ => 0,
         };
@@ -102,6 +102,8 @@ impl Lowerer<'_> {
             "min" => Op::Min,
             "determinant" => Op::Determinant,
             "kronecker" => Op::Kronecker,
+            "cross" => Op::Cross,
+            "diagonal" => Op::DiagonalOf,
             other => Op::Unary(Func::from_name(other).expect("invariant: checked above")),
         };
         let mut args = vec![a];
@@ -788,14 +790,8 @@ fn not_yet(name: &str) -> Option<&'static str> {
             "blocks of a size known at compile time are, as in `m.fixed_rows::<2>(i)`, \
              `m.fixed_columns::<2>(j)` and `m.fixed_view::<2, 3>(i, j)`"
         }
-        "diagonal" => {
-            "read entries `m[(i, i)]`, with literal indices or the counters of `for` loops"
-        }
         "cholesky" => {
             "`a.lu().solve(&b).unwrap()` and `a.determinant()` work on any invertible matrix"
-        }
-        "cross" => {
-            "write the entries it is used through as scalars, as in `a[1] * b[2] - a[2] * b[1]`"
         }
         "amax" | "amin" => {
             "combine the entries `v[i]` with the scalar `a.max(b)` or `a.min(b)` (and `.abs()`)"
@@ -825,6 +821,7 @@ fn is_known_method(name: &str) -> bool {
             | "clone"
             | "into_owned"
             | "clone_owned"
+            | "diagonal"
             | "determinant"
     ) || Func::from_name(name).is_some_and(|f| !f.is_helper())
 }
