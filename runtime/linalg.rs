@@ -209,6 +209,37 @@ pub fn power_tangent<T: RealField + Copy, const N: usize>(
     t
 }
 
+/// The column-major index of the entry a reduction takes: `m.max()` (`kind` 0), `m.min()` (1),
+/// `m.amax()` (2, the largest magnitude) or `m.amin()` (3); the first such entry at a tie.
+///
+/// The derivative of the reduction is that of the entry it took, so its adjoint is one entry
+/// (times the entry's sign for `amax`/`amin`).
+///
+/// ```
+/// use matgrad::nalgebra::Matrix2;
+/// let m = Matrix2::new(1.0, -4.0, 4.0, 2.0); // column-major: 1, 4, -4, 2
+/// assert_eq!(matgrad::__private::extremum_index(&m, 0), 1); // max: 4 at (1, 0)
+/// assert_eq!(matgrad::__private::extremum_index(&m, 1), 2); // min: −4 at (0, 1)
+/// assert_eq!(matgrad::__private::extremum_index(&m, 2), 1); // |4| = |−4|: the first
+/// assert_eq!(matgrad::__private::extremum_index(&m, 3), 0); // amin: |1|
+/// ```
+#[must_use]
+pub fn extremum_index<T: RealField + Copy, const R: usize, const C: usize>(
+    m: &SMatrix<T, R, C>,
+    kind: u8,
+) -> usize {
+    let key = |x: T| if kind >= 2 { x.abs() } else { x };
+    let largest = kind & 1 == 0;
+    let better = |x: T, best: T| if largest { x > best } else { x < best };
+    let mut index = 0;
+    for k in 1..R * C {
+        if better(key(m[k]), key(m[index])) {
+            index = k;
+        }
+    }
+    index
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,3 +357,4 @@ mod tests {
         }
     }
 }
+

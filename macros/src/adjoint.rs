@@ -79,6 +79,18 @@ pub enum AExpr {
     Sum(Box<AExpr>),
     /// A[(i, j)].
     Entry(Box<AExpr>, usize, usize),
+    /// The adjoint of the matrix of the `Extremum` node `node` from its adjoint `scale`: zero
+    /// but for `scale` (times the entry's sign for a magnitude) at the entry the value took.
+    ExtremumAdjoint {
+        node: ValueId,
+        scale: Box<AExpr>,
+    },
+    /// The tangent of the `Extremum` node `node` from its matrix's tangent: that tangent's entry
+    /// where the value was taken (times the entry's sign for a magnitude).
+    ExtremumTangent {
+        node: ValueId,
+        tangent: Box<AExpr>,
+    },
     /// The diagonal of A, as a column.
     DiagonalOf(Box<AExpr>),
     /// A matrix of the given shape, zero but for the column v on its diagonal.
@@ -248,6 +260,8 @@ impl AExpr {
             | AExpr::Embed(a, ..)
             | AExpr::DiagonalOf(a)
             | AExpr::FromDiagonal(a, _)
+            | AExpr::ExtremumAdjoint { scale: a, .. }
+            | AExpr::ExtremumTangent { tangent: a, .. }
             | AExpr::SolveForward { rhs: a, .. }
             | AExpr::PowerTangent { tangent: a, .. }
             | AExpr::Item(a, ..) => vec![a],
@@ -411,6 +425,14 @@ impl AExpr {
             AExpr::Entry(a, i, j) => AExpr::Entry(x(a), *i, *j),
             AExpr::Block(a, i, j, shape) => AExpr::Block(x(a), *i, *j, *shape),
             AExpr::DiagonalOf(a) => AExpr::DiagonalOf(x(a)),
+            AExpr::ExtremumAdjoint { node, scale } => AExpr::ExtremumAdjoint {
+                node: *node,
+                scale: x(scale),
+            },
+            AExpr::ExtremumTangent { node, tangent } => AExpr::ExtremumTangent {
+                node: *node,
+                tangent: x(tangent),
+            },
             AExpr::FromDiagonal(a, shape) => AExpr::FromDiagonal(x(a), *shape),
             AExpr::Cross(a, b) => AExpr::Cross(x(a), x(b)),
             AExpr::Embed(a, shape, i, j) => AExpr::Embed(x(a), *shape, *i, *j),
@@ -457,6 +479,8 @@ impl AExpr {
             // These read the node's value and its arguments (a closure's entries, a branch's
             // captures, a call's arguments, a Kronecker product's factors, a chain's factors).
             AExpr::MapAdj { node, .. }
+            | AExpr::ExtremumAdjoint { node, .. }
+            | AExpr::ExtremumTangent { node, .. }
             | AExpr::MapAdjTan { node, .. }
             | AExpr::KroneckerAdjoint { node, .. }
             | AExpr::KroneckerAdjointOf { node, .. }
@@ -582,6 +606,8 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::ExtremumAdjoint { .. }
+            | AExpr::ExtremumTangent { .. }
             | AExpr::FromDiagonal(..)
             | AExpr::Cross(..)
             | AExpr::Kronecker(..)
@@ -662,6 +688,8 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::ExtremumAdjoint { .. }
+            | AExpr::ExtremumTangent { .. }
             | AExpr::FromDiagonal(..)
             | AExpr::Cross(..)
             | AExpr::Kronecker(..)
@@ -749,6 +777,8 @@ impl fmt::Display for AExpr {
             AExpr::Entry(a, i, j) => write!(f, "{a}[({i}, {j})]"),
             AExpr::Block(a, i, j, shape) => write!(f, "{a}[{shape} at ({i}, {j})]"),
             AExpr::DiagonalOf(a) => write!(f, "diag({a})"),
+            AExpr::ExtremumAdjoint { node, scale } => write!(f, "{scale}·e(arg v{node})"),
+            AExpr::ExtremumTangent { node, tangent } => write!(f, "{tangent}[arg v{node}]"),
             AExpr::FromDiagonal(v, shape) => write!(f, "Diag({v}) of {shape}"),
             AExpr::Cross(a, b) => write!(f, "({a} × {b})"),
             AExpr::Embed(b, shape, i, j) => write!(f, "{b} at ({i}, {j}) of {shape}"),

@@ -52,6 +52,7 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant

@@ -279,6 +279,9 @@ pub enum Op {
         rows: Option<Dim>,
         cols: Option<Dim>,
     },
+    /// `m.max()`, `m.min()`, `m.amax()`, `m.amin()`: the entry a reduction takes (see
+    /// [`Extremum`]).
+    Extremum(Extremum),
     /// `m.diagonal()`: the entries (i, i), as a column of min(rows, cols).
     DiagonalOf,
     /// `a.cross(&b)` of two 3-vectors (both columns or both rows).
@@ -444,6 +447,7 @@ impl Op {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(_)
             | Op::Determinant
@@ -489,6 +493,7 @@ impl Op {
             Op::Index(i, j) => format!("index ({i}, {j})"),
             Op::SetEntry(i, j) => format!("set ({i}, {j})"),
             Op::DiagonalOf => "diagonal".into(),
+            Op::Extremum(e) => e.method().into(),
             Op::Cross => "cross".into(),
             Op::View {
                 row,
@@ -523,6 +528,45 @@ impl Op {
             Op::Extract(k) => format!("extract {k}"),
             Op::Call(site) => format!("call {}", crate::text::tokens(&site.path)),
         }
+    }
+}
+
+/// A reduction of a matrix to one of its entries. Its derivative is that of the entry taken,
+/// the first in column-major order at a tie (times the entry's sign for the magnitudes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extremum {
+    Max,
+    Min,
+    /// The largest magnitude |mₖ|.
+    AMax,
+    /// The smallest magnitude |mₖ|.
+    AMin,
+}
+
+impl Extremum {
+    /// The nalgebra method.
+    pub fn method(self) -> &'static str {
+        match self {
+            Extremum::Max => "max",
+            Extremum::Min => "min",
+            Extremum::AMax => "amax",
+            Extremum::AMin => "amin",
+        }
+    }
+
+    /// The `kind` of `extremum_index` in the runtime.
+    pub fn kind(self) -> u8 {
+        match self {
+            Extremum::Max => 0,
+            Extremum::Min => 1,
+            Extremum::AMax => 2,
+            Extremum::AMin => 3,
+        }
+    }
+
+    /// Whether the value is a magnitude, whose derivative carries the entry's sign.
+    pub fn magnitude(self) -> bool {
+        matches!(self, Extremum::AMax | Extremum::AMin)
     }
 }
 

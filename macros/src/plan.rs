@@ -94,6 +94,8 @@ pub enum Update {
     Block(usize, usize, AExpr),
     /// The column v added to the diagonal of `g`.
     ToDiagonal(AExpr),
+    /// `ExtremumAdjoint { node, scale }` added at its one entry.
+    AtExtremum(ValueId, AExpr),
     /// `g += s·𝟙`.
     Constant(AExpr),
     /// `g += s·I` for an n×n `g`.
@@ -208,6 +210,8 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)
@@ -463,6 +467,7 @@ impl<'p> Plan<'p> {
                 | Op::View { .. }
                 | Op::SetView { .. }
                 | Op::DiagonalOf
+                | Op::Extremum(_)
                 | Op::Cross
                 | Op::Inverse(_)
                 | Op::Determinant
@@ -546,6 +551,7 @@ impl<'p> Plan<'p> {
             AExpr::OneHot(s, _, i, j) => Update::Entry(i, j, *s),
             AExpr::Embed(b, _, i, j) => Update::Block(i, j, *b),
             AExpr::FromDiagonal(v, _) => Update::ToDiagonal(*v),
+            AExpr::ExtremumAdjoint { node, scale } => Update::AtExtremum(node, *scale),
             AExpr::Fill(s, _) => Update::Constant(*s),
             AExpr::Diag(s, n) => Update::Diagonal(*s, n),
             other => Update::Add(other),
@@ -759,6 +765,8 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)
@@ -797,6 +805,7 @@ impl Update {
             | Update::Entry(_, _, e)
             | Update::Block(_, _, e)
             | Update::ToDiagonal(e)
+            | Update::AtExtremum(_, e)
             | Update::Constant(e)
             | Update::Diagonal(e, _) => f(e),
             Update::Product { alpha, a, b, .. } => {
@@ -845,6 +854,9 @@ impl std::fmt::Display for Plan<'_> {
                     Update::Entry(i, j, e) => writeln!(f, "g{target}[({i}, {j})] += {e}")?,
                     Update::Block(i, j, e) => writeln!(f, "g{target}[at ({i}, {j})] += {e}")?,
                     Update::ToDiagonal(e) => writeln!(f, "diag(g{target}) += {e}")?,
+                    Update::AtExtremum(node, e) => {
+                        writeln!(f, "g{target}[arg v{node}] += {e}")?;
+                    }
                     Update::Constant(e) => writeln!(f, "g{target} += {e}·𝟙")?,
                     Update::Diagonal(e, _) => writeln!(f, "g{target} += {e}·I")?,
                     Update::Product {

@@ -348,6 +348,14 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         }
         // dz = dA[(i, j)] ⇒ Ā[(i, j)] += z̄
         Op::Index(i, j) => out.push((0, AExpr::OneHot(g(), shape(0), *i, *j))),
+        // z = A's entry k (|Aₖ| for a magnitude): dz = dAₖ (sign(Aₖ)·dAₖ) ⇒ Āₖ += z̄ (sign·z̄)
+        Op::Extremum(_) => out.push((
+            0,
+            AExpr::ExtremumAdjoint {
+                node: id,
+                scale: g(),
+            },
+        )),
         // z = diag(A): dz = diag(dA) ⇒ Ā += Diag(z̄), z̄ on the diagonal
         Op::DiagonalOf => out.push((0, AExpr::FromDiagonal(g(), shape(0)))),
         // z = a × b: ⟨z̄, a × b⟩ = ⟨b × z̄, a⟩ = ⟨z̄ × a, b⟩ ⇒ ā += b × z̄, b̄ += z̄ × a
@@ -677,6 +685,11 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
             ),
             (1, AExpr::OneHot(d(1), shape(0), *i, *j)),
         ]),
+        // dz = dAₖ at the entry taken (times its sign for a magnitude)
+        Op::Extremum(_) => Some(AExpr::ExtremumTangent {
+            node: id,
+            tangent: d(0),
+        }),
         // dz = diag(dA)
         Op::DiagonalOf => Some(AExpr::DiagonalOf(d(0))),
         // dz = da × b + a × db
@@ -819,6 +832,7 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant

@@ -120,6 +120,10 @@ fn contribution(prog: &Program, target: ValueId, update: &Update) -> AExpr {
         Update::Entry(i, j, s) => AExpr::OneHot(Box::new(s.clone()), prog.shape(target), *i, *j),
         Update::Block(i, j, b) => AExpr::Embed(Box::new(b.clone()), prog.shape(target), *i, *j),
         Update::ToDiagonal(v) => AExpr::FromDiagonal(Box::new(v.clone()), prog.shape(target)),
+        Update::AtExtremum(node, s) => AExpr::ExtremumAdjoint {
+            node: *node,
+            scale: Box::new(s.clone()),
+        },
         Update::Constant(s) => AExpr::Fill(Box::new(s.clone()), prog.shape(target)),
         Update::Diagonal(s, n) => AExpr::Diag(Box::new(s.clone()), *n),
     }
@@ -227,6 +231,19 @@ impl Differential<'_, '_> {
             AExpr::Sum(a) => self.d(a)?.map(|x| AExpr::Sum(bx(x))),
             AExpr::Entry(a, i, j) => self.d(a)?.map(|x| AExpr::Entry(bx(x), *i, *j)),
             AExpr::DiagonalOf(a) => self.d(a)?.map(|x| AExpr::DiagonalOf(bx(x))),
+            // The entry taken is the same nearby (away from ties): linear in what it scales.
+            AExpr::ExtremumAdjoint { node, scale } => {
+                self.d(scale)?.map(|x| AExpr::ExtremumAdjoint {
+                    node: *node,
+                    scale: bx(x),
+                })
+            }
+            AExpr::ExtremumTangent { node, tangent } => {
+                self.d(tangent)?.map(|x| AExpr::ExtremumTangent {
+                    node: *node,
+                    tangent: bx(x),
+                })
+            }
             AExpr::FromDiagonal(v, shape) => self.d(v)?.map(|x| AExpr::FromDiagonal(bx(x), *shape)),
             AExpr::Block(a, i, j, shape) => self.d(a)?.map(|x| AExpr::Block(bx(x), *i, *j, *shape)),
             AExpr::Embed(b, shape, i, j) => self.d(b)?.map(|x| AExpr::Embed(bx(x), *shape, *i, *j)),

@@ -174,13 +174,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::Index(i, j) => index(prog, node, *i, *j),
         Op::SetEntry(i, j) => set_entry(prog, node, *i, *j),
         Op::View { .. } | Op::SetView { .. } => blocks(prog, node),
-        Op::DiagonalOf => match arg(0) {
-            Shape::Matrix(r, c) => Ok(Shape::Matrix(
-                crate::simplify::diagonal_length(r, c),
-                Dim::Lit(1),
-            )),
-            _ => Err(needs_matrix(prog, node, "diagonal")),
-        },
+        Op::DiagonalOf | Op::Extremum(_) => reduction(prog, node),
         Op::Cross => cross(prog, node),
         Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
         Op::Determinant => square(prog, node, "determinant").map(|()| Shape::Scalar),
@@ -252,6 +246,7 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant
@@ -299,6 +294,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant
@@ -485,6 +481,20 @@ fn set_entry(prog: &Program, node: &Node, i: usize, j: usize) -> Result<Shape, S
             prog.shape(node.args[1])
         ))
     }
+}
+
+/// `m.diagonal()` (a column) and `m.max()`, `m.min()`, `m.amax()`, `m.amin()` (a scalar) of a
+/// matrix.
+fn reduction(prog: &Program, node: &Node) -> Result<Shape, String> {
+    let name = match (&node.op, prog.shape(node.args[0])) {
+        (Op::DiagonalOf, s @ Shape::Matrix(..)) => {
+            return Ok(crate::simplify::diagonal_shape(s));
+        }
+        (Op::Extremum(_), Shape::Matrix(..)) => return Ok(Shape::Scalar),
+        (Op::Extremum(e), _) => e.method(),
+        _ => "diagonal",
+    };
+    Err(needs_matrix(prog, node, name))
 }
 
 /// `a.cross(&b)`: two 3-vectors, both columns or both rows.

@@ -64,6 +64,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         },
         AExpr::Diag(_, n) => Shape::Matrix(*n, *n),
         AExpr::DiagonalOf(a) => diagonal_shape(shape(prog, adj, a)),
+        AExpr::ExtremumAdjoint { node, .. } => prog.shape(prog.nodes[*node].args[0]),
         AExpr::Fill(_, s)
         | AExpr::FromDiagonal(_, s)
         | AExpr::OneHot(_, s, ..)
@@ -133,6 +134,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         | AExpr::Powf(..)
         | AExpr::DivOrZero(..)
         | AExpr::AtZero(..)
+        | AExpr::ExtremumTangent { .. }
         | AExpr::Step(..) => Shape::Scalar,
     }
 }
@@ -197,6 +199,8 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)
@@ -262,6 +266,8 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)

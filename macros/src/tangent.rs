@@ -73,6 +73,7 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::View { .. }
                 | Op::SetView { .. }
                 | Op::DiagonalOf
+                | Op::Extremum(_)
                 | Op::Cross
                 | Op::Inverse(..)
                 | Op::Determinant
@@ -189,6 +190,8 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)
@@ -278,6 +281,8 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::ExtremumAdjoint { .. }
+            | AExpr::ExtremumTangent { .. }
             | AExpr::FromDiagonal(..)
             | AExpr::Cross(..)
             | AExpr::Embed(..)

@@ -100,6 +100,7 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant
@@ -438,6 +439,8 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)

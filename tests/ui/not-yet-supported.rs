@@ -8,7 +8,7 @@ fn views_and_cholesky(m: &Matrix2<f64>) -> f64 {
 
 #[gradient]
 fn vector_methods(v: &Vector3<f64>, w: &Vector3<f64>) -> f64 {
-    v.dot(w) + v.amax()
+    v.dot(w) + v.scale(2.0).sum()
 }
 
 fn main() {}

@@ -53,6 +53,8 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)
@@ -140,6 +142,8 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)

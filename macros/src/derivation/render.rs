@@ -29,6 +29,20 @@ impl Deriver<'_> {
         Math::atom(format!("ḡ{node}"))
     }
 
+    /// `argmax(A)` (or `argmin`, `argamax`, `argamin`) of the `Extremum` node `node`.
+    fn taken(&self, node: ValueId) -> String {
+        let op = &self.prog.nodes[node];
+        let name = match op.op {
+            Op::Extremum(e) => e.method(),
+            _ => "extremum",
+        };
+        format!("arg{name}({})", self.value(op.args[0]).text)
+    }
+
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of expression, each a line or two of notation"
+    )]
     pub(super) fn render(&self, e: &AExpr) -> Math {
         let r = |x: &AExpr| self.render(x);
         match e {
@@ -66,6 +80,14 @@ impl Deriver<'_> {
             AExpr::Sum(a) => call("Σ", &r(a)),
             AExpr::Entry(a, i, j) => Math::new(format!("{}[({i}, {j})]", r(a).at(ATOM)), ATOM),
             AExpr::DiagonalOf(a) => call("diag", &r(a)),
+            AExpr::ExtremumAdjoint { node, scale } => {
+                let at = format!("onehot({})", self.taken(*node));
+                infix(&r(scale), "·", &Math::atom(at), PRODUCT)
+            }
+            AExpr::ExtremumTangent { node, tangent } => Math::new(
+                format!("{}[{}]", r(tangent).at(ATOM), self.taken(*node)),
+                ATOM,
+            ),
             AExpr::FromDiagonal(v, _) => call("Diag", &r(v)),
             AExpr::Cross(a, b) => infix(&r(a), " × ", &r(b), PRODUCT),
             // The r×c block of A at (i, j); B placed at (i, j) in a zero matrix of a shape.
@@ -350,6 +372,8 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
         | AExpr::Cross(..)
         | AExpr::Kronecker(..)

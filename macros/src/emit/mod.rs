@@ -161,6 +161,7 @@ impl Emitter<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant
@@ -331,6 +332,7 @@ impl Emitter<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
             | Op::Determinant
@@ -420,6 +422,7 @@ impl Emitter<'_> {
                     | Op::View { .. }
                     | Op::SetView { .. }
                     | Op::DiagonalOf
+                    | Op::Extremum(_)
                     | Op::Cross
                     | Op::Determinant
                     | Op::Solve(..)
@@ -519,6 +522,7 @@ impl Emitter<'_> {
                     | Op::View { .. }
                     | Op::SetView { .. }
                     | Op::DiagonalOf
+                    | Op::Extremum(_)
                     | Op::Cross
                     | Op::Inverse(..)
                     | Op::Determinant
@@ -609,6 +613,10 @@ impl Emitter<'_> {
             Op::DiagonalOf => {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a.diagonal())
+            }
+            Op::Extremum(e) => {
+                let (a, method) = (arg(0).place, Ident::new(e.method(), span));
+                quote_spanned!(span=> #a.#method())
             }
             Op::Cross => {
                 let (a, b) = (arg(0).place, arg(1).borrow);
@@ -771,6 +779,13 @@ impl Emitter<'_> {
                 let s = self.expr(s).place;
                 quote!(#g[(#i, #j)] += #s;)
             }
+            Update::AtExtremum(node, s) => {
+                let (k, value) = self.extremum_entry(*node, s);
+                quote!({
+                    #k
+                    #g[__mg_k] += #value;
+                })
+            }
             Update::ToDiagonal(v) => {
                 let v = operand(v);
                 quote!({
@@ -922,6 +937,21 @@ impl Emitter<'_> {
             AExpr::DiagonalOf(a) => {
                 let a = self.expr(a).place;
                 Operand::temp(quote!(#a.diagonal()))
+            }
+            AExpr::ExtremumAdjoint { node, scale } => {
+                let path = self.matrix_path(self.prog.shape(self.prog.nodes[*node].args[0]));
+                let (k, value) = self.extremum_entry(*node, scale);
+                Operand::temp(quote!({
+                    #k
+                    let mut __mg_m = #path::zeros();
+                    __mg_m[__mg_k] = #value;
+                    __mg_m
+                }))
+            }
+            AExpr::ExtremumTangent { node, tangent } => {
+                let t = self.expr(tangent).place;
+                let (k, sign) = self.extremum_sign(*node);
+                Operand::temp(quote!({ #k #t[__mg_k] #sign }))
             }
             AExpr::FromDiagonal(v, shape) => {
                 let path = self.matrix_path(*shape);
@@ -1207,6 +1237,31 @@ impl Emitter<'_> {
 }
 
 impl Emitter<'_> {
+    /// `let __mg_k = …;`, the index of the entry the `Extremum` node `node` took, and `* sign`
+    /// of that entry for a magnitude (else nothing).
+    fn extremum_sign(&self, node: ValueId) -> (TokenStream, TokenStream) {
+        let n = &self.prog.nodes[node];
+        let Op::Extremum(e) = n.op else {
+            let error = quote!(::core::compile_error!("invariant: an extremum"));
+            return (error.clone(), error);
+        };
+        let a = self.operand(n.args[0]).borrow;
+        let kind = e.kind();
+        let k = quote!(
+            let __mg_a = #a;
+            let __mg_k = ::matgrad::__private::extremum_index(__mg_a, #kind);
+        );
+        let sign = e.magnitude().then(|| quote!(*__mg_a[__mg_k].signum()));
+        (k, sign.unwrap_or_default())
+    }
+
+    /// The index statements of [`Self::extremum_sign`] and `scale` times the sign.
+    fn extremum_entry(&self, node: ValueId, scale: &AExpr) -> (TokenStream, TokenStream) {
+        let (k, sign) = self.extremum_sign(node);
+        let s = self.expr(scale).place;
+        (k, quote!((#s) #sign))
+    }
+
     /// The value of a `View` (the block copied out) or a `SetView` (a copy of the matrix with
     /// the block written) whose block's top-left entry is `at`.
     fn view_value(&self, node: &crate::ir::Node, (row, col): (usize, usize)) -> TokenStream {
@@ -1289,6 +1344,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)
         | Op::Determinant

@@ -463,6 +463,10 @@ impl State<'_, '_> {
             Update::Entry(i, j, s) => add(one_hot(self.eval(s)?.scalar()?, shape, *i, *j, self)?),
             Update::Block(i, j, b) => add(embed(self.eval(b)?.matrix()?, shape, *i, *j, self)?),
             Update::ToDiagonal(v) => add(from_diagonal(self.eval(v)?.matrix()?, shape, self)?),
+            Update::AtExtremum(node, s) => add(self.eval(&AExpr::ExtremumAdjoint {
+                node: *node,
+                scale: Box::new(s.clone()),
+            })?),
             Update::Constant(s) => add(fill(self.eval(s)?.scalar()?, shape, self)?),
             Update::Diagonal(s, n) => {
                 let n = self.dim(*n)?;
@@ -493,6 +497,23 @@ impl State<'_, '_> {
                 add(Value::Matrix(product.map(|v| v * alpha)))
             }
         }
+    }
+
+    /// The matrix of the `Extremum` node `node`, the index of the entry its value took, and
+    /// the sign that entry contributes with (its signum for a magnitude, else 1).
+    fn extremum(&self, node: ValueId) -> Result<(Mat<f64>, usize, f64), String> {
+        let n = &self.plan.prog.nodes[node];
+        let Op::Extremum(e) = n.op else {
+            return Err(format!("v{node} is not a reduction to an entry"));
+        };
+        let a = self.value(n.args[0])?.matrix()?.clone();
+        let k = a.extremum_index(e.kind());
+        let sign = if e.magnitude() {
+            a.data[k].signum()
+        } else {
+            1.0
+        };
+        Ok((a, k, sign))
     }
 
     fn dim(&self, d: Dim) -> Result<usize, String> {
@@ -591,6 +612,18 @@ impl State<'_, '_> {
             }
             AExpr::Embed(b, shape, i, j) => embed(ev(b)?.matrix()?, *shape, *i, *j, self)?,
             AExpr::DiagonalOf(a) => Value::Matrix(ev(a)?.matrix()?.diagonal()),
+            AExpr::ExtremumAdjoint { node, scale } => {
+                let (a, k, sign) = self.extremum(*node)?;
+                let s = scalar(scale)? * sign;
+                Value::Matrix(Mat::from_fn(a.rows, a.cols, |i, j| {
+                    if i + a.rows * j == k { s } else { 0.0 }
+                }))
+            }
+            AExpr::ExtremumTangent { node, tangent } => {
+                let (_, k, sign) = self.extremum(*node)?;
+                let t = ev(tangent)?;
+                Value::Scalar(t.matrix()?.data.get(k).ok_or("no entry taken")? * sign)
+            }
             AExpr::FromDiagonal(v, shape) => from_diagonal(ev(v)?.matrix()?, *shape, self)?,
             AExpr::Cross(a, b) => Value::Matrix(ev(a)?.matrix()?.cross(ev(b)?.matrix()?)?),
             AExpr::Kronecker(a, b) => Value::Matrix(ev(a)?.matrix()?.kronecker(ev(b)?.matrix()?)),

@@ -46,6 +46,21 @@ impl<S: Num> Mat<S> {
     }
 
     /// Entry (i, j), or an error naming the shape when it is outside.
+    /// The column-major index of the entry `max` (kind 0), `min` (1), `amax` (2) or `amin` (3)
+    /// takes, the first at a tie: as the runtime's `extremum_index`.
+    pub fn extremum_index(&self, kind: u8) -> usize {
+        let key = |x: S| if kind >= 2 { x.abs() } else { x };
+        let largest = kind & 1 == 0;
+        let mut index = 0;
+        for k in 1..self.data.len() {
+            let (x, best) = (key(self.data[k]).re(), key(self.data[index]).re());
+            if (largest && x > best) || (!largest && x < best) {
+                index = k;
+            }
+        }
+        index
+    }
+
     /// The diagonal, as a column.
     pub fn diagonal(&self) -> Self {
         let n = self.rows.min(self.cols);

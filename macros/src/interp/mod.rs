@@ -340,23 +340,8 @@ fn node_value<S: Num>(
             m.data[i + m.rows * j] = scalar(1)?;
             Ok(Value::Matrix(m))
         }
-        Op::DiagonalOf => Ok(Value::Matrix(matrix(0)?.diagonal())),
-        Op::Cross => Ok(Value::Matrix(matrix(0)?.cross(matrix(1)?)?)),
-        Op::View {
-            row,
-            col,
-            rows,
-            cols,
-        } => {
-            let m = matrix(0)?;
-            let r = rows.map_or(Ok(m.rows), |d| env.size(d))?;
-            let c = cols.map_or(Ok(m.cols), |d| env.size(d))?;
-            Ok(Value::Matrix(m.block(*row, *col, r, c)?))
-        }
-        Op::SetView { row, col, .. } => {
-            let mut m = matrix(0)?.clone();
-            m.set_block(*row, *col, matrix(1)?)?;
-            Ok(Value::Matrix(m))
+        Op::DiagonalOf | Op::Extremum(_) | Op::Cross | Op::View { .. } | Op::SetView { .. } => {
+            parts(&node.op, args, env)
         }
         Op::Inverse(finish) => Ok(Value::Matrix(opened(matrix(0)?.inverse(), finish)?)),
         Op::Determinant => Ok(Value::Scalar(matrix(0)?.determinant()?)),
@@ -389,6 +374,37 @@ fn node_value<S: Num>(
         Op::Branch { then, otherwise } => branch(then, otherwise, args, env),
         Op::Extract(k) => extract(arg(0)?, *k),
         Op::Call(site) => call(site, args, env),
+    }
+}
+
+/// The value of an operation that reads part of a matrix (or two 3-vectors' cross product).
+fn parts<S: Num>(op: &Op, args: &[&Value<S>], env: &Env) -> Result<Value<S>, String> {
+    let matrix = |k: usize| args.get(k).ok_or(format!("no argument {k}"))?.matrix();
+    match op {
+        Op::DiagonalOf => Ok(Value::Matrix(matrix(0)?.diagonal())),
+        Op::Extremum(e) => {
+            let m = matrix(0)?;
+            let x = m.data[m.extremum_index(e.kind())];
+            Ok(Value::Scalar(if e.magnitude() { x.abs() } else { x }))
+        }
+        Op::Cross => Ok(Value::Matrix(matrix(0)?.cross(matrix(1)?)?)),
+        Op::View {
+            row,
+            col,
+            rows,
+            cols,
+        } => {
+            let m = matrix(0)?;
+            let r = rows.map_or(Ok(m.rows), |d| env.size(d))?;
+            let c = cols.map_or(Ok(m.cols), |d| env.size(d))?;
+            Ok(Value::Matrix(m.block(*row, *col, r, c)?))
+        }
+        Op::SetView { row, col, .. } => {
+            let mut m = matrix(0)?.clone();
+            m.set_block(*row, *col, matrix(1)?)?;
+            Ok(Value::Matrix(m))
+        }
+        other => Err(format!("`{other:?}` does not read part of a matrix")),
     }
 }
 

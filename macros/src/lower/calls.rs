@@ -9,7 +9,9 @@ use quote::{ToTokens, quote};
 use syn::{BinOp, Expr, Pat, UnOp};
 
 use super::{Binding, Body, Lowerer, METHODS};
-use crate::ir::{Build, CallArg, CallSite, Finish, Func, Loc, Op, Program, Shape, ValueId};
+use crate::ir::{
+    Build, CallArg, CallSite, Extremum, Finish, Func, Loc, Op, Program, Shape, ValueId,
+};
 use crate::text;
 use crate::types::{self, Kind};
 
@@ -38,6 +40,11 @@ impl Lowerer<'_> {
                 format!("`.{name}(…)` is supported in the forms `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()` (or `.expect(\"…\")`)"),
             );
             return None;
+        }
+        if let Some(which) = extremum(&name).filter(|_| m.args.is_empty()) {
+            // A matrix reduced to one of its entries (the scalar `a.max(b)` has an argument).
+            let a = self.expr(&m.receiver)?;
+            return self.push(Op::Extremum(which), vec![a], e);
         }
         let arity = match name.as_str() {
             "dot" | "component_mul" | "component_div" | "powi" | "powf" | "map" | "kronecker"
@@ -774,6 +781,17 @@ enum Callee {
 }
 
 /// What to write instead of a nalgebra method `#[gradient]` does not support yet.
+/// The reduction a method without arguments named `name` is, if it is one.
+fn extremum(name: &str) -> Option<Extremum> {
+    match name {
+        "max" => Some(Extremum::Max),
+        "min" => Some(Extremum::Min),
+        "amax" => Some(Extremum::AMax),
+        "amin" => Some(Extremum::AMin),
+        _ => None,
+    }
+}
+
 /// How many sizes a view method takes as type arguments, for the view methods.
 fn view_sizes(name: &str) -> Option<usize> {
     match name {
@@ -792,9 +810,6 @@ fn not_yet(name: &str) -> Option<&'static str> {
         }
         "cholesky" => {
             "`a.lu().solve(&b).unwrap()` and `a.determinant()` work on any invertible matrix"
-        }
-        "amax" | "amin" => {
-            "combine the entries `v[i]` with the scalar `a.max(b)` or `a.min(b)` (and `.abs()`)"
         }
         "inverse" => "write `a.try_inverse().unwrap()`",
         "scale" => "write `m * s`",
