@@ -1,7 +1,7 @@
 //! Blocks of matrices — `row(i)`, `column(j)`, `fixed_rows::<R>(i)`, `fixed_columns::<C>(j)`,
-//! `fixed_view::<R, C>(i, j)` read, `set_row` and `set_column` written — diagonals and cross
-//! products, in gradients, Jacobians and Hessians, against closed forms and num-dual's dual
-//! numbers.
+//! `fixed_view::<R, C>(i, j)` read, `set_row` and `set_column` written — diagonals, cross
+//! products and entries at indices known only at run time, in gradients, Jacobians and
+//! Hessians, against closed forms and num-dual's dual numbers.
 
 #![allow(
     clippy::float_cmp,
@@ -232,4 +232,56 @@ fn cross_products_against_closed_forms_and_dual_numbers() {
         let c = cross_matrix(&f);
         assert_close(&h, &(c.transpose() * c * 2.0), 1e-13);
     }
+}
+
+/// The cross-entropy of class `label` under softmax(z): ∇ = p − e₍label₎, H = diag(p) − ppᵀ.
+#[hessian(wrt(z))]
+fn cross_entropy(z: &SVector<f64, 5>, label: usize) -> f64 {
+    z.map(f64::exp).sum().ln() - z[label]
+}
+
+/// Entries of a matrix at run-time indices from integer parameters, by value and by reference.
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "an integer parameter taken by reference is what is tested"
+)]
+#[gradient(wrt(m))]
+fn entries_at(m: &Matrix3<f64>, i: usize, j: &usize) -> f64 {
+    m[(i, *j)] * m[(*j, i)] + m[(i + 1, 0)].sin()
+}
+
+#[test]
+fn entries_at_run_time_indices() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let z: SVector<f64, 5> = rng.vector();
+        let e = z.map(f64::exp);
+        let p = e / e.sum();
+        for label in 0..5 {
+            let (value, grad, h) = cross_entropy_hessian(&z, label);
+            assert_eq!(value, cross_entropy(&z, label));
+            let mut expected = p;
+            expected[label] -= 1.0;
+            assert_close(&grad, &expected, 1e-15);
+            let curvature = SMatrix::<f64, 5, 5>::from_diagonal(&p) - p * p.transpose();
+            assert_close(&h, &curvature, 1e-15);
+        }
+        let m: Matrix3<f64> = rng.matrix();
+        for (i, j) in [(0, 2), (1, 1), (1, 0)] {
+            let (value, g) = entries_at_grad(&m, i, &j);
+            assert_eq!(value, entries_at(&m, i, &j));
+            let mut expected = Matrix3::zeros();
+            expected[(i, j)] += m[(j, i)];
+            expected[(j, i)] += m[(i, j)];
+            expected[(i + 1, 0)] += m[(i + 1, 0)].cos();
+            assert_close(&g, &expected, 1e-15);
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "out of bounds")]
+fn an_index_out_of_range_panics_as_the_function_does() {
+    let z = SVector::<f64, 5>::zeros();
+    let _ = cross_entropy_grad(&z, 5);
 }

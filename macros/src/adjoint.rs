@@ -19,7 +19,7 @@ use std::fmt;
 
 use proc_macro2::TokenStream;
 
-use crate::ir::{Func, Program, Shape, ValueId};
+use crate::ir::{At, Func, Program, Shape, ValueId};
 
 /// An expression of the adjoint program. `Adj(v)` is the adjoint of value `v` (the gradient of
 /// the result with respect to it), `Val(v)` the forward value. Operand kinds are explicit
@@ -91,6 +91,10 @@ pub enum AExpr {
         node: ValueId,
         tangent: Box<AExpr>,
     },
+    /// A's entry at an index known at run time.
+    EntryAt(Box<AExpr>, Box<At>),
+    /// A matrix of the given shape, zero but for `s` at an index known at run time.
+    OneHotAt(Box<AExpr>, Shape, Box<At>),
     /// The diagonal of A, as a column.
     DiagonalOf(Box<AExpr>),
     /// A matrix of the given shape, zero but for the column v on its diagonal.
@@ -260,6 +264,8 @@ impl AExpr {
             | AExpr::Embed(a, ..)
             | AExpr::DiagonalOf(a)
             | AExpr::FromDiagonal(a, _)
+            | AExpr::EntryAt(a, _)
+            | AExpr::OneHotAt(a, ..)
             | AExpr::ExtremumAdjoint { scale: a, .. }
             | AExpr::ExtremumTangent { tangent: a, .. }
             | AExpr::SolveForward { rhs: a, .. }
@@ -425,6 +431,8 @@ impl AExpr {
             AExpr::Entry(a, i, j) => AExpr::Entry(x(a), *i, *j),
             AExpr::Block(a, i, j, shape) => AExpr::Block(x(a), *i, *j, *shape),
             AExpr::DiagonalOf(a) => AExpr::DiagonalOf(x(a)),
+            AExpr::EntryAt(a, at) => AExpr::EntryAt(x(a), at.clone()),
+            AExpr::OneHotAt(a, shape, at) => AExpr::OneHotAt(x(a), *shape, at.clone()),
             AExpr::ExtremumAdjoint { node, scale } => AExpr::ExtremumAdjoint {
                 node: *node,
                 scale: x(scale),
@@ -540,6 +548,8 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::EntryAt(..)
+            | AExpr::OneHotAt(..)
             | AExpr::FromDiagonal(..)
             | AExpr::Cross(..)
             | AExpr::Kronecker(..)
@@ -606,6 +616,8 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::EntryAt(..)
+            | AExpr::OneHotAt(..)
             | AExpr::ExtremumAdjoint { .. }
             | AExpr::ExtremumTangent { .. }
             | AExpr::FromDiagonal(..)
@@ -688,6 +700,8 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::EntryAt(..)
+            | AExpr::OneHotAt(..)
             | AExpr::ExtremumAdjoint { .. }
             | AExpr::ExtremumTangent { .. }
             | AExpr::FromDiagonal(..)
@@ -777,6 +791,8 @@ impl fmt::Display for AExpr {
             AExpr::Entry(a, i, j) => write!(f, "{a}[({i}, {j})]"),
             AExpr::Block(a, i, j, shape) => write!(f, "{a}[{shape} at ({i}, {j})]"),
             AExpr::DiagonalOf(a) => write!(f, "diag({a})"),
+            AExpr::EntryAt(a, at) => write!(f, "{a}{at}"),
+            AExpr::OneHotAt(s, shape, at) => write!(f, "{s}·e{at} of {shape}"),
             AExpr::ExtremumAdjoint { node, scale } => write!(f, "{scale}·e(arg v{node})"),
             AExpr::ExtremumTangent { node, tangent } => write!(f, "{tangent}[arg v{node}]"),
             AExpr::FromDiagonal(v, shape) => write!(f, "Diag({v}) of {shape}"),

@@ -20,6 +20,10 @@ use crate::ir::{Op, Program};
 use crate::rules;
 
 /// Differentiates `prog` with respect to its parameters with the indices `wrt`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the operations that start no activity are listed one by one"
+)]
 pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
     let n = prog.nodes.len();
     let mut active = vec![false; n];
@@ -52,6 +56,7 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)

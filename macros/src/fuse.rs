@@ -166,6 +166,7 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)

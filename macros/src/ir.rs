@@ -258,6 +258,8 @@ pub enum Op {
     Min,
     /// `m[(i, j)]`, or `v[i]` for a vector (then `j` is `usize::MAX` until `shape` resolves it).
     Index(usize, usize),
+    /// `v[k]` or `m[(i, j)]` with an index known only at run time, from integer parameters.
+    IndexAt(At),
     /// `m[(i, j)] = s` on a `let mut` matrix: `args` = `[m, s]`, the value m with entry (i, j)
     /// replaced by s (`v[i] = s` as for `Index`).
     SetEntry(usize, usize),
@@ -447,6 +449,7 @@ impl Op {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(_)
@@ -493,6 +496,7 @@ impl Op {
             Op::Index(i, j) => format!("index ({i}, {j})"),
             Op::SetEntry(i, j) => format!("set ({i}, {j})"),
             Op::DiagonalOf => "diagonal".into(),
+            Op::IndexAt(at) => format!("index {at}"),
             Op::Extremum(e) => e.method().into(),
             Op::Cross => "cross".into(),
             Op::View {
@@ -527,6 +531,36 @@ impl Op {
             Op::Branch { .. } => "if".into(),
             Op::Extract(k) => format!("extract {k}"),
             Op::Call(site) => format!("call {}", crate::text::tokens(&site.path)),
+        }
+    }
+}
+
+/// An index known only at run time: integer expressions of the function's integer parameters,
+/// `row` alone for `v[k]` (a vector's k-th entry), `row` and `col` for `m[(i, j)]`. Out of range,
+/// it panics where the function itself would, in nalgebra's indexing.
+#[derive(Clone, Debug)]
+pub struct At {
+    pub row: TokenStream,
+    pub col: Option<TokenStream>,
+}
+
+impl At {
+    /// The index as generated code writes it in `m[…]`.
+    pub fn tokens(&self) -> TokenStream {
+        let row = &self.row;
+        match &self.col {
+            Some(col) => quote!((((#row) as usize), ((#col) as usize))),
+            None => quote!(((#row) as usize)),
+        }
+    }
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let row = crate::text::tokens(&self.row);
+        match &self.col {
+            Some(col) => write!(f, "[({row}, {})]", crate::text::tokens(col)),
+            None => write!(f, "[{row}]"),
         }
     }
 }

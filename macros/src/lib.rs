@@ -92,7 +92,8 @@ use proc_macro::TokenStream;
 ///   `for i in a..b` with literal bounds, unrolled. No `while`, `loop` or `match`.
 /// - **Expressions**: `+ - * /` (with `*` a matrix product, scaling or scalar product by shape,
 ///   `/` by a scalar), unary `-`, `&e`, float literals, constants, `n as f64`, entries `m[(i, j)]`
-///   and `v[i]` (literal or loop-counter indices).
+///   and `v[i]` (literal or loop-counter indices, or integer parameters such as `z[label]`,
+///   range-checked at run time as nalgebra does).
 /// - **Building matrices**: `Vector3::new(a, b, c)`, `Matrix2x3::new(…)` (entries row by row, as
 ///   nalgebra takes them), `::zeros()`, `::identity()`, `::from_diagonal_element(s)`,
 ///   `::from_element(s)`, `::repeat(s)`, from scalars that may depend on the parameters; entries

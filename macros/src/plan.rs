@@ -94,6 +94,8 @@ pub enum Update {
     Block(usize, usize, AExpr),
     /// The column v added to the diagonal of `g`.
     ToDiagonal(AExpr),
+    /// `g[k] += s` at an index known at run time.
+    EntryAt(Box<crate::ir::At>, AExpr),
     /// `ExtremumAdjoint { node, scale }` added at its one entry.
     AtExtremum(ValueId, AExpr),
     /// `g += s·𝟙`.
@@ -210,6 +212,8 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
         | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
@@ -467,6 +471,7 @@ impl<'p> Plan<'p> {
                 | Op::View { .. }
                 | Op::SetView { .. }
                 | Op::DiagonalOf
+                | Op::IndexAt(_)
                 | Op::Extremum(_)
                 | Op::Cross
                 | Op::Inverse(_)
@@ -551,6 +556,7 @@ impl<'p> Plan<'p> {
             AExpr::OneHot(s, _, i, j) => Update::Entry(i, j, *s),
             AExpr::Embed(b, _, i, j) => Update::Block(i, j, *b),
             AExpr::FromDiagonal(v, _) => Update::ToDiagonal(*v),
+            AExpr::OneHotAt(s, _, at) => Update::EntryAt(at, *s),
             AExpr::ExtremumAdjoint { node, scale } => Update::AtExtremum(node, *scale),
             AExpr::Fill(s, _) => Update::Constant(*s),
             AExpr::Diag(s, n) => Update::Diagonal(*s, n),
@@ -765,6 +771,8 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
         | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
@@ -805,6 +813,7 @@ impl Update {
             | Update::Entry(_, _, e)
             | Update::Block(_, _, e)
             | Update::ToDiagonal(e)
+            | Update::EntryAt(_, e)
             | Update::AtExtremum(_, e)
             | Update::Constant(e)
             | Update::Diagonal(e, _) => f(e),
@@ -854,6 +863,7 @@ impl std::fmt::Display for Plan<'_> {
                     Update::Entry(i, j, e) => writeln!(f, "g{target}[({i}, {j})] += {e}")?,
                     Update::Block(i, j, e) => writeln!(f, "g{target}[at ({i}, {j})] += {e}")?,
                     Update::ToDiagonal(e) => writeln!(f, "diag(g{target}) += {e}")?,
+                    Update::EntryAt(at, e) => writeln!(f, "g{target}{at} += {e}")?,
                     Update::AtExtremum(node, e) => {
                         writeln!(f, "g{target}[arg v{node}] += {e}")?;
                     }

@@ -356,6 +356,8 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
                 scale: g(),
             },
         )),
+        // z = A[k] at a run-time k ⇒ Ā[k] += z̄
+        Op::IndexAt(at) => out.push((0, AExpr::OneHotAt(g(), shape(0), Box::new(at.clone())))),
         // z = diag(A): dz = diag(dA) ⇒ Ā += Diag(z̄), z̄ on the diagonal
         Op::DiagonalOf => out.push((0, AExpr::FromDiagonal(g(), shape(0)))),
         // z = a × b: ⟨z̄, a × b⟩ = ⟨b × z̄, a⟩ = ⟨z̄ × a, b⟩ ⇒ ā += b × z̄, b̄ += z̄ × a
@@ -690,6 +692,8 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
             node: id,
             tangent: d(0),
         }),
+        // dz = dA[k]
+        Op::IndexAt(at) => Some(AExpr::EntryAt(d(0), Box::new(at.clone()))),
         // dz = diag(dA)
         Op::DiagonalOf => Some(AExpr::DiagonalOf(d(0))),
         // dz = da × b + a × db
@@ -832,6 +836,7 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)

@@ -120,6 +120,9 @@ fn contribution(prog: &Program, target: ValueId, update: &Update) -> AExpr {
         Update::Entry(i, j, s) => AExpr::OneHot(Box::new(s.clone()), prog.shape(target), *i, *j),
         Update::Block(i, j, b) => AExpr::Embed(Box::new(b.clone()), prog.shape(target), *i, *j),
         Update::ToDiagonal(v) => AExpr::FromDiagonal(Box::new(v.clone()), prog.shape(target)),
+        Update::EntryAt(at, s) => {
+            AExpr::OneHotAt(Box::new(s.clone()), prog.shape(target), at.clone())
+        }
         Update::AtExtremum(node, s) => AExpr::ExtremumAdjoint {
             node: *node,
             scale: Box::new(s.clone()),
@@ -231,6 +234,10 @@ impl Differential<'_, '_> {
             AExpr::Sum(a) => self.d(a)?.map(|x| AExpr::Sum(bx(x))),
             AExpr::Entry(a, i, j) => self.d(a)?.map(|x| AExpr::Entry(bx(x), *i, *j)),
             AExpr::DiagonalOf(a) => self.d(a)?.map(|x| AExpr::DiagonalOf(bx(x))),
+            AExpr::EntryAt(a, at) => self.d(a)?.map(|x| AExpr::EntryAt(bx(x), at.clone())),
+            AExpr::OneHotAt(s, shape, at) => self
+                .d(s)?
+                .map(|x| AExpr::OneHotAt(bx(x), *shape, at.clone())),
             // The entry taken is the same nearby (away from ties): linear in what it scales.
             AExpr::ExtremumAdjoint { node, scale } => {
                 self.d(scale)?.map(|x| AExpr::ExtremumAdjoint {

@@ -175,6 +175,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::SetEntry(i, j) => set_entry(prog, node, *i, *j),
         Op::View { .. } | Op::SetView { .. } => blocks(prog, node),
         Op::DiagonalOf | Op::Extremum(_) => reduction(prog, node),
+        Op::IndexAt(at) => index_at(prog, node, at),
         Op::Cross => cross(prog, node),
         Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
         Op::Determinant => square(prog, node, "determinant").map(|()| Shape::Scalar),
@@ -246,6 +247,7 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)
@@ -294,6 +296,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)
@@ -495,6 +498,23 @@ fn reduction(prog: &Program, node: &Node) -> Result<Shape, String> {
         _ => "diagonal",
     };
     Err(needs_matrix(prog, node, name))
+}
+
+/// `v[k]` of a vector or `m[(i, j)]` of a matrix at an index known at run time: a scalar
+/// (nalgebra checks the range at run time, as for the function itself).
+fn index_at(prog: &Program, node: &Node, at: &crate::ir::At) -> Result<Shape, String> {
+    match (prog.shape(node.args[0]), &at.col) {
+        (Shape::Matrix(..), Some(_)) => Ok(Shape::Scalar),
+        (Shape::Matrix(r, c), None) if r == Dim::Lit(1) || c == Dim::Lit(1) => Ok(Shape::Scalar),
+        (a @ Shape::Matrix(..), None) => Err(format!(
+            "`{}` is {a}; index a matrix with a row and a column, as in `[(i, 0)]`",
+            operand(prog, node, 0)
+        )),
+        _ => Err(format!(
+            "`{}` is a scalar and cannot be indexed",
+            operand(prog, node, 0)
+        )),
+    }
 }
 
 /// `a.cross(&b)`: two 3-vectors, both columns or both rows.

@@ -35,6 +35,10 @@ pub fn diagonal_shape(s: Shape) -> Shape {
 }
 
 /// The shape of an adjoint expression.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per kind of expression, the scalar ones listed together"
+)]
 pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
     match e {
         AExpr::Adj(v) | AExpr::Val(v) | AExpr::Tan(v) | AExpr::AdjTan(v) => prog.shape(*v),
@@ -67,6 +71,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         AExpr::ExtremumAdjoint { node, .. } => prog.shape(prog.nodes[*node].args[0]),
         AExpr::Fill(_, s)
         | AExpr::FromDiagonal(_, s)
+        | AExpr::OneHotAt(_, s, _)
         | AExpr::OneHot(_, s, ..)
         | AExpr::Item(_, _, s)
         | AExpr::Block(.., s)
@@ -135,6 +140,7 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         | AExpr::DivOrZero(..)
         | AExpr::AtZero(..)
         | AExpr::ExtremumTangent { .. }
+        | AExpr::EntryAt(..)
         | AExpr::Step(..) => Shape::Scalar,
     }
 }
@@ -199,6 +205,8 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
         | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
@@ -266,6 +274,8 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
         | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)

@@ -73,6 +73,7 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::View { .. }
                 | Op::SetView { .. }
                 | Op::DiagonalOf
+                | Op::IndexAt(_)
                 | Op::Extremum(_)
                 | Op::Cross
                 | Op::Inverse(..)
@@ -190,6 +191,8 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
         | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)
@@ -281,6 +284,8 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::EntryAt(..)
+            | AExpr::OneHotAt(..)
             | AExpr::ExtremumAdjoint { .. }
             | AExpr::ExtremumTangent { .. }
             | AExpr::FromDiagonal(..)

@@ -558,8 +558,8 @@ fn body_errors() {
             "index `[(0, -1)]` is out of range for `x`: it is negative",
         ),
         (
-            "fn f(x: &Vector3<f64>, n: usize) -> f64 { x[n + 1] }",
-            "indices must be integer literals, loop counters, or `+ - *` of those",
+            "fn f(x: &Vector3<f64>, s: f64) -> f64 { x[s] }",
+            "indices must be integer literals, loop counters, integer parameters, or `+ - *`",
         ),
     ];
     for (src, fragment) in cases {

@@ -100,6 +100,7 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
@@ -439,6 +440,8 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
         | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)

@@ -17,4 +17,12 @@ fn vector_into_entry(x: &Vector3<f64>) -> f64 {
     m.sum()
 }
 
+// An entry at a run-time index can be read, not assigned.
+#[gradient]
+fn assigned_at_run_time(x: &Vector3<f64>, k: usize) -> f64 {
+    let mut v = *x;
+    v[k] = 0.0;
+    v.sum() + x[k]
+}
+
 fn main() {}

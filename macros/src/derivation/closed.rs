@@ -137,6 +137,7 @@ impl Deriver<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(_)

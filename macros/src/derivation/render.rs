@@ -80,6 +80,11 @@ impl Deriver<'_> {
             AExpr::Sum(a) => call("Σ", &r(a)),
             AExpr::Entry(a, i, j) => Math::new(format!("{}[({i}, {j})]", r(a).at(ATOM)), ATOM),
             AExpr::DiagonalOf(a) => call("diag", &r(a)),
+            AExpr::EntryAt(a, at) => Math::new(format!("{}{at}", r(a).at(ATOM)), ATOM),
+            AExpr::OneHotAt(s, _, at) => {
+                let unit = format!("onehot({})", crate::text::tokens(&at.tokens()));
+                infix(&r(s), "·", &Math::atom(unit), PRODUCT)
+            }
             AExpr::ExtremumAdjoint { node, scale } => {
                 let at = format!("onehot({})", self.taken(*node));
                 infix(&r(scale), "·", &Math::atom(at), PRODUCT)
@@ -372,6 +377,8 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
         | AExpr::ExtremumTangent { .. }
         | AExpr::FromDiagonal(..)

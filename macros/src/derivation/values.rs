@@ -98,6 +98,7 @@ impl<'a> Values<'a> {
             ),
             Op::Index(i, j) => self.index(node.args[0], *i, *j),
             Op::DiagonalOf => call("diag", &arg(0)),
+            Op::IndexAt(at) => Math::new(format!("{}{at}", arg(0).at(ATOM)), ATOM),
             Op::Extremum(e) => call(e.method(), &arg(0)),
             Op::Cross => infix(&arg(0), " × ", &arg(1), PRODUCT),
             Op::Inverse(_) => inverse(&arg(0)),

@@ -161,6 +161,7 @@ impl Emitter<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
@@ -332,6 +333,7 @@ impl Emitter<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
@@ -422,6 +424,7 @@ impl Emitter<'_> {
                     | Op::View { .. }
                     | Op::SetView { .. }
                     | Op::DiagonalOf
+                    | Op::IndexAt(_)
                     | Op::Extremum(_)
                     | Op::Cross
                     | Op::Determinant
@@ -522,6 +525,7 @@ impl Emitter<'_> {
                     | Op::View { .. }
                     | Op::SetView { .. }
                     | Op::DiagonalOf
+                    | Op::IndexAt(_)
                     | Op::Extremum(_)
                     | Op::Cross
                     | Op::Inverse(..)
@@ -613,6 +617,10 @@ impl Emitter<'_> {
             Op::DiagonalOf => {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a.diagonal())
+            }
+            Op::IndexAt(at) => {
+                let (a, at) = (arg(0).place, at.tokens());
+                quote_spanned!(span=> #a[#at])
             }
             Op::Extremum(e) => {
                 let (a, method) = (arg(0).place, Ident::new(e.method(), span));
@@ -786,6 +794,10 @@ impl Emitter<'_> {
                     #g[__mg_k] += #value;
                 })
             }
+            Update::EntryAt(at, s) => {
+                let (s, at) = (self.expr(s).place, at.tokens());
+                quote!(#g[#at] += #s;)
+            }
             Update::ToDiagonal(v) => {
                 let v = operand(v);
                 quote!({
@@ -937,6 +949,19 @@ impl Emitter<'_> {
             AExpr::DiagonalOf(a) => {
                 let a = self.expr(a).place;
                 Operand::temp(quote!(#a.diagonal()))
+            }
+            AExpr::EntryAt(a, at) => {
+                let (a, at) = (self.expr(a).place, at.tokens());
+                Operand::temp(quote!(#a[#at]))
+            }
+            AExpr::OneHotAt(s, shape, at) => {
+                let path = self.matrix_path(*shape);
+                let (s, at) = (self.expr(s).place, at.tokens());
+                Operand::temp(quote!({
+                    let mut __mg_m = #path::zeros();
+                    __mg_m[#at] = #s;
+                    __mg_m
+                }))
             }
             AExpr::ExtremumAdjoint { node, scale } => {
                 let path = self.matrix_path(self.prog.shape(self.prog.nodes[*node].args[0]));
@@ -1344,6 +1369,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)

@@ -50,6 +50,26 @@ impl Constants {
         self.int_expr(&parse(tokens)?)
     }
 
+    /// The entry (i, j) a run-time index names in an r×c matrix: `v[k]` of a vector, or
+    /// `m[(i, j)]`; an error where nalgebra's indexing would panic.
+    pub fn index(&self, at: &crate::ir::At, r: usize, c: usize) -> Result<(usize, usize), String> {
+        let value = |t: &TokenStream| -> Result<usize, String> {
+            usize::try_from(self.int(t)?)
+                .map_err(|_| format!("the index `{}` is negative", crate::text::tokens(t)))
+        };
+        let row = value(&at.row)?;
+        let (i, j) = match &at.col {
+            Some(col) => (row, value(col)?),
+            None if c == 1 => (row, 0),
+            None if r == 1 => (0, row),
+            None => return Err(format!("`{at}` of a {r}×{c} matrix, which is not a vector")),
+        };
+        if i >= r || j >= c {
+            return Err(format!("`{at}` is out of range for a {r}×{c} matrix"));
+        }
+        Ok((i, j))
+    }
+
     pub fn boolean(&self, tokens: &TokenStream) -> Result<bool, String> {
         self.bool_expr(&parse(tokens)?)
     }

@@ -463,6 +463,9 @@ impl State<'_, '_> {
             Update::Entry(i, j, s) => add(one_hot(self.eval(s)?.scalar()?, shape, *i, *j, self)?),
             Update::Block(i, j, b) => add(embed(self.eval(b)?.matrix()?, shape, *i, *j, self)?),
             Update::ToDiagonal(v) => add(from_diagonal(self.eval(v)?.matrix()?, shape, self)?),
+            Update::EntryAt(at, s) => {
+                add(self.eval(&AExpr::OneHotAt(Box::new(s.clone()), shape, at.clone()))?)
+            }
             Update::AtExtremum(node, s) => add(self.eval(&AExpr::ExtremumAdjoint {
                 node: *node,
                 scale: Box::new(s.clone()),
@@ -612,6 +615,17 @@ impl State<'_, '_> {
             }
             AExpr::Embed(b, shape, i, j) => embed(ev(b)?.matrix()?, *shape, *i, *j, self)?,
             AExpr::DiagonalOf(a) => Value::Matrix(ev(a)?.matrix()?.diagonal()),
+            AExpr::EntryAt(a, at) => {
+                let m = ev(a)?;
+                let m = m.matrix()?;
+                let (i, j) = self.env.constants.index(at, m.rows, m.cols)?;
+                Value::Scalar(m.get(i, j)?)
+            }
+            AExpr::OneHotAt(s, shape, at) => {
+                let (r, c) = matrix_size(*shape, self)?;
+                let (i, j) = self.env.constants.index(at, r, c)?;
+                one_hot(scalar(s)?, *shape, i, j, self)?
+            }
             AExpr::ExtremumAdjoint { node, scale } => {
                 let (a, k, sign) = self.extremum(*node)?;
                 let s = scalar(scale)? * sign;

@@ -340,9 +340,12 @@ fn node_value<S: Num>(
             m.data[i + m.rows * j] = scalar(1)?;
             Ok(Value::Matrix(m))
         }
-        Op::DiagonalOf | Op::Extremum(_) | Op::Cross | Op::View { .. } | Op::SetView { .. } => {
-            parts(&node.op, args, env)
-        }
+        Op::DiagonalOf
+        | Op::IndexAt(_)
+        | Op::Extremum(_)
+        | Op::Cross
+        | Op::View { .. }
+        | Op::SetView { .. } => parts(&node.op, args, env),
         Op::Inverse(finish) => Ok(Value::Matrix(opened(matrix(0)?.inverse(), finish)?)),
         Op::Determinant => Ok(Value::Scalar(matrix(0)?.determinant()?)),
         Op::Solve(finish) => Ok(Value::Matrix(opened(matrix(0)?.solve(matrix(1)?), finish)?)),
@@ -382,6 +385,11 @@ fn parts<S: Num>(op: &Op, args: &[&Value<S>], env: &Env) -> Result<Value<S>, Str
     let matrix = |k: usize| args.get(k).ok_or(format!("no argument {k}"))?.matrix();
     match op {
         Op::DiagonalOf => Ok(Value::Matrix(matrix(0)?.diagonal())),
+        Op::IndexAt(at) => {
+            let m = matrix(0)?;
+            let (i, j) = env.constants.index(at, m.rows, m.cols)?;
+            Ok(Value::Scalar(m.get(i, j)?))
+        }
         Op::Extremum(e) => {
             let m = matrix(0)?;
             let x = m.data[m.extremum_index(e.kind())];

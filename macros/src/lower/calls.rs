@@ -10,7 +10,7 @@ use syn::{BinOp, Expr, Pat, UnOp};
 
 use super::{Binding, Body, Lowerer, METHODS};
 use crate::ir::{
-    Build, CallArg, CallSite, Extremum, Finish, Func, Loc, Op, Program, Shape, ValueId,
+    At, Build, CallArg, CallSite, Extremum, Finish, Func, Loc, Op, Program, Shape, ValueId,
 };
 use crate::text;
 use crate::types::{self, Kind};
@@ -596,9 +596,41 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn index(&mut self, e: &Expr, i: &syn::ExprIndex) -> Option<ValueId> {
+        if let Some(at) = self.run_time_index(i) {
+            let a = self.expr(&i.expr)?;
+            return self.push(Op::IndexAt(at), vec![a], e);
+        }
         let (row, col) = self.indices(e, i)?;
         let a = self.expr(&i.expr)?;
         self.push(Op::Index(row, col), vec![a], e)
+    }
+
+    /// The index of `v[k]` or `m[(i, j)]` when it is not known while lowering but is an
+    /// integer expression of integer parameters (`v[label]`, `m[(k, k + 1)]`); `None` otherwise.
+    pub(super) fn run_time_index(&self, i: &syn::ExprIndex) -> Option<At> {
+        let integer = |e: &Expr| match e {
+            Expr::Cast(c) if matches!(&*c.ty, syn::Type::Path(p) if p.path.is_ident("usize")) => {
+                self.try_integer(&c.expr)
+            }
+            e => self.try_integer(e),
+        };
+        match &*i.index {
+            Expr::Tuple(t) if t.elems.len() == 2 => {
+                let (row, col) = (&t.elems[0], &t.elems[1]);
+                if self.known(row).is_some() && self.known(col).is_some() {
+                    return None;
+                }
+                Some(At {
+                    row: integer(row)?,
+                    col: Some(integer(col)?),
+                })
+            }
+            index if self.known(index).is_none() => Some(At {
+                row: integer(index)?,
+                col: None,
+            }),
+            _ => None,
+        }
     }
 
     /// The entry `i` names: `(row, column)`, the column `usize::MAX` for `v[i]` (which `shape`
@@ -615,8 +647,8 @@ impl Lowerer<'_> {
         let (Some(row), Some(col)) = (row, col) else {
             self.cx.error_spanned_by(
                 &i.index,
-                "indices must be integer literals, loop counters, or `+ - *` of those, \
-                 as in `m[(0, 1)]`, `v[i]` or `m[(i + 1, 2 * i)]`",
+                "indices must be integer literals, loop counters, integer parameters, or \
+                 `+ - *` of those, as in `m[(0, 1)]`, `v[i]`, `z[label]` or `m[(i + 1, 2 * i)]`",
             );
             return None;
         };

@@ -644,6 +644,14 @@ impl Lowerer<'_> {
         if self.assignable(left, &name).is_none() {
             return;
         }
+        if self.run_time_index(index).is_some() {
+            self.cx.error_spanned_by(
+                &index.index,
+                "an entry can be assigned at indices known at compile time (literals and loop \
+                 counters); at a run-time index it can only be read",
+            );
+            return;
+        }
         // The entry's new value, and the indices: read as `m[(i, j)]` would be.
         let value = match op {
             None => self.expr(right),
@@ -1132,7 +1140,7 @@ impl Lowerer<'_> {
         int
     }
 
-    fn try_integer(&self, e: &Expr) -> Option<TokenStream> {
+    pub(super) fn try_integer(&self, e: &Expr) -> Option<TokenStream> {
         match e {
             Expr::Lit(syn::ExprLit {
                 lit: syn::Lit::Int(_),
