@@ -95,6 +95,19 @@ pub enum AExpr {
     EntryAt(Box<AExpr>, Box<At>),
     /// A matrix of the given shape, zero but for `s` at an index known at run time.
     OneHotAt(Box<AExpr>, Shape, Box<At>),
+    /// L⁻¹·R (or L⁻ᵀ·R when `transpose`) for the lower-triangular value `l`.
+    TriSolve {
+        l: ValueId,
+        rhs: Box<AExpr>,
+        transpose: bool,
+    },
+    /// Φ(A): the lower triangle of A with its diagonal halved.
+    Phi(Box<AExpr>),
+    /// The symmetric matrix whose lower triangle is A's (what a Cholesky factorisation reads).
+    SymFromLower(Box<AExpr>),
+    /// The adjoint of `SymFromLower`: M's lower triangle plus its upper one transposed below the
+    /// diagonal (Mᵢⱼ + Mⱼᵢ for i > j, Mᵢᵢ, zero above).
+    SymLower(Box<AExpr>),
     /// The diagonal of A, as a column.
     DiagonalOf(Box<AExpr>),
     /// A matrix of the given shape, zero but for the column v on its diagonal.
@@ -263,6 +276,10 @@ impl AExpr {
             | AExpr::Block(a, ..)
             | AExpr::Embed(a, ..)
             | AExpr::DiagonalOf(a)
+            | AExpr::TriSolve { rhs: a, .. }
+            | AExpr::Phi(a)
+            | AExpr::SymFromLower(a)
+            | AExpr::SymLower(a)
             | AExpr::FromDiagonal(a, _)
             | AExpr::EntryAt(a, _)
             | AExpr::OneHotAt(a, ..)
@@ -431,6 +448,14 @@ impl AExpr {
             AExpr::Entry(a, i, j) => AExpr::Entry(x(a), *i, *j),
             AExpr::Block(a, i, j, shape) => AExpr::Block(x(a), *i, *j, *shape),
             AExpr::DiagonalOf(a) => AExpr::DiagonalOf(x(a)),
+            AExpr::TriSolve { l, rhs, transpose } => AExpr::TriSolve {
+                l: *l,
+                rhs: x(rhs),
+                transpose: *transpose,
+            },
+            AExpr::Phi(a) => AExpr::Phi(x(a)),
+            AExpr::SymFromLower(a) => AExpr::SymFromLower(x(a)),
+            AExpr::SymLower(a) => AExpr::SymLower(x(a)),
             AExpr::EntryAt(a, at) => AExpr::EntryAt(x(a), at.clone()),
             AExpr::OneHotAt(a, shape, at) => AExpr::OneHotAt(x(a), *shape, at.clone()),
             AExpr::ExtremumAdjoint { node, scale } => AExpr::ExtremumAdjoint {
@@ -487,6 +512,7 @@ impl AExpr {
             // These read the node's value and its arguments (a closure's entries, a branch's
             // captures, a call's arguments, a Kronecker product's factors, a chain's factors).
             AExpr::MapAdj { node, .. }
+            | AExpr::TriSolve { l: node, .. }
             | AExpr::ExtremumAdjoint { node, .. }
             | AExpr::ExtremumTangent { node, .. }
             | AExpr::MapAdjTan { node, .. }
@@ -548,6 +574,9 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::Phi(..)
+            | AExpr::SymFromLower(..)
+            | AExpr::SymLower(..)
             | AExpr::EntryAt(..)
             | AExpr::OneHotAt(..)
             | AExpr::FromDiagonal(..)
@@ -616,6 +645,10 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::TriSolve { .. }
+            | AExpr::Phi(..)
+            | AExpr::SymFromLower(..)
+            | AExpr::SymLower(..)
             | AExpr::EntryAt(..)
             | AExpr::OneHotAt(..)
             | AExpr::ExtremumAdjoint { .. }
@@ -700,6 +733,10 @@ impl AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::TriSolve { .. }
+            | AExpr::Phi(..)
+            | AExpr::SymFromLower(..)
+            | AExpr::SymLower(..)
             | AExpr::EntryAt(..)
             | AExpr::OneHotAt(..)
             | AExpr::ExtremumAdjoint { .. }
@@ -759,6 +796,10 @@ impl Adjoint {
 }
 
 impl fmt::Display for AExpr {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of expression, each its notation"
+    )]
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             AExpr::Adj(v) => write!(f, "g{v}"),
@@ -791,6 +832,13 @@ impl fmt::Display for AExpr {
             AExpr::Entry(a, i, j) => write!(f, "{a}[({i}, {j})]"),
             AExpr::Block(a, i, j, shape) => write!(f, "{a}[{shape} at ({i}, {j})]"),
             AExpr::DiagonalOf(a) => write!(f, "diag({a})"),
+            AExpr::TriSolve { l, rhs, transpose } => {
+                let t = if *transpose { "ᵀ" } else { "" };
+                write!(f, "v{l}⁻¹{t} · {rhs}")
+            }
+            AExpr::Phi(a) => write!(f, "Φ({a})"),
+            AExpr::SymFromLower(a) => write!(f, "sym({a})"),
+            AExpr::SymLower(a) => write!(f, "sym*({a})"),
             AExpr::EntryAt(a, at) => write!(f, "{a}{at}"),
             AExpr::OneHotAt(s, shape, at) => write!(f, "{s}·e{at} of {shape}"),
             AExpr::ExtremumAdjoint { node, scale } => write!(f, "{scale}·e(arg v{node})"),

@@ -30,6 +30,8 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
     for (id, node) in prog.nodes.iter().enumerate() {
         active[id] = match node.op {
             Op::Param(k) => wrt.contains(&k),
+            // A constant, whatever its argument: only its size is read.
+            Op::IdentityOf => false,
             Op::Const(..)
             | Op::Add
             | Op::Sub
@@ -56,6 +58,9 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Cholesky(_)
+            | Op::TriSolve { .. }
+            | Op::DiagonalProduct
             | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross

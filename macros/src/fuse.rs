@@ -166,6 +166,10 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Cholesky(_)
+        | Op::TriSolve { .. }
+        | Op::DiagonalProduct
+        | Op::IdentityOf
         | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross

@@ -288,6 +288,18 @@ pub enum Op {
     DiagonalOf,
     /// `a.cross(&b)` of two 3-vectors (both columns or both rows).
     Cross,
+    /// `a.cholesky().unwrap()` (or `.expect(…)`): the factor L of A = L·Lᵀ, read from A's lower
+    /// triangle as nalgebra does; its `.l()` is this value.
+    Cholesky(Finish),
+    /// L⁻¹·B (or L⁻ᵀ·B when `transpose`) for a lower-triangular L: `args` = `[L, B]`.
+    TriSolve {
+        transpose: bool,
+    },
+    /// The identity matrix of the size of the square matrix `args[0]`: a constant.
+    IdentityOf,
+    /// Π Aᵢᵢ, the product of the diagonal entries in order (of a Cholesky factor, whose
+    /// diagonal is positive).
+    DiagonalProduct,
     /// `a.try_inverse().unwrap()` (or `.expect(…)`).
     Inverse(Finish),
     Determinant,
@@ -449,6 +461,10 @@ impl Op {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Cholesky(_)
+            | Op::TriSolve { .. }
+            | Op::DiagonalProduct
+            | Op::IdentityOf
             | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
@@ -496,6 +512,16 @@ impl Op {
             Op::Index(i, j) => format!("index ({i}, {j})"),
             Op::SetEntry(i, j) => format!("set ({i}, {j})"),
             Op::DiagonalOf => "diagonal".into(),
+            Op::Cholesky(_) => "cholesky".into(),
+            Op::IdentityOf => "identity_of".into(),
+            Op::DiagonalProduct => "diagonal_product".into(),
+            Op::TriSolve { transpose } => {
+                if *transpose {
+                    "tri_solve_transposed".into()
+                } else {
+                    "tri_solve".into()
+                }
+            }
             Op::IndexAt(at) => format!("index {at}"),
             Op::Extremum(e) => e.method().into(),
             Op::Cross => "cross".into(),

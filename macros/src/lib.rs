@@ -105,7 +105,9 @@ use proc_macro::TokenStream;
 /// - **Matrix methods**: `.transpose() .trace() .sum() .mean() .dot(&b) .norm() .norm_squared()
 ///   .normalize() .magnitude() .magnitude_squared() .lp_norm(1) .lp_norm(2) .abs()
 ///   .component_mul(&b) .component_div(&b) .kronecker(&b) .diagonal() .cross(&b) .max() .min()
-///   .amax() .amin() .map(|v| …) .map(f64::exp)`, and on
+///   .amax() .amin() .map(|v| …) .map(f64::exp)`; `.cholesky().unwrap()` (reading the lower
+///   triangle, as nalgebra does) with `.l() .solve(&b) .inverse() .determinant()
+///   .ln_determinant()`; and on
 ///   square matrices `.determinant() .try_inverse().unwrap() .lu().solve(&b).unwrap() .pow(k)`.
 /// - **Scalar methods**: `.exp() .ln() .ln_1p() .sqrt() .sin() .cos() .tanh() .abs() .powi(n)
 ///   .powf(p)` (also as `f64::exp(x)`, …), and matgrad's `sigmoid` and `softplus`.

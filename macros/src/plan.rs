@@ -212,6 +212,10 @@ fn alias(e: &AExpr, aliases: &[Option<AExpr>]) -> Option<AExpr> {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
@@ -471,6 +475,10 @@ impl<'p> Plan<'p> {
                 | Op::View { .. }
                 | Op::SetView { .. }
                 | Op::DiagonalOf
+                | Op::Cholesky(_)
+                | Op::TriSolve { .. }
+                | Op::DiagonalProduct
+                | Op::IdentityOf
                 | Op::IndexAt(_)
                 | Op::Extremum(_)
                 | Op::Cross
@@ -702,6 +710,10 @@ fn collect_tangent_bodies<'p>(
 
 /// Plans the derivative bodies an expression runs: `map` derivative closures and the adjoint
 /// programs of the branches of an `if`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "every other kind of expression is listed as planning nothing"
+)]
 fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId, Role), Plan<'p>>) {
     match e {
         AExpr::MapAdj { node, input } => {
@@ -771,6 +783,10 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }

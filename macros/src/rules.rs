@@ -192,6 +192,7 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         // are handled in `adjoints` and `diff`.
         Op::Param(_)
         | Op::Const(_)
+        | Op::IdentityOf
         | Op::Solve(_)
         | Op::Compare(_)
         | Op::Not
@@ -358,6 +359,50 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         )),
         // z = A[k] at a run-time k ⇒ Ā[k] += z̄
         Op::IndexAt(at) => out.push((0, AExpr::OneHotAt(g(), shape(0), Box::new(at.clone())))),
+        // A = L·Lᵀ from A's lower triangle: ⟨L̄, dL⟩ = ⟨M, sym(dA)⟩ with
+        // M = L⁻ᵀ·Φ(Lᵀ·L̄)·L⁻¹ (Murray 2016) ⇒ Ā += sym*(M), what the lower triangle reads. L̄'s
+        // upper triangle, where L has no entries, is never read: Lᵀ times a strictly upper
+        // matrix is strictly upper, and Φ keeps the lower triangle.
+        Op::Cholesky(_) => {
+            let p = AExpr::Phi(Box::new(AExpr::MatMul(
+                Box::new(AExpr::Transpose(z())),
+                g(),
+            )));
+            let solve_t = |rhs: AExpr| AExpr::TriSolve {
+                l: id,
+                rhs: Box::new(rhs),
+                transpose: true,
+            };
+            let m = solve_t(AExpr::Transpose(Box::new(solve_t(AExpr::Transpose(
+                Box::new(p),
+            )))));
+            out.push((0, AExpr::SymLower(Box::new(m))));
+        }
+        // z = Π Aᵢᵢ: ∂z/∂Aᵢᵢ = z/Aᵢᵢ ⇒ Ā += Diag(z·z̄ ⊘ diag A)
+        Op::DiagonalProduct => {
+            let n = prog.shape(args[0]);
+            let column = crate::simplify::diagonal_shape(n);
+            let scale = AExpr::Fill(Box::new(AExpr::Mul(z(), g())), column);
+            let each =
+                AExpr::ComponentDiv(Box::new(scale), Box::new(AExpr::DiagonalOf(val(args[0]))));
+            out.push((0, AExpr::FromDiagonal(Box::new(each), n)));
+        }
+        // Z = L⁻¹B: B̄ += L⁻ᵀZ̄, L̄ += −L⁻ᵀZ̄·Zᵀ; Z = L⁻ᵀB: B̄ += L⁻¹Z̄, L̄ += −Z·(L⁻¹Z̄)ᵀ (the
+        // solve reads L's lower triangle, and L̄'s upper one is never read, as above)
+        Op::TriSolve { transpose } => {
+            let back = || AExpr::TriSolve {
+                l: args[0],
+                rhs: g(),
+                transpose: !*transpose,
+            };
+            let outer = if *transpose {
+                AExpr::MatMul(z(), Box::new(AExpr::Transpose(Box::new(back()))))
+            } else {
+                AExpr::MatMul(Box::new(back()), Box::new(AExpr::Transpose(z())))
+            };
+            out.push((0, AExpr::Neg(Box::new(outer))));
+            out.push((1, back()));
+        }
         // z = diag(A): dz = diag(dA) ⇒ Ā += Diag(z̄), z̄ on the diagonal
         Op::DiagonalOf => out.push((0, AExpr::FromDiagonal(g(), shape(0)))),
         // z = a × b: ⟨z̄, a × b⟩ = ⟨b × z̄, a⟩ = ⟨z̄ × a, b⟩ ⇒ ā += b × z̄, b̄ += z̄ × a
@@ -534,6 +579,7 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
     match &node.op {
         Op::Param(_)
         | Op::Const(_)
+        | Op::IdentityOf
         | Op::Compare(_)
         | Op::Not
         | Op::And
@@ -694,6 +740,43 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
         }),
         // dz = dA[k]
         Op::IndexAt(at) => Some(AExpr::EntryAt(d(0), Box::new(at.clone()))),
+        // dL = L·Φ(L⁻¹·sym(dA)·L⁻ᵀ)
+        Op::Cholesky(_) => {
+            let solve = |rhs: AExpr| AExpr::TriSolve {
+                l: id,
+                rhs: Box::new(rhs),
+                transpose: false,
+            };
+            let inner = solve(AExpr::Transpose(Box::new(solve(AExpr::Transpose(
+                Box::new(AExpr::SymFromLower(d(0))),
+            )))));
+            Some(AExpr::MatMul(z(), Box::new(AExpr::Phi(Box::new(inner)))))
+        }
+        // dz = z·Σ dAᵢᵢ/Aᵢᵢ
+        Op::DiagonalProduct => Some(AExpr::Mul(
+            z(),
+            Box::new(AExpr::Sum(Box::new(AExpr::ComponentDiv(
+                Box::new(AExpr::DiagonalOf(d(0))),
+                Box::new(AExpr::DiagonalOf(v(0))),
+            )))),
+        )),
+        // d(L⁻¹B) = L⁻¹(dB − dL·Z), d(L⁻ᵀB) = L⁻ᵀ(dB − dLᵀ·Z)
+        Op::TriSolve { transpose } => {
+            let dl = if *transpose {
+                AExpr::Transpose(d(0))
+            } else {
+                *d(0)
+            };
+            let rhs = terms(vec![
+                (1, AExpr::Tan(args[1])),
+                (0, AExpr::Neg(Box::new(AExpr::MatMul(Box::new(dl), z())))),
+            ]);
+            rhs.map(|rhs| AExpr::TriSolve {
+                l: args[0],
+                rhs: Box::new(rhs),
+                transpose: *transpose,
+            })
+        }
         // dz = diag(dA)
         Op::DiagonalOf => Some(AExpr::DiagonalOf(d(0))),
         // dz = da × b + a × db
@@ -836,6 +919,10 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Cholesky(_)
+        | Op::TriSolve { .. }
+        | Op::DiagonalProduct
+        | Op::IdentityOf
         | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross

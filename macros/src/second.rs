@@ -234,6 +234,26 @@ impl Differential<'_, '_> {
             AExpr::Sum(a) => self.d(a)?.map(|x| AExpr::Sum(bx(x))),
             AExpr::Entry(a, i, j) => self.d(a)?.map(|x| AExpr::Entry(bx(x), *i, *j)),
             AExpr::DiagonalOf(a) => self.d(a)?.map(|x| AExpr::DiagonalOf(bx(x))),
+            AExpr::Phi(a) => self.d(a)?.map(|x| AExpr::Phi(bx(x))),
+            AExpr::SymFromLower(a) => self.d(a)?.map(|x| AExpr::SymFromLower(bx(x))),
+            AExpr::SymLower(a) => self.d(a)?.map(|x| AExpr::SymLower(bx(x))),
+            // d(L⁻¹R) = L⁻¹(dR − dL·L⁻¹R), d(L⁻ᵀR) = L⁻ᵀ(dR − dLᵀ·L⁻ᵀR)
+            AExpr::TriSolve { l, rhs, transpose } => {
+                let moving = self.tangent.tangent_active[*l].then(|| {
+                    let dl = bx(AExpr::Tan(*l));
+                    let dl = if *transpose {
+                        bx(AExpr::Transpose(dl))
+                    } else {
+                        dl
+                    };
+                    AExpr::Neg(bx(AExpr::MatMul(dl, c(e))))
+                });
+                sum(self.d(rhs)?, moving).map(|x| AExpr::TriSolve {
+                    l: *l,
+                    rhs: bx(x),
+                    transpose: *transpose,
+                })
+            }
             AExpr::EntryAt(a, at) => self.d(a)?.map(|x| AExpr::EntryAt(bx(x), at.clone())),
             AExpr::OneHotAt(s, shape, at) => self
                 .d(s)?

@@ -175,6 +175,9 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
         Op::SetEntry(i, j) => set_entry(prog, node, *i, *j),
         Op::View { .. } | Op::SetView { .. } => blocks(prog, node),
         Op::DiagonalOf | Op::Extremum(_) => reduction(prog, node),
+        Op::Cholesky(_) | Op::IdentityOf | Op::DiagonalProduct | Op::TriSolve { .. } => {
+            factorisation(prog, node)
+        }
         Op::IndexAt(at) => index_at(prog, node, at),
         Op::Cross => cross(prog, node),
         Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
@@ -247,6 +250,10 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Cholesky(_)
+        | Op::TriSolve { .. }
+        | Op::DiagonalProduct
+        | Op::IdentityOf
         | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
@@ -296,6 +303,10 @@ fn method_name(op: &Op) -> &'static str {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Cholesky(_)
+        | Op::TriSolve { .. }
+        | Op::DiagonalProduct
+        | Op::IdentityOf
         | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
@@ -514,6 +525,24 @@ fn index_at(prog: &Program, node: &Node, at: &crate::ir::At) -> Result<Shape, St
             "`{}` is a scalar and cannot be indexed",
             operand(prog, node, 0)
         )),
+    }
+}
+
+/// A Cholesky factor (of a square matrix), the identity of its size, the product of its
+/// diagonal, and triangular solves with it.
+fn factorisation(prog: &Program, node: &Node) -> Result<Shape, String> {
+    let arg = |k: usize| prog.shape(node.args[k]);
+    match node.op {
+        Op::DiagonalProduct => square(prog, node, "determinant").map(|()| Shape::Scalar),
+        Op::TriSolve { .. } => match (arg(0), arg(1)) {
+            (Shape::Matrix(n, _), Shape::Matrix(m, k)) if n == m => Ok(Shape::Matrix(n, k)),
+            _ => Err(mismatch(
+                prog,
+                node,
+                "`solve` needs a right-hand side with as many rows as the factor",
+            )),
+        },
+        _ => square(prog, node, "cholesky").map(|()| arg(0)),
     }
 }
 

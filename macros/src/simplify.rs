@@ -57,7 +57,11 @@ pub fn shape(prog: &Program, adj: &Adjoint, e: &AExpr) -> Shape {
         | AExpr::DivBy(a, _)
         | AExpr::ComponentMul(a, _)
         | AExpr::ComponentDiv(a, _)
-        | AExpr::Cross(a, _) => shape(prog, adj, a),
+        | AExpr::Cross(a, _)
+        | AExpr::TriSolve { rhs: a, .. }
+        | AExpr::Phi(a)
+        | AExpr::SymFromLower(a)
+        | AExpr::SymLower(a) => shape(prog, adj, a),
         AExpr::MatMul(a, b) => match (shape(prog, adj, a), shape(prog, adj, b)) {
             (Shape::Matrix(r, _), Shape::Matrix(_, c)) => Shape::Matrix(r, c),
             _ => Shape::Poison,
@@ -205,6 +209,10 @@ fn cheap(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
@@ -274,6 +282,10 @@ fn is_vector_leaf(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }

@@ -45,6 +45,8 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
         active[id] = carries
             && match node.op {
                 Op::Param(k) => seeded.contains(&k),
+                // A constant, whatever its argument: only its size is read.
+                Op::IdentityOf => false,
                 // The condition of an `if` decides which branch runs; it carries no tangent.
                 Op::Branch { .. } => node.args[1..].iter().any(|&a| active[a]),
                 Op::Const(..)
@@ -73,6 +75,9 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::View { .. }
                 | Op::SetView { .. }
                 | Op::DiagonalOf
+                | Op::Cholesky(_)
+                | Op::TriSolve { .. }
+                | Op::DiagonalProduct
                 | Op::IndexAt(_)
                 | Op::Extremum(_)
                 | Op::Cross
@@ -191,6 +196,10 @@ fn is_zero(e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
@@ -284,6 +293,10 @@ fn reduce(e: &AExpr) -> AExpr {
             | AExpr::Entry(..)
             | AExpr::Block(..)
             | AExpr::DiagonalOf(..)
+            | AExpr::TriSolve { .. }
+            | AExpr::Phi(..)
+            | AExpr::SymFromLower(..)
+            | AExpr::SymLower(..)
             | AExpr::EntryAt(..)
             | AExpr::OneHotAt(..)
             | AExpr::ExtremumAdjoint { .. }

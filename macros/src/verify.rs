@@ -100,6 +100,10 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Cholesky(_)
+            | Op::TriSolve { .. }
+            | Op::DiagonalProduct
+            | Op::IdentityOf
             | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
@@ -440,6 +444,10 @@ fn check_kinds(plan: &Plan, e: &AExpr, path: &str, errors: &mut Vec<String>) {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }

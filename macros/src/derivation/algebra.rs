@@ -53,6 +53,10 @@ pub(super) fn lit(e: &AExpr) -> Option<f64> {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }
@@ -144,6 +148,10 @@ fn is_scalar(prog: &Program, e: &AExpr) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }

@@ -137,6 +137,10 @@ impl Deriver<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Cholesky(_)
+            | Op::TriSolve { .. }
+            | Op::DiagonalProduct
+            | Op::IdentityOf
             | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross

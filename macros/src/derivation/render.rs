@@ -80,6 +80,19 @@ impl Deriver<'_> {
             AExpr::Sum(a) => call("Σ", &r(a)),
             AExpr::Entry(a, i, j) => Math::new(format!("{}[({i}, {j})]", r(a).at(ATOM)), ATOM),
             AExpr::DiagonalOf(a) => call("diag", &r(a)),
+            AExpr::TriSolve { l, rhs, transpose } => {
+                let factor = self.value(*l);
+                let inverse = if *transpose { "⁻ᵀ" } else { "⁻¹" };
+                infix(
+                    &Math::atom(format!("{}{inverse}", factor.at(ATOM))),
+                    "·",
+                    &r(rhs),
+                    PRODUCT,
+                )
+            }
+            AExpr::Phi(a) => call("Φ", &r(a)),
+            AExpr::SymFromLower(a) => call("sym", &r(a)),
+            AExpr::SymLower(a) => call("symᵀ", &r(a)),
             AExpr::EntryAt(a, at) => Math::new(format!("{}{at}", r(a).at(ATOM)), ATOM),
             AExpr::OneHotAt(s, _, at) => {
                 let unit = format!("onehot({})", crate::text::tokens(&at.tokens()));
@@ -377,6 +390,10 @@ fn determinant_factor(m: &AExpr, det: ValueId) -> bool {
         | AExpr::Entry(..)
         | AExpr::Block(..)
         | AExpr::DiagonalOf(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
         | AExpr::EntryAt(..)
         | AExpr::OneHotAt(..)
         | AExpr::ExtremumAdjoint { .. }

@@ -98,6 +98,18 @@ impl<'a> Values<'a> {
             ),
             Op::Index(i, j) => self.index(node.args[0], *i, *j),
             Op::DiagonalOf => call("diag", &arg(0)),
+            Op::Cholesky(_) => call("chol", &arg(0)),
+            Op::IdentityOf => Math::atom("I".to_owned()),
+            Op::DiagonalProduct => call("Πdiag", &arg(0)),
+            Op::TriSolve { transpose } => {
+                let inverse = if *transpose { "⁻ᵀ" } else { "⁻¹" };
+                infix(
+                    &Math::atom(format!("{}{inverse}", arg(0).at(ATOM))),
+                    "·",
+                    &arg(1),
+                    PRODUCT,
+                )
+            }
             Op::IndexAt(at) => Math::new(format!("{}{at}", arg(0).at(ATOM)), ATOM),
             Op::Extremum(e) => call(e.method(), &arg(0)),
             Op::Cross => infix(&arg(0), " × ", &arg(1), PRODUCT),

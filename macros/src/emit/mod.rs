@@ -161,6 +161,10 @@ impl Emitter<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Cholesky(_)
+            | Op::TriSolve { .. }
+            | Op::DiagonalProduct
+            | Op::IdentityOf
             | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
@@ -333,6 +337,10 @@ impl Emitter<'_> {
             | Op::View { .. }
             | Op::SetView { .. }
             | Op::DiagonalOf
+            | Op::Cholesky(_)
+            | Op::TriSolve { .. }
+            | Op::DiagonalProduct
+            | Op::IdentityOf
             | Op::IndexAt(_)
             | Op::Extremum(_)
             | Op::Cross
@@ -424,6 +432,10 @@ impl Emitter<'_> {
                     | Op::View { .. }
                     | Op::SetView { .. }
                     | Op::DiagonalOf
+                    | Op::Cholesky(_)
+                    | Op::TriSolve { .. }
+                    | Op::DiagonalProduct
+                    | Op::IdentityOf
                     | Op::IndexAt(_)
                     | Op::Extremum(_)
                     | Op::Cross
@@ -525,6 +537,10 @@ impl Emitter<'_> {
                     | Op::View { .. }
                     | Op::SetView { .. }
                     | Op::DiagonalOf
+                    | Op::Cholesky(_)
+                    | Op::TriSolve { .. }
+                    | Op::DiagonalProduct
+                    | Op::IdentityOf
                     | Op::IndexAt(_)
                     | Op::Extremum(_)
                     | Op::Cross
@@ -617,6 +633,19 @@ impl Emitter<'_> {
             Op::DiagonalOf => {
                 let a = arg(0).place;
                 quote_spanned!(span=> #a.diagonal())
+            }
+            Op::Cholesky(finish) => {
+                let (a, finish) = (arg(0).place, finish.tokens());
+                quote_spanned!(span=> #a.cholesky()#finish.l())
+            }
+            Op::TriSolve { transpose } => tri_solve(&arg(0).place, &arg(1).borrow, *transpose),
+            Op::IdentityOf => {
+                let ty = self.ty(node.shape);
+                quote_spanned!(span=> <#ty>::identity())
+            }
+            Op::DiagonalProduct => {
+                let (a, one) = (arg(0).place, self.lit(1.0));
+                quote_spanned!(span=> #a.diagonal().iter().fold(#one, |__mg_p, __mg_x| __mg_p * *__mg_x))
             }
             Op::IndexAt(at) => {
                 let (a, at) = (arg(0).place, at.tokens());
@@ -949,6 +978,36 @@ impl Emitter<'_> {
             AExpr::DiagonalOf(a) => {
                 let a = self.expr(a).place;
                 Operand::temp(quote!(#a.diagonal()))
+            }
+            AExpr::TriSolve { l, rhs, transpose } => {
+                let (l, rhs) = (self.operand(*l).place, self.expr(rhs).borrow);
+                Operand::temp(tri_solve(&l, &rhs, *transpose))
+            }
+            AExpr::Phi(a) => {
+                let (a, half) = (self.expr(a).place, self.lit(0.5));
+                Operand::temp(quote!({
+                    let mut __mg_m = #a.lower_triangle();
+                    let __mg_d = __mg_m.diagonal() * #half;
+                    __mg_m.set_diagonal(&__mg_d);
+                    __mg_m
+                }))
+            }
+            AExpr::SymFromLower(a) => {
+                let a = self.expr(a).place;
+                Operand::temp(quote!({
+                    let mut __mg_m = #a.clone_owned();
+                    __mg_m.fill_upper_triangle_with_lower_triangle();
+                    __mg_m
+                }))
+            }
+            AExpr::SymLower(a) => {
+                let a = self.expr(a).place;
+                Operand::temp(quote!({
+                    let __mg_a = #a;
+                    let mut __mg_m = __mg_a.lower_triangle() + __mg_a.transpose().lower_triangle();
+                    __mg_m.set_diagonal(&__mg_a.diagonal());
+                    __mg_m
+                }))
             }
             AExpr::EntryAt(a, at) => {
                 let (a, at) = (self.expr(a).place, at.tokens());
@@ -1318,6 +1377,16 @@ fn zeroed_block(a: &AExpr, b: &AExpr) -> Option<(usize, usize, Shape)> {
     ((p, q) == (i, j) && x.to_string() == a.to_string()).then_some((*i, *j, *shape))
 }
 
+/// L⁻¹·B (L⁻ᵀ·B when `transpose`) for a Cholesky factor L, whose positive diagonal makes the
+/// triangular solve succeed.
+fn tri_solve(l: &TokenStream, b: &TokenStream, transpose: bool) -> TokenStream {
+    if transpose {
+        quote!(#l.tr_solve_lower_triangular(#b).expect("a Cholesky factor is invertible"))
+    } else {
+        quote!(#l.solve_lower_triangular(#b).expect("a Cholesky factor is invertible"))
+    }
+}
+
 /// `R, C` of a block of shape R×C, as `fixed_view::<R, C>` takes them.
 fn block_sizes(shape: Shape) -> TokenStream {
     match shape {
@@ -1369,6 +1438,10 @@ fn method_name(op: &Op) -> &'static str {
         | Op::View { .. }
         | Op::SetView { .. }
         | Op::DiagonalOf
+        | Op::Cholesky(_)
+        | Op::TriSolve { .. }
+        | Op::DiagonalProduct
+        | Op::IdentityOf
         | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross

@@ -615,6 +615,13 @@ impl State<'_, '_> {
             }
             AExpr::Embed(b, shape, i, j) => embed(ev(b)?.matrix()?, *shape, *i, *j, self)?,
             AExpr::DiagonalOf(a) => Value::Matrix(ev(a)?.matrix()?.diagonal()),
+            AExpr::TriSolve { l, rhs, transpose } => {
+                let l = self.value(*l)?;
+                Value::Matrix(l.matrix()?.tri_solve(ev(rhs)?.matrix()?, *transpose)?)
+            }
+            AExpr::Phi(a) => Value::Matrix(ev(a)?.matrix()?.lower(0.5)),
+            AExpr::SymFromLower(a) => Value::Matrix(ev(a)?.matrix()?.sym_from_lower()),
+            AExpr::SymLower(a) => Value::Matrix(ev(a)?.matrix()?.sym_lower()),
             AExpr::EntryAt(a, at) => {
                 let m = ev(a)?;
                 let m = m.matrix()?;

@@ -61,6 +61,97 @@ impl<S: Num> Mat<S> {
         index
     }
 
+    /// The Cholesky factor L of A = L·Lᵀ from A's lower triangle, column by column as nalgebra
+    /// computes it; an error where a pivot is not positive (nalgebra's `None`).
+    pub fn cholesky(&self) -> Result<Self, String> {
+        let n = self.rows;
+        if self.cols != n {
+            return Err(format!("the Cholesky factor of a {n}×{} matrix", self.cols));
+        }
+        let mut l = Mat::from_fn(n, n, |_, _| S::zero());
+        for j in 0..n {
+            let mut pivot = self.data[j + n * j];
+            for k in 0..j {
+                pivot = pivot - l.data[j + n * k] * l.data[j + n * k];
+            }
+            if pivot.re() <= 0.0 {
+                return Err("the matrix is not positive definite, so `.unwrap()` fails".into());
+            }
+            let d = pivot.sqrt();
+            l.data[j + n * j] = d;
+            for i in j + 1..n {
+                let mut x = self.data[i + n * j];
+                for k in 0..j {
+                    x = x - l.data[i + n * k] * l.data[j + n * k];
+                }
+                l.data[i + n * j] = x / d;
+            }
+        }
+        Ok(l)
+    }
+
+    /// L⁻¹·B (L⁻ᵀ·B when `transpose`) for the lower triangle L of this square matrix.
+    pub fn tri_solve(&self, b: &Self, transpose: bool) -> Result<Self, String> {
+        let n = self.rows;
+        if self.cols != n || b.rows != n {
+            return Err(format!(
+                "a triangular solve with a {n}×{} factor and a {}×{} right-hand side",
+                self.cols, b.rows, b.cols
+            ));
+        }
+        let at = |i: usize, j: usize| self.data[i + n * j];
+        let mut x = b.clone();
+        for c in 0..b.cols {
+            let col = |x: &Self, i: usize| x.data[i + n * c];
+            if transpose {
+                for i in (0..n).rev() {
+                    let mut v = col(&x, i);
+                    for k in i + 1..n {
+                        v = v - at(k, i) * col(&x, k);
+                    }
+                    x.data[i + n * c] = v / at(i, i);
+                }
+            } else {
+                for i in 0..n {
+                    let mut v = col(&x, i);
+                    for k in 0..i {
+                        v = v - at(i, k) * col(&x, k);
+                    }
+                    x.data[i + n * c] = v / at(i, i);
+                }
+            }
+        }
+        Ok(x)
+    }
+
+    /// The lower triangle with the diagonal scaled by `diagonal` (1: tril, ½: Φ).
+    pub fn lower(&self, diagonal: f64) -> Self {
+        Mat::from_fn(self.rows, self.cols, |i, j| match i.cmp(&j) {
+            std::cmp::Ordering::Greater => self.data[i + self.rows * j],
+            std::cmp::Ordering::Equal => self.data[i + self.rows * j] * S::constant(diagonal),
+            std::cmp::Ordering::Less => S::zero(),
+        })
+    }
+
+    /// The symmetric matrix whose lower triangle is this one's.
+    pub fn sym_from_lower(&self) -> Self {
+        Mat::from_fn(self.rows, self.cols, |i, j| {
+            let (p, q) = if i >= j { (i, j) } else { (j, i) };
+            self.data[p + self.rows * q]
+        })
+    }
+
+    /// Mᵢⱼ + Mⱼᵢ below the diagonal, Mᵢᵢ on it, zero above: the adjoint of `sym_from_lower`.
+    pub fn sym_lower(&self) -> Self {
+        Mat::from_fn(self.rows, self.cols, |i, j| match i.cmp(&j) {
+            std::cmp::Ordering::Greater => {
+                self.data[i + self.rows * j] + self.data[j + self.rows * i]
+            }
+            std::cmp::Ordering::Equal => self.data[i + self.rows * j],
+            std::cmp::Ordering::Less => S::zero(),
+        })
+    }
+
     /// The diagonal, as a column.
     pub fn diagonal(&self) -> Self {
         let n = self.rows.min(self.cols);

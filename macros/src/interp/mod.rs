@@ -341,6 +341,10 @@ fn node_value<S: Num>(
             Ok(Value::Matrix(m))
         }
         Op::DiagonalOf
+        | Op::Cholesky(_)
+        | Op::TriSolve { .. }
+        | Op::DiagonalProduct
+        | Op::IdentityOf
         | Op::IndexAt(_)
         | Op::Extremum(_)
         | Op::Cross
@@ -385,6 +389,18 @@ fn parts<S: Num>(op: &Op, args: &[&Value<S>], env: &Env) -> Result<Value<S>, Str
     let matrix = |k: usize| args.get(k).ok_or(format!("no argument {k}"))?.matrix();
     match op {
         Op::DiagonalOf => Ok(Value::Matrix(matrix(0)?.diagonal())),
+        Op::Cholesky(_) => Ok(Value::Matrix(matrix(0)?.cholesky()?)),
+        Op::IdentityOf => Ok(Value::Matrix(Mat::identity(matrix(0)?.rows))),
+        Op::DiagonalProduct => Ok(Value::Scalar(
+            matrix(0)?
+                .diagonal()
+                .data
+                .iter()
+                .fold(S::one(), |p, &x| p * x),
+        )),
+        Op::TriSolve { transpose } => {
+            Ok(Value::Matrix(matrix(0)?.tri_solve(matrix(1)?, *transpose)?))
+        }
         Op::IndexAt(at) => {
             let m = matrix(0)?;
             let (i, j) = env.constants.index(at, m.rows, m.cols)?;

@@ -725,8 +725,9 @@ mod tests {
 
     /// Blocks read (`row`, `column`, `fixed_rows`, `fixed_columns`, `fixed_view`) and written
     /// (`set_row`, `set_column`) at offsets other than 0, diagonals and cross products (of
-    /// columns and of rows), entries at run-time indices, and the entries `max`, `min`,
-    /// `amax`, `amin` take, through
+    /// columns and of rows), entries at run-time indices, the entries `max`, `min`, `amax`,
+    /// `amin` take, and Cholesky factorisations (of matrices whose upper triangle differs from
+    /// the lower, which the factorisation does not read), through
     /// products, maps and branches: gradients and tangents against dual numbers, H·v against
     /// hyper-dual numbers.
     #[test]
@@ -738,6 +739,8 @@ mod tests {
             "fn f(w: &SMatrix<f64, 3, 4>, x: &Vector3<f64>) -> f64 { let d = (w * w.transpose()).diagonal(); let c = w.column(1).cross(&(x + d)); c.norm_squared() + w.diagonal().map(|v| v.tanh()).dot(&c) + (w.fixed_view::<1, 3>(2, 1).cross(&x.transpose()) * w.column(0))[0] }",
             "fn f(w: &SMatrix<f64, 3, 4>, x: &Vector4<f64>) -> f64 { let h = (w * x).map(|v| v.tanh()); h.max() * w.amax() + (w * 2.0 - w.transpose().transpose()).min().powi(2) + (h - w.column(3)).amin() * w[(1, 1)] }",
             "fn f(w: &SMatrix<f64, 3, 4>, k: usize) -> f64 { let z = w * w.row(1).transpose(); z.map(|v| v.exp()).sum().ln() - z[k] + w[(k - 1, k + 1)].powi(3) * w[(0, k)] }",
+            "fn f(w: &SMatrix<f64, 3, 4>, x: &Vector3<f64>) -> f64 { let a = w * w.transpose() + w.fixed_view::<3, 3>(0, 1) * 0.2 + Matrix3::identity() * 2.0; let c = a.cholesky().unwrap(); c.solve(&x).dot(&x) + c.ln_determinant() + (c.l() * x).map(|v| v.sin()).sum() }",
+            "fn f(w: &SMatrix<f64, 3, 4>, x: &Vector3<f64>) -> f64 { let a = w * w.transpose() + Matrix3::identity(); let c = a.cholesky().expect(\"positive definite\"); c.inverse().trace() * c.determinant().sqrt() + c.l()[(2, 1)] * x[0] }",
             "fn f(w: &SMatrix<f64, 3, 4>, s: f64) -> f64 { let mut m = w.fixed_view::<3, 3>(0, 1) * s; if s > 0.0 { m.set_column(0, &(w.column(0) * 2.0)); } else { m.set_row(1, &w.fixed_view::<1, 3>(2, 0)); } m.try_inverse().unwrap().sum() + (w.fixed_columns::<1>(3).transpose() * m.column(2))[0] }",
         ];
         let mut first = Tally::default();

@@ -18,8 +18,8 @@ use crate::types::{self, Kind};
 impl Lowerer<'_> {
     pub(super) fn method(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
         let name = m.method.to_string();
-        if let Some(sizes) = view_sizes(&name) {
-            return self.view(e, m, sizes);
+        if let Structured::Lowered(value) = self.structured_method(e, m) {
+            return value;
         }
         if let Some(turbofish) = &m.turbofish {
             self.cx.error_spanned_by(
@@ -34,17 +34,12 @@ impl Lowerer<'_> {
         if name == "lp_norm" {
             return self.lp_norm(e, m);
         }
-        if name == "try_inverse" || name == "lu" || name == "solve" {
+        if name == "try_inverse" || name == "lu" || name == "solve" || name == "cholesky" {
             self.cx.error_spanned_by(
                 e,
-                format!("`.{name}(…)` is supported in the forms `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()` (or `.expect(\"…\")`)"),
+                format!("`.{name}(…)` is supported in the forms `a.try_inverse().unwrap()`, `a.lu().solve(&b).unwrap()` and `a.cholesky().unwrap()` (or `.expect(\"…\")`)"),
             );
             return None;
-        }
-        if let Some(which) = extremum(&name).filter(|_| m.args.is_empty()) {
-            // A matrix reduced to one of its entries (the scalar `a.max(b)` has an argument).
-            let a = self.expr(&m.receiver)?;
-            return self.push(Op::Extremum(which), vec![a], e);
         }
         let arity = match name.as_str() {
             "dot" | "component_mul" | "component_div" | "powi" | "powf" | "map" | "kronecker"
@@ -224,6 +219,84 @@ impl Lowerer<'_> {
         self.push(op, vec![a], e)
     }
 
+    /// Views, reductions to an entry and the methods of a Cholesky factorisation, lowered by
+    /// their own functions: `Some(result)` for those, `None` for any other method.
+    fn structured_method(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Structured {
+        let name = m.method.to_string();
+        if let Some(sizes) = view_sizes(&name) {
+            return Structured::Lowered(self.view(e, m, sizes));
+        }
+        if let Some(which) = extremum(&name).filter(|_| m.args.is_empty()) {
+            // A matrix reduced to one of its entries (the scalar `a.max(b)` has an argument).
+            let a = self.expr(&m.receiver);
+            return Structured::Lowered(a.and_then(|a| self.push(Op::Extremum(which), vec![a], e)));
+        }
+        let factor = matches!(
+            name.as_str(),
+            "l" | "solve" | "inverse" | "determinant" | "ln_determinant"
+        ) && m.args.len() == usize::from(name == "solve")
+            && m.turbofish.is_none();
+        if factor {
+            Structured::Lowered(self.factor_method(e, m))
+        } else {
+            Structured::No
+        }
+    }
+
+    /// `.l()`, `.solve(&b)`, `.inverse()`, `.determinant()` and `.ln_determinant()` of a
+    /// Cholesky factorisation `c = a.cholesky().unwrap()`, through its factor L: L⁻ᵀ(L⁻¹b),
+    /// L⁻ᵀ·L⁻¹, (Π Lᵢᵢ)² = exp(2 Σ ln Lᵢᵢ) and 2 Σ ln Lᵢᵢ. `.determinant()` of any other matrix is
+    /// its determinant.
+    fn factor_method(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
+        let name = m.method.to_string();
+        let receiver = self.expr(&m.receiver)?;
+        if !matches!(self.prog.nodes[receiver].op, Op::Cholesky(_)) {
+            if name == "determinant" {
+                return self.push(Op::Determinant, vec![receiver], e);
+            }
+            self.cx.error_spanned_by(
+                &m.method,
+                format!(
+                    "`.{name}(…)` is supported on a Cholesky factorisation, as in \
+                     `a.cholesky().unwrap().{name}({})`",
+                    if name == "solve" { "&b" } else { "" }
+                ),
+            );
+            return None;
+        }
+        let solve = |this: &mut Self, b: ValueId| -> Option<ValueId> {
+            let y = this.push(Op::TriSolve { transpose: false }, vec![receiver, b], e)?;
+            this.push(Op::TriSolve { transpose: true }, vec![receiver, y], e)
+        };
+        match name.as_str() {
+            "l" => Some(receiver),
+            "solve" => {
+                let b = self.expr(&m.args[0])?;
+                solve(self, b)
+            }
+            "inverse" => {
+                let identity = self.push(Op::IdentityOf, vec![receiver], e)?;
+                solve(self, identity)
+            }
+            "ln_determinant" => {
+                // Σ ln Lᵢᵢ², as nalgebra sums it.
+                let diagonal = self.push(Op::DiagonalOf, vec![receiver], e)?;
+                let mut sub = Program::default();
+                let loc = Loc::of(e);
+                let v = sub.push(Op::Param(0), Vec::new(), loc, "v".into());
+                let square = sub.push(Op::Mul, vec![v, v], loc, "v * v".into());
+                sub.output = Some(sub.push(Op::Unary(Func::Ln), vec![square], loc, "ln v²".into()));
+                let logs = self.push(Op::Map(Box::new(sub)), vec![diagonal], e)?;
+                self.push(Op::Sum, vec![logs], e)
+            }
+            _ => {
+                // (Π Lᵢᵢ)², the product taken in order as nalgebra takes it.
+                let product = self.push(Op::DiagonalProduct, vec![receiver], e)?;
+                self.push(Op::Mul, vec![product, product], e)
+            }
+        }
+    }
+
     /// Reports a method outside the language, with the supported spelling where there is one.
     fn unknown_method(&mut self, name: &str, m: &syn::ExprMethodCall) -> Option<ValueId> {
         // An error inside the receiver (say `.cholesky()` in `a.cholesky().unwrap().l()`) is
@@ -306,6 +379,10 @@ impl Lowerer<'_> {
                 let a = self.expr(receiver)?;
                 self.push(Op::Inverse(finish), vec![a], e)
             }
+            ("cholesky", 0, receiver) => {
+                let a = self.expr(receiver)?;
+                self.push(Op::Cholesky(finish), vec![a], e)
+            }
             ("solve", 1, Expr::MethodCall(lu)) if lu.method == "lu" && lu.args.is_empty() => {
                 let a = self.expr(&lu.receiver);
                 let b = self.expr(&inner.args[0]);
@@ -335,7 +412,7 @@ impl Lowerer<'_> {
         }
         self.cx.error_spanned_by(
             e,
-            "`.unwrap()` and `.expect(…)` are supported only in `a.try_inverse().unwrap()` and `a.lu().solve(&b).unwrap()`",
+            "`.unwrap()` and `.expect(…)` are supported only in `a.try_inverse().unwrap()`, `a.lu().solve(&b).unwrap()` and `a.cholesky().unwrap()`",
         );
         None
     }
@@ -813,6 +890,13 @@ enum Callee {
 }
 
 /// What to write instead of a nalgebra method `#[gradient]` does not support yet.
+/// Whether a method is one of those `structured_method` lowers, and if so its value (`None`
+/// after an error).
+enum Structured {
+    No,
+    Lowered(Option<ValueId>),
+}
+
 /// The reduction a method without arguments named `name` is, if it is one.
 fn extremum(name: &str) -> Option<Extremum> {
     match name {
@@ -839,9 +923,6 @@ fn not_yet(name: &str) -> Option<&'static str> {
         "rows" | "columns" | "view" => {
             "blocks of a size known at compile time are, as in `m.fixed_rows::<2>(i)`, \
              `m.fixed_columns::<2>(j)` and `m.fixed_view::<2, 3>(i, j)`"
-        }
-        "cholesky" => {
-            "`a.lu().solve(&b).unwrap()` and `a.determinant()` work on any invertible matrix"
         }
         "inverse" => "write `a.try_inverse().unwrap()`",
         "scale" => "write `m * s`",

@@ -51,7 +51,8 @@ enum Binding {
 const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y)`, `.norm()`, `.norm_squared()`, `.normalize()`, \
 `.component_mul(&y)`, `.component_div(&y)`, `.map(|v| …)`, `.determinant()`, `.try_inverse().unwrap()`, \
 `.lu().solve(&b).unwrap()`, `.kronecker(&y)`, `.pow(k)`, `.row(i)`, `.column(j)`, `.fixed_rows::<R>(i)`, \
-`.fixed_columns::<C>(j)`, `.fixed_view::<R, C>(i, j)`, `.diagonal()`, `.cross(&b)`, `.max()`, `.min()`, `.amax()`, `.amin()`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
+`.fixed_columns::<C>(j)`, `.fixed_view::<R, C>(i, j)`, `.diagonal()`, `.cross(&b)`, `.max()`, `.min()`, `.amax()`, `.amin()`, `.cholesky().unwrap()` with `.l()`, \
+`.solve(&b)`, `.inverse()`, `.determinant()`, `.ln_determinant()`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.max(y)`, `.min(y)`, `.clamp(lo, hi)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
 /// What a simple pattern binds: `Ok(Some(x))` for `x` or `mut x`, `Ok(None)` for `_`, and the
