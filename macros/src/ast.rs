@@ -39,6 +39,9 @@ pub struct Func {
     pub ret_ty: syn::Type,
     /// The attribute on the function, which decides its companions.
     pub attribute: crate::args::Attribute,
+    /// Whether the function is a method taking `&self`: its companions are methods too, and
+    /// its body reads fields as constants (`let x: &SMatrix<f64, 20, 3> = &self.x;`).
+    pub method: bool,
 }
 
 /// Reads and checks the signature; `None` when something was reported.
@@ -93,6 +96,11 @@ pub fn from_syn(cx: &Ctxt, item: &ItemFn, args: &Args) -> Option<Func> {
         ret,
         ret_ty,
         attribute: args.attribute,
+        method: item
+            .sig
+            .inputs
+            .first()
+            .is_some_and(|a| matches!(a, FnArg::Receiver(_))),
     })
 }
 
@@ -124,10 +132,14 @@ fn params(cx: &Ctxt, item: &ItemFn, env: &Env) -> Option<Vec<Param>> {
     let mut ok = true;
     for input in &item.sig.inputs {
         match input {
+            // `&self`: its fields are read as constants in the body.
+            FnArg::Receiver(receiver)
+                if matches!(receiver.kind, syn::ReceiverKind::Reference(_, None, None)) => {}
             FnArg::Receiver(receiver) => {
                 cx.error_spanned_by(
                     receiver,
-                    "`#[gradient]` works on free functions; `self` parameters are not supported",
+                    "a method is differentiated when it takes `&self` (its fields are constants); \
+                     `self` by value and `&mut self` are not supported",
                 );
                 ok = false;
             }

@@ -62,6 +62,7 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             | Op::TriSolve { .. }
             | Op::DiagonalProduct
             | Op::IndexAt(_)
+            | Op::Field(..)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)

@@ -29,11 +29,71 @@ pub fn hessian(args: TokenStream, input: TokenStream) -> TokenStream {
 
 /// Expands `#[attribute(args)] item`; errors name the attribute that was written.
 fn expand(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenStream {
+    let method = syn::parse2::<syn::ItemFn>(input.clone())
+        .ok()
+        .and_then(|item| {
+            matches!(item.sig.inputs.first(), Some(syn::FnArg::Receiver(_)))
+                .then_some(item.sig.ident)
+        });
     let out = stages(attribute, args, input);
+    // In an `impl` block, the companions' docs name their siblings through `Self::`.
+    let out = match method {
+        Some(name) => method_docs(out, &name),
+        None => out,
+    };
     match attribute {
         Attribute::Gradient => out,
         Attribute::Jacobian | Attribute::Hessian => fallback::reword(out, attribute.name()),
     }
+}
+
+/// The expansion of a method, with a reference definition such as
+/// ``[`loss_grad`]: Self::loss_grad`` (for the method and each companion) appended to every doc
+/// attribute, so that the docs' links resolve inside the `impl` block.
+fn method_docs(out: TokenStream, name: &syn::Ident) -> TokenStream {
+    use proc_macro2::{Delimiter, Group, Literal, TokenTree};
+    use std::fmt::Write as _;
+    let suffixes = [
+        "",
+        "_grad",
+        "_vjp",
+        "_jvp",
+        "_vjp_jvp",
+        "_jacobian",
+        "_hessian",
+        "_hvp",
+    ];
+    let mut definitions = String::new();
+    for s in suffixes {
+        let _ = write!(definitions, "\n [`{name}{s}`]: Self::{name}{s}");
+    }
+    out.into_iter()
+        .map(|tree| match tree {
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => {
+                let mut inner: Vec<TokenTree> = g.stream().into_iter().collect();
+                let doc = matches!(
+                    inner.as_slice(),
+                    [TokenTree::Ident(i), TokenTree::Punct(p), TokenTree::Literal(_)]
+                        if i == "doc" && p.as_char() == '='
+                );
+                if doc
+                    && let Some(TokenTree::Literal(lit)) = inner.last()
+                    && let Ok(text) = syn::parse_str::<syn::LitStr>(&lit.to_string())
+                {
+                    let mut literal = Literal::string(&format!("{}\n{definitions}", text.value()));
+                    literal.set_span(lit.span());
+                    inner.pop();
+                    inner.push(TokenTree::Literal(literal));
+                    let mut group = Group::new(Delimiter::Bracket, inner.into_iter().collect());
+                    group.set_span(g.span());
+                    TokenTree::Group(group)
+                } else {
+                    TokenTree::Group(g)
+                }
+            }
+            other => other,
+        })
+        .collect()
 }
 
 #[allow(

@@ -171,6 +171,7 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         | Op::DiagonalProduct
         | Op::IdentityOf
         | Op::IndexAt(_)
+        | Op::Field(..)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)

@@ -260,6 +260,9 @@ pub enum Op {
     Index(usize, usize),
     /// `v[k]` or `m[(i, j)]` with an index known only at run time, from integer parameters.
     IndexAt(At),
+    /// A field of `self` read in a method, `let x: &SMatrix<f64, 20, 3> = &self.x;`: a constant
+    /// of the annotated shape, read in place (`self.x`) wherever it is used.
+    Field(TokenStream, Shape),
     /// `m[(i, j)] = s` on a `let mut` matrix: `args` = `[m, s]`, the value m with entry (i, j)
     /// replaced by s (`v[i] = s` as for `Index`).
     SetEntry(usize, usize),
@@ -466,6 +469,7 @@ impl Op {
             | Op::DiagonalProduct
             | Op::IdentityOf
             | Op::IndexAt(_)
+            | Op::Field(..)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(_)
@@ -523,6 +527,7 @@ impl Op {
                 }
             }
             Op::IndexAt(at) => format!("index {at}"),
+            Op::Field(tokens, _) => format!("field {}", crate::text::tokens(tokens)),
             Op::Extremum(e) => e.method().into(),
             Op::Cross => "cross".into(),
             Op::View {

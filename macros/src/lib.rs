@@ -81,6 +81,8 @@ use proc_macro::TokenStream;
 ///
 /// # The language
 ///
+/// - **Methods** taking `&self`: fields are constants read with their type written, as in
+///   `let x: &SMatrix<f64, 20, 3> = &self.x;`; the companions are methods too.
 /// - **Types**, by value or `&`, under any path prefix: `f64`, `f32`, `SMatrix<T, R, C>`,
 ///   `SVector<T, N>`, `RowSVector<T, N>`, `Matrix1`…`Matrix6`, `Matrix2x3`-style aliases,
 ///   `Vector1`…`Vector6`, `RowVector1`…`RowVector6`; `T` is `f64`, `f32` or a type parameter

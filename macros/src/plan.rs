@@ -421,8 +421,9 @@ impl<'p> Plan<'p> {
                 continue;
             }
             match &node.op {
-                // Parameters are the function's; an `if` binds its results itself.
-                Op::Param(_) | Op::Extract(_) => {}
+                // Parameters are the function's, fields `self`'s; an `if` binds its results
+                // itself.
+                Op::Param(_) | Op::Extract(_) | Op::Field(..) => {}
                 Op::Branch { .. } => out.push(Forward::Branch(id)),
                 Op::TraceChain(transposed) => {
                     let dims = fuse::factor_shapes(self.prog, &node.args, transposed);

@@ -192,6 +192,7 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
         // are handled in `adjoints` and `diff`.
         Op::Param(_)
         | Op::Const(_)
+        | Op::Field(..)
         | Op::IdentityOf
         | Op::Solve(_)
         | Op::Compare(_)
@@ -579,6 +580,7 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
     match &node.op {
         Op::Param(_)
         | Op::Const(_)
+        | Op::Field(..)
         | Op::IdentityOf
         | Op::Compare(_)
         | Op::Not
@@ -924,6 +926,7 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         | Op::DiagonalProduct
         | Op::IdentityOf
         | Op::IndexAt(_)
+        | Op::Field(..)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)

@@ -179,6 +179,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
             factorisation(prog, node)
         }
         Op::IndexAt(at) => index_at(prog, node, at),
+        Op::Field(_, shape) => Ok(*shape),
         Op::Cross => cross(prog, node),
         Op::Inverse(_) => square(prog, node, "try_inverse").map(|()| arg(0)),
         Op::Determinant => square(prog, node, "determinant").map(|()| Shape::Scalar),
@@ -255,6 +256,7 @@ fn extracted(op: &Op, k: usize) -> Shape {
         | Op::DiagonalProduct
         | Op::IdentityOf
         | Op::IndexAt(_)
+        | Op::Field(..)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)
@@ -308,6 +310,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::DiagonalProduct
         | Op::IdentityOf
         | Op::IndexAt(_)
+        | Op::Field(..)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)

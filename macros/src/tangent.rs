@@ -79,6 +79,7 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 | Op::TriSolve { .. }
                 | Op::DiagonalProduct
                 | Op::IndexAt(_)
+                | Op::Field(..)
                 | Op::Extremum(_)
                 | Op::Cross
                 | Op::Inverse(..)

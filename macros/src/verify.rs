@@ -105,6 +105,7 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             | Op::DiagonalProduct
             | Op::IdentityOf
             | Op::IndexAt(_)
+            | Op::Field(..)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
@@ -281,7 +282,9 @@ fn forward_values(plan: &Plan, path: &str, errors: &mut Vec<String>) -> Vec<bool
         .nodes
         .iter()
         .enumerate()
-        .map(|(id, n)| matches!(n.op, Op::Param(_)) || plan.config.given == Some(id))
+        .map(|(id, n)| {
+            matches!(n.op, Op::Param(_) | Op::Field(..)) || plan.config.given == Some(id)
+        })
         .collect();
     for step in &plan.forward {
         let (id, reads): (ValueId, Vec<ValueId>) = match step {

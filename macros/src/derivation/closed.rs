@@ -142,6 +142,7 @@ impl Deriver<'_> {
             | Op::DiagonalProduct
             | Op::IdentityOf
             | Op::IndexAt(_)
+            | Op::Field(..)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(_)

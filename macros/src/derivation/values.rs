@@ -100,6 +100,7 @@ impl<'a> Values<'a> {
             Op::DiagonalOf => call("diag", &arg(0)),
             Op::Cholesky(_) => call("chol", &arg(0)),
             Op::IdentityOf => Math::atom("I".to_owned()),
+            Op::Field(tokens, _) => Math::atom(crate::text::tokens(tokens)),
             Op::DiagonalProduct => call("Πdiag", &arg(0)),
             Op::TriSolve { transpose } => {
                 let inverse = if *transpose { "⁻ᵀ" } else { "⁻¹" };

@@ -411,16 +411,17 @@ pub fn generics(item: &syn::ItemFn, func: &ast::Func) -> (TokenStream, TokenStre
 
 /// The parameters as the user wrote them, minus `mut`.
 pub fn signature_inputs(func: &ast::Func) -> Vec<TokenStream> {
-    func.params
-        .iter()
-        .map(|p| {
+    let receiver = func.method.then(|| quote!(&self));
+    receiver
+        .into_iter()
+        .chain(func.params.iter().map(|p| {
             let (name, ty) = (&p.name, &p.ty);
             if p.by_ref {
                 quote!(#name: &#ty)
             } else {
                 quote!(#name: #ty)
             }
-        })
+        }))
         .collect()
 }
 

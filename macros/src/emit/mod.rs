@@ -166,6 +166,7 @@ impl Emitter<'_> {
             | Op::DiagonalProduct
             | Op::IdentityOf
             | Op::IndexAt(_)
+            | Op::Field(..)
             | Op::Extremum(_)
             | Op::Cross
             | Op::Inverse(..)
@@ -305,10 +306,16 @@ impl Emitter<'_> {
         {
             return Operand::local(name, self.prog.shape(id));
         }
-        match self.prog.nodes[id].op {
-            Op::Param(k) => self.params[k].clone(),
+        match &self.prog.nodes[id].op {
+            Op::Param(k) => self.params[*k].clone(),
+            // Read in place: `self.x`, `&self.x`.
+            Op::Field(tokens, _) => Operand {
+                place: quote!((#tokens)),
+                borrow: quote!(&(#tokens)),
+                temp: false,
+            },
             Op::Extract(k) => Operand::local(
-                &self.result_ident(self.prog.nodes[id].args[0], k),
+                &self.result_ident(self.prog.nodes[id].args[0], *k),
                 self.prog.shape(id),
             ),
             Op::Const(..)
@@ -437,6 +444,7 @@ impl Emitter<'_> {
                     | Op::DiagonalProduct
                     | Op::IdentityOf
                     | Op::IndexAt(_)
+                    | Op::Field(..)
                     | Op::Extremum(_)
                     | Op::Cross
                     | Op::Determinant
@@ -542,6 +550,7 @@ impl Emitter<'_> {
                     | Op::DiagonalProduct
                     | Op::IdentityOf
                     | Op::IndexAt(_)
+                    | Op::Field(..)
                     | Op::Extremum(_)
                     | Op::Cross
                     | Op::Inverse(..)
@@ -643,6 +652,7 @@ impl Emitter<'_> {
                 let ty = self.ty(node.shape);
                 quote_spanned!(span=> <#ty>::identity())
             }
+            Op::Field(tokens, _) => quote_spanned!(span=> (#tokens)),
             Op::DiagonalProduct => {
                 let (a, one) = (arg(0).place, self.lit(1.0));
                 quote_spanned!(span=> #a.diagonal().iter().fold(#one, |__mg_p, __mg_x| __mg_p * *__mg_x))
@@ -1443,6 +1453,7 @@ fn method_name(op: &Op) -> &'static str {
         | Op::DiagonalProduct
         | Op::IdentityOf
         | Op::IndexAt(_)
+        | Op::Field(..)
         | Op::Extremum(_)
         | Op::Cross
         | Op::Inverse(..)

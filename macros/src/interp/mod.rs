@@ -346,6 +346,7 @@ fn node_value<S: Num>(
         | Op::DiagonalProduct
         | Op::IdentityOf
         | Op::IndexAt(_)
+        | Op::Field(..)
         | Op::Extremum(_)
         | Op::Cross
         | Op::View { .. }

@@ -55,6 +55,16 @@ const METHODS: &str = "`.transpose()`, `.trace()`, `.sum()`, `.mean()`, `.dot(&y
 `.solve(&b)`, `.inverse()`, `.determinant()`, `.ln_determinant()`, and on scalars `.exp()`, `.ln()`, `.ln_1p()`, `.sqrt()`, \
 `.powi(n)`, `.powf(p)`, `.max(y)`, `.min(y)`, `.clamp(lo, hi)`, `.sin()`, `.cos()`, `.tanh()`, `.abs()`";
 
+/// The field `self.x` that `e` reads, as `self.x` or `&self.x`.
+fn self_field(e: &Expr) -> Option<&syn::ExprField> {
+    match e {
+        Expr::Reference(r) => self_field(&r.expr),
+        Expr::Paren(p) => self_field(&p.expr),
+        Expr::Field(f) if matches!(&*f.base, Expr::Path(p) if p.path.is_ident("self")) => Some(f),
+        _ => None,
+    }
+}
+
 /// What a simple pattern binds: `Ok(Some(x))` for `x` or `mut x`, `Ok(None)` for `_`, and the
 /// pattern itself as the error for any other pattern.
 fn simple_binding(pat: &Pat) -> Result<Option<&syn::Ident>, &Pat> {
@@ -361,8 +371,57 @@ impl Lowerer<'_> {
             self.cx
                 .error_spanned_by(else_token, "`let … else` is not supported");
         }
+        if let Some(field) = self_field(&init.expr) {
+            self.field_local(name, ty, field);
+            return;
+        }
         let value = self.expr(&init.expr);
         self.bind_local(value, name, ty);
+    }
+
+    /// `let x: &SMatrix<f64, 20, 3> = &self.x;` (or a float, integer or `bool` field by value)
+    /// in a method: the field is a constant of the annotated type, read in place.
+    fn field_local(&mut self, name: &syn::Ident, ty: Option<&syn::Type>, field: &syn::ExprField) {
+        let key = name.to_string();
+        let Some(ty) = ty else {
+            self.cx.error_spanned_by(
+                field,
+                format!(
+                    "a field of `self` is read with its type written, as in \
+                     `let {name}: &SMatrix<f64, 20, 3> = &self.{};`",
+                    field.member.to_token_stream()
+                ),
+            );
+            self.bind(&key, Binding::Poison);
+            return;
+        };
+        let inner = match ty {
+            syn::Type::Reference(r) => &*r.elem,
+            other => other,
+        };
+        let tokens = field.to_token_stream();
+        let binding = match crate::types::classify(inner, self.env) {
+            Ok(Kind::Int) => Binding::Constant(quote!((#tokens))),
+            Ok(Kind::Bool) => Binding::Flag(quote!((#tokens))),
+            Ok(kind) => match kind.shape() {
+                Some(shape) => {
+                    let value = self.prog.push(
+                        Op::Field(tokens, shape),
+                        Vec::new(),
+                        Loc::of(field),
+                        text::expr(&Expr::Field(field.clone())),
+                    );
+                    self.name(value, name);
+                    Binding::Value(value)
+                }
+                None => Binding::Poison,
+            },
+            Err(e) => {
+                self.cx.push(e);
+                Binding::Poison
+            }
+        };
+        self.bind(&key, binding);
     }
 
     /// Binds every name in a pattern that was reported, so that its uses stay quiet.
