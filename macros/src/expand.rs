@@ -53,19 +53,16 @@ fn expand(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
 fn method_docs(out: TokenStream, name: &syn::Ident) -> TokenStream {
     use proc_macro2::{Delimiter, Group, Literal, TokenTree};
     use std::fmt::Write as _;
-    let suffixes = [
-        "",
-        "_grad",
-        "_vjp",
-        "_jvp",
-        "_vjp_jvp",
-        "_jacobian",
-        "_hessian",
-        "_hvp",
-    ];
+    // The functions the expansion defines: the method and its companions.
+    let trees: Vec<TokenTree> = out.clone().into_iter().collect();
     let mut definitions = String::new();
-    for s in suffixes {
-        let _ = write!(definitions, "\n [`{name}{s}`]: Self::{name}{s}");
+    for pair in trees.windows(2) {
+        if let [TokenTree::Ident(keyword), TokenTree::Ident(defined)] = pair
+            && keyword == "fn"
+            && defined.to_string().starts_with(&name.to_string())
+        {
+            let _ = write!(definitions, "\n [`{defined}`]: Self::{defined}");
+        }
     }
     out.into_iter()
         .map(|tree| match tree {
