@@ -1,6 +1,7 @@
 //! Fusion: compound forms that are cheaper as one operation than as their parts.
 //!
-//! Today one form: the trace of a chain of matrix products, tr(F₀·F₁·…·Fₖ₋₁), whose inner
+//! First, every value is computed once: an operation repeated on the same arguments, such as
+//! `(w * x)` written twice, is read from its first occurrence. Then one fused form: the trace of a chain of matrix products, tr(F₀·F₁·…·Fₖ₋₁), whose inner
 //! products have no other use. As separate nodes, reverse mode would form every prefix of the
 //! chain and then multiply adjoints back through it. As one node, each factor's gradient is the
 //! transpose of the product of the other factors in cyclic order (∂ tr(F·C)/∂F = Cᵀ), and those
@@ -15,11 +16,54 @@
 
 use crate::ir::{Dim, Op, Program, Shape, ValueId};
 
+/// Computes each value once: a node with the same operation on the same arguments as an earlier
+/// one (`(w * x)` written twice) is read as that one, and becomes unused. Not for parameters,
+/// `map` closures and branches (whose bodies differ under one mnemonic), and calls; within each
+/// nested body too.
+fn common_subexpressions(prog: &mut Program) {
+    let mut seen: std::collections::HashMap<(String, Vec<ValueId>), ValueId> =
+        std::collections::HashMap::new();
+    let mut same: Vec<ValueId> = (0..prog.nodes.len()).collect();
+    for id in 0..prog.nodes.len() {
+        let node = &mut prog.nodes[id];
+        node.args.iter_mut().for_each(|a| *a = same[*a]);
+        match &mut node.op {
+            Op::Map(sub) => common_subexpressions(sub),
+            Op::Branch { then, otherwise } => {
+                common_subexpressions(then);
+                common_subexpressions(otherwise);
+            }
+            _ => {}
+        }
+        if matches!(
+            node.op,
+            Op::Param(_) | Op::Map(_) | Op::Branch { .. } | Op::Call(_)
+        ) {
+            continue;
+        }
+        let key = (node.op.mnemonic(), node.args.clone());
+        match seen.get(&key) {
+            Some(&first) => same[id] = first,
+            None => {
+                seen.insert(key, id);
+            }
+        }
+    }
+    if let Some(out) = prog.output.as_mut() {
+        *out = same[*out];
+    }
+    prog.outputs.iter_mut().for_each(|o| *o = same[*o]);
+    prog.annotations
+        .iter_mut()
+        .for_each(|a| a.value = same[a.value]);
+}
+
 /// Rewrites fusable forms in place; the nodes they replace become unused. Then re-associates
 /// products of three matrices to the cheaper order (see [`reassociate`]). Without `traces`,
 /// trace chains stay products and a trace (a second-order program differentiates those, not
 /// the fused form).
 pub fn fuse(prog: &mut Program, traces: bool) {
+    common_subexpressions(prog);
     if traces {
         fuse_traces(prog);
     }

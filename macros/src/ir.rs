@@ -489,7 +489,7 @@ impl Op {
         }
     }
 
-    fn mnemonic(&self) -> String {
+    pub fn mnemonic(&self) -> String {
         match self {
             Op::Param(i) => format!("param {i}"),
             Op::Const(tokens) => format!("const {}", crate::text::tokens(tokens)),

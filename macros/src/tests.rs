@@ -1025,3 +1025,13 @@ fn print_expansions() {
         println!("{}", prettyplease::unparse(&file));
     }
 }
+
+#[test]
+fn a_repeated_expression_is_computed_once() {
+    let src = "fn f(w: &SMatrix<f64, 4, 3>, x: &Vector3<f64>) -> f64 { (w * x).norm_squared() + (w * x).map(f64::tanh).sum() * 0.5 + 0.5 }";
+    let out = expansion("wrt(w)", src);
+    let grad = &out[out.find("fn f_grad").expect("a gradient")..];
+    let grad = &grad[..grad.find("fn f_vjp").expect("a vjp after it")];
+    assert_eq!(grad.matches("w * x").count(), 1, "{grad}");
+    assert_eq!(grad.matches("= 0.5;").count(), 1, "{grad}");
+}
