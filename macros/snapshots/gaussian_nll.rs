@@ -38,15 +38,16 @@ fn gaussian_nll_grad(
     let __mg_v6: f64 = __mg_f1.determinant();
     let __mg_v7: f64 = __mg_v6.ln();
     let __mg_v8: f64 = __mg_v5 * __mg_v7;
+    let __mg_v9: f64 = 0.5;
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = &__mg_v4
         * &__mg_v3;
     let __mg_v11: f64 = __mg_v3.dot(&__mg_v10);
-    let __mg_v12: f64 = __mg_v5 * __mg_v11;
+    let __mg_v12: f64 = __mg_v9 * __mg_v11;
     let __mg_v13: f64 = __mg_v8 + __mg_v12;
     let __mg_g13: f64 = 1.0;
     let __mg_g8: f64 = __mg_g13;
     let __mg_g12: f64 = __mg_g13;
-    let __mg_g11: f64 = (__mg_g12 * __mg_v5);
+    let __mg_g11: f64 = (__mg_g12 * __mg_v9);
     let mut __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (&__mg_v10
         * __mg_g11);
     __mg_g3.gemm_tr(__mg_g11, &__mg_v4, &__mg_v3, 1.0);
@@ -76,15 +77,16 @@ fn gaussian_nll_vjp(
     let __mg_v6: f64 = __mg_f1.determinant();
     let __mg_v7: f64 = __mg_v6.ln();
     let __mg_v8: f64 = __mg_v5 * __mg_v7;
+    let __mg_v9: f64 = 0.5;
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = &__mg_v4
         * &__mg_v3;
     let __mg_v11: f64 = __mg_v3.dot(&__mg_v10);
-    let __mg_v12: f64 = __mg_v5 * __mg_v11;
+    let __mg_v12: f64 = __mg_v9 * __mg_v11;
     let __mg_v13: f64 = __mg_v8 + __mg_v12;
     let __mg_g13: f64 = seed;
     let __mg_g8: f64 = __mg_g13;
     let __mg_g12: f64 = __mg_g13;
-    let __mg_g11: f64 = (__mg_g12 * __mg_v5);
+    let __mg_g11: f64 = (__mg_g12 * __mg_v9);
     let mut __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (&__mg_v10
         * __mg_g11);
     __mg_g3.gemm_tr(__mg_g11, &__mg_v4, &__mg_v3, 1.0);
@@ -116,10 +118,11 @@ fn gaussian_nll_jvp(
     let __mg_v6: f64 = __mg_f1.determinant();
     let __mg_v7: f64 = __mg_v6.ln();
     let __mg_v8: f64 = __mg_v5 * __mg_v7;
+    let __mg_v9: f64 = 0.5;
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = &__mg_v4
         * &__mg_v3;
     let __mg_v11: f64 = __mg_v3.dot(&__mg_v10);
-    let __mg_v12: f64 = __mg_v5 * __mg_v11;
+    let __mg_v12: f64 = __mg_v9 * __mg_v11;
     let __mg_v13: f64 = __mg_v8 + __mg_v12;
     let __mg_d3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (dx - dmu);
     let __mg_d4: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = (-(&__mg_v4
@@ -131,7 +134,7 @@ fn gaussian_nll_jvp(
     let __mg_d10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = ((&__mg_d4
         * &__mg_v3) + (&__mg_v4 * &__mg_d3));
     let __mg_d11: f64 = ((__mg_d3.dot(&__mg_v10)) + (__mg_v3.dot(&__mg_d10)));
-    let __mg_d12: f64 = (__mg_v5 * __mg_d11);
+    let __mg_d12: f64 = (__mg_v9 * __mg_d11);
     let __mg_d13: f64 = (__mg_d8 + __mg_d12);
     (__mg_v13, __mg_d13)
 }
@@ -163,10 +166,11 @@ fn gaussian_nll_vjp_jvp(
     let __mg_v6: f64 = __mg_f1.determinant();
     let __mg_v7: f64 = __mg_v6.ln();
     let __mg_v8: f64 = __mg_v5 * __mg_v7;
+    let __mg_v9: f64 = 0.5;
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = &__mg_v4
         * &__mg_v3;
     let __mg_v11: f64 = __mg_v3.dot(&__mg_v10);
-    let __mg_v12: f64 = __mg_v5 * __mg_v11;
+    let __mg_v12: f64 = __mg_v9 * __mg_v11;
     let __mg_v13: f64 = __mg_v8 + __mg_v12;
     let __mg_d3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (dx - dmu);
     let __mg_d4: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = (-(&__mg_v4
@@ -178,12 +182,12 @@ fn gaussian_nll_vjp_jvp(
     let __mg_d10: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = ((&__mg_d4
         * &__mg_v3) + (&__mg_v4 * &__mg_d3));
     let __mg_d11: f64 = ((__mg_d3.dot(&__mg_v10)) + (__mg_v3.dot(&__mg_d10)));
-    let __mg_d12: f64 = (__mg_v5 * __mg_d11);
+    let __mg_d12: f64 = (__mg_v9 * __mg_d11);
     let __mg_d13: f64 = (__mg_d8 + __mg_d12);
     let __mg_g13: f64 = seed;
     let __mg_g8: f64 = __mg_g13;
     let __mg_g12: f64 = __mg_g13;
-    let __mg_g11: f64 = (__mg_g12 * __mg_v5);
+    let __mg_g11: f64 = (__mg_g12 * __mg_v9);
     let mut __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (&__mg_v10
         * __mg_g11);
     __mg_g3.gemm_tr(__mg_g11, &__mg_v4, &__mg_v3, 1.0);
@@ -195,7 +199,7 @@ fn gaussian_nll_vjp_jvp(
     let mut __mg_dg13: f64 = seed_tangent;
     let mut __mg_dg8: f64 = __mg_dg13;
     let mut __mg_dg12: f64 = __mg_dg13;
-    let mut __mg_dg11: f64 = (__mg_dg12 * __mg_v5);
+    let mut __mg_dg11: f64 = (__mg_dg12 * __mg_v9);
     let mut __mg_dg3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = ((&__mg_d10
         * __mg_g11) + (&__mg_v10 * __mg_dg11));
     __mg_dg3

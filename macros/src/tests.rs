@@ -1033,5 +1033,4 @@ fn a_repeated_expression_is_computed_once() {
     let grad = &out[out.find("fn f_grad").expect("a gradient")..];
     let grad = &grad[..grad.find("fn f_vjp").expect("a vjp after it")];
     assert_eq!(grad.matches("w * x").count(), 1, "{grad}");
-    assert_eq!(grad.matches("= 0.5;").count(), 1, "{grad}");
 }
