@@ -97,6 +97,16 @@ pub fn classify(ty: &Type, env: &Env) -> Result<Kind, syn::Error> {
         Type::Paren(inner) => classify(&inner.elem, env),
         Type::Group(inner) => classify(&inner.elem, env),
         Type::Path(path) if path.qself.is_none() => classify_path(ty, &path.path, env),
+        // A data set: the supported spelling stacks its samples.
+        Type::Slice(_) | Type::Array(_) => Err(syn::Error::new_spanned(
+            ty,
+            format!(
+                "a slice or array of samples (`{}`) is not supported yet: stack the samples as the \
+                 rows of one matrix, as in `x: &SMatrix<f64, 60, 3>`, and read sample `i` as \
+                 `x.row(i)` in a `for i in 0..60` loop; {SUPPORTED}",
+                crate::text::tokens(ty)
+            ),
+        )),
         _ => Err(syn::Error::new_spanned(
             ty,
             format!("unsupported type; {SUPPORTED}"),
