@@ -32,9 +32,18 @@ fn common_subexpressions(prog: &mut Program) {
         node.args.iter_mut().for_each(|a| *a = same[*a]);
         match &mut node.op {
             Op::Map(sub) => common_subexpressions(sub),
-            Op::Branch { then, otherwise } => {
+            Op::Branch {
+                then,
+                otherwise,
+                over,
+            } => {
                 common_subexpressions(then);
-                common_subexpressions(otherwise);
+                if over.is_some() {
+                    // A loop over data runs one body: the two programs stay the same.
+                    otherwise.clone_from(then);
+                } else {
+                    common_subexpressions(otherwise);
+                }
             }
             _ => {}
         }

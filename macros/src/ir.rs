@@ -329,15 +329,62 @@ pub enum Op {
     /// `if args[0] { then } else { otherwise }`: `args[1..]` are the outer values the branches
     /// read (the programs' parameters `0..`), and both programs have one result per output of
     /// the `if` (its value, then the outer variables it assigns), read through `Extract`.
+    ///
+    /// With `over`, a loop over data: `then` runs once per sample (`otherwise` is the same
+    /// program, and `args[0]` the constant `true`), its results are the amounts each sample adds
+    /// to the outer variables the loop accumulates, and the node's results are their sums.
+    /// Sums are linear, so every derivative of the node is the sum of the body's over the
+    /// samples: the branch rules hold as they are, summed.
     Branch {
         then: Box<Program>,
         otherwise: Box<Program>,
+        over: Option<Box<Over>>,
     },
     /// Result `k` of the `Branch` node `args[0]`.
     Extract(usize),
     /// A call of another `#[gradient]` function (or one with a hand-written `{name}_vjp`): `args`
     /// are the arguments that are values, in order.
     Call(Box<CallSite>),
+}
+
+/// What a loop over data runs over: `for x in xs.iter()` or `for (x, y) in
+/// xs.iter().zip(ys.iter())`, with xs and ys slices (or arrays) of fixed-size samples.
+#[derive(Clone, Debug)]
+pub struct Over {
+    /// Each slice: the expression that names it in generated code (`xs`, `self.xs`) and its name
+    /// for the interpreter's data (`xs`).
+    pub slices: Vec<(TokenStream, String)>,
+    /// The variable each sample is bound to in generated code, one per slice; the body reads
+    /// it as the constant `Op::Field((*var), shape)`.
+    pub vars: Vec<proc_macro2::Ident>,
+    /// The pattern as written (`(x, y)`), for texts.
+    pub pattern: String,
+}
+
+impl Over {
+    /// `xs.iter()` or `xs.iter().zip(ys.iter())`.
+    pub fn iter(&self) -> TokenStream {
+        let mut slices = self.slices.iter().map(|(t, _)| t);
+        let first = slices.next();
+        let mut out = quote!(#first.iter());
+        for s in slices {
+            out = quote!(#out.zip(#s.iter()));
+        }
+        out
+    }
+
+    /// The loop's pattern: `v` or `(v, w)`.
+    pub fn pattern(&self) -> TokenStream {
+        match self.vars.as_slice() {
+            [one] => quote!(#one),
+            vars => quote!((#(#vars),*)),
+        }
+    }
+
+    /// The loop as the user wrote it, for texts: `for (x, y) in xs.iter().zip(ys.iter())`.
+    pub fn text(&self) -> String {
+        format!("for {} in {}", self.pattern, crate::text::tokens(&self.iter()))
+    }
 }
 
 /// How a matrix built in the body gets its entries from the node's scalar arguments.
@@ -437,7 +484,12 @@ impl Op {
     pub fn bodies(&self) -> Vec<(&'static str, &Program)> {
         match self {
             Op::Map(sub) => vec![("", sub)],
-            Op::Branch { then, otherwise } => vec![("then:", then), ("else:", otherwise)],
+            Op::Branch {
+                over: Some(_), then, ..
+            } => vec![("each:", then)],
+            Op::Branch {
+                then, otherwise, ..
+            } => vec![("then:", then), ("else:", otherwise)],
             Op::Param(_)
             | Op::Const(_)
             | Op::Add
@@ -559,6 +611,7 @@ impl Op {
             Op::And => "and".into(),
             Op::Or => "or".into(),
             Op::BoolConst(t) => format!("bool {}", crate::text::tokens(t)),
+            Op::Branch { over: Some(over), .. } => format!("sum {}", over.text()),
             Op::Branch { .. } => "if".into(),
             Op::Extract(k) => format!("extract {k}"),
             Op::Call(site) => format!("call {}", crate::text::tokens(&site.path)),

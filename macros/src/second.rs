@@ -612,7 +612,10 @@ pub fn branch_side<'p>(
     moving: &[usize],
     seeded: &[bool],
 ) -> Result<(Plan<'p>, Plan<'p>, SecondOrder), Unsupported> {
-    let Op::Branch { then: t, otherwise } = &prog.nodes[node].op else {
+    let Op::Branch {
+        then: t, otherwise, ..
+    } = &prog.nodes[node].op
+    else {
         return Err("a branch adjoint of something other than `if`");
     };
     let side: &Program = if then { t } else { otherwise };

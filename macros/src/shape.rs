@@ -773,12 +773,22 @@ fn branch(cx: &Ctxt, prog: &mut Program, id: ValueId, float: Float) -> Shape {
     }
     let params: Vec<Shape> = node.args[1..].iter().map(|&a| prog.shape(a)).collect();
     let loc = node.loc;
-    let Op::Branch { then, otherwise } = &mut prog.nodes[id].op else {
+    let Op::Branch {
+        then,
+        otherwise,
+        over,
+    } = &mut prog.nodes[id].op
+    else {
         return Shape::Poison;
     };
     let before = cx.count();
     infer(cx, then, &params, float);
-    infer(cx, otherwise, &params, float);
+    if over.is_some() {
+        // A loop over data runs one body, checked once.
+        otherwise.clone_from(then);
+    } else {
+        infer(cx, otherwise, &params, float);
+    }
     if cx.count() != before {
         return Shape::Poison;
     }

@@ -65,22 +65,25 @@ pub enum Kind {
     Int,
     /// `bool`: a constant.
     Bool,
+    /// A slice or array of samples, `&[SVector<f64, 3>]` or `&[f64; 50]`: data a loop over
+    /// data reads (`for x in xs.iter()`), never differentiated.
+    Samples { float: Float, shape: Shape },
 }
 
 impl Kind {
     pub fn float(self) -> Option<Float> {
         match self {
             Kind::Scalar(float) | Kind::Matrix { float, .. } => Some(float),
-            Kind::Int | Kind::Bool => None,
+            Kind::Int | Kind::Bool | Kind::Samples { .. } => None,
         }
     }
 
-    /// The shape of a value of this type; `None` for integers and booleans.
+    /// The shape of a value of this type; `None` for integers, booleans and samples.
     pub fn shape(self) -> Option<Shape> {
         match self {
             Kind::Scalar(_) => Some(Shape::Scalar),
             Kind::Matrix { rows, cols, .. } => Some(Shape::Matrix(rows, cols)),
-            Kind::Int | Kind::Bool => None,
+            Kind::Int | Kind::Bool | Kind::Samples { .. } => None,
         }
     }
 }
@@ -97,16 +100,27 @@ pub fn classify(ty: &Type, env: &Env) -> Result<Kind, syn::Error> {
         Type::Paren(inner) => classify(&inner.elem, env),
         Type::Group(inner) => classify(&inner.elem, env),
         Type::Path(path) if path.qself.is_none() => classify_path(ty, &path.path, env),
-        // A data set: the supported spelling stacks its samples.
-        Type::Slice(_) | Type::Array(_) => Err(syn::Error::new_spanned(
-            ty,
-            format!(
-                "a slice or array of samples (`{}`) is not supported yet: stack the samples as the \
-                 rows of one matrix, as in `x: &SMatrix<f64, 60, 3>`, and read sample `i` as \
-                 `x.row(i)` in a `for i in 0..60` loop; {SUPPORTED}",
-                crate::text::tokens(ty)
-            ),
-        )),
+        // A data set, read by a loop over data.
+        Type::Slice(syn::TypeSlice { elem, .. }) | Type::Array(syn::TypeArray { elem, .. }) => {
+            match classify(elem, env)? {
+                Kind::Scalar(float) => Ok(Kind::Samples {
+                    float,
+                    shape: Shape::Scalar,
+                }),
+                Kind::Matrix { float, rows, cols } => Ok(Kind::Samples {
+                    float,
+                    shape: Shape::Matrix(rows, cols),
+                }),
+                Kind::Int | Kind::Bool | Kind::Samples { .. } => Err(syn::Error::new_spanned(
+                    elem,
+                    format!(
+                        "the samples of a data set are floats or fixed-size float matrices, as in \
+                         `xs: &[SVector<f64, 3>]` or `ys: &[f64]`, read with \
+                         `for (x, y) in xs.iter().zip(ys.iter())`; {SUPPORTED}"
+                    ),
+                )),
+            }
+        }
         _ => Err(syn::Error::new_spanned(
             ty,
             format!("unsupported type; {SUPPORTED}"),

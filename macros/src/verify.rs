@@ -54,7 +54,9 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
                 let inner = format!("{path}v{id}.map/");
                 check_program(sub, &inner, Some(node.args.len()), errors);
             }
-            Op::Branch { then, otherwise } => {
+            Op::Branch {
+                then, otherwise, ..
+            } => {
                 check_branch(prog, id, then, otherwise, path, errors);
             }
             Op::Extract(k) => {
@@ -548,6 +550,7 @@ mod tests {
         let branch = Op::Branch {
             then: Box::new(then),
             otherwise: Box::new(otherwise),
+            over: None,
         };
         prog.nodes.push(node(branch, vec![0, 1], Shape::Tuple));
         prog.nodes

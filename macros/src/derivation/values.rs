@@ -100,7 +100,12 @@ impl<'a> Values<'a> {
             Op::DiagonalOf => call("diag", &arg(0)),
             Op::Cholesky(_) => call("chol", &arg(0)),
             Op::IdentityOf => Math::atom("I".to_owned()),
-            Op::Field(tokens, _) => Math::atom(crate::text::tokens(tokens)),
+            // A loop over data's sample is named as the loop names it.
+            Op::Field(tokens, _) => Math::atom(
+                node.name
+                    .clone()
+                    .unwrap_or_else(|| crate::text::tokens(tokens)),
+            ),
             Op::DiagonalProduct => call("Πdiag", &arg(0)),
             Op::TriSolve { transpose } => {
                 let inverse = if *transpose { "⁻ᵀ" } else { "⁻¹" };
@@ -182,7 +187,12 @@ impl<'a> Values<'a> {
     /// terms of the values of this body.
     fn branch_result(&self, branch: ValueId, k: usize) -> Math {
         let node = &self.prog.nodes[branch];
-        let Op::Branch { then, otherwise } = &node.op else {
+        let Op::Branch {
+            then,
+            otherwise,
+            over,
+        } = &node.op
+        else {
             return Math::atom(node.text.clone());
         };
         let captures: Vec<Math> = node.args[1..].iter().map(|&a| self.value(a)).collect();
@@ -193,6 +203,12 @@ impl<'a> Values<'a> {
             };
             body.results().get(k).map(|&r| nested.value(r))
         };
+        if let Some(over) = over {
+            return match side(then) {
+                Some(a) => Math::new(format!("Σ {} {}", over.text(), a.at(SUM)), SUM),
+                None => Math::atom(node.text.clone()),
+            };
+        }
         match (side(then), side(otherwise)) {
             (Some(a), Some(b)) => Math::new(
                 format!(

@@ -346,7 +346,7 @@ fn custom_jvp(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> Tok
             }
             (__mg_value, __mg_tangent)
         },
-        Kind::Scalar(_) | Kind::Int | Kind::Bool => quote! {
+        Kind::Scalar(_) | Kind::Int | Kind::Bool | Kind::Samples { .. } => quote! {
             let (__mg_value, __mg_g) = #pullback(#(#names,)* #one);
             (__mg_value, #derivative)
         },

@@ -931,6 +931,10 @@ impl Emitter<'_> {
                 .collect();
             quote!({ #(#forward)* #(#tangents)* #(#reverse)* #(#steps)* (#(#results,)*) })
         };
+        if let Some(over) = self.over(node) {
+            let shapes: Vec<Shape> = captures.iter().map(|&k| prog.shape(args[k + 1])).collect();
+            return self.data_sum(over, &shapes, &side(true));
+        }
         let cond = self.operand(args[0]).place;
         let (t, o) = (side(true), side(false));
         quote!(if #cond #t else #o)

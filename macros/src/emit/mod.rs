@@ -309,6 +309,8 @@ impl Emitter<'_> {
         match &self.prog.nodes[id].op {
             Op::Param(k) => self.params[*k].clone(),
             // Read in place: `self.x`, `&self.x`.
+            // A scalar (a sample of floats) is read by value.
+            Op::Field(tokens, Shape::Scalar) => Operand::scalar(quote!((#tokens))),
             Op::Field(tokens, _) => Operand {
                 place: quote!((#tokens)),
                 borrow: quote!(&(#tokens)),

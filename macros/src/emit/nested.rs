@@ -118,8 +118,51 @@ impl Emitter<'_> {
             let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
             quote!({ #(#stmts)* (#(#results,)*) })
         };
-        let (t, o) = (side(true), side(false));
-        quote_spanned!(node.loc.start=> let (#(#names,)*): (#(#tys,)*) = if #cond #t else #o;)
+        let value = match self.over(id) {
+            Some(over) => {
+                let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
+                self.data_sum(over, &shapes, &side(true))
+            }
+            None => {
+                let (t, o) = (side(true), side(false));
+                quote!(if #cond #t else #o)
+            }
+        };
+        quote_spanned!(node.loc.start=> let (#(#names,)*): (#(#tys,)*) = #value;)
+    }
+
+    /// What a loop over data runs over, when the `if` node `id` is one.
+    pub(super) fn over(&self, id: ValueId) -> Option<&crate::ir::Over> {
+        match &self.prog.nodes[id].op {
+            Op::Branch { over, .. } => over.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The sum over the samples of `over` of `body`, a block whose value is a tuple of values of
+    /// `shapes`: `{ let mut s = (0, …); for x in xs.iter() { let o = body; s.0 = s.0 + o.0; … } s }`.
+    pub(super) fn data_sum(
+        &self,
+        over: &crate::ir::Over,
+        shapes: &[Shape],
+        body: &TokenStream,
+    ) -> TokenStream {
+        let sum = Ident::new("__mg_sum", Span::mixed_site());
+        let one = Ident::new("__mg_one", Span::mixed_site());
+        let zeros = shapes.iter().map(|&s| self.zeros(s));
+        let adds = (0..shapes.len()).map(|k| {
+            let k = syn::Index::from(k);
+            quote!(#sum.#k = #sum.#k + #one.#k;)
+        });
+        let (pattern, iter) = (over.pattern(), over.iter());
+        quote!({
+            let mut #sum = (#(#zeros,)*);
+            for #pattern in #iter {
+                let #one = #body;
+                #(#adds)*
+            }
+            #sum
+        })
     }
 
     /// The adjoints of the captured values `captures` of the `if` node `id`: the taken branch
@@ -162,6 +205,13 @@ impl Emitter<'_> {
                 .collect();
             quote!({ #(#forward)* #(#reverse)* (#(#grads,)*) })
         };
+        if let Some(over) = self.over(id) {
+            let shapes: Vec<Shape> = captures
+                .iter()
+                .map(|&k| self.prog.shape(node.args[k + 1]))
+                .collect();
+            return self.data_sum(over, &shapes, &side(true));
+        }
         let (t, o) = (side(true), side(false));
         quote!(if #cond #t else #o)
     }
@@ -462,6 +512,10 @@ impl Emitter<'_> {
                 .collect();
             quote!({ #(#forward)* #(#tangent)* (#(#results,)*) })
         };
+        if let (Some(over), Op::Branch { then, .. }) = (self.over(id), &node.op) {
+            let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
+            return self.data_sum(over, &shapes, &side(true));
+        }
         let (t, o) = (side(true), side(false));
         quote!(if #cond #t else #o)
     }

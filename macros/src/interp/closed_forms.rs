@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use super::closed_form;
 use crate::adjoint::AExpr;
 use crate::derivation::{Derivation, derivation};
-use crate::interp::{Env, Mat, Value, compile, gradient};
+use crate::interp::{Env, Mat, Value, compile, draw_samples, gradient};
 use crate::ir::{Dim, Program};
 use crate::plan::{Config, Plan};
 use crate::types::Kind;
@@ -88,6 +88,11 @@ fn inputs(func: &crate::ast::Func, draw: &mut Draw) -> (Vec<Value<f64>>, Env<'st
             }
             Kind::Bool => {
                 env = env.flag(&name, draw.next() & 1 == 0);
+                Value::Constant
+            }
+            Kind::Samples { shape, .. } => {
+                let set = draw_samples(shape, 3, &mut || draw.entry());
+                env.constants.samples.insert(name, set);
                 Value::Constant
             }
         });

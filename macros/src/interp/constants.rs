@@ -19,6 +19,11 @@ pub struct Constants {
     pub ints: BTreeMap<String, i64>,
     pub bools: BTreeMap<String, bool>,
     pub floats: BTreeMap<String, f64>,
+    /// The samples of each data set, by the name loops over data give it (`xs`).
+    pub samples: BTreeMap<String, Vec<super::Value<f64>>>,
+    /// Constants read in place (`Op::Field`), by their text: a loop over data's current
+    /// sample, `(*__mg_s1_0)`.
+    pub fields: BTreeMap<String, super::Value<f64>>,
 }
 
 fn parse(tokens: &TokenStream) -> Result<Expr, String> {

@@ -379,7 +379,29 @@ fn node_value<S: Num>(
         Op::And => Ok(Value::Bool(arg(0)?.boolean()? && arg(1)?.boolean()?)),
         Op::Or => Ok(Value::Bool(arg(0)?.boolean()? || arg(1)?.boolean()?)),
         Op::BoolConst(tokens) => Ok(Value::Bool(constants.boolean(tokens)?)),
-        Op::Branch { then, otherwise } => branch(then, otherwise, args, env),
+        Op::Branch {
+            over: Some(over),
+            then,
+            ..
+        } => {
+            let zeros = then
+                .outputs
+                .iter()
+                .map(|&o| zero_value(then.shape(o), env))
+                .collect::<Result<_, _>>()?;
+            let inputs: Vec<Value<S>> = args[1..].iter().map(|&v| v.clone()).collect();
+            let sums = sum_over_samples(over, env, zeros, |env| {
+                let values = evaluate(then, &inputs, env)?;
+                then.results()
+                    .iter()
+                    .map(|&r| values.get(r).cloned().ok_or(format!("no result v{r}")))
+                    .collect()
+            })?;
+            Ok(Value::Tuple(sums))
+        }
+        Op::Branch {
+            then, otherwise, ..
+        } => branch(then, otherwise, args, env),
         Op::Extract(k) => extract(arg(0)?, *k),
         Op::Call(site) => call(site, args, env),
     }
@@ -429,8 +451,76 @@ fn parts<S: Num>(op: &Op, args: &[&Value<S>], env: &Env) -> Result<Value<S>, Str
             m.set_block(*row, *col, matrix(1)?)?;
             Ok(Value::Matrix(m))
         }
+        Op::Field(tokens, _) => {
+            let name = text::tokens(tokens);
+            let value = env
+                .constants
+                .fields
+                .get(&name)
+                .ok_or_else(|| format!("no value for the constant `{name}`"))?;
+            Ok(value.lift_with(&|_, v| S::constant(v)))
+        }
         other => Err(format!("`{other:?}` does not read part of a matrix")),
     }
+}
+
+/// The zero of a value of `shape`.
+fn zero_value<S: Num>(shape: Shape, env: &Env) -> Result<Value<S>, String> {
+    match shape {
+        Shape::Scalar => Ok(Value::Scalar(S::zero())),
+        Shape::Matrix(r, c) => {
+            let (r, c) = (env.size(r)?, env.size(c)?);
+            Ok(Value::Matrix(Mat::from_fn(r, c, |_, _| S::zero())))
+        }
+        other => Err(format!("no zero of {other}")),
+    }
+}
+
+/// Σ over the samples of a loop over data of `each`, run in an environment where the loop's
+/// variables hold the sample; the sum starts from `zeros`, one per result.
+pub fn sum_over_samples<'r, S: Num>(
+    over: &crate::ir::Over,
+    env: &Env<'r>,
+    zeros: Vec<Value<S>>,
+    mut each: impl FnMut(&Env<'r>) -> Result<Vec<Value<S>>, String>,
+) -> Result<Vec<Value<S>>, String> {
+    let sets = over
+        .slices
+        .iter()
+        .map(|(_, name)| {
+            env.constants
+                .samples
+                .get(name)
+                .ok_or_else(|| format!("no samples for the data set `{name}`"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let count = sets.iter().map(|s| s.len()).min().unwrap_or(0);
+    let mut sums = zeros;
+    for i in 0..count {
+        let mut sample = Env {
+            constants: env.constants.clone(),
+            functions: env.functions,
+            depth: env.depth,
+        };
+        for (var, set) in over.vars.iter().zip(&sets) {
+            let name = text::tokens(&quote::quote!((*#var)));
+            sample.constants.fields.insert(name, set[i].clone());
+        }
+        let parts = each(&sample)?;
+        if parts.len() != sums.len() {
+            return Err(format!(
+                "a sample gives {} results for {} sums",
+                parts.len(),
+                sums.len()
+            ));
+        }
+        sums = sums
+            .iter()
+            .zip(&parts)
+            .map(|(s, p)| arithmetic('+', s, p))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(sums)
 }
 
 /// Input `k`, checked: a matrix whose entries do not fill its shape would break every index.
@@ -681,6 +771,13 @@ fn bind(
     match param.kind {
         Kind::Int => drop(into.ints.insert(name, from.int(tokens)?)),
         Kind::Bool => drop(into.bools.insert(name, from.boolean(tokens)?)),
+        Kind::Samples { .. } => {
+            let set = from
+                .samples
+                .get(&text::tokens(tokens))
+                .ok_or_else(|| format!("no samples for `{}`", text::tokens(tokens)))?;
+            drop(into.samples.insert(name, set.clone()));
+        }
         Kind::Scalar(_) | Kind::Matrix { .. } => {
             return Err(format!(
                 "the float parameter `{name}` is passed the constant `{}`",
@@ -748,4 +845,19 @@ pub fn gradient(
         })
         .collect::<Result<_, String>>()?;
     Ok((value, gradients))
+}
+
+/// `count` samples of `shape` (a const generic size taken as 3), entries from `entry`.
+pub fn draw_samples(shape: Shape, count: usize, entry: &mut dyn FnMut() -> f64) -> Vec<Value<f64>> {
+    let size = |d: Dim| d.value().unwrap_or(3);
+    (0..count)
+        .map(|_| match shape {
+            Shape::Matrix(r, c) => {
+                let (r, c) = (size(r), size(c));
+                let data = (0..r * c).map(|_| entry()).collect();
+                Value::Matrix(Mat::from_column_major(r, c, data).expect("the entries fill it"))
+            }
+            _ => Value::Scalar(entry()),
+        })
+        .collect()
 }

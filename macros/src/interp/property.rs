@@ -403,6 +403,11 @@ fn draw_inputs(func: &crate::ast::Func, env: &mut Env, draw: &mut Draw) -> Vec<V
                 env.constants.bools.insert(name, draw.next() & 1 == 0);
                 Value::Constant
             }
+            Kind::Samples { shape, .. } => {
+                let set = super::draw_samples(shape, 3, &mut || draw.entry());
+                env.constants.samples.insert(name, set);
+                Value::Constant
+            }
         });
     }
     inputs

@@ -505,8 +505,13 @@ impl Lowerer<'_> {
             }
         };
         let constant = |value: &str, this: &mut Self| {
-            let tokens: proc_macro2::TokenStream =
+            let mut tokens: proc_macro2::TokenStream =
                 value.parse().expect("invariant: a float literal");
+            // In a function generic over its scalar, the number in that scalar.
+            if this.float.is_generic() {
+                let float = syn::Ident::new(&this.float.name(), proc_macro2::Span::call_site());
+                tokens = quote!(::matgrad::__private::nalgebra::convert::<f64, #float>(#tokens));
+            }
             this.prog
                 .push(Op::Const(tokens), Vec::new(), Loc::of(e), value.to_owned())
         };
@@ -612,7 +617,7 @@ impl Lowerer<'_> {
                         .get(&n.to_string())
                         .or_else(|| self.outer?.get(&n.to_string()))
                 }) {
-                    Some(Binding::Flag(t)) => Some(t.clone()),
+                    Some(Binding::Flag(t) | Binding::Data(t, _)) => Some(t.clone()),
                     Some(
                         Binding::Value(_)
                         | Binding::Constant(_)
@@ -776,7 +781,11 @@ impl Lowerer<'_> {
             }) {
                 Some(Binding::Known(i)) => Some(*i),
                 Some(
-                    Binding::Value(_) | Binding::Constant(_) | Binding::Flag(_) | Binding::Poison,
+                    Binding::Value(_)
+                    | Binding::Constant(_)
+                    | Binding::Flag(_)
+                    | Binding::Data(..)
+                    | Binding::Poison,
                 )
                 | None => None,
             },

@@ -5,11 +5,12 @@
 //! After: `v7 = if v6 …` with a `then` and an `else` program of the captured values, and
 //! `v8 = extract 0 v7` for the value.
 
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
-use syn::{BinOp, Expr};
+use syn::{BinOp, Expr, Pat};
 
 use super::{Binding, Body, Lowerer, Tail, simple_binding};
-use crate::ir::{Compare, Loc, Op, ValueId};
+use crate::ir::{Compare, Loc, Op, Over, Shape, ValueId};
 use crate::text;
 
 impl Lowerer<'_> {
@@ -54,6 +55,10 @@ impl Lowerer<'_> {
     /// `for i in a..b { … }` with literal bounds: the body once per value of `i`, in order.
     pub(super) fn for_loop(&mut self, f: &syn::ExprForLoop) {
         const LIMIT: i64 = 1024;
+        if !matches!(&*f.expr, Expr::Range(_)) {
+            self.data_loop(f);
+            return;
+        }
         let Ok(counter) = simple_binding(&f.pat) else {
             self.cx
                 .error_spanned_by(&f.pat, "the loop variable must be a plain name or `_`");
@@ -70,10 +75,6 @@ impl Lowerer<'_> {
             }
         };
         let Expr::Range(range) = &*f.expr else {
-            self.cx.error_spanned_by(
-                &f.expr,
-                "`#[gradient]` loops run over a range with literal bounds, such as `0..4`",
-            );
             return;
         };
         let (Some(start), Some(end)) = (bound(range.start.as_deref()), bound(range.end.as_deref()))
@@ -174,6 +175,7 @@ impl Lowerer<'_> {
                     Binding::Constant(_)
                     | Binding::Known(_)
                     | Binding::Flag(_)
+                    | Binding::Data(..)
                     | Binding::Poison => return None,
                 }
             }
@@ -204,6 +206,7 @@ impl Lowerer<'_> {
             Op::Branch {
                 then: Box::new(then_prog),
                 otherwise: Box::new(else_prog),
+                over: None,
             },
             args,
             loc,
@@ -215,6 +218,17 @@ impl Lowerer<'_> {
         let result = value.map(|_| extract(self, 0, format!("if {} {{ … }}", text::expr(&e.cond))));
         let first = usize::from(value.is_some());
         for (k, name) in assigned.iter().enumerate() {
+            if self.body == Body::Data && !self.own.contains(name) {
+                self.cx.error_spanned_by(
+                    e,
+                    format!(
+                        "an `if` inside a loop over data cannot assign to `{name}`, which is outside \
+                         the loop; add the `if`'s value instead, as in \
+                         `{name} += if … {{ … }} else {{ 0.0 }};`"
+                    ),
+                );
+                continue;
+            }
             let v = extract(self, first + k, name.clone());
             self.name(v, name);
             // The variable lives outside the branch: an assignment, not a `let`.
@@ -236,5 +250,262 @@ impl Lowerer<'_> {
             self.assigned.push(name.to_string());
         }
         self.scope.insert(name.to_string(), binding);
+    }
+}
+
+/// The error for an assignment to an outer variable, other than `+=`/`-=`, in a loop over data.
+pub(super) fn data_assignment(name: &str) -> String {
+    format!(
+        "a loop over data only adds to the variables outside it, with `{name} += …` or \
+         `{name} -= …`; any other assignment to `{name}` would carry a value from one sample to \
+         the next, which is not supported"
+    )
+}
+
+const DATA_LOOPS: &str = "a `for` loop runs over a range with literal bounds, such as `0..4`, \
+or over data: slices or arrays of samples passed as parameters, as in `for x in xs.iter()` or \
+`for (x, y) in xs.iter().zip(ys.iter())` with `xs: &[SVector<f64, 3>]` and `ys: &[f64]`";
+
+/// What a simple sample pattern binds: `x`, `&x` or `_`.
+fn sample_binding(pat: &Pat) -> Option<Option<&syn::Ident>> {
+    match pat {
+        Pat::Reference(r) => sample_binding(&r.pat),
+        Pat::Paren(p) => sample_binding(&p.pat),
+        other => simple_binding(other).ok(),
+    }
+}
+
+impl Lowerer<'_> {
+    /// `for x in xs.iter() { loss += …; }` and `for (x, y) in xs.iter().zip(ys.iter()) { … }`:
+    /// one body, run once per sample, whose results are what a sample adds to each outer
+    /// variable it accumulates into; the loop's node sums them (see [`Op::Branch`]).
+    fn data_loop(&mut self, f: &syn::ExprForLoop) {
+        if let Some(label) = &f.label {
+            self.cx
+                .error_spanned_by(label, "loop labels are not supported");
+        }
+        let Some(sources) = self.data_sources(&f.expr) else {
+            return;
+        };
+        let names: Option<Vec<Option<&syn::Ident>>> = match (&*f.pat, sources.len()) {
+            (pat, 1) => sample_binding(pat).map(|b| vec![b]),
+            (Pat::Tuple(t), n) if t.elems.len() == n => {
+                t.elems.iter().map(sample_binding).collect()
+            }
+            _ => None,
+        };
+        let Some(names) = names else {
+            let example = if sources.len() == 1 { "`x` (or `&x`)" } else { "`(x, y)`, one name per data set" };
+            self.cx.error_spanned_by(
+                &f.pat,
+                format!("the samples of a loop over data are bound to plain names: {example}"),
+            );
+            return;
+        };
+        let depth = self.data_depth + 1;
+        let vars: Vec<Ident> = (0..sources.len())
+            .map(|k| Ident::new(&format!("__mg_s{depth}_{k}"), Span::mixed_site()))
+            .collect();
+        let view = self.visible();
+        let mut body = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Data);
+        body.refs.clone_from(&self.refs);
+        body.data_depth = depth;
+        for ((name, (_, _, shape)), var) in names.iter().zip(&sources).zip(&vars) {
+            let Some(name) = name else { continue };
+            let sample = body.prog.push(
+                Op::Field(quote!((*#var)), *shape),
+                Vec::new(),
+                Loc::of(name),
+                name.to_string(),
+            );
+            body.name(sample, name);
+            body.bind(&name.to_string(), Binding::Value(sample));
+        }
+        let before = self.cx.count();
+        match body.statements(&f.body.stmts) {
+            Tail::Value(_) => self.cx.error_spanned_by(
+                &f.body,
+                "the body of a `for` loop has no value; end its last statement with `;`",
+            ),
+            Tail::Unit | Tail::Poison => {}
+        }
+        for (name, _, at) in &body.accumulated {
+            if body.captures.contains(name) {
+                self.cx.push(at.error(format!(
+                    "this loop over data reads `{name}` and adds to it: each sample would see the \
+                     sum so far, which a loop over data does not carry from one sample to the \
+                     next; read `{name}` after the loop, or add to a new variable"
+                )));
+            }
+        }
+        self.prog.helpers.append(&mut body.prog.helpers);
+        let accumulated = std::mem::take(&mut body.accumulated);
+        let loc = Loc::of(&f.expr);
+        if accumulated.is_empty() {
+            if self.cx.count() == before {
+                self.cx.error_spanned_by(
+                    &f.body,
+                    "this loop over data adds to nothing: accumulate what each sample contributes \
+                     with `+=` or `-=` into a variable declared before the loop, as in `loss += …;`",
+                );
+            }
+            return;
+        }
+        let captures = self.captured_values(&body.captures, loc);
+        if self.cx.count() != before {
+            for (name, _, at) in &accumulated {
+                self.add_to(name, None, *at);
+            }
+            return;
+        }
+        let Some(captures) = captures else { return };
+        let mut prog = body.prog;
+        prog.outputs = accumulated.iter().map(|a| a.1).collect();
+        let cond = self.prog.push(Op::BoolConst(quote!(true)), Vec::new(), loc, "true".into());
+        let over = Over {
+            slices: sources.iter().map(|(t, n, _)| (t.clone(), n.clone())).collect(),
+            vars,
+            pattern: text::tokens(&f.pat),
+        };
+        let text = over.text();
+        let mut args = vec![cond];
+        args.extend(captures);
+        let node = self.prog.push(
+            Op::Branch {
+                then: Box::new(prog.clone()),
+                otherwise: Box::new(prog),
+                over: Some(Box::new(over)),
+            },
+            args,
+            loc,
+            text,
+        );
+        for (k, (name, _, at)) in accumulated.iter().enumerate() {
+            let sum = self.prog.push(Op::Extract(k), vec![node], loc, format!("Σ {name}"));
+            self.add_to(name, Some(sum), *at);
+        }
+    }
+
+    /// The data sets a loop runs over, with the expression naming each in generated code, its
+    /// name, and the shape of a sample: `xs.iter()`, `xs`, `&xs`, and `a.zip(b)` of those.
+    fn data_sources(&mut self, e: &Expr) -> Option<Vec<(TokenStream, String, Shape)>> {
+        if let Expr::MethodCall(m) = e
+            && m.method == "zip"
+            && m.args.len() == 1
+        {
+            let mut sources = self.data_sources(&m.receiver)?;
+            sources.push(self.data_source(&m.args[0])?);
+            return Some(sources);
+        }
+        Some(vec![self.data_source(e)?])
+    }
+
+    fn data_source(&mut self, e: &Expr) -> Option<(TokenStream, String, Shape)> {
+        let inner = match e {
+            Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => &*m.receiver,
+            Expr::Reference(r) if r.mutability.is_none() => &*r.expr,
+            Expr::Paren(p) => return self.data_source(&p.expr),
+            other => other,
+        };
+        if let Expr::Path(p) = inner
+            && let Some(name) = p.path.get_ident()
+        {
+            match self.lookup(&name.to_string(), Loc::of(inner)) {
+                Some(Binding::Data(tokens, shape)) => {
+                    return Some((tokens, name.to_string(), shape));
+                }
+                Some(Binding::Poison) => return None,
+                _ => {}
+            }
+        }
+        self.cx.error_spanned_by(e, DATA_LOOPS);
+        None
+    }
+
+    /// In a loop over data, `x += e` or `x -= e` to a variable outside it: records what the sample
+    /// adds. Any other assignment to an outer variable is an error. Returns whether `left` was
+    /// an outer variable (and so handled here).
+    pub(super) fn accumulate(
+        &mut self,
+        left: &Expr,
+        right: &Expr,
+        op: Option<&(Op, &'static str)>,
+    ) -> bool {
+        let target = match left {
+            Expr::Index(index) => &*index.expr,
+            other => other,
+        };
+        let Expr::Path(path) = target else {
+            return false;
+        };
+        let Some(name) = path.path.get_ident() else {
+            return false;
+        };
+        let key = name.to_string();
+        if self.own.contains(&key) || !self.outer.is_some_and(|o| o.contains_key(&key)) {
+            return false;
+        }
+        let sign = match op {
+            Some((Op::Add, _)) if !matches!(left, Expr::Index(_)) => 1.0,
+            Some((Op::Sub, _)) if !matches!(left, Expr::Index(_)) => -1.0,
+            _ => {
+                self.cx.error_spanned_by(left, data_assignment(&key));
+                return true;
+            }
+        };
+        let loc = Loc {
+            start: name.span(),
+            end: Loc::of(right).end,
+        };
+        let Some(mut amount) = self.expr(right) else {
+            self.add_to(&key, None, loc);
+            return true;
+        };
+        if sign < 0.0 {
+            let text = format!("-({})", crate::text::expr(right));
+            amount = self.prog.push(Op::Neg, vec![amount], loc, text);
+        }
+        self.add_to(&key, Some(amount), loc);
+        true
+    }
+
+    /// Adds `amount` (`None` after an error) to the variable `name`: in the body of a loop over
+    /// data, to what the sample adds to it when it is an outer variable; elsewhere to its value.
+    fn add_to(&mut self, name: &str, amount: Option<ValueId>, loc: Loc) {
+        if self.body == Body::Data && !self.own.contains(name) {
+            let Some(amount) = amount else { return };
+            match self.accumulated.iter().position(|a| a.0 == name) {
+                Some(k) => {
+                    let sum = self.prog.push(
+                        Op::Add,
+                        vec![self.accumulated[k].1, amount],
+                        loc,
+                        format!("Δ{name}"),
+                    );
+                    self.accumulated[k].1 = sum;
+                }
+                None => self.accumulated.push((name.to_string(), amount, loc)),
+            }
+            return;
+        }
+        let ident = syn::Ident::new(name, loc.start);
+        let left: Expr = syn::parse_quote!(#ident);
+        let Some(old) = self.assignable(&left, &ident) else {
+            return;
+        };
+        let binding = match (old, amount) {
+            (Binding::Value(old), Some(amount)) => {
+                let text = format!("{name} + Σ");
+                Binding::Value(self.prog.push(Op::Add, vec![old, amount], loc, text))
+            }
+            (Binding::Poison | Binding::Value(_), _) => Binding::Poison,
+            (Binding::Constant(_) | Binding::Known(_) | Binding::Flag(_) | Binding::Data(..), _) => {
+                self.cx.push(loc.error(format!(
+                    "`{name}` is not a float variable and cannot be added to"
+                )));
+                Binding::Poison
+            }
+        };
+        self.rebind(&ident, binding);
     }
 }

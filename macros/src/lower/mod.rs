@@ -30,9 +30,10 @@ use crate::ast;
 mod calls;
 mod flow;
 use crate::ctxt::Ctxt;
-use crate::ir::{Annotation, Func, Loc, Op, Program, ValueId};
+use crate::ir::{Annotation, Func, Loc, Op, Program, Shape, ValueId};
 use crate::text;
 use crate::types::{self, Env, Float, Kind};
+use flow::data_assignment;
 
 /// What a name in scope stands for.
 #[derive(Clone)]
@@ -44,6 +45,9 @@ enum Binding {
     Known(i64),
     /// A boolean parameter, used as written in conditions.
     Flag(TokenStream),
+    /// A slice or array of samples, read only by a loop over data: the expression that names it
+    /// in generated code (`xs`, `self.xs`) and the shape of one sample.
+    Data(TokenStream, Shape),
     /// A value whose expression had an error; uses stay silent.
     Poison,
 }
@@ -91,7 +95,7 @@ fn pattern_names<'p>(pat: &'p Pat, names: &mut Vec<&'p syn::Ident>) {
 }
 
 const STATEMENTS: &str = "a `#[gradient]` body uses `let` bindings, assignments, blocks, `if`/`else` on conditions, \
-`for` loops over literal ranges, and a final expression or `return`";
+`for` loops over literal ranges and over data (`for x in xs.iter()`), and a final expression or `return`";
 
 struct Lowerer<'a> {
     cx: &'a Ctxt,
@@ -127,6 +131,11 @@ struct Lowerer<'a> {
     outer_values: HashMap<String, Binding>,
     /// Names bound to parameters taken by reference: passed on to a call as the reference.
     refs: std::collections::HashSet<String>,
+    /// In the body of a loop over data: what one sample adds to each outer variable the loop
+    /// accumulates into, in order of the first `+=`/`-=`, with where that was written.
+    accumulated: Vec<(String, ValueId, Loc)>,
+    /// How many loops over data this code is inside: names their sample variables apart.
+    data_depth: usize,
 }
 
 /// The kinds of code a [`Lowerer`] reads.
@@ -135,6 +144,8 @@ enum Body {
     Function,
     Closure,
     Branch,
+    /// The body of a loop over data: it may only add to outer variables.
+    Data,
 }
 
 /// How a list of statements ends.
@@ -167,6 +178,8 @@ pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
             };
             if param.kind == Kind::Bool {
                 Binding::Flag(tokens)
+            } else if let Kind::Samples { shape, .. } = param.kind {
+                Binding::Data(name.to_token_stream(), shape)
             } else {
                 Binding::Constant(tokens)
             }
@@ -198,7 +211,9 @@ pub(crate) fn assert_one_node_per_param(prog: &Program) {
                 "`param {k}` has a second node v{id} in\n{prog}"
             ),
             Op::Map(sub) => assert_one_node_per_param(sub),
-            Op::Branch { then, otherwise } => {
+            Op::Branch {
+                then, otherwise, ..
+            } => {
                 assert_one_node_per_param(then);
                 assert_one_node_per_param(otherwise);
             }
@@ -232,6 +247,8 @@ impl<'a> Lowerer<'a> {
             depth: 0,
             outer_values: HashMap::new(),
             refs: std::collections::HashSet::new(),
+            accumulated: Vec::new(),
+            data_depth: 0,
         }
     }
 
@@ -403,6 +420,7 @@ impl Lowerer<'_> {
         let binding = match crate::types::classify(inner, self.env) {
             Ok(Kind::Int) => Binding::Constant(quote!((#tokens))),
             Ok(Kind::Bool) => Binding::Flag(quote!((#tokens))),
+            Ok(Kind::Samples { shape, .. }) => Binding::Data(tokens, shape),
             Ok(kind) => match kind.shape() {
                 Some(shape) => {
                     let value = self.prog.push(
@@ -592,6 +610,9 @@ impl Lowerer<'_> {
 
     /// `x = e` and `x += e`: rebinds `x`, as a new `let` would.
     fn assign(&mut self, left: &Expr, right: &Expr, op: Option<(Op, &'static str)>) {
+        if self.body == Body::Data && self.accumulate(left, right, op.as_ref()) {
+            return;
+        }
         if let Expr::Index(index) = left {
             self.assign_entry(left, index, right, op);
             return;
@@ -626,6 +647,13 @@ impl Lowerer<'_> {
                 }
                 None => Binding::Poison,
             },
+            (Some(_), Binding::Data(..)) => {
+                self.cx.error_spanned_by(
+                    left,
+                    format!("`{name}` is a data set and cannot be updated"),
+                );
+                Binding::Poison
+            }
             (Some(_), Binding::Constant(_) | Binding::Known(_) | Binding::Flag(_)) => {
                 self.cx.error_spanned_by(
                     left,
@@ -650,6 +678,10 @@ impl Lowerer<'_> {
             return None;
         };
         if !self.own.contains(&key) && self.body != Body::Function {
+            if self.body == Body::Data {
+                self.cx.error_spanned_by(left, data_assignment(&key));
+                return None;
+            }
             if self.body == Body::Closure {
                 self.cx.error_spanned_by(
                     left,
@@ -998,6 +1030,16 @@ impl Lowerer<'_> {
                 None
             }
             Some(Binding::Flag(tokens)) => self.push(Op::BoolConst(tokens), Vec::new(), e),
+            Some(Binding::Data(..)) => {
+                self.cx.error_spanned_by(
+                    e,
+                    format!(
+                        "`{name}` is a data set: read its samples in a loop over data, as in \
+                         `for x in {name}.iter() {{ loss += …; }}`"
+                    ),
+                );
+                None
+            }
             None if self.reports_misspelling(e) => None,
             // Not a parameter or local: a `const` item of the enclosing module.
             None => self.push(Op::Const(e.to_token_stream()), Vec::new(), e),
@@ -1037,6 +1079,7 @@ impl Lowerer<'_> {
                             Binding::Value(_)
                             | Binding::Constant(_)
                             | Binding::Flag(_)
+                            | Binding::Data(..)
                             | Binding::Poison,
                         )
                         | None => tree.clone(),
@@ -1237,7 +1280,7 @@ impl Lowerer<'_> {
                         let literal = proc_macro2::Literal::i64_unsuffixed(*i);
                         Some(quote!(#literal))
                     }
-                    Binding::Value(_) | Binding::Flag(_) | Binding::Poison => None,
+                    Binding::Value(_) | Binding::Flag(_) | Binding::Data(..) | Binding::Poison => None,
                 }
             }
             _ => None,
