@@ -76,7 +76,12 @@ fn least_squares_over_a_slice_against_its_closed_form() {
 
 /// The ridge-penalised negative log-likelihood of logistic regression, labels in {0, 1}.
 #[hessian(wrt(w))]
-fn logistic<T: RealField + Copy>(w: &SVector<T, 4>, xs: &[SVector<T, 4>], labels: &[T], lambda: T) -> T {
+fn logistic<T: RealField + Copy>(
+    w: &SVector<T, 4>,
+    xs: &[SVector<T, 4>],
+    labels: &[T],
+    lambda: T,
+) -> T {
     let mut nll = T::zero();
     for (x, y) in xs.iter().zip(labels.iter()) {
         let z = x.dot(w);
@@ -90,7 +95,9 @@ fn logistic_regression_over_samples_against_its_closed_form_hessian_and_dual_num
     for seed in SEEDS {
         let mut rng = Rng::new(seed);
         let xs: Vec<SVector<f64, 4>> = samples(&mut rng, 23);
-        let labels: Vec<f64> = (0..23).map(|_| f64::from(u8::from(rng.unit() < 0.5))).collect();
+        let labels: Vec<f64> = (0..23)
+            .map(|_| f64::from(u8::from(rng.unit() < 0.5)))
+            .collect();
         let (w, lambda): (SVector<f64, 4>, f64) = (rng.vector(), rng.positive_scalar());
         let (value, grad, h) = logistic_hessian(&w, &xs, &labels, lambda);
         assert_eq!(value, logistic(&w, &xs, &labels, lambda));
@@ -161,4 +168,296 @@ fn a_vector_accumulated_over_samples_has_the_jacobian_of_dual_numbers() {
         let (_, t) = moments_jvp(&p, &ts, &ys, &d);
         assert_close(&t, &(expected * d), 1e-13);
     }
+}
+
+// ---- arrays, `-=`, several accumulators, `&x` and `_` patterns ----------------------------------
+
+/// A softmax-weighted mean of the samples minus their count times w₀: Σ eʷˣ·x / Σ eʷˣ − n·w₀.
+#[gradient(wrt(w))]
+fn weighted_mean(w: f64, xs: &[f64; 6]) -> f64 {
+    let mut numerator = 0.0;
+    let mut denominator = 0.0;
+    let mut count = 0.0;
+    for &x in xs.iter() {
+        let e = (w * x).exp();
+        numerator += e * x;
+        denominator += e;
+    }
+    for _ in xs {
+        count -= 1.0;
+    }
+    numerator / denominator + count * w
+}
+
+#[test]
+fn several_accumulators_over_an_array_against_their_closed_form() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let xs: [f64; 6] = std::array::from_fn(|_| rng.scalar());
+        let w = rng.scalar();
+        let (value, g) = weighted_mean_grad(w, &xs);
+        assert_eq!(value, weighted_mean(w, &xs));
+        // d/dw of E[x] under p ∝ eʷˣ is Var[x]; the count term gives −n.
+        let z: f64 = xs.iter().map(|x| (w * x).exp()).sum();
+        let mean: f64 = xs.iter().map(|x| (w * x).exp() * x).sum::<f64>() / z;
+        let var: f64 = xs
+            .iter()
+            .map(|x| (w * x).exp() * (x - mean).powi(2))
+            .sum::<f64>()
+            / z;
+        assert_close_scalar(g, var - 6.0, 1e-13);
+    }
+}
+
+// ---- const generic sizes and f32 -----------------------------------------------------------------
+
+/// ½ Σ ‖A·x − y‖² over pairs of samples, in any dimension D.
+#[gradient(wrt(a))]
+fn regression<const D: usize>(
+    a: &SMatrix<f32, D, D>,
+    xs: &[SVector<f32, D>],
+    ys: &[SVector<f32, D>],
+) -> f32 {
+    let mut loss = 0.0;
+    for (x, y) in xs.iter().zip(ys) {
+        loss += 0.5 * (a * x - y).norm_squared();
+    }
+    loss
+}
+
+#[test]
+fn const_generic_samples_in_f32_against_the_closed_form() {
+    let mut rng = Rng::new(SEEDS[1]);
+    let xs: Vec<SVector<f32, 3>> = (0..9).map(|_| rng.vector::<3>().cast()).collect();
+    let ys: Vec<SVector<f32, 3>> = (0..9).map(|_| rng.vector::<3>().cast()).collect();
+    let a: SMatrix<f32, 3, 3> = rng.matrix::<3, 3>().cast();
+    let (value, g) = regression_grad(&a, &xs, &ys);
+    assert_eq!(value, regression(&a, &xs, &ys));
+    let mut expected = SMatrix::<f32, 3, 3>::zeros();
+    for (x, y) in xs.iter().zip(&ys) {
+        expected += (a * x - y) * x.transpose();
+    }
+    assert!((g - expected).norm() <= 1e-5 * expected.norm().max(1.0));
+}
+
+// ---- what a body may hold: counted loops, `if` values, calls, closures, Cholesky -----------------
+
+/// A squared hinge on a polynomial score, used through a call.
+#[gradient]
+fn hinge(score: f64, label: f64) -> f64 {
+    let margin = 1.0 - label * score;
+    if margin > 0.0 { margin * margin } else { 0.0 }
+}
+
+/// Σ hinge(Σₖ wₖ xₖᵏ⁺¹, y) + a log-barrier of a Cholesky factor, in the generic form num-dual runs.
+#[hessian(wrt(w))]
+fn polynomial_svm<T: RealField + Copy>(
+    w: &SVector<T, 3>,
+    s: &SMatrix<T, 2, 2>,
+    xs: &[SVector<T, 3>],
+    labels: &[T],
+) -> T {
+    let two = T::one() + T::one();
+    let factor = (s * s.transpose() + SMatrix::<T, 2, 2>::identity() * w.norm_squared())
+        .cholesky()
+        .unwrap();
+    let mut loss = T::zero();
+    for (x, y) in xs.iter().zip(labels.iter()) {
+        let mut score = T::zero();
+        for k in 0..3 {
+            score += w[k] * x[k].powi(k as i32 + 1);
+        }
+        let margin = T::one() - *y * score;
+        loss += if margin > T::zero() {
+            margin * margin
+        } else {
+            T::zero()
+        };
+        let w0 = w[0];
+        loss += x.map(|v| (v * w0).tanh()).sum() / two;
+        loss -= factor.solve(&x.fixed_rows::<2>(0)).norm_squared();
+    }
+    loss + factor.ln_determinant()
+}
+
+/// The same over f64 with the hinge through a call of another `#[gradient]` function.
+#[gradient(wrt(w))]
+fn polynomial_svm_called(w: &SVector<f64, 3>, xs: &[SVector<f64, 3>], labels: &[f64]) -> f64 {
+    let mut loss = 0.0;
+    for (x, y) in xs.iter().zip(labels.iter()) {
+        let mut score = 0.0;
+        for k in 0..3 {
+            score += w[k] * x[k].powi(k as i32 + 1);
+        }
+        loss += hinge(score, *y);
+    }
+    loss
+}
+
+/// `polynomial_svm_called` written out by hand, for dual numbers.
+fn svm_reference<T: RealField + Copy>(w: &SVector<T, 3>, xs: &[SVector<T, 3>], labels: &[T]) -> T {
+    let mut loss = T::zero();
+    for (x, &y) in xs.iter().zip(labels) {
+        let score = w[0] * x[0] + w[1] * x[1].powi(2) + w[2] * x[2].powi(3);
+        let margin = T::one() - y * score;
+        if margin > T::zero() {
+            loss += margin * margin;
+        }
+    }
+    loss
+}
+
+#[test]
+fn bodies_with_loops_branches_calls_closures_and_factorisations_against_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let xs: Vec<SVector<f64, 3>> = samples(&mut rng, 13);
+        let labels: Vec<f64> = (0..13)
+            .map(|_| if rng.unit() < 0.5 { -1.0 } else { 1.0 })
+            .collect();
+        let (w, s): (SVector<f64, 3>, SMatrix<f64, 2, 2>) = (rng.vector(), rng.matrix());
+        let (value, grad, h) = polynomial_svm_hessian(&w, &s, &xs, &labels);
+        // Three additions per sample: the loop adds each sample's three terms together, then to
+        // the loss, where the function adds them one by one, so the last bits may differ.
+        assert_close_scalar(value, polynomial_svm(&w, &s, &xs, &labels), 1e-15);
+        let (f, g, hd) = num_dual::hessian(
+            |w| {
+                let s = s.map(num_dual::Dual2Vec::from_re);
+                polynomial_svm(&w, &s, &lift(&xs), &lift_scalars(&labels))
+            },
+            &w,
+        );
+        assert_close_scalar(value, f, 1e-14);
+        assert_close(&grad, &g, 1e-12);
+        assert_close(&h, &hd, 1e-12);
+        let (value, grad) = polynomial_svm_called_grad(&w, &xs, &labels);
+        assert_eq!(value, polynomial_svm_called(&w, &xs, &labels));
+        let (_, expected) = num_dual::gradient(
+            |w| svm_reference(&w, &lift(&xs), &lift_scalars(&labels)),
+            &w,
+        );
+        assert_close(&grad, &expected, 1e-12);
+    }
+}
+
+// ---- loops over data inside branches and other loops over data -----------------------------------
+
+/// ln Σᵢ Σⱼ exp(−‖w∘(xᵢ − yⱼ)‖²), the pairs summed only when `pairs` is set.
+#[gradient(wrt(w))]
+fn kernel_sum<T: RealField + Copy>(
+    w: &SVector<T, 2>,
+    xs: &[SVector<T, 2>],
+    ys: &[SVector<T, 2>],
+    pairs: bool,
+) -> T {
+    let mut k = w.norm_squared();
+    if pairs {
+        for x in xs.iter() {
+            for y in ys.iter() {
+                k += (-(x - y).component_mul(w).norm_squared()).exp();
+            }
+        }
+    }
+    k.ln()
+}
+
+#[test]
+fn nested_loops_over_data_and_loops_in_branches_against_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let xs: Vec<SVector<f64, 2>> = samples(&mut rng, 5);
+        let ys: Vec<SVector<f64, 2>> = samples(&mut rng, 4);
+        let w: SVector<f64, 2> = rng.vector();
+        for pairs in [true, false] {
+            let (value, g) = kernel_sum_grad(&w, &xs, &ys, pairs);
+            assert_eq!(value, kernel_sum(&w, &xs, &ys, pairs));
+            let (_, expected) =
+                num_dual::gradient(|w| kernel_sum(&w, &lift(&xs), &lift(&ys), pairs), &w);
+            assert_close(&g, &expected, 1e-13);
+        }
+    }
+}
+
+// ---- a parameter of more than 16 entries: the Hessian swept in a loop ----------------------------
+
+/// A tanh network of 20 weights summed over samples.
+#[hessian(wrt(w))]
+fn wide<T: RealField + Copy>(
+    w: &SMatrix<T, 4, 5>,
+    xs: &[SVector<T, 5>],
+    ys: &[SVector<T, 4>],
+) -> T {
+    let mut loss = T::zero();
+    for (x, y) in xs.iter().zip(ys.iter()) {
+        loss += ((w * x).map(|v| v.tanh()) - y).norm_squared();
+    }
+    loss
+}
+
+#[test]
+fn a_swept_hessian_over_samples_against_dual_numbers() {
+    let mut rng = Rng::new(SEEDS[2]);
+    let xs: Vec<SVector<f64, 5>> = samples(&mut rng, 7);
+    let ys: Vec<SVector<f64, 4>> = samples(&mut rng, 7);
+    let w: SMatrix<f64, 4, 5> = rng.matrix();
+    let (value, grad, h) = wide_hessian(&w, &xs, &ys);
+    assert_eq!(value, wide(&w, &xs, &ys));
+    let flat = SVector::<f64, 20>::from_column_slice(w.as_slice());
+    let (_, g, expected) = num_dual::hessian(
+        |v| {
+            let w = SMatrix::<_, 4, 5>::from_column_slice(v.as_slice());
+            wide(&w, &lift(&xs), &lift(&ys))
+        },
+        &flat,
+    );
+    assert_close(
+        &SVector::<f64, 20>::from_column_slice(grad.as_slice()),
+        &g,
+        1e-12,
+    );
+    assert_close(&h, &expected, 1e-12);
+    for i in 0..20 {
+        for j in 0..20 {
+            assert_eq!(h[(i, j)].to_bits(), h[(j, i)].to_bits());
+        }
+    }
+}
+
+// ---- a method reading its data set from a field -------------------------------------------------
+
+struct Fit {
+    xs: Vec<SVector<f64, 3>>,
+    ys: Vec<f64>,
+}
+
+impl Fit {
+    /// Σ (yᵢ − tanh(xᵢ·β))².
+    #[gradient(wrt(beta))]
+    fn loss(&self, beta: &SVector<f64, 3>) -> f64 {
+        let xs: &[SVector<f64, 3>] = &self.xs;
+        let ys: &[f64] = &self.ys;
+        let mut loss = 0.0;
+        for (x, y) in xs.iter().zip(ys.iter()) {
+            loss += (y - x.dot(beta).tanh()).powi(2);
+        }
+        loss
+    }
+}
+
+#[test]
+fn a_method_reads_its_samples_from_a_field() {
+    let mut rng = Rng::new(SEEDS[3]);
+    let fit = Fit {
+        xs: samples(&mut rng, 8),
+        ys: (0..8).map(|_| rng.scalar()).collect(),
+    };
+    let beta: SVector<f64, 3> = rng.vector();
+    let (value, g) = fit.loss_grad(&beta);
+    assert_eq!(value, fit.loss(&beta));
+    let mut expected = SVector::<f64, 3>::zeros();
+    for (x, y) in fit.xs.iter().zip(&fit.ys) {
+        let t = x.dot(&beta).tanh();
+        expected -= x * (2.0 * (y - t) * (1.0 - t * t));
+    }
+    assert_close(&g, &expected, 1e-13);
 }

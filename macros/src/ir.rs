@@ -383,7 +383,11 @@ impl Over {
 
     /// The loop as the user wrote it, for texts: `for (x, y) in xs.iter().zip(ys.iter())`.
     pub fn text(&self) -> String {
-        format!("for {} in {}", self.pattern, crate::text::tokens(&self.iter()))
+        format!(
+            "for {} in {}",
+            self.pattern,
+            crate::text::tokens(&self.iter())
+        )
     }
 }
 
@@ -485,7 +489,9 @@ impl Op {
         match self {
             Op::Map(sub) => vec![("", sub)],
             Op::Branch {
-                over: Some(_), then, ..
+                over: Some(_),
+                then,
+                ..
             } => vec![("each:", then)],
             Op::Branch {
                 then, otherwise, ..
@@ -611,7 +617,9 @@ impl Op {
             Op::And => "and".into(),
             Op::Or => "or".into(),
             Op::BoolConst(t) => format!("bool {}", crate::text::tokens(t)),
-            Op::Branch { over: Some(over), .. } => format!("sum {}", over.text()),
+            Op::Branch {
+                over: Some(over), ..
+            } => format!("sum {}", over.text()),
             Op::Branch { .. } => "if".into(),
             Op::Extract(k) => format!("extract {k}"),
             Op::Call(site) => format!("call {}", crate::text::tokens(&site.path)),

@@ -621,7 +621,9 @@ impl<'p> Plan<'p> {
         let mut out = BTreeMap::new();
         for forward in &self.forward {
             if let Forward::Branch(id) = forward
-                && let Op::Branch { then, otherwise, .. } = &prog.nodes[*id].op
+                && let Op::Branch {
+                    then, otherwise, ..
+                } = &prog.nodes[*id].op
             {
                 out.insert(
                     (*id, Role::BranchForward(true)),
@@ -696,7 +698,9 @@ fn collect_tangent_bodies<'p>(
         ..Config::default()
     };
     if let AExpr::BranchTangent { node } = e
-        && let Op::Branch { then, otherwise, .. } = &prog.nodes[*node].op
+        && let Op::Branch {
+            then, otherwise, ..
+        } = &prog.nodes[*node].op
     {
         let wrt = seeded(&prog.nodes[*node].args[1..]);
         for (side, sub) in [(true, then), (false, otherwise)] {
@@ -732,7 +736,10 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
             }
         }
         AExpr::BranchAdjoint { node, captures } => {
-            if let Op::Branch { then, otherwise, .. } = &prog.nodes[*node].op {
+            if let Op::Branch {
+                then, otherwise, ..
+            } = &prog.nodes[*node].op
+            {
                 for (side, sub) in [(true, then), (false, otherwise)] {
                     let config = Config {
                         wrt: captures.clone(),

@@ -830,10 +830,14 @@ fn map(cx: &Ctxt, prog: &mut Program, id: ValueId, float: Float) -> Shape {
             // Point at the use inside the closure, the parameter node of the capture.
             let loc = sub.param_node(k + 1).map_or(node.loc, |p| sub.nodes[p].loc);
             cx.push(loc.error(format!(
-                "the closure in `map` may use scalars from outside, but `{}` is a {shape} matrix",
+                "the closure in `map` may use scalars from outside, but `{0}` is a {shape} matrix; \
+                 bind the entries it needs to scalars before the `map`, as in `let s = {0}[0];`",
                 prog.nodes[capture].text
             )));
             ok = false;
+            // Its uses inside the closure stay silent.
+            params.push(Shape::Poison);
+            continue;
         }
         params.push(Shape::Scalar);
     }

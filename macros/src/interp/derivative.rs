@@ -378,8 +378,13 @@ impl State<'_, '_> {
     fn forward(&mut self) -> Result<(), String> {
         let prog = self.plan.prog;
         for (id, node) in prog.nodes.iter().enumerate() {
-            if let Op::Param(k) = node.op {
-                self.values[id] = Some(super::param(self.inputs, k)?);
+            match node.op {
+                Op::Param(k) => self.values[id] = Some(super::param(self.inputs, k)?),
+                // Read in place, as generated code reads `self.x` or a loop's sample.
+                Op::Field(..) => {
+                    self.values[id] = Some(node_value(node, &[], self.inputs, self.env)?);
+                }
+                _ => {}
             }
         }
         for step in &self.plan.forward {
@@ -941,6 +946,29 @@ impl State<'_, '_> {
             });
             inputs.push(value);
         }
+        if let Op::Branch {
+            over: Some(over), ..
+        } = &prog.nodes[node].op
+        {
+            let zeros = captures
+                .iter()
+                .map(|&k| zeros_of(prog.shape(args[k + 1]), self))
+                .collect::<Result<_, _>>()?;
+            let sums = super::sum_over_samples(over, self.env, zeros, |env| {
+                let out = run_second_seeded(
+                    &adjoint,
+                    &tangent,
+                    &second,
+                    &inputs,
+                    &tangent_inputs,
+                    &seeds,
+                    captures,
+                    env,
+                )?;
+                Ok(out.tangents)
+            })?;
+            return Ok(Value::Tuple(sums));
+        }
         let out = run_second_seeded(
             &adjoint,
             &tangent,
@@ -979,7 +1007,19 @@ impl State<'_, '_> {
             .iter()
             .map(|&a| self.value(a))
             .collect::<Result<Vec<_>, _>>()?;
-        let _ = captures;
+        if let Op::Branch {
+            over: Some(over), ..
+        } = &prog.nodes[node].op
+        {
+            let zeros = captures
+                .iter()
+                .map(|&k| zeros_of(prog.shape(args[k + 1]), self))
+                .collect::<Result<_, _>>()?;
+            let sums = super::sum_over_samples(over, self.env, zeros, |env| {
+                Ok(run_plan(child, &inputs, &seeds, None, env)?.gradients)
+            })?;
+            return Ok(Value::Tuple(sums));
+        }
         let out = run_plan(child, &inputs, &seeds, None, self.env)?;
         Ok(Value::Tuple(out.gradients))
     }
@@ -1155,6 +1195,25 @@ impl State<'_, '_> {
             .iter()
             .map(|&a| self.tangent_or_zero(a))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Op::Branch {
+            over: Some(over),
+            then,
+            ..
+        } = &self.plan.prog.nodes[node].op
+        {
+            let zeros = then
+                .outputs
+                .iter()
+                .map(|&o| zeros_of(then.shape(o), self))
+                .collect::<Result<_, _>>()?;
+            let sums = super::sum_over_samples(over, self.env, zeros, |env| {
+                match run_tangent(child, &inputs, &Tangents(&tangents), env)?.tangent {
+                    Some(Value::Tuple(items)) => Ok(items),
+                    other => Err(format!("the tangents of a loop's body are {other:?}")),
+                }
+            })?;
+            return Ok(Value::Tuple(sums));
+        }
         let out = run_tangent(child, &inputs, &Tangents(&tangents), self.env)?;
         out.tangent.ok_or_else(|| "no tangent".into())
     }

@@ -766,6 +766,44 @@ mod tests {
         second.assert_clean(20);
     }
 
+    /// Loops over data (`for x in xs.iter()`, `for (x, y) in xs.iter().zip(ys.iter())`) summing
+    /// into scalars and matrices with `+=` and `-=`, with counted loops, closures, branches,
+    /// Cholesky factors and other loops over data inside them and around them: gradients and
+    /// tangents against dual numbers, H·v against hyper-dual numbers, over drawn samples.
+    #[test]
+    fn loops_over_data_agree_with_dual_numbers() {
+        let cases = [
+            "fn f(w: &Vector3<f64>, xs: &[Vector3<f64>], ys: &[f64]) -> f64 { let mut loss = 0.0; for (x, y) in xs.iter().zip(ys.iter()) { let z = x.dot(w); loss += softplus(z) - *y * z; } loss + w.norm_squared() }",
+            "fn f(w: &SMatrix<f64, 2, 3>, xs: &[Vector3<f64>]) -> f64 { let mut s = Matrix2::zeros(); let mut t = w[(0, 0)]; for x in xs.iter() { let h = (w * x).map(|v| v.tanh()); s += h * h.transpose(); t -= h.sum() * x[1]; } s.determinant() + t * t }",
+            "fn f(w: &Vector3<f64>, s: f64, xs: &[Vector3<f64>; 3]) -> f64 { let mut a = w.norm(); for &x in xs.iter() { let mut p = 0.0; for i in 0..3 { p += (x[i] * w[i] * s).sin(); } a += if p > 0.0 { p * p } else { -p * s }; a -= (w - x).norm_squared().max(0.5); } a }",
+            "fn f(w: &Vector2<f64>, xs: &[Vector2<f64>], ys: &[Vector2<f64>]) -> f64 { let mut k = 0.0; for x in xs.iter() { for y in ys.iter() { k += (-(x - y).component_mul(w).norm_squared()).exp(); } } k.ln() }",
+            "fn f(w: &Vector2<f64>, flag: bool, ts: &[f64]) -> f64 { let mut v = w.sum(); if flag { for t in ts.iter() { v += (w[0] * *t).exp() * w[1]; } } else { v = v * v; } v }",
+            "fn f(l: &Matrix2<f64>, xs: &[Vector2<f64>]) -> f64 { let a = l * l.transpose() + Matrix2::identity(); let c = a.cholesky().unwrap(); let mut q = 0.0; for x in xs.iter() { q += c.solve(x).dot(x); } q + c.ln_determinant() }",
+            "fn f(m: &SMatrix<f64, 2, 2>, xs: &[SMatrix<f64, 2, 2>], cs: &[f64]) -> f64 { let mut g = SMatrix::<f64, 2, 2>::zeros(); for (x, c) in xs.iter().zip(cs) { g += (m * x).map(|v| v.tanh()) * *c; g -= x.transpose() * m[(1, 0)]; } g.norm_squared() }",
+        ];
+        let mut first = Tally::default();
+        let mut second = Tally::default();
+        for (k, src) in cases.iter().enumerate() {
+            if let Err(e) = crate::interp::compile_with("", src, false) {
+                panic!("{src}\ndoes not compile: {e}");
+            }
+            for seed in 0..6 {
+                let mut draw = Draw(seed * 139 + k as u64);
+                first.add("", src, check("", src, &mut draw));
+                let mut draw = Draw(seed * 149 + k as u64);
+                let attr = match k {
+                    4 | 2 => "wrt(w)",
+                    5 => "wrt(l)",
+                    6 => "wrt(m)",
+                    _ => "wrt(w)",
+                };
+                second.add(attr, src, check_second(&[], attr, src, &mut draw));
+            }
+        }
+        first.assert_clean(36);
+        second.assert_clean(36);
+    }
+
     #[test]
     fn hessian_vector_products_agree_with_hyper_dual_numbers() {
         // The scalar functions of the fuzz corpus and the deep generated programs, in their

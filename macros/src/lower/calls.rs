@@ -250,7 +250,12 @@ impl Lowerer<'_> {
     fn factor_method(&mut self, e: &Expr, m: &syn::ExprMethodCall) -> Option<ValueId> {
         let name = m.method.to_string();
         let receiver = self.expr(&m.receiver)?;
-        if !matches!(self.prog.nodes[receiver].op, Op::Cholesky(_)) {
+        // A factorisation made outside a branch, closure or loop over data arrives as a
+        // parameter of its program.
+        let captured = matches!(self.prog.nodes[receiver].op, Op::Param(_))
+            && matches!(&*m.receiver, Expr::Path(p)
+                if p.path.get_ident().is_some_and(|n| self.factors.contains(&n.to_string())));
+        if !captured && !matches!(self.prog.nodes[receiver].op, Op::Cholesky(_)) {
             if name == "determinant" {
                 return self.push(Op::Determinant, vec![receiver], e);
             }
@@ -849,6 +854,7 @@ impl Lowerer<'_> {
         let view = self.visible();
         let mut inner = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Closure);
         inner.refs.clone_from(&self.refs);
+        inner.factors.clone_from(&self.factors);
         let v = inner.prog.push(
             Op::Param(0),
             Vec::new(),

@@ -126,9 +126,11 @@ impl Lowerer<'_> {
         let view = self.visible();
         let mut then = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
         then.refs.clone_from(&self.refs);
+        then.factors.clone_from(&self.factors);
         let then_tail = then.statements(&e.then_branch.stmts);
         let mut otherwise = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
         otherwise.refs.clone_from(&self.refs);
+        otherwise.factors.clone_from(&self.factors);
         otherwise.captures.clone_from(&then.captures);
         let else_tail = match &e.else_branch {
             Some((_, else_expr)) => match &**else_expr {
@@ -295,7 +297,11 @@ impl Lowerer<'_> {
             _ => None,
         };
         let Some(names) = names else {
-            let example = if sources.len() == 1 { "`x` (or `&x`)" } else { "`(x, y)`, one name per data set" };
+            let example = if sources.len() == 1 {
+                "`x` (or `&x`)"
+            } else {
+                "`(x, y)`, one name per data set"
+            };
             self.cx.error_spanned_by(
                 &f.pat,
                 format!("the samples of a loop over data are bound to plain names: {example}"),
@@ -309,6 +315,7 @@ impl Lowerer<'_> {
         let view = self.visible();
         let mut body = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Data);
         body.refs.clone_from(&self.refs);
+        body.factors.clone_from(&self.factors);
         body.data_depth = depth;
         for ((name, (_, _, shape)), var) in names.iter().zip(&sources).zip(&vars) {
             let Some(name) = name else { continue };
@@ -361,9 +368,14 @@ impl Lowerer<'_> {
         let Some(captures) = captures else { return };
         let mut prog = body.prog;
         prog.outputs = accumulated.iter().map(|a| a.1).collect();
-        let cond = self.prog.push(Op::BoolConst(quote!(true)), Vec::new(), loc, "true".into());
+        let cond = self
+            .prog
+            .push(Op::BoolConst(quote!(true)), Vec::new(), loc, "true".into());
         let over = Over {
-            slices: sources.iter().map(|(t, n, _)| (t.clone(), n.clone())).collect(),
+            slices: sources
+                .iter()
+                .map(|(t, n, _)| (t.clone(), n.clone()))
+                .collect(),
             vars,
             pattern: text::tokens(&f.pat),
         };
@@ -381,7 +393,9 @@ impl Lowerer<'_> {
             text,
         );
         for (k, (name, _, at)) in accumulated.iter().enumerate() {
-            let sum = self.prog.push(Op::Extract(k), vec![node], loc, format!("Σ {name}"));
+            let sum = self
+                .prog
+                .push(Op::Extract(k), vec![node], loc, format!("Σ {name}"));
             self.add_to(name, Some(sum), *at);
         }
     }
@@ -499,7 +513,10 @@ impl Lowerer<'_> {
                 Binding::Value(self.prog.push(Op::Add, vec![old, amount], loc, text))
             }
             (Binding::Poison | Binding::Value(_), _) => Binding::Poison,
-            (Binding::Constant(_) | Binding::Known(_) | Binding::Flag(_) | Binding::Data(..), _) => {
+            (
+                Binding::Constant(_) | Binding::Known(_) | Binding::Flag(_) | Binding::Data(..),
+                _,
+            ) => {
                 self.cx.push(loc.error(format!(
                     "`{name}` is not a float variable and cannot be added to"
                 )));

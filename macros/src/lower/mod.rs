@@ -136,6 +136,9 @@ struct Lowerer<'a> {
     accumulated: Vec<(String, ValueId, Loc)>,
     /// How many loops over data this code is inside: names their sample variables apart.
     data_depth: usize,
+    /// Names bound to a Cholesky factorisation, here or in the code around a branch, closure or
+    /// loop over data (where the factorisation arrives as a parameter).
+    factors: std::collections::HashSet<String>,
 }
 
 /// The kinds of code a [`Lowerer`] reads.
@@ -249,6 +252,7 @@ impl<'a> Lowerer<'a> {
             refs: std::collections::HashSet::new(),
             accumulated: Vec::new(),
             data_depth: 0,
+            factors: std::collections::HashSet::new(),
         }
     }
 
@@ -472,6 +476,11 @@ impl Lowerer<'_> {
                     }
                 }
                 self.name(value, name);
+                if matches!(self.prog.nodes[value].op, Op::Cholesky(_)) {
+                    self.factors.insert(name.to_string());
+                } else {
+                    self.factors.remove(&name.to_string());
+                }
                 Binding::Value(value)
             }
             None => Binding::Poison,
@@ -1263,6 +1272,16 @@ impl Lowerer<'_> {
                 );
                 Some(quote!((#l #op #r)))
             }
+            // `k as i32`: an integer converted to another integer type.
+            Expr::Cast(c)
+                if matches!(
+                    text::tokens(&c.ty).as_str(),
+                    "i8" | "i16" | "i32" | "i64" | "isize" | "u8" | "u16" | "u32" | "u64" | "usize"
+                ) =>
+            {
+                let (t, ty) = (self.try_integer(&c.expr)?, &c.ty);
+                Some(quote!((#t as #ty)))
+            }
             // A const generic size is an integer known to the compiler: `N as f64` is a cast.
             Expr::Path(p)
                 if p.path
@@ -1280,7 +1299,9 @@ impl Lowerer<'_> {
                         let literal = proc_macro2::Literal::i64_unsuffixed(*i);
                         Some(quote!(#literal))
                     }
-                    Binding::Value(_) | Binding::Flag(_) | Binding::Data(..) | Binding::Poison => None,
+                    Binding::Value(_) | Binding::Flag(_) | Binding::Data(..) | Binding::Poison => {
+                        None
+                    }
                 }
             }
             _ => None,
