@@ -7,6 +7,10 @@
     clippy::float_cmp,
     reason = "the values must be those of the functions, bit for bit"
 )]
+#![allow(
+    clippy::explicit_iter_loop,
+    reason = "the loops are spelt as users spell them, `for x in xs.iter()` among them"
+)]
 
 mod common;
 
@@ -389,7 +393,7 @@ fn wide<T: RealField + Copy>(
 ) -> T {
     let mut loss = T::zero();
     for (x, y) in xs.iter().zip(ys.iter()) {
-        loss += ((w * x).map(|v| v.tanh()) - y).norm_squared();
+        loss += ((w * x).map(T::tanh) - y).norm_squared();
     }
     loss
 }

@@ -363,7 +363,7 @@ pub struct Over {
 
 impl Over {
     /// `xs.iter()` or `xs.iter().zip(ys.iter())`.
-    pub fn iter(&self) -> TokenStream {
+    pub fn iterator(&self) -> TokenStream {
         let mut slices = self.slices.iter().map(|(t, _)| t);
         let first = slices.next();
         let mut out = quote!(#first.iter());
@@ -386,7 +386,7 @@ impl Over {
         format!(
             "for {} in {}",
             self.pattern,
-            crate::text::tokens(&self.iter())
+            crate::text::tokens(&self.iterator())
         )
     }
 }

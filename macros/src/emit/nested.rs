@@ -154,7 +154,7 @@ impl Emitter<'_> {
             let k = syn::Index::from(k);
             quote!(#sum.#k = #sum.#k + #one.#k;)
         });
-        let (pattern, iter) = (over.pattern(), over.iter());
+        let (pattern, iter) = (over.pattern(), over.iterator());
         quote!({
             let mut #sum = (#(#zeros,)*);
             for #pattern in #iter {

@@ -383,22 +383,7 @@ fn node_value<S: Num>(
             over: Some(over),
             then,
             ..
-        } => {
-            let zeros = then
-                .outputs
-                .iter()
-                .map(|&o| zero_value(then.shape(o), env))
-                .collect::<Result<_, _>>()?;
-            let inputs: Vec<Value<S>> = args[1..].iter().map(|&v| v.clone()).collect();
-            let sums = sum_over_samples(over, env, zeros, |env| {
-                let values = evaluate(then, &inputs, env)?;
-                then.results()
-                    .iter()
-                    .map(|&r| values.get(r).cloned().ok_or(format!("no result v{r}")))
-                    .collect()
-            })?;
-            Ok(Value::Tuple(sums))
-        }
+        } => data_loop(over, then, args, env),
         Op::Branch {
             then, otherwise, ..
         } => branch(then, otherwise, args, env),
@@ -462,6 +447,29 @@ fn parts<S: Num>(op: &Op, args: &[&Value<S>], env: &Env) -> Result<Value<S>, Str
         }
         other => Err(format!("`{other:?}` does not read part of a matrix")),
     }
+}
+
+/// A loop over data: the sums over the samples of the body's results.
+fn data_loop<S: Num>(
+    over: &crate::ir::Over,
+    body: &Program,
+    args: &[&Value<S>],
+    env: &Env,
+) -> Result<Value<S>, String> {
+    let zeros = body
+        .outputs
+        .iter()
+        .map(|&o| zero_value(body.shape(o), env))
+        .collect::<Result<_, _>>()?;
+    let inputs: Vec<Value<S>> = args[1..].iter().map(|&v| v.clone()).collect();
+    let sums = sum_over_samples(over, env, zeros, |env| {
+        let values = evaluate(body, &inputs, env)?;
+        body.results()
+            .iter()
+            .map(|&r| values.get(r).cloned().ok_or(format!("no result v{r}")))
+            .collect()
+    })?;
+    Ok(Value::Tuple(sums))
 }
 
 /// The zero of a value of `shape`.

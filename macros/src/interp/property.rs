@@ -792,7 +792,6 @@ mod tests {
                 first.add("", src, check("", src, &mut draw));
                 let mut draw = Draw(seed * 149 + k as u64);
                 let attr = match k {
-                    4 | 2 => "wrt(w)",
                     5 => "wrt(l)",
                     6 => "wrt(m)",
                     _ => "wrt(w)",

@@ -243,6 +243,19 @@ impl Lowerer<'_> {
         }
     }
 
+    /// The float `value` (`0.0`, `1.0`) as a constant of the function's scalar type.
+    fn float_constant(&mut self, value: &str, e: &Expr) -> ValueId {
+        let mut tokens: proc_macro2::TokenStream =
+            value.parse().expect("invariant: a float literal");
+        // In a function generic over its scalar, the number in that scalar.
+        if self.float.is_generic() {
+            let float = syn::Ident::new(&self.float.name(), proc_macro2::Span::call_site());
+            tokens = quote!(::matgrad::__private::nalgebra::convert::<f64, #float>(#tokens));
+        }
+        self.prog
+            .push(Op::Const(tokens), Vec::new(), Loc::of(e), value.to_owned())
+    }
+
     /// `.l()`, `.solve(&b)`, `.inverse()`, `.determinant()` and `.ln_determinant()` of a
     /// Cholesky factorisation `c = a.cholesky().unwrap()`, through its factor L: L⁻ᵀ(L⁻¹b),
     /// L⁻ᵀ·L⁻¹, (Π Lᵢᵢ)² = exp(2 Σ ln Lᵢᵢ) and 2 Σ ln Lᵢᵢ. `.determinant()` of any other matrix is
@@ -424,7 +437,7 @@ impl Lowerer<'_> {
 
     /// `sigmoid(x)`, `matgrad::softplus(x)`, `f64::exp(x)`, `f64::powi(x, n)`.
     pub(super) fn call(&mut self, e: &Expr, c: &syn::ExprCall) -> Option<ValueId> {
-        let Some(func) = callee(&c.func) else {
+        let Some(func) = callee(&c.func, self.float) else {
             return self.composed(e, c);
         };
         let expected = if matches!(func, Callee::Func(_)) {
@@ -509,17 +522,7 @@ impl Lowerer<'_> {
                 false
             }
         };
-        let constant = |value: &str, this: &mut Self| {
-            let mut tokens: proc_macro2::TokenStream =
-                value.parse().expect("invariant: a float literal");
-            // In a function generic over its scalar, the number in that scalar.
-            if this.float.is_generic() {
-                let float = syn::Ident::new(&this.float.name(), proc_macro2::Span::call_site());
-                tokens = quote!(::matgrad::__private::nalgebra::convert::<f64, #float>(#tokens));
-            }
-            this.prog
-                .push(Op::Const(tokens), Vec::new(), Loc::of(e), value.to_owned())
-        };
+        let constant = |value: &str, this: &mut Self| this.float_constant(value, e);
         let (kind, args) = match method.as_str() {
             "new" => {
                 let (Some(r), Some(k)) = (rows.value(), cols.value()) else {
@@ -804,7 +807,7 @@ impl Lowerer<'_> {
         let (sub, captures) = match f {
             Expr::Closure(closure) => self.closure(closure)?,
             Expr::Path(_) => {
-                let Some(Callee::Func(func)) = callee(f) else {
+                let Some(Callee::Func(func)) = callee(f, self.float) else {
                     self.cx.error_spanned_by(
                         f,
                         format!("`.map` takes a closure `|v| …` or one of `sigmoid`, `softplus`, `{}::exp`, `{0}::ln`, …", self.float),
@@ -872,7 +875,9 @@ impl Lowerer<'_> {
 }
 
 /// The function a call names, if the macro knows its derivative.
-fn callee(func: &Expr) -> Option<Callee> {
+/// The scalar function a path names: `sigmoid`, `matgrad::softplus`, `f64::exp`, `f32::max`, or
+/// `T::tanh` in a function generic over its scalar `T`.
+fn callee(func: &Expr, float: crate::types::Float) -> Option<Callee> {
     let Expr::Path(path) = func else { return None };
     let segments: Vec<String> = path
         .path
@@ -882,7 +887,8 @@ fn callee(func: &Expr) -> Option<Callee> {
         .collect();
     let last = segments.last()?.as_str();
     let first = segments.first()?.as_str();
-    let float_fn = segments.len() == 2 && (first == "f64" || first == "f32");
+    let float_fn = segments.len() == 2
+        && (first == "f64" || first == "f32" || (float.is_generic() && first == float.name()));
     match Func::from_name(last) {
         Some(f) if f.is_helper() && (segments.len() == 1 || first == "matgrad") => {
             Some(Callee::Func(f))

@@ -10,7 +10,7 @@ use quote::quote;
 use syn::{BinOp, Expr, Pat};
 
 use super::{Binding, Body, Lowerer, Tail, simple_binding};
-use crate::ir::{Compare, Loc, Op, Over, Shape, ValueId};
+use crate::ir::{Compare, Loc, Op, Over, Program, Shape, ValueId};
 use crate::text;
 
 impl Lowerer<'_> {
@@ -220,15 +220,7 @@ impl Lowerer<'_> {
         let result = value.map(|_| extract(self, 0, format!("if {} {{ … }}", text::expr(&e.cond))));
         let first = usize::from(value.is_some());
         for (k, name) in assigned.iter().enumerate() {
-            if self.body == Body::Data && !self.own.contains(name) {
-                self.cx.error_spanned_by(
-                    e,
-                    format!(
-                        "an `if` inside a loop over data cannot assign to `{name}`, which is outside \
-                         the loop; add the `if`'s value instead, as in \
-                         `{name} += if … {{ … }} else {{ 0.0 }};`"
-                    ),
-                );
+            if self.assigns_past_data_loop(e, name) {
                 continue;
             }
             let v = extract(self, first + k, name.clone());
@@ -237,6 +229,22 @@ impl Lowerer<'_> {
             self.assign_binding(name, Binding::Value(v));
         }
         result.map_or(Tail::Unit, Tail::Value)
+    }
+
+    /// Reports an `if` inside a loop over data that assigns to `name` outside the loop.
+    fn assigns_past_data_loop(&self, e: &syn::ExprIf, name: &str) -> bool {
+        let outside = self.body == Body::Data && !self.own.contains(name);
+        if outside {
+            self.cx.error_spanned_by(
+                e,
+                format!(
+                    "an `if` inside a loop over data cannot assign to `{name}`, which is outside \
+                     the loop; add the `if`'s value instead, as in \
+                     `{name} += if … {{ … }} else {{ 0.0 }};`"
+                ),
+            );
+        }
+        outside
     }
 
     /// Rebinds an existing variable, as an assignment does, recording it for an enclosing branch.
@@ -268,12 +276,16 @@ const DATA_LOOPS: &str = "a `for` loop runs over a range with literal bounds, su
 or over data: slices or arrays of samples passed as parameters, as in `for x in xs.iter()` or \
 `for (x, y) in xs.iter().zip(ys.iter())` with `xs: &[SVector<f64, 3>]` and `ys: &[f64]`";
 
-/// What a simple sample pattern binds: `x`, `&x` or `_`.
-fn sample_binding(pat: &Pat) -> Option<Option<&syn::Ident>> {
+/// The variables a loop over data accumulates into, each with what one sample adds to it and
+/// where it was first added to.
+type Accumulated = Vec<(String, ValueId, Loc)>;
+
+/// What a simple sample pattern binds: `Ok(Some(x))` for `x` or `&x`, `Ok(None)` for `_`.
+fn sample_binding(pat: &Pat) -> Result<Option<&syn::Ident>, &Pat> {
     match pat {
         Pat::Reference(r) => sample_binding(&r.pat),
         Pat::Paren(p) => sample_binding(&p.pat),
-        other => simple_binding(other).ok(),
+        other => simple_binding(other),
     }
 }
 
@@ -290,9 +302,9 @@ impl Lowerer<'_> {
             return;
         };
         let names: Option<Vec<Option<&syn::Ident>>> = match (&*f.pat, sources.len()) {
-            (pat, 1) => sample_binding(pat).map(|b| vec![b]),
+            (pat, 1) => sample_binding(pat).ok().map(|b| vec![b]),
             (Pat::Tuple(t), n) if t.elems.len() == n => {
-                t.elems.iter().map(sample_binding).collect()
+                t.elems.iter().map(|p| sample_binding(p).ok()).collect()
             }
             _ => None,
         };
@@ -312,62 +324,10 @@ impl Lowerer<'_> {
         let vars: Vec<Ident> = (0..sources.len())
             .map(|k| Ident::new(&format!("__mg_s{depth}_{k}"), Span::mixed_site()))
             .collect();
-        let view = self.visible();
-        let mut body = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Data);
-        body.refs.clone_from(&self.refs);
-        body.factors.clone_from(&self.factors);
-        body.data_depth = depth;
-        for ((name, (_, _, shape)), var) in names.iter().zip(&sources).zip(&vars) {
-            let Some(name) = name else { continue };
-            let sample = body.prog.push(
-                Op::Field(quote!((*#var)), *shape),
-                Vec::new(),
-                Loc::of(name),
-                name.to_string(),
-            );
-            body.name(sample, name);
-            body.bind(&name.to_string(), Binding::Value(sample));
-        }
-        let before = self.cx.count();
-        match body.statements(&f.body.stmts) {
-            Tail::Value(_) => self.cx.error_spanned_by(
-                &f.body,
-                "the body of a `for` loop has no value; end its last statement with `;`",
-            ),
-            Tail::Unit | Tail::Poison => {}
-        }
-        for (name, _, at) in &body.accumulated {
-            if body.captures.contains(name) {
-                self.cx.push(at.error(format!(
-                    "this loop over data reads `{name}` and adds to it: each sample would see the \
-                     sum so far, which a loop over data does not carry from one sample to the \
-                     next; read `{name}` after the loop, or add to a new variable"
-                )));
-            }
-        }
-        self.prog.helpers.append(&mut body.prog.helpers);
-        let accumulated = std::mem::take(&mut body.accumulated);
+        let Some((prog, captures, accumulated)) = self.data_body(f, &names, &sources, &vars) else {
+            return;
+        };
         let loc = Loc::of(&f.expr);
-        if accumulated.is_empty() {
-            if self.cx.count() == before {
-                self.cx.error_spanned_by(
-                    &f.body,
-                    "this loop over data adds to nothing: accumulate what each sample contributes \
-                     with `+=` or `-=` into a variable declared before the loop, as in `loss += …;`",
-                );
-            }
-            return;
-        }
-        let captures = self.captured_values(&body.captures, loc);
-        if self.cx.count() != before {
-            for (name, _, at) in &accumulated {
-                self.add_to(name, None, *at);
-            }
-            return;
-        }
-        let Some(captures) = captures else { return };
-        let mut prog = body.prog;
-        prog.outputs = accumulated.iter().map(|a| a.1).collect();
         let cond = self
             .prog
             .push(Op::BoolConst(quote!(true)), Vec::new(), loc, "true".into());
@@ -398,6 +358,73 @@ impl Lowerer<'_> {
                 .push(Op::Extract(k), vec![node], loc, format!("Σ {name}"));
             self.add_to(name, Some(sum), *at);
         }
+    }
+
+    /// The body of a loop over data as a program of the outer values it reads, with each sample
+    /// bound to its name (read in place from `vars`) and one result per accumulated variable:
+    /// what the sample adds to it. Also the captured values, and the accumulated variables with
+    /// where each was first added to. `None` after an error.
+    fn data_body(
+        &mut self,
+        f: &syn::ExprForLoop,
+        names: &[Option<&syn::Ident>],
+        sources: &[(TokenStream, String, Shape)],
+        vars: &[Ident],
+    ) -> Option<(Program, Vec<ValueId>, Accumulated)> {
+        let view = self.visible();
+        let mut body = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Data);
+        body.refs.clone_from(&self.refs);
+        body.factors.clone_from(&self.factors);
+        body.data_depth = self.data_depth + 1;
+        for ((name, (_, _, shape)), var) in names.iter().zip(sources).zip(vars) {
+            let Some(name) = name else { continue };
+            let sample = body.prog.push(
+                Op::Field(quote!((*#var)), *shape),
+                Vec::new(),
+                Loc::of(name),
+                name.to_string(),
+            );
+            body.name(sample, name);
+            body.bind(&name.to_string(), Binding::Value(sample));
+        }
+        let before = self.cx.count();
+        if let Tail::Value(_) = body.statements(&f.body.stmts) {
+            self.cx.error_spanned_by(
+                &f.body,
+                "the body of a `for` loop has no value; end its last statement with `;`",
+            );
+        }
+        for (name, _, at) in &body.accumulated {
+            if body.captures.contains(name) {
+                self.cx.push(at.error(format!(
+                    "this loop over data reads `{name}` and adds to it: each sample would see the \
+                     sum so far, which a loop over data does not carry from one sample to the \
+                     next; read `{name}` after the loop, or add to a new variable"
+                )));
+            }
+        }
+        self.prog.helpers.append(&mut body.prog.helpers);
+        let accumulated = std::mem::take(&mut body.accumulated);
+        if accumulated.is_empty() {
+            if self.cx.count() == before {
+                self.cx.error_spanned_by(
+                    &f.body,
+                    "this loop over data adds to nothing: accumulate what each sample contributes \
+                     with `+=` or `-=` into a variable declared before the loop, as in `loss += …;`",
+                );
+            }
+            return None;
+        }
+        let captures = self.captured_values(&body.captures, Loc::of(&f.expr));
+        if self.cx.count() != before {
+            for (name, _, at) in &accumulated {
+                self.add_to(name, None, *at);
+            }
+            return None;
+        }
+        let mut prog = body.prog;
+        prog.outputs = accumulated.iter().map(|a| a.1).collect();
+        Some((prog, captures?, accumulated))
     }
 
     /// The data sets a loop runs over, with the expression naming each in generated code, its
