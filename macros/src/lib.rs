@@ -87,11 +87,20 @@ use proc_macro::TokenStream;
 ///   `SVector<T, N>`, `RowSVector<T, N>`, `Matrix1`…`Matrix6`, `Matrix2x3`-style aliases,
 ///   `Vector1`…`Vector6`, `RowVector1`…`RowVector6`; `T` is `f64`, `f32` or a type parameter
 ///   (`T: RealField + Copy`); sizes are literals or const generic parameters. Integer and `bool`
-///   parameters are constants. Dynamic sizes (`DMatrix`) are not supported.
+///   parameters are constants. Slices and arrays of samples (`xs: &[SVector<f64, 3>]`,
+///   `ys: &[f64]`) are data sets, read by loops over data. Dynamic sizes (`DMatrix`) are not
+///   supported.
 /// - **Statements**: `let` (shadowing, `mut`, an optional type), `let (a, b) = (x, y);`,
 ///   `let (s, c) = t.sin_cos();`, `=`, `+=`, `-=`, `*=`, `/=`,
 ///   blocks, a final expression or `return`; `if`/`else` on conditions that need no derivative;
-///   `for i in a..b` with literal bounds, unrolled. No `while`, `loop` or `match`.
+///   `for i in a..b` with literal bounds, unrolled; loops over data, `for x in xs.iter()` or
+///   `for (x, y) in xs.iter().zip(ys.iter())`, whose body adds each sample's part to variables
+///   declared before the loop with `+=` or `-=` (and may not otherwise assign or read them):
+///   their derivatives run the loop again, summing each sample's part, with nothing stored per
+///   sample. The loop adds a sample's parts together before adding them to the variable, so a
+///   body that adds to one variable twice, or a variable that does not start at zero, may give
+///   a value that differs from the function's in the last bits. `xs.len() as f64` is a
+///   constant. No `while`, `loop` or `match`.
 /// - **Expressions**: `+ - * /` (with `*` a matrix product, scaling or scalar product by shape,
 ///   `/` by a scalar), unary `-`, `&e`, float literals, constants, `n as f64`, entries `m[(i, j)]`
 ///   and `v[i]` (literal or loop-counter indices, or integer parameters such as `z[label]`,

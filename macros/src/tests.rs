@@ -1034,11 +1034,3 @@ fn a_repeated_expression_is_computed_once() {
     let grad = &grad[..grad.find("fn f_vjp").expect("a vjp after it")];
     assert_eq!(grad.matches("w * x").count(), 1, "{grad}");
 }
-
-#[test]
-#[ignore = "prints an expansion, for debugging"]
-fn print_data_loop_expansion() {
-    let src = std::env::var("MG_SRC").unwrap_or_default();
-    let attr = std::env::var("MG_ATTR").unwrap_or_default();
-    println!("{}", expansion(&attr, &src));
-}

@@ -209,6 +209,18 @@ impl Constants {
             }
             // Between integer types: every value the tests use fits all of them.
             Expr::Cast(c) => self.int_expr(&c.expr),
+            // The number of samples of a data set.
+            Expr::MethodCall(m) if m.method == "len" && m.args.is_empty() => {
+                match strip(&m.receiver) {
+                    Expr::Path(p) => p
+                        .path
+                        .get_ident()
+                        .and_then(|n| self.samples.get(&n.to_string()))
+                        .map(|s| i64::try_from(s.len()).unwrap_or(i64::MAX))
+                        .ok_or_else(|| format!("no data set `{}`", text::tokens(&m.receiver))),
+                    _ => unknown(e, "an integer"),
+                }
+            }
             Expr::Path(p) => match p.path.get_ident().map(ToString::to_string) {
                 Some(name) if self.ints.contains_key(&name) => Ok(self.ints[&name]),
                 _ => unknown(e, "an integer: no integer parameter of that name"),

@@ -773,7 +773,7 @@ mod tests {
     #[test]
     fn loops_over_data_agree_with_dual_numbers() {
         let cases = [
-            "fn f(w: &Vector3<f64>, xs: &[Vector3<f64>], ys: &[f64]) -> f64 { let mut loss = 0.0; for (x, y) in xs.iter().zip(ys.iter()) { let z = x.dot(w); loss += softplus(z) - *y * z; } loss + w.norm_squared() }",
+            "fn f(w: &Vector3<f64>, xs: &[Vector3<f64>], ys: &[f64]) -> f64 { let mut loss = 0.0; for (x, y) in xs.iter().zip(ys.iter()) { let z = x.dot(w); loss += softplus(z) - *y * z; } loss / xs.len() as f64 + w.norm_squared() }",
             "fn f(w: &SMatrix<f64, 2, 3>, xs: &[Vector3<f64>]) -> f64 { let mut s = Matrix2::zeros(); let mut t = w[(0, 0)]; for x in xs.iter() { let h = (w * x).map(|v| v.tanh()); s += h * h.transpose(); t -= h.sum() * x[1]; } s.determinant() + t * t }",
             "fn f(w: &Vector3<f64>, s: f64, xs: &[Vector3<f64>; 3]) -> f64 { let mut a = w.norm(); for &x in xs.iter() { let mut p = 0.0; for i in 0..3 { p += (x[i] * w[i] * s).sin(); } a += if p > 0.0 { p * p } else { -p * s }; a -= (w - x).norm_squared().max(0.5); } a }",
             "fn f(w: &Vector2<f64>, xs: &[Vector2<f64>], ys: &[Vector2<f64>]) -> f64 { let mut k = 0.0; for x in xs.iter() { for y in ys.iter() { k += (-(x - y).component_mul(w).norm_squared()).exp(); } } k.ln() }",

@@ -682,6 +682,13 @@ impl Lowerer<'_> {
             let ty = &c.ty;
             return self.push(Op::Const(quote!((#int as #ty))), Vec::new(), e);
         }
+        // A cast of a constant expression is a constant: `xs.len() as f64`.
+        if matches!(&*c.expr, Expr::MethodCall(_) | Expr::Call(_))
+            && !self.mentions_values(c.expr.to_token_stream())
+        {
+            let tokens = self.with_counters(e.to_token_stream());
+            return self.push(Op::Const(quote!((#tokens))), Vec::new(), e);
+        }
         self.expr(&c.expr)
     }
 
