@@ -104,6 +104,40 @@ fn the_jacobian_of_a_projection_built_from_its_coordinates() {
     }
 }
 
+/// The end effector of a planar arm whose link lengths are an array literal read by index.
+#[jacobian(wrt(q))]
+fn arm(q: &Vector3<f64>) -> Vector2<f64> {
+    let lengths = [1.0, 0.8, 0.5];
+    let (a1, a2) = (q[0], q[0] + q[1]);
+    let a3 = a2 + q[2];
+    Vector2::new(
+        lengths[0] * a1.cos() + lengths[1] * a2.cos() + lengths[2] * a3.cos(),
+        lengths[0] * a1.sin() + lengths[1] * a2.sin() + lengths[2] * a3.sin(),
+    )
+}
+
+#[test]
+fn an_array_literal_read_by_index_in_a_jacobian() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let q: Vector3<f64> = rng.vector();
+        let (value, j) = arm_jacobian(&q);
+        assert_eq!(value, arm(&q));
+        // Joint k moves every link from k on: ∂p/∂q_k = Σ_{m ≥ k} l_m (−sin a_m, cos a_m).
+        let lengths = [1.0, 0.8, 0.5];
+        let angles = [q[0], q[0] + q[1], q[0] + q[1] + q[2]];
+        let expected = SMatrix::<f64, 2, 3>::from_fn(|i, k| {
+            (k..3)
+                .map(|m| {
+                    let (s, c) = angles[m].sin_cos();
+                    lengths[m] * if i == 0 { -s } else { c }
+                })
+                .sum()
+        });
+        assert_close(&j, &expected, 1e-14);
+    }
+}
+
 /// f(x) = ‖(x₀², x₀x₁, x₁²)‖²: its Hessian through a built vector.
 #[hessian]
 fn monomials(x: &Vector2<f64>) -> f64 {

@@ -711,6 +711,11 @@ mod tests {
                 "wrt(b)",
                 "fn f(a: &Matrix3<f64>, b: &Vector3<f64>) -> f64 { a.lu().solve(b).unwrap().norm_squared() }",
             ),
+            // An array literal of values, read by index.
+            (
+                "",
+                "fn f(w: &Vector3<f64>, s: f64) -> f64 { let l = [w[0] * s, w[1].sin(), 0.5]; l[0] * l[1] + l[2] * w[2] + l[1] }",
+            ),
             // In a branch, the adjoint of an inverse times a vector reads the stored product
             // −A⁻ᵀ·ḡ·(A⁻¹·b)ᵀ: the branch's reverse pass must compute it.
             (

@@ -940,6 +940,19 @@ impl Lowerer<'_> {
             Expr::Call(c) => self.call(e, c),
             Expr::Cast(c) => self.cast(e, c),
             Expr::Index(i) => self.index(e, i),
+            // `[a, b, c]`: read by index, it acts as the column vector of its entries.
+            Expr::Array(array) if !array.elems.is_empty() => {
+                let entries: Option<Vec<ValueId>> =
+                    array.elems.iter().map(|x| self.expr(x)).collect();
+                let rows = crate::ir::Dim::Lit(array.elems.len());
+                let kind = crate::ir::Build::Entries;
+                let op = Op::Build {
+                    kind,
+                    rows,
+                    cols: crate::ir::Dim::Lit(1),
+                };
+                self.push(op, entries?, e)
+            }
             Expr::Block(b) if b.label.is_none() => {
                 match self.block_statement(&b.block.stmts) {
                     Tail::Value(v) => Some(v),
