@@ -465,3 +465,44 @@ fn a_method_reads_its_samples_from_a_field() {
     }
     assert_close(&g, &expected, 1e-13);
 }
+
+// ---- integer labels read alongside the samples ---------------------------------------------------
+
+/// The mean softmax cross-entropy of class labels: (1/N) Σ [ln Σⱼ e^{(Wx)ⱼ} − (Wx)_label].
+#[hessian(wrt(w))]
+fn cross_entropy(w: &SMatrix<f64, 3, 2>, xs: &[SVector<f64, 2>], labels: &[usize]) -> f64 {
+    let mut total = 0.0;
+    for (x, &label) in xs.iter().zip(labels.iter()) {
+        let z = w * x;
+        let m = z.max();
+        total += m + z.map(|v| (v - m).exp()).sum().ln() - z[label];
+    }
+    total / xs.len() as f64
+}
+
+#[test]
+fn class_labels_index_the_scores_of_each_sample() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let xs: Vec<SVector<f64, 2>> = samples(&mut rng, 9);
+        let labels: Vec<usize> = (0..9).map(|_| rng.index(3)).collect();
+        let w: SMatrix<f64, 3, 2> = rng.matrix();
+        let (value, g, h) = cross_entropy_hessian(&w, &xs, &labels);
+        assert_eq!(value, cross_entropy(&w, &xs, &labels));
+        // ∇W = (1/N) Σ (p − e_label) xᵀ; H = (1/N) Σ (x xᵀ) ⊗ (diag p − p pᵀ) in vec order.
+        let mut expected_g = SMatrix::<f64, 3, 2>::zeros();
+        let mut expected_h = SMatrix::<f64, 6, 6>::zeros();
+        for (x, &label) in xs.iter().zip(&labels) {
+            let z = w * x;
+            let e = z.map(|v| (v - z.max()).exp());
+            let p = e / e.sum();
+            let mut residual = p;
+            residual[label] -= 1.0;
+            expected_g += residual * x.transpose() / 9.0;
+            let softmax = SMatrix::<f64, 3, 3>::from_diagonal(&p) - p * p.transpose();
+            expected_h += (x * x.transpose()).kronecker(&softmax) / 9.0;
+        }
+        assert_close(&g, &expected_g, 1e-13);
+        assert_close(&h, &expected_h, 1e-13);
+    }
+}

@@ -214,7 +214,7 @@ fn return_float(
                 kind,
                 (**ty).clone(),
             )),
-            Ok(Kind::Int | Kind::Bool | Kind::Samples { .. }) | Err(_) => {
+            Ok(Kind::Int | Kind::Bool | Kind::Samples { .. } | Kind::Integers) | Err(_) => {
                 cx.error_spanned_by(
                     ty,
                     format!(

@@ -88,7 +88,8 @@ use proc_macro::TokenStream;
 ///   `Vector1`…`Vector6`, `RowVector1`…`RowVector6`; `T` is `f64`, `f32` or a type parameter
 ///   (`T: RealField + Copy`); sizes are literals or const generic parameters. Integer and `bool`
 ///   parameters are constants. Slices and arrays of samples (`xs: &[SVector<f64, 3>]`,
-///   `ys: &[f64]`) are data sets, read by loops over data. Dynamic sizes (`DMatrix`) are not
+///   `ys: &[f64]`, `labels: &[usize]`) are data sets, read by loops over data; an integer sample
+///   is a constant that can index (`z[label]`). Dynamic sizes (`DMatrix`) are not
 ///   supported.
 /// - **Statements**: `let` (shadowing, `mut`, an optional type), `let (a, b) = (x, y);`,
 ///   `let (s, c) = t.sin_cos();`, `=`, `+=`, `-=`, `*=`, `/=`,
@@ -102,7 +103,8 @@ use proc_macro::TokenStream;
 ///   a value that differs from the function's in the last bits. `xs.len() as f64` is a
 ///   constant. No `while`, `loop` or `match`.
 /// - **Expressions**: `+ - * /` (with `*` a matrix product, scaling or scalar product by shape,
-///   `/` by a scalar), unary `-`, `&e`, float literals, constants, `n as f64`, entries `m[(i, j)]`
+///   `/` by a scalar), unary `-`, `&e`, float literals, array literals `[a, b, c]` read by index,
+///   constants, `n as f64`, entries `m[(i, j)]`
 ///   and `v[i]` (literal or loop-counter indices, or integer parameters such as `z[label]`,
 ///   range-checked at run time as nalgebra does).
 /// - **Building matrices**: `Vector3::new(a, b, c)`, `Matrix2x3::new(…)` (entries row by row, as

@@ -68,13 +68,16 @@ pub enum Kind {
     /// A slice or array of samples, `&[SVector<f64, 3>]` or `&[f64; 50]`: data a loop over
     /// data reads (`for x in xs.iter()`), never differentiated.
     Samples { float: Float, shape: Shape },
+    /// A slice or array of integers, `&[usize]`: labels a loop over data reads alongside its
+    /// samples, usable as indices (`z[label]`).
+    Integers,
 }
 
 impl Kind {
     pub fn float(self) -> Option<Float> {
         match self {
             Kind::Scalar(float) | Kind::Matrix { float, .. } => Some(float),
-            Kind::Int | Kind::Bool | Kind::Samples { .. } => None,
+            Kind::Int | Kind::Bool | Kind::Samples { .. } | Kind::Integers => None,
         }
     }
 
@@ -83,7 +86,7 @@ impl Kind {
         match self {
             Kind::Scalar(_) => Some(Shape::Scalar),
             Kind::Matrix { rows, cols, .. } => Some(Shape::Matrix(rows, cols)),
-            Kind::Int | Kind::Bool | Kind::Samples { .. } => None,
+            Kind::Int | Kind::Bool | Kind::Samples { .. } | Kind::Integers => None,
         }
     }
 }
@@ -111,11 +114,13 @@ pub fn classify(ty: &Type, env: &Env) -> Result<Kind, syn::Error> {
                     float,
                     shape: Shape::Matrix(rows, cols),
                 }),
-                Kind::Int | Kind::Bool | Kind::Samples { .. } => Err(syn::Error::new_spanned(
+                Kind::Int => Ok(Kind::Integers),
+                Kind::Bool | Kind::Samples { .. } | Kind::Integers => Err(syn::Error::new_spanned(
                     elem,
                     format!(
-                        "the samples of a data set are floats or fixed-size float matrices, as in \
-                         `xs: &[SVector<f64, 3>]` or `ys: &[f64]`, read with \
+                        "the samples of a data set are floats, fixed-size float matrices or \
+                         integers, as in `xs: &[SVector<f64, 3>]`, `ys: &[f64]` or \
+                         `labels: &[usize]`, read with \
                          `for (x, y) in xs.iter().zip(ys.iter())`; {SUPPORTED}"
                     ),
                 )),

@@ -43,9 +43,9 @@ fn loops_over_a_matrix(w: &Vector2<f64>) -> f64 {
     total
 }
 
-// Samples are floats or float matrices.
+// Samples are floats, float matrices or integers.
 #[gradient(wrt(w))]
-fn integer_samples(w: &Vector2<f64>, labels: &[usize]) -> f64 {
+fn flag_samples(w: &Vector2<f64>, flags: &[bool]) -> f64 {
     w.sum()
 }
 

@@ -346,10 +346,12 @@ fn custom_jvp(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> Tok
             }
             (__mg_value, __mg_tangent)
         },
-        Kind::Scalar(_) | Kind::Int | Kind::Bool | Kind::Samples { .. } => quote! {
-            let (__mg_value, __mg_g) = #pullback(#(#names,)* #one);
-            (__mg_value, #derivative)
-        },
+        Kind::Scalar(_) | Kind::Int | Kind::Bool | Kind::Samples { .. } | Kind::Integers => {
+            quote! {
+                let (__mg_value, __mg_g) = #pullback(#(#names,)* #one);
+                (__mg_value, #derivative)
+            }
+        }
     };
     let vis = &item.vis;
     let name = format_ident!("{}_jvp", func.name);

@@ -95,6 +95,13 @@ fn inputs(func: &crate::ast::Func, draw: &mut Draw) -> (Vec<Value<f64>>, Env<'st
                 env.constants.samples.insert(name, set);
                 Value::Constant
             }
+            Kind::Integers => {
+                let set = (0..3)
+                    .map(|_| i64::try_from(draw.next() % 3).unwrap_or(0))
+                    .collect();
+                env.constants.integer_sets.insert(name, set);
+                Value::Constant
+            }
         });
     }
     (values, env)

@@ -21,6 +21,8 @@ pub struct Constants {
     pub floats: BTreeMap<String, f64>,
     /// The samples of each data set, by the name loops over data give it (`xs`).
     pub samples: BTreeMap<String, Vec<super::Value<f64>>>,
+    /// The integers of each integer data set, by name.
+    pub integer_sets: BTreeMap<String, Vec<i64>>,
     /// Constants read in place (`Op::Field`), by their text: a loop over data's current
     /// sample, `(*__mg_s1_0)`.
     pub fields: BTreeMap<String, super::Value<f64>>,
@@ -215,8 +217,14 @@ impl Constants {
                     Expr::Path(p) => p
                         .path
                         .get_ident()
-                        .and_then(|n| self.samples.get(&n.to_string()))
-                        .map(|s| i64::try_from(s.len()).unwrap_or(i64::MAX))
+                        .and_then(|n| {
+                            let n = n.to_string();
+                            self.samples
+                                .get(&n)
+                                .map(Vec::len)
+                                .or_else(|| self.integer_sets.get(&n).map(Vec::len))
+                        })
+                        .map(|len| i64::try_from(len).unwrap_or(i64::MAX))
                         .ok_or_else(|| format!("no data set `{}`", text::tokens(&m.receiver))),
                     _ => unknown(e, "an integer"),
                 }

@@ -492,17 +492,34 @@ pub fn sum_over_samples<'r, S: Num>(
     zeros: Vec<Value<S>>,
     mut each: impl FnMut(&Env<'r>) -> Result<Vec<Value<S>>, String>,
 ) -> Result<Vec<Value<S>>, String> {
+    /// A data set of floats or matrices, or of integers.
+    enum Set<'s> {
+        Values(&'s [Value<f64>]),
+        Integers(&'s [i64]),
+    }
     let sets = over
         .slices
         .iter()
         .map(|(_, name)| {
-            env.constants
-                .samples
-                .get(name)
-                .ok_or_else(|| format!("no samples for the data set `{name}`"))
+            let constants = &env.constants;
+            match (
+                constants.samples.get(name),
+                constants.integer_sets.get(name),
+            ) {
+                (Some(values), _) => Ok(Set::Values(values)),
+                (None, Some(ints)) => Ok(Set::Integers(ints)),
+                (None, None) => Err(format!("no samples for the data set `{name}`")),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let count = sets.iter().map(|s| s.len()).min().unwrap_or(0);
+    let count = sets
+        .iter()
+        .map(|s| match s {
+            Set::Values(v) => v.len(),
+            Set::Integers(v) => v.len(),
+        })
+        .min()
+        .unwrap_or(0);
     let mut sums = zeros;
     for i in 0..count {
         let mut sample = Env {
@@ -511,8 +528,15 @@ pub fn sum_over_samples<'r, S: Num>(
             depth: env.depth,
         };
         for (var, set) in over.vars.iter().zip(&sets) {
-            let name = text::tokens(&quote::quote!((*#var)));
-            sample.constants.fields.insert(name, set[i].clone());
+            match set {
+                Set::Values(values) => {
+                    let name = text::tokens(&quote::quote!((*#var)));
+                    sample.constants.fields.insert(name, values[i].clone());
+                }
+                Set::Integers(ints) => {
+                    sample.constants.ints.insert(var.to_string(), ints[i]);
+                }
+            }
         }
         let parts = each(&sample)?;
         if parts.len() != sums.len() {
@@ -785,6 +809,13 @@ fn bind(
                 .get(&text::tokens(tokens))
                 .ok_or_else(|| format!("no samples for `{}`", text::tokens(tokens)))?;
             drop(into.samples.insert(name, set.clone()));
+        }
+        Kind::Integers => {
+            let set = from
+                .integer_sets
+                .get(&text::tokens(tokens))
+                .ok_or_else(|| format!("no integers for `{}`", text::tokens(tokens)))?;
+            drop(into.integer_sets.insert(name, set.clone()));
         }
         Kind::Scalar(_) | Kind::Matrix { .. } => {
             return Err(format!(

@@ -368,7 +368,7 @@ impl Lowerer<'_> {
         &mut self,
         f: &syn::ExprForLoop,
         names: &[Option<&syn::Ident>],
-        sources: &[(TokenStream, String, Shape)],
+        sources: &[(TokenStream, String, Option<Shape>)],
         vars: &[Ident],
     ) -> Option<(Program, Vec<ValueId>, Accumulated)> {
         let view = self.visible();
@@ -378,6 +378,11 @@ impl Lowerer<'_> {
         body.data_depth = self.data_depth + 1;
         for ((name, (_, _, shape)), var) in names.iter().zip(sources).zip(vars) {
             let Some(name) = name else { continue };
+            // An integer sample is a constant of the body, as an integer parameter is.
+            let Some(shape) = shape else {
+                body.bind(&name.to_string(), Binding::Constant(quote!((*#var))));
+                continue;
+            };
             let sample = body.prog.push(
                 Op::Field(quote!((*#var)), *shape),
                 Vec::new(),
@@ -429,7 +434,7 @@ impl Lowerer<'_> {
 
     /// The data sets a loop runs over, with the expression naming each in generated code, its
     /// name, and the shape of a sample: `xs.iter()`, `xs`, `&xs`, and `a.zip(b)` of those.
-    fn data_sources(&mut self, e: &Expr) -> Option<Vec<(TokenStream, String, Shape)>> {
+    fn data_sources(&mut self, e: &Expr) -> Option<Vec<(TokenStream, String, Option<Shape>)>> {
         if let Expr::MethodCall(m) = e
             && m.method == "zip"
             && m.args.len() == 1
@@ -441,7 +446,7 @@ impl Lowerer<'_> {
         Some(vec![self.data_source(e)?])
     }
 
-    fn data_source(&mut self, e: &Expr) -> Option<(TokenStream, String, Shape)> {
+    fn data_source(&mut self, e: &Expr) -> Option<(TokenStream, String, Option<Shape>)> {
         let inner = match e {
             Expr::MethodCall(m) if m.method == "iter" && m.args.is_empty() => &*m.receiver,
             Expr::Reference(r) if r.mutability.is_none() => &*r.expr,

@@ -46,8 +46,8 @@ enum Binding {
     /// A boolean parameter, used as written in conditions.
     Flag(TokenStream),
     /// A slice or array of samples, read only by a loop over data: the expression that names it
-    /// in generated code (`xs`, `self.xs`) and the shape of one sample.
-    Data(TokenStream, Shape),
+    /// in generated code (`xs`, `self.xs`) and the shape of one sample, `None` for integers.
+    Data(TokenStream, Option<Shape>),
     /// A value whose expression had an error; uses stay silent.
     Poison,
 }
@@ -182,7 +182,9 @@ pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
             if param.kind == Kind::Bool {
                 Binding::Flag(tokens)
             } else if let Kind::Samples { shape, .. } = param.kind {
-                Binding::Data(name.to_token_stream(), shape)
+                Binding::Data(name.to_token_stream(), Some(shape))
+            } else if param.kind == Kind::Integers {
+                Binding::Data(name.to_token_stream(), None)
             } else {
                 Binding::Constant(tokens)
             }
@@ -424,7 +426,8 @@ impl Lowerer<'_> {
         let binding = match crate::types::classify(inner, self.env) {
             Ok(Kind::Int) => Binding::Constant(quote!((#tokens))),
             Ok(Kind::Bool) => Binding::Flag(quote!((#tokens))),
-            Ok(Kind::Samples { shape, .. }) => Binding::Data(tokens, shape),
+            Ok(Kind::Samples { shape, .. }) => Binding::Data(tokens, Some(shape)),
+            Ok(Kind::Integers) => Binding::Data(tokens, None),
             Ok(kind) => match kind.shape() {
                 Some(shape) => {
                     let value = self.prog.push(
