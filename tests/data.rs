@@ -321,9 +321,8 @@ fn bodies_with_loops_branches_calls_closures_and_factorisations_against_dual_num
             .collect();
         let (w, s): (SVector<f64, 3>, SMatrix<f64, 2, 2>) = (rng.vector(), rng.matrix());
         let (value, grad, h) = polynomial_svm_hessian(&w, &s, &xs, &labels);
-        // Three additions per sample: the loop adds each sample's three terms together, then to
-        // the loss, where the function adds them one by one, so the last bits may differ.
-        assert_close_scalar(value, polynomial_svm(&w, &s, &xs, &labels), 1e-15);
+        // Three additions per sample, one by one, as the function makes them: the same value.
+        assert_eq!(value, polynomial_svm(&w, &s, &xs, &labels));
         let (f, g, hd) = num_dual::hessian(
             |w| {
                 let s = s.map(num_dual::Dual2Vec::from_re);
@@ -505,4 +504,51 @@ fn class_labels_index_the_scores_of_each_sample() {
         assert_close(&g, &expected_g, 1e-13);
         assert_close(&h, &expected_h, 1e-13);
     }
+}
+
+// ---- the value, bit for bit: a variable that does not start at zero, several terms per sample ----
+
+/// A penalty first, then two terms and a subtraction per sample, into a scalar and a matrix.
+#[gradient(wrt(w))]
+fn penalised(w: &Vector2<f64>, xs: &[SVector<f64, 2>], ys: &[f64]) -> f64 {
+    let mut loss = 0.3 * w.norm_squared();
+    let mut scatter = SMatrix::<f64, 2, 2>::identity() * w[0];
+    for (x, y) in xs.iter().zip(ys.iter()) {
+        let r = x.dot(w) - y;
+        loss += r * r;
+        loss -= 0.1 * r;
+        scatter += x * x.transpose() * r;
+        loss += (r * w[1]).tanh();
+    }
+    loss + scatter.determinant()
+}
+
+#[test]
+fn the_value_of_a_loop_over_data_is_the_functions_to_the_last_bit() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let xs: Vec<SVector<f64, 2>> = samples(&mut rng, 31);
+        let ys: Vec<f64> = (0..31).map(|_| rng.scalar()).collect();
+        let w: Vector2<f64> = rng.vector();
+        let (value, g) = penalised_grad(&w, &xs, &ys);
+        assert_eq!(value.to_bits(), penalised(&w, &xs, &ys).to_bits());
+        let (_, expected) = num_dual::gradient(
+            |w| penalised_generic(&w, &lift(&xs), &lift_scalars(&ys)),
+            &w,
+        );
+        assert_close(&g, &expected, 1e-12);
+    }
+}
+
+/// `penalised` over any scalar, for dual numbers.
+fn penalised_generic<T: RealField + Copy>(w: &Vector2<T>, xs: &[SVector<T, 2>], ys: &[T]) -> T {
+    let c = |v: f64| T::from_f64(v).expect("f64 converts");
+    let mut loss = w.norm_squared() * c(0.3);
+    let mut scatter = SMatrix::<T, 2, 2>::identity() * w[0];
+    for (x, &y) in xs.iter().zip(ys) {
+        let r = x.dot(w) - y;
+        loss += r * r - r * c(0.1) + (r * w[1]).tanh();
+        scatter += x * x.transpose() * r;
+    }
+    loss + scatter.determinant()
 }

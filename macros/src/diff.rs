@@ -34,6 +34,7 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             Op::IdentityOf => false,
             Op::Const(..)
             | Op::Add
+            | Op::Accumulate(_)
             | Op::Sub
             | Op::Mul
             | Op::Div

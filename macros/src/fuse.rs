@@ -56,6 +56,8 @@ fn common_subexpressions(prog: &mut Program) {
             | Op::Index(..)
             | Op::IndexAt(_)
             | Op::Field(..)
+            | Op::Extract(_)
+            | Op::Accumulate(_)
             | Op::Transpose => false,
             Op::Unary(_)
             | Op::Powi(_)
@@ -219,6 +221,7 @@ fn collect(prog: &Program, uses: &[usize], v: ValueId, root: bool, out: &mut Vec
         Op::Param(..)
         | Op::Const(..)
         | Op::Add
+        | Op::Accumulate(_)
         | Op::Sub
         | Op::Mul
         | Op::Div

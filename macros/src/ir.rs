@@ -342,6 +342,11 @@ pub enum Op {
     },
     /// Result `k` of the `Branch` node `args[0]`.
     Extract(usize),
+    /// `((args[0] ± args[1]) ± args[2]) …`, a minus where the flag of the term is set: a variable
+    /// and what a loop over data adds to it (`acc += a; acc -= b;`), term by term. Its terms are
+    /// results of the loop's node, which adds them to the variable sample by sample, in the
+    /// order the function does, so the value is the function's to the last bit.
+    Accumulate(Vec<bool>),
     /// A call of another `#[gradient]` function (or one with a hand-written `{name}_vjp`): `args`
     /// are the arguments that are values, in order.
     Call(Box<CallSite>),
@@ -499,6 +504,7 @@ impl Op {
             Op::Param(_)
             | Op::Const(_)
             | Op::Add
+            | Op::Accumulate(_)
             | Op::Sub
             | Op::Mul
             | Op::Div
@@ -552,6 +558,13 @@ impl Op {
             Op::Param(i) => format!("param {i}"),
             Op::Const(tokens) => format!("const {}", crate::text::tokens(tokens)),
             Op::Add => "add".into(),
+            Op::Accumulate(minus) => format!(
+                "accumulate {}",
+                minus
+                    .iter()
+                    .map(|&m| if m { '-' } else { '+' })
+                    .collect::<String>()
+            ),
             Op::Sub => "sub".into(),
             Op::Mul => "mul".into(),
             Op::Div => "div".into(),

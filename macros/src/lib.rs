@@ -98,10 +98,8 @@ use proc_macro::TokenStream;
 ///   `for (x, y) in xs.iter().zip(ys.iter())`, whose body adds each sample's part to variables
 ///   declared before the loop with `+=` or `-=` (and may not otherwise assign or read them):
 ///   their derivatives run the loop again, summing each sample's part, with nothing stored per
-///   sample. The loop adds a sample's parts together before adding them to the variable, so a
-///   body that adds to one variable twice, or a variable that does not start at zero, may give
-///   a value that differs from the function's in the last bits. `xs.len() as f64` is a
-///   constant. No `while`, `loop` or `match`.
+///   sample, and the value is the function's to the last bit (every addition made in the same
+///   order). `xs.len() as f64` is a constant. No `while`, `loop` or `match`.
 /// - **Expressions**: `+ - * /` (with `*` a matrix product, scaling or scalar product by shape,
 ///   `/` by a scalar), unary `-`, `&e`, float literals, array literals `[a, b, c]` read by index,
 ///   constants, `n as f64`, entries `m[(i, j)]`

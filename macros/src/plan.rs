@@ -452,6 +452,7 @@ impl<'p> Plan<'p> {
                 }
                 Op::Const(_)
                 | Op::Add
+                | Op::Accumulate(_)
                 | Op::Sub
                 | Op::Mul
                 | Op::Div

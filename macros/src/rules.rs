@@ -212,6 +212,13 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
             out.push((0, AExpr::Adj(id)));
             out.push((1, AExpr::Neg(g())));
         }
+        // d(A ± B₁ ± B₂ …) = dA ± dB₁ ± dB₂ … ⇒ Ā += Z̄, B̄ₖ ±= Z̄
+        Op::Accumulate(minus) => {
+            out.push((0, AExpr::Adj(id)));
+            for (k, &m) in minus.iter().enumerate() {
+                out.push((k + 1, if m { AExpr::Neg(g()) } else { AExpr::Adj(id) }));
+            }
+        }
         // d(−A) = −dA ⇒ Ā −= Z̄
         Op::Neg => out.push((0, AExpr::Neg(g()))),
         Op::Mul => match (shape(0), shape(1)) {
@@ -595,6 +602,15 @@ pub fn tangent(prog: &Program, active: &[bool], id: ValueId) -> Option<AExpr> {
             _ => Some(AExpr::Neg(d(1))),
         },
         Op::Neg => Some(AExpr::Neg(d(0))),
+        // d(A ± B₁ ± B₂ …) = dA ± dB₁ ± dB₂ …
+        Op::Accumulate(minus) => {
+            let mut parts = vec![(0, AExpr::Tan(args[0]))];
+            for (k, &m) in minus.iter().enumerate() {
+                let t = AExpr::Tan(args[k + 1]);
+                parts.push((k + 1, if m { AExpr::Neg(Box::new(t)) } else { t }));
+            }
+            terms(parts)
+        }
         Op::Mul => terms(match (shape(0), shape(1)) {
             // d(A·B) = dA·B + A·dB
             (Shape::Matrix(..), Shape::Matrix(..)) => vec![
@@ -898,6 +914,7 @@ fn select(op: &Op, args: &[ValueId]) -> B {
         Op::Param(..)
         | Op::Const(..)
         | Op::Add
+        | Op::Accumulate(_)
         | Op::Sub
         | Op::Mul
         | Op::Div

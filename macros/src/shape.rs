@@ -138,6 +138,7 @@ fn node_shape(cx: &Ctxt, prog: &mut Program, id: ValueId, params: &[Shape], floa
             node,
             if matches!(node.op, Op::Add) { "+" } else { "-" },
         ),
+        Op::Accumulate(_) => accumulated(prog, node),
         Op::Mul => product(prog, node),
         Op::Div => quotient(prog, node),
         Op::Neg => Ok(arg(0)),
@@ -227,6 +228,7 @@ fn extracted(op: &Op, k: usize) -> Shape {
         Op::Param(..)
         | Op::Const(..)
         | Op::Add
+        | Op::Accumulate(_)
         | Op::Sub
         | Op::Mul
         | Op::Div
@@ -288,6 +290,7 @@ fn method_name(op: &Op) -> &'static str {
         Op::Param(..)
         | Op::Const(..)
         | Op::Add
+        | Op::Accumulate(_)
         | Op::Sub
         | Op::Mul
         | Op::Div
@@ -367,6 +370,22 @@ fn mismatch(prog: &Program, node: &Node, rule: &str) -> String {
         "shape mismatch in `{}`: `{}` is {} and `{}` is {}; {rule}",
         node.text, prog.nodes[a].text, prog.nodes[a].shape, prog.nodes[b].text, prog.nodes[b].shape
     )
+}
+
+/// A variable and what a loop over data adds to it: every term has the variable's shape.
+fn accumulated(prog: &Program, node: &Node) -> Result<Shape, String> {
+    let target = prog.shape(node.args[0]);
+    for &term in &node.args[1..] {
+        let shape = prog.shape(term);
+        if shape != target && shape != Shape::Poison && target != Shape::Poison {
+            return Err(format!(
+                "this loop over data adds {shape} to `{}`, which is {target}; what a sample adds \
+                 must have the variable's shape",
+                prog.nodes[node.args[0]].text
+            ));
+        }
+    }
+    Ok(target)
 }
 
 fn same_shape(prog: &Program, node: &Node, symbol: &str) -> Result<Shape, String> {

@@ -51,6 +51,7 @@ pub fn tangents(prog: &Program, seeded: &[usize], unit: Option<usize>) -> Tangen
                 Op::Branch { .. } => node.args[1..].iter().any(|&a| active[a]),
                 Op::Const(..)
                 | Op::Add
+                | Op::Accumulate(_)
                 | Op::Sub
                 | Op::Mul
                 | Op::Div

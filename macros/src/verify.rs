@@ -79,6 +79,7 @@ fn check_program(prog: &Program, path: &str, params: Option<usize>, errors: &mut
             }
             Op::Const(..)
             | Op::Add
+            | Op::Accumulate(_)
             | Op::Sub
             | Op::Mul
             | Op::Div

@@ -117,6 +117,7 @@ impl Deriver<'_> {
             Op::Param(_)
             | Op::Const(_)
             | Op::Add
+            | Op::Accumulate(_)
             | Op::Sub
             | Op::Trace
             | Op::Sum

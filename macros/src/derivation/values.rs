@@ -61,6 +61,13 @@ impl<'a> Values<'a> {
             Op::Call(site) => self.call_text(&node.args, site),
             Op::Const(t) | Op::BoolConst(t) => constant(t),
             Op::Add => infix(&arg(0), " + ", &arg(1), SUM),
+            Op::Accumulate(minus) => minus.iter().enumerate().fold(arg(0), |acc, (k, &m)| {
+                if m {
+                    difference(&acc, &arg(k + 1))
+                } else {
+                    infix(&acc, " + ", &arg(k + 1), SUM)
+                }
+            }),
             Op::Sub => difference(&arg(0), &arg(1)),
             Op::Mul if node.args[0] == node.args[1] && self.is_scalar(node.args[0]) => {
                 power(&arg(0), &Exponent::Literal(2))

@@ -137,6 +137,7 @@ impl Emitter<'_> {
             }),
             Op::Const(..)
             | Op::Add
+            | Op::Accumulate(_)
             | Op::Sub
             | Op::Mul
             | Op::Div
@@ -322,6 +323,7 @@ impl Emitter<'_> {
             ),
             Op::Const(..)
             | Op::Add
+            | Op::Accumulate(_)
             | Op::Sub
             | Op::Mul
             | Op::Div
@@ -417,6 +419,7 @@ impl Emitter<'_> {
                     Op::Param(..)
                     | Op::Const(..)
                     | Op::Add
+                    | Op::Accumulate(_)
                     | Op::Sub
                     | Op::Mul
                     | Op::Div
@@ -512,6 +515,23 @@ impl Emitter<'_> {
         match &node.op {
             Op::Param(_) => arg(0).place,
             Op::Const(tokens) => tokens.clone(),
+            Op::Accumulate(minus) => {
+                // Added up by the loop over data its terms come from, term by term.
+                if let Some(total) = self.loop_total(id) {
+                    return quote_spanned!(span=> #total);
+                }
+                let mut sum = arg(0).arith().clone();
+                for (k, &m) in minus.iter().enumerate() {
+                    let term = arg(k + 1);
+                    let term = term.arith();
+                    sum = if m {
+                        quote_spanned!(span=> (#sum - #term))
+                    } else {
+                        quote_spanned!(span=> (#sum + #term))
+                    };
+                }
+                sum
+            }
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
                 let (a, b) = (arg(0), arg(1));
                 let (a, b) = (a.arith(), b.arith());
@@ -526,6 +546,7 @@ impl Emitter<'_> {
                     Op::Param(..)
                     | Op::Const(..)
                     | Op::Mul
+                    | Op::Accumulate(_)
                     | Op::Neg
                     | Op::Transpose
                     | Op::Trace
@@ -1435,6 +1456,7 @@ fn method_name(op: &Op) -> &'static str {
         Op::Param(..)
         | Op::Const(..)
         | Op::Add
+        | Op::Accumulate(_)
         | Op::Sub
         | Op::Mul
         | Op::Div

@@ -118,6 +118,11 @@ impl Emitter<'_> {
             let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
             quote!({ #(#stmts)* (#(#results,)*) })
         };
+        if self.over(id).is_some()
+            && let Some(accumulators) = self.loop_accumulators(id)
+        {
+            return self.loop_forward(id, &accumulators);
+        }
         let value = match self.over(id) {
             Some(over) => {
                 let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
@@ -129,6 +134,117 @@ impl Emitter<'_> {
             }
         };
         quote_spanned!(node.loc.start=> let (#(#names,)*): (#(#tys,)*) = #value;)
+    }
+
+    /// The variables the loop over data `id` adds to, as the `Accumulate` nodes (that the
+    /// forward pass computes) that add its results to them, when every result is a term of one
+    /// of them, as `lower` builds loops.
+    pub(super) fn loop_accumulators(&self, id: ValueId) -> Option<Vec<ValueId>> {
+        let Op::Branch { then, .. } = &self.prog.nodes[id].op else {
+            return None;
+        };
+        let ours = |t: ValueId| {
+            let n = &self.prog.nodes[t];
+            match n.op {
+                Op::Extract(k) if n.args == [id] => Some(k),
+                _ => None,
+            }
+        };
+        let mut covered = vec![false; then.outputs.len()];
+        let mut out = Vec::new();
+        for (a, node) in self.prog.nodes.iter().enumerate() {
+            if !matches!(node.op, Op::Accumulate(_)) {
+                continue;
+            }
+            let terms: Vec<Option<usize>> = node.args[1..].iter().map(|&t| ours(t)).collect();
+            if terms.iter().all(Option::is_none) {
+                continue;
+            }
+            for k in terms {
+                match k.and_then(|k| covered.get_mut(k)) {
+                    Some(seen) if !*seen => *seen = true,
+                    _ => return None,
+                }
+            }
+            if self.plan.computed[a] {
+                out.push(a);
+            }
+        }
+        covered.iter().all(|&c| c).then_some(out)
+    }
+
+    /// The total the loop over data computes for the `Accumulate` node `id`, when one does.
+    pub(super) fn loop_total(&self, id: ValueId) -> Option<Ident> {
+        let &first = self.prog.nodes[id].args.get(1)?;
+        let Op::Extract(_) = self.prog.nodes[first].op else {
+            return None;
+        };
+        let branch = self.prog.nodes[first].args[0];
+        let k = self
+            .loop_accumulators(branch)?
+            .iter()
+            .position(|&a| a == id)?;
+        Some(self.total_ident(branch, k))
+    }
+
+    fn total_ident(&self, branch: ValueId, k: usize) -> Ident {
+        Ident::new(
+            &format!("__mg_{}v{branch}_total{k}", self.prefix),
+            Span::mixed_site(),
+        )
+    }
+
+    /// The forward pass of the loop over data `id` whose results all add to variables: each
+    /// variable starts from its value before the loop, and every sample adds its terms to it one
+    /// by one, in the order of the function, so the totals are the function's to the last bit.
+    fn loop_forward(&self, id: ValueId, accumulators: &[ValueId]) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let sum = Ident::new("__mg_sum", Span::mixed_site());
+        let one = Ident::new("__mg_one", Span::mixed_site());
+        let names: Vec<Ident> = (0..accumulators.len())
+            .map(|k| self.total_ident(id, k))
+            .collect();
+        let tys: Vec<TokenStream> = accumulators
+            .iter()
+            .map(|&a| self.ty(self.prog.shape(a)))
+            .collect();
+        let starts: Vec<TokenStream> = accumulators
+            .iter()
+            .map(|&a| self.owned(self.prog.nodes[a].args[0]))
+            .collect();
+        let mut adds = Vec::new();
+        for (k, &a) in accumulators.iter().enumerate() {
+            let Op::Accumulate(minus) = &self.prog.nodes[a].op else {
+                continue;
+            };
+            let k = syn::Index::from(k);
+            for (&t, &m) in self.prog.nodes[a].args[1..].iter().zip(minus) {
+                let Op::Extract(j) = self.prog.nodes[t].op else {
+                    continue;
+                };
+                let j = syn::Index::from(j);
+                adds.push(if m {
+                    quote!(#sum.#k = #sum.#k - #one.#j;)
+                } else {
+                    quote!(#sum.#k = #sum.#k + #one.#j;)
+                });
+            }
+        }
+        let e = self.branch_emitter(id, Role::BranchForward(true));
+        let stmts = e.forward();
+        let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
+        let over = self.over(id).expect("invariant: a loop over data");
+        let (pattern, iter) = (over.pattern(), over.iterator());
+        quote_spanned!(node.loc.start=>
+            let (#(#names,)*): (#(#tys,)*) = {
+                let mut #sum = (#(#starts,)*);
+                for #pattern in #iter {
+                    let #one = { #(#stmts)* (#(#results,)*) };
+                    #(#adds)*
+                }
+                #sum
+            };
+        )
     }
 
     /// What a loop over data runs over, when the `if` node `id` is one.

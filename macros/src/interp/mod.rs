@@ -283,6 +283,10 @@ fn evaluate<S: Num>(
 }
 
 /// The value of one node from the values of its arguments: one arm per operation.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per operation, as in the rule table"
+)]
 fn node_value<S: Num>(
     node: &Node,
     args: &[&Value<S>],
@@ -298,6 +302,12 @@ fn node_value<S: Num>(
         Op::Const(tokens) => Ok(Value::Scalar(S::constant(constants.float(tokens)?))),
         Op::Add => arithmetic('+', arg(0)?, arg(1)?),
         Op::Sub => arithmetic('-', arg(0)?, arg(1)?),
+        Op::Accumulate(minus) => minus
+            .iter()
+            .enumerate()
+            .try_fold(arg(0)?.clone(), |acc, (k, &m)| {
+                arithmetic(if m { '-' } else { '+' }, &acc, arg(k + 1)?)
+            }),
         Op::Mul => arithmetic('*', arg(0)?, arg(1)?),
         Op::Div => arithmetic('/', arg(0)?, arg(1)?),
         Op::Neg => negate(arg(0)?),

@@ -276,9 +276,12 @@ const DATA_LOOPS: &str = "a `for` loop runs over a range with literal bounds, su
 or over data: slices or arrays of samples passed as parameters, as in `for x in xs.iter()` or \
 `for (x, y) in xs.iter().zip(ys.iter())` with `xs: &[SVector<f64, 3>]` and `ys: &[f64]`";
 
-/// The variables a loop over data accumulates into, each with what one sample adds to it and
-/// where it was first added to.
-type Accumulated = Vec<(String, ValueId, Loc)>;
+/// The variables a loop over data accumulates into, each with the terms one sample adds to it
+/// in order (a value, and whether it is subtracted) and where it was first added to.
+pub(super) type Accumulated = Vec<(String, Vec<Term>, Loc)>;
+
+/// A value added to a variable, or subtracted from it when the flag is set.
+pub(super) type Term = (ValueId, bool);
 
 /// What a simple sample pattern binds: `Ok(Some(x))` for `x` or `&x`, `Ok(None)` for `_`.
 fn sample_binding(pat: &Pat) -> Result<Option<&syn::Ident>, &Pat> {
@@ -352,11 +355,18 @@ impl Lowerer<'_> {
             loc,
             text,
         );
-        for (k, (name, _, at)) in accumulated.iter().enumerate() {
-            let sum = self
-                .prog
-                .push(Op::Extract(k), vec![node], loc, format!("Σ {name}"));
-            self.add_to(name, Some(sum), *at);
+        // Result k of the loop is the sum over the samples of term k of the body.
+        let mut k = 0;
+        for (name, terms, at) in &accumulated {
+            let mut sums = Vec::new();
+            for &(_, minus) in terms {
+                let sum = self
+                    .prog
+                    .push(Op::Extract(k), vec![node], loc, format!("Σ {name}"));
+                sums.push((sum, minus));
+                k += 1;
+            }
+            self.add_to(name, Some(sums), *at);
         }
     }
 
@@ -428,7 +438,10 @@ impl Lowerer<'_> {
             return None;
         }
         let mut prog = body.prog;
-        prog.outputs = accumulated.iter().map(|a| a.1).collect();
+        prog.outputs = accumulated
+            .iter()
+            .flat_map(|a| a.1.iter().map(|t| t.0))
+            .collect();
         Some((prog, captures?, accumulated))
     }
 
@@ -491,9 +504,9 @@ impl Lowerer<'_> {
         if self.own.contains(&key) || !self.outer.is_some_and(|o| o.contains_key(&key)) {
             return false;
         }
-        let sign = match op {
-            Some((Op::Add, _)) if !matches!(left, Expr::Index(_)) => 1.0,
-            Some((Op::Sub, _)) if !matches!(left, Expr::Index(_)) => -1.0,
+        let minus = match op {
+            Some((Op::Add, _)) if !matches!(left, Expr::Index(_)) => false,
+            Some((Op::Sub, _)) if !matches!(left, Expr::Index(_)) => true,
             _ => {
                 self.cx.error_spanned_by(left, data_assignment(&key));
                 return true;
@@ -503,34 +516,20 @@ impl Lowerer<'_> {
             start: name.span(),
             end: Loc::of(right).end,
         };
-        let Some(mut amount) = self.expr(right) else {
-            self.add_to(&key, None, loc);
-            return true;
-        };
-        if sign < 0.0 {
-            let text = format!("-({})", crate::text::expr(right));
-            amount = self.prog.push(Op::Neg, vec![amount], loc, text);
-        }
-        self.add_to(&key, Some(amount), loc);
+        let amount = self.expr(right);
+        self.add_to(&key, amount.map(|a| vec![(a, minus)]), loc);
         true
     }
 
-    /// Adds `amount` (`None` after an error) to the variable `name`: in the body of a loop over
-    /// data, to what the sample adds to it when it is an outer variable; elsewhere to its value.
-    fn add_to(&mut self, name: &str, amount: Option<ValueId>, loc: Loc) {
+    /// Adds the `terms` (`None` after an error) to the variable `name`, in order: in the body of
+    /// a loop over data, to what the sample adds to it when it is an outer variable; elsewhere
+    /// to its value, one term at a time as `name += …` would.
+    fn add_to(&mut self, name: &str, terms: Option<Vec<Term>>, loc: Loc) {
         if self.body == Body::Data && !self.own.contains(name) {
-            let Some(amount) = amount else { return };
-            match self.accumulated.iter().position(|a| a.0 == name) {
-                Some(k) => {
-                    let sum = self.prog.push(
-                        Op::Add,
-                        vec![self.accumulated[k].1, amount],
-                        loc,
-                        format!("Δ{name}"),
-                    );
-                    self.accumulated[k].1 = sum;
-                }
-                None => self.accumulated.push((name.to_string(), amount, loc)),
+            let Some(terms) = terms else { return };
+            match self.accumulated.iter_mut().find(|a| a.0 == name) {
+                Some(a) => a.1.extend(terms),
+                None => self.accumulated.push((name.to_string(), terms, loc)),
             }
             return;
         }
@@ -539,10 +538,13 @@ impl Lowerer<'_> {
         let Some(old) = self.assignable(&left, &ident) else {
             return;
         };
-        let binding = match (old, amount) {
-            (Binding::Value(old), Some(amount)) => {
+        let binding = match (old, terms) {
+            (Binding::Value(old), Some(terms)) => {
+                let minus = terms.iter().map(|t| t.1).collect();
+                let mut args = vec![old];
+                args.extend(terms.iter().map(|t| t.0));
                 let text = format!("{name} + Σ");
-                Binding::Value(self.prog.push(Op::Add, vec![old, amount], loc, text))
+                Binding::Value(self.prog.push(Op::Accumulate(minus), args, loc, text))
             }
             (Binding::Poison | Binding::Value(_), _) => Binding::Poison,
             (

@@ -133,7 +133,7 @@ struct Lowerer<'a> {
     refs: std::collections::HashSet<String>,
     /// In the body of a loop over data: what one sample adds to each outer variable the loop
     /// accumulates into, in order of the first `+=`/`-=`, with where that was written.
-    accumulated: Vec<(String, ValueId, Loc)>,
+    accumulated: flow::Accumulated,
     /// How many loops over data this code is inside: names their sample variables apart.
     data_depth: usize,
     /// Names bound to a Cholesky factorisation, here or in the code around a branch, closure or
