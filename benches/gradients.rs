@@ -150,6 +150,7 @@ fn main() {
     run(|a, s| bench(&a.frob_affine, s), "frob_affine");
     run(|a, s| bench(&a.mlp2, s), "mlp2");
     run(|a, s| bench(&a.softmax_ce, s), "softmax_ce");
+    run(|a, s| bench(&a.logistic_data, s), "logistic_data");
 
     println!("# matgrad gradient benchmark\n");
     println!("- date: {}", utc_now());

@@ -109,7 +109,7 @@ fn main() -> ExitCode {
     );
     // Each check runs when its turn comes, after the previous result is printed, so the
     // printing never falls inside a counting region.
-    let checks: [(&str, &Check); 14] = [
+    let checks: [(&str, &Check); 15] = [
         ("the counter counts", &counter_counts),
         ("ols_grad", &|| {
             no_allocation(|| reference::ols_grad(black_box(&o.beta), &o.x, &o.y))
@@ -133,6 +133,10 @@ fn main() -> ExitCode {
         }),
         ("softmax_ce_grad", &|| {
             no_allocation(|| reference::softmax_ce_grad(black_box(&c.w), &c.x, &c.y))
+        }),
+        ("logistic_data_grad (a loop over data)", &|| {
+            let l = &all.logistic_data;
+            no_allocation(|| reference::logistic_data_grad(black_box(&l.w), &l.xs, &l.ys))
         }),
         ("decay_jacobian", &|| {
             no_allocation(|| jacobian_reference::decay_jacobian(black_box(&d.p), &d.t, &d.y))

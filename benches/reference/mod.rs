@@ -1033,6 +1033,117 @@ impl Loss for SoftmaxCe {
     }
 }
 
+// ---- logistic regression over a slice of samples ---------------------------------------------
+
+/// λ of [`logistic_data`].
+const LOGISTIC_RIDGE: f64 = 1e-2;
+
+/// The mean logistic negative log-likelihood of labelled samples kept as slices, as data usually
+/// arrive, plus a ridge term: a loop over data.
+#[gradient(wrt(w))]
+pub fn logistic_data(w: &SVector<f64, 8>, xs: &[SVector<f64, 8>], ys: &[f64]) -> f64 {
+    let mut total = 0.0;
+    for (x, y) in xs.iter().zip(ys.iter()) {
+        let z = x.dot(w);
+        total += matgrad::softplus(z) - y * z;
+    }
+    total / xs.len() as f64 + 0.5 * LOGISTIC_RIDGE * w.norm_squared()
+}
+
+/// The expert's gradient of [`logistic_data`]: one pass over the samples, each score used for
+/// the value and for σ(z) − y, the gradient accumulated by `axpy`; (1/N)Σ(σ(zᵢ) − yᵢ)xᵢ + λw.
+pub fn logistic_data_hand(
+    w: &SVector<f64, 8>,
+    xs: &[SVector<f64, 8>],
+    ys: &[f64],
+) -> (f64, SVector<f64, 8>) {
+    let mut total = 0.0;
+    let mut g = SVector::<f64, 8>::zeros();
+    for (x, &y) in xs.iter().zip(ys) {
+        let z = x.dot(w);
+        total += matgrad::softplus(z) - y * z;
+        g.axpy(matgrad::sigmoid(z) - y, x, 1.0);
+    }
+    let inv_n = 1.0 / xs.len() as f64;
+    let value = total / xs.len() as f64 + 0.5 * LOGISTIC_RIDGE * w.norm_squared();
+    g.axpy(LOGISTIC_RIDGE, w, inv_n);
+    (value, g)
+}
+
+/// [`logistic_data`] over any real field.
+pub fn logistic_data_generic<T: RealField + Copy>(
+    w: &SVector<T, 8>,
+    xs: &[SVector<T, 8>],
+    ys: &[T],
+) -> T {
+    let mut total = T::zero();
+    for (x, &y) in xs.iter().zip(ys) {
+        let z = x.dot(w);
+        // softplus(z) = max(z, 0) + ln(1 + e^{−|z|})
+        let positive = if z > T::zero() { z } else { T::zero() };
+        total += positive + (-z.abs()).exp().ln_1p() - y * z;
+    }
+    let n: T = k(xs.len() as f64);
+    total / n + k::<T>(0.5 * LOGISTIC_RIDGE) * w.norm_squared()
+}
+
+/// The inputs of [`logistic_data`]: 200 samples of 8 features, labels from a logistic model.
+pub struct LogisticData {
+    pub w: SVector<f64, 8>,
+    pub xs: Vec<SVector<f64, 8>>,
+    pub ys: Vec<f64>,
+}
+
+impl LogisticData {
+    pub fn new(rng: &mut SplitMix64) -> Self {
+        let truth: SVector<f64, 8> = rng.matrix(1.0);
+        let xs: Vec<SVector<f64, 8>> = (0..200).map(|_| rng.matrix(1.0)).collect();
+        let ys = xs
+            .iter()
+            .map(|x| f64::from(u8::from(rng.uniform() < matgrad::sigmoid(x.dot(&truth)))))
+            .collect();
+        LogisticData {
+            w: rng.matrix(0.3),
+            xs,
+            ys,
+        }
+    }
+}
+
+impl Loss for LogisticData {
+    const NAME: &'static str = "logistic_data";
+    type Wrt = SVector<f64, 8>;
+    type DualConsts = (Vec<SVector<Dual64, 8>>, Vec<Dual64>);
+
+    fn wrt(&self) -> Self::Wrt {
+        self.w
+    }
+    #[inline(never)]
+    fn primal(&self) -> f64 {
+        logistic_data(&self.w, &self.xs, &self.ys)
+    }
+    #[inline(never)]
+    fn generated(&self) -> (f64, Self::Wrt) {
+        logistic_data_grad(&self.w, &self.xs, &self.ys)
+    }
+    #[inline(never)]
+    fn hand(&self) -> (f64, Self::Wrt) {
+        logistic_data_hand(&self.w, &self.xs, &self.ys)
+    }
+    fn dual_consts(&self) -> Self::DualConsts {
+        (
+            self.xs.iter().map(|x| x.map(Dual64::from_re)).collect(),
+            self.ys.iter().map(|&y| Dual64::from_re(y)).collect(),
+        )
+    }
+    fn eval_dual(c: &Self::DualConsts, p: &<Self::Wrt as Params>::Dual) -> Dual64 {
+        logistic_data_generic(p, &c.0, &c.1)
+    }
+    fn eval_f64(&self, p: &Self::Wrt) -> f64 {
+        logistic_data_generic(p, &self.xs, &self.ys)
+    }
+}
+
 // ---- all of them ----------------------------------------------------------------------------
 
 /// The seed every benchmark and test draws its inputs from.
@@ -1047,6 +1158,7 @@ pub struct All {
     pub frob_affine: FrobAffine,
     pub mlp2: Mlp2,
     pub softmax_ce: SoftmaxCe,
+    pub logistic_data: LogisticData,
 }
 
 impl All {
@@ -1062,6 +1174,7 @@ impl All {
             frob_affine: FrobAffine::new(&mut rng),
             mlp2: Mlp2::new(&mut rng),
             softmax_ce: SoftmaxCe::new(&mut rng),
+            logistic_data: LogisticData::new(&mut rng),
         }
     }
 }
@@ -1134,4 +1247,5 @@ pub fn check_all() {
     check(&all.frob_affine);
     check(&all.mlp2);
     check(&all.softmax_ce);
+    check(&all.logistic_data);
 }

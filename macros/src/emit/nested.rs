@@ -230,11 +230,14 @@ impl Emitter<'_> {
                 });
             }
         }
+        let over = self.over(id).expect("invariant: a loop over data");
+        let (pattern, iter) = (over.pattern(), over.iterator());
+        if let Some(fused) = self.fused(id) {
+            return self.fused_forward(id, &fused, accumulators, &adds);
+        }
         let e = self.branch_emitter(id, Role::BranchForward(true));
         let stmts = e.forward();
         let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
-        let over = self.over(id).expect("invariant: a loop over data");
-        let (pattern, iter) = (over.pattern(), over.iterator());
         quote_spanned!(node.loc.start=>
             let (#(#names,)*): (#(#tys,)*) = {
                 let mut #sum = (#(#starts,)*);
@@ -245,6 +248,189 @@ impl Emitter<'_> {
                 #sum
             };
         )
+    }
+
+    /// Whether the forward pass of the loop over data `id` also sums, sample by sample, the
+    /// gradients the reverse pass asks of it, so that the reverse pass runs no loop of its own:
+    /// when every variable it adds to is a scalar (at most two of them), the adjoint of the
+    /// loop is Σₖ z̄ₖ·Gₖ, with Gₖ the sum over the samples of the gradient of what a sample adds
+    /// to variable k, which does not depend on z̄. Returns the captures whose gradients the
+    /// reverse pass asks for.
+    pub(super) fn fused(&self, id: ValueId) -> Option<Vec<usize>> {
+        let Op::Branch {
+            then,
+            over: Some(_),
+            ..
+        } = &self.prog.nodes[id].op
+        else {
+            return None;
+        };
+        let accumulators = self.loop_accumulators(id)?;
+        let scalars = then.outputs.iter().all(|&o| then.shape(o).is_scalar());
+        let adjoint = self.plan.children.get(&(id, Role::BranchAdjoint(true)))?;
+        (scalars && (1..=2).contains(&accumulators.len())).then(|| adjoint.config.wrt.clone())
+    }
+
+    /// The sum over the samples of the gradient of what the loop over data `id` adds to
+    /// variable `k`, for capture number `c` (of those [`Self::fused`] lists).
+    fn fused_ident(&self, id: ValueId, k: usize, c: usize) -> Ident {
+        Ident::new(
+            &format!("__mg_{}v{id}_g{k}_{c}", self.prefix),
+            Span::mixed_site(),
+        )
+    }
+
+    /// The forward pass of a fused loop over data (see [`Self::fused`]): the totals, as
+    /// [`Self::loop_forward`] adds them, and for each variable the gradients of what the samples
+    /// add to it, from one forward and one reverse pass of the body per sample and variable.
+    fn fused_forward(
+        &self,
+        id: ValueId,
+        captures: &[usize],
+        accumulators: &[ValueId],
+        adds: &[TokenStream],
+    ) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let Op::Branch { then, .. } = &node.op else {
+            return quote!(::core::compile_error!("invariant: a loop over data"));
+        };
+        let over = self.over(id).expect("invariant: a loop over data");
+        let (pattern, iter) = (over.pattern(), over.iterator());
+        let plan = Plan::new(
+            then,
+            crate::plan::Config {
+                wrt: captures.to_vec(),
+                ..crate::plan::Config::default()
+            },
+        );
+        let params = node.args[1..].iter().map(|&a| self.operand(a)).collect();
+        let mut e = self.child(&plan, format!("{}b{id}f_", self.prefix), params);
+        let stmts = e.forward();
+        let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
+        let terms = self.loop_terms(accumulators);
+        let capture_shape = |c: usize| self.prog.shape(node.args[captures[c] + 1]);
+        let (mut declarations, mut blocks, mut sums) = (Vec::new(), Vec::new(), Vec::new());
+        let grads = Ident::new("__mg_grads", Span::mixed_site());
+        for (k, signs) in terms.iter().enumerate() {
+            // Seeded with ±1 on the terms of variable k, 0 on the others.
+            e.seeds = (0..then.outputs.len())
+                .map(|j| match signs.iter().find(|(t, _)| *t == j) {
+                    Some((_, true)) => self.lit(-1.0),
+                    Some((_, false)) => self.lit(1.0),
+                    None => self.lit(0.0),
+                })
+                .collect();
+            let reverse = e.reverse();
+            let gradient: Vec<TokenStream> = captures
+                .iter()
+                .enumerate()
+                .map(|(c, &p)| match e.prog.param_node(p) {
+                    Some(n) if e.plan.adj.nonzero[n] => e.adjoint_operand(n).place,
+                    _ => self.zeros(capture_shape(c)),
+                })
+                .collect();
+            blocks.push(quote!({ #(#reverse)* (#(#gradient,)*) }));
+            let kk = syn::Index::from(k);
+            for c in 0..captures.len() {
+                let g = self.fused_ident(id, k, c);
+                let ty = self.ty(capture_shape(c));
+                let zero = self.zeros(capture_shape(c));
+                let cc = syn::Index::from(c);
+                declarations.push(quote!(let mut #g: #ty = #zero;));
+                sums.push(quote!(#g = #g + #grads.#kk.#cc;));
+            }
+        }
+        let sum = Ident::new("__mg_sum", Span::mixed_site());
+        let one = Ident::new("__mg_one", Span::mixed_site());
+        let names: Vec<Ident> = (0..accumulators.len())
+            .map(|k| self.total_ident(id, k))
+            .collect();
+        let tys: Vec<TokenStream> = accumulators
+            .iter()
+            .map(|&a| self.ty(self.prog.shape(a)))
+            .collect();
+        let starts: Vec<TokenStream> = accumulators
+            .iter()
+            .map(|&a| self.owned(self.prog.nodes[a].args[0]))
+            .collect();
+        quote_spanned!(node.loc.start=>
+            #(#declarations)*
+            let (#(#names,)*): (#(#tys,)*) = {
+                let mut #sum = (#(#starts,)*);
+                for #pattern in #iter {
+                    let (#one, #grads) = {
+                        #(#stmts)*
+                        ((#(#results,)*), (#(#blocks,)*))
+                    };
+                    #(#adds)*
+                    #(#sums)*
+                }
+                #sum
+            };
+        )
+    }
+
+    /// For each variable a loop over data adds to (its `Accumulate` node), the loop's results
+    /// that are its terms, each with whether it is subtracted.
+    fn loop_terms(&self, accumulators: &[ValueId]) -> Vec<Vec<(usize, bool)>> {
+        accumulators
+            .iter()
+            .map(|&a| {
+                let Op::Accumulate(minus) = &self.prog.nodes[a].op else {
+                    return Vec::new();
+                };
+                self.prog.nodes[a].args[1..]
+                    .iter()
+                    .zip(minus)
+                    .filter_map(|(&t, &m)| match self.prog.nodes[t].op {
+                        Op::Extract(j) => Some((j, m)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The adjoint of a fused loop over data: Σₖ z̄ₖ·Gₖ for each capture asked for, z̄ₖ read
+    /// from the seed of the first term of variable k (each of its terms is seeded ±z̄ₖ).
+    fn fused_adjoint(
+        &self,
+        id: ValueId,
+        fused: &[usize],
+        captures: &[usize],
+        seeds: &[TokenStream],
+    ) -> TokenStream {
+        let Some(accumulators) = self.loop_accumulators(id) else {
+            return quote!(::core::compile_error!(
+                "invariant: a fused loop adds to variables"
+            ));
+        };
+        let terms = self.loop_terms(&accumulators);
+        let grads: Vec<TokenStream> = captures
+            .iter()
+            .map(|p| {
+                let Some(c) = fused.iter().position(|f| f == p) else {
+                    return quote!(::core::compile_error!("invariant: a fused capture"));
+                };
+                let parts: Vec<TokenStream> = terms
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, signs)| {
+                        let &(j, minus) = signs.first()?;
+                        let seed = &seeds[j];
+                        let z = if minus {
+                            quote!((-(#seed)))
+                        } else {
+                            quote!((#seed))
+                        };
+                        let g = self.fused_ident(id, k, c);
+                        Some(quote!((#g * #z)))
+                    })
+                    .collect();
+                quote!((#(#parts)+*))
+            })
+            .collect();
+        quote!((#(#grads,)*))
     }
 
     /// What a loop over data runs over, when the `if` node `id` is one.
@@ -308,6 +494,9 @@ impl Emitter<'_> {
                     }
                 })
                 .collect();
+        if let Some(fused) = self.fused(id) {
+            return self.fused_adjoint(id, &fused, captures, &seeds);
+        }
         let side = |then: bool| {
             let mut e = self.branch_emitter(id, Role::BranchAdjoint(then));
             e.seeds.clone_from(&seeds);
