@@ -201,16 +201,20 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     quote!(#item #grad #jacobian #hessian #vjp #jvp #vjp_jvp)
 }
 
+/// Whether `prog`, or a body nested in it (a branch, a loop over data, a closure), calls a
+/// function.
+fn calls(prog: &crate::ir::Program) -> bool {
+    prog.nodes.iter().any(|n| {
+        matches!(n.op, crate::ir::Op::Call(_)) || n.op.bodies().into_iter().any(|(_, b)| calls(b))
+    })
+}
+
 /// `{name}_vjp_jvp`, through which a `#[hessian]` function differentiates a call of this one
 /// twice; nothing where the body is not differentiable twice, or calls a function (whose own
 /// `_vjp_jvp` may not exist: a hand-written pullback has none), so that such a call is an error
 /// at the `#[hessian]` function, never at this one.
 fn vjp_jvp(item: &syn::ItemFn, func: &ast::Func, prog: &crate::ir::Program) -> TokenStream {
-    if prog
-        .nodes
-        .iter()
-        .any(|n| matches!(n.op, crate::ir::Op::Call(_)))
-    {
+    if calls(prog) {
         return TokenStream::new();
     }
     let floats = emit::float_params(func);

@@ -8,6 +8,10 @@
 //! `num_dual::Dual64` runs. [`render`] turns a batch into an integration test file that compares
 //! `{name}_grad` and `{name}_vjp` with the dual-number derivative of the twin, entry by entry.
 //!
+//! A quarter of the programs also take data sets (`xs: &[SVector<f64, 3>]`, `ys: &[f64]`) and
+//! loop over them (`for (xi, yi) in xs.iter().zip(ys.iter()) { … t += …; }`); the tests fill
+//! each with [`SAMPLES`] samples and pass the twin the same samples on dual numbers.
+//!
 //! [`patterns`] tags the programs that contain a code shape known to trigger a macro bug.
 //!
 //! A fixed-seed sample is checked in as `tests/random_programs.rs` (kept up to date by
@@ -71,7 +75,13 @@ enum ParamKind {
     /// An `i32` that the tests set to 2 or 3.
     Int,
     Bool,
+    /// A data set: a slice of samples of this shape (`&[SVector<f64, 3>]`, `&[f64]`), never
+    /// differentiated; the tests fill it with [`SAMPLES`] samples, entries uniform in [-1, 1).
+    Samples(Shape),
 }
+
+/// How many samples the tests put in each data set (the interpreter's property tests draw 3).
+const SAMPLES: usize = 4;
 
 #[derive(Clone, Debug)]
 struct Param {
@@ -84,7 +94,7 @@ impl Param {
         match self.kind {
             ParamKind::Float(shape) => Some(shape),
             ParamKind::Dominant(n) => Some(Shape::Mat(Dim::Lit(n), Dim::Lit(n))),
-            ParamKind::Int | ParamKind::Bool => None,
+            ParamKind::Int | ParamKind::Bool | ParamKind::Samples(_) => None,
         }
     }
 }
@@ -109,8 +119,13 @@ enum Idx {
 
 #[derive(Clone, Debug)]
 enum Expr {
-    /// A name; `true` when it is a matrix parameter taken by `&`.
+    /// A name; `true` when it is a matrix taken by `&` (a parameter, or a sample of a loop over
+    /// data).
     Var(String, bool),
+    /// `*y`: a scalar sample of a loop over data, bound by reference.
+    Deref(String),
+    /// `SMatrix::<f64, R, C>::zeros()`.
+    Zeros(Shape),
     Lit(f64),
     /// A literal with a type suffix, where nothing else fixes the type of an expression.
     Typed(f64),
@@ -180,6 +195,26 @@ enum Stmt {
         body: Vec<Stmt>,
     },
     Block(Vec<Stmt>),
+    /// A loop over data: `for x in xs.iter() { … }` or
+    /// `for (x, y) in xs.iter().zip(ys.iter()) { … }`, whose body adds to outer variables only
+    /// with `+=` and `-=` (at its top level or in a counted loop inside it) and never reads them.
+    Data {
+        samples: Vec<Sample>,
+        /// Print `.zip(ys)` rather than `.zip(ys.iter())`.
+        bare_zip: bool,
+        body: Vec<Stmt>,
+    },
+}
+
+/// One sample a loop over data binds.
+#[derive(Clone, Debug)]
+struct Sample {
+    /// The name the body reads it by.
+    name: String,
+    /// The data set it runs over.
+    set: String,
+    /// Bound by the pattern `&x` (a value) rather than `x` (a reference).
+    by_value: bool,
 }
 
 /// One generated function, with the body of both dialects.

@@ -81,7 +81,7 @@ fn fix_stmt(s: &mut Stmt, anchor: &str) {
                 reassign(body, &names[arms.len()]);
             }
         }
-        Stmt::For { body, .. } | Stmt::Block(body) => {
+        Stmt::For { body, .. } | Stmt::Block(body) | Stmt::Data { body, .. } => {
             for s in body.iter_mut() {
                 fix_stmt(s, anchor);
             }
@@ -126,7 +126,12 @@ fn fix_expr(e: &mut Expr, anchor: &str) {
         **r = Expr::Bin('+', Mix::Same, Box::new(old), Box::new(zero));
     }
     match e {
-        Expr::Var(..) | Expr::Lit(_) | Expr::Typed(_) | Expr::Cast(_) => {}
+        Expr::Var(..)
+        | Expr::Deref(_)
+        | Expr::Zeros(_)
+        | Expr::Lit(_)
+        | Expr::Typed(_)
+        | Expr::Cast(_) => {}
         Expr::Bin(_, _, a, b) | Expr::Solve(a, b) | Expr::Powf(a, b) | Expr::Map(a, b, _) => {
             fix_expr(a, anchor);
             fix_expr(b, anchor);
@@ -215,7 +220,7 @@ fn walk_stmt(s: &Stmt, fx: &mut Effects, declared: &mut BTreeSet<String>) {
                 walk_stmt(s, fx, declared);
             }
         }
-        Stmt::For { body, .. } | Stmt::Block(body) => {
+        Stmt::For { body, .. } | Stmt::Block(body) | Stmt::Data { body, .. } => {
             for s in body {
                 walk_stmt(s, fx, declared);
             }
@@ -248,7 +253,12 @@ fn collect_blocks<'e>(e: &'e Expr, out: &mut Vec<&'e Block>) {
             out.push(b);
             collect_blocks(&b.tail, out);
         }
-        Expr::Var(..) | Expr::Lit(_) | Expr::Typed(_) | Expr::Cast(_) => {}
+        Expr::Var(..)
+        | Expr::Deref(_)
+        | Expr::Zeros(_)
+        | Expr::Lit(_)
+        | Expr::Typed(_)
+        | Expr::Cast(_) => {}
         Expr::Bin(_, _, a, b) | Expr::Solve(a, b) | Expr::Powf(a, b) | Expr::Map(a, b, _) => {
             collect_blocks(a, out);
             collect_blocks(b, out);
@@ -270,7 +280,7 @@ fn collect_blocks<'e>(e: &'e Expr, out: &mut Vec<&'e Block>) {
 }
 
 fn read(e: &Expr, fx: &mut Effects) {
-    if let Expr::Var(name, _) = e {
+    if let Expr::Var(name, _) | Expr::Deref(name) = e {
         fx.reads.insert(name.clone());
     }
 }
@@ -323,7 +333,7 @@ fn visit_every_stmt(s: &Stmt, f: &mut dyn FnMut(&Stmt)) {
                 visit_every_stmt(s, f);
             }
         }
-        Stmt::For { body, .. } | Stmt::Block(body) => {
+        Stmt::For { body, .. } | Stmt::Block(body) | Stmt::Data { body, .. } => {
             for s in body {
                 visit_every_stmt(s, f);
             }
@@ -363,6 +373,8 @@ fn expr_if_conflict(e: &Expr) -> bool {
             .iter()
             .any(|names| !names.is_empty()),
         Expr::Var(..)
+        | Expr::Deref(_)
+        | Expr::Zeros(_)
         | Expr::Lit(_)
         | Expr::Typed(_)
         | Expr::Bin(..)
@@ -397,9 +409,10 @@ fn counter_call(e: &Expr) -> bool {
     };
     let (mut vars, mut counters) = (false, false);
     visit_expr(receiver, &mut |e| match e {
-        Expr::Var(..) => vars = true,
+        Expr::Var(..) | Expr::Deref(_) => vars = true,
         Expr::Cast(name) if matches!(name.as_str(), "i" | "j" | "l") => counters = true,
         Expr::Lit(_)
+        | Expr::Zeros(_)
         | Expr::Typed(_)
         | Expr::Bin(..)
         | Expr::Neg(_)
@@ -432,7 +445,11 @@ fn visit_stmt(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
             }
             otherwise.iter().flatten().for_each(|s| visit_stmt(s, f));
         }
-        Stmt::For { body, .. } | Stmt::Block(body) => body.iter().for_each(|s| visit_stmt(s, f)),
+        Stmt::For { body, .. } | Stmt::Block(body) | Stmt::Data { body, .. } => {
+            for s in body {
+                visit_stmt(s, f);
+            }
+        }
         Stmt::Let { .. } | Stmt::Assign { .. } => {}
     }
 }
@@ -442,7 +459,7 @@ fn visit_stmt_shallow(s: &Stmt, f: &mut dyn FnMut(&Expr)) {
     match s {
         Stmt::Let { init: e, .. } | Stmt::Assign { value: e, .. } => visit_expr(e, f),
         Stmt::If { arms, .. } => arms.iter().for_each(|(c, _)| visit_cond(c, f)),
-        Stmt::For { .. } | Stmt::Block(_) => {}
+        Stmt::For { .. } | Stmt::Block(_) | Stmt::Data { .. } => {}
     }
 }
 
@@ -465,7 +482,12 @@ fn visit_cond(c: &Cond, f: &mut dyn FnMut(&Expr)) {
 fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match e {
-        Expr::Var(..) | Expr::Lit(_) | Expr::Typed(_) | Expr::Cast(_) => {}
+        Expr::Var(..)
+        | Expr::Deref(_)
+        | Expr::Zeros(_)
+        | Expr::Lit(_)
+        | Expr::Typed(_)
+        | Expr::Cast(_) => {}
         Expr::Bin(_, _, a, b) | Expr::Solve(a, b) | Expr::Powf(a, b) | Expr::Map(a, b, _) => {
             visit_expr(a, f);
             visit_expr(b, f);

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Block, Cond, Dim, Expr, Float, Function, Idx, Mix, ParamKind, Shape, Stmt};
+use super::{Block, Cond, Dim, Expr, Float, Function, Idx, Mix, ParamKind, Sample, Shape, Stmt};
 
 /// Precedence of what an expression prints as: operands of a weaker kind get parentheses.
 const SUM: u8 = 1;
@@ -108,6 +108,7 @@ impl Printer {
             ParamKind::Dominant(n) => format!("&{}", self.ty(Shape::Mat(Dim::Lit(n), Dim::Lit(n)))),
             ParamKind::Int => "i32".to_string(),
             ParamKind::Bool => "bool".to_string(),
+            ParamKind::Samples(shape) => format!("&[{}]", self.ty(shape)),
         };
         format!("{}: {ty}", p.name)
     }
@@ -183,6 +184,41 @@ impl Printer {
                 }
                 let _ = writeln!(out, "{pad}}}");
             }
+            Stmt::Data {
+                samples,
+                bare_zip,
+                body,
+            } => {
+                let bind = |s: &Sample| {
+                    if s.by_value {
+                        format!("&{}", s.name)
+                    } else {
+                        s.name.clone()
+                    }
+                };
+                let (pattern, source) = match &samples[..] {
+                    [a, b] => {
+                        let other = if *bare_zip {
+                            b.set.clone()
+                        } else {
+                            format!("{}.iter()", b.set)
+                        };
+                        (
+                            format!("({}, {})", bind(a), bind(b)),
+                            format!("{}.iter().zip({other})", a.set),
+                        )
+                    }
+                    _ => {
+                        let a = &samples[0];
+                        (bind(a), format!("{}.iter()", a.set))
+                    }
+                };
+                let _ = writeln!(out, "{pad}for {pattern} in {source} {{");
+                for s in body {
+                    self.stmt(out, s, depth + 1);
+                }
+                let _ = writeln!(out, "{pad}}}");
+            }
         }
     }
 
@@ -191,6 +227,8 @@ impl Printer {
         match e {
             Expr::Var(name, true) => format!("*{name}"),
             Expr::Var(..)
+            | Expr::Deref(_)
+            | Expr::Zeros(_)
             | Expr::Lit(_)
             | Expr::Typed(_)
             | Expr::Bin(..)
@@ -226,6 +264,8 @@ impl Printer {
         match e {
             Expr::Var(name, true) => name.clone(),
             Expr::Var(..)
+            | Expr::Deref(_)
+            | Expr::Zeros(_)
             | Expr::Lit(_)
             | Expr::Typed(_)
             | Expr::Bin(..)
@@ -263,6 +303,20 @@ impl Printer {
     fn expr(&self, e: &Expr, depth: usize) -> (String, u8) {
         match e {
             Expr::Var(name, _) => (name.clone(), ATOM),
+            Expr::Deref(name) => (format!("*{name}"), UNARY),
+            Expr::Zeros(shape) => {
+                let (r, c) = match shape {
+                    Shape::Mat(r, c) => (*r, *c),
+                    Shape::Scalar => unreachable!("zeros of a matrix only"),
+                };
+                let dim = |d: Dim| match d {
+                    Dim::Lit(n) => n.to_string(),
+                    Dim::N => "N".to_string(),
+                };
+                let f = self.float_name();
+                let text = format!("SMatrix::<{f}, {}, {}>::zeros()", dim(r), dim(c));
+                (text, POSTFIX)
+            }
             Expr::Typed(v) if !self.generic() => {
                 let prec = if *v < 0.0 { UNARY } else { ATOM };
                 (format!("{v:?}_{}", self.float_name()), prec)
@@ -393,6 +447,8 @@ impl Printer {
                 )
             }
             Expr::Var(..)
+            | Expr::Deref(_)
+            | Expr::Zeros(_)
             | Expr::Lit(_)
             | Expr::Typed(_)
             | Expr::Bin(..)

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::print::Printer;
-use super::{Dim, Float, Function, ParamKind, Program, Shape, draw, patterns};
+use super::{Dim, Float, Function, Param, ParamKind, Program, SAMPLES, Shape, draw, patterns};
 
 /// The seed of the checked-in sample.
 const SAMPLE_SEED: u64 = 2026;
@@ -19,7 +19,7 @@ const SAMPLE_SIZE: usize = 120;
 const KNOWN: &[(usize, &str)] = &[];
 
 /// Programs of the sample whose generated code does not compile (which would break the whole
-/// file): left out of it.
+/// file): left out of it. None now.
 const EXCLUDED: &[usize] = &[];
 
 /// The tolerances (relative to max(1, |reference|)) of the value and the gradient: `f64`
@@ -95,28 +95,12 @@ fn jacobian_test(f: &Function, seed: usize) -> String {
     );
     let mut args = Vec::new();
     for p in &f.params {
-        let (ty, fill, arg) = match p.kind {
-            ParamKind::Float(Shape::Scalar) => (
-                printer.ty(Shape::Scalar),
-                format!("scalar{suffix}()"),
-                p.name.clone(),
-            ),
-            ParamKind::Float(shape) => (
-                printer.ty(concrete(shape)),
-                format!("matrix{suffix}()"),
-                format!("&{}", p.name),
-            ),
-            ParamKind::Dominant(n) => (
-                printer.ty(Shape::Mat(Dim::Lit(n), Dim::Lit(n))),
-                format!("dominant{suffix}()"),
-                format!("&{}", p.name),
-            ),
-            ParamKind::Int => ("i32".into(), "int()".into(), p.name.clone()),
-            ParamKind::Bool => ("bool".into(), "flag()".into(), p.name.clone()),
-        };
-        let _ = writeln!(out, "    let {}: {ty} = rng.{fill};", p.name);
+        let (fill, arg) = fill(p, &printer, suffix);
+        out.push_str(&fill);
         args.push(arg);
     }
+    let (lifts, twin_args) = twin_args(f, &args);
+    out.push_str(&lifts);
     let args = args.join(", ");
     let floats = f.float_params();
     let flat: Vec<String> = floats
@@ -146,7 +130,7 @@ fn jacobian_test(f: &Function, seed: usize) -> String {
         offsets.push(at..at + shape.count());
         at += shape.count();
     }
-    let _ = writeln!(out, "        {name}_ref({args})\n    }});");
+    let _ = writeln!(out, "        {name}_ref({twin_args})\n    }});");
     let (value_tol, grad_tol) = tolerances(f.float);
     let _ = writeln!(
         out,
@@ -166,6 +150,70 @@ fn jacobian_test(f: &Function, seed: usize) -> String {
     }
     out.push_str("}\n\n");
     out
+}
+
+/// The `let` that fills parameter `p` in a test, and the argument that passes it: a data set
+/// gets [`SAMPLES`] samples drawn like a parameter of their shape.
+fn fill(p: &Param, printer: &Printer, suffix: &str) -> (String, String) {
+    let name = &p.name;
+    let (ty, fill, arg) = match p.kind {
+        ParamKind::Float(Shape::Scalar) => (
+            printer.ty(Shape::Scalar),
+            format!("scalar{suffix}()"),
+            name.clone(),
+        ),
+        ParamKind::Float(shape) => (
+            printer.ty(concrete(shape)),
+            format!("matrix{suffix}()"),
+            format!("&{name}"),
+        ),
+        ParamKind::Dominant(n) => (
+            printer.ty(Shape::Mat(Dim::Lit(n), Dim::Lit(n))),
+            format!("dominant{suffix}()"),
+            format!("&{name}"),
+        ),
+        ParamKind::Int => ("i32".into(), "int()".into(), name.clone()),
+        ParamKind::Bool => ("bool".into(), "flag()".into(), name.clone()),
+        ParamKind::Samples(shape) => {
+            let kind = if shape == Shape::Scalar {
+                "scalar"
+            } else {
+                "matrix"
+            };
+            let ty = printer.ty(concrete(shape));
+            let fill = format!(
+                "    let {name}: Vec<{ty}> = (0..{SAMPLES}).map(|_| rng.{kind}{suffix}()).collect();\n"
+            );
+            return (fill, format!("&{name}"));
+        }
+    };
+    (format!("    let {name}: {ty} = rng.{fill};\n"), arg)
+}
+
+/// The arguments of the twin in a test (the user's `args`, with every data set passed as its
+/// samples on dual numbers), and the `let`s that lift the samples before the reference runs.
+fn twin_args(f: &Function, args: &[String]) -> (String, String) {
+    let mut lifts = String::new();
+    let mut twin = Vec::new();
+    for (p, arg) in f.params.iter().zip(args) {
+        let ParamKind::Samples(shape) = p.kind else {
+            twin.push(arg.clone());
+            continue;
+        };
+        let name = &p.name;
+        let lift = "num_dual::Dual64::from(f64::from(v))";
+        let map = if shape == Shape::Scalar {
+            format!("|&v| {lift}")
+        } else {
+            format!("|s| s.map(|v| {lift})")
+        };
+        let _ = writeln!(
+            lifts,
+            "    let {name}_dual: Vec<_> = {name}.iter().map({map}).collect();"
+        );
+        twin.push(format!("&{name}_dual"));
+    }
+    (lifts, twin.join(", "))
 }
 
 /// Makes a shape concrete: `N` is instantiated at 3.
@@ -195,29 +243,13 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         f.name,
         0x5eed_u64 ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
     );
+    let mut args = Vec::new();
     for p in &f.params {
-        let (ty, fill) = match p.kind {
-            ParamKind::Float(Shape::Scalar) => {
-                (printer.ty(Shape::Scalar), format!("scalar{suffix}()"))
-            }
-            ParamKind::Float(shape) => (printer.ty(concrete(shape)), format!("matrix{suffix}()")),
-            ParamKind::Dominant(n) => (
-                printer.ty(Shape::Mat(Dim::Lit(n), Dim::Lit(n))),
-                format!("dominant{suffix}()"),
-            ),
-            ParamKind::Int => ("i32".into(), "int()".into()),
-            ParamKind::Bool => ("bool".into(), "flag()".into()),
-        };
-        let _ = writeln!(out, "    let {}: {ty} = rng.{fill};", p.name);
+        let (fill, arg) = fill(p, &printer, suffix);
+        out.push_str(&fill);
+        args.push(arg);
     }
-    let args: Vec<String> = f
-        .params
-        .iter()
-        .map(|p| match p.kind {
-            ParamKind::Float(Shape::Mat(..)) | ParamKind::Dominant(_) => format!("&{}", p.name),
-            ParamKind::Float(Shape::Scalar) | ParamKind::Int | ParamKind::Bool => p.name.clone(),
-        })
-        .collect();
+    let (lifts, twin_args) = twin_args(f, &args);
     let args = args.join(", ");
     let name = &f.name;
     out.push_str(&directions(f, index, &printer, suffix, &args));
@@ -230,6 +262,7 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         .map(|p| format!("{}.flat()", p.name))
         .collect();
     let _ = writeln!(out, "    let point = [{}].concat();", flat.join(", "));
+    out.push_str(&lifts);
     out.push_str("    let (twin, reference) = dual_gradient(&point, |r| {\n");
     let mut offsets = Vec::new();
     let mut at = 0;
@@ -243,7 +276,7 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         offsets.push((p.name.clone(), at..at + shape.count()));
         at += shape.count();
     }
-    let _ = writeln!(out, "        {name}_ref({args})\n    }});");
+    let _ = writeln!(out, "        {name}_ref({twin_args})\n    }});");
     out.push_str(&checks(f, &offsets));
     out.push_str("}\n");
     out
@@ -511,6 +544,12 @@ fn the_sample_uses_the_whole_language() {
         "&SMatrix<f64, ",
         "&Matrix3<f64>",
         "&RowSVector<f64, ",
+        "xs: &[",
+        "for xi in xs.iter() {",
+        "for &xi in xs.iter() {",
+        ".iter().zip(ys.iter()) {",
+        "*xi",
+        "::zeros()",
     ];
     for form in forms {
         assert!(text.contains(form), "no program of the sample has `{form}`");

@@ -18,6 +18,11 @@ impl Gen<'_> {
         let Shape::Mat(r, c) = shape else {
             return self.scalar_leaf();
         };
+        if self.in_data
+            && let Some(leaf) = self.sample_leaf(shape)
+        {
+            return leaf;
+        }
         let vis = self.visible();
         let same: Vec<usize> = vis
             .iter()

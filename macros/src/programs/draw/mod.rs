@@ -13,9 +13,13 @@
 //! Inside loops, the growth of a bound from one iteration to the next is kept finite: a variable
 //! from outside the loop is either an accumulator (only `+=` / `-=` of values that do not read
 //! it; hidden from reads in the loop) or is reassigned only through a squashing function.
+//!
+//! Some programs read data sets ([`data`]): loops over their samples add to variables declared
+//! before the loop and assign nothing else from outside.
 
 use super::{Dim, Expr, Float, Function, Mix, Param, ParamKind, Program, Rng, Shape};
 
+mod data;
 mod matrices;
 mod scalars;
 mod settle;
@@ -68,6 +72,12 @@ struct Gen<'r> {
     next_local: usize,
     /// Inside a `map` closure: only scalars are in scope.
     closure: bool,
+    /// The function's data sets and the shape of their samples.
+    data: Vec<(String, Shape)>,
+    /// Inside the body of a loop over data.
+    in_data: bool,
+    /// Ids of the samples of the loop over data being drawn.
+    samples: Vec<usize>,
 }
 
 /// The program of `index` drawn from `seed`.
@@ -97,7 +107,19 @@ pub(super) fn program(seed: u64, index: usize) -> Program {
         }
     }
     let sigs = callees.iter().map(signature).collect();
-    let mut main = function(&mut rng, float, generic_n, dims, name, sigs);
+    // Whether the program reads data sets is drawn apart, so that the programs without them are
+    // the ones the seed gave before loops over data were drawn.
+    let mut side = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ (index as u64).wrapping_mul(0xd1b5_4a32_d192_ed03)
+        ^ 0xda7a);
+    side.next_u64();
+    let data = if side.chance(data::DATA_CHANCE) {
+        data::data_sets(&mut side, dims)
+    } else {
+        Vec::new()
+    };
+    let at = side.below(64);
+    let mut main = function(&mut rng, float, generic_n, dims, name, sigs, (data, at));
     for f in callees.iter_mut().chain(std::iter::once(&mut main)) {
         f.body.iter_mut().for_each(settle::settle_stmt);
         settle::settle(&mut f.tail);
@@ -133,6 +155,9 @@ fn new_gen(rng: &mut Rng, float: Float, dims: [Dim; 2], callees: Vec<Callee>) ->
         nest: 0,
         next_local: 0,
         closure: false,
+        data: Vec::new(),
+        in_data: false,
+        samples: Vec::new(),
     }
 }
 
@@ -209,12 +234,30 @@ fn function(
     dims: [Dim; 2],
     name: String,
     callees: Vec<Callee>,
+    (data, at): (Vec<Param>, usize),
 ) -> Function {
-    let params = main_params(rng, float, dims);
+    let mut params = main_params(rng, float, dims);
+    // The data sets, among the other parameters.
+    let at = at % (params.len() + 1);
+    params.splice(at..at, data);
     let mut g = new_gen(rng, float, dims, callees);
     g.declare_params(&params, 1.0);
     let count = 4 + g.rng.below(11);
-    let body = g.stmts(count);
+    let body = if g.data.is_empty() {
+        g.stmts(count)
+    } else {
+        // At least one loop over the data sets.
+        let at = g.rng.below(count);
+        let mut body = Vec::new();
+        for k in 0..count {
+            if k == at {
+                body.extend(g.data_block());
+            } else {
+                body.push(g.stmt());
+            }
+        }
+        body
+    };
     let tail = g.tail();
     let floats: Vec<String> = params
         .iter()
@@ -324,6 +367,7 @@ impl Gen<'_> {
                 }
                 ParamKind::Int => self.ints.push(p.name.clone()),
                 ParamKind::Bool => self.flags.push(p.name.clone()),
+                ParamKind::Samples(shape) => self.data.push((p.name.clone(), shape)),
             }
         }
     }
@@ -361,6 +405,9 @@ impl Gen<'_> {
 
     fn var_expr(&self, id: usize) -> (Expr, f64) {
         let v = &self.vars[id];
+        if v.is_ref && v.shape == Shape::Scalar {
+            return (Expr::Deref(v.name.clone()), v.mag);
+        }
         (Expr::Var(v.name.clone(), v.is_ref), v.mag)
     }
 

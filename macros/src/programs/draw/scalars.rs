@@ -6,6 +6,11 @@ use crate::programs::{Dim, Expr, Float, Idx, Mix, Shape};
 
 impl Gen<'_> {
     pub(super) fn scalar_leaf(&mut self) -> (Expr, f64) {
+        if self.in_data
+            && let Some(leaf) = self.sample_leaf(Shape::Scalar)
+        {
+            return leaf;
+        }
         let vis = self.visible();
         let scalars: Vec<usize> = vis
             .iter()

@@ -10,6 +10,8 @@ fn typed(e: &Expr) -> bool {
         Expr::If(_, a, b) => typed(&a.tail) || typed(&b.tail),
         Expr::Block(b) => typed(&b.tail),
         Expr::Var(..)
+        | Expr::Deref(_)
+        | Expr::Zeros(_)
         | Expr::Typed(_)
         | Expr::Method(..)
         | Expr::Powi(..)
@@ -39,6 +41,8 @@ fn settle_value(e: &mut Expr) {
         Expr::If(_, a, _) => settle_value(&mut a.tail),
         Expr::Block(b) => settle_value(&mut b.tail),
         Expr::Var(..)
+        | Expr::Deref(_)
+        | Expr::Zeros(_)
         | Expr::Typed(_)
         | Expr::Method(..)
         | Expr::Powi(..)
@@ -58,7 +62,12 @@ fn settle_value(e: &mut Expr) {
 /// generic functions, closure bodies and `let` initialisers.
 pub(super) fn settle(e: &mut Expr) {
     match e {
-        Expr::Var(..) | Expr::Lit(_) | Expr::Typed(_) | Expr::Cast(_) => {}
+        Expr::Var(..)
+        | Expr::Deref(_)
+        | Expr::Zeros(_)
+        | Expr::Lit(_)
+        | Expr::Typed(_)
+        | Expr::Cast(_) => {}
         Expr::Bin(_, _, a, b) | Expr::Solve(a, b) => {
             settle(a);
             settle(b);
@@ -132,6 +141,8 @@ pub(super) fn settle_stmt(s: &mut Stmt) {
             }
             otherwise.iter_mut().flatten().for_each(settle_stmt);
         }
-        Stmt::For { body, .. } | Stmt::Block(body) => body.iter_mut().for_each(settle_stmt),
+        Stmt::For { body, .. } | Stmt::Block(body) | Stmt::Data { body, .. } => {
+            body.iter_mut().for_each(settle_stmt);
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Drawing statements: `let`, assignments under the loop rules, `if`/`else if`/`else`, `for`
-//! loops, calls, and the final value. Part of `draw`.
+//! loops, calls, and the final value (loops over data are in `data`). Part of `draw`.
 
 use super::{BLOCK_STATEMENTS, CAP, Gen};
 use crate::programs::{Dim, Expr, Mix, Shape, Stmt};
@@ -10,6 +10,11 @@ impl Gen<'_> {
     }
 
     pub(super) fn stmt(&mut self) -> Stmt {
+        if self.data_here()
+            && let Some(s) = self.data_stmt()
+        {
+            return s;
+        }
         let nested = self.nest < 3;
         match self.rng.below(20) {
             7..=10 => self.assign().unwrap_or_else(|| self.let_stmt()),
