@@ -552,3 +552,38 @@ fn penalised_generic<T: RealField + Copy>(w: &Vector2<T>, xs: &[SVector<T, 2>], 
     }
     loss + scatter.determinant()
 }
+
+// ---- a log-likelihood subtracted: the first term a sample adds is a `-=` ----------------------
+
+/// The negative log-likelihood of a Poisson regression (up to ln k!), the log-likelihood of each
+/// sample subtracted.
+#[gradient(wrt(w))]
+fn poisson(w: &SVector<f64, 3>, xs: &[SVector<f64, 3>], counts: &[f64]) -> f64 {
+    let mut nll = 0.0;
+    for (x, k) in xs.iter().zip(counts.iter()) {
+        let eta = x.dot(w);
+        nll -= k * eta - eta.exp();
+    }
+    nll
+}
+
+#[test]
+fn a_subtracted_log_likelihood_against_its_closed_form() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let xs: Vec<SVector<f64, 3>> = samples(&mut rng, 15);
+        let counts: Vec<f64> = (0..15).map(|_| rng.index(6) as f64).collect();
+        let w: SVector<f64, 3> = rng.vector::<3>() * 0.5;
+        let (value, g) = poisson_grad(&w, &xs, &counts);
+        assert_eq!(value, poisson(&w, &xs, &counts));
+        // ∇ = Σ (e^{x·w} − k) x
+        let mut expected = SVector::<f64, 3>::zeros();
+        for (x, k) in xs.iter().zip(&counts) {
+            expected += x * (x.dot(&w).exp() - k);
+        }
+        assert_close(&g, &expected, 1e-13);
+        let d: SVector<f64, 3> = rng.vector();
+        let (_, t) = poisson_jvp(&w, &xs, &counts, &d);
+        assert_close_scalar(t, expected.dot(&d), 1e-13);
+    }
+}
