@@ -403,6 +403,79 @@ fn hessians_through_map_closures() {
 
 // ---- parameters of more than 16 entries, swept in a loop ----------------------------------------
 
+/// A tanh layer of 20 weights, ‖tanh(Wx) − y‖²: swept in a loop, its H is block diagonal by the
+/// rows of W, H[(i + 4j, i + 4l)] = cᵢ·xⱼ·xₗ with cᵢ = 2(sᵢ² − 2rᵢhᵢsᵢ), h = tanh(Wx), r = h − y,
+/// s = 1 − h²; every column one-hot through the layer, written to both triangles.
+#[hessian(wrt(w))]
+fn sparse_layer(w: &SMatrix<f64, 4, 5>, x: &SVector<f64, 5>, y: &Vector4<f64>) -> f64 {
+    ((w * x).map(f64::tanh) - y).norm_squared()
+}
+
+/// Entrywise products on either side of a one-hot tangent, a sum of two one-hot terms and a
+/// softplus map: ½‖(Wx)∘v‖² + Σ softplus(v∘(Wx)) + ⟨Wx, Wx∘v⟩.
+#[hessian(wrt(w))]
+fn sparse_products(w: &SMatrix<f64, 4, 5>, x: &SVector<f64, 5>, v: &Vector4<f64>) -> f64 {
+    let z = w * x;
+    0.5 * z.component_mul(v).norm_squared()
+        + v.component_mul(&z).map(softplus).sum()
+        + z.dot(&z.component_mul(v))
+}
+
+fn sparse_products_generic<T: RealField + Copy>(
+    w: &SVector<T, 20>,
+    x: &SVector<f64, 5>,
+    v: &Vector4<f64>,
+) -> T {
+    let lift = |a: f64| T::from_f64(a).expect("f64 converts");
+    let w = SMatrix::<T, 4, 5>::from_column_slice(w.as_slice());
+    let z = w * x.map(lift);
+    let v = v.map(lift);
+    let softplus = |t: T| {
+        let positive = if t > T::zero() { t } else { T::zero() };
+        positive + (-t.abs()).exp().ln_1p()
+    };
+    z.component_mul(&v).norm_squared() * lift(0.5)
+        + v.component_mul(&z).map(softplus).sum()
+        + z.dot(&z.component_mul(&v))
+}
+
+#[test]
+fn one_hot_sweeps_against_the_block_diagonal_closed_form_and_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (w, x, y): (SMatrix<f64, 4, 5>, SVector<f64, 5>, Vector4<f64>) =
+            (rng.matrix(), rng.vector(), rng.vector());
+        let (value, _, h) = sparse_layer_hessian(&w, &x, &y);
+        assert_eq!(value, sparse_layer(&w, &x, &y));
+        let hh = (w * x).map(f64::tanh);
+        let mut expected = SMatrix::<f64, 20, 20>::zeros();
+        for i in 0..4 {
+            let (r, s) = (hh[i] - y[i], 1.0 - hh[i] * hh[i]);
+            let c = 2.0 * (s * s - 2.0 * r * hh[i] * s);
+            for j in 0..5 {
+                for l in 0..5 {
+                    expected[(i + 4 * j, i + 4 * l)] = c * x[j] * x[l];
+                }
+            }
+        }
+        assert_close(&h, &expected, 1e-13);
+        assert_symmetric(&h);
+
+        let v: Vector4<f64> = rng.vector();
+        let (value, g, h) = sparse_products_hessian(&w, &x, &v);
+        assert_eq!(value, sparse_products(&w, &x, &v));
+        let flat = SVector::<f64, 20>::from_column_slice(w.as_slice());
+        let (_, gd, hd) = num_dual::hessian(|w| sparse_products_generic(&w, &x, &v), &flat);
+        assert_close(
+            &SVector::<f64, 20>::from_column_slice(g.as_slice()),
+            &gd,
+            1e-13,
+        );
+        assert_close(&h, &hd, 1e-12);
+        assert_symmetric(&h);
+    }
+}
+
 /// W is 5×4 (20 entries, swept at run time): the products with its unit directions from each
 /// side and transposed (E·x, Eᵀ·u, A·E, D·Eᵀ), a map whose closure captures nothing
 /// (its second order read from coefficients computed once), one whose captured scalar depends

@@ -37,6 +37,11 @@ pub(super) struct Sweep {
     index: TokenStream,
     /// Whether the parameter is a column vector (else A·eₗ is left to the product).
     vector: bool,
+    /// The tangents (`false`) and adjoints' tangents (`true`) that are one-hot column vectors
+    /// along every direction: zero but for the entry at a row known only in the loop (E·x,
+    /// for E = eᵢeⱼᵀ and a vector x, is xⱼ at row i, and entrywise products, scalings and sums
+    /// keep that). Each is a scalar local, with the tokens of its row.
+    hot: std::collections::BTreeMap<(bool, ValueId), TokenStream>,
 }
 
 /// The first number of the shared values a sweep computes before its loop (see
@@ -238,6 +243,14 @@ fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
                 quote!(let #d = #value;)
             }
             TangentStep::Declare { target, expr } => {
+                if let Some(hot) = t.hot_local(true, *target) {
+                    let float = t.float;
+                    let value = t.hot(expr).map_or_else(
+                        || quote!(::core::compile_error!("invariant: a one-hot tangent")),
+                        |(_, s)| s,
+                    );
+                    return quote!(let mut #hot: #float = #value;);
+                }
                 let d = t.ident("dg", *target);
                 let ty = t.ty(t.prog.shape(*target));
                 let value = t.first_value(expr);
@@ -249,6 +262,13 @@ fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
             // measured slower here than `tr_mul` and `+=` (and a product with a sweep's unit
             // direction is no product, see `unit_product`).
             TangentStep::Add { target, expr } => {
+                if let Some(hot) = t.hot_local(true, *target) {
+                    let value = t.hot(expr).map_or_else(
+                        || quote!(::core::compile_error!("invariant: a one-hot tangent")),
+                        |(_, s)| s,
+                    );
+                    return quote!(#hot += #value;);
+                }
                 let d = t.ident("dg", *target);
                 match t.plan.update(*target, expr.clone()) {
                     Update::Product { .. } => {
@@ -374,6 +394,7 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
         let column = write_column(&t, second, shape, l);
         quote!(#dir #(#tangent)* #(#steps)* #column)
     };
+    let mut mirrored = true;
     let sweeps: Vec<TokenStream> = match (&plans.closed, &plans.units) {
         (Some(closed), _) => vec![g.kronecker_into(closed, &h)],
         (None, Some(units)) => units
@@ -390,9 +411,21 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
             .collect(),
         (None, None) => {
             let (_, t) = emitters(item, func, &plans.grad, &plans.along.0, &float, &direction);
-            vec![swept_loop(t, &plans.along.1, k, shape, &n)]
+            let (sweep, both) = swept_loop(t, &plans.along.1, k, shape, &n);
+            mirrored = !both;
+            vec![sweep]
         }
     };
+    // A sweep that writes each nonzero entry to both triangles leaves nothing to mirror.
+    let mirror = mirrored.then(|| {
+        quote! {
+            for __mg_c in 0..#n {
+                for __mg_r in (__mg_c + 1)..#n {
+                    #h[(__mg_c, __mg_r)] = #h[(__mg_r, __mg_c)];
+                }
+            }
+        }
+    });
     let vis = &item.vis;
     let name = format_ident!("{}_hessian", func.name);
     let inputs = signature_inputs(func);
@@ -416,11 +449,7 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
             #(#body)*
             let mut #h: #h_ty = <#h_ty>::zeros();
             #(#sweeps)*
-            for __mg_c in 0..#n {
-                for __mg_r in (__mg_c + 1)..#n {
-                    #h[(__mg_c, __mg_r)] = #h[(__mg_r, __mg_c)];
-                }
-            }
+            #mirror
             (#value, #gradient, #h)
         }
     }
@@ -463,31 +492,40 @@ fn swept_loop(
     k: usize,
     shape: Shape,
     n: &TokenStream,
-) -> TokenStream {
+) -> (TokenStream, bool) {
     let index = quote!(__mg_l);
-    let t = Emitter {
+    let mut t = Emitter {
         sweep: Some(Sweep {
             param: k,
             index: index.clone(),
             vector: matches!(shape, Shape::Matrix(_, c) if c.value() == Some(1)),
+            hot: std::collections::BTreeMap::new(),
         }),
         ..t
     };
     let partials = map_partials(&t);
     let coefficients = t.map_coefficients(second);
     let (second, invariants) = t.hoist_invariants(second);
+    let hot = t.one_hot_values(&second);
+    if let Some(sweep) = &mut t.sweep {
+        sweep.hot = hot;
+    }
     let (dir, tangent, steps) = (
         unit_direction(&t, shape, &index),
         read_tangents(&t, &second),
         second_steps(&t, &second),
     );
-    let column = write_column(&t, &second, shape, &index);
-    quote! {
+    let (column, both) = match t.sparse_column(&second, shape, &index) {
+        Some(column) => (column, true),
+        None => (write_column(&t, &second, shape, &index), false),
+    };
+    let sweep = quote! {
         #(#partials)*
         #(#coefficients)*
         #(#invariants)*
         for #index in 0..#n { #dir #(#tangent)* #(#steps)* #column }
-    }
+    };
+    (sweep, both)
 }
 
 /// The map adjoints' tangents of the entries of maps in `e` (node, Z̄, whether dZ̄ is nonzero),
@@ -520,6 +558,280 @@ pub fn unit_count(func: &ast::Func) -> Option<usize> {
 }
 
 impl Emitter<'_> {
+    /// The scalar local of a one-hot tangent (`adjoint` false) or adjoint's tangent, if it is
+    /// one.
+    pub(super) fn hot_local(&self, adjoint: bool, v: ValueId) -> Option<Ident> {
+        self.sweep.as_ref()?.hot.get(&(adjoint, v))?;
+        let name = if adjoint { "dgh" } else { "dh" };
+        Some(self.ident(name, v))
+    }
+
+    /// A one-hot tangent or adjoint's tangent as the dense vector it stands for, for an
+    /// operation that reads it whole.
+    pub(super) fn hot_dense(&self, adjoint: bool, v: ValueId) -> Option<Operand> {
+        let row = self.sweep.as_ref()?.hot.get(&(adjoint, v))?;
+        let local = self.hot_local(adjoint, v)?;
+        let ty = self.ty(self.prog.shape(v));
+        Some(Operand::temp(quote!({
+            let mut __mg_m = <#ty>::zeros();
+            __mg_m[#row] = #local;
+            __mg_m
+        })))
+    }
+
+    /// `e` as a one-hot column vector, when it is one: the tokens of its row and of its one
+    /// entry (see [`Sweep::hot`]).
+    pub(super) fn hot(&self, e: &AExpr) -> Option<(TokenStream, TokenStream)> {
+        let sweep = self.sweep.as_ref()?;
+        let same = |a: &TokenStream, b: &TokenStream| a.to_string() == b.to_string();
+        let entry = |x: &AExpr, row: &TokenStream| {
+            let x = self.expr(x).place;
+            quote!(#x[#row])
+        };
+        match e {
+            AExpr::Tan(v) => match &self.plan.tangent_alias[*v] {
+                Some(alias) => self.hot(alias),
+                None => {
+                    let row = sweep.hot.get(&(false, *v))?.clone();
+                    let local = self.hot_local(false, *v)?;
+                    Some((row, quote!(#local)))
+                }
+            },
+            AExpr::AdjTan(v) => {
+                let row = sweep.hot.get(&(true, *v))?.clone();
+                let local = self.hot_local(true, *v)?;
+                Some((row, quote!(#local)))
+            }
+            // E·b with E = eᵢeⱼᵀ: bⱼ at row i; Eᵀ·b: bᵢ at row j.
+            AExpr::MatMul(a, b) if !sweep.vector => self.hot_unit_product(a, b),
+            AExpr::ComponentMul(a, b) => {
+                if let Some((row, s)) = self.hot(a) {
+                    let other = entry(b, &row);
+                    Some((row, quote!((#s * #other))))
+                } else {
+                    let (row, s) = self.hot(b)?;
+                    let other = entry(a, &row);
+                    Some((row, quote!((#other * #s))))
+                }
+            }
+            AExpr::Scale(a, k) => {
+                let (row, s) = self.hot(a)?;
+                let k = self.expr(k).place;
+                Some((row, quote!((#s * #k))))
+            }
+            AExpr::DivBy(a, k) => {
+                let (row, s) = self.hot(a)?;
+                let k = self.expr(k).place;
+                Some((row, quote!((#s / #k))))
+            }
+            AExpr::Neg(a) => {
+                let (row, s) = self.hot(a)?;
+                Some((row, quote!((-#s))))
+            }
+            AExpr::Add(a, b) | AExpr::Sub(a, b) => {
+                let ((ra, sa), (rb, sb)) = (self.hot(a)?, self.hot(b)?);
+                if !same(&ra, &rb) {
+                    return None;
+                }
+                let op = if matches!(e, AExpr::Add(..)) {
+                    quote!(+)
+                } else {
+                    quote!(-)
+                };
+                Some((ra, quote!((#sa #op #sb))))
+            }
+            // Cₐ∘dA + C_z∘dZ̄ with both one-hot at one row.
+            AExpr::MapAdjTan {
+                node,
+                input: 0,
+                dzbar,
+                ..
+            } if self.coefficients_apply(*node) => self.hot_map_adjoint(*node, dzbar.as_deref()),
+            _ => None,
+        }
+    }
+
+    /// E·b (`transposed` false) or Eᵀ·b for the unit direction E = eᵢeⱼᵀ of a matrix
+    /// parameter and a vector b: bⱼ at row i, or bᵢ at row j.
+    fn hot_unit_product(&self, a: &AExpr, b: &AExpr) -> Option<(TokenStream, TokenStream)> {
+        let sweep = self.sweep.as_ref()?;
+        let transposed = self.unit_side(a)?;
+        let Shape::Matrix(r, c) = self.prog.shape(self.prog.param_node(sweep.param)?) else {
+            return None;
+        };
+        let vector = |rows: Dim| {
+            simplify::shape(self.prog, &self.plan.adj, b) == Shape::Matrix(rows, Dim::Lit(1))
+        };
+        let l = &sweep.index;
+        let rt = r.tokens();
+        let (i, j) = (quote!((#l % #rt)), quote!((#l / #rt)));
+        let b = self.expr(b).place;
+        if transposed && vector(r) {
+            Some((j, quote!(#b[#i])))
+        } else if !transposed && vector(c) {
+            Some((i, quote!(#b[#j])))
+        } else {
+            None
+        }
+    }
+
+    /// Cₐ∘dA + `C_z`∘dZ̄ of the map `node` (see [`Self::map_adjoint_tangent`]) with dA and dZ̄
+    /// one-hot at the same row.
+    fn hot_map_adjoint(
+        &self,
+        node: ValueId,
+        dzbar: Option<&AExpr>,
+    ) -> Option<(TokenStream, TokenStream)> {
+        let moving = second::moving_inputs(self.prog, self.plan, node).contains(&0);
+        let da = if moving {
+            let (row, s) = self.hot(&AExpr::Tan(self.prog.nodes[node].args[0]))?;
+            let ca = self.ident("ca", node);
+            Some((row.clone(), quote!((#ca[#row] * #s))))
+        } else {
+            None
+        };
+        let dz = match dzbar {
+            Some(d) => {
+                let (row, s) = self.hot(d)?;
+                let cz = self.ident("cz", node);
+                Some((row.clone(), quote!((#cz[#row] * #s))))
+            }
+            None => None,
+        };
+        match (da, dz) {
+            (Some((ra, a)), Some((rz, z))) if ra.to_string() == rz.to_string() => {
+                Some((ra, quote!((#a + #z))))
+            }
+            (Some(t), None) | (None, Some(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Which tangents and adjoints' tangents of a swept program are one-hot, with their rows:
+    /// grown to a fixed point, an adjoint's tangent counting only when every contribution to
+    /// it is one-hot at the same row.
+    fn one_hot_values(
+        &self,
+        second: &SecondOrder,
+    ) -> std::collections::BTreeMap<(bool, ValueId), TokenStream> {
+        let mut table = std::collections::BTreeMap::new();
+        if !matches!(self.sweep, Some(Sweep { vector: false, .. })) {
+            return table;
+        }
+        loop {
+            let mut probe = self.clone();
+            if let Some(sweep) = &mut probe.sweep {
+                sweep.hot.clone_from(&table);
+            }
+            let mut next = std::collections::BTreeMap::new();
+            for (v, e) in &self.plan.tangent {
+                if self.plan.tangent_alias[*v].is_some() || !self.prog.shape(*v).is_matrix() {
+                    continue;
+                }
+                if let Some((row, _)) = probe.hot(e) {
+                    next.insert((false, *v), row);
+                }
+            }
+            let mut rows: std::collections::BTreeMap<ValueId, Option<String>> =
+                std::collections::BTreeMap::new();
+            let mut tokens: std::collections::BTreeMap<ValueId, TokenStream> =
+                std::collections::BTreeMap::new();
+            for step in &second.steps {
+                let (TangentStep::Declare { target, expr } | TangentStep::Add { target, expr }) =
+                    step
+                else {
+                    continue;
+                };
+                if !self.prog.shape(*target).is_matrix() {
+                    rows.insert(*target, None);
+                    continue;
+                }
+                let row = probe.hot(expr);
+                let entry = rows
+                    .entry(*target)
+                    .or_insert_with(|| row.as_ref().map(|(r, _)| r.to_string()));
+                match (&row, entry.as_ref()) {
+                    (Some((r, _)), Some(seen)) if r.to_string() == *seen => {
+                        tokens.insert(*target, r.clone());
+                    }
+                    _ => *entry = None,
+                }
+            }
+            for (target, row) in rows {
+                if row.is_some()
+                    && let Some(r) = tokens.get(&target)
+                {
+                    next.insert((true, target), r.clone());
+                }
+            }
+            let same = next.len() == table.len()
+                && next
+                    .iter()
+                    .zip(&table)
+                    .all(|((ka, ra), (kb, rb))| ka == kb && ra.to_string() == rb.to_string());
+            if same {
+                return table;
+            }
+            table = next;
+        }
+    }
+
+    /// Column `l` of H written entry by entry to both triangles, when the tangent of the
+    /// gradient is u·wᵀ with u one-hot at row i and w a vector: entry i + r·m is u's entry times
+    /// wₘ; so H needs no mirroring. `None` where the tangent is not of that form.
+    fn sparse_column(
+        &self,
+        second: &SecondOrder,
+        shape: Shape,
+        l: &TokenStream,
+    ) -> Option<TokenStream> {
+        self.sweep.as_ref()?;
+        let Shape::Matrix(r, c) = shape else {
+            return None;
+        };
+        let mut result = second.results.first()?.clone()?;
+        // Through the adjoint's tangent of the parameter to the one contribution it has.
+        if let AExpr::AdjTan(v) = &result {
+            let mut contributions = second.steps.iter().filter_map(|s| match s {
+                TangentStep::Declare { target, expr } | TangentStep::Add { target, expr }
+                    if target == v =>
+                {
+                    Some(expr)
+                }
+                _ => None,
+            });
+            let first = contributions.next()?.clone();
+            if contributions.next().is_some() {
+                return None;
+            }
+            result = first;
+        }
+        let AExpr::MatMul(u, wt) = &result else {
+            return None;
+        };
+        let AExpr::Transpose(w) = &**wt else {
+            return None;
+        };
+        if simplify::shape(self.prog, &self.plan.adj, w) != Shape::Matrix(c, Dim::Lit(1)) {
+            return None;
+        }
+        let (row, s) = self.hot(u)?;
+        let w = self.expr(w).place;
+        let (rt, ct) = (r.tokens(), c.tokens());
+        let h = Ident::new("__mg_h", Span::mixed_site());
+        Some(quote!({
+            let __mg_s = #s;
+            for __mg_m in 0..#ct {
+                let __mg_k = #row + #rt * __mg_m;
+                if __mg_k >= #l {
+                    let __mg_v = __mg_s * #w[__mg_m];
+                    #h[(__mg_k, #l)] = __mg_v;
+                    #h[(#l, __mg_k)] = __mg_v;
+                }
+            }
+        }))
+    }
+
     /// Whether `e` is the swept parameter's tangent, the unit direction eₗ.
     fn is_unit(&self, e: &AExpr) -> bool {
         let Some(sweep) = &self.sweep else {

@@ -129,6 +129,9 @@ impl Emitter<'_> {
         if let Some(alias) = &self.plan.tangent_alias[id] {
             return self.expr(alias);
         }
+        if let Some(dense) = self.hot_dense(false, id) {
+            return dense;
+        }
         match self.prog.nodes[id].op {
             Op::Param(k) => self.tangents.get(k).cloned().unwrap_or_else(|| {
                 Operand::temp(quote!(::core::compile_error!(
@@ -218,6 +221,14 @@ impl Emitter<'_> {
             .map(|(v, e)| {
                 let d = self.ident("d", *v);
                 let span = self.prog.nodes[*v].loc.start;
+                if let Some(hot) = self.hot_local(false, *v) {
+                    let float = self.float;
+                    let value = self.hot(e).map_or_else(
+                        || quote!(::core::compile_error!("invariant: a one-hot tangent")),
+                        |(_, s)| s,
+                    );
+                    return quote_spanned!(span=> let #hot: #float = #value;);
+                }
                 let value = match e {
                     AExpr::Tan(u) => self.owned_tangent(*u),
                     other => self.expr(other).place,
@@ -1199,7 +1210,9 @@ impl Emitter<'_> {
                     temp: false,
                 }
             }
-            AExpr::AdjTan(v) => Operand::local(&self.ident("dg", *v), self.prog.shape(*v)),
+            AExpr::AdjTan(v) => self
+                .hot_dense(true, *v)
+                .unwrap_or_else(|| Operand::local(&self.ident("dg", *v), self.prog.shape(*v))),
             AExpr::Shared(k) | AExpr::SharedTan(k) => {
                 let kind = if matches!(e, AExpr::Shared(_)) {
                     "t"
