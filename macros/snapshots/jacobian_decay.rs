@@ -604,8 +604,8 @@ pub fn residuals_vjp_jvp(
         __mg_m[(2usize, 0usize)] = __mg_dg5;
         __mg_m
     };
-    __mg_dg0[(1usize, 0usize)] += __mg_dg4;
-    __mg_dg0[(0usize, 0usize)] += __mg_dg3;
+    __mg_dg0[(1usize, 0usize)] = __mg_dg4;
+    __mg_dg0[(0usize, 0usize)] = __mg_dg3;
     (
         (*&__mg_v7),
         ((*&__mg_g0), (*&__mg_g1), (*&__mg_g7)),

@@ -42,6 +42,9 @@ pub(super) struct Sweep {
     /// for E = eᵢeⱼᵀ and a vector x, is xⱼ at row i, and entrywise products, scalings and sums
     /// keep that). Each is a scalar local, with the tokens of its row.
     hot: std::collections::BTreeMap<(bool, ValueId), TokenStream>,
+    /// Tangents that are a column of a matrix along every direction of a vector parameter
+    /// (A·eₗ): bound as nalgebra's view of that column, not copied.
+    views: std::collections::BTreeMap<ValueId, TokenStream>,
 }
 
 /// The first number of the shared values a sweep computes before its loop (see
@@ -233,6 +236,11 @@ fn tangents_read_by(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
 
 /// The statements of a second-order program (after the tangent program).
 fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
+    // The entries written so far of each adjoint's tangent declared as one entry (a one-hot
+    // contribution), the others still zero: a one-hot update of an entry not yet written is
+    // an assignment, not an addition to zero.
+    let mut written: std::collections::HashMap<ValueId, std::collections::HashSet<(usize, usize)>> =
+        std::collections::HashMap::new();
     second
         .steps
         .iter()
@@ -254,6 +262,9 @@ fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
                 let d = t.ident("dg", *target);
                 let ty = t.ty(t.prog.shape(*target));
                 let value = t.first_value(expr);
+                if let AExpr::OneHot(_, _, i, j) = expr {
+                    written.insert(*target, std::iter::once((*i, *j)).collect());
+                }
                 quote!(let mut #d: #ty = #value;)
             }
             // In place as the reverse pass adds: a one-hot contribution (the tangent of an
@@ -270,7 +281,15 @@ fn second_steps(t: &Emitter, second: &SecondOrder) -> Vec<TokenStream> {
                     return quote!(#hot += #value;);
                 }
                 let d = t.ident("dg", *target);
-                match t.plan.update(*target, expr.clone()) {
+                let update = t.plan.update(*target, expr.clone());
+                if let (Update::Entry(i, j, x), Some(entries)) = (&update, written.get_mut(target))
+                    && entries.insert((*i, *j))
+                {
+                    let x = t.expr(x).place;
+                    return quote!(#d[(#i, #j)] = #x;);
+                }
+                written.remove(target);
+                match update {
                     Update::Product { .. } => {
                         let value = t.expr(expr);
                         let value = value.arith();
@@ -500,6 +519,7 @@ fn swept_loop(
             index: index.clone(),
             vector: matches!(shape, Shape::Matrix(_, c) if c.value() == Some(1)),
             hot: std::collections::BTreeMap::new(),
+            views: std::collections::BTreeMap::new(),
         }),
         ..t
     };
@@ -507,8 +527,10 @@ fn swept_loop(
     let coefficients = t.map_coefficients(second);
     let (second, invariants) = t.hoist_invariants(second);
     let hot = t.one_hot_values(&second);
+    let views = t.column_views();
     if let Some(sweep) = &mut t.sweep {
         sweep.hot = hot;
+        sweep.views = views;
     }
     let (dir, tangent, steps) = (
         unit_direction(&t, shape, &index),
@@ -558,6 +580,11 @@ pub fn unit_count(func: &ast::Func) -> Option<usize> {
 }
 
 impl Emitter<'_> {
+    /// The column view a tangent is bound to, if it is one (see [`Sweep::views`]).
+    pub(super) fn column_view(&self, v: ValueId) -> Option<&TokenStream> {
+        self.sweep.as_ref()?.views.get(&v)
+    }
+
     /// The scalar local of a one-hot tangent (`adjoint` false) or adjoint's tangent, if it is
     /// one.
     pub(super) fn hot_local(&self, adjoint: bool, v: ValueId) -> Option<Ident> {
@@ -705,6 +732,29 @@ impl Emitter<'_> {
             (Some(t), None) | (None, Some(t)) => Some(t),
             _ => None,
         }
+    }
+
+    /// The tangents A·eₗ of a sweep over a vector parameter, each with the view of column l
+    /// of A that it is.
+    fn column_views(&self) -> std::collections::BTreeMap<ValueId, TokenStream> {
+        let mut views = std::collections::BTreeMap::new();
+        let Some(sweep) = self.sweep.as_ref().filter(|s| s.vector) else {
+            return views;
+        };
+        for (v, e) in &self.plan.tangent {
+            if self.plan.tangent_alias[*v].is_some() {
+                continue;
+            }
+            if let AExpr::MatMul(a, b) = e
+                && self.unit_side(b) == Some(false)
+                && !matches!(**a, AExpr::Transpose(_))
+            {
+                let a = self.expr(a).place;
+                let l = &sweep.index;
+                views.insert(*v, quote!(#a.column(#l)));
+            }
+        }
+        views
     }
 
     /// Which tangents and adjoints' tangents of a swept program are one-hot, with their rows:
@@ -1031,7 +1081,21 @@ impl Emitter<'_> {
                 | AExpr::Fill(..)
                 | AExpr::Diag(..)
         ) {
-            e.map_children(&mut |c| self.hoist(c, hoisted))
+            let mapped = e.map_children(&mut |c| self.hoist(c, hoisted));
+            // a·(b·c) with a and b free of the direction: (a·b)·c, a·b computed once.
+            if let AExpr::Mul(a, bc) = &mapped
+                && let AExpr::Mul(b, c) = &**bc
+                && invariant(a)
+                && invariant(b)
+                && !invariant(c)
+                && simplify::shape(self.prog, &self.plan.adj, a) == Shape::Scalar
+                && simplify::shape(self.prog, &self.plan.adj, b) == Shape::Scalar
+            {
+                hoisted.push(AExpr::Mul(a.clone(), b.clone()));
+                let ab = AExpr::Shared(HOISTED + hoisted.len() - 1);
+                return AExpr::Mul(Box::new(ab), c.clone());
+            }
+            mapped
         } else {
             e.clone()
         }

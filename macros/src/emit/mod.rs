@@ -193,6 +193,10 @@ impl Emitter<'_> {
 
     /// The tangent of `id` by value: a matrix is copied out of wherever it lives.
     fn owned_tangent(&self, id: ValueId) -> TokenStream {
+        if self.column_view(id).is_some() && self.plan.tangent_alias[id].is_none() {
+            let d = self.ident("d", id);
+            return quote!(#d.into_owned());
+        }
         let o = self.tangent_operand(id);
         if self.prog.shape(id).is_matrix() {
             let b = o.borrow;
@@ -221,6 +225,9 @@ impl Emitter<'_> {
             .map(|(v, e)| {
                 let d = self.ident("d", *v);
                 let span = self.prog.nodes[*v].loc.start;
+                if let Some(view) = self.column_view(*v) {
+                    return quote_spanned!(span=> let #d = #view;);
+                }
                 if let Some(hot) = self.hot_local(false, *v) {
                     let float = self.float;
                     let value = self.hot(e).map_or_else(
