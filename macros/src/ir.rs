@@ -364,6 +364,28 @@ pub struct Over {
     pub vars: Vec<proc_macro2::Ident>,
     /// The pattern as written (`(x, y)`), for texts.
     pub pattern: String,
+    /// For a counted loop kept as a loop (`for i in 0..200`), instead of data: see [`Range`].
+    pub range: Option<Range>,
+}
+
+/// A counted loop kept as a loop: `then` is one iteration, whose results are the new values of
+/// the outer variables it assigns (result k the new value of the parameter `carried[k]`, its
+/// value at the start of the iteration). The node's results are their values after the last
+/// iteration; the other parameters are read, unchanged, by every iteration.
+#[derive(Clone, Debug)]
+pub struct Range {
+    pub start: i64,
+    pub end: i64,
+    /// The counter in generated code (a `usize`); the body reads the loop variable as it.
+    pub counter: proc_macro2::Ident,
+    /// For each result, the parameter it replaces in the next iteration.
+    pub carried: Vec<usize>,
+}
+
+impl Range {
+    pub fn trips(&self) -> usize {
+        usize::try_from(self.end - self.start).unwrap_or(0)
+    }
 }
 
 impl Over {
@@ -388,11 +410,14 @@ impl Over {
 
     /// The loop as the user wrote it, for texts: `for (x, y) in xs.iter().zip(ys.iter())`.
     pub fn text(&self) -> String {
-        format!(
-            "for {} in {}",
-            self.pattern,
-            crate::text::tokens(&self.iterator())
-        )
+        match &self.range {
+            Some(r) => format!("for {} in {}..{}", self.pattern, r.start, r.end),
+            None => format!(
+                "for {} in {}",
+                self.pattern,
+                crate::text::tokens(&self.iterator())
+            ),
+        }
     }
 }
 
@@ -630,6 +655,9 @@ impl Op {
             Op::And => "and".into(),
             Op::Or => "or".into(),
             Op::BoolConst(t) => format!("bool {}", crate::text::tokens(t)),
+            Op::Branch {
+                over: Some(over), ..
+            } if over.range.is_some() => format!("loop {}", over.text()),
             Op::Branch {
                 over: Some(over), ..
             } => format!("sum {}", over.text()),

@@ -703,7 +703,9 @@ fn collect_tangent_bodies<'p>(
             then, otherwise, ..
         } = &prog.nodes[*node].op
     {
-        let wrt = seeded(&prog.nodes[*node].args[1..]);
+        let mut wrt = seeded(&prog.nodes[*node].args[1..]);
+        // A loop kept as a loop carries the tangents of what it assigns between iterations.
+        extend_carried(&prog.nodes[*node].op, &mut wrt);
         for (side, sub) in [(true, then), (false, otherwise)] {
             out.entry((*node, Role::BranchTangent(side)))
                 .or_insert_with(|| Plan::new(sub, forward(wrt.clone())));
@@ -741,9 +743,13 @@ fn collect_nested<'p>(prog: &'p Program, e: &AExpr, out: &mut BTreeMap<(ValueId,
                 then, otherwise, ..
             } = &prog.nodes[*node].op
             {
+                let mut wrt = captures.clone();
+                // A loop kept as a loop carries the adjoints of what it assigns between
+                // iterations.
+                extend_carried(&prog.nodes[*node].op, &mut wrt);
                 for (side, sub) in [(true, then), (false, otherwise)] {
                     let config = Config {
-                        wrt: captures.clone(),
+                        wrt: wrt.clone(),
                         adjoint_only: true,
                         given: None,
                         mode: Mode::Reverse,
@@ -918,5 +924,21 @@ impl std::fmt::Display for Plan<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Adds to `wrt` the parameters a loop kept as a loop carries from one iteration to the next.
+fn extend_carried(op: &Op, wrt: &mut Vec<usize>) {
+    if let Op::Branch {
+        over: Some(over), ..
+    } = op
+        && let Some(range) = &over.range
+    {
+        for &p in &range.carried {
+            if !wrt.contains(&p) {
+                wrt.push(p);
+            }
+        }
+        wrt.sort_unstable();
     }
 }

@@ -613,11 +613,16 @@ pub fn branch_side<'p>(
     seeded: &[bool],
 ) -> Result<(Plan<'p>, Plan<'p>, SecondOrder), Unsupported> {
     let Op::Branch {
-        then: t, otherwise, ..
+        then: t,
+        otherwise,
+        over,
     } = &prog.nodes[node].op
     else {
         return Err("a branch adjoint of something other than `if`");
     };
+    if over.as_ref().is_some_and(|o| o.range.is_some()) {
+        return Err("a counted loop kept as a loop");
+    }
     let side: &Program = if then { t } else { otherwise };
     let adjoint = Plan::new(
         side,

@@ -811,6 +811,26 @@ fn branch(cx: &Ctxt, prog: &mut Program, id: ValueId, float: Float) -> Shape {
     if cx.count() != before {
         return Shape::Poison;
     }
+    // A loop kept as a loop: each result replaces a parameter, of the same shape.
+    if let Some(range) = over.as_ref().and_then(|o| o.range.as_ref()) {
+        for (&out, &p) in then.outputs.iter().zip(&range.carried) {
+            let (new, old) = (
+                then.shape(out),
+                params.get(p).copied().unwrap_or(Shape::Poison),
+            );
+            if new != old && new != Shape::Poison && old != Shape::Poison {
+                let what = then.nodes[out]
+                    .name
+                    .clone()
+                    .map_or_else(|| "a variable".to_string(), |n| format!("`{n}`"));
+                cx.push(loc.error(format!(
+                    "this loop changes the shape of {what}: it is {old} before an iteration and \
+                     {new} after it"
+                )));
+                return Shape::Poison;
+            }
+        }
+    }
     for (&a, &b) in then.outputs.iter().zip(&otherwise.outputs) {
         let (sa, sb) = (then.shape(a), otherwise.shape(b));
         if sa != sb {

@@ -210,6 +210,15 @@ impl<'a> Values<'a> {
             };
             body.results().get(k).map(|&r| nested.value(r))
         };
+        if let Some(over) = over.as_ref().filter(|o| o.range.is_some()) {
+            // A loop kept as a loop: the variable after its last iteration.
+            let name = then
+                .outputs
+                .get(k)
+                .and_then(|&o| then.nodes[o].name.clone())
+                .unwrap_or_else(|| format!("result {k}"));
+            return Math::atom(format!("{name} after {} {{ … }}", over.text()));
+        }
         if let Some(over) = over {
             return match side(then) {
                 Some(a) => Math::new(format!("Σ {} {}", over.text(), a.at(SUM)), SUM),

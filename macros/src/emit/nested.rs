@@ -118,6 +118,9 @@ impl Emitter<'_> {
             let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
             quote!({ #(#stmts)* (#(#results,)*) })
         };
+        if let Some(range) = self.range(id) {
+            return self.range_forward(id, range);
+        }
         if self.over(id).is_some()
             && let Some(accumulators) = self.loop_accumulators(id)
         {
@@ -433,6 +436,296 @@ impl Emitter<'_> {
         quote!((#(#grads,)*))
     }
 
+    /// The counted loop kept as a loop that the node `id` is, if it is one.
+    pub(super) fn range(&self, id: ValueId) -> Option<&crate::ir::Range> {
+        self.over(id)?.range.as_ref()
+    }
+
+    /// The emitter of one iteration of the loop `id`, as planned for `role`, its carried
+    /// parameters read from `carried` (one operand per result) and the others from outside.
+    fn iteration_emitter(
+        &self,
+        id: ValueId,
+        role: Role,
+        range: &crate::ir::Range,
+        carried: &[Operand],
+    ) -> Emitter<'_> {
+        let prefix = format!("{}b{id}t_", self.prefix);
+        let mut params: Vec<Operand> = self.prog.nodes[id].args[1..]
+            .iter()
+            .map(|&a| self.operand(a))
+            .collect();
+        for (k, &p) in range.carried.iter().enumerate() {
+            params[p] = carried[k].clone();
+        }
+        self.child(self.plan.child(id, role), prefix, params)
+    }
+
+    /// The tape of the loop `id`: the value of carried result k at the start of each iteration.
+    fn tape_ident(&self, id: ValueId, k: usize) -> Ident {
+        Ident::new(
+            &format!("__mg_{}v{id}_tape{k}", self.prefix),
+            Span::mixed_site(),
+        )
+    }
+
+    /// `state.k` (by value and, for a matrix, by reference) for each result of a loop, of the
+    /// shapes `shapes`.
+    fn state_operands(state: &Ident, shapes: &[Shape]) -> Vec<Operand> {
+        shapes
+            .iter()
+            .enumerate()
+            .map(|(k, shape)| {
+                let k = syn::Index::from(k);
+                if shape.is_matrix() {
+                    Operand {
+                        place: quote!(#state.#k),
+                        borrow: quote!(&#state.#k),
+                        temp: false,
+                    }
+                } else {
+                    Operand::scalar(quote!(#state.#k))
+                }
+            })
+            .collect()
+    }
+
+    /// The forward pass of a loop kept as a loop: the carried values start from the outer
+    /// variables' and each iteration replaces them; where the reverse pass runs the loop back,
+    /// the values at the start of each iteration are kept in fixed-size stack arrays.
+    fn range_forward(&self, id: ValueId, range: &crate::ir::Range) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let Op::Branch { then, .. } = &node.op else {
+            return quote!(::core::compile_error!("invariant: a loop"));
+        };
+        let count = then.outputs.len();
+        let names: Vec<Ident> = (0..count).map(|k| self.result_ident(id, k)).collect();
+        let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
+        let tys: Vec<TokenStream> = shapes.iter().map(|&s| self.ty(s)).collect();
+        let starts: Vec<TokenStream> = range
+            .carried
+            .iter()
+            .map(|&p| self.owned(node.args[p + 1]))
+            .collect();
+        let state = Ident::new("__mg_state", Span::mixed_site());
+        let e = self.iteration_emitter(
+            id,
+            Role::BranchForward(true),
+            range,
+            &Self::state_operands(&state, &shapes),
+        );
+        let stmts = e.forward();
+        let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
+        let i = &range.counter;
+        let (start, end) = (
+            Literal::usize_unsuffixed(usize::try_from(range.start).unwrap_or(0)),
+            Literal::usize_unsuffixed(usize::try_from(range.end).unwrap_or(0)),
+        );
+        let n = Literal::usize_unsuffixed(range.trips());
+        let taped = self
+            .plan
+            .children
+            .contains_key(&(id, Role::BranchAdjoint(true)));
+        let (mut tapes, mut writes) = (Vec::new(), Vec::new());
+        if taped {
+            for (k, (ty, &shape)) in tys.iter().zip(&shapes).enumerate() {
+                let tape = self.tape_ident(id, k);
+                let zero = self.zeros(shape);
+                let kk = syn::Index::from(k);
+                tapes.push(quote!(let mut #tape: [#ty; #n] = [#zero; #n];));
+                writes.push(quote!(#tape[#i - #start] = #state.#kk;));
+            }
+        }
+        quote_spanned!(node.loc.start=>
+            #(#tapes)*
+            let (#(#names,)*): (#(#tys,)*) = {
+                let mut #state: (#(#tys,)*) = (#(#starts,)*);
+                for #i in #start..#end {
+                    #(#writes)*
+                    let __mg_next = { #(#stmts)* (#(#results,)*) };
+                    #state = __mg_next;
+                }
+                #state
+            };
+        )
+    }
+
+    /// The adjoints of the captures `captures` of a loop kept as a loop: the loop run backwards,
+    /// each iteration's adjoint program (recomputing what it reads from the values the tape
+    /// kept) seeded with the adjoints of its results, which the carried parameters' adjoints
+    /// replace for the iteration before; the other captures' adjoints summed.
+    fn range_adjoint(
+        &self,
+        id: ValueId,
+        range: &crate::ir::Range,
+        captures: &[usize],
+        seeds: &[TokenStream],
+    ) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let Op::Branch { then, .. } = &node.op else {
+            return quote!(::core::compile_error!("invariant: a loop"));
+        };
+        let count = then.outputs.len();
+        let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
+        let tys: Vec<TokenStream> = shapes.iter().map(|&s| self.ty(s)).collect();
+        let i = &range.counter;
+        let (start, end) = (
+            Literal::usize_unsuffixed(usize::try_from(range.start).unwrap_or(0)),
+            Literal::usize_unsuffixed(usize::try_from(range.end).unwrap_or(0)),
+        );
+        let taped: Vec<Operand> = (0..count)
+            .map(|k| {
+                let tape = self.tape_ident(id, k);
+                if shapes[k].is_matrix() {
+                    Operand {
+                        place: quote!(#tape[#i - #start]),
+                        borrow: quote!(&#tape[#i - #start]),
+                        temp: false,
+                    }
+                } else {
+                    Operand::scalar(quote!(#tape[#i - #start]))
+                }
+            })
+            .collect();
+        let z = Ident::new("__mg_z", Span::mixed_site());
+        let acc = Ident::new("__mg_acc", Span::mixed_site());
+        let mut e = self.iteration_emitter(id, Role::BranchAdjoint(true), range, &taped);
+        e.seeds = (0..count)
+            .map(|k| {
+                let k = syn::Index::from(k);
+                quote!(#z.#k)
+            })
+            .collect();
+        let (forward, reverse) = (e.forward(), e.reverse());
+        let gradient = |p: usize, shape: Shape| match e.prog.param_node(p) {
+            Some(n) if e.plan.adj.nonzero[n] => e.adjoint_operand(n).place,
+            _ => self.zeros(shape),
+        };
+        let carried: Vec<TokenStream> = range
+            .carried
+            .iter()
+            .zip(&shapes)
+            .map(|(&p, &s)| gradient(p, s))
+            .collect();
+        let others: Vec<usize> = captures
+            .iter()
+            .copied()
+            .filter(|c| !range.carried.contains(c))
+            .collect();
+        let other_shapes: Vec<Shape> = others
+            .iter()
+            .map(|&c| self.prog.shape(node.args[c + 1]))
+            .collect();
+        let parts: Vec<TokenStream> = others
+            .iter()
+            .zip(&other_shapes)
+            .map(|(&c, &s)| gradient(c, s))
+            .collect();
+        let zeros: Vec<TokenStream> = other_shapes.iter().map(|&s| self.zeros(s)).collect();
+        let other_tys: Vec<TokenStream> = other_shapes.iter().map(|&s| self.ty(s)).collect();
+        let sums = (0..others.len()).map(|c| {
+            let c = syn::Index::from(c);
+            quote!(#acc.#c = #acc.#c + __mg_part.#c;)
+        });
+        let results = captures.iter().map(|c| {
+            if let Some(k) = range.carried.iter().position(|p| p == c) {
+                let k = syn::Index::from(k);
+                quote!(#z.#k)
+            } else {
+                let j = syn::Index::from(others.iter().position(|o| o == c).unwrap_or(0));
+                quote!(#acc.#j)
+            }
+        });
+        quote!({
+            let mut #z: (#(#tys,)*) = (#(#seeds,)*);
+            let mut #acc: (#(#other_tys,)*) = (#(#zeros,)*);
+            for #i in (#start..#end).rev() {
+                let (__mg_next, __mg_part): ((#(#tys,)*), (#(#other_tys,)*)) = {
+                    #(#forward)*
+                    #(#reverse)*
+                    ((#(#carried,)*), (#(#parts,)*))
+                };
+                #z = __mg_next;
+                #(#sums)*
+            }
+            (#(#results,)*)
+        })
+    }
+
+    /// The tangents of the results of a loop kept as a loop: each iteration's tangent program,
+    /// the carried values and their tangents replaced by those the iteration computes.
+    fn range_tangent(&self, id: ValueId, range: &crate::ir::Range) -> TokenStream {
+        let node = &self.prog.nodes[id];
+        let Op::Branch { then, .. } = &node.op else {
+            return quote!(::core::compile_error!("invariant: a loop"));
+        };
+        let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
+        let tys: Vec<TokenStream> = shapes.iter().map(|&s| self.ty(s)).collect();
+        let starts: Vec<TokenStream> = range
+            .carried
+            .iter()
+            .map(|&p| self.owned(node.args[p + 1]))
+            .collect();
+        let initial = self.capture_tangents(&node.args[1..]);
+        let dstarts: Vec<TokenStream> = range
+            .carried
+            .iter()
+            .zip(&shapes)
+            .map(|(&p, &s)| owned_tangent_operand(&initial[p], s))
+            .collect();
+        let (state, dstate) = (
+            Ident::new("__mg_state", Span::mixed_site()),
+            Ident::new("__mg_dstate", Span::mixed_site()),
+        );
+        let mut e = self.iteration_emitter(
+            id,
+            Role::BranchTangent(true),
+            range,
+            &Self::state_operands(&state, &shapes),
+        );
+        let mut tangents = initial;
+        for (k, d) in Self::state_operands(&dstate, &shapes)
+            .into_iter()
+            .enumerate()
+        {
+            tangents[range.carried[k]] = d;
+        }
+        e.tangents = tangents;
+        let (forward, tangent) = (e.forward(), e.tangent());
+        let values: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
+        let dvalues: Vec<TokenStream> = e
+            .prog
+            .outputs
+            .iter()
+            .map(|&o| {
+                if e.plan.tangent_active[o] {
+                    e.owned_tangent(o)
+                } else {
+                    self.zeros(e.prog.shape(o))
+                }
+            })
+            .collect();
+        let i = &range.counter;
+        let (start, end) = (
+            Literal::usize_unsuffixed(usize::try_from(range.start).unwrap_or(0)),
+            Literal::usize_unsuffixed(usize::try_from(range.end).unwrap_or(0)),
+        );
+        quote!({
+            let mut #state: (#(#tys,)*) = (#(#starts,)*);
+            let mut #dstate: (#(#tys,)*) = (#(#dstarts,)*);
+            for #i in #start..#end {
+                let (__mg_v, __mg_d): ((#(#tys,)*), (#(#tys,)*)) = {
+                    #(#forward)*
+                    #(#tangent)*
+                    ((#(#values,)*), (#(#dvalues,)*))
+                };
+                #state = __mg_v;
+                #dstate = __mg_d;
+            }
+            #dstate
+        })
+    }
+
     /// What a loop over data runs over, when the `if` node `id` is one.
     pub(super) fn over(&self, id: ValueId) -> Option<&crate::ir::Over> {
         match &self.prog.nodes[id].op {
@@ -494,6 +787,9 @@ impl Emitter<'_> {
                     }
                 })
                 .collect();
+        if let Some(range) = self.range(id) {
+            return self.range_adjoint(id, range, captures, &seeds);
+        }
         if let Some(fused) = self.fused(id) {
             return self.fused_adjoint(id, &fused, captures, &seeds);
         }
@@ -797,6 +1093,9 @@ impl Emitter<'_> {
     /// The tangents of the results of the `if` node `id`: the taken branch's tangent program,
     /// from the tangents of its captures, as a tuple.
     pub(super) fn branch_tangent(&self, id: ValueId) -> TokenStream {
+        if let Some(range) = self.range(id) {
+            return self.range_tangent(id, range);
+        }
         let node = &self.prog.nodes[id];
         let cond = self.operand(node.args[0]).place;
         let side = |then: bool| {
@@ -883,5 +1182,15 @@ impl Emitter<'_> {
             .collect();
         let jvp = &site.jvp;
         quote!(#jvp(#(#args,)* #(#tangents,)*).1)
+    }
+}
+
+/// A tangent operand by value: a matrix copied out of wherever it lives.
+fn owned_tangent_operand(o: &Operand, shape: Shape) -> TokenStream {
+    if shape.is_matrix() {
+        let b = &o.borrow;
+        quote!((*#b))
+    } else {
+        o.place.clone()
     }
 }

@@ -1010,6 +1010,13 @@ impl State<'_, '_> {
         if let Op::Branch {
             over: Some(over), ..
         } = &prog.nodes[node].op
+            && let Some(range) = &over.range
+        {
+            return self.range_adjoint(node, range, child, captures, inputs, seeds);
+        }
+        if let Op::Branch {
+            over: Some(over), ..
+        } = &prog.nodes[node].op
         {
             let zeros = captures
                 .iter()
@@ -1022,6 +1029,64 @@ impl State<'_, '_> {
         }
         let out = run_plan(child, &inputs, &seeds, None, self.env)?;
         Ok(Value::Tuple(out.gradients))
+    }
+
+    /// The adjoints of the captures of a loop kept as a loop: its iterations' adjoint programs
+    /// run backwards on the inputs each iteration had, the carried parameters' adjoints seeding
+    /// the iteration before, the other captures' summed.
+    fn range_adjoint(
+        &self,
+        node: ValueId,
+        range: &crate::ir::Range,
+        child: &Plan,
+        captures: &[usize],
+        inputs: Vec<Value<f64>>,
+        seeds: Vec<Value<f64>>,
+    ) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let Op::Branch { then, .. } = &prog.nodes[node].op else {
+            return Err(format!("v{node} is not a loop"));
+        };
+        let (_, tape) = super::run_range(range, then, inputs, self.env)?;
+        let wrt = &child.config.wrt;
+        let at = |p: usize| wrt.iter().position(|&w| w == p);
+        let args = &prog.nodes[node].args;
+        let mut z = seeds;
+        let mut sums: Vec<Value<f64>> = captures
+            .iter()
+            .map(|&c| zeros_of(prog.shape(args[c + 1]), self))
+            .collect::<Result<_, _>>()?;
+        for step in (0..tape.len()).rev() {
+            let i = range.start + i64::try_from(step).map_err(|e| e.to_string())?;
+            let env = super::iteration_env(range, i, self.env);
+            let out = run_plan(child, &tape[step], &z, None, &env)?;
+            let gradient = |p: usize| -> Result<Value<f64>, String> {
+                match at(p) {
+                    Some(j) => out
+                        .gradients
+                        .get(j)
+                        .cloned()
+                        .ok_or(format!("no gradient {j}")),
+                    None => zeros_of(prog.shape(args[p + 1]), self),
+                }
+            };
+            for (s, &c) in sums.iter_mut().zip(captures) {
+                if !range.carried.contains(&c) {
+                    *s = super::add_values(s, &gradient(c)?)?;
+                }
+            }
+            z = range
+                .carried
+                .iter()
+                .map(|&p| gradient(p))
+                .collect::<Result<_, _>>()?;
+        }
+        for (s, &c) in sums.iter_mut().zip(captures) {
+            if let Some(k) = range.carried.iter().position(|&p| p == c) {
+                *s = z[k].clone();
+            }
+        }
+        Ok(Value::Tuple(sums))
     }
 
     /// The gradients of a call's value arguments: the callee's vector-Jacobian product, seeded
@@ -1195,6 +1260,31 @@ impl State<'_, '_> {
             .iter()
             .map(|&a| self.tangent_or_zero(a))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Op::Branch {
+            over: Some(over),
+            then,
+            ..
+        } = &self.plan.prog.nodes[node].op
+            && let Some(range) = &over.range
+        {
+            // Each iteration's tangent program, the carried values and tangents replaced.
+            let (mut inputs, mut tangents) = (inputs, tangents);
+            for i in range.start..range.end {
+                let env = super::iteration_env(range, i, self.env);
+                let out = run_tangent(child, &inputs, &Tangents(&tangents), &env)?;
+                let values = super::evaluate(then, &inputs, &env)?;
+                let Some(Value::Tuple(items)) = out.tangent else {
+                    return Err("the tangents of a loop's iteration".into());
+                };
+                for (k, &p) in range.carried.iter().enumerate() {
+                    let o = then.outputs[k];
+                    inputs[p] = values.get(o).cloned().ok_or(format!("no result v{o}"))?;
+                    tangents[p] = items.get(k).cloned().ok_or("a result's tangent")?;
+                }
+            }
+            let finals = range.carried.iter().map(|&p| tangents[p].clone()).collect();
+            return Ok(Value::Tuple(finals));
+        }
         if let Op::Branch {
             over: Some(over),
             then,

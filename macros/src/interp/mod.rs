@@ -466,6 +466,11 @@ fn data_loop<S: Num>(
     args: &[&Value<S>],
     env: &Env,
 ) -> Result<Value<S>, String> {
+    if let Some(range) = &over.range {
+        let inputs: Vec<Value<S>> = args[1..].iter().map(|&v| v.clone()).collect();
+        let (finals, _) = run_range(range, body, inputs, env)?;
+        return Ok(Value::Tuple(finals));
+    }
     let zeros = body
         .outputs
         .iter()
@@ -480,6 +485,49 @@ fn data_loop<S: Num>(
             .collect()
     })?;
     Ok(Value::Tuple(sums))
+}
+
+/// `a + b` of two values of one shape.
+pub fn add_values<S: Num>(a: &Value<S>, b: &Value<S>) -> Result<Value<S>, String> {
+    arithmetic('+', a, b)
+}
+
+/// A loop kept as a loop, run: each iteration's program on the inputs with the carried ones
+/// replaced by the results of the iteration before. Returns the final results and the inputs
+/// of every iteration (the tape a reverse pass reads).
+#[allow(clippy::type_complexity)]
+pub fn run_range<S: Num>(
+    range: &crate::ir::Range,
+    body: &Program,
+    mut inputs: Vec<Value<S>>,
+    env: &Env,
+) -> Result<(Vec<Value<S>>, Vec<Vec<Value<S>>>), String> {
+    let mut tape = Vec::new();
+    for i in range.start..range.end {
+        let env = iteration_env(range, i, env);
+        tape.push(inputs.clone());
+        let values = evaluate(body, &inputs, &env)?;
+        for (k, &p) in range.carried.iter().enumerate() {
+            let out = body.outputs.get(k).ok_or("a loop result")?;
+            inputs[p] = values
+                .get(*out)
+                .cloned()
+                .ok_or(format!("no result v{out}"))?;
+        }
+    }
+    let finals = range.carried.iter().map(|&p| inputs[p].clone()).collect();
+    Ok((finals, tape))
+}
+
+/// The environment of iteration `i` of a loop kept as a loop: its counter set.
+pub fn iteration_env<'r>(range: &crate::ir::Range, i: i64, env: &Env<'r>) -> Env<'r> {
+    let mut constants = env.constants.clone();
+    constants.ints.insert(range.counter.to_string(), i);
+    Env {
+        constants,
+        functions: env.functions,
+        depth: env.depth,
+    }
 }
 
 /// The zero of a value of `shape`.

@@ -816,6 +816,29 @@ mod tests {
         second.assert_clean(42);
     }
 
+    /// Counted loops of more than 64 iterations, kept as loops: carried scalars and matrices,
+    /// the counter as a number and as a run-time index, an `if` and a loop over data inside,
+    /// a variable only overwritten: gradients and tangents against dual numbers.
+    #[test]
+    fn loops_kept_as_loops_agree_with_dual_numbers() {
+        let cases = [
+            "fn f(a: &Matrix2<f64>, v: &Vector2<f64>) -> f64 { let mut x = *v; let mut s = 0.0; for i in 0..70 { x = (a * x).map(|t| t.tanh()) + v * 0.1; s += x.dot(v) * (i as f64) * 0.01; } s + x.norm() }",
+            "fn f(w: &Vector3<f64>, xs: &[Vector3<f64>]) -> f64 { let mut m = w * 0.5; let mut last = 0.0; for _ in 0..80 { let mut t = 0.0; for x in xs.iter() { t += (x.dot(&m)).tanh(); } if t > 0.0 { m = m * 0.99 + w * (0.01 * t); } else { m = m * 0.98; } last = t; } last + m.norm_squared() }",
+            "fn f(w: &Vector3<f64>, s: f64) -> f64 { let mut acc = 0.0; let mut v = *w; for k in 1..100 { v = v.map(|t| (t * s).sin()) * 0.9 + w * 0.1; acc += v[2] / (k as f64); } acc * s }",
+        ];
+        let mut tally = Tally::default();
+        for (k, src) in cases.iter().enumerate() {
+            if let Err(e) = crate::interp::compile_with("", src, false) {
+                panic!("{src}\ndoes not compile: {e}");
+            }
+            for seed in 0..6 {
+                let mut draw = Draw(seed * 151 + k as u64);
+                tally.add("", src, check("", src, &mut draw));
+            }
+        }
+        tally.assert_clean(15);
+    }
+
     #[test]
     fn hessian_vector_products_agree_with_hyper_dual_numbers() {
         // The scalar functions of the fuzz corpus and the deep generated programs, in their

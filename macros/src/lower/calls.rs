@@ -864,6 +864,7 @@ impl Lowerer<'_> {
         let view = self.visible();
         let mut inner = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Closure);
         inner.refs.clone_from(&self.refs);
+        inner.data_depth = self.data_depth;
         inner.factors.clone_from(&self.factors);
         let v = inner.prog.push(
             Op::Param(0),

@@ -87,16 +87,28 @@ impl Lowerer<'_> {
         } else {
             end
         };
-        if end - start > LIMIT {
-            self.cx.error_spanned_by(
-                range,
-                format!("`#[gradient]` unrolls loops of at most {LIMIT} iterations"),
-            );
-            return;
-        }
         if let Some(label) = &f.label {
             self.cx
                 .error_spanned_by(label, "loop labels are not supported");
+        }
+        if self.keep_loops
+            && end - start > KEEP_FROM
+            && start >= 0
+            && matches!(self.body, Body::Function | Body::Branch)
+            && self.range_loop(f, counter.as_deref(), start, end)
+        {
+            return;
+        }
+        if end - start > LIMIT {
+            self.cx.error_spanned_by(
+                range,
+                format!(
+                    "this loop would be unrolled, and `#[gradient]` unrolls loops of at most \
+                     {LIMIT} iterations (a loop of more stays a loop where its body reads the \
+                     counter only as a number or a run-time index, outside `#[hessian]`)"
+                ),
+            );
+            return;
         }
         for i in start..end {
             self.frames.push(Vec::new());
@@ -124,13 +136,9 @@ impl Lowerer<'_> {
     pub(super) fn if_expr(&mut self, e: &syn::ExprIf, wants_value: bool) -> Tail {
         let cond = self.expr(&e.cond);
         let view = self.visible();
-        let mut then = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
-        then.refs.clone_from(&self.refs);
-        then.factors.clone_from(&self.factors);
+        let mut then = self.branch_lowerer(&view);
         let then_tail = then.statements(&e.then_branch.stmts);
-        let mut otherwise = Lowerer::new(self.cx, self.float, self.env, Some(&view), Body::Branch);
-        otherwise.refs.clone_from(&self.refs);
-        otherwise.factors.clone_from(&self.factors);
+        let mut otherwise = self.branch_lowerer(&view);
         otherwise.captures.clone_from(&then.captures);
         let else_tail = match &e.else_branch {
             Some((_, else_expr)) => match &**else_expr {
@@ -231,6 +239,19 @@ impl Lowerer<'_> {
         result.map_or(Tail::Unit, Tail::Value)
     }
 
+    /// A lowerer for a branch of an `if` in this code, seeing the names of `view`.
+    fn branch_lowerer<'v>(
+        &'v self,
+        view: &'v std::collections::HashMap<String, Binding>,
+    ) -> Lowerer<'v> {
+        let mut branch = Lowerer::new(self.cx, self.float, self.env, Some(view), Body::Branch);
+        branch.refs.clone_from(&self.refs);
+        branch.factors.clone_from(&self.factors);
+        branch.data_depth = self.data_depth;
+        branch.keep_loops = self.keep_loops;
+        branch
+    }
+
     /// Reports an `if` inside a loop over data that assigns to `name` outside the loop.
     fn assigns_past_data_loop(&self, e: &syn::ExprIf, name: &str) -> bool {
         let outside = self.body == Body::Data && !self.own.contains(name);
@@ -262,6 +283,9 @@ impl Lowerer<'_> {
         self.scope.insert(name.to_string(), binding);
     }
 }
+
+/// Counted loops of more iterations than this stay loops (where their body allows it).
+const KEEP_FROM: i64 = 64;
 
 /// The error for an assignment to an outer variable, other than `+=`/`-=`, in a loop over data.
 pub(super) fn data_assignment(name: &str) -> String {
@@ -341,6 +365,7 @@ impl Lowerer<'_> {
                 .collect(),
             vars,
             pattern: text::tokens(&f.pat),
+            range: None,
         };
         let text = over.text();
         let mut args = vec![cond];
@@ -443,6 +468,101 @@ impl Lowerer<'_> {
             .flat_map(|a| a.1.iter().map(|t| t.0))
             .collect();
         Some((prog, captures?, accumulated))
+    }
+
+    /// `for i in start..end { … }` kept as a loop: the body lowered once, with `i` a run-time
+    /// integer, as the program of one iteration whose results are the new values of the outer
+    /// variables it assigns. `false` (nothing recorded) where the body needs `i` known at
+    /// compile time (an entry assigned at `i`, a block at offset `i`), assigns nothing, or
+    /// has any other error: the loop is then unrolled, which reports the errors.
+    fn range_loop(
+        &mut self,
+        f: &syn::ExprForLoop,
+        counter: Option<&str>,
+        start: i64,
+        end: i64,
+    ) -> bool {
+        let depth = self.data_depth + 1;
+        let var = Ident::new(&format!("__mg_i{depth}"), Span::mixed_site());
+        let scratch = crate::ctxt::Ctxt::new();
+        let view = self.visible();
+        let mut body = Lowerer::new(&scratch, self.float, self.env, Some(&view), Body::Branch);
+        body.refs.clone_from(&self.refs);
+        body.factors.clone_from(&self.factors);
+        body.data_depth = depth;
+        body.keep_loops = self.keep_loops;
+        if let Some(name) = counter {
+            body.bind(name, Binding::Constant(quote!((#var))));
+        }
+        let tail = body.statements(&f.body.stmts);
+        let loc = Loc::of(f);
+        if scratch.has_errors() || !matches!(tail, Tail::Unit) || body.assigned.is_empty() {
+            return false;
+        }
+        // Every variable the body assigns is carried: its value at the start of an iteration
+        // is a parameter of the body, its value at the end a result.
+        let assigned = body.assigned.clone();
+        let mut outputs = Vec::new();
+        let mut carried = Vec::new();
+        for name in &assigned {
+            let out = match body.outer_values.get(name) {
+                Some(Binding::Value(v)) => *v,
+                _ => return false,
+            };
+            let Some(Binding::Value(param)) = body.capture(name, loc) else {
+                return false;
+            };
+            let Op::Param(k) = body.prog.nodes[param].op else {
+                return false;
+            };
+            outputs.push(out);
+            carried.push(k);
+        }
+        if scratch.has_errors() {
+            return false;
+        }
+        let names = body.captures.clone();
+        let mut prog = body.prog;
+        self.prog.helpers.append(&mut prog.helpers);
+        let Some(captures) = self.captured_values(&names, loc) else {
+            return false;
+        };
+        prog.outputs = outputs;
+        let cond = self
+            .prog
+            .push(Op::BoolConst(quote!(true)), Vec::new(), loc, "true".into());
+        let over = Over {
+            slices: Vec::new(),
+            vars: Vec::new(),
+            pattern: counter.unwrap_or("_").to_string(),
+            range: Some(crate::ir::Range {
+                start,
+                end,
+                counter: var,
+                carried,
+            }),
+        };
+        let text = over.text();
+        let mut args = vec![cond];
+        args.extend(captures);
+        let node = self.prog.push(
+            Op::Branch {
+                then: Box::new(prog.clone()),
+                otherwise: Box::new(prog),
+                over: Some(Box::new(over)),
+            },
+            args,
+            loc,
+            text,
+        );
+        for (k, name) in assigned.iter().enumerate() {
+            let v = self
+                .prog
+                .push(Op::Extract(k), vec![node], loc, name.clone());
+            self.name(v, name);
+            self.assign_binding(name, Binding::Value(v));
+        }
+        true
     }
 
     /// The data sets a loop runs over, with the expression naming each in generated code, its

@@ -136,6 +136,9 @@ struct Lowerer<'a> {
     accumulated: flow::Accumulated,
     /// How many loops over data this code is inside: names their sample variables apart.
     data_depth: usize,
+    /// Whether a counted loop of many iterations may stay a loop (not in `#[hessian]`
+    /// functions, whose second order needs every iteration written out).
+    keep_loops: bool,
     /// Names bound to a Cholesky factorisation, here or in the code around a branch, closure or
     /// loop over data (where the factorisation arrives as a parameter).
     factors: std::collections::HashSet<String>,
@@ -164,6 +167,7 @@ enum Tail {
 /// Lowers the body of `item`; errors are recorded in `cx`.
 pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
     let mut l = Lowerer::new(cx, func.float, &func.env, None, Body::Function);
+    l.keep_loops = func.attribute != crate::args::Attribute::Hessian;
     for (index, param) in func.params.iter().enumerate() {
         let name = &param.name;
         let binding = if param.kind.float().is_some() {
@@ -254,6 +258,7 @@ impl<'a> Lowerer<'a> {
             refs: std::collections::HashSet::new(),
             accumulated: Vec::new(),
             data_depth: 0,
+            keep_loops: false,
             factors: std::collections::HashSet::new(),
         }
     }
@@ -1098,6 +1103,15 @@ impl Lowerer<'_> {
                             TokenTree::Group(Group::new(
                                 proc_macro2::Delimiter::Parenthesis,
                                 stream,
+                            ))
+                        }
+                        // The counter of a loop kept as a loop, by its name in generated code.
+                        Some(Binding::Constant(counter))
+                            if counter.to_string().starts_with("(__mg_i") =>
+                        {
+                            TokenTree::Group(Group::new(
+                                proc_macro2::Delimiter::None,
+                                counter.clone(),
                             ))
                         }
                         Some(

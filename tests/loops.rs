@@ -1,0 +1,156 @@
+//! Counted loops of many iterations stay loops: the forward pass keeps the values carried from
+//! one iteration to the next on a stack tape, the reverse pass runs the loop backwards, the
+//! tangent runs it forwards; against dual numbers on the same functions, generic over the
+//! scalar, and against the same loops unrolled.
+
+#![allow(
+    clippy::float_cmp,
+    reason = "the values must be those of the functions, bit for bit"
+)]
+#![allow(
+    clippy::explicit_iter_loop,
+    clippy::cast_lossless,
+    reason = "the loops are spelt as users spell them"
+)]
+
+mod common;
+
+use common::{Rng, SEEDS, assert_close, assert_close_scalar};
+use matgrad::nalgebra::{RealField, SMatrix, SVector, Vector2};
+use matgrad::{gradient, jacobian};
+
+/// 200 steps of v ← tanh(A·v / 2), summing ⟨A·v, v⟩ along the way.
+#[gradient(wrt(a))]
+fn iterated<T: RealField + Copy>(a: &SMatrix<T, 4, 4>, v0: &SVector<T, 4>) -> T {
+    let mut v = *v0;
+    let mut s = T::zero();
+    let half = T::one() / (T::one() + T::one());
+    for _ in 0..200 {
+        let w = a * v;
+        s += w.dot(&v);
+        v = (w * half).map(T::tanh);
+    }
+    s
+}
+
+#[test]
+fn two_hundred_iterations_against_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let a: SMatrix<f64, 4, 4> = rng.matrix::<4, 4>() * 0.5;
+        let v0: SVector<f64, 4> = rng.vector();
+        let (value, g) = iterated_grad(&a, &v0);
+        assert_eq!(value, iterated(&a, &v0));
+        let flat = SVector::<f64, 16>::from_column_slice(a.as_slice());
+        let (_, expected) = num_dual::gradient(
+            |w| {
+                let a = SMatrix::<_, 4, 4>::from_column_slice(w.as_slice());
+                iterated(&a, &v0.map(num_dual::DualVec::from_re))
+            },
+            &flat,
+        );
+        assert_close(
+            &SVector::<f64, 16>::from_column_slice(g.as_slice()),
+            &expected,
+            1e-12,
+        );
+        let d: SMatrix<f64, 4, 4> = rng.matrix();
+        let (value, t) = iterated_jvp(&a, &v0, &d, &SVector::zeros());
+        assert_eq!(value, iterated(&a, &v0));
+        let flat_d = SVector::<f64, 16>::from_column_slice(d.as_slice());
+        assert_close_scalar(t, expected.dot(&flat_d), 1e-12);
+    }
+}
+
+/// A damped oscillator integrated by 100 explicit Euler steps; the counter gives the time.
+#[jacobian(wrt(p))]
+fn oscillator<T: RealField + Copy>(p: &Vector2<T>, x0: &Vector2<T>) -> Vector2<T> {
+    let mut x = *x0;
+    let dt = T::one() / (T::one() + T::one()).powi(5);
+    for i in 0..100 {
+        let t = dt * T::from_usize(i).unwrap_or_else(T::zero);
+        let force = -p[0] * x[0] - p[1] * x[1] + (t * p[0]).sin() * dt;
+        x = Vector2::new(x[0] + dt * x[1], x[1] + dt * force);
+    }
+    x
+}
+
+#[test]
+fn a_jacobian_through_one_hundred_euler_steps_against_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let p = Vector2::new(rng.uniform(0.5, 2.0), rng.uniform(0.0, 0.5));
+        let x0: Vector2<f64> = rng.vector();
+        let (value, j) = oscillator_jacobian(&p, &x0);
+        assert_eq!(value, oscillator(&p, &x0));
+        let (_, expected) =
+            num_dual::jacobian(|p| oscillator(&p, &x0.map(num_dual::DualVec::from_re)), &p);
+        assert_close(&j, &expected, 1e-12);
+    }
+}
+
+/// A loop of 80 iterations with a loop over data and an `if` in its body, and a variable it
+/// only overwrites; `kept` stays a loop, `unrolled` (the same body under `#[hessian]`, whose
+/// loops are always unrolled) does not.
+#[gradient(wrt(w))]
+fn kept(w: &SVector<f64, 3>, xs: &[SVector<f64, 3>]) -> f64 {
+    let mut m = w * 0.5;
+    let mut last = 0.0;
+    for step in 0..80 {
+        let mut t = 0.0;
+        for x in xs.iter() {
+            t += x.dot(&m).tanh();
+        }
+        if t > 0.0 {
+            m = m * 0.99 + w * (0.01 * t);
+        } else {
+            m = m * 0.98 - w * (0.001 * step as f64);
+        }
+        last = t;
+    }
+    last + m.norm_squared()
+}
+
+#[matgrad::hessian(wrt(w))]
+fn unrolled(w: &SVector<f64, 3>, xs: &[SVector<f64, 3>]) -> f64 {
+    let mut m = w * 0.5;
+    let mut last = 0.0;
+    for step in 0..80 {
+        let mut t = 0.0;
+        for x in xs.iter() {
+            t += x.dot(&m).tanh();
+        }
+        if t > 0.0 {
+            m = m * 0.99 + w * (0.01 * t);
+        } else {
+            m = m * 0.98 - w * (0.001 * step as f64);
+        }
+        last = t;
+    }
+    last + m.norm_squared()
+}
+
+#[test]
+fn the_unrolled_loop_is_the_function() {
+    let mut rng = Rng::new(SEEDS[0]);
+    let w: SVector<f64, 3> = rng.vector();
+    let xs: Vec<SVector<f64, 3>> = (0..5).map(|_| rng.vector()).collect();
+    assert_eq!(unrolled_grad(&w, &xs).0, unrolled(&w, &xs));
+}
+
+#[test]
+fn a_loop_kept_as_a_loop_agrees_with_the_same_loop_unrolled() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let w: SVector<f64, 3> = rng.vector();
+        let xs: Vec<SVector<f64, 3>> = (0..5).map(|_| rng.vector()).collect();
+        let (value, g) = kept_grad(&w, &xs);
+        let (unrolled_value, expected) = unrolled_grad(&w, &xs);
+        assert_eq!(value, kept(&w, &xs));
+        assert_eq!(value, unrolled_value);
+        assert_close(&g, &expected, 1e-12);
+        let d: SVector<f64, 3> = rng.vector();
+        let (_, t) = kept_jvp(&w, &xs, &d);
+        assert_close_scalar(t, expected.dot(&d), 1e-12);
+    }
+}
