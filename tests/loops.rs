@@ -154,3 +154,57 @@ fn a_loop_kept_as_a_loop_agrees_with_the_same_loop_unrolled() {
         assert_close_scalar(t, expected.dot(&d), 1e-12);
     }
 }
+
+/// An RNN over a const generic number of steps, N: h ← tanh(W·h + xₜ); a loop that can only
+/// stay a loop.
+#[gradient(wrt(w))]
+fn rnn<T: RealField + Copy, const N: usize>(w: &SMatrix<T, 2, 2>, xs: &SMatrix<T, 2, N>) -> T {
+    let mut h = Vector2::<T>::zeros();
+    for t in 0..N {
+        h = (w * h + Vector2::new(xs[(0, t)], xs[(1, t)])).map(T::tanh);
+    }
+    h.norm_squared()
+}
+
+#[test]
+fn a_const_generic_number_of_steps_against_dual_numbers() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let w: SMatrix<f64, 2, 2> = rng.matrix();
+        let short: SMatrix<f64, 2, 5> = rng.matrix();
+        let long: SMatrix<f64, 2, 40> = rng.matrix();
+        let flat = SVector::<f64, 4>::from_column_slice(w.as_slice());
+        let (value, g) = rnn_grad(&w, &short);
+        assert_eq!(value, rnn(&w, &short));
+        let (_, expected) = num_dual::gradient(
+            |v| {
+                rnn(
+                    &SMatrix::<_, 2, 2>::from_column_slice(v.as_slice()),
+                    &short.map(num_dual::DualVec::from_re),
+                )
+            },
+            &flat,
+        );
+        assert_close(
+            &SVector::<f64, 4>::from_column_slice(g.as_slice()),
+            &expected,
+            1e-13,
+        );
+        let (value, g) = rnn_grad(&w, &long);
+        assert_eq!(value, rnn(&w, &long));
+        let (_, expected) = num_dual::gradient(
+            |v| {
+                rnn(
+                    &SMatrix::<_, 2, 2>::from_column_slice(v.as_slice()),
+                    &long.map(num_dual::DualVec::from_re),
+                )
+            },
+            &flat,
+        );
+        assert_close(
+            &SVector::<f64, 4>::from_column_slice(g.as_slice()),
+            &expected,
+            1e-12,
+        );
+    }
+}

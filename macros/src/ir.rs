@@ -375,7 +375,8 @@ pub struct Over {
 #[derive(Clone, Debug)]
 pub struct Range {
     pub start: i64,
-    pub end: i64,
+    /// A literal, or a const generic parameter of the function (then `start` is 0).
+    pub end: Dim,
     /// The counter in generated code (a `usize`); the body reads the loop variable as it.
     pub counter: proc_macro2::Ident,
     /// For each result, the parameter it replaces in the next iteration.
@@ -383,8 +384,23 @@ pub struct Range {
 }
 
 impl Range {
-    pub fn trips(&self) -> usize {
-        usize::try_from(self.end - self.start).unwrap_or(0)
+    /// The bounds in generated code: `3` and `200`, or `0` and `N`.
+    pub fn bounds(&self) -> (TokenStream, TokenStream) {
+        let start =
+            proc_macro2::Literal::usize_unsuffixed(usize::try_from(self.start).unwrap_or(0));
+        (quote!(#start), self.end.tokens())
+    }
+
+    /// The number of iterations in generated code (the length of the tape): `197`, or `N`.
+    pub fn trips(&self) -> TokenStream {
+        match self.end {
+            Dim::Lit(end) => {
+                let n = usize::try_from(i64::try_from(end).unwrap_or(0) - self.start).unwrap_or(0);
+                let n = proc_macro2::Literal::usize_unsuffixed(n);
+                quote!(#n)
+            }
+            Dim::Sym(_) => self.end.tokens(),
+        }
     }
 }
 

@@ -96,7 +96,8 @@ use proc_macro::TokenStream;
 ///   blocks, a final expression or `return`; `if`/`else` on conditions that need no derivative;
 ///   `for i in a..b` with literal bounds (unrolled up to 64 iterations; a longer loop stays a
 ///   loop outside `#[hessian]` where its body reads `i` only as a number or run-time index,
-///   its carried values kept on a stack tape for the reverse pass); loops over data, `for x in xs.iter()` or
+///   its carried values kept on a stack tape for the reverse pass; `for t in 0..N` over a const
+///   generic `N` always stays a loop); loops over data, `for x in xs.iter()` or
 ///   `for (x, y) in xs.iter().zip(ys.iter())`, whose body adds each sample's part to variables
 ///   declared before the loop with `+=` or `-=` (and may not otherwise assign or read them):
 ///   their derivatives run the loop again, summing each sample's part, with nothing stored per

@@ -517,11 +517,8 @@ impl Emitter<'_> {
         let stmts = e.forward();
         let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
         let i = &range.counter;
-        let (start, end) = (
-            Literal::usize_unsuffixed(usize::try_from(range.start).unwrap_or(0)),
-            Literal::usize_unsuffixed(usize::try_from(range.end).unwrap_or(0)),
-        );
-        let n = Literal::usize_unsuffixed(range.trips());
+        let (start, end) = range.bounds();
+        let n = range.trips();
         let taped = self
             .plan
             .children
@@ -569,10 +566,7 @@ impl Emitter<'_> {
         let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
         let tys: Vec<TokenStream> = shapes.iter().map(|&s| self.ty(s)).collect();
         let i = &range.counter;
-        let (start, end) = (
-            Literal::usize_unsuffixed(usize::try_from(range.start).unwrap_or(0)),
-            Literal::usize_unsuffixed(usize::try_from(range.end).unwrap_or(0)),
-        );
+        let (start, end) = range.bounds();
         let taped: Vec<Operand> = (0..count)
             .map(|k| {
                 let tape = self.tape_ident(id, k);
@@ -706,10 +700,7 @@ impl Emitter<'_> {
             })
             .collect();
         let i = &range.counter;
-        let (start, end) = (
-            Literal::usize_unsuffixed(usize::try_from(range.start).unwrap_or(0)),
-            Literal::usize_unsuffixed(usize::try_from(range.end).unwrap_or(0)),
-        );
+        let (start, end) = range.bounds();
         quote!({
             let mut #state: (#(#tys,)*) = (#(#starts,)*);
             let mut #dstate: (#(#tys,)*) = (#(#dstarts,)*);

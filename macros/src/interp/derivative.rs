@@ -1269,7 +1269,8 @@ impl State<'_, '_> {
         {
             // Each iteration's tangent program, the carried values and tangents replaced.
             let (mut inputs, mut tangents) = (inputs, tangents);
-            for i in range.start..range.end {
+            let end = i64::try_from(self.env.size(range.end)?).map_err(|e| e.to_string())?;
+            for i in range.start..end {
                 let env = super::iteration_env(range, i, self.env);
                 let out = run_tangent(child, &inputs, &Tangents(&tangents), &env)?;
                 let values = super::evaluate(then, &inputs, &env)?;

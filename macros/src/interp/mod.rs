@@ -503,7 +503,8 @@ pub fn run_range<S: Num>(
     env: &Env,
 ) -> Result<(Vec<Value<S>>, Vec<Vec<Value<S>>>), String> {
     let mut tape = Vec::new();
-    for i in range.start..range.end {
+    let end = i64::try_from(env.size(range.end)?).map_err(|e| e.to_string())?;
+    for i in range.start..end {
         let env = iteration_env(range, i, env);
         tape.push(inputs.clone());
         let values = evaluate(body, &inputs, &env)?;

@@ -825,6 +825,7 @@ mod tests {
             "fn f(a: &Matrix2<f64>, v: &Vector2<f64>) -> f64 { let mut x = *v; let mut s = 0.0; for i in 0..70 { x = (a * x).map(|t| t.tanh()) + v * 0.1; s += x.dot(v) * (i as f64) * 0.01; } s + x.norm() }",
             "fn f(w: &Vector3<f64>, xs: &[Vector3<f64>]) -> f64 { let mut m = w * 0.5; let mut last = 0.0; for _ in 0..80 { let mut t = 0.0; for x in xs.iter() { t += (x.dot(&m)).tanh(); } if t > 0.0 { m = m * 0.99 + w * (0.01 * t); } else { m = m * 0.98; } last = t; } last + m.norm_squared() }",
             "fn f(w: &Vector3<f64>, s: f64) -> f64 { let mut acc = 0.0; let mut v = *w; for k in 1..100 { v = v.map(|t| (t * s).sin()) * 0.9 + w * 0.1; acc += v[2] / (k as f64); } acc * s }",
+            "fn f<const N: usize>(w: &Vector2<f64>, xs: &SMatrix<f64, 2, N>) -> f64 { let mut h = *w; for t in 0..N { h = (h * 0.5 + Vector2::new(xs[(0, t)], xs[(1, t)]) * w[0]).map(|v| v.tanh()); } h.norm_squared() }",
         ];
         let mut tally = Tally::default();
         for (k, src) in cases.iter().enumerate() {
@@ -836,7 +837,7 @@ mod tests {
                 tally.add("", src, check("", src, &mut draw));
             }
         }
-        tally.assert_clean(15);
+        tally.assert_clean(20);
     }
 
     #[test]

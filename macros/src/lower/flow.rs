@@ -10,7 +10,7 @@ use quote::quote;
 use syn::{BinOp, Expr, Pat};
 
 use super::{Binding, Body, Lowerer, Tail, simple_binding};
-use crate::ir::{Compare, Loc, Op, Over, Program, Shape, ValueId};
+use crate::ir::{Compare, Dim, Loc, Op, Over, Program, Shape, ValueId};
 use crate::text;
 
 impl Lowerer<'_> {
@@ -77,6 +77,16 @@ impl Lowerer<'_> {
         let Expr::Range(range) = &*f.expr else {
             return;
         };
+        // `0..N` with N a const generic parameter: a loop that can only stay a loop.
+        if let (Some(0), Some(Expr::Path(p))) =
+            (bound(range.start.as_deref()), range.end.as_deref())
+            && matches!(range.limits, syn::RangeLimits::HalfOpen(_))
+            && let Some(n) = p.path.get_ident()
+            && self.env.consts.iter().any(|c| n == c)
+        {
+            self.symbolic_loop(f, counter.as_deref(), Dim::symbol(&n.to_string()));
+            return;
+        }
         let (Some(start), Some(end)) = (bound(range.start.as_deref()), bound(range.end.as_deref()))
         else {
             self.cx.error_spanned_by(range, "the bounds of the loop must be integer literals, such as `0..4`, so it can be unrolled");
@@ -95,7 +105,13 @@ impl Lowerer<'_> {
             && end - start > KEEP_FROM
             && start >= 0
             && matches!(self.body, Body::Function | Body::Branch)
-            && self.range_loop(f, counter.as_deref(), start, end)
+            && self.range_loop(
+                f,
+                counter.as_deref(),
+                start,
+                Dim::Lit(usize::try_from(end).unwrap_or(0)),
+                false,
+            )
         {
             return;
         }
@@ -480,13 +496,17 @@ impl Lowerer<'_> {
         f: &syn::ExprForLoop,
         counter: Option<&str>,
         start: i64,
-        end: i64,
+        end: Dim,
+        report: bool,
     ) -> bool {
         let depth = self.data_depth + 1;
         let var = Ident::new(&format!("__mg_i{depth}"), Span::mixed_site());
-        let scratch = crate::ctxt::Ctxt::new();
+        let quiet = crate::ctxt::Ctxt::new();
+        // A loop that cannot be unrolled reports its body's errors; others are tried quietly.
+        let scratch: &crate::ctxt::Ctxt = if report { self.cx } else { &quiet };
+        let before = scratch.count();
         let view = self.visible();
-        let mut body = Lowerer::new(&scratch, self.float, self.env, Some(&view), Body::Branch);
+        let mut body = Lowerer::new(scratch, self.float, self.env, Some(&view), Body::Branch);
         body.refs.clone_from(&self.refs);
         body.factors.clone_from(&self.factors);
         body.data_depth = depth;
@@ -496,7 +516,7 @@ impl Lowerer<'_> {
         }
         let tail = body.statements(&f.body.stmts);
         let loc = Loc::of(f);
-        if scratch.has_errors() || !matches!(tail, Tail::Unit) || body.assigned.is_empty() {
+        if scratch.count() != before || !matches!(tail, Tail::Unit) || body.assigned.is_empty() {
             return false;
         }
         // Every variable the body assigns is carried: its value at the start of an iteration
@@ -518,7 +538,7 @@ impl Lowerer<'_> {
             outputs.push(out);
             carried.push(k);
         }
-        if scratch.has_errors() {
+        if scratch.count() != before {
             return false;
         }
         let names = body.captures.clone();
@@ -563,6 +583,43 @@ impl Lowerer<'_> {
             self.assign_binding(name, Binding::Value(v));
         }
         true
+    }
+
+    /// `for i in 0..N` with `N` a const generic parameter: it cannot be unrolled, so it stays a
+    /// loop or is an error that says why.
+    fn symbolic_loop(&mut self, f: &syn::ExprForLoop, counter: Option<&str>, n: Dim) {
+        let refuse = |this: &Self, why: &str| {
+            this.cx.error_spanned_by(
+                &f.expr,
+                format!(
+                    "this loop runs `{n}` times, a const generic count, so it must stay a loop; \
+                     {why}"
+                ),
+            );
+        };
+        if !self.keep_loops {
+            refuse(
+                self,
+                "`#[hessian]` differentiates loops twice only unrolled: give the loop a literal \
+                 count",
+            );
+            return;
+        }
+        if !matches!(self.body, Body::Function | Body::Branch) {
+            refuse(
+                self,
+                "it can be neither in a closure nor in a loop over data",
+            );
+            return;
+        }
+        let before = self.cx.count();
+        if !self.range_loop(f, counter, 0, n, true) && self.cx.count() == before {
+            refuse(
+                self,
+                "its body must assign at least one variable declared before the loop, and \
+                 end with a statement",
+            );
+        }
     }
 
     /// The data sets a loop runs over, with the expression naming each in generated code, its

@@ -756,8 +756,10 @@ impl Lowerer<'_> {
         if self.run_time_index(index).is_some() {
             self.cx.error_spanned_by(
                 &index.index,
-                "an entry can be assigned at indices known at compile time (literals and loop \
-                 counters); at a run-time index it can only be read",
+                "an entry can be assigned at indices known at compile time (literals, and the \
+                 counters of loops of literal bounds); at a run-time index (an integer \
+                 parameter, or the counter of a loop over a const generic count) it can only be \
+                 read",
             );
             return;
         }
