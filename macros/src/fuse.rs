@@ -30,49 +30,8 @@ fn common_subexpressions(prog: &mut Program) {
     for id in 0..prog.nodes.len() {
         let node = &mut prog.nodes[id];
         node.args.iter_mut().for_each(|a| *a = same[*a]);
-        match &mut node.op {
-            Op::Map(sub) => common_subexpressions(sub),
-            Op::Branch {
-                then,
-                otherwise,
-                over,
-            } => {
-                common_subexpressions(then);
-                if over.is_some() {
-                    // A loop over data runs one body: the two programs stay the same.
-                    otherwise.clone_from(then);
-                } else {
-                    common_subexpressions(otherwise);
-                }
-            }
-            _ => {}
-        }
-        let worth = match node.op {
-            Op::Param(_)
-            | Op::Map(_)
-            | Op::Branch { .. }
-            | Op::Call(_)
-            | Op::Const(_)
-            | Op::Index(..)
-            | Op::IndexAt(_)
-            | Op::Field(..)
-            | Op::Extract(_)
-            | Op::Accumulate(_)
-            | Op::Transpose => false,
-            Op::Unary(_)
-            | Op::Powi(_)
-            | Op::Powf
-            | Op::Dot
-            | Op::Norm
-            | Op::NormSquared
-            | Op::Trace
-            | Op::Sum
-            | Op::Mean
-            | Op::Determinant
-            | Op::DiagonalProduct
-            | Op::Extremum(_) => true,
-            _ => node.shape.is_matrix(),
-        };
+        nested_subexpressions(&mut node.op);
+        let worth = worth_merging(node);
         if !worth {
             continue;
         }
@@ -91,6 +50,134 @@ fn common_subexpressions(prog: &mut Program) {
     prog.annotations
         .iter_mut()
         .for_each(|a| a.value = same[a.value]);
+}
+
+/// Merges the common subexpressions of the programs nested in `op` (a closure's, a branch's).
+fn nested_subexpressions(op: &mut Op) {
+    match op {
+        Op::Map(sub) => common_subexpressions(sub),
+        Op::Branch {
+            then,
+            otherwise,
+            over,
+        } => {
+            common_subexpressions(then);
+            if over.is_some() {
+                // A loop over data runs one body: the two programs stay the same.
+                otherwise.clone_from(then);
+            } else {
+                common_subexpressions(otherwise);
+            }
+        }
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Transpose
+        | Op::Trace
+        | Op::Sum
+        | Op::Mean
+        | Op::Dot
+        | Op::Norm
+        | Op::NormSquared
+        | Op::ComponentMul
+        | Op::ComponentDiv
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Min
+        | Op::Index(..)
+        | Op::IndexAt(..)
+        | Op::Field(..)
+        | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
+        | Op::Extremum(..)
+        | Op::DiagonalOf
+        | Op::Cross
+        | Op::Cholesky(..)
+        | Op::TriSolve { .. }
+        | Op::IdentityOf
+        | Op::DiagonalProduct
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::Build { .. }
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Extract(..)
+        | Op::Accumulate(..)
+        | Op::Call(..) => {}
+    }
+}
+
+/// Whether computing `node` once instead of twice saves work: matrices, scalar functions and
+/// reductions; not entry reads, constants and transposes, which cost nothing.
+fn worth_merging(node: &crate::ir::Node) -> bool {
+    match node.op {
+        Op::Param(_)
+        | Op::Map(_)
+        | Op::Branch { .. }
+        | Op::Call(_)
+        | Op::Const(_)
+        | Op::Index(..)
+        | Op::IndexAt(_)
+        | Op::Field(..)
+        | Op::Extract(_)
+        | Op::Accumulate(_)
+        | Op::Transpose => false,
+        Op::Unary(_)
+        | Op::Powi(_)
+        | Op::Powf
+        | Op::Dot
+        | Op::Norm
+        | Op::NormSquared
+        | Op::Trace
+        | Op::Sum
+        | Op::Mean
+        | Op::Determinant
+        | Op::DiagonalProduct
+        | Op::Extremum(_) => true,
+        // The rest are worth merging where they make a matrix.
+        Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::ComponentMul
+        | Op::ComponentDiv
+        | Op::Max
+        | Op::Min
+        | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
+        | Op::DiagonalOf
+        | Op::Cross
+        | Op::Cholesky(..)
+        | Op::TriSolve { .. }
+        | Op::IdentityOf
+        | Op::Inverse(..)
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::Build { .. }
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..) => node.shape.is_matrix(),
+    }
 }
 
 /// Rewrites fusable forms in place; the nodes they replace become unused. Then re-associates

@@ -598,7 +598,55 @@ fn blocks(prog: &Program, node: &Node) -> Result<Shape, String> {
             rows,
             cols,
         } => set_view(prog, node, (row, col), (rows, cols)),
-        _ => Err("invariant: a view".to_owned()),
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Transpose
+        | Op::Trace
+        | Op::Sum
+        | Op::Mean
+        | Op::Dot
+        | Op::Norm
+        | Op::NormSquared
+        | Op::ComponentMul
+        | Op::ComponentDiv
+        | Op::Map(..)
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Min
+        | Op::Index(..)
+        | Op::IndexAt(..)
+        | Op::Field(..)
+        | Op::SetEntry(..)
+        | Op::Extremum(..)
+        | Op::DiagonalOf
+        | Op::Cross
+        | Op::Cholesky(..)
+        | Op::TriSolve { .. }
+        | Op::IdentityOf
+        | Op::DiagonalProduct
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::Build { .. }
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Branch { .. }
+        | Op::Extract(..)
+        | Op::Accumulate(..)
+        | Op::Call(..) => Err("invariant: a view".to_owned()),
     }
 }
 

@@ -34,7 +34,56 @@ impl Deriver<'_> {
         let op = &self.prog.nodes[node];
         let name = match op.op {
             Op::Extremum(e) => e.method(),
-            _ => "extremum",
+            Op::Param(..)
+            | Op::Const(..)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::Transpose
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Map(..)
+            | Op::Unary(..)
+            | Op::Powi(..)
+            | Op::Powf
+            | Op::Max
+            | Op::Min
+            | Op::Index(..)
+            | Op::IndexAt(..)
+            | Op::Field(..)
+            | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
+            | Op::DiagonalOf
+            | Op::Cross
+            | Op::Cholesky(..)
+            | Op::TriSolve { .. }
+            | Op::IdentityOf
+            | Op::DiagonalProduct
+            | Op::Inverse(..)
+            | Op::Determinant
+            | Op::Solve(..)
+            | Op::Kronecker
+            | Op::Build { .. }
+            | Op::MatrixPower(..)
+            | Op::TraceChain(..)
+            | Op::Compare(..)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(..)
+            | Op::Branch { .. }
+            | Op::Extract(..)
+            | Op::Accumulate(..)
+            | Op::Call(..) => "extremum",
         };
         format!("arg{name}({})", self.value(op.args[0]).text)
     }

@@ -74,7 +74,57 @@ fn invariant(e: &AExpr) -> bool {
         | AExpr::AtZero(..)
         | AExpr::Step(..)
         | AExpr::Entry(..) => e.children().into_iter().all(invariant),
-        _ => false,
+        // Tangents and seeds move with the direction; the rest are matrices or nested programs,
+        // never hoisted.
+        AExpr::Scale(..)
+        | AExpr::DivBy(..)
+        | AExpr::MatMul(..)
+        | AExpr::Transpose(..)
+        | AExpr::Dot(..)
+        | AExpr::ComponentMul(..)
+        | AExpr::ComponentDiv(..)
+        | AExpr::Diag(..)
+        | AExpr::Fill(..)
+        | AExpr::OneHot(..)
+        | AExpr::Tan(..)
+        | AExpr::Trace(..)
+        | AExpr::Sum(..)
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
+        | AExpr::EntryAt(..)
+        | AExpr::OneHotAt(..)
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi(..)
+        | AExpr::SymFromLower(..)
+        | AExpr::SymLower(..)
+        | AExpr::DiagonalOf(..)
+        | AExpr::FromDiagonal(..)
+        | AExpr::Cross(..)
+        | AExpr::Block(..)
+        | AExpr::Embed(..)
+        | AExpr::Kronecker(..)
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item(..)
+        | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
+        | AExpr::BranchAdjTan { .. }
+        | AExpr::CallAdjTan { .. }
+        | AExpr::PowerAdjointTangent { .. }
+        | AExpr::KroneckerAdjointOf { .. }
+        | AExpr::AdjTan(..)
+        | AExpr::SharedTan(..)
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed(..)
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => false,
     }
 }
 
@@ -119,7 +169,57 @@ pub fn closed_hessian(prog: &crate::ir::Program, k: usize) -> Option<AExpr> {
     let chain = match residual.op {
         Op::Sub | Op::Add if !depends[residual.args[1]] => residual.args[0],
         Op::Sub | Op::Add if !depends[residual.args[0]] => residual.args[1],
-        _ => r,
+        Op::Param(..)
+        | Op::Const(..)
+        | Op::Add
+        | Op::Sub
+        | Op::Mul
+        | Op::Div
+        | Op::Neg
+        | Op::Transpose
+        | Op::Trace
+        | Op::Sum
+        | Op::Mean
+        | Op::Dot
+        | Op::Norm
+        | Op::NormSquared
+        | Op::ComponentMul
+        | Op::ComponentDiv
+        | Op::Map(..)
+        | Op::Unary(..)
+        | Op::Powi(..)
+        | Op::Powf
+        | Op::Max
+        | Op::Min
+        | Op::Index(..)
+        | Op::IndexAt(..)
+        | Op::Field(..)
+        | Op::SetEntry(..)
+        | Op::View { .. }
+        | Op::SetView { .. }
+        | Op::Extremum(..)
+        | Op::DiagonalOf
+        | Op::Cross
+        | Op::Cholesky(..)
+        | Op::TriSolve { .. }
+        | Op::IdentityOf
+        | Op::DiagonalProduct
+        | Op::Inverse(..)
+        | Op::Determinant
+        | Op::Solve(..)
+        | Op::Kronecker
+        | Op::Build { .. }
+        | Op::MatrixPower(..)
+        | Op::TraceChain(..)
+        | Op::Compare(..)
+        | Op::Not
+        | Op::And
+        | Op::Or
+        | Op::BoolConst(..)
+        | Op::Branch { .. }
+        | Op::Extract(..)
+        | Op::Accumulate(..)
+        | Op::Call(..) => r,
     };
     let (left, right) = super::jacobian::product_sides(prog, chain, k)?;
     let Shape::Matrix(Dim::Lit(rows), Dim::Lit(cols)) = prog.shape(prog.param_node(k)?) else {
@@ -608,6 +708,10 @@ impl Emitter<'_> {
 
     /// `e` as a one-hot column vector, when it is one: the tokens of its row and of its one
     /// entry (see [`Sweep::hot`]).
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per kind of expression, as in the rule table"
+    )]
     pub(super) fn hot(&self, e: &AExpr) -> Option<(TokenStream, TokenStream)> {
         let sweep = self.sweep.as_ref()?;
         let same = |a: &TokenStream, b: &TokenStream| a.to_string() == b.to_string();
@@ -674,7 +778,67 @@ impl Emitter<'_> {
                 dzbar,
                 ..
             } if self.coefficients_apply(*node) => self.hot_map_adjoint(*node, dzbar.as_deref()),
-            _ => None,
+            // Anything else is taken to be dense.
+            AExpr::Adj(..)
+            | AExpr::Val(..)
+            | AExpr::Lit(..)
+            | AExpr::Cast(..)
+            | AExpr::Mul(..)
+            | AExpr::Div(..)
+            | AExpr::MatMul(..)
+            | AExpr::Transpose(..)
+            | AExpr::Dot(..)
+            | AExpr::ComponentDiv(..)
+            | AExpr::Diag(..)
+            | AExpr::Fill(..)
+            | AExpr::OneHot(..)
+            | AExpr::Method(..)
+            | AExpr::Helper(..)
+            | AExpr::Powi(..)
+            | AExpr::Powf(..)
+            | AExpr::DivOrZero(..)
+            | AExpr::AtZero(..)
+            | AExpr::Step(..)
+            | AExpr::Trace(..)
+            | AExpr::Sum(..)
+            | AExpr::Entry(..)
+            | AExpr::ExtremumAdjoint { .. }
+            | AExpr::ExtremumTangent { .. }
+            | AExpr::EntryAt(..)
+            | AExpr::OneHotAt(..)
+            | AExpr::TriSolve { .. }
+            | AExpr::Phi(..)
+            | AExpr::SymFromLower(..)
+            | AExpr::SymLower(..)
+            | AExpr::DiagonalOf(..)
+            | AExpr::FromDiagonal(..)
+            | AExpr::Cross(..)
+            | AExpr::Block(..)
+            | AExpr::Embed(..)
+            | AExpr::Kronecker(..)
+            | AExpr::SolveForward { .. }
+            | AExpr::PowerTangent { .. }
+            | AExpr::Partial { .. }
+            | AExpr::BranchTangent { .. }
+            | AExpr::CallTangent { .. }
+            | AExpr::Item(..)
+            | AExpr::MapAdj { .. }
+            | AExpr::MapAdjTan { .. }
+            | AExpr::BranchAdjTan { .. }
+            | AExpr::CallAdjTan { .. }
+            | AExpr::PowerAdjointTangent { .. }
+            | AExpr::KroneckerAdjointOf { .. }
+            | AExpr::Shared(..)
+            | AExpr::SharedTan(..)
+            | AExpr::DeterminantGradient { .. }
+            | AExpr::SolveTransposed { .. }
+            | AExpr::KroneckerAdjoint { .. }
+            | AExpr::Seed(..)
+            | AExpr::BranchAdjoint { .. }
+            | AExpr::CallAdjoint { .. }
+            | AExpr::Field { .. }
+            | AExpr::Window { .. }
+            | AExpr::PowerAdjoint { .. } => None,
         }
     }
 

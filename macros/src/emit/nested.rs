@@ -150,7 +150,57 @@ impl Emitter<'_> {
             let n = &self.prog.nodes[t];
             match n.op {
                 Op::Extract(k) if n.args == [id] => Some(k),
-                _ => None,
+                Op::Param(..)
+                | Op::Const(..)
+                | Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Neg
+                | Op::Transpose
+                | Op::Trace
+                | Op::Sum
+                | Op::Mean
+                | Op::Dot
+                | Op::Norm
+                | Op::NormSquared
+                | Op::ComponentMul
+                | Op::ComponentDiv
+                | Op::Map(..)
+                | Op::Unary(..)
+                | Op::Powi(..)
+                | Op::Powf
+                | Op::Max
+                | Op::Min
+                | Op::Index(..)
+                | Op::IndexAt(..)
+                | Op::Field(..)
+                | Op::SetEntry(..)
+                | Op::View { .. }
+                | Op::SetView { .. }
+                | Op::Extremum(..)
+                | Op::DiagonalOf
+                | Op::Cross
+                | Op::Cholesky(..)
+                | Op::TriSolve { .. }
+                | Op::IdentityOf
+                | Op::DiagonalProduct
+                | Op::Inverse(..)
+                | Op::Determinant
+                | Op::Solve(..)
+                | Op::Kronecker
+                | Op::Build { .. }
+                | Op::MatrixPower(..)
+                | Op::TraceChain(..)
+                | Op::Compare(..)
+                | Op::Not
+                | Op::And
+                | Op::Or
+                | Op::BoolConst(..)
+                | Op::Branch { .. }
+                | Op::Extract(..)
+                | Op::Accumulate(..)
+                | Op::Call(..) => None,
             }
         };
         let mut covered = vec![false; then.outputs.len()];
@@ -215,18 +265,13 @@ impl Emitter<'_> {
             .iter()
             .map(|&a| self.owned(self.prog.nodes[a].args[0]))
             .collect();
+        let terms = self.loop_terms(accumulators);
         let mut adds = Vec::new();
-        for (k, &a) in accumulators.iter().enumerate() {
-            let Op::Accumulate(minus) = &self.prog.nodes[a].op else {
-                continue;
-            };
+        for (k, terms) in terms.iter().enumerate() {
             let k = syn::Index::from(k);
-            for (&t, &m) in self.prog.nodes[a].args[1..].iter().zip(minus) {
-                let Op::Extract(j) = self.prog.nodes[t].op else {
-                    continue;
-                };
+            for &(j, minus) in terms {
                 let j = syn::Index::from(j);
-                adds.push(if m {
+                adds.push(if minus {
                     quote!(#sum.#k = #sum.#k - #one.#j;)
                 } else {
                     quote!(#sum.#k = #sum.#k + #one.#j;)
@@ -235,18 +280,26 @@ impl Emitter<'_> {
         }
         let over = self.over(id).expect("invariant: a loop over data");
         let (pattern, iter) = (over.pattern(), over.iterator());
-        if let Some(fused) = self.fused(id) {
-            return self.fused_forward(id, &fused, accumulators, &adds);
-        }
-        let e = self.branch_emitter(id, Role::BranchForward(true));
-        let stmts = e.forward();
-        let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
+        // One sample: its terms (`one`), and where the loop is fused the gradients it adds.
+        let (declarations, sample, sums) = match self.fused(id) {
+            Some(captures) => self.fused_sample(id, &captures, &terms, &one),
+            None => {
+                let e = self.branch_emitter(id, Role::BranchForward(true));
+                let stmts = e.forward();
+                let results: Vec<TokenStream> =
+                    e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
+                let sample = quote!(let #one = { #(#stmts)* (#(#results,)*) };);
+                (Vec::new(), sample, Vec::new())
+            }
+        };
         quote_spanned!(node.loc.start=>
+            #(#declarations)*
             let (#(#names,)*): (#(#tys,)*) = {
                 let mut #sum = (#(#starts,)*);
                 for #pattern in #iter {
-                    let #one = { #(#stmts)* (#(#results,)*) };
+                    #sample
                     #(#adds)*
+                    #(#sums)*
                 }
                 #sum
             };
@@ -283,22 +336,22 @@ impl Emitter<'_> {
         )
     }
 
-    /// The forward pass of a fused loop over data (see [`Self::fused`]): the totals, as
-    /// [`Self::loop_forward`] adds them, and for each variable the gradients of what the samples
-    /// add to it, from one forward and one reverse pass of the body per sample and variable.
-    fn fused_forward(
+    /// One sample of a fused loop over data (see [`Self::fused`]): its terms bound to `one`, and
+    /// for each variable the gradient of what the sample adds to it, from one forward and one
+    /// reverse pass of the body per variable; with the declarations of the gradients' sums and
+    /// the statements adding the sample's to them.
+    fn fused_sample(
         &self,
         id: ValueId,
         captures: &[usize],
-        accumulators: &[ValueId],
-        adds: &[TokenStream],
-    ) -> TokenStream {
+        terms: &[Vec<(usize, bool)>],
+        one: &Ident,
+    ) -> (Vec<TokenStream>, TokenStream, Vec<TokenStream>) {
         let node = &self.prog.nodes[id];
         let Op::Branch { then, .. } = &node.op else {
-            return quote!(::core::compile_error!("invariant: a loop over data"));
+            let invariant = quote!(::core::compile_error!("invariant: a loop over data"););
+            return (Vec::new(), invariant, Vec::new());
         };
-        let over = self.over(id).expect("invariant: a loop over data");
-        let (pattern, iter) = (over.pattern(), over.iterator());
         let plan = Plan::new(
             then,
             crate::plan::Config {
@@ -310,7 +363,6 @@ impl Emitter<'_> {
         let mut e = self.child(&plan, format!("{}b{id}f_", self.prefix), params);
         let stmts = e.forward();
         let results: Vec<TokenStream> = e.prog.outputs.iter().map(|&o| e.owned(o)).collect();
-        let terms = self.loop_terms(accumulators);
         let capture_shape = |c: usize| self.prog.shape(node.args[captures[c] + 1]);
         let (mut declarations, mut blocks, mut sums) = (Vec::new(), Vec::new(), Vec::new());
         let grads = Ident::new("__mg_grads", Span::mixed_site());
@@ -343,34 +395,11 @@ impl Emitter<'_> {
                 sums.push(quote!(#g = #g + #grads.#kk.#cc;));
             }
         }
-        let sum = Ident::new("__mg_sum", Span::mixed_site());
-        let one = Ident::new("__mg_one", Span::mixed_site());
-        let names: Vec<Ident> = (0..accumulators.len())
-            .map(|k| self.total_ident(id, k))
-            .collect();
-        let tys: Vec<TokenStream> = accumulators
-            .iter()
-            .map(|&a| self.ty(self.prog.shape(a)))
-            .collect();
-        let starts: Vec<TokenStream> = accumulators
-            .iter()
-            .map(|&a| self.owned(self.prog.nodes[a].args[0]))
-            .collect();
-        quote_spanned!(node.loc.start=>
-            #(#declarations)*
-            let (#(#names,)*): (#(#tys,)*) = {
-                let mut #sum = (#(#starts,)*);
-                for #pattern in #iter {
-                    let (#one, #grads) = {
-                        #(#stmts)*
-                        ((#(#results,)*), (#(#blocks,)*))
-                    };
-                    #(#adds)*
-                    #(#sums)*
-                }
-                #sum
-            };
-        )
+        let sample = quote!(let (#one, #grads) = {
+            #(#stmts)*
+            ((#(#results,)*), (#(#blocks,)*))
+        };);
+        (declarations, sample, sums)
     }
 
     /// For each variable a loop over data adds to (its `Accumulate` node), the loop's results
@@ -387,7 +416,56 @@ impl Emitter<'_> {
                     .zip(minus)
                     .filter_map(|(&t, &m)| match self.prog.nodes[t].op {
                         Op::Extract(j) => Some((j, m)),
-                        _ => None,
+                        Op::Param(..)
+                        | Op::Const(..)
+                        | Op::Add
+                        | Op::Sub
+                        | Op::Mul
+                        | Op::Div
+                        | Op::Neg
+                        | Op::Transpose
+                        | Op::Trace
+                        | Op::Sum
+                        | Op::Mean
+                        | Op::Dot
+                        | Op::Norm
+                        | Op::NormSquared
+                        | Op::ComponentMul
+                        | Op::ComponentDiv
+                        | Op::Map(..)
+                        | Op::Unary(..)
+                        | Op::Powi(..)
+                        | Op::Powf
+                        | Op::Max
+                        | Op::Min
+                        | Op::Index(..)
+                        | Op::IndexAt(..)
+                        | Op::Field(..)
+                        | Op::SetEntry(..)
+                        | Op::View { .. }
+                        | Op::SetView { .. }
+                        | Op::Extremum(..)
+                        | Op::DiagonalOf
+                        | Op::Cross
+                        | Op::Cholesky(..)
+                        | Op::TriSolve { .. }
+                        | Op::IdentityOf
+                        | Op::DiagonalProduct
+                        | Op::Inverse(..)
+                        | Op::Determinant
+                        | Op::Solve(..)
+                        | Op::Kronecker
+                        | Op::Build { .. }
+                        | Op::MatrixPower(..)
+                        | Op::TraceChain(..)
+                        | Op::Compare(..)
+                        | Op::Not
+                        | Op::And
+                        | Op::Or
+                        | Op::BoolConst(..)
+                        | Op::Branch { .. }
+                        | Op::Accumulate(..)
+                        | Op::Call(..) => None,
                     })
                     .collect()
             })
@@ -721,7 +799,56 @@ impl Emitter<'_> {
     pub(super) fn over(&self, id: ValueId) -> Option<&crate::ir::Over> {
         match &self.prog.nodes[id].op {
             Op::Branch { over, .. } => over.as_deref(),
-            _ => None,
+            Op::Param(..)
+            | Op::Const(..)
+            | Op::Add
+            | Op::Sub
+            | Op::Mul
+            | Op::Div
+            | Op::Neg
+            | Op::Transpose
+            | Op::Trace
+            | Op::Sum
+            | Op::Mean
+            | Op::Dot
+            | Op::Norm
+            | Op::NormSquared
+            | Op::ComponentMul
+            | Op::ComponentDiv
+            | Op::Map(..)
+            | Op::Unary(..)
+            | Op::Powi(..)
+            | Op::Powf
+            | Op::Max
+            | Op::Min
+            | Op::Index(..)
+            | Op::IndexAt(..)
+            | Op::Field(..)
+            | Op::SetEntry(..)
+            | Op::View { .. }
+            | Op::SetView { .. }
+            | Op::Extremum(..)
+            | Op::DiagonalOf
+            | Op::Cross
+            | Op::Cholesky(..)
+            | Op::TriSolve { .. }
+            | Op::IdentityOf
+            | Op::DiagonalProduct
+            | Op::Inverse(..)
+            | Op::Determinant
+            | Op::Solve(..)
+            | Op::Kronecker
+            | Op::Build { .. }
+            | Op::MatrixPower(..)
+            | Op::TraceChain(..)
+            | Op::Compare(..)
+            | Op::Not
+            | Op::And
+            | Op::Or
+            | Op::BoolConst(..)
+            | Op::Extract(..)
+            | Op::Accumulate(..)
+            | Op::Call(..) => None,
         }
     }
 

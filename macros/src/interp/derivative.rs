@@ -375,7 +375,9 @@ impl State<'_, '_> {
             .ok_or_else(|| format!("v{v} is read but the plan does not compute it"))
     }
 
-    fn forward(&mut self) -> Result<(), String> {
+    /// The values read in place: the parameters, and the constants generated code reads where
+    /// it uses them (`self.x`, a loop's sample).
+    fn read_inputs(&mut self) -> Result<(), String> {
         let prog = self.plan.prog;
         for (id, node) in prog.nodes.iter().enumerate() {
             match node.op {
@@ -384,9 +386,63 @@ impl State<'_, '_> {
                 Op::Field(..) => {
                     self.values[id] = Some(node_value(node, &[], self.inputs, self.env)?);
                 }
-                _ => {}
+                Op::Const(..)
+                | Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Neg
+                | Op::Transpose
+                | Op::Trace
+                | Op::Sum
+                | Op::Mean
+                | Op::Dot
+                | Op::Norm
+                | Op::NormSquared
+                | Op::ComponentMul
+                | Op::ComponentDiv
+                | Op::Map(..)
+                | Op::Unary(..)
+                | Op::Powi(..)
+                | Op::Powf
+                | Op::Max
+                | Op::Min
+                | Op::Index(..)
+                | Op::IndexAt(..)
+                | Op::SetEntry(..)
+                | Op::View { .. }
+                | Op::SetView { .. }
+                | Op::Extremum(..)
+                | Op::DiagonalOf
+                | Op::Cross
+                | Op::Cholesky(..)
+                | Op::TriSolve { .. }
+                | Op::IdentityOf
+                | Op::DiagonalProduct
+                | Op::Inverse(..)
+                | Op::Determinant
+                | Op::Solve(..)
+                | Op::Kronecker
+                | Op::Build { .. }
+                | Op::MatrixPower(..)
+                | Op::TraceChain(..)
+                | Op::Compare(..)
+                | Op::Not
+                | Op::And
+                | Op::Or
+                | Op::BoolConst(..)
+                | Op::Branch { .. }
+                | Op::Extract(..)
+                | Op::Accumulate(..)
+                | Op::Call(..) => {}
             }
         }
+        Ok(())
+    }
+
+    fn forward(&mut self) -> Result<(), String> {
+        let prog = self.plan.prog;
+        self.read_inputs()?;
         for step in &self.plan.forward {
             let id = match step {
                 // The factorisation is the matrix's own; inverse and determinant recompute it.

@@ -955,7 +955,7 @@ pub fn draw_samples(shape: Shape, count: usize, entry: &mut dyn FnMut() -> f64) 
                 let data = (0..r * c).map(|_| entry()).collect();
                 Value::Matrix(Mat::from_column_major(r, c, data).expect("the entries fill it"))
             }
-            _ => Value::Scalar(entry()),
+            Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison => Value::Scalar(entry()),
         })
         .collect()
 }

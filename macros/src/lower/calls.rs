@@ -629,6 +629,7 @@ impl Lowerer<'_> {
                     Some(
                         Binding::Value(_)
                         | Binding::Constant(_)
+                        | Binding::Counter(_)
                         | Binding::Known(_)
                         | Binding::Poison,
                     )
@@ -798,6 +799,7 @@ impl Lowerer<'_> {
                 Some(
                     Binding::Value(_)
                     | Binding::Constant(_)
+                    | Binding::Counter(_)
                     | Binding::Flag(_)
                     | Binding::Data(..)
                     | Binding::Poison,

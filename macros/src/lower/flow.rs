@@ -199,6 +199,7 @@ impl Lowerer<'_> {
                 match binding {
                     Binding::Value(id) => out.push(id),
                     Binding::Constant(_)
+                    | Binding::Counter(_)
                     | Binding::Known(_)
                     | Binding::Flag(_)
                     | Binding::Data(..)
@@ -512,7 +513,7 @@ impl Lowerer<'_> {
         body.data_depth = depth;
         body.keep_loops = self.keep_loops;
         if let Some(name) = counter {
-            body.bind(name, Binding::Constant(quote!((#var))));
+            body.bind(name, Binding::Counter(quote!((#var))));
         }
         let tail = body.statements(&f.body.stmts);
         let loc = Loc::of(f);
@@ -527,7 +528,15 @@ impl Lowerer<'_> {
         for name in &assigned {
             let out = match body.outer_values.get(name) {
                 Some(Binding::Value(v)) => *v,
-                _ => return false,
+                Some(
+                    Binding::Constant(_)
+                    | Binding::Counter(_)
+                    | Binding::Known(_)
+                    | Binding::Flag(_)
+                    | Binding::Data(..)
+                    | Binding::Poison,
+                )
+                | None => return false,
             };
             let Some(Binding::Value(param)) = body.capture(name, loc) else {
                 return false;
@@ -651,7 +660,14 @@ impl Lowerer<'_> {
                     return Some((tokens, name.to_string(), shape));
                 }
                 Some(Binding::Poison) => return None,
-                _ => {}
+                Some(
+                    Binding::Value(_)
+                    | Binding::Constant(_)
+                    | Binding::Counter(_)
+                    | Binding::Known(_)
+                    | Binding::Flag(_),
+                )
+                | None => {}
             }
         }
         self.cx.error_spanned_by(e, DATA_LOOPS);
@@ -725,7 +741,11 @@ impl Lowerer<'_> {
             }
             (Binding::Poison | Binding::Value(_), _) => Binding::Poison,
             (
-                Binding::Constant(_) | Binding::Known(_) | Binding::Flag(_) | Binding::Data(..),
+                Binding::Constant(_)
+                | Binding::Counter(_)
+                | Binding::Known(_)
+                | Binding::Flag(_)
+                | Binding::Data(..),
                 _,
             ) => {
                 self.cx.push(loc.error(format!(

@@ -43,6 +43,9 @@ enum Binding {
     Constant(TokenStream),
     /// A loop counter: an integer known at compile time.
     Known(i64),
+    /// The counter of a loop kept as a loop: an integer known at run time, its name in
+    /// generated code.
+    Counter(TokenStream),
     /// A boolean parameter, used as written in conditions.
     Flag(TokenStream),
     /// A slice or array of samples, read only by a loop over data: the expression that names it
@@ -671,10 +674,13 @@ impl Lowerer<'_> {
                 );
                 Binding::Poison
             }
-            (Some(_), Binding::Constant(_) | Binding::Known(_) | Binding::Flag(_)) => {
+            (
+                Some(_),
+                Binding::Constant(_) | Binding::Counter(_) | Binding::Known(_) | Binding::Flag(_),
+            ) => {
                 self.cx.error_spanned_by(
                     left,
-                    format!("`{name}` is an integer parameter and cannot be updated"),
+                    format!("`{name}` is an integer and cannot be updated"),
                 );
                 Binding::Poison
             }
@@ -884,7 +890,56 @@ impl Lowerer<'_> {
             .iter()
             .filter_map(|n| match n.op {
                 Op::Param(_) => Some(n.text.as_str()),
-                _ => n.name.as_deref(),
+                Op::Const(..)
+                | Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div
+                | Op::Neg
+                | Op::Transpose
+                | Op::Trace
+                | Op::Sum
+                | Op::Mean
+                | Op::Dot
+                | Op::Norm
+                | Op::NormSquared
+                | Op::ComponentMul
+                | Op::ComponentDiv
+                | Op::Map(..)
+                | Op::Unary(..)
+                | Op::Powi(..)
+                | Op::Powf
+                | Op::Max
+                | Op::Min
+                | Op::Index(..)
+                | Op::IndexAt(..)
+                | Op::Field(..)
+                | Op::SetEntry(..)
+                | Op::View { .. }
+                | Op::SetView { .. }
+                | Op::Extremum(..)
+                | Op::DiagonalOf
+                | Op::Cross
+                | Op::Cholesky(..)
+                | Op::TriSolve { .. }
+                | Op::IdentityOf
+                | Op::DiagonalProduct
+                | Op::Inverse(..)
+                | Op::Determinant
+                | Op::Solve(..)
+                | Op::Kronecker
+                | Op::Build { .. }
+                | Op::MatrixPower(..)
+                | Op::TraceChain(..)
+                | Op::Compare(..)
+                | Op::Not
+                | Op::And
+                | Op::Or
+                | Op::BoolConst(..)
+                | Op::Branch { .. }
+                | Op::Extract(..)
+                | Op::Accumulate(..)
+                | Op::Call(..) => n.name.as_deref(),
             })
             .filter_map(subscripted)
             .max();
@@ -1054,7 +1109,7 @@ impl Lowerer<'_> {
         match self.lookup(&name.to_string(), Loc::of(e)) {
             Some(Binding::Value(v)) => Some(v),
             Some(Binding::Poison) => None,
-            Some(Binding::Constant(_) | Binding::Known(_)) => {
+            Some(Binding::Constant(_) | Binding::Counter(_) | Binding::Known(_)) => {
                 self.cx.error_spanned_by(
                     e,
                     format!("`{name}` is an integer; convert it with `{name} as {}` to use it as a float", self.float),
@@ -1108,14 +1163,10 @@ impl Lowerer<'_> {
                             ))
                         }
                         // The counter of a loop kept as a loop, by its name in generated code.
-                        Some(Binding::Constant(counter))
-                            if counter.to_string().starts_with("(__mg_i") =>
-                        {
-                            TokenTree::Group(Group::new(
-                                proc_macro2::Delimiter::None,
-                                counter.clone(),
-                            ))
-                        }
+                        Some(Binding::Counter(counter)) => TokenTree::Group(Group::new(
+                            proc_macro2::Delimiter::None,
+                            counter.clone(),
+                        )),
                         Some(
                             Binding::Value(_)
                             | Binding::Constant(_)
@@ -1326,7 +1377,7 @@ impl Lowerer<'_> {
                 let name = p.path.get_ident()?.to_string();
                 let binding = self.scope.get(&name).or_else(|| self.outer?.get(&name))?;
                 match binding {
-                    Binding::Constant(tokens) => Some(tokens.clone()),
+                    Binding::Constant(tokens) | Binding::Counter(tokens) => Some(tokens.clone()),
                     Binding::Known(i) => {
                         let literal = proc_macro2::Literal::i64_unsuffixed(*i);
                         Some(quote!(#literal))
