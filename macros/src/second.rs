@@ -294,7 +294,69 @@ impl Differential<'_, '_> {
                     AExpr::Dot(..) => AExpr::Dot(x, y),
                     AExpr::ComponentMul(..) => AExpr::ComponentMul(x, y),
                     AExpr::Cross(..) => AExpr::Cross(x, y),
-                    _ => AExpr::Kronecker(x, y),
+                    // Kronecker, the last product this arm takes (and nothing else reaches it).
+                    AExpr::Adj(..)
+                    | AExpr::Val(..)
+                    | AExpr::Lit(..)
+                    | AExpr::Cast(..)
+                    | AExpr::Neg(..)
+                    | AExpr::Add(..)
+                    | AExpr::Sub(..)
+                    | AExpr::Div(..)
+                    | AExpr::DivBy(..)
+                    | AExpr::Transpose(..)
+                    | AExpr::ComponentDiv(..)
+                    | AExpr::Diag(..)
+                    | AExpr::Fill(..)
+                    | AExpr::OneHot(..)
+                    | AExpr::Method(..)
+                    | AExpr::Helper(..)
+                    | AExpr::Powi(..)
+                    | AExpr::Powf(..)
+                    | AExpr::DivOrZero(..)
+                    | AExpr::AtZero(..)
+                    | AExpr::Step(..)
+                    | AExpr::Tan(..)
+                    | AExpr::Trace(..)
+                    | AExpr::Sum(..)
+                    | AExpr::Entry(..)
+                    | AExpr::ExtremumAdjoint { .. }
+                    | AExpr::ExtremumTangent { .. }
+                    | AExpr::EntryAt(..)
+                    | AExpr::OneHotAt(..)
+                    | AExpr::TriSolve { .. }
+                    | AExpr::Phi(..)
+                    | AExpr::SymFromLower(..)
+                    | AExpr::SymLower(..)
+                    | AExpr::DiagonalOf(..)
+                    | AExpr::FromDiagonal(..)
+                    | AExpr::Block(..)
+                    | AExpr::Embed(..)
+                    | AExpr::Kronecker(..)
+                    | AExpr::SolveForward { .. }
+                    | AExpr::PowerTangent { .. }
+                    | AExpr::Partial { .. }
+                    | AExpr::BranchTangent { .. }
+                    | AExpr::CallTangent { .. }
+                    | AExpr::Item(..)
+                    | AExpr::MapAdj { .. }
+                    | AExpr::MapAdjTan { .. }
+                    | AExpr::BranchAdjTan { .. }
+                    | AExpr::CallAdjTan { .. }
+                    | AExpr::PowerAdjointTangent { .. }
+                    | AExpr::KroneckerAdjointOf { .. }
+                    | AExpr::Shared(..)
+                    | AExpr::AdjTan(..)
+                    | AExpr::SharedTan(..)
+                    | AExpr::DeterminantGradient { .. }
+                    | AExpr::SolveTransposed { .. }
+                    | AExpr::KroneckerAdjoint { .. }
+                    | AExpr::Seed(..)
+                    | AExpr::BranchAdjoint { .. }
+                    | AExpr::CallAdjoint { .. }
+                    | AExpr::Field { .. }
+                    | AExpr::Window { .. }
+                    | AExpr::PowerAdjoint { .. } => AExpr::Kronecker(x, y),
                 };
                 sum(
                     self.d(a)?.map(|da| make(bx(da), c(b))),

@@ -1012,7 +1012,9 @@ impl Emitter<'_> {
                 {
                     Some(expr)
                 }
-                _ => None,
+                TangentStep::Share { .. }
+                | TangentStep::Declare { .. }
+                | TangentStep::Add { .. } => None,
             });
             let first = contributions.next()?.clone();
             if contributions.next().is_some() {

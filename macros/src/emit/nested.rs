@@ -376,24 +376,23 @@ impl Emitter<'_> {
                 })
                 .collect();
             let reverse = e.reverse();
-            let gradient: Vec<TokenStream> = captures
-                .iter()
-                .enumerate()
-                .map(|(c, &p)| match e.prog.param_node(p) {
-                    Some(n) if e.plan.adj.nonzero[n] => e.adjoint_operand(n).place,
-                    _ => self.zeros(capture_shape(c)),
-                })
-                .collect();
-            blocks.push(quote!({ #(#reverse)* (#(#gradient,)*) }));
+            // Only the captures the body's adjoint reaches: the others' sums stay zero.
+            let mut gradient = Vec::new();
             let kk = syn::Index::from(k);
-            for c in 0..captures.len() {
+            for (c, &p) in captures.iter().enumerate() {
                 let g = self.fused_ident(id, k, c);
                 let ty = self.ty(capture_shape(c));
                 let zero = self.zeros(capture_shape(c));
-                let cc = syn::Index::from(c);
-                declarations.push(quote!(let mut #g: #ty = #zero;));
-                sums.push(quote!(#g = #g + #grads.#kk.#cc;));
+                if let Some(n) = e.prog.param_node(p).filter(|&n| e.plan.adj.nonzero[n]) {
+                    let cc = syn::Index::from(gradient.len());
+                    gradient.push(e.adjoint_operand(n).place);
+                    declarations.push(quote!(let mut #g: #ty = #zero;));
+                    sums.push(quote!(#g = #g + #grads.#kk.#cc;));
+                } else {
+                    declarations.push(quote!(let #g: #ty = #zero;));
+                }
             }
+            blocks.push(quote!({ #(#reverse)* (#(#gradient,)*) }));
         }
         let sample = quote!(let (#one, #grads) = {
             #(#stmts)*

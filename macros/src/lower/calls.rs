@@ -671,7 +671,14 @@ impl Lowerer<'_> {
     pub(super) fn cast(&mut self, e: &Expr, c: &syn::ExprCast) -> Option<ValueId> {
         match types::classify(&c.ty, self.env) {
             Ok(Kind::Scalar(_)) => {}
-            _ => {
+            Ok(
+                Kind::Matrix { .. }
+                | Kind::Int
+                | Kind::Bool
+                | Kind::Samples { .. }
+                | Kind::Integers,
+            )
+            | Err(_) => {
                 self.cx.error_spanned_by(
                     &c.ty,
                     format!("only casts to `{}` are supported here", self.float),

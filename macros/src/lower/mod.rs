@@ -1291,7 +1291,15 @@ impl Lowerer<'_> {
             .iter()
             .map(|n| match self.lookup(n, loc) {
                 Some(Binding::Value(v)) => Some(v),
-                _ => None,
+                Some(
+                    Binding::Constant(_)
+                    | Binding::Counter(_)
+                    | Binding::Known(_)
+                    | Binding::Flag(_)
+                    | Binding::Data(..)
+                    | Binding::Poison,
+                )
+                | None => None,
             })
             .collect()
     }
