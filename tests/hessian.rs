@@ -830,6 +830,81 @@ fn hessians_through_calls() {
     }
 }
 
+/// A `#[jacobian]` function that calls: `squash` twice.
+#[matgrad::jacobian]
+fn two_layers(w: &Matrix3<f64>, v: &Vector3<f64>) -> Vector3<f64> {
+    let h: Vector3<f64> = squash(w, v);
+    let y: Vector3<f64> = squash(w, &h);
+    y
+}
+
+/// Calls `two_layers` (so three levels down to `squash`) and `soft_norm` in both pieces of an
+/// `if`.
+#[matgrad::gradient]
+fn scored(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 {
+    let y: Vector3<f64> = two_layers(w, x);
+    if x[0] > 0.0 {
+        soft_norm(&y, x[1])
+    } else {
+        2.0 * soft_norm(&y, 0.5)
+    }
+}
+
+/// A const generic function that calls another.
+#[matgrad::gradient]
+fn log_energy<const N: usize>(v: &SVector<f64, N>) -> f64 {
+    cosh_sum(v).ln()
+}
+
+#[matgrad::gradient]
+fn cosh_sum<const N: usize>(v: &SVector<f64, N>) -> f64 {
+    v.map(|a| a.exp() + (-a).exp()).sum()
+}
+
+#[hessian(wrt(x))]
+fn deep(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 {
+    let half = x * 0.5;
+    scored(x, w) * scored(&half, w) + log_energy(x)
+}
+
+fn deep_generic<T: RealField + Copy>(x: &SVector<T, 3>, w: &Matrix3<f64>) -> T {
+    let w = w.map(|v| T::from_f64(v).expect("f64 converts"));
+    let c = |v: f64| T::from_f64(v).expect("f64 converts");
+    let squash = |v: &SVector<T, 3>| (w * v).map(ComplexField::tanh);
+    let soft = |v: &SVector<T, 3>, s: T| (v.norm_squared() + s * s).sqrt();
+    let scored = |x: &SVector<T, 3>| {
+        let y = squash(&squash(x));
+        if x[0] > T::zero() {
+            soft(&y, x[1])
+        } else {
+            c(2.0) * soft(&y, c(0.5))
+        }
+    };
+    let half = x * c(0.5);
+    scored(x) * scored(&half) + x.map(|a| a.exp() + (-a).exp()).sum().ln()
+}
+
+#[test]
+fn hessians_through_functions_that_call() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (mut x, w): (Vector3<f64>, Matrix3<f64>) = (rng.vector(), rng.matrix());
+        // Both pieces of the `if` in `scored`.
+        for sign in [1.0, -1.0] {
+            x[0] = sign * x[0].abs();
+            let (value, grad, h) = deep_hessian(&x, &w);
+            assert_eq!(value, deep(&x, &w));
+            let (_, g, expected) = num_dual::hessian(|x| deep_generic(&x, &w), &x);
+            assert_close(&grad, &g, 1e-12);
+            assert_close(&h, &expected, 1e-11);
+            assert_symmetric(&h);
+            let v: Vector3<f64> = rng.vector();
+            let (_, _, hv) = deep_hvp(&x, &w, &v);
+            assert_close(&hv, &(expected * v), 1e-11);
+        }
+    }
+}
+
 // ---- closed forms: ‖L·X·R − C‖² has H = 2·(R·Rᵀ)⊗(Lᵀ·L) ---------------------------------------
 
 /// ‖C − X·B‖²: L = I, H = 2·(B·Bᵀ)⊗I.

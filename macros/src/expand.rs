@@ -3,7 +3,7 @@
 //! `simplify`) → `verify` → `emit`, or `fallback` on errors.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{ToTokens, quote};
 
 use crate::args::Attribute;
 use crate::ctxt::Ctxt;
@@ -118,8 +118,7 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
         if cx.has_errors() {
             return fallback::emit(&item, Some(&func), &cx.finish());
         }
-        let generated = emit::custom(&item, &func, pullback);
-        return quote!(#item #generated);
+        return with_pullback(&item, &func, pullback);
     }
     let mut prog = lower::lower(&cx, &func, &item);
     let shapes: Vec<Shape> = func
@@ -198,25 +197,32 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     let jacobian = jacobian_plans.map(|plans| emit::jacobian(&item, &func, &plans));
     let hessian = hessian_plans.map(|plans| hessian_companions(&item, &func, &plans));
     let vjp_jvp = vjp_jvp(&item, &func, &unfused);
-    quote!(#item #grad #jacobian #hessian #vjp #jvp #vjp_jvp)
+    // `_vjp_jvp` first: a call of a function with no `_vjp` fails to resolve in every companion
+    // at the same span, and rustc keeps the last of those errors, which should name `_vjp`.
+    quote!(#item #vjp_jvp #grad #jacobian #hessian #vjp #jvp)
 }
 
-/// Whether `prog`, or a body nested in it (a branch, a loop over data, a closure), calls a
-/// function.
-fn calls(prog: &crate::ir::Program) -> bool {
-    prog.nodes.iter().any(|n| {
-        matches!(n.op, crate::ir::Op::Call(_)) || n.op.bodies().into_iter().any(|(_, b)| calls(b))
-    })
+/// The function and its companions where its derivative is the hand-written `pullback`.
+fn with_pullback(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> TokenStream {
+    let generated = emit::custom(item, func, pullback);
+    let refused = emit::refused_vjp_jvp(
+        item,
+        func,
+        &format!(
+            "the derivative of `{}` is the hand-written `{}`, which gives no second derivative \
+             (`#[gradient]` without `pullback = …` derives both from the body)",
+            func.name,
+            pullback.to_token_stream()
+        ),
+    );
+    quote!(#item #generated #refused)
 }
 
 /// `{name}_vjp_jvp`, through which a `#[hessian]` function differentiates a call of this one
-/// twice; nothing where the body is not differentiable twice, or calls a function (whose own
-/// `_vjp_jvp` may not exist: a hand-written pullback has none), so that such a call is an error
-/// at the `#[hessian]` function, never at this one.
+/// twice (and through which this one's own `_vjp_jvp` reaches its callees'): where the body is
+/// not differentiable twice, one that refuses, so that only a `#[hessian]` function reaching it
+/// is an error.
 fn vjp_jvp(item: &syn::ItemFn, func: &ast::Func, prog: &crate::ir::Program) -> TokenStream {
-    if calls(prog) {
-        return TokenStream::new();
-    }
     let floats = emit::float_params(func);
     let grad = Plan::new(
         prog,
@@ -239,7 +245,23 @@ fn vjp_jvp(item: &syn::ItemFn, func: &ast::Func, prog: &crate::ir::Program) -> T
         Ok(second) if second::reads_computed(&grad, &tangent, &second) => {
             emit::vjp_jvp(item, func, &grad, &tangent, &second)
         }
-        Ok(_) | Err(_) => TokenStream::new(),
+        Ok(_) => emit::refused_vjp_jvp(
+            item,
+            func,
+            &format!(
+                "`{}` uses a product that its gradient reads only through a trace, which matgrad \
+                 does not yet differentiate twice",
+                func.name
+            ),
+        ),
+        Err(construct) => emit::refused_vjp_jvp(
+            item,
+            func,
+            &format!(
+                "`{}` uses {construct}, which matgrad does not yet differentiate twice",
+                func.name
+            ),
+        ),
     }
 }
 
@@ -262,7 +284,7 @@ fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupporte
         format!(
             "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
              derivatives are supported for straight-line code, unrolled loops, `if`, `map` \
-             closures, calls of annotated functions that call none and every scalar and matrix \
+             closures, calls of annotated functions and every scalar and matrix \
              operation; the first derivatives (`{}_grad`, `#[jacobian]`) cover all of it",
             func.name, func.name
         ),

@@ -73,10 +73,12 @@ pub fn emit(item: &syn::ItemFn, func: Option<&ast::Func>, errors: &[syn::Error])
                 }
             }
         });
+        let vjp_jvp = crate::emit::refused_vjp_jvp(item, func, &format!("`{}` has the errors reported above", func.name));
         quote! {
             #grad
             #jacobian
             #jvp
+            #vjp_jvp
             #[allow(unused_variables, dead_code, clippy::all)]
             #vis fn #vjp_name #generics (#(#inputs,)* __mg_seed: #ret) -> (#ret, (#(#all,)*)) #where_clause {
                 ::core::unreachable!()

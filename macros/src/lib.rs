@@ -203,8 +203,10 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
 /// along each unit direction. Second derivatives cover straight-line code, unrolled loops, `if`
 /// (each piece differentiated twice), `map` closures (entry by entry), calls of other annotated
-/// functions that call none themselves (through their `{name}_vjp_jvp`; calling any other
-/// function is an error naming the missing `_vjp_jvp`) and every scalar and matrix operation.
+/// functions, whatever they call in turn (through their `{name}_vjp_jvp`), and every scalar and
+/// matrix operation. Reaching, directly or through other functions, a function with no second
+/// derivative (one with a hand-written `pullback`, or a loop kept as a loop) stops `cargo build`
+/// with an error that names it and says why (`cargo check` does not compile that far).
 ///
 /// ```ignore
 /// use matgrad::hessian;

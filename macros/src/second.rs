@@ -683,7 +683,10 @@ pub fn branch_side<'p>(
         return Err("a branch adjoint of something other than `if`");
     };
     if over.as_ref().is_some_and(|o| o.range.is_some()) {
-        return Err("a counted loop kept as a loop");
+        return Err(
+            "a counted loop kept as a loop (one of more than 64 iterations, or up to a const \
+             generic count, stays a loop outside `#[hessian]`)",
+        );
     }
     let side: &Program = if then { t } else { otherwise };
     let adjoint = Plan::new(

@@ -474,12 +474,14 @@ pub fn hvp(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> TokenS
          gradient along `v`: about the cost of a few gradients, whatever the size of `{1}`.",
         func.name, p.name
     );
+    let order = order_ident();
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
         #[must_use]
         #[inline]
         #vis fn #name #generics (#(#inputs,)* #v: &#ty) -> (#float, #ty, #ty) #where_clause {
+            let #order = ();
             #bind
             #(#body)*
             #(#tangent_steps)*
@@ -559,12 +561,14 @@ pub fn hessian(item: &syn::ItemFn, func: &ast::Func, plans: &HessianPlans) -> To
          that H is exactly symmetric.",
         func.name, p.name
     );
+    let order = order_ident();
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
         #[must_use]
         #[inline]
         #vis fn #name #generics (#(#inputs),*) -> (#float, #ty, #h_ty) #where_clause {
+            let #order = ();
             #(#body)*
             let mut #h: #h_ty = <#h_ty>::zeros();
             #(#sweeps)*
@@ -1525,7 +1529,8 @@ impl Emitter<'_> {
             })
             .collect();
         let vjp_jvp = &site.vjp_jvp;
-        quote!(#vjp_jvp(#(#args,)* #seed, #(#tangents,)* #dseed).2)
+        let order = order_ident();
+        quote!(#vjp_jvp(#(#args,)* #seed, #(#tangents,)* #dseed, #order).2)
     }
 }
 
@@ -1540,11 +1545,7 @@ pub fn vjp_jvp(
     second: &SecondOrder,
 ) -> TokenStream {
     let float = Ident::new(&func.float.name(), Span::call_site());
-    // Not `dseed`: that is the tangent parameter of a user's parameter named `seed`.
-    let (seed, dseed) = (
-        Ident::new("seed", Span::mixed_site()),
-        Ident::new("seed_tangent", Span::mixed_site()),
-    );
+    let (seed, dseed) = vjp_jvp_seeds();
     let mut g = Emitter::top(item, func, grad, &float);
     g.seeds = vec![quote!(#seed)];
     let mut t = Emitter::top(item, func, tangent, &float);
@@ -1592,13 +1593,48 @@ pub fn vjp_jvp(
         g.reverse(),
         second_steps(&t, second),
     );
+    let signature = vjp_jvp_signature(item, func);
+    quote! {
+        #signature {
+            #(#checks)*
+            #(#forward)*
+            #(#tangent_steps)*
+            #(#reverse)*
+            #(#steps)*
+            (#value, (#(#grads,)*), (#(#tangents,)*))
+        }
+    }
+}
+
+/// The witness every `_vjp_jvp` takes last and hands on to the `_vjp_jvp` of each function it
+/// calls: `()` from `_hessian` and `_hvp`. Generic in it, a `_vjp_jvp` is compiled only when a
+/// `#[hessian]` function reaches it, so one that refuses (see [`refused_vjp_jvp`]) is an error
+/// there and nowhere else.
+fn order_ident() -> Ident {
+    Ident::new("order", Span::mixed_site())
+}
+
+/// `{vis} fn {name}_vjp_jvp<…, Order>(params…, seed, tangents…, seed_tangent, order: Order)
+/// -> (value, (gradients…), (their tangents…))`, with its attributes and docs.
+fn vjp_jvp_signature(item: &syn::ItemFn, func: &ast::Func) -> TokenStream {
+    let (seed, dseed) = vjp_jvp_seeds();
     let vis = &item.vis;
     let name = format_ident!("{}_vjp_jvp", func.name);
     let inputs = signature_inputs(func);
     let d_inputs = tangent_inputs(func);
-    let (generics, where_clause) = generics(item, func);
+    let witness = Ident::new("MatgradOrder", Span::mixed_site());
+    let mut with_witness = item.sig.generics.clone();
+    with_witness
+        .params
+        .push(syn::parse_quote!(#witness: ::core::marker::Copy));
+    let (_, where_clause) = generics(item, func);
+    let (generics, _, _) = with_witness.split_for_impl();
     let ret = &func.ret_ty;
-    let tys: Vec<&syn::Type> = floats.iter().map(|&k| &func.params[k].ty).collect();
+    let tys: Vec<&syn::Type> = super::float_params(func)
+        .iter()
+        .map(|&k| &func.params[k].ty)
+        .collect();
+    let order = order_ident();
     let doc = format!(
         " The tangent of [`{0}_vjp`] along the tangents of the float parameters and of the seed: \
          `({0}(…), gradients, their tangents)`, the second derivatives a `#[hessian]` function \
@@ -1611,15 +1647,41 @@ pub fn vjp_jvp(
         #[allow(unused_variables, unused_mut, clippy::all, clippy::pedantic)]
         #[must_use]
         #[inline]
-        #vis fn #name #generics (#(#inputs,)* #seed: #ret, #(#d_inputs,)* #dseed: #ret)
-            -> (#ret, (#(#tys,)*), (#(#tys,)*)) #where_clause
-        {
-            #(#checks)*
-            #(#forward)*
-            #(#tangent_steps)*
-            #(#reverse)*
-            #(#steps)*
-            (#value, (#(#grads,)*), (#(#tangents,)*))
+        #vis fn #name #generics (
+            #(#inputs,)* #seed: #ret, #(#d_inputs,)* #dseed: #ret, #order: #witness
+        ) -> (#ret, (#(#tys,)*), (#(#tys,)*)) #where_clause
+    }
+}
+
+/// The names of `_vjp_jvp`'s seed and its tangent (not `dseed`: that is the tangent parameter of
+/// a user's parameter named `seed`).
+fn vjp_jvp_seeds() -> (Ident, Ident) {
+    (
+        Ident::new("seed", Span::mixed_site()),
+        Ident::new("seed_tangent", Span::mixed_site()),
+    )
+}
+
+/// A `{name}_vjp_jvp` for a function with no second derivative (`why` says why not): it
+/// type-checks, so the functions that call this one keep theirs, but compiling it — which only a
+/// `#[hessian]` function reaching it does — stops with `why` and the name of the function
+/// (`cargo build` reports it; `cargo check` does not compile that far).
+pub fn refused_vjp_jvp(item: &syn::ItemFn, func: &ast::Func, why: &str) -> TokenStream {
+    let signature = vjp_jvp_signature(item, func);
+    let message = format!(
+        "a `#[hessian]` function cannot call `{}`, directly or through another function: {why}",
+        func.name
+    );
+    let span = item.sig.ident.span();
+    let refuse = quote::quote_spanned!(span=> ::core::panic!(#message));
+    quote! {
+        #signature {
+            struct Refused<Order>(Order);
+            impl<Order> Refused<Order> {
+                const SECOND_DERIVATIVE: () = #refuse;
+            }
+            let () = Refused::<MatgradOrder>::SECOND_DERIVATIVE;
+            ::core::unreachable!()
         }
     }
 }

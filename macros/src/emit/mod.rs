@@ -27,7 +27,9 @@ mod nested;
 pub use companions::{
     custom, float_params, function, generics, jvp, signature_inputs, tangent_ident, vjp,
 };
-pub use hessian::{HessianPlans, closed_hessian, hessian, hvp, unit_count, vjp_jvp};
+pub use hessian::{
+    HessianPlans, closed_hessian, hessian, hvp, refused_vjp_jvp, unit_count, vjp_jvp,
+};
 pub use jacobian::{check_jacobian_sizes, entries_tokens, jacobian, jacobian_plans};
 
 /// How generated code refers to a value.
