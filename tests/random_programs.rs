@@ -16,10 +16,11 @@ mod oracle;
 #[rustfmt::skip]
 mod programs {
 
-use matgrad::{gradient, jacobian};
+use matgrad::{gradient, hessian, jacobian};
 use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};
 use super::oracle::{
-    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, dual_jacobian, lit,
+    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, dual_hvp, dual_jacobian,
+    lit,
 };
 
 // ---- program p000 (known bug patterns: branch-read)
@@ -247,6 +248,99 @@ fn p000_ref<T: RealField + Copy>(y: &SVector<T, 3>, m0: &RowSVector<T, 3>, s0: T
     t14.norm_squared() - t11.trace() * lit::<T>(0.0825) - t12[1] * lit::<T>(0.0906) - t10.norm_squared() * lit::<T>(0.000606)
 }
 
+#[hessian(wrt(x))]
+fn p000_twice(y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>, s0: f64, flag: bool, x: &SVector<f64, 3>) -> f64 {
+    {
+        if flag {
+            for i in 0..2 {
+                let mut t0 = x.transpose();
+                let t1: SVector<f64, 3> = *y;
+                let t2 = (s0.powi(3) + (1.51_f64 * 1.51 + 1.21).powf(y[(i, 0)])) * 0.22;
+                let t3 = (t1 * m0).component_mul(&(t0.transpose() * t1.transpose()));
+            }
+        } else if 1.3 > y[(0, 0)] {
+            let mut t4: Matrix3<f64> = x * m0;
+        } else if s0 + s0 > 0.27 {
+            let mut t5 = y * m0 * x;
+        } else {
+            let t6: RowSVector<f64, 3> = *m0;
+            let t7 = m0.transpose() * m0 / (matgrad::sigmoid(t6[0]) + 1.34);
+        }
+    }
+    let mut t8 = (m0.transpose() * m0).map(|v| (matgrad::sigmoid(s0) + 0.98).ln());
+    let t9: Matrix3<f64> = t8;
+    let mut t10 = t8.transpose();
+    let mut t11 = t10.transpose() * t10.transpose();
+    t10 += t10.transpose().map(|v| -1.26 * v);
+    let mut t12 = *m0;
+    let t11: Matrix3<f64> = p000_h0(&(if s0 < m0[1] - -1.68 {
+        t12.transpose()
+    } else {
+        let t13: RowSVector<f64, 3> = x.transpose();
+        t13.transpose()
+    }), &(x.map(|v| -1.08_f64) + t11 * x * 0.236), (y[2].tanh() - 1.5).abs().ln());
+    let t14 = x.transpose();
+    t12 = t14 * (t10 - t8) * 0.148;
+    for i in 0..3 {
+        t12 -= y.transpose() / (t8.norm_squared() + 0.59);
+        {
+            let mut t15 = *x;
+            let mut t16 = (t11 * 0.124).map(|v| matgrad::sigmoid(v)).norm() + -0.12;
+            let t17: Matrix3<f64> = t9 * 0.14;
+        }
+        let t18 = (t14 - t14) * t8.component_mul(&t9.transpose()) * 0.242;
+        if 1.41 < m0[i] {
+            t8 = (t9 - t8 * t11 * 0.0825).map(f64::sin);
+            let mut t19 = m0.transpose();
+            t8 = (y.map(f64::sin) * t18).map(f64::sin);
+        } else if t9.norm_squared() * 0.236 > 0.02 && !(-0.12_f64 < -0.42) {
+            t10 -= t8 - (t11 + t9) * 0.211;
+            t12 -= y.transpose() / (t14.map(|v| (s0.tanh() + 1.5).abs()).norm_squared() + 0.62);
+            t10 -= t8 * t8 * (y * m0) * 0.11;
+        } else if flag {
+            for j in 0..3 {
+                let t20 = t14 + x.transpose();
+                let mut t21 = t20 * t11.transpose() * 0.0413 * (s0 * t9[(i, i)]);
+                let t22 = y.transpose() * -1.87 / (t8.trace().cos() + 2.0);
+            }
+            let t23 = s0;
+            t10 += -y * t14;
+        } else {
+            for j in 0..2 {
+                let mut t24 = t11 * t9.transpose() * 0.121;
+            }
+        }
+    }
+    for i in 0..3 {
+        for j in 0..2 {
+            let t25 = s0;
+            if matgrad::sigmoid(t25.tanh()) > 0.13 {
+                t8 -= t10;
+                t10 = (x * m0.component_div(&x.transpose().map(|v| v.exp()))).map(f64::tanh);
+            } else if flag && flag {
+                let t10: RowSVector<f64, 3> = y.transpose();
+            } else {
+                t10 = (t9.component_div(&t9.transpose().map(|v| matgrad::sigmoid(v))) * 0.122).pow(3).map(f64::tanh);
+                t10 = (x * m0).map(|v| matgrad::sigmoid(t25 * v)).map(f64::sin);
+                t10 = (t25 * t10 * 0.0735).map(f64::tanh);
+            }
+        }
+        let mut t26 = t9 / (t10.norm_squared() * 0.000606 * (t10.norm_squared() * 0.000606) + 1.42);
+        t8 += (t10.transpose() * 0.0735 - t10) * 0.0684;
+        if x.mean() * (t9.sum() * 0.161) <= 1.37 {
+            t12 = (-t14 + x.transpose().map(|v| (matgrad::sigmoid(s0) + 1.37).ln_1p())).map(f64::sin);
+            t8 += t26;
+        } else if (t12[1] * 0.0453).exp().sqrt() < -0.33 {
+            t8 += t12.transpose() * t12 * 0.0083;
+        } else {
+            t26 += (t9 + t26).map(f64::cos);
+            t10 = ((t10 + t26.transpose()) * 0.0662).map(f64::sin);
+            let mut t27 = x.transpose();
+        }
+    }
+    t14.norm_squared() - t11.trace() * 0.0825 - t12[1] * 0.0906 - t10.norm_squared() * 0.000606
+}
+
 #[test]
 fn p000_against_duals() {
     let mut rng = Rng(0x5eed);
@@ -286,6 +380,19 @@ fn p000_against_duals() {
     check_gradient("p000_vjp, x", &vjp.3.flat(), &reference[7..10], 1e-9);
     check_value("p000_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p000_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p000_twice_hvp(&y, &m0, s0, flag, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[7..10].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 7..10, |r| {
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        p000_ref(&y, &m0, s0, flag, &x)
+    });
+    check_value("p000_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p000_twice_hvp's gradient", &twice_grad.flat(), &reference[7..10], 1e-9);
+    check_gradient("p000_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p000_h0_jacobian_against_duals() {
@@ -423,6 +530,53 @@ fn p001_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 3, 2>, m1: &
     t11.sum() * lit::<T>(0.11) - t0
 }
 
+#[hessian(wrt(x))]
+fn p001_twice(y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &RowSVector<f64, 2>, s0: f64, s1: f64, flag: bool, x: &SVector<f64, 3>) -> f64 {
+    let mut t0 = *m0;
+    for i in 0..2 {
+        let t1 = -0.9_f64;
+        for j in 0..2 {
+            t0 = m0.component_div(&m0.map(|v| matgrad::sigmoid(v))).map(f64::sin);
+            let t2 = y * y.transpose() * m1.transpose() - y * m1 * m1.transpose();
+            let t3 = (m0.transpose() * (x * x.transpose())).map(|v| ((1.4 - s1).tanh() - 1.5).abs().powf(-0.64));
+        }
+    }
+    {
+        t0 *= 0.59;
+        t0 = (t0 + m0).map(|v| matgrad::softplus(-0.53_f64).ln_1p().exp().ln());
+        for i in 0..2 {
+            if flag {
+                t0 += m0.transpose().component_mul(&m0.transpose()).transpose();
+                let mut t4 = -y.map(f64::cos);
+                let mut t4: SMatrix<f64, 2, 3> = m0.transpose();
+            } else if x.transpose().transpose().dot(x) >= 0.25 {
+                let t5: f64 = y[(i, 0)];
+            } else {
+                t0 += (m0 / s1.exp() + m0 * (y * m1)) * 0.21;
+                t0 -= m0;
+            }
+            t0 -= (m0.transpose() - m0.transpose()).transpose();
+        }
+    }
+    let t0 = -0.55_f64;
+    {
+        let t6: f64 = s1 + s0.tanh();
+        let t6 = (x * x.transpose()).component_mul(&(x * x.transpose()));
+        let mut t7 = y.transpose();
+    }
+    for i in 0..2 {
+        let t8 = (x * x.transpose()).map(|v| v * v + 1.23).norm() * 0.148 - s0.exp();
+        let t9: Matrix3<f64> = x * x.transpose();
+        let t10: SVector<f64, 2> = m1.transpose();
+    }
+    let mut t11 = (y[(1, 0)].powi(3).cos() + 2.0).powf(0.57);
+    for i in 0..2 {
+        let mut t12 = (m1 + y.transpose()).map(|v| (matgrad::sigmoid(-0.73 / (matgrad::sigmoid(t0) + 0.94)) + 1.8).powf(-1.13));
+    }
+    let mut t11: Matrix3<f64> = x * x.transpose();
+    t11.sum() * 0.11 - t0
+}
+
 #[test]
 fn p001_against_duals() {
     let mut rng = Rng(0x9e3779b97f4a22f8);
@@ -472,6 +626,21 @@ fn p001_against_duals() {
     check_gradient("p001_vjp, x", &vjp.5.flat(), &reference[12..15], 1e-9);
     check_value("p001_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p001_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p001_twice_hvp(&y, &m0, &m1, s0, s1, flag, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[12..15].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 12..15, |r| {
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 2>();
+        let m1 = r.matrix::<1, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        p001_ref(&y, &m0, &m1, s0, s1, flag, &x)
+    });
+    check_value("p001_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p001_twice_hvp's gradient", &twice_grad.flat(), &reference[12..15], 1e-9);
+    check_gradient("p001_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p002
@@ -569,6 +738,53 @@ fn p002_ref<T: RealField + Copy>(m1: &SMatrix<T, 3, 2>, s0: T, k: &Matrix3<T>, n
     t6
 }
 
+#[hessian(wrt(x))]
+fn p002_twice(m1: &SMatrix<f64, 3, 2>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &Matrix3<f64>) -> f64 {
+    for i in 0..2 {
+        for j in 0..2 {
+            let mut t0 = y.transpose();
+            let t1 = x.transpose() * m1;
+            if (((y * t1).norm_squared() + 1.13) * 0.269).ln_1p() > -0.02 {
+                t0 -= t1;
+                t0 = (s0 * t0).map(|v| (n as f64));
+                t0 += y.transpose() * (t0.transpose() * t0) * 0.0309;
+            } else {
+                t0 *= (k * 0.53).determinant() * 0.00197;
+                t0 += t0 * 0.2 / ((n as f64).tanh() + 1.5).abs();
+                t0 = t0 * 0.143;
+            }
+            t0 = y.transpose() * (y * t0 * 0.143);
+        }
+        let t2 = *y;
+    }
+    {
+        let t5: f64 = if s0 * 0.28 < (n as f64) {
+            for i in 0..2 {
+                let t3 = ((k + m0.map(|v| -0.59_f64) * 0.0699) * 0.72).try_inverse().unwrap();
+            }
+            0.94
+        } else {
+            let t4 = y.transpose();
+            (n as f64)
+        };
+    }
+    let t6: f64 = m1[(1, 1)].exp().ln();
+    if t6 > 0.43 || y.kronecker(&x.transpose()).norm_squared() * 0.165 > -0.43 {
+        let mut t7 = x[2];
+        if !(-1.23 + t6 < -0.24) {
+            let mut t8: SMatrix<f64, 2, 3> = m1.transpose();
+            let t9: f64 = (y.transpose().dot(&y.transpose()).tanh() + 1.5).abs();
+        }
+    } else if n > 1 {
+        let mut t10 = m1.transpose();
+    } else if t6 >= 0.27 {
+        let mut t11: SVector<f64, 3> = x - x;
+    } else {
+        let t12 = y * y.transpose();
+    }
+    t6
+}
+
 #[test]
 fn p002_against_duals() {
     let mut rng = Rng(0x3c6ef372fe94a6c7);
@@ -615,6 +831,21 @@ fn p002_against_duals() {
     check_gradient("p002_vjp, m0", &vjp.5.flat(), &reference[21..30], 1e-9);
     check_value("p002_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p002_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p002_twice_hvp(&m1, s0, &k, n, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[16..19].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 16..19, |r| {
+        let m1 = r.matrix::<3, 2>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 3>();
+        p002_ref(&m1, s0, &k, n, &x, &y, &m0)
+    });
+    check_value("p002_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p002_twice_hvp's gradient", &twice_grad.flat(), &reference[16..19], 1e-9);
+    check_gradient("p002_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p003
@@ -650,6 +881,23 @@ fn p003_ref<T: RealField + Copy>(m0: &Matrix3<T>, m1: &RowSVector<T, 3>, s0: T, 
     t4 = ((t5 + t2) * lit::<T>(0.166)).map(|v| v.exp()).norm() * lit::<T>(0.122);
     let t6: T = t1.map(|v| lit::<T>(-1.16)).trace();
     t6 - t7[(2, 1)] - t5.norm_squared() * lit::<T>(0.0123) - t4 + lit::<T>(1.57)
+}
+
+#[hessian(wrt(x))]
+fn p003_twice(m0: &Matrix3<f64>, m1: &RowSVector<f64, 3>, s0: f64, s1: f64, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
+    let t0 = *y;
+    let t1 = *y;
+    let mut t2 = m0.transpose().pow(3) * 0.11 + (m0.transpose() + m0);
+    let mut t3: f64 = s0;
+    let t1 = m0.transpose();
+    let mut t4 = ((t2.transpose() + t2) * 0.166).map(|v| v.exp()).norm().powf((1.38 + t2[(0, 0)]) * 0.227) * 0.124;
+    let mut t5 = t2.transpose();
+    let t6 = t5.component_div(&(t2 * 0.166).map(|v| v.exp())) * 0.202;
+    let t7 = ((t5 - t5.transpose()) * 0.166).map(|v| ((-1.94 - t4) * 0.169).powi(2));
+    t2 = m0.transpose();
+    t4 = ((t5 + t2) * 0.166).map(|v| v.exp()).norm() * 0.122;
+    let t6: f64 = t1.map(|v| -1.16_f64).trace();
+    t6 - t7[(2, 1)] - t5.norm_squared() * 0.0123 - t4 + 1.57
 }
 
 #[test]
@@ -701,6 +949,21 @@ fn p003_against_duals() {
     check_gradient("p003_vjp, y", &vjp.5.flat(), &reference[17..20], 1e-9);
     check_value("p003_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p003_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p003_twice_hvp(&m0, &m1, s0, s1, n, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[14..17].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 14..17, |r| {
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p003_ref(&m0, &m1, s0, s1, n, &x, &y)
+    });
+    check_value("p003_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p003_twice_hvp's gradient", &twice_grad.flat(), &reference[14..17], 1e-9);
+    check_gradient("p003_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p004
@@ -779,6 +1042,26 @@ fn p004_ref<T: RealField + Copy>(m1: &Matrix3<T>, s0: T, x: &SVector<T, 3>, y: &
     t2 + t0[(0, 0)] + t1.trace() * lit::<T>(0.132)
 }
 
+#[hessian(wrt(x))]
+fn p004_twice(m1: &Matrix3<f64>, s0: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>) -> f64 {
+    let mut t0 = -y.transpose();
+    t0 *= -1.39;
+    t0 *= 1.41;
+    t0 *= 0.51;
+    let t1: Matrix3<f64> = m1.map(|v| (s0.tanh() + 1.5).abs());
+    if ({
+        -0.5_f64
+    }) >= 0.1 {
+        t0 -= x.transpose().component_div(&m0.map(|v| v.exp())) * t1 * 0.0486;
+    } else {
+        t0 = (s0.tanh() - 1.5).abs().sqrt() * (y.transpose() / (m1[(1, 1)].tanh() + 1.5).abs());
+        t0 -= y.transpose().component_div(&(t0 * 0.157).map(|v| v * v + 0.99)) + m0;
+    }
+    let t0 = *x;
+    let mut t2 = ((t1.dot(m1) * 0.044).tanh() - 1.5).abs();
+    t2 + t0[(0, 0)] + t1.trace() * 0.132
+}
+
 #[test]
 fn p004_against_duals() {
     let mut rng = Rng(0x78dde6e5fd29aeb9);
@@ -822,6 +1105,20 @@ fn p004_against_duals() {
     check_gradient("p004_vjp, m0", &vjp.4.flat(), &reference[16..19], 1e-9);
     check_value("p004_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p004_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p004_twice_hvp(&m1, s0, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..13].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 10..13, |r| {
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<1, 3>();
+        p004_ref(&m1, s0, &x, &y, &m0)
+    });
+    check_value("p004_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p004_twice_hvp's gradient", &twice_grad.flat(), &reference[10..13], 1e-9);
+    check_gradient("p004_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p004_h0_jacobian_against_duals() {
@@ -873,6 +1170,20 @@ fn p005_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, k:
     t4[(1, 2)] + t1
 }
 
+#[hessian(wrt(x))]
+fn p005_twice(x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64, k: &Matrix3<f64>, flag: bool) -> f64 {
+    for i in 0..2 {
+        let mut t0: SMatrix<f64, 2, 3> = x * y.transpose() + x * y.transpose();
+    }
+    let t1: f64 = matgrad::softplus(0.24_f64);
+    for i in 0..2 {
+        let t2 = -(x * y.transpose());
+        let mut t3: SVector<f64, 3> = -0.63 * (t2.transpose() * x);
+    }
+    let t4 = x * y.transpose();
+    t4[(1, 2)] + t1
+}
+
 #[test]
 fn p005_against_duals() {
     let mut rng = Rng(0x1715609f7c743284);
@@ -909,6 +1220,19 @@ fn p005_against_duals() {
     check_gradient("p005_vjp, k", &vjp.3.flat(), &reference[6..15], 1e-9);
     check_value("p005_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p005_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p005_twice_hvp(&x, &y, s0, &k, flag, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..2].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..2, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p005_ref(&x, &y, s0, &k, flag)
+    });
+    check_value("p005_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p005_twice_hvp's gradient", &twice_grad.flat(), &reference[0..2], 1e-9);
+    check_gradient("p005_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p006 (known bug patterns: counter-call)
@@ -1402,6 +1726,39 @@ fn p008_ref<T: RealField + Copy>(m0: &Matrix3<T>, m1: &Matrix3<T>, s0: T, xs: &[
     return t2[(1, 0)] + t8.norm_squared() + t0.sum() + t7 + t8[(0, 0)];
 }
 
+#[hessian(wrt(x))]
+fn p008_twice(m0: &Matrix3<f64>, m1: &Matrix3<f64>, s0: f64, xs: &[SVector<f64, 3>], k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = p008_h1(&x.map(|v| s0.exp()).component_div(&x.component_div(&x.map(|v| v * v + 0.86)).map(|v| v * v + 1.3)), y, -0.98);
+    let mut t1 = k.map(|v| v) * (y + y) * 0.0619;
+    let mut t2 = matgrad::softplus(s0);
+    let mut t3 = SMatrix::<f64, 1, 2>::zeros();
+    for xi in xs.iter() {
+        for j in 0..2 {
+            t1 -= y.component_div(&(k * y * 0.124).map(|v| v.exp())) * 0.184;
+        }
+        let mut t4: f64 = (xi[(0, 0)] * 1.55).sin();
+        for j in 0..2 {
+            t3 += (xi.transpose() * (xi * y.transpose()) + y.transpose()) * 0.124;
+        }
+        for j in 0..2 {
+            t2 += matgrad::sigmoid((j as f64)).sqrt();
+        }
+    }
+    let t0: SVector<f64, 3> = p008_h0(&(if 1.96 / (m0[(0, 1)].tanh() - 1.5).abs() >= t3[(0, 0)] {
+        let t5: SMatrix<f64, 2, 3> = (y * x.transpose() + t1 * x.transpose()) * 0.166 + y * x.transpose();
+        *x
+    } else {
+        *x
+    }), &((t3.transpose() * x.transpose()).map(f64::sin) * (x / (t0 * 0.124).exp()) * 0.201), matgrad::sigmoid(t0), &((x * t3 + x * t1.transpose()) * 0.111).map(|v| -0.64_f64));
+    let t6: f64 = k.trace() * 0.124;
+    t2 *= (t3.transpose() * x.transpose()).transpose()[(0, 1)] * 0.0936;
+    let t7 = (t0 * t3 * (t3.transpose() * x.transpose()) * 0.00786).norm_squared() * 0.112;
+    let mut t0: Matrix3<f64> = (m1.transpose() * m0 * 0.0825).pow(2);
+    let mut t8: RowSVector<f64, 2> = (t3 + t3) * 0.125;
+    let t2: SMatrix<f64, 2, 3> = y * x.transpose();
+    return t2[(1, 0)] + t8.norm_squared() + t0.sum() + t7 + t8[(0, 0)];
+}
+
 #[test]
 fn p008_against_duals() {
     let mut rng = Rng(0xf1bbcdcbfa53be45);
@@ -1425,7 +1782,7 @@ fn p008_against_duals() {
     let (grad_value, grad) = p008_grad(&m0, &m1, s0, &xs, &k, &x, &y);
     let (vjp_value, vjp) = p008_vjp(&m0, &m1, s0, &xs, &k, &x, &y, 1.0);
     let point = [m0.flat(), m1.flat(), s0.flat(), k.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let m0 = r.matrix::<3, 3>();
         let m1 = r.matrix::<3, 3>();
@@ -1433,7 +1790,7 @@ fn p008_against_duals() {
         let k = r.matrix::<2, 2>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        p008_ref(&m0, &m1, s0, &xs_dual, &k, &x, &y)
+        p008_ref(&m0, &m1, s0, &xs_dual64, &k, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p008_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -1452,6 +1809,22 @@ fn p008_against_duals() {
     check_gradient("p008_vjp, y", &vjp.5.flat(), &reference[26..28], 1e-9);
     check_value("p008_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p008_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p008_twice_hvp(&m0, &m1, s0, &xs, &k, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[23..26].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 23..26, |r| {
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p008_ref(&m0, &m1, s0, &xs_hyperdual64, &k, &x, &y)
+    });
+    check_value("p008_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p008_twice_hvp's gradient", &twice_grad.flat(), &reference[23..26], 1e-9);
+    check_gradient("p008_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p008_h0_jacobian_against_duals() {
@@ -1656,6 +2029,95 @@ fn p009_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, xs: &[SVe
     t7 * lit::<T>(0.061) - t5 * lit::<T>(0.116) - t6[(1, 1)] + t3.sum()
 }
 
+#[hessian(wrt(x))]
+fn p009_twice(x: &SVector<f64, 2>, y: &SVector<f64, 3>, xs: &[SVector<f64, 2>], ys: &[SVector<f64, 2>], s0: f64) -> f64 {
+    let t0 = -x;
+    let t1: SVector<f64, 3> = y.map(|v| s0);
+    let t3: RowSVector<f64, 3> = if s0 <= 0.04 {
+        for i in 0..2 {
+            let t2: RowSVector<f64, 3> = -t1.transpose();
+        }
+        t1.transpose()
+    } else {
+        t1.transpose()
+    };
+    for i in 0..2 {
+        let t4 = (t0 * t3).transpose().component_mul(&(t3.transpose() * t0.transpose() * (x * t0.transpose())));
+    }
+    let t5: Matrix3<f64> = (y * t1.transpose()).map(|v| s0 / matgrad::sigmoid(-1.32_f64) * 0.209) + t3.transpose() * t3;
+    let t6 = (t0 * x.transpose() * (t0 * t0.transpose())).component_mul(&(t0 * t0.transpose()).component_mul(&(t0 * x.transpose())));
+    let mut t5 = s0;
+    t5 += s0.exp();
+    let mut t7: f64 = -t5;
+    if x.kronecker(&t0.transpose().component_div(&t0.transpose().map(|v| matgrad::sigmoid(v)))).sum() * 0.0666 < (t7 - t7) * 0.133 {
+        if 0.33_f64 - -0.35 > 0.06 {
+            t5 = 0.64;
+            if y.norm_squared() > -0.25 {
+                t5 = (-1.51_f64 * 0.96).cos();
+                t7 += t7;
+                t7 -= -(1.84 / matgrad::softplus(-0.84_f64) * 0.193);
+            } else if t1.map(|v| v.exp()).sum().ln() <= 0.22 || t7 > -0.45 {
+                let mut t8: SMatrix<f64, 3, 2> = t1 * t0.transpose() * t6;
+                t8 += y * x.transpose() - t3.transpose() * t3 * t8 * 0.0825;
+                t8 = ((t8 - t8) * 0.0826).map(|v| (matgrad::softplus(v).tanh() + 1.5).abs());
+            } else {
+                let mut t9 = t6[(1, 1)];
+                t5 = -1.33;
+                let mut t10 = t9 * s0;
+            }
+        } else if (t5.tanh() - 1.5).abs() < y[(0, 0)] || 1.43_f64 > -0.26 {
+            let t11 = (t0 * y.transpose() * (t1 * x.transpose())).map(|v| t7 * 0.117);
+            t5 -= x[(0, 0)].powi(3);
+        } else if (t1.transpose().kronecker(&t0).sum() * 0.165).exp() < -0.24 {
+            t7 = s0.exp() * -0.35;
+        } else {
+            t5 -= x[0].cos() * 1.86;
+            t7 -= -1.46 + -1.36 + t6.norm_squared() * 0.0619;
+        }
+        let mut t12: RowSVector<f64, 3> = t1.transpose();
+        if (if t7 * 0.0809 <= -0.34 {
+            t5 = (y[(1, 0)].cos() + 2.0).ln();
+            s0
+        } else {
+            if 0.16_f64 > -0.16 {
+                t5 -= (t12.transpose() * t12).component_div(&(y * t12).map(|v| matgrad::sigmoid(v))).dot(&(y * t3).transpose()) * 0.0296;
+            }
+            1.92
+        }) >= 0.49 {
+            t5 = s0;
+            t5 = 1.22;
+            t5 += s0;
+        }
+    } else {
+        t7 = (t3.transpose() * y.transpose() + y * t3)[(2, 0)];
+        t5 = x[1].exp() * (matgrad::softplus(t5).ln() * 0.116);
+        let t13 = 1.84_f64 / (-0.88 * -0.88 + 1.44);
+    }
+    for yi in ys.iter() {
+        let t14 = yi * t3;
+        for j in 0..2 {
+            for l in 0..2 {
+                let t15 = t5 / x[1].exp() * 0.0425;
+                let mut t16 = t14.transpose() * yi * (t0.kronecker(&t6).norm_squared() * 0.0309);
+                let t17 = t0.map(|v| t5) * 0.116;
+            }
+        }
+        t7 -= if s0 > -0.24 {
+            let mut t18: SMatrix<f64, 2, 2> = (t3.transpose() * t3).mean() * (yi * yi.transpose());
+            yi[0]
+        } else {
+            let t5 = yi * t3.component_mul(&y.transpose());
+            yi[0]
+        };
+    }
+    t5 = (if !(matgrad::softplus(s0).sqrt() > -0.3) {
+        t5
+    } else {
+        t5
+    }) * 0.116;
+    t7 * 0.061 - t5 * 0.116 - t6[(1, 1)] + t3.sum()
+}
+
 #[test]
 fn p009_against_duals() {
     let mut rng = Rng(0x8ff34785799e0250);
@@ -1674,13 +2136,13 @@ fn p009_against_duals() {
     let (grad_value, grad) = p009_grad(&x, &y, &xs, &ys, s0);
     let (vjp_value, vjp) = p009_vjp(&x, &y, &xs, &ys, s0, 1.0);
     let point = [x.flat(), y.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<2, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
-        p009_ref(&x, &y, &xs_dual, &ys_dual, s0)
+        p009_ref(&x, &y, &xs_dual64, &ys_dual64, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p009_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -1693,6 +2155,20 @@ fn p009_against_duals() {
     check_gradient("p009_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_value("p009_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p009_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p009_twice_hvp(&x, &y, &xs, &ys, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..2].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..2, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        p009_ref(&x, &y, &xs_hyperdual64, &ys_hyperdual64, s0)
+    });
+    check_value("p009_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p009_twice_hvp's gradient", &twice_grad.flat(), &reference[0..2], 1e-9);
+    check_gradient("p009_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p010
@@ -2024,6 +2500,30 @@ fn p012_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, flag: bool, x: &SV
     t5[0] - t2 + t1.trace() * lit::<T>(0.0343) + t0[(0, 0)]
 }
 
+#[hessian(wrt(x))]
+fn p012_twice<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 2>, s0: T) -> T {
+    let t0 = k.transpose().transpose().lu().solve(k).unwrap() + k * convert::<f64, T>(1.8) * convert::<f64, T>(0.137);
+    let mut t1 = t0.map(|v| s0.exp());
+    let mut t2 = s1;
+    for i in 0..2 {
+        let t2 = *x;
+        {
+            for j in 0..2 {
+                t1 -= k.map(|v| convert::<f64, T>(0.95)) + t0.component_div(&(t0 * convert::<f64, T>(0.166)).map(|v| v.exp())) * convert::<f64, T>(0.202);
+                let mut t0: SMatrix<T, 2, 2> = (k * convert::<f64, T>(0.9)).transpose().try_inverse().unwrap().pow(3);
+                let mut t3 = t0 * y;
+            }
+            let mut t4 = t2[(i, 0)] - convert::<f64, T>(1.23);
+            t1 -= k.transpose() * k * convert::<f64, T>(0.0309) * (y * y.transpose());
+        }
+    }
+    let t5 = y.transpose() / (y[1].tanh() + convert::<f64, T>(1.5)).abs();
+    t2 -= -t5.transpose()[(0, 0)];
+    let mut t5 = (x.component_div(&t5.transpose().map(|v| matgrad::sigmoid(v))) * convert::<f64, T>(0.118)).map(|v| v);
+    t5 -= x - (x + y);
+    t5[0] - t2 + t1.trace() * convert::<f64, T>(0.0343) + t0[(0, 0)]
+}
+
 #[test]
 fn p012_against_duals() {
     let mut rng = Rng(0x6a99b4b1f77d8e11);
@@ -2068,6 +2568,20 @@ fn p012_against_duals() {
     check_gradient("p012_vjp, s0", &vjp.4.flat(), &reference[9..10], 1e-9);
     check_value("p012_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p012_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p012_twice_hvp(s1, &k, flag, &x, &y, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[5..7].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 5..7, |r| {
+        let s1 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        p012_ref(s1, &k, flag, &x, &y, s0)
+    });
+    check_value("p012_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p012_twice_hvp's gradient", &twice_grad.flat(), &reference[5..7], 1e-9);
+    check_gradient("p012_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p013 (known bug patterns: branch-read, counter-call)
@@ -2257,6 +2771,37 @@ fn p013_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, s0: T, xs: &[SVector<T, 
     t1[(0, 0)] * lit::<T>(0.198) - t0.norm_squared() * lit::<T>(0.165) + p013_h1_ref(&x.map(|v| matgrad::softplus(lit::<T>(0.65))), &((t1 - t1) * lit::<T>(0.099)), lit::<T>(-0.07))
 }
 
+#[hessian(wrt(x))]
+fn p013_twice(m0: &SMatrix<f64, 2, 2>, s0: f64, xs: &[SVector<f64, 3>], k: &Matrix3<f64>, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let t0: SMatrix<f64, 3, 2> = x * y.transpose();
+    let mut t1 = y.component_mul(y);
+    for &xi in xs.iter() {
+        if s0 / (xi[1] * xi[1] + 0.81) > -0.23 {
+            let t0 = (k[(0, 0)] - -0.72) * 0.173 - s0;
+            {
+                let mut t2 = k.norm_squared() * 0.0044;
+                let t3 = (k.transpose() + k) * 0.099;
+                let t4: f64 = xi[2] * 1.01 * (xi[2].tanh() - 1.5).abs();
+            }
+            let t5 = xi * y.transpose();
+        } else if x[2] <= 0.21 {
+            let t6 = y.transpose().transpose();
+            {
+                let t7 = p013_h1(&x.component_mul(&(xi - xi)), &-(y + y), (m0[(0, 1)].cos() + 2.0).ln());
+                let mut t8 = xi[2] * 0.1;
+                t8 -= p013_h1(&xi, &t6, 1.46).tanh();
+            }
+        } else {
+            let mut t9 = *m0;
+        }
+        t1 -= y.map(f64::tanh);
+    }
+    for i in 0..2 {
+        let mut t10: f64 = 1.06 * s0;
+    }
+    t1[(0, 0)] * 0.198 - t0.norm_squared() * 0.165 + p013_h1(&x.map(|v| matgrad::softplus(0.65_f64)), &((t1 - t1) * 0.099), -0.07)
+}
+
 #[test]
 fn p013_against_duals() {
     let mut rng = Rng(0x8d12e6b76c813fc);
@@ -2278,14 +2823,14 @@ fn p013_against_duals() {
     let (grad_value, grad) = p013_grad(&m0, s0, &xs, &k, &x, &y);
     let (vjp_value, vjp) = p013_vjp(&m0, s0, &xs, &k, &x, &y, 1.0);
     let point = [m0.flat(), s0.flat(), k.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let m0 = r.matrix::<2, 2>();
         let s0 = r.scalar();
         let k = r.matrix::<3, 3>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        p013_ref(&m0, s0, &xs_dual, &k, &x, &y)
+        p013_ref(&m0, s0, &xs_dual64, &k, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p013_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -2302,6 +2847,21 @@ fn p013_against_duals() {
     check_gradient("p013_vjp, y", &vjp.4.flat(), &reference[17..19], 1e-9);
     check_value("p013_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p013_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p013_twice_hvp(&m0, s0, &xs, &k, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[14..17].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 14..17, |r| {
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p013_ref(&m0, s0, &xs_hyperdual64, &k, &x, &y)
+    });
+    check_value("p013_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p013_twice_hvp's gradient", &twice_grad.flat(), &reference[14..17], 1e-9);
+    check_gradient("p013_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p013_h0_jacobian_against_duals() {
@@ -2450,6 +3010,70 @@ fn p014_ref<T: RealField + Copy>(s0: T, s1: T, x: &SVector<T, 2>, y: &SVector<T,
     t5 - t4.sum() * lit::<T>(0.0866) + t3[(1, 0)] - t1.norm_squared() + (t4[(0, 0)].cos() + lit::<T>(2.0)).powf(s0) * lit::<T>(0.35)
 }
 
+#[hessian(wrt(x))]
+fn p014_twice(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    let t1: RowSVector<f64, 2> = if 0.18_f64 <= -0.32 && x[(0, 0)] < -0.14 {
+        let mut t0: f64 = x[0];
+        x.transpose()
+    } else {
+        x.transpose()
+    };
+    {
+        let t2: SVector<f64, 2> = t1.transpose().map(|v| 1.02 / (v.cos() + 2.0));
+    }
+    let t3: SMatrix<f64, 2, 2> = (x * t1).component_div(&(x * t1).map(|v| matgrad::sigmoid(v)));
+    let mut t4 = y.map(|v| s1).component_div(&(y + y).map(|v| matgrad::sigmoid(v))) * 0.118;
+    let t5 = -1.76 - t1[0];
+    t4 = t3 * (x + t4) * 0.0669;
+    t4 = if t5.cos() <= 0.74 {
+        *y
+    } else {
+        if !(x[0].sin() > -0.02) {
+            let t6 = t3 + t3.map(|v| 0.26_f64);
+            let mut t7 = 1.65 * s0;
+        } else {
+            t4 = x.transpose().component_mul(&t1).transpose();
+            let t1 = t1.transpose().component_div(&y.map(|v| matgrad::sigmoid(v)));
+            let t8: RowSVector<f64, 2> = t4.transpose() * t3 * 0.133;
+        }
+        *y
+    };
+    if t4.transpose()[(0, 0)] < -0.39 || 1.56_f64 < -0.59 * 0.77 {
+        for i in 0..2 {
+            let t9 = t1.transpose() - y;
+        }
+        {
+            let t10 = t1.transpose();
+            let mut t11: SMatrix<f64, 2, 2> = t3.transpose() * t3 * 0.0358 * (-1.22 / (t5.cos() + 2.0));
+            t11 *= (s0 + -1.71) * t4[0] * 0.137;
+        }
+    }
+    if (matgrad::sigmoid(x[0]).ln() * matgrad::sigmoid(x[0]).ln() + 1.25).ln_1p() < -1.76 {
+        let mut t3 = t1.transpose().map(|v| (matgrad::sigmoid(s0) + 0.86).powf(2.19));
+    } else if 1.15_f64 < 0.17 {
+        if t4[(1, 0)] + -1.59 < x.map(|v| v * v + 1.4).norm().powf(0.12) {
+            t4 = x.component_div(&t4.map(|v| v.exp()));
+            {
+                let t12 = t1.transpose();
+                let mut t13 = (t3.transpose().component_mul(&t3) * 0.0716 + t3) * 0.21;
+            }
+        } else if -1.83_f64 > 0.48 {
+            t4 += t1.transpose();
+        } else {
+            for i in 0..2 {
+                t4 += x;
+                let t14: SVector<f64, 2> = t3.map(f64::tanh) * (t1.transpose() - x);
+            }
+            t4 = t3 * t1.transpose() * 0.133 + (t1.transpose() + t4) * 0.147;
+        }
+        t4 = t3.transpose() * y * 0.133;
+        let mut t15 = matgrad::sigmoid(0.44_f64).powf(0.84);
+    } else {
+        t4 = matgrad::softplus(1.18_f64) * ((t4 + y) * 0.147);
+    }
+    t5 - t4.sum() * 0.0866 + t3[(1, 0)] - t1.norm_squared() + (t4[(0, 0)].cos() + 2.0).powf(s0) * 0.35
+}
+
 #[test]
 fn p014_against_duals() {
     let mut rng = Rng(0xa708a824f61297cb);
@@ -2488,6 +3112,19 @@ fn p014_against_duals() {
     check_gradient("p014_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
     check_value("p014_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p014_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p014_twice_hvp(s0, s1, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[2..4].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 2..4, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p014_ref(s0, s1, &x, &y)
+    });
+    check_value("p014_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p014_twice_hvp's gradient", &twice_grad.flat(), &reference[2..4], 1e-9);
+    check_gradient("p014_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p015
@@ -2531,6 +3168,26 @@ fn p015_ref<T: RealField + Copy>(m0: &RowSVector<T, 2>, m1: &SMatrix<T, 2, 2>, s
     t2.sum() * lit::<T>(0.125)
 }
 
+#[hessian(wrt(x))]
+fn p015_twice<T: RealField + Copy>(m0: &RowSVector<T, 2>, m1: &SMatrix<T, 2, 2>, s0: T, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
+    if !(s0 > convert::<f64, T>(0.19)) {
+        let t0 = *x;
+    }
+    if ({
+        s0
+    }) > convert::<f64, T>(0.2) {
+        let mut t1: SMatrix<T, 2, 2> = m1.map(|v| v / (s0.cos() + convert::<f64, T>(2.0)));
+    }
+    let mut t2 = -(x / (s0.cos() + convert::<f64, T>(2.0)));
+    t2 -= if !(t2[(1, 0)] <= convert::<f64, T>(0.04)) {
+        *y
+    } else {
+        t2
+    };
+    t2 -= m0.transpose().map(|v| convert::<f64, T>(-0.96) - s0.powi(2));
+    t2.sum() * convert::<f64, T>(0.125)
+}
+
 #[test]
 fn p015_against_duals() {
     let mut rng = Rng(0x454021de755d1bd6);
@@ -2571,6 +3228,20 @@ fn p015_against_duals() {
     check_gradient("p015_vjp, y", &vjp.4.flat(), &reference[9..11], 1e-9);
     check_value("p015_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p015_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p015_twice_hvp(&m0, &m1, s0, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[7..9].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 7..9, |r| {
+        let m0 = r.matrix::<1, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p015_ref(&m0, &m1, s0, &x, &y)
+    });
+    check_value("p015_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p015_twice_hvp's gradient", &twice_grad.flat(), &reference[7..9], 1e-9);
+    check_gradient("p015_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p016
@@ -2929,6 +3600,50 @@ fn p017_ref<T: RealField + Copy>(s0: T, s1: T, n: i32, x: &SVector<T, 3>, y: &SV
     t12.sum() * lit::<T>(0.111) - t11.trace() * lit::<T>(0.0474) + t10.trace() * lit::<T>(0.0756) + t7[(2, 2)]
 }
 
+#[hessian(wrt(x))]
+fn p017_twice(s0: f64, s1: f64, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
+    for i in 0..2 {
+        let t0 = x * x.transpose();
+        let mut t1 = t0.kronecker(&(t0 / (x[(i, 0)].cos() + 2.0))).sum() * 0.0122;
+        let mut t2 = y.transpose() * (y * x.transpose());
+    }
+    let t3: Matrix3<f64> = y * x.transpose();
+    let t5 = if ((n as f64) + 1.42) * 0.224 < (n as f64) {
+        x.transpose()
+    } else {
+        let t4 = (y * x.transpose()).component_div(&(y * x.transpose()).map(|v| v * v + 1.03));
+        y.transpose()
+    };
+    let t6 = s0;
+    let t7: Matrix3<f64> = t3;
+    if n < 1 {
+        let t8 = -t7;
+        let t6: f64 = s0.tanh();
+    } else {
+        for i in 0..2 {
+            let t6: Matrix3<f64> = t7 / (matgrad::sigmoid((n as f64) * 0.0825) + 1.72);
+            for j in 0..2 {
+                let mut t9: RowSVector<f64, 3> = t5;
+            }
+        }
+    }
+    let mut t10 = t7.transpose() - t7.transpose();
+    let mut t11: Matrix3<f64> = t7.transpose() + t10.transpose();
+    let t12 = t3.map(f64::tanh) * t10 * 0.165;
+    {
+        t11 += (t12 / matgrad::softplus(s1) + t3 * t11 * 0.11) * 0.239;
+    }
+    if (n as f64) <= y[1].sin() {
+        let mut t13: f64 = (s0.tanh() - 1.5).abs();
+        t10 -= (t11.transpose() * 0.062).pow(2);
+        t11 += (n as f64) * t10.transpose() * 0.151;
+    } else {
+        t10 += t10.transpose();
+        t11 += t12.transpose() - -t12;
+    }
+    t12.sum() * 0.111 - t11.trace() * 0.0474 + t10.trace() * 0.0756 + t7[(2, 2)]
+}
+
 #[test]
 fn p017_against_duals() {
     let mut rng = Rng(0x81af155173f26388);
@@ -2968,6 +3683,19 @@ fn p017_against_duals() {
     check_gradient("p017_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
     check_value("p017_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p017_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p017_twice_hvp(s0, s1, n, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[2..5].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 2..5, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p017_ref(s0, s1, n, &x, &y)
+    });
+    check_value("p017_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p017_twice_hvp's gradient", &twice_grad.flat(), &reference[2..5], 1e-9);
+    check_gradient("p017_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p017_h0_jacobian_against_duals() {
@@ -3266,6 +3994,63 @@ fn p018_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 2, 2>, s
     t20.norm_squared() - t19 + t18[(0, 1)] - t14.sum() + k.transpose().determinant() * lit::<T>(0.0155)
 }
 
+#[hessian(wrt(x))]
+fn p018_twice(m0: &SMatrix<f64, 2, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, k: &SMatrix<f64, 2, 2>, n: i32, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    let mut t0 = (k * m0 * 0.124).trace();
+    let mut t1 = (y.transpose() * m0.transpose()).component_mul(&(x[(0, 0)] * y.transpose()));
+    let mut t2 = m1 + m1;
+    if m0[(1, 1)].exp() >= s1 * t0 && flag {
+        let t3: SVector<f64, 2> = t2 * x;
+        t2 *= 1.42;
+        let t4 = t0;
+    } else if n < 2 {
+        t1 -= (s1 - m0[(0, 1)]) * (y.transpose() / (m0[(0, 1)].tanh() - 1.5).abs());
+        for i in 0..2 {
+            t2 = (-t2).transpose().map(f64::tanh);
+            t1 = (t1 * 0.165).map(f64::tanh);
+            let t1 = -(n as f64);
+            let t5 = *x;
+        }
+        let t6: SVector<f64, 2> = t1.transpose() * 0.165;
+    } else {
+        let t0 = m1.dot(m1) / m0[(0, 1)].exp() * 0.0911;
+        t2 += (k.transpose() + (t2.transpose() * 0.0871).pow(2)) * 0.24;
+        t1 = (t1 - t1) * 0.0825 * k.transpose().transpose() * 0.125;
+    }
+    t1 *= m1[(1, 1)].exp() * 0.137;
+    let t7 = 0.39_f64;
+    if n == 2 {
+        let mut t8 = m0.transpose() / (t7 * t7 + 0.95);
+        t8 = -(t2 / (m0[(1, 1)].cos() + 2.0));
+    } else if !(t0 <= -0.04) {
+        for i in 0..2 {
+            t2 = (m0 * k * 0.124 * t2 * 0.13).map(f64::sin);
+        }
+    } else {
+        let t9 = (k + x[(0, 0)] * m1.transpose() * 0.0619 + t2.transpose() * 0.0162).try_inverse().unwrap();
+    }
+    for i in 0..2 {
+        let t10 = *y;
+        let mut t11 = (k + m1 * t2 * 0.129 * 0.0626).lu().solve(x).unwrap();
+        for j in 0..2 {
+            let mut t12 = *m1;
+            let t13: f64 = p018_h0(x, &(k.try_inverse().unwrap() * y));
+        }
+    }
+    let mut t14: SMatrix<f64, 2, 2> = *m1;
+    for i in 0..2 {
+        let t15: f64 = p018_h0(&(x.map(|v| ((n as f64) * 0.165).exp()) - (x + y)), &(k.transpose() * x * 0.124).map(|v| -0.23_f64));
+        let mut t16: SVector<f64, 2> = -y.component_div(&x.map(|v| matgrad::sigmoid(v)));
+        let t14 = -t7;
+        let t17 = m0[(i, i)].sin() - t7;
+    }
+    t2 = m0 * k * 0.124 + t2 / (k.determinant() * 0.156) * 0.161;
+    let mut t18 = m1 + m0;
+    let t19 = -1.63_f64;
+    let t20 = t1.map(|v| -0.2_f64);
+    t20.norm_squared() - t19 + t18[(0, 1)] - t14.sum() + k.transpose().determinant() * 0.0155
+}
+
 #[test]
 fn p018_against_duals() {
     let mut rng = Rng(0x1fe68f0af33ce797);
@@ -3321,6 +4106,22 @@ fn p018_against_duals() {
     check_gradient("p018_vjp, y", &vjp.6.flat(), &reference[16..18], 1e-9);
     check_value("p018_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p018_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p018_twice_hvp(&m0, &m1, s0, s1, &k, n, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[14..16].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 14..16, |r| {
+        let m0 = r.matrix::<2, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p018_ref(&m0, &m1, s0, s1, &k, n, flag, &x, &y)
+    });
+    check_value("p018_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p018_twice_hvp's gradient", &twice_grad.flat(), &reference[14..16], 1e-9);
+    check_gradient("p018_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p019 (known bug patterns: branch-read)
@@ -3491,6 +4292,37 @@ fn p020_ref<T: RealField + Copy>(y: &SVector<T, 2>, s0: T, s1: T, xs: &[T], ys: 
     return t7 + t3.norm_squared() * lit::<T>(0.00613) - t0.norm_squared() + (s0 + (y[0].cos() + lit::<T>(2.0)).powf(s0));
 }
 
+#[hessian(wrt(x))]
+fn p020_twice(y: &SVector<f64, 2>, s0: f64, s1: f64, xs: &[f64], ys: &[SVector<f64, 2>], k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 2>) -> f64 {
+    let t0 = k * x * 0.124;
+    if matgrad::softplus(t0[0]).ln() + s0.exp() <= 0.48 {
+        let t0 = t0 * (x.transpose() - t0.transpose());
+        let t1 = *y;
+    } else if matgrad::softplus(s0).ln_1p() * 1.06 >= -0.18 {
+        let t0 = k.transpose().lu().solve(&(k.transpose() * k.transpose() * 0.0309)).unwrap();
+        let t2: SMatrix<f64, 2, 2> = t0.component_div(&t0.transpose().map(|v| v.exp())) * k * 0.153;
+        let t0: f64 = (1.93 / (s1 * s1 + 0.65) * 0.167).exp();
+    }
+    let mut t3 = k.transpose().try_inverse().unwrap();
+    t3 = k.transpose().map(|v| s0.exp()) * k.transpose() * 0.0455;
+    let t3 = t0.transpose();
+    let mut t3 = k.transpose().map(|v| -1.38_f64) * (y - t3.transpose()) * 0.18;
+    for (xi, yi) in xs.iter().zip(ys.iter()) {
+        for j in 0..2 {
+            t3 += -yi;
+        }
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            let t4 = *k;
+            let t5 = (k.transpose() * 0.0619).pow(2).component_mul(&t4.transpose().map(|v| 1.51_f64));
+            let mut t6: f64 = -1.62_f64;
+        }
+    }
+    let mut t7 = matgrad::softplus(s0).ln_1p();
+    return t7 + t3.norm_squared() * 0.00613 - t0.norm_squared() + (s0 + (y[0].cos() + 2.0).powf(s0));
+}
+
 #[test]
 fn p020_against_duals() {
     let mut rng = Rng(0x5c55827df1d1ef49);
@@ -3513,15 +4345,15 @@ fn p020_against_duals() {
     let (grad_value, grad) = p020_grad(&y, s0, s1, &xs, &ys, &k, &x);
     let (vjp_value, vjp) = p020_vjp(&y, s0, s1, &xs, &ys, &k, &x, 1.0);
     let point = [y.flat(), s0.flat(), s1.flat(), k.flat(), x.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let y = r.matrix::<2, 1>();
         let s0 = r.scalar();
         let s1 = r.scalar();
         let k = r.matrix::<2, 2>();
         let x = r.matrix::<2, 1>();
-        p020_ref(&y, s0, s1, &xs_dual, &ys_dual, &k, &x)
+        p020_ref(&y, s0, s1, &xs_dual64, &ys_dual64, &k, &x)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p020_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -3538,6 +4370,22 @@ fn p020_against_duals() {
     check_gradient("p020_vjp, x", &vjp.4.flat(), &reference[8..10], 1e-9);
     check_value("p020_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p020_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p020_twice_hvp(&y, s0, s1, &xs, &ys, &k, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[8..10].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 8..10, |r| {
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        p020_ref(&y, s0, s1, &xs_hyperdual64, &ys_hyperdual64, &k, &x)
+    });
+    check_value("p020_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p020_twice_hvp's gradient", &twice_grad.flat(), &reference[8..10], 1e-9);
+    check_gradient("p020_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p021
@@ -3663,6 +4511,67 @@ fn p021_ref<T: RealField + Copy>(xs: &[SVector<T, 2>], ys: &[T], s0: T, s1: T, k
     t18.trace() * lit::<T>(0.066) + t15 - t0 + t12.norm_squared() * lit::<T>(0.00248) + ((y * t11.transpose()).mean() + lit::<T>(0.35) * lit::<T>(-1.42))
 }
 
+#[hessian(wrt(x))]
+fn p021_twice(xs: &[SVector<f64, 2>], ys: &[f64], s0: f64, s1: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = y.component_mul(&(y + y));
+    if 0.76_f64 <= -0.15 || 1.36_f64 > 0.34 {
+        let mut t1 = k.lu().solve(k).unwrap();
+        for (xi, &yi) in xs.iter().zip(ys.iter()) {
+            let t2 = x * xi.transpose();
+            let t3 = t2.transpose().component_mul(&t2.transpose());
+            t1 += k * 0.099;
+        }
+    } else if flag {
+        let t4 = x * y.transpose();
+    } else if (t0.transpose().norm_squared() + 0.92).powf(0.97) * 0.119 > -0.45 {
+        for i in 0..2 {
+            let t5: Matrix3<f64> = k.transpose() * 0.198;
+            let mut t6 = y.transpose();
+            let t7 = matgrad::sigmoid(s0).ln();
+        }
+        if -(-0.02 - s0) >= -0.72 {
+            let t8: SMatrix<f64, 2, 2> = (t0 * t0.transpose() * 0.0619).pow(3) / (k[(1, 0)].cos() + 2.0);
+        } else {
+            let t9 = k.transpose();
+            let t0 = y[0];
+            let mut t10 = x * y.transpose();
+        }
+    }
+    let t11 = x.transpose().transpose();
+    let t12: SMatrix<f64, 2, 3> = (y * x.transpose()).map(|v| -s1);
+    let mut t12 = -(t0 * t0.transpose());
+    {
+        let t14 = if flag {
+            *y
+        } else {
+            let mut t13 = (-k * 0.198).component_div(&(k.transpose() * 0.198).map(|v| v.exp()));
+            t0
+        };
+        let t0 = t0 * t11.transpose();
+    }
+    let t0 = (k[(2, 1)] * 0.099).exp().sqrt();
+    let t15 = (0.7 + k[(1, 2)]) * 0.174;
+    for i in 0..2 {
+        t12 = (if s0 >= 0.42 {
+            t12
+        } else {
+            let t15 = y.transpose();
+            t12
+        }).map(f64::tanh);
+        let t16 = 0.23_f64;
+        let t17: SVector<f64, 3> = *x;
+    }
+    t12 = y * t11.transpose() * (t11 * y.transpose());
+    for yi in ys.iter() {
+        t12 += y * t11.transpose() * x * -y.transpose() * 0.165;
+    }
+    let t18: Matrix3<f64> = *k;
+    for xi in xs.iter() {
+        t12 += y * xi.transpose();
+    }
+    t18.trace() * 0.066 + t15 - t0 + t12.norm_squared() * 0.00248 + ((y * t11.transpose()).mean() + 0.35 * -1.42)
+}
+
 #[test]
 fn p021_against_duals() {
     let mut rng = Rng(0xfa8cfc37711c7354);
@@ -3686,15 +4595,15 @@ fn p021_against_duals() {
     let (grad_value, grad) = p021_grad(&xs, &ys, s0, s1, &k, flag, &x, &y);
     let (vjp_value, vjp) = p021_vjp(&xs, &ys, s0, s1, &k, flag, &x, &y, 1.0);
     let point = [s0.flat(), s1.flat(), k.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let k = r.matrix::<3, 3>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        p021_ref(&xs_dual, &ys_dual, s0, s1, &k, flag, &x, &y)
+        p021_ref(&xs_dual64, &ys_dual64, s0, s1, &k, flag, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p021_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -3711,6 +4620,22 @@ fn p021_against_duals() {
     check_gradient("p021_vjp, y", &vjp.4.flat(), &reference[14..16], 1e-9);
     check_value("p021_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p021_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p021_twice_hvp(&xs, &ys, s0, s1, &k, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[11..14].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 11..14, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p021_ref(&xs_hyperdual64, &ys_hyperdual64, s0, s1, &k, flag, &x, &y)
+    });
+    check_value("p021_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p021_twice_hvp's gradient", &twice_grad.flat(), &reference[11..14], 1e-9);
+    check_gradient("p021_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p022
@@ -3774,6 +4699,36 @@ fn p022_ref<T: RealField + Copy>(y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &
     t12.norm_squared() * lit::<T>(0.0374) - t11[(0, 1)] + t10.sum() - t9.sum() * lit::<T>(0.11) + k.dot(&(t12 * m0)) * lit::<T>(0.00741)
 }
 
+#[hessian(wrt(x))]
+fn p022_twice<T: RealField + Copy>(y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T, k: &Matrix3<T>, x: &SVector<T, 3>) -> T {
+    for i in 0..3 {
+        let t0: T = y[(i, 0)];
+        let mut t1 = (k + k) * convert::<f64, T>(0.099) / (convert::<f64, T>(0.94) - convert::<f64, T>(0.58)).exp() * convert::<f64, T>(0.219);
+        t1 = t1;
+    }
+    for i in 0..3 {
+        if convert::<f64, T>(-0.41) < convert::<f64, T>(-0.23) {
+            let t2 = x.transpose() * k * convert::<f64, T>(0.066);
+            let t3 = s0.exp();
+            let mut t4: Matrix3<T> = k / (convert::<f64, T>(-0.42) * convert::<f64, T>(-0.42) + convert::<f64, T>(1.37)).powf(s0).exp() * convert::<f64, T>(0.0422);
+        }
+    }
+    for i in 0..3 {
+        {
+            let mut t5 = s0;
+            t5 *= convert::<f64, T>(1.12);
+        }
+        let t6 = y[1];
+    }
+    let t7 = m0.map(|v| convert::<f64, T>(1.47));
+    let t8 = (k * m0.transpose() * convert::<f64, T>(0.066)).component_mul(&(m1 * y));
+    let t9 = *m1;
+    let t10 = *y;
+    let mut t11: Matrix3<T> = (k * convert::<f64, T>(0.0495)).pow(2) + t9.component_div(&m1.transpose().map(|v| v * v + convert::<f64, T>(0.77)));
+    let mut t12 = t8.transpose().transpose();
+    t12.norm_squared() * convert::<f64, T>(0.0374) - t11[(0, 1)] + t10.sum() - t9.sum() * convert::<f64, T>(0.11) + k.dot(&(t12 * m0)) * convert::<f64, T>(0.00741)
+}
+
 #[test]
 fn p022_against_duals() {
     let mut rng = Rng(0x98c475f0f066f723);
@@ -3822,6 +4777,21 @@ fn p022_against_duals() {
     check_gradient("p022_vjp, x", &vjp.5.flat(), &reference[25..28], 1e-9);
     check_value("p022_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p022_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p022_twice_hvp(&y, &m0, &m1, s0, &k, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[25..28].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 25..28, |r| {
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<1, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        p022_ref(&y, &m0, &m1, s0, &k, &x)
+    });
+    check_value("p022_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p022_twice_hvp's gradient", &twice_grad.flat(), &reference[25..28], 1e-9);
+    check_gradient("p022_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p023
@@ -3849,6 +4819,20 @@ fn p023_ref<T: RealField + Copy>(m0: &RowSVector<T, 2>, m1: &SMatrix<T, 2, 2>, s
     let t4 = (t0.transpose().kronecker(&t1).sum().tanh() + lit::<T>(1.5)).abs();
     let t5 = m1.transpose().component_mul(m1).map(|v| lit::<T>(-1.48));
     t0 *= (m1 - m1).dot(&(t5 + m1)) * lit::<T>(0.0499);
+    let t6 = m1.transpose() + t5 + -m1;
+    t6[(1, 0)] - t5.trace() + t4 + t0.norm_squared()
+}
+
+#[hessian(wrt(x))]
+fn p023_twice(m0: &RowSVector<f64, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = 0.95_f64;
+    let t1 = *x;
+    let t2 = t1.component_div(&m0.transpose().map(|v| v * v + 1.47)).dot(x);
+    let mut t3 = *x;
+    let mut t0 = *x;
+    let t4 = (t0.transpose().kronecker(&t1).sum().tanh() + 1.5).abs();
+    let t5 = m1.transpose().component_mul(m1).map(|v| -1.48_f64);
+    t0 *= (m1 - m1).dot(&(t5 + m1)) * 0.0499;
     let t6 = m1.transpose() + t5 + -m1;
     t6[(1, 0)] - t5.trace() + t4 + t0.norm_squared()
 }
@@ -3901,6 +4885,21 @@ fn p023_against_duals() {
     check_gradient("p023_vjp, y", &vjp.5.flat(), &reference[10..12], 1e-9);
     check_value("p023_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p023_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p023_twice_hvp(&m0, &m1, s0, s1, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[8..10].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 8..10, |r| {
+        let m0 = r.matrix::<1, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p023_ref(&m0, &m1, s0, s1, &x, &y)
+    });
+    check_value("p023_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p023_twice_hvp's gradient", &twice_grad.flat(), &reference[8..10], 1e-9);
+    check_gradient("p023_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p024 (known bug patterns: branch-read, counter-call)
@@ -4125,13 +5124,13 @@ fn p024_against_duals() {
     let (grad_value, grad) = p024_grad(&k, n, flag, &x, &y, s0, &xs);
     let (vjp_value, vjp) = p024_vjp(&k, n, flag, &x, &y, s0, &xs, 1.0);
     let point = [k.flat(), x.flat(), y.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let k = r.matrix::<2, 2>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
         let s0 = r.scalar();
-        p024_ref(&k, n, flag, &x, &y, s0, &xs_dual)
+        p024_ref(&k, n, flag, &x, &y, s0, &xs_dual64)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p024_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -4191,6 +5190,27 @@ fn p025_ref<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, x: &SVector<T, 3>, y: &
     t0 - t5[(0, 2)] - t4.sum() * lit::<T>(0.11) + t2[2]
 }
 
+#[hessian(wrt(x))]
+fn p025_twice(m0: &Matrix3<f64>, s0: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
+    let mut t0: RowSVector<f64, 3> = y.transpose() * m0;
+    t0 *= {
+        -0.29
+    };
+    let t1 = *m0;
+    let t1: Matrix3<f64> = t1.transpose();
+    let t2 = x * t0.component_mul(&x.transpose());
+    {
+        t0 -= t0;
+        let mut t3 = (t0 * t1.transpose() * 0.19).map(|v| v);
+        t3 += t0;
+    }
+    let t2 = t0.transpose();
+    let t4 = t1.transpose();
+    let mut t5 = t0;
+    let t0 = s0 + t2[0];
+    t0 - t5[(0, 2)] - t4.sum() * 0.11 + t2[2]
+}
+
 #[test]
 fn p025_against_duals() {
     let mut rng = Rng(0x736ae31d6e4640e0);
@@ -4227,6 +5247,19 @@ fn p025_against_duals() {
     check_gradient("p025_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
     check_value("p025_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p025_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p025_twice_hvp(&m0, s0, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..13].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 10..13, |r| {
+        let m0 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p025_ref(&m0, s0, &x, &y)
+    });
+    check_value("p025_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p025_twice_hvp's gradient", &twice_grad.flat(), &reference[10..13], 1e-9);
+    check_gradient("p025_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p026
@@ -4296,6 +5329,39 @@ fn p026_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 2>, m0: &SMat
     t3.sum() - t10.trace() + t9[(0, 0)] - t8 + lit::<T>(-1.74)
 }
 
+#[hessian(wrt(x))]
+fn p026_twice<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T, s1: T) -> T {
+    let t0 = s1;
+    let mut t1: SMatrix<T, 2, 2> = (m0.transpose() * m0 * convert::<f64, T>(0.124)).pow(2);
+    t1 += ((m0 - t1) * convert::<f64, T>(0.22)).pow(2);
+    let t2 = y.transpose().map(|v| -convert::<f64, T>(1.4));
+    let t3: SMatrix<T, 2, 2> = t1.component_mul(&(t1 + m0));
+    for i in 0..2 {
+        if i != 1 {
+            t1 -= t3;
+            t1 -= t3 * (convert::<f64, T>(0.47) * s1);
+            let mut t4 = t3.transpose() / (s0.tanh() - convert::<f64, T>(1.5)).abs();
+        }
+        let t0 = m0.transpose() / (x[0].exp().ln() * x[0].exp().ln() + convert::<f64, T>(0.89));
+        t1 -= if s1.exp().powf(convert::<f64, T>(-1.44)) * convert::<f64, T>(0.235) <= convert::<f64, T>(-0.3) {
+            let t5: SVector<T, 2> = -y;
+            t3.transpose()
+        } else {
+            let t6 = *x;
+            t0.transpose()
+        };
+    }
+    t1 += m0 * t1.transpose() * convert::<f64, T>(0.146) - t3.transpose();
+    let t7 = t3.map(|v| convert::<f64, T>(0.47) - s0);
+    let t2 = -t2.transpose();
+    let mut t8 = ((t3[(1, 0)] - convert::<f64, T>(-1.67)).tanh() + convert::<f64, T>(1.5)).abs();
+    let t9 = t1.component_div(&t7.map(|v| convert::<f64, T>(-1.26)).map(|v| v.exp())) * convert::<f64, T>(0.0599);
+    let t10: SMatrix<T, 2, 2> = t7;
+    let mut t3 = *y;
+    t3 = t2;
+    t3.sum() - t10.trace() + t9[(0, 0)] - t8 + convert::<f64, T>(-1.74)
+}
+
 #[test]
 fn p026_against_duals() {
     let mut rng = Rng(0x11a25cd6ed90c4cf);
@@ -4336,6 +5402,20 @@ fn p026_against_duals() {
     check_gradient("p026_vjp, s1", &vjp.4.flat(), &reference[9..10], 1e-9);
     check_value("p026_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p026_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p026_twice_hvp(&x, &y, &m0, s0, s1, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..2].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..2, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        p026_ref(&x, &y, &m0, s0, s1)
+    });
+    check_value("p026_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p026_twice_hvp's gradient", &twice_grad.flat(), &reference[0..2], 1e-9);
+    check_gradient("p026_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p027
@@ -4449,6 +5529,61 @@ fn p027_ref<T: RealField + Copy>(s0: T, s1: T, x: &SVector<T, 2>, y: &SVector<T,
     t17[(1, 0)] + t16.sum() * lit::<T>(0.221) - t0[0] + lit::<T>(-0.1)
 }
 
+#[hessian(wrt(x))]
+fn p027_twice(s0: f64, s1: f64, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    let t0: SMatrix<f64, 2, 2> = if x.transpose().sum() > -0.21 {
+        x * x.transpose()
+    } else {
+        y * y.transpose()
+    };
+    if matgrad::softplus(-1.51_f64) > 0.47 && t0.mean() < -(-0.74) {
+        let mut t1 = -t0;
+    } else if s1 > -0.2 {
+        if s1 * y.transpose().kronecker(x).sum() <= y.kronecker(x).sum() {
+            let mut t2 = x.transpose().dot(&x.transpose()).powi(3) * 0.124;
+            t2 -= (x[1].cos() + 2.0).ln();
+        } else if -0.77_f64 > 0.18 {
+            if 0.29 / matgrad::sigmoid(s1) > -0.17 {
+                let t3: SMatrix<f64, 2, 2> = t0.pow(3);
+                let t4 = t0 * t3.transpose() * 0.124;
+                let mut t5: SVector<f64, 2> = t3 * t3 * 0.0309 * x;
+            } else if 1.37 > s0 {
+                let t0 = *x;
+            } else {
+                let mut t6: SMatrix<f64, 2, 2> = x * x.transpose();
+                let t7 = (x * y.transpose()).pow(2);
+                let mut t8: SMatrix<f64, 2, 2> = (t0 + t0).transpose();
+            }
+            let mut t9: SVector<f64, 2> = x.map(f64::cos).map(|v| v);
+        }
+        let t10 = t0;
+        let t0 = y.transpose();
+    } else if s1 - s0 > -0.27 {
+        let mut t0: SVector<f64, 2> = *y;
+        t0 = (-y).component_div(&(y - x).map(|v| matgrad::sigmoid(v))) * 0.118;
+        t0 += y.map(f64::sin).map(|v| v);
+    } else {
+        let mut t11: RowSVector<f64, 2> = x.transpose() / matgrad::softplus(-1.78 + s0) * 0.0596;
+        t11 += x.transpose().map(|v| -0.93_f64);
+    }
+    for i in 0..2 {
+        let mut t12 = s1;
+    }
+    let mut t0 = y / t0.transpose().map(|v| v * v + 0.77).sum() / ((y / (s0.cos() + 2.0)).norm_squared() + 1.34);
+    if !(-1.25 < s0) || x[1] > 0.47 {
+        for i in 0..2 {
+            let t13 = x.transpose();
+            let t14 = x * t13;
+        }
+    } else {
+        let mut t15: SMatrix<f64, 2, 2> = x * x.transpose() * (t0 * y.transpose());
+    }
+    let t16: SMatrix<f64, 2, 2> = t0 * t0.transpose() + (x * y.transpose() - t0 * t0.transpose());
+    t0 = *y;
+    let t17: SVector<f64, 2> = y - y - -y;
+    t17[(1, 0)] + t16.sum() * 0.221 - t0[0] + -0.1
+}
+
 #[test]
 fn p027_against_duals() {
     let mut rng = Rng(0xafd9d6906cdb48da);
@@ -4487,6 +5622,19 @@ fn p027_against_duals() {
     check_gradient("p027_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
     check_value("p027_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p027_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p027_twice_hvp(s0, s1, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[2..4].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 2..4, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p027_ref(s0, s1, &x, &y)
+    });
+    check_value("p027_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p027_twice_hvp's gradient", &twice_grad.flat(), &reference[2..4], 1e-9);
+    check_gradient("p027_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p028
@@ -4598,6 +5746,40 @@ fn p028_ref<T: RealField + Copy>(m1: &Matrix3<T>, s0: T, s1: T, x: &SVector<T, 3
     return t6[(0, 0)] - t5.norm_squared() * lit::<T>(0.00688) - t3[(0, 2)] * lit::<T>(0.209) + t2;
 }
 
+#[hessian(wrt(x))]
+fn p028_twice(m1: &Matrix3<f64>, s0: f64, s1: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
+    let mut t0 = y.map(|v| s0) * y.transpose();
+    let t1 = if x.map(|v| matgrad::sigmoid(v)).norm() > -0.12 {
+        m0.transpose()
+    } else {
+        t0
+    };
+    t0 -= (-t1.transpose()).pow(3) * 0.11;
+    let t2 = s1;
+    let mut t3: Matrix3<f64> = m1.transpose();
+    let t5: Matrix3<f64> = p028_h1(&(if -1.07_f64 < 1.99 || 1.52_f64 >= 0.27 {
+        t0 = (1.4 * t1).transpose();
+        *x
+    } else {
+        let t4 = t1;
+        *y
+    }), x, (matgrad::sigmoid(s1) + 0.54).sqrt());
+    let t6 = (t0.transpose() - t5) * 0.165;
+    t0 *= 1.2;
+    {
+        if 1.26_f64 > 0.1 {
+            let t7: Matrix3<f64> = p028_h1(&x.component_mul(&(t5 * x * 0.0825)), &(x * 0.97).map(f64::tanh), matgrad::softplus(-0.35 + m0[(1, 0)]).sqrt());
+        } else if m0.trace() > 0.28 {
+            let mut t8: Matrix3<f64> = t0;
+        } else if 1.91_f64 > -0.22 {
+            t3 = (m1 / (t2.tanh() - 1.5).abs() - t0) * 0.226;
+            t3 -= t0 + m1.component_div(&t6.map(|v| v * v + 0.74));
+            let t3: Matrix3<f64> = p028_h1(&(t5.transpose() * m0.transpose() * 0.0825 * y.component_mul(y)), &y.transpose().transpose(), y[2]);
+        }
+    }
+    return t6[(0, 0)] - t5.norm_squared() * 0.00688 - t3[(0, 2)] * 0.209 + t2;
+}
+
 #[test]
 fn p028_against_duals() {
     let mut rng = Rng(0x4e115049ec25cca1);
@@ -4646,6 +5828,21 @@ fn p028_against_duals() {
     check_gradient("p028_vjp, m0", &vjp.5.flat(), &reference[17..26], 1e-9);
     check_value("p028_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p028_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p028_twice_hvp(&m1, s0, s1, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[11..14].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 11..14, |r| {
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        p028_ref(&m1, s0, s1, &x, &y, &m0)
+    });
+    check_value("p028_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p028_twice_hvp's gradient", &twice_grad.flat(), &reference[11..14], 1e-9);
+    check_gradient("p028_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p028_h1_jacobian_against_duals() {
@@ -4892,8 +6089,8 @@ fn p029_against_duals() {
     let (grad_value, grad) = p029_grad(&m1, s0, s1, &xs, &ys, flag, &x, &y, &m0);
     let (vjp_value, vjp) = p029_vjp(&m1, s0, s1, &xs, &ys, flag, &x, &y, &m0, 1.0);
     let point = [m1.flat(), s0.flat(), s1.flat(), x.flat(), y.flat(), m0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let m1 = r.matrix::<3, 2>();
         let s0 = r.scalar();
@@ -4901,7 +6098,7 @@ fn p029_against_duals() {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<1, 2>();
-        p029_ref(&m1, s0, s1, &xs_dual, &ys_dual, flag, &x, &y, &m0)
+        p029_ref(&m1, s0, s1, &xs_dual64, &ys_dual64, flag, &x, &y, &m0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p029_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -5050,6 +6247,62 @@ fn p030_ref<T: RealField + Copy>(m0: &SMatrix<T, 3, 2>, s0: T, x: &SVector<T, 3>
     return t1.sum() * lit::<T>(0.089) + t2[(0, 0)];
 }
 
+#[hessian(wrt(x))]
+fn p030_twice(m0: &SMatrix<f64, 3, 2>, s0: f64, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let t1 = if (x * x.transpose()).map(|v| matgrad::sigmoid(v)).norm() < -0.28 {
+        *m0
+    } else {
+        let mut t0: Matrix3<f64> = (x * x.transpose()).component_div(&(x * x.transpose() + x * x.transpose()).map(|v| v.exp())) * 0.134;
+        *m0
+    };
+    let t2: Matrix3<f64> = (x * x.transpose()).pow(2);
+    if y.transpose().kronecker(&x.transpose()).sum() * 0.165 > -0.47 {
+        let t3 = y.transpose() * 0.28;
+        let t4: Matrix3<f64> = ((t2 - t2) * 0.165).pow(2);
+    } else if t2.transpose()[(1, 0)] > -0.17 {
+        let mut t5 = if matgrad::sigmoid(y[(0, 0)]) > -0.21 {
+            m0.transpose()
+        } else {
+            t1.transpose()
+        };
+        t5 = (t5 / s0.exp() + (t5 + t5)) * 0.21;
+        let t6 = x.component_div(&x.map(|v| v * v + 1.24));
+    } else {
+        for i in 0..2 {
+            let mut t7 = m0 + m0;
+            t7 = t7 * (y * y.transpose() + y * y.transpose()) * 0.124;
+        }
+        let t8 = y * y.transpose() * y;
+        if ((1.64_f64 * 1.64 + 1.16).sqrt().cos() + 2.0).ln_1p() >= -0.43 {
+            if m0[(2, 1)].powi(3) > -0.06 {
+                let t9 = *y;
+                let mut t9 = (y * t9.transpose()).component_mul(&(t8 * t8.transpose()));
+                let t2: f64 = t2.trace() * 0.11;
+            } else if 1.57 > s0 / matgrad::softplus(-0.83_f64) {
+                let t1 = *m0;
+                let t10 = t1.component_div(&m0.map(|v| v * v + 0.62));
+            } else if -1.62 - x[0] > 0.23 {
+                let t11 = -t2.map(f64::cos);
+                let t12 = t1 * (t8 * t8.transpose()) * 0.124;
+                let mut t2 = y.transpose().map(|v| matgrad::softplus(s0)) * t12[(0, 1)];
+            } else {
+                let mut t2 = s0;
+            }
+            for i in 0..2 {
+                let t13 = t8 * t8.transpose();
+                let t14 = (s0.tanh() - 1.5).abs();
+                let t15: SMatrix<f64, 3, 2> = m0 / ((i as f64) * (i as f64) + 0.8);
+                let mut t2 = m0.transpose() + t15.transpose();
+            }
+            let t16: SVector<f64, 3> = p030_h0(&(t2 * t1 * 0.11 * -y), &(-1.73 * -t8), matgrad::softplus(0.59_f64).sqrt(), m0);
+        } else if !(t2[(1, 2)] <= -0.08) && t2[(1, 1)] <= -0.32 {
+            let t17 = t1.map(|v| matgrad::sigmoid(v)).norm();
+        }
+    }
+    let t1 = x.component_div(&x.map(|v| v.exp())) + t2 * x * 0.11;
+    return t1.sum() * 0.089 + t2[(0, 0)];
+}
+
 #[test]
 fn p030_against_duals() {
     let mut rng = Rng(0x8a8043bceabad49b);
@@ -5088,6 +6341,19 @@ fn p030_against_duals() {
     check_gradient("p030_vjp, y", &vjp.3.flat(), &reference[10..12], 1e-9);
     check_value("p030_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p030_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p030_twice_hvp(&m0, s0, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[7..10].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 7..10, |r| {
+        let m0 = r.matrix::<3, 2>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p030_ref(&m0, s0, &x, &y)
+    });
+    check_value("p030_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p030_twice_hvp's gradient", &twice_grad.flat(), &reference[7..10], 1e-9);
+    check_gradient("p030_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p030_h0_jacobian_against_duals() {
@@ -5592,6 +6858,29 @@ fn p033_ref<T: RealField + Copy>(m0: &RowSVector<T, 3>, m1: &RowSVector<T, 3>, s
     t7[(1, 0)] + t6[1] + t3.trace() - t5.norm_squared() * lit::<T>(0.112)
 }
 
+#[hessian(wrt(x))]
+fn p033_twice(m0: &RowSVector<f64, 3>, m1: &RowSVector<f64, 3>, s0: f64, k: &Matrix3<f64>, n: i32, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
+    {
+        let t0 = *y;
+        let t1: SVector<f64, 3> = p033_h0(&(m1.transpose() * (n as f64)), &(k * y * 0.066).component_mul(&-m0.transpose()), s0);
+        let mut t2 = k.transpose();
+    }
+    let t3: RowSVector<f64, 3> = y.transpose() - m0;
+    let mut t4 = k * x * 0.066;
+    t4 = *x;
+    let t4: Matrix3<f64> = k.transpose() * 0.198 - k.component_mul(k) * 0.0396;
+    let t3 = t4.transpose();
+    let mut t5 = t4.component_div(&t4.map(|v| matgrad::sigmoid(v))) * 0.0607;
+    let t3: Matrix3<f64> = t4.transpose() / (k.determinant() * 0.00296) * 0.0118;
+    let t6 = if 1.77_f64 >= 0.39 {
+        *y
+    } else {
+        *x
+    };
+    let t7: Matrix3<f64> = t5.transpose();
+    t7[(1, 0)] + t6[1] + t3.trace() - t5.norm_squared() * 0.112
+}
+
 #[test]
 fn p033_against_duals() {
     let mut rng = Rng(0x6526b0e96899a058);
@@ -5642,6 +6931,21 @@ fn p033_against_duals() {
     check_gradient("p033_vjp, y", &vjp.5.flat(), &reference[19..22], 1e-9);
     check_value("p033_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p033_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p033_twice_hvp(&m0, &m1, s0, &k, n, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[16..19].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 16..19, |r| {
+        let m0 = r.matrix::<1, 3>();
+        let m1 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p033_ref(&m0, &m1, s0, &k, n, flag, &x, &y)
+    });
+    check_value("p033_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p033_twice_hvp's gradient", &twice_grad.flat(), &reference[16..19], 1e-9);
+    check_gradient("p033_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p033_h0_jacobian_against_duals() {
@@ -5701,6 +7005,24 @@ fn p034_ref<T: RealField + Copy>(m0: &RowSVector<T, 3>, s0: T, x: &SVector<T, 2>
     t2[1] + t1[(2, 0)] - t0 + (x * m0 * (t2 * x.transpose())).mean()
 }
 
+#[hessian(wrt(x))]
+fn p034_twice<T: RealField + Copy>(m0: &RowSVector<T, 3>, s0: T, x: &SVector<T, 2>, y: &SVector<T, 3>) -> T {
+    let mut t0: T = convert::<f64, T>(0.72) + convert::<f64, T>(1.15);
+    let t1 = y - m0.transpose();
+    let mut t1: Matrix3<T> = (t1 * t1.transpose()).component_div(&(t1 * y.transpose()).map(|v| convert::<f64, T>(0.06) + convert::<f64, T>(1.74)).map(|v| v.exp())) * convert::<f64, T>(0.0409);
+    let mut t2 = m0.transpose();
+    for i in 0..2 {
+        let mut t3: T = convert::<f64, T>(-0.88) + s0;
+        let mut t4 = s0.powi(3);
+        t3 -= m0[i].exp();
+    }
+    {
+        t1 -= t1.transpose();
+    }
+    t1 += (t1.transpose() + t1 + t1) * convert::<f64, T>(0.167);
+    t2[1] + t1[(2, 0)] - t0 + (x * m0 * (t2 * x.transpose())).mean()
+}
+
 #[test]
 fn p034_against_duals() {
     let mut rng = Rng(0x35e2aa2e7e42427);
@@ -5736,6 +7058,19 @@ fn p034_against_duals() {
     check_gradient("p034_vjp, y", &vjp.3.flat(), &reference[6..9], 1e-9);
     check_value("p034_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p034_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p034_twice_hvp(&m0, s0, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[4..6].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 4..6, |r| {
+        let m0 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        p034_ref(&m0, s0, &x, &y)
+    });
+    check_value("p034_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p034_twice_hvp's gradient", &twice_grad.flat(), &reference[4..6], 1e-9);
+    check_gradient("p034_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p035
@@ -5889,6 +7224,81 @@ fn p035_ref<T: RealField + Copy>(s0: T, s1: T, n: i32, x: &SVector<T, 3>, y: &SV
     t0.trace() + t14.trace() * lit::<T>(0.165) + t8.sum() * lit::<T>(0.157)
 }
 
+#[hessian(wrt(x))]
+fn p035_twice(s0: f64, s1: f64, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
+    let mut t0 = -m0 / (matgrad::sigmoid(x[2]) + 1.84);
+    for i in 0..2 {
+        let t1 = y + y;
+        {
+            if s0 > -0.31 {
+                t0 += m0;
+            } else if s1.powi(2) > 0.35 {
+                t0 -= m0;
+                let mut t2: Matrix3<f64> = (m0 * m0.transpose() * 0.0825).pow(2);
+                t0 -= t2.transpose().pow(3).transpose();
+            } else {
+                t0 -= (m0.component_div(&m0.map(|v| matgrad::sigmoid(v))) - m0.transpose()) * 0.21;
+                let mut t3 = m0.map(|v| v) * x.map(|v| v);
+            }
+        }
+        t0 += if s1 < -0.17 {
+            let mut t1 = t1.map(|v| s1);
+            *m0
+        } else {
+            let mut t4: f64 = -s1;
+            *m0
+        };
+        if i != 0 {
+            t0 -= m0.component_mul(m0) + m0 / s0.exp();
+            t0 -= m0;
+        } else if (-m0.transpose()).trace() < (i as f64) {
+            t0 += m0.transpose();
+            if matgrad::softplus(s0).powi(3) * 0.124 < 0.14 {
+                t0 -= m0 * x[(i, 0)].exp();
+                let mut t1 = t1;
+            } else if s1 <= -0.15 {
+                t0 -= m0.transpose() - m0 + t1 * x.transpose();
+                let t5 = x.transpose() - x.transpose();
+            } else if t1[i] > -0.45 {
+                t0 += m0.map(|v| (matgrad::sigmoid((s1 + -0.71) * 0.145) + 1.42).ln());
+            } else {
+                t0 -= m0.map(|v| s0.sin()).pow(2);
+            }
+        } else {
+            for j in 0..3 {
+                t0 += m0;
+                let t6: SVector<f64, 3> = (m0 - m0) * (m0 * t1 * 0.165) * 0.167;
+                let t7 = m0 * m0;
+            }
+            let mut t1 = y.component_mul(x);
+            t1 = *y;
+        }
+    }
+    let t8: Matrix3<f64> = t0 * m0 * 0.00699 - y * y.transpose();
+    let mut t8: RowSVector<f64, 3> = x.transpose().map(|v| matgrad::sigmoid(-0.58_f64).powf(-0.1)) - x.transpose() * t8 * 0.166;
+    if matgrad::sigmoid(-1.13_f64).ln_1p() > -0.32 {
+        let mut t9 = t0.transpose();
+    } else {
+        t8 = t8 * m0 * 0.157;
+        let mut t10: SVector<f64, 3> = t0 * y * 0.00699 - y;
+        for i in 0..3 {
+            let mut t11: Matrix3<f64> = m0.transpose();
+            for j in 0..2 {
+                t11 = m0.map(f64::sin);
+                let mut t12 = m0.transpose() * t11;
+                let t13 = t11.transpose() / (matgrad::sigmoid(s1) + 1.78) / ((t12.trace() * 0.11).tanh() + 1.5).abs();
+                t12 -= t11;
+            }
+        }
+    }
+    let t14: Matrix3<f64> = m0 - m0.transpose();
+    if !(s0 < 0.35) {
+        let t15 = t14 / matgrad::sigmoid(s0) * 0.133;
+    }
+    let t0 = (m0.component_div(&m0.transpose().map(|v| v * v + 0.66)) * 0.163).pow(3);
+    t0.trace() + t14.trace() * 0.165 + t8.sum() * 0.157
+}
+
 #[test]
 fn p035_against_duals() {
     let mut rng = Rng(0xa195a45c672ea832);
@@ -5933,6 +7343,20 @@ fn p035_against_duals() {
     check_gradient("p035_vjp, m0", &vjp.4.flat(), &reference[8..17], 1e-9);
     check_value("p035_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p035_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p035_twice_hvp(s0, s1, n, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[2..5].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 2..5, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        p035_ref(s0, s1, n, &x, &y, &m0)
+    });
+    check_value("p035_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p035_twice_hvp's gradient", &twice_grad.flat(), &reference[2..5], 1e-9);
+    check_gradient("p035_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p036 (known bug patterns: branch-read)
@@ -6081,13 +7505,13 @@ fn p036_against_duals() {
     let (grad_value, grad) = p036_grad(&x, &xs, &y, s0, s1);
     let (vjp_value, vjp) = p036_vjp(&x, &xs, &y, s0, s1, 1.0);
     let point = [x.flat(), y.flat(), s0.flat(), s1.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
         let s1 = r.scalar();
-        p036_ref(&x, &xs_dual, &y, s0, s1)
+        p036_ref(&x, &xs_dual64, &y, s0, s1)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p036_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -6184,6 +7608,47 @@ fn p037_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, flag: bool, x: &SVector<
     t6.sum() * lit::<T>(0.121) + t4.norm_squared() * lit::<T>(0.055) + t1 * lit::<T>(0.122) + t0.norm_squared()
 }
 
+#[hessian(wrt(x))]
+fn p037_twice(s1: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64) -> f64 {
+    let t0: SMatrix<f64, 2, 3> = x * y.transpose() / (k[(1, 2)] * 0.099).exp();
+    let t0 = (k[(2, 1)].tanh() + 1.5).abs() * y.transpose().map(|v| -0.18_f64 * 1.05);
+    let t0 = t0.map(|v| s0);
+    let mut t1: f64 = (s1 - s0).powi(2) * 0.124;
+    for i in 0..2 {
+        let mut t0 = (i as f64).exp().ln();
+    }
+    t1 -= k.transpose().transpose().determinant() * 0.000293;
+    if -1.37 < ((x * x.transpose()).norm_squared() + 1.3).powf(k[(0, 0)] * 0.0742) {
+        let t2 = x * y.transpose();
+        t1 += (k[(1, 0)] * 0.099).exp() / (t2.transpose()[(2, 0)].tanh() + 1.5).abs();
+    }
+    if 1.57 + (y.norm_squared() + 1.22).ln() < 0.29 {
+        t1 = k.transpose().transpose().determinant() * 0.000293;
+        t1 -= s0;
+    } else if (x * t0).mean() >= 0.37 {
+        t1 = 0.41;
+        t1 = t0[(0, 1)];
+        let t3 = t0 * (-k * 0.198);
+    } else if ((k + k / s0.exp() * 0.0728 * 0.0417).determinant() * 0.00223).sqrt() >= 0.21 {
+        t1 -= ((-1.64 + y[1]) * 0.188).exp().powf(k.trace() * 0.066);
+    }
+    let mut t4: SVector<f64, 2> = *x;
+    for i in 0..2 {
+        t4 += if flag {
+            {
+                let t5: SVector<f64, 3> = *y;
+            }
+            *x
+        } else {
+            t1 = t1.tanh();
+            *x
+        };
+    }
+    t1 -= -0.23;
+    let t6: SMatrix<f64, 2, 3> = (x * t0).map(|v| -0.79 / (matgrad::sigmoid(s1) + 1.86)) + (t4 * t0).component_mul(&(t4 * t0)) * 0.11;
+    t6.sum() * 0.121 + t4.norm_squared() * 0.055 + t1 * 0.122 + t0.norm_squared()
+}
+
 #[test]
 fn p037_against_duals() {
     let mut rng = Rng(0xde0497cf65c3b1e4);
@@ -6228,6 +7693,20 @@ fn p037_against_duals() {
     check_gradient("p037_vjp, s0", &vjp.4.flat(), &reference[15..16], 1e-9);
     check_value("p037_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p037_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p037_twice_hvp(s1, &k, flag, &x, &y, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..12].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 10..12, |r| {
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        p037_ref(s1, &k, flag, &x, &y, s0)
+    });
+    check_value("p037_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p037_twice_hvp's gradient", &twice_grad.flat(), &reference[10..12], 1e-9);
+    check_gradient("p037_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p038
@@ -6299,6 +7778,40 @@ fn p038_ref<T: RealField + Copy>(m1: &Matrix3<T>, s0: T, x: &SVector<T, 3>, xs: 
     t0.norm_squared() * lit::<T>(0.0012) + s0 / m1.transpose().map(|v| matgrad::sigmoid(v)).norm()
 }
 
+#[hessian(wrt(x))]
+fn p038_twice(m1: &Matrix3<f64>, s0: f64, x: &SVector<f64, 3>, xs: &[f64], y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>) -> f64 {
+    let t0: RowSVector<f64, 3> = *m0;
+    let mut t0 = *m1;
+    for xi in xs.iter() {
+        t0 -= if s0.sin() > 0.06 {
+            let mut t1 = (*xi).tanh();
+            *m1
+        } else {
+            m1.transpose()
+        };
+    }
+    t0 *= (if -1.7_f64 * 1.18 < -0.71 {
+        s0
+    } else {
+        let t2 = (t0 - m1.transpose()) * 0.165;
+        1.63
+    }) * 0.228;
+    t0 -= m1;
+    t0 -= m1.pow(2);
+    t0 *= 0.27;
+    for xi in xs.iter() {
+        for j in 0..2 {
+            t0 -= if !((j as f64) / (m1.norm_squared() + 1.43) >= -0.18 * -1.57) {
+                *m1
+            } else {
+                let mut t3 = m1.transpose();
+                t3
+            };
+        }
+    }
+    t0.norm_squared() * 0.0012 + s0 / m1.transpose().map(|v| matgrad::sigmoid(v)).norm()
+}
+
 #[test]
 fn p038_against_duals() {
     let mut rng = Rng(0x7c3c1188e50e35f3);
@@ -6320,14 +7833,14 @@ fn p038_against_duals() {
     let (grad_value, grad) = p038_grad(&m1, s0, &x, &xs, &y, &m0);
     let (vjp_value, vjp) = p038_vjp(&m1, s0, &x, &xs, &y, &m0, 1.0);
     let point = [m1.flat(), s0.flat(), x.flat(), y.flat(), m0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let m1 = r.matrix::<3, 3>();
         let s0 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let m0 = r.matrix::<1, 3>();
-        p038_ref(&m1, s0, &x, &xs_dual, &y, &m0)
+        p038_ref(&m1, s0, &x, &xs_dual64, &y, &m0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p038_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -6344,6 +7857,21 @@ fn p038_against_duals() {
     check_gradient("p038_vjp, m0", &vjp.4.flat(), &reference[16..19], 1e-9);
     check_value("p038_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p038_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p038_twice_hvp(&m1, s0, &x, &xs, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..13].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 10..13, |r| {
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<1, 3>();
+        p038_ref(&m1, s0, &x, &xs_hyperdual64, &y, &m0)
+    });
+    check_value("p038_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p038_twice_hvp's gradient", &twice_grad.flat(), &reference[10..13], 1e-9);
+    check_gradient("p038_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p039
@@ -6391,6 +7919,28 @@ fn p039_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, s0: T, x: &SVector<T, 2>
     t5 - t4[(0, 0)] - t2.sum() * lit::<T>(0.0911) + t1.trace() + t5.exp()
 }
 
+#[hessian(wrt(x))]
+fn p039_twice<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, s0: T, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
+    let mut t0: T = x[0];
+    let t1: SMatrix<T, 2, 2> = x * x.transpose();
+    let t2 = m0.transpose().component_div(&t1.map(|v| v.exp()));
+    {
+        let mut t1 = x.transpose().component_mul(&y.transpose());
+    }
+    t0 += if !(s0 > convert::<f64, T>(-0.11)) {
+        for i in 0..2 {
+            let t2 = *m0;
+        }
+        convert::<f64, T>(-0.43)
+    } else {
+        let mut t3 = convert::<f64, T>(0.52);
+        convert::<f64, T>(-0.68)
+    };
+    let t4 = *m0;
+    let t5: T = convert::<f64, T>(-0.56);
+    t5 - t4[(0, 0)] - t2.sum() * convert::<f64, T>(0.0911) + t1.trace() + t5.exp()
+}
+
 #[test]
 fn p039_against_duals() {
     let mut rng = Rng(0x1a738b426458b9de);
@@ -6429,6 +7979,19 @@ fn p039_against_duals() {
     check_gradient("p039_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_value("p039_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p039_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p039_twice_hvp(&m0, s0, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[5..7].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 5..7, |r| {
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p039_ref(&m0, s0, &x, &y)
+    });
+    check_value("p039_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p039_twice_hvp's gradient", &twice_grad.flat(), &reference[5..7], 1e-9);
+    check_gradient("p039_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p040 (known bug patterns: branch-read, counter-call)
@@ -6672,6 +8235,42 @@ fn p040_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMat
     t1 - t0[(1, 1)] * lit::<T>(0.0299)
 }
 
+#[hessian(wrt(x))]
+fn p040_twice(x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 2, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, n: i32, flag: bool) -> f64 {
+    let mut t0 = -(x * x.transpose());
+    let t1 = y + y;
+    let mut t1 = 1.31_f64;
+    if (x * y.transpose()).transpose().dot(&(y * x.transpose()).component_mul(&(y * x.transpose()))) * 0.165 <= -0.02 {
+        t0 -= 0.6 * t0.component_div(&t0.map(|v| v.exp()));
+        if n != 3 {
+            t1 = (m1[(0, 1)].sin().tanh() + 1.5).abs();
+            t0 = t0;
+        } else if n > 0 {
+            t0 = t0.transpose();
+        } else if flag {
+            let t2 = 0.14_f64 - 1.68;
+        } else {
+            if n < 3 {
+                t0 = (x * y.transpose()).map(f64::sin) * (y * x.transpose() + y * x.transpose());
+                let t3 = t1;
+                t1 = (s0 / matgrad::softplus(x[0])).sin();
+            } else if (n as f64) > 0.45 {
+                t0 -= (t0.transpose().map(|v| t1) * 0.099).pow(3);
+                let mut t4: SVector<f64, 3> = *x;
+                let t1: SMatrix<f64, 2, 3> = -(y * x.transpose()) + y * x.transpose();
+            } else if (y * x.transpose()).dot(&(y * x.transpose())) * 0.165 + t1 > -0.44 {
+                let t5: SVector<f64, 3> = *x;
+            }
+            let t6: RowSVector<f64, 2> = y.transpose();
+        }
+        t0 += t0;
+    } else {
+        t0 += t0;
+    }
+    t0 += t0;
+    t1 - t0[(1, 1)] * 0.0299
+}
+
 #[test]
 fn p040_against_duals() {
     let mut rng = Rng(0xb8ab04fbe3a33da5);
@@ -6713,6 +8312,20 @@ fn p040_against_duals() {
     check_gradient("p040_vjp, s0", &vjp.4.flat(), &reference[13..14], 1e-9);
     check_value("p040_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p040_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p040_twice_hvp(&x, &y, &m0, &m1, s0, n, flag, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<2, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        p040_ref(&x, &y, &m0, &m1, s0, n, flag)
+    });
+    check_value("p040_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p040_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p040_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p040_h0_jacobian_against_duals() {
@@ -6901,14 +8514,14 @@ fn p041_against_duals() {
     let (grad_value, grad) = p041_grad(flag, &x, &y, s0, &xs, s1, &k, n);
     let (vjp_value, vjp) = p041_vjp(flag, &x, &y, s0, &xs, s1, &k, n, 1.0);
     let point = [x.flat(), y.flat(), s0.flat(), s1.flat(), k.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
         let s1 = r.scalar();
         let k = r.matrix::<3, 3>();
-        p041_ref(flag, &x, &y, s0, &xs_dual, s1, &k, n)
+        p041_ref(flag, &x, &y, s0, &xs_dual64, s1, &k, n)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p041_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -6960,6 +8573,22 @@ fn p042_ref<T: RealField + Copy>(s0: T, s1: T, k: &Matrix3<T>, x: &SVector<T, 2>
     return t4[(1, 1)] - t3.sum();
 }
 
+#[hessian(wrt(x))]
+fn p042_twice(s0: f64, s1: f64, k: &Matrix3<f64>, x: &SVector<f64, 2>, y: &SVector<f64, 3>) -> f64 {
+    {
+        if -(x[0] / ((k + k * 0.00825 + k.transpose() * 0.00825).determinant() * 0.00171) * 0.00169) < s1 {
+            let t0 = x * y.transpose() / matgrad::softplus(1.6_f64) * 0.182;
+            let t1 = t0.transpose();
+        }
+        let mut t2 = k * (y * x.transpose()) * 0.066;
+    }
+    let t3: SVector<f64, 2> = x.component_div(&x.map(|v| v.exp())) + x;
+    let mut t3 = x / (k[(1, 1)].cos() + 2.0);
+    let mut t4 = k * (y * t3.transpose()) * 0.066;
+    t4 *= -1.17;
+    return t4[(1, 1)] - t3.sum();
+}
+
 #[test]
 fn p042_against_duals() {
     let mut rng = Rng(0xf519f86ee238059f);
@@ -7003,6 +8632,20 @@ fn p042_against_duals() {
     check_gradient("p042_vjp, y", &vjp.4.flat(), &reference[13..16], 1e-9);
     check_value("p042_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p042_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p042_twice_hvp(s0, s1, &k, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[11..13].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 11..13, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        p042_ref(s0, s1, &k, &x, &y)
+    });
+    check_value("p042_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p042_twice_hvp's gradient", &twice_grad.flat(), &reference[11..13], 1e-9);
+    check_gradient("p042_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p043
@@ -7135,6 +8778,31 @@ fn p043_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, xs: &[T], n: i32, x: &SV
     t10.sum() + t9 - t8.trace() - t5[1]
 }
 
+#[hessian(wrt(x))]
+fn p043_twice(s1: f64, k: &Matrix3<f64>, xs: &[f64], n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, s0: f64) -> f64 {
+    let t0 = k.transpose();
+    let t1: Matrix3<f64> = (t0.transpose() + k) * 0.099;
+    let mut t2 = y.transpose()[(0, 2)] + ((n as f64).tanh() - 1.5).abs();
+    for i in 0..3 {
+        t2 = t0[(0, 2)].sin();
+        let mut t3 = y * y.transpose();
+        let t4 = t3.transpose().transpose();
+    }
+    let mut t5 = SMatrix::<f64, 3, 1>::zeros();
+    for xi in xs.iter() {
+        let t6 = p043_h0(&(t0.transpose() * y * 0.066 + 0.22 * x), x);
+        let t7 = p043_h0(&(*xi * y.transpose().transpose()), &(-x / matgrad::softplus((k[(1, 1)] * 0.099).powi(3))));
+        t5 += y;
+    }
+    for i in 0..2 {
+        t5 = (x.component_mul(x) - t1 * x).map(f64::sin);
+    }
+    let t8: Matrix3<f64> = (k + k * t1 * 0.0667) * 0.165;
+    let t9: f64 = (t2 * 0.141).exp();
+    let t10 = *y;
+    t10.sum() + t9 - t8.trace() - t5[1]
+}
+
 #[test]
 fn p043_against_duals() {
     let mut rng = Rng(0x935172286182896a);
@@ -7157,14 +8825,14 @@ fn p043_against_duals() {
     let (grad_value, grad) = p043_grad(s1, &k, &xs, n, &x, &y, s0);
     let (vjp_value, vjp) = p043_vjp(s1, &k, &xs, n, &x, &y, s0, 1.0);
     let point = [s1.flat(), k.flat(), x.flat(), y.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s1 = r.scalar();
         let k = r.matrix::<3, 3>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
-        p043_ref(s1, &k, &xs_dual, n, &x, &y, s0)
+        p043_ref(s1, &k, &xs_dual64, n, &x, &y, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p043_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -7181,6 +8849,21 @@ fn p043_against_duals() {
     check_gradient("p043_vjp, s0", &vjp.4.flat(), &reference[16..17], 1e-9);
     check_value("p043_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p043_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p043_twice_hvp(s1, &k, &xs, n, &x, &y, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..13].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 10..13, |r| {
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        p043_ref(s1, &k, &xs_hyperdual64, n, &x, &y, s0)
+    });
+    check_value("p043_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p043_twice_hvp's gradient", &twice_grad.flat(), &reference[10..13], 1e-9);
+    check_gradient("p043_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p044
@@ -7276,6 +8959,52 @@ fn p044_ref<T: RealField + Copy>(y: &SVector<T, 3>, s0: T, s1: T, x: &SVector<T,
     t0 * lit::<T>(0.0274)
 }
 
+#[hessian(wrt(x))]
+fn p044_twice<T: RealField + Copy>(y: &SVector<T, 3>, s0: T, s1: T, x: &SVector<T, 3>) -> T {
+    let mut t0 = matgrad::softplus(x[1]).ln_1p();
+    t0 -= s0.tanh();
+    {
+        for i in 0..3 {
+            let t0 = (y * x.transpose()).pow(2);
+            let mut t0: SVector<T, 3> = t0 * x * convert::<f64, T>(0.11) - t0 * x * convert::<f64, T>(0.11);
+        }
+    }
+    for i in 0..3 {
+        if (s1 - convert::<f64, T>(-0.31)).powi(3) <= convert::<f64, T>(-0.41) {
+            t0 -= x[(i, 0)];
+        } else if (s1.tanh() + convert::<f64, T>(1.5)).abs().powf(convert::<f64, T>(2.22)) * convert::<f64, T>(0.129) < convert::<f64, T>(0.06) {
+            t0 -= ((y[i].tanh() + convert::<f64, T>(1.5)).abs() * convert::<f64, T>(0.198)).powi(3);
+            t0 -= y[2].tanh();
+        } else if y.transpose().map(|v| v.exp()).sum().powf(convert::<f64, T>(1.09)) * convert::<f64, T>(0.101) >= convert::<f64, T>(-0.3) {
+            let t1: SVector<T, 3> = x.component_div(&y.map(|v| v * v + convert::<f64, T>(0.9))) - (y + y);
+            let mut t2: Matrix3<T> = -(y * t1.transpose());
+            t0 += matgrad::softplus(s1 * t2[(i, i)]).ln_1p();
+        } else {
+            t0 += (((y.transpose() * (y * x.transpose())).norm_squared() + convert::<f64, T>(1.23)) * convert::<f64, T>(0.354)).powf((convert::<f64, T>(-1.88) + s0) * convert::<f64, T>(0.129));
+            let t3 = convert::<f64, T>(-1.15) + y[i];
+            t0 += s0.sin();
+        }
+        if (y.transpose().dot(&x.transpose()).tanh() - convert::<f64, T>(1.5)).abs() < s0 + s0 {
+            t0 += -convert::<f64, T>(-0.84);
+        }
+    }
+    for i in 0..3 {
+        let t4 = y * x.transpose() + y * x.transpose();
+        t0 += (t4 * t4.transpose() * convert::<f64, T>(0.0825)).dot(&t4) * convert::<f64, T>(0.0556);
+    }
+    for i in 0..3 {
+        t0 = s0.powi(3).sin();
+    }
+    for i in 0..2 {
+        t0 = matgrad::sigmoid(((x * y.transpose()).pow(3) * convert::<f64, T>(0.11)).trace());
+        let t5 = (x * x.transpose()).pow(2);
+        let t6: Matrix3<T> = t5.map(|v| convert::<f64, T>(-1.67)).map(|v| convert::<f64, T>(-0.11));
+    }
+    t0 += s1 * y[2].powi(2);
+    t0 += convert::<f64, T>(-1.14) - (y[(2, 0)].tanh() + convert::<f64, T>(1.5)).abs();
+    t0 * convert::<f64, T>(0.0274)
+}
+
 #[test]
 fn p044_against_duals() {
     let mut rng = Rng(0x3188ebe1e0cd0d71);
@@ -7314,6 +9043,19 @@ fn p044_against_duals() {
     check_gradient("p044_vjp, x", &vjp.3.flat(), &reference[5..8], 1e-9);
     check_value("p044_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p044_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p044_twice_hvp(&y, s0, s1, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[5..8].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 5..8, |r| {
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        p044_ref(&y, s0, s1, &x)
+    });
+    check_value("p044_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p044_twice_hvp's gradient", &twice_grad.flat(), &reference[5..8], 1e-9);
+    check_gradient("p044_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p045 (known bug patterns: counter-call)
@@ -7405,6 +9147,50 @@ fn p045_ref<T: RealField + Copy>(m1: &RowSVector<T, 3>, s0: T, s1: T, k: &Matrix
     t17[(0, 2)] - t16.trace() + t15.norm_squared() * lit::<T>(0.215) + t0[(0, 1)]
 }
 
+#[hessian(wrt(x))]
+fn p045_twice(m1: &RowSVector<f64, 3>, s0: f64, s1: f64, k: &Matrix3<f64>, n: i32, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
+    let t0 = matgrad::sigmoid(s0) * (m0.transpose() * k * 0.066);
+    for i in 0..2 {
+        if (n as f64) < 0.45 {
+            let mut t1 = (i as f64);
+            t1 = -1.79 - (k.determinant() * 0.00296).powf(t1 * 0.186) * 0.246;
+        } else if flag {
+            if (t0 - t0).trace() * 0.167 < -0.11 {
+                let mut t2 = m1[1].powi(3);
+                let t3 = t2;
+            } else {
+                let t4: f64 = s0.tanh();
+                let t4 = t0.trace();
+            }
+            if i < 3 || !(k[(0, i)] < 0.12) {
+                let mut t5 = (m0.norm_squared() + 1.5).sqrt();
+                t5 = matgrad::sigmoid((i as f64)).powf(0.92) * 0.14;
+                let t6 = k * s1 * 0.198;
+            } else if flag {
+                let t0 = (k.transpose() * 0.66).lu().solve(&t0).unwrap() * (s0 / (k.determinant() * 0.00296) * 0.0234);
+                let t7 = *y;
+                let t8 = t0.component_mul(&(1.53 * m0));
+            } else if (n as f64).cos() * (s1.tanh() - 1.5).abs().sqrt() < 0.26 {
+                let t9 = (m0 - t0) * (m1.transpose() - x) * 0.0829;
+                let t10 = m1.transpose().transpose();
+            }
+        } else {
+            for j in 0..3 {
+                let t11 = (x + y - m0 * x) * 0.198;
+                let mut t11 = m1.transpose() / (x.transpose().norm_squared() * 0.165).exp();
+                let t12: SVector<f64, 3> = m1.transpose();
+                let mut t13 = (n as f64) * m1[j];
+            }
+        }
+        let t14 = x.component_mul(y);
+    }
+    let t15 = 1.24 * -y.transpose();
+    let mut t16: Matrix3<f64> = s1.cos() * m0.transpose();
+    t16 *= (((n as f64) * 0.165).exp() - (n as f64)) * 0.213;
+    let mut t17: Matrix3<f64> = (t16.transpose() / m1[(0, 2)].exp()).map(f64::tanh);
+    t17[(0, 2)] - t16.trace() + t15.norm_squared() * 0.215 + t0[(0, 1)]
+}
+
 #[test]
 fn p045_against_duals() {
     let mut rng = Rng(0xcfc0659b6017915c);
@@ -7460,6 +9246,22 @@ fn p045_against_duals() {
     check_gradient("p045_vjp, m0", &vjp.6.flat(), &reference[20..29], 1e-9);
     check_value("p045_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p045_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p045_twice_hvp(&m1, s0, s1, &k, n, flag, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[14..17].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 14..17, |r| {
+        let m1 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        p045_ref(&m1, s0, s1, &k, n, flag, &x, &y, &m0)
+    });
+    check_value("p045_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p045_twice_hvp's gradient", &twice_grad.flat(), &reference[14..17], 1e-9);
+    check_gradient("p045_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p046 (known bug patterns: branch-read)
@@ -7682,13 +9484,13 @@ fn p046_against_duals() {
     let (grad_value, grad) = p046_grad(s1, &x, &y, &xs, s0);
     let (vjp_value, vjp) = p046_vjp(s1, &x, &y, &xs, s0, 1.0);
     let point = [s1.flat(), x.flat(), y.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
-        p046_ref(s1, &x, &y, &xs_dual, s0)
+        p046_ref(s1, &x, &y, &xs_dual64, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p046_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -7806,6 +9608,57 @@ fn p047_ref<T: RealField + Copy>(k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, 
     t19 + t18.trace() + t17[(1, 0)] + t7.sum() * lit::<T>(0.11) + (lit::<T>(0.39) - m0[1])
 }
 
+#[hessian(wrt(x))]
+fn p047_twice<T: RealField + Copy>(k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowSVector<T, 3>, m1: &Matrix3<T>, s0: T) -> T {
+    if !(y[0] + convert::<f64, T>(-0.73) > convert::<f64, T>(-0.1)) {
+        let mut t0: T = convert::<f64, T>(-0.23) - convert::<f64, T>(-0.07);
+    } else if convert::<f64, T>(-0.9) / ((m0.transpose() - x).norm_squared() + convert::<f64, T>(1.49)) > convert::<f64, T>(0.46) + s0 {
+        let t1 = k.transpose().dot(m1) * convert::<f64, T>(0.022);
+        let mut t2 = m0 * m1;
+    } else {
+        let t3 = *k;
+        let mut t4: Matrix3<T> = k.map(|v| convert::<f64, T>(0.55));
+        if flag {
+            t4 = -(t4.transpose() * t3 * convert::<f64, T>(0.12));
+        } else {
+            t4 -= (k * convert::<f64, T>(0.83) * convert::<f64, T>(1.16)).lu().solve(k).unwrap().component_div(&(k * convert::<f64, T>(0.0495)).pow(2).map(|v| v * v + convert::<f64, T>(1.48)));
+            let mut t5 = (k.transpose() * convert::<f64, T>(1.37)).lu().solve(&(m1.transpose() * m1)).unwrap();
+            let mut t6 = *x;
+        }
+    }
+    let mut t7: T = (m1.transpose().trace().tanh() - convert::<f64, T>(1.5)).abs().powf(convert::<f64, T>(1.38));
+    let t7 = k.map(|v| s0);
+    if k.transpose().determinant() * convert::<f64, T>(0.000293) >= convert::<f64, T>(-0.16) {
+        let t7 = s0 / (x.norm_squared() + convert::<f64, T>(0.8));
+        {
+            let t8 = k[(1, 0)].tanh() * (s0 - s0);
+            if convert::<f64, T>(0.11) > convert::<f64, T>(-0.06) {
+                let t9 = (y / (x[2].tanh() - convert::<f64, T>(1.5)).abs()).mean();
+                let t10: Matrix3<T> = k * m1.transpose() * convert::<f64, T>(0.066);
+            } else {
+                let mut t11: Matrix3<T> = (k * convert::<f64, T>(0.0495)).pow(2);
+            }
+        }
+        let t12 = (-y).component_mul(&(m0.transpose() / (x[1].tanh() - convert::<f64, T>(1.5)).abs()));
+    } else if ((k[(2, 0)].tanh() + convert::<f64, T>(1.5)).abs() * (k[(2, 0)].tanh() + convert::<f64, T>(1.5)).abs() + convert::<f64, T>(0.78)).ln() <= convert::<f64, T>(-0.18) {
+        let mut t13 = (-k.transpose() * convert::<f64, T>(0.198)).pow(2);
+        let mut t14 = t7.transpose().map(|v| (s0.tanh() - convert::<f64, T>(1.5)).abs());
+        let mut t15 = m1.component_div(&(t13 * convert::<f64, T>(0.168)).map(|v| v * v + convert::<f64, T>(0.76)));
+    } else {
+        let mut t16 = if t7[(0, 1)] > convert::<f64, T>(0.4) {
+            *y
+        } else {
+            *y
+        };
+    }
+    let t17: SVector<T, 3> = k.lu().solve(&y.map(|v| convert::<f64, T>(-0.8))).unwrap();
+    let mut t18: Matrix3<T> = -t7.transpose();
+    t18 = t7.transpose();
+    let t18 = x.transpose().transpose() * m0;
+    let t19 = ((convert::<f64, T>(-0.8) * y[1]).cos() + convert::<f64, T>(2.0)).powf(convert::<f64, T>(1.42)) * convert::<f64, T>(0.208);
+    t19 + t18.trace() + t17[(1, 0)] + t7.sum() * convert::<f64, T>(0.11) + (convert::<f64, T>(0.39) - m0[1])
+}
+
 #[test]
 fn p047_against_duals() {
     let mut rng = Rng(0xc2f590e5eac9936);
@@ -7855,6 +9708,21 @@ fn p047_against_duals() {
     check_gradient("p047_vjp, s0", &vjp.5.flat(), &reference[27..28], 1e-9);
     check_value("p047_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p047_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p047_twice_hvp(&k, flag, &x, &y, &m0, &m1, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[9..12].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 9..12, |r| {
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<1, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        p047_ref(&k, flag, &x, &y, &m0, &m1, s0)
+    });
+    check_value("p047_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p047_twice_hvp's gradient", &twice_grad.flat(), &reference[9..12], 1e-9);
+    check_gradient("p047_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p048
@@ -7930,6 +9798,42 @@ fn p048_ref<T: RealField + Copy>(n: i32, x: &SVector<T, 3>, y: &SVector<T, 3>, m
     t12[(0, 2)] - t11.trace() * lit::<T>(0.11) + t10.sum() + t9[2] + lit::<T>(n as f64)
 }
 
+#[hessian(wrt(x))]
+fn p048_twice(n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, m1: &Matrix3<f64>, s0: f64, s1: f64) -> f64 {
+    let t0 = *m1;
+    let mut t1 = x[2].powi(3) / m1.map(|v| -(-1.69_f64)).map(|v| v * v + 1.45).norm();
+    if (x + x).dot(&(y + y)) * 0.0825 > -0.23 {
+        let t2 = y.transpose();
+        t1 += (n as f64);
+    } else if !(s1.powi(n) > 0.35) {
+        let mut t3 = m0.transpose() / y.map(|v| v * v + 1.32).sum() - y * y.transpose();
+        t1 = matgrad::softplus((n as f64));
+    } else if n < 0 {
+        let mut t4 = m0.component_div(&m1.transpose().map(|v| v.exp())).map(|v| -0.18_f64);
+        let t5: Matrix3<f64> = t4.component_div(&(t4.transpose() * m0.transpose()).map(|v| v * v + 0.87));
+        t1 = -1.32 - 0.1;
+    } else {
+        t1 += x.norm_squared() * s1;
+        t1 += (s1 * s1 + 1.02).powf(2.04) * 0.236;
+        let t6 = m0.component_div(&t0.transpose().map(|v| matgrad::sigmoid(v)));
+    }
+    let t7 = y.transpose() + x.transpose();
+    let t9 = if 1.25_f64 <= -0.12 {
+        let t8 = t0.map(|v| v - v) * y * 0.165;
+        t8.transpose()
+    } else {
+        x.transpose()
+    };
+    t1 = t1;
+    t1 = m1.transpose().kronecker(&(y - t7.transpose())).norm_squared() * 0.00407;
+    let t10 = -1.14 * t9.transpose();
+    let t11 = m1 * t0;
+    t1 = ((n as f64).sin().tanh() + 1.5).abs().ln_1p();
+    t1 += 0.78;
+    let t12 = y * t9;
+    t12[(0, 2)] - t11.trace() * 0.11 + t10.sum() + t9[2] + (n as f64)
+}
+
 #[test]
 fn p048_against_duals() {
     let mut rng = Rng(0xaa66d2c7ddf71d1d);
@@ -7979,6 +9883,21 @@ fn p048_against_duals() {
     check_gradient("p048_vjp, s1", &vjp.5.flat(), &reference[25..26], 1e-9);
     check_value("p048_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p048_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p048_twice_hvp(n, &x, &y, &m0, &m1, s0, s1, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        p048_ref(n, &x, &y, &m0, &m1, s0, s1)
+    });
+    check_value("p048_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p048_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p048_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p049 (known bug patterns: counter-call)
@@ -8158,6 +10077,94 @@ fn p049_ref<T: RealField + Copy>(flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3
     t23[(1, 0)] + t28.norm_squared() * lit::<T>(0.0132) - t22.sum() * lit::<T>(0.066) + t21
 }
 
+#[hessian(wrt(x))]
+fn p049_twice(flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64, xs: &[RowSVector<f64, 3>], s1: f64, k: &Matrix3<f64>, n: i32) -> f64 {
+    for i in 0..3 {
+        let t0 = k.map(|v| s1);
+        if flag {
+            {
+                let t1 = (x * x.transpose()).component_mul(&(m0.transpose() * k.transpose() * 0.066));
+            }
+            let mut t2 = *m0;
+            for j in 0..2 {
+                let mut t3: SVector<f64, 3> = *x;
+                t2 += k.transpose().map(|v| matgrad::softplus(2.0_f64)) + (n as f64) * k * 0.066;
+                t2 -= t0;
+            }
+        }
+        if s1 < -0.16 {
+            let t4: Matrix3<f64> = t0 / matgrad::softplus(0.56_f64);
+            let mut t4: Matrix3<f64> = (k + m0 * 0.0413).transpose().try_inverse().unwrap() - t4;
+            let t5 = y.transpose().transpose();
+        } else if s0 <= s0 && y[i] <= -0.43 {
+            let t6: SVector<f64, 3> = k * y * 0.066;
+        }
+    }
+    {
+        for i in 0..3 {
+            if (n as f64) > -0.27 {
+                let mut t7 = m0.transpose();
+                t7 += k.lu().solve(&(k * 1.12).lu().solve(&t7).unwrap()).unwrap();
+            } else {
+                let mut t8: Matrix3<f64> = m0.map(|v| 0.6 + s1).map(f64::cos);
+            }
+            for j in 0..2 {
+                let t9 = m0.transpose() * k * 0.066;
+                let t10 = matgrad::softplus((j as f64)).ln();
+            }
+            let t11 = 0.99_f64;
+            if (i as f64) <= -0.5 {
+                let mut t12: SVector<f64, 3> = *y;
+                t12 += (k + k.component_div(&m0.map(|v| v * v + 1.45)) * 0.012 + (m0 - m0) * 0.0206).lu().solve(&(k * x * 0.066)).unwrap();
+            } else if (s0 * m0[(2, i)]).exp() >= 0.39 {
+                let t13 = -((n as f64).tanh() - 1.5).abs();
+                let t14 = (n as f64) - x[0];
+            } else {
+                let mut t11 = k.try_inverse().unwrap().map(|v| -0.11_f64 * -1.23);
+                let t15: SVector<f64, 3> = *x;
+                let t16 = x.transpose().map(|v| (matgrad::sigmoid(s0) + 1.53).ln());
+            }
+        }
+        for i in 0..2 {
+            let mut t17 = k.transpose();
+            for &xi in xs.iter() {
+                let mut t18 = k.determinant() * 0.000293;
+                let t18 = y.transpose().map(|v| t18);
+                t17 += (if x[1] * xi[2] > s1 {
+                    (k + k.transpose()) * 0.099
+                } else {
+                    *k
+                }) * 0.099;
+            }
+            t17 = k.transpose().transpose().lu().solve(&((t17 + m0) * 0.124)).unwrap();
+            let t19 = m0 + m0.transpose();
+        }
+        let t20 = k.transpose()[(0, 1)] * 0.198 / ((k.transpose() * 0.198).norm_squared() + 1.01);
+    }
+    let mut t21 = s1;
+    let t21 = s1;
+    let mut t22 = SMatrix::<f64, 3, 1>::zeros();
+    let mut t23: Matrix3<f64> = SMatrix::<f64, 3, 3>::zeros();
+    for &xi in xs.iter() {
+        let mut t24: Matrix3<f64> = *k;
+        let t25: f64 = xi.transpose()[0];
+        for j in 0..2 {
+            t23 += -k * 0.198 + (k * 0.57).lu().solve(&t24).unwrap() * 0.226;
+        }
+        let mut t26 = xi.transpose() * y.transpose() - k.transpose() * k * 0.0132;
+        t22 -= if flag {
+            xi.transpose()
+        } else {
+            let t27 = y.transpose();
+            -xi.transpose()
+        };
+    }
+    t22 -= y.transpose().transpose();
+    let mut t28 = t22;
+    let mut t23: SVector<f64, 3> = t28 * 0.198 / t21.exp();
+    t23[(1, 0)] + t28.norm_squared() * 0.0132 - t22.sum() * 0.066 + t21
+}
+
 #[test]
 fn p049_against_duals() {
     let mut rng = Rng(0x489e4c815d419ee8);
@@ -8183,7 +10190,7 @@ fn p049_against_duals() {
     let (grad_value, grad) = p049_grad(flag, &x, &y, &m0, s0, &xs, s1, &k, n);
     let (vjp_value, vjp) = p049_vjp(flag, &x, &y, &m0, s0, &xs, s1, &k, n, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), s0.flat(), s1.flat(), k.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
@@ -8191,7 +10198,7 @@ fn p049_against_duals() {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let k = r.matrix::<3, 3>();
-        p049_ref(flag, &x, &y, &m0, s0, &xs_dual, s1, &k, n)
+        p049_ref(flag, &x, &y, &m0, s0, &xs_dual64, s1, &k, n)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p049_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -8207,6 +10214,22 @@ fn p049_against_duals() {
     check_gradient("p049_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
     check_value("p049_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p049_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p049_twice_hvp(flag, &x, &y, &m0, s0, &xs, s1, &k, n, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p049_ref(flag, &x, &y, &m0, s0, &xs_hyperdual64, s1, &k, n)
+    });
+    check_value("p049_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p049_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p049_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p050 (known bug patterns: branch-read, counter-call)
@@ -8636,6 +10659,98 @@ fn p050_ref<T: RealField + Copy>(s1: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0
     t0.sum() + t7[0] - t3[(0, 1)] * lit::<T>(0.0573) + t2 * lit::<T>(0.0395)
 }
 
+#[hessian(wrt(x))]
+fn p050_twice(s1: f64, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, m1: &Matrix3<f64>, xs: &[Matrix3<f64>], ys: &[SVector<f64, 3>], s0: f64) -> f64 {
+    let t0 = m1 * s1;
+    {
+        let t0 = m1 / x[1].exp();
+        let t0 = s1;
+        let mut t1 = (x * y.transpose()).pow(2);
+    }
+    let mut t2: f64 = 0.0_f64;
+    let mut t3 = t0 - m0;
+    for yi in ys.iter() {
+        let t0: f64 = p050_h1(&(yi - x - y), &-yi.map(f64::tanh));
+        t3 += m0.transpose();
+        t2 += if -1.91 - 0.24 <= yi[2].exp() || 0.98_f64 > 0.37 {
+            let t4: Matrix3<f64> = m1.component_div(&m1.transpose().map(|v| v * v + 1.21));
+            yi[1] * -1.26
+        } else {
+            matgrad::softplus(-0.93_f64)
+        };
+    }
+    if !(m0[(0, 0)] <= -0.42) && -0.46_f64 > 0.03 {
+        t2 = x.sum();
+        let t5: f64 = s1 - m0[(1, 2)];
+        if t2 > -0.41 {
+            let t0 = x[2];
+            t2 += (y - y).kronecker(&x.transpose().map(|v| s1.exp())).sum() * 0.0202;
+            let mut t6 = (t3.transpose() * 0.165).map(|v| -(-0.55_f64));
+        } else if !(matgrad::sigmoid(y[2]) > 0.26) {
+            t2 -= s1;
+        }
+    }
+    let t7 = y.map(f64::sin);
+    t2 = -(x[(0, 0)].tanh() + 1.5).abs();
+    if t7.dot(x) > 0.16 {
+        t2 = (-0.82 - s0).powi(2) * 0.164;
+        t3 = y * t7.transpose().map(|v| (s1.tanh() + 1.5).abs());
+    }
+    {
+        t3 = m0 * m1 * t3.map(|v| 1.42_f64 - -1.46) * 0.0382;
+        t3 = (t0.map(|v| (matgrad::sigmoid(s1) + 1.42).sqrt()) * 0.159).pow(3);
+        let t8 = y.transpose() - t7.transpose();
+    }
+    let t0: RowSVector<f64, 3> = y.transpose().component_div(&x.transpose().map(|v| v * v + 1.05));
+    if 1.46 < x.kronecker(x).norm_squared() * 0.11 {
+        t2 *= 1.46;
+        if (t2 * 0.0349).powi(2) * (0.76 - 1.17) >= t7.kronecker(y).norm_squared() * 0.11 {
+            t2 = x[2].powi(3);
+        } else if 1.6_f64 < 0.23 {
+            t2 *= s1;
+            for i in 0..3 {
+                let t9 = m1.component_div(&m1.map(|v| v * v + 1.25));
+                let t10 = x - y.component_mul(y);
+                let t11 = (t7 + t0.transpose()).map(|v| v);
+            }
+        } else {
+            for i in 0..3 {
+                t3 += t7 * t0;
+            }
+            t2 = x.dot(&(x + t7)) * 0.165;
+            for &yi in ys.iter() {
+                let mut t0 = t0.transpose();
+                let mut t7 = (m0.transpose() - m1).map(|v| -0.76_f64);
+                t2 += 1.73;
+            }
+        }
+        let t12 = y.transpose() / (-1.46 * -1.46 + 1.2);
+    } else if x[(1, 0)].exp().sqrt() <= 0.4 {
+        for i in 0..2 {
+            if (i as f64) / (m1.norm_squared() + 0.74) > -0.13 {
+                let t13 = t2;
+                let t14: Matrix3<f64> = m0.transpose().map(f64::cos);
+            } else if 1.52_f64 > 0.17 {
+                let mut t15 = m0.component_mul(&(x * t0));
+                let t16 = -m0;
+            }
+            let t17 = p050_h1(&(y - t7), &y.map(f64::sin));
+            t3 += m0.component_div(&m1.transpose().transpose().map(|v| matgrad::sigmoid(v)));
+        }
+        let t18 = m0 + m1.transpose();
+        t2 -= p050_h1(&t0.transpose(), &(y + y));
+    } else {
+        t3 += -(t3.transpose().transpose() * 0.0608);
+        for i in 0..2 {
+            let t19: f64 = p050_h1(&t0.transpose(), &t0.transpose().map(f64::tanh));
+            let t20: Matrix3<f64> = t3.transpose();
+            let t21 = m0.pow(3) * 0.11;
+            t3 = t21.map(f64::tanh).map(|v| -0.63_f64).map(f64::sin);
+        }
+    }
+    t0.sum() + t7[0] - t3[(0, 1)] * 0.0573 + t2 * 0.0395
+}
+
 #[test]
 fn p050_against_duals() {
     let mut rng = Rng(0xe6d5c63adc8c62f7);
@@ -8660,8 +10775,8 @@ fn p050_against_duals() {
     let (grad_value, grad) = p050_grad(s1, &x, &y, &m0, &m1, &xs, &ys, s0);
     let (vjp_value, vjp) = p050_vjp(s1, &x, &y, &m0, &m1, &xs, &ys, s0, 1.0);
     let point = [s1.flat(), x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
@@ -8669,7 +10784,7 @@ fn p050_against_duals() {
         let m0 = r.matrix::<3, 3>();
         let m1 = r.matrix::<3, 3>();
         let s0 = r.scalar();
-        p050_ref(s1, &x, &y, &m0, &m1, &xs_dual, &ys_dual, s0)
+        p050_ref(s1, &x, &y, &m0, &m1, &xs_dual64, &ys_dual64, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p050_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -8688,6 +10803,23 @@ fn p050_against_duals() {
     check_gradient("p050_vjp, s0", &vjp.5.flat(), &reference[25..26], 1e-9);
     check_value("p050_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p050_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p050_twice_hvp(s1, &x, &y, &m0, &m1, &xs, &ys, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[1..4].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 1..4, |r| {
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        p050_ref(s1, &x, &y, &m0, &m1, &xs_hyperdual64, &ys_hyperdual64, s0)
+    });
+    check_value("p050_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p050_twice_hvp's gradient", &twice_grad.flat(), &reference[1..4], 1e-9);
+    check_gradient("p050_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p050_h0_jacobian_against_duals() {
@@ -8801,14 +10933,14 @@ fn p051_against_duals() {
     let (grad_value, grad) = p051_grad(&k, flag, &x, &y, &m0, s0, &xs);
     let (vjp_value, vjp) = p051_vjp(&k, flag, &x, &y, &m0, s0, &xs, 1.0);
     let point = [k.flat(), x.flat(), y.flat(), m0.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let k = r.matrix::<2, 2>();
         let x = r.matrix::<2, 1>();
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<2, 2>();
         let s0 = r.scalar();
-        p051_ref(&k, flag, &x, &y, &m0, s0, &xs_dual)
+        p051_ref(&k, flag, &x, &y, &m0, s0, &xs_dual64)
     });
     check_value("the twin", twin, f64::from(value), 1e-5);
     check_value("p051_grad's value", f64::from(grad_value), f64::from(value), 1e-5);
@@ -9129,6 +11261,31 @@ fn p053_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, xs: &[SVe
     t0[(2, 0)] + t5 + t4.sum() + t2.sum() * lit::<T>(0.0206)
 }
 
+#[hessian(wrt(x))]
+fn p053_twice(x: &SVector<f64, 3>, y: &SVector<f64, 2>, xs: &[SVector<f64, 3>], m0: &SMatrix<f64, 3, 2>, m1: &Matrix3<f64>, s0: f64, n: i32) -> f64 {
+    let t0 = *m1;
+    let t1 = *y;
+    let mut t2 = SMatrix::<f64, 1, 2>::zeros();
+    for &xi in xs.iter() {
+        for j in 0..2 {
+            t2 += y.transpose();
+        }
+    }
+    for i in 0..2 {
+        let mut t3 = *m0;
+    }
+    for xi in xs.iter() {
+        let t0: SMatrix<f64, 2, 3> = m0.transpose().map(|v| (-0.33_f64 * -0.33 + 1.17).sqrt());
+        for j in 0..2 {
+            t2 += -y.transpose() * (y * t1.transpose());
+        }
+    }
+    let t4: SVector<f64, 3> = *x;
+    let mut t5 = -(n as f64);
+    let t0: SMatrix<f64, 3, 2> = m0 * (y * t2 * 0.0103).pow(3);
+    t0[(2, 0)] + t5 + t4.sum() + t2.sum() * 0.0206
+}
+
 #[test]
 fn p053_against_duals() {
     let mut rng = Rng(0xc17c33675a6beeb4);
@@ -9151,14 +11308,14 @@ fn p053_against_duals() {
     let (grad_value, grad) = p053_grad(&x, &y, &xs, &m0, &m1, s0, n);
     let (vjp_value, vjp) = p053_vjp(&x, &y, &xs, &m0, &m1, s0, n, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<3, 2>();
         let m1 = r.matrix::<3, 3>();
         let s0 = r.scalar();
-        p053_ref(&x, &y, &xs_dual, &m0, &m1, s0, n)
+        p053_ref(&x, &y, &xs_dual64, &m0, &m1, s0, n)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p053_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -9175,6 +11332,21 @@ fn p053_against_duals() {
     check_gradient("p053_vjp, s0", &vjp.4.flat(), &reference[20..21], 1e-9);
     check_value("p053_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p053_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p053_twice_hvp(&x, &y, &xs, &m0, &m1, s0, n, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 2>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        p053_ref(&x, &y, &xs_hyperdual64, &m0, &m1, s0, n)
+    });
+    check_value("p053_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p053_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p053_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p053_h0_jacobian_against_duals() {
@@ -9264,6 +11436,24 @@ fn p054_ref<T: RealField + Copy>(y: &SVector<T, 2>, s0: T, k: &SMatrix<T, 2, 2>,
     t7.sum() * lit::<T>(0.0619) - t6.sum() + t5.norm_squared() - t1.sum()
 }
 
+#[hessian(wrt(x))]
+fn p054_twice(y: &SVector<f64, 2>, s0: f64, k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 2>) -> f64 {
+    let mut t0 = k.map(|v| -1.01_f64);
+    t0 -= k.lu().solve(&t0).unwrap() + k / s0.exp() * 0.0911;
+    let t1 = *x;
+    for i in 0..2 {
+        let t2 = (k - k.transpose()) * 0.124 * t1;
+        let t3 = k * k * 0.0309;
+        let t4: f64 = x.kronecker(&y.transpose()).norm_squared();
+    }
+    let t5: SVector<f64, 2> = y.transpose().transpose();
+    t0 += t0;
+    let t5 = y.transpose();
+    let mut t6 = x.map(|v| -0.44_f64 - 1.44);
+    let mut t7 = *k;
+    t7.sum() * 0.0619 - t6.sum() + t5.norm_squared() - t1.sum()
+}
+
 #[test]
 fn p054_against_duals() {
     let mut rng = Rng(0x5fb3ad20d9b67283);
@@ -9299,6 +11489,19 @@ fn p054_against_duals() {
     check_gradient("p054_vjp, x", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_value("p054_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p054_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p054_twice_hvp(&y, s0, &k, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[7..9].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 7..9, |r| {
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        p054_ref(&y, s0, &k, &x)
+    });
+    check_value("p054_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p054_twice_hvp's gradient", &twice_grad.flat(), &reference[7..9], 1e-9);
+    check_gradient("p054_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p054_h0_jacobian_against_duals() {
@@ -9480,6 +11683,74 @@ fn p055_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, s0: T, s1: T, xs: &[SMat
     t14 + t7[(1, 0)] - t13.sum() * lit::<T>(0.0619) - t8.sum() * lit::<T>(0.0516)
 }
 
+#[hessian(wrt(x))]
+fn p055_twice(m0: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, xs: &[SMatrix<f64, 2, 2>], n: i32, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = m0.transpose().map(|v| -1.79_f64);
+    let mut t1 = m0.transpose();
+    for xi in xs.iter() {
+        let mut t2 = xi[(0, 0)];
+        t1 += if !(1.71_f64 > 0.5) {
+            *xi
+        } else {
+            let t2 = x.transpose();
+            *xi
+        };
+    }
+    t1 -= t1.transpose();
+    let t3 = (-m0.transpose()).transpose();
+    let t4 = (t0 * 0.138).pow(3);
+    let mut t5: RowSVector<f64, 2> = y.transpose().component_mul(&y.transpose());
+    for i in 0..2 {
+        let t6: SMatrix<f64, 2, 2> = p055_h0(&t5.transpose().map(f64::sin).map(|v| matgrad::sigmoid(0.72_f64).ln_1p()), y, &t4);
+        let t6 = t5.component_div(&(t5 * t4).map(|v| v * v + 0.84));
+        for xi in xs.iter() {
+            t1 -= t3.component_div(&t4.map(|v| matgrad::sigmoid(v))).transpose() * 0.24;
+        }
+        t5 = t5.component_mul(&(t6.component_div(&t5.map(|v| matgrad::sigmoid(v))) * 0.224)).map(f64::sin);
+    }
+    let mut t7: SMatrix<f64, 2, 2> = t1;
+    let mut t8: RowSVector<f64, 2> = x.transpose();
+    for &xi in xs.iter() {
+        let mut t9: SMatrix<f64, 2, 2> = if m0[(0, 0)] > -0.34 {
+            t4
+        } else {
+            xi
+        };
+        let mut t10: f64 = xi[(1, 0)];
+        t7 += (if t10 > 0.24 {
+            let t11 = xi;
+            xi
+        } else {
+            {
+                let t12 = t3;
+            }
+            t9.transpose() / t10.exp()
+        }) * 0.182;
+        t8 -= t9.map(|v| v.exp()).norm() * 0.182 * y.transpose();
+        t1 -= xi;
+        t5 -= if (m0[(1, 0)].tanh() - 1.5).abs().powf(1.7) * 0.209 > 0.02 {
+            y.transpose() * xi
+        } else {
+            x.transpose()
+        };
+    }
+    let t13: SMatrix<f64, 2, 2> = p055_h0(y, x, &(t3 - t4).component_div(&m0.transpose().map(|v| v.exp())));
+    let t7 = (if (n as f64) > 0.25 {
+        t1.transpose()
+    } else {
+        for xi in xs.iter() {
+            t8 -= t5 * 0.055;
+            for j in 0..2 {
+                t7 -= (xi + t13) * 0.198 - t4.pow(3);
+            }
+        }
+        t13.transpose()
+    }) * 0.0551;
+    t8 -= ((x.transpose() - t5) * 0.099).component_div(&((t5 - t5) * 0.055).map(|v| v.exp()));
+    let t14 = s0;
+    t14 + t7[(1, 0)] - t13.sum() * 0.0619 - t8.sum() * 0.0516
+}
+
 #[test]
 fn p055_against_duals() {
     let mut rng = Rng(0xfdeb26da5900f66e);
@@ -9502,14 +11773,14 @@ fn p055_against_duals() {
     let (grad_value, grad) = p055_grad(&m0, s0, s1, &xs, n, &x, &y);
     let (vjp_value, vjp) = p055_vjp(&m0, s0, s1, &xs, n, &x, &y, 1.0);
     let point = [m0.flat(), s0.flat(), s1.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let m0 = r.matrix::<2, 2>();
         let s0 = r.scalar();
         let s1 = r.scalar();
         let x = r.matrix::<2, 1>();
         let y = r.matrix::<2, 1>();
-        p055_ref(&m0, s0, s1, &xs_dual, n, &x, &y)
+        p055_ref(&m0, s0, s1, &xs_dual64, n, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p055_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -9526,6 +11797,21 @@ fn p055_against_duals() {
     check_gradient("p055_vjp, y", &vjp.4.flat(), &reference[8..10], 1e-9);
     check_value("p055_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p055_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p055_twice_hvp(&m0, s0, s1, &xs, n, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[6..8].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 6..8, |r| {
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p055_ref(&m0, s0, s1, &xs_hyperdual64, n, &x, &y)
+    });
+    check_value("p055_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p055_twice_hvp's gradient", &twice_grad.flat(), &reference[6..8], 1e-9);
+    check_gradient("p055_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p055_h0_jacobian_against_duals() {
@@ -9713,6 +11999,50 @@ fn p057_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 2>, m1: &SMatrix<T, 2, 2>, s
     t13.sum() * lit::<T>(0.0333) + t12[(0, 1)] + t11.trace() * lit::<T>(0.184) - t10.norm_squared() + (s0 / (matgrad::sigmoid(t10[(0, 0)]) + lit::<T>(1.76))).tanh()
 }
 
+#[hessian(wrt(x))]
+fn p057_twice(m0: &SMatrix<f64, 2, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, n: i32, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    for i in 0..2 {
+        let t0 = matgrad::sigmoid(s0.exp().ln_1p());
+        let mut t1: SMatrix<f64, 2, 2> = m1.map(|v| s0);
+    }
+    let t2 = x.transpose() - x.transpose() + y.transpose();
+    let t3: SMatrix<f64, 2, 2> = *m0;
+    let t4: SMatrix<f64, 2, 2> = m0 - m1.transpose() - m1.transpose() * t3.transpose();
+    for i in 0..2 {
+        let t5: RowSVector<f64, 2> = t2 * t3 * 0.165;
+        {
+            let t4 = t5.transpose() + t2.transpose();
+            let t6 = (m0.transpose() - t3).map(|v| 0.77_f64);
+            let t7 = m1 * t3.transpose();
+        }
+        let t8 = *m0;
+    }
+    {
+        let mut t9 = y.component_div(&(t2.transpose() * 0.165).map(|v| v.exp()));
+    }
+    let t10 = (m0.transpose().pow(3) + m0.transpose() * t3) * 0.165;
+    let mut t11 = (t2.transpose() * t2 * 0.11).component_div(&m0.map(|v| v.exp()));
+    let t12: SMatrix<f64, 2, 2> = t4.transpose().component_mul(m1);
+    let mut t13 = t10.transpose().component_div(&(t12.transpose() * 0.124).map(|v| v * v + 0.92)) / t3[(0, 0)].exp();
+    if flag {
+        for i in 0..2 {
+            let t4 = (i as f64);
+            let mut t4 = t4.tanh() * y;
+            let mut t14: SVector<f64, 2> = t2.transpose();
+            let t15 = t2.map(f64::sin).kronecker(&t14).norm_squared() * 0.0275;
+        }
+    } else if s0.exp() >= 0.06 {
+        let mut t16 = *m1;
+    } else if (t4[(1, 1)] * 0.124).powi(3) > 0.27 {
+        let t17: SMatrix<f64, 2, 2> = t13.transpose().component_mul(&t4.transpose()) * 0.0846;
+    }
+    for i in 0..2 {
+        t13 += ((t4 - t3) * 0.198).map(|v| 1.8_f64);
+    }
+    t13 *= -1.14;
+    t13.sum() * 0.0333 + t12[(0, 1)] + t11.trace() * 0.184 - t10.norm_squared() + (s0 / (matgrad::sigmoid(t10[(0, 0)]) + 1.76)).tanh()
+}
+
 #[test]
 fn p057_against_duals() {
     let mut rng = Rng(0x3a5a1a4d5795fe40);
@@ -9758,6 +12088,20 @@ fn p057_against_duals() {
     check_gradient("p057_vjp, y", &vjp.4.flat(), &reference[11..13], 1e-9);
     check_value("p057_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p057_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p057_twice_hvp(&m0, &m1, s0, n, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[9..11].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 9..11, |r| {
+        let m0 = r.matrix::<2, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p057_ref(&m0, &m1, s0, n, flag, &x, &y)
+    });
+    check_value("p057_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p057_twice_hvp's gradient", &twice_grad.flat(), &reference[9..11], 1e-9);
+    check_gradient("p057_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p058
@@ -9789,6 +12133,20 @@ fn p058_ref<T: RealField + Copy>(xs: &[SVector<T, 2>], k: &SMatrix<T, 2, 2>, fla
     t4 + t3 + t2 - t1 + (k.kronecker(k).sum() * lit::<T>(0.00387) - lit::<T>(1.93))
 }
 
+#[hessian(wrt(x))]
+fn p058_twice(xs: &[SVector<f64, 2>], k: &SMatrix<f64, 2, 2>, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, s0: f64, s1: f64) -> f64 {
+    let t0: SMatrix<f64, 3, 2> = x * y.transpose();
+    let t1 = (k * 1.11).transpose().determinant() * 0.0126;
+    let t2 = 1.95 / (k.transpose().determinant() * 0.156);
+    let mut t3: f64 = 0.0_f64;
+    for xi in xs.iter() {
+        let t2 = xi[0];
+        t3 += (xi[0].exp().sqrt() + -(-1.79)) * 0.144;
+    }
+    let t4 = t3 * 1.86;
+    t4 + t3 + t2 - t1 + (k.kronecker(k).sum() * 0.00387 - 1.93)
+}
+
 #[test]
 fn p058_against_duals() {
     let mut rng = Rng(0xd8919406d6e0422f);
@@ -9811,14 +12169,14 @@ fn p058_against_duals() {
     let (grad_value, grad) = p058_grad(&xs, &k, flag, &x, &y, s0, s1);
     let (vjp_value, vjp) = p058_vjp(&xs, &k, flag, &x, &y, s0, s1, 1.0);
     let point = [k.flat(), x.flat(), y.flat(), s0.flat(), s1.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let k = r.matrix::<2, 2>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
         let s0 = r.scalar();
         let s1 = r.scalar();
-        p058_ref(&xs_dual, &k, flag, &x, &y, s0, s1)
+        p058_ref(&xs_dual64, &k, flag, &x, &y, s0, s1)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p058_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -9833,6 +12191,21 @@ fn p058_against_duals() {
     check_gradient("p058_vjp, s1", &vjp.4.flat(), &reference[10..11], 1e-9);
     check_value("p058_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p058_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p058_twice_hvp(&xs, &k, flag, &x, &y, s0, s1, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[4..7].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 4..7, |r| {
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        p058_ref(&xs_hyperdual64, &k, flag, &x, &y, s0, s1)
+    });
+    check_value("p058_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p058_twice_hvp's gradient", &twice_grad.flat(), &reference[4..7], 1e-9);
+    check_gradient("p058_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p059
@@ -9942,6 +12315,59 @@ fn p059_ref<T: RealField + Copy>(m0: &RowSVector<T, 2>, m1: &SMatrix<T, 2, 2>, s
     t16.sum() + t0[(1, 0)] - t1[(1, 0)]
 }
 
+#[hessian(wrt(x))]
+fn p059_twice<T: RealField + Copy>(m0: &RowSVector<T, 2>, m1: &SMatrix<T, 2, 2>, s0: T, flag: bool, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
+    let t0 = (convert::<f64, T>(-1.24) / m1.map(|v| matgrad::sigmoid(v)).norm() * convert::<f64, T>(0.215)).exp();
+    let t1 = *m1;
+    let mut t0: SMatrix<T, 2, 2> = t1 * m1.transpose();
+    {
+        let t2: SVector<T, 2> = *y;
+        let t1 = m0.transpose().component_mul(&m0.transpose());
+        let mut t3 = m0.transpose();
+    }
+    let t0 = x.component_mul(x);
+    if s0 > convert::<f64, T>(-1.39) {
+        for i in 0..2 {
+            let mut t4 = *m1;
+            for j in 0..2 {
+                let mut t5: SMatrix<T, 2, 2> = t1 / ((y[i].tanh() - convert::<f64, T>(1.5)).abs().tanh() + convert::<f64, T>(1.5)).abs();
+            }
+            let t6 = m0.transpose() * m0.component_div(&x.transpose().map(|v| matgrad::sigmoid(v)));
+            let mut t4 = y.component_div(&x.map(|v| v.exp()));
+        }
+        {
+            let t7: SVector<T, 2> = m1.component_mul(&m1.transpose()) * y.map(|v| v);
+        }
+        if !(x[(0, 0)] - t0[(1, 0)] > convert::<f64, T>(-0.07)) {
+            let mut t1 = (convert::<f64, T>(-1.68) - convert::<f64, T>(0.07)).exp() * convert::<f64, T>(0.172);
+            let t8 = t0[(0, 0)];
+        } else if ((m1 * y[0]).norm_squared() + convert::<f64, T>(1.03)).ln_1p() > convert::<f64, T>(0.08) {
+            for i in 0..2 {
+                let t9: SMatrix<T, 2, 2> = t1.transpose();
+                let t10 = m0.map(|v| v.exp()).norm();
+            }
+            let mut t11 = s0 - convert::<f64, T>(-1.2);
+            t11 *= convert::<f64, T>(0.63);
+        }
+    } else if flag {
+        let t12 = (m1 * x).map(|v| s0);
+        if matgrad::softplus(convert::<f64, T>(-1.83)) > x[1].tanh() && m0.transpose().map(|v| v * v + convert::<f64, T>(1.26)).norm().powf(s0) < convert::<f64, T>(0.26) {
+            let mut t13: SMatrix<T, 2, 2> = m1.transpose() / (((m0.transpose() / matgrad::sigmoid(t1[(0, 0)])).norm_squared() + convert::<f64, T>(1.38)) * convert::<f64, T>(0.344));
+        } else if (s0.cos() + convert::<f64, T>(2.0)).ln() < convert::<f64, T>(-0.28) {
+            for i in 0..2 {
+                let t14 = m0.transpose() + m0.transpose();
+                let mut t12 = matgrad::softplus(t1[(i, 1)]).ln_1p();
+                let t1 = y.map(|v| convert::<f64, T>(0.25));
+            }
+        }
+        let mut t15 = m1.component_mul(&t1);
+    }
+    let mut t16: T = (s0 + convert::<f64, T>(-1.47) / s0.exp()) * convert::<f64, T>(0.198);
+    let mut t16 = m1.transpose().transpose() * x[1];
+    t16 *= convert::<f64, T>(0.82);
+    t16.sum() + t0[(1, 0)] - t1[(1, 0)]
+}
+
 #[test]
 fn p059_against_duals() {
     let mut rng = Rng(0x76c90dc0562ac63a);
@@ -9986,6 +12412,20 @@ fn p059_against_duals() {
     check_gradient("p059_vjp, y", &vjp.4.flat(), &reference[9..11], 1e-9);
     check_value("p059_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p059_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p059_twice_hvp(&m0, &m1, s0, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[7..9].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 7..9, |r| {
+        let m0 = r.matrix::<1, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p059_ref(&m0, &m1, s0, flag, &x, &y)
+    });
+    check_value("p059_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p059_twice_hvp's gradient", &twice_grad.flat(), &reference[7..9], 1e-9);
+    check_gradient("p059_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p060
@@ -10516,6 +12956,59 @@ fn p062_ref<T: RealField + Copy>(y: &SVector<T, 2>, s0: T, s1: T, x: &SVector<T,
     t9 + t0[2] + t5[(0, 1)]
 }
 
+#[hessian(wrt(x))]
+fn p062_twice(y: &SVector<f64, 2>, s0: f64, s1: f64, x: &SVector<f64, 3>) -> f64 {
+    let t0 = x * x.transpose();
+    if !(t0[(0, 1)] > -0.31) {
+        if 0.28_f64 > 0.3 {
+            let mut t1 = *x;
+        } else {
+            let t2 = t0[(1, 2)];
+        }
+        let mut t3: RowSVector<f64, 2> = (y.transpose() * -0.41).component_mul(&y.transpose());
+        t3 = y.transpose();
+    } else if 1.57_f64 > -0.13 {
+        let t4: SMatrix<f64, 2, 3> = y * y.transpose() * (y * x.transpose());
+    } else {
+        let mut t0: SVector<f64, 2> = (-y).component_mul(y);
+    }
+    let t5: f64 = y[1].sin();
+    if (x * y.transpose()).sum() * 0.165 + y[1].exp() <= -1.95 + 0.49 {
+        if !(-0.13_f64 <= -0.47) {
+            let mut t6 = t0.component_div(&t0.map(|v| v * v + 1.33)).map(f64::sin);
+            t6 += t6;
+        } else if s1 > -0.46 {
+            let t7: SMatrix<f64, 3, 2> = (x * y.transpose()).component_div(&(x * y.transpose()).component_div(&(x * y.transpose()).map(|v| v * v + 0.76)).map(|v| matgrad::sigmoid(v))) * 0.209;
+            let mut t5 = t7.transpose();
+            t5 -= t5 / s0.exp();
+        }
+    } else if 0.03_f64 > 0.27 {
+        let t5: SMatrix<f64, 3, 2> = (y * x.transpose()).map(|v| v / s0.exp()).transpose();
+    } else if t5 > -0.23 {
+        {
+            for i in 0..2 {
+                let t5: f64 = y[i].cos();
+            }
+            {
+                let t5 = *x;
+                let t5 = -1.16_f64;
+            }
+        }
+        let mut t8 = y * y.transpose() * (y * x.transpose());
+    }
+    let t9 = 1.39_f64;
+    for i in 0..2 {
+        let t10: RowSVector<f64, 2> = (y.transpose().component_div(&y.transpose().map(|v| matgrad::sigmoid(v))) - y.transpose()) * 0.21;
+        let t11 = y[(i, 0)].powi(3);
+        let mut t12 = t0.transpose();
+    }
+    let t5 = -t0.transpose().map(f64::sin);
+    let t0 = x.map(f64::tanh);
+    let mut t9 = -1.73_f64;
+    t9 = ((-y[1]).tanh() + 1.5).abs();
+    t9 + t0[2] + t5[(0, 1)]
+}
+
 #[test]
 fn p062_against_duals() {
     let mut rng = Rng(0x516f7aecd40a53fb);
@@ -10554,6 +13047,19 @@ fn p062_against_duals() {
     check_gradient("p062_vjp, x", &vjp.3.flat(), &reference[4..7], 1e-9);
     check_value("p062_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p062_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p062_twice_hvp(&y, s0, s1, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[4..7].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 4..7, |r| {
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        p062_ref(&y, s0, s1, &x)
+    });
+    check_value("p062_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p062_twice_hvp's gradient", &twice_grad.flat(), &reference[4..7], 1e-9);
+    check_gradient("p062_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p063
@@ -10585,6 +13091,22 @@ fn p063_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T
     {
         let t3: SMatrix<T, 2, 2> = t0;
         let t4: SMatrix<T, 2, 2> = -((k - m0.transpose()) * lit::<T>(0.198));
+    }
+    t0.trace()
+}
+
+#[hessian(wrt(x))]
+fn p063_twice<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>, s0: T, s1: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>) -> T {
+    let t0 = matgrad::softplus(k.norm_squared() * convert::<f64, T>(0.0155));
+    for i in 0..2 {
+        let t0 = *m0;
+        let mut t1 = x.component_mul(y).transpose();
+        let t2 = (m0.transpose() * t0).transpose();
+    }
+    let t0 = k / (k * convert::<f64, T>(0.124)).map(|v| matgrad::sigmoid(v)).norm() * convert::<f64, T>(0.187);
+    {
+        let t3: SMatrix<T, 2, 2> = t0;
+        let t4: SMatrix<T, 2, 2> = -((k - m0.transpose()) * convert::<f64, T>(0.198));
     }
     t0.trace()
 }
@@ -10634,6 +13156,21 @@ fn p063_against_duals() {
     check_gradient("p063_vjp, x", &vjp.5.flat(), &reference[12..14], 1e-9);
     check_value("p063_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p063_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p063_twice_hvp(&y, &m0, s0, s1, &k, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[12..14].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 12..14, |r| {
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        p063_ref(&y, &m0, s0, s1, &k, &x)
+    });
+    check_value("p063_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p063_twice_hvp's gradient", &twice_grad.flat(), &reference[12..14], 1e-9);
+    check_gradient("p063_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p064
@@ -10691,6 +13228,33 @@ fn p064_ref<T: RealField + Copy>(m1: &RowSVector<T, 2>, s0: T, s1: T, x: &SVecto
     t12.trace() + t11 - t10.sum() - t9.norm_squared() * lit::<T>(0.168)
 }
 
+#[hessian(wrt(x))]
+fn p064_twice<T: RealField + Copy>(m1: &RowSVector<T, 2>, s0: T, s1: T, x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMatrix<T, 2, 2>) -> T {
+    let mut t0 = -m0.transpose() * -m0;
+    let t1 = m1 - m1;
+    t0 *= convert::<f64, T>(1.03);
+    let t2 = m0.transpose().pow(3);
+    for i in 0..2 {
+        let t3: SVector<T, 2> = *y;
+        let t1: T = matgrad::sigmoid(s1).powf(convert::<f64, T>(0.71));
+        let t4: T = convert::<f64, T>(0.23);
+        for j in 0..2 {
+            let mut t5 = (x * m1 / matgrad::sigmoid(convert::<f64, T>(-1.61)) * convert::<f64, T>(0.165)).dot(&(x * m1)) * convert::<f64, T>(0.167);
+            let t6 = t3 * x.transpose() * (t2.trace() * convert::<f64, T>(0.124));
+            let t7 = convert::<f64, T>(0.92);
+        }
+    }
+    let t8 = s1 + convert::<f64, T>(0.72);
+    t0 -= (t2 + m0) * convert::<f64, T>(0.198) + m0;
+    let mut t9 = (x * x.transpose()).pow(3) * convert::<f64, T>(0.11) * (x * y.transpose() * m0.transpose()) * convert::<f64, T>(0.167);
+    t0 -= m0.transpose();
+    let t10 = x.component_mul(x);
+    let t11 = (m1[1].cos() + convert::<f64, T>(2.0)).ln();
+    let mut t12: SMatrix<T, 2, 2> = m0.transpose();
+    t9 = -t9;
+    t12.trace() + t11 - t10.sum() - t9.norm_squared() * convert::<f64, T>(0.168)
+}
+
 #[test]
 fn p064_against_duals() {
     let mut rng = Rng(0x8dde6e5fd29f5bad);
@@ -10739,6 +13303,21 @@ fn p064_against_duals() {
     check_gradient("p064_vjp, m0", &vjp.5.flat(), &reference[9..13], 1e-9);
     check_value("p064_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p064_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p064_twice_hvp(&m1, s0, s1, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[4..7].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 4..7, |r| {
+        let m1 = r.matrix::<1, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<2, 2>();
+        p064_ref(&m1, s0, s1, &x, &y, &m0)
+    });
+    check_value("p064_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p064_twice_hvp's gradient", &twice_grad.flat(), &reference[4..7], 1e-9);
+    check_gradient("p064_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p065 (known bug patterns: branch-read)
@@ -10806,6 +13385,38 @@ fn p065_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &Matrix3<T>, s0: T, x: &
     t5.norm_squared() + t4[(1, 0)] - t3.norm_squared() * lit::<T>(0.055) - t2.sum()
 }
 
+#[hessian(wrt(x))]
+fn p065_twice<T: RealField + Copy>(y: &SVector<T, 2>, m0: &Matrix3<T>, s0: T, x: &SVector<T, 3>) -> T {
+    for i in 0..2 {
+        let t1: SVector<T, 3> = if y[i].exp() > convert::<f64, T>(0.14) {
+            *x
+        } else {
+            let mut t0 = y * y.transpose() / (convert::<f64, T>(-1.01) * convert::<f64, T>(-1.01) + convert::<f64, T>(0.87));
+            *x
+        };
+        let mut t1 = m0 * s0;
+    }
+    let t2 = x.transpose().transpose();
+    let mut t3 = y.transpose();
+    let t4 = *m0;
+    let t5 = t2;
+    t3 = if convert::<f64, T>(-1.79) > convert::<f64, T>(0.29) {
+        t3 += if (t3.transpose() * y.transpose()).trace() >= convert::<f64, T>(-0.17) {
+            let mut t6 = t3.transpose();
+            t6.transpose()
+        } else {
+            let t7 = convert::<f64, T>(-1.8);
+            t3
+        };
+        t3
+    } else {
+        let mut t3: SVector<T, 2> = t3.transpose() + y;
+        t3.transpose()
+    };
+    t3 = t3 / (-s0 * -s0 + convert::<f64, T>(0.59)) * convert::<f64, T>(0.195);
+    t5.norm_squared() + t4[(1, 0)] - t3.norm_squared() * convert::<f64, T>(0.055) - t2.sum()
+}
+
 #[test]
 fn p065_against_duals() {
     let mut rng = Rng(0x2c15e81951e9dfb8);
@@ -10844,6 +13455,19 @@ fn p065_against_duals() {
     check_gradient("p065_vjp, x", &vjp.3.flat(), &reference[12..15], 1e-9);
     check_value("p065_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p065_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p065_twice_hvp(&y, &m0, s0, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[12..15].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 12..15, |r| {
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        p065_ref(&y, &m0, s0, &x)
+    });
+    check_value("p065_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p065_twice_hvp's gradient", &twice_grad.flat(), &reference[12..15], 1e-9);
+    check_gradient("p065_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p066 (known bug patterns: counter-call)
@@ -10948,15 +13572,15 @@ fn p066_against_duals() {
     let (grad_value, grad) = p066_grad(&y, &m0, &xs, &ys, s0, &k, n, &x);
     let (vjp_value, vjp) = p066_vjp(&y, &m0, &xs, &ys, s0, &k, n, &x, 1.0);
     let point = [y.flat(), m0.flat(), s0.flat(), k.flat(), x.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<2, 2>();
         let s0 = r.scalar();
         let k = r.matrix::<2, 2>();
         let x = r.matrix::<3, 1>();
-        p066_ref(&y, &m0, &xs_dual, &ys_dual, s0, &k, n, &x)
+        p066_ref(&y, &m0, &xs_dual64, &ys_dual64, s0, &k, n, &x)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p066_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -11079,6 +13703,58 @@ fn p067_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, xs
     t15.norm_squared() * lit::<T>(0.0155) - t14[(0, 2)] - t12[(0, 0)] + t5.norm_squared() * lit::<T>(0.00119) + s0
 }
 
+#[hessian(wrt(x))]
+fn p067_twice(x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64, xs: &[SMatrix<f64, 2, 3>], flag: bool) -> f64 {
+    let mut t0: SMatrix<f64, 2, 3> = x * y.transpose() * 0.2;
+    let t1: f64 = y.transpose().dot(&y.transpose());
+    for i in 0..2 {
+        t0 -= x * y.transpose() + x * y.transpose();
+    }
+    let mut t2: Matrix3<f64> = SMatrix::<f64, 3, 3>::zeros();
+    for xi in xs.iter() {
+        let mut t3 = (y * y.transpose() + y * y.transpose()) * (y * y.transpose() * y) * 0.055;
+        t3 = y * x.transpose() * x;
+        t0 += xi * (t3 * y.transpose()).transpose() * 0.165;
+        t2 += t3 * y.transpose();
+    }
+    let t4 = *y;
+    let mut t5 = (t0 - t0) * 0.0607 / ((t2.transpose().norm_squared() * 0.00172).tanh() + 1.5).abs();
+    t2 *= t1 * -0.14;
+    t5 += (if y.kronecker(&t4).norm_squared() * 0.11 < 0.01 {
+        for i in 0..2 {
+            let t6 = x.map(f64::tanh);
+            let t7 = t4 - t4;
+            let t1 = t4 * t4.transpose() * t7 * 0.165;
+            let t8 = t5 - t5;
+        }
+        t5
+    } else {
+        for i in 0..2 {
+            let t9: SVector<f64, 2> = x.map(f64::cos) + (x + x);
+        }
+        t0
+    }) * 0.121;
+    {
+        let t5 = x * x.transpose() / (x[0].cos() + 2.0);
+        let t10 = -0.68_f64;
+        let mut t11 = (t1 * 0.165).exp().ln().exp().powf(t1 * 0.124);
+    }
+    let mut t12: Matrix3<f64> = t2;
+    t5 = t0;
+    t5 = (if flag {
+        for xi in xs.iter() {
+            let t13: SVector<f64, 3> = t4 / x.dot(x).exp() * 0.134;
+            t5 -= x * y.transpose() / (matgrad::sigmoid(xi[(0, 2)]) + 0.84);
+        }
+        t0
+    } else {
+        t0
+    }) * 0.121;
+    let t14 = (t5 + t5) * 0.0421;
+    let t15: SMatrix<f64, 2, 2> = (x * x.transpose()).pow(3);
+    t15.norm_squared() * 0.0155 - t14[(0, 2)] - t12[(0, 0)] + t5.norm_squared() * 0.00119 + s0
+}
+
 #[test]
 fn p067_against_duals() {
     let mut rng = Rng(0x6884db8c507e2792);
@@ -11097,12 +13773,12 @@ fn p067_against_duals() {
     let (grad_value, grad) = p067_grad(&x, &y, s0, &xs, flag);
     let (vjp_value, vjp) = p067_vjp(&x, &y, s0, &xs, flag, 1.0);
     let point = [x.flat(), y.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<2, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
-        p067_ref(&x, &y, s0, &xs_dual, flag)
+        p067_ref(&x, &y, s0, &xs_dual64, flag)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p067_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -11114,6 +13790,19 @@ fn p067_against_duals() {
     check_gradient("p067_vjp, s0", &vjp.2.flat(), &reference[5..6], 1e-9);
     check_value("p067_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p067_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p067_twice_hvp(&x, &y, s0, &xs, flag, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..2].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..2, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        p067_ref(&x, &y, s0, &xs_hyperdual64, flag)
+    });
+    check_value("p067_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p067_twice_hvp's gradient", &twice_grad.flat(), &reference[0..2], 1e-9);
+    check_gradient("p067_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p068 (known bug patterns: branch-read)
@@ -11293,6 +13982,94 @@ fn p068_ref<T: RealField + Copy>(s1: T, flag: bool, x: &SVector<T, 3>, y: &SVect
     t18.norm_squared() * lit::<T>(0.0638) + t0 + t17 - t16.norm_squared() * lit::<T>(0.168)
 }
 
+#[hessian(wrt(x))]
+fn p068_twice(s1: f64, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, s0: f64) -> f64 {
+    let mut t0 = *x;
+    let t1 = y * x.transpose() * (x * t0.transpose() * (x * y.transpose())) * 0.11;
+    let mut t2 = t0 * y.transpose() * t1;
+    let t3: RowSVector<f64, 2> = y.transpose();
+    for i in 0..2 {
+        let mut t4 = *x;
+        t4 = if !(i > 3) {
+            let mut t5 = s0 * (t1 * y);
+            *x
+        } else {
+            let mut t4 = s0 / (s1 * s1 + 1.34);
+            *x
+        };
+        t0 -= x.component_mul(&t4).component_mul(&(t4 - x));
+        let mut t4 = -0.88_f64;
+    }
+    let t6: SMatrix<f64, 3, 2> = (t2 + t2 - (t2 + t2)) * 0.125;
+    if t1.transpose()[(1, 0)] < 0.01 {
+        let t7 = t0 * t0.transpose() * x * 0.0132 - (x + t0) * 0.165;
+    } else if s0 > -0.02 {
+        if ({
+            let mut t8 = t3.transpose() * (t3 * t1.transpose());
+            -1.73_f64
+        }) < 0.05 {
+            for i in 0..2 {
+                let t1 = (t0 * x.transpose()).component_div(&(x * t0.transpose() * 0.099).map(|v| v * v + 1.07)) * 0.212;
+            }
+            t2 = x * x.transpose() * t2 * 0.167;
+        } else {
+            t0 = x * -0.81 + x / matgrad::softplus(1.33_f64) * 0.232;
+        }
+        t0 = (x - t0) * 0.165 + x.map(|v| (s1.tanh() - 1.5).abs());
+        if s0 < 0.27 || t1[(0, 0)] <= 0.13 {
+            t0 -= (t0.transpose() * 0.198).transpose();
+            t0 += (t0.component_div(&(t0 * 0.0826).map(|v| v.exp())) * 0.101).map(|v| (matgrad::sigmoid(s1 * 0.6) + 0.75).powf(s0));
+        } else if flag {
+            let t9: RowSVector<f64, 2> = t3.component_div(&t3.map(|v| v * v + 0.7));
+            t2 -= t6;
+        } else {
+            let t10 = t0 * x.transpose();
+        }
+    } else if 1.87_f64 < 0.01 {
+        t2 -= if flag {
+            for i in 0..2 {
+                t0 = (x * t1.transpose().mean()).map(f64::tanh);
+                let mut t11: Matrix3<f64> = x * t0.transpose();
+            }
+            t2
+        } else {
+            let t2 = -t1.transpose();
+            t6
+        };
+        t0 += (t0 * t0.transpose() * x * 0.00551).component_mul(&(-1.82 * x));
+        t2 += (if -0.91_f64 >= 0.15 {
+            let mut t12 = t0.component_mul(&t0) * 0.0109;
+            t2
+        } else {
+            t2
+        }) * 0.167;
+    } else {
+        t0 -= -x.transpose().transpose();
+        if (s0.cos() + 2.0).sqrt() > 0.26 || matgrad::softplus(s0).powf(t1[(1, 0)]) > -0.43 {
+            let t1 = 0.05_f64;
+            if t6.transpose().dot(&t6.transpose()) * 0.168 * s0 < (y * y.transpose()).trace() {
+                t2 = x * t0.transpose() * t2 * 0.00452;
+            } else if t2[(0, 1)] * 0.143 + x.map(|v| matgrad::sigmoid(v)).norm() > -0.38 {
+                let mut t13 = -1.01_f64;
+            } else {
+                let t14: SVector<f64, 2> = t3.transpose();
+                t2 = t6.component_mul(&(t2.transpose().transpose() * 0.143));
+                t2 -= t0 / (x[1].tanh() + 1.5).abs() * 0.047 * y.transpose();
+            }
+        } else if -0.33_f64 > 0.36 {
+            let mut t15 = t6.transpose();
+        } else {
+            t2 = t2 * 0.125;
+        }
+    }
+    let t16: SMatrix<f64, 2, 3> = t6.transpose();
+    let t17 = s1;
+    t2 *= (t16.transpose().sum() * 0.167 + matgrad::sigmoid(t17).ln_1p()) * 0.22;
+    let t0: f64 = -1.14_f64;
+    let t18 = t1.transpose().component_mul(&t1) + t1;
+    t18.norm_squared() * 0.0638 + t0 + t17 - t16.norm_squared() * 0.168
+}
+
 #[test]
 fn p068_against_duals() {
     let mut rng = Rng(0x6bc5545cfc8ab79);
@@ -11332,6 +14109,19 @@ fn p068_against_duals() {
     check_gradient("p068_vjp, s0", &vjp.3.flat(), &reference[6..7], 1e-9);
     check_value("p068_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p068_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p068_twice_hvp(s1, flag, &x, &y, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[1..4].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 1..4, |r| {
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        p068_ref(s1, flag, &x, &y, s0)
+    });
+    check_value("p068_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p068_twice_hvp's gradient", &twice_grad.flat(), &reference[1..4], 1e-9);
+    check_gradient("p068_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p069
@@ -11505,6 +14295,91 @@ fn p069_ref<T: RealField + Copy>(s0: T, s1: T, flag: bool, xs: &[RowSVector<T, 3
     t0[(2, 2)] - t1[0] * lit::<T>(0.0141)
 }
 
+#[hessian(wrt(x))]
+fn p069_twice<T: RealField + Copy>(s0: T, s1: T, flag: bool, xs: &[RowSVector<T, 3>], ys: &[SVector<T, 3>], x: &SVector<T, 3>, y: &SVector<T, 3>) -> T {
+    let mut t0: Matrix3<T> = -(y * y.transpose());
+    let mut t1 = SMatrix::<T, 3, 1>::zeros();
+    for (yi, xi) in ys.iter().zip(xs) {
+        for j in 0..3 {
+            {
+                let mut t2 = x * xi * (yi * xi);
+                let t3 = yi[j].sin();
+                t2 += t2 / xi[(0, j)].exp() * convert::<f64, T>(0.121) + t2.map(|v| convert::<f64, T>(-1.58));
+            }
+            let t4: RowSVector<T, 3> = x.transpose();
+        }
+        let t5 = xi.transpose() * xi + (xi.transpose() * xi).pow(3) * convert::<f64, T>(0.11);
+        t1 += yi;
+        t0 += t5.component_div(&t5.transpose().transpose().map(|v| v * v + convert::<f64, T>(0.65))) * convert::<f64, T>(0.162);
+    }
+    for (xi, &yi) in xs.iter().zip(ys.iter()) {
+        let t6 = t0 / matgrad::sigmoid(x[(0, 0)].exp().powf(s1)) * convert::<f64, T>(0.0205);
+        t1 -= xi.transpose();
+    }
+    let t0 = (t0 + t0.transpose()) * convert::<f64, T>(0.166);
+    if convert::<f64, T>(0.38) < convert::<f64, T>(-0.29) {
+        if flag || x[0].exp() > convert::<f64, T>(0.41) {
+            {
+                t1 = *x;
+                let mut t7 = (y.transpose() + y.transpose()).component_div(&(x.transpose() - x.transpose()).map(|v| matgrad::sigmoid(v))) * convert::<f64, T>(0.059);
+                let mut t8 = t7.transpose().component_mul(&(t0 * t7.transpose()));
+            }
+            for (&xi, &yi) in xs.iter().zip(ys.iter()) {
+                t1 += x;
+            }
+        } else if (t0.transpose() + t0).mean() >= matgrad::sigmoid(convert::<f64, T>(-0.35)) {
+            if matgrad::sigmoid((x[0].tanh() + convert::<f64, T>(1.5)).abs().sqrt()).sqrt() <= convert::<f64, T>(0.46) {
+                t1 += -t0.transpose() * x;
+                t1 = ((x - t1) * convert::<f64, T>(0.062)).component_div(&(x.map(|v| convert::<f64, T>(-1.0) / s0.exp()) * convert::<f64, T>(0.182)).map(|v| v * v + convert::<f64, T>(1.08)));
+            } else if (y.map(|v| -s1).norm_squared() + convert::<f64, T>(0.65)).ln_1p() > convert::<f64, T>(-0.22) {
+                let mut t9 = y.transpose() * t0;
+                t9 -= -t9;
+                t1 = t1 * convert::<f64, T>(0.0661);
+            } else if convert::<f64, T>(-0.66) >= s1 {
+                t1 -= -(y + x);
+                t1 -= y;
+            } else {
+                t1 = (t0 + t0.transpose()) * (x / x[(1, 0)].exp()) * convert::<f64, T>(0.0613);
+                let t10 = convert::<f64, T>(1.32);
+            }
+            for (xi, yi) in xs.iter().zip(ys.iter()) {
+                let mut t11: SVector<T, 3> = *y;
+                t1 += yi.map(|v| convert::<f64, T>(0.56) * convert::<f64, T>(-1.06));
+            }
+            let mut t12: T = convert::<f64, T>(-0.28);
+        }
+        t1 = -x;
+        t1 = t1;
+    } else if flag || s1 * convert::<f64, T>(1.59) < t0.trace() {
+        t1 += (t1 + y) * convert::<f64, T>(0.0464) - t1.transpose().transpose() * convert::<f64, T>(0.0487);
+        t1 += t1;
+    } else if flag {
+        t1 = t1.component_div(&y.map(|v| v.exp())) * convert::<f64, T>(0.00816) - t1 * convert::<f64, T>(0.0222);
+        t1 = *y;
+    } else {
+        t1 -= -y.map(|v| convert::<f64, T>(1.3));
+        let t0 = t0.transpose().component_mul(&t0);
+        for i in 0..3 {
+            if flag {
+                let mut t13: Matrix3<T> = t0.transpose() + t0;
+                t1 += (t0 * y).component_div(&x.map(|v| matgrad::sigmoid(v))) * convert::<f64, T>(0.0904);
+            } else if i != 2 {
+                let t14: SVector<T, 3> = *x;
+                let mut t0: T = convert::<f64, T>(0.33);
+                t0 += -convert::<f64, T>(-1.98) - convert::<f64, T>(1.05);
+            } else if matgrad::sigmoid(t0[(i, i)]) <= convert::<f64, T>(-0.37) {
+                t1 -= t0.map(|v| convert::<f64, T>(-1.72)) * x * convert::<f64, T>(0.192);
+                t1 += (t0.transpose() * x).map(|v| (matgrad::softplus(v).tanh() - convert::<f64, T>(1.5)).abs());
+            } else {
+                let t15 = t0 * convert::<f64, T>(0.55);
+                t1 += y;
+                t1 += t15 * x + x.component_mul(x);
+            }
+        }
+    }
+    t0[(2, 2)] - t1[0] * convert::<f64, T>(0.0141)
+}
+
 #[test]
 fn p069_against_duals() {
     let mut rng = Rng(0xa4f3ceff4f132f44);
@@ -11526,14 +14401,14 @@ fn p069_against_duals() {
     let (grad_value, grad) = p069_grad(s0, s1, flag, &xs, &ys, &x, &y);
     let (vjp_value, vjp) = p069_vjp(s0, s1, flag, &xs, &ys, &x, &y, 1.0);
     let point = [s0.flat(), s1.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
-        p069_ref(s0, s1, flag, &xs_dual, &ys_dual, &x, &y)
+        p069_ref(s0, s1, flag, &xs_dual64, &ys_dual64, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p069_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -11545,6 +14420,21 @@ fn p069_against_duals() {
     check_gradient("p069_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
     check_value("p069_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p069_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p069_twice_hvp(s0, s1, flag, &xs, &ys, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[2..5].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 2..5, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p069_ref(s0, s1, flag, &xs_hyperdual64, &ys_hyperdual64, &x, &y)
+    });
+    check_value("p069_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p069_twice_hvp's gradient", &twice_grad.flat(), &reference[2..5], 1e-9);
+    check_gradient("p069_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p070
@@ -11773,6 +14663,49 @@ fn p071_ref<T: RealField + Copy>(m0: &RowSVector<T, 3>, m1: &RowSVector<T, 3>, s
     t13[2] - t12.sum() + t11[(2, 0)] * lit::<T>(0.238) + (m0.transpose() * m0).mean()
 }
 
+#[hessian(wrt(x))]
+fn p071_twice(m0: &RowSVector<f64, 3>, m1: &RowSVector<f64, 3>, s0: f64, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
+    for i in 0..2 {
+        if (-s0).cos() > -0.32 {
+            let t0 = *m1;
+        } else if m0[(0, i)] * m0[0] > 0.17 {
+            let t1: Matrix3<f64> = m0.transpose() * m1;
+            let t2: Matrix3<f64> = p071_h0(&(t1 * (x / ((i as f64) * (i as f64) + 0.84))), &m0.transpose());
+            let mut t3 = *x;
+        } else if n != 2 {
+            if (m0[i].tanh() - 1.5).abs() > 0.19 {
+                let t4 = y / (matgrad::sigmoid((0.63_f64 + 1.98) * 0.0948) + 1.98);
+                let t4 = y[i] / matgrad::sigmoid(x[0]);
+                let t4 = -0.55_f64;
+            } else if ((x * m1).sum() * 0.11).sin() > 0.12 {
+                let t5: Matrix3<f64> = (m1.transpose() * m0).component_mul(&(x * x.transpose())).pow(2);
+                let t6 = m0.transpose() / matgrad::softplus((n as f64)) * 0.0481;
+            }
+            let t7 = (x * y.transpose()).sum() * 0.11;
+        } else {
+            for j in 0..3 {
+                let t8 = m0.transpose() * y.transpose() / (s0 * s0 + 0.59);
+                let t8 = t8;
+                let mut t9 = t8.transpose().map(|v| (matgrad::sigmoid((n as f64) * 0.0825) + 1.44).sqrt()) * (t8.transpose() + t8) * 0.0623;
+                let t8 = *y;
+            }
+        }
+        let mut t10 = x * m1 + -(y * m0);
+        t10 = t10.component_mul(&(t10 * 0.124).pow(2));
+        t10 *= matgrad::sigmoid((i as f64));
+    }
+    let mut t11: SVector<f64, 3> = x / x.map(|v| v.exp()).sum() * (s0 * 0.84);
+    if s0 >= 0.44 {
+        t11 = (n as f64) * (x * s0);
+        t11 -= m0.transpose();
+    }
+    t11 *= 1.04;
+    let t12 = 0.29 * m1.transpose();
+    let t13: RowSVector<f64, 3> = (m1 - m1).map(|v| ((0.62_f64 * 1.09).cos() + 2.0).sqrt());
+    let t13 = t13.transpose();
+    t13[2] - t12.sum() + t11[(2, 0)] * 0.238 + (m0.transpose() * m0).mean()
+}
+
 #[test]
 fn p071_against_duals() {
     let mut rng = Rng(0xe162c2724da8373e);
@@ -11817,6 +14750,20 @@ fn p071_against_duals() {
     check_gradient("p071_vjp, y", &vjp.4.flat(), &reference[10..13], 1e-9);
     check_value("p071_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p071_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p071_twice_hvp(&m0, &m1, s0, n, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[7..10].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 7..10, |r| {
+        let m0 = r.matrix::<1, 3>();
+        let m1 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p071_ref(&m0, &m1, s0, n, &x, &y)
+    });
+    check_value("p071_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p071_twice_hvp's gradient", &twice_grad.flat(), &reference[7..10], 1e-9);
+    check_gradient("p071_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p071_h0_jacobian_against_duals() {
@@ -11961,6 +14908,68 @@ fn p072_ref<T: RealField + Copy>(s0: T, s1: T, flag: bool, xs: &[T], ys: &[T], x
     t13.sum() * lit::<T>(0.0374) + t12.norm_squared() * lit::<T>(0.112) + t9 + t8.norm_squared() * lit::<T>(0.0825) + (t9.cos() + lit::<T>(2.0)).ln_1p()
 }
 
+#[hessian(wrt(x))]
+fn p072_twice(s0: f64, s1: f64, flag: bool, xs: &[f64], ys: &[f64], x: &SVector<f64, 3>, y: &SVector<f64, 3>) -> f64 {
+    let mut t0: Matrix3<f64> = SMatrix::<f64, 3, 3>::zeros();
+    for &yi in ys.iter() {
+        let t1 = y + y;
+        t0 += (if ((t1.map(|v| v * v + 1.15).norm() * 0.111).tanh() + 1.5).abs().ln() >= yi {
+            y * x.transpose() + x * x.transpose()
+        } else {
+            let t2 = s1;
+            t1 * t1.transpose() / (matgrad::sigmoid(s0) + 1.28)
+        }) * 0.192;
+    }
+    for i in 0..3 {
+        t0 = t0.transpose().map(f64::tanh);
+    }
+    let mut t3 = t0;
+    t0 = -t3.transpose();
+    if flag {
+        t3 = t0;
+        t3 = -(t0.transpose().component_div(&t0.transpose().map(|v| v.exp())) * 0.0687);
+        let t4: Matrix3<f64> = -(t3 * t3 * 0.0839);
+    } else if flag && flag {
+        for (xi, &yi) in xs.iter().zip(ys.iter()) {
+            let mut t0 = 1.92 - t0.sum() * 0.0555;
+            t3 += (x * x.transpose()).component_mul(&(x * y.transpose()));
+        }
+        t0 += t0.transpose().component_div(&(t3.transpose() * 0.0827).map(|v| v * v + 0.53)).component_div(&(t0.transpose().map(|v| -1.26_f64 * -1.81) * 0.217).map(|v| v * v + 1.38));
+        let t5: Matrix3<f64> = t0 / (t0.transpose() * 0.105).map(|v| v * v + 0.63).sum();
+    }
+    for i in 0..3 {
+        let mut t6 = t3;
+        let mut t0 = t3.map(f64::cos);
+        t6 = (if i < 0 || -1.02 + s1 > 0.06 {
+            let mut t7 = t6.transpose() * 0.165;
+            t7
+        } else {
+            t3
+        }) * 0.165;
+    }
+    let mut t8: RowSVector<f64, 3> = y.transpose() - x.transpose();
+    let mut t9 = s0;
+    t0 -= (t0.transpose() * t3 * 0.0117).component_mul(&t0) * 0.214;
+    for i in 0..2 {
+        t3 -= (if (i as f64) > (x[i].tanh() + 1.5).abs() {
+            let t10 = t0;
+            t10
+        } else {
+            t0
+        }) * 0.174;
+        let mut t11 = (if t0.trace() * 0.058 < 0.38 {
+            t0
+        } else {
+            t0
+        }) * 0.174;
+    }
+    t9 = y[(2, 0)];
+    let t12 = (t3 - t3) * 0.0622;
+    let t13 = -t12.transpose() * (t3.transpose() / (t8.norm_squared() + 0.65) * 0.0808);
+    t9 += s0;
+    t13.sum() * 0.0374 + t12.norm_squared() * 0.112 + t9 + t8.norm_squared() * 0.0825 + (t9.cos() + 2.0).ln_1p()
+}
+
 #[test]
 fn p072_against_duals() {
     let mut rng = Rng(0x7f9a3c2bccf2bb05);
@@ -11982,14 +14991,14 @@ fn p072_against_duals() {
     let (grad_value, grad) = p072_grad(s0, s1, flag, &xs, &ys, &x, &y);
     let (vjp_value, vjp) = p072_vjp(s0, s1, flag, &xs, &ys, &x, &y, 1.0);
     let point = [s0.flat(), s1.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
-        p072_ref(s0, s1, flag, &xs_dual, &ys_dual, &x, &y)
+        p072_ref(s0, s1, flag, &xs_dual64, &ys_dual64, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p072_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -12004,6 +15013,21 @@ fn p072_against_duals() {
     check_gradient("p072_vjp, y", &vjp.3.flat(), &reference[5..8], 1e-9);
     check_value("p072_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p072_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p072_twice_hvp(s0, s1, flag, &xs, &ys, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[2..5].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 2..5, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p072_ref(s0, s1, flag, &xs_hyperdual64, &ys_hyperdual64, &x, &y)
+    });
+    check_value("p072_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p072_twice_hvp's gradient", &twice_grad.flat(), &reference[2..5], 1e-9);
+    check_gradient("p072_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p073
@@ -12138,14 +15162,14 @@ fn p073_against_duals() {
     let (grad_value, grad) = p073_grad(&y, &m0, s0, &xs, &ys, flag, &x);
     let (vjp_value, vjp) = p073_vjp(&y, &m0, s0, &xs, &ys, flag, &x, 1.0);
     let point = [y.flat(), m0.flat(), s0.flat(), x.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<3, 2>();
         let s0 = r.scalar();
         let x = r.matrix::<3, 1>();
-        p073_ref(&y, &m0, s0, &xs_dual, &ys_dual, flag, &x)
+        p073_ref(&y, &m0, s0, &xs_dual64, &ys_dual64, flag, &x)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p073_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -12255,6 +15279,52 @@ fn p074_ref<T: RealField + Copy>(x: &SVector<T, 3>, xs: &[SVector<T, 2>], y: &SV
     t14 - t2 * lit::<T>(0.116) - t1.norm_squared() * lit::<T>(0.0269) + t0.norm_squared() * lit::<T>(0.0269)
 }
 
+#[hessian(wrt(x))]
+fn p074_twice<T: RealField + Copy>(x: &SVector<T, 3>, xs: &[SVector<T, 2>], y: &SVector<T, 2>, s0: T, k: &Matrix3<T>, flag: bool) -> T {
+    let t0 = y * y.transpose() / matgrad::sigmoid(convert::<f64, T>(0.71));
+    let t1 = t0.transpose();
+    let mut t2 = convert::<f64, T>(0.0);
+    for xi in xs.iter() {
+        for j in 0..2 {
+            if xi[0].cos().cos() > convert::<f64, T>(-1.95) {
+                let t3 = *x;
+                let t4 = *k;
+            } else if flag {
+                let mut t5 = xi[0];
+                t5 += (y * x.transpose()).mean().exp();
+            } else if j > 3 {
+                let mut t6: SMatrix<T, 2, 2> = -((t0 + t0) * convert::<f64, T>(0.163));
+            }
+            if (xi[(j, 0)] * convert::<f64, T>(-1.51)).powi(2) > convert::<f64, T>(0.31) {
+                let t7 = (t1.map(|v| convert::<f64, T>(-0.35) / matgrad::softplus(convert::<f64, T>(-1.72))) - t0) * convert::<f64, T>(0.192);
+                let t8: Matrix3<T> = k.transpose() * convert::<f64, T>(0.198) * x[(1, 0)].exp();
+            } else if j < 3 || flag {
+                let t9: SVector<T, 3> = x - x;
+                let mut t10: SVector<T, 2> = *y;
+                t10 += y;
+            } else {
+                let t11 = -(y * x.transpose()).map(|v| convert::<f64, T>(0.77));
+                let mut t12 = -t11.transpose();
+                let mut t13 = y.map(|v| s0.powi(3));
+            }
+        }
+        let t1 = x * xi.transpose();
+        t2 += if xi[(1, 0)] <= x[2] {
+            xi[0] * xi[0]
+        } else {
+            convert::<f64, T>(1.89)
+        };
+    }
+    let t14 = x[(2, 0)].cos();
+    t2 = if (t14.tanh() + convert::<f64, T>(1.5)).abs() > convert::<f64, T>(-0.27) || s0 > convert::<f64, T>(0.09) {
+        convert::<f64, T>(-0.24)
+    } else {
+        t2 += y.transpose().mean();
+        t14
+    };
+    t14 - t2 * convert::<f64, T>(0.116) - t1.norm_squared() * convert::<f64, T>(0.0269) + t0.norm_squared() * convert::<f64, T>(0.0269)
+}
+
 #[test]
 fn p074_against_duals() {
     let mut rng = Rng(0xbc092f9ecb8780ff);
@@ -12275,13 +15345,13 @@ fn p074_against_duals() {
     let (grad_value, grad) = p074_grad(&x, &xs, &y, s0, &k, flag);
     let (vjp_value, vjp) = p074_vjp(&x, &xs, &y, s0, &k, flag, 1.0);
     let point = [x.flat(), y.flat(), s0.flat(), k.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
         let s0 = r.scalar();
         let k = r.matrix::<3, 3>();
-        p074_ref(&x, &xs_dual, &y, s0, &k, flag)
+        p074_ref(&x, &xs_dual64, &y, s0, &k, flag)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p074_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -12293,6 +15363,20 @@ fn p074_against_duals() {
     check_gradient("p074_vjp, k", &vjp.3.flat(), &reference[6..15], 1e-9);
     check_value("p074_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p074_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p074_twice_hvp(&x, &xs, &y, s0, &k, flag, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p074_ref(&x, &xs_hyperdual64, &y, s0, &k, flag)
+    });
+    check_value("p074_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p074_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p074_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p075
@@ -12611,6 +15695,127 @@ fn p076_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matr
     t17[(2, 1)] - t16[(2, 2)] - t14 + t8.sum() * lit::<T>(0.11) + x.map(|v| lit::<T>(0.97)).norm_squared()
 }
 
+#[hessian(wrt(x))]
+fn p076_twice(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64) -> f64 {
+    let t0 = *m0;
+    for i in 0..2 {
+        for j in 0..3 {
+            let mut t0 = s0 * y.transpose();
+            for l in 0..2 {
+                let mut t1 = *m0;
+                let mut t0: Matrix3<f64> = t1.transpose() * m0;
+            }
+            {
+                let t2 = *x;
+                let mut t3: Matrix3<f64> = *m0;
+                let t4: Matrix3<f64> = t3.transpose() + t3;
+            }
+            let mut t5: f64 = m0.dot(m0) * 0.11;
+        }
+        let t6 = x.component_mul(y).transpose();
+        let t0 = t0 + m0.transpose();
+        let mut t7 = *m0;
+    }
+    let t8: Matrix3<f64> = *m0;
+    if 1.32_f64 + -1.77 > -0.19 {
+        if t0[(1, 0)] >= 0.5 {
+            let mut t9 = m0.transpose() * t8 + t0.transpose();
+        } else if matgrad::softplus(-0.13_f64).powf(2.49) > 0.04 {
+            let mut t10 = t8 * m0;
+            t10 -= m0 * t8 * m0 * 0.11;
+            t10 = (m0 * t0).transpose();
+        } else if x[(1, 0)].exp() > 0.33 {
+            let mut t0 = *y;
+        } else {
+            let t8 = y[0] * t0;
+            let mut t11 = x.map(|v| -1.69_f64);
+        }
+        let t0 = x.transpose();
+    } else if s0 > 0.41 {
+        let t12 = t8.transpose().component_mul(&t0.transpose());
+    }
+    {
+        let mut t13: Matrix3<f64> = (t0 * m0.transpose() * 0.0825).pow(2);
+    }
+    let t14 = m0[(2, 2)].cos();
+    for i in 0..2 {
+        let t15 = t8.pow(2);
+    }
+    let t16: Matrix3<f64> = m0.transpose() * (t8 + m0) * 0.165;
+    let t17 = t0.component_mul(m0);
+    for i in 0..2 {
+        let t18 = *x;
+        let mut t19: f64 = s0 / x[(i, 0)].exp();
+        for j in 0..3 {
+            let t20: RowSVector<f64, 3> = t18.transpose().map(|v| -0.82_f64);
+            let t21: RowSVector<f64, 3> = t20 + t20;
+        }
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            let t22: Matrix3<f64> = t17 + t8;
+            if -0.57_f64 <= 0.39 {
+                let t23: SVector<f64, 3> = y / (matgrad::sigmoid((j as f64) * 0.124) + 1.07);
+            } else if x.sum() > 0.32 {
+                let t24: f64 = y.transpose().map(|v| matgrad::sigmoid(v)).norm().ln();
+                let t25 = t16.transpose().component_div(&t8.transpose().map(|v| v * v + 1.15)) * t22.transpose() * 0.192;
+            }
+            let t26 = x[i].powi(3);
+            let mut t27 = t8.transpose();
+        }
+        let mut t28: RowSVector<f64, 3> = y.transpose();
+        let mut t29 = t17.transpose() * x[(i, 0)];
+    }
+    if !(1.35_f64 >= -0.25 && x.transpose().map(|v| v * v + 0.98).norm() > -0.07) {
+        let t30 = -t8.transpose() / matgrad::softplus(y.transpose().mean());
+        for i in 0..3 {
+            let mut t8 = t16.map(|v| s0);
+            if (i as f64) <= -s0 {
+                let t31 = m0 * x;
+                t8 = t17.map(|v| -1.51_f64) - t17;
+                let mut t32 = -1.56_f64;
+            } else if 1.21_f64 <= 0.06 {
+                let mut t33 = (matgrad::sigmoid(x[1]) + 0.64).ln();
+                t8 = (t17 - t30) * 0.236 / (x[i].cos() + 2.0);
+            }
+            t8 *= 0.55;
+            let mut t34 = t16.transpose();
+        }
+        if (if -1.67_f64 < 0.84 || 0.86_f64 >= 0.43 {
+            let t35 = matgrad::sigmoid(1.57 / matgrad::sigmoid(1.04_f64) * 0.165);
+            -0.3
+        } else {
+            t16[(1, 0)]
+        }) >= -0.47 {
+            let t36 = t17 * t16;
+        } else if t14 > -0.18 {
+            let t37 = 0.54_f64;
+            let t37 = t30.transpose().map(|v| t37) + t30.transpose().transpose();
+            let t38 = t8.transpose();
+        }
+    } else if -(-0.14) * (t0[(2, 1)].tanh() - 1.5).abs() >= 0.42 {
+        let t39: Matrix3<f64> = m0 + t17;
+    } else {
+        let t40: Matrix3<f64> = t8.transpose();
+    }
+    if -t14 > 0.09 {
+        let t41: Matrix3<f64> = t16 + t16.transpose();
+        for i in 0..3 {
+            let t42 = x.transpose();
+            let mut t43: Matrix3<f64> = t0.transpose();
+            let mut t44: Matrix3<f64> = (t41 * 0.125).pow(2);
+            t43 = t43.map(f64::tanh);
+        }
+    } else if t14 <= t16[(1, 0)] * 1.83 {
+        let t45 = *m0;
+    } else {
+        let t46 = (x - x) * (-0.41 + 0.07);
+        let mut t47: Matrix3<f64> = m0.map(|v| t14);
+        t47 += m0;
+    }
+    t17[(2, 1)] - t16[(2, 2)] - t14 + t8.sum() * 0.11 + x.map(|v| 0.97_f64).norm_squared()
+}
+
 #[test]
 fn p076_against_duals() {
     let mut rng = Rng(0xf8782311ca1c88d1);
@@ -12649,6 +15854,19 @@ fn p076_against_duals() {
     check_gradient("p076_vjp, s0", &vjp.3.flat(), &reference[15..16], 1e-9);
     check_value("p076_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p076_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p076_twice_hvp(&x, &y, &m0, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        p076_ref(&x, &y, &m0, s0)
+    });
+    check_value("p076_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p076_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p076_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p077
@@ -12794,6 +16012,19 @@ fn p077_ref<T: RealField + Copy>(k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>, y: &SV
     t2.norm_squared() + t1 + t0.sum()
 }
 
+#[hessian(wrt(x))]
+fn p077_twice(k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 2>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 2, 2>, s0: f64) -> f64 {
+    let t0 = *x;
+    let mut t1 = -1.22_f64;
+    t1 -= 1.04 * 0.34 - t0[(1, 0)] * 1.56;
+    t1 = (k * 0.124).map(|v| v * v + 0.87).norm() / s0.sin().exp() * 0.163;
+    let t2 = x.component_mul(&x.component_div(&x.map(|v| v * v + 1.21)));
+    t1 -= (-m0.transpose()).trace();
+    t1 *= (1.75 + 0.5) * 0.165;
+    t1 = t1 + s0 - s0;
+    t2.norm_squared() + t1 + t0.sum()
+}
+
 #[test]
 fn p077_against_duals() {
     let mut rng = Rng(0x96af9ccb49670cbc);
@@ -12837,6 +16068,20 @@ fn p077_against_duals() {
     check_gradient("p077_vjp, s0", &vjp.4.flat(), &reference[12..13], 1e-9);
     check_value("p077_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p077_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p077_twice_hvp(&k, &x, &y, &m0, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[4..6].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 4..6, |r| {
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        p077_ref(&k, &x, &y, &m0, s0)
+    });
+    check_value("p077_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p077_twice_hvp's gradient", &twice_grad.flat(), &reference[4..6], 1e-9);
+    check_gradient("p077_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p077_h1_jacobian_against_duals() {
@@ -12955,6 +16200,55 @@ fn p078_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, m0: &SMat
     t14.sum() + t9.trace() * lit::<T>(0.066) - t8.sum() * lit::<T>(0.0455) - t7.norm_squared() * lit::<T>(0.067) + -s0
 }
 
+#[hessian(wrt(x))]
+fn p078_twice(x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {
+    let mut t0 = m0.transpose();
+    let mut t1: f64 = (s1 - 1.99 - k[(0, 1)]) * 0.124;
+    for i in 0..2 {
+        let mut t2: RowSVector<f64, 2> = y.transpose().component_div(&y.transpose().map(|v| v * v + 0.97));
+        t2 += (t2 + x.transpose() * t0.transpose()) * 0.246;
+        let t3: Matrix3<f64> = -k.transpose() * 0.198 * (k / (t2.transpose() * 0.245).map(|v| v.exp()).norm() * 0.171);
+        let mut t4 = m0 * t0 * (m0 * t2.transpose() * 0.245) * 0.166;
+    }
+    t1 -= matgrad::sigmoid(k[(0, 1)]);
+    let t5: SVector<f64, 2> = y + y;
+    t1 -= if t0.sum() * 0.165 > -0.25 {
+        let mut t6 = x.transpose() * (m0 - m0) * 0.165;
+        s0
+    } else {
+        t0 += (x[(0, 0)].tanh() - 1.5).abs() * (t0 + t0) * 0.198;
+        1.72
+    };
+    let mut t7 = y / x[(0, 0)].exp();
+    let mut t8 = m1.component_div(&m1.map(|v| v.exp()));
+    let t9 = *k;
+    t8 += if s1 / matgrad::sigmoid(t1) * 0.0236 >= 0.49 {
+        let t11: RowSVector<f64, 2> = if -0.04_f64 < -0.01 {
+            y.transpose()
+        } else {
+            let mut t10 = *k;
+            t7.transpose()
+        };
+        t8.transpose()
+    } else {
+        t7 = y.transpose().transpose().component_mul(&t5);
+        t8
+    };
+    for i in 0..2 {
+        let mut t12 = -t9.transpose() * 0.198;
+        let t12: SVector<f64, 3> = x + x;
+        t8 = (m1.transpose().component_mul(&t8) * 0.182 * (t5 * y.transpose())).map(f64::sin);
+        let t13 = (t8 - t8.transpose()) * 0.0911;
+    }
+    let mut t14 = if (t9 * 0.099).map(|v| v.exp()).norm() * 0.201 >= -0.23 {
+        t5.transpose()
+    } else {
+        let t9 = x.transpose() * (m0 / (m0[(1, 1)].tanh() - 1.5).abs()) * 0.165;
+        y.transpose()
+    };
+    t14.sum() + t9.trace() * 0.066 - t8.sum() * 0.0455 - t7.norm_squared() * 0.067 + -s0
+}
+
 #[test]
 fn p078_against_duals() {
     let mut rng = Rng(0x34e71684c8b1908b);
@@ -13008,6 +16302,22 @@ fn p078_against_duals() {
     check_gradient("p078_vjp, k", &vjp.6.flat(), &reference[17..26], 1e-9);
     check_value("p078_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p078_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p078_twice_hvp(&x, &y, &m0, &m1, s0, s1, &k, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p078_ref(&x, &y, &m0, &m1, s0, s1, &k)
+    });
+    check_value("p078_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p078_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p078_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p079
@@ -13055,6 +16365,29 @@ fn p079_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, flag: bool, x: &SVector<
     t1 -= t1;
     let t1 = m0.transpose().map(|v| s1.exp().sqrt()).component_mul(&(m0.transpose() / (k[(2, 0)].cos() + lit::<T>(2.0))));
     t1[(1, 1)] + t2 * lit::<T>(0.101)
+}
+
+#[hessian(wrt(x))]
+fn p079_twice(s1: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, s0: f64) -> f64 {
+    if ((-0.53 / (k[(1, 0)] * 0.099).exp()).cos() + 2.0).ln() > 0.39 {
+        let t0 = -0.79_f64 * -1.66;
+    }
+    let mut t1 = (y * y.transpose()).component_div(&(y * y.transpose()).map(|v| v * v + 1.19));
+    let mut t2 = (k[(2, 2)] * 0.099).exp().sqrt();
+    for i in 0..2 {
+        let t1: SMatrix<f64, 3, 2> = *m0;
+        if k[(i, i)] < -0.12 {
+            let t3 = y.transpose().map(|v| v).map(|v| -0.99 * s1 * 1.43);
+            t2 += k.determinant() * 0.000293;
+            t2 += (t3[i].tanh() + 1.5).abs().ln_1p() - s1 * (i as f64);
+        } else if i < 2 && (s1.cos() + 2.0).ln_1p() > 0.5 {
+            let t4 = x[2].powi(3);
+        }
+        let t5: f64 = -1.67_f64 - 0.7;
+    }
+    t1 -= t1;
+    let t1 = m0.transpose().map(|v| s1.exp().sqrt()).component_mul(&(m0.transpose() / (k[(2, 0)].cos() + 2.0)));
+    t1[(1, 1)] + t2 * 0.101
 }
 
 #[test]
@@ -13106,6 +16439,21 @@ fn p079_against_duals() {
     check_gradient("p079_vjp, s0", &vjp.5.flat(), &reference[21..22], 1e-9);
     check_value("p079_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p079_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p079_twice_hvp(s1, &k, flag, &x, &y, &m0, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..13].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 10..13, |r| {
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 2>();
+        let s0 = r.scalar();
+        p079_ref(s1, &k, flag, &x, &y, &m0, s0)
+    });
+    check_value("p079_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p079_twice_hvp's gradient", &twice_grad.flat(), &reference[10..13], 1e-9);
+    check_gradient("p079_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p080
@@ -13163,14 +16511,14 @@ fn p080_against_duals() {
     let (grad_value, grad) = p080_grad(&x, &y, &xs, &ys, &m0, s0);
     let (vjp_value, vjp) = p080_vjp(&x, &y, &xs, &ys, &m0, s0, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let m0 = r.matrix::<3, 3>();
         let s0 = r.scalar();
-        p080_ref(&x, &y, &xs_dual, &ys_dual, &m0, s0)
+        p080_ref(&x, &y, &xs_dual64, &ys_dual64, &m0, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p080_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -13265,7 +16613,7 @@ fn p081_against_duals() {
     let (grad_value, grad) = p081_grad(&xs, &x, &y, &m0, s0, s1, &k);
     let (vjp_value, vjp) = p081_vjp(&xs, &x, &y, &m0, s0, s1, &k, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), s0.flat(), s1.flat(), k.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
@@ -13273,7 +16621,7 @@ fn p081_against_duals() {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let k = r.matrix::<3, 3>();
-        p081_ref(&xs_dual, &x, &y, &m0, s0, s1, &k)
+        p081_ref(&xs_dual64, &x, &y, &m0, s0, s1, &k)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p081_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -13370,6 +16718,44 @@ fn p082_ref<T: RealField + Copy>(s0: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0
     t12 + t9[(1, 1)] - t8.norm_squared() * lit::<T>(0.11) - t7[(2, 2)] + x[2].exp().powf(lit::<T>(1.91) * lit::<T>(0.194))
 }
 
+#[hessian(wrt(x))]
+fn p082_twice<T: RealField + Copy>(s0: T, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>) -> T {
+    let t0 = x + x;
+    {
+        let t0 = if s0 * s0 > convert::<f64, T>(0.02) {
+            let t1 = s0;
+            x.transpose()
+        } else {
+            t0.transpose()
+        };
+        if !(convert::<f64, T>(0.24) > convert::<f64, T>(0.3)) || !(convert::<f64, T>(0.12) > convert::<f64, T>(0.17)) {
+            let t2 = s0;
+            let t0 = *m0;
+            let mut t3 = y * y.transpose();
+        } else if !(-x[0] > convert::<f64, T>(-0.45)) {
+            let mut t4: Matrix3<T> = *m0;
+            let t5 = (m0 + m0) * -t0.transpose() * convert::<f64, T>(0.0825);
+        } else if (if convert::<f64, T>(-0.73) > convert::<f64, T>(-0.08) {
+            let t6 = m0 * x * (y.transpose() / (convert::<f64, T>(-0.11) * convert::<f64, T>(-0.11) + convert::<f64, T>(0.81)));
+            convert::<f64, T>(-1.08)
+        } else {
+            convert::<f64, T>(1.45)
+        }) < convert::<f64, T>(0.11) {
+            let t0 = *m0;
+        }
+        let t0 = m0.transpose();
+    }
+    let t7 = (t0 * t0.transpose() + m0.component_div(&m0.transpose().map(|v| v.exp()))) * convert::<f64, T>(0.147);
+    let t8: Matrix3<T> = *m0;
+    let t9: Matrix3<T> = m0 + t7 + t7.transpose();
+    {
+        let t10 = t0.transpose().component_mul(&x.transpose());
+        let mut t11: Matrix3<T> = (t9 + t9) * convert::<f64, T>(0.166);
+    }
+    let t12 = t7[(2, 0)];
+    t12 + t9[(1, 1)] - t8.norm_squared() * convert::<f64, T>(0.11) - t7[(2, 2)] + x[2].exp().powf(convert::<f64, T>(1.91) * convert::<f64, T>(0.194))
+}
+
 #[test]
 fn p082_against_duals() {
     let mut rng = Rng(0xadc4fd6ac5dbe057);
@@ -13405,6 +16791,19 @@ fn p082_against_duals() {
     check_gradient("p082_vjp, m0", &vjp.3.flat(), &reference[7..16], 1e-9);
     check_value("p082_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p082_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p082_twice_hvp(s0, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[1..4].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 1..4, |r| {
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        p082_ref(s0, &x, &y, &m0)
+    });
+    check_value("p082_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p082_twice_hvp's gradient", &twice_grad.flat(), &reference[1..4], 1e-9);
+    check_gradient("p082_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p083
@@ -13634,6 +17033,119 @@ fn p083_ref<T: RealField + Copy>(xs: &[T], ys: &[T], m0: &SMatrix<T, 3, 2>, s0: 
     t28[(1, 0)] - t0[1] * lit::<T>(0.0313) + t1[(1, 2)]
 }
 
+#[hessian(wrt(x))]
+fn p083_twice(xs: &[f64], ys: &[f64], m0: &SMatrix<f64, 3, 2>, s0: f64, n: i32, flag: bool, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let mut t0 = y * y.transpose() * m0.transpose();
+    let t1 = m0.transpose();
+    for (xi, &yi) in xs.iter().zip(ys.iter()) {
+        if yi > ((*xi).cos() + 2.0).ln() {
+            for j in 0..2 {
+                let t2: f64 = s0 - yi;
+            }
+            let t3: RowSVector<f64, 2> = -y.transpose();
+            if s0 >= -0.49 {
+                let mut t4 = -(y * t3).transpose();
+                let mut t5 = x * x.transpose() * x;
+            } else {
+                let mut t6 = y.transpose().component_mul(&t3);
+            }
+        } else if flag {
+            let mut t1: RowSVector<f64, 2> = y.transpose().map(f64::cos);
+        } else if yi < 0.06 {
+            let t7 = y.map(|v| matgrad::sigmoid(v)).norm();
+        } else {
+            let t8 = t1.transpose();
+            if flag {
+                let t9 = t1.transpose() * t1 + m0 * t1;
+                let mut t10 = (y * y.transpose()).component_mul(&(y * y.transpose()));
+            } else if *xi > (n as f64) {
+                let t11: f64 = matgrad::sigmoid(*xi).sqrt();
+            } else if flag && n != 3 {
+                let t12 = (x * x.transpose()).component_mul(&(x * x.transpose())).map(f64::cos);
+            } else {
+                let mut t13: SMatrix<f64, 2, 2> = (y * y.transpose()).pow(2);
+                let mut t14 = t13.component_div(&t13.transpose().map(|v| v.exp())) * 0.067;
+            }
+            for j in 0..2 {
+                let t15 = y * y.transpose();
+            }
+        }
+        t0 += if s0 > (x * x.transpose()).trace() {
+            for j in 0..2 {
+                let mut t16: f64 = (x * x.transpose() * x).norm_squared() * 0.0367;
+                let t17 = (x * x.transpose()).map(|v| (s0 - *xi).sin());
+                let mut t18: f64 = -1.71_f64 + 0.89;
+            }
+            t1.transpose().transpose()
+        } else {
+            for j in 0..2 {
+                let mut t1 = t1.transpose();
+                let t19 = (y * y.transpose()).transpose();
+            }
+            t1
+        };
+    }
+    let mut t0 = x.map(|v| 0.11_f64) + x.map(|v| (n as f64));
+    t0 += if matgrad::sigmoid(s0).ln() >= 0.2 {
+        for i in 0..2 {
+            if flag {
+                let mut t20 = -x;
+                t20 = t20;
+            } else if flag || (s0.cos() + 2.0).ln() < 0.21 {
+                let mut t21 = s0 - m0[(1, i)];
+            } else if i < 1 {
+                let t22: f64 = -0.85_f64;
+                let t23 = t0;
+                let mut t24 = (x * t0.transpose()).mean();
+            } else {
+                let mut t25: RowSVector<f64, 2> = y.transpose();
+            }
+            {
+                let mut t26 = *x;
+                let mut t27 = x / (matgrad::sigmoid((n as f64) * 0.0825) + 1.49);
+                t26 *= (t1 * m0).kronecker(&t0).norm_squared() * 0.000948;
+            }
+            let mut t1 = (n as f64);
+        }
+        t0
+    } else {
+        t0
+    };
+    let mut t28 = ((t0 - x) * 0.137).component_div(&(t0.component_div(&(t0 * 0.0796).map(|v| v.exp())) * 0.097).map(|v| v * v + 1.07));
+    for i in 0..2 {
+        for j in 0..2 {
+            for l in 0..2 {
+                t0 += (0.05 + -0.54) * (x - x);
+                let t29 = x * x.transpose();
+                let mut t30 = y.transpose().map(|v| -0.14_f64);
+                let mut t31: f64 = (m0[(0, l)].cos() + 2.0).ln();
+            }
+            let mut t32: SVector<f64, 3> = t28.component_mul(x);
+            let mut t33: SVector<f64, 2> = *y;
+            let mut t34 = s0;
+        }
+        for j in 0..2 {
+            for l in 0..2 {
+                let mut t35: f64 = s0;
+                let t36: SMatrix<f64, 3, 2> = t1.transpose();
+            }
+            if s0 <= -0.35 {
+                let t37: SMatrix<f64, 2, 3> = t1 - t1;
+            } else if (i as f64) * 0.84 < 0.43 {
+                t0 += t28.component_mul(&(t1.transpose() * y));
+                t0 -= x;
+            } else {
+                t0 -= t28;
+            }
+            let t38 = *y;
+            let mut t39: SMatrix<f64, 2, 3> = t1;
+        }
+        let mut t40: Matrix3<f64> = x * t28.transpose() - x * t28.transpose();
+        let mut t41: SVector<f64, 3> = *x;
+    }
+    t28[(1, 0)] - t0[1] * 0.0313 + t1[(1, 2)]
+}
+
 #[test]
 fn p083_against_duals() {
     let mut rng = Rng(0x4bfc772445266422);
@@ -13656,14 +17168,14 @@ fn p083_against_duals() {
     let (grad_value, grad) = p083_grad(&xs, &ys, &m0, s0, n, flag, &x, &y);
     let (vjp_value, vjp) = p083_vjp(&xs, &ys, &m0, s0, n, flag, &x, &y, 1.0);
     let point = [m0.flat(), s0.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let m0 = r.matrix::<3, 2>();
         let s0 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        p083_ref(&xs_dual, &ys_dual, &m0, s0, n, flag, &x, &y)
+        p083_ref(&xs_dual64, &ys_dual64, &m0, s0, n, flag, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p083_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -13678,6 +17190,21 @@ fn p083_against_duals() {
     check_gradient("p083_vjp, y", &vjp.3.flat(), &reference[10..12], 1e-9);
     check_value("p083_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p083_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p083_twice_hvp(&xs, &ys, &m0, s0, n, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[7..10].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 7..10, |r| {
+        let m0 = r.matrix::<3, 2>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p083_ref(&xs_hyperdual64, &ys_hyperdual64, &m0, s0, n, flag, &x, &y)
+    });
+    check_value("p083_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p083_twice_hvp's gradient", &twice_grad.flat(), &reference[7..10], 1e-9);
+    check_gradient("p083_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p084
@@ -13743,6 +17270,37 @@ fn p084_ref<T: RealField + Copy>(s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>,
     t6[(0, 1)] + t0.sum() - t4.norm_squared() + t3[0]
 }
 
+#[hessian(wrt(x))]
+fn p084_twice<T: RealField + Copy>(s0: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>, y: &SVector<T, 2>) -> T {
+    let t0 = y + x;
+    for i in 0..2 {
+        let mut t0 = ((k.transpose() + k * convert::<f64, T>(0.0155)).lu().solve(k).unwrap() + k) * convert::<f64, T>(0.149);
+        if (if !(t0[(1, 0)] <= convert::<f64, T>(0.15)) {
+            s0
+        } else {
+            s0
+        }) >= convert::<f64, T>(0.34) {
+            t0 += -t0.transpose().map(|v| v.exp().powf(convert::<f64, T>(1.82)) * convert::<f64, T>(0.162));
+            let mut t1: T = convert::<f64, T>(-1.04);
+        } else if i < 1 {
+            t0 -= k * (k[(i, 1)].tanh() - convert::<f64, T>(1.5)).abs() * convert::<f64, T>(0.099);
+        } else if matgrad::sigmoid(k[(0, i)].cos()).powf(convert::<f64, T>(1.78)) * convert::<f64, T>(0.0956) < convert::<f64, T>(-0.24) {
+            let mut t2 = convert::<f64, T>(-1.38);
+            t0 = (k.transpose() + (k * convert::<f64, T>(1.09) * convert::<f64, T>(0.54)).lu().solve(&t0).unwrap()) * convert::<f64, T>(0.152);
+        }
+        let mut t0 = t0 * convert::<f64, T>(-0.06);
+        t0 = t0;
+    }
+    let t3: SVector<T, 2> = k.transpose() * x * convert::<f64, T>(0.124);
+    let mut t4: SVector<T, 2> = t3;
+    let mut t0: SVector<T, 2> = (k * convert::<f64, T>(1.35) * convert::<f64, T>(0.73)).lu().solve(&t0).unwrap();
+    {
+        let t5: SVector<T, 2> = x.map(|v| convert::<f64, T>(0.46));
+    }
+    let t6 = *k;
+    t6[(0, 1)] + t0.sum() - t4.norm_squared() + t3[0]
+}
+
 #[test]
 fn p084_against_duals() {
     let mut rng = Rng(0xea33f0ddc470e809);
@@ -13781,6 +17339,19 @@ fn p084_against_duals() {
     check_gradient("p084_vjp, y", &vjp.3.flat(), &reference[7..9], 1e-9);
     check_value("p084_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p084_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p084_twice_hvp(s0, &k, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[5..7].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 5..7, |r| {
+        let s0 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p084_ref(s0, &k, &x, &y)
+    });
+    check_value("p084_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p084_twice_hvp's gradient", &twice_grad.flat(), &reference[5..7], 1e-9);
+    check_gradient("p084_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p085
@@ -14024,6 +17595,45 @@ fn p086_ref<T: RealField + Copy>(s1: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &S
     t0.norm_squared() * lit::<T>(0.0489) - t5.sum() + t2 - t1[2] + (k[(2, 1)].tanh() + lit::<T>(1.5)).abs()
 }
 
+#[hessian(wrt(x))]
+fn p086_twice<T: RealField + Copy>(s1: T, k: &Matrix3<T>, x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matrix3<T>, m1: &Matrix3<T>, s0: T) -> T {
+    let t0 = m0 * m0.transpose();
+    let t1 = y * convert::<f64, T>(-0.84);
+    let t2 = s1;
+    {
+        let t0: Matrix3<T> = k.transpose();
+    }
+    for i in 0..2 {
+        let t3 = y.transpose();
+        let t1 = t1.component_mul(x);
+        let mut t4: T = (convert::<f64, T>(0.08) - convert::<f64, T>(-0.56)) * k[(i, i)].tanh();
+    }
+    let t5: SVector<T, 3> = t1 * convert::<f64, T>(-1.39);
+    if (k[(0, 0)] * convert::<f64, T>(0.099)).powi(2) <= m1[(2, 2)].powi(2) {
+        let mut t6 = *y;
+        let t7 = t5.transpose();
+        if convert::<f64, T>(-1.08) + convert::<f64, T>(0.58) > convert::<f64, T>(0.26) {
+            let mut t7 = m0.transpose();
+            t7 = *m1;
+            t7 = k.try_inverse().unwrap();
+        } else {
+            t6 = m0.map(|v| s1) * t6;
+            t6 = *x;
+            t6 += t5;
+        }
+    } else if -convert::<f64, T>(-1.61) <= convert::<f64, T>(0.14) {
+        let t8 = matgrad::softplus(t5.kronecker(&y.transpose()).sum() * convert::<f64, T>(0.0942));
+        let t9 = m1 * t0.transpose() * convert::<f64, T>(0.11);
+    } else if matgrad::sigmoid(m0[(0, 2)].exp()) <= (k[(1, 2)] * convert::<f64, T>(0.099)).powi(3) {
+        let mut t10: Matrix3<T> = m0.transpose().component_mul(m1);
+    } else {
+        let t11: SVector<T, 3> = x.map(|v| convert::<f64, T>(-0.06));
+        let mut t12 = convert::<f64, T>(1.92);
+    }
+    let t0 = k.lu().solve(&t0).unwrap();
+    t0.norm_squared() * convert::<f64, T>(0.0489) - t5.sum() + t2 - t1[2] + (k[(2, 1)].tanh() + convert::<f64, T>(1.5)).abs()
+}
+
 #[test]
 fn p086_against_duals() {
     let mut rng = Rng(0x26a2e450c305f1e3);
@@ -14077,6 +17687,22 @@ fn p086_against_duals() {
     check_gradient("p086_vjp, s0", &vjp.6.flat(), &reference[34..35], 1e-9);
     check_value("p086_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p086_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p086_twice_hvp(s1, &k, &x, &y, &m0, &m1, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..13].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 10..13, |r| {
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        p086_ref(s1, &k, &x, &y, &m0, &m1, s0)
+    });
+    check_value("p086_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p086_twice_hvp's gradient", &twice_grad.flat(), &reference[10..13], 1e-9);
+    check_gradient("p086_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p087 (known bug patterns: branch-read)
@@ -14680,6 +18306,39 @@ fn p090_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, s0: T, k:
     t2[(1, 0)] - t0.sum() * lit::<T>(0.0275) - t1[(1, 0)]
 }
 
+#[hessian(wrt(x))]
+fn p090_twice(x: &SVector<f64, 3>, y: &SVector<f64, 2>, s0: f64, k: &SMatrix<f64, 2, 2>) -> f64 {
+    let t0 = x * x.transpose() * 0.63;
+    let mut t1: SMatrix<f64, 3, 2> = -(x * y.transpose()) / (x.component_div(&x.map(|v| v.exp())) * 0.182).map(|v| v.exp()).norm();
+    t1 = t1;
+    let mut t0 = t0.component_div(&t0.transpose().map(|v| v.exp())) * (t0 * t0) * 0.234;
+    let t2 = k.transpose();
+    if k.determinant() * 0.0155 < -0.33 {
+        for i in 0..2 {
+            let mut t3 = y.transpose() - x.transpose() * t1;
+            let t4: SVector<f64, 3> = p090_h0(&(t0.map(f64::sin) * (x + x) * 0.165), &(y + y).component_mul(&k.lu().solve(&t3.transpose()).unwrap()));
+        }
+        t1 = -(-t1);
+        t1 -= if t1[(1, 1)] > -0.26 {
+            if k.transpose().determinant() * 0.0155 < 1.13 / ((k + k * 0.0155).determinant() * 0.123) * 0.242 || s0 > s0 - 2.0 {
+                t0 = t0;
+                t0 -= t0;
+                let t5 = t1.transpose() - t1.transpose();
+            } else if x[2].exp() > 0.06 && matgrad::softplus(0.55_f64).sqrt() < -0.08 {
+                t0 = (-t0 - (t0.transpose() - t0)) * 0.165;
+                t0 = t0 - t0;
+                let t1 = x + x;
+            } else {
+                let mut t6 = (t1 + t1).component_mul(&(x * y.transpose()));
+            }
+            t1
+        } else {
+            t1
+        };
+    }
+    t2[(1, 0)] - t0.sum() * 0.0275 - t1[(1, 0)]
+}
+
 #[test]
 fn p090_against_duals() {
     let mut rng = Rng(0x9f80cb36c02fc18f);
@@ -14718,6 +18377,19 @@ fn p090_against_duals() {
     check_gradient("p090_vjp, k", &vjp.3.flat(), &reference[6..10], 1e-9);
     check_value("p090_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p090_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p090_twice_hvp(&x, &y, s0, &k, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let s0 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        p090_ref(&x, &y, s0, &k)
+    });
+    check_value("p090_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p090_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p090_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p090_h0_jacobian_against_duals() {
@@ -14860,6 +18532,42 @@ fn p091_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, m0: &SMat
     t1.sum() * lit::<T>(0.0201) + t0 + x.map(|v| matgrad::sigmoid(v)).norm()
 }
 
+#[hessian(wrt(x))]
+fn p091_twice(x: &SVector<f64, 2>, y: &SVector<f64, 3>, m0: &SMatrix<f64, 2, 3>, m1: &SMatrix<f64, 2, 3>, s0: f64, xs: &[RowSVector<f64, 3>], k: &Matrix3<f64>) -> f64 {
+    let t0: f64 = m1.dot(m0) * 0.165;
+    let mut t1 = k.transpose() * 0.198;
+    for &xi in xs.iter() {
+        t1 -= k * 0.099;
+    }
+    for i in 0..2 {
+        let mut t1 = m1.transpose();
+        t1 = (i as f64).cos() * (t1 / matgrad::sigmoid(t0));
+        t1 -= t1;
+        let t3 = p091_h1(&(x.component_div(&x.map(|v| v * v + 1.32)) + x), &(if -0.24 * t0 > 0.25 {
+            *y
+        } else {
+            for xi in xs.iter() {
+                let t2: SMatrix<f64, 3, 2> = m1.transpose().map(|v| s0.cos()) * matgrad::sigmoid((i as f64)).ln();
+                let t0 = *xi;
+                t1 += t2 * 0.233;
+            }
+            *y
+        }));
+    }
+    if 0.91 * s0.exp() <= -0.21 {
+        let t0: RowSVector<f64, 3> = y.transpose();
+        t1 -= m1.transpose() * m1;
+    } else if 1.04_f64 > -0.4 {
+        t1 -= k.transpose().lu().solve(&((t1.transpose() + t1) * 0.0996)).unwrap();
+    } else if !(t0 > -0.04) {
+        let mut t4 = x * x.transpose();
+    } else {
+        let t5: SVector<f64, 3> = (m1.transpose() * x).component_mul(&(y + y));
+        t1 = t1.transpose();
+    }
+    t1.sum() * 0.0201 + t0 + x.map(|v| matgrad::sigmoid(v)).norm()
+}
+
 #[test]
 fn p091_against_duals() {
     let mut rng = Rng(0x3db844f03f7a459a);
@@ -14883,7 +18591,7 @@ fn p091_against_duals() {
     let (grad_value, grad) = p091_grad(&x, &y, &m0, &m1, s0, &xs, &k);
     let (vjp_value, vjp) = p091_vjp(&x, &y, &m0, &m1, s0, &xs, &k, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat(), k.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<2, 1>();
         let y = r.matrix::<3, 1>();
@@ -14891,7 +18599,7 @@ fn p091_against_duals() {
         let m1 = r.matrix::<2, 3>();
         let s0 = r.scalar();
         let k = r.matrix::<3, 3>();
-        p091_ref(&x, &y, &m0, &m1, s0, &xs_dual, &k)
+        p091_ref(&x, &y, &m0, &m1, s0, &xs_dual64, &k)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p091_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -14910,6 +18618,22 @@ fn p091_against_duals() {
     check_gradient("p091_vjp, k", &vjp.5.flat(), &reference[18..27], 1e-9);
     check_value("p091_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p091_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p091_twice_hvp(&x, &y, &m0, &m1, s0, &xs, &k, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..2].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..2, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<2, 3>();
+        let m1 = r.matrix::<2, 3>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p091_ref(&x, &y, &m0, &m1, s0, &xs_hyperdual64, &k)
+    });
+    check_value("p091_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p091_twice_hvp's gradient", &twice_grad.flat(), &reference[0..2], 1e-9);
+    check_gradient("p091_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p092
@@ -14971,6 +18695,35 @@ fn p092_ref<T: RealField + Copy>(x: &SVector<T, 3>, xs: &[SVector<T, 3>], ys: &[
     t3 * lit::<T>(0.0863) + (m0 + m0)[(1, 0)]
 }
 
+#[hessian(wrt(x))]
+fn p092_twice(x: &SVector<f64, 3>, xs: &[SVector<f64, 3>], ys: &[f64], y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &SMatrix<f64, 2, 2>, s0: f64, s1: f64) -> f64 {
+    {
+        let mut t0 = m0.transpose();
+        let t1 = y.component_div(&y.map(|v| v.exp()));
+        let t2 = s1 - s0.powi(2);
+    }
+    let mut t3 = 1.78 * s1;
+    {
+        if (m0.transpose() * m0[(1, 1)]).map(|v| v.exp()).norm() * 0.149 <= 0.27 {
+            t3 += 0.41;
+            let t4 = s1;
+        } else if s1.cos() > -0.06 {
+            t3 -= ((-1.13 - t3).cos() + 2.0).ln_1p();
+            t3 += x[1].tanh().sin();
+        }
+    }
+    for xi in xs.iter() {
+        let mut t5: SMatrix<f64, 2, 2> = m1.transpose() - m1;
+        t3 -= xi[0] - -0.23;
+    }
+    for (yi, &xi) in ys.iter().zip(xs.iter()) {
+        let t6 = xi;
+        let mut t7 = (m1.transpose().component_div(&m1.transpose().map(|v| matgrad::sigmoid(v))) * 0.0666).pow(2);
+        t3 += xi[0].exp() * 0.182;
+    }
+    t3 * 0.0863 + (m0 + m0)[(1, 0)]
+}
+
 #[test]
 fn p092_against_duals() {
     let mut rng = Rng(0xdbefbea9bec4c961);
@@ -14995,8 +18748,8 @@ fn p092_against_duals() {
     let (grad_value, grad) = p092_grad(&x, &xs, &ys, &y, &m0, &m1, s0, s1);
     let (vjp_value, vjp) = p092_vjp(&x, &xs, &ys, &y, &m0, &m1, s0, s1, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat(), s1.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
@@ -15004,7 +18757,7 @@ fn p092_against_duals() {
         let m1 = r.matrix::<2, 2>();
         let s0 = r.scalar();
         let s1 = r.scalar();
-        p092_ref(&x, &xs_dual, &ys_dual, &y, &m0, &m1, s0, s1)
+        p092_ref(&x, &xs_dual64, &ys_dual64, &y, &m0, &m1, s0, s1)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p092_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -15020,6 +18773,23 @@ fn p092_against_duals() {
     check_gradient("p092_vjp, s1", &vjp.5.flat(), &reference[16..17], 1e-9);
     check_value("p092_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p092_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p092_twice_hvp(&x, &xs, &ys, &y, &m0, &m1, s0, s1, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 2>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        p092_ref(&x, &xs_hyperdual64, &ys_hyperdual64, &y, &m0, &m1, s0, s1)
+    });
+    check_value("p092_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p092_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p092_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p093
@@ -15213,6 +18983,28 @@ fn p094_ref<T: RealField + Copy>(s1: T, k: &SMatrix<T, 2, 2>, x: &SVector<T, 2>,
     t9 - t8 - t7[(1, 1)] - t6[(1, 0)]
 }
 
+#[hessian(wrt(x))]
+fn p094_twice(s1: f64, k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 2>, xs: &[SVector<f64, 2>], y: &SVector<f64, 2>, m0: &SMatrix<f64, 2, 2>, s0: f64) -> f64 {
+    let mut t0 = x.transpose();
+    let t1 = *y;
+    let t0 = k.transpose().transpose().try_inverse().unwrap().map(|v| 1.54_f64);
+    let t2 = (-m0).map(|v| v.exp()).norm() * 0.182;
+    let t3 = s1.sin();
+    let mut t4 = 0.0_f64;
+    for xi in xs.iter() {
+        for j in 0..2 {
+            let mut t5: SMatrix<f64, 2, 2> = (k.transpose() * 0.85).lu().solve(m0).unwrap();
+        }
+        t4 += matgrad::sigmoid(s0).ln().powi(3) * 0.219;
+    }
+    let mut t6 = k * t1 * 0.124;
+    let t7 = m0.component_mul(&t0);
+    let t8 = t4;
+    let mut t9 = 1.1_f64;
+    t6 = t0.component_div(&t7.map(|v| v * v + 0.94)) * t6;
+    t9 - t8 - t7[(1, 1)] - t6[(1, 0)]
+}
+
 #[test]
 fn p094_against_duals() {
     let mut rng = Rng(0x185eb21cbd59d15b);
@@ -15236,7 +19028,7 @@ fn p094_against_duals() {
     let (grad_value, grad) = p094_grad(s1, &k, &x, &xs, &y, &m0, s0);
     let (vjp_value, vjp) = p094_vjp(s1, &k, &x, &xs, &y, &m0, s0, 1.0);
     let point = [s1.flat(), k.flat(), x.flat(), y.flat(), m0.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s1 = r.scalar();
         let k = r.matrix::<2, 2>();
@@ -15244,7 +19036,7 @@ fn p094_against_duals() {
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<2, 2>();
         let s0 = r.scalar();
-        p094_ref(s1, &k, &x, &xs_dual, &y, &m0, s0)
+        p094_ref(s1, &k, &x, &xs_dual64, &y, &m0, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p094_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -15263,6 +19055,22 @@ fn p094_against_duals() {
     check_gradient("p094_vjp, s0", &vjp.5.flat(), &reference[13..14], 1e-9);
     check_value("p094_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p094_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p094_twice_hvp(s1, &k, &x, &xs, &y, &m0, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[5..7].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 5..7, |r| {
+        let s1 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        p094_ref(s1, &k, &x, &xs_hyperdual64, &y, &m0, s0)
+    });
+    check_value("p094_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p094_twice_hvp's gradient", &twice_grad.flat(), &reference[5..7], 1e-9);
+    check_gradient("p094_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p095
@@ -15400,6 +19208,60 @@ fn p095_ref<T: RealField + Copy>(m0: &SMatrix<T, 2, 3>, m1: &RowSVector<T, 3>, s
     t18 + matgrad::softplus((x * x.transpose()).trace())
 }
 
+#[hessian(wrt(x))]
+fn p095_twice(m0: &SMatrix<f64, 2, 3>, m1: &RowSVector<f64, 3>, s0: f64, s1: f64, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 3>) -> f64 {
+    for i in 0..2 {
+        let t0 = m0.transpose();
+    }
+    for i in 0..2 {
+        if flag {
+            let t1: SVector<f64, 3> = -y / x.map(|v| s1 / (0.45 * 0.45 + 1.26)).map(|v| v.exp()).sum();
+            let mut t2 = m0[(i, i)] - y[2];
+        } else if !((i as f64) > -0.36) {
+            let mut t3 = y.transpose();
+            t3 = (x.transpose() * m0).component_mul(&(m1 - t3));
+        } else {
+            let mut t4 = -m0 / (m0[(i, 0)].cos() + 2.0);
+            t4 = t4;
+            let t5 = (x * x.transpose())[(i, 0)];
+        }
+        for j in 0..2 {
+            for l in 0..2 {
+                let t6 = x.component_mul(x);
+                let t7 = (i as f64);
+                let t7: RowSVector<f64, 3> = y.transpose().map(|v| -0.48_f64 - 1.83 + -0.63);
+            }
+            if s0 < matgrad::sigmoid(-1.69_f64) || (i > 2 && m1[(0, 0)] <= -0.13) {
+                let t8 = *m1;
+            }
+            let t9: SVector<f64, 3> = y - m1.transpose() + (y - m1.transpose());
+        }
+        let mut t10 = (-m1).map(|v| v.exp() * -0.69);
+    }
+    for i in 0..2 {
+        for j in 0..2 {
+            let t11 = (x * x.transpose() / (m0.transpose().norm_squared() + 0.54)).component_mul(&(x * x.transpose()));
+            let t12 = x.transpose() * m0;
+            let t12: f64 = (-y.transpose())[j];
+            let mut t11 = *m1;
+        }
+    }
+    if s1 - 0.98 / (m1[(0, 0)] * m1[(0, 0)] + 0.71) >= 0.28 {
+        let t13: SMatrix<f64, 2, 3> = p095_h0(&(if !((m1.transpose() * y.transpose()).trace() > -0.05) {
+            *x
+        } else {
+            *x
+        }), &(y + y).component_mul(&(y + y)), (x - x).dot(x), &(m0 + m0));
+        let mut t14 = -1.79 * m1[(0, 0)];
+    } else {
+        let t15 = m1.transpose();
+        let t16 = m0.transpose() - m0.transpose();
+        let mut t17 = t15;
+    }
+    let mut t18: f64 = -1.1_f64;
+    t18 + matgrad::softplus((x * x.transpose()).trace())
+}
+
 #[test]
 fn p095_against_duals() {
     let mut rng = Rng(0xb6962bd63ca45526);
@@ -15445,6 +19307,21 @@ fn p095_against_duals() {
     check_gradient("p095_vjp, y", &vjp.5.flat(), &reference[13..16], 1e-9);
     check_value("p095_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p095_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p095_twice_hvp(&m0, &m1, s0, s1, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[11..13].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 11..13, |r| {
+        let m0 = r.matrix::<2, 3>();
+        let m1 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        p095_ref(&m0, &m1, s0, s1, flag, &x, &y)
+    });
+    check_value("p095_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p095_twice_hvp's gradient", &twice_grad.flat(), &reference[11..13], 1e-9);
+    check_gradient("p095_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p095_h0_jacobian_against_duals() {
@@ -15551,15 +19428,15 @@ fn p096_against_duals() {
     let (grad_value, grad) = p096_grad(&xs, &ys, &k, &x, &y, s0, s1);
     let (vjp_value, vjp) = p096_vjp(&xs, &ys, &k, &x, &y, s0, s1, 1.0);
     let point = [k.flat(), x.flat(), y.flat(), s0.flat(), s1.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let k = r.matrix::<3, 3>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<3, 1>();
         let s0 = r.scalar();
         let s1 = r.scalar();
-        p096_ref(&xs_dual, &ys_dual, &k, &x, &y, s0, s1)
+        p096_ref(&xs_dual64, &ys_dual64, &k, &x, &y, s0, s1)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p096_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -15636,6 +19513,28 @@ fn p097_ref<T: RealField + Copy>(y: &SVector<T, 2>, m0: &SMatrix<T, 3, 2>, m1: &
     t6.norm_squared() * lit::<T>(0.165) + t7.norm_squared() * lit::<T>(0.168) + t1.sum() * lit::<T>(0.0413) + t0[(0, 0)] * lit::<T>(0.101)
 }
 
+#[hessian(wrt(x))]
+fn p097_twice(y: &SVector<f64, 2>, m0: &SMatrix<f64, 3, 2>, m1: &Matrix3<f64>, s0: f64, s1: f64, n: i32, x: &SVector<f64, 3>, xs: &[RowSVector<f64, 2>], ys: &[RowSVector<f64, 2>]) -> f64 {
+    let mut t0 = y - y;
+    let mut t1 = SMatrix::<f64, 3, 1>::zeros();
+    for yi in ys.iter() {
+        for j in 0..2 {
+            let t2 = (n as f64);
+            let mut t3 = (m1.trace() * 0.165).exp().ln_1p();
+            let t4: SMatrix<f64, 3, 2> = p097_h0(x, &(m0.transpose() * x), y[j] * yi[0], m0);
+            let mut t5: f64 = -yi[0];
+        }
+        t0 += y.map(|v| -1.95_f64);
+        for j in 0..2 {
+            t1 += x;
+        }
+    }
+    let mut t6 = (y * y.transpose())[(1, 1)];
+    let t7 = y * t0.transpose() * m0.transpose() * 0.0505;
+    let t6: SMatrix<f64, 2, 3> = m0.transpose();
+    t6.norm_squared() * 0.165 + t7.norm_squared() * 0.168 + t1.sum() * 0.0413 + t0[(0, 0)] * 0.101
+}
+
 #[test]
 fn p097_against_duals() {
     let mut rng = Rng(0xf3051f493b395d18);
@@ -15661,8 +19560,8 @@ fn p097_against_duals() {
     let (grad_value, grad) = p097_grad(&y, &m0, &m1, s0, s1, n, &x, &xs, &ys);
     let (vjp_value, vjp) = p097_vjp(&y, &m0, &m1, s0, s1, n, &x, &xs, &ys, 1.0);
     let point = [y.flat(), m0.flat(), m1.flat(), s0.flat(), s1.flat(), x.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<3, 2>();
@@ -15670,7 +19569,7 @@ fn p097_against_duals() {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
-        p097_ref(&y, &m0, &m1, s0, s1, n, &x, &xs_dual, &ys_dual)
+        p097_ref(&y, &m0, &m1, s0, s1, n, &x, &xs_dual64, &ys_dual64)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p097_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -15689,6 +19588,23 @@ fn p097_against_duals() {
     check_gradient("p097_vjp, x", &vjp.5.flat(), &reference[19..22], 1e-9);
     check_value("p097_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p097_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p097_twice_hvp(&y, &m0, &m1, s0, s1, n, &x, &xs, &ys, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[19..22].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 19..22, |r| {
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 2>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        p097_ref(&y, &m0, &m1, s0, s1, n, &x, &xs_hyperdual64, &ys_hyperdual64)
+    });
+    check_value("p097_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p097_twice_hvp's gradient", &twice_grad.flat(), &reference[19..22], 1e-9);
+    check_gradient("p097_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p097_h0_jacobian_against_duals() {
@@ -15926,6 +19842,105 @@ fn p098_ref<T: RealField + Copy>(s1: T, flag: bool, x: &SVector<T, 3>, xs: &[T],
     t28.norm_squared() * lit::<T>(0.112) + t23.norm_squared() * lit::<T>(0.00629) + t20.trace() * lit::<T>(0.066)
 }
 
+#[hessian(wrt(x))]
+fn p098_twice(s1: f64, flag: bool, x: &SVector<f64, 3>, xs: &[f64], ys: &[f64], y: &SVector<f64, 2>, m0: &RowSVector<f64, 2>, s0: f64) -> f64 {
+    if 1.46 < s0 {
+        let mut t0 = (y * y.transpose()).transpose();
+        t0 -= t0 + t0 + t0 * m0[(0, 1)];
+        for i in 0..2 {
+            let mut t1 = (t0 + t0) * 0.124 * (y * x.transpose() - y * x.transpose());
+            let t2 = x * m0;
+            for (yi, xi) in ys.iter().zip(xs.iter()) {
+                let t3: SVector<f64, 2> = m0.transpose().map(|v| (s1.tanh() + 1.5).abs());
+                t1 += t2.transpose() + t2.transpose().component_mul(&t2.transpose());
+            }
+            {
+                let mut t4: SVector<f64, 2> = y.component_div(&m0.transpose().map(|v| v * v + 0.62));
+            }
+        }
+    } else if -1.3_f64 < -0.28 {
+        for i in 0..2 {
+            for j in 0..2 {
+                let t5: SVector<f64, 3> = *x;
+                let t6 = matgrad::sigmoid((i as f64));
+                let mut t7 = t5;
+                let mut t5 = m0.transpose() * y.transpose();
+            }
+        }
+    } else {
+        for i in 0..2 {
+            let mut t8 = y - m0.transpose() * y.transpose() * m0.transpose();
+            for j in 0..2 {
+                let t9 = y * x.transpose() + y * x.transpose();
+                let mut t10 = x * x.transpose() / (matgrad::sigmoid(x[(1, 0)]) + 1.48);
+                t10 += t10;
+                let t10: SMatrix<f64, 2, 3> = t9;
+            }
+            let t11 = *m0;
+            let mut t12 = s1.powi(2);
+        }
+        for i in 0..2 {
+            let mut t13 = *y;
+            let t14: SVector<f64, 3> = p098_h0(&-x.component_div(&x.map(|v| matgrad::sigmoid(v))), &(t13 - y), (i as f64), &(x * x.transpose() * (x * m0)));
+            let mut t13 = x.map(|v| matgrad::sigmoid(v)).norm();
+            let t15: SVector<f64, 3> = p098_h0(&(-1.82 * x), &(y / (y * m0 * y).map(|v| v * v + 0.83).norm()), y[0], &(t14 * t14.transpose() * (t14 * t14.transpose() * (x * m0) * 0.0206) * 0.0209));
+        }
+        let t16: f64 = x[2].exp().ln();
+    }
+    {
+        let t17 = x * x.transpose() * x;
+        let t18: SMatrix<f64, 2, 3> = y * x.transpose();
+    }
+    {
+        let t19 = x + -0.76 * x;
+    }
+    let mut t20 = y * m0;
+    t20 = -t20 - t20;
+    t20 = (-t20 * 0.124).pow(3);
+    t20 += t20.transpose();
+    t20 *= matgrad::softplus(s0) * 0.186;
+    if !(m0[0] - 0.3 <= -0.21) {
+        for i in 0..2 {
+            if i > 1 {
+                let t21: f64 = -1.48_f64;
+                t20 -= (m0.transpose() * x.transpose() - y * x.transpose()) * (x * m0) * 0.165;
+                t20 -= y * m0;
+            } else if 1.21 + (s1 - s1) >= 0.14 {
+                t20 += y * m0;
+            }
+            t20 -= y * m0;
+            let t22 = (y * m0).map(|v| 0.24_f64).component_mul(&(y * m0));
+        }
+        t20 = t20.transpose();
+    }
+    let mut t20 = (x * x.transpose() + x * x.transpose()).map(|v| matgrad::sigmoid(s1));
+    let mut t23: SMatrix<f64, 3, 2> = SMatrix::<f64, 3, 2>::zeros();
+    for xi in xs.iter() {
+        let mut t24 = *x;
+        let t24: RowSVector<f64, 2> = m0.component_mul(m0);
+        t20 += x * x.transpose();
+        t23 -= if (*xi).exp() > -0.03 {
+            let t25 = -0.94_f64;
+            x * y.transpose() + x * m0
+        } else {
+            {
+                let t24: SVector<f64, 3> = p098_h0(x, &(y * t24 * (y * x.transpose()) * x * 0.165), *xi * (*xi).exp(), &(x * y.transpose()));
+                let t26 = (y * t24.transpose() / (matgrad::sigmoid(x[2]) + 0.88)).map(f64::sin);
+                let mut t27 = (x * t24.transpose()).trace() * 0.0825;
+            }
+            x * y.transpose()
+        };
+    }
+    let t28 = (if 1.85_f64 > -0.43 {
+        t20
+    } else {
+        let t23: SMatrix<f64, 2, 2> = y * y.transpose();
+        t20.transpose()
+    }) * 0.198;
+    t23 *= 0.64;
+    t28.norm_squared() * 0.112 + t23.norm_squared() * 0.00629 + t20.trace() * 0.066
+}
+
 #[test]
 fn p098_against_duals() {
     let mut rng = Rng(0x913c9902ba83dee7);
@@ -15949,15 +19964,15 @@ fn p098_against_duals() {
     let (grad_value, grad) = p098_grad(s1, flag, &x, &xs, &ys, &y, &m0, s0);
     let (vjp_value, vjp) = p098_vjp(s1, flag, &x, &xs, &ys, &y, &m0, s0, 1.0);
     let point = [s1.flat(), x.flat(), y.flat(), m0.flat(), s0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s1 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
         let m0 = r.matrix::<1, 2>();
         let s0 = r.scalar();
-        p098_ref(s1, flag, &x, &xs_dual, &ys_dual, &y, &m0, s0)
+        p098_ref(s1, flag, &x, &xs_dual64, &ys_dual64, &y, &m0, s0)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p098_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -15970,6 +19985,22 @@ fn p098_against_duals() {
     check_gradient("p098_vjp, s0", &vjp.4.flat(), &reference[8..9], 1e-9);
     check_value("p098_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p098_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p098_twice_hvp(s1, flag, &x, &xs, &ys, &y, &m0, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[1..4].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 1..4, |r| {
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<1, 2>();
+        let s0 = r.scalar();
+        p098_ref(s1, flag, &x, &xs_hyperdual64, &ys_hyperdual64, &y, &m0, s0)
+    });
+    check_value("p098_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p098_twice_hvp's gradient", &twice_grad.flat(), &reference[1..4], 1e-9);
+    check_gradient("p098_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p098_h0_jacobian_against_duals() {
@@ -16100,6 +20131,58 @@ fn p099_ref<T: RealField + Copy>(m1: &RowSVector<T, 3>, s0: T, k: &Matrix3<T>, n
     t7.norm_squared() * lit::<T>(0.0278) + t15 - t3.sum() * lit::<T>(0.03) + ((-lit::<T>(1.42)).cos() + lit::<T>(2.0)).ln()
 }
 
+#[hessian(wrt(x))]
+fn p099_twice(m1: &RowSVector<f64, 3>, s0: f64, k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>) -> f64 {
+    let mut t3 = if k.determinant() * 0.000293 > 0.36 {
+        let mut t0 = (matgrad::softplus(y[1]) + (k.transpose().determinant() * 0.00296).ln()) * 0.172;
+        m1.transpose()
+    } else {
+        for i in 0..2 {
+            let t1 = *k;
+            let mut t2 = x * (m1 + m1);
+        }
+        *y
+    };
+    for i in 0..2 {
+        let t4 = matgrad::softplus(k.mean() * 0.198).sqrt();
+        let t5 = matgrad::sigmoid((n as f64));
+        let mut t4 = (i as f64).exp() * 0.134;
+        let t6 = (i as f64) * t4 * k.map(|v| -1.52_f64);
+    }
+    let mut t7 = *k;
+    {
+        if t7[(2, 2)] * 0.198 > 0.27 {
+            t3 += (x + y).map(f64::tanh);
+            let mut t8 = *m0;
+            let t9 = t8.transpose().kronecker(x).norm_squared() * 0.0367;
+        } else if 0.17_f64 >= 0.1 {
+            t3 -= t3;
+        } else {
+            for i in 0..2 {
+                let t10: Matrix3<f64> = -k.transpose() * 0.198 * (n as f64);
+                let mut t3 = k.transpose();
+                let t11 = y.transpose() * t7 * 0.066;
+                let t12 = (t10 * m0.transpose() * 0.111).component_mul(&m0.pow(2));
+            }
+        }
+    }
+    {
+        let mut t13 = s0 * m1;
+    }
+    for i in 0..2 {
+        for j in 0..3 {
+            let t14 = k.transpose().component_mul(&m0.transpose()) * 0.198;
+            t7 = t14.map(f64::tanh);
+        }
+    }
+    let t7 = (n as f64) * m1.transpose();
+    let mut t3: Matrix3<f64> = -k * 0.198;
+    t3 += t7 / matgrad::softplus(s0) * 0.103 * m1.component_div(&y.transpose().map(|v| v.exp()));
+    let mut t15 = 0.68_f64;
+    let mut t7 = (m0.transpose() + t3) * 0.212 + m0;
+    t7.norm_squared() * 0.0278 + t15 - t3.sum() * 0.03 + ((-1.42_f64).cos() + 2.0).ln()
+}
+
 #[test]
 fn p099_against_duals() {
     let mut rng = Rng(0x2f7412bc39cda2f2);
@@ -16149,6 +20232,21 @@ fn p099_against_duals() {
     check_gradient("p099_vjp, m0", &vjp.5.flat(), &reference[19..28], 1e-9);
     check_value("p099_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p099_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p099_twice_hvp(&m1, s0, &k, n, &x, &y, &m0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[13..16].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 13..16, |r| {
+        let m1 = r.matrix::<1, 3>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        p099_ref(&m1, s0, &k, n, &x, &y, &m0)
+    });
+    check_value("p099_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p099_twice_hvp's gradient", &twice_grad.flat(), &reference[13..16], 1e-9);
+    check_gradient("p099_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p100
@@ -16210,6 +20308,35 @@ fn p100_ref<T: RealField + Copy>(m0: &RowSVector<T, 2>, s0: T, xs: &[T], ys: &[S
     t2[(0, 1)] * lit::<T>(0.188) - t1 - t0[(1, 1)]
 }
 
+#[hessian(wrt(x))]
+fn p100_twice(m0: &RowSVector<f64, 2>, s0: f64, xs: &[f64], ys: &[SVector<f64, 2>], k: &Matrix3<f64>, n: i32, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = 0.73 * (y * x.transpose());
+    let t1 = (s0.tanh() + 1.5).abs();
+    let mut t2 = k.map(|v| -1.3_f64);
+    for yi in ys.iter() {
+        let mut t3: SMatrix<f64, 2, 2> = (y * yi.transpose()).pow(2);
+        for j in 0..2 {
+            let t4 = t0.transpose().map(|v| v);
+        }
+        for j in 0..2 {
+            t2 -= k * 0.099;
+        }
+    }
+    if (t0 + t0).norm_squared() * 0.0774 >= -0.26 {
+        let t5 = t0 * x;
+        t2 = (x * x.transpose()).transpose();
+        t2 = x * x.transpose();
+    } else if !(1.85_f64 < -0.13) {
+        t2 = (0.72 * k - k) * 0.115;
+    } else if (n as f64) <= -0.09 {
+        let mut t6 = (m0 + m0).component_div(&(y.transpose() - m0).map(|v| v.exp())) * 0.067;
+    } else {
+        let t7 = *y;
+        let t8 = m0.transpose() * m0;
+    }
+    t2[(0, 1)] * 0.188 - t1 - t0[(1, 1)]
+}
+
 #[test]
 fn p100_against_duals() {
     let mut rng = Rng(0xcdab8c75b91826d9);
@@ -16233,15 +20360,15 @@ fn p100_against_duals() {
     let (grad_value, grad) = p100_grad(&m0, s0, &xs, &ys, &k, n, &x, &y);
     let (vjp_value, vjp) = p100_vjp(&m0, s0, &xs, &ys, &k, n, &x, &y, 1.0);
     let point = [m0.flat(), s0.flat(), k.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let m0 = r.matrix::<1, 2>();
         let s0 = r.scalar();
         let k = r.matrix::<3, 3>();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        p100_ref(&m0, s0, &xs_dual, &ys_dual, &k, n, &x, &y)
+        p100_ref(&m0, s0, &xs_dual64, &ys_dual64, &k, n, &x, &y)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p100_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -16258,6 +20385,22 @@ fn p100_against_duals() {
     check_gradient("p100_vjp, y", &vjp.4.flat(), &reference[15..17], 1e-9);
     check_value("p100_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p100_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p100_twice_hvp(&m0, s0, &xs, &ys, &k, n, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[12..15].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 12..15, |r| {
+        let m0 = r.matrix::<1, 2>();
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p100_ref(&m0, s0, &xs_hyperdual64, &ys_hyperdual64, &k, n, &x, &y)
+    });
+    check_value("p100_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p100_twice_hvp's gradient", &twice_grad.flat(), &reference[12..15], 1e-9);
+    check_gradient("p100_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p101
@@ -16313,6 +20456,32 @@ fn p101_ref<T: RealField + Copy>(s0: T, s1: T, n: i32, flag: bool, x: &SVector<T
     t9.norm_squared() * lit::<T>(0.0714) + t8 - t5.trace() - t7
 }
 
+#[hessian(wrt(x))]
+fn p101_twice(s0: f64, s1: f64, n: i32, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 2>) -> f64 {
+    let t0 = x * y.transpose();
+    let t1: SMatrix<f64, 2, 2> = t0.transpose().map(|v| s1) * t0.map(|v| v.exp()).norm().ln_1p();
+    let t0 = (t0.norm_squared() + 1.02).ln();
+    if -1.34_f64 > 0.18 {
+        let t2 = (t1.component_mul(&t1.transpose()) + t1) * 0.186;
+    } else {
+        let t3 = t1.transpose() * t1 * 0.143;
+    }
+    let t4 = x.transpose();
+    let t5 = t1.transpose() + t1 * t1.transpose() * 0.143;
+    for i in 0..2 {
+        for j in 0..2 {
+            let t5 = -y;
+        }
+        let mut t6: SMatrix<f64, 2, 2> = t5.transpose();
+        t6 = t5;
+    }
+    let mut t7 = (s1.tanh() - 1.5).abs();
+    let t5 = t7 * t5 * 0.139;
+    let t8: f64 = -1.81_f64 - -1.88;
+    let t9 = t1;
+    t9.norm_squared() * 0.0714 + t8 - t5.trace() - t7
+}
+
 #[test]
 fn p101_against_duals() {
     let mut rng = Rng(0x6be3062f3862aaa4);
@@ -16353,6 +20522,19 @@ fn p101_against_duals() {
     check_gradient("p101_vjp, y", &vjp.3.flat(), &reference[4..6], 1e-9);
     check_value("p101_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p101_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p101_twice_hvp(s0, s1, n, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[2..4].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 2..4, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<2, 1>();
+        p101_ref(s0, s1, n, flag, &x, &y)
+    });
+    check_value("p101_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p101_twice_hvp's gradient", &twice_grad.flat(), &reference[2..4], 1e-9);
+    check_gradient("p101_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p102
@@ -16464,6 +20646,60 @@ fn p102_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 2>, xs: &[SVe
     t8[(1, 1)] - t3.norm_squared() - t2 - t0.sum() * lit::<T>(0.00654) + lit::<T>(0.49)
 }
 
+#[hessian(wrt(x))]
+fn p102_twice(x: &SVector<f64, 3>, y: &SVector<f64, 2>, xs: &[SVector<f64, 3>], ys: &[SVector<f64, 3>], m0: &Matrix3<f64>, m1: &RowSVector<f64, 2>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {
+    let mut t0 = (k * 0.0495).pow(3);
+    for (&xi, yi) in xs.iter().zip(ys.iter()) {
+        t0 -= if ((m0.transpose() - k) * 0.165).mean() >= -0.13 {
+            m0.transpose().component_mul(m0)
+        } else {
+            let mut t1 = (m1.transpose() * m1 - y * y.transpose()).norm_squared() * 0.0619;
+            k.transpose().transpose() * 0.198
+        };
+    }
+    for yi in ys.iter() {
+        t0 += m0.transpose();
+    }
+    let t2: f64 = (x * m1).component_mul(&(x * m1))[(1, 1)];
+    {
+        if (m1[1].tanh() + 1.5).abs().ln() > 0.31 {
+            t0 += k;
+        } else {
+            let t0: SMatrix<f64, 2, 2> = m1.transpose() * m1;
+        }
+    }
+    let t3 = y.component_mul(y);
+    {
+        let mut t4 = x.component_mul(x);
+        if !(s0 * -1.2 < -0.24) {
+            t0 = m0.map(|v| v / (0.42 * 0.42 + 0.56) * s0.exp() * 0.204);
+            t0 -= (t0.transpose() - k.transpose()) * 0.0546 / matgrad::sigmoid(s1);
+            for xi in xs.iter() {
+                for j in 0..2 {
+                    t4 += if xi[(0, 0)] < xi[(0, 0)] * xi[j] {
+                        let mut t5 = (y * t3.transpose()).pow(2);
+                        -xi
+                    } else {
+                        let t6: SMatrix<f64, 2, 3> = (xi * m1).transpose();
+                        *xi
+                    };
+                }
+            }
+        } else if !(0.56_f64 > 0.31) {
+            t4 += x + x.component_div(&(t4 * 0.055).map(|v| v * v + 1.4));
+            t0 = ((k + m0.transpose() * 0.0413) * 1.1).try_inverse().unwrap();
+        } else if t3.map(|v| v.exp()).norm() > 0.07 {
+            t4 = t4;
+            t4 = k * (x * m1) * 0.066 * t3;
+        } else {
+            t4 = (x * m1 * t3).map(f64::cos);
+            let t7 = (x * m1).component_mul(&(t4 * m1)) * 0.0924;
+        }
+    }
+    let t8 = m1.transpose() * x.transpose() * (x * m1);
+    t8[(1, 1)] - t3.norm_squared() - t2 - t0.sum() * 0.00654 + 0.49
+}
+
 #[test]
 fn p102_against_duals() {
     let mut rng = Rng(0xa1a7fe8b7ad2eb3);
@@ -16490,8 +20726,8 @@ fn p102_against_duals() {
     let (grad_value, grad) = p102_grad(&x, &y, &xs, &ys, &m0, &m1, s0, s1, &k);
     let (vjp_value, vjp) = p102_vjp(&x, &y, &xs, &ys, &m0, &m1, s0, s1, &k, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat(), s1.flat(), k.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
@@ -16500,7 +20736,7 @@ fn p102_against_duals() {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let k = r.matrix::<3, 3>();
-        p102_ref(&x, &y, &xs_dual, &ys_dual, &m0, &m1, s0, s1, &k)
+        p102_ref(&x, &y, &xs_dual64, &ys_dual64, &m0, &m1, s0, s1, &k)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p102_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -16518,6 +20754,24 @@ fn p102_against_duals() {
     check_gradient("p102_vjp, k", &vjp.6.flat(), &reference[18..27], 1e-9);
     check_value("p102_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p102_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p102_twice_hvp(&x, &y, &xs, &ys, &m0, &m1, s0, s1, &k, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<1, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p102_ref(&x, &y, &xs_hyperdual64, &ys_hyperdual64, &m0, &m1, s0, s1, &k)
+    });
+    check_value("p102_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p102_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p102_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p103
@@ -16774,13 +21028,13 @@ fn p104_against_duals() {
     let (grad_value, grad) = p104_grad(&y, s0, &k, &xs, &x);
     let (vjp_value, vjp) = p104_vjp(&y, s0, &k, &xs, &x, 1.0);
     let point = [y.flat(), s0.flat(), k.flat(), x.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let y = r.matrix::<2, 1>();
         let s0 = r.scalar();
         let k = r.matrix::<2, 2>();
         let x = r.matrix::<3, 1>();
-        p104_ref(&y, s0, &k, &xs_dual, &x)
+        p104_ref(&y, s0, &k, &xs_dual64, &x)
     });
     check_value("the twin", twin, f64::from(value), 1e-5);
     check_value("p104_grad's value", f64::from(grad_value), f64::from(value), 1e-5);
@@ -16934,6 +21188,75 @@ fn p105_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &Matr
     t20[1] - t17.norm_squared() * lit::<T>(0.0367) + t14[(0, 0)] * lit::<T>(0.211)
 }
 
+#[hessian(wrt(x))]
+fn p105_twice(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, s0: f64, s1: f64, k: &Matrix3<f64>) -> f64 {
+    for i in 0..3 {
+        let t0 = y.transpose().component_mul(&x.transpose());
+        let t1 = (k + m0 * 0.0413).transpose().lu().solve(x).unwrap();
+        for j in 0..3 {
+            let t2 = (k * 0.9 * 1.16).try_inverse().unwrap();
+            {
+                let mut t3 = t0 + t1.transpose() + y.transpose().component_mul(&t0);
+            }
+            let t1: f64 = (t1.transpose() / (x[1].tanh() - 1.5).abs()).kronecker(y).sum() * 0.0825;
+            let t4 = k.kronecker(x).sum() * 0.00733;
+        }
+    }
+    for i in 0..3 {
+        for j in 0..3 {
+            let t5 = m0.transpose();
+            let mut t6 = -1.92_f64;
+        }
+        let t7: RowSVector<f64, 3> = x.transpose();
+    }
+    {
+        if s0 > 0.17 {
+            for i in 0..2 {
+                let t8: f64 = s0;
+            }
+            let mut t9 = k.transpose().lu().solve(&(k + k.transpose() * 0.00825).lu().solve(y).unwrap()).unwrap();
+            t9 -= m0.component_div(&m0.map(|v| v.exp())) * t9;
+        }
+        for i in 0..2 {
+            let t10 = m0.transpose().component_mul(m0);
+            let t10: Matrix3<f64> = m0.component_mul(&t10);
+            let mut t11 = x.transpose().map(|v| (s0.tanh() - 1.5).abs()).transpose();
+            let mut t12: SVector<f64, 3> = (m0 * x).component_div(&(x * m0[(1, i)]).map(|v| v.exp())) * 0.121;
+        }
+        {
+            let mut t13 = k.transpose().trace() * 0.066;
+        }
+    }
+    let t14 = k.map(|v| s1 - -0.48);
+    let mut t14: SVector<f64, 3> = if !(x.transpose().sum() > -0.07) {
+        *x
+    } else {
+        let t15: Matrix3<f64> = (m0 + m0.transpose()) * m0 * 0.165;
+        *x
+    };
+    if m0.transpose()[(1, 2)] * (k.norm_squared() * 0.0044) > (s0.tanh() - 1.5).abs() {
+        t14 += y.transpose().transpose().component_div(&(y * s1).map(|v| matgrad::sigmoid(v)));
+    } else if 0.76_f64 > 0.01 {
+        t14 = y.map(|v| 1.88_f64) + t14.transpose().transpose() * 0.21;
+    }
+    for i in 0..3 {
+        let t16 = x / (x[i].tanh() - 1.5).abs();
+        t14 = t14.map(f64::tanh);
+    }
+    let t17 = m0 * x;
+    for i in 0..3 {
+        t14 = y.map(f64::sin);
+        {
+            let t18 = x.transpose() / ((i as f64).tanh() + 1.5).abs();
+            t14 = (t18.transpose() / ((s0 - (i as f64)) * 0.124).exp()).map(f64::tanh);
+        }
+        let t19: SVector<f64, 3> = y.transpose().transpose();
+    }
+    t14 *= (m0[(1, 1)] - 1.16) * x[(2, 0)].exp() * 0.169;
+    let mut t20 = y.transpose().transpose().map(|v| 1.29_f64);
+    t20[1] - t17.norm_squared() * 0.0367 + t14[(0, 0)] * 0.211
+}
+
 #[test]
 fn p105_against_duals() {
     let mut rng = Rng(0xe4c0ed15358cba70);
@@ -16982,6 +21305,21 @@ fn p105_against_duals() {
     check_gradient("p105_vjp, k", &vjp.5.flat(), &reference[17..26], 1e-9);
     check_value("p105_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p105_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p105_twice_hvp(&x, &y, &m0, s0, s1, &k, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p105_ref(&x, &y, &m0, s0, s1, &k)
+    });
+    check_value("p105_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p105_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p105_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p106
@@ -17125,6 +21463,76 @@ fn p106_ref<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &
     t0.sum() * lit::<T>(0.0526) + lit::<T>(-0.66)
 }
 
+#[hessian(wrt(x))]
+fn p106_twice<T: RealField + Copy>(m0: &Matrix3<T>, s0: T, s1: T, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 2>) -> T {
+    let mut t0 = y.transpose().map(|v| convert::<f64, T>(-0.85));
+    t0 = t0.map(|v| convert::<f64, T>(-0.11));
+    t0 -= t0 * (x * t0).map(|v| matgrad::sigmoid(v)).norm();
+    t0 = (t0 + t0.transpose().transpose()) * convert::<f64, T>(0.169);
+    t0 -= t0;
+    t0 *= convert::<f64, T>(0.55);
+    if !(matgrad::sigmoid(convert::<f64, T>(-0.31)) > convert::<f64, T>(0.39)) {
+        for i in 0..2 {
+            {
+                let mut t1 = *x;
+            }
+            if matgrad::sigmoid(s1) + s0 >= y.map(|v| v * v + convert::<f64, T>(1.04)).norm().ln() {
+                let mut t2: SMatrix<T, 2, 2> = y * y.transpose();
+            } else if m0.component_div(&m0.transpose().map(|v| v * v + convert::<f64, T>(1.24))).map(|v| v * v + convert::<f64, T>(1.11)).norm() * convert::<f64, T>(0.187) < convert::<f64, T>(0.1) {
+                let t3 = x.kronecker(&x.transpose()).sum() * convert::<f64, T>(0.11);
+                let mut t4: SVector<T, 3> = *x;
+            } else {
+                let mut t5 = *x;
+            }
+            t0 = t0.map(|v| v.sin());
+        }
+        let mut t0: Matrix3<T> = m0.map(|v| s0.exp().ln());
+        t0 *= s1;
+    } else if convert::<f64, T>(0.94) < m0[(2, 2)].exp() || (m0[(1, 0)].cos() + convert::<f64, T>(2.0)).ln_1p() <= convert::<f64, T>(0.08) {
+        t0 = y.transpose().component_mul(&y.transpose()) + (t0 + t0) * convert::<f64, T>(0.153);
+        let t6 = x + x;
+    } else {
+        if !flag {
+            t0 = (t0 + t0.map(|v| (convert::<f64, T>(-1.7) - v) * convert::<f64, T>(0.201))) * convert::<f64, T>(0.235);
+            t0 *= convert::<f64, T>(-0.01);
+            t0 -= t0;
+        } else if (convert::<f64, T>(-0.45) < s0 && s1 > convert::<f64, T>(0.44)) || flag {
+            if convert::<f64, T>(-0.74) > convert::<f64, T>(-0.14) {
+                t0 = t0 - -t0;
+            } else if flag {
+                t0 -= t0;
+                t0 += t0.map(|v| s1 + convert::<f64, T>(0.06)).map(|v| v - convert::<f64, T>(-1.56));
+                let t7 = m0.transpose() * (t0.transpose() * x.transpose()).transpose() * convert::<f64, T>(0.115);
+            }
+        } else {
+            for i in 0..2 {
+                let t8 = y * y.transpose();
+                let t9: SMatrix<T, 2, 3> = (x * y.transpose()).transpose();
+                let mut t10: RowSVector<T, 2> = (y.transpose() + y.transpose()) / matgrad::sigmoid(x[(i, 0)]) * convert::<f64, T>(0.133);
+                let t11 = t8 + t8;
+            }
+            t0 = (-t0).component_mul(&(y.transpose() * convert::<f64, T>(-1.62))) * convert::<f64, T>(0.212);
+        }
+        t0 -= -x.transpose() * (x * y.transpose() - x * t0) * convert::<f64, T>(0.0851);
+    }
+    if (y * y.transpose()).sum() / matgrad::sigmoid(y[(1, 0)]) * convert::<f64, T>(0.0666) < m0[(2, 0)].tanh() {
+        let mut t12 = y * x.transpose();
+    } else {
+        let mut t13 = m0.transpose().transpose();
+    }
+    for i in 0..2 {
+        if !(m0.map(|v| matgrad::sigmoid(v)).norm() > convert::<f64, T>(-0.43)) {
+            t0 += (y.transpose() / matgrad::sigmoid(s0)).map(|v| (matgrad::sigmoid((convert::<f64, T>(-0.3) + convert::<f64, T>(1.65)) * convert::<f64, T>(0.127)) + convert::<f64, T>(1.06)).sqrt());
+            let t14 = *y;
+            let mut t15: RowSVector<T, 2> = x.transpose() * (x * y.transpose());
+        } else {
+            t0 -= y.transpose() + y.transpose() / (y * x.transpose()).map(|v| v * v + convert::<f64, T>(0.5)).sum();
+        }
+        let mut t16 = y.transpose() * (y * y.transpose());
+    }
+    t0.sum() * convert::<f64, T>(0.0526) + convert::<f64, T>(-0.66)
+}
+
 #[test]
 fn p106_against_duals() {
     let mut rng = Rng(0x82f866ceb4d73e5f);
@@ -17165,6 +21573,20 @@ fn p106_against_duals() {
     check_gradient("p106_vjp, y", &vjp.4.flat(), &reference[14..16], 1e-9);
     check_value("p106_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p106_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p106_twice_hvp(&m0, s0, s1, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[11..14].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 11..14, |r| {
+        let m0 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p106_ref(&m0, s0, s1, flag, &x, &y)
+    });
+    check_value("p106_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p106_twice_hvp's gradient", &twice_grad.flat(), &reference[11..14], 1e-9);
+    check_gradient("p106_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p107
@@ -17278,6 +21700,61 @@ fn p107_ref<T: RealField + Copy>(s0: T, s1: T, k: &SMatrix<T, 2, 2>, x: &SVector
     t16.sum() - t15[(0, 1)] - t7[(1, 0)] + t0
 }
 
+#[hessian(wrt(x))]
+fn p107_twice(s0: f64, s1: f64, k: &SMatrix<f64, 2, 2>, x: &SVector<f64, 3>, y: &SVector<f64, 2>) -> f64 {
+    let mut t0: SVector<f64, 2> = y.component_mul(y) + y;
+    t0 += y;
+    let t0: f64 = ((k[(1, 0)].tanh() + 1.5).abs().powf(0.29).tanh() - 1.5).abs();
+    if s1 > 0.12 {
+        let t1 = (k * 1.16).determinant() * 0.0115;
+    } else if !(k[(1, 1)] / (k.determinant() * 0.156) * 0.154 > -0.22 || s1 < -0.26) {
+        let mut t0 = if s0 > -0.47 {
+            {
+                let mut t2: SMatrix<f64, 2, 2> = k.try_inverse().unwrap();
+            }
+            y.transpose()
+        } else {
+            y.transpose()
+        };
+        if matgrad::softplus(s0) <= s0 * s1 || matgrad::sigmoid(-1.37_f64) >= 0.21 {
+            t0 += t0;
+            for i in 0..2 {
+                let t3 = x * t0 * t0.transpose() * 0.124;
+            }
+        } else if matgrad::softplus(-1.01_f64) > 0.24 {
+            let t4 = x * y.transpose();
+            t0 = -(-t0);
+        }
+    } else if s0 > -0.16 {
+        let mut t5 = x * y.transpose() - x * y.transpose();
+    } else {
+        let t6: SMatrix<f64, 2, 3> = y * x.transpose();
+    }
+    let t7 = x * y.transpose() * -k * 0.124;
+    if !((0.64_f64 * 0.64 + 0.58).sqrt() <= -0.32) {
+        let mut t8 = t7[(1, 0)];
+        let t9 = y.transpose();
+    } else if s0 > -0.11 {
+        if (t7[(1, 1)].tanh() - 1.5).abs() > 0.17 {
+            let t10 = t7.transpose().transpose().map(|v| -0.33_f64);
+        } else if (k[(1, 0)] * 0.124).powi(2) - (s1 + s1) >= 0.5 {
+            let mut t11 = *y;
+            t11 -= y / (k.transpose().determinant() * 0.156);
+        } else if -1.55_f64 - 0.96 > -0.43 {
+            let t12: SMatrix<f64, 2, 2> = *k;
+        }
+    } else if t0 > 0.42 {
+        let t13 = -1.61 * y.transpose();
+        let t14: Matrix3<f64> = x * x.transpose();
+    }
+    let t15: RowSVector<f64, 2> = y.transpose();
+    let t16 = t15;
+    for i in 0..2 {
+        let mut t17: SMatrix<f64, 2, 2> = (k.transpose() + k) * 0.124;
+    }
+    t16.sum() - t15[(0, 1)] - t7[(1, 0)] + t0
+}
+
 #[test]
 fn p107_against_duals() {
     let mut rng = Rng(0x212fe0883421822a);
@@ -17321,6 +21798,20 @@ fn p107_against_duals() {
     check_gradient("p107_vjp, y", &vjp.4.flat(), &reference[9..11], 1e-9);
     check_value("p107_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p107_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p107_twice_hvp(s0, s1, &k, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[6..9].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 6..9, |r| {
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<2, 2>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<2, 1>();
+        p107_ref(s0, s1, &k, &x, &y)
+    });
+    check_value("p107_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p107_twice_hvp's gradient", &twice_grad.flat(), &reference[6..9], 1e-9);
+    check_gradient("p107_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p108
@@ -17609,12 +22100,12 @@ fn p108_against_duals() {
     let (grad_value, grad) = p108_grad(s0, &x, &y, &xs);
     let (vjp_value, vjp) = p108_vjp(s0, &x, &y, &xs, 1.0);
     let point = [s0.flat(), x.flat(), y.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s0 = r.scalar();
         let x = r.matrix::<3, 1>();
         let y = r.matrix::<2, 1>();
-        p108_ref(s0, &x, &y, &xs_dual)
+        p108_ref(s0, &x, &y, &xs_dual64)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p108_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -17672,6 +22163,27 @@ fn p109_ref<T: RealField + Copy>(s0: T, k: &Matrix3<T>, flag: bool, x: &SVector<
     })
 }
 
+#[hessian(wrt(x))]
+fn p109_twice<T: RealField + Copy>(s0: T, k: &Matrix3<T>, flag: bool, x: &SVector<T, 3>, y: &SVector<T, 3>) -> T {
+    let mut t0: Matrix3<T> = *k;
+    t0 += (t0.component_div(&(k * convert::<f64, T>(0.099)).map(|v| v * v + convert::<f64, T>(0.56))) * convert::<f64, T>(0.111)).map(|v| v + s0.exp());
+    t0 -= k;
+    t0 += -k * convert::<f64, T>(0.198) / (k[(0, 0)] * convert::<f64, T>(0.099)).exp();
+    let t1: Matrix3<T> = k * k * convert::<f64, T>(0.0132);
+    let mut t2: SVector<T, 3> = *y;
+    let mut t0 = y[0] * convert::<f64, T>(0.3);
+    let t0 = s0;
+    let mut t3 = convert::<f64, T>(-0.09);
+    let t4 = k.try_inverse().unwrap() + t1.component_mul(&t1);
+    t3 = (x * x.transpose()).mean();
+    t4.trace() * convert::<f64, T>(0.223) + t3 - t0 - t2.sum() + (if s0 >= t1[(2, 2)] || y[0] <= convert::<f64, T>(0.36) {
+        convert::<f64, T>(-0.21)
+    } else {
+        let t5: RowSVector<T, 3> = x.transpose();
+        convert::<f64, T>(1.33)
+    })
+}
+
 #[test]
 fn p109_against_duals() {
     let mut rng = Rng(0x5d9ed3fb32b68a1c);
@@ -17709,6 +22221,19 @@ fn p109_against_duals() {
     check_gradient("p109_vjp, y", &vjp.3.flat(), &reference[13..16], 1e-9);
     check_value("p109_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p109_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p109_twice_hvp(s0, &k, flag, &x, &y, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..13].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 10..13, |r| {
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        p109_ref(s0, &k, flag, &x, &y)
+    });
+    check_value("p109_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p109_twice_hvp's gradient", &twice_grad.flat(), &reference[10..13], 1e-9);
+    check_gradient("p109_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p110
@@ -18138,6 +22663,53 @@ fn p112_ref<T: RealField + Copy>(flag: bool, x: &SVector<T, 2>, y: &SVector<T, 3
     t12[(1, 1)] - t0.norm_squared() * lit::<T>(0.165) - t11[(1, 0)] * lit::<T>(0.11) + s0
 }
 
+#[hessian(wrt(x))]
+fn p112_twice(flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, m1: &SMatrix<f64, 2, 2>, s0: f64, s1: f64, xs: &[f64], k: &Matrix3<f64>) -> f64 {
+    let t0 = x * y.transpose() * m1[(1, 0)];
+    {
+        if t0.transpose().dot(&(t0.transpose() + t0.transpose())) * 0.0825 >= 0.22 {
+            if flag {
+                let mut t1 = -(m1 / matgrad::sigmoid(-1.59_f64) * 0.168);
+                t1 += m1.map(|v| 1.24_f64);
+            } else if s0 - (0.76 - 0.22) >= 1.58 {
+                let mut t2: SVector<f64, 3> = y - y;
+            }
+        } else if 1.9_f64 * -1.58 > 0.06 {
+            if flag {
+                let t3 = m1 * x;
+                let mut t4 = m1.transpose();
+                t4 -= m1.component_mul(m1) / (x[(0, 0)].exp() * 0.182).exp();
+            } else if x[1].tanh() > -0.26 {
+                let t0 = t0 * (y * y.transpose());
+            } else if m1.kronecker(&y.map(|v| 1.33_f64)).norm_squared() * 0.0466 <= -0.43 {
+                let mut t5: f64 = x[0].sin();
+                let t6: SMatrix<f64, 2, 2> = t0 * t0.transpose();
+                t5 += (x[0].tanh() + 1.5).abs();
+            } else {
+                let t7 = -x;
+            }
+        } else {
+            let mut t8: f64 = (-1.18_f64 * -1.18 + 0.8).powf(1.2) * s0;
+            if flag {
+                let mut t8 = m1.component_div(&m1.map(|v| v.exp())).transpose();
+                t8 += m1;
+            } else if !flag {
+                let t9: SMatrix<f64, 2, 3> = t0.component_mul(&t0);
+            }
+        }
+        let t10 = 1.89_f64;
+    }
+    let mut t11 = t0;
+    let t0: SMatrix<f64, 2, 3> = t11;
+    for xi in xs.iter() {
+        for j in 0..2 {
+            t11 += t0;
+        }
+    }
+    let mut t12 = (t11 - (t11 + t0) * 0.099) * 0.0991;
+    t12[(1, 1)] - t0.norm_squared() * 0.165 - t11[(1, 0)] * 0.11 + s0
+}
+
 #[test]
 fn p112_against_duals() {
     let mut rng = Rng(0x38454127b09617dd);
@@ -18164,7 +22736,7 @@ fn p112_against_duals() {
     let (grad_value, grad) = p112_grad(flag, &x, &y, &m0, &m1, s0, s1, &xs, &k);
     let (vjp_value, vjp) = p112_vjp(flag, &x, &y, &m0, &m1, s0, s1, &xs, &k, 1.0);
     let point = [x.flat(), y.flat(), m0.flat(), m1.flat(), s0.flat(), s1.flat(), k.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let x = r.matrix::<2, 1>();
         let y = r.matrix::<3, 1>();
@@ -18173,7 +22745,7 @@ fn p112_against_duals() {
         let s0 = r.scalar();
         let s1 = r.scalar();
         let k = r.matrix::<3, 3>();
-        p112_ref(flag, &x, &y, &m0, &m1, s0, s1, &xs_dual, &k)
+        p112_ref(flag, &x, &y, &m0, &m1, s0, s1, &xs_dual64, &k)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p112_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -18194,6 +22766,23 @@ fn p112_against_duals() {
     check_gradient("p112_vjp, k", &vjp.6.flat(), &reference[20..29], 1e-9);
     check_value("p112_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p112_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p112_twice_hvp(flag, &x, &y, &m0, &m1, s0, s1, &xs, &k, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..2].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 0..2, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let m1 = r.matrix::<2, 2>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        p112_ref(flag, &x, &y, &m0, &m1, s0, s1, &xs_hyperdual64, &k)
+    });
+    check_value("p112_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p112_twice_hvp's gradient", &twice_grad.flat(), &reference[0..2], 1e-9);
+    check_gradient("p112_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p113
@@ -18269,6 +22858,42 @@ fn p113_ref<T: RealField + Copy>(x: &SVector<T, 3>, y: &SVector<T, 3>, m0: &RowS
     t12 - t5.trace() * lit::<T>(0.111) + t9.trace() + t8.trace()
 }
 
+#[hessian(wrt(x))]
+fn p113_twice(x: &SVector<f64, 3>, y: &SVector<f64, 3>, m0: &RowSVector<f64, 3>, m1: &Matrix3<f64>, s0: f64) -> f64 {
+    let mut t0 = (m1.transpose() + m1) * m0.map(|v| matgrad::sigmoid(v)).norm();
+    let t1 = *m1;
+    let t2 = (t1 + m1.transpose()).map(|v| 0.63_f64);
+    let t3 = t0.transpose();
+    let mut t4 = -1.62_f64;
+    let t5 = t0.component_mul(m1) * x[(1, 0)].exp().powf(t4 * 0.229) * 0.197;
+    for i in 0..3 {
+        for j in 0..3 {
+            t4 = matgrad::sigmoid(-(m0[(0, i)] / (t5[(i, 2)].cos() + 2.0)));
+            t0 += m1 * m1;
+            {
+                let mut t6 = y * -1.16 * (y.transpose() - m0);
+                let mut t7 = (t3.transpose() + t5) * 0.222;
+                t6 *= x[1].exp().ln();
+            }
+        }
+        for j in 0..3 {
+            let t1 = t3;
+        }
+    }
+    let t8 = t5;
+    let t9 = t2;
+    for i in 0..3 {
+        t0 = ((t0 - t8) * 0.0315).map(|v| s0.exp().ln()).map(f64::tanh);
+        t0 = t3.map(f64::tanh);
+        let t10 = t2.transpose();
+        let mut t11 = t3 * y * 0.0953;
+    }
+    t4 *= 0.9;
+    let t5 = m1 * ((t0.transpose() - t8) * 0.0315);
+    let mut t12 = t4;
+    t12 - t5.trace() * 0.111 + t9.trace() + t8.trace()
+}
+
 #[test]
 fn p113_against_duals() {
     let mut rng = Rng(0xd67cbae12fe09ba8);
@@ -18309,6 +22934,20 @@ fn p113_against_duals() {
     check_gradient("p113_vjp, s0", &vjp.4.flat(), &reference[18..19], 1e-9);
     check_value("p113_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p113_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p113_twice_hvp(&x, &y, &m0, &m1, s0, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..3].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..3, |r| {
+        let x = r.matrix::<3, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<1, 3>();
+        let m1 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        p113_ref(&x, &y, &m0, &m1, s0)
+    });
+    check_value("p113_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p113_twice_hvp's gradient", &twice_grad.flat(), &reference[0..3], 1e-9);
+    check_gradient("p113_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p114
@@ -18883,6 +23522,90 @@ fn p116_ref<T: RealField + Copy>(y: &SVector<T, 3>, m0: &Matrix3<T>, xs: &[RowSV
     t1.norm_squared() * lit::<T>(0.00409) + t17[(0, 2)] + t8.sum() * lit::<T>(0.111) + t5.sum() * lit::<T>(0.111) + ((x + t1.transpose()) * lit::<T>(0.0992)).kronecker(x).sum() * lit::<T>(0.111)
 }
 
+#[hessian(wrt(x))]
+fn p116_twice(y: &SVector<f64, 3>, m0: &Matrix3<f64>, xs: &[RowSVector<f64, 3>], ys: &[f64], s0: f64, x: &SVector<f64, 3>) -> f64 {
+    let mut t0 = SMatrix::<f64, 3, 3>::zeros();
+    for &yi in ys.iter() {
+        t0 -= if 1.08_f64 > 0.4 {
+            m0.transpose()
+        } else {
+            *m0
+        };
+    }
+    t0 += m0 - m0.transpose() + m0;
+    for xi in xs.iter() {
+        t0 += if (matgrad::sigmoid((s0 * s0 + 0.58).ln()) + 0.63).ln() <= -0.43 {
+            *m0
+        } else {
+            m0.transpose() - m0
+        };
+    }
+    let mut t1 = y - x - x.transpose().transpose();
+    for yi in ys.iter() {
+        t1 += if m0.norm_squared() * 0.11 >= 0.32 {
+            let mut t2: Matrix3<f64> = y * y.transpose() * (m0.transpose() + m0) * 0.165;
+            *y
+        } else {
+            if *yi > -0.06 {
+                let mut t3: Matrix3<f64> = -m0.transpose();
+                t3 = -t3;
+            }
+            *x
+        };
+    }
+    let t4 = t1[2] * 0.141;
+    t1 = -x;
+    let t5 = t0.transpose() * 0.066 * y;
+    for (xi, yi) in xs.iter().zip(ys.iter()) {
+        let t6 = -1.82_f64;
+        for j in 0..2 {
+            let t7 = m0.transpose() - m0;
+        }
+        t0 += (m0 + m0 - m0) * 0.165;
+    }
+    let t8 = t5 * y.transpose() * m0.transpose() * 0.111;
+    if !(-1.81 + m0[(2, 0)] > -0.37 || -0.65 > s0) {
+        t0 += m0.map(f64::cos);
+        let t9: Matrix3<f64> = (t0 - m0) * 0.0522;
+    } else if m0.transpose().kronecker(&t1.transpose()).sum() * 0.00524 > -0.08 {
+        t0 = (t0 * 0.0138).pow(2);
+        let t10 = t8.transpose();
+    } else {
+        t0 = m0.transpose();
+    }
+    let mut t17 = if y[1].exp() >= 0.32 {
+        if matgrad::sigmoid(((t0.norm_squared() + 1.35) * 0.00344).sqrt()) > matgrad::softplus(s0).powf(t4) {
+            t1 = (x - t5) / matgrad::softplus(t1.kronecker(&t1.transpose()).norm_squared() * 4.58e-5) * 0.0788;
+            let t11 = *m0;
+        } else {
+            t0 -= t8.transpose();
+        }
+        *m0
+    } else {
+        for &yi in ys.iter() {
+            let mut t12 = m0[(1, 2)];
+            let t13: Matrix3<f64> = -t8.transpose();
+            t0 += if t5[0] <= t12 {
+                let t14 = *x;
+                m0.transpose()
+            } else {
+                let t15 = yi * yi;
+                *m0
+            };
+            let t5 = x.component_div(&((t5 - x) * 0.125).map(|v| v * v + 0.55));
+            t1 += (if -0.32 + yi > -0.02 {
+                let t16: SVector<f64, 3> = t8 * t5 * 0.184 / (m0.transpose().map(|v| v.exp()).sum() * 0.409);
+                t8 * x
+            } else {
+                t5
+            }) * 0.167;
+        }
+        t8.transpose()
+    };
+    let mut t1: RowSVector<f64, 3> = t1.transpose();
+    t1.norm_squared() * 0.00409 + t17[(0, 2)] + t8.sum() * 0.111 + t5.sum() * 0.111 + ((x + t1.transpose()) * 0.0992).kronecker(x).sum() * 0.111
+}
+
 #[test]
 fn p116_against_duals() {
     let mut rng = Rng(0xb123280dadc06769);
@@ -18903,14 +23626,14 @@ fn p116_against_duals() {
     let (grad_value, grad) = p116_grad(&y, &m0, &xs, &ys, s0, &x);
     let (vjp_value, vjp) = p116_vjp(&y, &m0, &xs, &ys, s0, &x, 1.0);
     let point = [y.flat(), m0.flat(), s0.flat(), x.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|&v| num_dual::Dual64::from(f64::from(v))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let y = r.matrix::<3, 1>();
         let m0 = r.matrix::<3, 3>();
         let s0 = r.scalar();
         let x = r.matrix::<3, 1>();
-        p116_ref(&y, &m0, &xs_dual, &ys_dual, s0, &x)
+        p116_ref(&y, &m0, &xs_dual64, &ys_dual64, s0, &x)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p116_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -18923,6 +23646,21 @@ fn p116_against_duals() {
     check_gradient("p116_vjp, x", &vjp.3.flat(), &reference[13..16], 1e-9);
     check_value("p116_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p116_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p116_twice_hvp(&y, &m0, &xs, &ys, s0, &x, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[13..16].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|&v| num_dual::HyperDual64::from(f64::from(v))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 13..16, |r| {
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        let s0 = r.scalar();
+        let x = r.matrix::<3, 1>();
+        p116_ref(&y, &m0, &xs_hyperdual64, &ys_hyperdual64, s0, &x)
+    });
+    check_value("p116_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p116_twice_hvp's gradient", &twice_grad.flat(), &reference[13..16], 1e-9);
+    check_gradient("p116_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p117 (known bug patterns: branch-read, counter-call)
@@ -19046,6 +23784,66 @@ fn p117_ref<T: RealField + Copy>(s0: T, k: &Matrix3<T>, flag: bool, x: &SVector<
     t14[1] - t11.trace() * lit::<T>(0.0417) + t10.norm_squared() + t1[(1, 0)] * lit::<T>(0.0709)
 }
 
+#[hessian(wrt(x))]
+fn p117_twice(s0: f64, k: &Matrix3<f64>, flag: bool, x: &SVector<f64, 2>, y: &SVector<f64, 3>, m0: &Matrix3<f64>, xs: &[SMatrix<f64, 2, 3>], ys: &[RowSVector<f64, 3>]) -> f64 {
+    let t0 = *y;
+    let mut t1 = x * x.transpose() * (s0 * x);
+    for (yi, xi) in ys.iter().zip(xs.iter()) {
+        {
+            let mut t0 = xi * xi.transpose() * (s0 * x) * 0.165;
+            for j in 0..2 {
+                let t2 = *y;
+                t0 = x.map(f64::tanh);
+            }
+            if (k + k.transpose() * 0.00825).transpose().determinant() * 0.00022 <= 0.18 {
+                t0 = *x;
+                t0 = t0.map(|v| s0);
+                t0 += -0.14 * t0 / matgrad::sigmoid(s0);
+            } else {
+                t0 = x.component_div(&t0.map(|v| v * v + 1.35)) / matgrad::softplus(s0);
+            }
+        }
+        t1 += x + x;
+    }
+    for i in 0..2 {
+        let mut t3 = x * y.transpose();
+        let mut t4 = ((k * 0.91 + (k - m0) * 0.165 * 0.0417).determinant() * 0.00288).ln() * 0.197;
+        let t5 = *y;
+        for j in 0..2 {
+            if i != 1 {
+                let mut t6 = t4;
+            } else if 0.31_f64 >= 0.18 {
+                t1 -= x * x.transpose() * x / (t4 / y.transpose().map(|v| v.exp()).sum()).exp() * 0.2;
+                t4 = (x * t0.transpose()).mean().sin();
+                t4 = ((i as f64).powi(2) * 0.124).tanh();
+            } else if flag {
+                let mut t7 = x.transpose().transpose();
+                t7 *= 0.94;
+            } else {
+                let mut t8 = y.transpose();
+            }
+            t4 = (t4.tanh() - 1.5).abs().ln_1p().sin();
+        }
+    }
+    t1 = (t1 * t0.transpose() * y * 0.0236).map(|v| ((s0.tanh() - 1.5).abs().tanh() + 1.5).abs().ln_1p());
+    {
+        let mut t9 = y.transpose().transpose();
+    }
+    let mut t10 = (k + k * 0.00825).lu().solve(&t0).unwrap().map(|v| 0.21_f64);
+    let mut t11 = SMatrix::<f64, 3, 3>::zeros();
+    for (xi, yi) in xs.iter().zip(ys.iter()) {
+        if !(matgrad::sigmoid(yi[2]).powf(1.01) > 0.42) {
+            let t12 = y * t1.transpose() * 0.0709;
+        } else {
+            let t13 = xi.transpose() * xi;
+        }
+        t11 += (k + k * m0 * 0.066) * 0.165;
+    }
+    let t14: RowSVector<f64, 3> = x.transpose() * (t1 * t10.transpose()) * 0.169;
+    t11 -= t11.transpose();
+    t14[1] - t11.trace() * 0.0417 + t10.norm_squared() + t1[(1, 0)] * 0.0709
+}
+
 #[test]
 fn p117_against_duals() {
     let mut rng = Rng(0x4f5aa1c72d0aeb74);
@@ -19069,15 +23867,15 @@ fn p117_against_duals() {
     let (grad_value, grad) = p117_grad(s0, &k, flag, &x, &y, &m0, &xs, &ys);
     let (vjp_value, vjp) = p117_vjp(s0, &k, flag, &x, &y, &m0, &xs, &ys, 1.0);
     let point = [s0.flat(), k.flat(), x.flat(), y.flat(), m0.flat()].concat();
-    let xs_dual: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
-    let ys_dual: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let xs_dual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
+    let ys_dual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::Dual64::from(f64::from(v)))).collect();
     let (twin, reference) = dual_gradient(&point, |r| {
         let s0 = r.scalar();
         let k = r.matrix::<3, 3>();
         let x = r.matrix::<2, 1>();
         let y = r.matrix::<3, 1>();
         let m0 = r.matrix::<3, 3>();
-        p117_ref(s0, &k, flag, &x, &y, &m0, &xs_dual, &ys_dual)
+        p117_ref(s0, &k, flag, &x, &y, &m0, &xs_dual64, &ys_dual64)
     });
     check_value("the twin", twin, f64::from(value), 1e-12);
     check_value("p117_grad's value", f64::from(grad_value), f64::from(value), 1e-12);
@@ -19091,6 +23889,22 @@ fn p117_against_duals() {
     check_gradient("p117_vjp, m0", &vjp.4.flat(), &reference[15..24], 1e-9);
     check_value("p117_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p117_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p117_twice_hvp(s0, &k, flag, &x, &y, &m0, &xs, &ys, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[10..12].copy_from_slice(&dir_x.flat());
+    let xs_hyperdual64: Vec<_> = xs.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let ys_hyperdual64: Vec<_> = ys.iter().map(|s| s.map(|v| num_dual::HyperDual64::from(f64::from(v)))).collect();
+    let hv_reference = dual_hvp(&point, &along_x, 10..12, |r| {
+        let s0 = r.scalar();
+        let k = r.matrix::<3, 3>();
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let m0 = r.matrix::<3, 3>();
+        p117_ref(s0, &k, flag, &x, &y, &m0, &xs_hyperdual64, &ys_hyperdual64)
+    });
+    check_value("p117_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p117_twice_hvp's gradient", &twice_grad.flat(), &reference[10..12], 1e-9);
+    check_gradient("p117_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 
 // ---- program p118
@@ -19137,6 +23951,19 @@ fn p118_ref<T: RealField + Copy>(x: &SVector<T, 2>, y: &SVector<T, 3>, s0: T, s1
     t3.trace() * lit::<T>(0.165) - t2[(0, 0)] + t1 + t0 + (lit::<T>(0.78) * s1 - lit::<T>(-1.72))
 }
 
+#[hessian(wrt(x))]
+fn p118_twice(x: &SVector<f64, 2>, y: &SVector<f64, 3>, s0: f64, s1: f64) -> f64 {
+    let mut t0 = -1.94 / (x[0].tanh() + 1.5).abs();
+    t0 += -0.58 * (-0.56 * -0.98);
+    let t1 = -0.29 * x[0];
+    t0 = t0 * (s1 + 1.51) * 0.0939;
+    let t2: SMatrix<f64, 2, 3> = p118_h0(x, &(-(y * x.transpose()) * (x * x.transpose() * x)), &(x * (y.transpose() * t1)));
+    t0 -= 0.36;
+    t0 *= (y * y.transpose()).map(|v| t1)[(2, 1)];
+    let t3 = y * y.transpose() + y * y.transpose();
+    t3.trace() * 0.165 - t2[(0, 0)] + t1 + t0 + (0.78 * s1 - -1.72)
+}
+
 #[test]
 fn p118_against_duals() {
     let mut rng = Rng(0xed921b80ac556f43);
@@ -19175,6 +24002,19 @@ fn p118_against_duals() {
     check_gradient("p118_vjp, s1", &vjp.3.flat(), &reference[6..7], 1e-9);
     check_value("p118_jvp's value", f64::from(jvp_value), f64::from(value), 1e-12);
     check_tangent("p118_jvp", f64::from(jvp), &reference, &direction, 1e-9);
+    let (twice_value, twice_grad, hv) = p118_twice_hvp(&x, &y, s0, s1, &dir_x);
+    let mut along_x = vec![0.0; point.len()];
+    along_x[0..2].copy_from_slice(&dir_x.flat());
+    let hv_reference = dual_hvp(&point, &along_x, 0..2, |r| {
+        let x = r.matrix::<2, 1>();
+        let y = r.matrix::<3, 1>();
+        let s0 = r.scalar();
+        let s1 = r.scalar();
+        p118_ref(&x, &y, s0, s1)
+    });
+    check_value("p118_twice_hvp's value", twice_value, value, 1e-12);
+    check_gradient("p118_twice_hvp's gradient", &twice_grad.flat(), &reference[0..2], 1e-9);
+    check_gradient("p118_twice_hvp", &hv.flat(), &hv_reference, 1e-9);
 }
 #[test]
 fn p118_h0_jacobian_against_duals() {

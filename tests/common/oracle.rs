@@ -4,10 +4,12 @@
 //!
 //! The reference runs a program's generic twin on `num_dual::Dual64`, once per scalar input,
 //! with that input's derivative part set to 1: the derivative part of the result is then the
-//! exact partial derivative (up to rounding), with no step size to choose.
+//! exact partial derivative (up to rounding), with no step size to choose. The reference H·v of
+//! a program's `#[hessian]` copy runs the twin on `num_dual::HyperDual64`, the first part along
+//! the direction and the second along one input at a time.
 
-use matgrad::nalgebra::{RealField, SMatrix, convert};
-use num_dual::Dual64;
+use matgrad::nalgebra::{RealField, SMatrix, Scalar, convert};
+use num_dual::{Dual64, HyperDual64};
 
 /// A literal of the twin's scalar type.
 pub fn lit<T: RealField + Copy>(v: f64) -> T {
@@ -97,18 +99,18 @@ impl<const R: usize, const C: usize> Flat for SMatrix<f32, R, C> {
 }
 
 /// Hands out the dual inputs of one pass, parameter by parameter.
-pub struct Reader<'a> {
-    inputs: &'a [Dual64],
+pub struct Reader<'a, D = Dual64> {
+    inputs: &'a [D],
     at: usize,
 }
 
-impl Reader<'_> {
-    pub fn scalar(&mut self) -> Dual64 {
+impl<D: Scalar + Copy> Reader<'_, D> {
+    pub fn scalar(&mut self) -> D {
         self.at += 1;
         self.inputs[self.at - 1]
     }
 
-    pub fn matrix<const R: usize, const C: usize>(&mut self) -> SMatrix<Dual64, R, C> {
+    pub fn matrix<const R: usize, const C: usize>(&mut self) -> SMatrix<D, R, C> {
         let at = self.at;
         self.at += R * C;
         SMatrix::from_fn(|i, j| self.inputs[at + i + R * j])
@@ -134,6 +136,32 @@ pub fn dual_gradient(point: &[f64], f: impl Fn(&mut Reader) -> Dual64) -> (f64, 
         })
         .collect();
     (value, gradient)
+}
+
+/// Entries `range` (one parameter's) of H·v, H the Hessian of `f` at `point` and `direction`
+/// zero outside `range`: for each entry k one hyper-dual pass, ε₁ along `direction` and ε₂ along
+/// entry k, whose ε₁ε₂ part is eₖᵀ·H·v.
+pub fn dual_hvp(
+    point: &[f64],
+    direction: &[f64],
+    range: std::ops::Range<usize>,
+    f: impl Fn(&mut Reader<HyperDual64>) -> HyperDual64,
+) -> Vec<f64> {
+    range
+        .map(|k| {
+            let inputs: Vec<HyperDual64> = point
+                .iter()
+                .zip(direction)
+                .enumerate()
+                .map(|(j, (&v, &d))| HyperDual64::new(v, d, if j == k { 1.0 } else { 0.0 }, 0.0))
+                .collect();
+            f(&mut Reader {
+                inputs: &inputs,
+                at: 0,
+            })
+            .eps1eps2
+        })
+        .collect()
 }
 
 /// Asserts `actual` = `expected` within `rel` relative to max(1, |expected|).

@@ -53,8 +53,21 @@ impl Printer {
 
     /// The function with its attribute (user) or as `{name}_ref` (twin).
     pub(super) fn function(&self, f: &Function) -> String {
+        let name = if self.reference {
+            format!("{}_ref", f.name)
+        } else {
+            f.name.clone()
+        };
+        self.function_as(f, "", &name)
+    }
+
+    /// The function under `attribute` (or the one its kind takes, where empty) and `name`.
+    pub(super) fn function_as(&self, f: &Function, attribute: &str, name: &str) -> String {
         let mut out = String::new();
-        if !self.reference {
+        if !attribute.is_empty() {
+            out.push_str(attribute);
+            out.push('\n');
+        } else if !self.reference {
             match (&f.wrt, f.ret) {
                 (Some(names), _) => {
                     let _ = writeln!(out, "#[gradient(wrt({}))]", names.join(", "));
@@ -77,11 +90,6 @@ impl Printer {
             format!("<{}>", generics.join(", "))
         };
         let params: Vec<String> = f.params.iter().map(|p| self.param(p)).collect();
-        let name = if self.reference {
-            format!("{}_ref", f.name)
-        } else {
-            f.name.clone()
-        };
         let _ = writeln!(
             out,
             "fn {name}{generics}({}) -> {} {{",

@@ -1,6 +1,8 @@
 //! Writes batches of generated programs as integration test files: each program's callees, the
-//! program and their twins, and a `#[test]` that compares `{name}_grad` and `{name}_vjp` with
-//! the dual-number derivative of the twin (through `tests/common/oracle.rs`).
+//! program and their twins, and a `#[test]` that compares `{name}_grad`, `{name}_vjp` and
+//! `{name}_jvp` with the dual-number derivative of the twin (through `tests/common/oracle.rs`)
+//! and, for a scalar program in `f64` with a matrix parameter `x`, the `_hvp` of its
+//! `#[hessian(wrt(x))]` copy with the twin's hyper-dual H·v.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -43,12 +45,12 @@ fn file(programs: &[Program], known: &[(usize, &str)], header: &str, harness: &s
     let _ = writeln!(out, "#[path = {harness:?}]\nmod oracle;\n");
     // The programs keep the generator's layout: `cargo fmt` leaves the module alone.
     out.push_str("#[rustfmt::skip]\nmod programs {\n\n");
-    out.push_str("use matgrad::{gradient, jacobian};\n");
+    out.push_str("use matgrad::{gradient, hessian, jacobian};\n");
     out.push_str(
         "use matgrad::nalgebra::{Matrix3, RealField, RowSVector, SMatrix, SVector, convert};\n",
     );
     out.push_str(
-        "use super::oracle::{\n    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, dual_jacobian, lit,\n};\n",
+        "use super::oracle::{\n    Flat, Rng, check_gradient, check_tangent, check_value, dual_gradient, dual_hvp, dual_jacobian,\n    lit,\n};\n",
     );
     for p in programs {
         let reason = known.iter().find(|(k, _)| *k == p.index).map(|(_, r)| *r);
@@ -72,6 +74,15 @@ fn program(p: &Program, known: Option<&str>) -> String {
         out.push_str(&Printer::user(f.float).function(f));
         out.push('\n');
         out.push_str(&Printer::reference().function(f));
+        out.push('\n');
+    }
+    if twice(&p.main) {
+        let name = format!("{}_twice", p.main.name);
+        out.push_str(&Printer::user(p.main.float).function_as(
+            &p.main,
+            "#[hessian(wrt(x))]",
+            &name,
+        ));
         out.push('\n');
     }
     out.push_str(&test(&p.main, p.index, known));
@@ -99,7 +110,7 @@ fn jacobian_test(f: &Function, seed: usize) -> String {
         out.push_str(&fill);
         args.push(arg);
     }
-    let (lifts, twin_args) = twin_args(f, &args);
+    let (lifts, twin_args) = twin_args(f, &args, "Dual64");
     out.push_str(&lifts);
     let args = args.join(", ");
     let floats = f.float_params();
@@ -192,7 +203,7 @@ fn fill(p: &Param, printer: &Printer, suffix: &str) -> (String, String) {
 
 /// The arguments of the twin in a test (the user's `args`, with every data set passed as its
 /// samples on dual numbers), and the `let`s that lift the samples before the reference runs.
-fn twin_args(f: &Function, args: &[String]) -> (String, String) {
+fn twin_args(f: &Function, args: &[String], dual: &str) -> (String, String) {
     let mut lifts = String::new();
     let mut twin = Vec::new();
     for (p, arg) in f.params.iter().zip(args) {
@@ -201,19 +212,32 @@ fn twin_args(f: &Function, args: &[String]) -> (String, String) {
             continue;
         };
         let name = &p.name;
-        let lift = "num_dual::Dual64::from(f64::from(v))";
+        let lift = format!("num_dual::{dual}::from(f64::from(v))");
         let map = if shape == Shape::Scalar {
             format!("|&v| {lift}")
         } else {
             format!("|s| s.map(|v| {lift})")
         };
+        let lifted = format!("{name}_{}", dual.to_lowercase());
         let _ = writeln!(
             lifts,
-            "    let {name}_dual: Vec<_> = {name}.iter().map({map}).collect();"
+            "    let {lifted}: Vec<_> = {name}.iter().map({map}).collect();"
         );
-        twin.push(format!("&{name}_dual"));
+        twin.push(format!("&{lifted}"));
     }
     (lifts, twin.join(", "))
+}
+
+/// Whether a program also gets a `#[hessian(wrt(x))]` copy, `{name}_twice`, whose H·v its test
+/// checks: a scalar function in `f64` or a generic float (whose Hessian can be named: no const
+/// generic size) with a matrix parameter `x`.
+fn twice(f: &Function) -> bool {
+    f.ret == Shape::Scalar
+        && f.float != Float::F32
+        && !f.generic_n
+        && f.params
+            .iter()
+            .any(|p| p.name == "x" && matches!(p.kind, ParamKind::Float(Shape::Mat(..))))
 }
 
 /// Makes a shape concrete: `N` is instantiated at 3.
@@ -249,7 +273,8 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
         out.push_str(&fill);
         args.push(arg);
     }
-    let (lifts, twin_args) = twin_args(f, &args);
+    let (hyper_lifts, hyper_args) = twin_args(f, &args, "HyperDual64");
+    let (lifts, twin_args) = twin_args(f, &args, "Dual64");
     let args = args.join(", ");
     let name = &f.name;
     out.push_str(&directions(f, index, &printer, suffix, &args));
@@ -265,6 +290,7 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
     out.push_str(&lifts);
     out.push_str("    let (twin, reference) = dual_gradient(&point, |r| {\n");
     let mut offsets = Vec::new();
+    let mut reads = String::new();
     let mut at = 0;
     for p in &floats {
         let shape = concrete(p.shape().expect("invariant: float parameters have shapes"));
@@ -272,13 +298,64 @@ fn test(f: &Function, index: usize, known: Option<&str>) -> String {
             Shape::Scalar => "r.scalar()".to_string(),
             Shape::Mat(r, c) => format!("r.matrix::<{}, {}>()", r.size(), c.size()),
         };
-        let _ = writeln!(out, "        let {} = {read};", p.name);
+        let _ = writeln!(reads, "        let {} = {read};", p.name);
         offsets.push((p.name.clone(), at..at + shape.count()));
         at += shape.count();
     }
+    out.push_str(&reads);
     let _ = writeln!(out, "        {name}_ref({twin_args})\n    }});");
     out.push_str(&checks(f, &offsets));
+    if twice(f) {
+        out.push_str(&hvp_checks(
+            f,
+            &offsets,
+            &args,
+            (&reads, &hyper_lifts, &hyper_args),
+        ));
+    }
     out.push_str("}\n");
+    out
+}
+
+/// The checks of `{name}_twice_hvp` along the direction of the `_jvp` check: its value and
+/// gradient, and H·v against the hyper-dual H·v of the twin (`reads`, `lifts` and `args` call it
+/// on hyper-dual numbers).
+fn hvp_checks(
+    f: &Function,
+    offsets: &[(String, std::ops::Range<usize>)],
+    args: &str,
+    (reads, lifts, twin_args): (&str, &str, &str),
+) -> String {
+    let mut out = String::new();
+    let name = &f.name;
+    let range = &offsets
+        .iter()
+        .find(|(n, _)| n == "x")
+        .expect("invariant: a program differentiated twice has `x`")
+        .1;
+    let (value_tol, tol) = tolerances(f.float);
+    let (start, end) = (range.start, range.end);
+    let _ = writeln!(
+        out,
+        "    let (twice_value, twice_grad, hv) = {name}_twice_hvp({args}, &dir_x);"
+    );
+    let _ = writeln!(
+        out,
+        "    let mut along_x = vec![0.0; point.len()];\n    \
+         along_x[{start}..{end}].copy_from_slice(&dir_x.flat());"
+    );
+    out.push_str(lifts);
+    let _ = writeln!(
+        out,
+        "    let hv_reference = dual_hvp(&point, &along_x, {start}..{end}, |r| {{\n{reads}        \
+         {name}_ref({twin_args})\n    }});"
+    );
+    let _ = writeln!(
+        out,
+        "    check_value(\"{name}_twice_hvp's value\", twice_value, value, {value_tol:e});\n    \
+         check_gradient(\"{name}_twice_hvp's gradient\", &twice_grad.flat(), &reference[{start}..{end}], {tol:e});\n    \
+         check_gradient(\"{name}_twice_hvp\", &hv.flat(), &hv_reference, {tol:e});"
+    );
     out
 }
 
