@@ -283,7 +283,7 @@ fn not_twice(item: &syn::ItemFn, func: &ast::Func, construct: second::Unsupporte
         &item.sig.ident,
         format!(
             "`#[hessian]` cannot yet differentiate {construct} twice, and `{}` uses them; second \
-             derivatives are supported for straight-line code, unrolled loops, `if`, `map` \
+             derivatives are supported for straight-line code, counted loops, `if`, `map` \
              closures, calls of annotated functions and every scalar and matrix \
              operation; the first derivatives (`{}_grad`, `#[jacobian]`) cover all of it",
             func.name, func.name

@@ -201,12 +201,13 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   &T` and H·v a `T`), at the cost of a few gradients whatever n is.
 ///
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
-/// along each unit direction. Second derivatives cover straight-line code, unrolled loops, `if`
-/// (each piece differentiated twice), `map` closures (entry by entry), calls of other annotated
-/// functions, whatever they call in turn (through their `{name}_vjp_jvp`), and every scalar and
-/// matrix operation. Reaching, directly or through other functions, a function with no second
-/// derivative (one with a hand-written `pullback`, or a loop kept as a loop) stops `cargo build`
-/// with an error that names it and says why (`cargo check` does not compile that far).
+/// along each unit direction. Second derivatives cover straight-line code, loops (unrolled, or
+/// kept as loops: `0..N` over a const generic, or more than 64 iterations), `if` (each piece
+/// differentiated twice), `map` closures (entry by entry), calls of other annotated functions,
+/// whatever they call in turn (through their `{name}_vjp_jvp`), and every scalar and matrix
+/// operation. Reaching, directly or through other functions, a function with no second
+/// derivative (one with a hand-written `pullback`) stops `cargo build` with an error that names
+/// it and says why (`cargo check` does not compile that far).
 ///
 /// ```ignore
 /// use matgrad::hessian;

@@ -523,8 +523,12 @@ impl Differential<'_, '_> {
                     return Ok(None);
                 }
                 let seeded: Vec<bool> = dzbars.iter().map(Option::is_some).collect();
-                for side in [true, false] {
-                    branch_side(self.prog, *node, side, captures, &moving, &seeded)?;
+                if range_of(self.prog, *node).is_some() {
+                    range_body(self.prog, *node, captures, &moving)?;
+                } else {
+                    for side in [true, false] {
+                        branch_side(self.prog, *node, side, captures, &moving, &seeded)?;
+                    }
                 }
                 Some(AExpr::BranchAdjTan {
                     node: *node,
@@ -683,10 +687,7 @@ pub fn branch_side<'p>(
         return Err("a branch adjoint of something other than `if`");
     };
     if over.as_ref().is_some_and(|o| o.range.is_some()) {
-        return Err(
-            "a counted loop kept as a loop (one of more than 64 iterations, or up to a const \
-             generic count, stays a loop outside `#[hessian]`)",
-        );
+        return Err("a branch adjoint of a loop kept as a loop read as an `if`");
     }
     let side: &Program = if then { t } else { otherwise };
     let adjoint = Plan::new(
@@ -712,6 +713,66 @@ pub fn branch_side<'p>(
     let second = tangent_of_reverse(&adjoint, &tangent, captures, seeds)?;
     if !reads_computed(&adjoint, &tangent, &second) {
         return Err("`if` branches that read a value their gradient does not form");
+    }
+    Ok((adjoint, tangent, second))
+}
+
+/// The counted loop the node `node` keeps as a loop, if it is one.
+pub fn range_of(prog: &Program, node: ValueId) -> Option<&crate::ir::Range> {
+    match &prog.nodes[node].op {
+        Op::Branch {
+            over: Some(over), ..
+        } => over.range.as_ref(),
+        _ => None,
+    }
+}
+
+/// One iteration of the loop kept as a loop `node` differentiated twice, to run backwards: its
+/// gradient in the captures `captures` and the parameters the loop carries (the plan's `wrt`,
+/// in order; the second-order results are theirs), its tangent program along the captures
+/// `moving` and the carried parameters, and its second-order program, every result seeded
+/// with an adjoint (seed j) and that adjoint's tangent (seed results + j), which run from one
+/// iteration to the one before.
+pub fn range_body<'p>(
+    prog: &'p Program,
+    node: ValueId,
+    captures: &[usize],
+    moving: &[usize],
+) -> Result<(Plan<'p>, Plan<'p>, SecondOrder), Unsupported> {
+    let (Some(range), Op::Branch { then, .. }) = (range_of(prog, node), &prog.nodes[node].op)
+    else {
+        return Err("a loop adjoint of something other than a loop");
+    };
+    let with_carried = |list: &[usize]| {
+        let mut wrt = list.to_vec();
+        wrt.extend(range.carried.iter().filter(|p| !list.contains(p)));
+        wrt.sort_unstable();
+        wrt
+    };
+    let wrt = with_carried(captures);
+    let adjoint = Plan::new(
+        then,
+        Config {
+            wrt: wrt.clone(),
+            all_products: true,
+            ..Config::default()
+        },
+    );
+    let tangent = Plan::new(
+        then,
+        Config {
+            wrt: with_carried(moving),
+            mode: Mode::Forward,
+            ..Config::default()
+        },
+    );
+    let results = then.outputs.len();
+    let seeds = (0..results)
+        .map(|j| Some(AExpr::Seed(results + j)))
+        .collect();
+    let second = tangent_of_reverse(&adjoint, &tangent, &wrt, seeds)?;
+    if !reads_computed(&adjoint, &tangent, &second) {
+        return Err("loop bodies that read a value their gradient does not form");
     }
     Ok((adjoint, tangent, second))
 }

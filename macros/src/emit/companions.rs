@@ -33,6 +33,7 @@ impl<'a> Emitter<'a> {
             generic: func.float.is_generic(),
             explicit_sizes: !item.sig.generics.params.is_empty(),
             sweep: None,
+            tape_tangents: false,
         }
     }
 }

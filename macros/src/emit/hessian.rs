@@ -269,6 +269,7 @@ fn emitters<'a>(
         ..g
     };
     let mut t = base(tangent);
+    t.tape_tangents = true;
     t.tangents = (0..func.params.len())
         .map(|p| {
             if p == k {
@@ -1424,6 +1425,9 @@ impl Emitter<'_> {
         zbars: &[AExpr],
         dzbars: &[Option<AExpr>],
     ) -> TokenStream {
+        if let Some(range) = second::range_of(self.prog, node) {
+            return self.range_adjoint_tangent(node, range, captures, zbars, dzbars);
+        }
         let prog = self.prog;
         let args = &prog.nodes[node].args;
         let moving = second::moving_captures(prog, self.plan, node);
@@ -1486,6 +1490,191 @@ impl Emitter<'_> {
         quote!(if #cond #t else #o)
     }
 
+    /// The seeds of a body's results and their tangents (zero where they have none).
+    fn seeds_and_tangents(
+        &self,
+        zbars: &[AExpr],
+        dzbars: &[Option<AExpr>],
+        shapes: &[Shape],
+    ) -> (Vec<TokenStream>, Vec<TokenStream>) {
+        let seeds = zbars.iter().map(|e| self.expr(e).place).collect();
+        let dseeds = dzbars
+            .iter()
+            .zip(shapes)
+            .map(|(d, &s)| match d {
+                Some(d) => self.expr(d).place,
+                None => self.zeros(s),
+            })
+            .collect();
+        (seeds, dseeds)
+    }
+
+    /// The values and tangents one iteration of the loop kept as a loop `node` starts from, in
+    /// its second-order program run backwards: the carried parameters' from the tape of values
+    /// and the tangent tape (which the loop's tangent returned after its results), the others'
+    /// from outside (`moving` those with tangents).
+    fn iteration_inputs(
+        &self,
+        node: ValueId,
+        range: &crate::ir::Range,
+        moving: &[usize],
+        shapes: &[Shape],
+    ) -> (Vec<Operand>, Vec<Operand>) {
+        let args = &self.prog.nodes[node].args;
+        let count = shapes.len();
+        let i = &range.counter;
+        let (start, _) = range.bounds();
+        let entry = |tape: TokenStream, shape: Shape| {
+            if shape.is_matrix() {
+                Operand {
+                    place: quote!(#tape[#i - #start]),
+                    borrow: quote!(&#tape[#i - #start]),
+                    temp: false,
+                }
+            } else {
+                Operand::scalar(quote!(#tape[#i - #start]))
+            }
+        };
+        let mut params: Vec<Operand> = args[1..].iter().map(|&a| self.operand(a)).collect();
+        let mut tangents: Vec<Operand> = (0..args.len() - 1)
+            .map(|k| {
+                if moving.contains(&k) {
+                    self.tangent_operand(args[k + 1])
+                } else {
+                    Operand::temp(quote!(::core::compile_error!(
+                        "invariant: a moving capture"
+                    )))
+                }
+            })
+            .collect();
+        let dloop = self.plan.tangent_active[node].then(|| self.tangent_operand(node).place);
+        for (k, &p) in range.carried.iter().enumerate() {
+            let tape = self.tape_ident(node, k);
+            params[p] = entry(quote!(#tape), shapes[k]);
+            tangents[p] = match &dloop {
+                Some(d) => {
+                    let j = syn::Index::from(count + k);
+                    entry(quote!(#d.#j), shapes[k])
+                }
+                None => Operand::temp(self.zeros(shapes[k])),
+            };
+        }
+        (params, tangents)
+    }
+
+    /// The tangents of the adjoints of the captures `captures` of a loop kept as a loop: the loop
+    /// run backwards as for the adjoints, each iteration's second-order program (its forward
+    /// pass on the values the tape kept, its tangent program on the tangents the tangent tape
+    /// kept, its reverse pass and that pass's tangent) seeded with the adjoints of its results
+    /// and their tangents, which the carried parameters' adjoints and tangents replace for the
+    /// iteration before; the other captures' tangents summed.
+    fn range_adjoint_tangent(
+        &self,
+        node: ValueId,
+        range: &crate::ir::Range,
+        captures: &[usize],
+        zbars: &[AExpr],
+        dzbars: &[Option<AExpr>],
+    ) -> TokenStream {
+        let prog = self.prog;
+        let args = &prog.nodes[node].args;
+        let Op::Branch { then, .. } = &prog.nodes[node].op else {
+            return quote!(::core::compile_error!("invariant: a loop"));
+        };
+        let moving = second::moving_captures(prog, self.plan, node);
+        let Ok((adjoint, tangent, second)) = second::range_body(prog, node, captures, &moving)
+        else {
+            return quote!(::core::compile_error!(
+                "invariant: a loop checked twice-differentiable"
+            ));
+        };
+        let count = then.outputs.len();
+        let shapes: Vec<Shape> = then.outputs.iter().map(|&o| then.shape(o)).collect();
+        let tys: Vec<TokenStream> = shapes.iter().map(|&s| self.ty(s)).collect();
+        let i = &range.counter;
+        let (start, end) = range.bounds();
+        let (params, tangents) = self.iteration_inputs(node, range, &moving, &shapes);
+        let (z, dz, acc) = (
+            Ident::new("__mg_z", Span::mixed_site()),
+            Ident::new("__mg_dz", Span::mixed_site()),
+            Ident::new("__mg_dacc", Span::mixed_site()),
+        );
+        let fields = |name: &Ident| tuple_fields(name, count);
+        let prefix = format!("{}b{node}t_", self.prefix);
+        let mut g = self.child(&adjoint, prefix.clone(), params.clone());
+        g.seeds = fields(&z);
+        let mut t = self.child(&tangent, prefix, params);
+        t.seeds = [fields(&z), fields(&dz)].concat();
+        t.tangents = tangents;
+        let (forward, tangent_steps, reverse, steps) = (
+            g.forward(),
+            tangent_program(&t),
+            g.reverse(),
+            second_steps(&t, &second),
+        );
+        let shape_of = |p: usize| prog.shape(args[p + 1]);
+        let wrt = &adjoint.config.wrt;
+        let adjoint_of = |p: usize| match adjoint.prog.param_node(p) {
+            Some(n) if adjoint.adj.nonzero[n] => g.adjoint_operand(n).place,
+            _ => self.zeros(shape_of(p)),
+        };
+        let tangent_of = |p: usize| {
+            let r = wrt
+                .iter()
+                .position(|&w| w == p)
+                .and_then(|j| second.results.get(j).cloned().flatten());
+            match r {
+                Some(r) => owned_operand(&t.expr(&r), shape_of(p)),
+                None => self.zeros(shape_of(p)),
+            }
+        };
+        let carried_adjoints: Vec<TokenStream> =
+            range.carried.iter().map(|&p| adjoint_of(p)).collect();
+        let carried_tangents: Vec<TokenStream> =
+            range.carried.iter().map(|&p| tangent_of(p)).collect();
+        let others: Vec<usize> = captures
+            .iter()
+            .copied()
+            .filter(|c| !range.carried.contains(c))
+            .collect();
+        let parts: Vec<TokenStream> = others.iter().map(|&c| tangent_of(c)).collect();
+        let other_tys: Vec<TokenStream> = others.iter().map(|&c| self.ty(shape_of(c))).collect();
+        let zeros: Vec<TokenStream> = others.iter().map(|&c| self.zeros(shape_of(c))).collect();
+        let sums = (0..others.len()).map(|c| {
+            let c = syn::Index::from(c);
+            quote!(#acc.#c = #acc.#c + __mg_part.#c;)
+        });
+        let (seeds, dseeds) = self.seeds_and_tangents(zbars, dzbars, &shapes);
+        let results = captures.iter().map(|c| {
+            if let Some(k) = range.carried.iter().position(|p| p == c) {
+                let k = syn::Index::from(k);
+                quote!(#dz.#k)
+            } else {
+                let j = syn::Index::from(others.iter().position(|o| o == c).unwrap_or(0));
+                quote!(#acc.#j)
+            }
+        });
+        quote!({
+            let mut #z: (#(#tys,)*) = (#(#seeds,)*);
+            let mut #dz: (#(#tys,)*) = (#(#dseeds,)*);
+            let mut #acc: (#(#other_tys,)*) = (#(#zeros,)*);
+            for #i in (#start..#end).rev() {
+                let (__mg_next, __mg_dnext, __mg_part):
+                    ((#(#tys,)*), (#(#tys,)*), (#(#other_tys,)*)) = {
+                    #(#forward)*
+                    #(#tangent_steps)*
+                    #(#reverse)*
+                    #(#steps)*
+                    ((#(#carried_adjoints,)*), (#(#carried_tangents,)*), (#(#parts,)*))
+                };
+                #z = __mg_next;
+                #dz = __mg_dnext;
+                #(#sums)*
+            }
+            (#(#results,)*)
+        })
+    }
+
     /// The tangent of `CallAdjoint { node }`: the callee's `_vjp_jvp`, seeded with the call's
     /// adjoint `seed` and its tangent `dseed`, the value arguments' tangents given (zero where
     /// they have none).
@@ -1534,6 +1723,16 @@ impl Emitter<'_> {
     }
 }
 
+/// `name.0`, `name.1`, … for a tuple of `count` entries.
+fn tuple_fields(name: &Ident, count: usize) -> Vec<TokenStream> {
+    (0..count)
+        .map(|k| {
+            let k = syn::Index::from(k);
+            quote!(#name.#k)
+        })
+        .collect()
+}
+
 /// Generates `{name}_vjp_jvp(params…, seed, tangents…, dseed) -> (value, (gradients…),
 /// (their tangents…))`: the tangent of `{name}_vjp` along the parameters' tangents and the
 /// seed's, through which a `#[hessian]` function differentiates a call of this one twice.
@@ -1549,6 +1748,7 @@ pub fn vjp_jvp(
     let mut g = Emitter::top(item, func, grad, &float);
     g.seeds = vec![quote!(#seed)];
     let mut t = Emitter::top(item, func, tangent, &float);
+    t.tape_tangents = true;
     t.seeds = vec![quote!(#seed), quote!(#dseed)];
     t.tangents = func
         .params

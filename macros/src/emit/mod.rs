@@ -108,6 +108,10 @@ struct Emitter<'a> {
     explicit_sizes: bool,
     /// In `_hessian`'s loop over the unit directions of the parameter (else `None`).
     sweep: Option<hessian::Sweep>,
+    /// Whether a loop kept as a loop keeps the tangents of what it carries at the start of each
+    /// iteration, for a second-order program that runs it backwards (a tangent program of
+    /// `_hvp`, `_hessian` or `_vjp_jvp`).
+    tape_tangents: bool,
 }
 
 impl Emitter<'_> {

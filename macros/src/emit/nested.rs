@@ -83,6 +83,7 @@ impl Emitter<'_> {
             generic: self.generic,
             explicit_sizes: self.explicit_sizes,
             sweep: None,
+            tape_tangents: self.tape_tangents,
         }
     }
 
@@ -539,7 +540,7 @@ impl Emitter<'_> {
     }
 
     /// The tape of the loop `id`: the value of carried result k at the start of each iteration.
-    fn tape_ident(&self, id: ValueId, k: usize) -> Ident {
+    pub(super) fn tape_ident(&self, id: ValueId, k: usize) -> Ident {
         Ident::new(
             &format!("__mg_{}v{id}_tape{k}", self.prefix),
             Span::mixed_site(),
@@ -778,10 +779,28 @@ impl Emitter<'_> {
             .collect();
         let i = &range.counter;
         let (start, end) = range.bounds();
+        // For a second-order program: the tangents at the start of each iteration, returned
+        // after the results' (result k's tape is entry count + k).
+        let n = range.trips();
+        let (mut tapes, mut writes, mut finals) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, (ty, &shape)) in tys.iter().zip(&shapes).enumerate() {
+            let kk = syn::Index::from(k);
+            finals.push(quote!(#dstate.#kk));
+            if self.tape_tangents {
+                let tape = Ident::new(&format!("__mg_dtape{k}"), Span::mixed_site());
+                let zero = self.zeros(shape);
+                tapes.push(quote!(let mut #tape: [#ty; #n] = [#zero; #n];));
+                writes.push(quote!(#tape[#i - #start] = #dstate.#kk;));
+            }
+        }
+        let tape_names =
+            (0..tapes.len()).map(|k| Ident::new(&format!("__mg_dtape{k}"), Span::mixed_site()));
         quote!({
             let mut #state: (#(#tys,)*) = (#(#starts,)*);
             let mut #dstate: (#(#tys,)*) = (#(#dstarts,)*);
+            #(#tapes)*
             for #i in #start..#end {
+                #(#writes)*
                 let (__mg_v, __mg_d): ((#(#tys,)*), (#(#tys,)*)) = {
                     #(#forward)*
                     #(#tangent)*
@@ -790,7 +809,7 @@ impl Emitter<'_> {
                 #state = __mg_v;
                 #dstate = __mg_d;
             }
-            #dstate
+            (#(#finals,)* #(#tape_names,)*)
         })
     }
 

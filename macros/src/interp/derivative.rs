@@ -144,7 +144,10 @@ pub struct SecondOutcome {
     pub value: Value<f64>,
     pub gradient: Value<f64>,
     pub hv: Value<f64>,
+    /// The tangent of the gradient of each parameter asked for, in order.
     pub tangents: Vec<Value<f64>>,
+    /// The gradient of each parameter asked for, in order.
+    pub gradients: Vec<Value<f64>>,
 }
 
 /// Runs a second-order program: the forward and reverse passes of `grad` (the gradient in the
@@ -195,7 +198,6 @@ fn run_second_seeded(
     env: &Env,
 ) -> Result<SecondOutcome, String> {
     let prog = grad.prog;
-    let k = *params.first().ok_or("no parameter")?;
     let mut state = State {
         plan: grad,
         inputs,
@@ -250,10 +252,14 @@ fn run_second_seeded(
             }
         }
     }
-    let gradient = match prog.param_node(k) {
-        Some(p) if grad.adj.nonzero[p] => state.eval(&grad.adjoint_operand(p))?,
-        _ => zeros_like(&inputs[k])?,
-    };
+    let gradients = params
+        .iter()
+        .map(|&p| match prog.param_node(p) {
+            Some(n) if grad.adj.nonzero[n] => state.eval(&grad.adjoint_operand(n)),
+            _ => zeros_like(&inputs[p]),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let gradient = gradients.first().cloned().ok_or("no parameter")?;
     let tangents = params
         .iter()
         .zip(&second.results)
@@ -271,6 +277,7 @@ fn run_second_seeded(
         gradient,
         hv: tangents.first().cloned().ok_or("no parameter")?,
         tangents,
+        gradients,
     })
 }
 
@@ -969,6 +976,9 @@ impl State<'_, '_> {
         zbars: &[AExpr],
         dzbars: &[Option<AExpr>],
     ) -> Result<Value<f64>, String> {
+        if let Some(range) = crate::second::range_of(self.plan.prog, node) {
+            return self.range_adjoint_tangent(node, range, captures, zbars, dzbars);
+        }
         let prog = self.plan.prog;
         let args = &prog.nodes[node].args;
         let tangent_plan = self.tangent_plan.ok_or("no tangent program")?;
@@ -1085,6 +1095,118 @@ impl State<'_, '_> {
         }
         let out = run_plan(child, &inputs, &seeds, None, self.env)?;
         Ok(Value::Tuple(out.gradients))
+    }
+
+    /// The tangents of the adjoints of the captures of a loop kept as a loop: its iterations'
+    /// tangent programs run forwards, keeping the values and tangents each iteration starts
+    /// from, then their second-order programs run backwards, seeded with the adjoints of the
+    /// iteration's results and their tangents, which the carried parameters' adjoints and
+    /// tangents replace for the iteration before; the other captures' tangents summed.
+    fn range_adjoint_tangent(
+        &self,
+        node: ValueId,
+        range: &crate::ir::Range,
+        captures: &[usize],
+        zbars: &[AExpr],
+        dzbars: &[Option<AExpr>],
+    ) -> Result<Value<f64>, String> {
+        let prog = self.plan.prog;
+        let Op::Branch { then, .. } = &prog.nodes[node].op else {
+            return Err(format!("v{node} is not a loop"));
+        };
+        let args = &prog.nodes[node].args;
+        let tangent_plan = self.tangent_plan.ok_or("no tangent program")?;
+        let moving = crate::second::moving_captures(prog, tangent_plan, node);
+        let (adjoint, tangent, second) =
+            crate::second::range_body(prog, node, captures, &moving).map_err(ToOwned::to_owned)?;
+        let wrt = adjoint.config.wrt.clone();
+        let (mut values, mut tangents) = (Vec::new(), Vec::new());
+        for (k, &a) in args[1..].iter().enumerate() {
+            let value = self.value(a)?;
+            tangents.push(if moving.contains(&k) {
+                self.tangent(a)?
+            } else {
+                match value {
+                    Value::Scalar(_) | Value::Matrix(_) => zeros_like(&value)?,
+                    Value::Bool(_) | Value::Tuple(_) | Value::Constant => Value::Constant,
+                }
+            });
+            values.push(value);
+        }
+        let end = i64::try_from(self.env.size(range.end)?).map_err(|e| e.to_string())?;
+        let mut tape = Vec::new();
+        for i in range.start..end {
+            let env = super::iteration_env(range, i, self.env);
+            let out = run_tangent(&tangent, &values, &Tangents(&tangents), &env)?;
+            let results = super::evaluate(then, &values, &env)?;
+            let Some(Value::Tuple(items)) = out.tangent else {
+                return Err("the tangents of a loop's iteration".into());
+            };
+            tape.push((values.clone(), tangents.clone()));
+            for (k, &p) in range.carried.iter().enumerate() {
+                let o = then.outputs[k];
+                values[p] = results.get(o).cloned().ok_or(format!("no result v{o}"))?;
+                tangents[p] = items.get(k).cloned().ok_or("a result's tangent")?;
+            }
+        }
+        let mut z = zbars
+            .iter()
+            .map(|e| self.eval(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut dz = dzbars
+            .iter()
+            .zip(&z)
+            .map(|(d, z)| match d {
+                Some(d) => self.eval(d),
+                None => zeros_like(z),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut sums: Vec<Value<f64>> = captures
+            .iter()
+            .map(|&c| zeros_of(prog.shape(args[c + 1]), self))
+            .collect::<Result<_, _>>()?;
+        let at = |p: usize| {
+            wrt.iter()
+                .position(|&w| w == p)
+                .ok_or(format!("p{p} is not planned"))
+        };
+        for step in (0..tape.len()).rev() {
+            let i = range.start + i64::try_from(step).map_err(|e| e.to_string())?;
+            let env = super::iteration_env(range, i, self.env);
+            let seeds = [z.clone(), dz.clone()].concat();
+            let (inputs, tangent_inputs) = &tape[step];
+            let out = run_second_seeded(
+                &adjoint,
+                &tangent,
+                &second,
+                inputs,
+                tangent_inputs,
+                &seeds,
+                &wrt,
+                &env,
+            )?;
+            for (s, &c) in sums.iter_mut().zip(captures) {
+                if !range.carried.contains(&c) {
+                    *s = super::add_values(s, &out.tangents[at(c)?])?;
+                }
+            }
+            z = range
+                .carried
+                .iter()
+                .map(|&p| Ok(out.gradients[at(p)?].clone()))
+                .collect::<Result<_, String>>()?;
+            dz = range
+                .carried
+                .iter()
+                .map(|&p| Ok(out.tangents[at(p)?].clone()))
+                .collect::<Result<_, String>>()?;
+        }
+        for (s, &c) in sums.iter_mut().zip(captures) {
+            if let Some(k) = range.carried.iter().position(|&p| p == c) {
+                *s = dz[k].clone();
+            }
+        }
+        Ok(Value::Tuple(sums))
     }
 
     /// The adjoints of the captures of a loop kept as a loop: its iterations' adjoint programs

@@ -835,9 +835,11 @@ mod tests {
             for seed in 0..6 {
                 let mut draw = Draw(seed * 151 + k as u64);
                 tally.add("", src, check("", src, &mut draw));
+                let mut draw = Draw(seed * 151 + k as u64);
+                tally.add("", src, check_second(&[], "", src, &mut draw));
             }
         }
-        tally.assert_clean(20);
+        tally.assert_clean(40);
     }
 
     #[test]

@@ -606,14 +606,6 @@ impl Lowerer<'_> {
                 ),
             );
         };
-        if !self.keep_loops {
-            refuse(
-                self,
-                "`#[hessian]` differentiates loops twice only unrolled: give the loop a literal \
-                 count",
-            );
-            return;
-        }
         if !matches!(self.body, Body::Function | Body::Branch) {
             refuse(
                 self,

@@ -139,8 +139,8 @@ struct Lowerer<'a> {
     accumulated: flow::Accumulated,
     /// How many loops over data this code is inside: names their sample variables apart.
     data_depth: usize,
-    /// Whether a counted loop of many iterations may stay a loop (not in `#[hessian]`
-    /// functions, whose second order needs every iteration written out).
+    /// Whether a counted loop of many iterations may stay a loop: in the function and its
+    /// branches, not in closures and loops over data (which unroll it).
     keep_loops: bool,
     /// Names bound to a Cholesky factorisation, here or in the code around a branch, closure or
     /// loop over data (where the factorisation arrives as a parameter).
@@ -170,7 +170,7 @@ enum Tail {
 /// Lowers the body of `item`; errors are recorded in `cx`.
 pub fn lower(cx: &Ctxt, func: &ast::Func, item: &syn::ItemFn) -> Program {
     let mut l = Lowerer::new(cx, func.float, &func.env, None, Body::Function);
-    l.keep_loops = func.attribute != crate::args::Attribute::Hessian;
+    l.keep_loops = true;
     for (index, param) in func.params.iter().enumerate() {
         let name = &param.name;
         let binding = if param.kind.float().is_some() {
