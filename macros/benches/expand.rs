@@ -1,5 +1,6 @@
 //! How long `#[gradient]` takes to expand the largest reference loss (mlp2, 676 inputs), and the
-//! others, measured on the macro's own pipeline (proc-macro2 tokens in, tokens out).
+//! others, measured on the macro's own pipeline (proc-macro2 tokens in, tokens out); then how
+//! the time grows with the length of a function, at 10, 100 and 1,000 statements.
 //!
 //! A proc-macro crate exports only its macros, so this benchmark compiles the pipeline's modules
 //! into itself. `cargo bench -p matgrad-macros` prints the median time per expansion.
@@ -93,6 +94,41 @@ const LOSSES: [(&str, &str, &str); 4] = [
     ),
 ];
 
+/// A straight-line function of `n` statements over 4-vectors, each reading the one before (and
+/// some one further back): products, `map`s, sums, dots.
+fn chain(n: usize) -> String {
+    let mut body = String::new();
+    for k in 1..=n {
+        let (p, q) = (k - 1, k.saturating_sub(3));
+        let stmt = match k % 4 {
+            0 => format!("let v{k} = a * v{p};"),
+            1 => format!("let v{k} = v{p}.map(|t| t.tanh());"),
+            2 => format!("let v{k} = v{p} * 0.5 + v{q};"),
+            _ => format!("let v{k} = v{p} - x * (v{p}.dot(x) * 0.1);"),
+        };
+        body.push_str(&stmt);
+    }
+    format!(
+        "fn chain(a: &SMatrix<f64, 4, 4>, x: &SVector<f64, 4>) -> f64 {{ let v0 = *x; {body} \
+         v{n}.norm_squared() }}"
+    )
+}
+
+/// The median of `rounds` timed expansions of `source` under `#[gradient(attr)]`.
+fn median_expansion(attr: &TokenStream, source: &TokenStream, rounds: usize) -> Duration {
+    let mut samples = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        black_box(expand::gradient(
+            black_box(attr.clone()),
+            black_box(source.clone()),
+        ));
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     println!("| loss | median expansion time |\n|---|--:|");
@@ -106,18 +142,31 @@ fn main() {
             output.contains(&format!("fn {name}_grad")),
             "{name} did not expand:\n{output}"
         );
-        let mut samples = Vec::new();
-        let rounds = if quick { 20 } else { 200 };
-        for _ in 0..rounds {
-            let start = Instant::now();
-            black_box(expand::gradient(
-                black_box(attr.clone()),
-                black_box(source.clone()),
-            ));
-            samples.push(start.elapsed());
-        }
-        samples.sort();
-        let median: Duration = samples[samples.len() / 2];
+        let median = median_expansion(&attr, &source, if quick { 20 } else { 200 });
         println!("| {name} | {:.3} ms |", median.as_secs_f64() * 1e3);
+    }
+    println!(
+        "\n| statements | generated code | median expansion time | per statement |\n|--:|--:|--:|--:|"
+    );
+    for n in [10, 100, 1000] {
+        let attr = TokenStream::new();
+        let source: TokenStream = chain(n).parse().expect("source");
+        let output = expand::gradient(attr.clone(), source.clone()).to_string();
+        assert!(
+            output.contains("fn chain_grad") && !output.contains("compile_error"),
+            "the chain of {n} did not expand:\n{output}"
+        );
+        let rounds = match (quick, n) {
+            (true, _) => 3,
+            (false, 1000) => 11,
+            (false, _) => 51,
+        };
+        let median = median_expansion(&attr, &source, rounds);
+        println!(
+            "| {n} | {} KB | {:.2} ms | {:.1} µs |",
+            output.len() / 1000,
+            median.as_secs_f64() * 1e3,
+            median.as_secs_f64() * 1e6 / n as f64
+        );
     }
 }

@@ -786,12 +786,16 @@ pub struct Adjoint {
 }
 
 impl Adjoint {
-    /// How many contributions `target` receives.
-    pub fn count(&self, target: ValueId) -> usize {
-        self.steps
-            .iter()
-            .filter(|s| matches!(s, Step::Add { target: t, .. } if *t == target))
-            .count()
+    /// How many contributions each of the program's `len` values receives, in one pass over
+    /// the steps.
+    pub fn counts(&self, len: usize) -> Vec<usize> {
+        let mut counts = vec![0; len];
+        for step in &self.steps {
+            if let Step::Add { target, .. } = step {
+                counts[*target] += 1;
+            }
+        }
+        counts
     }
 }
 

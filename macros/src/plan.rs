@@ -519,6 +519,7 @@ impl<'p> Plan<'p> {
     fn reverse_pass(&self) -> Vec<Reverse> {
         let mut out = Vec::new();
         let mut declared = vec![false; self.prog.nodes.len()];
+        let counts = self.adj.counts(self.prog.nodes.len());
         for step in &self.adj.steps {
             match step {
                 Step::Share { index, expr } => out.push(Reverse::Share {
@@ -539,7 +540,7 @@ impl<'p> Plan<'p> {
                         declared[*target] = true;
                         out.push(Reverse::Declare {
                             target: *target,
-                            mutable: self.adj.count(*target) > 1,
+                            mutable: counts[*target] > 1,
                             expr,
                         });
                     }

@@ -157,11 +157,12 @@ pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
         count_adjoints(expr, &mut uses);
     }
     let mut inline: Vec<Option<AExpr>> = vec![None; prog.nodes.len()];
+    let counts = adj.counts(prog.nodes.len());
     for step in &adj.steps {
         let Step::Add { target, expr } = step else {
             continue;
         };
-        if adj.count(*target) != 1 || !prog.shape(*target).is_matrix() {
+        if counts[*target] != 1 || !prog.shape(*target).is_matrix() {
             continue;
         }
         let expanded = simplify(prog, adj, expand(expr, &inline));
