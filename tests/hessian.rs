@@ -785,13 +785,13 @@ fn hessians_through_branches() {
 // ---- composition: calls of other annotated functions, differentiated twice ---------------------
 
 /// A scalar helper, annotated with `#[gradient]`.
-#[matgrad::gradient]
+#[matgrad::gradient(twice)]
 fn soft_norm(v: &Vector3<f64>, s: f64) -> f64 {
     (v.norm_squared() + s * s).sqrt()
 }
 
 /// A vector-valued helper, annotated with `#[jacobian]`.
-#[matgrad::jacobian]
+#[matgrad::jacobian(twice)]
 fn squash(w: &Matrix3<f64>, v: &Vector3<f64>) -> Vector3<f64> {
     (w * v).map(f64::tanh)
 }
@@ -831,7 +831,7 @@ fn hessians_through_calls() {
 }
 
 /// A `#[jacobian]` function that calls: `squash` twice.
-#[matgrad::jacobian]
+#[matgrad::jacobian(twice)]
 fn two_layers(w: &Matrix3<f64>, v: &Vector3<f64>) -> Vector3<f64> {
     let h: Vector3<f64> = squash(w, v);
     let y: Vector3<f64> = squash(w, &h);
@@ -840,7 +840,7 @@ fn two_layers(w: &Matrix3<f64>, v: &Vector3<f64>) -> Vector3<f64> {
 
 /// Calls `two_layers` (so three levels down to `squash`) and `soft_norm` in both pieces of an
 /// `if`.
-#[matgrad::gradient]
+#[matgrad::gradient(twice)]
 fn scored(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 {
     let y: Vector3<f64> = two_layers(w, x);
     if x[0] > 0.0 {
@@ -851,12 +851,12 @@ fn scored(x: &Vector3<f64>, w: &Matrix3<f64>) -> f64 {
 }
 
 /// A const generic function that calls another.
-#[matgrad::gradient]
+#[matgrad::gradient(twice)]
 fn log_energy<const N: usize>(v: &SVector<f64, N>) -> f64 {
     cosh_sum(v).ln()
 }
 
-#[matgrad::gradient]
+#[matgrad::gradient(twice)]
 fn cosh_sum<const N: usize>(v: &SVector<f64, N>) -> f64 {
     v.map(|a| a.exp() + (-a).exp()).sum()
 }

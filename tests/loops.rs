@@ -21,7 +21,7 @@ use matgrad::nalgebra::{RealField, SMatrix, SVector, Vector2};
 use matgrad::{gradient, jacobian};
 
 /// 200 steps of v ← tanh(A·v / 2), summing ⟨A·v, v⟩ along the way.
-#[gradient(wrt(a))]
+#[gradient(wrt(a), twice)]
 fn iterated<T: RealField + Copy>(a: &SMatrix<T, 4, 4>, v0: &SVector<T, 4>) -> T {
     let mut v = *v0;
     let mut s = T::zero();

@@ -25,7 +25,7 @@ use super::oracle::{
 
 // ---- program p000 (known bug patterns: branch-read)
 
-#[jacobian]
+#[jacobian(twice)]
 fn p000_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> Matrix3<f64> {
     let t0 = *u;
     let t1: Matrix3<f64> = w * t0.transpose() * 0.0619;
@@ -44,7 +44,7 @@ fn p000_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) 
     t0 + t0
 }
 
-#[jacobian]
+#[jacobian(twice)]
 fn p000_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>, a: &Matrix3<f64>) -> Matrix3<f64> {
     let t0 = (a + -a) * 0.124;
     for i in 0..2 {
@@ -968,7 +968,7 @@ fn p003_against_duals() {
 
 // ---- program p004
 
-#[jacobian]
+#[jacobian(twice)]
 fn p004_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> SVector<f64, 3> {
     let t0 = ((w * u.transpose() + u * w.transpose()) * 0.0309).mean();
     if (matgrad::sigmoid(w[(2, 0)] * 0.0619) + 1.17).ln() <= -0.31 {
@@ -1631,7 +1631,7 @@ fn p007_against_duals() {
 
 // ---- program p008 (known bug patterns: counter-call)
 
-#[jacobian]
+#[jacobian(twice)]
 fn p008_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SVector<f64, 3> {
     let t0 = (u.transpose() * a * 0.0206).transpose();
     let mut t0 = t0 * t0.transpose();
@@ -1646,7 +1646,7 @@ fn p008_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T, 
     (u + u.component_mul(&u.map(|v| lit::<T>(-0.38)))) * lit::<T>(0.179)
 }
 
-#[gradient]
+#[gradient(twice)]
 fn p008_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64) -> f64 {
     let mut t0: SVector<f64, 3> = (u * u.transpose()).transpose() * 0.0619 * (u * w.transpose() * w * 0.00773);
     t0 += t0;
@@ -2586,7 +2586,7 @@ fn p012_against_duals() {
 
 // ---- program p013 (known bug patterns: branch-read, counter-call)
 
-#[jacobian]
+#[jacobian(twice)]
 fn p013_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SVector<f64, 3> {
     let mut t0: SMatrix<f64, 2, 3> = w * w.transpose() * (w * u.transpose()) * 0.00193;
     let mut t1 = (u + u) * 0.124;
@@ -2629,7 +2629,7 @@ fn p013_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SVe
     (u + t0.transpose() * w * lit::<T>(0.0312)) * lit::<T>(0.198)
 }
 
-#[gradient]
+#[gradient(twice)]
 fn p013_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64) -> f64 {
     let mut t0 = u * u.transpose();
     for i in 0..2 {
@@ -3369,7 +3369,7 @@ fn p016_against_duals() {
 
 // ---- program p017
 
-#[jacobian]
+#[jacobian(twice)]
 fn p017_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, a: &Matrix3<f64>) -> SVector<f64, 3> {
     let t0: Matrix3<f64> = -((a - a.transpose()) * 0.124);
     let mut t1 = (t0 - t0 - t0 * t0.transpose()) * 0.201;
@@ -3412,7 +3412,7 @@ fn p017_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, a: &Ma
     (u + w.map(|v| matgrad::softplus(lit::<T>(-1.0))).component_mul(&(w.component_div(&(u * lit::<T>(0.124)).map(|v| matgrad::sigmoid(v))) * lit::<T>(0.0937)))) * lit::<T>(0.166)
 }
 
-#[jacobian]
+#[jacobian(twice)]
 fn p017_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> SVector<f64, 3> {
     let t0: Matrix3<f64> = (if -0.26_f64 > -0.13 {
         u * w.transpose()
@@ -3737,7 +3737,7 @@ fn p017_h1_jacobian_against_duals() {
 
 // ---- program p018 (known bug patterns: branch-read)
 
-#[gradient]
+#[gradient(twice)]
 fn p018_h0(u: &SVector<f64, 2>, w: &SVector<f64, 2>) -> f64 {
     let mut t0 = (u * u.transpose()).transpose() * 0.0619;
     let t1 = 0.11 * u;
@@ -3750,7 +3750,7 @@ fn p018_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 2>) -> T {
     t1.sum() - t0.sum()
 }
 
-#[gradient]
+#[gradient(twice)]
 fn p018_h1(u: &SVector<f64, 2>, w: &SVector<f64, 2>, a: &SMatrix<f64, 2, 2>) -> f64 {
     let t0: RowSVector<f64, 2> = w.transpose();
     {
@@ -5639,7 +5639,7 @@ fn p027_against_duals() {
 
 // ---- program p028
 
-#[gradient]
+#[gradient(twice)]
 fn p028_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> f64 {
     let mut t0 = *w;
     let t1 = w * t0.transpose();
@@ -5652,7 +5652,7 @@ fn p028_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>, c: T) 
     t1.trace() * lit::<T>(0.0206) - t0.sum() * lit::<T>(0.0825)
 }
 
-#[jacobian]
+#[jacobian(twice)]
 fn p028_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> Matrix3<f64> {
     let mut t0 = ((u * w.transpose() + w * u.transpose()) * 0.0309 + u * w.transpose()) * 0.0583;
     let mut t0 = u[0] * c * 0.0619;
@@ -6121,7 +6121,7 @@ fn p029_against_duals() {
 
 // ---- program p030
 
-#[jacobian]
+#[jacobian(twice)]
 fn p030_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SVector<f64, 3> {
     let t0 = ((w * w.transpose() + w * w.transpose()) * 0.0309).map(|v| v);
     let t1 = t0;
@@ -6756,7 +6756,7 @@ fn p032_against_duals() {
 
 // ---- program p033
 
-#[jacobian]
+#[jacobian(twice)]
 fn p033_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>, c: f64) -> SVector<f64, 3> {
     let t0 = u * u.transpose() * 0.0619;
     let mut t0 = u * w.transpose() * 0.0619;
@@ -7996,7 +7996,7 @@ fn p039_against_duals() {
 
 // ---- program p040 (known bug patterns: branch-read, counter-call)
 
-#[jacobian]
+#[jacobian(twice)]
 fn p040_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
     if -1.56_f64 > 0.12 {
         {
@@ -8151,7 +8151,7 @@ fn p040_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>) -> SMa
     t13.transpose() + t13.transpose()
 }
 
-#[jacobian]
+#[jacobian(twice)]
 fn p040_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
     let mut t0 = (u * u.transpose()).component_div(&(u * u.transpose() * 0.0309).map(|v| matgrad::sigmoid(v))) * 0.0234;
     t0 *= -0.3;
@@ -8650,7 +8650,7 @@ fn p042_against_duals() {
 
 // ---- program p043
 
-#[gradient]
+#[gradient(twice)]
 fn p043_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> f64 {
     let t2 = {
         {
@@ -10234,7 +10234,7 @@ fn p049_against_duals() {
 
 // ---- program p050 (known bug patterns: branch-read, counter-call)
 
-#[jacobian]
+#[jacobian(twice)]
 fn p050_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> Matrix3<f64> {
     let t0: RowSVector<f64, 3> = w.transpose() * (u * u.transpose()) * 0.00516;
     let mut t1 = t0;
@@ -10299,7 +10299,7 @@ fn p050_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 3>) -> Mat
     (w * t1 + (-(u * t1) * lit::<T>(0.0268) - u * t0) * lit::<T>(0.2)) * lit::<T>(0.0261)
 }
 
-#[gradient]
+#[gradient(twice)]
 fn p050_h1(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> f64 {
     if -w[1] > -1.24 * -0.28 {
         let mut t0 = (-1.37 * (w * w.transpose()) * 0.0452).map(|v| (v.tanh() - 1.5).abs());
@@ -11112,7 +11112,7 @@ fn p052_against_duals() {
 
 // ---- program p053
 
-#[jacobian]
+#[jacobian(twice)]
 fn p053_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64) -> SMatrix<f64, 3, 2> {
     if !(-1.49_f64 > 1.19 * 0.72) {
         {
@@ -11185,7 +11185,7 @@ fn p053_h0_ref<T: RealField + Copy>(u: &SVector<T, 3>, w: &SVector<T, 2>, c: T) 
     (u * w.transpose() + ((w * u.transpose()).transpose() * lit::<T>(0.0619)).component_mul(&((w * u.transpose()).transpose() * lit::<T>(0.0619)))) * lit::<T>(0.0583)
 }
 
-#[jacobian]
+#[jacobian(twice)]
 fn p053_h1(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SMatrix<f64, 3, 2> {
     let t0 = w.transpose() / matgrad::sigmoid(w[(1, 0)].tanh()) * 0.0666;
     if -0.39_f64 > -0.38 {
@@ -11388,7 +11388,7 @@ fn p053_h1_jacobian_against_duals() {
 
 // ---- program p054
 
-#[jacobian]
+#[jacobian(twice)]
 fn p054_h0(u: &SVector<f64, 2>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 2, 2>) -> SMatrix<f64, 2, 2> {
     let mut t0: SMatrix<f64, 2, 2> = a.map(f64::cos).pow(2);
     let t0 = u.transpose();
@@ -11529,7 +11529,7 @@ fn p054_h0_jacobian_against_duals() {
 
 // ---- program p055
 
-#[jacobian]
+#[jacobian(twice)]
 fn p055_h0(u: &SVector<f64, 2>, w: &SVector<f64, 2>, a: &SMatrix<f64, 2, 2>) -> SMatrix<f64, 2, 2> {
     let t0: SMatrix<f64, 2, 2> = (a + a.transpose()) * 0.124;
     let t0 = 0.42_f64;
@@ -14551,7 +14551,7 @@ fn p070_against_duals() {
 
 // ---- program p071 (known bug patterns: counter-call)
 
-#[jacobian]
+#[jacobian(twice)]
 fn p071_h0(u: &SVector<f64, 3>, w: &SVector<f64, 3>) -> Matrix3<f64> {
     let t0: Matrix3<f64> = u * u.transpose() * 0.0619;
     let t1 = t0.transpose().pow(2).component_mul(&t0);
@@ -15871,7 +15871,7 @@ fn p076_against_duals() {
 
 // ---- program p077
 
-#[gradient]
+#[gradient(twice)]
 fn p077_h0(u: &SVector<f64, 2>, w: &SVector<f64, 2>, c: f64) -> f64 {
     let mut t0: f64 = -0.06_f64;
     t0 = -w[(1, 0)] * -(-1.63) * 0.152;
@@ -15968,7 +15968,7 @@ fn p077_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 2>, c: T) 
     t3 + t0 * lit::<T>(0.0528) + matgrad::sigmoid(lit::<T>(-0.34) - lit::<T>(1.22)).powf(lit::<T>(1.15)) * lit::<T>(0.132)
 }
 
-#[jacobian]
+#[jacobian(twice)]
 fn p077_h1(u: &SVector<f64, 2>, w: &SVector<f64, 2>) -> SVector<f64, 2> {
     let t0 = u.transpose();
     let t1: f64 = p077_h0(&((w - w) * 0.124).map(|v| -1.08_f64), &(w.transpose().transpose() / ((u * t0).transpose() * 0.0619).map(|v| v * v + 0.52).sum()), (u * 0.124).map(|v| v.exp()).sum().ln().cos());
@@ -18186,7 +18186,7 @@ fn p089_against_duals() {
 
 // ---- program p090
 
-#[jacobian]
+#[jacobian(twice)]
 fn p090_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>) -> SVector<f64, 3> {
     let t0 = (w * u.transpose()).map(|v| 0.37_f64).map(f64::sin);
     for i in 0..2 {
@@ -18411,7 +18411,7 @@ fn p090_h0_jacobian_against_duals() {
 
 // ---- program p091 (known bug patterns: counter-call)
 
-#[gradient]
+#[gradient(twice)]
 fn p091_h0(u: &SVector<f64, 2>, w: &SVector<f64, 3>, c: f64, a: &SMatrix<f64, 2, 3>) -> f64 {
     let t0 = (0.66 + 0.93) / ((w[2] / matgrad::softplus(c) * 0.00449).cos() + 2.0);
     let t1 = *u;
@@ -18436,7 +18436,7 @@ fn p091_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 3>, c: T, 
     t1[(0, 0)] - t0 + t0
 }
 
-#[gradient]
+#[gradient(twice)]
 fn p091_h1(u: &SVector<f64, 2>, w: &SVector<f64, 3>) -> f64 {
     let t0 = w * u.transpose() * 0.0619;
     if (1.9_f64 * -1.93 * 0.135).powi(2) < -0.14 {
@@ -19075,7 +19075,7 @@ fn p094_against_duals() {
 
 // ---- program p095
 
-#[jacobian]
+#[jacobian(twice)]
 fn p095_h0(u: &SVector<f64, 2>, w: &SVector<f64, 3>, c: f64, a: &SMatrix<f64, 2, 3>) -> SMatrix<f64, 2, 3> {
     let mut t0 = a.transpose();
     t0 += t0.map(|v| -1.56_f64) - a.transpose().component_div(&(a.transpose() * 0.124).map(|v| v.exp())) * 0.151;
@@ -19088,7 +19088,7 @@ fn p095_h0_ref<T: RealField + Copy>(u: &SVector<T, 2>, w: &SVector<T, 3>, c: T, 
     (a + a) * lit::<T>(0.124)
 }
 
-#[jacobian]
+#[jacobian(twice)]
 fn p095_h1(u: &SVector<f64, 2>, w: &SVector<f64, 3>, c: f64) -> SMatrix<f64, 2, 3> {
     let mut t0 = ((u * u.transpose()).component_mul(&(u * u.transpose())) * 0.00387).pow(3);
     let t1 = *w;
@@ -19457,7 +19457,7 @@ fn p096_against_duals() {
 
 // ---- program p097
 
-#[jacobian]
+#[jacobian(twice)]
 fn p097_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SMatrix<f64, 3, 2> {
     let mut t0: f64 = ((c + -0.93) * 0.201 - -c) * 0.198;
     let t1 = (u + u) * 0.124;
@@ -19632,7 +19632,7 @@ fn p097_h0_jacobian_against_duals() {
 
 // ---- program p098 (known bug patterns: counter-call)
 
-#[jacobian]
+#[jacobian(twice)]
 fn p098_h0(u: &SVector<f64, 3>, w: &SVector<f64, 2>, c: f64, a: &SMatrix<f64, 3, 2>) -> SVector<f64, 3> {
     let t0: SVector<f64, 3> = *u;
     let t1: SVector<f64, 3> = -((u + u) * 0.124);
@@ -23909,7 +23909,7 @@ fn p117_against_duals() {
 
 // ---- program p118
 
-#[jacobian]
+#[jacobian(twice)]
 fn p118_h0(u: &SVector<f64, 2>, w: &SVector<f64, 3>, a: &SMatrix<f64, 2, 3>) -> SMatrix<f64, 2, 3> {
     let t0: RowSVector<f64, 3> = w.transpose();
     let t1: SMatrix<f64, 2, 3> = a / (t0.component_div(&(t0 * 0.124).map(|v| matgrad::sigmoid(v))) * 0.0937).map(|v| v * v + 0.56).norm() * 0.24;

@@ -49,115 +49,14 @@ fn mlp2_vjp_jvp<MatgradOrder: ::core::marker::Copy>(
         SVector<f64, 4>,
     ),
 ) {
-    let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
-    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__mg_v6 + b1;
-    let __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v7
-        .map(|__mg_m8_x: f64| -> f64 {
-            let __mg_m8_v1: f64 = __mg_m8_x.tanh();
-            __mg_m8_v1
-        });
-    let __mg_v9: f64 = 0.5;
-    let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
-    let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
-    let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
-    let __mg_v13: f64 = __mg_v12.norm_squared();
-    let __mg_v14: f64 = __mg_v9 * __mg_v13;
-    let mut __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = <::matgrad::__private::nalgebra::SMatrix<
-        f64,
-        32,
-        1,
-    >>::zeros();
-    let mut __mg_p8_0: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = <::matgrad::__private::nalgebra::SMatrix<
-        f64,
-        32,
-        1,
-    >>::zeros();
-    for __mg_i in 0..__mg_v8.len() {
-        let __mg_m8_x: f64 = __mg_v7[__mg_i];
-        let __mg_m8_v1: f64 = __mg_m8_x.tanh();
-        let __mg_m8_g1: f64 = 1.0;
-        let __mg_m8_g0: f64 = (__mg_m8_g1 * (1.0 - (__mg_m8_v1 * __mg_m8_v1)));
-        __mg_v8[__mg_i] = __mg_m8_v1;
-        __mg_p8_0[__mg_i] = __mg_m8_g0;
+    struct Refused<Order>(Order);
+    impl<Order> Refused<Order> {
+        const SECOND_DERIVATIVE: () = ::core::panic!(
+            "a `#[hessian]` function cannot call `mlp2`, directly or through another function: `mlp2` is differentiated once: add `twice` to its attribute, `#[gradient(twice)]`, for its second derivatives"
+        );
     }
-    let __mg_d6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((dw1 * x)
-        + (w1 * dx));
-    let __mg_d7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (&__mg_d6 + db1);
-    let __mg_d8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_p8_0
-        .component_mul(&__mg_d7));
-    let __mg_d10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = ((dw2 * &__mg_v8)
-        + (w2 * &__mg_d8));
-    let __mg_d11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = (&__mg_d10 + db2);
-    let __mg_d12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = (&__mg_d11 - dy);
-    let __mg_d13: f64 = (2.0 * (__mg_v12.dot(&__mg_d12)));
-    let __mg_d14: f64 = (__mg_v9 * __mg_d13);
-    let __mg_g14: f64 = seed;
-    let __mg_g13: f64 = (__mg_g14 * __mg_v9);
-    let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
-        .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));
-    let __mg_g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_g8
-        .zip_map(
-            &__mg_v8,
-            |__mg_m8_zbar: f64, __mg_m8_z: f64| -> f64 {
-                let __mg_m8_g1: f64 = __mg_m8_zbar;
-                let __mg_m8_g0: f64 = (__mg_m8_g1 * (1.0 - (__mg_m8_z * __mg_m8_z)));
-                __mg_m8_g0
-            },
-        ));
-    let __mg_g4: ::matgrad::__private::nalgebra::SMatrix<f64, 16, 1> = (w1
-        .tr_mul(&__mg_g7));
-    let mut __mg_dg14: f64 = seed_tangent;
-    let mut __mg_dg13: f64 = (__mg_dg14 * __mg_v9);
-    let mut __mg_dg8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((((dw2
-        .tr_mul(&__mg_v12)) + (w2.tr_mul(&__mg_d12))) * (2.0 * __mg_g13))
-        + ((w2.tr_mul(&__mg_v12)) * (2.0 * __mg_dg13)));
-    let mut __mg_dg7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ({
-        let __mg_zbar_all = __mg_g8;
-        let __mg_dzbar_all = __mg_dg8;
-        <::matgrad::__private::nalgebra::SMatrix<
-            f64,
-            32,
-            1,
-        >>::from_fn(|__mg_m8s_i, __mg_m8s_j| -> f64 {
-            let __mg_m8s_x: f64 = __mg_v7[(__mg_m8s_i, __mg_m8s_j)];
-            let __mg_m8s_dx: f64 = __mg_d7[(__mg_m8s_i, __mg_m8s_j)];
-            let __mg_m8s_zbar: f64 = __mg_zbar_all[(__mg_m8s_i, __mg_m8s_j)];
-            let __mg_m8s_dzbar: f64 = __mg_dzbar_all[(__mg_m8s_i, __mg_m8s_j)];
-            let __mg_m8s_v1: f64 = __mg_m8s_x.tanh();
-            let __mg_m8s_d1: f64 = (__mg_m8s_dx * (1.0 - (__mg_m8s_v1 * __mg_m8s_v1)));
-            let __mg_m8s_g1: f64 = __mg_m8s_zbar;
-            let __mg_m8s_g0: f64 = (__mg_m8s_g1 * (1.0 - (__mg_m8s_v1 * __mg_m8s_v1)));
-            let mut __mg_m8s_dg1: f64 = __mg_m8s_dzbar;
-            let mut __mg_m8s_dg0: f64 = ((__mg_m8s_dg1
-                * (1.0 - (__mg_m8s_v1 * __mg_m8s_v1)))
-                + (__mg_m8s_g1
-                    * (-((__mg_m8s_d1 * __mg_m8s_v1) + (__mg_m8s_v1 * __mg_m8s_d1)))));
-            __mg_m8s_dg0
-        })
-    });
-    let mut __mg_dg4: ::matgrad::__private::nalgebra::SMatrix<f64, 16, 1> = ((dw1
-        .tr_mul(&__mg_g7)) + (w1.tr_mul(&__mg_dg7)));
-    (
-        __mg_v14,
-        (
-            ((&__mg_g7 * (x.transpose()))),
-            (*&__mg_g7),
-            (((&__mg_v12 * (2.0 * __mg_g13)) * (__mg_v8.transpose()))),
-            ((&__mg_v12 * (2.0 * __mg_g13))),
-            (*&__mg_g4),
-            ((&__mg_v12 * (-(2.0 * __mg_g13)))),
-        ),
-        (
-            ((&__mg_dg7 * (x.transpose())) + (&__mg_g7 * (dx.transpose()))),
-            (*&__mg_dg7),
-            ((((&__mg_d12 * (2.0 * __mg_g13)) + (&__mg_v12 * (2.0 * __mg_dg13)))
-                * (__mg_v8.transpose()))
-                + ((&__mg_v12 * (2.0 * __mg_g13)) * (__mg_d8.transpose()))),
-            ((&__mg_d12 * (2.0 * __mg_g13)) + (&__mg_v12 * (2.0 * __mg_dg13))),
-            (*&__mg_dg4),
-            ((&__mg_d12 * (-(2.0 * __mg_g13))) + (&__mg_v12 * (-(2.0 * __mg_dg13)))),
-        ),
-    )
+    let () = Refused::<MatgradOrder>::SECOND_DERIVATIVE;
+    ::core::unreachable!()
 }
 /** Value and gradient of [`mlp2`] with respect to `w1`, `b1`, `w2`, `b2`, generated by `#[gradient]`.
 

@@ -1,7 +1,8 @@
 //! The arguments of `#[gradient(...)]`.
 //!
 //! `wrt(a, b, …)` selects and orders the differentiated parameters; `pullback = path` gives the
-//! function a hand-written derivative instead of one derived from its body. Whether the names exist is checked later, against the signature, in `ast`.
+//! function a hand-written derivative instead of one derived from its body; `twice` gives it
+//! the second derivatives a `#[hessian]` function calling it needs. Whether the names exist is checked later, against the signature, in `ast`.
 
 use proc_macro2::TokenStream;
 use syn::Ident;
@@ -43,6 +44,9 @@ pub struct Args {
     /// `pullback = f`: a user function computing `(value, gradients)` from the parameters and
     /// a seed, used instead of differentiating the body.
     pub pullback: Option<syn::Path>,
+    /// `twice`: also generate `{name}_vjp_jvp`, through which `#[hessian]` functions
+    /// differentiate a call of this one twice (a `#[hessian]` function always has it).
+    pub twice: bool,
 }
 
 /// Parses the attribute's tokens; errors are recorded in `cx` and the rest still parsed.
@@ -75,10 +79,17 @@ pub fn parse(cx: &Ctxt, attribute: Attribute, tokens: TokenStream) -> Args {
             }
             args.pullback = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("twice") && attribute != Attribute::Hessian {
+            if args.twice {
+                return Err(meta.error("`twice` is given twice"));
+            }
+            args.twice = true;
+            Ok(())
         } else {
             Err(meta.error(
-                "unknown `#[gradient]` argument; the supported ones are `wrt(a, b, …)` naming the parameters to differentiate \
-                 and `pullback = f` naming a hand-written derivative",
+                "unknown `#[gradient]` argument; the supported ones are `wrt(a, b, …)` naming the parameters to differentiate, \
+                 `pullback = f` naming a hand-written derivative, and `twice` for the second derivatives a \
+                 `#[hessian]` function calling this one needs",
             ))
         }
     });

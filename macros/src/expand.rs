@@ -137,10 +137,7 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     if cx.has_errors() {
         return fallback::emit(&item, Some(&func), &cx.finish());
     }
-    // Second derivatives read products a trace chain would not form: they use the program
-    // without that fusion.
-    let mut unfused = prog.clone();
-    fuse::fuse(&mut unfused, false);
+    let vjp_jvp = second_order_companion(&item, &func, &prog, args.twice);
     fuse::fuse(&mut prog, attribute != Attribute::Hessian);
     let planned = |wrt: Vec<usize>| {
         Plan::new(
@@ -152,16 +149,20 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
         )
     };
     let vjp_plan = planned(emit::float_params(&func));
-    let jvp_plan = Plan::new(
-        &prog,
-        Config {
-            wrt: emit::float_params(&func),
-            mode: Mode::Forward,
-            ..Config::default()
-        },
-    );
     let scalar = matches!(func.ret, Kind::Scalar(_));
-    let grad_plan = (scalar && attribute == Attribute::Gradient).then(|| planned(func.wrt.clone()));
+    let through_vjp = through_vjp(&func);
+    let jvp_plan = (!through_vjp).then(|| {
+        Plan::new(
+            &prog,
+            Config {
+                wrt: emit::float_params(&func),
+                mode: Mode::Forward,
+                ..Config::default()
+            },
+        )
+    });
+    let grad_plan = (scalar && attribute == Attribute::Gradient && !through_vjp)
+        .then(|| planned(func.wrt.clone()));
     let hessian_plans = match (attribute == Attribute::Hessian).then(|| hessian_plans(&prog, &func))
     {
         Some(Err(construct)) => {
@@ -174,29 +175,26 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     let jacobian_plans =
         (attribute == Attribute::Jacobian).then(|| emit::jacobian_plans(&func, &prog));
     if verify::enabled() {
-        let plans = [&vjp_plan, &jvp_plan]
-            .into_iter()
+        let plans = std::iter::once(&vjp_plan)
+            .chain(jvp_plan.iter())
             .chain(grad_plan.iter())
             .chain(hessian_plans.iter().flat_map(emit::HessianPlans::plans))
             .chain(jacobian_plans.iter().flat_map(|p| p.plans()));
-        let mut errors = verify::program(&prog);
-        errors.extend(plans.flat_map(verify::plan));
-        if let Some(first) = errors.first() {
-            let message = format!(
-                "invariant: the derivative program of `{}` fails verification ({first}); \
-                 this is a bug in matgrad",
-                func.name
-            );
-            cx.push(syn::Error::new_spanned(&item.sig.ident, message));
+        if let Some(error) = verification_error(&item, &func, &prog, plans) {
+            cx.push(error);
             return fallback::emit(&item, Some(&func), &cx.finish());
         }
     }
     let vjp = emit::vjp(&item, &func, &vjp_plan);
-    let jvp = emit::jvp(&item, &func, &jvp_plan);
-    let grad = grad_plan.map(|plan| emit::function(&item, &func, &plan));
+    let (grad, jvp) = grad_and_jvp(
+        &item,
+        &func,
+        &vjp_plan,
+        jvp_plan.as_ref(),
+        grad_plan.as_ref(),
+    );
     let jacobian = jacobian_plans.map(|plans| emit::jacobian(&item, &func, &plans));
     let hessian = hessian_plans.map(|plans| hessian_companions(&item, &func, &plans));
-    let vjp_jvp = vjp_jvp(&item, &func, &unfused);
     // `_vjp_jvp` first: a call of a function with no `_vjp` fails to resolve in every companion
     // at the same span, and rustc keeps the last of those errors, which should name `_vjp`.
     quote!(#item #vjp_jvp #grad #jacobian #hessian #vjp #jvp)
@@ -216,6 +214,79 @@ fn with_pullback(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> 
         ),
     );
     quote!(#item #generated #refused)
+}
+
+/// Whether `_grad` and `_jvp` go through `_vjp`: for a scalar free `#[gradient]` function
+/// differentiated in every float parameter, `_grad` is `_vjp` with seed 1 and `_jvp` ⟨∇f, d⟩ of
+/// it, so the two call `_vjp` instead of repeating its program (a third of the code to check
+/// and build).
+fn through_vjp(func: &ast::Func) -> bool {
+    matches!(func.ret, Kind::Scalar(_))
+        && func.attribute == Attribute::Gradient
+        && !func.method
+        && func.wrt == emit::float_params(func)
+}
+
+/// `{name}_grad` (of a `#[gradient]` function returning a scalar) and `{name}_jvp`: from their
+/// own plans, or (without a plan for `_jvp`) both through `{name}_vjp`.
+fn grad_and_jvp(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    vjp_plan: &Plan,
+    jvp_plan: Option<&Plan>,
+    grad_plan: Option<&Plan>,
+) -> (Option<TokenStream>, TokenStream) {
+    match jvp_plan {
+        Some(jvp_plan) => (
+            grad_plan.map(|plan| emit::function(item, func, plan)),
+            emit::jvp(item, func, jvp_plan),
+        ),
+        None => (None, emit::through_vjp(item, func, vjp_plan)),
+    }
+}
+
+/// The first way `prog` or one of its `plans` fails verification, as an error that calls it a bug.
+fn verification_error<'p>(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    prog: &crate::ir::Program,
+    plans: impl Iterator<Item = &'p Plan<'p>>,
+) -> Option<syn::Error> {
+    let mut errors = verify::program(prog);
+    errors.extend(plans.flat_map(verify::plan));
+    let first = errors.first()?;
+    let message = format!(
+        "invariant: the derivative program of `{}` fails verification ({first}); this is a bug \
+         in matgrad",
+        func.name
+    );
+    Some(syn::Error::new_spanned(&item.sig.ident, message))
+}
+
+/// `{name}_vjp_jvp` of a `#[hessian]` function or one annotated with `twice`, from the program
+/// before fusion (second derivatives read products a trace chain would not form); for any other,
+/// one that refuses and says to add `twice`.
+fn second_order_companion(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    prog: &crate::ir::Program,
+    twice: bool,
+) -> TokenStream {
+    if twice || func.attribute == Attribute::Hessian {
+        let mut unfused = prog.clone();
+        fuse::fuse(&mut unfused, false);
+        return vjp_jvp(item, func, &unfused);
+    }
+    emit::refused_vjp_jvp(
+        item,
+        func,
+        &format!(
+            "`{0}` is differentiated once: add `twice` to its attribute, `#[{1}(twice)]`, for \
+             its second derivatives",
+            func.name,
+            func.attribute.name()
+        ),
+    )
 }
 
 /// `{name}_vjp_jvp`, through which a `#[hessian]` function differentiates a call of this one

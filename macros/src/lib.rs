@@ -78,6 +78,10 @@ use proc_macro::TokenStream;
 ///   this one. A function returning a matrix gets only `_vjp`, with a seed of its shape.
 /// - `#[gradient(pullback = g)]` uses a hand-written `g(params…, seed) -> (value, (gradients…))`
 ///   instead of differentiating the body.
+/// - `#[gradient(twice)]` (with `wrt` or without) also writes the second-order program
+///   `{name}_vjp_jvp` through which `#[hessian]` functions differentiate a call of this one
+///   twice; without it the function is differentiated once, and a `#[hessian]` function that
+///   reaches it stops `cargo build` with an error saying so.
 ///
 /// # The language
 ///
@@ -203,11 +207,12 @@ pub fn jacobian(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Both are forward over reverse: the tangent of the gradient's adjoint program, along `v` or
 /// along each unit direction. Second derivatives cover straight-line code, loops (unrolled, or
 /// kept as loops: `0..N` over a const generic, or more than 64 iterations), `if` (each piece
-/// differentiated twice), `map` closures (entry by entry), calls of other annotated functions,
+/// differentiated twice), `map` closures (entry by entry), calls of other `#[hessian]`
+/// functions and of functions annotated with `twice` (`#[gradient(twice)]`, `#[jacobian(twice)]`),
 /// whatever they call in turn (through their `{name}_vjp_jvp`), and every scalar and matrix
 /// operation. Reaching, directly or through other functions, a function with no second
-/// derivative (one with a hand-written `pullback`) stops `cargo build` with an error that names
-/// it and says why (`cargo check` does not compile that far).
+/// derivative (one without `twice`, or with a hand-written `pullback`) stops `cargo build` with
+/// an error that names it and says why (`cargo check` does not compile that far).
 ///
 /// ```ignore
 /// use matgrad::hessian;

@@ -25,7 +25,8 @@ mod jacobian;
 mod nested;
 
 pub use companions::{
-    custom, float_params, function, generics, jvp, signature_inputs, tangent_ident, vjp,
+    custom, float_params, function, generics, jvp, signature_inputs, tangent_ident, through_vjp,
+    vjp,
 };
 pub use hessian::{
     HessianPlans, closed_hessian, hessian, hvp, refused_vjp_jvp, unit_count, vjp_jvp,

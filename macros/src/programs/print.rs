@@ -61,6 +61,23 @@ impl Printer {
         self.function_as(f, "", &name)
     }
 
+    /// The attribute a function of its kind takes (with `twice`, for the second derivatives a
+    /// `#[hessian]` caller needs).
+    pub(super) fn attribute(f: &Function, twice: bool) -> String {
+        let twice = if twice { "twice" } else { "" };
+        match (&f.wrt, f.ret) {
+            (Some(names), _) if twice.is_empty() => {
+                format!("#[gradient(wrt({}))]", names.join(", "))
+            }
+            (Some(names), _) => format!("#[gradient(wrt({}), {twice})]", names.join(", ")),
+            // A matrix-valued function gets its Jacobian, which its test checks.
+            (None, Shape::Mat(..)) if twice.is_empty() => "#[jacobian]".to_string(),
+            (None, Shape::Mat(..)) => format!("#[jacobian({twice})]"),
+            (None, Shape::Scalar) if twice.is_empty() => "#[gradient]".to_string(),
+            (None, Shape::Scalar) => format!("#[gradient({twice})]"),
+        }
+    }
+
     /// The function under `attribute` (or the one its kind takes, where empty) and `name`.
     pub(super) fn function_as(&self, f: &Function, attribute: &str, name: &str) -> String {
         let mut out = String::new();
@@ -68,14 +85,8 @@ impl Printer {
             out.push_str(attribute);
             out.push('\n');
         } else if !self.reference {
-            match (&f.wrt, f.ret) {
-                (Some(names), _) => {
-                    let _ = writeln!(out, "#[gradient(wrt({}))]", names.join(", "));
-                }
-                // A matrix-valued function gets its Jacobian, which its test checks.
-                (None, Shape::Mat(..)) => out.push_str("#[jacobian]\n"),
-                (None, Shape::Scalar) => out.push_str("#[gradient]\n"),
-            }
+            out.push_str(&Self::attribute(f, false));
+            out.push('\n');
         }
         let mut generics = Vec::new();
         if self.generic() {

@@ -70,8 +70,14 @@ fn program(p: &Program, known: Option<&str>) -> String {
         let _ = write!(out, " (known bug patterns: {})", tags.join(", "));
     }
     out.push_str("\n\n");
-    for f in p.callees.iter().chain(std::iter::once(&p.main)) {
-        out.push_str(&Printer::user(f.float).function(f));
+    // The callees of a program differentiated twice have second derivatives.
+    for (k, f) in p.callees.iter().chain(std::iter::once(&p.main)).enumerate() {
+        let user = Printer::user(f.float);
+        if k < p.callees.len() && twice(&p.main) {
+            out.push_str(&user.function_as(f, &Printer::attribute(f, true), &f.name));
+        } else {
+            out.push_str(&user.function(f));
+        }
         out.push('\n');
         out.push_str(&Printer::reference().function(f));
         out.push('\n');

@@ -10,7 +10,7 @@ fn hand_pullback(x: &Vector3<f64>, seed: f64) -> (f64, (Vector3<f64>,)) {
     (x.sum(), (Vector3::repeat(seed),))
 }
 
-#[gradient]
+#[gradient(twice)]
 fn via_hand(x: &Vector3<f64>) -> f64 {
     hand(x) * 3.0
 }

@@ -1,15 +1,15 @@
-//! Every annotated function has a `_vjp_jvp`, whatever it calls: `outer` reaches `inner` through
-//! `middle`, and a function with no second derivative that nothing differentiates twice
-//! (`hand`, through `via_hand`) is no error.
+//! A function annotated with `twice` has a `_vjp_jvp`, whatever it calls: `outer` reaches `inner`
+//! through `middle`; a function with no second derivative that nothing differentiates twice
+//! (`hand`, through `via_hand`, differentiated once) is no error.
 use matgrad::nalgebra::{Matrix3, Vector3};
 use matgrad::{gradient, hessian};
 
-#[gradient]
+#[gradient(twice)]
 fn inner(x: &Vector3<f64>) -> f64 {
     x.norm_squared()
 }
 
-#[gradient]
+#[gradient(twice)]
 fn middle(x: &Vector3<f64>) -> f64 {
     inner(x) * 2.0
 }
