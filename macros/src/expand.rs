@@ -150,8 +150,8 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     };
     let vjp_plan = planned(emit::float_params(&func));
     let scalar = matches!(func.ret, Kind::Scalar(_));
-    let through_vjp = through_vjp(&func);
-    let jvp_plan = (!through_vjp).then(|| {
+    let (jvp_through_vjp, grad_through_vjp) = through_vjp(&func);
+    let jvp_plan = (!jvp_through_vjp).then(|| {
         Plan::new(
             &prog,
             Config {
@@ -161,7 +161,7 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
             },
         )
     });
-    let grad_plan = (scalar && attribute == Attribute::Gradient && !through_vjp)
+    let grad_plan = (scalar && attribute == Attribute::Gradient && !grad_through_vjp)
         .then(|| planned(func.wrt.clone()));
     let hessian_plans = match (attribute == Attribute::Hessian).then(|| hessian_plans(&prog, &func))
     {
@@ -216,19 +216,18 @@ fn with_pullback(item: &syn::ItemFn, func: &ast::Func, pullback: &syn::Path) -> 
     quote!(#item #generated #refused)
 }
 
-/// Whether `_grad` and `_jvp` go through `_vjp`: for a scalar free `#[gradient]` function
-/// differentiated in every float parameter, `_grad` is `_vjp` with seed 1 and `_jvp` ⟨∇f, d⟩ of
-/// it, so the two call `_vjp` instead of repeating its program (a third of the code to check
-/// and build).
-fn through_vjp(func: &ast::Func) -> bool {
-    matches!(func.ret, Kind::Scalar(_))
-        && func.attribute == Attribute::Gradient
-        && !func.method
-        && func.wrt == emit::float_params(func)
+/// Whether `_jvp`, and whether `_grad`, go through `_vjp` instead of repeating its program (each
+/// a third of the code to check and build): for a scalar free function, `_jvp` is ⟨∇f, d⟩ of
+/// `_vjp` with seed 1; for one under `#[gradient]` differentiated in every float parameter,
+/// `_grad` is that `_vjp`.
+fn through_vjp(func: &ast::Func) -> (bool, bool) {
+    let jvp = matches!(func.ret, Kind::Scalar(_)) && !func.method;
+    let grad = jvp && func.attribute == Attribute::Gradient && func.wrt == emit::float_params(func);
+    (jvp, grad)
 }
 
 /// `{name}_grad` (of a `#[gradient]` function returning a scalar) and `{name}_jvp`: from their
-/// own plans, or (without a plan for `_jvp`) both through `{name}_vjp`.
+/// own plans, or without one through `{name}_vjp`.
 fn grad_and_jvp(
     item: &syn::ItemFn,
     func: &ast::Func,
@@ -236,13 +235,17 @@ fn grad_and_jvp(
     jvp_plan: Option<&Plan>,
     grad_plan: Option<&Plan>,
 ) -> (Option<TokenStream>, TokenStream) {
-    match jvp_plan {
-        Some(jvp_plan) => (
-            grad_plan.map(|plan| emit::function(item, func, plan)),
-            emit::jvp(item, func, jvp_plan),
-        ),
-        None => (None, emit::through_vjp(item, func, vjp_plan)),
-    }
+    let scalar_gradient =
+        matches!(func.ret, Kind::Scalar(_)) && func.attribute == Attribute::Gradient;
+    let grad = match grad_plan {
+        Some(plan) => Some(emit::function(item, func, plan)),
+        None => scalar_gradient.then(|| emit::grad_through_vjp(item, func, vjp_plan)),
+    };
+    let jvp = match jvp_plan {
+        Some(plan) => emit::jvp(item, func, plan),
+        None => emit::jvp_through_vjp(item, func),
+    };
+    (grad, jvp)
 }
 
 /// The first way `prog` or one of its `plans` fails verification, as an error that calls it a bug.

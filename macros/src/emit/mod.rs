@@ -25,8 +25,8 @@ mod jacobian;
 mod nested;
 
 pub use companions::{
-    custom, float_params, function, generics, jvp, signature_inputs, tangent_ident, through_vjp,
-    vjp,
+    custom, float_params, function, generics, grad_through_vjp, jvp, jvp_through_vjp,
+    signature_inputs, tangent_ident, vjp,
 };
 pub use hessian::{
     HessianPlans, closed_hessian, hessian, hvp, refused_vjp_jvp, unit_count, vjp_jvp,
