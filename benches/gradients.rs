@@ -146,6 +146,7 @@ fn main() {
     run(|a, s| bench(&a.ols, s), "ols");
     run(|a, s| bench(&a.single_layer, s), "single_layer");
     run(|a, s| bench(&a.gaussian_nll, s), "gaussian_nll");
+    run(|a, s| bench(&a.gaussian_nll_chol, s), "gaussian_nll_chol");
     run(|a, s| bench(&a.trace_quad, s), "trace_quad");
     run(|a, s| bench(&a.frob_affine, s), "frob_affine");
     run(|a, s| bench(&a.mlp2, s), "mlp2");

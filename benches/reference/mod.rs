@@ -619,6 +619,108 @@ impl Loss for GaussianNll {
     }
 }
 
+// ---- gaussian_nll_chol: the same, written with the Cholesky factor of Σ ----------------------
+
+/// [`gaussian_nll`] as one writes it knowing Σ is SPD: through `Σ.cholesky()`, whose factor gives
+/// the log determinant and the solve. Like nalgebra's factorisation it reads Σ's lower triangle,
+/// so its gradient in Σ is zero above the diagonal and twice the symmetric one below it.
+///
+/// # Panics
+///
+/// If Σ is not positive definite.
+#[gradient(wrt(mu, sigma))]
+pub fn gaussian_nll_chol(
+    mu: &SVector<f64, 6>,
+    sigma: &SMatrix<f64, 6, 6>,
+    x: &SVector<f64, 6>,
+) -> f64 {
+    let r = x - mu;
+    let c = sigma.cholesky().unwrap();
+    0.5 * c.ln_determinant() + 0.5 * r.dot(&c.solve(&r))
+}
+
+/// The expert's gradient of [`gaussian_nll_chol`]: [`gaussian_nll_hand`]'s factorisation and
+/// sweeps, the Σ gradient written to the lower triangle only (Gᵢᵢ on the diagonal, 2Gᵢⱼ below).
+///
+/// # Panics
+///
+/// If Σ is not positive definite.
+#[must_use]
+pub fn gaussian_nll_chol_hand<const N: usize>(
+    mu: &SVector<f64, N>,
+    sigma: &SMatrix<f64, N, N>,
+    x: &SVector<f64, N>,
+) -> (f64, (SVector<f64, N>, SMatrix<f64, N, N>)) {
+    let l = cholesky_lower(sigma);
+    let li = lower_inverse(&l);
+    let r = x - mu;
+    let w = lower_mul(&li, &r);
+    let alpha =
+        SVector::<f64, N>::from_fn(|i, _| li.column(i).rows_range(i..).dot(&w.rows_range(i..)));
+    let half_ln_det: f64 = (0..N).map(|i| l[(i, i)].ln()).sum();
+    let mut g_sigma = SMatrix::<f64, N, N>::zeros();
+    for j in 0..N {
+        for i in j..N {
+            let inv_ij = li
+                .column(i)
+                .rows_range(i..)
+                .dot(&li.column(j).rows_range(i..));
+            let v = inv_ij - alpha[i] * alpha[j];
+            g_sigma[(i, j)] = if i == j { 0.5 * v } else { v };
+        }
+    }
+    (half_ln_det + 0.5 * w.norm_squared(), (-alpha, g_sigma))
+}
+
+/// [`gaussian_nll_chol`] over any real field.
+///
+/// # Panics
+///
+/// If Σ is not positive definite.
+pub fn gaussian_nll_chol_generic<T: RealField + Copy>(
+    mu: &SVector<T, 6>,
+    sigma: &SMatrix<T, 6, 6>,
+    x: &SVector<T, 6>,
+) -> T {
+    let r = x - mu;
+    let c = sigma.cholesky().unwrap();
+    k::<T>(0.5) * c.ln_determinant() + k::<T>(0.5) * r.dot(&c.solve(&r))
+}
+
+/// The inputs of [`gaussian_nll_chol`]: those of [`gaussian_nll`].
+pub struct GaussianNllChol(pub GaussianNll);
+
+impl Loss for GaussianNllChol {
+    const NAME: &'static str = "gaussian_nll_chol";
+    type Wrt = (SVector<f64, 6>, SMatrix<f64, 6, 6>);
+    type DualConsts = SVector<Dual64, 6>;
+
+    fn wrt(&self) -> Self::Wrt {
+        (self.0.mu, self.0.sigma)
+    }
+    #[inline(never)]
+    fn primal(&self) -> f64 {
+        gaussian_nll_chol(&self.0.mu, &self.0.sigma, &self.0.x)
+    }
+    #[inline(never)]
+    fn generated(&self) -> (f64, Self::Wrt) {
+        gaussian_nll_chol_grad(&self.0.mu, &self.0.sigma, &self.0.x)
+    }
+    #[inline(never)]
+    fn hand(&self) -> (f64, Self::Wrt) {
+        gaussian_nll_chol_hand(&self.0.mu, &self.0.sigma, &self.0.x)
+    }
+    fn dual_consts(&self) -> Self::DualConsts {
+        self.0.x.to_dual()
+    }
+    fn eval_dual(c: &Self::DualConsts, p: &<Self::Wrt as Params>::Dual) -> Dual64 {
+        gaussian_nll_chol_generic(&p.0, &p.1, c)
+    }
+    fn eval_f64(&self, p: &Self::Wrt) -> f64 {
+        gaussian_nll_chol_generic(&p.0, &p.1, &self.0.x)
+    }
+}
+
 // ---- trace_quad: tr(AXBXᵀC), 4×4 ------------------------------------------------------------
 
 /// The trace of a quadratic form in X, tr(AXBXᵀC).
@@ -1154,6 +1256,7 @@ pub struct All {
     pub ols: Ols,
     pub single_layer: SingleLayer,
     pub gaussian_nll: GaussianNll,
+    pub gaussian_nll_chol: GaussianNllChol,
     pub trace_quad: TraceQuad,
     pub frob_affine: FrobAffine,
     pub mlp2: Mlp2,
@@ -1166,10 +1269,20 @@ impl All {
     #[must_use]
     pub fn new() -> Self {
         let mut rng = SplitMix64(SEED);
+        let ols = Ols::new(&mut rng);
+        let single_layer = SingleLayer::new(&mut rng);
+        let gaussian_nll = GaussianNll::new(&mut rng);
+        // The same point: the two spellings of one loss.
+        let gaussian_nll_chol = GaussianNllChol(GaussianNll {
+            mu: gaussian_nll.mu,
+            sigma: gaussian_nll.sigma,
+            x: gaussian_nll.x,
+        });
         All {
-            ols: Ols::new(&mut rng),
-            single_layer: SingleLayer::new(&mut rng),
-            gaussian_nll: GaussianNll::new(&mut rng),
+            ols,
+            single_layer,
+            gaussian_nll,
+            gaussian_nll_chol,
             trace_quad: TraceQuad::new(&mut rng),
             frob_affine: FrobAffine::new(&mut rng),
             mlp2: Mlp2::new(&mut rng),
@@ -1243,6 +1356,7 @@ pub fn check_all() {
     check(&all.ols);
     check(&all.single_layer);
     check(&all.gaussian_nll);
+    check(&all.gaussian_nll_chol);
     check(&all.trace_quad);
     check(&all.frob_affine);
     check(&all.mlp2);
