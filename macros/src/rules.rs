@@ -65,6 +65,41 @@ fn recip(s: B) -> B {
     Box::new(AExpr::Div(AExpr::lit("1.0"), s))
 }
 
+/// The steps of a solve `id` = M⁻¹B (args `[M, B]`): the solve of its adjoint, `solved`, shared,
+/// then B̄ += that and M̄ −= `outer(that)`.
+fn solve_adjoints(
+    cx: &Context,
+    id: ValueId,
+    shared: &mut usize,
+    solved: AExpr,
+    outer: impl Fn(Box<AExpr>) -> AExpr,
+) -> Vec<Step> {
+    let args = &cx.prog.nodes[id].args;
+    let need = |k: usize| cx.active[args[k]];
+    if !need(0) && !need(1) {
+        return Vec::new();
+    }
+    let t = *shared;
+    *shared += 1;
+    let mut steps = vec![Step::Share {
+        index: t,
+        expr: solved,
+    }];
+    if need(1) {
+        steps.push(Step::Add {
+            target: args[1],
+            expr: AExpr::Shared(t),
+        });
+    }
+    if need(0) {
+        steps.push(Step::Add {
+            target: args[0],
+            expr: AExpr::Neg(Box::new(outer(Box::new(AExpr::Shared(t))))),
+        });
+    }
+    steps
+}
+
 /// The steps of node `id`'s rule: contributions to its active arguments, after any value they
 /// share. `shared` numbers shared values across the whole adjoint program.
 pub fn adjoints(cx: &Context, id: ValueId, shared: &mut usize) -> Vec<Step> {
@@ -75,36 +110,30 @@ pub fn adjoints(cx: &Context, id: ValueId, shared: &mut usize) -> Vec<Step> {
     // Rules whose contributions share one computed value.
     if let Op::Solve(_) = node.op {
         // Z = A⁻¹B: dZ = A⁻¹(dB − dA·Z) ⇒ B̄ += A⁻ᵀZ̄, Ā −= (A⁻ᵀZ̄)·Zᵀ, with A⁻ᵀZ̄ solved, not inverted.
-        if !need(0) && !need(1) {
-            return Vec::new();
-        }
-        let t = *shared;
-        *shared += 1;
         let solved = AExpr::SolveTransposed {
             solve: id,
             rhs: Box::new(AExpr::Adj(id)),
         };
-        let mut steps = vec![Step::Share {
-            index: t,
-            expr: solved,
-        }];
-        if need(1) {
-            steps.push(Step::Add {
-                target: args[1],
-                expr: AExpr::Shared(t),
-            });
-        }
-        if need(0) {
-            let product = AExpr::MatMul(
-                Box::new(AExpr::Shared(t)),
-                Box::new(AExpr::Transpose(val(id))),
-            );
-            steps.push(Step::Add {
-                target: args[0],
-                expr: AExpr::Neg(Box::new(product)),
-            });
-        }
-        return steps;
+        return solve_adjoints(cx, id, shared, solved, |s| {
+            AExpr::MatMul(s, Box::new(AExpr::Transpose(val(id))))
+        });
+    }
+    if let Op::TriSolve { transpose } = node.op {
+        // Z = L⁻¹B: B̄ += L⁻ᵀZ̄, L̄ += −L⁻ᵀZ̄·Zᵀ; Z = L⁻ᵀB: B̄ += L⁻¹Z̄, L̄ += −Z·(L⁻¹Z̄)ᵀ (the
+        // solve reads L's lower triangle, and L̄'s upper one is never read, as for the
+        // factorisation below).
+        let back = AExpr::TriSolve {
+            l: args[0],
+            rhs: Box::new(AExpr::Adj(id)),
+            transpose: !transpose,
+        };
+        return solve_adjoints(cx, id, shared, back, |s| {
+            if transpose {
+                AExpr::MatMul(val(id), Box::new(AExpr::Transpose(s)))
+            } else {
+                AExpr::MatMul(s, Box::new(AExpr::Transpose(val(id))))
+            }
+        });
     }
     if let Op::Call(_) = node.op {
         // The callee's vector-Jacobian product, seeded with this call's adjoint, gives the
@@ -187,14 +216,15 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
     let shape = |k: usize| prog.shape(args[k]);
     let mut out: Vec<(usize, AExpr)> = Vec::new();
     match &node.op {
-        // Parameters and constants end the sweep; a solve's rule is in `adjoints`, where its two
-        // contributions share one solve; conditions have no derivative; an `if` and its results
-        // are handled in `adjoints` and `diff`.
+        // Parameters and constants end the sweep; the rules of solves are in `adjoints`, where
+        // their two contributions share one solve; conditions have no derivative; an `if` and
+        // its results are handled in `adjoints` and `diff`.
         Op::Param(_)
         | Op::Const(_)
         | Op::Field(..)
         | Op::IdentityOf
         | Op::Solve(_)
+        | Op::TriSolve { .. }
         | Op::Compare(_)
         | Op::Not
         | Op::And
@@ -394,22 +424,6 @@ fn simple(cx: &Context, id: ValueId) -> Vec<(usize, AExpr)> {
             let each =
                 AExpr::ComponentDiv(Box::new(scale), Box::new(AExpr::DiagonalOf(val(args[0]))));
             out.push((0, AExpr::FromDiagonal(Box::new(each), n)));
-        }
-        // Z = L⁻¹B: B̄ += L⁻ᵀZ̄, L̄ += −L⁻ᵀZ̄·Zᵀ; Z = L⁻ᵀB: B̄ += L⁻¹Z̄, L̄ += −Z·(L⁻¹Z̄)ᵀ (the
-        // solve reads L's lower triangle, and L̄'s upper one is never read, as above)
-        Op::TriSolve { transpose } => {
-            let back = || AExpr::TriSolve {
-                l: args[0],
-                rhs: g(),
-                transpose: !*transpose,
-            };
-            let outer = if *transpose {
-                AExpr::MatMul(z(), Box::new(AExpr::Transpose(Box::new(back()))))
-            } else {
-                AExpr::MatMul(Box::new(back()), Box::new(AExpr::Transpose(z())))
-            };
-            out.push((0, AExpr::Neg(Box::new(outer))));
-            out.push((1, back()));
         }
         // z = diag(A): dz = diag(dA) ⇒ Ā += Diag(z̄), z̄ on the diagonal
         Op::DiagonalOf => out.push((0, AExpr::FromDiagonal(g(), shape(0)))),
