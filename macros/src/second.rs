@@ -719,12 +719,13 @@ pub fn branch_side<'p>(
 
 /// The counted loop the node `node` keeps as a loop, if it is one.
 pub fn range_of(prog: &Program, node: ValueId) -> Option<&crate::ir::Range> {
-    match &prog.nodes[node].op {
-        Op::Branch {
-            over: Some(over), ..
-        } => over.range.as_ref(),
-        _ => None,
-    }
+    let Op::Branch {
+        over: Some(over), ..
+    } = &prog.nodes[node].op
+    else {
+        return None;
+    };
+    over.range.as_ref()
 }
 
 /// One iteration of the loop kept as a loop `node` differentiated twice, to run backwards: its

@@ -1632,28 +1632,11 @@ impl Emitter<'_> {
             range.carried.iter().map(|&p| adjoint_of(p)).collect();
         let carried_tangents: Vec<TokenStream> =
             range.carried.iter().map(|&p| tangent_of(p)).collect();
-        let others: Vec<usize> = captures
-            .iter()
-            .copied()
-            .filter(|c| !range.carried.contains(c))
-            .collect();
+        let (others, sums, results) = super::nested::summed_captures(range, captures, &dz, &acc);
         let parts: Vec<TokenStream> = others.iter().map(|&c| tangent_of(c)).collect();
         let other_tys: Vec<TokenStream> = others.iter().map(|&c| self.ty(shape_of(c))).collect();
         let zeros: Vec<TokenStream> = others.iter().map(|&c| self.zeros(shape_of(c))).collect();
-        let sums = (0..others.len()).map(|c| {
-            let c = syn::Index::from(c);
-            quote!(#acc.#c = #acc.#c + __mg_part.#c;)
-        });
         let (seeds, dseeds) = self.seeds_and_tangents(zbars, dzbars, &shapes);
-        let results = captures.iter().map(|c| {
-            if let Some(k) = range.carried.iter().position(|p| p == c) {
-                let k = syn::Index::from(k);
-                quote!(#dz.#k)
-            } else {
-                let j = syn::Index::from(others.iter().position(|o| o == c).unwrap_or(0));
-                quote!(#acc.#j)
-            }
-        });
         quote!({
             let mut #z: (#(#tys,)*) = (#(#seeds,)*);
             let mut #dz: (#(#tys,)*) = (#(#dseeds,)*);
@@ -1873,6 +1856,9 @@ pub fn refused_vjp_jvp(item: &syn::ItemFn, func: &ast::Func, why: &str) -> Token
         func.name
     );
     let span = item.sig.ident.span();
+    // A panic in a constant of the generated code: const evaluation turns it into the compile
+    // error, at the build that instantiates the function; it never runs (the macro itself
+    // does not panic here).
     let refuse = quote::quote_spanned!(span=> ::core::panic!(#message));
     quote! {
         #signature {

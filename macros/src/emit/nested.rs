@@ -11,6 +11,42 @@ use crate::ir::{Op, Shape, ValueId};
 use crate::plan::{Plan, Role};
 use crate::simplify;
 
+/// How the backward run of a loop kept as a loop hands back the adjoints (or their tangents) of
+/// `captures`: the captures it does not carry, whose per-iteration parts it sums into `acc`;
+/// the statements that add one iteration's parts (`__mg_part`); and each capture's result,
+/// `carried.k` for the k-th carried parameter, else its entry of `acc`.
+pub(super) fn summed_captures(
+    range: &crate::ir::Range,
+    captures: &[usize],
+    carried: &Ident,
+    acc: &Ident,
+) -> (Vec<usize>, Vec<TokenStream>, Vec<TokenStream>) {
+    let others: Vec<usize> = captures
+        .iter()
+        .copied()
+        .filter(|c| !range.carried.contains(c))
+        .collect();
+    let sums = (0..others.len())
+        .map(|c| {
+            let c = syn::Index::from(c);
+            quote!(#acc.#c = #acc.#c + __mg_part.#c;)
+        })
+        .collect();
+    let results = captures
+        .iter()
+        .map(|c| {
+            if let Some(k) = range.carried.iter().position(|p| p == c) {
+                let k = syn::Index::from(k);
+                quote!(#carried.#k)
+            } else {
+                let j = syn::Index::from(others.iter().position(|o| o == c).unwrap_or(0));
+                quote!(#acc.#j)
+            }
+        })
+        .collect();
+    (others, sums, results)
+}
+
 impl Emitter<'_> {
     /// The arguments of a call, as the user wrote them: values by `&` or by value, constants as
     /// they are.
@@ -679,11 +715,7 @@ impl Emitter<'_> {
             .zip(&shapes)
             .map(|(&p, &s)| gradient(p, s))
             .collect();
-        let others: Vec<usize> = captures
-            .iter()
-            .copied()
-            .filter(|c| !range.carried.contains(c))
-            .collect();
+        let (others, sums, results) = summed_captures(range, captures, &z, &acc);
         let other_shapes: Vec<Shape> = others
             .iter()
             .map(|&c| self.prog.shape(node.args[c + 1]))
@@ -695,19 +727,6 @@ impl Emitter<'_> {
             .collect();
         let zeros: Vec<TokenStream> = other_shapes.iter().map(|&s| self.zeros(s)).collect();
         let other_tys: Vec<TokenStream> = other_shapes.iter().map(|&s| self.ty(s)).collect();
-        let sums = (0..others.len()).map(|c| {
-            let c = syn::Index::from(c);
-            quote!(#acc.#c = #acc.#c + __mg_part.#c;)
-        });
-        let results = captures.iter().map(|c| {
-            if let Some(k) = range.carried.iter().position(|p| p == c) {
-                let k = syn::Index::from(k);
-                quote!(#z.#k)
-            } else {
-                let j = syn::Index::from(others.iter().position(|o| o == c).unwrap_or(0));
-                quote!(#acc.#j)
-            }
-        });
         quote!({
             let mut #z: (#(#tys,)*) = (#(#seeds,)*);
             let mut #acc: (#(#other_tys,)*) = (#(#zeros,)*);
@@ -783,6 +802,7 @@ impl Emitter<'_> {
         // after the results' (result k's tape is entry count + k).
         let n = range.trips();
         let (mut tapes, mut writes, mut finals) = (Vec::new(), Vec::new(), Vec::new());
+        let mut tape_names = Vec::new();
         for (k, (ty, &shape)) in tys.iter().zip(&shapes).enumerate() {
             let kk = syn::Index::from(k);
             finals.push(quote!(#dstate.#kk));
@@ -791,10 +811,9 @@ impl Emitter<'_> {
                 let zero = self.zeros(shape);
                 tapes.push(quote!(let mut #tape: [#ty; #n] = [#zero; #n];));
                 writes.push(quote!(#tape[#i - #start] = #dstate.#kk;));
+                tape_names.push(tape);
             }
         }
-        let tape_names =
-            (0..tapes.len()).map(|k| Ident::new(&format!("__mg_dtape{k}"), Span::mixed_site()));
         quote!({
             let mut #state: (#(#tys,)*) = (#(#starts,)*);
             let mut #dstate: (#(#tys,)*) = (#(#dstarts,)*);

@@ -281,6 +281,42 @@ fn run_second_seeded(
     })
 }
 
+/// What each iteration of a loop kept as a loop starts from: its inputs and their tangents.
+type IterationInputs = (Vec<Value<f64>>, Vec<Value<f64>>);
+
+/// Runs the loop kept as a loop `range` (one iteration is `then`) forwards from `values` and
+/// their `tangents`, each iteration's tangent program `plan` on the values and tangents the one
+/// before left; keeps on `tape` what each iteration starts from, and returns the tangents after
+/// the last.
+fn range_tangents(
+    range: &crate::ir::Range,
+    then: &Program,
+    plan: &Plan,
+    mut values: Vec<Value<f64>>,
+    mut tangents: Vec<Value<f64>>,
+    env: &Env,
+    mut tape: Option<&mut Vec<IterationInputs>>,
+) -> Result<Vec<Value<f64>>, String> {
+    let end = i64::try_from(env.size(range.end)?).map_err(|e| e.to_string())?;
+    for i in range.start..end {
+        let env = super::iteration_env(range, i, env);
+        let out = run_tangent(plan, &values, &Tangents(&tangents), &env)?;
+        let results = super::evaluate(then, &values, &env)?;
+        let Some(Value::Tuple(items)) = out.tangent else {
+            return Err("the tangents of a loop's iteration".into());
+        };
+        if let Some(tape) = tape.as_deref_mut() {
+            tape.push((values.clone(), tangents.clone()));
+        }
+        for (k, &p) in range.carried.iter().enumerate() {
+            let o = then.outputs[k];
+            values[p] = results.get(o).cloned().ok_or(format!("no result v{o}"))?;
+            tangents[p] = items.get(k).cloned().ok_or("a result's tangent")?;
+        }
+    }
+    Ok(tangents)
+}
+
 /// Plans and runs the gradient of a function's program with respect to `wrt`.
 pub fn planned_gradient(
     prog: &Program,
@@ -1133,22 +1169,16 @@ impl State<'_, '_> {
             });
             values.push(value);
         }
-        let end = i64::try_from(self.env.size(range.end)?).map_err(|e| e.to_string())?;
         let mut tape = Vec::new();
-        for i in range.start..end {
-            let env = super::iteration_env(range, i, self.env);
-            let out = run_tangent(&tangent, &values, &Tangents(&tangents), &env)?;
-            let results = super::evaluate(then, &values, &env)?;
-            let Some(Value::Tuple(items)) = out.tangent else {
-                return Err("the tangents of a loop's iteration".into());
-            };
-            tape.push((values.clone(), tangents.clone()));
-            for (k, &p) in range.carried.iter().enumerate() {
-                let o = then.outputs[k];
-                values[p] = results.get(o).cloned().ok_or(format!("no result v{o}"))?;
-                tangents[p] = items.get(k).cloned().ok_or("a result's tangent")?;
-            }
-        }
+        range_tangents(
+            range,
+            then,
+            &tangent,
+            values,
+            tangents,
+            self.env,
+            Some(&mut tape),
+        )?;
         let mut z = zbars
             .iter()
             .map(|e| self.eval(e))
@@ -1445,22 +1475,7 @@ impl State<'_, '_> {
         } = &self.plan.prog.nodes[node].op
             && let Some(range) = &over.range
         {
-            // Each iteration's tangent program, the carried values and tangents replaced.
-            let (mut inputs, mut tangents) = (inputs, tangents);
-            let end = i64::try_from(self.env.size(range.end)?).map_err(|e| e.to_string())?;
-            for i in range.start..end {
-                let env = super::iteration_env(range, i, self.env);
-                let out = run_tangent(child, &inputs, &Tangents(&tangents), &env)?;
-                let values = super::evaluate(then, &inputs, &env)?;
-                let Some(Value::Tuple(items)) = out.tangent else {
-                    return Err("the tangents of a loop's iteration".into());
-                };
-                for (k, &p) in range.carried.iter().enumerate() {
-                    let o = then.outputs[k];
-                    inputs[p] = values.get(o).cloned().ok_or(format!("no result v{o}"))?;
-                    tangents[p] = items.get(k).cloned().ok_or("a result's tangent")?;
-                }
-            }
+            let tangents = range_tangents(range, then, child, inputs, tangents, self.env, None)?;
             let finals = range.carried.iter().map(|&p| tangents[p].clone()).collect();
             return Ok(Value::Tuple(finals));
         }
