@@ -285,6 +285,69 @@ mod tests {
         );
     }
 
+    /// A symmetric positive definite 6×6 matrix, Mᵀ·M + 2I.
+    fn spd6() -> SMatrix<f64, 6, 6> {
+        let m = SMatrix::<f64, 6, 6>::from_fn(|i, j| ((i * 7 + j * 3) % 11) as f64 / 5.0 - 1.0);
+        m.tr_mul(&m) + SMatrix::<f64, 6, 6>::identity() * 2.0
+    }
+
+    /// Checks `Inverted` against nalgebra's own inverse and determinant.
+    fn agrees_with_nalgebra<const N: usize>(a: &SMatrix<f64, N, N>)
+    where
+        Const<N>: DimMin<Const<N>, Output = Const<N>>,
+    {
+        let f = Inverted::new(a);
+        let (inverse, expected) = (f.try_inverse().unwrap(), a.try_inverse().unwrap());
+        assert!((inverse - expected).norm() < 1e-12 * expected.norm(), "{inverse} {expected}");
+        assert!((inverse * a - SMatrix::<f64, N, N>::identity()).norm() < 1e-12);
+        let det = a.determinant();
+        assert!((f.determinant() - det).abs() < 1e-12 * det.abs(), "{}", f.determinant());
+    }
+
+    #[test]
+    fn a_symmetric_positive_definite_matrix_is_inverted_through_ldlt() {
+        let a = spd6();
+        let (inverse, det) = spd_inverse_and_determinant(&a).expect("positive definite");
+        assert!((inverse * a - SMatrix::<f64, 6, 6>::identity()).norm() < 1e-12);
+        assert!((det - a.determinant()).abs() < 1e-12 * det);
+        // The inverse is exactly symmetric: one triangle, mirrored.
+        assert_eq!(inverse, inverse.transpose());
+        agrees_with_nalgebra(&a);
+    }
+
+    #[test]
+    fn other_matrices_are_inverted_through_lu() {
+        // Symmetric but indefinite: the factorisation meets a negative pivot.
+        let indefinite = spd6() - SMatrix::<f64, 6, 6>::identity() * 30.0;
+        assert!(indefinite.symmetric_eigenvalues().min() < 0.0);
+        assert!(spd_inverse_and_determinant(&indefinite).is_none());
+        agrees_with_nalgebra(&indefinite);
+        // Not symmetric, though positive definite in its lower triangle.
+        let mut skew = spd6();
+        skew[(0, 5)] += 0.5;
+        assert!(!is_symmetric(&skew));
+        agrees_with_nalgebra(&skew);
+        agrees_with_nalgebra(&sample3());
+    }
+
+    #[test]
+    fn a_singular_matrix_has_no_inverse_and_a_zero_determinant() {
+        // Rank 1, symmetric and positive semidefinite.
+        let v = SMatrix::<f64, 4, 1>::new(1.0, 2.0, -1.0, 0.5);
+        let f = Inverted::new(&(v * v.transpose()));
+        assert!(f.try_inverse().is_none());
+        assert!(f.determinant().abs() < 1e-12);
+    }
+
+    #[test]
+    fn inverted_works_in_f32() {
+        let a: SMatrix<f32, 6, 6> = spd6().cast();
+        let f = Inverted::new(&a);
+        let inverse = f.try_inverse().unwrap();
+        assert!((inverse * a - SMatrix::<f32, 6, 6>::identity()).norm() < 1e-4);
+        assert!((f.determinant() / a.determinant() - 1.0).abs() < 1e-4);
+    }
+
     #[test]
     fn lu_solve_solves() {
         let a = sample3();
@@ -358,3 +421,140 @@ mod tests {
     }
 }
 
+
+/// The inverse and the determinant of a square matrix, from one factorisation.
+///
+/// A symmetric positive definite matrix (a covariance, a Gram matrix, a Hessian) is factored by
+/// Cholesky, A = L·Lᵀ, in half the work of an LU: det A = (Π Lᵢᵢ)² and A⁻¹ = L⁻ᵀ·L⁻¹, symmetric,
+/// so one triangle is computed and mirrored. Any other matrix, and one that is symmetric but not
+/// positive definite, is factored by nalgebra's LU with partial pivoting, as `try_inverse` and
+/// `determinant` would. Which one applies is decided at run time from the entries (an exact
+/// symmetry test, then the factorisation itself); the results agree to rounding.
+///
+/// ```
+/// use matgrad::nalgebra::Matrix4;
+/// use matgrad::__private::Inverted;
+/// let m = Matrix4::<f64>::new(
+///     2.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 1.0, 2.0,
+/// );
+/// let f = Inverted::new(&m);
+/// assert!((f.determinant() - 5.0).abs() < 1e-12);
+/// let inverse = f.try_inverse().unwrap();
+/// assert!((inverse * m - Matrix4::identity()).norm() < 1e-12);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Inverted<T: RealField + Copy, const N: usize> {
+    inverse: Option<SMatrix<T, N, N>>,
+    determinant: T,
+}
+
+impl<T: RealField + Copy, const N: usize> Inverted<T, N>
+where
+    Const<N>: DimMin<Const<N>, Output = Const<N>>,
+{
+    /// Factors `a` (by Cholesky when it is exactly symmetric and positive definite, else by LU)
+    /// and computes its inverse and determinant.
+    #[must_use]
+    #[inline]
+    pub fn new(a: &SMatrix<T, N, N>) -> Self {
+        if is_symmetric(a)
+            && let Some((inverse, determinant)) = spd_inverse_and_determinant(a)
+        {
+            return Inverted {
+                inverse: Some(inverse),
+                determinant,
+            };
+        }
+        let lu = a.lu();
+        Inverted {
+            inverse: lu.try_inverse(),
+            determinant: lu.determinant(),
+        }
+    }
+
+    /// A⁻¹, or `None` when A is singular (as nalgebra's `try_inverse`).
+    #[must_use]
+    #[inline]
+    pub fn try_inverse(&self) -> Option<SMatrix<T, N, N>> {
+        self.inverse
+    }
+
+    /// det A.
+    #[must_use]
+    #[inline]
+    pub fn determinant(&self) -> T {
+        self.determinant
+    }
+}
+
+/// Whether A = Aᵀ exactly.
+fn is_symmetric<T: RealField + Copy, const N: usize>(a: &SMatrix<T, N, N>) -> bool {
+    (0..N).all(|j| (j + 1..N).all(|i| a[(i, j)] == a[(j, i)]))
+}
+
+/// A⁻¹ and det A of a symmetric A (only its lower triangle is read) through A = L·D·Lᵀ with L
+/// unit lower triangular and D diagonal, or `None` when a pivot Dⱼ is not positive (A is not
+/// positive definite). Without square roots, and with D⁻¹ applied by multiplication, the chain
+/// of dependent operations is shorter than a Cholesky factorisation's.
+///
+/// Column j of the factorisation: cᵢ = Aᵢⱼ − Σₖ Lᵢₖ·(LⱼₖDₖ) for i ≥ j and k < j, Dⱼ = cⱼ,
+/// Lᵢⱼ = cᵢ/Dⱼ (the unscaled cᵢ = Lᵢⱼ·Dⱼ are kept for the later columns). Then L⁻¹ by forward
+/// substitution (no divisions: the diagonal is 1) and A⁻¹ = L⁻ᵀ·D⁻¹·L⁻¹, whose entry (i, j), i ≥ j, is
+/// Σₖ (L⁻¹)ₖᵢ(L⁻¹)ₖⱼ/Dₖ over k ≥ i; the upper triangle mirrors the lower.
+fn spd_inverse_and_determinant<T: RealField + Copy, const N: usize>(
+    a: &SMatrix<T, N, N>,
+) -> Option<(SMatrix<T, N, N>, T)> {
+    let mut l = SMatrix::<T, N, N>::zeros();
+    let mut c = SMatrix::<T, N, N>::zeros();
+    let mut reciprocal = [T::zero(); N];
+    let mut determinant = T::one();
+    for j in 0..N {
+        for i in j..N {
+            c[(i, j)] = a[(i, j)];
+        }
+        for k in 0..j {
+            let cjk = c[(j, k)];
+            for i in j..N {
+                let lik = l[(i, k)];
+                c[(i, j)] -= cjk * lik;
+            }
+        }
+        let d = c[(j, j)];
+        if d <= T::zero() {
+            return None;
+        }
+        determinant *= d;
+        let r = T::one() / d;
+        reciprocal[j] = r;
+        for i in j + 1..N {
+            l[(i, j)] = c[(i, j)] * r;
+        }
+    }
+    let ls = l.as_slice();
+    let mut li = SMatrix::<T, N, N>::zeros();
+    for (j, y) in li.as_mut_slice().chunks_exact_mut(N).enumerate() {
+        y[j] = T::one();
+        for k in j..N {
+            let yk = y[k];
+            let lk = &ls[k * N..(k + 1) * N];
+            for (x, &lik) in y[k + 1..].iter_mut().zip(&lk[k + 1..]) {
+                *x -= lik * yk;
+            }
+        }
+    }
+    let lis = li.as_slice();
+    let mut inverse = SMatrix::<T, N, N>::zeros();
+    for j in 0..N {
+        let lj = &lis[j * N..(j + 1) * N];
+        for i in j..N {
+            let li_i = &lis[i * N..(i + 1) * N];
+            let mut s = T::zero();
+            for k in i..N {
+                s += li_i[k] * reciprocal[k] * lj[k];
+            }
+            inverse[(i, j)] = s;
+            inverse[(j, i)] = s;
+        }
+    }
+    Some((inverse, determinant))
+}

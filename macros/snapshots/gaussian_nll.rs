@@ -59,7 +59,7 @@ fn gaussian_nll_grad(
     x: &SVector<f64, 6>,
 ) -> (f64, (SVector<f64, 6>, SMatrix<f64, 6, 6>)) {
     let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = x - mu;
-    let __mg_f1 = sigma.lu();
+    let __mg_f1 = ::matgrad::__private::Inverted::new(sigma);
     let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = __mg_f1
         .try_inverse()
         .unwrap();
@@ -98,7 +98,7 @@ fn gaussian_nll_vjp(
     seed: f64,
 ) -> (f64, (SVector<f64, 6>, SMatrix<f64, 6, 6>, SVector<f64, 6>)) {
     let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = x - mu;
-    let __mg_f1 = sigma.lu();
+    let __mg_f1 = ::matgrad::__private::Inverted::new(sigma);
     let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = __mg_f1
         .try_inverse()
         .unwrap();

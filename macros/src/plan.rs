@@ -5,7 +5,7 @@
 //! adjoints are never stored because a cheap structured expression stands for them, how each
 //! contribution is simplified and re-associated, which in-place kernel (`gemm`, `gemm_tr`,
 //! `ger`, an entry, a diagonal, a constant) accumulates it, which products are read through a
-//! trace without being formed, which inverse and determinant share one LU, how a trace chain
+//! trace without being formed, which inverse and determinant share one factorisation, how a trace chain
 //! forms its windows, and the same for every nested body (the branches of an `if`, the closure
 //! of a `map` and its derivative). The result is a [`Plan`] tree that `emit` prints without
 //! deciding anything, and that `verify` checks. Runs after `diff`, before `verify` and `emit`.
@@ -55,7 +55,8 @@ pub enum Mode {
 pub enum Forward {
     /// `let v = op(args)`: the node's own operation.
     Value(ValueId),
-    /// `let f = a.lu()`: one factorisation that an inverse and a determinant of `a` share.
+    /// `let f = Inverted::new(a)`: one factorisation that an inverse and a determinant of `a`
+    /// share (L·D·Lᵀ when `a` turns out symmetric positive definite, LU otherwise).
     Factor(ValueId),
     /// An inverse or a determinant, read from the shared factorisation of its argument.
     FromFactor(ValueId),

@@ -430,9 +430,10 @@ impl Emitter<'_> {
             Forward::MapPartials(id, inputs) => self.map_partials(*id, inputs),
             Forward::TraceChain(id, plan) => return self.trace_chain(*id, plan),
             Forward::Factor(a) => {
-                let lu = self.ident("f", *a);
-                let m = self.operand(*a).place;
-                quote_spanned!(node.loc.start=> let #lu = #m.lu();)
+                // Cholesky when the matrix turns out symmetric positive definite, else LU.
+                let f = self.ident("f", *a);
+                let m = self.operand(*a).borrow;
+                quote_spanned!(node.loc.start=> let #f = ::matgrad::__private::Inverted::new(#m);)
             }
             Forward::FromFactor(id) => {
                 let lu = self.ident("f", node.args[0]);
