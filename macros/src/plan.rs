@@ -387,8 +387,9 @@ impl<'p> Plan<'p> {
         traced
     }
 
-    /// Matrices (4×4 and up, where nalgebra inverts through an LU anyway) whose inverse and
-    /// determinant are both computed: one factorisation serves both.
+    /// Matrices (4×4 and up, where nalgebra inverts through an LU anyway) whose inverse is
+    /// computed: the runtime's `Inverted` factors them, by L·D·Lᵀ when they turn out symmetric
+    /// positive definite, and serves their determinant too.
     fn factored(&self) -> Vec<bool> {
         let of = |op: fn(&Op) -> bool, a: ValueId| {
             self.prog
@@ -401,7 +402,6 @@ impl<'p> Plan<'p> {
             .map(|a| {
                 matches!(self.prog.shape(a), Shape::Matrix(n, _) if n.value().is_none_or(|n| n >= 4))
                     && of(|op| matches!(op, Op::Inverse(_)), a)
-                    && of(|op| matches!(op, Op::Determinant), a)
             })
             .collect()
     }
