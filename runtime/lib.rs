@@ -244,7 +244,7 @@ with_nalgebra! {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::linalg::{
-        Inverted, determinant_gradient, extremum_index, kronecker_adjoint_left,
+        Inverted, cholesky_adjoint, determinant_gradient, extremum_index, kronecker_adjoint_left,
         kronecker_adjoint_right, lu_solve, lu_solve_transposed, power_adjoint,
         power_adjoint_tangent, power_tangent,
     };

@@ -240,6 +240,83 @@ pub fn extremum_index<T: RealField + Copy, const R: usize, const C: usize>(
     index
 }
 
+/// The adjoint of A in L = chol(A) from L's adjoint Ḡ (Murray 2016), folded onto the lower
+/// triangle that the factorisation reads: with P = Φ(Lᵀ·Ḡ) (the lower triangle, the diagonal
+/// halved) and M = L⁻ᵀ·P·L⁻¹, entry (i, j) is Mᵢⱼ + Mⱼᵢ below the diagonal, Mᵢᵢ on it and zero
+/// above.
+///
+/// Computed over triangles: L⁻¹ by forward substitution; P's entries (i ≥ j) are
+/// Σₖ Lₖᵢ·Ḡₖⱼ over k ≥ i (L is zero above its diagonal); X = P·L⁻¹ is lower triangular; and
+/// M = L⁻ᵀ·X. Ḡ's upper triangle does not matter (Lᵀ·Ḡ's lower triangle does not read it).
+#[must_use]
+pub fn cholesky_adjoint<T: RealField + Copy, const N: usize>(
+    l: &SMatrix<T, N, N>,
+    g: &SMatrix<T, N, N>,
+) -> SMatrix<T, N, N> {
+    let li = lower_inverse(l);
+    let half = T::one() / (T::one() + T::one());
+    let mut p = SMatrix::<T, N, N>::zeros();
+    for j in 0..N {
+        for i in j..N {
+            let mut s = T::zero();
+            for k in i..N {
+                s += l[(k, i)] * g[(k, j)];
+            }
+            p[(i, j)] = if i == j { s * half } else { s };
+        }
+    }
+    // X = P·L⁻¹: Xᵢⱼ = Σₖ Pᵢₖ·(L⁻¹)ₖⱼ over j ≤ k ≤ i.
+    let mut x = SMatrix::<T, N, N>::zeros();
+    for j in 0..N {
+        for k in j..N {
+            let lkj = li[(k, j)];
+            for i in k..N {
+                x[(i, j)] += p[(i, k)] * lkj;
+            }
+        }
+    }
+    // M = L⁻ᵀ·X, folded: Mᵢⱼ + Mⱼᵢ = Σₖ ((L⁻¹)ₖᵢ·Xₖⱼ + (L⁻¹)ₖⱼ·Xₖᵢ) over k ≥ i for i > j (both
+    // factors of each term vanish above the diagonal), and Mᵢᵢ = Σₖ (L⁻¹)ₖᵢ·Xₖᵢ.
+    let mut out = SMatrix::<T, N, N>::zeros();
+    for j in 0..N {
+        let mut s = T::zero();
+        for k in j..N {
+            s += li[(k, j)] * x[(k, j)];
+        }
+        out[(j, j)] = s;
+        for i in j + 1..N {
+            let mut s = T::zero();
+            for k in i..N {
+                s += li[(k, i)] * x[(k, j)] + li[(k, j)] * x[(k, i)];
+            }
+            out[(i, j)] = s;
+        }
+    }
+    out
+}
+
+/// L⁻¹ of a lower triangular L with a nonzero diagonal, itself lower triangular: column j solves
+/// L·y = eⱼ by forward substitution, with the diagonal's reciprocals taken once.
+fn lower_inverse<T: RealField + Copy, const N: usize>(l: &SMatrix<T, N, N>) -> SMatrix<T, N, N> {
+    let mut reciprocal = [T::zero(); N];
+    for (k, r) in reciprocal.iter_mut().enumerate() {
+        *r = T::one() / l[(k, k)];
+    }
+    let mut li = SMatrix::<T, N, N>::zeros();
+    for j in 0..N {
+        li[(j, j)] = T::one();
+        for k in j..N {
+            let yk = li[(k, j)] * reciprocal[k];
+            li[(k, j)] = yk;
+            for i in k + 1..N {
+                let lik = l[(i, k)];
+                li[(i, j)] -= lik * yk;
+            }
+        }
+    }
+    li
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +423,30 @@ mod tests {
         let inverse = f.try_inverse().unwrap();
         assert!((inverse * a - SMatrix::<f32, 6, 6>::identity()).norm() < 1e-4);
         assert!((f.determinant() / a.determinant() - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn cholesky_adjoint_is_murrays_pullback_folded_onto_the_lower_triangle() {
+        let a = spd6();
+        let l = a.cholesky().unwrap().l();
+        let g = SMatrix::<f64, 6, 6>::from_fn(|i, j| ((i * 5 + j * 2) % 9) as f64 / 4.0 - 1.0);
+        // The formula as written, with nalgebra's solves.
+        let mut p = (l.transpose() * g).lower_triangle();
+        let half = p.diagonal() * 0.5;
+        p.set_diagonal(&half);
+        let li = l.solve_lower_triangular(&SMatrix::<f64, 6, 6>::identity()).unwrap();
+        let m = li.transpose() * p * li;
+        let mut expected = m.lower_triangle() + m.transpose().lower_triangle();
+        expected.set_diagonal(&m.diagonal());
+        let actual = cholesky_adjoint(&l, &g);
+        assert!((actual - expected).norm() < 1e-12 * expected.norm(), "{actual} {expected}");
+        // The directional derivative it is the adjoint of: ⟨Ḡ, dL⟩ = ⟨Ā, dA⟩ for a dA in the
+        // lower triangle, dL by central differences of the factor.
+        let da = SMatrix::<f64, 6, 6>::from_fn(|i, j| if i >= j { ((i + 3 * j) % 5) as f64 / 5.0 } else { 0.0 });
+        let h = 1e-6;
+        let dl = ((a + da * h).cholesky().unwrap().l() - (a - da * h).cholesky().unwrap().l())
+            / (2.0 * h);
+        assert!((g.dot(&dl) - actual.dot(&da)).abs() < 1e-7, "{} {}", g.dot(&dl), actual.dot(&da));
     }
 
     #[test]

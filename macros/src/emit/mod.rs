@@ -1060,6 +1060,11 @@ impl Emitter<'_> {
                 }))
             }
             AExpr::SymLower(a) => {
+                if let Some((l, g)) = murray(a) {
+                    // The whole pullback of a Cholesky factorisation, over triangles.
+                    let (l, g) = (self.operand(l).borrow, self.expr(g).borrow);
+                    return Operand::temp(quote!(::matgrad::__private::cholesky_adjoint(#l, #g)));
+                }
                 let a = self.expr(a).place;
                 Operand::temp(quote!({
                     let __mg_a = #a;
@@ -1440,6 +1445,43 @@ fn zeroed_block(a: &AExpr, b: &AExpr) -> Option<(usize, usize, Shape)> {
 
 /// L⁻¹·B (L⁻ᵀ·B when `transpose`) for a Cholesky factor L, whose positive diagonal makes the
 /// triangular solve succeed.
+/// The factor L and the adjoint Ḡ of `L⁻ᵀ·(L⁻ᵀ·Φ(Lᵀ·Ḡ)ᵀ)ᵀ`, the pullback of a Cholesky
+/// factorisation before its fold onto the lower triangle (see `rules`), when `e` is that.
+fn murray(e: &AExpr) -> Option<(ValueId, &AExpr)> {
+    let AExpr::TriSolve {
+        l,
+        rhs,
+        transpose: true,
+    } = e
+    else {
+        return None;
+    };
+    let AExpr::Transpose(inner) = &**rhs else {
+        return None;
+    };
+    let AExpr::TriSolve {
+        l: l2,
+        rhs,
+        transpose: true,
+    } = &**inner
+    else {
+        return None;
+    };
+    let AExpr::Transpose(phi) = &**rhs else {
+        return None;
+    };
+    let AExpr::Phi(product) = &**phi else {
+        return None;
+    };
+    let AExpr::MatMul(lt, g) = &**product else {
+        return None;
+    };
+    let AExpr::Transpose(factor) = &**lt else {
+        return None;
+    };
+    (matches!(**factor, AExpr::Val(v) if v == *l) && l2 == l).then_some((*l, &**g))
+}
+
 fn tri_solve(l: &TokenStream, b: &TokenStream, transpose: bool) -> TokenStream {
     if transpose {
         quote!(#l.tr_solve_lower_triangular(#b).expect("a Cholesky factor is invertible"))
