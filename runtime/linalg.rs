@@ -249,6 +249,7 @@ pub fn extremum_index<T: RealField + Copy, const R: usize, const C: usize>(
 /// Σₖ Lₖᵢ·Ḡₖⱼ over k ≥ i (L is zero above its diagonal); X = P·L⁻¹ is lower triangular; and
 /// M = L⁻ᵀ·X. Ḡ's upper triangle does not matter (Lᵀ·Ḡ's lower triangle does not read it).
 #[must_use]
+#[inline]
 pub fn cholesky_adjoint<T: RealField + Copy, const N: usize>(
     l: &SMatrix<T, N, N>,
     g: &SMatrix<T, N, N>,
@@ -295,13 +296,22 @@ pub fn cholesky_adjoint<T: RealField + Copy, const N: usize>(
     out
 }
 
-/// L⁻¹ of a lower triangular L with a nonzero diagonal, itself lower triangular: column j solves
-/// L·y = eⱼ by forward substitution, with the diagonal's reciprocals taken once.
+/// L⁻¹ of a lower triangular L with a nonzero diagonal, itself lower triangular.
+#[inline]
 fn lower_inverse<T: RealField + Copy, const N: usize>(l: &SMatrix<T, N, N>) -> SMatrix<T, N, N> {
     let mut reciprocal = [T::zero(); N];
     for (k, r) in reciprocal.iter_mut().enumerate() {
         *r = T::one() / l[(k, k)];
     }
+    lower_inverse_with(l, &reciprocal)
+}
+
+/// L⁻¹ given the reciprocals of L's diagonal: column j solves L·y = eⱼ by forward substitution.
+#[inline]
+fn lower_inverse_with<T: RealField + Copy, const N: usize>(
+    l: &SMatrix<T, N, N>,
+    reciprocal: &[T; N],
+) -> SMatrix<T, N, N> {
     let mut li = SMatrix::<T, N, N>::zeros();
     for j in 0..N {
         li[(j, j)] = T::one();
@@ -315,6 +325,131 @@ fn lower_inverse<T: RealField + Copy, const N: usize>(l: &SMatrix<T, N, N>) -> S
         }
     }
     li
+}
+
+/// The inverse and the determinant of a square matrix, from one factorisation.
+///
+/// A symmetric positive definite matrix (a covariance, a Gram matrix, a Hessian) is factored by
+/// Cholesky, A = L·Lᵀ, in half the work of an LU: det A = (Π Lᵢᵢ)² and A⁻¹ = L⁻ᵀ·L⁻¹, symmetric,
+/// so one triangle is computed and mirrored. Any other matrix, and one that is symmetric but not
+/// positive definite, is factored by nalgebra's LU with partial pivoting, as `try_inverse` and
+/// `determinant` would. Which one applies is decided at run time from the entries (an exact
+/// symmetry test, then the factorisation itself); the results agree to rounding.
+///
+/// ```
+/// use matgrad::nalgebra::Matrix4;
+/// use matgrad::__private::Inverted;
+/// let m = Matrix4::<f64>::new(
+///     2.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 1.0, 2.0,
+/// );
+/// let f = Inverted::new(&m);
+/// assert!((f.determinant() - 5.0).abs() < 1e-12);
+/// let inverse = f.try_inverse().unwrap();
+/// assert!((inverse * m - Matrix4::identity()).norm() < 1e-12);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Inverted<T: RealField + Copy, const N: usize> {
+    inverse: Option<SMatrix<T, N, N>>,
+    determinant: T,
+}
+
+impl<T: RealField + Copy, const N: usize> Inverted<T, N>
+where
+    Const<N>: DimMin<Const<N>, Output = Const<N>>,
+{
+    /// Factors `a` (by Cholesky when it is exactly symmetric and positive definite, else by LU)
+    /// and computes its inverse and determinant.
+    #[must_use]
+    #[inline]
+    pub fn new(a: &SMatrix<T, N, N>) -> Self {
+        if is_symmetric(a)
+            && let Some((inverse, determinant)) = spd_inverse_and_determinant(a)
+        {
+            return Inverted {
+                inverse: Some(inverse),
+                determinant,
+            };
+        }
+        let lu = a.lu();
+        Inverted {
+            inverse: lu.try_inverse(),
+            determinant: lu.determinant(),
+        }
+    }
+
+    /// A⁻¹, or `None` when A is singular (as nalgebra's `try_inverse`).
+    #[must_use]
+    #[inline]
+    pub fn try_inverse(&self) -> Option<SMatrix<T, N, N>> {
+        self.inverse
+    }
+
+    /// det A.
+    #[must_use]
+    #[inline]
+    pub fn determinant(&self) -> T {
+        self.determinant
+    }
+}
+
+/// Whether A = Aᵀ exactly.
+#[inline]
+fn is_symmetric<T: RealField + Copy, const N: usize>(a: &SMatrix<T, N, N>) -> bool {
+    (0..N).all(|j| (j + 1..N).all(|i| a[(i, j)] == a[(j, i)]))
+}
+
+/// A⁻¹ and det A of a symmetric A (only its lower triangle is read) through its Cholesky
+/// factor A = L·Lᵀ, or `None` when a pivot is not positive (A is not positive definite).
+///
+/// Column j of L, left-looking: cᵢ = Aᵢⱼ − Σₖ Lᵢₖ·Lⱼₖ for i ≥ j and k < j, Lⱼⱼ = √cⱼ and
+/// Lᵢⱼ = cᵢ·(1/Lⱼⱼ), the reciprocal kept; det A = Π cⱼ. Then L⁻¹ by forward substitution with
+/// those reciprocals, and A⁻¹ = L⁻ᵀ·L⁻¹, whose entry (i, j), i ≥ j, is the dot of columns i and
+/// j of L⁻¹ from row i down; the upper triangle mirrors the lower.
+#[inline]
+fn spd_inverse_and_determinant<T: RealField + Copy, const N: usize>(
+    a: &SMatrix<T, N, N>,
+) -> Option<(SMatrix<T, N, N>, T)> {
+    let mut l = SMatrix::<T, N, N>::zeros();
+    let mut reciprocal = [T::zero(); N];
+    let mut determinant = T::one();
+    for j in 0..N {
+        for i in j..N {
+            l[(i, j)] = a[(i, j)];
+        }
+        for k in 0..j {
+            let ljk = l[(j, k)];
+            for i in j..N {
+                let lik = l[(i, k)];
+                l[(i, j)] -= ljk * lik;
+            }
+        }
+        let d = l[(j, j)];
+        // A NaN pivot is refused too.
+        if d.partial_cmp(&T::zero()) != Some(core::cmp::Ordering::Greater) {
+            return None;
+        }
+        determinant *= d;
+        let root = d.sqrt();
+        let r = T::one() / root;
+        reciprocal[j] = r;
+        l[(j, j)] = root;
+        for i in j + 1..N {
+            l[(i, j)] *= r;
+        }
+    }
+    let li = lower_inverse_with(&l, &reciprocal);
+    let mut inverse = SMatrix::<T, N, N>::zeros();
+    for j in 0..N {
+        for i in j..N {
+            let mut s = T::zero();
+            for k in i..N {
+                s += li[(k, i)] * li[(k, j)];
+            }
+            inverse[(i, j)] = s;
+            inverse[(j, i)] = s;
+        }
+    }
+    Some((inverse, determinant))
 }
 
 #[cfg(test)]
@@ -382,7 +517,7 @@ mod tests {
     }
 
     #[test]
-    fn a_symmetric_positive_definite_matrix_is_inverted_through_ldlt() {
+    fn a_symmetric_positive_definite_matrix_is_inverted_through_cholesky() {
         let a = spd6();
         let (inverse, det) = spd_inverse_and_determinant(&a).expect("positive definite");
         assert!((inverse * a - SMatrix::<f64, 6, 6>::identity()).norm() < 1e-12);
@@ -520,142 +655,4 @@ mod tests {
             );
         }
     }
-}
-
-
-/// The inverse and the determinant of a square matrix, from one factorisation.
-///
-/// A symmetric positive definite matrix (a covariance, a Gram matrix, a Hessian) is factored by
-/// Cholesky, A = L·Lᵀ, in half the work of an LU: det A = (Π Lᵢᵢ)² and A⁻¹ = L⁻ᵀ·L⁻¹, symmetric,
-/// so one triangle is computed and mirrored. Any other matrix, and one that is symmetric but not
-/// positive definite, is factored by nalgebra's LU with partial pivoting, as `try_inverse` and
-/// `determinant` would. Which one applies is decided at run time from the entries (an exact
-/// symmetry test, then the factorisation itself); the results agree to rounding.
-///
-/// ```
-/// use matgrad::nalgebra::Matrix4;
-/// use matgrad::__private::Inverted;
-/// let m = Matrix4::<f64>::new(
-///     2.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 1.0, 2.0, 1.0, 0.0, 0.0, 1.0, 2.0,
-/// );
-/// let f = Inverted::new(&m);
-/// assert!((f.determinant() - 5.0).abs() < 1e-12);
-/// let inverse = f.try_inverse().unwrap();
-/// assert!((inverse * m - Matrix4::identity()).norm() < 1e-12);
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Inverted<T: RealField + Copy, const N: usize> {
-    inverse: Option<SMatrix<T, N, N>>,
-    determinant: T,
-}
-
-impl<T: RealField + Copy, const N: usize> Inverted<T, N>
-where
-    Const<N>: DimMin<Const<N>, Output = Const<N>>,
-{
-    /// Factors `a` (by Cholesky when it is exactly symmetric and positive definite, else by LU)
-    /// and computes its inverse and determinant.
-    #[must_use]
-    #[inline]
-    pub fn new(a: &SMatrix<T, N, N>) -> Self {
-        if is_symmetric(a)
-            && let Some((inverse, determinant)) = spd_inverse_and_determinant(a)
-        {
-            return Inverted {
-                inverse: Some(inverse),
-                determinant,
-            };
-        }
-        let lu = a.lu();
-        Inverted {
-            inverse: lu.try_inverse(),
-            determinant: lu.determinant(),
-        }
-    }
-
-    /// A⁻¹, or `None` when A is singular (as nalgebra's `try_inverse`).
-    #[must_use]
-    #[inline]
-    pub fn try_inverse(&self) -> Option<SMatrix<T, N, N>> {
-        self.inverse
-    }
-
-    /// det A.
-    #[must_use]
-    #[inline]
-    pub fn determinant(&self) -> T {
-        self.determinant
-    }
-}
-
-/// Whether A = Aᵀ exactly.
-fn is_symmetric<T: RealField + Copy, const N: usize>(a: &SMatrix<T, N, N>) -> bool {
-    (0..N).all(|j| (j + 1..N).all(|i| a[(i, j)] == a[(j, i)]))
-}
-
-/// A⁻¹ and det A of a symmetric A (only its lower triangle is read) through A = L·D·Lᵀ with L
-/// unit lower triangular and D diagonal, or `None` when a pivot Dⱼ is not positive (A is not
-/// positive definite). Without square roots, and with D⁻¹ applied by multiplication, the chain
-/// of dependent operations is shorter than a Cholesky factorisation's.
-///
-/// Column j of the factorisation: cᵢ = Aᵢⱼ − Σₖ Lᵢₖ·(LⱼₖDₖ) for i ≥ j and k < j, Dⱼ = cⱼ,
-/// Lᵢⱼ = cᵢ/Dⱼ (the unscaled cᵢ = Lᵢⱼ·Dⱼ are kept for the later columns). Then L⁻¹ by forward
-/// substitution (no divisions: the diagonal is 1) and A⁻¹ = L⁻ᵀ·D⁻¹·L⁻¹, whose entry (i, j), i ≥ j, is
-/// Σₖ (L⁻¹)ₖᵢ(L⁻¹)ₖⱼ/Dₖ over k ≥ i; the upper triangle mirrors the lower.
-fn spd_inverse_and_determinant<T: RealField + Copy, const N: usize>(
-    a: &SMatrix<T, N, N>,
-) -> Option<(SMatrix<T, N, N>, T)> {
-    let mut l = SMatrix::<T, N, N>::zeros();
-    let mut c = SMatrix::<T, N, N>::zeros();
-    let mut reciprocal = [T::zero(); N];
-    let mut determinant = T::one();
-    for j in 0..N {
-        for i in j..N {
-            c[(i, j)] = a[(i, j)];
-        }
-        for k in 0..j {
-            let cjk = c[(j, k)];
-            for i in j..N {
-                let lik = l[(i, k)];
-                c[(i, j)] -= cjk * lik;
-            }
-        }
-        let d = c[(j, j)];
-        if d <= T::zero() {
-            return None;
-        }
-        determinant *= d;
-        let r = T::one() / d;
-        reciprocal[j] = r;
-        for i in j + 1..N {
-            l[(i, j)] = c[(i, j)] * r;
-        }
-    }
-    let ls = l.as_slice();
-    let mut li = SMatrix::<T, N, N>::zeros();
-    for (j, y) in li.as_mut_slice().chunks_exact_mut(N).enumerate() {
-        y[j] = T::one();
-        for k in j..N {
-            let yk = y[k];
-            let lk = &ls[k * N..(k + 1) * N];
-            for (x, &lik) in y[k + 1..].iter_mut().zip(&lk[k + 1..]) {
-                *x -= lik * yk;
-            }
-        }
-    }
-    let lis = li.as_slice();
-    let mut inverse = SMatrix::<T, N, N>::zeros();
-    for j in 0..N {
-        let lj = &lis[j * N..(j + 1) * N];
-        for i in j..N {
-            let li_i = &lis[i * N..(i + 1) * N];
-            let mut s = T::zero();
-            for k in i..N {
-                s += li_i[k] * reciprocal[k] * lj[k];
-            }
-            inverse[(i, j)] = s;
-            inverse[(j, i)] = s;
-        }
-    }
-    Some((inverse, determinant))
 }

@@ -35,6 +35,8 @@ mod ir;
 mod lower;
 #[path = "../src/plan.rs"]
 mod plan;
+#[path = "../src/reuse.rs"]
+mod reuse;
 #[path = "../src/rules.rs"]
 mod rules;
 #[path = "../src/second.rs"]

@@ -17,6 +17,7 @@ mod fuse;
 mod ir;
 mod lower;
 mod plan;
+mod reuse;
 mod rules;
 mod second;
 mod shape;

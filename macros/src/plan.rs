@@ -56,7 +56,7 @@ pub enum Forward {
     /// `let v = op(args)`: the node's own operation.
     Value(ValueId),
     /// `let f = Inverted::new(a)`: one factorisation that an inverse and a determinant of `a`
-    /// share (L·D·Lᵀ when `a` turns out symmetric positive definite, LU otherwise).
+    /// share (Cholesky when `a` turns out symmetric positive definite, LU otherwise).
     Factor(ValueId),
     /// An inverse or a determinant, read from the shared factorisation of its argument.
     FromFactor(ValueId),
@@ -306,6 +306,7 @@ impl<'p> Plan<'p> {
         plan.computed = plan.computed_values();
         plan.forward = plan.forward_pass();
         plan.reverse = plan.reverse_pass();
+        plan.share_products();
         plan.children = plan.nested();
         plan
     }
@@ -388,7 +389,7 @@ impl<'p> Plan<'p> {
     }
 
     /// Matrices (4×4 and up, where nalgebra inverts through an LU anyway) whose inverse is
-    /// computed: the runtime's `Inverted` factors them, by L·D·Lᵀ when they turn out symmetric
+    /// computed: the runtime's `Inverted` factors them, by Cholesky when they turn out symmetric
     /// positive definite, and serves their determinant too.
     fn factored(&self) -> Vec<bool> {
         let of = |op: fn(&Op) -> bool, a: ValueId| {

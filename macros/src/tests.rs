@@ -671,7 +671,7 @@ fn snapshot_gaussian_nll() {
 
 #[test]
 fn an_inverse_and_a_determinant_share_one_factorisation() {
-    // `Inverted` factors by LDLᵀ when the matrix is symmetric positive definite, else by LU.
+    // `Inverted` factors by Cholesky when the matrix is symmetric positive definite, else by LU.
     let text = expansion(
         "",
         "fn f(s: &Matrix4<f64>) -> f64 { s.determinant().ln() + s.try_inverse().unwrap().sum() }",
@@ -1040,4 +1040,20 @@ fn a_repeated_expression_is_computed_once() {
     let grad = &out[out.find("fn f_grad").expect("a gradient")..];
     let grad = &grad[..grad.find("fn f_vjp").expect("a vjp after it")];
     assert_eq!(grad.matches("w * x").count(), 1, "{grad}");
+}
+
+#[test]
+fn a_product_two_rules_need_is_computed_once() {
+    // The inverse's rule and the product's both need A⁻ᵀ·r: one `tr_mul`, no `gemm_tr`.
+    let text = expansion(
+        "",
+        "fn f(a: &Matrix4<f64>, r: &Vector4<f64>) -> f64 { r.dot(&(a.try_inverse().unwrap() * r)) }",
+    );
+    let grad = text
+        .split("fn f_vjp(")
+        .nth(1)
+        .and_then(|rest| rest.split("fn f_").next())
+        .unwrap_or_default();
+    assert_eq!(grad.matches(".tr_mul(").count(), 1, "{grad}");
+    assert!(!grad.contains("gemm_tr"), "{grad}");
 }

@@ -23,6 +23,8 @@ impl Deriver<'_> {
                     };
                     lines.push(format!("ḡ{target}{label} += {}", self.render(expr).text));
                 }
+                // A product the planner shares is not part of the adjoint program.
+                Step::Share { index, .. } if *index >= crate::reuse::SHARED_PRODUCTS => {}
                 Step::Share { index, expr } => {
                     lines.push(format!("t{index} = {}", self.render(expr).text));
                 }
