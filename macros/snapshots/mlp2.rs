@@ -94,14 +94,13 @@ fn mlp2_grad(
             let __mg_m8_v1: f64 = __mg_m8_x.tanh();
             __mg_m8_v1
         });
-    let __mg_v9: f64 = 0.5;
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
     let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
     let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
     let __mg_v13: f64 = __mg_v12.norm_squared();
-    let __mg_v14: f64 = __mg_v9 * __mg_v13;
+    let __mg_v14: f64 = 0.5f64 * __mg_v13;
     let __mg_g14: f64 = 1.0;
-    let __mg_g13: f64 = (__mg_g14 * __mg_v9);
+    let __mg_g13: f64 = (__mg_g14 * 0.5f64);
     let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
         .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));
     let __mg_g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_g8
@@ -153,14 +152,13 @@ fn mlp2_vjp(
             let __mg_m8_v1: f64 = __mg_m8_x.tanh();
             __mg_m8_v1
         });
-    let __mg_v9: f64 = 0.5;
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
     let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
     let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
     let __mg_v13: f64 = __mg_v12.norm_squared();
-    let __mg_v14: f64 = __mg_v9 * __mg_v13;
+    let __mg_v14: f64 = 0.5f64 * __mg_v13;
     let __mg_g14: f64 = seed;
-    let __mg_g13: f64 = (__mg_g14 * __mg_v9);
+    let __mg_g13: f64 = (__mg_g14 * 0.5f64);
     let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
         .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));
     let __mg_g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_g8

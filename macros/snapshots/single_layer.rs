@@ -62,12 +62,11 @@ fn single_layer_grad(
             let __mg_m4_v1: f64 = ::matgrad::__private::sigmoid(__mg_m4_x);
             __mg_m4_v1
         });
-    let __mg_v5: f64 = 0.5;
     let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = &__mg_v4 - y;
     let __mg_v7: f64 = __mg_v6.norm_squared();
-    let __mg_v8: f64 = __mg_v5 * __mg_v7;
+    let __mg_v8: f64 = 0.5f64 * __mg_v7;
     let __mg_g8: f64 = 1.0;
-    let __mg_g7: f64 = (__mg_g8 * __mg_v5);
+    let __mg_g7: f64 = (__mg_g8 * 0.5f64);
     let __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (((&__mg_v6
         * (2.0 * __mg_g7)))
         .zip_map(
@@ -97,12 +96,11 @@ fn single_layer_vjp(
             let __mg_m4_v1: f64 = ::matgrad::__private::sigmoid(__mg_m4_x);
             __mg_m4_v1
         });
-    let __mg_v5: f64 = 0.5;
     let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = &__mg_v4 - y;
     let __mg_v7: f64 = __mg_v6.norm_squared();
-    let __mg_v8: f64 = __mg_v5 * __mg_v7;
+    let __mg_v8: f64 = 0.5f64 * __mg_v7;
     let __mg_g8: f64 = seed;
-    let __mg_g7: f64 = (__mg_g8 * __mg_v5);
+    let __mg_g7: f64 = (__mg_g8 * 0.5f64);
     let __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = (((&__mg_v6
         * (2.0 * __mg_g7)))
         .zip_map(

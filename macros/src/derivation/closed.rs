@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::adjoint::{AExpr, Step};
+use crate::adjoint::AExpr;
 use crate::ir::{Op, ValueId};
 
 use super::algebra::simplify;
@@ -50,16 +50,12 @@ impl Deriver<'_> {
             return Some(AExpr::Lit("1".into()));
         }
         let mut sum: Option<AExpr> = None;
-        for step in &self.adj.steps {
-            if let Step::Add { target, expr } = step
-                && *target == v
-            {
-                let term = self.substitute(expr, depth + 1)?;
-                sum = Some(match sum {
-                    None => term,
-                    Some(acc) => AExpr::Add(Box::new(acc), Box::new(term)),
-                });
-            }
+        for expr in &self.contributions[v] {
+            let term = self.substitute(expr, depth + 1)?;
+            sum = Some(match sum {
+                None => term,
+                Some(acc) => AExpr::Add(Box::new(acc), Box::new(term)),
+            });
         }
         Some(sum.unwrap_or_else(|| AExpr::Lit("0".into())))
     }
@@ -165,10 +161,7 @@ impl Deriver<'_> {
     }
 
     fn shared(&self, k: usize) -> Option<&AExpr> {
-        self.adj.steps.iter().find_map(|s| match s {
-            Step::Share { index, expr } if *index == k => Some(expr),
-            Step::Share { .. } | Step::Add { .. } => None,
-        })
+        self.shared.get(&k).copied()
     }
 }
 

@@ -24,8 +24,9 @@
 //! (Rust constant expressions as notation).
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 
-use crate::adjoint::{AExpr, Adjoint};
+use crate::adjoint::{AExpr, Adjoint, Step};
 use crate::ir::{Program, ValueId};
 
 use notation::{Math, plain};
@@ -44,7 +45,7 @@ const MAX_INLINE: usize = 240;
 
 /// Most nodes a gradient's expression tree may grow to while adjoints are substituted; a
 /// larger one is no closed form a person would read, and the adjoint program is shown.
-const MAX_TREE: usize = 4000;
+const MAX_TREE: usize = 1000;
 
 /// What the doc comment shows, and the closed forms it shows as trees.
 pub struct Derivation {
@@ -114,13 +115,29 @@ struct Deriver<'a> {
     listing: bool,
     /// Substitutions left before a gradient's tree is too large to be a closed form.
     budget: Cell<usize>,
+    /// The contributions to each value's adjoint, in program order, and each shared value, by
+    /// number: what a substitution looks up.
+    contributions: Vec<Vec<&'a AExpr>>,
+    shared: BTreeMap<usize, &'a AExpr>,
     /// A determinant whose gradient det·A⁻ᵀ is being rendered divided by det: as A⁻ᵀ.
     cancelled: Cell<Option<ValueId>>,
 }
 
 impl<'a> Deriver<'a> {
     fn new(prog: &'a Program, adj: &'a Adjoint, listing: bool) -> Self {
+        let mut contributions = vec![Vec::new(); prog.nodes.len()];
+        let mut shared = BTreeMap::new();
+        for step in &adj.steps {
+            match step {
+                Step::Add { target, expr } => contributions[*target].push(expr),
+                Step::Share { index, expr } => {
+                    shared.insert(*index, expr);
+                }
+            }
+        }
         Deriver {
+            contributions,
+            shared,
             prog,
             adj,
             values: Values::top(prog),

@@ -326,11 +326,49 @@ impl Emitter<'_> {
         }
     }
 
+    /// A scalar constant written as a plain float literal (`0.5`, `1e-3`), as the literal typed
+    /// by a suffix (`0.5f64`): read where it is used rather than bound to a `let` of its own,
+    /// which would only add a statement for the compiler to check.
+    fn literal_const(&self, id: ValueId) -> Option<TokenStream> {
+        let node = &self.prog.nodes[id];
+        let Op::Const(tokens) = &node.op else {
+            return None;
+        };
+        if self.generic || node.shape != Shape::Scalar {
+            return None;
+        }
+        let mut trees = tokens.clone().into_iter();
+        let (Some(proc_macro2::TokenTree::Literal(lit)), None) = (trees.next(), trees.next())
+        else {
+            return None;
+        };
+        let text = lit.to_string();
+        let float = text.contains(['.', 'e', 'E'])
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | '_' | 'e' | 'E' | '-' | '+'));
+        if !float {
+            return None;
+        }
+        // `1.` takes no suffix as it is.
+        let digits = if text.ends_with('.') {
+            format!("{text}0")
+        } else {
+            text
+        };
+        let mut typed: Literal = format!("{digits}{}", self.float).parse().ok()?;
+        typed.set_span(lit.span());
+        Some(quote!(#typed))
+    }
+
     fn operand(&self, id: ValueId) -> Operand {
         if let Some(name) = &self.given
             && self.plan.config.given == Some(id)
         {
             return Operand::local(name, self.prog.shape(id));
+        }
+        if let Some(literal) = self.literal_const(id) {
+            return Operand::scalar(literal);
         }
         match &self.prog.nodes[id].op {
             Op::Param(k) => self.params[*k].clone(),
@@ -424,6 +462,9 @@ impl Emitter<'_> {
             | Forward::MapPartials(id, _) => *id,
         };
         let node = &self.prog.nodes[id];
+        if matches!(step, Forward::Value(_)) && self.literal_const(id).is_some() {
+            return Vec::new();
+        }
         let (v, ty) = (self.value_ident(id), self.ty(node.shape));
         let stmt = match step {
             Forward::Branch(id) => self.branch_forward(*id),
