@@ -259,10 +259,7 @@ pub fn cholesky_adjoint<T: RealField + Copy, const N: usize>(
     let mut p = SMatrix::<T, N, N>::zeros();
     for j in 0..N {
         for i in j..N {
-            let mut s = T::zero();
-            for k in i..N {
-                s += l[(k, i)] * g[(k, j)];
-            }
+            let s = tail_dot(l, i, g, j, i);
             p[(i, j)] = if i == j { s * half } else { s };
         }
     }
@@ -280,20 +277,28 @@ pub fn cholesky_adjoint<T: RealField + Copy, const N: usize>(
     // factors of each term vanish above the diagonal), and Mᵢᵢ = Σₖ (L⁻¹)ₖᵢ·Xₖᵢ.
     let mut out = SMatrix::<T, N, N>::zeros();
     for j in 0..N {
-        let mut s = T::zero();
-        for k in j..N {
-            s += li[(k, j)] * x[(k, j)];
-        }
-        out[(j, j)] = s;
+        out[(j, j)] = tail_dot(&li, j, &x, j, j);
         for i in j + 1..N {
-            let mut s = T::zero();
-            for k in i..N {
-                s += li[(k, i)] * x[(k, j)] + li[(k, j)] * x[(k, i)];
-            }
-            out[(i, j)] = s;
+            out[(i, j)] = tail_dot(&li, i, &x, j, i) + tail_dot(&li, j, &x, i, i);
         }
     }
     out
+}
+
+/// Σₖ Aₖᵢ·Bₖⱼ over k ≥ `from`: the dot of column i of A and column j of B below row `from`, by
+/// nalgebra's `dot`, which sums in several accumulators (vectorised, where a loop adding one
+/// product at a time cannot be).
+#[inline]
+fn tail_dot<T: RealField + Copy, const N: usize>(
+    a: &SMatrix<T, N, N>,
+    i: usize,
+    b: &SMatrix<T, N, N>,
+    j: usize,
+    from: usize,
+) -> T {
+    a.column(i)
+        .rows_range(from..)
+        .dot(&b.column(j).rows_range(from..))
 }
 
 /// L⁻¹ of a lower triangular L with a nonzero diagonal, itself lower triangular.
@@ -441,10 +446,7 @@ fn spd_inverse_and_determinant<T: RealField + Copy, const N: usize>(
     let mut inverse = SMatrix::<T, N, N>::zeros();
     for j in 0..N {
         for i in j..N {
-            let mut s = T::zero();
-            for k in i..N {
-                s += li[(k, i)] * li[(k, j)];
-            }
+            let s = tail_dot(&li, i, &li, j, i);
             inverse[(i, j)] = s;
             inverse[(j, i)] = s;
         }
