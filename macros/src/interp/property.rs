@@ -694,6 +694,12 @@ mod tests {
                 "wrt(a)",
                 "fn f(a: &Matrix3<f64>, c: f64) -> f64 { let i = a.try_inverse().unwrap(); (i * c).sum() + a.determinant().abs().ln() }",
             ),
+            // The inverse's rule and the product's both form A⁻ᵀ·r (shared once), one of them
+            // subtracted in place.
+            (
+                "",
+                "fn f(a: &Matrix4<f64>, r: &Vector4<f64>) -> f64 { r.dot(&(a.try_inverse().unwrap() * r)) - (a.transpose().try_inverse().unwrap() * r).sum() }",
+            ),
             // A sum's adjoint s·𝟙 meets an entrywise product: s must not be lost.
             (
                 "",
