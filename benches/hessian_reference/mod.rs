@@ -27,6 +27,13 @@ use matgrad::nalgebra::{self as na, RealField, SMatrix, SVector};
 use matgrad::{hessian, softplus};
 use num_dual::Dual2SVec64;
 
+#[allow(
+    clippy::duplicate_mod,
+    reason = "tests/alloc.rs loads both references, each with these kernels"
+)]
+#[path = "../reference/spd.rs"]
+mod spd;
+
 /// An `f64` constant (a datum) in the scalar type of a generic twin.
 fn lift<T: RealField + Copy>(v: f64) -> T {
     na::convert(v)
@@ -302,21 +309,34 @@ pub fn gaussian(mu: &SVector<f64, 6>, x: &SVector<f64, 6>, sigma: &SMatrix<f64, 
     0.5 * r.dot(&(precision * r)) + 0.5 * sigma.determinant().ln()
 }
 
-/// With r = x − μ: f = ½rᵀΣ⁻¹r + ½ln det Σ, ∇f = −Σ⁻¹r and H = Σ⁻¹, the inverse and the
-/// determinant from one LU factorization of Σ.
+/// With r = x − μ: f = ½rᵀΣ⁻¹r + ½ln det Σ, ∇f = −Σ⁻¹r and H = Σ⁻¹. Σ is SPD, and an expert
+/// factors it by Cholesky, Σ = L·Lᵀ: ½ln det Σ = Σᵢ ln Lᵢᵢ, w = L⁻¹r, ½rᵀΣ⁻¹r = ½‖w‖², and
+/// Σ⁻¹ = L⁻ᵀL⁻¹, one triangle computed and mirrored.
 ///
 /// # Panics
 ///
-/// If Σ is singular.
+/// If Σ is not positive definite.
 #[must_use]
 pub fn gaussian_hand(mu: &Mean, x: &Mean, sigma: &Covariance) -> (f64, Mean, Covariance) {
-    let lu = sigma.lu();
-    let precision = lu.try_inverse().expect("Σ is invertible");
+    let l = spd::cholesky_lower(sigma);
+    let li = spd::lower_inverse(&l);
     let r = x - mu;
-    let grad = -(precision * r);
+    let w = spd::lower_mul(&li, &r);
+    let mut precision = Covariance::zeros();
+    for j in 0..DIM {
+        for i in j..DIM {
+            let v = li
+                .column(i)
+                .rows_range(i..)
+                .dot(&li.column(j).rows_range(i..));
+            precision[(i, j)] = v;
+            precision[(j, i)] = v;
+        }
+    }
+    let half_ln_det: f64 = (0..DIM).map(|i| l[(i, i)].ln()).sum();
     (
-        0.5 * (lu.determinant().ln() - r.dot(&grad)),
-        grad,
+        half_ln_det + 0.5 * w.norm_squared(),
+        -(precision * r),
         precision,
     )
 }
