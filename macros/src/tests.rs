@@ -669,6 +669,14 @@ fn snapshot_gaussian_nll() {
     );
 }
 
+/// The text of `f_vjp` in the expansion of a function `f`, up to the next companion.
+fn vjp_of_f(text: &str) -> &str {
+    text.split("fn f_vjp(")
+        .nth(1)
+        .and_then(|rest| rest.split("fn f_").next())
+        .unwrap_or_default()
+}
+
 #[test]
 fn an_inverse_and_a_determinant_share_one_factorisation() {
     // `Inverted` factors by Cholesky when the matrix is symmetric positive definite, else by LU.
@@ -677,11 +685,7 @@ fn an_inverse_and_a_determinant_share_one_factorisation() {
         "fn f(s: &Matrix4<f64>) -> f64 { s.determinant().ln() + s.try_inverse().unwrap().sum() }",
     );
     // The gradient is `_vjp`'s program (`_grad` calls it).
-    let grad = text
-        .split("fn f_vjp(")
-        .nth(1)
-        .and_then(|rest| rest.split("fn f_").next())
-        .unwrap_or_default();
+    let grad = vjp_of_f(&text);
     assert!(text.contains("f_vjp(s, 1.0)"), "{text}");
     assert_eq!(grad.matches("Inverted::new(").count(), 1, "{text}");
     assert!(
@@ -1049,11 +1053,7 @@ fn a_product_two_rules_need_is_computed_once() {
         "",
         "fn f(a: &Matrix4<f64>, r: &Vector4<f64>) -> f64 { r.dot(&(a.try_inverse().unwrap() * r)) }",
     );
-    let grad = text
-        .split("fn f_vjp(")
-        .nth(1)
-        .and_then(|rest| rest.split("fn f_").next())
-        .unwrap_or_default();
+    let grad = vjp_of_f(&text);
     assert_eq!(grad.matches(".tr_mul(").count(), 1, "{grad}");
     assert!(!grad.contains("gemm_tr"), "{grad}");
 }
