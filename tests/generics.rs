@@ -39,6 +39,12 @@ fn layer<T: RealField + Copy, const M: usize, const N: usize>(
     (w * x).map(|v| v.tanh()).norm_squared()
 }
 
+/// An inverse alone needs no bound, in the function or in its gradient.
+#[gradient]
+fn inverse_sum<const N: usize>(a: &SMatrix<f64, N, N>) -> f64 {
+    a.try_inverse().unwrap().sum()
+}
+
 /// A determinant of a generic size needs the bound nalgebra asks for.
 #[gradient]
 fn log_det<const N: usize>(a: &SMatrix<f64, N, N>) -> f64
@@ -168,5 +174,19 @@ fn determinant_and_inverse_of_a_generic_size() {
             &(inv.transpose() - inv.transpose() * ones * inv.transpose()),
             1e-10,
         );
+    }
+}
+
+#[test]
+fn an_inverse_of_a_generic_size_without_a_bound() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let b: SMatrix<f64, 5, 5> = rng.well_conditioned();
+        let (value, g) = inverse_sum_grad(&b);
+        let inv = b.try_inverse().unwrap();
+        assert!((value - inverse_sum(&b)).abs() <= 1e-12 * value.abs().max(1.0));
+        // ∂ Σ B⁻¹ = −B⁻ᵀ·𝟙·B⁻ᵀ.
+        let ones = SMatrix::<f64, 5, 5>::repeat(1.0);
+        assert_close(&g, &(-(inv.transpose() * ones * inv.transpose())), 1e-10);
     }
 }

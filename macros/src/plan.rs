@@ -401,8 +401,16 @@ impl<'p> Plan<'p> {
         };
         (0..self.prog.nodes.len())
             .map(|a| {
-                matches!(self.prog.shape(a), Shape::Matrix(n, _) if n.value().is_none_or(|n| n >= 4))
-                    && of(|op| matches!(op, Op::Inverse(_)), a)
+                let Shape::Matrix(n, _) = self.prog.shape(a) else {
+                    return false;
+                };
+                // A size that is a const generic: only with a determinant, whose
+                // `Const<N>: DimMin<…>` bound the function then has (`try_inverse` alone needs none).
+                let size = match n.value() {
+                    Some(n) => n >= 4,
+                    None => of(|op| matches!(op, Op::Determinant), a),
+                };
+                size && of(|op| matches!(op, Op::Inverse(_)), a)
             })
             .collect()
     }

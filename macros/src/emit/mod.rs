@@ -1484,8 +1484,6 @@ fn zeroed_block(a: &AExpr, b: &AExpr) -> Option<(usize, usize, Shape)> {
     ((p, q) == (i, j) && x.to_string() == a.to_string()).then_some((*i, *j, *shape))
 }
 
-/// L⁻¹·B (L⁻ᵀ·B when `transpose`) for a Cholesky factor L, whose positive diagonal makes the
-/// triangular solve succeed.
 /// The factor L and the adjoint Ḡ of `L⁻ᵀ·(L⁻ᵀ·Φ(Lᵀ·Ḡ)ᵀ)ᵀ`, the pullback of a Cholesky
 /// factorisation before its fold onto the lower triangle (see `rules`), when `e` is that.
 fn murray(e: &AExpr) -> Option<(ValueId, &AExpr)> {
@@ -1523,6 +1521,8 @@ fn murray(e: &AExpr) -> Option<(ValueId, &AExpr)> {
     (matches!(**factor, AExpr::Val(v) if v == *l) && l2 == l).then_some((*l, &**g))
 }
 
+/// L⁻¹·B (L⁻ᵀ·B when `transpose`) for a Cholesky factor L, whose positive diagonal makes the
+/// triangular solve succeed.
 fn tri_solve(l: &TokenStream, b: &TokenStream, transpose: bool) -> TokenStream {
     if transpose {
         quote!(#l.tr_solve_lower_triangular(#b).expect("a Cholesky factor is invertible"))
