@@ -29,13 +29,24 @@ pub fn hessian(args: TokenStream, input: TokenStream) -> TokenStream {
 
 /// Expands `#[attribute(args)] item`; errors name the attribute that was written.
 fn expand(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenStream {
-    let method = syn::parse2::<syn::ItemFn>(input.clone())
-        .ok()
-        .and_then(|item| {
-            matches!(item.sig.inputs.first(), Some(syn::FnArg::Receiver(_)))
-                .then_some(item.sig.ident)
-        });
-    let out = stages(attribute, args, input);
+    let parsed = syn::parse2::<syn::ItemFn>(input.clone());
+    let method = parsed.as_ref().ok().and_then(|item| {
+        matches!(item.sig.inputs.first(), Some(syn::FnArg::Receiver(_)))
+            .then(|| item.sig.ident.clone())
+    });
+    let out = match parsed {
+        Ok(item) => stages(attribute, args, &item),
+        Err(_) => {
+            let error = syn::Error::new_spanned(
+                &input,
+                "`#[gradient]` goes on a free function, such as `fn loss(x: &SVector<f64, 3>) -> f64 { … }`",
+            )
+            .to_compile_error();
+            let mut out = input;
+            out.extend(error);
+            out
+        }
+    };
     // In an `impl` block, the companions' docs name their siblings through `Self::`.
     let out = match method {
         Some(name) => method_docs(out, &name),
@@ -97,30 +108,19 @@ fn method_docs(out: TokenStream, name: &syn::Ident) -> TokenStream {
     clippy::needless_pass_by_value,
     reason = "the entry point owns its input, which the error path re-emits"
 )]
-fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenStream {
-    let item: syn::ItemFn = match syn::parse2(input.clone()) {
-        Ok(item) => item,
-        Err(_) => {
-            let error = syn::Error::new_spanned(
-                &input,
-                "`#[gradient]` goes on a free function, such as `fn loss(x: &SVector<f64, 3>) -> f64 { … }`",
-            )
-            .to_compile_error();
-            return quote!(#input #error);
-        }
-    };
+fn stages(attribute: Attribute, args: TokenStream, item: &syn::ItemFn) -> TokenStream {
     let cx = Ctxt::new();
     let args = args::parse(&cx, attribute, args);
-    let Some(func) = ast::from_syn(&cx, &item, &args) else {
-        return fallback::emit(&item, None, &cx.finish());
+    let Some(func) = ast::from_syn(&cx, item, &args) else {
+        return fallback::emit(item, None, &cx.finish());
     };
     if let Some(pullback) = &args.pullback {
         if cx.has_errors() {
-            return fallback::emit(&item, Some(&func), &cx.finish());
+            return fallback::emit(item, Some(&func), &cx.finish());
         }
-        return with_pullback(&item, &func, pullback);
+        return with_pullback(item, &func, pullback);
     }
-    let mut prog = lower::lower(&cx, &func, &item);
+    let mut prog = lower::lower(&cx, &func, item);
     let shapes: Vec<Shape> = func
         .params
         .iter()
@@ -132,12 +132,12 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
         emit::check_jacobian_sizes(&cx, &func);
     }
     if attribute == Attribute::Hessian {
-        check_hessian(&cx, &item, &func);
+        check_hessian(&cx, item, &func);
     }
     if cx.has_errors() {
-        return fallback::emit(&item, Some(&func), &cx.finish());
+        return fallback::emit(item, Some(&func), &cx.finish());
     }
-    let vjp_jvp = second_order_companion(&item, &func, &prog, args.twice);
+    let vjp_jvp = second_order_companion(item, &func, &prog, args.twice);
     fuse::fuse(&mut prog, attribute != Attribute::Hessian);
     let planned = |wrt: Vec<usize>| {
         Plan::new(
@@ -166,8 +166,8 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
     let hessian_plans = match (attribute == Attribute::Hessian).then(|| hessian_plans(&prog, &func))
     {
         Some(Err(construct)) => {
-            cx.push(not_twice(&item, &func, construct));
-            return fallback::emit(&item, Some(&func), &cx.finish());
+            cx.push(not_twice(item, &func, construct));
+            return fallback::emit(item, Some(&func), &cx.finish());
         }
         Some(Ok(plans)) => Some(plans),
         None => None,
@@ -180,21 +180,21 @@ fn stages(attribute: Attribute, args: TokenStream, input: TokenStream) -> TokenS
             .chain(grad_plan.iter())
             .chain(hessian_plans.iter().flat_map(emit::HessianPlans::plans))
             .chain(jacobian_plans.iter().flat_map(|p| p.plans()));
-        if let Some(error) = verification_error(&item, &func, &prog, plans) {
+        if let Some(error) = verification_error(item, &func, &prog, plans) {
             cx.push(error);
-            return fallback::emit(&item, Some(&func), &cx.finish());
+            return fallback::emit(item, Some(&func), &cx.finish());
         }
     }
-    let vjp = emit::vjp(&item, &func, &vjp_plan);
+    let vjp = emit::vjp(item, &func, &vjp_plan);
     let (grad, jvp) = grad_and_jvp(
-        &item,
+        item,
         &func,
         &vjp_plan,
         jvp_plan.as_ref(),
         grad_plan.as_ref(),
     );
-    let jacobian = jacobian_plans.map(|plans| emit::jacobian(&item, &func, &plans));
-    let hessian = hessian_plans.map(|plans| hessian_companions(&item, &func, &plans));
+    let jacobian = jacobian_plans.map(|plans| emit::jacobian(item, &func, &plans));
+    let hessian = hessian_plans.map(|plans| hessian_companions(item, &func, &plans));
     // `_vjp_jvp` first: a call of a function with no `_vjp` fails to resolve in every companion
     // at the same span, and rustc keeps the last of those errors, which should name `_vjp`.
     quote!(#item #vjp_jvp #grad #jacobian #hessian #vjp #jvp)
