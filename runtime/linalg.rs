@@ -375,6 +375,14 @@ where
                 determinant,
             };
         }
+        Self::by_lu(a)
+    }
+
+    /// The general path, kept out of line so that the symmetric one stays compact where it is
+    /// inlined.
+    #[cold]
+    #[inline(never)]
+    fn by_lu(a: &SMatrix<T, N, N>) -> Self {
         let lu = a.lu();
         Inverted {
             inverse: lu.try_inverse(),
