@@ -587,3 +587,43 @@ fn a_subtracted_log_likelihood_against_its_closed_form() {
         assert_close_scalar(t, expected.dot(&d), 1e-13);
     }
 }
+
+/// A quadratic form of one sample through a matrix of another, called on both as `.iter()` gives
+/// them: references, passed on as such.
+#[gradient]
+fn weighted_square(u: &SVector<f64, 2>, a: &SMatrix<f64, 2, 2>, v: &SVector<f64, 2>) -> f64 {
+    u.dot(&(a * v))
+}
+
+#[gradient(wrt(v))]
+fn samples_passed_to_a_call(
+    v: &SVector<f64, 2>,
+    us: &[SVector<f64, 2>],
+    as_: &[SMatrix<f64, 2, 2>],
+) -> f64 {
+    let mut total = 0.0;
+    for (u, a) in us.iter().zip(as_.iter()) {
+        total += weighted_square(u, a, v);
+    }
+    total
+}
+
+#[test]
+fn samples_passed_by_reference_to_a_call_against_the_closed_form() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let us: Vec<SVector<f64, 2>> = samples(&mut rng, 7);
+        let as_: Vec<SMatrix<f64, 2, 2>> = (0..7).map(|_| rng.matrix()).collect();
+        let v: SVector<f64, 2> = rng.vector();
+        let (value, grad) = samples_passed_to_a_call_grad(&v, &us, &as_);
+        assert_eq!(value, samples_passed_to_a_call(&v, &us, &as_));
+        // f = Σ uᵢᵀAᵢv ⇒ ∇v = Σ Aᵢᵀuᵢ.
+        let expected = us
+            .iter()
+            .zip(&as_)
+            .fold(SVector::<f64, 2>::zeros(), |g, (u, a)| {
+                g + a.transpose() * u
+            });
+        assert_close(&grad, &expected, 1e-12);
+    }
+}

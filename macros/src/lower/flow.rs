@@ -325,6 +325,14 @@ pub(super) type Accumulated = Vec<(String, Vec<Term>, Loc)>;
 pub(super) type Term = (ValueId, bool);
 
 /// What a simple sample pattern binds: `Ok(Some(x))` for `x` or `&x`, `Ok(None)` for `_`.
+/// `pat` without the parentheses around it.
+fn unparenthesized(pat: &Pat) -> &Pat {
+    match pat {
+        Pat::Paren(p) => unparenthesized(&p.pat),
+        other => other,
+    }
+}
+
 fn sample_binding(pat: &Pat) -> Result<Option<&syn::Ident>, &Pat> {
     match pat {
         Pat::Reference(r) => sample_binding(&r.pat),
@@ -443,6 +451,20 @@ impl Lowerer<'_> {
             );
             body.name(sample, name);
             body.bind(&name.to_string(), Binding::Value(sample));
+        }
+        // `.iter()` yields references: a sample bound as `x` is one, and a call given `x` passes
+        // it as such; bound as `&x` it is a value.
+        let patterns: Vec<&Pat> = match &*f.pat {
+            Pat::Tuple(t) if sources.len() > 1 => t.elems.iter().collect(),
+            pat => vec![pat],
+        };
+        for (name, pat) in names.iter().zip(patterns) {
+            let Some(name) = name else { continue };
+            if matches!(unparenthesized(pat), Pat::Reference(_)) {
+                body.refs.remove(&name.to_string());
+            } else {
+                body.refs.insert(name.to_string());
+            }
         }
         let before = self.cx.count();
         if let Tail::Value(_) = body.statements(&f.body.stmts) {
