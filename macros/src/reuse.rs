@@ -20,14 +20,15 @@ type Key = (ValueId, bool, ValueId, bool);
 
 /// A forward value, possibly transposed.
 fn factor(e: &AExpr) -> Option<(ValueId, bool)> {
-    match e {
-        AExpr::Val(v) => Some((*v, false)),
-        AExpr::Transpose(x) => match **x {
-            AExpr::Val(v) => Some((v, true)),
-            _ => None,
-        },
-        _ => None,
+    if let AExpr::Val(v) = e {
+        return Some((*v, false));
     }
+    if let AExpr::Transpose(x) = e
+        && let AExpr::Val(v) = **x
+    {
+        return Some((v, true));
+    }
+    None
 }
 
 /// The product `e` is, when it is one of two forward values.

@@ -67,29 +67,52 @@ pub fn function(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> TokenStrea
             ),
         })
         .collect();
-    let grad_tys: Vec<&syn::Type> = func.wrt.iter().map(|&k| &func.params[k].ty).collect();
-    let (grad_ty, grad) = if grads.len() == 1 {
-        (quote!(#(#grad_tys)*), quote!(#(#grads)*))
-    } else {
-        (quote!((#(#grad_tys),*)), quote!((#(#grads),*)))
+    let grad = one_or_tuple(&grads);
+    let body = quote! {
+        #(#checks)*
+        #(#forward)*
+        #(#reverse)*
+        (#value, #grad)
     };
-    let vis = &item.vis;
-    let name = &func.name;
-    let grad_name = format_ident!("{}_grad", name);
-    let inputs = signature_inputs(func);
-    let doc = doc(func, prog, &e.plan.adj);
+    grad_fn(item, func, plan, &float, &body)
+}
+
+/// `{name}_grad` with its doc and attributes around `body`, which returns `(value, gradients)`
+/// in the order of `wrt`.
+fn grad_fn(
+    item: &syn::ItemFn,
+    func: &ast::Func,
+    plan: &Plan,
+    float: &Ident,
+    body: &TokenStream,
+) -> TokenStream {
+    let tys: Vec<TokenStream> = func
+        .wrt
+        .iter()
+        .map(|&k| quote::ToTokens::to_token_stream(&func.params[k].ty))
+        .collect();
+    let grad_ty = one_or_tuple(&tys);
+    let (vis, inputs) = (&item.vis, signature_inputs(func));
+    let grad_name = format_ident!("{}_grad", func.name);
     let (generics, where_clause) = generics(item, func);
+    let doc = doc(func, plan.prog, &plan.adj);
     quote! {
         #[doc = #doc]
         #[allow(unused_variables, clippy::all, clippy::pedantic)]
         #[must_use]
         #[inline]
         #vis fn #grad_name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
-            #(#checks)*
-            #(#forward)*
-            #(#reverse)*
-            (#value, #grad)
+            #body
         }
+    }
+}
+
+/// One item as it is, several as a tuple: how a `_grad` returns one or several gradients.
+fn one_or_tuple(items: &[TokenStream]) -> TokenStream {
+    if let [one] = items {
+        one.clone()
+    } else {
+        quote!((#(#items),*))
     }
 }
 
@@ -115,27 +138,18 @@ pub fn grad_through_vjp(item: &syn::ItemFn, func: &ast::Func, plan: &Plan) -> To
     let float = Ident::new(&func.float.name(), Span::call_site());
     let one = Emitter::top(item, func, plan, &float).lit(1.0);
     let names: Vec<&Ident> = func.params.iter().map(|p| &p.name).collect();
-    let tys: Vec<&syn::Type> = func.wrt.iter().map(|&k| &func.params[k].ty).collect();
-    let fields: Vec<syn::Index> = (0..tys.len()).map(syn::Index::from).collect();
-    let (grad_ty, grad) = if tys.len() == 1 {
-        (quote!(#(#tys)*), quote!(#(__mg_grads.#fields)*))
-    } else {
-        (quote!((#(#tys),*)), quote!((#(__mg_grads.#fields),*)))
+    let fields: Vec<TokenStream> = (0..func.wrt.len())
+        .map(|k| {
+            let k = syn::Index::from(k);
+            quote!(__mg_grads.#k)
+        })
+        .collect();
+    let grad = one_or_tuple(&fields);
+    let body = quote! {
+        let (__mg_value, __mg_grads) = #vjp(#(#names,)* #one);
+        (__mg_value, #grad)
     };
-    let (vis, inputs) = (&item.vis, signature_inputs(func));
-    let grad_name = format_ident!("{}_grad", name);
-    let (generics, where_clause) = generics(item, func);
-    let doc = doc(func, plan.prog, &plan.adj);
-    quote! {
-        #[doc = #doc]
-        #[allow(unused_variables, clippy::all, clippy::pedantic)]
-        #[must_use]
-        #[inline]
-        #vis fn #grad_name #generics (#(#inputs),*) -> (#float, #grad_ty) #where_clause {
-            let (__mg_value, __mg_grads) = #vjp(#(#names,)* #one);
-            (__mg_value, #grad)
-        }
-    }
+    grad_fn(item, func, plan, &float, &body)
 }
 
 /// The float parameters, in order: what a `_vjp` differentiates.
