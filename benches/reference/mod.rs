@@ -456,6 +456,28 @@ pub fn gaussian_nll(mu: &SVector<f64, 6>, sigma: &SMatrix<f64, 6, 6>, x: &SVecto
     0.5 * sigma.determinant().ln() + 0.5 * r.dot(&(inv * r))
 }
 
+/// What both Gaussian experts compute first from Σ = L·Lᵀ: L⁻¹, w = L⁻¹r with r = x − μ,
+/// α = Σ⁻¹r = L⁻ᵀw (over the triangle only) and ½ ln det Σ = Σᵢ ln Lᵢᵢ. Inlined into each: as
+/// a call returning its matrices it made the expert ~13% slower (114 against 101 ns).
+#[allow(
+    clippy::inline_always,
+    reason = "measured: the expert is ~13% slower with this a call"
+)]
+#[inline(always)]
+fn spd_parts<const N: usize>(
+    mu: &SVector<f64, N>,
+    sigma: &SMatrix<f64, N, N>,
+    x: &SVector<f64, N>,
+) -> (SMatrix<f64, N, N>, SVector<f64, N>, SVector<f64, N>, f64) {
+    let l = cholesky_lower(sigma);
+    let li = lower_inverse(&l);
+    let w = lower_mul(&li, &(x - mu));
+    let alpha =
+        SVector::<f64, N>::from_fn(|i, _| li.column(i).rows_range(i..).dot(&w.rows_range(i..)));
+    let half_ln_det: f64 = (0..N).map(|i| l[(i, i)].ln()).sum();
+    (li, w, alpha, half_ln_det)
+}
+
 /// Σ is symmetric positive definite, so the expert factors it by Cholesky, Σ = L·Lᵀ, once:
 /// ½ ln det Σ = Σᵢ ln Lᵢᵢ, w = L⁻¹r, α = Σ⁻¹r = L⁻ᵀw, f = Σᵢ ln Lᵢᵢ + ½‖w‖², ∇μ = −α and
 /// ∇Σ = ½Σ⁻¹ − ½ααᵀ with Σ⁻¹ = L⁻ᵀL⁻¹ (symmetric, so one triangle is computed and mirrored; for
@@ -472,14 +494,7 @@ pub fn gaussian_nll_hand<const N: usize>(
     sigma: &SMatrix<f64, N, N>,
     x: &SVector<f64, N>,
 ) -> (f64, (SVector<f64, N>, SMatrix<f64, N, N>)) {
-    let l = cholesky_lower(sigma);
-    let li = lower_inverse(&l);
-    let r = x - mu;
-    let w = lower_mul(&li, &r);
-    // α = L⁻ᵀw, again over the triangle only.
-    let alpha =
-        SVector::<f64, N>::from_fn(|i, _| li.column(i).rows_range(i..).dot(&w.rows_range(i..)));
-    let half_ln_det: f64 = (0..N).map(|i| l[(i, i)].ln()).sum();
+    let (li, w, alpha, half_ln_det) = spd_parts(mu, sigma, x);
     let mut g_sigma = SMatrix::<f64, N, N>::zeros();
     for j in 0..N {
         for i in j..N {
@@ -594,13 +609,7 @@ pub fn gaussian_nll_chol_hand<const N: usize>(
     sigma: &SMatrix<f64, N, N>,
     x: &SVector<f64, N>,
 ) -> (f64, (SVector<f64, N>, SMatrix<f64, N, N>)) {
-    let l = cholesky_lower(sigma);
-    let li = lower_inverse(&l);
-    let r = x - mu;
-    let w = lower_mul(&li, &r);
-    let alpha =
-        SVector::<f64, N>::from_fn(|i, _| li.column(i).rows_range(i..).dot(&w.rows_range(i..)));
-    let half_ln_det: f64 = (0..N).map(|i| l[(i, i)].ln()).sum();
+    let (li, w, alpha, half_ln_det) = spd_parts(mu, sigma, x);
     let mut g_sigma = SMatrix::<f64, N, N>::zeros();
     for j in 0..N {
         for i in j..N {
