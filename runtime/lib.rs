@@ -245,7 +245,7 @@ with_nalgebra! {
 pub mod __private {
     pub use crate::linalg::{
         Inverted, cholesky_adjoint, determinant_gradient, extremum_index, kronecker_adjoint_left,
-        kronecker_adjoint_right, lu_solve, lu_solve_transposed, power_adjoint,
+        kronecker_adjoint_right, lu_solve, lu_solve_transposed, outer, power_adjoint,
         power_adjoint_tangent, power_tangent,
     };
     pub use crate::scalar::{sigmoid, softplus};

@@ -115,9 +115,9 @@ fn mlp2_grad(
     (
         __mg_v14,
         (
-            ((&__mg_g7 * (x.transpose()))),
+            ((::matgrad::__private::outer(&__mg_g7, x))),
             __mg_g7,
-            (((&__mg_v12 * (2.0 * __mg_g13)) * (__mg_v8.transpose()))),
+            ((::matgrad::__private::outer(&(&__mg_v12 * (2.0 * __mg_g13)), &__mg_v8))),
             ((&__mg_v12 * (2.0 * __mg_g13))),
         ),
     )
@@ -175,9 +175,9 @@ fn mlp2_vjp(
     (
         __mg_v14,
         (
-            ((&__mg_g7 * (x.transpose()))),
+            ((::matgrad::__private::outer(&__mg_g7, x))),
             __mg_g7,
-            (((&__mg_v12 * (2.0 * __mg_g13)) * (__mg_v8.transpose()))),
+            ((::matgrad::__private::outer(&(&__mg_v12 * (2.0 * __mg_g13)), &__mg_v8))),
             ((&__mg_v12 * (2.0 * __mg_g13))),
             __mg_g4,
             ((&__mg_v12 * (-(2.0 * __mg_g13)))),

@@ -1416,6 +1416,19 @@ impl Emitter<'_> {
         if let Some(product) = self.unit_product(a, b) {
             return product;
         }
+        let column = |x: &AExpr| {
+            matches!(
+                simplify::shape(self.prog, &self.plan.adj, x),
+                Shape::Matrix(_, Dim::Lit(1))
+            )
+        };
+        if let AExpr::Transpose(v) = b
+            && column(a)
+            && column(v)
+        {
+            let (u, v) = (self.expr(a).borrow, self.expr(v).borrow);
+            return Operand::temp(quote!(::matgrad::__private::outer(#u, #v)));
+        }
         if let AExpr::Transpose(at) = a {
             let sizes = self.rhs_sizes(simplify::shape(self.prog, &self.plan.adj, b));
             let (at, b) = (self.expr(at).place, self.expr(b).borrow);
