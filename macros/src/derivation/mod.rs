@@ -45,7 +45,7 @@ const MAX_INLINE: usize = 240;
 
 /// Most nodes a gradient's expression tree may grow to while adjoints are substituted; a
 /// larger one is no closed form a person would read, and the adjoint program is shown.
-const MAX_TREE: usize = 1000;
+const MAX_TREE: usize = 500;
 
 /// What the doc comment shows, and the closed forms it shows as trees.
 pub struct Derivation {
