@@ -74,8 +74,11 @@ pub fn ols_vjp(
     let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = y - &__mg_v3;
     let __mg_v5: f64 = __mg_v4.norm_squared();
     let __mg_g5: f64 = seed;
-    let __mg_g0: ::matgrad::__private::nalgebra::SMatrix<f64, 5, 1> = (-((x
-        .tr_mul(&__mg_v4)) * (2.0 * __mg_g5)));
+    let __mg_g0: ::matgrad::__private::nalgebra::SMatrix<f64, 5, 1> = {
+        let mut __mg_p = ::matgrad::__private::nalgebra::SMatrix::<f64, 5, 1>::zeros();
+        __mg_p.gemv_tr(-(2.0 * __mg_g5), x, &__mg_v4, 0.0);
+        __mg_p
+    };
     (
         __mg_v5,
         (

@@ -101,8 +101,11 @@ fn mlp2_grad(
     let __mg_v14: f64 = 0.5f64 * __mg_v13;
     let __mg_g14: f64 = 1.0;
     let __mg_g13: f64 = (__mg_g14 * 0.5f64);
-    let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
-        .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));
+    let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = {
+        let mut __mg_p = ::matgrad::__private::nalgebra::SMatrix::<f64, 32, 1>::zeros();
+        __mg_p.gemv_tr((2.0 * __mg_g13), w2, &__mg_v12, 0.0);
+        __mg_p
+    };
     let __mg_g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_g8
         .zip_map(
             &__mg_v8,
@@ -159,8 +162,11 @@ fn mlp2_vjp(
     let __mg_v14: f64 = 0.5f64 * __mg_v13;
     let __mg_g14: f64 = seed;
     let __mg_g13: f64 = (__mg_g14 * 0.5f64);
-    let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = ((w2
-        .tr_mul(&__mg_v12)) * (2.0 * __mg_g13));
+    let __mg_g8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = {
+        let mut __mg_p = ::matgrad::__private::nalgebra::SMatrix::<f64, 32, 1>::zeros();
+        __mg_p.gemv_tr((2.0 * __mg_g13), w2, &__mg_v12, 0.0);
+        __mg_p
+    };
     let __mg_g7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = (__mg_g8
         .zip_map(
             &__mg_v8,

@@ -587,7 +587,7 @@ impl<'p> Plan<'p> {
 
     /// `g += ±α·A·B` with `ger` for an outer product, `gemm_tr` for Aᵀ·B, `gemm` otherwise;
     /// `Err(e)` back when `e` is not a (signed, scaled) product.
-    fn product_update(&self, e: AExpr) -> Result<Update, AExpr> {
+    pub fn product_update(&self, e: AExpr) -> Result<Update, AExpr> {
         let (negate, inner) = match e {
             AExpr::Neg(x) => (true, *x),
             x => (false, x),

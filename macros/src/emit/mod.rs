@@ -888,7 +888,55 @@ impl Emitter<'_> {
                 __mg_m
             });
         }
+        if let Some(product) = self.scaled_product(e) {
+            return product;
+        }
         self.expr(e).place
+    }
+
+    /// A signed or scaled product ±α·Aᵀ·B or ±α·A·B (not an outer product) as nalgebra's kernel
+    /// into zeros with α folded in (`gemv_tr`/`gemm_tr`, `gemv`/`gemm`), rather than the
+    /// product followed by a pass that scales or negates it.
+    fn scaled_product(&self, e: &AExpr) -> Option<TokenStream> {
+        let Ok(Update::Product {
+            kernel,
+            negate,
+            alpha,
+            a,
+            b,
+        }) = self.plan.product_update(e.clone())
+        else {
+            return None;
+        };
+        // An outer product in any spelling (inner dimension 1) is better left to `outer`.
+        let inner = match (kernel, simplify::shape(self.prog, &self.plan.adj, &a)) {
+            (Kernel::GemmTr, Shape::Matrix(k, _)) | (Kernel::Gemm, Shape::Matrix(_, k)) => k,
+            _ => Dim::Lit(1),
+        };
+        if inner == Dim::Lit(1) || (!negate && alpha.is_none()) {
+            return None;
+        }
+        let column = matches!(
+            simplify::shape(self.prog, &self.plan.adj, &b),
+            Shape::Matrix(_, Dim::Lit(1))
+        );
+        let name = match (kernel, column) {
+            (Kernel::GemmTr, true) => "gemv_tr",
+            (Kernel::GemmTr, false) => "gemm_tr",
+            (_, true) => "gemv",
+            (_, false) => "gemm",
+        };
+        let kernel = Ident::new(name, Span::call_site());
+        let path = self.matrix_path(simplify::shape(self.prog, &self.plan.adj, e));
+        let sign = negate.then(|| quote!(-));
+        let alpha = alpha.map_or_else(|| self.lit(1.0), |s| self.expr(&s).place);
+        let (a, b) = (self.expr(&a).borrow, self.expr(&b).borrow);
+        let zero = self.lit(0.0);
+        Some(quote!({
+            let mut __mg_p = #path::zeros();
+            __mg_p.#kernel(#sign #alpha, #a, #b, #zero);
+            __mg_p
+        }))
     }
 
     /// A planned in-place update of the adjoint of `target`.
