@@ -911,7 +911,10 @@ impl Emitter<'_> {
         // An outer product in any spelling (inner dimension 1) is better left to `outer`.
         let inner = match (kernel, simplify::shape(self.prog, &self.plan.adj, &a)) {
             (Kernel::GemmTr, Shape::Matrix(k, _)) | (Kernel::Gemm, Shape::Matrix(_, k)) => k,
-            _ => Dim::Lit(1),
+            // `ger` is the outer product itself; a product has matrix operands.
+            (Kernel::Ger, _) | (_, Shape::Scalar | Shape::Bool | Shape::Tuple | Shape::Poison) => {
+                Dim::Lit(1)
+            }
         };
         if inner == Dim::Lit(1) || (!negate && alpha.is_none()) {
             return None;
@@ -923,8 +926,8 @@ impl Emitter<'_> {
         let name = match (kernel, column) {
             (Kernel::GemmTr, true) => "gemv_tr",
             (Kernel::GemmTr, false) => "gemm_tr",
-            (_, true) => "gemv",
-            (_, false) => "gemm",
+            (Kernel::Gemm | Kernel::Ger, true) => "gemv",
+            (Kernel::Gemm | Kernel::Ger, false) => "gemm",
         };
         let kernel = Ident::new(name, Span::call_site());
         let path = self.matrix_path(simplify::shape(self.prog, &self.plan.adj, e));
