@@ -71,7 +71,7 @@ pub fn ols_vjp(
     seed: f64,
 ) -> (f64, (SVector<f64, 5>, SMatrix<f64, 20, 5>, SVector<f64, 20>)) {
     let __mg_v3: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = x * beta;
-    let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = y - &__mg_v3;
+    let __mg_v4: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = y - __mg_v3;
     let __mg_v5: f64 = __mg_v4.norm_squared();
     let __mg_g5: f64 = seed;
     let __mg_g0: ::matgrad::__private::nalgebra::SMatrix<f64, 5, 1> = {

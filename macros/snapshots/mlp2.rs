@@ -88,15 +88,15 @@ fn mlp2_grad(
     (SMatrix<f64, 32, 16>, SVector<f64, 32>, SMatrix<f64, 4, 32>, SVector<f64, 4>),
 ) {
     let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
-    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__mg_v6 + b1;
+    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v6 + b1;
     let __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v7
         .map(|__mg_m8_x: f64| -> f64 {
             let __mg_m8_v1: f64 = __mg_m8_x.tanh();
             __mg_m8_v1
         });
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
-    let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
-    let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
+    let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = __mg_v10 + b2;
+    let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = __mg_v11 - y;
     let __mg_v13: f64 = __mg_v12.norm_squared();
     let __mg_v14: f64 = 0.5f64 * __mg_v13;
     let __mg_g14: f64 = 1.0;
@@ -149,15 +149,15 @@ fn mlp2_vjp(
     ),
 ) {
     let __mg_v6: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = w1 * x;
-    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = &__mg_v6 + b1;
+    let __mg_v7: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v6 + b1;
     let __mg_v8: ::matgrad::__private::nalgebra::SMatrix<f64, 32, 1> = __mg_v7
         .map(|__mg_m8_x: f64| -> f64 {
             let __mg_m8_v1: f64 = __mg_m8_x.tanh();
             __mg_m8_v1
         });
     let __mg_v10: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = w2 * &__mg_v8;
-    let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v10 + b2;
-    let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = &__mg_v11 - y;
+    let __mg_v11: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = __mg_v10 + b2;
+    let __mg_v12: ::matgrad::__private::nalgebra::SMatrix<f64, 4, 1> = __mg_v11 - y;
     let __mg_v13: f64 = __mg_v12.norm_squared();
     let __mg_v14: f64 = 0.5f64 * __mg_v13;
     let __mg_g14: f64 = seed;

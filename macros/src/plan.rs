@@ -174,6 +174,9 @@ pub struct Plan<'p> {
     pub tangent_alias: Vec<Option<AExpr>>,
     /// The nested bodies, by node and role.
     pub children: BTreeMap<(ValueId, Role), Plan<'p>>,
+    /// How many times each value is read, counted once the plan is complete (see
+    /// [`Plan::reads`]).
+    reads: std::cell::OnceCell<Vec<usize>>,
 }
 
 /// What a tangent `e` aliases: the value a `Tan` resolves to through `aliases`, a partial or
@@ -286,6 +289,7 @@ impl<'p> Plan<'p> {
             reverse: Vec::new(),
             inline_operand: Vec::new(),
             children: BTreeMap::new(),
+            reads: std::cell::OnceCell::new(),
             adj,
             inline,
             config,
@@ -316,6 +320,43 @@ impl<'p> Plan<'p> {
         self.children
             .get(&(id, role))
             .expect("invariant: every nested body is planned")
+    }
+
+    /// How many times each value is read: by the computed nodes, as the result, and by the
+    /// reverse and tangent programs as planned. A matrix read once, by a sum or difference, is
+    /// moved into it (nalgebra then reuses its storage for the result).
+    pub fn reads(&self) -> &[usize] {
+        self.reads.get_or_init(|| {
+            let prog = self.prog;
+            let mut reads = vec![0usize; prog.nodes.len()];
+            for (id, node) in prog.nodes.iter().enumerate() {
+                if self.computed.get(id).copied().unwrap_or(true) {
+                    node.args.iter().for_each(|&a| reads[a] += 1);
+                }
+            }
+            for &out in prog.results().iter().chain(prog.output.iter()) {
+                reads[out] += 1;
+            }
+            let mut mark = |e: &AExpr| e.for_each_value(prog, &mut |v| reads[v] += 1);
+            for step in &self.reverse {
+                match step {
+                    Reverse::Share { expr, .. } | Reverse::Declare { expr, .. } => mark(expr),
+                    Reverse::Update { update, .. } => update.for_each_expr(&mut mark),
+                }
+            }
+            let tangents = self.tangent.iter().map(|(_, e)| e);
+            for e in self
+                .inline
+                .iter()
+                .chain(&self.inline_operand)
+                .flatten()
+                .chain(tangents)
+                .chain(self.tangent_alias.iter().flatten())
+            {
+                mark(e);
+            }
+            reads
+        })
     }
 
     /// The adjoint of `id` as an operand: inlined, or its stored variable.

@@ -16,7 +16,7 @@ use quote::{quote, quote_spanned};
 
 use crate::adjoint::AExpr;
 use crate::ir::{Build, Dim, Op, Program, Shape, ValueId};
-use crate::plan::{Forward, Kernel, Plan, Reverse, Role, Update};
+use crate::plan::{Forward, Kernel, Mode, Plan, Reverse, Role, Update};
 use crate::simplify;
 
 mod companions;
@@ -326,6 +326,27 @@ impl Emitter<'_> {
         }
     }
 
+    /// Whether forward value `v` is a matrix of this body's own (bound by a `let` of the forward
+    /// pass) that nothing but its one consumer reads, so the consumer may take it by value.
+    fn consumable(&self, v: ValueId) -> bool {
+        self.plan.config.mode == Mode::Reverse
+            && self.sweep.is_none()
+            && !self.tape_tangents
+            && self.plan.reads().get(v) == Some(&1)
+            && self.prog.shape(v).is_matrix()
+            && self.plan.config.given != Some(v)
+            && self.literal_const(v).is_none()
+            && self
+                .plan
+                .forward
+                .iter()
+                .any(|f| matches!(f, Forward::Value(id) if *id == v))
+            && !matches!(
+                self.prog.nodes[v].op,
+                Op::Param(_) | Op::Field(..) | Op::Extract(_) | Op::Const(_)
+            )
+    }
+
     /// A scalar constant written as a plain float literal (`0.5`, `1e-3`), as the literal typed
     /// by a suffix (`0.5f64`): read where it is used rather than bound to a `let` of its own,
     /// which would only add a statement for the compiler to check.
@@ -600,8 +621,15 @@ impl Emitter<'_> {
                 sum
             }
             Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                let (a, b) = (arg(0), arg(1));
-                let (a, b) = (a.arith(), b.arith());
+                let moved = |k: usize| {
+                    let (a, o) = (node.args[k], self.operand(node.args[k]));
+                    if matches!(node.op, Op::Add | Op::Sub) && self.consumable(a) {
+                        o.place
+                    } else {
+                        o.arith().clone()
+                    }
+                };
+                let (a, b) = (moved(0), moved(1));
                 match node.op {
                     Op::Add => quote_spanned!(span=> #a + #b),
                     Op::Sub => quote_spanned!(span=> #a - #b),
