@@ -174,9 +174,9 @@ pub struct Plan<'p> {
     pub tangent_alias: Vec<Option<AExpr>>,
     /// The nested bodies, by node and role.
     pub children: BTreeMap<(ValueId, Role), Plan<'p>>,
-    /// How many times each value is read, counted once the plan is complete (see
-    /// [`Plan::reads`]).
-    reads: std::cell::OnceCell<Vec<usize>>,
+    /// How many times each value is read, and whether a `let` of the forward pass binds it,
+    /// found once the plan is complete (see [`Plan::reads`]).
+    reads: std::cell::OnceCell<(Vec<usize>, Vec<bool>)>,
 }
 
 /// What a tangent `e` aliases: the value a `Tan` resolves to through `aliases`, a partial or
@@ -326,6 +326,16 @@ impl<'p> Plan<'p> {
     /// reverse and tangent programs as planned. A matrix read once, by a sum or difference, is
     /// moved into it (nalgebra then reuses its storage for the result).
     pub fn reads(&self) -> &[usize] {
+        &self.read_counts().0
+    }
+
+    /// Whether value `v` is bound by a `let` of its own in the forward pass
+    /// ([`Forward::Value`]).
+    pub fn bound_by_let(&self, v: ValueId) -> bool {
+        self.read_counts().1.get(v).copied().unwrap_or(false)
+    }
+
+    fn read_counts(&self) -> &(Vec<usize>, Vec<bool>) {
         self.reads.get_or_init(|| {
             let prog = self.prog;
             let mut reads = vec![0usize; prog.nodes.len()];
@@ -355,7 +365,13 @@ impl<'p> Plan<'p> {
             {
                 mark(e);
             }
-            reads
+            let mut bound = vec![false; prog.nodes.len()];
+            for step in &self.forward {
+                if let Forward::Value(id) = step {
+                    bound[*id] = true;
+                }
+            }
+            (reads, bound)
         })
     }
 
@@ -648,12 +664,7 @@ impl<'p> Plan<'p> {
                 rebuilt
             });
         };
-        let column = |x: &AExpr| {
-            matches!(
-                simplify::shape(self.prog, &self.adj, x),
-                Shape::Matrix(_, Dim::Lit(1))
-            )
-        };
+        let column = |x: &AExpr| simplify::is_column(self.prog, &self.adj, x);
         let (kernel, a, b) = match (*a, *b) {
             (u, AExpr::Transpose(v)) if column(&u) && column(&v) => (Kernel::Ger, u, *v),
             (AExpr::Transpose(at), b) => (Kernel::GemmTr, *at, b),

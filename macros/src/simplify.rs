@@ -34,6 +34,14 @@ pub fn diagonal_shape(s: Shape) -> Shape {
     }
 }
 
+/// Whether `e` is a column (n×1): one side of an outer product, or the vector of a `gemv`.
+pub fn is_column(prog: &Program, adj: &Adjoint, e: &AExpr) -> bool {
+    matches!(
+        shape(prog, adj, e),
+        Shape::Matrix(_, crate::ir::Dim::Lit(1))
+    )
+}
+
 /// The shape of an adjoint expression.
 #[allow(
     clippy::too_many_lines,

@@ -336,11 +336,7 @@ impl Emitter<'_> {
             && self.prog.shape(v).is_matrix()
             && self.plan.config.given != Some(v)
             && self.literal_const(v).is_none()
-            && self
-                .plan
-                .forward
-                .iter()
-                .any(|f| matches!(f, Forward::Value(id) if *id == v))
+            && self.plan.bound_by_let(v)
             && !matches!(
                 self.prog.nodes[v].op,
                 Op::Param(_) | Op::Field(..) | Op::Extract(_) | Op::Const(_)
@@ -947,10 +943,7 @@ impl Emitter<'_> {
         if inner == Dim::Lit(1) || (!negate && alpha.is_none()) {
             return None;
         }
-        let column = matches!(
-            simplify::shape(self.prog, &self.plan.adj, &b),
-            Shape::Matrix(_, Dim::Lit(1))
-        );
+        let column = simplify::is_column(self.prog, &self.plan.adj, &b);
         let name = match (kernel, column) {
             (Kernel::GemmTr, true) => "gemv_tr",
             (Kernel::GemmTr, false) => "gemm_tr",
@@ -1495,12 +1488,7 @@ impl Emitter<'_> {
         if let Some(product) = self.unit_product(a, b) {
             return product;
         }
-        let column = |x: &AExpr| {
-            matches!(
-                simplify::shape(self.prog, &self.plan.adj, x),
-                Shape::Matrix(_, Dim::Lit(1))
-            )
-        };
+        let column = |x: &AExpr| simplify::is_column(self.prog, &self.plan.adj, x);
         if let AExpr::Transpose(v) = b
             && column(a)
             && column(v)
