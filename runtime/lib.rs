@@ -244,9 +244,9 @@ with_nalgebra! {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::linalg::{
-        Inverted, OUTER_BY_GER_MAX, cholesky_adjoint, determinant_gradient, extremum_index,
-        kronecker_adjoint_left, kronecker_adjoint_right, lu_solve, lu_solve_transposed, outer,
-        power_adjoint, power_adjoint_tangent, power_tangent,
+        Inverted, OUTER_BY_GER_MAX, cholesky_adjoint, cholesky_factor, determinant_gradient,
+        extremum_index, kronecker_adjoint_left, kronecker_adjoint_right, lu_solve,
+        lu_solve_transposed, outer, power_adjoint, power_adjoint_tangent, power_tangent,
     };
     pub use crate::scalar::{sigmoid, softplus};
     pub use core;

@@ -758,8 +758,9 @@ impl Emitter<'_> {
                 quote_spanned!(span=> #a.diagonal())
             }
             Op::Cholesky(finish) => {
-                let (a, finish) = (arg(0).place, finish.tokens());
-                quote_spanned!(span=> #a.cholesky()#finish.l())
+                // nalgebra's factorisation, bit for bit, built where it is kept.
+                let (a, finish) = (arg(0).borrow, finish.tokens());
+                quote_spanned!(span=> ::matgrad::__private::cholesky_factor(#a)#finish)
             }
             Op::TriSolve { transpose } => tri_solve(&arg(0).place, &arg(1).borrow, *transpose),
             Op::IdentityOf => {
