@@ -72,14 +72,12 @@ fn gaussian_nll_grad(
     let __mg_v12: f64 = 0.5f64 * __mg_v11;
     let __mg_v13: f64 = __mg_v8 + __mg_v12;
     let __mg_g13: f64 = 1.0;
-    let __mg_g8: f64 = __mg_g13;
-    let __mg_g12: f64 = __mg_g13;
-    let __mg_g11: f64 = (__mg_g12 * 0.5f64);
+    let __mg_g11: f64 = (__mg_g13 * 0.5f64);
     let mut __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (&__mg_v10
         * __mg_g11);
     let __mg_t524288 = (__mg_v4.tr_mul(&__mg_v3));
     __mg_g3 += (&__mg_t524288 * __mg_g11);
-    let __mg_g7: f64 = (__mg_g8 * 0.5f64);
+    let __mg_g7: f64 = (__mg_g13 * 0.5f64);
     let __mg_g6: f64 = (__mg_g7 * (1.0 / __mg_v6));
     let mut __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = ((__mg_v4
         .transpose()) * (__mg_v6 * __mg_g6));
@@ -110,14 +108,12 @@ fn gaussian_nll_vjp(
     let __mg_v12: f64 = 0.5f64 * __mg_v11;
     let __mg_v13: f64 = __mg_v8 + __mg_v12;
     let __mg_g13: f64 = seed;
-    let __mg_g8: f64 = __mg_g13;
-    let __mg_g12: f64 = __mg_g13;
-    let __mg_g11: f64 = (__mg_g12 * 0.5f64);
+    let __mg_g11: f64 = (__mg_g13 * 0.5f64);
     let mut __mg_g3: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 1> = (&__mg_v10
         * __mg_g11);
     let __mg_t524288 = (__mg_v4.tr_mul(&__mg_v3));
     __mg_g3 += (&__mg_t524288 * __mg_g11);
-    let __mg_g7: f64 = (__mg_g8 * 0.5f64);
+    let __mg_g7: f64 = (__mg_g13 * 0.5f64);
     let __mg_g6: f64 = (__mg_g7 * (1.0 / __mg_v6));
     let mut __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = ((__mg_v4
         .transpose()) * (__mg_v6 * __mg_g6));

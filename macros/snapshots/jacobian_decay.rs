@@ -81,10 +81,9 @@ pub fn residuals_jacobian(
         let __mg_m6_v6: f64 = __mg_v3 * __mg_m6_v5;
         let __mg_m6_v8: f64 = __mg_m6_v6 + __mg_v5;
         let __mg_m6_g8: f64 = 1.0;
-        let __mg_m6_g6: f64 = __mg_m6_g8;
         let __mg_m6_g7: f64 = __mg_m6_g8;
-        let __mg_m6_g1: f64 = (__mg_m6_g6 * __mg_m6_v5);
-        let __mg_m6_g5: f64 = (__mg_m6_g6 * __mg_v3);
+        let __mg_m6_g1: f64 = (__mg_m6_g8 * __mg_m6_v5);
+        let __mg_m6_g5: f64 = (__mg_m6_g8 * __mg_v3);
         let __mg_m6_g4: f64 = (__mg_m6_g5 * __mg_m6_v5);
         let __mg_m6_g3: f64 = (__mg_m6_g4 * __mg_m6_x);
         let __mg_m6_g2: f64 = (-__mg_m6_g3);
@@ -195,8 +194,7 @@ pub fn residuals_vjp(
                 let __mg_m6_v4: f64 = __mg_m6_v3 * __mg_m6_x;
                 let __mg_m6_v5: f64 = __mg_m6_v4.exp();
                 let __mg_m6_g8: f64 = __mg_m6_zbar;
-                let __mg_m6_g6: f64 = __mg_m6_g8;
-                let __mg_m6_g5: f64 = (__mg_m6_g6 * __mg_v3);
+                let __mg_m6_g5: f64 = (__mg_m6_g8 * __mg_v3);
                 let __mg_m6_g4: f64 = (__mg_m6_g5 * __mg_m6_v5);
                 let __mg_m6_g0: f64 = (__mg_m6_g4 * __mg_m6_v3);
                 __mg_m6_g0
@@ -211,8 +209,7 @@ pub fn residuals_vjp(
                 let __mg_m6_v4: f64 = __mg_m6_v3 * __mg_m6_x;
                 let __mg_m6_v5: f64 = __mg_m6_v4.exp();
                 let __mg_m6_g8: f64 = __mg_m6_zbar;
-                let __mg_m6_g6: f64 = __mg_m6_g8;
-                let __mg_m6_g1: f64 = (__mg_m6_g6 * __mg_m6_v5);
+                let __mg_m6_g1: f64 = (__mg_m6_g8 * __mg_m6_v5);
                 __mg_m6_g1
             },
         )
@@ -226,8 +223,7 @@ pub fn residuals_vjp(
                 let __mg_m6_v4: f64 = __mg_m6_v3 * __mg_m6_x;
                 let __mg_m6_v5: f64 = __mg_m6_v4.exp();
                 let __mg_m6_g8: f64 = __mg_m6_zbar;
-                let __mg_m6_g6: f64 = __mg_m6_g8;
-                let __mg_m6_g5: f64 = (__mg_m6_g6 * __mg_v3);
+                let __mg_m6_g5: f64 = (__mg_m6_g8 * __mg_v3);
                 let __mg_m6_g4: f64 = (__mg_m6_g5 * __mg_m6_v5);
                 let __mg_m6_g3: f64 = (__mg_m6_g4 * __mg_m6_x);
                 let __mg_m6_g2: f64 = (-__mg_m6_g3);
@@ -302,10 +298,9 @@ pub fn residuals_jvp(
         let __mg_m6_v6: f64 = __mg_v3 * __mg_m6_v5;
         let __mg_m6_v8: f64 = __mg_m6_v6 + __mg_v5;
         let __mg_m6_g8: f64 = 1.0;
-        let __mg_m6_g6: f64 = __mg_m6_g8;
         let __mg_m6_g7: f64 = __mg_m6_g8;
-        let __mg_m6_g1: f64 = (__mg_m6_g6 * __mg_m6_v5);
-        let __mg_m6_g5: f64 = (__mg_m6_g6 * __mg_v3);
+        let __mg_m6_g1: f64 = (__mg_m6_g8 * __mg_m6_v5);
+        let __mg_m6_g5: f64 = (__mg_m6_g8 * __mg_v3);
         let __mg_m6_g4: f64 = (__mg_m6_g5 * __mg_m6_v5);
         let __mg_m6_g3: f64 = (__mg_m6_g4 * __mg_m6_x);
         let __mg_m6_g0: f64 = (__mg_m6_g4 * __mg_m6_v3);

@@ -170,10 +170,20 @@ pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
         let Step::Add { target, expr } = step else {
             continue;
         };
-        if counts[*target] != 1 || !prog.shape(*target).is_matrix() {
+        if counts[*target] != 1 {
             continue;
         }
         let expanded = simplify(prog, adj, expand(expr, &inline));
+        if !prog.shape(*target).is_matrix() {
+            // A scalar that passes another's adjoint on unchanged (an operand of a sum, say)
+            // is that adjoint: no variable of its own. Not a parameter's, which the
+            // companions and the closures of maps read by name as their results.
+            if matches!(expanded, AExpr::Adj(_)) && !matches!(prog.nodes[*target].op, Op::Param(_))
+            {
+                inline[*target] = Some(expanded);
+            }
+            continue;
+        }
         let structured = matches!(expanded, AExpr::Adj(_) | AExpr::Diag(..) | AExpr::Fill(..));
         if structured || (uses[*target] <= 2 && cheap(prog, &expanded)) {
             inline[*target] = Some(expanded);
