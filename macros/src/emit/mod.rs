@@ -1175,7 +1175,7 @@ impl Emitter<'_> {
             }
             AExpr::SymLower(a) => {
                 if let Some((l, g)) = murray(a) {
-                    // The whole pullback of a Cholesky factorisation, over triangles.
+                    // The whole pullback of a Cholesky factorisation, as its steps run backwards.
                     let (l, g) = (self.operand(l).borrow, self.expr(g).borrow);
                     return Operand::temp(quote!(::matgrad::__private::cholesky_adjoint(#l, #g)));
                 }
