@@ -77,8 +77,7 @@ fn gaussian_nll_grad(
         * __mg_g11);
     let __mg_t524288 = (__mg_v4.tr_mul(&__mg_v3));
     __mg_g3 += (&__mg_t524288 * __mg_g11);
-    let __mg_g7: f64 = (__mg_g13 * 0.5f64);
-    let __mg_g6: f64 = (__mg_g7 * (1.0 / __mg_v6));
+    let __mg_g6: f64 = (__mg_g11 * (1.0 / __mg_v6));
     let mut __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = ((__mg_v4
         .transpose()) * (__mg_v6 * __mg_g6));
     __mg_g1.ger(-__mg_g11, &__mg_t524288, &__mg_v10, 1.0);
@@ -113,8 +112,7 @@ fn gaussian_nll_vjp(
         * __mg_g11);
     let __mg_t524288 = (__mg_v4.tr_mul(&__mg_v3));
     __mg_g3 += (&__mg_t524288 * __mg_g11);
-    let __mg_g7: f64 = (__mg_g13 * 0.5f64);
-    let __mg_g6: f64 = (__mg_g7 * (1.0 / __mg_v6));
+    let __mg_g6: f64 = (__mg_g11 * (1.0 / __mg_v6));
     let mut __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 6, 6> = ((__mg_v4
         .transpose()) * (__mg_v6 * __mg_g6));
     __mg_g1.ger(-__mg_g11, &__mg_t524288, &__mg_v10, 1.0);

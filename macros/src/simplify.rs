@@ -12,8 +12,11 @@
 //! Before: `g4 = r·(2·g5)` (one use), `g3 = −g4`, `g0 += xᵀ·g3`.
 //! After: `g0 = −(xᵀ·r)·(2·g5)`: a 5-vector is scaled, not the 20-vector r.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use crate::adjoint::{AExpr, Adjoint, Step};
-use crate::ir::{Dim, Op, Program, Shape};
+use crate::ir::{Dim, Op, Program, Shape, ValueId};
 
 type B = Box<AExpr>;
 
@@ -166,6 +169,8 @@ pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
     }
     let mut inline: Vec<Option<AExpr>> = vec![None; prog.nodes.len()];
     let counts = adj.counts(prog.nodes.len());
+    // Scalar adjoints stored with one contribution, by that contribution as written out.
+    let mut stored_scalars: HashMap<String, ValueId> = HashMap::new();
     for step in &adj.steps {
         let Step::Add { target, expr } = step else {
             continue;
@@ -175,12 +180,25 @@ pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
         }
         let expanded = simplify(prog, adj, expand(expr, &inline));
         if !prog.shape(*target).is_matrix() {
+            // Not a parameter's, which the companions and the closures of maps read by name as
+            // their results.
+            if matches!(prog.nodes[*target].op, Op::Param(_)) {
+                continue;
+            }
             // A scalar that passes another's adjoint on unchanged (an operand of a sum, say)
-            // is that adjoint: no variable of its own. Not a parameter's, which the
-            // companions and the closures of maps read by name as their results.
-            if matches!(expanded, AExpr::Adj(_)) && !matches!(prog.nodes[*target].op, Op::Param(_))
-            {
+            // is that adjoint, and one computed as an earlier one was (the same scaling of the
+            // same adjoint, say) is the earlier one: no variable of its own. Adjoints are
+            // complete before they are read and values never change, so the same expression
+            // has the same value wherever it stands.
+            if matches!(expanded, AExpr::Adj(_)) {
                 inline[*target] = Some(expanded);
+            } else {
+                match stored_scalars.entry(expression_key(prog, &expanded)) {
+                    Entry::Occupied(first) => inline[*target] = Some(AExpr::Adj(*first.get())),
+                    Entry::Vacant(slot) => {
+                        slot.insert(*target);
+                    }
+                }
             }
             continue;
         }
@@ -190,6 +208,40 @@ pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
         }
     }
     inline
+}
+
+/// An expression written out with each constant as its tokens, so that two expressions that
+/// read the same constant from different nodes (each literal is a node of its own) compare
+/// equal.
+fn expression_key(prog: &Program, e: &AExpr) -> String {
+    let text = format!("{e:?}");
+    let mut key = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("Val(") {
+        let (before, after) = rest.split_at(at + "Val(".len());
+        key.push_str(before);
+        let digits = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let constant =
+            after[..digits]
+                .parse::<usize>()
+                .ok()
+                .and_then(|v| match &prog.nodes.get(v)?.op {
+                    Op::Const(tokens) => Some(tokens.to_string()),
+                    _ => None,
+                });
+        match constant {
+            Some(tokens) => {
+                key.push_str("const ");
+                key.push_str(&tokens);
+            }
+            None => key.push_str(&after[..digits]),
+        }
+        rest = &after[digits..];
+    }
+    key.push_str(rest);
+    key
 }
 
 fn count_adjoints(e: &AExpr, uses: &mut [usize]) {

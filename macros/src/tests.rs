@@ -678,6 +678,30 @@ fn vjp_of_f(text: &str) -> &str {
 }
 
 #[test]
+fn scalar_adjoints_that_repeat_another_are_not_stored_again() {
+    // Each sum's adjoint is the seed times 0.1 (from two literal nodes); the terms of the outer
+    // sum only pass the seed on.
+    let text = expansion(
+        "",
+        "fn f(x: &Vector3<f64>, y: &Vector3<f64>) -> f64 { x.sum() * 0.1 + y.sum() * 0.1 }",
+    );
+    let vjp = vjp_of_f(&text);
+    let scalings: Vec<&str> = vjp
+        .lines()
+        .filter(|l| l.contains(": f64 = (__mg_g") && l.contains("* 0.1f64)"))
+        .collect();
+    assert_eq!(scalings.len(), 1, "{vjp}");
+    assert_eq!(vjp.matches(": f64 = __mg_g").count(), 0, "{vjp}");
+    // Both gradients read that one variable.
+    let variable = scalings[0]
+        .split_whitespace()
+        .nth(1)
+        .map(|v| v.trim_end_matches(':'))
+        .unwrap_or_default();
+    assert!(vjp.matches(variable).count() >= 3, "{vjp}");
+}
+
+#[test]
 fn an_inverse_and_a_determinant_share_one_factorisation() {
     // `Inverted` factors by Cholesky when the matrix is symmetric positive definite, else by LU.
     let text = expansion(
