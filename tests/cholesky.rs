@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Rng, SEEDS, assert_close};
+use common::{Rng, SEEDS, assert_close, assert_close_scalar};
 use matgrad::nalgebra::{
     ComplexField, Matrix2, Matrix3, RealField, SMatrix, SVector, Vector2, Vector3,
 };
@@ -24,6 +24,35 @@ fn gaussian(mu: &Vector3<f64>, sigma: &Matrix3<f64>, x: &Vector3<f64>) -> f64 {
     let r = x - mu;
     let c = sigma.cholesky().unwrap();
     0.5 * c.solve(&r).dot(&r) + 0.5 * c.ln_determinant()
+}
+
+/// [`gaussian`] over any float type, as a generic function.
+#[gradient(wrt(mu, sigma))]
+fn gaussian_generic<T: RealField + Copy>(mu: &Vector3<T>, sigma: &Matrix3<T>, x: &Vector3<T>) -> T {
+    let r = x - mu;
+    let c = sigma.cholesky().unwrap();
+    c.solve(&r).dot(&r) * T::from_f64(0.5).unwrap() + c.ln_determinant() * T::from_f64(0.5).unwrap()
+}
+
+#[test]
+fn a_generic_factorisation_is_the_f64_one_and_works_in_f32() {
+    for seed in SEEDS {
+        let mut rng = Rng::new(seed);
+        let (mu, x): (Vector3<f64>, Vector3<f64>) = (rng.vector(), rng.vector());
+        let sigma = spd::<3>(&mut rng);
+        let (value, (dmu, dsigma)) = gaussian_generic_grad(&mu, &sigma, &x);
+        assert_eq!(value, gaussian_generic(&mu, &sigma, &x));
+        let (value64, (dmu64, dsigma64)) = gaussian_grad(&mu, &sigma, &x);
+        assert_close_scalar(value, value64, 1e-15);
+        assert_close(&dmu, &dmu64, 1e-13);
+        assert_close(&dsigma, &dsigma64, 1e-13);
+        let (mu32, sigma32, x32) = (mu.cast::<f32>(), sigma.cast::<f32>(), x.cast::<f32>());
+        let (value32, (dmu32, dsigma32)) = gaussian_generic_grad(&mu32, &sigma32, &x32);
+        assert_eq!(value32, gaussian_generic(&mu32, &sigma32, &x32));
+        assert!((f64::from(value32) - value).abs() < 1e-4 * (1.0 + value.abs()));
+        assert!((dmu32.cast::<f64>() - dmu).norm() < 1e-3 * (1.0 + dmu.norm()));
+        assert!((dsigma32.cast::<f64>() - dsigma).norm() < 1e-3 * (1.0 + dsigma.norm()));
+    }
 }
 
 /// What the lower triangle of a matrix reads of a symmetric gradient M: Mᵢᵢ on the diagonal,
