@@ -13,7 +13,9 @@
 //! (value, gradient, 3×3 Hessian) at compile time; the adjoint of the factorisation goes
 //! through the Cholesky factor, never through K⁻¹. Each step solves H·d = ∇f (a gradient step
 //! where H is not positive definite) with a backtracking line search, printing the gradient
-//! norm, which falls quadratically near the optimum. The program exits with status 1 unless the
+//! norm, which falls quadratically near the optimum. There the decrease a Newton step promises,
+//! −∇f·d, drops below what f can resolve in f64 (its rounding is ~1e-15 of its value), and a
+//! line search would only compare rounding errors: such a step is taken whole. The program exits with status 1 unless the
 //! gradient vanishes to 1e-9 at a point where H is positive definite, and the generated
 //! gradient there agrees with central differences of the loss.
 //!
@@ -80,9 +82,12 @@ fn main() {
             break;
         }
         // Newton's direction where H is positive definite, else the steepest descent.
-        let direction = h.cholesky().map_or(-grad, |c| -c.solve(&grad));
+        let newton = h.cholesky().map(|c| -c.solve(&grad));
+        let direction = newton.unwrap_or(-grad);
+        let resolvable = -grad.dot(&direction) > 1e-12 * value.abs().max(1.0);
         let mut t = 1.0;
-        while t > 1e-12
+        while (newton.is_none() || resolvable)
+            && t > 1e-12
             && nll(&(theta + direction * t), &x, &y) > value + 1e-4 * t * grad.dot(&direction)
         {
             t *= 0.5;
