@@ -247,6 +247,7 @@ pub mod __private {
         Inverted, OUTER_BY_GER_MAX, cholesky_adjoint, cholesky_factor, determinant_gradient,
         extremum_index, kronecker_adjoint_left, kronecker_adjoint_right, lu_solve,
         lu_solve_transposed, outer, power_adjoint, power_adjoint_tangent, power_tangent,
+        solve_lower, tr_solve_lower,
     };
     pub use crate::scalar::{sigmoid, softplus};
     pub use core;

@@ -282,6 +282,95 @@ pub fn cholesky_factor<T: RealField + Copy, const N: usize>(
     Some(m)
 }
 
+/// `l.solve_lower_triangular(b)` for the lower triangular L of a Cholesky factorisation:
+/// L⁻¹·B, column by column by forward substitution, with nalgebra's operations in nalgebra's
+/// order (so the same bits), in place of its generic views; `None` where a diagonal entry is
+/// zero, as nalgebra.
+#[must_use]
+#[inline]
+pub fn solve_lower<T, const N: usize, const C: usize, S>(
+    l: &SMatrix<T, N, N>,
+    b: &Matrix<T, Const<N>, Const<C>, S>,
+) -> Option<SMatrix<T, N, C>>
+where
+    T: RealField + Copy,
+    S: Storage<T, Const<N>, Const<C>>,
+{
+    let mut x = b.clone_owned();
+    let one = T::one();
+    for c in 0..C {
+        let column = &mut x.as_mut_slice()[c * N..(c + 1) * N];
+        for i in 0..N {
+            let diagonal = l[(i, i)];
+            if diagonal.is_zero() {
+                return None;
+            }
+            let coefficient = column[i] / diagonal;
+            column[i] = coefficient;
+            // nalgebra's axpy: y = a·x·1 + 1·y with a = −coefficient.
+            let below = &l.as_slice()[i * N + i + 1..(i + 1) * N];
+            for (y, &lk) in column[i + 1..].iter_mut().zip(below) {
+                *y = -coefficient * lk * one + one * *y;
+            }
+        }
+    }
+    Some(x)
+}
+
+/// `l.tr_solve_lower_triangular(b)` for the lower triangular L of a Cholesky factorisation:
+/// L⁻ᵀ·B, column by column by back substitution, bᵢ = (bᵢ − Σₖ Lₖᵢ·bₖ)/Lᵢᵢ over k > i, the sum
+/// in the order of nalgebra's `dot` (so the same bits); `None` where a diagonal entry is zero.
+#[must_use]
+#[inline]
+pub fn tr_solve_lower<T, const N: usize, const C: usize, S>(
+    l: &SMatrix<T, N, N>,
+    b: &Matrix<T, Const<N>, Const<C>, S>,
+) -> Option<SMatrix<T, N, C>>
+where
+    T: RealField + Copy,
+    S: Storage<T, Const<N>, Const<C>>,
+{
+    let mut x = b.clone_owned();
+    for c in 0..C {
+        let column = &mut x.as_mut_slice()[c * N..(c + 1) * N];
+        for i in (0..N).rev() {
+            let below = &l.as_slice()[i * N + i + 1..(i + 1) * N];
+            let sum = dot_as_nalgebra(below, &column[i + 1..]);
+            let diagonal = l[(i, i)];
+            if diagonal.is_zero() {
+                return None;
+            }
+            column[i] = (column[i] - sum) / diagonal;
+        }
+    }
+    Some(x)
+}
+
+/// Σ aₖ·bₖ as nalgebra's `dot` sums a vector of run-time length: eight running sums over blocks
+/// of eight, added pairwise into a total that starts at zero, then the rest one at a time.
+#[inline]
+fn dot_as_nalgebra<T: RealField + Copy>(a: &[T], b: &[T]) -> T {
+    let mut total = T::zero();
+    let blocks = a.len() / 8;
+    let mut sums = [T::zero(); 8];
+    for k in 0..blocks {
+        for (s, (x, y)) in sums
+            .iter_mut()
+            .zip(a[8 * k..8 * k + 8].iter().zip(&b[8 * k..8 * k + 8]))
+        {
+            *s += *x * *y;
+        }
+    }
+    total += sums[0] + sums[4];
+    total += sums[1] + sums[5];
+    total += sums[2] + sums[6];
+    total += sums[3] + sums[7];
+    for (x, y) in a[8 * blocks..].iter().zip(&b[8 * blocks..]) {
+        total += *x * *y;
+    }
+    total
+}
+
 /// The adjoint of A in L = chol(A) from L's adjoint Ḡ, folded onto the lower triangle that the
 /// factorisation reads: with P = Φ(Lᵀ·Ḡ) (the lower triangle, the diagonal halved) and
 /// M = L⁻ᵀ·P·L⁻¹ (Murray 2016), entry (i, j) is Mᵢⱼ + Mⱼᵢ below the diagonal, Mᵢᵢ on it and zero
@@ -696,6 +785,35 @@ mod tests {
         a[(2, 2)] = f64::NAN;
         assert!(cholesky_factor(&a).is_none());
         factor_is_nalgebras(&a);
+    }
+
+    fn solves_are_nalgebras<const N: usize, const C: usize>(seed: usize) {
+        let l = spd::<f64, N>(seed).cholesky().unwrap().unpack();
+        let b = SMatrix::<f64, N, C>::from_fn(|i, j| ((i * 13 + j * 5 + seed) % 17) as f64 - 8.3);
+        assert_eq!(solve_lower(&l, &b), l.solve_lower_triangular(&b));
+        assert_eq!(tr_solve_lower(&l, &b), l.tr_solve_lower_triangular(&b));
+    }
+
+    #[test]
+    fn triangular_solves_are_nalgebras_bit_for_bit() {
+        for seed in 0..20 {
+            solves_are_nalgebras::<1, 1>(seed);
+            solves_are_nalgebras::<6, 1>(seed);
+            solves_are_nalgebras::<6, 3>(seed);
+            // Sums of 8 and more terms, where nalgebra's dot keeps eight running sums.
+            solves_are_nalgebras::<9, 1>(seed);
+            solves_are_nalgebras::<20, 2>(seed);
+        }
+        // A view as the right-hand side, and f32.
+        let l = spd::<f32, 5>(3).cholesky().unwrap().unpack();
+        let m = SMatrix::<f32, 5, 4>::from_fn(|i, j| (i + 2 * j) as f32 - 3.5);
+        assert_eq!(solve_lower(&l, &m.column(2)), l.solve_lower_triangular(&m.column(2)));
+        assert_eq!(tr_solve_lower(&l, &m.column(1)), l.tr_solve_lower_triangular(&m.column(1)));
+        // A zero on the diagonal: no solution, as nalgebra.
+        let mut singular = SMatrix::<f64, 3, 3>::identity();
+        singular[(1, 1)] = 0.0;
+        let b = SMatrix::<f64, 3, 1>::new(1.0, 2.0, 3.0);
+        assert!(solve_lower(&singular, &b).is_none() && tr_solve_lower(&singular, &b).is_none());
     }
 
     #[test]
