@@ -394,9 +394,11 @@ fn dot_as_nalgebra<T: RealField + Copy>(a: &[T], b: &[T]) -> T {
 #[inline]
 pub fn cholesky_adjoint<T: RealField + Copy, const N: usize>(
     l: &SMatrix<T, N, N>,
-    g: &SMatrix<T, N, N>,
+    g: SMatrix<T, N, N>,
 ) -> SMatrix<T, N, N> {
-    let mut a = g.lower_triangle();
+    // Ḡ by value: the sweep runs in its storage, which the caller no longer needs.
+    let mut a = g;
+    a.fill_upper_triangle(T::zero(), 1);
     let l = l.as_slice();
     let half = T::one() / (T::one() + T::one());
     for k in (0..N).rev() {
@@ -829,7 +831,7 @@ mod tests {
         let m = li.transpose() * p * li;
         let mut expected = m.lower_triangle() + m.transpose().lower_triangle();
         expected.set_diagonal(&m.diagonal());
-        let actual = cholesky_adjoint(&l, &g);
+        let actual = cholesky_adjoint(&l, g);
         assert!((actual - expected).norm() < 1e-12 * expected.norm(), "{actual} {expected}");
         // The directional derivative it is the adjoint of: ⟨Ḡ, dL⟩ = ⟨Ā, dA⟩ for a dA in the
         // lower triangle, dL by central differences of the factor.

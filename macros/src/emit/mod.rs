@@ -1176,7 +1176,7 @@ impl Emitter<'_> {
             AExpr::SymLower(a) => {
                 if let Some((l, g)) = murray(a) {
                     // The whole pullback of a Cholesky factorisation, as its steps run backwards.
-                    let (l, g) = (self.operand(l).borrow, self.expr(g).borrow);
+                    let (l, g) = (self.operand(l).borrow, self.expr(g).place);
                     return Operand::temp(quote!(::matgrad::__private::cholesky_adjoint(#l, #g)));
                 }
                 let a = self.expr(a).place;
