@@ -210,38 +210,19 @@ pub fn inlined(prog: &Program, adj: &Adjoint) -> Vec<Option<AExpr>> {
     inline
 }
 
-/// An expression written out with each constant as its tokens, so that two expressions that
-/// read the same constant from different nodes (each literal is a node of its own) compare
-/// equal.
+/// An expression written out with each constant as the literal it reads, so that two
+/// expressions that read the same constant from different nodes (each literal is a node of its
+/// own) compare equal.
 fn expression_key(prog: &Program, e: &AExpr) -> String {
-    let text = format!("{e:?}");
-    let mut key = String::with_capacity(text.len());
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("Val(") {
-        let (before, after) = rest.split_at(at + "Val(".len());
-        key.push_str(before);
-        let digits = after
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let constant =
-            after[..digits]
-                .parse::<usize>()
-                .ok()
-                .and_then(|v| match &prog.nodes.get(v)?.op {
-                    Op::Const(tokens) => Some(tokens.to_string()),
-                    _ => None,
-                });
-        match constant {
-            Some(tokens) => {
-                key.push_str("const ");
-                key.push_str(&tokens);
-            }
-            None => key.push_str(&after[..digits]),
+    fn constants_as_literals(prog: &Program, e: &AExpr) -> AExpr {
+        if let AExpr::Val(v) = e
+            && let Op::Const(tokens) = &prog.nodes[*v].op
+        {
+            return AExpr::Lit(tokens.to_string());
         }
-        rest = &after[digits..];
+        e.map_children(&mut |child| constants_as_literals(prog, child))
     }
-    key.push_str(rest);
-    key
+    format!("{:?}", constants_as_literals(prog, e))
 }
 
 fn count_adjoints(e: &AExpr, uses: &mut [usize]) {
