@@ -285,7 +285,9 @@ pub fn cholesky_factor<T: RealField + Copy, const N: usize>(
 /// `l.solve_lower_triangular(b)` for the lower triangular L of a Cholesky factorisation:
 /// L⁻¹·B, column by column by forward substitution, with nalgebra's operations in nalgebra's
 /// order (so the same bits), in place of its generic views; `None` where a diagonal entry is
-/// zero, as nalgebra.
+/// zero, as nalgebra. Written out beside [`tr_solve_lower`] rather than through a shared
+/// per-column closure, which measured 2.52 against 2.13 of the expert for the 6×6 Gaussian NLL's
+/// gradient through `cholesky()`.
 #[must_use]
 #[inline]
 pub fn solve_lower<T, const N: usize, const C: usize, S>(
