@@ -79,13 +79,11 @@ pub fn ols_vjp(
         __mg_p.gemv_tr(-(2.0 * __mg_g5), x, &__mg_v4, 0.0);
         __mg_p
     };
+    let __mg_grad2: ::matgrad::__private::nalgebra::SMatrix<f64, 20, 1> = ((&__mg_v4
+        * (2.0 * __mg_g5)));
     (
         __mg_v5,
-        (
-            __mg_g0,
-            ((-(&__mg_v4 * ((beta.transpose()) * (2.0 * __mg_g5))))),
-            ((&__mg_v4 * (2.0 * __mg_g5))),
-        ),
+        (__mg_g0, ((-(&__mg_v4 * ((beta.transpose()) * (2.0 * __mg_g5))))), __mg_grad2),
     )
 }
 /// The Jacobian-vector product of [`ols`], generated from [`ols_vjp`] with seed 1: the value, and Σₓ ⟨∇ₓ, dx⟩ over the float parameters.

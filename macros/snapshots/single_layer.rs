@@ -113,14 +113,9 @@ fn single_layer_vjp(
         ));
     let __mg_g1: ::matgrad::__private::nalgebra::SMatrix<f64, 16, 1> = (w
         .tr_mul(&__mg_g3));
-    (
-        __mg_v8,
-        (
-            ((::matgrad::__private::outer(&__mg_g3, x))),
-            __mg_g1,
-            ((&__mg_v6 * (-(2.0 * __mg_g7)))),
-        ),
-    )
+    let __mg_grad2: ::matgrad::__private::nalgebra::SMatrix<f64, 8, 1> = ((&__mg_v6
+        * (-(2.0 * __mg_g7))));
+    (__mg_v8, (((::matgrad::__private::outer(&__mg_g3, x))), __mg_g1, __mg_grad2))
 }
 /// The Jacobian-vector product of [`single_layer`], generated from [`single_layer_vjp`] with seed 1: the value, and Σₓ ⟨∇ₓ, dx⟩ over the float parameters.
 #[allow(unused_variables, clippy::all, clippy::pedantic)]
