@@ -15,8 +15,10 @@
 //! g0 += v1ᵀ · g3
 //! ```
 
+use std::collections::HashMap;
+
 use crate::adjoint::{AExpr, Adjoint, Step};
-use crate::ir::{Op, Program};
+use crate::ir::{Op, Program, ValueId};
 use crate::rules;
 
 /// Differentiates `prog` with respect to its parameters with the indices `wrt`.
@@ -129,10 +131,91 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
             steps.push(step);
         }
     }
+    reuse_forward_solves(prog, &live, &mut steps);
     Adjoint {
         steps,
         nonzero,
         live,
         active,
+    }
+}
+
+/// Back-substitutions of the reverse pass that the forward pass already did, read instead.
+///
+/// Z = L⁻¹B hands B the adjoint L⁻ᵀZ̄ (and Z = L⁻ᵀB hands it L⁻¹Z̄), one shared value of the
+/// rule. When Z̄ is one contribution, a forward value C under signs and scalar factors (s·C),
+/// and the forward pass solved C by the same factor the same way (Y = L⁻ᵀC), that value is s·Y,
+/// with no solve. In rᵀ(LLᵀ)⁻¹r, written `r.dot(&c.solve(&r))` with `c` a Cholesky factor, the
+/// two back-solves of the reverse pass are both the forward solves scaled by the adjoint of
+/// the dot: w = L⁻¹r, α = L⁻ᵀw, and the adjoints L⁻¹(½r) = ½w, L⁻ᵀ(½w) = ½α.
+fn reuse_forward_solves(prog: &Program, live: &[bool], steps: &mut [Step]) {
+    let solves: HashMap<(ValueId, ValueId, bool), ValueId> = prog
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(n, node)| match node.op {
+            Op::TriSolve { transpose } if live[n] => {
+                Some(((node.args[0], node.args[1], transpose), n))
+            }
+            _ => None,
+        })
+        .collect();
+    if solves.is_empty() {
+        return;
+    }
+    // The shared values rewritten so far, as what they now are.
+    let mut rewritten: HashMap<usize, AExpr> = HashMap::new();
+    for k in 0..steps.len() {
+        let Step::Share { index, expr } = &steps[k] else {
+            continue;
+        };
+        let AExpr::TriSolve { l, rhs, transpose } = expr else {
+            continue;
+        };
+        let AExpr::Adj(z) = **rhs else {
+            continue;
+        };
+        let mut contributions = steps[..k].iter().filter_map(|step| match step {
+            Step::Add { target, expr } if *target == z => Some(expr),
+            Step::Add { .. } | Step::Share { .. } => None,
+        });
+        let (Some(only), None) = (contributions.next(), contributions.next()) else {
+            continue;
+        };
+        let Some(c) = scaled_value(only, &rewritten) else {
+            continue;
+        };
+        let Some(&y) = solves.get(&(*l, c, *transpose)) else {
+            continue;
+        };
+        let (index, value) = (*index, with_value(only, y, &rewritten));
+        rewritten.insert(index, value.clone());
+        steps[k] = Step::Share { index, expr: value };
+    }
+}
+
+/// The forward matrix `e` is made of with signs and scalar factors, reading the shared values
+/// in `shared` as what they are.
+fn scaled_value(e: &AExpr, shared: &HashMap<usize, AExpr>) -> Option<ValueId> {
+    match e {
+        AExpr::Val(v) => Some(*v),
+        AExpr::Neg(x) | AExpr::Scale(x, _) | AExpr::DivBy(x, _) => scaled_value(x, shared),
+        AExpr::Shared(t) => scaled_value(shared.get(t)?, shared),
+        _ => None,
+    }
+}
+
+/// `e`, whose matrix is a forward value (see [`scaled_value`]), with the value `y` in its place.
+fn with_value(e: &AExpr, y: ValueId, shared: &HashMap<usize, AExpr>) -> AExpr {
+    let inner = |x: &AExpr| Box::new(with_value(x, y, shared));
+    match e {
+        AExpr::Neg(x) => AExpr::Neg(inner(x)),
+        AExpr::Scale(x, s) => AExpr::Scale(inner(x), s.clone()),
+        AExpr::DivBy(x, s) => AExpr::DivBy(inner(x), s.clone()),
+        AExpr::Shared(t) => match shared.get(t) {
+            Some(x) => with_value(x, y, shared),
+            None => AExpr::Shared(*t),
+        },
+        _ => AExpr::Val(y),
     }
 }

@@ -702,6 +702,30 @@ fn scalar_adjoints_that_repeat_another_are_not_stored_again() {
 }
 
 #[test]
+fn a_quadratic_form_through_a_cholesky_factor_solves_only_forward() {
+    // rᵀ(LLᵀ)⁻¹r: w = L⁻¹r and α = L⁻ᵀw are solved forward; the reverse pass's L⁻¹(½r) and
+    // L⁻ᵀ(½w) are ½w and ½α, read, not solved again.
+    let text = expansion(
+        "",
+        "fn f(s: &Matrix4<f64>, r: &Vector4<f64>) -> f64 { \
+         let c = s.cholesky().unwrap(); r.dot(&c.solve(r)) }",
+    );
+    let vjp = vjp_of_f(&text);
+    assert_eq!(vjp.matches("::solve_lower(").count(), 1, "{vjp}");
+    assert_eq!(vjp.matches("::tr_solve_lower(").count(), 1, "{vjp}");
+    // Unless the adjoint is not a multiple of what the forward pass solved: here the solve's
+    // adjoint is r + 1·(2r), a sum of two contributions.
+    let text = expansion(
+        "",
+        "fn f(s: &Matrix4<f64>, r: &Vector4<f64>) -> f64 { \
+         let c = s.cholesky().unwrap(); let z = c.solve(r); r.dot(&z) + z.norm_squared() }",
+    );
+    let vjp = vjp_of_f(&text);
+    assert_eq!(vjp.matches("::solve_lower(").count(), 2, "{vjp}");
+    assert_eq!(vjp.matches("::tr_solve_lower(").count(), 2, "{vjp}");
+}
+
+#[test]
 fn an_inverse_and_a_determinant_share_one_factorisation() {
     // `Inverted` factors by Cholesky when the matrix is symmetric positive definite, else by LU.
     let text = expansion(
