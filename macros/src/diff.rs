@@ -143,9 +143,9 @@ pub fn differentiate(prog: &Program, wrt: &[usize]) -> Adjoint {
 /// Back-substitutions of the reverse pass that the forward pass already did, read instead.
 ///
 /// Z = L⁻¹B hands B the adjoint L⁻ᵀZ̄ (and Z = L⁻ᵀB hands it L⁻¹Z̄), one shared value of the
-/// rule. When Z̄ is one contribution, a forward value C under signs and scalar factors (s·C),
-/// and the forward pass solved C by the same factor the same way (Y = L⁻ᵀC), that value is s·Y,
-/// with no solve. In rᵀ(LLᵀ)⁻¹r, written `r.dot(&c.solve(&r))` with `c` a Cholesky factor, the
+/// rule. When Z̄ is one contribution, a forward value C times scalar factors (s·C), and the
+/// forward pass solved C by the same factor the same way (Y = L⁻ᵀC), that value is s·Y, with no
+/// solve. In rᵀ(LLᵀ)⁻¹r, written `r.dot(&c.solve(&r))` with `c` a Cholesky factor, the
 /// two back-solves of the reverse pass are both the forward solves scaled by the adjoint of
 /// the dot: w = L⁻¹r, α = L⁻ᵀw, and the adjoints L⁻¹(½r) = ½w, L⁻ᵀ(½w) = ½α.
 fn reuse_forward_solves(prog: &Program, live: &[bool], steps: &mut [Step]) {
@@ -153,11 +153,11 @@ fn reuse_forward_solves(prog: &Program, live: &[bool], steps: &mut [Step]) {
         .nodes
         .iter()
         .enumerate()
-        .filter_map(|(n, node)| match node.op {
-            Op::TriSolve { transpose } if live[n] => {
-                Some(((node.args[0], node.args[1], transpose), n))
-            }
-            _ => None,
+        .filter_map(|(n, node)| {
+            let Op::TriSolve { transpose } = node.op else {
+                return None;
+            };
+            live[n].then_some(((node.args[0], node.args[1], transpose), n))
         })
         .collect();
     if solves.is_empty() {
@@ -182,40 +182,31 @@ fn reuse_forward_solves(prog: &Program, live: &[bool], steps: &mut [Step]) {
         let (Some(only), None) = (contributions.next(), contributions.next()) else {
             continue;
         };
-        let Some(c) = scaled_value(only, &rewritten) else {
+        let Some(value) = solved_forward(only, (*l, *transpose), &solves, &rewritten) else {
             continue;
         };
-        let Some(&y) = solves.get(&(*l, c, *transpose)) else {
-            continue;
-        };
-        let (index, value) = (*index, with_value(only, y, &rewritten));
+        let index = *index;
         rewritten.insert(index, value.clone());
         steps[k] = Step::Share { index, expr: value };
     }
 }
 
-/// The forward matrix `e` is made of with signs and scalar factors, reading the shared values
-/// in `shared` as what they are.
-fn scaled_value(e: &AExpr, shared: &HashMap<usize, AExpr>) -> Option<ValueId> {
+/// L⁻¹·e (L⁻ᵀ·e when `transpose`) for the factor `l`, when `e` is a forward value times scalar
+/// factors (s·C, as the rules of a dot or a squared norm hand it on) and `solves` has the
+/// forward solve of C by `l` the same way (Y): then s·Y, else `None`. The shared values in
+/// `shared` are read as what they are.
+fn solved_forward(
+    e: &AExpr,
+    (l, transpose): (ValueId, bool),
+    solves: &HashMap<(ValueId, ValueId, bool), ValueId>,
+    shared: &HashMap<usize, AExpr>,
+) -> Option<AExpr> {
+    let inner = |x: &AExpr| solved_forward(x, (l, transpose), solves, shared).map(Box::new);
     match e {
-        AExpr::Val(v) => Some(*v),
-        AExpr::Neg(x) | AExpr::Scale(x, _) | AExpr::DivBy(x, _) => scaled_value(x, shared),
-        AExpr::Shared(t) => scaled_value(shared.get(t)?, shared),
+        AExpr::Val(c) => solves.get(&(l, *c, transpose)).map(|&y| AExpr::Val(y)),
+        AExpr::Scale(x, s) => Some(AExpr::Scale(inner(x)?, s.clone())),
+        AExpr::Shared(t) => solved_forward(shared.get(t)?, (l, transpose), solves, shared),
+        // Anything else is not a multiple of one forward value.
         _ => None,
-    }
-}
-
-/// `e`, whose matrix is a forward value (see [`scaled_value`]), with the value `y` in its place.
-fn with_value(e: &AExpr, y: ValueId, shared: &HashMap<usize, AExpr>) -> AExpr {
-    let inner = |x: &AExpr| Box::new(with_value(x, y, shared));
-    match e {
-        AExpr::Neg(x) => AExpr::Neg(inner(x)),
-        AExpr::Scale(x, s) => AExpr::Scale(inner(x), s.clone()),
-        AExpr::DivBy(x, s) => AExpr::DivBy(inner(x), s.clone()),
-        AExpr::Shared(t) => match shared.get(t) {
-            Some(x) => with_value(x, y, shared),
-            None => AExpr::Shared(*t),
-        },
-        _ => AExpr::Val(y),
     }
 }
