@@ -206,7 +206,71 @@ fn solved_forward(
         AExpr::Val(c) => solves.get(&(l, *c, transpose)).map(|&y| AExpr::Val(y)),
         AExpr::Scale(x, s) => Some(AExpr::Scale(inner(x)?, s.clone())),
         AExpr::Shared(t) => solved_forward(shared.get(t)?, (l, transpose), solves, shared),
-        // Anything else is not a multiple of one forward value.
-        _ => None,
+        // The rest are not a multiple of one forward value.
+        AExpr::Adj { .. }
+        | AExpr::Lit { .. }
+        | AExpr::Cast { .. }
+        | AExpr::Neg { .. }
+        | AExpr::Add { .. }
+        | AExpr::Sub { .. }
+        | AExpr::Mul { .. }
+        | AExpr::Div { .. }
+        | AExpr::DivBy { .. }
+        | AExpr::MatMul { .. }
+        | AExpr::Transpose { .. }
+        | AExpr::Dot { .. }
+        | AExpr::ComponentMul { .. }
+        | AExpr::ComponentDiv { .. }
+        | AExpr::Diag { .. }
+        | AExpr::Fill { .. }
+        | AExpr::OneHot { .. }
+        | AExpr::Method { .. }
+        | AExpr::Helper { .. }
+        | AExpr::Powi { .. }
+        | AExpr::Powf { .. }
+        | AExpr::DivOrZero { .. }
+        | AExpr::AtZero { .. }
+        | AExpr::Step { .. }
+        | AExpr::Tan { .. }
+        | AExpr::Trace { .. }
+        | AExpr::Sum { .. }
+        | AExpr::Entry { .. }
+        | AExpr::ExtremumAdjoint { .. }
+        | AExpr::ExtremumTangent { .. }
+        | AExpr::EntryAt { .. }
+        | AExpr::OneHotAt { .. }
+        | AExpr::TriSolve { .. }
+        | AExpr::Phi { .. }
+        | AExpr::SymFromLower { .. }
+        | AExpr::SymLower { .. }
+        | AExpr::DiagonalOf { .. }
+        | AExpr::FromDiagonal { .. }
+        | AExpr::Cross { .. }
+        | AExpr::Block { .. }
+        | AExpr::Embed { .. }
+        | AExpr::Kronecker { .. }
+        | AExpr::SolveForward { .. }
+        | AExpr::PowerTangent { .. }
+        | AExpr::Partial { .. }
+        | AExpr::BranchTangent { .. }
+        | AExpr::CallTangent { .. }
+        | AExpr::Item { .. }
+        | AExpr::MapAdj { .. }
+        | AExpr::MapAdjTan { .. }
+        | AExpr::BranchAdjTan { .. }
+        | AExpr::CallAdjTan { .. }
+        | AExpr::PowerAdjointTangent { .. }
+        | AExpr::KroneckerAdjointOf { .. }
+        | AExpr::AdjTan { .. }
+        | AExpr::SharedTan { .. }
+        | AExpr::DeterminantGradient { .. }
+        | AExpr::SolveTransposed { .. }
+        | AExpr::KroneckerAdjoint { .. }
+        | AExpr::Seed { .. }
+        | AExpr::BranchAdjoint { .. }
+        | AExpr::CallAdjoint { .. }
+        | AExpr::Field { .. }
+        | AExpr::Window { .. }
+        | AExpr::PowerAdjoint { .. } => None,
     }
 }
